@@ -1,0 +1,131 @@
+"""The ``emostat`` command line. Each subcommand calls one library function (imported lazily,
+so ``emostat --help`` is fast and ``analysis`` commands never load torch)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from emostat import __version__
+from emostat.errors import EmostatError
+
+from emostat.paths import SHARED_RELEASE as DEFAULT_RELEASE
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=20241201, help="master random seed (default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
+
+
+def _cmd_import_release(a):
+    from emostat.release import import_release
+
+    import_release(a.path, a.out, quiet=a.quiet)
+
+
+def _cmd_reproduce(a):
+    from emostat.analysis.pipeline import reproduce
+
+    reproduce(a.release, a.out, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet)
+
+
+def _cmd_collect(a):
+    from emostat.collect.runner import collect
+
+    collect(config=a.config, out=a.out, model=a.model, device=a.device, dtype=a.dtype,
+            quick=a.quick, backend=a.backend, address=a.address, seed=a.seed, quiet=a.quiet)
+
+
+def _cmd_analyse(a):
+    from emostat.analysis.pipeline import analyse_run
+
+    analyse_run(a.run_dir, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet)
+
+
+def _cmd_report(a):
+    from emostat.report.render import render_report
+
+    render_report(a.results_dir, to=a.to.split(","), out=a.out, kind=a.kind, quiet=a.quiet)
+
+
+def _cmd_run(a):
+    from emostat.workflow import run
+
+    run(out=a.out, release=a.release, quick=a.quick, to=a.to.split(","), seed=a.seed,
+        quiet=a.quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="emostat", description=__doc__.split("\n")[0])
+    p.add_argument("--version", action="version", version=f"emostat {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("import-release", help="convert the study's released data to Parquet")
+    s.add_argument("path", type=Path, help="a clone of thunlp/Model_Emotion or the shared copy")
+    s.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_common(s)
+    s.set_defaults(func=_cmd_import_release)
+
+    s = sub.add_parser("reproduce", help="reproduce the study's statistics from its release")
+    s.add_argument("--release", type=Path, default=DEFAULT_RELEASE,
+                   help="release folder or an import-release output (default: ../shared copy)")
+    s.add_argument("--out", type=Path, required=True, help="output folder (results/ inside)")
+    s.add_argument("--n-boot", type=int, default=10_000, help="bootstrap resamples")
+    s.add_argument("--n-perm", type=int, default=10_000, help="permutation draws")
+    _add_common(s)
+    s.set_defaults(func=_cmd_reproduce)
+
+    s = sub.add_parser("collect", help="record activations and inference from a model")
+    s.add_argument("--config", type=Path, help="YAML/JSON/TOML config (see docs)")
+    s.add_argument("--out", type=Path, required=True, help="output folder")
+    s.add_argument("--model", help="local path or cached HF id (default: embedded SmolLM2-135M)")
+    s.add_argument("--device", default="cpu", help="cpu | cuda | mps")
+    s.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
+    s.add_argument("--quick", action="store_true", help="small profile (<= 3 min on 2 CPUs)")
+    s.add_argument("--backend", default="local", choices=["local", "ray"])
+    s.add_argument("--address", help="Ray cluster address (with --backend ray)")
+    _add_common(s)
+    s.set_defaults(func=_cmd_collect)
+
+    s = sub.add_parser("analyse", help="analyse a collected run (writes RUN_DIR/results)")
+    s.add_argument("run_dir", type=Path)
+    s.add_argument("--n-boot", type=int, default=2_000)
+    s.add_argument("--n-perm", type=int, default=10_000)
+    _add_common(s)
+    s.set_defaults(func=_cmd_analyse)
+
+    s = sub.add_parser("report", help="render the Quarto report of a results folder")
+    s.add_argument("results_dir", type=Path, nargs="+",
+                   help="run folder(s) holding results/ (several: model comparison)")
+    s.add_argument("--to", default="html,pdf", help="comma list of html, pdf")
+    s.add_argument("--out", type=Path, help="output folder (default: <first dir>/report)")
+    s.add_argument("--kind", choices=["auto", "reproduction", "experiment"], default="auto")
+    _add_common(s)
+    s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("run", help="collect (or reproduce), analyse and render, end to end")
+    s.add_argument("--out", type=Path, default=Path("out"))
+    s.add_argument("--release", type=Path, help="reproduce the study from this release instead")
+    s.add_argument("--quick", action="store_true")
+    s.add_argument("--to", default="html,pdf")
+    _add_common(s)
+    s.set_defaults(func=_cmd_run)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except EmostatError as exc:
+        print(f"emostat: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("emostat: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
