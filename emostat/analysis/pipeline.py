@@ -1,0 +1,224 @@
+"""End-to-end analyses: ``reproduce`` (the study's release) and ``analyse_run`` (a collected run).
+
+Both write tidy Parquet tables under ``<out>/results/`` (one file per table, names and columns in
+:mod:`emostat.schemas`) plus ``<out>/results/provenance.json``. Same inputs and seed give identical
+tables. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emostat import io
+from emostat.constants import ANALYSIS_ORDER, K_VALUES, pair_indices
+from emostat.errors import InputError
+
+RESULTS = "results"
+
+
+# ---------------------------------------------------------------------------------------------
+# shared pieces
+
+
+def _log(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, flush=True)
+
+
+def _seeds(seed: int, n: int) -> list[int]:
+    """``n`` independent child seeds of ``seed`` (stable across runs and platforms)."""
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+def _pairs_frame() -> pd.DataFrame:
+    i, j = pair_indices(len(ANALYSIS_ORDER))
+    return pd.DataFrame({"pair": np.arange(len(i)),
+                         "emotion_a": [ANALYSIS_ORDER[x] for x in i],
+                         "emotion_b": [ANALYSIS_ORDER[x] for x in j]})
+
+
+def human_tables(human) -> dict[str, pd.DataFrame]:
+    """Long tables of the human emotion space: means, attribute RDMs, mean human RDM, loadings."""
+    out = {}
+    means = human.means.loc[list(ANALYSIS_ORDER)]
+    out["human_means"] = (means.rename_axis("emotion").reset_index()
+                          .melt(id_vars="emotion", var_name="attribute", value_name="estimate"))
+    pairs = _pairs_frame()
+    rdms = human.attribute_rdms.reset_index(drop=True)
+    long = pd.concat([pairs.assign(attribute=a, estimate=rdms[a].to_numpy()) for a in rdms.columns],
+                     ignore_index=True)
+    out["attribute_rdms"] = long
+    mean_rdm = np.asarray(_mean_human_rdm(human), dtype=float)
+    out["human_rdm"] = pairs.assign(estimate=mean_rdm)
+    pca = getattr(human, "pca", None)
+    if pca is not None and getattr(pca, "loadings", None) is not None:
+        load = pca.loadings
+        tidy = (load.rename_axis("item").reset_index()
+                .melt(id_vars="item", var_name="component", value_name="loading"))
+        tidy["item"] = tidy["item"].astype("int64")
+        out["appraisal_loadings"] = tidy
+    return out
+
+
+def _mean_human_rdm(human) -> np.ndarray:
+    if getattr(human, "subject_rdms", None) is not None:
+        return np.asarray(human.subject_rdms, dtype=float).mean(axis=0)
+    return np.asarray(human.mean_rdm, dtype=float)
+
+
+def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_perm: int,
+                   ks=None, quiet: bool = True) -> dict[str, pd.DataFrame]:
+    """All masking statistics of a prompt-level accuracy table (schema ``accuracy``)."""
+    from emostat.analysis import masking
+    from emostat.analysis.mixed import masking_mixed_model
+
+    ks = sorted(set(accuracy["k"].dropna().astype(int)) if ks is None else ks)
+    acc = accuracy[accuracy["k"].isna() | accuracy["k"].isin(ks)]
+    diff = masking.acc_diff(acc)
+    s = _seeds(seed, 3)
+    out = {
+        "masking_by_emotion": masking.paired_tests(diff, by=["k", "emotion"], n_perm=n_perm,
+                                                   seed=s[0]),
+        "masking_by_attribute": masking.paired_tests(diff, by=["k", "attribute"], n_perm=n_perm,
+                                                     seed=s[1]),
+        "masking_cells": masking.paired_tests(diff, by=["k", "emotion", "attribute"],
+                                              n_perm=n_perm, seed=s[2]),
+        "importance_link": masking.importance_link(diff, importance),
+        "importance_link_by_emotion": masking.importance_link_by_emotion(diff, importance),
+        "dip_test": masking.dip_tests(diff),
+    }
+    _log("  mixed models ...", quiet)
+    tidy, glance = masking_mixed_model(acc, ks=ks)
+    out["masking_mixed_model"] = tidy
+    out["masking_mixed_glance"] = glance
+    return out
+
+
+def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks) -> dict:
+    """Neuron searchlight RSA, significance counts and layer distribution of top-k sets."""
+    from emostat.analysis import searchlight as sl
+
+    rsa = sl.searchlight(A, attr_rdms, layer_sizes)
+    return {"neuron_rsa": rsa,
+            "neuron_counts": sl.significance_counts(rsa),
+            "layer_distribution": sl.layer_distribution(rsa, ks)}
+
+
+def write_results(tables: dict[str, pd.DataFrame], out: Path, prov: dict) -> dict[str, Path]:
+    """Write each table to ``out/results/<name>.parquet`` (atomic) and provenance.json."""
+    from emostat.schemas import names, schema, validate
+    import pyarrow as pa
+
+    res = Path(out) / RESULTS
+    res.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, df in tables.items():
+        table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+        if name in names():
+            validate(table, name, where=f"results table {name!r}")
+        paths[name] = io.write_table(table, res / f"{name}.parquet", prov=prov)
+    tmp = res / ".provenance.json.tmp"
+    tmp.write_text(json.dumps(prov, indent=2, default=str))
+    tmp.replace(res / "provenance.json")
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# the study's release
+
+
+def _study_data(release: Path, out: Path, quiet: bool):
+    """Load (importing once if needed) the release's human space, activations and accuracies."""
+    from emostat.analysis.activations import load_activation_array
+    from emostat.analysis.human import load_human
+
+    release = Path(release)
+    if (release / "Data").is_dir():           # raw release: import once into out/data
+        data_dir = Path(out) / "data"
+        needed = ["activations.parquet", "accuracy.parquet", "similarity.parquet",
+                  "ratings.parquet", "appraisal_responses.parquet", "participants.parquet"]
+        if not all((data_dir / n).exists() for n in needed):
+            from emostat.release import import_release
+
+            _log(f"importing release {release} -> {data_dir}", quiet)
+            import_release(release, data_dir, quiet=quiet)
+        human = load_human(release)
+    elif (release / "activations.parquet").exists():   # an import-release output
+        data_dir = release
+        human = load_human(release)
+    else:
+        raise InputError(f"{release}: neither the study's release (no Data/ folder) nor an "
+                         "`emostat import-release` output (no activations.parquet)")
+    A, concepts, templates, layer_sizes = load_activation_array(data_dir / "activations.parquet")
+    accuracy = io.read_table(data_dir / "accuracy.parquet", dataset="accuracy")
+    sources = {n: io.read_provenance(data_dir / n).get("files", {})
+               for n in ("activations.parquet", "accuracy.parquet")}
+    return human, A, layer_sizes, accuracy, data_dir, sources
+
+
+def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
+              n_perm: int = 10_000, quiet: bool = False) -> dict[str, Path]:
+    """Reproduce the study's analyses from its release and write ``out/results/*.parquet``.
+
+    Prints an R-style summary of the headline results unless ``quiet``.
+    """
+    from emostat.analysis.human import attribute_importance, rating_icc
+    from emostat.analysis.wholemodel import whole_model_rsa
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    human, A, layer_sizes, accuracy, data_dir, sources = _study_data(release, out, quiet)
+    s = _seeds(seed, 4)
+    attr_rdms = human.attribute_rdms_for_study
+    tables: dict[str, pd.DataFrame] = {}
+
+    _log("human emotion space ...", quiet)
+    tables["attribute_importance"] = attribute_importance(
+        human.subject_rdms, attr_rdms, n_boot=n_boot, n_perm=n_perm, seed=s[0])
+    tables.update(human_tables(human))
+    if getattr(human, "ratings", None) is not None:
+        tables["rating_icc"] = rating_icc(human.ratings)
+
+    _log("neuron searchlight RSA ...", quiet)
+    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, K_VALUES))
+
+    _log("masking statistics ...", quiet)
+    importance = tables["attribute_importance"].set_index("attribute")["estimate"]
+    tables.update(masking_tables(accuracy, importance, seed=s[1], n_perm=n_perm,
+                                 ks=list(K_VALUES), quiet=quiet))
+
+    _log("whole-model RSA ...", quiet)
+    tables["whole_model_rsa"] = whole_model_rsa(A, human.subject_rdms, n_boot=n_boot,
+                                                n_perm=n_perm, seed=s[2])
+
+    prov = io.provenance(kind="reproduction", source=str(Path(release).resolve()),
+                         data_dir=str(data_dir), source_files=sources, seed=seed,
+                         n_boot=n_boot, n_perm=n_perm, ks=list(K_VALUES),
+                         model="roberta-base-prompt-tuned (study release)",
+                         package_versions=package_versions())
+    paths = write_results(tables, out, prov)
+    if not quiet:
+        from emostat.summary import headline
+
+        print(headline(tables))
+        print(f"\nresults: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
+    return paths
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages whose behaviour the numbers depend on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    vers = {}
+    for pkg in ("emostat", "numpy", "scipy", "pandas", "pyarrow", "statsmodels", "pingouin",
+                "diptest", "torch", "transformers"):
+        try:
+            vers[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return vers
