@@ -61,6 +61,24 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "masking_mixed_model": [("k", I), ("effect", S), ("group", S), ("term", S),
                             ("estimate", F), ("std_error", F), ("statistic", F),
                             ("p_value", F)],
+    "masking_mixed_glance": [("k", I), ("nobs", I), ("logLik", F), ("converged", B),
+                             ("boundary", B), ("optimizer", S)],
+    "importance_link_by_emotion": [("k", I), ("emotion", S), ("estimate", F)],
+    "neuron_counts": [("attribute", S), ("n_significant", I), ("n_significant_bh", I),
+                      ("n_selective", I)],
+    "layer_distribution": [("attribute", S), ("k", I), ("layer", I), ("n_neurons", I)],
+    "human_means": [("emotion", S), ("attribute", S), ("estimate", F)],
+    "attribute_rdms": [("pair", I), ("emotion_a", S), ("emotion_b", S), ("attribute", S),
+                       ("estimate", F)],
+    "human_rdm": [("pair", I), ("emotion_a", S), ("emotion_b", S), ("estimate", F)],
+    "appraisal_loadings": [("item", I), ("component", S), ("loading", F)],
+    "rating_icc": [("experiment", S), ("attribute", S)],
+    # ---- experiment (collected run) results -------------------------------------------------------
+    "baseline_accuracy": [("task", S), ("emotion", S), ("estimate", F), ("n", I)],
+    "random_null": [("task", S), ("attribute", S), ("k", I), ("draw", I), ("estimate", F)],
+    "attribute_vs_null": [("task", S), ("attribute", S), ("k", I), ("estimate", F),
+                          ("null_mean", F), ("null_sd", F), ("p_value_perm", F)],
+    "generation_examples": [("emotion", S), ("text", S), ("generated", S), ("condition", S)],
 }
 
 # Columns that name an emotion and must hold one of the 27.
