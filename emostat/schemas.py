@@ -121,7 +121,8 @@ def validate(table: pa.Table, name: str, where: str = "<table>") -> pa.Table:
 
     Raises :class:`~emostat.errors.InputError` naming ``where`` and the first bad column.
     """
-    for col, wanted in schema(name):
+    for field in schema(name):
+        col, wanted = field.name, field.type
         if col not in table.column_names:
             raise InputError(f"{where}: dataset {name!r} lacks required column {col!r} "
                              f"(has {table.column_names})")
