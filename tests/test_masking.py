@@ -114,3 +114,222 @@ def test_reader_non_numeric_accuracy(tmp_path):
     top.update({f"{o}_top{k}": 0.8 for o in OLD_ATTRIBUTE_KEYS for k in K_VALUES})
     with pytest.raises(InputError, match="best"):
         read_masking_accuracy(_fake_release(tmp_path, top=top))
+
+
+# ---- analysis: synthetic, hand-checkable ---------------------------------------------------
+
+from scipy import stats  # noqa: E402
+
+from emostat.analysis.masking import (acc_diff, condition_means, dip_tests,  # noqa: E402
+                                      importance_link, importance_link_by_emotion,
+                                      masking_by_attribute, masking_by_emotion, masking_cells,
+                                      paired_tests)
+from emostat.analysis.multitest import fdr_bh, fdr_study  # noqa: E402
+
+
+def _toy_accuracy(draws=1):
+    """2 emotions x 3 seeds x 2 attributes x 2 k, deterministic values."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for e in ("joy", "fear"):
+        for s in ("1", "2", "3"):
+            rows.append(("m", e, s, "none", None, None, None, 0.9))
+            for a in ("valence", "arousal"):
+                for k in (100, 200):
+                    rows.append(("m", e, s, "attribute", a, k, None, rng.uniform(0.5, 0.8)))
+                    for dr in range(draws):
+                        rows.append(("m", e, s, "random", a, k, dr, rng.uniform(0.6, 0.9)))
+    df = pd.DataFrame(rows, columns=["model", "emotion", "template", "condition", "attribute",
+                                     "k", "draw", "accuracy"])
+    df["k"] = df["k"].astype("Int64")
+    df["draw"] = df["draw"].astype("Int64")
+    return df
+
+
+def test_acc_diff_mean_over_draws_and_per_draw():
+    acc = _toy_accuracy(draws=4)
+    d = acc_diff(acc)
+    assert len(d) == 2 * 3 * 2 * 2 and (d["n_draws"] == 4).all()
+    sel = acc[(acc.emotion == "fear") & (acc.template == "2") & (acc.attribute == "arousal")
+              & (acc.k == 200)]
+    want_r = sel.loc[sel.condition == "random", "accuracy"].mean()
+    want_a = sel.loc[sel.condition == "attribute", "accuracy"].item()
+    row = d[(d.emotion == "fear") & (d.template == "2") & (d.attribute == "arousal")
+            & (d.k == 200)]
+    assert row["acc_random"].item() == pytest.approx(want_r, abs=1e-15)
+    assert row["diff"].item() == pytest.approx(want_a - want_r, abs=1e-15)
+    assert row["acc_none"].item() == 0.9
+    per = acc_diff(acc, per_draw=True)
+    assert len(per) == 4 * len(d)
+    # the mean over draws of the per-draw diffs is the diff against the mean random accuracy
+    m = per.groupby(["emotion", "template", "attribute", "k"])["diff"].mean()
+    dd = d.set_index(["emotion", "template", "attribute", "k"])["diff"]
+    np.testing.assert_allclose(m.loc[dd.index], dd, atol=1e-15)
+
+
+def test_acc_diff_missing_condition():
+    acc = _toy_accuracy()
+    with pytest.raises(InputError, match="random"):
+        acc_diff(acc[acc.condition != "random"])
+
+
+def test_paired_tests_vs_scipy_and_pingouin():
+    d = acc_diff(_toy_accuracy())
+    res = paired_tests(d, ["k", "emotion"])
+    assert len(res) == 4 and (res["n"] == 6).all()
+    for _, r in res.iterrows():
+        x = d.loc[(d.k == r.k) & (d.emotion == r.emotion), "diff"].to_numpy()
+        ref = stats.ttest_1samp(x, 0, alternative="less")
+        assert r.statistic == pytest.approx(ref.statistic, rel=1e-12)
+        assert r.p_value == pytest.approx(ref.pvalue, rel=1e-12)
+        ci = stats.ttest_1samp(x, 0).confidence_interval(0.95)  # two-sided interval
+        assert (r.conf_low, r.conf_high) == pytest.approx((ci.low, ci.high), rel=1e-12)
+        assert r.estimate == pytest.approx(x.mean()) and r.df == 5
+    pg = pytest.importorskip("pingouin")
+    x = d.loc[(d.k == 100) & (d.emotion == "fear"), "diff"].to_numpy()
+    ref = pg.ttest(x, 0, alternative="less")
+    r = res[(res.k == 100) & (res.emotion == "fear")].iloc[0]
+    assert r.statistic == pytest.approx(ref["T"].item(), rel=1e-10)
+    assert r.p_value == pytest.approx(ref["p_val"].item(), rel=1e-10)
+    # q over the whole table (all k together), both rules
+    np.testing.assert_allclose(res["q_value"], fdr_study(res["p_value"].to_numpy()))
+    np.testing.assert_allclose(res["q_value_bh"], fdr_bh(res["p_value"].to_numpy()))
+
+
+# ---- analysis: the study's numbers ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def diff(accuracy):
+    return acc_diff(accuracy)
+
+
+@pytest.fixture(scope="module")
+def by_emotion(diff):
+    return masking_by_emotion(diff)
+
+
+def test_grand_means_k4000(diff):
+    # reference-values.md: unmanipulated 83.18 %, attribute-specific 69.93 %, random 72.80 %
+    g = condition_means(diff).set_index("k").loc[4000]
+    assert round(g.acc_none * 100, 2) == 83.18
+    assert round(g.acc_attribute * 100, 2) == 69.93
+    assert round(g.acc_random * 100, 2) == 72.80
+    assert g.n == 324 * 14
+
+
+def test_by_emotion_k4000(by_emotion):
+    assert len(by_emotion) == 27 * 7 and (by_emotion["n"] == 168).all()
+    e = by_emotion[by_emotion.k == 4000].set_index("emotion")
+    # reference-values.md: 20 of 27 significant (study rule, q < .05); these 7 not
+    assert (e.q_value < 0.05).sum() == 20
+    assert set(e.index[e.q_value >= 0.05]) == {"desire", "surprise", "grief", "nervousness",
+                                               "realization", "embarrassment", "relief"}
+    # remorse 8.1 points t(167) = -3.56, annoyance 5.8 (-6.08), confusion 5.0 (-4.14)
+    for emo, drop, t in (("remorse", 8.1, -3.56), ("annoyance", 5.8, -6.08),
+                         ("confusion", 5.0, -4.14)):
+        assert round(-e.loc[emo, "estimate"] * 100, 1) == drop
+        assert round(e.loc[emo, "statistic"], 2) == t
+        assert e.loc[emo, "df"] == 167
+    assert e["estimate"].idxmin() == "remorse"
+    # per emotion (w/o, random, attribute-specific, %)
+    ref = {"gratitude": (96.4, 93.8, 91.6), "love": (95.5, 92.0, 88.8),
+           "remorse": (89.2, 72.4, 64.3), "relief": (68.5, 54.2, 54.2),
+           "realization": (68.0, 56.8, 56.2)}
+    for emo, want in ref.items():
+        got = tuple(round(e.loc[emo, c] * 100, 1)
+                    for c in ("acc_none", "acc_random", "acc_attribute"))
+        assert got == want, emo
+
+
+def test_by_emotion_q_over_whole_table(by_emotion):
+    # the study's R: q.value := p.value * .N / rank(p.value) over all 189 rows
+    p = by_emotion["p_value"].to_numpy()
+    q = np.minimum(p * 189 / stats.rankdata(p), 1)
+    np.testing.assert_allclose(by_emotion["q_value"], q, rtol=1e-12)
+    assert (by_emotion["q_value_bh"] <= by_emotion["q_value"] + 1e-15).all()
+
+
+def test_by_emotion_t_vs_scipy(diff, by_emotion):
+    r = by_emotion[(by_emotion.k == 2500) & (by_emotion.emotion == "pride")].iloc[0]
+    x = diff.loc[(diff.k == 2500) & (diff.emotion == "pride"), "diff"]
+    ref = stats.ttest_1samp(x, 0, alternative="less")
+    assert r.statistic == pytest.approx(ref.statistic, rel=1e-10)
+    assert r.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+
+
+def test_by_attribute_and_cells(diff):
+    a = masking_by_attribute(diff, n_perm=2000)
+    assert len(a) == 14 * 7 and (a["n"] == 324).all() and (a["df"] == 323).all()
+    c = masking_cells(diff)
+    assert len(c) == 27 * 14 * 7 and (c["n"] == 12).all()
+    r = c[(c.k == 4000) & (c.emotion == "remorse") & (c.attribute == "valence")].iloc[0]
+    x = diff.loc[(diff.k == 4000) & (diff.emotion == "remorse")
+                 & (diff.attribute == "valence"), "diff"].to_numpy()
+    assert r.statistic == pytest.approx(stats.ttest_1samp(x, 0).statistic, rel=1e-10)
+    # n = 12 -> exact sign-flip p; check against scipy's exact enumeration
+    ref = stats.permutation_test((x,), np.mean, permutation_type="samples",
+                                 alternative="less", n_resamples=np.inf).pvalue
+    assert r.p_value_perm == pytest.approx(ref, abs=1e-12)
+    # cell means of diff are the mean over seeds
+    assert r.estimate == pytest.approx(x.mean(), abs=1e-15)
+
+
+# importance = Kendall tau-b(mean human RDM, attribute RDM), reference-values.md (4 decimals)
+IMPORTANCE_REF = {
+    "arousal": -0.0027, "other-relativity": 0.0084, "novelty": 0.0291, "surprise-face": 0.0456,
+    "self-relativity": 0.0676, "control": 0.0687, "expectedness": 0.0822, "fear-face": 0.2646,
+    "sad-face": 0.3623, "disgust-face": 0.3827, "anger-face": 0.3843, "fairness": 0.4234,
+    "valence": 0.5860, "happy-face": 0.6052}
+
+# reference-values.md "Drop vs human importance": k: (mean r, CI low, CI high, t(26), p)
+LINK_REF = {1500: (.165, .107, .222, 5.81, 4.0e-6), 2000: (.341, .276, .403, 10.17, 1.5e-10),
+            2500: (.397, .352, .440, 16.55, 2.5e-15), 3000: (.326, .268, .381, 11.07, 2.5e-11),
+            4000: (.474, .424, .521, 16.92, 1.5e-15), 5000: (.199, .101, .294, 4.12, 3.4e-4),
+            6000: (.145, .057, .230, 3.38, .0023)}
+
+
+@pytest.fixture(scope="module")
+def importance():
+    from emostat.release.common import ATTRIBUTE_DIST, MEAN_DIST
+    att = pd.read_csv(SHARED_RELEASE / ATTRIBUTE_DIST)
+    human = pd.read_csv(SHARED_RELEASE / MEAN_DIST).iloc[:, 0].to_numpy()
+    return pd.Series({c: stats.kendalltau(human, att[c]).statistic for c in att.columns})
+
+
+def test_importance_taus(importance):
+    for a, want in IMPORTANCE_REF.items():
+        assert round(importance[a], 4) == want, a
+
+
+def test_importance_link_all_k(diff, importance):
+    res = importance_link(diff, importance).set_index("k")
+    assert list(res.index) == list(K_VALUES)
+    assert (res["df"] == 26).all() and (res["n_emotions"] == 27).all()
+    for k, (r, lo, hi, t, p) in LINK_REF.items():
+        row = res.loc[k]
+        assert round(row.estimate, 3) == r, k
+        assert (round(row.conf_low, 3), round(row.conf_high, 3)) == (lo, hi), k
+        assert round(row.statistic, 2) == t, k
+        assert float(f"{row.p_value:.2g}") == p, k
+
+
+def test_importance_link_by_emotion_vs_scipy(diff, importance):
+    per = importance_link_by_emotion(diff, importance)
+    assert len(per) == 27 * 7
+    r = per[(per.k == 4000) & (per.emotion == "remorse")].iloc[0]
+    cells = diff[(diff.k == 4000) & (diff.emotion == "remorse")].groupby("attribute")["diff"]
+    drop = -cells.mean()
+    ref = stats.pearsonr(drop.to_numpy(), importance.reindex(drop.index).to_numpy())
+    assert r.estimate == pytest.approx(ref.statistic, rel=1e-12)
+    assert r.p_value == pytest.approx(ref.pvalue, rel=1e-10)
+    ci = ref.confidence_interval(0.95)
+    assert (r.conf_low, r.conf_high) == pytest.approx((ci.low, ci.high), rel=1e-10)
+    assert r.df == 12
+
+
+def test_dip_tests_shape(diff):
+    dip = dip_tests(diff)
+    assert len(dip) == 14 * 7 and (dip["n"] == 27).all()
+    assert ((dip["p_value"] >= 0) & (dip["p_value"] <= 1)).all()
+    # the dip of n points is at least 1/(2n) and at most 1/4
+    assert (dip["statistic"] >= 1 / 54 - 1e-12).all() and (dip["statistic"] <= 0.25).all()

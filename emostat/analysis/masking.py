@@ -1,0 +1,323 @@
+"""Statistics of the masking experiment: attribute-specific vs random neuron ablation.
+
+Pure pandas/numpy/scipy over the long ``accuracy`` dataset (see :mod:`emostat.schemas`). Follows
+the study's R code (``Code/analysis_for_manipulation_experiment.R``, Li et al. 2024):
+
+- ``ACC.diff`` = attribute-specific − paired random accuracy, per prompt × attribute × k;
+- one-sided paired t-tests (H1: attribute < random) per emotion × k (n = 14 attributes × seeds),
+  per attribute × k (n = 27 emotions × seeds) and per cell emotion × attribute × k (n = seeds);
+  each table corrected over ALL its rows (all k together) with the study's q = p·N/rank(p)
+  (``q_value``), with proper BH (``q_value_bh``) and a sign-flip permutation p
+  (``p_value_perm``) beside it;
+- link to humans: Pearson r across the 14 attributes between the mean accuracy drop and the
+  attribute's importance (Kendall tau with the human RDM), Fisher-z averaged over emotions;
+- Hartigan's dip test per attribute × k over the 27 emotions' mean ACC.diff.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from emostat.analysis.multitest import fdr_bh, fdr_study
+from emostat.analysis.signflip import sign_flip_many
+from emostat.constants import ATTRIBUTES, EMOTIONS
+from emostat.errors import InputError
+
+__all__ = ["acc_diff", "paired_tests", "masking_by_emotion", "masking_by_attribute",
+           "masking_cells", "condition_means", "importance_link", "importance_link_by_emotion",
+           "dip_tests"]
+
+_BROOM = ["estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high"]
+_ORDER = {"emotion": EMOTIONS, "attribute": ATTRIBUTES}
+
+
+def _require(df: pd.DataFrame, cols, what: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InputError(f"{what}: missing column(s) {missing} (has {list(df.columns)})")
+
+
+def _sort(df: pd.DataFrame, keys) -> pd.DataFrame:
+    """Sort by ``keys``, emotions/attributes in their study order (unknown names last)."""
+    tmp = df.copy()
+    sort_cols = []
+    for key in keys:
+        if key in _ORDER:
+            rank = {v: i for i, v in enumerate(_ORDER[key])}
+            tmp[f"_{key}"] = tmp[key].map(rank).fillna(len(rank))
+            sort_cols += [f"_{key}", key]
+        else:
+            sort_cols.append(key)
+    tmp = tmp.sort_values(sort_cols, kind="stable")
+    return tmp.drop(columns=[c for c in tmp.columns if c.startswith("_")]).reset_index(drop=True)
+
+
+def acc_diff(accuracy: pd.DataFrame, *, per_draw: bool = False) -> pd.DataFrame:
+    """Paired accuracy differences, attribute-specific − random, per prompt × attribute × k.
+
+    Parameters
+    ----------
+    accuracy : DataFrame, schema ``accuracy``
+        Long accuracies with conditions "none", "attribute" and "random".
+    per_draw : bool, default False
+        False: the paired random accuracy is the MEAN over the random draws of that
+        (prompt, attribute, k) (the release has one draw, so this is that draw). True: one row
+        per draw, ``acc_random`` and ``diff`` of that draw only (the per-draw null).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``model`` (when present), ``emotion``, ``template``, ``attribute``, ``k``,
+        [``draw`` if per_draw], ``acc_attribute``, ``acc_random``, ``acc_none``, ``diff``
+        (= acc_attribute − acc_random), ``n_draws`` (random draws averaged; 1 per row when
+        per_draw). Only the k present in both conditions are kept (as the study's code does).
+    """
+    _require(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
+             "accuracy table")
+    acc = accuracy.copy()
+    model = ["model"] if "model" in acc.columns else []
+    prompt = model + ["emotion", "template"]
+    cell = prompt + ["attribute", "k"]
+    none = acc[acc["condition"] == "none"]
+    att = acc[acc["condition"] == "attribute"]
+    rnd = acc[acc["condition"] == "random"]
+    if none.empty or att.empty or rnd.empty:
+        raise InputError("accuracy table: needs rows of all three conditions none, attribute, "
+                         f"random (has {sorted(acc['condition'].unique())})")
+    if none.duplicated(prompt).any():
+        raise InputError("accuracy table: more than one 'none' row for a prompt")
+    if att.duplicated(cell).any():
+        raise InputError("accuracy table: more than one 'attribute' row for a prompt/attribute/k")
+    none = none[prompt + ["accuracy"]].rename(columns={"accuracy": "acc_none"})
+    att = att[cell + ["accuracy"]].rename(columns={"accuracy": "acc_attribute"})
+    if "draw" not in rnd.columns:
+        rnd = rnd.assign(draw=0)
+    rnd = rnd[cell + ["draw", "accuracy"]].rename(columns={"accuracy": "acc_random"})
+    for frame in (att, rnd):
+        frame["k"] = frame["k"].astype("int64")
+    if per_draw:
+        rnd = rnd.assign(n_draws=1)
+    else:
+        rnd = (rnd.groupby(cell, sort=False, dropna=False)
+               .agg(acc_random=("acc_random", "mean"), n_draws=("acc_random", "size"))
+               .reset_index())
+    out = att.merge(rnd, on=cell, how="inner").merge(none, on=prompt, how="left")
+    if out.empty:
+        raise InputError("accuracy table: no (prompt, attribute, k) has both an attribute and a "
+                         "random accuracy")
+    if out["acc_none"].isna().any():
+        bad = out.loc[out["acc_none"].isna(), prompt].drop_duplicates().head(3)
+        raise InputError(f"accuracy table: no unmanipulated ('none') accuracy for {bad.values}")
+    out["diff"] = out["acc_attribute"] - out["acc_random"]
+    keys = cell + (["draw"] if per_draw else [])
+    cols = keys + ["acc_attribute", "acc_random", "acc_none", "diff", "n_draws"]
+    return _sort(out[cols], ["k"] + model + ["emotion", "template", "attribute"]
+                 + (["draw"] if per_draw else []))
+
+
+def _t_summary(g: pd.DataFrame, alternative: str, level: float) -> pd.DataFrame:
+    """Broom columns of the one-sample t-test of ``diff`` vs 0 from group aggregates."""
+    n = g["n"].to_numpy(float)
+    se = g["sd"].to_numpy(float) / np.sqrt(n)
+    est = g["mean"].to_numpy(float)
+    df = n - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = est / se
+    if alternative == "less":
+        p = stats.t.cdf(t, df)
+    elif alternative == "greater":
+        p = stats.t.sf(t, df)
+    elif alternative == "two-sided":
+        p = 2 * stats.t.sf(np.abs(t), df)
+    else:
+        raise ValueError(f"alternative must be less, greater or two-sided, got {alternative!r}")
+    crit = stats.t.ppf(0.5 + level / 2, df)
+    return pd.DataFrame({"estimate": est, "std_error": se, "statistic": t, "df": df,
+                         "p_value": p, "conf_low": est - crit * se,
+                         "conf_high": est + crit * se}, index=g.index)
+
+
+def paired_tests(diff: pd.DataFrame, by, alternative: str = "less", n_perm: int = 10_000,
+                 seed: int = 0, *, level: float = 0.95) -> pd.DataFrame:
+    """Paired t-test of attribute vs random accuracy (t-test of ``diff`` against 0) per group.
+
+    Parameters
+    ----------
+    diff : DataFrame from :func:`acc_diff` (one row per prompt × attribute × k)
+    by : list of str
+        Grouping columns, e.g. ``["k", "emotion"]``.
+    alternative : {"less", "greater", "two-sided"}, default "less"
+        H1 of the t-test and the sign-flip test ("less": attribute < random, the study's).
+    n_perm : int
+        Random sign vectors of the permutation test for groups of n > 16 (smaller n: exact).
+    seed : int
+    level : float, default 0.95
+        Confidence level of the TWO-SIDED interval ``conf_low, conf_high`` (the study plots
+        R's two-sided ``t.test(paired = TRUE)$conf.int`` next to one-sided p-values).
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, then ``estimate`` (mean diff), ``std_error``, ``statistic`` (t),
+        ``df`` (n − 1), ``p_value`` (one-sided unless asked), ``conf_low``, ``conf_high``, ``n``,
+        ``q_value`` (the study's p·N/rank(p) over ALL rows of the table, capped at 1),
+        ``q_value_bh`` (Benjamini–Hochberg over all rows), ``p_value_perm`` (sign-flip
+        permutation test of the mean, same alternative), ``acc_none``, ``acc_random``,
+        ``acc_attribute`` (mean accuracies of the group's rows).
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    _require(diff, by + ["diff", "acc_none", "acc_random", "acc_attribute"], "diff table")
+    g = diff.groupby(by, sort=True, dropna=False)
+    agg = g.agg(n=("diff", "count"), mean=("diff", "mean"), sd=("diff", "std"),
+                acc_none=("acc_none", "mean"), acc_random=("acc_random", "mean"),
+                acc_attribute=("acc_attribute", "mean"))
+    res = _t_summary(agg, alternative, level)
+    res["n"] = agg["n"].astype("int64")
+    res["q_value"] = fdr_study(res["p_value"].to_numpy())
+    res["q_value_bh"] = fdr_bh(res["p_value"].to_numpy())
+    # group ids in the same (sorted) order as agg's index
+    ids = g.ngroup().to_numpy()
+    values = diff["diff"].to_numpy(float)
+    order = np.argsort(ids, kind="stable")
+    cuts = np.flatnonzero(np.diff(ids[order])) + 1
+    res["p_value_perm"] = sign_flip_many(np.split(values[order], cuts), alternative, n_perm,
+                                         seed)
+    for c in ("acc_none", "acc_random", "acc_attribute"):
+        res[c] = agg[c]
+    return _sort(res.reset_index(), by)
+
+
+def masking_by_emotion(diff: pd.DataFrame, **kw) -> pd.DataFrame:
+    """:func:`paired_tests` per k × emotion (n = 14 attributes × seeds; 168 in the study)."""
+    return paired_tests(diff, ["k", "emotion"], **kw)
+
+
+def masking_by_attribute(diff: pd.DataFrame, **kw) -> pd.DataFrame:
+    """:func:`paired_tests` per k × attribute (n = 27 emotions × seeds; 324 in the study)."""
+    return paired_tests(diff, ["k", "attribute"], **kw)
+
+
+def masking_cells(diff: pd.DataFrame, **kw) -> pd.DataFrame:
+    """:func:`paired_tests` per k × emotion × attribute (n = seeds; 12 in the study)."""
+    return paired_tests(diff, ["k", "emotion", "attribute"], **kw)
+
+
+def condition_means(diff: pd.DataFrame, by=("k",)) -> pd.DataFrame:
+    """Mean accuracy per condition (grand means, e.g. the study's 83.18 / 72.80 / 69.93 %).
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, ``acc_none`` (mean over prompts, each prompt counted once),
+        ``acc_random``, ``acc_attribute``, ``diff`` (means over prompt × attribute rows), ``n``.
+    """
+    by = list(by)
+    g = diff.groupby(by, sort=True)
+    out = g.agg(acc_random=("acc_random", "mean"), acc_attribute=("acc_attribute", "mean"),
+                diff=("diff", "mean"), n=("diff", "size"))
+    prompt = [c for c in ("model", "emotion", "template") if c in diff.columns]
+    base = diff.drop_duplicates(by + prompt).groupby(by, sort=True)["acc_none"].mean()
+    out.insert(0, "acc_none", base)
+    return out.reset_index()
+
+
+def _cell_means(diff: pd.DataFrame) -> pd.DataFrame:
+    _require(diff, ["k", "emotion", "attribute", "diff"], "diff table")
+    return diff.groupby(["k", "emotion", "attribute"], sort=True)["diff"].mean().reset_index()
+
+
+def _importance_vector(importance, attributes) -> np.ndarray:
+    imp = pd.Series(importance, dtype=float)
+    missing = sorted(set(attributes) - set(imp.index))
+    if missing:
+        raise InputError(f"importance: no value for attribute(s) {missing}")
+    return imp.reindex(attributes).to_numpy(float)
+
+
+def importance_link_by_emotion(diff: pd.DataFrame, importance, *,
+                               level: float = 0.95) -> pd.DataFrame:
+    """Per emotion and k: Pearson r across attributes between accuracy DROP and importance.
+
+    Parameters
+    ----------
+    diff : DataFrame from :func:`acc_diff`
+    importance : Series or dict, attribute -> importance (the study: Kendall tau-b between the
+        mean human RDM and the attribute RDM)
+    level : float, CI level (Fisher-z interval)
+
+    Returns
+    -------
+    DataFrame
+        ``k``, ``emotion``, ``estimate`` (r of drop = random − attribute, i.e. −mean diff, with
+        importance; the study's R code correlates ACC.diff, giving −r), ``statistic`` (t of
+        ``cor.test``), ``df`` (n − 2), ``p_value`` (two-sided), ``conf_low``, ``conf_high``
+        (Fisher-z CI as R's ``cor.test``), ``fisher_z`` (atanh r), ``n`` (attributes).
+    """
+    cells = _cell_means(diff)
+    rows = []
+    for (k, emotion), g in cells.groupby(["k", "emotion"], sort=True):
+        x = -g["diff"].to_numpy(float)
+        y = _importance_vector(importance, g["attribute"].tolist())
+        n = x.size
+        r = float(np.corrcoef(x, y)[0, 1])
+        t = r * np.sqrt((n - 2) / (1 - r * r))
+        p = 2 * stats.t.sf(abs(t), n - 2)
+        z = np.arctanh(r)
+        half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(n - 3)
+        rows.append((k, emotion, r, np.nan, t, n - 2, p, np.tanh(z - half), np.tanh(z + half),
+                     z, n))
+    out = pd.DataFrame(rows, columns=["k", "emotion"] + _BROOM + ["fisher_z", "n"])
+    return _sort(out.drop(columns="std_error"), ["k", "emotion"])
+
+
+def importance_link(diff: pd.DataFrame, importance, *, level: float = 0.95) -> pd.DataFrame:
+    """Mean correlation (over emotions) of accuracy drop with attribute importance, per k.
+
+    The per-emotion r's of :func:`importance_link_by_emotion` are Fisher-z transformed; a
+    one-sample t-test of the z's against 0 (two-sided, df = emotions − 1) gives the statistic
+    and p; the mean z and its t-interval are back-transformed with tanh (as the study's
+    ``FisherZInv(t.test(cor.Z)$estimate / $conf.int)``).
+
+    Returns
+    -------
+    DataFrame
+        ``k``, ``estimate`` (tanh of mean z), ``std_error`` (SE of the mean z, on the z scale),
+        ``statistic`` (t), ``df``, ``p_value`` (two-sided), ``conf_low``, ``conf_high``
+        (back-transformed), ``mean_z``, ``n_emotions``.
+    """
+    per = importance_link_by_emotion(diff, importance)
+    rows = []
+    for k, g in per.groupby("k", sort=True):
+        z = g["fisher_z"].to_numpy(float)
+        n = z.size
+        m, se = z.mean(), z.std(ddof=1) / np.sqrt(n)
+        t = m / se
+        crit = stats.t.ppf(0.5 + level / 2, n - 1)
+        rows.append((k, np.tanh(m), se, t, n - 1, 2 * stats.t.sf(abs(t), n - 1),
+                     np.tanh(m - crit * se), np.tanh(m + crit * se), m, n))
+    return pd.DataFrame(rows, columns=["k"] + _BROOM + ["mean_z", "n_emotions"])
+
+
+def dip_tests(diff: pd.DataFrame) -> pd.DataFrame:
+    """Hartigan's dip test of unimodality per k × attribute over the emotions' mean ACC.diff.
+
+    Uses the ``diptest`` package (p-value interpolated from the tabulated null, as R's
+    ``diptest::dip.test``). The values tested are the cell means (over seeds) of ``diff``.
+
+    Returns
+    -------
+    DataFrame
+        ``k``, ``attribute``, ``statistic`` (dip D), ``p_value``, ``n`` (emotions).
+    """
+    import diptest
+
+    cells = _cell_means(diff)
+    rows = []
+    for (k, attribute), g in cells.groupby(["k", "attribute"], sort=True):
+        x = np.sort(g["diff"].to_numpy(float))
+        d, p = diptest.diptest(x)
+        rows.append((k, attribute, float(d), float(p), x.size))
+    out = pd.DataFrame(rows, columns=["k", "attribute", "statistic", "p_value", "n"])
+    return _sort(out, ["k", "attribute"])
