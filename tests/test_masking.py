@@ -333,3 +333,17 @@ def test_dip_tests_shape(diff):
     assert ((dip["p_value"] >= 0) & (dip["p_value"] <= 1)).all()
     # the dip of n points is at least 1/(2n) and at most 1/4
     assert (dip["statistic"] >= 1 / 54 - 1e-12).all() and (dip["statistic"] <= 0.25).all()
+
+
+# R 4.2.2 diptest 0.76-0, tests/r/dip_masking.R (reads the JSONs itself): k, attribute, D, p
+DIP_R = [(4000, "arousal", 0.0702169204500285, 0.345898380659058),
+         (4000, "valence", 0.0481992173495746, 0.922244331068623),
+         (1500, "happy-face", 0.0622805727883859, 0.560502947313669),
+         (6000, "novelty", 0.0660732273571728, 0.451105598601862)]
+
+
+def test_dip_tests_vs_r(diff):
+    dip = dip_tests(diff).set_index(["k", "attribute"])
+    for k, a, d, p in DIP_R:
+        assert dip.loc[(k, a), "statistic"] == pytest.approx(d, rel=1e-12)
+        assert dip.loc[(k, a), "p_value"] == pytest.approx(p, rel=1e-10)
