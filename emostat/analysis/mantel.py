@@ -1,0 +1,152 @@
+"""Mantel test: permute the item labels of one RDM and compare its correlation with others.
+
+The RDM behind ``x`` is a vector in R ``dist()`` pair order (``emostat.constants.pair_indices``).
+A permutation of the items reorders rows and columns of the square matrix together; in vector form
+that is a gather through a table of pair indices, done for a block of permutations at once. The
+Kendall statistic of every permuted x against every column of Y is one call of the vectorised
+sign-matrix product of :mod:`emostat.analysis.kendall`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+from scipy.stats import rankdata
+
+from emostat.analysis.kendall import ALTERNATIVES, _con_minus_dis, dense_ranks
+from emostat.constants import pair_indices
+from emostat.errors import InputError
+
+METHODS = ("kendall", "pearson", "spearman")
+_PERM_CHUNK = 2048
+_EXACT_MAX_ITEMS = 8  # 8! = 40,320 permutations
+
+
+def _n_items(n_pairs: int, n_items: int | None) -> int:
+    guess = int(round((1 + math.sqrt(1 + 8 * n_pairs)) / 2))
+    if guess * (guess - 1) // 2 != n_pairs:
+        raise InputError(f"mantel: x has {n_pairs} values, not n(n-1)/2 for any n")
+    if n_items is not None and n_items != guess:
+        raise InputError(f"mantel: x has {n_pairs} pairs, which is {guess} items, "
+                         f"not n_items={n_items}")
+    return guess
+
+
+def pair_lookup(n: int) -> np.ndarray:
+    """(n, n) table: entry [a, b] is the position of pair {a, b} in dist() order (-1 on diagonal)."""
+    i, j = pair_indices(n)
+    table = np.full((n, n), -1, dtype=np.intp)
+    table[i, j] = np.arange(len(i))
+    table[j, i] = np.arange(len(i))
+    return table
+
+
+def permuted_pairs(perms: np.ndarray, n: int) -> np.ndarray:
+    """Index arrays (n_perm, n_pairs): ``x[idx[k]]`` is x's RDM with items relabelled by perms[k]."""
+    i, j = pair_indices(n)
+    return pair_lookup(n)[perms[:, i], perms[:, j]]
+
+
+def _perm_blocks(n: int, n_perm, seed):
+    """Yield blocks of permutations (rows): all n! if n_perm == 'exact', else seeded draws."""
+    if n_perm == "exact":
+        it = itertools.permutations(range(n))
+        while block := list(itertools.islice(it, _PERM_CHUNK)):
+            yield np.asarray(block, dtype=np.intp)
+        return
+    rng = np.random.default_rng(seed)
+    for start in range(0, n_perm, _PERM_CHUNK):
+        size = min(_PERM_CHUNK, n_perm - start)
+        yield rng.permuted(np.tile(np.arange(n), (size, 1)), axis=1)
+
+
+def mantel(x, Y, n_perm=10_000, seed=0, n_items: int | None = None,
+           alternative: str = "greater", method: str = "kendall"):
+    """Permutation p-values of the association between RDM ``x`` and each RDM in ``Y``.
+
+    Parameters
+    ----------
+    x : array_like (n_pairs,)
+        RDM whose item labels are permuted, in R ``dist()`` pair order.
+    Y : array_like (n_pairs,) or (n_pairs, q)
+        Fixed RDMs, same pair order.
+    n_perm : int or "exact"
+        Random label permutations, or "exact" to enumerate all n! of them (n <= 8).
+    seed : int
+        Seed of the permutation draws (numpy default_rng).
+    n_items : int, optional
+        Number of items; inferred from ``len(x)`` and checked if given (27 for the study).
+    alternative : {"greater", "less", "two-sided"}
+        "greater" counts permuted statistics >= the observed one.
+    method : {"kendall", "pearson", "spearman"}
+        Statistic: Kendall tau-b (the study's RSA), Pearson r or Spearman rho.
+
+    Returns
+    -------
+    p : ndarray (q,) (0-d if Y is 1-D)
+        Monte Carlo: ``(1 + #{perm >= obs}) / (1 + n_perm)``. Exact: ``#{perm >= obs} / n!``
+        (the identity permutation is among them). Two-sided compares absolute values.
+
+    Notes
+    -----
+    Kendall tau-b's denominator does not change under relabelling, so permuted statistics are
+    compared as exact integer counts (concordant minus discordant pairs). Pearson and Spearman
+    are compared as inner products with the centred Y, with a relative tolerance of 1e-12 so that
+    permutations equal to the observed statistic count as ">=".
+    """
+    if method not in METHODS:
+        raise InputError(f"mantel: method must be one of {METHODS}, got {method!r}")
+    if alternative not in ALTERNATIVES:
+        raise InputError(f"mantel: alternative must be one of {ALTERNATIVES}, got {alternative!r}")
+    x = np.asarray(x, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    y1d = Y.ndim == 1
+    Y = Y[:, None] if y1d else Y
+    if x.ndim != 1 or Y.ndim != 2 or Y.shape[0] != x.shape[0]:
+        raise InputError(f"mantel: x must be (n_pairs,) and Y (n_pairs, q); got {x.shape}, "
+                         f"{Y.shape}")
+    if np.isnan(x).any() or np.isnan(Y).any():
+        raise InputError("mantel: x or Y contains NaN")
+    n = _n_items(x.shape[0], n_items)
+    if n_perm == "exact":
+        if n > _EXACT_MAX_ITEMS:
+            raise InputError(f"mantel: exact enumeration needs n_items <= {_EXACT_MAX_ITEMS} "
+                             f"({n}! permutations is too many); pass an integer n_perm")
+    elif int(n_perm) < 1:
+        raise InputError(f"mantel: n_perm must be >= 1 or 'exact', got {n_perm}")
+    else:
+        n_perm = int(n_perm)
+
+    if method == "kendall":
+        rx = dense_ranks(x[:, None])[0][:, 0]
+        RY = dense_ranks(Y)[0]
+
+        def stat(idx):  # concordant - discordant, (perms, q)
+            return _con_minus_dis(np.ascontiguousarray(rx[idx].T), RY)
+        tol = 0.0
+    else:
+        if method == "spearman":
+            x, Y = rankdata(x), rankdata(Y, axis=0)
+        xc = x - x.mean()
+        Yc = Y - Y.mean(axis=0)
+
+        def stat(idx):
+            return xc[idx] @ Yc
+        tol = 1e-12 * np.abs(xc).sum() * np.abs(Yc).max(axis=0)
+
+    obs = stat(np.arange(x.shape[0])[None, :])[0]
+    count = np.zeros(Y.shape[1])
+    total = 0
+    for perms in _perm_blocks(n, n_perm, seed):
+        s = stat(permuted_pairs(perms, n))
+        if alternative == "greater":
+            count += (s >= obs - tol).sum(axis=0)
+        elif alternative == "less":
+            count += (s <= obs + tol).sum(axis=0)
+        else:
+            count += (np.abs(s) >= np.abs(obs) - tol).sum(axis=0)
+        total += len(perms)
+    p = count / total if n_perm == "exact" else (1 + count) / (1 + total)
+    return p[0] if y1d else p

@@ -1,0 +1,99 @@
+"""Tests of emostat.analysis.mantel against brute-force enumeration of all label permutations."""
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.stats as ss
+
+from emostat.analysis.mantel import mantel, permuted_pairs
+from emostat.constants import pair_indices
+from emostat.errors import InputError
+
+N = 5  # 5 items -> 10 pairs, 120 permutations
+
+
+def _rdm(values):
+    i, j = pair_indices(len(values))
+    return np.abs(values[i] - values[j])
+
+
+def _brute_force(x, y, stat, alternative):
+    """Independent reference: relabel the square matrix with each of the n! permutations."""
+    i, j = pair_indices(N)
+    D = np.zeros((N, N))
+    D[i, j] = D[j, i] = x
+    obs = stat(x, y)
+    null = np.array([stat(D[np.ix_(p, p)][i, j], y)
+                     for p in map(list, itertools.permutations(range(N)))])
+    if alternative == "greater":
+        return np.mean(null >= obs - 1e-12)
+    if alternative == "less":
+        return np.mean(null <= obs + 1e-12)
+    return np.mean(np.abs(null) >= abs(obs) - 1e-12)
+
+
+def _data(seed, ties):
+    rng = np.random.default_rng(seed)
+    x = _rdm(rng.normal(size=N))
+    Y = np.column_stack([_rdm(rng.normal(size=N)) for _ in range(3)] + [x + rng.normal(0, .1, 10)])
+    if ties:
+        x, Y = np.round(x, 1), np.round(Y, 1)
+    return x, Y
+
+
+@pytest.mark.parametrize("alternative", ["greater", "less", "two-sided"])
+@pytest.mark.parametrize("ties", [False, True])
+def test_exact_kendall_equals_enumeration(alternative, ties):
+    x, Y = _data(1, ties)
+
+    def tau(a, b):
+        return ss.kendalltau(a, b).statistic
+
+    ref = [_brute_force(x, Y[:, k], tau, alternative) for k in range(Y.shape[1])]
+    np.testing.assert_allclose(mantel(x, Y, "exact", alternative=alternative), ref, atol=1e-15)
+
+
+@pytest.mark.parametrize("method", ["pearson", "spearman"])
+def test_exact_pearson_spearman_equal_enumeration(method):
+    x, Y = _data(2, False)
+    f = ss.pearsonr if method == "pearson" else ss.spearmanr
+
+    def r(a, b):
+        return f(a, b).statistic
+
+    ref = [_brute_force(x, Y[:, k], r, "greater") for k in range(Y.shape[1])]
+    np.testing.assert_allclose(mantel(x, Y, "exact", method=method), ref, atol=1e-15)
+
+
+def test_monte_carlo_close_to_exact_and_seeded():
+    x, Y = _data(3, False)
+    exact = mantel(x, Y, "exact")
+    mc = mantel(x, Y, n_perm=4000, seed=7)
+    # binomial SE at most sqrt(.25/4000) = .0079; allow 4 SE
+    np.testing.assert_allclose(mc, exact, atol=4 * 0.0079)
+    np.testing.assert_array_equal(mc, mantel(x, Y, n_perm=4000, seed=7))
+    # the p formula (1 + count) / (1 + n_perm): values are multiples of 1/4001
+    np.testing.assert_allclose(mc * 4001, np.round(mc * 4001), atol=1e-9)
+
+
+def test_permuted_pairs_matches_square_relabelling():
+    rng = np.random.default_rng(4)
+    n = 27
+    x = rng.normal(size=n * (n - 1) // 2)
+    i, j = pair_indices(n)
+    D = np.zeros((n, n))
+    D[i, j] = D[j, i] = x
+    perms = np.array([rng.permutation(n) for _ in range(5)])
+    idx = permuted_pairs(perms, n)
+    for p, k in zip(perms, idx):
+        np.testing.assert_array_equal(x[k], D[np.ix_(p, p)][i, j])
+
+
+def test_bad_input():
+    with pytest.raises(InputError, match="n\\(n-1\\)/2"):
+        mantel(np.ones(11), np.ones(11))
+    with pytest.raises(InputError, match="n_items"):
+        mantel(np.ones(10), np.ones(10), n_items=27)
+    with pytest.raises(InputError, match="exact"):
+        mantel(np.ones(351), np.ones(351), "exact")
