@@ -1,0 +1,184 @@
+"""Number formatting for summaries and reports: APA style, R-like missing values.
+
+Pure functions of numbers (no pandas). Conventions:
+
+- missing values (None, NaN) print as ``NA`` (as R does); infinities as ``Inf``/``-Inf``;
+- a value that rounds to zero prints without a sign (no ``-0.00``);
+- ASCII hyphen-minus for negatives (safe in consoles, Markdown, Typst);
+- bounded statistics (|x| <= 1: r, tau, proportions) drop the leading zero (APA 7, 6.36):
+  ``.47``, ``-.05``; one that is not exactly +-1 but rounds to it prints ``> .99`` / ``< -.99``
+  (to the digits asked), so a rounded value never claims a perfect correlation;
+- p-values: three decimals without leading zero, ``p < .001`` below .001, ``p > .999`` above
+  .999 (APA 7, 6.36).
+
+Examples
+--------
+>>> apa_t(16.923, 26, 1.5e-15)
+'t(26) = 16.92, p < .001'
+>>> apa_r(0.4741, 26, 0.023)
+'r(26) = .47, p = .023'
+>>> fmt_ci(0.424, 0.521, bounded=True)
+'[.42, .52]'
+"""
+
+from __future__ import annotations
+
+import math
+
+NA = "NA"
+
+# Named p-value methods: the key used in results tables' ``p_method`` (or a short alias) ->
+# the sentence a report prints under a table.
+P_METHODS: dict[str, str] = {
+    "Wald z": "p-values from Wald z tests (estimate / SE against the standard normal), "
+              "as statsmodels gives them; lme4 prints none, lmerTest would use Satterthwaite t.",
+    "t": "p-values from t tests (Student t reference distribution).",
+    "sign-flip permutation": "p-values from sign-flip permutation tests of the paired "
+                             "differences ((b + 1) / (n + 1), b = permutations at least as extreme).",
+    "label permutation": "p-values from permutation of the emotion labels (Mantel-type test).",
+    "bootstrap": "uncertainty from resampling participants (percentile bootstrap).",
+    "study FDR": "q-values by the study's rule q = p * N / rank(p) over the whole table "
+                 "(not monotone; not the Benjamini-Hochberg step-up).",
+    "BH q": "q-values by the Benjamini-Hochberg step-up procedure over the whole table.",
+    "dip": "p-values of Hartigan's dip test of unimodality (interpolated from the null table).",
+}
+_P_ALIASES = {"wald": "Wald z", "wald_z": "Wald z", "z": "Wald z", "perm": "sign-flip permutation",
+              "signflip": "sign-flip permutation", "sign_flip": "sign-flip permutation",
+              "study_fdr": "study FDR", "authors": "study FDR", "bh": "BH q", "fdr_bh": "BH q",
+              "mantel": "label permutation", "boot": "bootstrap"}
+
+
+def _is_missing(x) -> bool:
+    if x is None:
+        return True
+    try:
+        return math.isnan(float(x))
+    except (TypeError, ValueError):
+        raise TypeError(f"not a number: {x!r}") from None
+
+
+def _fixed(x: float, digits: int) -> str:
+    s = f"{x:.{digits}f}"
+    if float(s) == 0:  # no "-0.00"
+        s = s.lstrip("-")
+    return s
+
+
+def fmt_num(x, digits: int = 2, big_mark: str = "") -> str:
+    """``x`` rounded to ``digits`` decimals: ``fmt_num(3.14159) == "3.14"``.
+
+    ``big_mark=","`` groups thousands (``12,345.68``). NaN/None -> ``NA``.
+    """
+    if _is_missing(x):
+        return NA
+    x = float(x)
+    if math.isinf(x):
+        return "Inf" if x > 0 else "-Inf"
+    s = _fixed(x, digits)
+    if big_mark:
+        sign = "-" if s.startswith("-") else ""
+        whole, _, frac = s.lstrip("-").partition(".")
+        whole = f"{int(whole):,}".replace(",", big_mark)
+        s = sign + whole + ("." + frac if frac else "")
+    return s
+
+
+def fmt_int(x) -> str:
+    """An integer count (``NA`` when missing); a float df like 26.0 prints ``26``."""
+    if _is_missing(x):
+        return NA
+    return str(int(round(float(x))))
+
+
+def fmt_stat(x, digits: int = 2, bounded: bool = False) -> str:
+    """A statistic; ``bounded=True`` (|x| <= 1, e.g. r, tau, a proportion) drops the leading
+    zero and never rounds a non-unit value to 1: ``fmt_stat(.9996, bounded=True) == "> .99"``."""
+    if _is_missing(x):
+        return NA
+    x = float(x)
+    if not bounded:
+        return fmt_num(x, digits)
+    if abs(x) > 1 + 1e-12:
+        raise ValueError(f"bounded statistic out of [-1, 1]: {x}")
+    if abs(x) >= 1:
+        return ("-" if x < 0 else "") + "1." + "0" * digits
+    s = _fixed(x, digits)
+    if abs(float(s)) >= 1:  # rounds to 1 but is not 1
+        top = "." + "9" * digits
+        return f"> {top}" if x > 0 else f"< -{top}"
+    return s.replace("0.", ".", 1)
+
+
+def fmt_p(p, name: str | None = "p", digits: int = 3) -> str:
+    """APA p-value: ``p = .023``, ``p < .001``, ``p > .999``; ``name=None`` gives the bare value
+    (``.023``, ``< .001``) for table cells; ``name="q"`` for q-values."""
+    if _is_missing(p):
+        return f"{name} = {NA}" if name else NA
+    p = float(p)
+    if p < 0 or p > 1 + 1e-12:
+        raise ValueError(f"p-value out of [0, 1]: {p}")
+    floor = 10.0 ** -digits
+    if p < floor:
+        body = "< " + f"{floor:.{digits}f}".replace("0.", ".", 1)
+    elif float(f"{p:.{digits}f}") >= 1:  # includes p = 1 (e.g. a permutation p)
+        body = "> ." + "9" * digits
+    else:
+        body = "= " + f"{p:.{digits}f}".replace("0.", ".", 1)
+    if name:
+        return f"{name} {body}"
+    return body[2:] if body.startswith("= ") else body
+
+
+def fmt_ci(lo, hi, digits: int = 2, bounded: bool = False) -> str:
+    """Confidence interval in APA brackets: ``[.42, .52]`` (bounded) or ``[-1.20, 3.40]``."""
+    return f"[{fmt_stat(lo, digits, bounded)}, {fmt_stat(hi, digits, bounded)}]"
+
+
+def fmt_pct(proportion, digits: int = 1) -> str:
+    """A proportion as a percentage: ``fmt_pct(.8318) == "83.2%"``."""
+    if _is_missing(proportion):
+        return NA
+    return fmt_num(100 * float(proportion), digits) + "%"
+
+
+def fmt_df(df) -> str:
+    """Degrees of freedom: integers as such (``26``), fractional (Welch, Satterthwaite) with two
+    decimals (``167.34``)."""
+    if _is_missing(df):
+        return NA
+    df = float(df)
+    return fmt_int(df) if abs(df - round(df)) < 1e-9 else fmt_num(df, 2)
+
+
+def _eq(s: str) -> str:
+    # "= x" unless the formatted value already carries its relation ("> .99")
+    return s if s[:1] in "<>" else f"= {s}"
+
+
+def apa_t(t, df, p, digits: int = 2) -> str:
+    """``t(26) = 16.92, p < .001``."""
+    return f"t({fmt_df(df)}) {_eq(fmt_num(t, digits))}, {fmt_p(p)}"
+
+
+def apa_r(r, df, p, digits: int = 2, symbol: str = "r") -> str:
+    """``r(26) = .47, p < .001`` (``symbol="tau"`` etc. for other bounded coefficients;
+    ``df=None`` drops the parentheses)."""
+    head = symbol if _is_missing(df) else f"{symbol}({fmt_df(df)})"
+    return f"{head} {_eq(fmt_stat(r, digits, bounded=True))}, {fmt_p(p)}"
+
+
+def apa_z(z, p, digits: int = 2) -> str:
+    """``z = -3.21, p = .001``."""
+    return f"z {_eq(fmt_num(z, digits))}, {fmt_p(p)}"
+
+
+def p_method_note(method: str) -> str:
+    """The sentence naming how p (or q) values were computed, e.g. ``p_method_note("Wald z")``.
+
+    Accepts the names in :data:`P_METHODS` or aliases (``"bh"``, ``"study_fdr"``, ``"perm"``);
+    an unknown name is echoed as ``"p-values: <name>."`` rather than guessed.
+    """
+    key = method if method in P_METHODS else _P_ALIASES.get(str(method).lower().strip())
+    if key is None:
+        return f"p-values: {method}."
+    return P_METHODS[key]

@@ -1,0 +1,492 @@
+"""R-style console summaries of results tables, and the headline block of ``emostat reproduce``.
+
+Views of the data only: every number comes from a results table (schemas in
+:mod:`emostat.schemas`) and is formatted by :mod:`emostat.format`. Extra columns are ignored;
+a missing required column is an :class:`~emostat.errors.InputError` naming it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from emostat.constants import K_HEADLINE
+from emostat.errors import InputError
+from emostat.format import (NA, apa_r, apa_t, apa_z, fmt_ci, fmt_df, fmt_int, fmt_num, fmt_p,
+                            fmt_pct, fmt_stat, p_method_note)
+
+ALPHA_MASKING = 0.05   # the study's q < .05 for the masking tables
+ALPHA_NEURON = 0.01    # the study's q < .01 for the searchlight
+
+
+# ---- small text helpers -------------------------------------------------------------------------
+def text_table(header: list[str], rows: list[list[str]], left: int = 1, indent: str = " ") -> str:
+    """Columns padded to a common width; the first ``left`` columns left-aligned (labels), the
+    rest right-aligned (numbers), as R prints data frames."""
+    cells = [list(map(str, header))] + [list(map(str, r)) for r in rows]
+    widths = [max(len(r[c]) for r in cells) for c in range(len(header))]
+    lines = []
+    for r in cells:
+        parts = [r[c].ljust(widths[c]) if c < left else r[c].rjust(widths[c])
+                 for c in range(len(header))]
+        lines.append((indent + "  ".join(parts)).rstrip())
+    return "\n".join(lines)
+
+
+def _require(table: pd.DataFrame, cols, name: str) -> None:
+    missing = [c for c in cols if c not in table.columns]
+    if missing:
+        raise InputError(f"summary of {name!r}: table lacks column(s) {missing} "
+                         f"(has {list(table.columns)})")
+
+
+def _pick_k(table: pd.DataFrame, k=None) -> int:
+    ks = sorted(int(x) for x in pd.unique(table["k"].dropna()))
+    if not ks:
+        raise InputError("summary: the table has no k values")
+    if k is not None:
+        return int(k)
+    return K_HEADLINE if K_HEADLINE in ks else ks[-1]
+
+
+def _pts(x, digits: int = 1) -> str:
+    """A proportion difference in percentage points."""
+    return NA if _nan(x) else fmt_num(100 * float(x), digits)
+
+
+def _nan(x) -> bool:
+    try:
+        return x is None or math.isnan(float(x))
+    except (TypeError, ValueError):
+        return True
+
+
+def _count(mask: pd.Series) -> int:
+    return int(mask.fillna(False).astype(bool).sum())
+
+
+# ---- R-style numbers ------------------------------------------------------------------------------
+def fmt_pval_r(p) -> str:
+    """p as R's ``format.pval(p, digits = 3)``: ``<2e-16`` below machine epsilon, otherwise
+    3 significant digits, fixed or scientific whichever is shorter (``0.0234``, ``5.62e-38``)."""
+    if _nan(p):
+        return NA
+    p = float(p)
+    if p < 2.220446e-16:
+        return "<2e-16"
+    sci = f"{p:.2e}"
+    mant, exp = sci.split("e")
+    sci = f"{mant.rstrip('0').rstrip('.')}e{exp[0]}{exp[1:].lstrip('0').rjust(2, '0')}"
+    dec = max(0, 2 - int(math.floor(math.log10(p)))) if p > 0 else 0
+    fixed = f"{p:.{dec}f}".rstrip("0").rstrip(".") if "." in f"{p:.{dec}f}" else f"{p:.{dec}f}"
+    return fixed if len(fixed) <= len(sci) else sci
+
+
+def _col_decimals(values, sig: int, cap: int = 8) -> int:
+    """Decimals so that the smallest non-zero |value| shows ``sig`` significant digits."""
+    v = [abs(float(x)) for x in values if not _nan(x) and float(x) != 0]
+    if not v:
+        return 2
+    return int(min(cap, max(0, sig - 1 - math.floor(math.log10(min(v))))))
+
+
+def _fmt_col(values, sig: int = 5) -> list[str]:
+    d = _col_decimals(values, sig)
+    return [fmt_num(x, d) for x in values]
+
+
+# ---- lme4-like summary of a fit ---------------------------------------------------------------------
+def lme4_formula(fit) -> str:
+    """The lme4 formula of an :class:`~emostat.analysis.mixed.LMMFit`."""
+    from emostat.analysis.mixed import r_term
+
+    terms = [("1" if n == fit.groups else r_term(n)) for n in fit.cov_re.index]
+    re = " + ".join(terms) if terms else "1"
+    parts = [fit.formula.strip(), f"({re} | {fit.groups})"]
+    parts += [f"(1 | {name})" for name in fit.vcomp.index]
+    return " + ".join(parts)
+
+
+def lmm_text(fit, data_name: str = "data") -> str:
+    """lme4's ``summary(lmer(...))`` layout for an LMMFit, with Wald z p-values."""
+    lines = [f"Linear mixed model fit by {'REML' if fit.reml else 'maximum likelihood'} "
+             f"(statsmodels MixedLM; optimizer {fit.optimizer})",
+             f"Formula: {lme4_formula(fit)}", f"   Data: {data_name}", ""]
+    crit = -2 * fit.loglik
+    lines.append(f"{'REML criterion' if fit.reml else 'Deviance'} at convergence: "
+                 f"{fmt_num(crit, 1)}")
+    lines.append("")
+    resid = np.asarray(fit.result.resid, float) / fit.sigma
+    q = np.quantile(resid, [0, .25, .5, .75, 1])
+    lines.append("Scaled residuals:")
+    lines.append(text_table(["Min", "1Q", "Median", "3Q", "Max"], [[fmt_num(x, 4) for x in q]],
+                            left=0, indent=""))
+    lines.append("")
+    # random effects
+    rnd = fit.random
+    var = _fmt_col(rnd["variance"], 4)
+    sd = _fmt_col(rnd["std_dev"], 4)
+    names = list(fit.cov_re.index)
+    corr = [""] * len(rnd)
+    if len(names) > 1:
+        c = fit.cov_re.to_numpy(float)
+        s = np.sqrt(np.diag(c))
+        for i in range(1, len(names)):
+            corr[i] = " ".join(fmt_num(c[i, j] / (s[i] * s[j]), 2) for j in range(i))
+    rows, last = [], None
+    for i, r in rnd.iterrows():
+        grp = "" if r["group"] == last else r["group"]
+        last = r["group"]
+        rows.append([grp, r["term"], var[i], sd[i]] + ([corr[i]] if len(names) > 1 else []))
+    head = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if len(names) > 1 else [])
+    lines.append("Random effects:")
+    lines.append(text_table(head, rows, left=2))
+    ng = ", ".join(f"{g}, {n}" for g, n in reversed(list(fit.n_groups.items())))
+    lines.append(f"Number of obs: {fit.nobs}, groups:  {ng}")
+    lines.append("")
+    lines.append("Fixed effects:")
+    lines.append(_fixed_block(fit.fixed))
+    lines.append("")
+    lines.append(p_method_note("Wald z"))
+    status = "converged" if fit.converged else "NOT converged"
+    lines.append(f"Optimizer: {fit.optimizer}, {status} (relative gradient "
+                 f"{fmt_num(fit.rel_grad, 6) if fit.rel_grad >= 1e-6 else '< 1e-6'})"
+                 + ("; boundary (singular) fit" if fit.boundary else ""))
+    for w in fit.warnings:
+        if "boundary (singular)" not in w:
+            lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+def _fixed_block(fx: pd.DataFrame) -> str:
+    est = _fmt_col(fx["estimate"], 5)
+    se = _fmt_col(fx["std_error"], 5)
+    rows = [[t, e, s, fmt_num(z, 2), fmt_pval_r(p)]
+            for t, e, s, z, p in zip(fx["term"], est, se, fx["statistic"], fx["p_value"])]
+    return text_table(["", "Estimate", "Std. Error", "z value", "Pr(>|z|)"], rows, indent="")
+
+
+# ---- per-table summaries ---------------------------------------------------------------------------
+def _attribute_importance(t: pd.DataFrame, **_) -> str:
+    _require(t, ["attribute", "estimate", "conf_low", "conf_high", "p_value"],
+             "attribute_importance")
+    t = t.sort_values("estimate", ascending=False)
+    sig = _count(t["p_value"] < 0.05)
+    head = ["attribute", "tau", "95% CI", "SE", "p"]
+    extra = "p_value_mantel" in t.columns
+    if extra:
+        head.append("p (perm)")
+    rows = []
+    for _, r in t.iterrows():
+        row = [r["attribute"], fmt_stat(r["estimate"], 3, True),
+               fmt_ci(r["conf_low"], r["conf_high"], 3, True),
+               fmt_num(r.get("std_error", np.nan), 3), fmt_p(r["p_value"], None)]
+        if extra:
+            row.append(fmt_p(r["p_value_mantel"], None))
+        rows.append(row)
+    out = ["Attribute importance: Kendall tau-b, mean human RDM vs attribute RDM",
+           f"Significant (p < .05): {sig} of {len(t)} attributes", "",
+           text_table(head, rows),
+           "", "CI and p: participant bootstrap (p = share of resamples with tau <= 0)"
+           + ("; p (perm): emotion-label permutation." if extra else ".")]
+    return "\n".join(out)
+
+
+def _neuron_rsa(t: pd.DataFrame, n_top: int = 3, **_) -> str:
+    _require(t, ["neuron", "attribute", "tau", "q_value", "q_value_bh", "rank"], "neuron_rsa")
+    n_neurons = t["neuron"].nunique()
+    attrs = list(pd.unique(t["attribute"]))
+    rows = []
+    for a in attrs:
+        g = t[t["attribute"] == a]
+        top = g.sort_values(["rank", "tau"], ascending=[True, False]).head(n_top)
+        tops = ", ".join(f"{int(n)} ({fmt_stat(x, 2, True)})"
+                         for n, x in zip(top["neuron"], top["tau"]))
+        rows.append([a, fmt_int(_count(g["q_value"] < ALPHA_NEURON)),
+                     fmt_int(_count(g["q_value_bh"] < ALPHA_NEURON)), tops])
+    out = ["Neuron searchlight RSA: Kendall tau-b of each neuron's RDM with each attribute RDM "
+           "(one-sided)",
+           f"{n_neurons} neurons x {len(attrs)} attributes = {len(t)} tests", "",
+           text_table(["attribute", "q < .01 (study)", "q < .01 (BH)",
+                       f"top {n_top} neurons (tau)"], rows),
+           "", p_method_note("study FDR"), p_method_note("BH q")]
+    return "\n".join(out)
+
+
+def _masking_grouped(t: pd.DataFrame, key: str, label: str, name: str, k=None,
+                     **_) -> str:
+    _require(t, ["k", key, "estimate", "statistic", "df", "p_value", "conf_low", "conf_high",
+                 "q_value", "q_value_bh"], name)
+    n_units = t[key].nunique()
+    counts = []
+    for kk, g in t.groupby("k", sort=True):
+        drop = g["estimate"] < 0
+        counts.append([fmt_int(kk), f"{_count(drop & (g['q_value'] < ALPHA_MASKING))}/{len(g)}",
+                       f"{_count(drop & (g['q_value_bh'] < ALPHA_MASKING))}/{len(g)}",
+                       _pts(g["estimate"].mean(), 2)])
+    kk = _pick_k(t, k)
+    g = t[t["k"] == kk].sort_values("estimate")
+    perm = "p_value_perm" in g.columns
+    rows = []
+    for _, r in g.iterrows():
+        row = [r[key], _pts(r["estimate"]), fmt_ci(100 * r["conf_low"], 100 * r["conf_high"], 1),
+               fmt_num(r["statistic"], 2), fmt_df(r["df"]), fmt_p(r["p_value"], None),
+               fmt_p(r["q_value"], None), fmt_p(r["q_value_bh"], None)]
+        if perm:
+            row.append(fmt_p(r["p_value_perm"], None))
+        rows.append(row)
+    head = [label, "diff (pts)", "95% CI", "t", "df", "p", "q", "q (BH)"] + (
+        ["p (perm)"] if perm else [])
+    out = [f"Attribute-specific vs random masking by {label}: one-sided paired t "
+           f"(diff = attribute - random accuracy, percentage points; {n_units} {label}s)", "",
+           text_table(["k", "drops q < .05 (study)", "drops q < .05 (BH)", "mean diff (pts)"],
+                      counts), "",
+           f"k = {kk}:", text_table(head, rows), "",
+           "p: one-sided t (attribute < random); CI two-sided. " + p_method_note("study FDR")]
+    return "\n".join(out)
+
+
+def _masking_cells(t: pd.DataFrame, max_rows: int = 40, **_) -> str:
+    _require(t, ["k", "emotion", "attribute", "estimate", "statistic", "df", "p_value",
+                 "q_value"], "masking_cells")
+    sig = t[(t["q_value"] < ALPHA_MASKING).fillna(False) & (t["estimate"] < 0)]
+    sig = sig.sort_values(["k", "q_value", "estimate"])
+    counts = [[fmt_int(kk), f"{_count((g['q_value'] < ALPHA_MASKING) & (g['estimate'] < 0))}"
+               f"/{len(g)}"] for kk, g in t.groupby("k", sort=True)]
+    rows = [[fmt_int(r["k"]), r["emotion"], r["attribute"], _pts(r["estimate"]),
+             fmt_num(r["statistic"], 2), fmt_df(r["df"]), fmt_p(r["p_value"], None),
+             fmt_p(r["q_value"], None)] for _, r in sig.head(max_rows).iterrows()]
+    out = ["Masking cells (emotion x attribute x k): one-sided paired t over templates; "
+           "significant drops only (study FDR q < .05)", "",
+           text_table(["k", "significant cells"], counts), ""]
+    if rows:
+        out.append(text_table(["k", "emotion", "attribute", "diff (pts)", "t", "df", "p", "q"],
+                              rows))
+        if len(sig) > max_rows:
+            out.append(f" ... and {len(sig) - max_rows} more")
+    else:
+        out.append(" no significant cells")
+    out += ["", p_method_note("study FDR")]
+    return "\n".join(out)
+
+
+def _importance_link(t: pd.DataFrame, **_) -> str:
+    _require(t, ["k", "estimate", "conf_low", "conf_high", "statistic", "df", "p_value"],
+             "importance_link")
+    rows = [[fmt_int(r["k"]), fmt_stat(r["estimate"], 3, True),
+             fmt_ci(r["conf_low"], r["conf_high"], 3, True), fmt_num(r["statistic"], 2),
+             fmt_df(r["df"]), fmt_p(r["p_value"], None)]
+            for _, r in t.sort_values("k").iterrows()]
+    return "\n".join([
+        "Accuracy drop vs human attribute importance: Pearson r per emotion over attributes, "
+        "Fisher-z mean, one-sample t", "",
+        text_table(["k", "mean r", "95% CI", "t", "df", "p"], rows), "",
+        "p: two-sided t test of the Fisher-z values against 0; r and CI back-transformed."])
+
+
+def _dip_test(t: pd.DataFrame, **_) -> str:
+    _require(t, ["k", "attribute", "statistic", "p_value"], "dip_test")
+    counts, sig_rows = [], []
+    for kk, g in t.groupby("k", sort=True):
+        s = g[(g["p_value"] < 0.05).fillna(False)]
+        counts.append([fmt_int(kk), f"{len(s)}/{len(g)}",
+                       ", ".join(s.sort_values("p_value")["attribute"]) or "-"])
+        sig_rows += [[fmt_int(kk), r["attribute"], fmt_num(r["statistic"], 4),
+                      fmt_p(r["p_value"], None)] for _, r in s.iterrows()]
+    out = ["Hartigan's dip test of unimodality of the emotions' mean accuracy differences", "",
+           text_table(["k", "p < .05", "attributes"], counts)]
+    if sig_rows:
+        out += ["", text_table(["k", "attribute", "D", "p"], sig_rows)]
+    return "\n".join(out)
+
+
+def _whole_model_rsa(t: pd.DataFrame, **_) -> str:
+    _require(t, ["estimate", "conf_low", "conf_high", "p_value"], "whole_model_rsa")
+    lines = ["Whole-model RSA: Kendall tau, human RDM vs model RDM (1 - cosine)"]
+    for _, r in t.iterrows():
+        label = f" {r['model']}: " if "model" in t.columns else " "
+        lines.append(f"{label}tau = {fmt_stat(r['estimate'], 3, True)}, 95% CI "
+                     f"{fmt_ci(r['conf_low'], r['conf_high'], 3, True)}, "
+                     f"{fmt_p(r['p_value'])}")
+    return "\n".join(lines)
+
+
+def _masking_mixed_model(t: pd.DataFrame, k=None, **_) -> str:
+    _require(t, ["k", "effect", "group", "term", "estimate", "std_error", "statistic",
+                 "p_value"], "masking_mixed_model")
+    fixed = t[t["effect"] == "fixed"]
+    slopes = fixed[fixed["term"] != "(Intercept)"]
+    rows = [[fmt_int(r["k"]), r["term"], _fmt_col([r["estimate"]], 4)[0],
+             _fmt_col([r["std_error"]], 4)[0], fmt_num(r["statistic"], 2),
+             fmt_pval_r(r["p_value"])] for _, r in slopes.sort_values(["k", "term"]).iterrows()]
+    kk = _pick_k(t, k)
+    g = t[t["k"] == kk]
+    rp = g[g["effect"] == "ran_pars"]
+    rrows = []
+    for _, r in rp.iterrows():
+        name = r["term"].split("__", 1)[-1]
+        if r["term"].startswith("sd__"):
+            rrows.append([r["group"], "" if name == "Observation" else name,
+                          fmt_num(r["estimate"] ** 2, 6), fmt_num(r["estimate"], 5)])
+    method = g["p_method"].dropna().iloc[0] if "p_method" in g.columns and len(g) else "Wald z"
+    out = ["Linear mixed models of prompt-level accuracy: accuracy ~ condition + "
+           "(1 | emotion/template), REML (condition: attribute-specific vs random)", "",
+           text_table(["k", "term", "Estimate", "Std. Error", "z value", "Pr(>|z|)"], rows), "",
+           f"k = {kk}:", "Random effects:",
+           text_table(["Groups", "Name", "Variance", "Std.Dev."], rrows, left=2), "",
+           "Fixed effects:", _fixed_block(g[g["effect"] == "fixed"]), "",
+           p_method_note(method)]
+    return "\n".join(out)
+
+
+def _masking_mixed_glance(t: pd.DataFrame, **_) -> str:
+    _require(t, ["k", "nobs", "logLik", "converged", "boundary", "optimizer"],
+             "masking_mixed_glance")
+    rows = [[fmt_int(r["k"]), fmt_int(r["nobs"]), fmt_num(r["logLik"], 2),
+             "yes" if r["converged"] else "NO", "yes" if r["boundary"] else "no", r["optimizer"]]
+            for _, r in t.sort_values("k").iterrows()]
+    return "\n".join(["Mixed-model fits", "",
+                      text_table(["k", "nobs", "logLik", "converged", "boundary", "optimizer"],
+                                 rows)])
+
+
+def _generic(t: pd.DataFrame, name: str, max_rows: int = 10, **_) -> str:
+    rows = []
+    for _, r in t.head(max_rows).iterrows():
+        row = []
+        for c in t.columns:
+            v = r[c]
+            if isinstance(v, (float, np.floating)):
+                row.append(fmt_num(v, 3))
+            else:
+                row.append(NA if v is None or v is pd.NA else str(v))
+        rows.append(row)
+    out = [f"{name}: {len(t)} rows x {t.shape[1]} columns", "",
+           text_table(list(map(str, t.columns)), rows)]
+    if len(t) > max_rows:
+        out.append(f" ... and {len(t) - max_rows} more rows")
+    return "\n".join(out)
+
+
+_SUMMARIES = {
+    "attribute_importance": _attribute_importance,
+    "neuron_rsa": _neuron_rsa,
+    "masking_by_emotion": lambda t, **kw: _masking_grouped(t, "emotion", "emotion",
+                                                           "masking_by_emotion", **kw),
+    "masking_by_attribute": lambda t, **kw: _masking_grouped(t, "attribute", "attribute",
+                                                             "masking_by_attribute", **kw),
+    "masking_cells": _masking_cells,
+    "importance_link": _importance_link,
+    "dip_test": _dip_test,
+    "whole_model_rsa": _whole_model_rsa,
+    "masking_mixed_model": _masking_mixed_model,
+    "masking_mixed_glance": _masking_mixed_glance,
+}
+
+
+def summarize(name: str, table: pd.DataFrame, **options) -> str:
+    """An R-style console summary of results table ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A results table name of :mod:`emostat.schemas` (e.g. ``"masking_by_emotion"``); tables
+        without a dedicated layout print their first rows.
+    table : pandas.DataFrame
+    **options
+        ``k`` (the k shown in detail; default 4000 or the largest), ``n_top`` (neuron_rsa),
+        ``max_rows`` (masking_cells and the generic layout).
+
+    Returns
+    -------
+    str
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"summary of {name!r}: expected a DataFrame, got {type(table).__name__}")
+    if table.empty:
+        return f"{name}: empty table"
+    fn = _SUMMARIES.get(name)
+    if fn is None:
+        return _generic(table, name, **{k: v for k, v in options.items() if k == "max_rows"})
+    return fn(table, **options)
+
+
+# ---- headline -------------------------------------------------------------------------------------
+def headline(results: dict[str, pd.DataFrame], k: int = K_HEADLINE) -> str:
+    """The short block of headline results that ``emostat reproduce`` prints.
+
+    Uses whichever of attribute_importance, neuron_rsa, masking_by_emotion,
+    masking_by_attribute, masking_mixed_model, importance_link, dip_test and whole_model_rsa
+    are present; k selects the manipulation size (the study's 4000).
+    """
+    lines = [f"Headline results (k = {k})"]
+
+    t = results.get("attribute_importance")
+    if t is not None and len(t):
+        top = t.sort_values("estimate", ascending=False).head(2)
+        best = ", ".join(f"{a} tau = {fmt_stat(e, 2, True)}"
+                         for a, e in zip(top["attribute"], top["estimate"]))
+        lines.append(f"Human attribute importance: {_count(t['p_value'] < 0.05)}/{len(t)} "
+                     f"attributes significant (bootstrap p < .05); strongest: {best}")
+
+    t = results.get("neuron_rsa")
+    if t is not None and len(t):
+        lines.append(f"Neuron searchlight: {_count(t['q_value'] < ALPHA_NEURON)} of {len(t)} "
+                     f"neuron x attribute tests significant (study FDR q < .01; BH: "
+                     f"{_count(t['q_value_bh'] < ALPHA_NEURON)})")
+
+    for name, unit in (("masking_by_emotion", "emotion"), ("masking_by_attribute", "attribute")):
+        t = results.get(name)
+        if t is None or not len(t):
+            continue
+        g = t[t["k"] == k]
+        if g.empty:
+            continue
+        sig = g[(g["q_value"] < ALPHA_MASKING).fillna(False) & (g["estimate"] < 0)]
+        line = (f"Attribute-specific vs random masking (k = {k}): {len(sig)}/{len(g)} {unit}s "
+                f"drop significantly (study FDR q < .05)")
+        if len(sig):
+            r = sig.sort_values("estimate").iloc[0]
+            line += (f"; largest: {r[unit]} {_pts(-r['estimate'])} points, "
+                     f"{apa_t(r['statistic'], r['df'], r['p_value'])}")
+        lines.append(line)
+        if unit == "emotion" and {"acc_none", "acc_random", "acc_attribute"} <= set(g.columns):
+            lines.append(f"Mean accuracy (k = {k}): unmanipulated {fmt_pct(g['acc_none'].mean())}"
+                         f", random {fmt_pct(g['acc_random'].mean())}, attribute-specific "
+                         f"{fmt_pct(g['acc_attribute'].mean())}")
+
+    t = results.get("masking_mixed_model")
+    if t is not None and len(t):
+        g = t[(t["k"] == k) & (t["effect"] == "fixed") & (t["term"] != "(Intercept)")]
+        for _, r in g.iterrows():
+            lines.append(f"Mixed model (k = {k}, {r['term']}): b = {fmt_num(r['estimate'], 3)} "
+                         f"({_pts(r['estimate'])} points), SE = {fmt_num(r['std_error'], 3)}, "
+                         f"{apa_z(r['statistic'], r['p_value'])} (Wald z)")
+
+    t = results.get("importance_link")
+    if t is not None and len(t):
+        g = t[t["k"] == k]
+        for _, r in g.iterrows():
+            lines.append(f"Drop-importance link (k = {k}): r = {fmt_stat(r['estimate'], 2, True)}"
+                         f", 95% CI {fmt_ci(r['conf_low'], r['conf_high'], 2, True)}, "
+                         f"{apa_t(r['statistic'], r['df'], r['p_value'])}")
+
+    t = results.get("dip_test")
+    if t is not None and len(t):
+        g = t[t["k"] == k]
+        if len(g):
+            s = g[(g["p_value"] < 0.05).fillna(False)]
+            names = ", ".join(s["attribute"]) if len(s) else "none"
+            lines.append(f"Dip test (k = {k}): {len(s)}/{len(g)} attributes depart from "
+                         f"unimodality (p < .05): {names}")
+
+    t = results.get("whole_model_rsa")
+    if t is not None and len(t):
+        r = t.iloc[0]
+        lines.append(f"Whole-model RSA: tau = {fmt_stat(r['estimate'], 3, True)}, 95% CI "
+                     f"{fmt_ci(r['conf_low'], r['conf_high'], 3, True)}, {fmt_p(r['p_value'])}")
+    if len(lines) == 1:
+        lines.append("(no results tables)")
+    return "\n".join(lines)
