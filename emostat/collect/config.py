@@ -1,0 +1,296 @@
+"""The collection config: one flat TOML file, validated into :class:`CollectConfig`.
+
+Two built-in profiles give the starting values: ``default`` (the full experiment on the embedded
+model, about 20 minutes on a 2-core CPU) and ``quick`` (the same pipeline on fewer items, draws and
+k, about 3 minutes). A TOML file names its base with ``profile = "quick"`` (default ``"default"``)
+and overrides any field below; an unknown key is an error. Example::
+
+    profile = "default"
+    model = "/models/Llama-3.2-1B"     # local path or cached Hugging Face id; "" = embedded
+    device = "cuda"
+    dtype = "bfloat16"
+    ks = [0.005, 0.01, 0.02]           # fractions of all neurons, or counts (ints)
+    n_random_draws = 100
+    random_scheme = "layer_matched"
+
+Relative paths in the file are resolved against the file's folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emostat.constants import ATTRIBUTES, EMOTIONS
+from emostat.errors import InputError
+
+TASKS = ("binary", "choice", "generate")
+POSITIONS = ("last", "mask", "word_mean")
+SCHEMES = ("uniform", "layer_matched")
+ABLATIONS = ("zero", "mean")
+BACKENDS = ("local", "ray")
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass
+class CollectConfig:
+    """Everything a collection run depends on (the run's identity is the hash of these fields).
+
+    Attributes
+    ----------
+    model : str or None
+        Local path or cached Hugging Face id; None or "" = the embedded SmolLM2-135M-Instruct.
+    device, dtype : str
+        Torch device (cpu | cuda | mps) and weight dtype (float32 | bfloat16 | float16).
+    threads : int
+        Torch intra-op threads per worker (1 is fastest on small shared CPUs).
+    templates : list of str or None
+        Names of the concept prompt templates (None = all shipped ones). Templates play the role
+        of the study's prompt-tuning seeds.
+    position : str
+        Token position read for concept activations: last | mask | word_mean.
+    tasks : list of str
+        Inference tasks: binary (the study's yes/no task per emotion), choice (27-way, summed
+        log-probability of each emotion word), generate (free generation, decoders only).
+    stimuli : str
+        "shipped" (data/stimuli/) or a path to a situations file in that format.
+    goemotions : str or None
+        Optional GoEmotions-style CSV added to the items; ``max_goemotions`` caps its rows.
+    items_per_emotion : int or None
+        Cap on situations per emotion (None = all); the binary set of an emotion holds its
+        positives plus as many seeded negatives.
+    emotions : list of str or None
+        Emotions whose tasks are run (None = all 27). Concept activations always cover all 27.
+    attributes : list of str or None
+        Attributes whose top-k sets are ablated (None = all 14).
+    ks : list of int or float
+        Set sizes: ints are counts, floats in (0, 1) fractions of all neurons.
+    n_random_draws : int
+        Seeded random sets per (attribute, k).
+    random_scheme : str
+        uniform | layer_matched (same count per layer as the attribute's set).
+    shared_random : bool
+        With the uniform scheme, draw one pool of random sets per k shared by all attributes
+        (the null distribution is the same for every attribute; 14x fewer forward passes).
+    ablation : str
+        zero | mean (mean = the neuron's mean over the concept prompts).
+    n_folds : int
+        Items of each emotion are split into this many fixed folds; a fold plays the role of the
+        study's prompt (the ``template`` column of the accuracy table).
+    batch_size, items_per_shard, conditions_per_shard : int
+        Rows per forward pass; items and conditions per shard (one Parquet file each).
+    max_new_tokens : int
+        Generation length bound for the generate task.
+    seed : int
+        Master seed (negatives of binary sets, random draws, folds).
+    backend : str
+        local | ray.
+    ray_num_cpus, ray_num_gpus, ray_memory_gb, ray_actors : number
+        Resources declared per Ray actor and the number of actors.
+    """
+
+    model: str | None = None
+    device: str = "cpu"
+    dtype: str = "float32"
+    threads: int = 1
+    templates: list[str] | None = None
+    position: str = "last"
+    tasks: list[str] = field(default_factory=lambda: ["binary", "choice"])
+    stimuli: str = "shipped"
+    goemotions: str | None = None
+    max_goemotions: int = 0
+    items_per_emotion: int | None = None
+    emotions: list[str] | None = None
+    attributes: list[str] | None = None
+    ks: list[float] = field(default_factory=lambda: [0.02, 0.05])
+    n_random_draws: int = 20
+    random_scheme: str = "uniform"
+    shared_random: bool = True
+    ablation: str = "zero"
+    n_folds: int = 4
+    batch_size: int = 32
+    items_per_shard: int = 64
+    conditions_per_shard: int = 16
+    max_new_tokens: int = 12
+    seed: int = 20241201
+    backend: str = "local"
+    ray_num_cpus: float = 1
+    ray_num_gpus: float = 0
+    ray_memory_gb: float = 0
+    ray_actors: int = 2
+
+    # ------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def fingerprint(self) -> str:
+        """Hash of the fields that change the datasets (not device, backend or resources)."""
+        skip = {"device", "backend", "threads", "ray_num_cpus", "ray_num_gpus", "ray_memory_gb",
+                "ray_actors"}
+        d = {k: v for k, v in self.to_dict().items() if k not in skip}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    def resolve_ks(self, n_neurons: int) -> list[int]:
+        """The k values as counts for a model with ``n_neurons`` neurons (sorted, unique)."""
+        out = []
+        for k in self.ks:
+            n = int(round(k * n_neurons)) if isinstance(k, float) else int(k)
+            if n < 1:
+                raise InputError(f"config field 'ks': {k!r} gives {n} neurons out of "
+                                 f"{n_neurons}; use a larger fraction or a count")
+            if n > n_neurons:
+                raise InputError(f"config field 'ks': k = {k!r} is larger than the model's "
+                                 f"{n_neurons} neurons")
+            out.append(n)
+        return sorted(set(out))
+
+    @property
+    def task_emotions(self) -> list[str]:
+        return list(self.emotions) if self.emotions else list(EMOTIONS)
+
+    @property
+    def attribute_list(self) -> list[str]:
+        return list(self.attributes) if self.attributes else list(ATTRIBUTES)
+
+
+PROFILES: dict[str, dict] = {
+    # The full experiment on the embedded model (target <= 20 min on 2 CPU cores).
+    "default": {},
+    # Same pipeline, smaller: few items, attributes, draws and one k (target <= 3 min).
+    "quick": {"items_per_emotion": 4, "tasks": ["binary"], "ks": [0.05], "n_random_draws": 4,
+              "attributes": ["valence", "arousal", "control", "novelty"], "n_folds": 2,
+              "items_per_shard": 64, "conditions_per_shard": 16},
+}
+
+
+def _check(cond: bool, where: str, key: str, problem: str) -> None:
+    if not cond:
+        raise InputError(f"{where}: config field {key!r}: {problem}")
+
+
+def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
+    """Check every field; raise :class:`InputError` naming the field. Returns ``cfg``."""
+    c = _check
+    c(cfg.dtype in DTYPES, where, "dtype", f"{cfg.dtype!r} is not one of {DTYPES}")
+    c(cfg.position in POSITIONS, where, "position", f"{cfg.position!r} not in {POSITIONS}")
+    c(bool(cfg.tasks), where, "tasks", "no task selected")
+    bad = [t for t in cfg.tasks if t not in TASKS]
+    c(not bad, where, "tasks", f"unknown task(s) {bad}; known: {TASKS}")
+    c(len(set(cfg.tasks)) == len(cfg.tasks), where, "tasks", "a task is listed twice")
+    c(cfg.random_scheme in SCHEMES, where, "random_scheme", f"{cfg.random_scheme!r} not in {SCHEMES}")
+    c(cfg.ablation in ABLATIONS, where, "ablation", f"{cfg.ablation!r} not in {ABLATIONS}")
+    c(cfg.backend in BACKENDS, where, "backend", f"{cfg.backend!r} not in {BACKENDS}")
+    for key in ("threads", "batch_size", "items_per_shard", "conditions_per_shard",
+                "max_new_tokens", "n_folds", "ray_actors"):
+        v = getattr(cfg, key)
+        c(isinstance(v, int) and not isinstance(v, bool) and v >= 1, where, key,
+          f"expected a positive integer, got {v!r}")
+    c(isinstance(cfg.n_random_draws, int) and cfg.n_random_draws >= 0, where, "n_random_draws",
+      f"expected an integer >= 0, got {cfg.n_random_draws!r}")
+    c(cfg.items_per_emotion is None or (isinstance(cfg.items_per_emotion, int)
+                                        and cfg.items_per_emotion >= 1),
+      where, "items_per_emotion", f"expected a positive integer, got {cfg.items_per_emotion!r}")
+    c(isinstance(cfg.ks, list) and len(cfg.ks) > 0, where, "ks", "expected a non-empty list")
+    for k in cfg.ks:
+        ok = (isinstance(k, int) and not isinstance(k, bool) and k >= 1) or (
+            isinstance(k, float) and 0 < k < 1)
+        c(ok, where, "ks", f"{k!r} is neither a count >= 1 nor a fraction in (0, 1)")
+    if cfg.emotions is not None:
+        c(len(cfg.emotions) > 0, where, "emotions", "empty list (omit it for all 27)")
+        unknown = sorted(set(cfg.emotions) - set(EMOTIONS))
+        c(not unknown, where, "emotions", f"unknown emotion name(s) {unknown}; expected "
+                                          f"GoEmotions names such as {EMOTIONS[:3]}")
+    if cfg.attributes is not None:
+        c(len(cfg.attributes) > 0, where, "attributes", "empty list (omit it for all 14)")
+        unknown = sorted(set(cfg.attributes) - set(ATTRIBUTES))
+        c(not unknown, where, "attributes", f"unknown attribute(s) {unknown}; known: {ATTRIBUTES}")
+    if cfg.templates is not None:
+        c(len(cfg.templates) > 0, where, "templates", "empty list (omit it for all templates)")
+    c(cfg.stimuli == "shipped" or Path(cfg.stimuli).exists(), where, "stimuli",
+      f"file {cfg.stimuli!r} not found (use \"shipped\" for data/stimuli/)")
+    if cfg.goemotions:
+        c(Path(cfg.goemotions).exists(), where, "goemotions", f"file {cfg.goemotions!r} not found")
+    c(cfg.max_goemotions >= 0, where, "max_goemotions", "must be >= 0")
+    if "generate" in cfg.tasks:
+        pass  # decoders only: checked once the model is loaded
+    return cfg
+
+
+def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig:
+    """Build a :class:`CollectConfig` from a profile, an optional TOML file and overrides.
+
+    Parameters
+    ----------
+    path : path, optional
+        TOML file (flat keys, see the module docstring). Its ``profile`` key picks the base.
+    quick : bool
+        Start from the ``quick`` profile (a file's ``profile`` key wins over this).
+    **overrides
+        Field values that win over the file (None values are ignored), e.g. from the CLI.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, unknown key, wrong type or value; the message names the file and key.
+    """
+    where = "config"
+    values: dict = {}
+    profile = "quick" if quick else "default"
+    if path is not None:
+        path = Path(path)
+        where = str(path)
+        if not path.exists():
+            raise InputError(f"{path}: config file not found")
+        try:
+            values = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: not a valid TOML file ({exc})") from None
+        profile = values.pop("profile", profile)
+        for key in ("stimuli", "goemotions", "model"):
+            v = values.get(key)
+            if isinstance(v, str) and v and v != "shipped":
+                p = Path(v).expanduser()
+                if not p.is_absolute() and (path.parent / p).exists():
+                    values[key] = str((path.parent / p).resolve())
+    if profile not in PROFILES:
+        raise InputError(f"{where}: config field 'profile': {profile!r} not in {sorted(PROFILES)}")
+    known = {f.name: f for f in dataclasses.fields(CollectConfig)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise InputError(f"{where}: unknown config key(s) {unknown}; known keys: {sorted(known)}")
+    merged = dict(PROFILES[profile])
+    merged.update(values)
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = sorted(set(merged) - set(known))
+    if unknown:
+        raise InputError(f"{where}: unknown config key(s) {unknown}")
+    for key, v in merged.items():
+        _check_type(where, key, v, known[key].type)
+    if merged.get("model") == "":
+        merged["model"] = None
+    cfg = CollectConfig(**merged)
+    return validate_config(cfg, where)
+
+
+def _check_type(where: str, key: str, v, annot: str) -> None:
+    """Light type check from the field annotation string."""
+    ok = True
+    if annot.startswith("list"):
+        ok = v is None and "None" in annot or isinstance(v, list)
+        if ok and isinstance(v, list) and "str" in annot:
+            ok = all(isinstance(x, str) for x in v)
+    elif annot in ("str", "str | None"):
+        ok = isinstance(v, str) or (v is None and "None" in annot)
+    elif annot == "bool":
+        ok = isinstance(v, bool)
+    elif annot in ("int", "int | None"):
+        ok = (isinstance(v, int) and not isinstance(v, bool)) or (v is None and "None" in annot)
+    elif annot == "float":
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    if not ok:
+        raise InputError(f"{where}: config field {key!r}: wrong type {type(v).__name__} "
+                         f"(expected {annot})")
