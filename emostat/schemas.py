@@ -43,6 +43,14 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # Prompt-level accuracy under a condition: none | attribute | random (draw = random draw id).
     "accuracy": [("model", S), ("emotion", S), ("template", S), ("condition", S),
                  ("attribute", S), ("k", I), ("draw", I), ("accuracy", F)],
+    # Inference under ablation (emostat collect): one row per task x item x condition.
+    # emotion = the emotion asked about (binary) or the item's emotion (choice, generate);
+    # condition none | attribute | random; logprobs = candidate scores (binary [no, yes],
+    # choice: the 27 emotions in EMOTIONS order); generated = text (generate task only).
+    "inference": [("model", S), ("task", S), ("item_id", S), ("stimulus_id", S), ("emotion", S),
+                  ("fold", I), ("condition_id", S), ("condition", S), ("attribute", S),
+                  ("k", I), ("draw", I), ("label", S), ("prediction", S), ("correct", B),
+                  ("logprobs", pa.list_(pa.float32())), ("generated", S)],
     # ---- results (emostat reproduce / analyse) --------------------------------------------------
     "attribute_importance": [("attribute", S)] + BROOM,
     "neuron_rsa": [("neuron", I), ("layer", I), ("unit", I), ("attribute", S), ("tau", F),
