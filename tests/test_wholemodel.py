@@ -1,0 +1,119 @@
+"""Tests of emostat.analysis.wholemodel against scipy (pdist, kendalltau) and brute force."""
+
+import gzip
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.distance import pdist
+from scipy.stats import kendalltau
+
+from emostat.analysis.wholemodel import model_rdm, whole_model_rsa
+from emostat.constants import ANALYSIS_ORDER
+from emostat.errors import InputError
+from emostat.paths import SHARED_RELEASE
+from emostat.release.common import ACTIVATIONS_DIR, SUBJECT_DIST
+
+
+def _toy(seed=0, T=3, C=6, N=20, P=15):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(T, C, N)) + rng.normal(size=(1, C, N))   # shared concept signal
+    mrdm = np.mean([pdist(A[t], "cosine") for t in range(T)], axis=0)
+    S = mrdm * 3 + rng.normal(scale=0.3, size=(P, mrdm.size))    # subjects: model + noise
+    return A, S
+
+
+def test_model_rdm_vs_scipy_pdist():
+    # pdist's condensed order (i < j, row-major) equals R dist()'s column-major lower triangle
+    A, _ = _toy()
+    want = np.mean([pdist(A[t], "cosine") for t in range(A.shape[0])], axis=0)
+    np.testing.assert_allclose(model_rdm(A), want, rtol=1e-12, atol=1e-14)
+
+
+def test_estimate_and_bootstrap_vs_naive_loop():
+    A, S = _toy(1)
+    res = whole_model_rsa(A, S, n_boot=50, n_perm=0, seed=3).iloc[0]
+    m = model_rdm(A)
+    ref = kendalltau(S.mean(axis=0), m)
+    assert res.estimate == pytest.approx(ref.statistic, rel=1e-12)
+    assert res.p_value_asymptotic == pytest.approx(
+        kendalltau(S.mean(axis=0), m, alternative="greater", method="asymptotic").pvalue,
+        rel=1e-9)
+    # naive bootstrap with the same draws: rows resampled with replacement, scipy tau
+    draws = np.random.default_rng(3).integers(0, len(S), size=(50, len(S)))
+    boot = np.array([kendalltau(S[d].mean(axis=0), m).statistic for d in draws])
+    assert res.std_error == pytest.approx(boot.std(ddof=1), rel=1e-10)
+    assert res.conf_low == pytest.approx(np.quantile(boot, 0.025), rel=1e-10)
+    assert res.conf_high == pytest.approx(np.quantile(boot, 0.975), rel=1e-10)
+    assert np.isnan(res.p_value) and res.n_boot == 50 and res.n_subjects == 15
+
+
+def test_mantel_p_close_to_exact_enumeration():
+    # 5 concepts: all 120 label permutations of the model RDM, scipy tau (brute force)
+    A, S = _toy(2, C=5)
+    m, h = model_rdm(A), S.mean(axis=0)
+    obs = kendalltau(h, m).statistic
+    n = 5
+    D = np.zeros((n, n))
+    iu = np.triu_indices(n, 1)
+    D[iu] = m            # pdist order == row-major upper triangle
+    D = D + D.T
+    null = [kendalltau(h, D[np.ix_(p, p)][iu]).statistic for p in itertools.permutations(range(n))]
+    exact = np.mean(np.array(null) >= obs - 1e-12)
+    p = whole_model_rsa(A, S, n_boot=0, n_perm=4000, seed=0).iloc[0].p_value
+    assert abs(p - exact) < 0.03   # Monte-Carlo sd <= .008 at 4000 draws
+    assert np.isnan(whole_model_rsa(A, S, n_boot=0, n_perm=0).iloc[0].std_error)
+
+
+def test_deterministic_given_seed():
+    A, S = _toy(4)
+    a = whole_model_rsa(A, S, n_boot=30, n_perm=30, seed=5)
+    b = whole_model_rsa(A, S, n_boot=30, n_perm=30, seed=5)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_bad_input():
+    A, S = _toy()
+    with pytest.raises(InputError, match="subject_rdms"):
+        whole_model_rsa(A, S[:, :-1], n_boot=0, n_perm=0)
+    A0 = A.copy()
+    A0[1, 2] = 0
+    with pytest.raises(InputError, match="all-zero"):
+        model_rdm(A0)
+    with pytest.raises(InputError, match="templates, concepts, neurons"):
+        model_rdm(A[0])
+
+
+SEEDS = (1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 42, 100)
+
+
+def _release_activations():
+    """(12 seeds, 27 concepts in ANALYSIS_ORDER, 36,864 neurons) from the release files."""
+    folder = SHARED_RELEASE / ACTIVATIONS_DIR
+    A = np.empty((len(SEEDS), len(ANALYSIS_ORDER), 36864))
+    for si, s in enumerate(SEEDS):
+        for ci, e in enumerate(ANALYSIS_ORDER):
+            path = folder / f"{e}-{s}.csv.gz"
+            opener = gzip.open if path.exists() else open
+            path = path if path.exists() else folder / f"{e}-{s}.csv"
+            with opener(path, "rt") as fh:
+                lines = fh.read().strip().splitlines()   # header row, then one row of values
+            A[si, ci] = np.array(lines[1].split(","), dtype=float)
+    return A
+
+
+def test_release_whole_model_tau():
+    if not (SHARED_RELEASE / ACTIVATIONS_DIR).is_dir():
+        pytest.skip(f"the study's released activations are not at {SHARED_RELEASE}")
+    A = _release_activations()
+    S = pd.read_csv(SHARED_RELEASE / SUBJECT_DIST).to_numpy(float)
+    assert S.shape == (61, 351)
+    res = whole_model_rsa(A, S, n_boot=200, n_perm=200, seed=0).iloc[0]
+    # independent: scipy cosine distances per seed, averaged; scipy tau-b with the mean RDM
+    mrdm = np.mean([pdist(A[t], "cosine") for t in range(len(SEEDS))], axis=0)
+    ref = kendalltau(S.mean(axis=0), mrdm).statistic
+    assert res.estimate == pytest.approx(ref, rel=1e-10)
+    assert round(res.estimate, 4) == 0.2738        # frozen from this computation (Nov 2026)
+    assert res.conf_low < res.estimate + 0.01 and res.conf_high > res.conf_low
+    assert res.p_value == pytest.approx(1 / 201)   # no permutation reaches the observed tau
