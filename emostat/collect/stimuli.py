@@ -1,0 +1,282 @@
+"""Readers for emotion stimuli, and the item sets of the inference tasks.
+
+Two input formats:
+
+- emostat's situations (``data/stimuli/situations.csv``; columns ``id, emotion, text`` and
+  optional ``person, setting``), one emotion per situation — :func:`read_stimuli`;
+- GoEmotions-style CSVs such as the release's ``Data/goemotions/dev.csv`` (multi-label) —
+  :func:`read_goemotions`.
+
+From either, :func:`balanced_binary` builds the study's balanced binary set for one emotion and
+:func:`multiclass_items` the single-label items of the 27-way task.
+
+Row numbers in error messages are those a spreadsheet shows: the header is row 1, the first
+data record row 2 (quoted multi-line fields count as one record).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emostat.constants import EMOTIONS
+from emostat.errors import InputError, input_error
+from emostat.paths import DATA_DIR
+
+STIMULI_COLUMNS = ("id", "emotion", "text")
+OPTIONAL_COLUMNS = ("person", "setting")
+PERSONS = ("first", "third")
+# Settings used in the shipped file (user files may use any non-empty word).
+SETTINGS = ("family", "friendship", "health", "home", "money", "nature", "online", "public",
+            "romance", "school", "sport", "travel", "work")
+# GoEmotions label index order: the 27 emotions alphabetically, then neutral (index 27).
+GOEMOTIONS_LABELS = EMOTIONS + ("neutral",)
+
+
+def default_stimuli_path() -> Path:
+    """The shipped situations file, ``DATA_DIR/stimuli/situations.csv``."""
+    return DATA_DIR / "stimuli" / "situations.csv"
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Read a CSV as strings with clear errors for missing, empty and malformed files."""
+    if not path.is_file():
+        raise input_error(path, "file not found")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8",
+                         skipinitialspace=False)
+    except pd.errors.EmptyDataError:
+        raise input_error(path, "file is empty (expected a header row and data rows)") from None
+    except pd.errors.ParserError as e:
+        raise input_error(path, f"malformed CSV ({e})") from None
+    except UnicodeDecodeError as e:
+        raise input_error(path, f"not UTF-8 text ({e})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    if len(df) == 0:
+        raise input_error(path, "no data rows (only a header)")
+    return df
+
+
+def _require(df: pd.DataFrame, path: Path, columns) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise input_error(path, f"missing column(s) {missing}; found {list(df.columns)}")
+
+
+def read_stimuli(path=None) -> pd.DataFrame:
+    """Read and validate an emotion-situations file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A UTF-8 CSV with columns ``id``, ``emotion``, ``text`` and optionally ``person``
+        ("first" or "third") and ``setting``. Default: the shipped
+        ``data/stimuli/situations.csv``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per situation, file order: ``id``, ``emotion`` (a GoEmotions name), ``text``
+        (whitespace-trimmed), ``person``, ``setting`` (empty string when absent), then any other
+        columns of the file unchanged.
+
+    Raises
+    ------
+    InputError
+        Missing/empty/malformed file, missing column, empty id or text, unknown emotion,
+        bad person, duplicate id — naming the file, row and field.
+    """
+    path = Path(path) if path is not None else default_stimuli_path()
+    df = _read_csv(path)
+    _require(df, path, STIMULI_COLUMNS)
+    for col in OPTIONAL_COLUMNS:
+        if col not in df.columns:
+            df[col] = ""
+    for col in STIMULI_COLUMNS + OPTIONAL_COLUMNS:
+        df[col] = df[col].str.strip()
+    df["emotion"] = df["emotion"].str.lower()
+    df["person"] = df["person"].str.lower()
+    known = set(EMOTIONS)
+    seen: dict[str, int] = {}
+    for i, (rid, emo, text, person) in enumerate(
+            zip(df["id"], df["emotion"], df["text"], df["person"])):
+        row = i + 2
+        if not rid:
+            raise input_error(path, "empty id", row=row, field="id")
+        if rid in seen:
+            raise input_error(path, f"duplicate id {rid!r} (first at row {seen[rid]})", row=row,
+                              field="id")
+        seen[rid] = row
+        if emo not in known:
+            raise input_error(path, f"unknown emotion {emo!r}; expected one of the 27 GoEmotions "
+                              f"emotions ({', '.join(EMOTIONS[:4])}, ...)", row=row,
+                              field="emotion")
+        if not text:
+            raise input_error(path, "empty text", row=row, field="text")
+        if person and person not in PERSONS:
+            raise input_error(path, f"person must be one of {PERSONS} or empty, got {person!r}",
+                              row=row, field="person")
+    first = list(STIMULI_COLUMNS + OPTIONAL_COLUMNS)
+    return df[first + [c for c in df.columns if c not in first]].reset_index(drop=True)
+
+
+def _parse_classes(value: str, path: Path, row: int) -> list[str]:
+    """GoEmotions ``classes`` cell ("4,27") -> label names; indices or names accepted."""
+    out = []
+    for tok in (t.strip() for t in value.split(",")):
+        if not tok:
+            continue
+        if tok.isdigit():
+            k = int(tok)
+            if k >= len(GOEMOTIONS_LABELS):
+                raise input_error(path, f"label index {k} out of range 0..27", row=row,
+                                  field="classes")
+            out.append(GOEMOTIONS_LABELS[k])
+        elif tok.lower() in GOEMOTIONS_LABELS:
+            out.append(tok.lower())
+        else:
+            raise input_error(path, f"unknown label {tok!r}", row=row, field="classes")
+    return out
+
+
+def read_goemotions(path) -> pd.DataFrame:
+    """Read a GoEmotions-style CSV (e.g. the release's ``Data/goemotions/dev.csv``).
+
+    Labels come from the 27 one-hot emotion columns when present (then a ``classes`` column,
+    if also present, must agree), else from a ``classes`` (or ``labels``) column holding
+    comma-separated GoEmotions indices (0..26 = the 27 emotions alphabetically, 27 = neutral)
+    or names. The id column is ``id`` or ``ids`` (else ``row<N>``).
+
+    "neutral" is not an emotion of the study: it is kept out of ``labels`` and reported in the
+    ``neutral`` column. Neutral-only rows are KEPT (with empty ``labels``): the study draws the
+    negatives of its binary sets from all rows of the file, neutral ones included.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per file row, file order: ``id``, ``text``, ``labels`` (list of emotion names in
+        GoEmotions order, possibly empty), ``neutral`` (bool).
+    """
+    path = Path(path)
+    df = _read_csv(path)
+    _require(df, path, ("text",))
+    id_col = next((c for c in ("id", "ids") if c in df.columns), None)
+    ids = (df[id_col].str.strip().tolist() if id_col
+           else [f"row{i + 2}" for i in range(len(df))])
+    onehot = [c for c in GOEMOTIONS_LABELS if c in df.columns]
+    class_col = next((c for c in ("classes", "labels") if c in df.columns), None)
+    missing = [e for e in EMOTIONS if e not in df.columns]
+    if onehot and missing:
+        raise input_error(path, f"one-hot emotion columns incomplete; missing {missing}")
+    if not onehot and class_col is None:
+        raise input_error(path, "no label columns: expected the 27 one-hot emotion columns or "
+                          "a 'classes' column of GoEmotions label indices")
+    if onehot:
+        for col in onehot:
+            bad = ~df[col].str.strip().isin(["0", "1"])
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise input_error(path, f"one-hot value must be 0 or 1, got {df[col].iat[i]!r}",
+                                  row=i + 2, field=col)
+        hot = {c: (df[c].str.strip() == "1").to_numpy() for c in onehot}
+    texts = df["text"].str.strip().tolist()
+    classes = df[class_col].tolist() if class_col is not None else None
+    labels, neutral = [], []
+    for i in range(len(df)):
+        row = i + 2
+        if not ids[i]:
+            raise input_error(path, "empty id", row=row, field=id_col)
+        if not texts[i]:
+            raise input_error(path, "empty text", row=row, field="text")
+        names = {c for c in onehot if hot[c][i]} if onehot else set()
+        if classes is not None:
+            coded = _parse_classes(classes[i], path, row)
+            if onehot and {c for c in coded if c in hot} != names:
+                raise input_error(path, f"{class_col} {classes[i]!r} disagrees with the "
+                                  f"one-hot columns {sorted(names)}", row=row, field=class_col)
+            names.update(coded)
+        neutral.append("neutral" in names)
+        labels.append([e for e in EMOTIONS if e in names])
+    if len(set(ids)) != len(ids):
+        dup = pd.Series(ids)[pd.Series(ids).duplicated()].iat[0]
+        raise input_error(path, f"duplicate id {dup!r}", field=id_col)
+    return pd.DataFrame({"id": ids, "text": texts, "labels": labels,
+                         "neutral": neutral})
+
+
+def _has_emotion(df: pd.DataFrame, emotion: str) -> np.ndarray:
+    if "labels" in df.columns:
+        return np.fromiter((emotion in lab for lab in df["labels"]), bool, len(df))
+    if "emotion" in df.columns:
+        return (df["emotion"] == emotion).to_numpy()
+    raise InputError("items need a 'labels' column (read_goemotions) or an 'emotion' column "
+                     "(read_stimuli)")
+
+
+def balanced_binary(df: pd.DataFrame, emotion: str, seed: int = 0) -> pd.DataFrame:
+    """The study's balanced binary set for one emotion.
+
+    Positives: every row carrying ``emotion``, in file order. Then as many rows drawn uniformly
+    WITH replacement from ALL rows — as the study's code does (``np.random.seed(seed)``;
+    ``np.random.choice(data.index, n_pos)``; thunlp/Model_Emotion ``framework/data_loader.py``):
+    the draw is not restricted to rows lacking the emotion, and each drawn row keeps its true
+    label, so a few drawn rows are positives (expected share n_pos / n_rows). The draw uses
+    NumPy's legacy ``RandomState(seed)``, so for a file in the same row order it picks the same
+    rows as the study's code with the same seed.
+
+    Parameters
+    ----------
+    df : DataFrame
+        From :func:`read_goemotions` (``labels``) or :func:`read_stimuli` (``emotion``).
+    emotion : str
+        A GoEmotions emotion.
+    seed : int
+        Seed of the draw.
+
+    Returns
+    -------
+    pandas.DataFrame
+        2 x n_pos rows: ``id``, ``text``, ``label`` (1 if the row carries ``emotion``, else 0),
+        ``emotion`` (the task's emotion), ``part`` ("positive" or "sampled").
+    """
+    if emotion not in EMOTIONS:
+        raise InputError(f"balanced_binary: unknown emotion {emotion!r}")
+    flag = _has_emotion(df, emotion)
+    pos = np.flatnonzero(flag)
+    if len(pos) == 0:
+        raise InputError(f"balanced_binary: no item carries the emotion {emotion!r}")
+    drawn = np.random.RandomState(seed).choice(len(df), len(pos))
+    take = np.concatenate([pos, drawn])
+    return pd.DataFrame({
+        "id": df["id"].to_numpy()[take],
+        "text": df["text"].to_numpy()[take],
+        "label": flag[take].astype(np.int64),
+        "emotion": emotion,
+        "part": ["positive"] * len(pos) + ["sampled"] * len(drawn),
+    })
+
+
+def multiclass_items(df: pd.DataFrame) -> pd.DataFrame:
+    """Single-label items for 27-way emotion inference.
+
+    From :func:`read_stimuli` output every row; from :func:`read_goemotions` output the rows with
+    exactly one emotion label (multi-label and neutral-only rows are dropped, since a 27-way
+    prediction has one right answer).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``id``, ``text``, ``emotion`` (the correct answer), input order.
+    """
+    if "labels" in df.columns:
+        one = np.fromiter((len(lab) == 1 for lab in df["labels"]), bool, len(df))
+        out = df.loc[one, ["id", "text"]].copy()
+        out["emotion"] = [lab[0] for lab in df.loc[one, "labels"]]
+    elif "emotion" in df.columns:
+        out = df[["id", "text", "emotion"]].copy()
+    else:
+        raise InputError("multiclass_items: need a 'labels' or an 'emotion' column")
+    return out.reset_index(drop=True)
+
