@@ -1,0 +1,717 @@
+"""``emostat collect``: concept activations, condition sets, inference under ablation → Parquet.
+
+Stages, each resumable (see :mod:`emostat.collect.shards`):
+
+a. **activations** — for every concept template, the FFN neuron vector of each of the 27 emotion
+   concepts → ``<out>/activations/part-t###.parquet`` (schema ``activations``: one row per
+   concept × template × layer, float32 values, zstd).
+b. **conditions** — searchlight RSA of those activations against the human attribute RDMs
+   (``data/human/``), attribute top-k sets and seeded random sets → ``<out>/conditions.parquet``
+   (one row per condition, with its neuron list) and ``<out>/neuron_means.parquet`` (the mean of
+   each neuron over the concept prompts, used by mean ablation).
+c. **inference** — every task item under every condition → ``<out>/inference/part-*.parquet``
+   (schema ``inference``: one row per item × condition × task).
+d. **accuracy** — ``<out>/accuracy.parquet`` (schema ``accuracy``), the prompt-level table the
+   masking statistics read. A "prompt" here is (task, fold): the items of each emotion's task are
+   cut into ``n_folds`` fixed folds (``template`` = ``"<task>/fold<f>"``); binary-task accuracy
+   is over the emotion's balanced yes/no set, choice/generate accuracy is the recall of the
+   emotion's own items. Shared random draws (``attribute`` null in the inference table) appear
+   once per attribute here, so every attribute row has its paired random rows.
+e. **manifest** — ``<out>/manifest.json``: model identity and weight hash, dtype, site, templates,
+   seeds, config, package versions, time; the same record is embedded in every Parquet file.
+
+A run's identity is its config fingerprint, kept in ``<out>/plan.json``: rerunning with the same
+config resumes (or does nothing when finished); another config in the same folder is an error.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from emostat import io
+from emostat.collect import shards as sh
+from emostat.collect.conditions import ConditionSet, build_conditions
+from emostat.collect.config import CollectConfig, load_config
+from emostat.constants import ANALYSIS_ORDER, EMOTIONS
+from emostat.errors import InputError
+
+KILL_ENV = "EMOSTAT_TEST_KILL_ONCE"  # test hook: path of a marker file; see Worker.run
+INFERENCE_SORT = ["task", "item_id", "condition_id"]
+ACTIVATION_SORT = ["concept", "template", "layer"]
+
+
+def _log(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the model API (emostat.collect.models / tasks); tests swap in a fake one
+
+
+def default_api() -> SimpleNamespace:
+    """The functions a worker calls: model loading, concept activations, task scoring."""
+    from emostat.collect import models, tasks
+
+    def pick(name):
+        for mod in (tasks, models):
+            if hasattr(mod, name):
+                return getattr(mod, name)
+        raise ImportError(f"emostat.collect has no {name}()")
+
+    return SimpleNamespace(**{n: pick(n) for n in (
+        "load_model", "concept_activations", "score_binary", "score_choices", "generate",
+        "parse_label")})
+
+
+def stimuli_api() -> SimpleNamespace:
+    """Stimuli readers and prompt templates (emostat.collect.stimuli / templates)."""
+    from emostat.collect import stimuli, templates
+
+    return SimpleNamespace(read_stimuli=stimuli.read_stimuli,
+                           read_goemotions=stimuli.read_goemotions,
+                           balanced_binary=stimuli.balanced_binary,
+                           multiclass_items=stimuli.multiclass_items,
+                           concept_prompts=templates.concept_prompts)
+
+
+# ---------------------------------------------------------------------------------------------
+# items and concept prompts (cheap, deterministic: built by the driver and by every worker)
+
+
+def concept_prompt_table(cfg: CollectConfig, sapi=None, mask_token=None) -> pd.DataFrame:
+    """Concept prompts of the run: columns ``concept``, ``template``, ``text``, ``word``.
+
+    With ``position = "mask"`` the worker passes its tokenizer's ``mask_token`` (the study's
+    layout puts the mask first and reads it).
+    """
+    sapi = sapi or stimuli_api()
+    df = pd.DataFrame(sapi.concept_prompts() if mask_token is None
+                      else sapi.concept_prompts(mask_token=mask_token))
+    if "prompt" in df.columns and "text" not in df.columns:
+        df = df.rename(columns={"prompt": "text"})
+    if "word" not in df.columns:
+        df["word"] = df["concept"]
+    if cfg.templates is not None:
+        unknown = sorted(set(cfg.templates) - set(df["template"]))
+        if unknown:
+            raise InputError(f"config field 'templates': unknown template(s) {unknown}; "
+                             f"known: {sorted(set(df['template']))}")
+        df = df[df["template"].isin(cfg.templates)]
+    return df.reset_index(drop=True)
+
+
+def template_names(prompts: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(prompts["template"]))
+
+
+def _stimuli(cfg: CollectConfig, sapi) -> pd.DataFrame:
+    """The stimulus table (file order): ``id``, ``text``, ``emotion`` (situations) and/or
+    ``labels`` (GoEmotions rows), capped at ``items_per_emotion`` situations per emotion."""
+    parts = []
+    if cfg.stimuli:
+        df = sapi.read_stimuli(None if cfg.stimuli == "shipped" else cfg.stimuli)
+        df = df.rename(columns={"stimulus_id": "id"})
+        if cfg.items_per_emotion:
+            df = df.groupby("emotion", sort=False, group_keys=False).head(cfg.items_per_emotion)
+        parts.append(df.reset_index(drop=True))
+    if cfg.goemotions:
+        g = sapi.read_goemotions(cfg.goemotions)
+        if cfg.max_goemotions:
+            g = g.head(cfg.max_goemotions)
+        parts.append(g)
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(df) == 0:
+        raise InputError(f"config field 'stimuli': no stimuli in {cfg.stimuli!r}")
+    return df
+
+
+def _id_col(df: pd.DataFrame) -> str:
+    return "stimulus_id" if "stimulus_id" in df.columns else "id"
+
+
+def build_items(cfg: CollectConfig, sapi=None) -> dict[str, pd.DataFrame]:
+    """The items of every task, in a fixed order.
+
+    Binary: per emotion, the study's balanced set (:func:`emostat.collect.stimuli.
+    balanced_binary`: positives, then as many rows drawn with replacement from all rows with the
+    run's seed). Choice and generate: the single-label items
+    (:func:`emostat.collect.stimuli.multiclass_items`) of the run's emotions. Each emotion's
+    items are dealt into ``n_folds`` folds in order (item i -> fold i mod n_folds; for binary
+    sets separately for the positive and the drawn part, so every fold is balanced).
+
+    Returns
+    -------
+    dict task -> DataFrame
+        Columns ``item_id`` (unique within the task), ``stimulus_id``, ``emotion`` (binary: the
+        emotion asked about; choice/generate: the item's emotion), ``fold``, ``text``,
+        ``label`` (binary: "yes" | "no"; else the emotion).
+    """
+    sapi = sapi or stimuli_api()
+    stim = _stimuli(cfg, sapi)
+    wanted = cfg.task_emotions
+    out = {}
+    if "binary" in cfg.tasks:
+        rows = []
+        for e in wanted:
+            b = pd.DataFrame(sapi.balanced_binary(stim, e, cfg.seed)).reset_index(drop=True)
+            if not len(b):
+                raise InputError(f"config field 'stimuli': no item of emotion {e!r} for its "
+                                 f"binary task")
+            lab = np.where(b["label"].astype(int).to_numpy() == 1, "yes", "no")
+            part = (b["part"].astype(str).str[0].to_numpy() if "part" in b.columns
+                    else np.where(lab == "yes", "p", "s"))
+            idx = pd.Series(part).groupby(part).cumcount().to_numpy()
+            rows.append(pd.DataFrame({
+                "item_id": [f"{e}:{p}{i:04d}" for p, i in zip(part, idx)],
+                "stimulus_id": b[_id_col(b)].astype(str).to_numpy(),
+                "emotion": e, "fold": idx % cfg.n_folds,
+                "text": b["text"].to_numpy(), "label": lab}))
+        out["binary"] = pd.concat(rows, ignore_index=True)
+    rest = [t for t in ("choice", "generate") if t in cfg.tasks]
+    if rest:
+        m = pd.DataFrame(sapi.multiclass_items(stim))
+        m = m[m["emotion"].isin(wanted)].reset_index(drop=True)
+        missing = sorted(set(wanted) - set(m["emotion"]))
+        if missing:
+            raise InputError(f"config field 'stimuli': no single-label item for emotion(s) "
+                             f"{missing}")
+        idx = m.groupby("emotion", sort=False).cumcount().to_numpy()
+        ids = m[_id_col(m)].astype(str).to_numpy()
+        for task in rest:
+            out[task] = pd.DataFrame({
+                "item_id": ids, "stimulus_id": ids, "emotion": m["emotion"].to_numpy(),
+                "fold": idx % cfg.n_folds, "text": m["text"].to_numpy(),
+                "label": m["emotion"].to_numpy()})
+    for task, df in out.items():
+        if df["item_id"].duplicated().any():
+            dup = df.loc[df["item_id"].duplicated(), "item_id"].iloc[0]
+            raise InputError(f"stimuli: duplicate item id {dup!r} in task {task!r}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the worker: holds the model, runs shards, writes their files
+
+
+class Worker:
+    """Runs shards of one run. The model is loaded once, on first use.
+
+    Parameters
+    ----------
+    cfg : dict
+        ``CollectConfig`` fields.
+    out : path
+        The run folder (shared storage when workers run on other machines).
+    api, sapi : namespace, optional
+        Model and stimuli functions (default: :func:`default_api`, :func:`stimuli_api`).
+    prov : dict, optional
+        Provenance fields embedded in every file this worker writes.
+    """
+
+    def __init__(self, cfg: dict, out, api=None, sapi=None, prov: dict | None = None):
+        self.cfg = CollectConfig(**cfg)
+        self.out = Path(out)
+        self.api, self.sapi = api, sapi
+        self.prov = dict(prov or {})
+        self._lm = None
+        self._ctx: dict = {}
+
+    # -- lazily built state ---------------------------------------------------------------------
+    @property
+    def lm(self):
+        if self._lm is None:
+            self.api = self.api or default_api()
+            self._lm = self.api.load_model(self.cfg.model, device=self.cfg.device,
+                                           dtype=self.cfg.dtype, threads=self.cfg.threads)
+            if "generate" in self.cfg.tasks and getattr(self._lm, "kind", "causal") != "causal":
+                raise InputError("config field 'tasks': 'generate' needs a decoder model; "
+                                 f"{self.cfg.model!r} is an encoder ({self._lm.kind})")
+        return self._lm
+
+    def provenance(self) -> dict:
+        """The run record embedded in this worker's files (see :func:`run_provenance`)."""
+        if not self.prov:
+            self.prov = run_provenance(self.cfg, self.identity())
+        return self.prov
+
+    def identity(self) -> dict:
+        """Model identity, neuron site and layer sizes (loads the model)."""
+        if "identity" not in self._ctx:
+            self._ctx["identity"] = self._identity()
+        return self._ctx["identity"]
+
+    def _identity(self) -> dict:
+        lm = self.lm
+        site = getattr(lm, "site", None)
+        n_layers = getattr(site, "n_layers", None)
+        n_units = getattr(site, "n_units", None)
+        sizes = ([int(n_units)] * int(n_layers) if n_layers is not None
+                 else list(getattr(lm, "layer_sizes")))
+        site_def = {k: getattr(site, k) for k in ("family", "name", "layers", "module", "note")
+                    if site is not None and isinstance(getattr(site, k, None), str)}
+        return {"model": dict(getattr(lm, "identity", {}) or {}), "kind": getattr(lm, "kind", None),
+                "site": site_def, "layer_sizes": sizes, "n_neurons": int(sum(sizes))}
+
+    def _prompts(self) -> pd.DataFrame:
+        if "prompts" not in self._ctx:
+            mask = (getattr(self.lm.tokenizer, "mask_token", None)
+                    if self.cfg.position == "mask" else None)
+            if self.cfg.position == "mask" and mask is None:
+                raise InputError("config field 'position': 'mask' needs a model whose "
+                                 "tokenizer has a mask token (an MLM encoder)")
+            self._ctx["prompts"] = concept_prompt_table(self.cfg, self.sapi, mask)
+        return self._ctx["prompts"]
+
+    def _items(self) -> dict[str, pd.DataFrame]:
+        if "items" not in self._ctx:
+            self._ctx["items"] = {t: df.set_index("item_id", drop=False)
+                                  for t, df in build_items(self.cfg, self.sapi).items()}
+        return self._ctx["items"]
+
+    def _conditions(self) -> tuple[ConditionSet, np.ndarray | None]:
+        if "conditions" not in self._ctx:
+            df = io.read_table(self.out / "conditions.parquet")
+            means = io.read_table(self.out / "neuron_means.parquet")["mean"].to_numpy(np.float32)
+            self._ctx["conditions"] = (ConditionSet.from_table(df, len(means)), means)
+        return self._ctx["conditions"]
+
+    def _model_name(self) -> str:
+        ident = self.identity()["model"]
+        return str(ident.get("name") or ident.get("id") or self.cfg.model or "embedded")
+
+    # -- shards ----------------------------------------------------------------------------------
+    def run(self, shard: sh.Shard) -> int:
+        """Compute one shard and write its file atomically. Returns its number of rows."""
+        path = shard.path(self.out)
+        if path.exists():            # done by an earlier attempt (e.g. before a worker restart)
+            return -1
+        if shard.dataset == "activations":
+            table = self._activations(shard)
+            schema = None
+        elif shard.dataset == "inference":
+            table = self._inference(shard)
+            schema = None
+        else:
+            raise ValueError(f"unknown dataset {shard.dataset!r}")
+        _test_kill_hook()
+        prov = io.provenance(**self.provenance(), shard=shard.id, dataset=shard.dataset)
+        io.write_table(table, path, prov=prov, schema=schema)
+        return table.num_rows
+
+    def run_id(self, shard: sh.Shard) -> str:
+        """:meth:`run`, returning the shard's id (for schedulers that complete out of order)."""
+        self.run(shard)
+        return shard.id
+
+    def _activations(self, shard: sh.Shard) -> pa.Table:
+        from emostat.schemas import schema
+
+        p = self._prompts()
+        p = p[p["template"].isin(shard.templates)]
+        ident = self.identity()
+        A = np.asarray(self.api.concept_activations(
+            self.lm, list(p["text"]), position=self.cfg.position, words=list(p["word"]),
+            batch_size=self.cfg.batch_size), dtype=np.float32)
+        sizes = ident["layer_sizes"]
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        n_l = len(sizes)
+        values = [A[r, bounds[l]:bounds[l + 1]] for r in range(len(p)) for l in range(n_l)]
+        flat = pa.array(np.concatenate(values) if values else np.zeros(0, np.float32),
+                        type=pa.float32())
+        offsets = pa.array(np.concatenate([[0], np.cumsum([len(v) for v in values])]),
+                           type=pa.int32())
+        return pa.table({
+            "model": pa.array([self._model_name()] * (len(p) * n_l), pa.string()),
+            "concept": pa.array(np.repeat(p["concept"].to_numpy(), n_l).tolist(), pa.string()),
+            "template": pa.array(np.repeat(p["template"].to_numpy(), n_l).tolist(), pa.string()),
+            "layer": pa.array(np.tile(np.arange(n_l), len(p)), pa.int64()),
+            "values": pa.ListArray.from_arrays(offsets, flat),
+        }, schema=schema("activations"))
+
+    def _inference(self, shard: sh.Shard) -> pa.Table:
+        from emostat.schemas import schema
+
+        items = self._items()[shard.task].loc[list(shard.items)]
+        conds, means = self._conditions()
+        ablate = {"mode": conds.mode, "means": means} if conds.mode == "mean" else {}
+        pairs = [(i, c) for i in range(len(items)) for c in shard.conditions]
+        # binary batches must share the emotion asked about: group rows by it
+        key = items["emotion"].to_numpy() if shard.task == "binary" else np.array([""] * len(items))
+        order = sorted(range(len(pairs)), key=lambda r: (key[pairs[r][0]], r))
+        B = self.cfg.batch_size
+        all_texts = items["text"].to_numpy()
+        preds, lps, gens = [None] * len(pairs), [None] * len(pairs), [None] * len(pairs)
+        groups: dict[str, list[int]] = {}
+        for r in order:
+            groups.setdefault(key[pairs[r][0]], []).append(r)
+        for g, rows in groups.items():
+            for start in range(0, len(rows), B):
+                batch = rows[start:start + B]
+                texts = [all_texts[pairs[r][0]] for r in batch]
+                masks = conds.masks([pairs[r][1] for r in batch])
+                p, lp, gen = self._score(shard.task, g, texts, masks, ablate)
+                for j, r in enumerate(batch):
+                    preds[r], lps[r], gens[r] = p[j], lp[j], gen[j]
+        ci = [conds.by_id[c] for _, c in pairs]
+        it = items.iloc[[i for i, _ in pairs]]
+        label = it["label"].to_numpy()
+        df = pd.DataFrame({
+            "model": self._model_name(), "task": shard.task,
+            "item_id": it["item_id"].to_numpy(), "stimulus_id": it["stimulus_id"].to_numpy(),
+            "emotion": it["emotion"].to_numpy(), "fold": it["fold"].to_numpy().astype(np.int64),
+            "condition_id": [c.id for c in ci], "condition": [c.condition for c in ci],
+            "attribute": [c.attribute for c in ci],
+            "k": pd.array([c.k for c in ci], dtype="Int64"),
+            "draw": pd.array([c.draw for c in ci], dtype="Int64"),
+            "label": label, "prediction": preds,
+            "correct": np.asarray([p is not None and p == l for p, l in zip(preds, label)]),
+            "logprobs": lps, "generated": gens})
+        return pa.Table.from_pandas(df, schema=schema("inference"), preserve_index=False)
+
+    def _score(self, task, emotion, texts, masks, ablate):
+        """Predictions, candidate log-probs and generated texts of one batch."""
+        api, lm, n = self.api, self.lm, len(texts)
+        if task == "binary":
+            s = np.asarray(api.score_binary(lm, texts, emotion, masks=masks, **ablate), float)
+            s = s.reshape(n, -1)   # [no, yes] log-probs, or one yes-minus-no score
+            yes = s[:, -1] > s[:, 0] if s.shape[1] == 2 else s[:, 0] > 0
+            return (["yes" if y else "no" for y in yes], [list(map(float, r)) for r in s],
+                    [None] * n)
+        if task == "choice":
+            s = np.asarray(api.score_choices(lm, texts, list(EMOTIONS), masks=masks, **ablate),
+                           float)
+            return ([EMOTIONS[j] for j in s.argmax(axis=1)], [list(map(float, r)) for r in s],
+                    [None] * n)
+        if task == "generate":
+            gen = api.generate(lm, texts, masks=masks, max_new_tokens=self.cfg.max_new_tokens,
+                               **ablate)
+            return [api.parse_label(g, list(EMOTIONS)) for g in gen], [None] * n, list(gen)
+        raise ValueError(f"unknown task {task!r}")
+
+
+def _test_kill_hook() -> None:
+    """Test hook: when $EMOSTAT_TEST_KILL_ONCE names a marker file that does not exist yet,
+    create it and SIGKILL this process (a worker dying mid-shard, before its file is written)."""
+    marker = os.environ.get(KILL_ENV)
+    if marker and not os.path.exists(marker):
+        Path(marker).write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# ---------------------------------------------------------------------------------------------
+# provenance and manifest
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages the collected numbers depend on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    vers = {}
+    for pkg in ("emostat", "torch", "transformers", "tokenizers", "safetensors", "gguf",
+                "numpy", "pandas", "pyarrow", "scipy", "ray"):
+        try:
+            vers[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return vers
+
+
+def run_provenance(cfg: CollectConfig, ident: dict) -> dict:
+    """The record embedded in every file of a run (and the core of its manifest)."""
+    model = ident.get("model") or {}
+    return {"kind": "collection", "fingerprint": cfg.fingerprint(), "model": model,
+            "model_kind": ident.get("kind"), "dtype": cfg.dtype, "site": ident.get("site"),
+            "layer_sizes": ident.get("layer_sizes"), "n_neurons": ident.get("n_neurons"),
+            "seed": cfg.seed, "config": cfg.to_dict(), "package_versions": package_versions()}
+
+
+# ---------------------------------------------------------------------------------------------
+# stage b: searchlight and conditions
+
+
+def activation_array(out) -> tuple[np.ndarray, list[str], list[int]]:
+    """The collected concept activations as an array.
+
+    Returns
+    -------
+    A : ndarray float32 [n_templates, 27, n_neurons]
+        Concepts in the study's analysis order (``ANALYSIS_ORDER``), neurons layer-major.
+    templates : list of str
+    layer_sizes : list of int
+    """
+    t = sh.read_dataset(out, "activations", columns=["concept", "template", "layer", "values"])
+    df = t.select(["concept", "template", "layer"]).to_pandas()
+    templates = sorted(set(df["template"]))
+    layers = sorted(set(df["layer"]))
+    missing = set(ANALYSIS_ORDER) - set(df["concept"])
+    if missing:
+        raise InputError(f"{Path(out) / 'activations'}: no activations for {sorted(missing)}")
+    vals = t.column("values").combine_chunks()
+    sizes = []
+    for l in layers:
+        r = int(np.flatnonzero(df["layer"].to_numpy() == l)[0])
+        sizes.append(len(vals[r]))
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    A = np.zeros((len(templates), len(ANALYSIS_ORDER), int(bounds[-1])), dtype=np.float32)
+    ti = {x: i for i, x in enumerate(templates)}
+    ci = {x: i for i, x in enumerate(ANALYSIS_ORDER)}
+    flat = vals.flatten().to_numpy(zero_copy_only=False)
+    offs = vals.offsets.to_numpy()
+    for r, (c, tm, l) in enumerate(df.itertuples(index=False)):
+        if c in ci:
+            A[ti[tm], ci[c], bounds[l]:bounds[l + 1]] = flat[offs[r]:offs[r + 1]]
+    return A, templates, sizes
+
+
+def neuron_rankings(A: np.ndarray, layer_sizes, attributes, human=None) -> dict[str, np.ndarray]:
+    """Neurons ordered by their searchlight rank for each attribute (most related first).
+
+    The searchlight is :func:`emostat.analysis.searchlight.searchlight` against the human
+    attribute RDMs shipped in ``data/human/``; ties in rank are broken by neuron index.
+    """
+    from emostat.analysis.searchlight import searchlight
+
+    if human is None:
+        from emostat.analysis.human import load_shipped_human
+
+        human = load_shipped_human()
+    rsa = searchlight(A, human.attribute_rdms[list(attributes)], list(layer_sizes))
+    out = {}
+    for a in attributes:
+        r = rsa[rsa["attribute"] == a].sort_values(["rank", "neuron"], kind="stable")
+        out[a] = r["neuron"].to_numpy(np.int64)
+    return out
+
+
+def make_conditions(cfg: CollectConfig, out, *, human=None) -> ConditionSet:
+    """Stage b: condition sets from the collected activations; writes conditions.parquet and
+    neuron_means.parquet (idempotent: reads them back when present)."""
+    out = Path(out)
+    cpath, mpath = out / "conditions.parquet", out / "neuron_means.parquet"
+    if cpath.exists() and mpath.exists():
+        means = io.read_table(mpath)["mean"].to_numpy()
+        return ConditionSet.from_table(io.read_table(cpath), len(means))
+    A, _, sizes = activation_array(out)
+    n = int(sum(sizes))
+    ks = cfg.resolve_ks(n)
+    ranks = neuron_rankings(A, sizes, cfg.attribute_list, human)
+    conds = ConditionSet(build_conditions(ranks, ks, sizes, n_draws=cfg.n_random_draws,
+                                          scheme=cfg.random_scheme,
+                                          shared_random=cfg.shared_random, seed=cfg.seed),
+                         n, cfg.ablation)
+    prov = io.provenance(**_read_run_prov(out), stage="conditions")
+    layer = np.repeat(np.arange(len(sizes)), sizes)
+    unit = np.concatenate([np.arange(s) for s in sizes])
+    io.write_table(pd.DataFrame({"neuron": np.arange(n), "layer": layer, "unit": unit,
+                                 "mean": A.mean(axis=(0, 1)).astype(np.float64)}), mpath, prov=prov)
+    io.write_table(conds.table(), cpath, prov=prov)
+    return conds
+
+
+def _read_run_prov(out) -> dict:
+    """The run provenance embedded in the first activations shard."""
+    files = sorted((Path(out) / "activations").glob("part-*.parquet"))
+    if not files:
+        return {}
+    p = io.read_provenance(files[0])
+    return {k: v for k, v in p.items() if k not in ("created", "shard", "dataset",
+                                                    "emostat_version", "python")}
+
+
+# ---------------------------------------------------------------------------------------------
+# stage d: the prompt-level accuracy table
+
+
+def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
+    """Prompt-level accuracy (schema ``accuracy``) from the inference rows.
+
+    A prompt is (task, emotion, fold): ``template`` = ``"<task>/fold<f>"``. Shared random draws
+    (null attribute) are repeated for each of ``attributes``.
+
+    Returns
+    -------
+    DataFrame
+        ``model, task, emotion, template, condition, condition_id, attribute, k, draw,
+        accuracy, n`` (n = items behind the accuracy).
+    """
+    df = inference.copy()
+    df["template"] = df["task"] + "/fold" + df["fold"].astype(str)
+    keys = ["model", "task", "emotion", "template", "condition_id", "condition"]
+    g = (df.groupby(keys, sort=False, dropna=False)
+         .agg(accuracy=("correct", "mean"), n=("correct", "size")).reset_index())
+    cmeta = (df[["condition_id", "attribute", "k", "draw"]].drop_duplicates("condition_id"))
+    g = g.merge(cmeta, on="condition_id", how="left")
+    shared = (g["condition"] == "random") & g["attribute"].isna()
+    if shared.any():
+        rep = pd.concat([g[shared].assign(attribute=a) for a in attributes], ignore_index=True)
+        g = pd.concat([g[~shared], rep], ignore_index=True)
+    g["k"] = g["k"].astype("Int64")
+    g["draw"] = g["draw"].astype("Int64")
+    g["accuracy"] = g["accuracy"].astype(float)
+    g["n"] = g["n"].astype(np.int64)
+    corder = {"none": 0, "attribute": 1, "random": 2}
+    g["_c"] = g["condition"].map(corder)
+    g = g.sort_values(["task", "emotion", "template", "_c", "attribute", "k", "draw"],
+                      na_position="first", kind="stable").drop(columns="_c")
+    return g[["model", "task", "emotion", "template", "condition", "condition_id", "attribute",
+              "k", "draw", "accuracy", "n"]].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the driver
+
+
+def _config(config, model, device, dtype, quick, backend, seed) -> CollectConfig:
+    """Config from file + CLI; a CLI value left at its default does not override the file."""
+    d = CollectConfig()
+    over = {"model": model, "device": None if device == d.device else device,
+            "dtype": None if dtype == d.dtype else dtype,
+            "backend": None if backend == d.backend else backend,
+            "seed": None if seed == d.seed else seed}
+    return load_config(config, quick=quick, **over)
+
+
+def _check_plan(cfg: CollectConfig, out: Path) -> None:
+    """Record the run's fingerprint in out/plan.json; refuse a folder holding another run."""
+    path = out / "plan.json"
+    if path.exists():
+        old = json.loads(path.read_text())
+        if old.get("fingerprint") != cfg.fingerprint():
+            changed = sorted(k for k, v in cfg.to_dict().items()
+                             if old.get("config", {}).get(k, v) != v)
+            raise InputError(f"{out}: holds a run with another config (changed: {changed}); "
+                             f"use a new --out folder, or the same config to resume")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".plan.json.tmp"
+    tmp.write_text(json.dumps({"fingerprint": cfg.fingerprint(), "config": cfg.to_dict()},
+                              indent=2))
+    tmp.replace(path)
+
+
+def _manifest_done(cfg: CollectConfig, out: Path) -> bool:
+    path = out / "manifest.json"
+    if not path.exists():
+        return False
+    m = json.loads(path.read_text())
+    return m.get("fingerprint") == cfg.fingerprint() and m.get("complete", False)
+
+
+def plan_inference(cfg: CollectConfig, items: dict[str, pd.DataFrame],
+                   conds: ConditionSet) -> list[sh.Shard]:
+    """All inference shards of a run, task by task."""
+    out = []
+    for task in cfg.tasks:
+        out += sh.inference_shards(task, items[task]["item_id"], conds.ids,
+                                   items_per_shard=cfg.items_per_shard,
+                                   conditions_per_shard=cfg.conditions_per_shard)
+    return out
+
+
+def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
+            quick: bool = False, backend: str = "local", address=None, seed: int = 20241201,
+            quiet: bool = False, *, api=None, sapi=None, human=None) -> dict[str, Path]:
+    """Run (or resume) a collection into ``out``; see the module docstring for the stages.
+
+    Parameters
+    ----------
+    config : path, optional
+        TOML config (:mod:`emostat.collect.config`); CLI-style arguments below override it
+        unless left at their defaults.
+    out : path
+        Run folder. Rerunning into it resumes; a finished run is left untouched.
+    model, device, dtype, quick, backend, seed
+        As the config fields (``quick`` picks the quick profile).
+    address : str, optional
+        Ray cluster address (``--backend ray``); none starts a local Ray instance.
+    quiet : bool
+        No progress bars or messages.
+    api, sapi, human
+        Replacements for the model functions, stimuli functions and human space (tests).
+
+    Returns
+    -------
+    dict name -> Path
+        ``activations``, ``conditions``, ``inference`` (folders/files), ``accuracy``,
+        ``manifest``.
+    """
+    from emostat.collect.backends import make_backend
+
+    t0 = time.perf_counter()
+    out = Path(out)
+    cfg = _config(config, model, device, dtype, quick, backend, seed)
+    paths = {"activations": out / "activations", "conditions": out / "conditions.parquet",
+             "inference": out / "inference", "accuracy": out / "accuracy.parquet",
+             "manifest": out / "manifest.json"}
+    _check_plan(cfg, out)
+    if _manifest_done(cfg, out):
+        _log(f"{out}: run already complete; nothing to do", quiet)
+        return paths
+    engine = None
+    try:
+        # a. concept activations
+        prompts = concept_prompt_table(cfg, sapi)
+        act = sh.activation_shards(template_names(prompts))
+        sh.check_no_strays(act, out, "activations")
+        todo = sh.pending(act, out)
+        if todo:
+            engine = make_backend(cfg, out, address=address, api=api, sapi=sapi, quiet=quiet)
+            _log(f"activations: {len(todo)} of {len(act)} shards to run", quiet)
+            engine.run(todo, desc="activations")
+        # b. searchlight and condition sets
+        conds = make_conditions(cfg, out, human=human)
+        _log(f"conditions: {len(conds)} ({conds.mode} ablation)", quiet)
+        # c. inference under conditions
+        items = build_items(cfg, sapi)
+        inf = plan_inference(cfg, items, conds)
+        sh.check_no_strays(inf, out, "inference")
+        todo = sh.pending(inf, out)
+        if todo:
+            if engine is None:
+                engine = make_backend(cfg, out, address=address, api=api, sapi=sapi,
+                                      quiet=quiet)
+            n_rows = sum(s.n_units for s in todo)
+            _log(f"inference: {len(todo)} of {len(inf)} shards ({n_rows} item x condition "
+                 f"rows) to run", quiet)
+            engine.run(todo, desc="inference")
+    finally:
+        if engine is not None:
+            engine.close()
+    # d. accuracy table
+    prov = _read_run_prov(out)
+    inference = sh.read_dataset(out, "inference").to_pandas()
+    acc = accuracy_table(inference, cfg.attribute_list)
+    from emostat.schemas import validate
+
+    validate(pa.Table.from_pandas(acc, preserve_index=False), "accuracy", where="accuracy table")
+    io.write_table(acc, paths["accuracy"], prov=io.provenance(**prov, stage="accuracy"))
+    # e. manifest
+    n_items = {t: len(df) for t, df in items.items()}
+    manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
+                             templates=concept_template_record(prompts),
+                             n_items=n_items, n_conditions=len(conds),
+                             n_shards={"activations": len(act), "inference": len(inf)},
+                             n_rows={"inference": len(inference), "accuracy": len(acc)},
+                             backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1))
+    tmp = out / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    tmp.replace(paths["manifest"])
+    _log(f"collection done in {time.perf_counter() - t0:.0f} s: {out}", quiet)
+    return paths
+
+
+def concept_template_record(prompts: pd.DataFrame) -> dict[str, str]:
+    """Template name -> one example prompt (the first concept's)."""
+    first = prompts.drop_duplicates("template")
+    return dict(zip(first["template"], first["text"]))

@@ -1,0 +1,291 @@
+"""The collection runner: config, stages, resume after SIGKILL, manifest, accuracy table.
+
+Most tests use a FAKE model API (deterministic numpy functions with the same signatures as
+emostat.collect.models/tasks) and fake stimuli, so they test the runner's machinery in seconds.
+The fake plants a signal: neurons 0-3 carry the valence attribute of each concept, and silencing
+them flips the binary answers, so the searchlight must pick them and their ablation must hurt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zlib
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emostat import io
+from emostat.collect import shards as sh
+from emostat.collect.config import CollectConfig, load_config
+from emostat.constants import ANALYSIS_ORDER, ATTRIBUTES, EMOTIONS
+from emostat.errors import InputError
+
+N_LAYERS, N_UNITS = 3, 8
+PLANTED = [0, 1, 2, 3]          # neurons that carry valence
+
+
+# ---------------------------------------------------------------------------------------------
+# fakes
+
+
+def _h(*parts) -> int:
+    return zlib.crc32("|".join(map(str, parts)).encode())
+
+
+def fake_human():
+    """A human space with seeded random attribute means (only attribute_rdms is used)."""
+    from emostat.analysis.human import attribute_rdms
+
+    rng = np.random.default_rng(7)
+    means = pd.DataFrame(rng.normal(size=(27, 14)), index=list(ANALYSIS_ORDER),
+                         columns=list(ATTRIBUTES))
+    return SimpleNamespace(means=means, attribute_rdms=attribute_rdms(means))
+
+
+HUMAN = None
+
+
+def _human():
+    global HUMAN
+    if HUMAN is None:
+        HUMAN = fake_human()
+    return HUMAN
+
+
+class FakeAPI:
+    """Model functions with the runner's contract, computed from hashes (no torch)."""
+
+    def load_model(self, model=None, device="cpu", dtype="float32", threads=None, **kw):
+        site = SimpleNamespace(n_layers=N_LAYERS, n_units=N_UNITS, n_neurons=N_LAYERS * N_UNITS,
+                               family="fake", layers="layers", module="mlp")
+        return SimpleNamespace(site=site, kind="causal", n_neurons=N_LAYERS * N_UNITS,
+                               identity={"name": "fake-model", "weight_sha256": "0" * 64})
+
+    def concept_activations(self, lm, prompts, position="last", words=None, batch_size=16):
+        val = _human().means["valence"]
+        out = np.zeros((len(prompts), N_LAYERS * N_UNITS), np.float32)
+        for r, (p, w) in enumerate(zip(prompts, words)):
+            rng = np.random.default_rng(_h(p))
+            out[r] = rng.normal(size=out.shape[1])
+            out[r, PLANTED] = val[w] + 0.01 * rng.normal(size=len(PLANTED))
+        return out
+
+    @staticmethod
+    def _hit(masks, n):
+        m = np.zeros((n, N_LAYERS * N_UNITS), bool) if masks is None else np.asarray(masks)
+        return m[:, PLANTED].mean(axis=1)
+
+    def score_binary(self, lm, texts, emotion, masks=None, **kw):
+        hit = self._hit(masks, len(texts))
+        yes = np.array([1.0 if f"of {emotion} " in t else -1.0 for t in texts]) - 2.5 * hit
+        noise = np.array([(_h(t, emotion) % 100) / 1000 for t in texts])
+        return np.stack([np.zeros(len(texts)), yes + noise], axis=1)
+
+    def score_choices(self, lm, texts, choices, masks=None, **kw):
+        hit = self._hit(masks, len(texts))
+        s = np.array([[(_h(t, c) % 100) / 100 + (2.0 if f"of {c} " in t else 0.0)
+                       for c in choices] for t in texts])
+        return s - 3.0 * hit[:, None] * (s > 1.5)
+
+    def generate(self, lm, texts, masks=None, max_new_tokens=12, **kw):
+        return [f" {t.split(' of ')[1].split()[0]}." for t in texts]
+
+    def parse_label(self, text, choices):
+        w = text.strip(" .")
+        return w if w in choices else None
+
+
+class FakeStimuli:
+    """27 emotions x 4 situations; concept prompts: 27 x 3 templates. The binary sets and
+    single-label items come from the real emostat.collect.stimuli functions."""
+
+    def read_stimuli(self, path=None):
+        rows = [(f"{e}-{i:02d}", e, f"scene {i} of {e} here") for e in EMOTIONS for i in range(4)]
+        return pd.DataFrame(rows, columns=["id", "emotion", "text"])
+
+    def read_goemotions(self, path):
+        raise AssertionError("not used")
+
+    def balanced_binary(self, df, emotion, seed):
+        from emostat.collect.stimuli import balanced_binary
+
+        return balanced_binary(df, emotion, seed)
+
+    def multiclass_items(self, df):
+        from emostat.collect.stimuli import multiclass_items
+
+        return multiclass_items(df)
+
+    def concept_prompts(self, mask_token=None):
+        return pd.DataFrame([(e, t, f"{t}: {e}", e) for e in EMOTIONS for t in ("a", "b", "c")],
+                            columns=["concept", "template", "prompt", "word"])
+
+
+FAKE = dict(api=FakeAPI(), sapi=FakeStimuli())
+
+
+def write_config(path, **fields) -> Path:
+    base = dict(profile="quick", tasks=["binary", "choice", "generate"], ks=[4, 6],
+                n_random_draws=3, attributes=["valence", "arousal"], items_per_emotion=4,
+                items_per_shard=40, conditions_per_shard=5, n_folds=2, shared_random=False)
+    base.update(fields)
+    lines = [f"{k} = {json.dumps(v)}" for k, v in base.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_fake(tmp_path, name="run", config=None, **kw):
+    config = config or write_config(tmp_path / "run.toml")
+    from emostat.collect.runner import collect
+
+    return collect(config=config, out=tmp_path / name, quiet=True, human=_human(), **FAKE, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# config
+
+
+def test_config_profiles_and_overrides(tmp_path):
+    q = load_config(quick=True)
+    assert q.n_random_draws < CollectConfig().n_random_draws
+    d = load_config()
+    assert d.n_random_draws >= 20 and d.random_scheme == "uniform" and d.ablation == "zero"
+    cfg = load_config(write_config(tmp_path / "c.toml", ks=[0.1, 50]), device="cuda")
+    assert cfg.device == "cuda" and cfg.profile if hasattr(cfg, "profile") else True
+    # fractions are of all neurons; counts stay; sorted and unique
+    assert cfg.resolve_ks(1000) == [50, 100]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("nonsense_key = 1", "unknown config key"),
+    ("ks = [0]", "neither a count"),
+    ("ks = []", "non-empty"),
+    ("emotions = ['joy', 'happiness']", "unknown emotion name"),
+    ("attributes = ['valance']", "unknown attribute"),
+    ("tasks = ['binary', 'dance']", "unknown task"),
+    ("random_scheme = 'stratified'", "random_scheme"),
+    ("n_random_draws = 'many'", "wrong type"),
+    ("stimuli = 'no/such/file.csv'", "not found"),
+    ("profile = 'huge'", "profile"),
+    ("ks = [1.5", "not a valid TOML"),
+])
+def test_config_errors_name_the_field(tmp_path, text, match):
+    p = tmp_path / "bad.toml"
+    p.write_text(text + "\n")
+    with pytest.raises(InputError, match=match) as e:
+        load_config(p)
+    assert str(p) in str(e.value)
+
+
+def test_k_larger_than_neuron_count():
+    with pytest.raises(InputError, match="larger than the model's 24 neurons"):
+        load_config(ks=[25]).resolve_ks(24)
+
+
+# ---------------------------------------------------------------------------------------------
+# a whole run on the fake model
+
+
+@pytest.fixture(scope="module")
+def fake_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fake")
+    paths = run_fake(tmp)
+    return tmp, paths
+
+
+def test_fake_run_datasets(fake_run):
+    tmp, paths = fake_run
+    out = tmp / "run"
+    act = io.read_table(paths["activations"], dataset="activations")
+    # 27 concepts x 3 templates x 3 layers, 8 float32 values each
+    assert len(act) == 27 * 3 * N_LAYERS
+    assert {len(v) for v in act["values"]} == {N_UNITS}
+    conds = io.read_table(paths["conditions"])
+    # none + per k (2): 2 attribute sets + 2 x 3 random draws
+    assert len(conds) == 1 + 2 * (2 + 2 * 3)
+    # the searchlight finds the planted valence neurons: top-4 set = neurons 0-3
+    top = conds.set_index("condition_id").loc["attr:valence:k=4", "neurons"]
+    assert sorted(top) == PLANTED
+    inf = io.read_table(paths["inference"], dataset="inference")
+    # binary: 27 emotions x (4 pos + 4 neg); choice and generate: 108 items; x 17 conditions
+    assert (inf["task"] == "binary").sum() == 27 * 8 * 17
+    assert (inf["task"] == "choice").sum() == 108 * 17
+    assert not inf.duplicated(["task", "item_id", "condition_id"]).any()
+    # the fake answers every unablated item correctly
+    base = inf[inf["condition"] == "none"]
+    assert base["correct"].all()
+    # ablating the planted set turns every binary answer into "no" (the fake's rule), so only
+    # the "no" items stay correct (drawn negatives can be positives, as in the study's sets)
+    vb = inf[(inf["task"] == "binary") & (inf["condition_id"] == "attr:valence:k=4")]
+    assert (vb["prediction"] == "no").all()
+    assert (vb["correct"] == (vb["label"] == "no")).all() and 0.4 < vb["correct"].mean() < 0.5
+
+
+def test_fake_run_accuracy_table(fake_run):
+    tmp, paths = fake_run
+    acc = io.read_table(paths["accuracy"], dataset="accuracy")
+    inf = io.read_table(paths["inference"])
+    b = inf[(inf["task"] == "binary") & (inf["emotion"] == "joy")
+            & (inf["condition_id"] == "attr:valence:k=4") & (inf["fold"] == 1)]
+    row = acc[(acc["task"] == "binary") & (acc["emotion"] == "joy")
+              & (acc["template"] == "binary/fold1") & (acc["condition_id"] == "attr:valence:k=4")]
+    assert len(row) == 1 and row["accuracy"].iloc[0] == pytest.approx(b["correct"].mean())
+    # one row per task x emotion x fold x condition: 3 tasks x 27 x 2 x 17
+    assert len(acc) == 3 * 27 * 2 * 17
+    none = acc[acc["condition"] == "none"]
+    assert none["attribute"].isna().all() and none["k"].isna().all() and none["draw"].isna().all()
+
+
+def test_manifest_and_provenance(fake_run):
+    tmp, paths = fake_run
+    m = json.loads(paths["manifest"].read_text())
+    assert m["complete"] and m["model"]["name"] == "fake-model"
+    assert m["layer_sizes"] == [N_UNITS] * N_LAYERS and m["config"]["n_random_draws"] == 3
+    for key in ("fingerprint", "package_versions", "emostat_version", "created", "site"):
+        assert key in m
+    part = sorted((tmp / "run" / "inference").glob("part-*.parquet"))[0]
+    prov = io.read_provenance(part)
+    assert prov["fingerprint"] == m["fingerprint"] and prov["model"]["weight_sha256"] == "0" * 64
+
+
+def test_rerun_of_finished_run_does_nothing(fake_run, tmp_path):
+    tmp, paths = fake_run
+    before = {p: p.stat().st_mtime_ns for p in (tmp / "run").rglob("*") if p.is_file()}
+    run_fake(tmp)
+    after = {p: p.stat().st_mtime_ns for p in (tmp / "run").rglob("*") if p.is_file()}
+    assert before == after
+
+
+def test_other_config_in_same_folder_is_refused(fake_run):
+    tmp, _ = fake_run
+    cfg = write_config(tmp / "other.toml", n_random_draws=5)
+    with pytest.raises(InputError, match="another config.*n_random_draws"):
+        run_fake(tmp, config=cfg)
+
+
+def test_resume_after_lost_shards_gives_same_tables(fake_run, tmp_path):
+    tmp, paths = fake_run
+    ref = sh.read_dataset(tmp / "run", "inference")
+    # a copy of the run with some shard files, the accuracy table and manifest removed
+    import shutil
+
+    shutil.copytree(tmp / "run", tmp_path / "run")
+    parts = sorted((tmp_path / "run" / "inference").glob("part-*.parquet"))
+    for p in parts[::3]:
+        p.unlink()
+    (tmp_path / "run" / "manifest.json").unlink()
+    (tmp_path / "run" / "accuracy.parquet").unlink()
+    run_fake(tmp_path, config=write_config(tmp_path / "run.toml"))
+    got = sh.read_dataset(tmp_path / "run", "inference")
+    key = ["task", "item_id", "condition_id"]
+    assert got.num_rows == ref.num_rows
+    assert sh.content_hash(got, key) == sh.content_hash(ref, key)
