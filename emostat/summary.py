@@ -263,7 +263,7 @@ def _masking_cells(t: pd.DataFrame, max_rows: int = 40, **_) -> str:
            text_table(["k", "significant cells"], counts), ""]
     if rows:
         out.append(text_table(["k", "emotion", "attribute", "diff (pts)", "t", "df", "p", "q"],
-                              rows))
+                              rows, left=3))
         if len(sig) > max_rows:
             out.append(f" ... and {len(sig) - max_rows} more")
     else:
@@ -298,7 +298,7 @@ def _dip_test(t: pd.DataFrame, **_) -> str:
     out = ["Hartigan's dip test of unimodality of the emotions' mean accuracy differences", "",
            text_table(["k", "p < .05", "attributes"], counts)]
     if sig_rows:
-        out += ["", text_table(["k", "attribute", "D", "p"], sig_rows)]
+        out += ["", text_table(["k", "attribute", "D", "p"], sig_rows, left=2)]
     return "\n".join(out)
 
 
@@ -449,7 +449,7 @@ def headline(results: dict[str, pd.DataFrame], k: int = K_HEADLINE) -> str:
                 f"drop significantly (study FDR q < .05)")
         if len(sig):
             r = sig.sort_values("estimate").iloc[0]
-            line += (f"; largest: {r[unit]} {_pts(-r['estimate'])} points, "
+            line += (f"; largest drop: {r[unit]} {_pts(-r['estimate'])} points, "
                      f"{apa_t(r['statistic'], r['df'], r['p_value'])}")
         lines.append(line)
         if unit == "emotion" and {"acc_none", "acc_random", "acc_attribute"} <= set(g.columns):
@@ -461,7 +461,9 @@ def headline(results: dict[str, pd.DataFrame], k: int = K_HEADLINE) -> str:
     if t is not None and len(t):
         g = t[(t["k"] == k) & (t["effect"] == "fixed") & (t["term"] != "(Intercept)")]
         for _, r in g.iterrows():
-            lines.append(f"Mixed model (k = {k}, {r['term']}): b = {fmt_num(r['estimate'], 3)} "
+            what = ("attribute-specific vs random" if r["term"] == "conditionattribute"
+                    else r["term"])
+            lines.append(f"Mixed model (k = {k}), {what}: b = {fmt_num(r['estimate'], 3)} "
                          f"({_pts(r['estimate'])} points), SE = {fmt_num(r['std_error'], 3)}, "
                          f"{apa_z(r['statistic'], r['p_value'])} (Wald z)")
 
