@@ -11,11 +11,13 @@ From either, :func:`balanced_binary` builds the study's balanced binary set for 
 :func:`multiclass_items` the single-label items of the 27-way task.
 
 Row numbers in error messages are those a spreadsheet shows: the header is row 1, the first
-data record row 2 (quoted multi-line fields count as one record).
+data record row 2 (quoted multi-line fields count as one record; blank lines are skipped and
+not counted).
 """
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -41,22 +43,36 @@ def default_stimuli_path() -> Path:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV as strings with clear errors for missing, empty and malformed files."""
+    """Read a CSV as strings, with clear errors for missing, empty and malformed files.
+
+    Uses the csv module (strict quoting) so that every record must have as many fields as the
+    header; blank lines are skipped.
+    """
     if not path.is_file():
         raise input_error(path, "file not found")
+    records = []
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8",
-                         skipinitialspace=False)
-    except pd.errors.EmptyDataError:
-        raise input_error(path, "file is empty (expected a header row and data rows)") from None
-    except pd.errors.ParserError as e:
-        raise input_error(path, f"malformed CSV ({e})") from None
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, strict=True)
+            for rec in reader:
+                if rec and any(f.strip() for f in rec):
+                    records.append(rec)
+    except csv.Error as e:
+        raise input_error(path, f"malformed CSV near line {reader.line_num} ({e})") from None
     except UnicodeDecodeError as e:
         raise input_error(path, f"not UTF-8 text ({e})") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    if len(df) == 0:
+    if not records:
+        raise input_error(path, "file is empty (expected a header row and data rows)")
+    header = [h.strip() for h in records[0]]
+    if len(set(header)) != len(header):
+        raise input_error(path, f"duplicate column names in header {header}", row=1)
+    for k, rec in enumerate(records[1:]):
+        if len(rec) != len(header):
+            raise input_error(path, f"malformed CSV: {len(rec)} fields, the header has "
+                              f"{len(header)} (unquoted comma?)", row=k + 2)
+    if len(records) == 1:
         raise input_error(path, "no data rows (only a header)")
-    return df
+    return pd.DataFrame(records[1:], columns=header, dtype=object)
 
 
 def _require(df: pd.DataFrame, path: Path, columns) -> None:
@@ -206,13 +222,32 @@ def read_goemotions(path) -> pd.DataFrame:
                          "neutral": neutral})
 
 
-def _has_emotion(df: pd.DataFrame, emotion: str) -> np.ndarray:
-    if "labels" in df.columns:
-        return np.fromiter((emotion in lab for lab in df["labels"]), bool, len(df))
-    if "emotion" in df.columns:
-        return (df["emotion"] == emotion).to_numpy()
-    raise InputError("items need a 'labels' column (read_goemotions) or an 'emotion' column "
-                     "(read_stimuli)")
+def _row_labels(df: pd.DataFrame) -> list[set]:
+    """Each row's emotions: its ``labels`` list (GoEmotions rows) or its ``emotion`` (situations).
+
+    Works on a concatenation of both kinds of table.
+    """
+    if "labels" not in df.columns and "emotion" not in df.columns:
+        raise InputError("items need a 'labels' column (read_goemotions) or an 'emotion' column "
+                         "(read_stimuli)")
+    labs = df["labels"].tolist() if "labels" in df.columns else [None] * len(df)
+    emos = df["emotion"].tolist() if "emotion" in df.columns else [None] * len(df)
+    out = []
+    for lab, emo in zip(labs, emos):
+        if isinstance(lab, (list, tuple, np.ndarray)):
+            out.append(set(lab))
+        elif isinstance(emo, str) and emo:
+            out.append({emo})
+        else:
+            out.append(set())
+    return out
+
+
+def _id_column(df: pd.DataFrame) -> str:
+    for col in ("id", "stimulus_id"):
+        if col in df.columns:
+            return col
+    raise InputError("items need an 'id' (or 'stimulus_id') column")
 
 
 def balanced_binary(df: pd.DataFrame, emotion: str, seed: int = 0) -> pd.DataFrame:
@@ -238,19 +273,21 @@ def balanced_binary(df: pd.DataFrame, emotion: str, seed: int = 0) -> pd.DataFra
     Returns
     -------
     pandas.DataFrame
-        2 x n_pos rows: ``id``, ``text``, ``label`` (1 if the row carries ``emotion``, else 0),
+        2 x n_pos rows, positives first: ``id`` (named ``stimulus_id`` if the input's id
+        column is), ``text``, ``label`` (1 if the row carries ``emotion``, else 0),
         ``emotion`` (the task's emotion), ``part`` ("positive" or "sampled").
     """
     if emotion not in EMOTIONS:
         raise InputError(f"balanced_binary: unknown emotion {emotion!r}")
-    flag = _has_emotion(df, emotion)
+    flag = np.fromiter((emotion in lab for lab in _row_labels(df)), bool, len(df))
+    id_col = _id_column(df)
     pos = np.flatnonzero(flag)
     if len(pos) == 0:
         raise InputError(f"balanced_binary: no item carries the emotion {emotion!r}")
     drawn = np.random.RandomState(seed).choice(len(df), len(pos))
     take = np.concatenate([pos, drawn])
     return pd.DataFrame({
-        "id": df["id"].to_numpy()[take],
+        id_col: df[id_col].to_numpy()[take],
         "text": df["text"].to_numpy()[take],
         "label": flag[take].astype(np.int64),
         "emotion": emotion,
@@ -261,22 +298,19 @@ def balanced_binary(df: pd.DataFrame, emotion: str, seed: int = 0) -> pd.DataFra
 def multiclass_items(df: pd.DataFrame) -> pd.DataFrame:
     """Single-label items for 27-way emotion inference.
 
-    From :func:`read_stimuli` output every row; from :func:`read_goemotions` output the rows with
-    exactly one emotion label (multi-label and neutral-only rows are dropped, since a 27-way
-    prediction has one right answer).
+    Situations (:func:`read_stimuli`) give every row; GoEmotions rows (:func:`read_goemotions`)
+    only those with exactly one emotion label (multi-label and neutral-only rows are dropped,
+    since a 27-way prediction has one right answer). A concatenation of both works.
 
     Returns
     -------
     pandas.DataFrame
-        ``id``, ``text``, ``emotion`` (the correct answer), input order.
+        ``id`` (named ``stimulus_id`` if the input's id column is), ``text``, ``emotion`` (the
+        correct answer), input order.
     """
-    if "labels" in df.columns:
-        one = np.fromiter((len(lab) == 1 for lab in df["labels"]), bool, len(df))
-        out = df.loc[one, ["id", "text"]].copy()
-        out["emotion"] = [lab[0] for lab in df.loc[one, "labels"]]
-    elif "emotion" in df.columns:
-        out = df[["id", "text", "emotion"]].copy()
-    else:
-        raise InputError("multiclass_items: need a 'labels' or an 'emotion' column")
-    return out.reset_index(drop=True)
-
+    id_col = _id_column(df)
+    labs = _row_labels(df)
+    keep = np.fromiter((len(lab) == 1 for lab in labs), bool, len(df))
+    return pd.DataFrame({id_col: df[id_col].to_numpy()[keep],
+                         "text": df["text"].to_numpy()[keep],
+                         "emotion": [next(iter(lab)) for lab in labs if len(lab) == 1]})
