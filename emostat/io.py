@@ -75,6 +75,43 @@ def write_table(data, path, *, prov: dict | None = None, schema: pa.Schema | Non
     return path
 
 
+class TableWriter:
+    """Write a Parquet file batch by batch, atomically and with provenance (like write_table).
+
+    Use as a context manager; ``write(data)`` appends a DataFrame or Arrow table (one or more
+    row groups). The file appears at ``path`` only when the block exits without an error.
+    """
+
+    def __init__(self, path, schema: pa.Schema, *, prov: dict | None = None,
+                 compression: str = "zstd"):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        meta = dict(schema.metadata or {})
+        meta[PROVENANCE_KEY] = json.dumps(prov if prov is not None else provenance(),
+                                          default=str).encode()
+        self.schema = schema.with_metadata(meta)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                        dir=self.path.parent)
+        os.close(fd)
+        self._writer = pq.ParquetWriter(self.tmp, self.schema, compression=compression)
+
+    def write(self, data, row_group_size: int | None = None) -> None:
+        table = _as_table(data, self.schema.remove_metadata())
+        self._writer.write_table(table.replace_schema_metadata(self.schema.metadata),
+                                 row_group_size=row_group_size)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self._writer.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            Path(self.tmp).unlink(missing_ok=True)
+        return False
+
+
 def read_provenance(path) -> dict:
     """The provenance record stored in a Parquet file written by emostat ({} if none)."""
     meta = pq.read_schema(path).metadata or {}
