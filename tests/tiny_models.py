@@ -31,7 +31,7 @@ def _phi3(mlp, x):
 CASES = {
     "bert": ("BertConfig", "BertForMaskedLM", dict(_ATT, hidden_act="gelu"),
              "intermediate", lambda m, x: F.gelu(m.dense(x))),
-    "roberta": ("RobertaConfig", "RobertaForMaskedLM", dict(_ATT, hidden_act="gelu", pad_token_id=1),
+    "roberta": ("RobertaConfig", "RobertaForMaskedLM", dict(_ATT, hidden_act="gelu", pad_token_id=0),
                 "intermediate", lambda m, x: F.gelu(m.dense(x))),
     "distilbert": ("DistilBertConfig", "DistilBertForMaskedLM",
                    dict(dim=H, hidden_dim=U, n_layers=L, n_heads=2, vocab_size=V,
@@ -93,3 +93,39 @@ def hand_ffn(model_type: str):
 def random_ids(model, batch=2, seq=7, seed=1):
     g = torch.Generator().manual_seed(seed)
     return torch.randint(3, V, (batch, seq), generator=g)
+
+
+SPECIALS = ["<pad>", "<s>", "</s>", "<mask>", "<unk>"]          # ids 0..4 (pad, bos, eos as configs)
+WORDS = ("the a i you she he it was is this text does express feel felt my friend when after "
+         "today won lost game dog rain sun happy sad day night gift letter old home work "
+         "question answer yes no positive negative Yes No emotion which one of choose here "
+         "joy fear anger ad ##mir ##ation sur ##prise . , ? : !").split()
+
+
+def tiny_tokenizer(mlm: bool):
+    """A WordPiece tokenizer over ~70 words: 'admiration' -> ad ##mir ##ation, 'surprise' -> 2.
+
+    MLM tokenizers wrap texts as <s> ... </s>; decoder tokenizers add nothing.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(SPECIALS + WORDS)}
+    assert len(vocab) <= V
+    tk = Tokenizer(models.WordPiece(vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tk.decoder = decoders.WordPiece()
+    if mlm:
+        tk.post_processor = processors.TemplateProcessing(
+            single="<s> $A </s>", special_tokens=[("<s>", 1), ("</s>", 2)])
+    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>",
+                                   eos_token="</s>", mask_token="<mask>", unk_token="<unk>")
+
+
+def tiny_lm(model_type: str, seed: int = 0):
+    """A LoadedModel around a tiny random model and the tiny tokenizer."""
+    from emostat.collect.models import wrap_model
+
+    model = tiny_model(model_type, seed)
+    return wrap_model(model, tiny_tokenizer(mlm=model_type in ("bert", "roberta", "distilbert")),
+                      name=f"tiny-{model_type}")

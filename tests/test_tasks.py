@@ -1,0 +1,199 @@
+"""Tasks: batched/padded results equal unbatched hand computations; per-row masks; bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from emostat.collect.hooks import ablate, capture, count_hooks
+from emostat.collect.tasks import (concept_activations, generate, parse_label, score_binary,
+                                   score_choices, verbalizer_ids)
+from emostat.errors import InputError
+from tiny_models import L, U, tiny_lm
+
+TEXTS = ["the dog won the game today .", "she lost my old letter", "i felt joy",
+         "after the rain the sun was here and it was a happy day"]
+
+
+def _acts_alone(lm, prompt):
+    """Neuron vectors [seq, n_neurons] of one prompt run alone (no padding)."""
+    enc = lm.tokenizer(prompt, return_tensors="pt")
+    with torch.no_grad(), capture(lm.model, lm.site) as acts:
+        lm.model(**enc)
+    return torch.cat([acts[i][0] for i in range(L)], -1), enc["input_ids"][0]
+
+
+def _next_logits_alone(lm, prompt):
+    enc = lm.tokenizer(prompt, return_tensors="pt")
+    with torch.no_grad():
+        return lm.model(**enc).logits[0, -1]
+
+
+@pytest.mark.parametrize("model_type", ["llama", "roberta", "gpt2"])
+def test_last_position_activations_equal_unpadded_forward(model_type):
+    lm = tiny_lm(model_type)
+    got = concept_activations(lm, TEXTS, position="last", batch_size=3)
+    assert got.shape == (4, L * U) and got.dtype == np.float32
+    for i, t in enumerate(TEXTS):
+        ref, _ = _acts_alone(lm, t)
+        np.testing.assert_allclose(got[i], ref[-1].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_mask_and_word_positions():
+    lm = tiny_lm("roberta")
+    prompts = ["the admiration was <mask> .", "i feel <mask> when my friend is happy"]
+    got = concept_activations(lm, prompts, position="mask")
+    for i, p in enumerate(prompts):
+        ref, ids = _acts_alone(lm, p)
+        np.testing.assert_allclose(got[i], ref[(ids == 3).nonzero()[0, 0]].numpy(), rtol=1e-5,
+                                   atol=1e-6)
+    words = ["admiration", "happy"]                    # 3 tokens (ad ##mir ##ation) and 1 token
+    got = concept_activations(lm, prompts, position="word", words=words)
+    ref, _ = _acts_alone(lm, prompts[0])               # tokens: <s> the ad ##mir ##ation ...
+    np.testing.assert_allclose(got[0], ref[2:5].mean(0).numpy(), rtol=1e-5, atol=1e-6)
+    ref, ids = _acts_alone(lm, prompts[1])
+    np.testing.assert_allclose(got[1], ref[ids.tolist().index(lm.tokenizer.convert_tokens_to_ids("happy"))].numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(InputError, match="row 1.*'grief'"):
+        concept_activations(lm, prompts, position="word", words=["admiration", "grief"])
+    with pytest.raises(InputError, match="exactly one mask"):
+        concept_activations(lm, ["no mask here"], position="mask")
+
+
+@pytest.mark.parametrize("model_type", ["llama", "gpt2", "roberta"])
+def test_score_binary_equals_verbalizer_logits(model_type):
+    lm = tiny_lm(model_type)
+    tmpl = ("{text} does this text express {emotion} ? {mask} ." if lm.kind == "mlm"
+            else "{text} question : does this text express {emotion} ? answer :")
+    got = score_binary(lm, TEXTS, "joy", prompt=tmpl, batch_size=3)
+    neg, pos = ("negative", "positive") if lm.kind == "mlm" else ("no", "yes")
+    for i, t in enumerate(TEXTS):
+        p = tmpl.format(text=t, emotion="joy", mask="<mask>")
+        if lm.kind == "mlm":
+            enc = lm.tokenizer(p, return_tensors="pt")
+            with torch.no_grad():
+                logits = lm.model(**enc).logits[0, (enc["input_ids"][0] == 3).nonzero()[0, 0]]
+        else:
+            logits = _next_logits_alone(lm, p)
+        # the tiny vocabulary holds "no"/"No" and "yes"/"Yes"; negative/positive only lower case
+        want = [torch.logsumexp(logits[verbalizer_ids(lm, w)], 0).item() for w in (neg, pos)]
+        np.testing.assert_allclose(got[i], want, rtol=1e-5, atol=1e-5)
+    assert len(verbalizer_ids(lm, "yes")) == 2 and len(verbalizer_ids(lm, "positive")) == 1
+
+
+def test_score_binary_per_row_masks_equal_separate_runs():
+    lm = tiny_lm("llama")
+    g = torch.Generator().manual_seed(3)
+    masks = torch.rand(len(TEXTS), L * U, generator=g) < 0.5
+    got = score_binary(lm, TEXTS, "fear", masks=masks, batch_size=4)
+    for i in range(len(TEXTS)):
+        one = score_binary(lm, TEXTS[i:i + 1], "fear", masks=masks[i])
+        np.testing.assert_allclose(got[i], one[0], rtol=1e-5, atol=1e-5)
+    plain = score_binary(lm, TEXTS, "fear")
+    assert np.abs(got - plain).max() > 1e-4
+    assert count_hooks(lm.model) == 0
+
+
+def _manual_choice_logprob(lm, prompt, word, mask=None):
+    """Token-by-token sum of log p(word tokens | prompt + earlier word tokens), no cache."""
+    p_ids = lm.tokenizer(prompt)["input_ids"]
+    w_ids = lm.tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+    total = 0.0
+    for k, tid in enumerate(w_ids):
+        ids = torch.tensor([p_ids + w_ids[:k]])
+        ctx = ablate(lm.model, lm.site, mask) if mask is not None else torch.no_grad()
+        with torch.no_grad(), ctx:
+            logits = lm.model(input_ids=ids).logits[0, -1]
+        total += torch.log_softmax(logits, -1)[tid].item()
+    return total, len(w_ids)
+
+
+@pytest.mark.parametrize("model_type", ["llama", "gpt2", "gemma"])
+def test_score_choices_equals_token_by_token_sum(model_type):
+    lm = tiny_lm(model_type)
+    choices = ["joy", "admiration", "fear", "surprise"]  # 1, 3, 1 and 2 tokens
+    tmpl = "{text} which emotion : {choices} ? emotion :"
+    got = score_choices(lm, TEXTS, choices, prompt=tmpl, batch_size=3)
+    assert got.shape == (4, 4)
+    lengths = []
+    for i, t in enumerate(TEXTS):
+        for c, w in enumerate(choices):
+            want, n = _manual_choice_logprob(lm, tmpl.format(text=t, choices=", ".join(choices)), w)
+            lengths.append(n)
+            assert got[i, c] == pytest.approx(want, abs=2e-4)
+    assert set(lengths) == {1, 2, 3}
+
+
+def test_score_choices_per_row_masks():
+    lm = tiny_lm("llama")
+    choices = ["admiration", "joy"]
+    tmpl = "{text} emotion :"
+    g = torch.Generator().manual_seed(9)
+    masks = torch.rand(2, L * U, generator=g) < 0.4
+    got = score_choices(lm, TEXTS[:2], choices, masks=masks, prompt=tmpl)
+    for i in range(2):
+        for c, w in enumerate(choices):
+            want, _ = _manual_choice_logprob(lm, tmpl.format(text=TEXTS[i]), w, masks[i])
+            assert got[i, c] == pytest.approx(want, abs=2e-4)
+
+
+def test_score_choices_mlm_sums_log_probs_over_masks():
+    lm = tiny_lm("roberta")
+    choices = ["admiration", "joy"]
+    tmpl = "{text} the emotion here is {mask} ."
+    got = score_choices(lm, TEXTS[:2], choices, prompt=tmpl)
+    for i in range(2):
+        p = tmpl.format(text=TEXTS[i], mask="<mask>" * 3)   # admiration = ad ##mir ##ation
+        enc = lm.tokenizer(p, return_tensors="pt")
+        with torch.no_grad():
+            lp = torch.log_softmax(lm.model(**enc).logits[0], -1)
+        pos = (enc["input_ids"][0] == 3).nonzero().flatten()
+        want = sum(lp[q, t].item() for q, t in zip(pos, [57, 58, 59]))
+        assert got[i, 0] == pytest.approx(want, abs=1e-4)
+
+
+def test_generate_is_greedy_and_bounded():
+    lm = tiny_lm("llama")
+    texts = TEXTS[:3]
+    g = torch.Generator().manual_seed(2)
+    masks = torch.rand(3, L * U, generator=g) < 0.5
+    got = generate(lm, texts, masks=masks, max_new_tokens=5, prompt="{text} :", batch_size=2)
+    for i, t in enumerate(texts):
+        ids = lm.tokenizer(t + " :", return_tensors="pt")["input_ids"]
+        new = []
+        with torch.no_grad(), ablate(lm.model, lm.site, masks[i]):
+            for _ in range(5):
+                nxt = lm.model(input_ids=ids).logits[0, -1].argmax().item()
+                if nxt == lm.tokenizer.eos_token_id:
+                    break
+                new.append(nxt)
+                ids = torch.cat([ids, torch.tensor([[nxt]])], 1)
+        assert got[i] == lm.tokenizer.decode(new, skip_special_tokens=True).strip()
+    with pytest.raises(InputError, match="max_new_tokens"):
+        generate(lm, texts, max_new_tokens=0)
+    with pytest.raises(InputError, match="masked LM"):
+        generate(tiny_lm("roberta"), texts)
+
+
+def test_parse_label():
+    choices = ["joy", "fear", "surprise", "anger", "annoyance", "love"]
+    assert parse_label("Fear, maybe joy", choices) == "fear"
+    assert parse_label("I think: JOY.", choices) == "joy"
+    assert parse_label("overjoyed", choices) is None          # whole words only
+    assert parse_label("annoyance", choices) == "annoyance"
+    assert parse_label("", choices) is None
+    assert parse_label(None, choices) is None
+
+
+def test_bad_input():
+    lm = tiny_lm("llama")
+    with pytest.raises(InputError, match="empty"):
+        score_binary(lm, [], "joy")
+    with pytest.raises(InputError, match="one string"):
+        concept_activations(lm, "a single prompt")
+    with pytest.raises(InputError, match="masks"):
+        score_binary(lm, TEXTS, "joy", masks=np.zeros((2, L * U), bool))
+    with pytest.raises(InputError, match="placeholder"):
+        score_binary(lm, TEXTS, "joy", prompt="{text} {feeling}")
+    with pytest.raises(InputError, match="position"):
+        concept_activations(lm, TEXTS, position="first")
+    with pytest.raises(InputError, match="duplicated"):
+        score_choices(lm, TEXTS, ["joy", "joy"])
