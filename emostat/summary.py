@@ -84,16 +84,18 @@ def fmt_pval_r(p) -> str:
     return fixed if len(fixed) <= len(sci) else sci
 
 
-def _col_decimals(values, sig: int, cap: int = 8) -> int:
-    """Decimals so that the smallest non-zero |value| shows ``sig`` significant digits."""
+def _col_decimals(values, sig: int, cap: int = 8, ref=min) -> int:
+    """Decimals so that the ``ref`` (min, or e.g. np.median) non-zero |value| shows ``sig``
+    significant digits."""
     v = [abs(float(x)) for x in values if not _nan(x) and float(x) != 0]
     if not v:
         return 2
-    return int(min(cap, max(0, sig - 1 - math.floor(math.log10(min(v))))))
+    return int(min(cap, max(0, sig - 1 - math.floor(math.log10(ref(v))))))
 
 
-def _fmt_col(values, sig: int = 5) -> list[str]:
-    d = _col_decimals(values, sig)
+def _fmt_col(values, sig: int = 5, ref=min) -> list[str]:
+    """One number format for a whole column, as R prints a column."""
+    d = _col_decimals(values, sig, ref=ref)
     return [fmt_num(x, d) for x in values]
 
 
@@ -317,10 +319,11 @@ def _masking_mixed_model(t: pd.DataFrame, k=None, **_) -> str:
     _require(t, ["k", "effect", "group", "term", "estimate", "std_error", "statistic",
                  "p_value"], "masking_mixed_model")
     fixed = t[t["effect"] == "fixed"]
-    slopes = fixed[fixed["term"] != "(Intercept)"]
-    rows = [[fmt_int(r["k"]), r["term"], _fmt_col([r["estimate"]], 4)[0],
-             _fmt_col([r["std_error"]], 4)[0], fmt_num(r["statistic"], 2),
-             fmt_pval_r(r["p_value"])] for _, r in slopes.sort_values(["k", "term"]).iterrows()]
+    slopes = fixed[fixed["term"] != "(Intercept)"].sort_values(["k", "term"])
+    est = _fmt_col(slopes["estimate"], 4, ref=np.median)
+    se = _fmt_col(slopes["std_error"], 4, ref=np.median)
+    rows = [[fmt_int(r["k"]), r["term"], est[i], se[i], fmt_num(r["statistic"], 2),
+             fmt_pval_r(r["p_value"])] for i, (_, r) in enumerate(slopes.iterrows())]
     kk = _pick_k(t, k)
     g = t[t["k"] == kk]
     rp = g[g["effect"] == "ran_pars"]
