@@ -34,7 +34,8 @@ P_METHODS: dict[str, str] = {
               "as statsmodels gives them; lme4 prints none, lmerTest would use Satterthwaite t.",
     "t": "p-values from t tests (Student t reference distribution).",
     "sign-flip permutation": "p-values from sign-flip permutation tests of the paired "
-                             "differences ((b + 1) / (n + 1), b = permutations at least as extreme).",
+                             "differences ((b + 1) / (n + 1), b = permutations at least as "
+                             "extreme).",
     "label permutation": "p-values from permutation of the emotion labels (Mantel-type test).",
     "bootstrap": "uncertainty from resampling participants (percentile bootstrap).",
     "study FDR": "q-values by the study's rule q = p * N / rank(p) over the whole table "

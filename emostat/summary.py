@@ -14,7 +14,7 @@ import pandas as pd
 
 from emostat.constants import K_HEADLINE
 from emostat.errors import InputError
-from emostat.format import (NA, apa_r, apa_t, apa_z, fmt_ci, fmt_df, fmt_int, fmt_num, fmt_p,
+from emostat.format import (NA, apa_t, apa_z, fmt_ci, fmt_df, fmt_int, fmt_num, fmt_p,
                             fmt_pct, fmt_stat, p_method_note)
 
 ALPHA_MASKING = 0.05   # the study's q < .05 for the masking tables
@@ -67,7 +67,7 @@ def _count(mask: pd.Series) -> int:
     return int(mask.fillna(False).astype(bool).sum())
 
 
-# ---- R-style numbers ------------------------------------------------------------------------------
+# ---- R-style numbers ----------------------------------------------------------------------------
 def fmt_pval_r(p) -> str:
     """p as R's ``format.pval(p, digits = 3)``: ``<2e-16`` below machine epsilon, otherwise
     3 significant digits, fixed or scientific whichever is shorter (``0.0234``, ``5.62e-38``)."""
@@ -99,7 +99,7 @@ def _fmt_col(values, sig: int = 5, ref=min) -> list[str]:
     return [fmt_num(x, d) for x in values]
 
 
-# ---- lme4-like summary of a fit ---------------------------------------------------------------------
+# ---- lme4-like summary of a fit -----------------------------------------------------------------
 def lme4_formula(fit) -> str:
     """The lme4 formula of an :class:`~emostat.analysis.mixed.LMMFit`."""
     from emostat.analysis.mixed import r_term
@@ -170,7 +170,7 @@ def _fixed_block(fx: pd.DataFrame) -> str:
     return text_table(["", "Estimate", "Std. Error", "z value", "Pr(>|z|)"], rows, indent="")
 
 
-# ---- per-table summaries ---------------------------------------------------------------------------
+# ---- per-table summaries ------------------------------------------------------------------------
 def _attribute_importance(t: pd.DataFrame, **_) -> str:
     _require(t, ["attribute", "estimate", "conf_low", "conf_high", "p_value"],
              "attribute_importance")
@@ -416,7 +416,7 @@ def summarize(name: str, table: pd.DataFrame, **options) -> str:
     return fn(table, **options)
 
 
-# ---- headline -------------------------------------------------------------------------------------
+# ---- headline -----------------------------------------------------------------------------------
 def headline(results: dict[str, pd.DataFrame], k: int = K_HEADLINE) -> str:
     """The short block of headline results that ``emostat reproduce`` prints.
 

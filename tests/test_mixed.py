@@ -13,7 +13,6 @@ errors 1e-3, variance components 1e-2.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 

@@ -266,7 +266,8 @@ def fit_lmm(data: pd.DataFrame, formula: str, groups: str, re_formula: str | Non
 
     Examples
     --------
-    >>> fit = fit_lmm(dietox, "Weight ~ Time", groups="Pig", re_formula="1 + Time")
+    >>> fit = fit_lmm(dietox, "Weight ~ Time", groups="Pig",
+    ...               re_formula="1 + Time")  # doctest: +SKIP
     >>> fit.tidy()  # doctest: +SKIP
     """
     import statsmodels.formula.api as smf
