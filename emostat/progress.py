@@ -14,6 +14,6 @@ def quiet_default() -> bool:
 
 
 def progress(iterable=None, *, total=None, desc=None, quiet=None, **kw):
-    """A tqdm bar, disabled when ``quiet`` (default: :func:`quiet_default`)."""
-    disable = quiet_default() if quiet is None else quiet
+    """A tqdm bar with an ETA; off when ``quiet`` or when :func:`quiet_default` says so."""
+    disable = bool(quiet) or quiet_default()
     return tqdm(iterable, total=total, desc=desc, disable=disable, dynamic_ncols=True, **kw)

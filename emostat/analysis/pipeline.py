@@ -222,3 +222,112 @@ def package_versions() -> dict[str, str]:
         except PackageNotFoundError:
             pass
     return vers
+
+
+# ---------------------------------------------------------------------------------------------
+# a collected run (emostat collect)
+
+
+def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
+                         seed: int) -> pd.DataFrame:
+    """Attribute importance from a mean human RDM alone (no participants: no bootstrap).
+
+    ``estimate`` is the same Kendall tau-b as the study's; ``p_value_mantel`` the label
+    permutation p; bootstrap columns are NaN.
+    """
+    from emostat.analysis.kendall import kendall_tau_b
+    from emostat.analysis.mantel import mantel
+
+    y = np.asarray(mean_rdm, dtype=float)
+    Y = attr_rdms.to_numpy(float)
+    tau = kendall_tau_b(y[:, None], Y)[0][0]
+    p = np.atleast_1d(mantel(y, Y, n_perm=n_perm, seed=seed, n_items=len(ANALYSIS_ORDER)))
+    nan = np.full(len(tau), np.nan)
+    return pd.DataFrame({"attribute": list(attr_rdms.columns), "estimate": tau,
+                         "std_error": nan, "statistic": nan, "df": nan, "p_value": nan,
+                         "conf_low": nan, "conf_high": nan, "p_value_mantel": p,
+                         "n_boot": 0, "n_perm": n_perm})
+
+
+def _by_task(fn, per_task: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Run ``fn(task, accuracy)`` per task and stack the results with a leading task column."""
+    parts = []
+    for task, acc in per_task.items():
+        df = fn(task, acc)
+        if df is not None and len(df):
+            parts.append(df.drop(columns="task", errors="ignore").assign(task=task))
+    if not parts:
+        return pd.DataFrame()
+    df = pd.concat(parts, ignore_index=True)
+    return df[["task"] + [c for c in df.columns if c != "task"]]
+
+
+def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: int = 10_000,
+                quiet: bool = False) -> dict[str, Path]:
+    """Analyse an ``emostat collect`` run and write ``run_dir/results/*.parquet``.
+
+    The human side is the summary emostat ships in ``data/human/`` (means, mean RDM), so
+    attribute importance and the whole-model RSA have Mantel p-values but no participant
+    bootstrap. Masking tables gain a ``task`` key (binary, choice, generate). ``n_boot`` is
+    accepted for symmetry with :func:`reproduce` and recorded.
+    """
+    from emostat.analysis import experiment as ex
+    from emostat.analysis.activations import load_activation_array
+    from emostat.analysis.human import load_shipped_human
+    from emostat.analysis.wholemodel import whole_model_rsa
+
+    t0 = time.perf_counter()
+    run_dir = Path(run_dir)
+    if not (run_dir / "accuracy.parquet").exists():
+        raise InputError(f"{run_dir}: not a finished `emostat collect` run "
+                         "(no accuracy.parquet); run or resume `emostat collect` first")
+    manifest = json.loads((run_dir / "manifest.json").read_text()) \
+        if (run_dir / "manifest.json").exists() else {}
+    human = load_shipped_human()
+    attr_rdms = human.attribute_rdms
+    s = _seeds(seed, 4)
+    tables: dict[str, pd.DataFrame] = {}
+
+    _log("human emotion space (shipped summary) ...", quiet)
+    tables["attribute_importance"] = importance_from_mean(human.mean_rdm, attr_rdms,
+                                                          n_perm=n_perm, seed=s[0])
+    tables.update(human_tables(human))
+
+    _log("neuron searchlight RSA ...", quiet)
+    A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations")
+    accuracy = io.read_table(run_dir / "accuracy.parquet", dataset="accuracy")
+    ks = sorted(set(accuracy["k"].dropna().astype(int)))
+    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks))
+
+    _log("masking statistics ...", quiet)
+    per_task = ex.split_tasks(accuracy)
+    importance = tables["attribute_importance"].set_index("attribute")["estimate"]
+    masked = {t: masking_tables(a, importance, seed=s[1], n_perm=n_perm, quiet=quiet)
+              for t, a in per_task.items()}
+    for name in next(iter(masked.values())):
+        tables[name] = _by_task(lambda t, _a, n=name: masked[t][n], per_task)
+    tables["random_null"] = _by_task(lambda t, a: ex.random_null(a, t), per_task)
+    tables["attribute_vs_null"] = _by_task(lambda t, a: ex.attribute_vs_null(a, t), per_task)
+
+    inference = io.read_table(run_dir / "inference", dataset="inference")
+    tables["baseline_accuracy"] = ex.baseline_accuracy(inference)
+    if (inference["task"] == "generate").any():
+        from emostat.collect.stimuli import read_stimuli  # pure pandas reader, no torch
+
+        tables["generation_examples"] = ex.generation_examples(inference, read_stimuli())
+
+    _log("whole-model RSA ...", quiet)
+    tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
+                                                n_boot=0, n_perm=n_perm, seed=s[2])
+
+    prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
+                         n_boot=n_boot, n_perm=n_perm, ks=ks,
+                         model=manifest.get("model", {}), collect_manifest=manifest,
+                         package_versions=package_versions())
+    paths = write_results(tables, run_dir, prov)
+    if not quiet:
+        from emostat.summary import headline
+
+        print(headline(tables))
+        print(f"\nresults: {run_dir / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
+    return paths

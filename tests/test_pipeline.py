@@ -1,0 +1,85 @@
+"""End-to-end: `emostat reproduce` on the release writes every results table, valid and right.
+
+Reference numbers are from ../shared/docs/reference-values.md (recomputed from the release with
+the study's definitions); each assert names its source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emostat import io, schemas
+from emostat.analysis.pipeline import RESULTS, reproduce
+from emostat.cli import main
+
+EXPECTED = ["attribute_importance", "neuron_rsa", "neuron_counts", "layer_distribution",
+            "masking_by_emotion", "masking_by_attribute", "masking_cells", "importance_link",
+            "importance_link_by_emotion", "dip_test", "whole_model_rsa", "masking_mixed_model",
+            "masking_mixed_glance", "human_means", "attribute_rdms", "human_rdm",
+            "appraisal_loadings", "rating_icc"]
+
+
+@pytest.fixture(scope="module")
+def study(release, tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    # Fewer resamples than the CLI default (10,000) to keep CI short; estimates do not depend
+    # on them, only bootstrap CIs and permutation p-values.
+    reproduce(release, out, seed=11, n_boot=1000, n_perm=1000, quiet=True)
+    return out
+
+
+@pytest.mark.slow
+def test_every_results_table_is_written_and_valid(study):
+    for name in EXPECTED:
+        path = study / RESULTS / f"{name}.parquet"
+        assert path.exists(), name
+        schemas.validate(io.read_table(path, as_pandas=False), name, where=str(path))
+        prov = io.read_provenance(path)
+        assert prov["seed"] == 11 and prov["kind"] == "reproduction"
+        assert "numpy" in prov["package_versions"]
+    assert (study / RESULTS / "provenance.json").exists()
+
+
+@pytest.mark.slow
+def test_headline_numbers(study):
+    res = lambda n: pd.read_parquet(study / RESULTS / f"{n}.parquet")  # noqa: E731
+    imp = res("attribute_importance").set_index("attribute")["estimate"]
+    # reference-values.md, human attribute importance
+    assert imp["happy-face"] == pytest.approx(0.6052, abs=5e-5)
+    assert imp["arousal"] == pytest.approx(-0.0027, abs=5e-5)
+    emo = res("masking_by_emotion")
+    k4 = emo[emo["k"] == 4000]
+    # reference-values.md: 20 of 27 emotions drop significantly (study FDR q < .05)
+    assert (k4["q_value"] < 0.05).sum() == 20
+    link = res("importance_link").set_index("k")
+    # reference-values.md: k = 4000 mean r .474 [.424, .521], t(26) = 16.92
+    assert link.loc[4000, "estimate"] == pytest.approx(0.474, abs=5e-4)
+    assert link.loc[4000, "statistic"] == pytest.approx(16.92, abs=5e-3)
+    rsa = res("neuron_rsa")
+    n15512 = rsa[(rsa["neuron"] == 15512)].set_index("attribute")["tau"]
+    # reference-values.md: neuron 15512 tau(valence) = .522, tau(happy-face) = .463
+    assert n15512["valence"] == pytest.approx(0.522, abs=5e-4)
+    assert n15512["happy-face"] == pytest.approx(0.463, abs=5e-4)
+    assert len(rsa) == 36_864 * 14
+    mm = res("masking_mixed_model")
+    assert set(mm["k"]) == {1500, 2000, 2500, 3000, 4000, 5000, 6000}
+    assert set(mm["effect"]) == {"fixed", "ran_pars"}
+
+
+@pytest.mark.slow
+def test_same_seed_same_tables(study, release, tmp_path):
+    """Rerunning with the same inputs and seed gives identical tables."""
+    out = tmp_path / "again"
+    reproduce(release, out, seed=11, n_boot=1000, n_perm=1000, quiet=True)
+    for name in EXPECTED:
+        a = pd.read_parquet(study / RESULTS / f"{name}.parquet")
+        b = pd.read_parquet(out / RESULTS / f"{name}.parquet")
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+
+
+def test_reproduce_bad_release_is_a_clear_error(tmp_path, capsys):
+    rc = main(["reproduce", "--release", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
+    assert rc == 2
+    assert "nowhere" in capsys.readouterr().err
