@@ -59,11 +59,11 @@ CASES = {
 }
 
 
-def tiny_model(model_type: str, seed: int = 0):
+def tiny_model(model_type: str, seed: int = 0, **overrides):
     """A tiny random model of ``model_type`` in eval mode (deterministic given ``seed``)."""
     cfg_cls, model_cls, kwargs, _, _ = CASES[model_type]
     torch.manual_seed(seed)
-    cfg = getattr(T, cfg_cls)(**kwargs)
+    cfg = getattr(T, cfg_cls)(**{**kwargs, **overrides})
     model = getattr(T, model_cls)(cfg).eval()
     # random init leaves some biases at zero; perturb every parameter so no term is trivially 0
     with torch.no_grad():
@@ -122,10 +122,10 @@ def tiny_tokenizer(mlm: bool):
                                    eos_token="</s>", mask_token="<mask>", unk_token="<unk>")
 
 
-def tiny_lm(model_type: str, seed: int = 0):
+def tiny_lm(model_type: str, seed: int = 0, **overrides):
     """A LoadedModel around a tiny random model and the tiny tokenizer."""
     from emostat.collect.models import wrap_model
 
-    model = tiny_model(model_type, seed)
+    model = tiny_model(model_type, seed, **overrides)
     return wrap_model(model, tiny_tokenizer(mlm=model_type in ("bert", "roberta", "distilbert")),
                       name=f"tiny-{model_type}")
