@@ -15,7 +15,8 @@ import math
 import numpy as np
 from scipy.stats import rankdata
 
-from emostat.analysis.kendall import ALTERNATIVES, _con_minus_dis, dense_ranks
+from emostat.analysis.kendall import (ALTERNATIVES, _con_minus_dis, dense_ranks,
+                                      single_threaded_blas)
 from emostat.constants import pair_indices
 from emostat.errors import InputError
 
@@ -137,9 +138,17 @@ def mantel(x, Y, n_perm=10_000, seed=0, n_items: int | None = None,
         tol = 1e-12 * np.abs(xc).sum() * np.abs(Yc).max(axis=0)
 
     obs = stat(np.arange(x.shape[0])[None, :])[0]
-    count = np.zeros(Y.shape[1])
+    with single_threaded_blas():
+        count, total = _count(stat, obs, tol, alternative, _perm_blocks(n, n_perm, seed), n)
+    p = count / total if n_perm == "exact" else (1 + count) / (1 + total)
+    return p[0] if y1d else p
+
+
+def _count(stat, obs, tol, alternative, blocks, n):
+    """Number of permutations at least as extreme as ``obs``, and the number drawn."""
+    count = np.zeros(obs.shape)
     total = 0
-    for perms in _perm_blocks(n, n_perm, seed):
+    for perms in blocks:
         s = stat(permuted_pairs(perms, n))
         if alternative == "greater":
             count += (s >= obs - tol).sum(axis=0)
@@ -148,5 +157,4 @@ def mantel(x, Y, n_perm=10_000, seed=0, n_items: int | None = None,
         else:
             count += (np.abs(s) >= np.abs(obs) - tol).sum(axis=0)
         total += len(perms)
-    p = count / total if n_perm == "exact" else (1 + count) / (1 + total)
-    return p[0] if y1d else p
+    return count, total
