@@ -1,0 +1,154 @@
+"""Read a run folder's results for a report: Parquet tables, provenance, manifest.
+
+Reports read tables only (never a model, never torch). A missing table is not an error here:
+:meth:`Run.get` returns ``None`` and the report says the section is not available.
+
+Report parameters reach the ``.qmd`` chunks through the environment variable
+``EMOSTAT_REPORT_PARAMS`` (path of a JSON file ``{"results": [run dirs], "kind": ...}``) or
+through Quarto's ``parameters`` cell (``results``), so no path is written in the sources.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from emostat.errors import InputError
+
+PARAMS_ENV = "EMOSTAT_REPORT_PARAMS"
+RESULTS = "results"
+
+
+@dataclass
+class Run:
+    """One run folder: ``<root>/results/*.parquet`` plus provenance and manifest records.
+
+    Attributes
+    ----------
+    root : Path
+        The run folder.
+    label : str
+        A short name for model comparison (the model name if recorded, else the folder name).
+    provenance : dict
+        ``results/provenance.json`` (or ``provenance.json`` in the run folder); ``{}`` if none.
+    manifest : dict
+        ``manifest.json`` of a collected run; ``{}`` if none.
+    """
+
+    root: Path
+    label: str = ""
+    provenance: dict = field(default_factory=dict)
+    manifest: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def results(self) -> Path:
+        return self.root / RESULTS
+
+    def path(self, name: str) -> Path:
+        return self.results / f"{name}.parquet"
+
+    def has(self, name: str) -> bool:
+        """Whether table ``name`` exists."""
+        return self.path(name).exists()
+
+    def get(self, name: str, columns=None) -> pd.DataFrame | None:
+        """Table ``name`` as a DataFrame (validated against its schema), or None if absent."""
+        if not self.has(name):
+            return None
+        key = (name, tuple(columns) if columns else None)
+        if key not in self._cache:
+            from emostat import io
+            from emostat.schemas import names
+
+            # a column subset cannot be checked against the full schema
+            dataset = name if name in names() and columns is None else None
+            self._cache[key] = io.read_table(self.path(name), columns=columns, dataset=dataset)
+        return self._cache[key].copy()
+
+    def tables(self) -> list[str]:
+        """Names of the tables present."""
+        return sorted(p.stem for p in self.results.glob("*.parquet"))
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not a readable JSON file ({exc})") from exc
+
+
+def load_run(root) -> Run:
+    """Open a run folder (the folder holding ``results/``, or ``results/`` itself)."""
+    root = Path(root)
+    if root.name == RESULTS and not (root / RESULTS).is_dir():
+        root = root.parent
+    if not (root / RESULTS).is_dir():
+        raise InputError(f"{root}: no results/ folder (run `emostat reproduce` or "
+                         "`emostat analyse` first)")
+    prov = _read_json(root / RESULTS / "provenance.json") or _read_json(root / "provenance.json")
+    manifest = _read_json(root / "manifest.json") or _read_json(root / RESULTS / "manifest.json")
+    label = _model_label(prov, manifest) or root.resolve().name
+    return Run(root=root, label=label, provenance=prov, manifest=manifest)
+
+
+def _model_label(prov: dict, manifest: dict) -> str:
+    for rec in (manifest, prov):
+        model = rec.get("model")
+        if isinstance(model, dict):
+            model = model.get("name") or model.get("id") or model.get("path")
+        if model:
+            return Path(str(model)).name if "/" in str(model) and Path(str(model)).exists() \
+                else str(model)
+    return ""
+
+
+def is_release(run: Run) -> bool:
+    """Whether the run's provenance says it reproduces the study's release."""
+    prov = run.provenance
+    for key in ("kind", "source_kind", "mode"):
+        if str(prov.get(key, "")).lower() in ("reproduction", "release"):
+            return True
+    return str(prov.get("source", "")).lower() == "release"
+
+
+def detect_kind(runs: list[Run]) -> str:
+    """``reproduction`` for one release run with a searchlight table, else ``experiment``."""
+    if len(runs) == 1 and runs[0].has("neuron_rsa") and is_release(runs[0]):
+        return "reproduction"
+    return "experiment"
+
+
+def read_params(results=None) -> dict:
+    """Report parameters: ``{"results": [Path, ...], "kind": str}``.
+
+    ``results`` (a path, a list of paths or a JSON list string, e.g. from Quarto's
+    ``-P results:...``) wins; otherwise the JSON file named by ``$EMOSTAT_REPORT_PARAMS``.
+    """
+    params: dict = {}
+    env = os.environ.get(PARAMS_ENV)
+    if env:
+        params = _read_json(Path(env))
+        if not params:
+            raise InputError(f"{env}: report parameters file is missing or empty "
+                             f"(named by ${PARAMS_ENV})")
+    if results:
+        if isinstance(results, str) and results.lstrip().startswith("["):
+            results = json.loads(results)
+        params["results"] = [results] if isinstance(results, (str, Path)) else list(results)
+    if not params.get("results"):
+        raise InputError(f"no results folder given: set ${PARAMS_ENV} to a JSON file "
+                         '{"results": ["RUN_DIR"]} or pass -P results:RUN_DIR to quarto')
+    params["results"] = [Path(p) for p in params["results"]]
+    return params
+
+
+def load_runs(results=None) -> list[Run]:
+    """The runs named by the report parameters (see :func:`read_params`)."""
+    return [load_run(p) for p in read_params(results)["results"]]

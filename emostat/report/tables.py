@@ -1,0 +1,223 @@
+"""Report tables: results DataFrames → formatted Markdown pipe tables.
+
+Pipe tables survive both output paths (pandoc → HTML and pandoc → Typst → PDF); raw HTML tables
+do not reach the PDF. Numbers are formatted by :mod:`emostat.format` (APA rules). A
+:class:`Markdown` object displays as ``text/markdown`` in a Jupyter kernel, so a chunk that ends
+with one puts the table into the document (Quarto and the offline renderer alike).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from emostat import format as fmt
+
+
+class Markdown(str):
+    """A Markdown string that Jupyter displays as Markdown (``text/markdown``)."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def _cell(x) -> str:
+    s = "" if x is None else str(x)
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def pipe_table(df: pd.DataFrame, align: str | None = None, caption: str | None = None,
+               label: str | None = None) -> Markdown:
+    """A DataFrame of (already formatted) cells as a Markdown pipe table.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Cells are converted with ``str``; ``|`` is escaped; the column names are the header.
+    align : str, optional
+        One letter per column, ``l``/``r``/``c``; default: left for text columns, right else.
+    caption, label : str, optional
+        A pandoc table caption (``: caption {#tbl-label}``) below the table.
+    """
+    cols = list(df.columns)
+    if align is None:
+        align = "".join("l" if df[c].dtype == object and not _numeric_text(df[c]) else "r"
+                        for c in cols)
+    if len(align) != len(cols):
+        raise ValueError(f"align has {len(align)} letters for {len(cols)} columns")
+    # dashes proportional to the widest cell: pandoc uses them as relative column widths
+    # when a row is longer than its line width (so long names do not wrap in the PDF)
+    widths = [max([len(_cell(c))] + [len(_cell(v)) for v in df[c]]) for c in cols]
+    rule = []
+    for a, w in zip(align, widths):
+        dashes = "-" * max(3, w)
+        rule.append({"l": ":" + dashes, "r": dashes + ":", "c": ":" + dashes + ":"}[a])
+    lines = ["| " + " | ".join(_cell(c) for c in cols) + " |", "|" + "|".join(rule) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    out = "\n".join(lines) + "\n"
+    if caption:
+        out += f"\n: {caption}" + (f" {{#{label}}}" if label else "") + "\n"
+    return Markdown(out)
+
+
+def _numeric_text(s: pd.Series) -> bool:
+    txt = s.dropna().astype(str).str.replace(r"^[<>=]\s*", "", regex=True)
+    return len(txt) > 0 and bool(txt.str.fullmatch(r"-?\.?\d[\d,.]*%?|NA|-?Inf").all())
+
+
+# column -> (header, formatter) for broom-style results
+def _bounded(digits=2):
+    return lambda x: fmt.fmt_stat(x, digits, bounded=True)
+
+
+def _num(digits=2):
+    return lambda x: fmt.fmt_num(x, digits)
+
+
+def _pts(x) -> str:
+    """A proportion difference in percentage points."""
+    return fmt.fmt_num(100 * x, 1) if x is not None and np.isfinite(x) else fmt.NA
+
+
+FORMATS: dict[str, tuple[str, Callable]] = {
+    "estimate": ("Estimate", _num(2)),
+    "std_error": ("SE", _num(3)),
+    "statistic": ("Statistic", _num(2)),
+    "df": ("df", fmt.fmt_df),
+    "p_value": ("p", lambda p: fmt.fmt_p(p, None)),
+    "p_value_perm": ("p (perm.)", lambda p: fmt.fmt_p(p, None)),
+    "p_value_mantel": ("p (Mantel)", lambda p: fmt.fmt_p(p, None)),
+    "q_value": ("q (study)", lambda p: fmt.fmt_p(p, None)),
+    "q_value_bh": ("q (BH)", lambda p: fmt.fmt_p(p, None)),
+    "n": ("n", fmt.fmt_int),
+    "k": ("k", lambda k: fmt.fmt_num(k, 0, big_mark=",")),
+}
+
+
+def apa_table(df: pd.DataFrame, columns: list, headers: dict | None = None,
+              formats: dict | None = None, ci: str | None = "95% CI", ci_digits: int = 2,
+              ci_bounded: bool = False, caption: str | None = None,
+              label: str | None = None) -> Markdown:
+    """Format selected columns of a results table APA style and return a pipe table.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A results table with broom column names.
+    columns : list of str
+        Columns to show, in order; the pseudo-column ``"ci"`` shows ``[conf_low, conf_high]``.
+    headers, formats : dict, optional
+        Override the header text or formatter (callable of one value) per column.
+    ci : str, optional
+        Header of the CI column. ``ci_bounded`` drops leading zeros (for r, tau).
+    """
+    headers, formats = headers or {}, formats or {}
+    out = {}
+    for col in columns:
+        if col == "ci":
+            f = (lambda lo, hi: fmt.fmt_ci(lo, hi, ci_digits, ci_bounded))
+            out[headers.get("ci", ci)] = [f(lo, hi) for lo, hi in
+                                          zip(df["conf_low"], df["conf_high"])]
+            continue
+        head, f = FORMATS.get(col, (col, None))
+        head = headers.get(col, head)
+        f = formats.get(col, f)
+        vals = df[col]
+        out[head] = [f(v) for v in vals] if f is not None else [str(v) for v in vals]
+    return pipe_table(pd.DataFrame(out), caption=caption, label=label)
+
+
+def _ran_name(term: str) -> tuple[str, str]:
+    """broom.mixed ran_pars term → (kind, name): ``sd__(Intercept)`` → (``sd``, ``(Intercept)``)."""
+    if "__" in term:
+        kind, name = term.split("__", 1)
+        return kind, name
+    return "sd", term
+
+
+def mixed_model_table(tidy: pd.DataFrame, glance: pd.DataFrame | None = None,
+                      k: int | None = None) -> Markdown:
+    """An lme4-style summary of a mixed model: random effects (Groups, Name, Variance,
+    Std.Dev., Corr) and fixed effects (Estimate, Std. Error, statistic, p), plus a line with
+    the number of observations, log-likelihood, optimiser, convergence and p-value method.
+
+    Parameters
+    ----------
+    tidy : DataFrame
+        broom.mixed-style rows: k, effect (fixed | ran_pars), group, term, estimate,
+        std_error, statistic, p_value (p_method optional). Random-effect terms are
+        ``sd__<name>``, ``var__<name>`` or ``cor__<a>.<b>``; the residual is group ``Residual``.
+    glance : DataFrame, optional
+        k, nobs, logLik, converged, boundary, optimizer.
+    k : int, optional
+        Which model when the table holds several (column ``k``).
+    """
+    if k is not None and "k" in tidy:
+        tidy = tidy[tidy["k"] == k]
+        if glance is not None and "k" in glance:
+            glance = glance[glance["k"] == k]
+    ran = tidy[tidy["effect"] == "ran_pars"]
+    fixed = tidy[tidy["effect"] == "fixed"]
+    parts = []
+    rows = []
+    cors = {}
+    for _, r in ran.iterrows():
+        kind, name = _ran_name(str(r["term"]))
+        grp = "Residual" if str(r["group"]) == "Residual" else str(r["group"])
+        if kind == "cor":
+            cors[(grp, name.split(".", 1)[-1])] = r["estimate"]
+            continue
+        sd = r["estimate"] if kind == "sd" else np.sqrt(r["estimate"])
+        rows.append({"Groups": grp, "Name": "" if grp == "Residual" else name,
+                     "_sd": sd})
+    if rows:
+        rt = pd.DataFrame(rows)
+        rt["Variance"] = [fmt.fmt_num(s ** 2, 5) for s in rt["_sd"]]
+        rt["Std.Dev."] = [fmt.fmt_num(s, 4) for s in rt["_sd"]]
+        rt["Corr"] = [fmt.fmt_stat(cors[(g, n)], 2, bounded=True) if (g, n) in cors else ""
+                      for g, n in zip(rt["Groups"], rt["Name"])]
+        if not any(rt["Corr"]):
+            rt = rt.drop(columns="Corr")
+        # lme4 prints a group's name once, residual last
+        rt = pd.concat([rt[rt["Groups"] != "Residual"], rt[rt["Groups"] == "Residual"]])
+        rt.loc[rt["Groups"].duplicated(), "Groups"] = ""
+        parts.append("**Random effects**\n\n" + pipe_table(rt.drop(columns="_sd"),
+                                                           align="llrr" + "r" * (rt.shape[1] - 5)))
+    method = None
+    if "p_method" in fixed and fixed["p_method"].notna().any():
+        method = str(fixed["p_method"].dropna().iloc[0])
+    stat_name = "z value" if method and "z" in method.lower() else "t value"
+    ft = pd.DataFrame({
+        "Term": fixed["term"].astype(str),
+        "Estimate": [fmt.fmt_num(x, 4) for x in fixed["estimate"]],
+        "Std. Error": [fmt.fmt_num(x, 4) for x in fixed["std_error"]],
+        stat_name: [fmt.fmt_num(x, 2) for x in fixed["statistic"]],
+        "p": [fmt.fmt_p(p, None) for p in fixed["p_value"]],
+    })
+    parts.append("**Fixed effects**\n\n" + pipe_table(ft, align="lrrrr"))
+    notes = []
+    if glance is not None and len(glance):
+        g = glance.iloc[0]
+        notes.append(f"Number of obs: {fmt.fmt_int(g['nobs'])}; "
+                     f"log-likelihood {fmt.fmt_num(g['logLik'], 1)}")
+        if "optimizer" in g:
+            notes.append(f"optimiser {g['optimizer']}")
+        if "converged" in g:
+            notes.append("converged" if bool(g["converged"]) else "**did not converge**")
+        if "boundary" in g and bool(g["boundary"]):
+            notes.append("**boundary (singular) fit**")
+    if method:
+        notes.append(fmt.p_method_note(method))
+    out = "\n".join(parts)
+    if notes:
+        out += "\n*Note.* " + "; ".join(n.rstrip(".") for n in notes) + ".\n"
+    return Markdown(out)
+
+
+def not_available(what: str, table: str) -> Markdown:
+    """The sentence a section prints when its results table is missing."""
+    return Markdown(f"*{what} is not available: the results table `{table}` is missing "
+                    f"from this run.*\n")
