@@ -4,10 +4,11 @@ Activation files: ``Data/raw_data/PLM/prompt_tuning_RoBERTa/neurons_activation_b
 <emotion>-<seed>.csv(.gz)``, one header row (0..36863) then ONE row of 36,864 values, layer-major
 (neuron = layer * 3072 + unit): the FFN intermediate output (post-GELU) of roberta-base's 12
 layers at position 0, for the soft prompt of that emotion and seed. The text holds float32
-values printed as their shortest decimal; the study read them as double. Storing float32 would
-lose that double reading (ranks of the searchlight then match the released ones less often:
-96-99% instead of 97-99%), so the dataset stores float64 (the ``activations`` schema accepts
-any float list).
+values printed as their shortest decimal; the study read them as double. Storing float32 loses
+that double reading: recomputed searchlight ranks then equal the released ones for 95.4-98.7%
+of neurons per attribute (min control), against 97.2-99.4% from the double values (checked
+here; Spearman 1.0000 and top-4000 sets identical either way). So the dataset stores float64
+(the ``activations`` schema accepts any float list).
 """
 
 from __future__ import annotations
