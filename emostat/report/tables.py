@@ -43,7 +43,7 @@ def pipe_table(df: pd.DataFrame, align: str | None = None, caption: str | None =
     """
     cols = list(df.columns)
     if align is None:
-        align = "".join("l" if df[c].dtype == object and not _numeric_text(df[c]) else "r"
+        align = "".join("l" if _is_text(df[c]) and not _numeric_text(df[c]) else "r"
                         for c in cols)
     if len(align) != len(cols):
         raise ValueError(f"align has {len(align)} letters for {len(cols)} columns")
@@ -61,6 +61,10 @@ def pipe_table(df: pd.DataFrame, align: str | None = None, caption: str | None =
     if caption:
         out += f"\n: {caption}" + (f" {{#{label}}}" if label else "") + "\n"
     return Markdown(out)
+
+
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
 
 
 def _numeric_text(s: pd.Series) -> bool:

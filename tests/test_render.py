@@ -1,0 +1,313 @@
+"""Rendering the reports offline (no quarto): HTML and PDF from fixture results.
+
+The expected numbers are recomputed here from the fixture Parquet files with emostat.format, so
+a test fails when the report prints a number that is not the table's.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from emostat import format as fmt
+from emostat.errors import InputError
+from emostat.report import render
+from emostat.report.load import PARAMS_ENV, detect_kind, load_run, read_params
+from emostat.report.render import Chunk, assemble, chunk_options, split_front_matter
+
+sys.path.insert(0, str(Path(__file__).parent))
+import report_fixtures  # noqa: E402
+
+K = 4000
+
+# figures and tables each report shows when every table is present (chunks with fig-cap /
+# tbl-cap in reports/*.qmd and the shared _*.qmd sections)
+REPRO_FIGS = ["fig-importance", "fig-loadings", "fig-rdms", "fig-tau", "fig-counts",
+              "fig-layers", "fig-masking", "fig-attribute-drops", "fig-link"]
+REPRO_TBLS = ["tbl-importance", "tbl-icc", "tbl-attribute-drops", "tbl-link", "tbl-mixed",
+              "tbl-perm", "tbl-provenance"]
+EXP_FIGS = ["fig-baseline"] + REPRO_FIGS + ["fig-null", "fig-comparison"]
+EXP_TBLS = ["tbl-baseline"] + REPRO_TBLS[:-1] + ["tbl-null", "tbl-generation", "tbl-provenance"]
+
+
+def _text(html: str) -> str:
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    body = re.sub(r"<[^>]+>", " ", body)
+    return re.sub(r"\s+", " ", body.replace("&lt;", "<").replace("&gt;", ">")
+                  .replace("&amp;", "&"))
+
+
+def _pdf_text(pdf: Path) -> str:
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed: cannot read the PDF's text")
+    out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    out = re.sub(r"\s+", " ", out.replace("\u2212", "-"))
+    return re.sub(r"(?<=[a-z])- (?=[a-z])", "", out)   # words hyphenated at a line end
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Both reports rendered offline from fixture runs (the experiment with two models)."""
+    tmp = tmp_path_factory.mktemp("reports")
+    rep = report_fixtures.make_run(tmp / "rep", "reproduction", seed=3)
+    exp = report_fixtures.make_run(tmp / "exp", "experiment", seed=4, model="model-a")
+    exp2 = report_fixtures.make_run(tmp / "exp2", "experiment", seed=5, model="model-b")
+    old = os.environ.get("EMOSTAT_OFFLINE_RENDER")
+    os.environ["EMOSTAT_OFFLINE_RENDER"] = "1"   # even where a quarto binary exists
+    try:
+        r = render.render_report([rep], out=tmp / "out", quiet=True)
+        e = render.render_report([exp, exp2], out=tmp / "out", quiet=True)
+    finally:
+        if old is None:
+            os.environ.pop("EMOSTAT_OFFLINE_RENDER")
+    return {"reproduction": (rep, r), "experiment": (exp, e)}
+
+
+# ---- end-to-end (one render per report, shared by the tests below) ---------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["reproduction", "experiment"])
+def test_outputs_exist_and_are_named_by_kind(rendered, kind):
+    run, files = rendered[kind]
+    assert set(files) == {"html", "pdf"}
+    assert files["html"].name == f"{kind}.html" and files["pdf"].name == f"{kind}.pdf"
+    assert files["pdf"].read_bytes()[:5] == b"%PDF-"
+    assert files["html"].read_text().lstrip().lower().startswith("<!doctype html")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["reproduction", "experiment"])
+def test_html_is_self_contained(rendered, kind):
+    html = rendered[kind][1]["html"].read_text()
+    assert not re.search(r"<script[^>]*\bsrc\s*=", html), "external script"
+    assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']?(https?:)?//", html), "external style"
+    assert not re.search(r"\bsrc\s*=\s*[\"']?(https?:)?//", html), "external image/media"
+    assert not re.search(r"url\(\s*[\"']?(https?:)?//", html), "external url() in CSS"
+    assert "<math" in html                      # MathML, not a MathJax CDN
+    imgs = re.findall(r"<img[^>]*src=\"data:image/png;base64,([^\"]+)\"", html)
+    assert imgs and all(base64.b64decode(b[:64])[:4] == b"\x89PNG" for b in imgs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,figs,tbls", [("reproduction", REPRO_FIGS, REPRO_TBLS),
+                                            ("experiment", EXP_FIGS, EXP_TBLS)])
+def test_figures_and_tables_are_all_there(rendered, kind, figs, tbls):
+    html = rendered[kind][1]["html"].read_text()
+    for n, label in enumerate(figs, 1):     # numbered in document order, each with its image
+        m = re.search(rf"<figure id=\"{label}\">\s*<img[^>]*>.*?Figure {n}\.", html, re.S)
+        assert m, f"{label} missing or not Figure {n}"
+    assert len(re.findall(r"<figure", html)) == len(figs)
+    for n, label in enumerate(tbls, 1):
+        assert re.search(rf"id=\"{label}\".*?Table {n}\.", html, re.S), f"{label} / Table {n}"
+    # the mixed model prints two tables (random, fixed effects)
+    assert len(re.findall(r"<table", html)) >= len(tbls) + 1
+    pdf = _pdf_text(rendered[kind][1]["pdf"])
+    for n in range(1, len(figs) + 1):
+        assert f"Figure {n}." in pdf
+    for n in range(1, len(tbls) + 1):
+        assert f"Table {n}." in pdf
+
+
+def _expected_numbers(run_dir: Path) -> list[str]:
+    """Strings the text must contain, recomputed from the Parquet files."""
+    res = run_dir / "results"
+    be = pd.read_parquet(res / "masking_by_emotion.parquet")
+    be = be[be["k"] == K]
+    link = pd.read_parquet(res / "importance_link.parquet").set_index("k").loc[K]
+    imp = pd.read_parquet(res / "attribute_importance.parquet").sort_values("estimate")
+    top = imp.iloc[-1]
+    worst = be.sort_values("estimate").iloc[0]
+    whole = pd.read_parquet(res / "whole_model_rsa.parquet").iloc[0]
+    mm = pd.read_parquet(res / "masking_mixed_model.parquet")
+    slope = mm[(mm["k"] == K) & (mm["term"] == "conditionattribute")].iloc[0]
+    return [
+        fmt.fmt_pct(be["acc_none"].mean(), 2), fmt.fmt_pct(be["acc_random"].mean(), 2),
+        fmt.fmt_pct(be["acc_attribute"].mean(), 2),
+        f"for {int((be['q_value'] < .05).sum())} of 27 emotions",
+        f"{worst['emotion']} {fmt.fmt_num(-100 * worst['estimate'], 1)} points "
+        f"({fmt.apa_t(worst['statistic'], worst['df'], worst['p_value'])})",
+        f"r = {fmt.fmt_stat(link['estimate'], 3, bounded=True)}",
+        fmt.fmt_ci(link["conf_low"], link["conf_high"], 3, bounded=True),
+        fmt.apa_t(link["statistic"], link["df"], link["p_value"]),
+        f"{top['attribute']} (τ = {fmt.fmt_stat(top['estimate'], 3, bounded=True)}",
+        f"τ = {fmt.fmt_stat(whole['estimate'], 3, bounded=True)}",
+        fmt.fmt_num(slope["estimate"], 4),      # mixed-model table cell
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["reproduction", "experiment"])
+def test_numbers_in_text_equal_the_parquet_values(rendered, kind):
+    run_dir, files = rendered[kind]
+    html = _text(files["html"].read_text())
+    pdf = _pdf_text(files["pdf"])
+    for s in _expected_numbers(run_dir):
+        assert s in html, f"HTML lacks {s!r}"
+        assert s in pdf, f"PDF lacks {s!r}"
+
+
+@pytest.mark.slow
+def test_experiment_numbers(rendered):
+    run_dir, files = rendered["experiment"]
+    html = _text(files["html"].read_text())
+    base = pd.read_parquet(run_dir / "results" / "baseline_accuracy.parquet")
+    b = base[base["task"] == "binary"]
+    assert f"binary: mean {fmt.fmt_pct(b['estimate'].mean(), 1)}" in html
+    vs = pd.read_parquet(run_dir / "results" / "attribute_vs_null.parquet")
+    v = vs[(vs["task"] == "binary") & (vs["k"] == K)]
+    assert f"{int((v['p_value_perm'] < .05).sum())} of 14 attribute masks" in html
+    assert "model-a" in html and "model-b" in html           # model comparison
+
+
+@pytest.mark.slow
+def test_missing_tables_say_not_available(tmp_path):
+    run = report_fixtures.make_run(tmp_path / "run", "experiment",
+                                   drop=("masking_mixed_model", "random_null", "neuron_rsa",
+                                         "generation_examples", "appraisal_loadings"))
+    os.environ["EMOSTAT_OFFLINE_RENDER"] = "1"
+    try:
+        files = render.render_report([run], to="html", quiet=True)
+    finally:
+        os.environ.pop("EMOSTAT_OFFLINE_RENDER")
+    assert set(files) == {"html"} and files["html"].parent == run / "report"
+    html = _text(files["html"].read_text())
+    for table in ("masking_mixed_model", "random_null", "neuron_rsa", "generation_examples",
+                  "appraisal_loadings"):
+        assert f"the results table {table} is missing" in html
+
+
+# ---- quarto path (a stand-in binary records how it is called) -------------------------------
+
+def test_quarto_is_called_with_params(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    (run / "results").mkdir(parents=True)
+    (run / "results" / "provenance.json").write_text(json.dumps({"kind": "experiment"}))
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "calls.jsonl"
+    fake = bindir / "quarto"
+    fake.write_text(f"""#!{sys.executable}
+import json, os, sys
+a = sys.argv[1:]
+with open({str(log)!r}, "a") as f:
+    f.write(json.dumps({{"argv": a, "env": os.environ.get({PARAMS_ENV!r})}}) + "\\n")
+out = a[a.index("--output-dir") + 1]
+ext = "pdf" if a[a.index("--to") + 1] == "typst" else "html"
+open(os.path.join(out, "experiment." + ext), "w").write("x")
+""")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("EMOSTAT_OFFLINE_RENDER", raising=False)
+    files = render.render_report([run], to=("html", "pdf"), out=tmp_path / "o", quiet=True)
+    assert files == {"html": tmp_path / "o" / "experiment.html",
+                     "pdf": tmp_path / "o" / "experiment.pdf"}
+    calls = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [c["argv"][c["argv"].index("--to") + 1] for c in calls] == ["html", "typst"]
+    for c in calls:
+        a = c["argv"]
+        assert a[0] == "render" and a[1].endswith("reports/experiment.qmd")
+        assert f"results:{json.dumps([str(run.resolve())])}" in a
+        assert json.loads(Path(c["env"]).read_text())["results"] == [str(run.resolve())]
+
+
+# ---- pieces ---------------------------------------------------------------------------------
+
+def test_front_matter_and_chunk_options():
+    meta, body = split_front_matter("---\ntitle: A\nparams:\n  results: ''\n---\n\n# H\n")
+    assert meta == {"title": "A", "params": {"results": ""}} and body == "# H\n"
+    opts, src = chunk_options("#| label: fig-x\n#| fig-cap: \"A: b\"\n#| echo: true\nx = 1")
+    assert opts == {"label": "fig-x", "fig-cap": "A: b", "echo": True} and src == "x = 1"
+    with pytest.raises(InputError):
+        split_front_matter("---\ntitle: A\n")
+
+
+def test_read_qmd_expands_includes_and_merges_project_options():
+    meta, chunks = render.read_qmd(render.REPORTS_DIR / "reproduction.qmd")
+    assert meta["execute"]["echo"] is False            # from _quarto.yml
+    assert meta["title"].startswith("Emotion-concept")  # from the document
+    labels = [c.options.get("label") for c in chunks if c.kind == "code"]
+    for label in REPRO_FIGS + REPRO_TBLS:               # sections pulled in by includes
+        assert labels.count(label) == 1, label
+    assert not any("{{<" in c.source for c in chunks)
+
+
+def _png() -> str:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    fig, _ = plt.subplots(figsize=(3, 2), dpi=100)
+    b = io.BytesIO()
+    fig.savefig(b, format="png", dpi=100)
+    plt.close(fig)
+    return base64.b64encode(b.getvalue()).decode()
+
+
+def test_assemble_honours_chunk_options(tmp_path):
+    png = {"output_type": "display_data", "data": {"image/png": _png(), "text/plain": "<Fig>"}}
+    md_out = {"output_type": "display_data",
+              "data": {"text/markdown": "| a |\n|---:|\n| 1 |\n", "text/plain": "x"}}
+    err = {"output_type": "stream", "name": "stderr", "text": "a warning"}
+    chunks = [
+        Chunk("markdown", "See @fig-one and @tbl-one; value `{python} x`.", inline=["42"]),
+        Chunk("code", "plot()", {"label": "fig-one", "fig-cap": "First"}, [png, err]),
+        Chunk("code", "hidden()", {"include": False}, [png]),
+        Chunk("code", "tab()", {"label": "tbl-one", "tbl-cap": "A table", "echo": True},
+              [md_out]),
+        Chunk("code", "print('**raw**')", {"output": "asis"},
+              [{"output_type": "stream", "name": "stdout", "text": "**raw**\n"}]),
+        Chunk("code", "quiet()", {"output": False}, [png]),
+        Chunk("code", "warn()", {"warning": True}, [err]),
+    ]
+    md, numbers = assemble(chunks, {"echo": False}, tmp_path / "figs")
+    assert numbers == {"fig-one": "Figure 1", "tbl-one": "Table 1"}
+    assert "See [Figure 1](#fig-one) and [Table 1](#tbl-one); value 42." in md
+    assert "![**Figure 1.** First](figs/fig-one.png){#fig-one width=3.00in}" in md
+    assert (tmp_path / "figs" / "fig-one.png").exists()
+    assert md.count("![") == 1                    # include: false and output: false dropped
+    assert md.count("a warning") == 1             # stderr only where warning: true
+    assert "```python\ntab()\n```" in md and "plot()" not in md   # echo per chunk
+    assert "| 1 |\n\n: **Table 1.** *A table*" in md and "::: {#tbl-one}" in md
+    assert "\n**raw**\n" in f"\n{md}"             # asis: raw markdown, not a code block
+
+
+def test_params_and_kind(tmp_path, monkeypatch):
+    rep = report_fixtures.make_run(tmp_path / "rep", "reproduction", ks=[4000])
+    exp = report_fixtures.make_run(tmp_path / "exp", "experiment", ks=[4000])
+    assert detect_kind([load_run(rep)]) == "reproduction"
+    assert detect_kind([load_run(exp)]) == "experiment"
+    assert detect_kind([load_run(rep), load_run(exp)]) == "experiment"   # several: comparison
+    assert load_run(rep / "results").root == rep
+    p = tmp_path / "params.json"
+    p.write_text(json.dumps({"results": [str(rep)], "kind": "reproduction"}))
+    monkeypatch.setenv(PARAMS_ENV, str(p))
+    assert read_params()["results"] == [rep]
+    assert read_params(json.dumps([str(exp)]))["results"] == [exp]   # quarto -P wins
+    monkeypatch.delenv(PARAMS_ENV)
+    with pytest.raises(InputError, match=PARAMS_ENV):
+        read_params()
+    with pytest.raises(InputError, match="no results/ folder"):
+        load_run(tmp_path)
+    with pytest.raises(InputError, match="html, pdf"):
+        render.render_report([rep], to="docx")
+
+
+def test_report_package_never_imports_torch():
+    code = ("import sys, emostat.report.render, emostat.report.figures, emostat.report.tables, "
+            "emostat.report.text, emostat.report.load; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

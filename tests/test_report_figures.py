@@ -1,0 +1,133 @@
+"""Report figures draw the table values they are given (read back from the matplotlib artists)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from emostat.constants import ANALYSIS_ORDER, ATTRIBUTES  # noqa: E402
+from emostat.report import figures  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+import report_fixtures  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tables():
+    rng = np.random.default_rng(7)
+    t = report_fixtures.human_tables(rng)
+    t.update(report_fixtures.masking_tables(rng, [2000, 4000]))
+    t.update(report_fixtures.searchlight_tables(rng, [2000, 4000]))
+    t.update(report_fixtures.experiment_tables(rng, [2000, 4000]))
+    figures.use_style()
+    yield t
+    plt.close("all")
+
+
+def _bar_heights(ax):
+    return np.array([p.get_height() for p in ax.patches])
+
+
+def test_okabe_ito_palette():
+    # Okabe & Ito (2008) hex codes
+    assert figures.OKABE_ITO["vermillion"] == "#D55E00" and figures.OKABE_ITO["blue"] == "#0072B2"
+    figures.use_style()
+    assert matplotlib.rcParams["figure.dpi"] >= 200
+
+
+def test_two_panel_bars_and_drops(tables):
+    d = tables["masking_by_emotion"]
+    fig = figures.masking_two_panel(d, k=4000)
+    a1, a2 = fig.axes
+    sub = d[d["k"] == 4000].assign(drop=lambda x: -100 * x["estimate"])
+    sub = sub.sort_values("drop", ascending=False)
+    # panel A: 3 conditions x 27 emotions, accuracies in percent, grouped by condition
+    h = _bar_heights(a1)
+    assert len(h) == 81
+    np.testing.assert_allclose(h[:27], 100 * sub["acc_none"].to_numpy())
+    np.testing.assert_allclose(h[54:], 100 * sub["acc_attribute"].to_numpy())
+    # panel B: the drop per emotion, sorted, labelled in the same order
+    np.testing.assert_allclose(_bar_heights(a2), sub["drop"].to_numpy())
+    assert [t.get_text() for t in a2.get_xticklabels()] == list(sub["emotion"])
+    # significance marks: one per emotion with study q < .05
+    marks = [t.get_text() for t in a2.texts if t.get_text().startswith("*")]
+    assert len(marks) == int((sub["q_value"] < .05).sum())
+
+
+def test_ci95_matches_scipy_t():
+    import pandas as pd
+
+    d = pd.DataFrame({"estimate": [0.1], "std_error": [0.02], "df": [167.0]})
+    lo, hi = figures._ci95(d)
+    crit = stats.t.ppf(0.975, 167)
+    np.testing.assert_allclose([lo[0], hi[0]], [0.1 - crit * 0.02, 0.1 + crit * 0.02])
+
+
+def test_importance_bars_sorted_with_cis(tables):
+    imp = tables["attribute_importance"]
+    fig = figures.importance_bars(imp)
+    ax = fig.axes[0]
+    widths = np.array([p.get_width() for p in ax.patches[:len(imp)]])
+    np.testing.assert_allclose(widths, np.sort(imp["estimate"].to_numpy()))
+
+
+def test_rdm_heatmaps_in_analysis_order(tables):
+    fig = figures.rdm_heatmaps(tables["human_rdm"], tables["attribute_rdms"])
+    axes = [a for a in fig.axes if a.get_visible()]
+    assert len(axes) == 15
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == list(ANALYSIS_ORDER)
+    m = axes[1].images[0].get_array()
+    ar = tables["attribute_rdms"]
+    row = ar[(ar["attribute"] == "arousal")].iloc[0]
+    i, j = ANALYSIS_ORDER.index(row["emotion_a"]), ANALYSIS_ORDER.index(row["emotion_b"])
+    assert m[i, j] == m[j, i] == pytest.approx(row["estimate"])
+    assert axes[1].get_title() == "arousal"
+
+
+def test_layer_distribution_shares_sum_to_one(tables):
+    fig = figures.layer_distribution(tables["layer_distribution"], k=4000)
+    share = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(share.sum(axis=1), 1.0)
+    ld = tables["layer_distribution"]
+    x = ld[(ld["k"] == 4000) & (ld["attribute"] == ATTRIBUTES[0])]
+    np.testing.assert_allclose(share[0], x.sort_values("layer")["n_neurons"] / x["n_neurons"].sum())
+
+
+def test_other_figures_draw(tables):
+    t = tables
+    for fig in (figures.appraisal_loadings(t["appraisal_loadings"]),
+                figures.tau_distributions(t["neuron_rsa"]),
+                figures.neuron_counts(t["neuron_counts"]),
+                figures.attribute_drops(t["masking_by_attribute"]),
+                figures.importance_link(t["importance_link"], t["importance_link_by_emotion"]),
+                figures.baseline_accuracy(t["baseline_accuracy"]),
+                figures.random_null(t["random_null"], t["attribute_vs_null"]),
+                figures.model_comparison({"a": t["masking_by_attribute"]},
+                                         {"a": t["importance_link"]})):
+        assert fig.axes
+        plt.close(fig)
+
+
+def test_random_null_marks_attribute_value(tables):
+    fig = figures.random_null(tables["random_null"], tables["attribute_vs_null"], k=4000,
+                              task="binary")
+    vs = tables["attribute_vs_null"]
+    v = vs[(vs["task"] == "binary") & (vs["k"] == 4000)].set_index("attribute")
+    ax = fig.axes[0]
+    assert ax.get_title() == ATTRIBUTES[0]
+    assert ax.lines[0].get_xdata()[0] == pytest.approx(100 * v.loc[ATTRIBUTES[0], "estimate"])
+
+
+def test_headline_k_and_stars():
+    assert figures.headline_k([1500, 4000, 6000]) == 4000
+    assert figures.headline_k([10, 20, 30]) == 20
+    assert [figures.stars(q) for q in (.0005, .005, .03, .2, np.nan)] == \
+        ["***", "**", "*", "", ""]
