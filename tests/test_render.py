@@ -43,6 +43,7 @@ EXP_TBLS = ["tbl-baseline"] + REPRO_TBLS[:-1] + ["tbl-null", "tbl-generation", "
 def _text(html: str) -> str:
     body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
     body = re.sub(r"<[^>]+>", " ", body)
+    body = body.replace("\u00a0", " ").replace("&#160;", " ").replace("&nbsp;", " ")
     return re.sub(r"\s+", " ", body.replace("&lt;", "<").replace("&gt;", ">")
                   .replace("&amp;", "&"))
 
@@ -52,7 +53,7 @@ def _pdf_text(pdf: Path) -> str:
         pytest.skip("pdftotext (poppler-utils) is not installed: cannot read the PDF's text")
     out = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
                          text=True, check=True).stdout
-    out = re.sub(r"\s+", " ", out.replace("\u2212", "-"))
+    out = re.sub(r"\s+", " ", out.replace("\u2212", "-").replace("\u00a0", " "))
     return re.sub(r"(?<=[a-z])- (?=[a-z])", "", out)   # words hyphenated at a line end
 
 

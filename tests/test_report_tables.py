@@ -83,5 +83,14 @@ def test_sentences_and_missing_tables():
     assert "not available" in text.masking_sentence(None)
     assert "`masking_by_emotion`" in text.masking_sentence(None)
     assert text.listing(["a", "b", "c"]) == "a, b and c"
-    prov = text.provenance_rows({"seed": 1, "files": {"a.csv": "ff"}, "ks": [1, 2]})
-    assert prov.values.tolist() == [["seed", "1"], ["files.a.csv", "ff"], ["ks", "1, 2"]]
+    prov = text.provenance_rows({"n_perm": 1, "source_files": {"a.csv": "ff"}, "ks": [1, 2]})
+    assert prov.values.tolist() == [["n perm", "1"], ["source files: a.csv", "ff"],
+                                    ["ks", "1, 2"]]
+    many = {f"f{i}.csv": "ab" for i in range(20)}
+    # sha256sum-style listing of the 20 files, sorted by name, hashed once
+    import hashlib
+
+    listing = "".join(f"{k}  ab\n" for k in sorted(many))
+    row = text.provenance_rows({"files": many}).iloc[0]
+    assert row["Value"] == ("20 files; SHA-256 over their sorted hashes: "
+                            + hashlib.sha256(listing.encode()).hexdigest())

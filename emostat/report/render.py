@@ -46,6 +46,8 @@ KERNEL_NAME = "emostat-python"
 INLINE = re.compile(r"`\{python\}\s+([^`]+?)`")
 XREF = re.compile(r"@((?:fig|tbl)-[A-Za-z0-9_-]+)")
 INCLUDE = re.compile(r"\{\{<\s*include\s+(\S+)\s*>\}\}")
+# a statistic's symbol, relation and value: joined by no-break spaces
+KEEP = re.compile(r"((?<![\w|])[pqtrzτ]|\)) ([<=>]) (?=[-.\d])")
 OPTION = re.compile(r"^#\|\s?(.*)$")
 
 
@@ -359,6 +361,7 @@ def assemble(chunks: list[Chunk], defaults: dict, fig_dir: Path) -> tuple[str, d
         if text:
             parts.append(text)
     md = "\n\n".join(p.strip("\n") for p in parts if p.strip()) + "\n"
+    md = KEEP.sub("\\1\u00a0\\2\u00a0", md)   # "p < .001" never breaks across lines
     md = XREF.sub(lambda m: f"[{numbers[m.group(1)]}](#{m.group(1)})"
                   if m.group(1) in numbers else m.group(0), md)
     return md, numbers

@@ -165,14 +165,28 @@ def baseline_sentence(base: pd.DataFrame | None) -> Markdown:
     return Markdown("Unmanipulated accuracy by task — " + "; ".join(parts) + ".")
 
 
-def provenance_rows(prov: dict) -> pd.DataFrame:
-    """Provenance record → a two-column (Item, Value) frame, nested dicts flattened."""
+def provenance_rows(prov: dict, max_files: int = 12) -> pd.DataFrame:
+    """Provenance record → a two-column (Item, Value) frame, nested dicts flattened.
+
+    A dict of more than ``max_files`` path → hash entries is summarised as its count and one
+    SHA-256 over the sorted ``path  hash`` lines (as ``sha256sum`` would list them).
+    """
     rows = []
 
     def walk(prefix, v):
-        if isinstance(v, dict):
+        if isinstance(v, dict) and len(v) > max_files and all(
+                isinstance(x, str) for x in v.values()):
+            # many files -> their count and one digest over "path  sha256" lines (sorted)
+            import hashlib
+
+            lines = "".join(f"{k2}  {v2}\n" for k2, v2 in sorted(v.items()))
+            digest = hashlib.sha256(lines.encode()).hexdigest()
+            rows.append((prefix, f"{len(v)} files; SHA-256 over their sorted hashes: {digest}"))
+        elif isinstance(v, dict):
             for k2, v2 in v.items():
-                walk(f"{prefix}.{k2}" if prefix else str(k2), v2)
+                # spaces, not dots, between levels: a long key can wrap in a PDF table cell
+                name = str(k2) if prefix or "/" in str(k2) else str(k2).replace("_", " ")
+                walk(f"{prefix}: {name}" if prefix else name, v2)
         elif isinstance(v, (list, tuple)):
             rows.append((prefix, ", ".join(str(x) for x in v)))
         else:
