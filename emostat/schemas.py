@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from emostat.constants import EMOTIONS
+from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
 
 S, F, I, B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
@@ -36,6 +36,9 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # Per-participant dissimilarity judgments (1-9) of the 351 emotion pairs, study pair order.
     "similarity": [("participant_id", S), ("pair", I), ("emotion_a", S), ("emotion_b", S),
                    ("dissimilarity", F)],
+    # The release's own attribute distances (dist_emotional_PCs.csv), kept so that reproducing
+    # from an import-release folder gives the study's exact ties (see HumanSpace).
+    "released_attribute_rdms": [("pair", I)] + [(a, F) for a in ATTRIBUTES],
     # ---- model data (import-release or emostat collect) ---------------------------------------
     # FFN neuron activations: one row per model x concept x template x layer.
     "activations": [("model", S), ("concept", S), ("template", S), ("layer", I),

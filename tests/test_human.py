@@ -234,3 +234,15 @@ def test_importance_with_tie_exact_rdms(space):
                                   n_perm=0, seed=0).set_index("attribute")
     diffs = [abs(out.loc[a, "estimate"] - ref) for a, ref in REFERENCE_TAU.items()]
     assert max(diffs) < 0.001
+
+
+def test_import_folder_keeps_the_study_attribute_rdms(release, tmp_path):
+    """load_human on an import-release folder uses the release's attribute distances, so the
+    importance taus equal reference-values.md exactly as from the release root."""
+    from emostat.analysis.human import load_human
+    from emostat.release.human import import_human
+
+    import_human(release, tmp_path, quiet=True)
+    a = load_human(tmp_path).attribute_rdms_for_study
+    b = load_human(release).attribute_rdms_for_study
+    pd.testing.assert_frame_equal(a, b, check_names=False)

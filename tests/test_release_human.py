@@ -218,7 +218,8 @@ def test_import_human_writes_valid_tables(tmp_path):
     from emostat.io import file_sha256, read_provenance, read_table
 
     written = rh.import_human(SHARED_RELEASE, tmp_path, quiet=True)
-    assert set(written) == {"participants", "ratings", "appraisal_responses", "similarity"}
+    assert set(written) == {"participants", "ratings", "appraisal_responses", "similarity",
+                            "released_attribute_rdms"}
     for name, path in written.items():
         read_table(path, dataset=name)                     # schema-valid
     ratings = read_table(written["ratings"])

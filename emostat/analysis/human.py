@@ -473,8 +473,9 @@ def _space(ratings, responses, similarity, released=None) -> HumanSpace:
 def load_human(path) -> HumanSpace:
     """The human space from a release root (``Data/`` inside) or an import-release folder.
 
-    From a release root the raw files are read directly (nothing is written) and
-    ``released_attribute_rdms`` holds the release's ``dist_emotional_PCs.csv``.
+    From a release root the raw files are read directly (nothing is written). In both cases
+    ``released_attribute_rdms`` holds the release's ``dist_emotional_PCs.csv`` (an
+    import-release folder keeps it as ``released_attribute_rdms.parquet``).
     """
     from emostat import io
     from emostat.release import human as rh
@@ -496,7 +497,12 @@ def load_human(path) -> HumanSpace:
         responses = io.read_table(path / "appraisal_responses.parquet",
                                   dataset="appraisal_responses")
         similarity = io.read_table(path / "similarity.parquet", dataset="similarity")
-        return _space(ratings, responses, similarity)
+        released = None
+        if (path / "released_attribute_rdms.parquet").exists():
+            released = (io.read_table(path / "released_attribute_rdms.parquet",
+                                      dataset="released_attribute_rdms")
+                        .set_index("pair")[list(ATTRIBUTES)])
+        return _space(ratings, responses, similarity, released)
     raise InputError(f"{path}: neither the study's release (no Data/ folder) nor an "
                      "`emostat import-release` output (no ratings.parquet)")
 

@@ -443,6 +443,10 @@ def import_human(root, out, quiet: bool = False) -> dict[str, Path]:
         "appraisal_responses": responses,
         "similarity": similarity,
     }
+    src["released_attribute_rdms"] = [common.find(root, common.ATTRIBUTE_DIST)]
+    from emostat.analysis.human import read_released_attribute_rdms
+
+    tables["released_attribute_rdms"] = read_released_attribute_rdms(root).reset_index()
     written = {}
     for name, table in tables.items():
         prov = provenance(source=str(root), dataset=name, files=_hashes(root, src[name]))
