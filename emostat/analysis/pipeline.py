@@ -156,9 +156,17 @@ def _study_data(release: Path, out: Path, quiet: bool):
                          "`emostat import-release` output (no activations.parquet)")
     A, concepts, templates, layer_sizes = load_activation_array(data_dir / "activations.parquet")
     accuracy = io.read_table(data_dir / "accuracy.parquet", dataset="accuracy")
-    sources = {n: io.read_provenance(data_dir / n).get("files", {})
+    sources = {n: _digest(io.read_provenance(data_dir / n).get("files", {}))
                for n in ("activations.parquet", "accuracy.parquet")}
     return human, A, layer_sizes, accuracy, data_dir, sources
+
+
+def _digest(files: dict) -> dict:
+    """One SHA-256 over a {path: sha256} map (sorted), with the file count: short provenance."""
+    import hashlib
+
+    h = hashlib.sha256("".join(f"{k}:{v}\n" for k, v in sorted(files.items())).encode())
+    return {"n_files": len(files), "sha256_of_file_hashes": h.hexdigest()}
 
 
 def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
