@@ -84,3 +84,22 @@ def test_reproduce_bad_release_is_a_clear_error(tmp_path, capsys):
     rc = main(["reproduce", "--release", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
     assert rc == 2
     assert "nowhere" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_reproduction_report_renders_from_real_results(study):
+    """The reproduction report renders offline from the pipeline's own tables (HTML + PDF)."""
+    import re
+
+    from emostat.report.render import render_report
+
+    files = render_report([study], to=["html", "pdf"], out=study / "report", quiet=True)
+    html = files["html"].read_text()
+    assert files["pdf"].stat().st_size > 50_000
+    assert not re.search(r"<script[^>]+src=\"https?:", html)
+    link = pd.read_parquet(study / RESULTS / "importance_link.parquet").set_index("k")
+    # the text prints the k = 4000 link from the table (reference-values.md: .474)
+    from emostat.format import fmt_stat
+
+    assert fmt_stat(link.loc[4000, "estimate"], bounded=True, digits=3) in html or \
+        fmt_stat(link.loc[4000, "estimate"], bounded=True) in html
