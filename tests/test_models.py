@@ -93,3 +93,16 @@ def test_embedded_default_model():
     with torch.no_grad():
         nxt = lm.model(**enc).logits[0, -1].argmax().item()
     assert lm.tokenizer.decode([nxt]).strip() == "Paris"
+
+
+def test_default_threads(monkeypatch):
+    # measured here: 2 threads ~2.6x slower than 1 on a 2-core VM (benchmarks/results/capture.json)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(models.os, "cpu_count", lambda: 2)
+    assert models.default_threads("cpu") == 1
+    assert models.default_threads("cuda") is None
+    monkeypatch.setattr(models.os, "cpu_count", lambda: 16)
+    assert models.default_threads("cpu") is None
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setattr(models.os, "cpu_count", lambda: 2)
+    assert models.default_threads("cpu") is None

@@ -65,6 +65,18 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "emostat"
 
 
+def default_threads(device: str = "cpu") -> int | None:
+    """Thread count used when none is given: 1 on CPUs with at most 2 cores, else torch's own.
+
+    Measured on the 2-core VMs emostat is developed on (benchmarks/results/capture.json): a
+    SmolLM2-135M forward took ~2.6x longer with 2 threads than with 1. ``OMP_NUM_THREADS`` in the
+    environment always wins.
+    """
+    if str(device).split(":")[0] != "cpu" or "OMP_NUM_THREADS" in os.environ:
+        return None
+    return 1 if (os.cpu_count() or 1) <= 2 else None
+
+
 def set_threads(threads: int | None) -> int:
     """Set torch's intra-op thread count (None: leave it) and return the count in use."""
     import torch
@@ -236,7 +248,8 @@ def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
     device : {"cpu", "cuda", "mps"} or e.g. "cuda:1"
     dtype : {"float32", "bfloat16", "float16"}
     threads : int, optional
-        torch intra-op threads (None leaves torch's setting alone). On small CPUs 1 can beat 2.
+        torch intra-op threads. None: :func:`default_threads` (1 on CPUs with <= 2 cores unless
+        ``OMP_NUM_THREADS`` is set; otherwise torch's setting is left alone).
     revision : str, optional
         Revision of a cached hub model.
 
@@ -254,7 +267,7 @@ def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
 
     torch_dtype = _torch_dtype(dtype)
     _check_device(device)
-    set_threads(threads)
+    set_threads(default_threads(device) if threads is None else threads)
     source_hash = None
     if model is None:
         gguf = embedded_gguf()
