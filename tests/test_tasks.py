@@ -129,6 +129,9 @@ def test_score_choices_per_row_masks():
     g = torch.Generator().manual_seed(9)
     masks = torch.rand(2, L * U, generator=g) < 0.4
     got = score_choices(lm, TEXTS[:2], choices, masks=masks, prompt=tmpl)
+    # max_rows=2: one text (x 2 choices) per decoder forward; the mask rows must follow the texts
+    np.testing.assert_allclose(score_choices(lm, TEXTS[:2], choices, masks=masks, prompt=tmpl,
+                                             max_rows=2), got, rtol=1e-5, atol=1e-5)
     for i in range(2):
         for c, w in enumerate(choices):
             want, _ = _manual_choice_logprob(lm, tmpl.format(text=TEXTS[i]), w, masks[i])

@@ -297,7 +297,7 @@ def _choice_ids(lm, choices, leading_space):
 
 
 def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mode="zero",
-                  means=None, chat=None, progress=None) -> np.ndarray:
+                  means=None, chat=None, progress=None, max_rows=256) -> np.ndarray:
     """Summed log-probability of each choice word continuing each prompt.
 
     Decoders: the prompt runs once per text (batched, left-padded) and its key/value cache is
@@ -305,6 +305,7 @@ def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mod
     the log-probabilities of their tokens. A choice starts with a space unless the prompt ends in
     a newline (chat assistant turns). MLMs: the ``{mask}`` slot is filled with as many mask tokens
     as the word has and the per-mask log-probabilities are summed (one forward per word length).
+    ``max_rows`` bounds texts x choices per decoder forward (memory of the vocabulary logits).
 
     Returns
     -------
@@ -319,6 +320,8 @@ def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mod
     prompts = [format_prompt(lm, prompt, chat, text=t, choices=joined) for t in texts]
     m = _rows_masks(masks, len(texts), lm.site.n_neurons)
     out = np.empty((len(texts), len(choices)), dtype=np.float32)
+    if lm.kind == "causal":
+        batch_size = max(1, min(batch_size, max_rows // len(choices)))
     for lo, hi in _batches(len(texts), batch_size):
         mm = _slice(m, lo, hi)
         if lm.kind == "causal":
@@ -362,11 +365,13 @@ def _choices_causal(lm, prompts, choices, m, mode, means):
             logits = lm.model(input_ids=cont.to(dev), attention_mask=full_mask.to(dev),
                               position_ids=pos.to(dev), use_cache=False,
                               **{_cache_kwarg(lm.model): cache}).logits
-            lp = torch.log_softmax(logits.float(), -1)                       # [B*C, T-1, V]
-            extra = torch.zeros(B * C)
+            # log p(token) = logit - logsumexp(logits); no full log-softmax copy of [B*C, T-1, V]
+            targets = torch.zeros((B * C, T - 1), dtype=torch.long)
             for r, ids in enumerate(rows):
-                if len(ids) > 1:
-                    extra[r] = lp[r, torch.arange(len(ids) - 1), torch.tensor(ids[1:])].sum()
+                targets[r, :len(ids) - 1] = torch.tensor(ids[1:])
+            lp = (logits.gather(-1, targets.to(logits.device)[..., None])[..., 0].float()
+                  - torch.logsumexp(logits.float(), -1))                    # [B*C, T-1]
+            extra = (lp * cmask.to(lp.device)).sum(1).cpu()
             scores = scores + extra.reshape(B, C).to(scores.device)
     return scores.cpu().numpy()
 
