@@ -289,3 +289,110 @@ def test_resume_after_lost_shards_gives_same_tables(fake_run, tmp_path):
     key = ["task", "item_id", "condition_id"]
     assert got.num_rows == ref.num_rows
     assert sh.content_hash(got, key) == sh.content_hash(ref, key)
+
+
+# ---------------------------------------------------------------------------------------------
+# a tiny random Llama (real model code, no download): resume after SIGKILL
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    """A tiny random LlamaForCausalLM + tiny tokenizer saved with save_pretrained."""
+    import tiny_models as tm
+
+    d = tmp_path_factory.mktemp("tiny-llama")
+    tm.tiny_model("llama").save_pretrained(d)
+    tm.tiny_tokenizer(mlm=False).save_pretrained(d)
+    return d
+
+
+def tiny_config(path) -> Path:
+    return write_config(path, ks=[4], n_random_draws=2, items_per_emotion=2,
+                        templates=["t01", "t02"], max_new_tokens=3, items_per_shard=18,
+                        conditions_per_shard=4)
+
+
+def run_tiny(tmp, model_dir, name="run", **kw):
+    from emostat.collect.runner import collect
+
+    return collect(config=tiny_config(tmp / f"{name}.toml"), out=tmp / name, model=str(model_dir),
+                   quiet=True, human=_human(), **kw)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_llama):
+    tmp = tmp_path_factory.mktemp("tiny")
+    run_tiny(tmp, tiny_llama)
+    return tmp / "run"
+
+
+_SLOW_SCRIPT = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import test_runner as tr
+from emostat.collect import runner
+api = runner.default_api()
+def slow(f):
+    def g(*a, **k):
+        time.sleep(0.1)            # slow the run down so the test can kill it mid-way
+        return f(*a, **k)
+    return g
+for name in ("score_binary", "score_choices", "generate"):
+    setattr(api, name, slow(getattr(api, name)))
+tr.run_tiny(__import__("pathlib").Path({tmp!r}), {model!r}, api=api)
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_uninterrupted_run(tiny_llama, tiny_run, tmp_path):
+    script = tmp_path / "slow_run.py"
+    script.write_text(_SLOW_SCRIPT.format(tests=str(Path(__file__).parent), tmp=str(tmp_path),
+                                          model=str(tiny_llama)))
+    env = dict(os.environ, OMP_NUM_THREADS="1", CI="1")
+    proc = subprocess.Popen([sys.executable, str(script)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    folder = tmp_path / "run" / "inference"
+    deadline = time.monotonic() + 240
+    while not (folder.is_dir() and list(folder.glob("part-*.parquet"))):
+        if proc.poll() is not None:
+            pytest.fail(f"collection exited before its first inference shard: "
+                        f"{proc.stderr.read().decode()[-2000:]}")
+        assert time.monotonic() < deadline, "no inference shard within 240 s"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    n_plan = len(list(tiny_run.joinpath("inference").glob("part-*.parquet")))
+    n_done = len(list(folder.glob("part-*.parquet")))
+    assert 0 < n_done < n_plan, "the kill did not land mid-run"
+    assert not (tmp_path / "run" / "manifest.json").exists()
+    run_tiny(tmp_path, tiny_llama)                       # resume in this process
+    key = ["task", "item_id", "condition_id"]
+    got, ref = sh.read_dataset(tmp_path / "run", "inference"), sh.read_dataset(tiny_run, "inference")
+    assert got.num_rows == ref.num_rows
+    assert not got.to_pandas().duplicated(key).any()
+    assert sh.content_hash(got, key) == sh.content_hash(ref, key)
+    for name in ("accuracy.parquet", "conditions.parquet"):
+        a, b = io.read_table(tmp_path / "run" / name), io.read_table(tiny_run / name)
+        pd.testing.assert_frame_equal(a, b)
+    assert not list((tmp_path / "run").rglob("*.tmp"))  # no half-written file left visible
+
+
+def test_tiny_model_run_tables(tiny_run):
+    inf = io.read_table(tiny_run / "inference", dataset="inference")
+    # 27 emotions: binary 27 x 4 items, choice and generate 27 x 2; conditions 1 + 2 x (1 + 2)
+    n_cond = 1 + 2 * (1 + 2)
+    assert inf.groupby("task").size().to_dict() == {"binary": 108 * n_cond,
+                                                     "choice": 54 * n_cond,
+                                                     "generate": 54 * n_cond}
+    ch = inf[inf["task"] == "choice"]
+    assert {len(x) for x in ch["logprobs"]} == {27}
+    # prediction = argmax of the 27 summed log-probs (EMOTIONS order)
+    pred = [EMOTIONS[int(np.argmax(x))] for x in ch["logprobs"]]
+    assert pred == ch["prediction"].tolist()
+    # zeroing a different neuron set changes the scores (the masks reach the model)
+    b = inf[inf["task"] == "binary"].set_index(["item_id", "condition_id"])["logprobs"]
+    item = b.index.get_level_values(0)[0]
+    assert not np.allclose(b[(item, "none")], b[(item, "attr:valence:k=4")])
+    m = json.loads((tiny_run / "manifest.json").read_text())
+    assert m["model"]["model_type"] == "llama" and len(m["model"]["weight_sha256"]) == 64
+    assert m["site"]["module"] == "mlp.down_proj"

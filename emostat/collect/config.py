@@ -29,7 +29,7 @@ from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
 
 TASKS = ("binary", "choice", "generate")
-POSITIONS = ("last", "mask", "word_mean")
+POSITIONS = ("last", "mask", "word")
 SCHEMES = ("uniform", "layer_matched")
 ABLATIONS = ("zero", "mean")
 BACKENDS = ("local", "ray")
@@ -52,7 +52,8 @@ class CollectConfig:
         Names of the concept prompt templates (None = all shipped ones). Templates play the role
         of the study's prompt-tuning seeds.
     position : str
-        Token position read for concept activations: last | mask | word_mean.
+        Token position read for concept activations: last (token) | mask (MLM encoders; the
+        mask is put first, as in the study's layout) | word (mean over the emotion word).
     tasks : list of str
         Inference tasks: binary (the study's yes/no task per emotion), choice (27-way, summed
         log-probability of each emotion word), generate (free generation, decoders only).

@@ -222,7 +222,7 @@ class Worker:
     def __init__(self, cfg: dict, out, api=None, sapi=None, prov: dict | None = None):
         self.cfg = CollectConfig(**cfg)
         self.out = Path(out)
-        self.api, self.sapi = api, sapi
+        self.api, self.sapi = api or default_api(), sapi
         self.prov = dict(prov or {})
         self._lm = None
         self._ctx: dict = {}
@@ -231,7 +231,6 @@ class Worker:
     @property
     def lm(self):
         if self._lm is None:
-            self.api = self.api or default_api()
             self._lm = self.api.load_model(self.cfg.model, device=self.cfg.device,
                                            dtype=self.cfg.dtype, threads=self.cfg.threads)
             if "generate" in self.cfg.tasks and getattr(self._lm, "kind", "causal") != "causal":
@@ -379,23 +378,40 @@ class Worker:
             "logprobs": lps, "generated": gens})
         return pa.Table.from_pandas(df, schema=schema("inference"), preserve_index=False)
 
+    def _prompts_for(self, task):
+        """Task prompt (callable) and extra arguments for the model's kind (data/templates)."""
+        if "task_prompts" not in self._ctx:
+            from emostat.collect import templates as T
+
+            lm = self.lm
+            if getattr(lm, "kind", "causal") == "mlm":
+                mask = lm.tokenizer.mask_token
+                self._ctx["task_prompts"] = {
+                    "binary": (lambda text, emotion: T.binary_prompt_mlm(text, emotion, mask),
+                               {"verbalizer": ("no", "yes")}),
+                    "choice": (lambda text, choices: T.choice_prompt_mlm(text, mask), {})}
+            else:
+                self._ctx["task_prompts"] = {
+                    "binary": (lambda text, emotion: T.binary_prompt(text, emotion), {}),
+                    "choice": (lambda text, choices: T.choice_prompt(text), {}),
+                    "generate": (lambda text: T.generation_prompt(text), {})}
+        return self._ctx["task_prompts"][task]
+
     def _score(self, task, emotion, texts, masks, ablate):
         """Predictions, candidate log-probs and generated texts of one batch."""
         api, lm, n = self.api, self.lm, len(texts)
+        prompt, extra = self._prompts_for(task)
+        kw = dict(masks=masks, prompt=prompt, batch_size=self.cfg.batch_size, **extra, **ablate)
         if task == "binary":
-            s = np.asarray(api.score_binary(lm, texts, emotion, masks=masks, **ablate), float)
-            s = s.reshape(n, -1)   # [no, yes] log-probs, or one yes-minus-no score
-            yes = s[:, -1] > s[:, 0] if s.shape[1] == 2 else s[:, 0] > 0
-            return (["yes" if y else "no" for y in yes], [list(map(float, r)) for r in s],
-                    [None] * n)
+            s = np.asarray(api.score_binary(lm, texts, emotion, **kw), float)   # [no, yes]
+            return (["yes" if y else "no" for y in s[:, 1] > s[:, 0]],
+                    [list(map(float, r)) for r in s], [None] * n)
         if task == "choice":
-            s = np.asarray(api.score_choices(lm, texts, list(EMOTIONS), masks=masks, **ablate),
-                           float)
+            s = np.asarray(api.score_choices(lm, texts, list(EMOTIONS), **kw), float)
             return ([EMOTIONS[j] for j in s.argmax(axis=1)], [list(map(float, r)) for r in s],
                     [None] * n)
         if task == "generate":
-            gen = api.generate(lm, texts, masks=masks, max_new_tokens=self.cfg.max_new_tokens,
-                               **ablate)
+            gen = api.generate(lm, texts, max_new_tokens=self.cfg.max_new_tokens, **kw)
             return [api.parse_label(g, list(EMOTIONS)) for g in gen], [None] * n, list(gen)
         raise ValueError(f"unknown task {task!r}")
 
