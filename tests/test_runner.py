@@ -109,6 +109,10 @@ class FakeStimuli:
     single-label items come from the real emostat.collect.stimuli functions."""
 
     def read_stimuli(self, path=None):
+        if path is not None:
+            from emostat.collect.stimuli import read_stimuli
+
+            return read_stimuli(path)
         rows = [(f"{e}-{i:02d}", e, f"scene {i} of {e} here") for e in EMOTIONS for i in range(4)]
         return pd.DataFrame(rows, columns=["id", "emotion", "text"])
 
@@ -396,3 +400,31 @@ def test_tiny_model_run_tables(tiny_run):
     m = json.loads((tiny_run / "manifest.json").read_text())
     assert m["model"]["model_type"] == "llama" and len(m["model"]["weight_sha256"]) == 64
     assert m["site"]["module"] == "mlp.down_proj"
+
+
+def test_neuron_means_are_the_mean_over_concept_prompts(fake_run):
+    tmp, paths = fake_run
+    act = io.read_table(paths["activations"])
+    # recompute from the long table: stack each (concept, template) row's layers, average
+    wide = np.stack([np.concatenate(list(g.sort_values("layer")["values"]))
+                     for _, g in act.groupby(["concept", "template"])])
+    means = io.read_table(tmp / "run" / "neuron_means.parquet")
+    assert means["neuron"].tolist() == list(range(N_LAYERS * N_UNITS))
+    np.testing.assert_allclose(means["mean"].to_numpy(), wide.astype(np.float64).mean(axis=0),
+                               rtol=1e-12)
+
+
+def test_empty_stimuli_file_is_an_error(tmp_path):
+    stim = tmp_path / "situations.csv"
+    stim.write_text("id,emotion,text\n")
+    cfg = write_config(tmp_path / "c.toml", stimuli=str(stim))
+    with pytest.raises(InputError, match=str(stim.name)):
+        run_fake(tmp_path, config=cfg)
+
+
+def test_emotion_without_items_is_an_error(tmp_path):
+    stim = tmp_path / "situations.csv"
+    stim.write_text("id,emotion,text\njoy-1,joy,We won the final.\n")
+    cfg = write_config(tmp_path / "c.toml", stimuli=str(stim))
+    with pytest.raises(InputError, match="no item"):
+        run_fake(tmp_path, config=cfg)

@@ -401,7 +401,8 @@ class Worker:
         """Predictions, candidate log-probs and generated texts of one batch."""
         api, lm, n = self.api, self.lm, len(texts)
         prompt, extra = self._prompts_for(task)
-        kw = dict(masks=masks, prompt=prompt, batch_size=self.cfg.batch_size, **extra, **ablate)
+        kw = dict(masks=masks, prompt=prompt, batch_size=self.cfg.batch_size, chat=self.cfg.chat,
+                  **extra, **ablate)
         if task == "binary":
             s = np.asarray(api.score_binary(lm, texts, emotion, **kw), float)   # [no, yes]
             return (["yes" if y else "no" for y in s[:, 1] > s[:, 0]],
@@ -529,8 +530,9 @@ def make_conditions(cfg: CollectConfig, out, *, human=None) -> ConditionSet:
     prov = io.provenance(**_read_run_prov(out), stage="conditions")
     layer = np.repeat(np.arange(len(sizes)), sizes)
     unit = np.concatenate([np.arange(s) for s in sizes])
+    means = A.mean(axis=(0, 1), dtype=np.float64)
     io.write_table(pd.DataFrame({"neuron": np.arange(n), "layer": layer, "unit": unit,
-                                 "mean": A.mean(axis=(0, 1)).astype(np.float64)}), mpath, prov=prov)
+                                 "mean": means}), mpath, prov=prov)
     io.write_table(conds.table(), cpath, prov=prov)
     return conds
 
