@@ -202,8 +202,11 @@ def concept_activations(lm, prompts, position="last", words=None, batch_size=16,
             pos = _word_weights(lm, batch, words[lo:hi], enc)
         with torch.no_grad(), _manipulated(lm, _slice(m, lo, hi), mode, means), \
                 capture(lm.model, site, positions=pos) as acts:
-            extra = {"logits_to_keep": 1, "use_cache": False} if lm.kind == "causal" else {}
-            _forward(lm, enc["input_ids"], am, **extra)
+            if lm.kind == "causal":
+                _forward(lm, enc["input_ids"], am, logits_to_keep=1, use_cache=False)
+            else:                                  # encoder only: the MLM head is not needed
+                dev = _device(lm)
+                lm.model.base_model(input_ids=enc["input_ids"].to(dev), attention_mask=am.to(dev))
         out[lo:hi] = torch.cat([acts[i].float() for i in range(site.n_layers)], 1).cpu().numpy()
         if progress is not None:
             progress.update(hi - lo)
