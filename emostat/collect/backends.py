@@ -27,8 +27,7 @@ class LocalBackend:
         unit = "prompt-blocks" if shards and shards[0].dataset == "activations" else "rows"
         with progress(total=total, desc=desc, unit=unit, quiet=self.quiet or None) as bar:
             for s in shards:
-                self.worker.run(s)
-                bar.update(s.n_units)
+                self.worker.run(s, progress=bar)
 
     def close(self) -> None:
         pass

@@ -290,16 +290,21 @@ class Worker:
         return str(ident.get("name") or ident.get("id") or self.cfg.model or "embedded")
 
     # -- shards ----------------------------------------------------------------------------------
-    def run(self, shard: sh.Shard) -> int:
-        """Compute one shard and write its file atomically. Returns its number of rows."""
+    def run(self, shard: sh.Shard, progress=None) -> int:
+        """Compute one shard and write its file atomically. Returns its number of rows.
+
+        ``progress`` (optional, a tqdm-like bar) is advanced by the shard's work units as the
+        batches finish (rows for inference, one per template for activations)."""
         path = shard.path(self.out)
         if path.exists():            # done by an earlier attempt (e.g. before a worker restart)
             return -1
         if shard.dataset == "activations":
             table = self._activations(shard)
+            if progress is not None:
+                progress.update(shard.n_units)
             schema = None
         elif shard.dataset == "inference":
-            table = self._inference(shard)
+            table = self._inference(shard, progress)
             schema = None
         else:
             raise ValueError(f"unknown dataset {shard.dataset!r}")
@@ -338,7 +343,7 @@ class Worker:
             "values": pa.ListArray.from_arrays(offsets, flat),
         }, schema=schema("activations"))
 
-    def _inference(self, shard: sh.Shard) -> pa.Table:
+    def _inference(self, shard: sh.Shard, progress=None) -> pa.Table:
         from emostat.schemas import schema
 
         items = self._items()[shard.task].loc[list(shard.items)]
@@ -362,6 +367,8 @@ class Worker:
                 p, lp, gen = self._score(shard.task, g, texts, masks, ablate)
                 for j, r in enumerate(batch):
                     preds[r], lps[r], gens[r] = p[j], lp[j], gen[j]
+                if progress is not None:
+                    progress.update(len(batch))
         ci = [conds.by_id[c] for _, c in pairs]
         it = items.iloc[[i for i, _ in pairs]]
         label = it["label"].to_numpy()
