@@ -86,7 +86,8 @@ def main(argv=None):
     ips = {k: n * c / v for k, v in med.items()}
     out = {
         "benchmark": "ablation sweep items/s: per-row masks vs one condition per forward",
-        "model": lm.identity["name"], "device": a.device, "dtype": a.dtype, "weight_sha256": lm.identity["weight_sha256"],
+        "model": lm.identity["name"], "device": a.device, "dtype": a.dtype,
+        "weight_sha256": lm.identity["weight_sha256"],
         "task": "score_binary (chat template, yes/no verbalizer)",
         "n_items": n, "n_conditions": c, "k": a.k, "batch_rows": a.batch,
         "threads": a.threads, "repeats": a.repeats,

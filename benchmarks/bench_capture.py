@@ -100,7 +100,8 @@ def main(argv=None):
     t2 = results.get("threads_2", {}).get("median_s", {}).get("plain")
     out = {
         "benchmark": "capture overhead vs plain forward",
-        "model": lm.identity["name"], "device": a.device, "dtype": a.dtype, "weight_sha256": lm.identity["weight_sha256"],
+        "model": lm.identity["name"], "device": a.device, "dtype": a.dtype,
+        "weight_sha256": lm.identity["weight_sha256"],
         "batch": a.batch, "tokens_per_row": int(enc["input_ids"].shape[1]),
         "repeats": a.repeats, "target": "capture_last overhead <= 10%",
         "machine": {"platform": platform.platform(), "cpu_count": __import__("os").cpu_count(),

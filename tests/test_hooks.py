@@ -12,7 +12,7 @@ from tiny_models import CASES, L, U, random_ids, tiny_model
 
 
 def _zero_in_weights(model, site, neurons):
-    """Copy of ``model`` with input column j of the neuron module's weight set to 0 for each neuron."""
+    """Copy of ``model`` with input column j of the neuron module's weight zeroed per neuron."""
     edited = copy.deepcopy(model)
     mods = site.modules(edited)
     with torch.no_grad():

@@ -1,4 +1,4 @@
-"""Neuron-site adapters: every family finds its FFN neurons; captured values equal a hand forward."""
+"""Neuron-site adapters: each family finds its FFN neurons; captures equal a hand forward."""
 
 import pytest
 import torch

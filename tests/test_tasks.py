@@ -51,7 +51,8 @@ def test_mask_and_word_positions():
     ref, _ = _acts_alone(lm, prompts[0])               # tokens: <s> the ad ##mir ##ation ...
     np.testing.assert_allclose(got[0], ref[2:5].mean(0).numpy(), rtol=1e-5, atol=1e-6)
     ref, ids = _acts_alone(lm, prompts[1])
-    np.testing.assert_allclose(got[1], ref[ids.tolist().index(lm.tokenizer.convert_tokens_to_ids("happy"))].numpy(), rtol=1e-5, atol=1e-6)
+    happy = ids.tolist().index(lm.tokenizer.convert_tokens_to_ids("happy"))
+    np.testing.assert_allclose(got[1], ref[happy].numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(InputError, match="row 1.*'grief'"):
         concept_activations(lm, prompts, position="word", words=["admiration", "grief"])
     with pytest.raises(InputError, match="exactly one mask"):

@@ -31,7 +31,8 @@ def _phi3(mlp, x):
 CASES = {
     "bert": ("BertConfig", "BertForMaskedLM", dict(_ATT, hidden_act="gelu"),
              "intermediate", lambda m, x: F.gelu(m.dense(x))),
-    "roberta": ("RobertaConfig", "RobertaForMaskedLM", dict(_ATT, hidden_act="gelu", pad_token_id=0),
+    "roberta": ("RobertaConfig", "RobertaForMaskedLM",
+                dict(_ATT, hidden_act="gelu", pad_token_id=0),
                 "intermediate", lambda m, x: F.gelu(m.dense(x))),
     "distilbert": ("DistilBertConfig", "DistilBertForMaskedLM",
                    dict(dim=H, hidden_dim=U, n_layers=L, n_heads=2, vocab_size=V,
@@ -43,10 +44,12 @@ CASES = {
              "mlp", lambda m, x: F.gelu(m.c_fc(x), approximate="tanh")),
     "gpt_neox": ("GPTNeoXConfig", "GPTNeoXForCausalLM", dict(_DEC, hidden_act="gelu"),
                  "mlp", lambda m, x: F.gelu(m.dense_h_to_4h(x))),
-    "llama": ("LlamaConfig", "LlamaForCausalLM", dict(_DEC, hidden_act="silu"), "mlp", _gated(F.silu)),
+    "llama": ("LlamaConfig", "LlamaForCausalLM", dict(_DEC, hidden_act="silu"), "mlp",
+              _gated(F.silu)),
     "mistral": ("MistralConfig", "MistralForCausalLM", dict(_DEC, hidden_act="silu"), "mlp",
                 _gated(F.silu)),
-    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", dict(_DEC, hidden_act="silu"), "mlp", _gated(F.silu)),
+    "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", dict(_DEC, hidden_act="silu"), "mlp",
+              _gated(F.silu)),
     "qwen3": ("Qwen3Config", "Qwen3ForCausalLM", dict(_DEC, hidden_act="silu", head_dim=8), "mlp",
               _gated(F.silu)),
     "gemma": ("GemmaConfig", "GemmaForCausalLM",
@@ -95,7 +98,7 @@ def random_ids(model, batch=2, seq=7, seed=1):
     return torch.randint(3, V, (batch, seq), generator=g)
 
 
-SPECIALS = ["<pad>", "<s>", "</s>", "<mask>", "<unk>"]          # ids 0..4 (pad, bos, eos as configs)
+SPECIALS = ["<pad>", "<s>", "</s>", "<mask>", "<unk>"]     # ids 0..4 (pad/bos/eos as configs)
 WORDS = ("the a i you she he it was is this text does express feel felt my friend when after "
          "today won lost game dog rain sun happy sad day night gift letter old home work "
          "question answer yes no positive negative Yes No emotion which one of choose here "

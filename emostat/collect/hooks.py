@@ -65,8 +65,8 @@ def capture(model, site, positions=None, layers=None):
     site : Site
     positions : None, "all", LongTensor [batch] or FloatTensor [batch, seq]
         None or "all" keeps every position ([batch, seq, n_units]); a LongTensor keeps one token per
-        row ([batch, n_units]); a 2-D float tensor gives per-token weights and keeps the weighted sum
-        ([batch, n_units]), e.g. a mean over a word's tokens.
+        row ([batch, n_units]); a 2-D float tensor gives per-token weights and keeps the
+        weighted sum ([batch, n_units]), e.g. a mean over a word's tokens.
     layers : iterable of int, optional
         Only these layers (default all).
 
@@ -117,7 +117,7 @@ class Ablation:
             m = m[None]
         if m.dim() != 2 or m.shape[1] != self.site.n_neurons:
             raise InputError(f"masks: expected shape [n_neurons] or [batch, n_neurons] with "
-                             f"n_neurons = {self.site.n_neurons}, got {tuple(torch.as_tensor(masks).shape)}")
+                             f"n_neurons = {self.site.n_neurons}, got {tuple(m.shape)}")
         m = m.reshape(m.shape[0], self.site.n_layers, self.site.n_units)
         self.masks = m
         self.active = m.any(dim=(0, 2)).tolist()       # skip layers with nothing to silence

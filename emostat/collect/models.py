@@ -211,7 +211,8 @@ def _auto_class(config):
     if "ForCausalLM" in archs or "LMHeadModel" in archs:
         return T.AutoModelForCausalLM
     fam = _family_for(config.model_type)
-    return T.AutoModelForMaskedLM if fam is not None and fam.kind == "mlm" else T.AutoModelForCausalLM
+    mlm = fam is not None and fam.kind == "mlm"
+    return T.AutoModelForMaskedLM if mlm else T.AutoModelForCausalLM
 
 
 def _torch_dtype(dtype: str):

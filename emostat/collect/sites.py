@@ -8,7 +8,7 @@ i.e. the INPUT of the FFN's output projection. One table row per family says whe
 - ``model_types``: the ``config.model_type`` names the row covers;
 - ``kind``: ``"mlm"`` (masked-LM encoder) or ``"causal"`` (decoder).
 
-Neurons are numbered layer-major: ``index = layer * n_units + unit`` (as the study's released files).
+Neurons are numbered layer-major, ``index = layer * n_units + unit``, as in the study's files.
 
 To add a family, append a :class:`Family` to :data:`FAMILIES` (check the module names with
 ``print(model)``) and add a tiny-config case to ``tests/test_sites.py``.
@@ -68,7 +68,7 @@ def _get(root, path: str):
 
 
 def _n_inputs(module) -> int:
-    """Width of the module's input: Linear has in_features; GPT-2's Conv1D stores weight [in, out]."""
+    """Input width: Linear has in_features; GPT-2's Conv1D stores its weight as [in, out]."""
     if hasattr(module, "in_features"):
         return int(module.in_features)
     return int(module.weight.shape[0])
@@ -91,7 +91,8 @@ class Site:
     n_layers, n_units : int
         Number of layers and of neurons per layer (``n_neurons = n_layers * n_units``).
     layers, module : str
-        Path of the layer list (relative to ``model.base_model``) and of the neuron module in a layer.
+        Path of the layer list (relative to ``model.base_model``) and of the neuron module
+        inside a layer.
     """
 
     family: str
@@ -131,7 +132,8 @@ def site_for(model) -> Site:
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     fam = _family_for(model_type) if model_type else None
     how = ("Supported families (model types -> neuron module):\n" + supported_text()
-           + "\nTo add one, append a Family(...) to emostat.collect.sites.FAMILIES naming the layer "
+           + "\nTo add one, append a Family(...) to emostat.collect.sites.FAMILIES naming the "
+             "layer "
              "list and the FFN output projection whose input is the neuron vector.")
     if fam is None:
         raise UnsupportedModelError(

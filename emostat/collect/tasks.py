@@ -181,7 +181,8 @@ def concept_activations(lm, prompts, position="last", words=None, batch_size=16,
         if words is None or len(words) != len(prompts):
             raise InputError("words: position='word' needs one word per prompt")
     if position == "mask" and getattr(lm.tokenizer, "mask_token_id", None) is None:
-        raise InputError(f"position: 'mask' needs a masked-LM tokenizer; {lm.name} has no mask token")
+        raise InputError(f"position: 'mask' needs a masked-LM tokenizer; {lm.name} has no "
+                         "mask token")
     site = lm.site
     m = _rows_masks(masks, len(prompts), site.n_neurons)
     out = np.empty((len(prompts), site.n_neurons), dtype=np.float32)
@@ -457,7 +458,7 @@ def generate(lm, texts, masks=None, max_new_tokens=12, prompt=None, batch_size=1
 
 
 def parse_label(text, choices) -> str | None:
-    """The choice named first in ``text`` (whole word, case-insensitive; longest on ties), or None."""
+    """The choice named first in ``text`` (whole word, any case; longest on ties), or None."""
     if not isinstance(text, str):
         return None
     best = None
