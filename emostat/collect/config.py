@@ -270,7 +270,8 @@ def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig
     known = {f.name: f for f in dataclasses.fields(CollectConfig)}
     unknown = sorted(set(values) - set(known))
     if unknown:
-        raise InputError(f"{where}: unknown config key(s) {unknown}; known keys: {sorted(known)}")
+        raise InputError(f"{where}: unknown config key(s) {unknown}; known keys: "
+                         f"{sorted([*known, 'profile'])}")
     merged = dict(PROFILES[profile])
     merged.update(values)
     merged.update({k: v for k, v in overrides.items() if v is not None})
