@@ -58,8 +58,9 @@ def test_headline_numbers(study):
     assert link.loc[4000, "estimate"] == pytest.approx(0.474, abs=5e-4)
     assert link.loc[4000, "statistic"] == pytest.approx(16.92, abs=5e-3)
     rsa = res("neuron_rsa")
-    n15512 = rsa[(rsa["neuron"] == 15512)].set_index("attribute")["tau"]
-    # reference-values.md: neuron 15512 tau(valence) = .522, tau(happy-face) = .463
+    # reference-values.md: neuron 15512 (R's 1-based number; emostat's 0-based 15511, layer 5)
+    # has tau(valence) = .522, tau(happy-face) = .463
+    n15512 = rsa[(rsa["neuron"] == 15511)].set_index("attribute")["tau"]
     assert n15512["valence"] == pytest.approx(0.522, abs=5e-4)
     assert n15512["happy-face"] == pytest.approx(0.463, abs=5e-4)
     assert len(rsa) == 36_864 * 14
