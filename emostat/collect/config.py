@@ -163,7 +163,7 @@ class CollectConfig:
 
 
 PROFILES: dict[str, dict] = {
-    # The experiment on the embedded model sized for a 2-core CPU (measured ~13 min under load;
+    # The experiment on the embedded model sized for a 2-core CPU (measured 609 s, machine shared;
     # see docs/ray.md for the cost formula): binary task, 1 positive + 1 drawn item per emotion,
     # all 14 attributes at k = 5% of the neurons, 20 shared random draws.
     "default": {"tasks": ["binary"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
