@@ -431,8 +431,14 @@ def headline(results: dict[str, pd.DataFrame], k: int = K_HEADLINE) -> str:
         top = t.sort_values("estimate", ascending=False).head(2)
         best = ", ".join(f"{a} tau = {fmt_stat(e, 2, True)}"
                          for a, e in zip(top["attribute"], top["estimate"]))
-        lines.append(f"Human attribute importance: {_count(t['p_value'] < 0.05)}/{len(t)} "
-                     f"attributes significant (bootstrap p < .05); strongest: {best}")
+        if t["p_value"].notna().any():
+            sig = f"{_count(t['p_value'] < 0.05)}/{len(t)} attributes significant (bootstrap p < .05)"
+        elif "p_value_mantel" in t and t["p_value_mantel"].notna().any():
+            sig = (f"{_count(t['p_value_mantel'] < 0.05)}/{len(t)} attributes significant "
+                   "(label-permutation p < .05; no participant bootstrap)")
+        else:
+            sig = f"{len(t)} attributes"
+        lines.append(f"Human attribute importance: {sig}; strongest: {best}")
 
     t = results.get("neuron_rsa")
     if t is not None and len(t):

@@ -151,7 +151,9 @@ def iter_activation_blocks(path_or_table, chunk_neurons: int | None = None, dtyp
         keys = src.select(_KEYS)
     else:
         try:
-            file_schema = pq.read_schema(src)
+            # a single file, or a folder of part files (emostat collect writes activations/)
+            file_schema = (pq.ParquetDataset(src).schema if src.is_dir()
+                           else pq.read_schema(src))
         except Exception as exc:  # pyarrow raises several types for corrupt files
             raise InputError(f"{where}: not a readable Parquet file ({exc})") from exc
         validate(file_schema.empty_table(), "activations", where=where)

@@ -59,7 +59,9 @@ def random_null(accuracy: pd.DataFrame, task: str) -> pd.DataFrame:
     d = _drops(accuracy)
     d = d[d["condition"] == "random"]
     out = d.groupby(["attribute", "k", "draw"], sort=True)["drop"].mean().rename("estimate")
-    return out.reset_index().assign(task=task)[["task", "attribute", "k", "draw", "estimate"]]
+    out = out.reset_index().assign(task=task)[["task", "attribute", "k", "draw", "estimate"]]
+    # k and draw are nullable in the accuracy table (null for "none") and read back as float
+    return out.astype({"k": "int64", "draw": "int64"})
 
 
 def attribute_vs_null(accuracy: pd.DataFrame, task: str) -> pd.DataFrame:

@@ -261,6 +261,10 @@ def importance_link_by_emotion(diff: pd.DataFrame, importance, *,
         x = -g["diff"].to_numpy(float)
         y = _importance_vector(importance, g["attribute"].tolist())
         n = x.size
+        if n < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:
+            # r needs variation; its Fisher-z CI needs n > 3 attributes (e.g. quick runs)
+            rows.append((k, emotion) + (np.nan,) * 8 + (n,))
+            continue
         r = float(np.corrcoef(x, y)[0, 1])
         t = r * np.sqrt((n - 2) / (1 - r * r))
         p = 2 * stats.t.sf(abs(t), n - 2)
@@ -290,8 +294,11 @@ def importance_link(diff: pd.DataFrame, importance, *, level: float = 0.95) -> p
     per = importance_link_by_emotion(diff, importance)
     rows = []
     for k, g in per.groupby("k", sort=True):
-        z = g["fisher_z"].to_numpy(float)
+        z = g["fisher_z"].dropna().to_numpy(float)
         n = z.size
+        if n < 2:
+            rows.append((k,) + (np.nan,) * 8 + (n,))
+            continue
         m, se = z.mean(), z.std(ddof=1) / np.sqrt(n)
         t = m / se
         crit = stats.t.ppf(0.5 + level / 2, n - 1)

@@ -336,6 +336,6 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
     if not quiet:
         from emostat.summary import headline
 
-        print(headline(tables))
+        print(headline(tables, k=max(ks) if ks else K_VALUES[-1]))
         print(f"\nresults: {run_dir / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
     return paths
