@@ -57,7 +57,7 @@ def _cmd_run(a):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="emostat", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="emostat", description="emostat: emotion concepts inside language models — collect, analyse, report.")
     p.add_argument("--version", action="version", version=f"emostat {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_reproduce)
 
     s = sub.add_parser("collect", help="record activations and inference from a model")
-    s.add_argument("--config", type=Path, help="YAML/JSON/TOML config (see docs)")
+    s.add_argument("--config", type=Path, help="TOML config (keys: see emostat/collect/config.py)")
     s.add_argument("--out", type=Path, required=True, help="output folder")
     s.add_argument("--model", help="local path or cached HF id (default: embedded SmolLM2-135M)")
     s.add_argument("--device", default="cpu", help="cpu | cuda | mps")
