@@ -124,6 +124,20 @@ def _participants(experiment, ids, reasons) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 # the three rating experiments
 
+def _read_rating_experiment(root, folder, stems, attributes, experiment):
+    """Shared reader of the affective and physical surveys: item 28 is the attention check
+    (every attribute must be rated 9); items 1..27 are the emotions, alphabetical."""
+    path = Path(root) / folder / "rawdata.csv"
+    df = _read_csv(path)
+    _require(df, path, ["Finished", "UserLanguage", "Consent", "Prolific ID"])
+    cols = _survey_columns(df, path, stems)
+    reasons = _screen(df, {cols[(28, a)]: "9" for a in attributes})
+    ids = df["Prolific ID"].tolist()
+    keep = np.array([r is None for r in reasons])
+    cols = {k: v for k, v in cols.items() if k[0] <= len(EMOTIONS)}
+    return (_participants(experiment, ids, reasons),
+            _ratings(df, path, cols, ids, keep, experiment))
+
 def read_affective(root) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Participants and long ratings (arousal, valence) of the affective experiment.
 
@@ -134,17 +148,8 @@ def read_affective(root) -> tuple[pd.DataFrame, pd.DataFrame]:
     ratings : DataFrame
         experiment, participant_id, emotion, attribute, rating (included participants only).
     """
-    path = Path(root) / common.AFFECTIVE_DIR / "rawdata.csv"
-    df = _read_csv(path)
-    _require(df, path, ["Finished", "UserLanguage", "Consent", "Prolific ID"])
-    cols = _survey_columns(df, path, _AFFECTIVE_STEMS)
-    checks = {cols[(28, a)]: "9" for a in AFFECTIVE}
-    reasons = _screen(df, checks)
-    ids = df["Prolific ID"].tolist()
-    keep = np.array([r is None for r in reasons])
-    cols = {k: v for k, v in cols.items() if k[0] <= len(EMOTIONS)}
-    return (_participants("affective", ids, reasons),
-            _ratings(df, path, cols, ids, keep, "affective"))
+    return _read_rating_experiment(root, common.AFFECTIVE_DIR, _AFFECTIVE_STEMS, AFFECTIVE,
+                                   "affective")
 
 
 def read_physical(root) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -152,17 +157,7 @@ def read_physical(root) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     Same columns as :func:`read_affective`.
     """
-    path = Path(root) / common.PHYSICAL_DIR / "rawdata.csv"
-    df = _read_csv(path)
-    _require(df, path, ["Finished", "UserLanguage", "Consent", "Prolific ID"])
-    cols = _survey_columns(df, path, _FACE_STEMS)
-    checks = {cols[(28, a)]: "9" for a in FACES}
-    reasons = _screen(df, checks)
-    ids = df["Prolific ID"].tolist()
-    keep = np.array([r is None for r in reasons])
-    cols = {k: v for k, v in cols.items() if k[0] <= len(EMOTIONS)}
-    return (_participants("physical", ids, reasons),
-            _ratings(df, path, cols, ids, keep, "physical"))
+    return _read_rating_experiment(root, common.PHYSICAL_DIR, _FACE_STEMS, FACES, "physical")
 
 
 def read_appraisal(root) -> tuple[pd.DataFrame, pd.DataFrame]:
