@@ -224,9 +224,11 @@ def test_fake_run_datasets(fake_run):
     assert (inf["task"] == "binary").sum() == 27 * 8 * 17
     assert (inf["task"] == "choice").sum() == 108 * 17
     assert not inf.duplicated(["task", "item_id", "condition_id"]).any()
-    # the fake answers every unablated item correctly
+    # the fake's raw decisions are right on every unablated item
     base = inf[inf["condition"] == "none"]
-    assert base["correct"].all()
+    assert base["correct_raw"].all()
+    # calibrated choice stays right (the true word's +2 beats any candidate's mean offset)
+    assert base.loc[base["task"] == "choice", "correct"].all()
     # ablating the planted set turns every binary answer into "no" (the fake's rule), so only
     # the "no" items stay correct (drawn negatives can be positives, as in the study's sets)
     vb = inf[(inf["task"] == "binary") & (inf["condition_id"] == "attr:valence:k=4")]
@@ -390,9 +392,14 @@ def test_tiny_model_run_tables(tiny_run):
                                                      "generate": 54 * n_cond}
     ch = inf[inf["task"] == "choice"]
     assert {len(x) for x in ch["logprobs"]} == {27}
-    # prediction = argmax of the 27 summed log-probs (EMOTIONS order)
+    # raw prediction = argmax of the 27 summed log-probs (EMOTIONS order); the calibrated one
+    # subtracts each candidate's mean over the none rows (calibration.parquet)
     pred = [EMOTIONS[int(np.argmax(x))] for x in ch["logprobs"]]
-    assert pred == ch["prediction"].tolist()
+    assert pred == ch["prediction_raw"].tolist()
+    cal = io.read_table(tiny_run / "calibration.parquet")
+    off = cal[cal["task"] == "choice"].set_index("emotion").loc[list(EMOTIONS), "offset"]
+    lp = np.stack([np.asarray(x, np.float64) for x in ch["logprobs"]])
+    assert [EMOTIONS[j] for j in (lp - off.to_numpy()).argmax(1)] == ch["prediction"].tolist()
     # zeroing a different neuron set changes the scores (the masks reach the model)
     b = inf[inf["task"] == "binary"].set_index(["item_id", "condition_id"])["logprobs"]
     item = b.index.get_level_values(0)[0]
@@ -428,3 +435,75 @@ def test_emotion_without_items_is_an_error(tmp_path):
     cfg = write_config(tmp_path / "c.toml", stimuli=str(stim))
     with pytest.raises(InputError, match="no item"):
         run_fake(tmp_path, config=cfg)
+
+
+# ---------------------------------------------------------------------------------------------
+# calibration: offsets from condition none only, applied unchanged under ablation
+
+
+def _margins(df):
+    return np.array([lp[1] - lp[0] for lp in df["logprobs"]], dtype=np.float64)
+
+
+def test_calibration_offsets_come_from_none_only(fake_run):
+    tmp, paths = fake_run
+    cal = io.read_table(tmp / "run" / "calibration.parquet")
+    inf = io.read_table(paths["inference"])
+    none = inf[inf["condition"] == "none"]
+    # binary: the median margin of each emotion's balanced set under none (numpy's median)
+    b = none[none["task"] == "binary"]
+    want = {e: float(np.median(_margins(g))) for e, g in b.groupby("emotion")}
+    got = cal[cal["task"] == "binary"].set_index("emotion")
+    assert sorted(got.index) == sorted(EMOTIONS) and (got["n"] == 8).all()
+    for e, v in want.items():
+        assert got.loc[e, "offset"] == pytest.approx(v, abs=1e-6)
+    # choice: each candidate's mean log-prob over the 108 items under none (EMOTIONS order)
+    c = none[none["task"] == "choice"]
+    mean = np.stack([np.asarray(x, np.float64) for x in c["logprobs"]]).mean(axis=0)
+    gc = cal[cal["task"] == "choice"].set_index("emotion").loc[list(EMOTIONS)]
+    np.testing.assert_allclose(gc["offset"].to_numpy(), mean, atol=1e-6)
+    assert (gc["n"] == 108).all()
+    # the offsets differ from what the ablated rows would give: they were not used
+    abl = inf[(inf["task"] == "binary") & (inf["condition_id"] == "attr:valence:k=4")]
+    assert np.median(_margins(abl[abl["emotion"] == "joy"])) < want["joy"] - 1.0
+    m = json.loads(paths["manifest"].read_text())
+    assert m["calibration"]["applied"] and m["calibration"]["source_condition"] == "none"
+    assert "Zhao" in m["calibration"]["reference"]
+
+
+def test_same_offsets_decide_every_condition(fake_run):
+    tmp, paths = fake_run
+    cal = io.read_table(tmp / "run" / "calibration.parquet")
+    inf = io.read_table(paths["inference"])
+    thr = cal[cal["task"] == "binary"].set_index("emotion")["offset"]
+    off = cal[cal["task"] == "choice"].set_index("emotion").loc[list(EMOTIONS), "offset"]
+    b = inf[inf["task"] == "binary"]
+    want = np.where(_margins(b) > thr.loc[b["emotion"]].to_numpy(), "yes", "no")
+    assert (b["prediction"].to_numpy() == want).all()
+    # raw decision: yes when logit_yes > logit_no
+    assert (b["prediction_raw"].to_numpy() == np.where(_margins(b) > 0, "yes", "no")).all()
+    c = inf[inf["task"] == "choice"]
+    s = np.stack([np.asarray(x, np.float64) for x in c["logprobs"]])
+    assert (c["prediction"].to_numpy() ==
+            np.asarray(EMOTIONS)[(s - off.to_numpy()).argmax(1)]).all()
+    assert (c["correct"] == (c["prediction"] == c["label"])).all()
+    # under the planted ablation every binary answer is "no": the shift is measured, whereas
+    # offsets re-estimated on those rows would have answered yes for half of them again
+    vb = b[b["condition_id"] == "attr:valence:k=4"]
+    assert (vb["prediction"] == "no").all() and len(vb) == 27 * 8
+    assert ~(vb["condition"] == "none").any()
+    # ablated shards and the none rows carry the same offsets: the none rows are the baseline
+    base = sh.read_dataset(tmp / "run", "baseline").to_pandas()
+    assert set(base["condition"]) == {"none"}
+    assert len(base) == (inf["condition"] == "none").sum()
+    assert (base["prediction"].to_numpy() == base["prediction_raw"].to_numpy()).all()
+
+
+def test_uncalibrated_run_keeps_raw_decisions(tmp_path):
+    run_fake(tmp_path, config=write_config(tmp_path / "raw.toml", calibrate=False,
+                                           tasks=["binary"], n_random_draws=1))
+    inf = io.read_table(tmp_path / "run" / "inference")
+    assert (inf["prediction"] == inf["prediction_raw"]).all()
+    assert inf.loc[inf["condition"] == "none", "correct"].all()
+    m = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert m["calibration"]["applied"] is False

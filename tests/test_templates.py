@@ -84,3 +84,10 @@ def test_generation_and_mlm_prompts():
 ])
 def test_parse_emotion(text, expected):
     assert T.parse_emotion(text) == expected
+
+
+def test_short_choice_prompt_has_no_option_list():
+    p = T.choice_prompt_short("  I lost\nmy keys. ")
+    assert p == "Situation: I lost my keys.\nThe emotion this person feels is"
+    assert not any(e in p for e in EMOTIONS)          # no option names it could copy
+    assert all(e in T.choice_prompt("x") for e in EMOTIONS)   # the old prompt lists all 27

@@ -34,6 +34,7 @@ POSITIONS = ("last", "mask", "word")
 SCHEMES = ("uniform", "layer_matched")
 ABLATIONS = ("zero", "mean")
 BACKENDS = ("local", "ray")
+CHOICE_PROMPTS = ("short", "options")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -89,6 +90,16 @@ class CollectConfig:
         Generation length bound for the generate task.
     chat : bool or None
         Wrap task prompts in the model's chat template: None = when the tokenizer has one.
+        (The short choice prompt is a completion prompt and is always sent raw.)
+    choice_prompt : str
+        Decoder prompt of the choice task: short ("Situation: ...\nThe emotion this person
+        feels is", no option list; :func:`emostat.collect.templates.choice_prompt_short`) or
+        options (the list of the 27 emotions, then the question;
+        :func:`emostat.collect.templates.choice_prompt`). MLMs always use their mask prompt.
+    calibrate : bool
+        Decide on calibrated scores (:mod:`emostat.collect.calibration`: offsets per task and
+        emotion from the unmanipulated condition, applied unchanged under every condition).
+        False: raw decisions (yes when logit_yes > logit_no; argmax of the log-probs).
     seed : int
         Master seed (negatives of binary sets, random draws, folds).
     backend : str
@@ -121,6 +132,8 @@ class CollectConfig:
     conditions_per_shard: int = 16
     max_new_tokens: int = 12
     chat: bool | None = None
+    choice_prompt: str = "short"
+    calibrate: bool = True
     seed: int = 20241201
     backend: str = "local"
     ray_num_cpus: float = 1
@@ -163,14 +176,16 @@ class CollectConfig:
 
 
 PROFILES: dict[str, dict] = {
-    # The experiment on the embedded model sized for a 2-core CPU (measured 609 s, machine shared;
-    # see docs/ray.md for the cost formula): binary task, 1 positive + 1 drawn item per emotion,
-    # all 14 attributes at k = 5% of the neurons, 20 shared random draws.
-    "default": {"tasks": ["binary"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
-                "n_random_draws": 20},
-    # Same pipeline, smaller (measured 163 s under load): 2 attributes, 3 draws.
-    "quick": {"tasks": ["binary"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
-              "n_random_draws": 3, "attributes": ["valence", "arousal"]},
+    # The experiment on the embedded model sized for a 2-core CPU (see docs/ray.md for the cost
+    # formula): the 27-way choice task (short prompt, calibrated) and the binary task, 1 situation
+    # per emotion (binary: + 1 drawn item), all 14 attributes at k = 5% of the neurons, 20 shared
+    # random draws. Raw prompts (chat = false): on SmolLM2-135M the chat wrapper made the binary
+    # task 1.6x slower and no more accurate (0.54 vs 0.57 calibrated, 27 x 8 items).
+    "default": {"tasks": ["binary", "choice"], "items_per_emotion": 1, "n_folds": 1,
+                "ks": [0.05], "n_random_draws": 20, "chat": False},
+    # Same pipeline, smaller: the choice task only, 2 attributes, 3 draws.
+    "quick": {"tasks": ["choice"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
+              "n_random_draws": 3, "attributes": ["valence", "arousal"], "chat": False},
     # Everything (for GPUs / clusters): all items, binary and 27-way choice, two k, 20 draws.
     "full": {},
 }
@@ -192,6 +207,8 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
     c(len(set(cfg.tasks)) == len(cfg.tasks), where, "tasks", "a task is listed twice")
     c(cfg.random_scheme in SCHEMES, where, "random_scheme", f"{cfg.random_scheme!r} not in {SCHEMES}")
     c(cfg.ablation in ABLATIONS, where, "ablation", f"{cfg.ablation!r} not in {ABLATIONS}")
+    c(cfg.choice_prompt in CHOICE_PROMPTS, where, "choice_prompt",
+      f"{cfg.choice_prompt!r} not in {CHOICE_PROMPTS}")
     c(cfg.backend in BACKENDS, where, "backend", f"{cfg.backend!r} not in {BACKENDS}")
     for key in ("threads", "batch_size", "items_per_shard", "conditions_per_shard",
                 "max_new_tokens", "n_folds", "ray_actors"):

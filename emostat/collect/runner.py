@@ -10,7 +10,18 @@ b. **conditions** — searchlight RSA of those activations against the human att
    (one row per condition, with its neuron list) and ``<out>/neuron_means.parquet`` (the mean of
    each neuron over the concept prompts, used by mean ablation).
 c. **inference** — every task item under every condition → ``<out>/inference/part-*.parquet``
-   (schema ``inference``: one row per item × condition × task).
+   (schema ``inference``: one row per item × condition × task), in three steps:
+
+   1. the unmanipulated condition ("none") first → ``<out>/baseline/part-<task>-i####-none``
+      (raw scores, raw decisions);
+   2. calibration offsets from those rows only → ``<out>/calibration.parquet``
+      (:mod:`emostat.collect.calibration`: per task and emotion; contextual calibration after
+      Zhao et al. 2021);
+   3. every other condition, decided with the SAME offsets, and the "none" rows re-decided with
+      them (no forward pass: from the baseline files) → ``<out>/inference/``.
+
+   ``logprobs`` keeps the raw scores; ``prediction``/``correct`` are the calibrated decisions
+   (raw ones when ``calibrate = false``), ``prediction_raw``/``correct_raw`` the raw ones.
 d. **accuracy** — ``<out>/accuracy.parquet`` (schema ``accuracy``), the prompt-level table the
    masking statistics read. A "prompt" here is (task, fold): the items of each emotion's task are
    cut into ``n_folds`` fixed folds (``template`` = ``"<task>/fold<f>"``); binary-task accuracy
@@ -46,6 +57,8 @@ from emostat.constants import ANALYSIS_ORDER, EMOTIONS
 from emostat.errors import InputError
 
 KILL_ENV = "EMOSTAT_TEST_KILL_ONCE"  # test hook: path of a marker file; see Worker.run
+NONE = "none"                        # id of the unmanipulated condition
+EXTRA_INFERENCE = [("prediction_raw", pa.string()), ("correct_raw", pa.bool_())]
 INFERENCE_SORT = ["task", "item_id", "condition_id"]
 ACTIVATION_SORT = ["concept", "template", "layer"]
 
@@ -285,6 +298,18 @@ class Worker:
             self._ctx["conditions"] = (ConditionSet.from_table(df, len(means)), means)
         return self._ctx["conditions"]
 
+    def _calibration(self) -> pd.DataFrame | None:
+        """The run's calibration offsets (None when ``calibrate`` is off)."""
+        if not self.cfg.calibrate:
+            return None
+        if "calibration" not in self._ctx:
+            path = self.out / "calibration.parquet"
+            if not path.exists():
+                raise InputError(f"{path}: missing; the 'none' condition (stage c1) must be "
+                                 f"collected and calibrated before the other conditions")
+            self._ctx["calibration"] = io.read_table(path)
+        return self._ctx["calibration"]
+
     def _model_name(self) -> str:
         ident = self.identity()["model"]
         return str(ident.get("name") or ident.get("id") or self.cfg.model or "embedded")
@@ -303,7 +328,7 @@ class Worker:
             if progress is not None:
                 progress.update(shard.n_units)
             schema = None
-        elif shard.dataset == "inference":
+        elif shard.dataset in ("inference", "baseline"):
             table = self._inference(shard, progress)
             schema = None
         else:
@@ -355,7 +380,7 @@ class Worker:
         order = sorted(range(len(pairs)), key=lambda r: (key[pairs[r][0]], r))
         B = self.cfg.batch_size
         all_texts = items["text"].to_numpy()
-        preds, lps, gens = [None] * len(pairs), [None] * len(pairs), [None] * len(pairs)
+        raw, lps, gens = [None] * len(pairs), [None] * len(pairs), [None] * len(pairs)
         groups: dict[str, list[int]] = {}
         for r in order:
             groups.setdefault(key[pairs[r][0]], []).append(r)
@@ -366,13 +391,14 @@ class Worker:
                 masks = conds.masks([pairs[r][1] for r in batch])
                 p, lp, gen = self._score(shard.task, g, texts, masks, ablate)
                 for j, r in enumerate(batch):
-                    preds[r], lps[r], gens[r] = p[j], lp[j], gen[j]
+                    raw[r], lps[r], gens[r] = p[j], lp[j], gen[j]
                 if progress is not None:
                     progress.update(len(batch))
         ci = [conds.by_id[c] for _, c in pairs]
         it = items.iloc[[i for i, _ in pairs]]
-        label = it["label"].to_numpy()
-        df = pd.DataFrame({
+        # baseline shards (condition none, stage c1) keep raw decisions until calibrated
+        cal = None if shard.dataset == "baseline" else self._calibration()
+        df = self._decided(pd.DataFrame({
             "model": self._model_name(), "task": shard.task,
             "item_id": it["item_id"].to_numpy(), "stimulus_id": it["stimulus_id"].to_numpy(),
             "emotion": it["emotion"].to_numpy(), "fold": it["fold"].to_numpy().astype(np.int64),
@@ -380,10 +406,14 @@ class Worker:
             "attribute": [c.attribute for c in ci],
             "k": pd.array([c.k for c in ci], dtype="Int64"),
             "draw": pd.array([c.draw for c in ci], dtype="Int64"),
-            "label": label, "prediction": preds,
-            "correct": np.asarray([p is not None and p == l for p, l in zip(preds, label)]),
-            "logprobs": lps, "generated": gens})
-        return pa.Table.from_pandas(df, schema=schema("inference"), preserve_index=False)
+            "label": it["label"].to_numpy(), "prediction": raw, "correct": False,
+            "logprobs": lps, "generated": gens, "prediction_raw": raw,
+            "correct_raw": False}), cal)
+        return inference_table(df)
+
+    @staticmethod
+    def _decided(df: pd.DataFrame, cal) -> pd.DataFrame:
+        return decide_rows(df, cal)
 
     def _prompts_for(self, task):
         """Task prompt (callable) and extra arguments for the model's kind (data/templates)."""
@@ -398,18 +428,22 @@ class Worker:
                                {"verbalizer": ("no", "yes")}),
                     "choice": (lambda text, choices: T.choice_prompt_mlm(text, mask), {})}
             else:
+                # the short choice prompt is a completion prompt: never chat-wrapped
+                choice = ((lambda text, choices: T.choice_prompt_short(text), {"chat": False})
+                          if self.cfg.choice_prompt == "short"
+                          else (lambda text, choices: T.choice_prompt(text), {}))
                 self._ctx["task_prompts"] = {
                     "binary": (lambda text, emotion: T.binary_prompt(text, emotion), {}),
-                    "choice": (lambda text, choices: T.choice_prompt(text), {}),
+                    "choice": choice,
                     "generate": (lambda text: T.generation_prompt(text), {})}
         return self._ctx["task_prompts"][task]
 
     def _score(self, task, emotion, texts, masks, ablate):
-        """Predictions, candidate log-probs and generated texts of one batch."""
+        """Raw predictions, candidate log-probs and generated texts of one batch."""
         api, lm, n = self.api, self.lm, len(texts)
         prompt, extra = self._prompts_for(task)
-        kw = dict(masks=masks, prompt=prompt, batch_size=self.cfg.batch_size, chat=self.cfg.chat,
-                  **extra, **ablate)
+        kw = dict(masks=masks, prompt=prompt, batch_size=self.cfg.batch_size,
+                  **{"chat": self.cfg.chat, **extra}, **ablate)
         if task == "binary":
             s = np.asarray(api.score_binary(lm, texts, emotion, **kw), float)   # [no, yes]
             return (["yes" if y else "no" for y in s[:, 1] > s[:, 0]],
@@ -431,6 +465,84 @@ def _test_kill_hook() -> None:
     if marker and not os.path.exists(marker):
         Path(marker).write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def decide_rows(df: pd.DataFrame, cal: pd.DataFrame | None) -> pd.DataFrame:
+    """Set ``prediction``/``correct`` of inference rows from their raw scores and ``cal``
+    (:func:`emostat.collect.calibration.decide`; None = raw decisions), and
+    ``prediction_raw``/``correct_raw`` from the raw decisions. Generate rows keep their parsed
+    label. Returns a new DataFrame."""
+    from emostat.collect.calibration import METHOD, decide
+
+    df = df.copy()
+    label = df["label"].to_numpy()
+    pred = df["prediction_raw"].to_numpy(object).copy()
+    for task in METHOD:
+        rows = np.flatnonzero(df["task"].to_numpy() == task)
+        if len(rows):
+            sub = df.iloc[rows]
+            pred[rows] = decide(task, list(sub["logprobs"]), list(sub["emotion"]), cal)
+    raw = df["prediction_raw"].to_numpy(object)
+    df["prediction"] = pred
+    df["correct"] = np.asarray([p is not None and p == l for p, l in zip(pred, label)], bool)
+    df["correct_raw"] = np.asarray([p is not None and p == l for p, l in zip(raw, label)], bool)
+    return df
+
+
+def inference_table(df: pd.DataFrame) -> pa.Table:
+    """Inference rows as Arrow: schema ``inference`` plus the raw-decision columns."""
+    from emostat.schemas import schema
+
+    sch = schema("inference")
+    for name, typ in EXTRA_INFERENCE:
+        sch = sch.append(pa.field(name, typ))
+    return pa.Table.from_pandas(df[sch.names], schema=sch, preserve_index=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# stage c: the "none" condition first, calibration, the rest
+
+
+def plan_baseline(cfg: CollectConfig, items: dict[str, pd.DataFrame]) -> list[sh.Shard]:
+    """Stage c1: one shard per task x item block under condition none (``<out>/baseline/``,
+    ids ``<task>-i####-none``)."""
+    out = []
+    for task in cfg.tasks:
+        for i, b in enumerate(sh.blocks(items[task]["item_id"], cfg.items_per_shard)):
+            out.append(sh.Shard("baseline", f"{task}-i{i:04d}-none", task=task, items=b,
+                                conditions=(NONE,)))
+    return out
+
+
+def calibrate_run(cfg: CollectConfig, out) -> pd.DataFrame:
+    """Stage c2: offsets from the baseline rows → ``<out>/calibration.parquet`` (idempotent)."""
+    from emostat.collect.calibration import calibration_table
+
+    path = Path(out) / "calibration.parquet"
+    if path.exists():
+        return io.read_table(path)
+    base = sh.read_dataset(out, "baseline", columns=["task", "emotion", "condition",
+                                                     "logprobs"]).to_pandas()
+    cal = calibration_table(base)
+    io.write_table(cal, path, prov=io.provenance(**_read_run_prov(out), stage="calibration",
+                                                 applied=cfg.calibrate))
+    return cal
+
+
+def finish_baseline(cfg: CollectConfig, out, shards, cal: pd.DataFrame) -> None:
+    """Stage c3 for condition none: each baseline shard re-decided with the offsets (when
+    ``calibrate``) and written to ``<out>/inference/`` under the same id (no model needed)."""
+    import pyarrow.parquet as pq
+
+    for s in shards:
+        dest = sh.shard_path(out, "inference", s.id)
+        if dest.exists():
+            continue
+        src = s.path(out)
+        df = pq.read_table(src).to_pandas()
+        df = decide_rows(df, cal if cfg.calibrate else None)
+        prov = {**io.read_provenance(src), "dataset": "inference", "stage": "none-decided"}
+        io.write_table(inference_table(df), dest, prov=prov)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,10 +747,13 @@ def _manifest_done(cfg: CollectConfig, out: Path) -> bool:
 
 def plan_inference(cfg: CollectConfig, items: dict[str, pd.DataFrame],
                    conds: ConditionSet) -> list[sh.Shard]:
-    """All inference shards of a run, task by task."""
+    """The model-run inference shards of a run (every condition but none), task by task."""
+    if NONE not in conds.by_id:
+        raise InputError("conditions: no unmanipulated condition 'none'")
+    rest = [c for c in conds.ids if c != NONE]
     out = []
     for task in cfg.tasks:
-        out += sh.inference_shards(task, items[task]["item_id"], conds.ids,
+        out += sh.inference_shards(task, items[task]["item_id"], rest,
                                    items_per_shard=cfg.items_per_shard,
                                    conditions_per_shard=cfg.conditions_per_shard)
     return out
@@ -697,10 +812,25 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
         # b. searchlight and condition sets
         conds = make_conditions(cfg, out, human=human)
         _log(f"conditions: {len(conds)} ({conds.mode} ablation)", quiet)
-        # c. inference under conditions
+        # c1. the unmanipulated condition first
         items = build_items(cfg, sapi)
+        base = plan_baseline(cfg, items)
+        sh.check_no_strays(base, out, "baseline")
+        todo = sh.pending(base, out)
+        if todo:
+            if engine is None:
+                engine = make_backend(cfg, out, address=address, api=api, sapi=sapi,
+                                      quiet=quiet)
+            _log(f"baseline (condition none): {len(todo)} of {len(base)} shards to run", quiet)
+            engine.run(todo, desc="baseline")
+        # c2. calibration offsets from condition none only
+        cal = calibrate_run(cfg, out)
+        # c3. the other conditions, decided with the same offsets; none rows re-decided
         inf = plan_inference(cfg, items, conds)
-        sh.check_no_strays(inf, out, "inference")
+        none_inf = [sh.Shard("inference", s.id, task=s.task, items=s.items,
+                             conditions=s.conditions) for s in base]
+        sh.check_no_strays(inf + none_inf, out, "inference")
+        finish_baseline(cfg, out, base, cal)
         todo = sh.pending(inf, out)
         if todo:
             if engine is None:
@@ -726,7 +856,10 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
     manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
                              templates=concept_template_record(prompts),
                              n_items=n_items, n_conditions=len(conds),
-                             n_shards={"activations": len(act), "inference": len(inf)},
+                             n_shards={"activations": len(act), "baseline": len(base),
+                                       "inference": len(inf) + len(none_inf)},
+                             calibration=calibration_record(cfg),
+                             task_prompts=task_prompt_record(cfg),
                              n_rows={"inference": len(inference), "accuracy": len(acc)},
                              backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1))
     tmp = out / ".manifest.json.tmp"
@@ -734,6 +867,27 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
     tmp.replace(paths["manifest"])
     _log(f"collection done in {time.perf_counter() - t0:.0f} s: {out}", quiet)
     return paths
+
+
+def calibration_record(cfg: CollectConfig) -> dict:
+    """The manifest's description of how decisions were taken."""
+    from emostat.collect.calibration import METHOD, REFERENCE
+
+    return {"applied": bool(cfg.calibrate), "file": "calibration.parquet",
+            "source_condition": NONE, "methods": dict(METHOD), "reference": REFERENCE,
+            "note": "offsets from condition none only, applied unchanged to every condition; "
+                    "raw scores in inference.logprobs, raw decisions in prediction_raw"}
+
+
+def task_prompt_record(cfg: CollectConfig) -> dict[str, str]:
+    """An example of each decoder task prompt (MLM runs use the mask prompts of templates.py)."""
+    from emostat.collect import templates as T
+
+    ex = "I lost my keys."
+    choice = (T.choice_prompt_short(ex) if cfg.choice_prompt == "short"
+              else T.choice_prompt(ex))
+    return {"binary": T.binary_prompt(ex, "anger"), "choice": choice,
+            "choice_prompt": cfg.choice_prompt, "generate": T.generation_prompt(ex)}
 
 
 def concept_template_record(prompts: pd.DataFrame) -> dict[str, str]:
