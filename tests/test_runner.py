@@ -163,6 +163,9 @@ def test_config_profiles_and_overrides(tmp_path):
     assert q.n_random_draws < CollectConfig().n_random_draws
     d = load_config()
     assert d.n_random_draws >= 20 and d.random_scheme == "uniform" and d.ablation == "zero"
+    # the embedded experiment: 27-way choice (short prompt, calibrated) in both profiles
+    assert set(d.tasks) == {"binary", "choice"} and q.tasks == ["choice"]
+    assert d.choice_prompt == q.choice_prompt == "short" and d.calibrate and q.calibrate
     cfg = load_config(write_config(tmp_path / "c.toml", ks=[0.1, 50]), device="cuda")
     assert cfg.device == "cuda" and cfg.profile if hasattr(cfg, "profile") else True
     # fractions are of all neurons; counts stay; sorted and unique
@@ -180,6 +183,8 @@ def test_config_profiles_and_overrides(tmp_path):
     ("n_random_draws = 'many'", "wrong type"),
     ("stimuli = 'no/such/file.csv'", "not found"),
     ("profile = 'huge'", "profile"),
+    ("choice_prompt = 'long'", "choice_prompt"),
+    ("calibrate = 'yes'", "wrong type"),
     ("ks = [1.5", "not a valid TOML"),
 ])
 def test_config_errors_name_the_field(tmp_path, text, match):

@@ -1,9 +1,10 @@
 """The collection config: one flat TOML file, validated into :class:`CollectConfig`.
 
 Three built-in profiles give the starting values: ``default`` (the experiment on the embedded
-model sized to finish in under 20 minutes on a 2-core CPU), ``quick`` (the same pipeline with fewer
-attributes and draws, under 3 minutes) and ``full`` (every item, binary and 27-way choice, two k:
-for GPUs and clusters). A TOML file names its base with ``profile = "quick"`` (default ``"default"``)
+model sized to finish in under 20 minutes on a 2-core CPU: 27-way choice and binary tasks),
+``quick`` (the same pipeline on the choice task only, with fewer attributes and draws, under 3
+minutes) and ``full`` (every item, binary and 27-way choice, two k: for GPUs and clusters).
+A TOML file names its base with ``profile = "quick"`` (default ``"default"``)
 and overrides any field below; an unknown key is an error. Example::
 
     profile = "default"
