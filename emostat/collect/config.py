@@ -180,11 +180,11 @@ PROFILES: dict[str, dict] = {
     # The experiment on the embedded model sized for a 2-core CPU (see docs/ray.md for the cost
     # formula): the 27-way choice task (short prompt, calibrated) and the binary task, 1 situation
     # per emotion (binary: + 1 drawn item), all 14 attributes at k = 5% of the neurons, 20 shared
-    # random draws. Raw prompts (chat = false): on SmolLM2-135M the chat wrapper made the binary
+    # random draws (measured 640 s end to end, load ~1, model load included). Raw prompts (chat = false): on SmolLM2-135M the chat wrapper made the binary
     # task 1.6x slower and no more accurate (0.54 vs 0.57 calibrated, 27 x 8 items).
     "default": {"tasks": ["binary", "choice"], "items_per_emotion": 1, "n_folds": 1,
                 "ks": [0.05], "n_random_draws": 20, "chat": False},
-    # Same pipeline, smaller: the choice task only, 2 attributes, 3 draws.
+    # Same pipeline, smaller: the choice task only, 2 attributes, 3 draws (measured 78 s).
     "quick": {"tasks": ["choice"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
               "n_random_draws": 3, "attributes": ["valence", "arousal"], "chat": False},
     # Everything (for GPUs / clusters): all items, binary and 27-way choice, two k, 20 draws.
