@@ -347,3 +347,15 @@ def test_dip_tests_vs_r(diff):
     for k, a, d, p in DIP_R:
         assert dip.loc[(k, a), "statistic"] == pytest.approx(d, rel=1e-12)
         assert dip.loc[(k, a), "p_value"] == pytest.approx(p, rel=1e-10)
+
+
+def test_constant_differences_give_no_t():
+    """R: t.test(rep(-0.1, 5)) stops with "data are essentially constant"; emostat gives NaN
+    (never an infinite t counted as significant)."""
+    from emostat.analysis.masking import _t_summary
+
+    g = pd.DataFrame({"n": [5, 5], "sd": [0.0, 0.1], "mean": [-0.1, -0.1]})
+    out = _t_summary(g, "less", 0.95)
+    assert np.isnan(out["statistic"][0]) and np.isnan(out["p_value"][0])
+    # second group: t = -0.1 / (0.1 / sqrt 5) = -sqrt(5)
+    assert out["statistic"][1] == pytest.approx(-np.sqrt(5))

@@ -125,6 +125,9 @@ def _t_summary(g: pd.DataFrame, alternative: str, level: float) -> pd.DataFrame:
     df = n - 1
     with np.errstate(divide="ignore", invalid="ignore"):
         t = est / se
+    # constant differences (se = 0, e.g. one item per prompt): t is undefined, as R's t.test
+    # refuses ("data are essentially constant"); report NaN rather than an infinite t
+    t = np.where(se > 0, t, np.nan)
     if alternative == "less":
         p = stats.t.cdf(t, df)
     elif alternative == "greater":

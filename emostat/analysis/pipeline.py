@@ -336,6 +336,10 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
     if not quiet:
         from emostat.summary import headline
 
-        print(headline(tables, k=max(ks) if ks else K_VALUES[-1]))
+        k = max(ks) if ks else K_VALUES[-1]
+        for task in per_task:
+            own = {n: (t[t["task"] == task] if "task" in t.columns else t)
+                   for n, t in tables.items()}
+            print(f"\n[task: {task}]\n" + headline(own, k=k))
         print(f"\nresults: {run_dir / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
     return paths
