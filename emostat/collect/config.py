@@ -36,6 +36,8 @@ SCHEMES = ("uniform", "layer_matched")
 ABLATIONS = ("zero", "mean")
 BACKENDS = ("local", "ray")
 CHOICE_PROMPTS = ("short", "options")
+REPRESENTATIONS = ("zero_shot", "prompt_tuning")
+PT_FIELDS = ("representation", "pt_tokens", "pt_steps", "pt_lr", "pt_seeds")
 DTYPES = ("float32", "bfloat16", "float16")
 
 
@@ -101,6 +103,18 @@ class CollectConfig:
         Decide on calibrated scores (:mod:`emostat.collect.calibration`: offsets per task and
         emotion from the unmanipulated condition, applied unchanged under every condition).
         False: raw decisions (yes when logit_yes > logit_no; argmax of the log-probs).
+    representation : str
+        How concept representations are built: zero_shot (the concept templates, default) or
+        prompt_tuning (:mod:`emostat.collect.prompt_mode`: a soft prompt trained per emotion x
+        seed on the emotion's balanced binary items, read as in the study; the binary task is
+        then scored with those prompts). The pt_* fields enter the run's identity only in
+        prompt_tuning mode.
+    pt_tokens, pt_steps : int
+        Soft-prompt length (the study: 100) and optimisation steps.
+    pt_lr : float
+        AdamW learning rate of the soft prompt.
+    pt_seeds : list of int
+        Prompt-tuning seeds; they play the role of templates (the study: 12 seeds).
     seed : int
         Master seed (negatives of binary sets, random draws, folds).
     backend : str
@@ -135,6 +149,11 @@ class CollectConfig:
     chat: bool | None = None
     choice_prompt: str = "short"
     calibrate: bool = True
+    representation: str = "zero_shot"
+    pt_tokens: int = 100
+    pt_steps: int = 300
+    pt_lr: float = 0.03
+    pt_seeds: list[int] = field(default_factory=lambda: list(range(12)))
     seed: int = 20241201
     backend: str = "local"
     ray_num_cpus: float = 1
@@ -147,9 +166,14 @@ class CollectConfig:
         return dataclasses.asdict(self)
 
     def fingerprint(self) -> str:
-        """Hash of the fields that change the datasets (not device, backend or resources)."""
+        """Hash of the fields that change the datasets (not device, backend or resources).
+
+        The prompt-tuning fields count only when ``representation`` is not the default, so
+        zero-shot runs keep the fingerprint they had before those fields existed."""
         skip = {"device", "backend", "threads", "ray_num_cpus", "ray_num_gpus", "ray_memory_gb",
                 "ray_actors"}
+        if self.representation == "zero_shot":
+            skip |= set(PT_FIELDS)
         d = {k: v for k, v in self.to_dict().items() if k not in skip}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -210,6 +234,19 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
     c(cfg.ablation in ABLATIONS, where, "ablation", f"{cfg.ablation!r} not in {ABLATIONS}")
     c(cfg.choice_prompt in CHOICE_PROMPTS, where, "choice_prompt",
       f"{cfg.choice_prompt!r} not in {CHOICE_PROMPTS}")
+    c(cfg.representation in REPRESENTATIONS, where, "representation",
+      f"{cfg.representation!r} not in {REPRESENTATIONS}")
+    for key in ("pt_tokens", "pt_steps"):
+        v = getattr(cfg, key)
+        c(isinstance(v, int) and not isinstance(v, bool) and v >= 1, where, key,
+          f"expected a positive integer, got {v!r}")
+    c(isinstance(cfg.pt_lr, (int, float)) and not isinstance(cfg.pt_lr, bool) and cfg.pt_lr > 0,
+      where, "pt_lr", f"expected a positive number, got {cfg.pt_lr!r}")
+    seeds = cfg.pt_seeds
+    c(isinstance(seeds, list) and len(seeds) > 0 and all(
+        isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in seeds),
+      where, "pt_seeds", f"expected a non-empty list of integers >= 0, got {seeds!r}")
+    c(len(set(seeds)) == len(seeds), where, "pt_seeds", "a seed is listed twice")
     c(cfg.backend in BACKENDS, where, "backend", f"{cfg.backend!r} not in {BACKENDS}")
     for key in ("threads", "batch_size", "items_per_shard", "conditions_per_shard",
                 "max_new_tokens", "n_folds", "ray_actors"):

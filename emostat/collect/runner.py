@@ -4,7 +4,9 @@ Stages, each resumable (see :mod:`emostat.collect.shards`):
 
 a. **activations** — for every concept template, the FFN neuron vector of each of the 27 emotion
    concepts → ``<out>/activations/part-t###.parquet`` (schema ``activations``: one row per
-   concept × template × layer, float32 values, zstd).
+   concept × template × layer, float32 values, zstd). With ``representation = "prompt_tuning"``
+   the templates are prompt-tuning seeds (``seed<s>``) and the binary task is scored with the
+   trained soft prompts: :mod:`emostat.collect.prompt_mode`.
 b. **conditions** — searchlight RSA of those activations against the human attribute RDMs
    (``data/human/``), attribute top-k sets and seeded random sets → ``<out>/conditions.parquet``
    (one row per condition, with its neuron list) and ``<out>/neuron_means.parquet`` (the mean of
@@ -346,6 +348,10 @@ class Worker:
     def _activations(self, shard: sh.Shard) -> pa.Table:
         from emostat.schemas import schema
 
+        if self.cfg.representation == "prompt_tuning":
+            from emostat.collect import prompt_mode
+
+            return prompt_mode.activations_table(self, shard)
         p = self._prompts()
         p = p[p["template"].isin(shard.templates)]
         ident = self.identity()
@@ -444,6 +450,12 @@ class Worker:
         prompt, extra = self._prompts_for(task)
         kw = dict(masks=masks, prompt=prompt, batch_size=self.cfg.batch_size,
                   **{"chat": self.cfg.chat, **extra}, **ablate)
+        if task == "binary" and self.cfg.representation == "prompt_tuning":
+            from emostat.collect import prompt_mode
+
+            s = prompt_mode.score_binary(self, emotion, texts, masks, ablate)   # [no, yes]
+            return (["yes" if y else "no" for y in s[:, 1] > s[:, 0]],
+                    [list(map(float, r)) for r in s], [None] * n)
         if task == "binary":
             s = np.asarray(api.score_binary(lm, texts, emotion, **kw), float)   # [no, yes]
             return (["yes" if y else "no" for y in s[:, 1] > s[:, 0]],
@@ -802,7 +814,11 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
     try:
         # a. concept activations
         prompts = concept_prompt_table(cfg, sapi)
-        act = sh.activation_shards(template_names(prompts))
+        tuned = cfg.representation == "prompt_tuning"
+        if tuned:
+            from emostat.collect import prompt_mode
+        act = sh.activation_shards(prompt_mode.template_names(cfg) if tuned
+                                   else template_names(prompts))
         sh.check_no_strays(act, out, "activations")
         todo = sh.pending(act, out)
         if todo:
@@ -854,7 +870,9 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
     # e. manifest
     n_items = {t: len(df) for t, df in items.items()}
     manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
-                             templates=concept_template_record(prompts),
+                             templates=(prompt_mode.template_record(cfg) if tuned
+                                        else concept_template_record(prompts)),
+                             representation=cfg.representation,
                              n_items=n_items, n_conditions=len(conds),
                              n_shards={"activations": len(act), "baseline": len(base),
                                        "inference": len(inf) + len(none_inf)},
