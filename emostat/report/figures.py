@@ -430,7 +430,9 @@ def random_null(null: pd.DataFrame, observed: pd.DataFrame, k: int | None = None
     plt = _plt()
     k = headline_k(null["k"]) if k is None else k
     if task is None and "task" in null:
-        task = null["task"].iloc[0]
+        from emostat.report.text import primary_task
+
+        task = primary_task(null)
     sel = (null["k"] == k) & ((null["task"] == task) if "task" in null else True)
     osel = (observed["k"] == k) & ((observed["task"] == task) if "task" in observed else True)
     n, o = null[sel], observed[osel].set_index("attribute")

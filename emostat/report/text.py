@@ -29,11 +29,23 @@ def listing(items) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+# Which task the single-task sections of the experiment report show, in order of preference:
+# 27-way choice is the richer inference test (and the one above chance on small models);
+# the study's binary task comes next. Tables without a task column are used as they are.
+PRIMARY_TASKS = ("choice", "binary", "generate")
+
+
+def primary_task(df: pd.DataFrame) -> str:
+    """The task the report's single-task sections show (see ``PRIMARY_TASKS``)."""
+    present = list(dict.fromkeys(df["task"]))
+    return next((t for t in PRIMARY_TASKS if t in present), present[0])
+
+
 def task_view(df: pd.DataFrame | None, task: str | None = None) -> pd.DataFrame | None:
-    """Rows of one task when the table has a ``task`` column (default: its first task)."""
+    """Rows of one task when the table has a ``task`` column (default: :func:`primary_task`)."""
     if df is None or "task" not in df:
         return df
-    task = df["task"].iloc[0] if task is None else task
+    task = primary_task(df) if task is None else task
     return df[df["task"] == task]
 
 
