@@ -11,6 +11,12 @@ from emostat import io, schemas
 from emostat.analysis import experiment as ex
 
 
+def io_data_dir():
+    from emostat.paths import DATA_DIR
+
+    return DATA_DIR
+
+
 def _acc(rows):
     return pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute", "k",
                                        "draw", "accuracy"])
@@ -82,6 +88,11 @@ def test_analyse_run_writes_valid_experiment_tables(analysed_run):
     for (task, emo), g in none.groupby(["task", "emotion"]):
         got = base[(base["task"] == task) & (base["emotion"] == emo)]["estimate"].item()
         assert got == pytest.approx(g["correct"].mean())
+    # importance of a collected run: tau from data/human plus its shipped participant bootstrap
+    imp = pd.read_parquet(res / "attribute_importance.parquet").set_index("attribute")
+    shipped = pd.read_csv(io_data_dir() / "human" / "attribute_importance.csv").set_index("attribute")
+    assert np.allclose(imp["estimate"], shipped.loc[imp.index, "estimate"], atol=1e-9)
+    assert imp["conf_low"].notna().all() and (imp["conf_low"] <= imp["estimate"]).all()
     # every (attribute, k) has 3 random draws in the null
     null = pd.read_parquet(res / "random_null.parquet")
     assert set(null.groupby(["task", "attribute", "k"]).size()) == {3}

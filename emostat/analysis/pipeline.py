@@ -257,6 +257,24 @@ def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
                          "n_boot": 0, "n_perm": n_perm})
 
 
+def _with_shipped_bootstrap(imp: pd.DataFrame) -> pd.DataFrame:
+    """Add the participant-bootstrap columns shipped in ``data/human/attribute_importance.csv``
+    (computed by emostat from the release against the same attribute RDMs) when present."""
+    from emostat.paths import DATA_DIR
+
+    path = DATA_DIR / "human" / "attribute_importance.csv"
+    if not path.exists():
+        return imp
+    boot = pd.read_csv(path).set_index("attribute")
+    out = imp.set_index("attribute")
+    if not np.allclose(out["estimate"], boot.loc[out.index, "estimate"], atol=1e-9):
+        raise InputError(f"{path}: importance estimates differ from data/human's means and "
+                         "RDM; regenerate it with emostat.release.human.write_shipped_human")
+    for col in ("std_error", "conf_low", "conf_high", "p_value", "n_boot"):
+        out[col] = boot.loc[out.index, col].to_numpy()
+    return out.reset_index()
+
+
 def _by_task(fn, per_task: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Run ``fn(task, accuracy)`` per task and stack the results with a leading task column."""
     parts = []
@@ -297,8 +315,8 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
     tables: dict[str, pd.DataFrame] = {}
 
     _log("human emotion space (shipped summary) ...", quiet)
-    tables["attribute_importance"] = importance_from_mean(human.mean_rdm, attr_rdms,
-                                                          n_perm=n_perm, seed=s[0])
+    tables["attribute_importance"] = _with_shipped_bootstrap(
+        importance_from_mean(human.mean_rdm, attr_rdms, n_perm=n_perm, seed=s[0]))
     tables.update(human_tables(human))
 
     _log("neuron searchlight RSA ...", quiet)

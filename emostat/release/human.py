@@ -474,6 +474,8 @@ def write_shipped_human(root, out_dir) -> dict[str, Path]:
     derived by emostat from the raw ratings (appraisal columns: mean varimax component scores).
     ``mean_dissimilarity.csv``: 351 rows emotion_a, emotion_b, dissimilarity (mean over the
     study's 61 participants), in the study's pair order.
+    ``attribute_importance.csv``: per attribute, Kendall tau-b of the mean human RDM with
+    emostat's attribute RDM and its participant bootstrap (10,000 resamples, seeded).
 
     Returns
     -------
@@ -490,8 +492,22 @@ def write_shipped_human(root, out_dir) -> dict[str, Path]:
     mean = pd.DataFrame({"emotion_a": np.asarray(ANALYSIS_ORDER)[i],
                          "emotion_b": np.asarray(ANALYSIS_ORDER)[j],
                          "dissimilarity": space.mean_rdm})
+    from emostat.analysis.human import attribute_importance
+
+    # participant bootstrap of importance against emostat's own attribute RDMs (the ones a
+    # collected run is linked to), so experiments can show CIs without the participants
+    imp = attribute_importance(space.subject_rdms, space.attribute_rdms, n_boot=SHIPPED_N_BOOT,
+                               n_perm=0, seed=SHIPPED_SEED)
+    imp = imp[["attribute", "estimate", "std_error", "conf_low", "conf_high", "p_value",
+               "n_boot"]].assign(seed=SHIPPED_SEED)
     paths = {"attribute_means": out_dir / "attribute_means.csv",
-             "mean_dissimilarity": out_dir / "mean_dissimilarity.csv"}
+             "mean_dissimilarity": out_dir / "mean_dissimilarity.csv",
+             "attribute_importance": out_dir / "attribute_importance.csv"}
     means.to_csv(paths["attribute_means"], index=False, float_format="%.17g")
     mean.to_csv(paths["mean_dissimilarity"], index=False, float_format="%.17g")
+    imp.to_csv(paths["attribute_importance"], index=False, float_format="%.17g")
     return paths
+
+
+SHIPPED_N_BOOT = 10_000
+SHIPPED_SEED = 20241201
