@@ -139,6 +139,29 @@ def test_score_choices_per_row_masks():
             assert got[i, c] == pytest.approx(want, abs=2e-4)
 
 
+@pytest.mark.parametrize("model_type", ["llama", "gpt2"])
+def test_score_choices_fast_path_matches_legacy(model_type):
+    # The fast path continues only multi-token choices; single-token choices come from the
+    # prompt's forward alone. Same forward as the legacy path for the first token: equal to
+    # the last bit there; multi-token sums differ only by batch shape (float rounding).
+    lm = tiny_lm(model_type)
+    choices = ["joy", "admiration", "fear", "surprise"]  # 1, 3, 1 and 2 tokens
+    tmpl = "{text} which emotion : {choices} ? emotion :"
+    g = torch.Generator().manual_seed(3)
+    masks = torch.rand(4, L * U, generator=g) < 0.3
+    new = score_choices(lm, TEXTS, choices, masks=masks, prompt=tmpl, batch_size=4)
+    old = score_choices(lm, TEXTS, choices, masks=masks, prompt=tmpl, batch_size=4,
+                        legacy=True, max_rows=16)
+    np.testing.assert_allclose(new, old, rtol=0, atol=1e-5)
+    single = [0, 2]
+    assert np.array_equal(new[:, single], old[:, single])
+    # every choice a single token: one forward, no cache, equal to the legacy scores exactly
+    one = ["joy", "fear"]
+    np.testing.assert_array_equal(
+        score_choices(lm, TEXTS, one, masks=masks, prompt=tmpl, batch_size=4),
+        score_choices(lm, TEXTS, one, masks=masks, prompt=tmpl, batch_size=4, legacy=True))
+
+
 def test_score_choices_mlm_sums_log_probs_over_masks():
     lm = tiny_lm("roberta")
     choices = ["admiration", "joy"]
@@ -201,3 +224,44 @@ def test_bad_input():
         concept_activations(lm, TEXTS, position="first")
     with pytest.raises(InputError, match="duplicated"):
         score_choices(lm, TEXTS, ["joy", "joy"])
+
+
+@pytest.mark.parametrize("model_type", ["llama", "qwen2"])
+def test_onednn_kernel_same_scores_and_hooks(model_type):
+    # oneDNN's prepacked fp32 linear is the same arithmetic as torch's up to rounding: scores,
+    # ablation and captured neurons agree to 1e-5 with the plain model (fastcpu docstring).
+    from emostat.collect.fastcpu import PackedLinear, onednn_available, prepare
+
+    if not onednn_available():
+        pytest.skip("torch without oneDNN")
+    lm = tiny_lm(model_type)
+    choices = ["joy", "admiration", "fear", "surprise"]
+    tmpl = "{text} which emotion : {choices} ? emotion :"
+    g = torch.Generator().manual_seed(5)
+    masks = torch.rand(4, L * U, generator=g) < 0.3
+    want = score_choices(lm, TEXTS, choices, masks=masks, prompt=tmpl)
+    want_none = score_choices(lm, TEXTS, choices, prompt=tmpl)
+    acts = concept_activations(lm, TEXTS)
+    fast, rec = prepare(lm, "onednn")
+    assert rec["kernel"] == "onednn" and rec["n_linear"] == L * 7   # q k v o gate up down
+    assert sum(isinstance(m, PackedLinear) for m in fast.model.modules()) == L * 7
+    got = score_choices(fast, TEXTS, choices, masks=masks, prompt=tmpl)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    assert np.abs(got - want_none).max() > 1e-3          # the masks still act
+    np.testing.assert_allclose(concept_activations(fast, TEXTS), acts, rtol=0, atol=1e-5)
+    assert count_hooks(fast.model) == 0
+    # preparing twice changes nothing more
+    assert prepare(fast, "onednn")[1]["n_linear"] == L * 7
+
+
+def test_int8_is_a_copy_and_approximate():
+    from emostat.collect.fastcpu import prepare
+
+    lm = tiny_lm("llama")
+    tmpl = "{text} emotion :"
+    want = score_choices(lm, TEXTS, ["joy", "fear"], prompt=tmpl)
+    q, rec = prepare(lm, "torch", quantize="int8")
+    assert rec["quantize"] == "int8" and rec["n_linear"] == L * 7 and q.model is not lm.model
+    got = score_choices(q, TEXTS, ["joy", "fear"], prompt=tmpl)
+    assert np.array_equal(score_choices(lm, TEXTS, ["joy", "fear"], prompt=tmpl), want)
+    assert np.abs(got - want).max() < 0.5                 # close, not equal

@@ -301,15 +301,20 @@ def _choice_ids(lm, choices, leading_space):
 
 
 def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mode="zero",
-                  means=None, chat=None, progress=None, max_rows=256) -> np.ndarray:
+                  means=None, chat=None, progress=None, max_rows=256,
+                  legacy=False) -> np.ndarray:
     """Summed log-probability of each choice word continuing each prompt.
 
-    Decoders: the prompt runs once per text (batched, left-padded) and its key/value cache is
-    shared by all choices, whose tokens then run in one batched forward; multi-token words sum
-    the log-probabilities of their tokens. A choice starts with a space unless the prompt ends in
-    a newline (chat assistant turns). MLMs: the ``{mask}`` slot is filled with as many mask tokens
-    as the word has and the per-mask log-probabilities are summed (one forward per word length).
-    ``max_rows`` bounds texts x choices per decoder forward (memory of the vocabulary logits).
+    Decoders: the prompt runs once per text (batched, left-padded, only the last position's
+    logits kept); they give every choice's first token. Only choices of two or more tokens need
+    more: the prompt's key/value cache is shared by those choices, whose remaining tokens run in
+    one batched forward, and their log-probabilities are summed. When every choice is a single
+    token the scores come from that one forward. A choice starts with a space unless the prompt
+    ends in a newline (chat assistant turns). MLMs: the ``{mask}`` slot is filled with as many
+    mask tokens as the word has and the per-mask log-probabilities are summed (one forward per
+    word length). ``max_rows`` bounds texts x continued choices per decoder forward (memory of
+    the vocabulary logits). ``legacy=True`` runs the earlier path (every choice continued, the
+    batch cut to ``max_rows // n_choices`` texts); kept as the benchmark's baseline.
 
     Returns
     -------
@@ -325,11 +330,13 @@ def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mod
     m = _rows_masks(masks, len(texts), lm.site.n_neurons)
     out = np.empty((len(texts), len(choices)), dtype=np.float32)
     if lm.kind == "causal":
-        batch_size = max(1, min(batch_size, max_rows // len(choices)))
+        n_cont = len(choices) if legacy else max(1, _n_multi(lm, prompts, choices))
+        batch_size = max(1, min(batch_size, max_rows // n_cont))
     for lo, hi in _batches(len(texts), batch_size):
         mm = _slice(m, lo, hi)
         if lm.kind == "causal":
-            out[lo:hi] = _choices_causal(lm, prompts[lo:hi], choices, mm, mode, means)
+            out[lo:hi] = _choices_causal(lm, prompts[lo:hi], choices, mm, mode, means,
+                                         only_multi=not legacy)
         else:
             out[lo:hi] = _choices_mlm(lm, prompts[lo:hi], choices, mm, mode, means, lo)
         if progress is not None:
@@ -337,22 +344,34 @@ def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mod
     return out
 
 
-def _choices_causal(lm, prompts, choices, m, mode, means):
+def _n_multi(lm, prompts, choices) -> int:
+    """Number of choices that encode to more than one token (after any of the prompts)."""
+    nls = {p.endswith("\n") for p in prompts}
+    return max(sum(len(ids) > 1 for ids in _choice_ids(lm, choices, leading_space=not nl))
+               for nl in nls)
+
+
+def _choices_causal(lm, prompts, choices, m, mode, means, only_multi=True):
     ends_newline = [p.endswith("\n") for p in prompts]
     prompts = [p if nl else p.rstrip(" ") for p, nl in zip(prompts, ends_newline)]
     B, C = len(prompts), len(choices)
     cids = {nl: _choice_ids(lm, choices, leading_space=not nl) for nl in set(ends_newline)}
+    # choices whose later tokens must run (all of them on the legacy path)
+    cont_c = [c for c in range(C)
+              if not only_multi or any(len(cids[nl][c]) > 1 for nl in cids)]
     enc = _encode(lm, prompts, "left")
     am = enc["attention_mask"]
     dev = _device(lm)
+    need_cache = any(len(cids[nl][c]) > 1 for nl in cids for c in cont_c)
     with torch.no_grad(), _manipulated(lm, m, mode, means) as handle:
-        res = _forward(lm, enc["input_ids"], am, logits_to_keep=1, use_cache=True)
+        res = _forward(lm, enc["input_ids"], am, logits_to_keep=1, use_cache=need_cache)
         first = torch.log_softmax(res.logits[:, -1].float(), -1)            # [B, V]
-        # continuation rows (b, c): tokens 0..T-2 of choice c predict tokens 1..T-1
-        rows = [cids[ends_newline[b]][c] for b in range(B) for c in range(C)]
         scores = torch.stack([first[b, [cids[ends_newline[b]][c][0] for c in range(C)]]
                               for b in range(B)])                           # [B, C]
-        T = max(len(r) for r in rows)
+        # continuation rows (b, c): tokens 0..T-2 of choice c predict tokens 1..T-1
+        C = len(cont_c)
+        rows = [cids[ends_newline[b]][c] for b in range(B) for c in cont_c]
+        T = max((len(r) for r in rows), default=1)
         if T > 1:
             pad = lm.tokenizer.pad_token_id or 0
             cont = torch.full((B * C, T - 1), pad, dtype=torch.long)
@@ -376,7 +395,7 @@ def _choices_causal(lm, prompts, choices, m, mode, means):
             lp = (logits.gather(-1, targets.to(logits.device)[..., None])[..., 0].float()
                   - torch.logsumexp(logits.float(), -1))                    # [B*C, T-1]
             extra = (lp * cmask.to(lp.device)).sum(1).cpu()
-            scores = scores + extra.reshape(B, C).to(scores.device)
+            scores[:, cont_c] += extra.reshape(B, C).to(scores.device)
     return scores.cpu().numpy()
 
 
