@@ -50,10 +50,14 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # emotion = the emotion asked about (binary) or the item's emotion (choice, generate);
     # condition none | attribute | random; logprobs = candidate scores (binary [no, yes],
     # choice: the 27 emotions in EMOTIONS order); generated = text (generate task only).
+    # margin = calibrated score of the right answer minus the best other (binary: calibrated
+    # yes-no margin signed toward the label), > 0 when correct; margin_raw the same uncalibrated;
+    # null for generate rows (emostat.collect.calibration.margins).
     "inference": [("model", S), ("task", S), ("item_id", S), ("stimulus_id", S), ("emotion", S),
                   ("fold", I), ("condition_id", S), ("condition", S), ("attribute", S),
                   ("k", I), ("draw", I), ("label", S), ("prediction", S), ("correct", B),
-                  ("logprobs", pa.list_(pa.float32())), ("generated", S)],
+                  ("logprobs", pa.list_(pa.float32())), ("generated", S), ("margin", F),
+                  ("margin_raw", F)],
     # ---- results (emostat reproduce / analyse) --------------------------------------------------
     "attribute_importance": [("attribute", S)] + BROOM,
     "neuron_rsa": [("neuron", I), ("layer", I), ("unit", I), ("attribute", S), ("tau", F),

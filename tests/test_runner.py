@@ -398,13 +398,18 @@ def test_tiny_model_run_tables(tiny_run):
     ch = inf[inf["task"] == "choice"]
     assert {len(x) for x in ch["logprobs"]} == {27}
     # raw prediction = argmax of the 27 summed log-probs (EMOTIONS order); the calibrated one
-    # subtracts each candidate's mean over the none rows (calibration.parquet)
+    # subtracts each candidate's mean over the none rows of the OTHER calibration folds
     pred = [EMOTIONS[int(np.argmax(x))] for x in ch["logprobs"]]
     assert pred == ch["prediction_raw"].tolist()
     cal = io.read_table(tiny_run / "calibration.parquet")
-    off = cal[cal["task"] == "choice"].set_index("emotion").loc[list(EMOTIONS), "offset"]
     lp = np.stack([np.asarray(x, np.float64) for x in ch["logprobs"]])
-    assert [EMOTIONS[j] for j in (lp - off.to_numpy()).argmax(1)] == ch["prediction"].tolist()
+    none = ch[ch["condition"] == "none"]
+    lp0 = np.stack([np.asarray(x, np.float64) for x in none["logprobs"]])
+    off = np.stack([lp0[none["cal_fold"].to_numpy() != f].mean(0) for f in ch["cal_fold"]])
+    got = cal[cal["task"] == "choice"].set_index(["fold", "emotion"])["offset"]
+    np.testing.assert_allclose(got.loc[(0, list(EMOTIONS))].to_numpy(),
+                               lp0[none["cal_fold"].to_numpy() != 0].mean(0), atol=1e-6)
+    assert [EMOTIONS[j] for j in (lp - off).argmax(1)] == ch["prediction"].tolist()
     # zeroing a different neuron set changes the scores (the masks reach the model)
     b = inf[inf["task"] == "binary"].set_index(["item_id", "condition_id"])["logprobs"]
     item = b.index.get_level_values(0)[0]
@@ -455,19 +460,26 @@ def test_calibration_offsets_come_from_none_only(fake_run):
     cal = io.read_table(tmp / "run" / "calibration.parquet")
     inf = io.read_table(paths["inference"])
     none = inf[inf["condition"] == "none"]
-    # binary: the median margin of each emotion's balanced set under none (numpy's median)
+    # cross-fitted: the offsets of calibration fold f come from the none rows of other folds
+    # binary: the median margin of each emotion's balanced set (numpy's median); 8 items, 5
+    # folds dealt by position: folds 0-2 hold 2 items, 3-4 one, so 6 or 7 rows fit each
     b = none[none["task"] == "binary"]
-    want = {e: float(np.median(_margins(g))) for e, g in b.groupby("emotion")}
-    got = cal[cal["task"] == "binary"].set_index("emotion")
-    assert sorted(got.index) == sorted(EMOTIONS) and (got["n"] == 8).all()
-    for e, v in want.items():
-        assert got.loc[e, "offset"] == pytest.approx(v, abs=1e-6)
-    # choice: each candidate's mean log-prob over the 108 items under none (EMOTIONS order)
+    want = {(f, e): float(np.median(_margins(g[g["cal_fold"] != f])))
+            for e, g in b.groupby("emotion") for f in range(5)}
+    got = cal[cal["task"] == "binary"].set_index(["fold", "emotion"])
+    assert len(got) == 5 * 27 and set(got["n"]) == {6, 7}
+    for key, v in want.items():
+        assert got.loc[key, "offset"] == pytest.approx(v, abs=1e-6)
+    # choice: each candidate's mean log-prob over the other folds' items (EMOTIONS order)
     c = none[none["task"] == "choice"]
-    mean = np.stack([np.asarray(x, np.float64) for x in c["logprobs"]]).mean(axis=0)
-    gc = cal[cal["task"] == "choice"].set_index("emotion").loc[list(EMOTIONS)]
-    np.testing.assert_allclose(gc["offset"].to_numpy(), mean, atol=1e-6)
-    assert (gc["n"] == 108).all()
+    s = np.stack([np.asarray(x, np.float64) for x in c["logprobs"]])
+    for f in range(5):
+        gc = cal[(cal["task"] == "choice") & (cal["fold"] == f)].set_index("emotion")
+        keep = c["cal_fold"].to_numpy() != f
+        np.testing.assert_allclose(gc.loc[list(EMOTIONS), "offset"].to_numpy(),
+                                   s[keep].mean(axis=0), atol=1e-6)
+        assert (gc["n"] == keep.sum()).all()
+    want = {e: float(np.median(_margins(g))) for e, g in b.groupby("emotion")}
     # the offsets differ from what the ablated rows would give: they were not used
     abl = inf[(inf["task"] == "binary") & (inf["condition_id"] == "attr:valence:k=4")]
     assert np.median(_margins(abl[abl["emotion"] == "joy"])) < want["joy"] - 1.0
@@ -480,17 +492,22 @@ def test_same_offsets_decide_every_condition(fake_run):
     tmp, paths = fake_run
     cal = io.read_table(tmp / "run" / "calibration.parquet")
     inf = io.read_table(paths["inference"])
-    thr = cal[cal["task"] == "binary"].set_index("emotion")["offset"]
-    off = cal[cal["task"] == "choice"].set_index("emotion").loc[list(EMOTIONS), "offset"]
+    thr = cal[cal["task"] == "binary"].set_index(["fold", "emotion"])["offset"]
+    off = cal[cal["task"] == "choice"].set_index(["fold", "emotion"])["offset"]
     b = inf[inf["task"] == "binary"]
-    want = np.where(_margins(b) > thr.loc[b["emotion"]].to_numpy(), "yes", "no")
+    t = thr.loc[list(zip(b["cal_fold"], b["emotion"]))].to_numpy()
+    want = np.where(_margins(b) > t, "yes", "no")
     assert (b["prediction"].to_numpy() == want).all()
     # raw decision: yes when logit_yes > logit_no
     assert (b["prediction_raw"].to_numpy() == np.where(_margins(b) > 0, "yes", "no")).all()
     c = inf[inf["task"] == "choice"]
     s = np.stack([np.asarray(x, np.float64) for x in c["logprobs"]])
-    assert (c["prediction"].to_numpy() ==
-            np.asarray(EMOTIONS)[(s - off.to_numpy()).argmax(1)]).all()
+    o = np.stack([off.loc[(f, list(EMOTIONS))].to_numpy() for f in c["cal_fold"]])
+    assert (c["prediction"].to_numpy() == np.asarray(EMOTIONS)[(s - o).argmax(1)]).all()
+    # margins: > 0 exactly when the calibrated answer is right
+    assert ((b["margin"] > 0) == b["correct"]).all() and ((c["margin"] > 0) == c["correct"]).all()
+    np.testing.assert_allclose(b["margin"], np.where(b["label"] == "yes", 1, -1)
+                               * (_margins(b) - t), atol=1e-5)
     assert (c["correct"] == (c["prediction"] == c["label"])).all()
     # under the planted ablation every binary answer is "no": the shift is measured, whereas
     # offsets re-estimated on those rows would have answered yes for half of them again

@@ -21,6 +21,18 @@ The offsets come from the unmanipulated condition ("none") only and the SAME off
 under every ablation condition, so an ablation that shifts the model's answers is measured, not
 calibrated away. Raw scores stay in the inference table (``logprobs``); raw decisions are kept
 beside the calibrated ones (``prediction_raw``, ``correct_raw``).
+
+**Cross-fitting.** Offsets fitted on the items they then score inflate accuracy (the in-sample
+mean contains the item's own score). Every item therefore carries a calibration fold
+(``cal_fold``), and the offsets applied to the items of fold f are fitted on the none rows of
+the OTHER folds only (:func:`calibration_table` with ``folds``; one set of offsets per fold, in
+the ``fold`` column). An item's own scores never enter the offsets that decide it.
+
+**Margins.** Besides the 0/1 decision, :func:`margins` gives a continuous outcome per row: for
+choice, the calibrated score of the right emotion minus the best calibrated score among the
+others (> 0 exactly when the calibrated decision is right, barring ties); for binary, the
+calibrated margin ``logit_yes - logit_no - threshold`` signed toward the correct label (> 0 when
+the calibrated answer is right). ``margin_raw`` is the same on the raw scores (no offsets).
 """
 
 from __future__ import annotations
@@ -48,23 +60,30 @@ def _scores(rows: pd.DataFrame, width: int, where: str) -> np.ndarray:
     return np.stack(lp) if lp else np.zeros((0, width))
 
 
-def calibration_table(baseline: pd.DataFrame) -> pd.DataFrame:
+def calibration_table(baseline: pd.DataFrame, folds: bool = False) -> pd.DataFrame:
     """Per-(task, emotion) offsets from the rows of the unmanipulated condition.
 
     Parameters
     ----------
     baseline : DataFrame
-        Inference rows (columns ``task``, ``emotion``, ``condition``, ``logprobs``); only
-        ``condition == "none"`` rows are used (an error when a task has none).
+        Inference rows (columns ``task``, ``emotion``, ``condition``, ``logprobs`` and, with
+        ``folds``, ``cal_fold``); only ``condition == "none"`` rows are used (an error when a
+        task has none).
+    folds : bool
+        Cross-fitting: one set of offsets per calibration fold f, fitted on the none rows whose
+        ``cal_fold`` differs from f (the offsets that decide the items of fold f). False: one
+        set from all rows (in-sample; ``fold`` = -1).
 
     Returns
     -------
     DataFrame
-        ``task``, ``emotion`` (binary: the emotion asked about; choice: the candidate emotion),
-        ``offset`` (binary: the threshold on logit_yes - logit_no; choice: the mean log-prob to
-        subtract), ``n`` (rows behind it), ``method``.
+        ``task``, ``fold``, ``emotion`` (binary: the emotion asked about; choice: the candidate
+        emotion), ``offset`` (binary: the threshold on logit_yes - logit_no; choice: the mean
+        log-prob to subtract), ``n`` (rows behind it), ``method``.
     """
     none = baseline[baseline["condition"] == "none"]
+    if folds and "cal_fold" not in none.columns:
+        raise InputError("calibration: cross-fitting needs a 'cal_fold' column in the rows")
     out = []
     for task in dict.fromkeys(baseline["task"]):
         rows = none[none["task"] == task]
@@ -72,27 +91,91 @@ def calibration_table(baseline: pd.DataFrame) -> pd.DataFrame:
             continue
         if not len(rows):
             raise InputError(f"calibration: task {task!r} has no row under condition 'none'")
-        if task == "binary":
-            s = _scores(rows, 2, "calibration (binary)")
-            margin = pd.Series(s[:, 1] - s[:, 0], index=rows.index)
-            g = margin.groupby(rows["emotion"], sort=False)
-            t = pd.DataFrame({"emotion": g.median().index, "offset": g.median().to_numpy(),
-                              "n": g.size().to_numpy()})
-        else:
-            s = _scores(rows, len(EMOTIONS), "calibration (choice)")
-            t = pd.DataFrame({"emotion": list(EMOTIONS), "offset": s.mean(axis=0),
-                              "n": len(rows)})
-        out.append(t.assign(task=task, method=METHOD[task]))
-    cols = ["task", "emotion", "offset", "n", "method"]
+        width = 2 if task == "binary" else len(EMOTIONS)
+        s = _scores(rows, width, f"calibration ({task})")
+        if not folds:
+            out.append(_fit(task, s, rows["emotion"].to_numpy()).assign(fold=-1))
+            continue
+        f = rows["cal_fold"].to_numpy(np.int64)
+        for k in sorted(set(f)):
+            train = f != k
+            if not train.any():
+                raise InputError(f"calibration: task {task!r}: every item is in calibration "
+                                 f"fold {k}; cross-fitting needs items in at least two folds")
+            t = _fit(task, s[train], rows["emotion"].to_numpy()[train])
+            if task == "binary":
+                missing = sorted(set(rows["emotion"][f == k]) - set(t["emotion"]))
+                if missing:
+                    raise InputError(f"calibration: binary items of emotion(s) {missing} lie in "
+                                     f"fold {k} only; no other item of theirs to fit a "
+                                     f"threshold on (use fewer calibration folds)")
+            out.append(t.assign(fold=int(k)))
+    cols = ["task", "fold", "emotion", "offset", "n", "method"]
     if not out:
         return pd.DataFrame({c: pd.Series(dtype=float if c == "offset" else
-                                          (np.int64 if c == "n" else object)) for c in cols})
+                                          (np.int64 if c in ("n", "fold") else object))
+                             for c in cols})
     df = pd.concat(out, ignore_index=True)[cols]
     df["n"] = df["n"].astype(np.int64)
+    df["fold"] = df["fold"].astype(np.int64)
     return df
 
 
-def decide(task: str, logprobs, emotions, calibration: pd.DataFrame | None) -> list[str]:
+def _fit(task: str, s: np.ndarray, emotions) -> pd.DataFrame:
+    """Offsets of one task from score rows ``s`` (binary: median margin per emotion asked
+    about; choice: mean log-prob per candidate)."""
+    if task == "binary":
+        margin = pd.Series(s[:, 1] - s[:, 0])
+        g = margin.groupby(np.asarray(emotions), sort=False)
+        return pd.DataFrame({"emotion": g.median().index, "offset": g.median().to_numpy(),
+                             "n": g.size().to_numpy()}).assign(task=task, method=METHOD[task])
+    return pd.DataFrame({"emotion": list(EMOTIONS), "offset": s.mean(axis=0),
+                         "n": len(s)}).assign(task=task, method=METHOD[task])
+
+
+def _offsets(cal: pd.DataFrame, task: str, emotions, folds, n: int) -> np.ndarray:
+    """Per-row offsets: binary [n] thresholds, choice [n, 27]; ``folds`` picks each row's set."""
+    c = cal[cal["task"] == task]
+    if "fold" not in c.columns:
+        c = c.assign(fold=-1)
+    cross = bool((c["fold"] >= 0).any())
+    if cross and folds is None:
+        raise InputError("calibration: cross-fitted offsets need each row's calibration fold")
+    rowf = (np.asarray(folds, np.int64) if cross else np.full(n, -1))
+    have = set(c["fold"])
+    bad = sorted(set(rowf.tolist()) - have)
+    if bad:
+        raise InputError(f"calibration: no {task} offsets for calibration fold(s) {bad}")
+    if task == "binary":
+        off = {(int(f), e): v for f, e, v in zip(c["fold"], c["emotion"], c["offset"])}
+        missing = sorted({e for f, e in zip(rowf, emotions) if (int(f), e) not in off})
+        if missing:
+            raise InputError(f"calibration: no binary threshold for emotion(s) {missing}")
+        return np.array([off[(int(f), e)] for f, e in zip(rowf, emotions)], np.float64)
+    table = {int(f): g.set_index("emotion")["offset"].reindex(list(EMOTIONS)).to_numpy(
+        np.float64) for f, g in c.groupby("fold")}
+    return np.stack([table[int(f)] for f in rowf]) if n else np.zeros((0, len(EMOTIONS)))
+
+
+def calibrated(task: str, logprobs, emotions, calibration: pd.DataFrame | None,
+               folds=None) -> np.ndarray:
+    """Scores corrected by the offsets: binary [n] (margin minus threshold), choice [n, 27].
+
+    ``calibration`` None returns the raw scores (binary: logit_yes - logit_no). ``folds``: each
+    row's calibration fold, needed when the table is cross-fitted.
+    """
+    if task not in METHOD:
+        raise ValueError(f"calibrated: task {task!r} has no score-based decision")
+    width = 2 if task == "binary" else len(EMOTIONS)
+    s = np.asarray([np.asarray(x, np.float64) for x in logprobs]).reshape(-1, width)
+    adj = s[:, 1] - s[:, 0] if task == "binary" else s
+    if calibration is None:
+        return adj
+    return adj - _offsets(calibration, task, list(emotions), folds, len(s))
+
+
+def decide(task: str, logprobs, emotions, calibration: pd.DataFrame | None,
+           folds=None) -> list[str]:
     """Decisions of one task from raw scores, corrected by ``calibration`` (None = raw).
 
     Parameters
@@ -102,27 +185,36 @@ def decide(task: str, logprobs, emotions, calibration: pd.DataFrame | None) -> l
     emotions : sequence of str
         Binary: the emotion asked about in each row (its threshold is used). Unused for choice.
     calibration : DataFrame from :func:`calibration_table`, or None
+    folds : sequence of int, optional
+        Each row's calibration fold (``cal_fold``); needed for cross-fitted offsets.
 
     Returns
     -------
     list of str
         Binary: "yes" | "no"; choice: an emotion name.
     """
-    if task not in METHOD:
-        raise ValueError(f"decide: task {task!r} has no score-based decision")
-    s = np.asarray([np.asarray(x, np.float64) for x in logprobs])
-    cal = None if calibration is None else calibration[calibration["task"] == task]
+    adj = calibrated(task, logprobs, emotions, calibration, folds)
     if task == "binary":
-        margin = s[:, 1] - s[:, 0]
-        thr = np.zeros(len(s))
-        if cal is not None:
-            off = dict(zip(cal["emotion"], cal["offset"]))
-            missing = sorted(set(emotions) - set(off))
-            if missing:
-                raise InputError(f"calibration: no binary threshold for emotion(s) {missing}")
-            thr = np.array([off[e] for e in emotions], dtype=np.float64)
-        return ["yes" if y else "no" for y in margin > thr]
-    if cal is not None:
-        off = dict(zip(cal["emotion"], cal["offset"]))
-        s = s - np.array([off[e] for e in EMOTIONS])[None, :]
-    return [EMOTIONS[j] for j in s.argmax(axis=1)]
+        return ["yes" if y else "no" for y in adj > 0]
+    return [EMOTIONS[j] for j in adj.argmax(axis=1)]
+
+
+def margins(task: str, logprobs, emotions, labels, calibration: pd.DataFrame | None,
+            folds=None) -> np.ndarray:
+    """Continuous per-row outcome, > 0 when the (calibrated) decision is right.
+
+    Choice: score of the right emotion minus the best score among the other 26. Binary: the
+    margin ``logit_yes - logit_no - threshold``, times +1 for label "yes" and -1 for "no".
+    ``calibration`` None gives the raw margins (no offsets).
+    """
+    adj = calibrated(task, logprobs, emotions, calibration, folds)
+    labels = list(labels)
+    if task == "binary":
+        sign = np.array([1.0 if lab == "yes" else -1.0 for lab in labels])
+        return sign * adj
+    idx = np.array([EMOTIONS.index(lab) for lab in labels], np.int64)
+    rows = np.arange(len(adj))
+    right = adj[rows, idx]
+    other = adj.copy()
+    other[rows, idx] = -np.inf
+    return right - other.max(axis=1)

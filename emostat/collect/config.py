@@ -39,6 +39,8 @@ CHOICE_PROMPTS = ("short", "options")
 REPRESENTATIONS = ("zero_shot", "prompt_tuning")
 PT_FIELDS = ("representation", "pt_tokens", "pt_steps", "pt_lr", "pt_seeds")
 DTYPES = ("float32", "bfloat16", "float16")
+KERNELS = ("onednn", "torch")          # emostat.collect.fastcpu (no torch import here)
+QUANTIZE = ("none", "int8")
 
 
 @dataclass
@@ -53,6 +55,20 @@ class CollectConfig:
         Torch device (cpu | cuda | mps) and weight dtype (float32 | bfloat16 | float16).
     threads : int
         Torch intra-op threads per worker (1 is fastest on small shared CPUs).
+    workers : int
+        Local worker processes (``backend = "local"``), each with its own model copy and
+        ``threads`` threads; shards are shared out between them (each shard written whole by
+        one process, so resuming works as with one). 2 on a 2-core CPU: measured faster than
+        1 process x 2 threads (benchmarks/results/throughput.json). Not part of the run's
+        identity.
+    cpu_kernel : str
+        onednn | torch: matrix products of task scoring through oneDNN's prepacked fp32 kernels
+        (same arithmetic up to rounding; ~2x faster on CPUs where torch's MKL takes its AVX2
+        path, e.g. AMD) or torch's default (:mod:`emostat.collect.fastcpu`). Concept
+        activations always use torch's default. Not part of the run's identity.
+    quantize : str
+        none | int8: int8 dynamic quantisation of the layers' linear modules for task scoring
+        (CPU only; an approximation whose fidelity is measured in benchmarks/, off by default).
     templates : list of str or None
         Names of the concept prompt templates (None = all shipped ones). Templates play the role
         of the study's prompt-tuning seeds.
@@ -103,6 +119,9 @@ class CollectConfig:
         Decide on calibrated scores (:mod:`emostat.collect.calibration`: offsets per task and
         emotion from the unmanipulated condition, applied unchanged under every condition).
         False: raw decisions (yes when logit_yes > logit_no; argmax of the log-probs).
+    calibration_folds : int
+        Cross-fitting folds of the calibration (>= 2): each item is decided with offsets
+        fitted on the items of the other folds.
     representation : str
         How concept representations are built: zero_shot (the concept templates, default) or
         prompt_tuning (:mod:`emostat.collect.prompt_mode`: a soft prompt trained per emotion x
@@ -127,6 +146,9 @@ class CollectConfig:
     device: str = "cpu"
     dtype: str = "float32"
     threads: int = 1
+    workers: int = 1
+    cpu_kernel: str = "onednn"
+    quantize: str = "none"
     templates: list[str] | None = None
     position: str = "last"
     tasks: list[str] = field(default_factory=lambda: ["binary", "choice"])
@@ -149,6 +171,7 @@ class CollectConfig:
     chat: bool | None = None
     choice_prompt: str = "short"
     calibrate: bool = True
+    calibration_folds: int = 5
     representation: str = "zero_shot"
     pt_tokens: int = 100
     pt_steps: int = 300
@@ -171,7 +194,7 @@ class CollectConfig:
         The prompt-tuning fields count only when ``representation`` is not the default, so
         zero-shot runs keep the fingerprint they had before those fields existed."""
         skip = {"device", "backend", "threads", "ray_num_cpus", "ray_num_gpus", "ray_memory_gb",
-                "ray_actors"}
+                "ray_actors", "workers", "cpu_kernel"}
         if self.representation == "zero_shot":
             skip |= set(PT_FIELDS)
         d = {k: v for k, v in self.to_dict().items() if k not in skip}
@@ -248,7 +271,14 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
       where, "pt_seeds", f"expected a non-empty list of integers >= 0, got {seeds!r}")
     c(len(set(seeds)) == len(seeds), where, "pt_seeds", "a seed is listed twice")
     c(cfg.backend in BACKENDS, where, "backend", f"{cfg.backend!r} not in {BACKENDS}")
-    for key in ("threads", "batch_size", "items_per_shard", "conditions_per_shard",
+    c(cfg.cpu_kernel in KERNELS, where, "cpu_kernel", f"{cfg.cpu_kernel!r} not in {KERNELS}")
+    c(cfg.quantize in QUANTIZE, where, "quantize", f"{cfg.quantize!r} not in {QUANTIZE}")
+    c(cfg.quantize == "none" or cfg.device == "cpu", where, "quantize",
+      "int8 quantisation runs on the CPU only (device = \"cpu\")")
+    c(isinstance(cfg.calibration_folds, int) and not isinstance(cfg.calibration_folds, bool)
+      and cfg.calibration_folds >= 2, where, "calibration_folds",
+      f"expected an integer >= 2, got {cfg.calibration_folds!r}")
+    for key in ("threads", "workers", "batch_size", "items_per_shard", "conditions_per_shard",
                 "max_new_tokens", "n_folds", "ray_actors"):
         v = getattr(cfg, key)
         c(isinstance(v, int) and not isinstance(v, bool) and v >= 1, where, key,

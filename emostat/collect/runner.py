@@ -60,7 +60,8 @@ from emostat.errors import InputError
 
 KILL_ENV = "EMOSTAT_TEST_KILL_ONCE"  # test hook: path of a marker file; see Worker.run
 NONE = "none"                        # id of the unmanipulated condition
-EXTRA_INFERENCE = [("prediction_raw", pa.string()), ("correct_raw", pa.bool_())]
+EXTRA_INFERENCE = [("prediction_raw", pa.string()), ("correct_raw", pa.bool_()),
+                   ("cal_fold", pa.int64())]
 INFERENCE_SORT = ["task", "item_id", "condition_id"]
 ACTIVATION_SORT = ["concept", "template", "layer"]
 
@@ -163,14 +164,17 @@ def build_items(cfg: CollectConfig, sapi=None) -> dict[str, pd.DataFrame]:
     run's seed). Choice and generate: the single-label items
     (:func:`emostat.collect.stimuli.multiclass_items`) of the run's emotions. Each emotion's
     items are dealt into ``n_folds`` folds in order (item i -> fold i mod n_folds; for binary
-    sets separately for the positive and the drawn part, so every fold is balanced).
+    sets separately for the positive and the drawn part, so every fold is balanced). Items are
+    also dealt into ``calibration_folds`` calibration folds for cross-fitted calibration
+    (:mod:`emostat.collect.calibration`): binary, by position in the emotion's balanced set
+    (positives first, so each fold holds both labels); choice/generate, by position in the task.
 
     Returns
     -------
     dict task -> DataFrame
         Columns ``item_id`` (unique within the task), ``stimulus_id``, ``emotion`` (binary: the
         emotion asked about; choice/generate: the item's emotion), ``fold``, ``text``,
-        ``label`` (binary: "yes" | "no"; else the emotion).
+        ``label`` (binary: "yes" | "no"; else the emotion), ``cal_fold``.
     """
     sapi = sapi or stimuli_api()
     stim = _stimuli(cfg, sapi)
@@ -191,7 +195,8 @@ def build_items(cfg: CollectConfig, sapi=None) -> dict[str, pd.DataFrame]:
                 "item_id": [f"{e}:{p}{i:04d}" for p, i in zip(part, idx)],
                 "stimulus_id": b[_id_col(b)].astype(str).to_numpy(),
                 "emotion": e, "fold": idx % cfg.n_folds,
-                "text": b["text"].to_numpy(), "label": lab}))
+                "text": b["text"].to_numpy(), "label": lab,
+                "cal_fold": np.arange(len(b)) % cfg.calibration_folds}))
         out["binary"] = pd.concat(rows, ignore_index=True)
     rest = [t for t in ("choice", "generate") if t in cfg.tasks]
     if rest:
@@ -207,7 +212,8 @@ def build_items(cfg: CollectConfig, sapi=None) -> dict[str, pd.DataFrame]:
             out[task] = pd.DataFrame({
                 "item_id": ids, "stimulus_id": ids, "emotion": m["emotion"].to_numpy(),
                 "fold": idx % cfg.n_folds, "text": m["text"].to_numpy(),
-                "label": m["emotion"].to_numpy()})
+                "label": m["emotion"].to_numpy(),
+                "cal_fold": np.arange(len(m)) % cfg.calibration_folds})
     for task, df in out.items():
         if df["item_id"].duplicated().any():
             dup = df.loc[df["item_id"].duplicated(), "item_id"].iloc[0]
@@ -414,7 +420,8 @@ class Worker:
             "draw": pd.array([c.draw for c in ci], dtype="Int64"),
             "label": it["label"].to_numpy(), "prediction": raw, "correct": False,
             "logprobs": lps, "generated": gens, "prediction_raw": raw,
-            "correct_raw": False}), cal)
+            "correct_raw": False, "margin": np.nan, "margin_raw": np.nan,
+            "cal_fold": it["cal_fold"].to_numpy().astype(np.int64)}), cal)
         return inference_table(df)
 
     @staticmethod
@@ -444,9 +451,23 @@ class Worker:
                     "generate": (lambda text: T.generation_prompt(text), {})}
         return self._ctx["task_prompts"][task]
 
+    def _task_lm(self):
+        """The model used for task scoring: :func:`emostat.collect.fastcpu.prepare` applied
+        once (oneDNN fp32 kernels or int8, per ``cpu_kernel``/``quantize``). Models without a
+        torch module (test fakes) are used as they are."""
+        if "task_lm" not in self._ctx:
+            lm = self.lm
+            if hasattr(lm, "model"):
+                from emostat.collect.fastcpu import prepare
+
+                lm, rec = prepare(lm, self.cfg.cpu_kernel, self.cfg.quantize)
+                self._ctx["fast"] = rec
+            self._ctx["task_lm"] = lm
+        return self._ctx["task_lm"]
+
     def _score(self, task, emotion, texts, masks, ablate):
         """Raw predictions, candidate log-probs and generated texts of one batch."""
-        api, lm, n = self.api, self.lm, len(texts)
+        api, lm, n = self.api, self._task_lm(), len(texts)
         prompt, extra = self._prompts_for(task)
         kw = dict(masks=masks, prompt=prompt, batch_size=self.cfg.batch_size,
                   **{"chat": self.cfg.chat, **extra}, **ablate)
@@ -480,20 +501,29 @@ def _test_kill_hook() -> None:
 
 
 def decide_rows(df: pd.DataFrame, cal: pd.DataFrame | None) -> pd.DataFrame:
-    """Set ``prediction``/``correct`` of inference rows from their raw scores and ``cal``
-    (:func:`emostat.collect.calibration.decide`; None = raw decisions), and
-    ``prediction_raw``/``correct_raw`` from the raw decisions. Generate rows keep their parsed
-    label. Returns a new DataFrame."""
-    from emostat.collect.calibration import METHOD, decide
+    """Set ``prediction``/``correct``/``margin`` of inference rows from their raw scores and
+    ``cal`` (:func:`emostat.collect.calibration.decide` and ``margins``, each row with the
+    offsets of its ``cal_fold``; None = raw decisions), and ``prediction_raw``/``correct_raw``/
+    ``margin_raw`` from the raw scores. Generate rows keep their parsed label and have no
+    margin. Returns a new DataFrame."""
+    from emostat.collect.calibration import METHOD, decide, margins
 
     df = df.copy()
     label = df["label"].to_numpy()
     pred = df["prediction_raw"].to_numpy(object).copy()
+    marg = np.full(len(df), np.nan)
+    marg_raw = np.full(len(df), np.nan)
     for task in METHOD:
         rows = np.flatnonzero(df["task"].to_numpy() == task)
         if len(rows):
             sub = df.iloc[rows]
-            pred[rows] = decide(task, list(sub["logprobs"]), list(sub["emotion"]), cal)
+            folds = sub["cal_fold"].to_numpy() if "cal_fold" in sub.columns else None
+            lp, emo = list(sub["logprobs"]), list(sub["emotion"])
+            pred[rows] = decide(task, lp, emo, cal, folds)
+            marg[rows] = margins(task, lp, emo, sub["label"], cal, folds)
+            marg_raw[rows] = margins(task, lp, emo, sub["label"], None)
+    df["margin"] = marg
+    df["margin_raw"] = marg_raw
     raw = df["prediction_raw"].to_numpy(object)
     df["prediction"] = pred
     df["correct"] = np.asarray([p is not None and p == l for p, l in zip(pred, label)], bool)
@@ -534,8 +564,8 @@ def calibrate_run(cfg: CollectConfig, out) -> pd.DataFrame:
     if path.exists():
         return io.read_table(path)
     base = sh.read_dataset(out, "baseline", columns=["task", "emotion", "condition",
-                                                     "logprobs"]).to_pandas()
-    cal = calibration_table(base)
+                                                     "logprobs", "cal_fold"]).to_pandas()
+    cal = calibration_table(base, folds=True)
     io.write_table(cal, path, prov=io.provenance(**_read_run_prov(out), stage="calibration",
                                                  applied=cfg.calibrate))
     return cal
@@ -893,8 +923,12 @@ def calibration_record(cfg: CollectConfig) -> dict:
 
     return {"applied": bool(cfg.calibrate), "file": "calibration.parquet",
             "source_condition": NONE, "methods": dict(METHOD), "reference": REFERENCE,
+            "scheme": "cross-fitted", "folds": int(cfg.calibration_folds),
+            "fold_column": "cal_fold",
             "note": "offsets from condition none only, applied unchanged to every condition; "
-                    "raw scores in inference.logprobs, raw decisions in prediction_raw"}
+                    "each item decided with offsets fitted on the other calibration folds "
+                    "(never on itself); raw scores in inference.logprobs, raw decisions in "
+                    "prediction_raw, margins in margin / margin_raw"}
 
 
 def task_prompt_record(cfg: CollectConfig) -> dict[str, str]:
