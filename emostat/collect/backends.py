@@ -1,23 +1,65 @@
-"""Where shards run: ``local`` (in this process) or ``ray`` (actors on a Ray cluster).
+"""Where shards run: ``local`` (this process, or ``workers`` local processes) or ``ray``.
 
-Both run the same :class:`~emostat.collect.runner.Worker` code on the same shards, so they write
+All run the same :class:`~emostat.collect.runner.Worker` code on the same shards, so they write
 the same files. A backend has three methods: ``run(shards, desc)`` (returns when every shard's
 file exists), ``identity()`` and ``close()``.
+
+With ``workers > 1`` the local backend starts that many processes (spawned, each loading its own
+model once, ``threads`` torch threads each) and hands them shards from one queue, largest
+first. A shard's file is written whole by the process that ran it, so a killed run resumes
+exactly as with one process (no lost or duplicated rows). Workers report finished batches
+through a queue, so the progress bar (with its ETA) moves per batch, not per shard.
 """
 
 from __future__ import annotations
 
+import queue as _queue
+
 from emostat.progress import progress
+
+_CHILD = {}                     # the worker of a child process (set by _child_init)
+
+
+class _QueueBar:
+    """A tqdm-like ``update(n)`` that sends n to the parent process."""
+
+    def __init__(self, q):
+        self.q = q
+
+    def update(self, n=1):
+        self.q.put(int(n))
+
+
+def _child_init(cfg_dict, out, api, sapi, q):
+    from emostat.collect.runner import Worker
+
+    _CHILD["worker"] = Worker(cfg_dict, out, api=api, sapi=sapi)
+    _CHILD["bar"] = _QueueBar(q)
+
+
+def _child_run(shard):
+    _CHILD["worker"].run(shard, progress=_CHILD["bar"])
+    return shard.id
 
 
 class LocalBackend:
-    """Runs shards one after the other in this process; the model is loaded once."""
+    """Runs shards in this process (``workers = 1``) or in ``workers`` local processes."""
 
     def __init__(self, cfg, out, *, api=None, sapi=None, quiet=False):
-        from emostat.collect.runner import Worker
-
-        self.worker = Worker(cfg.to_dict(), out, api=api, sapi=sapi)
+        self.cfg, self.out, self.api, self.sapi = cfg, out, api, sapi
         self.quiet = quiet
+        self.n_workers = int(getattr(cfg, "workers", 1) or 1)
+        self._worker = None
+        self._pool = None
+        self._queue = None
+
+    @property
+    def worker(self):
+        if self._worker is None:
+            from emostat.collect.runner import Worker
+
+            self._worker = Worker(self.cfg.to_dict(), self.out, api=self.api, sapi=self.sapi)
+        return self._worker
 
     def identity(self) -> dict:
         return self.worker.identity()
@@ -26,11 +68,53 @@ class LocalBackend:
         total = sum(s.n_units for s in shards)
         unit = "prompt-blocks" if shards and shards[0].dataset == "activations" else "rows"
         with progress(total=total, desc=desc, unit=unit, quiet=self.quiet or None) as bar:
-            for s in shards:
-                self.worker.run(s, progress=bar)
+            if self.n_workers <= 1 or len(shards) < 2:
+                for s in shards:
+                    self.worker.run(s, progress=bar)
+            else:
+                self._run_pool(shards, bar)
+
+    def _run_pool(self, shards, bar) -> None:
+        import multiprocessing as mp
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        if self._pool is None:
+            ctx = mp.get_context("spawn")
+            self._queue = ctx.Queue()
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.n_workers, mp_context=ctx, initializer=_child_init,
+                initargs=(self.cfg.to_dict(), str(self.out), self.api, self.sapi, self._queue))
+        self._drain(None)                       # late reports of an earlier phase
+        # largest shards first: the last ones to finish are short (little idle time)
+        order = sorted(shards, key=lambda s: -s.n_units)
+        futures = {self._pool.submit(_child_run, s): s for s in order}
+        done_units = 0
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            done_units += self._drain(bar)
+            for f in finished:
+                f.result()                      # a worker's error (or death) stops the run
+        done_units += self._drain(bar)
+        rest = sum(s.n_units for s in shards) - done_units
+        if rest > 0:                            # shards found done already report nothing
+            bar.update(rest)
+
+    def _drain(self, bar) -> int:
+        n = 0
+        while True:
+            try:
+                n += self._queue.get_nowait()
+            except _queue.Empty:
+                break
+        if n and bar is not None:
+            bar.update(n)
+        return n
 
     def close(self) -> None:
-        pass
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 def make_backend(cfg, out, *, address=None, api=None, sapi=None, quiet=False):
