@@ -35,6 +35,12 @@ def _child_init(cfg_dict, out, api, sapi, q):
 
     _CHILD["worker"] = Worker(cfg_dict, out, api=api, sapi=sapi)
     _CHILD["bar"] = _QueueBar(q)
+    _CHILD["worker"].lm                         # load the model before any shard
+
+
+def _child_ready(barrier):
+    barrier.wait()                              # n tasks, n processes: every model is loaded
+    return True
 
 
 def _child_run(shard):
@@ -52,6 +58,7 @@ class LocalBackend:
         self._worker = None
         self._pool = None
         self._queue = None
+        self.times: dict[str, float] = {}       # seconds per phase (desc), model load apart
 
     @property
     def worker(self):
@@ -64,26 +71,55 @@ class LocalBackend:
     def identity(self) -> dict:
         return self.worker.identity()
 
+    def start(self) -> float:
+        """Load the model (in every worker process); returns the seconds it took."""
+        import time
+
+        t0 = time.perf_counter()
+        if self.n_workers <= 1:
+            self.worker.lm
+        elif self._pool is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = mp.get_context("spawn")
+            self._queue = ctx.Queue()
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.n_workers, mp_context=ctx, initializer=_child_init,
+                initargs=(self.cfg.to_dict(), str(self.out), self.api, self.sapi, self._queue))
+            barrier = ctx.Manager().Barrier(self.n_workers)
+            for f in [self._pool.submit(_child_ready, barrier) for _ in range(self.n_workers)]:
+                f.result()
+        dt = time.perf_counter() - t0
+        self.times["load"] = self.times.get("load", 0.0) + dt
+        return dt
+
     def run(self, shards, desc: str = "shards") -> None:
+        import time
+
+        if "load" not in self.times:
+            self.start()
+        t0 = time.perf_counter()
+        try:
+            self._run(shards, desc)
+        finally:
+            self.times[desc] = self.times.get(desc, 0.0) + time.perf_counter() - t0
+
+    def _run(self, shards, desc: str) -> None:
         total = sum(s.n_units for s in shards)
         unit = "prompt-blocks" if shards and shards[0].dataset == "activations" else "rows"
         with progress(total=total, desc=desc, unit=unit, quiet=self.quiet or None) as bar:
-            if self.n_workers <= 1 or len(shards) < 2:
+            if self.n_workers <= 1:
                 for s in shards:
                     self.worker.run(s, progress=bar)
             else:
                 self._run_pool(shards, bar)
 
     def _run_pool(self, shards, bar) -> None:
-        import multiprocessing as mp
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures import FIRST_COMPLETED, wait
 
         if self._pool is None:
-            ctx = mp.get_context("spawn")
-            self._queue = ctx.Queue()
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.n_workers, mp_context=ctx, initializer=_child_init,
-                initargs=(self.cfg.to_dict(), str(self.out), self.api, self.sapi, self._queue))
+            self.start()
         self._drain(None)                       # late reports of an earlier phase
         # largest shards first: the last ones to finish are short (little idle time)
         order = sorted(shards, key=lambda s: -s.n_units)

@@ -1,9 +1,10 @@
 """The collection config: one flat TOML file, validated into :class:`CollectConfig`.
 
 Three built-in profiles give the starting values: ``default`` (the experiment on the embedded
-model sized to finish in under 20 minutes on a 2-core CPU: 27-way choice and binary tasks),
-``quick`` (the same pipeline on the choice task only, with fewer attributes and draws, under 3
-minutes) and ``full`` (every item, binary and 27-way choice, two k: for GPUs and clusters).
+model sized to finish in under 10 minutes on a 2-core CPU: the 27-way choice task on every
+shipped situation), ``quick`` (the same pipeline, 1 situation per emotion, fewer attributes and
+draws, about a minute) and ``full`` (every item, binary and 27-way choice, two k: for GPUs and
+clusters). Measured times are in :data:`PROFILES`.
 A TOML file names its base with ``profile = "quick"`` (default ``"default"``)
 and overrides any field below; an unknown key is an error. Example::
 
@@ -224,14 +225,20 @@ class CollectConfig:
 
 
 PROFILES: dict[str, dict] = {
-    # The experiment on the embedded model sized for a 2-core CPU (see docs/ray.md for the cost
-    # formula): the 27-way choice task (short prompt, calibrated) and the binary task, 1 situation
-    # per emotion (binary: + 1 drawn item), all 14 attributes at k = 5% of the neurons, 20 shared
-    # random draws (measured 640 s end to end, load ~1, model load included). Raw prompts (chat = false): on SmolLM2-135M the chat wrapper made the binary
+    # The experiment on the embedded model sized for a 2-core CPU: the 27-way choice task on all
+    # 405 shipped situations (27 x 15; short prompt, cross-fitted calibration), all 14
+    # attributes at k = 5% of the neurons (2,304), 20 shared random draws: 405 x 35 = 14,175
+    # item x condition rows, two worker processes, oneDNN fp32 kernels. Collection measured
+    # MEASURED_DEFAULT. The binary task is not in the default: its 810 balanced items would add
+    # 28,350 longer rows (~2.6x the choice task's tokens), far beyond 10 minutes here, and on
+    # SmolLM2-135M it is at chance (37% calibrated); it stays available (tasks = ["binary",
+    # "choice"]). Raw prompts (chat = false): on SmolLM2-135M the chat wrapper made the binary
     # task 1.6x slower and no more accurate (0.54 vs 0.57 calibrated, 27 x 8 items).
-    "default": {"tasks": ["binary", "choice"], "items_per_emotion": 1, "n_folds": 1,
-                "ks": [0.05], "n_random_draws": 20, "chat": False},
-    # Same pipeline, smaller: the choice task only, 2 attributes, 3 draws (measured 78 s).
+    "default": {"tasks": ["choice"], "items_per_emotion": None, "n_folds": 3, "ks": [0.05],
+                "n_random_draws": 20, "chat": False, "workers": 2, "items_per_shard": 27,
+                "conditions_per_shard": 17},
+    # Same pipeline, smaller: the choice task, 1 situation per emotion, 2 attributes, 3 draws
+    # (MEASURED_QUICK).
     "quick": {"tasks": ["choice"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
               "n_random_draws": 3, "attributes": ["valence", "arousal"], "chat": False},
     # Everything (for GPUs / clusters): all items, binary and 27-way choice, two k, 20 draws.

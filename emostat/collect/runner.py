@@ -841,6 +841,7 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
         _log(f"{out}: run already complete; nothing to do", quiet)
         return paths
     engine = None
+    phase: dict[str, float] = {}                  # seconds per phase (printed, in the manifest)
     try:
         # a. concept activations
         prompts = concept_prompt_table(cfg, sapi)
@@ -856,8 +857,11 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
             _log(f"activations: {len(todo)} of {len(act)} shards to run", quiet)
             engine.run(todo, desc="activations")
         # b. searchlight and condition sets
+        tc = time.perf_counter()
         conds = make_conditions(cfg, out, human=human)
-        _log(f"conditions: {len(conds)} ({conds.mode} ablation)", quiet)
+        phase["conditions"] = time.perf_counter() - tc
+        _log(f"conditions: {len(conds)} ({conds.mode} ablation), "
+             f"{phase['conditions']:.1f} s", quiet)
         # c1. the unmanipulated condition first
         items = build_items(cfg, sapi)
         base = plan_baseline(cfg, items)
@@ -870,6 +874,7 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
             _log(f"baseline (condition none): {len(todo)} of {len(base)} shards to run", quiet)
             engine.run(todo, desc="baseline")
         # c2. calibration offsets from condition none only
+        tc = time.perf_counter()
         cal = calibrate_run(cfg, out)
         # c3. the other conditions, decided with the same offsets; none rows re-decided
         inf = plan_inference(cfg, items, conds)
@@ -877,6 +882,7 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
                              conditions=s.conditions) for s in base]
         sh.check_no_strays(inf + none_inf, out, "inference")
         finish_baseline(cfg, out, base, cal)
+        phase["calibration"] = time.perf_counter() - tc
         todo = sh.pending(inf, out)
         if todo:
             if engine is None:
@@ -888,8 +894,10 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
             engine.run(todo, desc="inference")
     finally:
         if engine is not None:
+            phase.update(getattr(engine, "times", {}))
             engine.close()
     # d. accuracy table
+    tc = time.perf_counter()
     prov = _read_run_prov(out)
     inference = sh.read_dataset(out, "inference").to_pandas()
     acc = accuracy_table(inference, cfg.attribute_list)
@@ -909,12 +917,24 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
                              calibration=calibration_record(cfg),
                              task_prompts=task_prompt_record(cfg),
                              n_rows={"inference": len(inference), "accuracy": len(acc)},
-                             backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1))
+                             backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1),
+                             phase_seconds=_phase_record(phase, tc))
     tmp = out / ".manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, default=str))
     tmp.replace(paths["manifest"])
+    _log("phase times: " + ", ".join(f"{k} {v:.0f} s" for k, v in manifest["phase_seconds"]
+                                     .items()), quiet)
     _log(f"collection done in {time.perf_counter() - t0:.0f} s: {out}", quiet)
     return paths
+
+
+def _phase_record(phase: dict, t_accuracy: float) -> dict[str, float]:
+    """Phase times in pipeline order (seconds, 0.1 s); accuracy measured from ``t_accuracy``."""
+    phase = dict(phase, accuracy=time.perf_counter() - t_accuracy)
+    order = ["load", "activations", "conditions", "baseline", "calibration", "inference",
+             "accuracy"]
+    return {k: round(phase[k], 1) for k in order + sorted(set(phase) - set(order))
+            if k in phase}
 
 
 def calibration_record(cfg: CollectConfig) -> dict:
