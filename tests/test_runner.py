@@ -163,8 +163,13 @@ def test_config_profiles_and_overrides(tmp_path):
     assert q.n_random_draws < CollectConfig().n_random_draws
     d = load_config()
     assert d.n_random_draws >= 20 and d.random_scheme == "uniform" and d.ablation == "zero"
-    # the embedded experiment: 27-way choice (short prompt, calibrated) in both profiles
-    assert set(d.tasks) == {"binary", "choice"} and q.tasks == ["choice"]
+    # the embedded experiment: 27-way choice (short prompt, calibrated) in both profiles; the
+    # default uses every shipped situation, all 14 attributes, k = 5% of SmolLM2's 46,080
+    # neurons (30 layers x 1536) = 2,304 >= 1k, two worker processes (issue 10)
+    assert d.tasks == ["choice"] and q.tasks == ["choice"]
+    assert d.items_per_emotion is None and d.attribute_list == list(ATTRIBUTES)
+    assert d.resolve_ks(30 * 1536) == [2304] and d.workers == 2 and q.workers == 1
+    assert d.calibration_folds >= 2 and d.quantize == "none" and d.cpu_kernel == "onednn"
     assert d.choice_prompt == q.choice_prompt == "short" and d.calibrate and q.calibrate
     cfg = load_config(write_config(tmp_path / "c.toml", ks=[0.1, 50]), device="cuda")
     assert cfg.device == "cuda" and cfg.profile if hasattr(cfg, "profile") else True
@@ -186,6 +191,10 @@ def test_config_profiles_and_overrides(tmp_path):
     ("choice_prompt = 'long'", "choice_prompt"),
     ("calibrate = 'yes'", "wrong type"),
     ("ks = [1.5", "not a valid TOML"),
+    ("quantize = 'int4'", "quantize"),
+    ("cpu_kernel = 'mkl'", "cpu_kernel"),
+    ("calibration_folds = 1", "calibration_folds"),
+    ("workers = 0", "workers"),
 ])
 def test_config_errors_name_the_field(tmp_path, text, match):
     p = tmp_path / "bad.toml"

@@ -17,13 +17,16 @@ c. **inference** — every task item under every condition → ``<out>/inference
    1. the unmanipulated condition ("none") first → ``<out>/baseline/part-<task>-i####-none``
       (raw scores, raw decisions);
    2. calibration offsets from those rows only → ``<out>/calibration.parquet``
-      (:mod:`emostat.collect.calibration`: per task and emotion; contextual calibration after
-      Zhao et al. 2021);
+      (:mod:`emostat.collect.calibration`: per task, emotion and calibration fold, cross-fitted:
+      an item's offsets are fitted on the items of the other folds; contextual calibration
+      after Zhao et al. 2021);
    3. every other condition, decided with the SAME offsets, and the "none" rows re-decided with
       them (no forward pass: from the baseline files) → ``<out>/inference/``.
 
    ``logprobs`` keeps the raw scores; ``prediction``/``correct`` are the calibrated decisions
-   (raw ones when ``calibrate = false``), ``prediction_raw``/``correct_raw`` the raw ones.
+   (raw ones when ``calibrate = false``), ``prediction_raw``/``correct_raw`` the raw ones;
+   ``margin``/``margin_raw`` the continuous outcome (right answer's score minus the best other,
+   calibrated / raw) and ``cal_fold`` the item's calibration fold.
 d. **accuracy** — ``<out>/accuracy.parquet`` (schema ``accuracy``), the prompt-level table the
    masking statistics read. A "prompt" here is (task, fold): the items of each emotion's task are
    cut into ``n_folds`` fixed folds (``template`` = ``"<task>/fold<f>"``); binary-task accuracy
@@ -664,7 +667,8 @@ def neuron_rankings(A: np.ndarray, layer_sizes, attributes, human=None) -> dict[
         from emostat.analysis.human import load_shipped_human
 
         human = load_shipped_human()
-    rsa = searchlight(A, human.attribute_rdms[list(attributes)], list(layer_sizes))
+    rsa = searchlight(A, human.attribute_rdms[list(attributes)], list(layer_sizes),
+                      n_jobs=min(2, os.cpu_count() or 1))
     out = {}
     for a in attributes:
         r = rsa[rsa["attribute"] == a].sort_values(["rank", "neuron"], kind="stable")
