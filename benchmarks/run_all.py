@@ -1,6 +1,7 @@
 """Run the benchmarks one after another; each writes its figures to benchmarks/results/.
 
-    python benchmarks/run_all.py            # searchlight, capture, ablation (~5 min on 2 CPUs)
+    python benchmarks/run_all.py            # searchlight, capture, ablation, throughput
+                                            # (~15 min on a quiet 2-core CPU)
     python benchmarks/run_all.py --streaming  # also the 36,864 -> 2,359,296-neuron streaming run
 """
 
@@ -14,7 +15,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    names = ["bench_searchlight.py", "bench_capture.py", "bench_ablation.py"]
+    names = ["bench_searchlight.py", "bench_capture.py", "bench_ablation.py",
+             "bench_throughput.py"]
     if "--streaming" in sys.argv[1:]:
         names.append("bench_streaming.py")
     failed = []
