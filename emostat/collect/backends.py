@@ -92,6 +92,9 @@ class LocalBackend:
                 f.result()
         dt = time.perf_counter() - t0
         self.times["load"] = self.times.get("load", 0.0) + dt
+        if not self.quiet:
+            print(f"model loaded in {dt:.1f} s ({self.n_workers} worker process"
+                  f"{'es' if self.n_workers > 1 else ''})", flush=True)
         return dt
 
     def run(self, shards, desc: str = "shards") -> None:
