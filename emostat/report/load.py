@@ -70,6 +70,19 @@ class Run:
             self._cache[key] = io.read_table(self.path(name), columns=columns, dataset=dataset)
         return self._cache[key].copy()
 
+    def item_texts(self) -> dict:
+        """Appraisal item → wording, from the run's ``data/appraisal_responses.parquet`` (as
+        ``emostat reproduce`` or ``import-release`` wrote it); ``{}`` when absent."""
+        path = self.root / "data" / "appraisal_responses.parquet"
+        if not path.exists():
+            return {}
+        import pyarrow.parquet as pq
+
+        if "item_text" not in pq.read_schema(path).names:
+            return {}
+        d = pd.read_parquet(path, columns=["item", "item_text"]).drop_duplicates("item")
+        return dict(zip(d["item"].astype(int), d["item_text"].astype(str)))
+
     def tables(self) -> list[str]:
         """Names of the tables present."""
         return sorted(p.stem for p in self.results.glob("*.parquet"))

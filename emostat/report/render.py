@@ -202,7 +202,11 @@ def read_qmd(path: Path) -> tuple[dict, list[Chunk]]:
     nb = jupytext.reads(body, fmt="Rmd")
     chunks = []
     for n, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
+        lang = str(cell.metadata.get("language", ""))
+        if cell.cell_type == "code" and lang.startswith("="):
+            # a raw block (```{=html}): text for pandoc, not code
+            chunks.append(Chunk("markdown", f"```{{{lang}}}\n{cell.source}\n```"))
+        elif cell.cell_type == "code":
             opts, src = chunk_options(cell.source, f"{path}, chunk {n + 1}")
             chunks.append(Chunk("code", src, opts))
         else:
@@ -288,15 +292,19 @@ def _opt(ch: Chunk, defaults: dict, key: str, fallback):
 # outputs -> markdown
 
 
-def _png_width_in(data: bytes, dpi_default: float = 200.0, max_in: float = 6.5) -> float:
-    """Display width of a PNG in inches from its pixel width and pHYs resolution."""
+def _png_width_in(data: bytes, dpi_default: float = 200.0, max_in: float = 6.5,
+                  max_height_in: float = 8.3) -> float:
+    """Display width of a PNG in inches from its pixel width and pHYs resolution, narrowed
+    so that the image is at most ``max_height_in`` tall (an A4 page's text height less room
+    for a caption): a tall figure never runs off the page."""
     import io as _io
 
     from PIL import Image
 
     with Image.open(_io.BytesIO(data)) as im:
         dpi = im.info.get("dpi", (dpi_default,))[0] or dpi_default
-        return min(im.width / float(dpi), max_in)
+        width = min(im.width / float(dpi), max_in)
+        return min(width, max_height_in * im.width / im.height)
 
 
 def assemble(chunks: list[Chunk], defaults: dict, fig_dir: Path) -> tuple[str, dict]:
@@ -340,10 +348,8 @@ def assemble(chunks: list[Chunk], defaults: dict, fig_dir: Path) -> tuple[str, d
                     width = _png_width_in(png)
                     rel = f"{fig_dir.name}/{fname}"
                     if fig_cap and nimg == 1:
-                        nfig += 1
                         ident = label if label.startswith("fig-") else f"fig-{label}"
-                        numbers[ident] = f"Figure {nfig}"
-                        body.append(f"![**Figure {nfig}.** {fig_cap}]({rel}){{#{ident} "
+                        body.append(f"![{FIGMARK}{fig_cap}]({rel}){{#{ident} "
                                     f"width={width:.2f}in}}")
                     else:
                         # no caption: a plain image (a backslash keeps it out of a figure)
@@ -361,10 +367,35 @@ def assemble(chunks: list[Chunk], defaults: dict, fig_dir: Path) -> tuple[str, d
         if text:
             parts.append(text)
     md = "\n\n".join(p.strip("\n") for p in parts if p.strip()) + "\n"
+    md = FIGDIV.sub(_figure_div, md)
+    for m in re.finditer(r"!\[" + FIGMARK + r".*?\{#(fig-[\w-]+) ", md):
+        nfig += 1
+        numbers[m.group(1)] = f"Figure {nfig}"
+    count = iter(range(1, nfig + 1))
+    md = re.sub(re.escape(f"![{FIGMARK}"), lambda m: f"![**Figure {next(count)}.** ", md)
     md = KEEP.sub("\\1\u00a0\\2\u00a0", md)   # "p < .001" never breaks across lines
     md = XREF.sub(lambda m: f"[{numbers[m.group(1)]}](#{m.group(1)})"
                   if m.group(1) in numbers else m.group(0), md)
     return md, numbers
+
+
+# A Quarto figure div: ``::: {#fig-x}``, the chunk's image, the caption paragraph, ``:::``
+# (the caption may hold inline expressions, so it can say what the figure shows)
+FIGMARK = "\u2063"   # invisible separator: marks a captioned figure until it is numbered
+FIGDIV = re.compile(r"^::: \{#(fig-[\w-]+)\}[ \t]*\n(.*?)\n:::[ \t]*$", re.M | re.S)
+IMAGE = re.compile(r"!\[\]\((\S+?)\)\{width=([\d.]+in)\}\\?")
+
+
+def _figure_div(m: re.Match) -> str:
+    """A figure div → one captioned image (or nothing when the chunk drew no figure)."""
+    ident, inner = m.group(1), m.group(2)
+    img = IMAGE.search(inner)
+    if img is None:
+        return ""
+    caption = " ".join((inner[:img.start()] + inner[img.end():]).split())
+    if not caption:
+        return img.group(0)
+    return f"![{FIGMARK}{caption}]({img.group(1)}){{#{ident} width={img.group(2)}}}"
 
 
 def _table_blocks(md: str) -> int:
