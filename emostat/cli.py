@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run folder(s) holding results/ (several: model comparison)")
     s.add_argument("--to", default="html,pdf", help="comma list of html, pdf")
     s.add_argument("--out", type=Path, help="output folder (default: <first dir>/report)")
-    s.add_argument("--kind", choices=["auto", "reproduction", "experiment"], default="auto")
+    s.add_argument("--kind", choices=["auto", "reproduction", "experiment", "comparison"],
+                   default="auto", help="auto: comparison for several runs")
     _add_common(s)
     s.set_defaults(func=_cmd_report)
 

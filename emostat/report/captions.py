@@ -53,8 +53,9 @@ def attribute_drops(by_attribute: pd.DataFrame) -> str:
 def importance_link(link: pd.DataFrame, by_emotion: pd.DataFrame | None = None) -> str:
     ks = _ks(link)
     what = (f"at each of {len(ks)} values of k" if len(ks) > 1 else f"at k = {_k(ks[0])}")
-    dots = (f"; dots: the {_n_units(by_emotion, 'emotion')} single emotions"
-            if by_emotion is not None and len(by_emotion) else "")
+    shown = by_emotion[by_emotion["estimate"].notna()] if by_emotion is not None else None
+    dots = (f"; dots: the {_n_units(shown, 'emotion')} single emotions' r"
+            if shown is not None and len(shown) else "")
     return (f"Link to human importance: mean r (Fisher-z averaged over emotions) between the "
             f"extra drop and the attribute's human importance {what}, with 95% CIs{dots}.")
 
@@ -66,7 +67,8 @@ def random_null(null: pd.DataFrame, task: str | None = None) -> str:
         d = d[d["task"] == task]
     n_draws = int(d.groupby("attribute")["draw"].nunique().max()) if "draw" in d else 0
     t = f", {task} task" if task else ""
-    return (f"Accuracy change under {n_draws} random masks (histogram, one value per draw) and "
+    how = "histogram of one value per draw" if n_draws >= 20 else "one dot per draw"
+    return (f"Accuracy drop against no manipulation under {n_draws} random masks ({how}) and "
             f"under each attribute's mask (red line), at k = {_k(k)}{t}; p: the test of the "
             f"attribute mask against the random ones.")
 
@@ -74,7 +76,8 @@ def random_null(null: pd.DataFrame, task: str | None = None) -> str:
 def baseline(base: pd.DataFrame) -> str:
     tasks = list(dict.fromkeys(base["task"]))
     n = int(base["n"].median()) if "n" in base else None
-    items = f", {n} items per emotion (median)" if n else ""
+    items = (f", {n} item{'s' if n != 1 else ''} per emotion"
+             + (" (median)" if base["n"].nunique() > 1 else "")) if n else ""
     return (f"Unmanipulated accuracy per emotion ({len(tasks)} task{'s' if len(tasks) > 1 else ''}"
             f": {', '.join(tasks)}{items}); emotions in the study's order.")
 

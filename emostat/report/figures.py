@@ -354,6 +354,13 @@ def masking_two_panel(by_emotion: pd.DataFrame, k: int | None = None, q_col: str
             if stars(q) and d["drop"].iloc[xi] > 0:
                 a2.text(xi, max(top, 0) + 0.02 * span, stars(q), ha="center", va="bottom",
                         fontsize=6.5)
+    # CIs of a few paired values (df 1-2) can span hundreds of points: keep the axis on the
+    # data (the bars are clipped, never the drops)
+    top = float(np.nanmax(np.abs(d["drop"]))) if len(d) else 1.0
+    lo_ci, hi_ci = float(np.nanmin(d["drop_lo"])), float(np.nanmax(d["drop_hi"]))
+    lim = max(3 * top, 2.0)
+    if hi_ci > lim or lo_ci < -lim:
+        a2.set_ylim(max(lo_ci, -lim) - 1, min(hi_ci, lim) + 1)
     a2.set_ylabel("extra drop vs random (points)")
     a2.set_title("B", loc="left", x=-0.07)
     a2.set_xticks(x, d.index, rotation=60, ha="right")
@@ -386,7 +393,7 @@ def attribute_drops(by_attribute: pd.DataFrame, q_col: str = "q_value"):
     lo, hi = _ci95(d.reset_index())
     drop = 100 * extra_drop(d).to_numpy()
     lo, hi = (100 * lo, 100 * hi) if "p_method" in d else (-100 * hi, -100 * lo)
-    ax.errorbar(x, drop, yerr=[drop - lo, hi - drop], fmt="o-", ms=5, lw=2.2,
+    ax.errorbar(x, drop, yerr=[drop - lo, hi - drop], fmt="o-" if others else "o", ms=5, lw=2.2,
                 color=OKABE_ITO["vermillion"], ecolor="black", elinewidth=0.8, capsize=2,
                 label=f"k = {kh:,} (95% CI)", zorder=3)
     if q_col in d:
@@ -454,7 +461,7 @@ def baseline_accuracy(baseline: pd.DataFrame):
     ax.set_xticks(x, emos, rotation=60, ha="right")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
-    ax.legend(ncol=len(tasks), loc="upper right", bbox_to_anchor=(1, 1.12))
+    ax.legend(ncol=len(tasks), loc="lower right", bbox_to_anchor=(1, 1.0))
     fig.tight_layout()
     return fig
 
@@ -484,33 +491,36 @@ def random_null(null: pd.DataFrame, observed: pd.DataFrame, k: int | None = None
         ax.set_visible(False)
     for ax, a in zip(axes.flat, attrs):
         v = 100 * n.loc[n["attribute"] == a, "estimate"].to_numpy(float)
-        counts, edges = np.histogram(v, bins=20)
-        ax.stairs(counts, edges, fill=True, color=OKABE_ITO["skyblue"])
+        if len(v) >= 20:
+            counts, edges = np.histogram(v, bins=20)
+            ax.stairs(counts, edges, fill=True, color=OKABE_ITO["skyblue"])
+        else:   # a few draws: one dot each (a histogram of 3 values is 3 spikes)
+            ax.scatter(v, np.full(len(v), 0.5), s=18, color=OKABE_ITO["skyblue"], zorder=2)
+            ax.set_ylim(0, 1)
         if a in o.index:
             ax.axvline(100 * o.loc[a, "estimate"], color=OKABE_ITO["vermillion"], lw=1.4)
-            if "p_value_perm" in o:
+            pcol = "p_value" if "p_perm_min" in o else "p_value_perm"
+            if pcol in o:
                 from emostat.format import fmt_p
 
-                ax.text(0.02, 0.97, fmt_p(o.loc[a, "p_value_perm"]), transform=ax.transAxes,
+                ax.text(0.02, 0.97, fmt_p(o.loc[a, pcol]), transform=ax.transAxes,
                         fontsize=5.5, va="top")
         ax.set_title(a, fontsize=7, loc="center", fontweight="normal")
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
         ax.tick_params(labelsize=6)
-    fig.supxlabel("accuracy change vs unmanipulated (points)", fontsize=7.5)
+    fig.supxlabel("accuracy drop vs no manipulation (points)", fontsize=7.5)
     fig.tight_layout(pad=0.4, w_pad=0.4, h_pad=0.5)
     return fig
 
 
-def model_comparison(by_attribute: dict[str, pd.DataFrame],
-                     link: dict[str, pd.DataFrame] | None = None):
-    """Several runs side by side: (A) drop per attribute at each run's headline k, 95% CIs;
-    (B) drop–importance r across k. Dicts map run label → table."""
+def model_comparison(by_attribute: dict[str, pd.DataFrame]):
+    """Several runs side by side: extra drop of each attribute's mask over random masks at
+    each run's headline k, 95% CIs. ``by_attribute`` maps run label → table."""
+    from emostat.report.text import extra_drop
+
     plt = _plt()
-    npan = 2 if link else 1
-    fig, axes = plt.subplots(1, npan, figsize=(WIDTH, 3.0), squeeze=False,
-                             gridspec_kw={"width_ratios": [2, 1][:npan]})
-    ax = axes[0, 0]
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.0))
     labels = list(by_attribute)
     attrs = _order(pd.concat(by_attribute.values())["attribute"], ATTRIBUTES)
     x = np.arange(len(attrs))
@@ -519,25 +529,50 @@ def model_comparison(by_attribute: dict[str, pd.DataFrame],
         t = by_attribute[lab]
         d = t[t["k"] == headline_k(t["k"])].set_index("attribute").reindex(attrs)
         lo, hi = _ci95(d.reset_index())
-        drop = -100 * d["estimate"].to_numpy()
-        ax.errorbar(x + (i - (len(labels) - 1) / 2) * w, drop,
-                    yerr=[drop + 100 * hi, -100 * lo - drop], fmt="o", ms=3,
-                    color=PALETTE[i % len(PALETTE)], elinewidth=0.7, capsize=1.5, label=lab)
+        drop = 100 * extra_drop(d).to_numpy()
+        lo, hi = (100 * lo, 100 * hi) if "p_method" in d else (-100 * hi, -100 * lo)
+        ax.errorbar(x + (i - (len(labels) - 1) / 2) * w, drop, yerr=[drop - lo, hi - drop],
+                    fmt="o", ms=4, color=PALETTE[i % len(PALETTE)], elinewidth=0.8,
+                    capsize=1.5, label=lab)
     ax.axhline(0, color="black", lw=0.6)
     ax.set_xticks(x, attrs, rotation=40, ha="right")
-    ax.set_ylabel("drop vs random (points)")
-    ax.set_title("A", loc="left")
-    ax.legend(loc="upper left", bbox_to_anchor=(0, 1.18), ncol=min(len(labels), 3))
-    if link:
-        ax = axes[0, 1]
-        for i, (lab, t) in enumerate(link.items()):
-            t = t.sort_values("k")
-            ax.errorbar(t["k"], t["estimate"], yerr=[t["estimate"] - t["conf_low"],
-                                                     t["conf_high"] - t["estimate"]],
-                        fmt="o-", ms=3, color=PALETTE[i % len(PALETTE)], capsize=1.5, lw=0.8)
-        ax.axhline(0, color="black", lw=0.6)
-        ax.set_xlabel("k")
-        ax.set_ylabel("r (drop, importance)")
+    ax.set_ylabel("extra drop vs random (points)")
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=min(len(labels), 4))
+    fig.tight_layout()
+    return fig
+
+
+def comparison_searchlight(fractions: pd.DataFrame, profiles: pd.DataFrame):
+    """(A) Share of each model's FFN neurons significant for each attribute (study rule);
+    (B) where each model's top-k neurons sit, by normalised depth (0 = first layer, 1 = last)."""
+    plt = _plt()
+    npan = int(not fractions.empty) + int(not profiles.empty)
+    fig, axes = plt.subplots(1, npan, figsize=(WIDTH, 3.1), squeeze=False,
+                             gridspec_kw={"width_ratios": [1.6, 1][:npan]})
+    i = 0
+    if not fractions.empty:
+        ax = axes[0, i]
+        i += 1
+        models = list(dict.fromkeys(fractions["model"]))
+        attrs = _order(fractions["attribute"], ATTRIBUTES)
+        x = np.arange(len(attrs))
+        w = 0.8 / len(models)
+        for j, m in enumerate(models):
+            d = fractions[fractions["model"] == m].set_index("attribute").reindex(attrs)
+            ax.bar(x + (j - (len(models) - 1) / 2) * w, 100 * d["significant"], width=w,
+                   color=PALETTE[j % len(PALETTE)], label=m)
+        ax.set_xticks(x, attrs, rotation=40, ha="right")
+        ax.set_ylabel("significant neurons (% of the model's)")
+        ax.set_title("A", loc="left")
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=min(len(models), 3))
+    if not profiles.empty:
+        ax = axes[0, i]
+        for j, (m, d) in enumerate(profiles.groupby("model", sort=False)):
+            ax.plot(d["depth"], 100 * d["share"] * len(d), color=PALETTE[j % len(PALETTE)],
+                    lw=1.8, marker="o", ms=3, label=m)
+        ax.axhline(100, color="black", lw=0.5, ls=":")
+        ax.set_xlabel("depth (layer / (layers − 1))")
+        ax.set_ylabel("top-k neurons per layer (% of uniform)")
         ax.set_title("B", loc="left")
     fig.tight_layout()
     return fig

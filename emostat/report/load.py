@@ -132,7 +132,10 @@ def is_release(run: Run) -> bool:
 
 
 def detect_kind(runs: list[Run]) -> str:
-    """``reproduction`` for one release run with a searchlight table, else ``experiment``."""
+    """``comparison`` for several runs; ``reproduction`` for one release run with a
+    searchlight table; else ``experiment``."""
+    if len(runs) > 1:
+        return "comparison"
     if len(runs) == 1 and runs[0].has("neuron_rsa") and is_release(runs[0]):
         return "reproduction"
     return "experiment"

@@ -39,7 +39,7 @@ from emostat.errors import EmostatError, InputError
 from emostat.paths import REPORTS_DIR, ROOT
 from emostat.report.load import PARAMS_ENV, detect_kind, load_run
 
-KINDS = ("reproduction", "experiment")
+KINDS = ("reproduction", "experiment", "comparison")
 FORMATS = ("html", "pdf")
 STYLES = REPORTS_DIR / "styles"
 KERNEL_NAME = "emostat-python"
@@ -67,13 +67,14 @@ def render_report(results_dirs, to=("html", "pdf"), out=None, kind: str = "auto"
     ----------
     results_dirs : path or list of paths
         Run folders, each holding ``results/*.parquet`` (and ``provenance.json``). Several
-        folders give a model comparison in the experiment report.
+        folders give the model-comparison report.
     to : sequence of {"html", "pdf"} or comma-separated str
     out : path, optional
         Output folder; default ``<first run folder>/report``.
-    kind : {"auto", "reproduction", "experiment"}
-        ``auto``: reproduction when a single run has ``neuron_rsa`` and its provenance says it
-        reproduces the study's release, else experiment.
+    kind : {"auto", "reproduction", "experiment", "comparison"}
+        ``auto``: comparison for several runs; reproduction when a single run has
+        ``neuron_rsa`` and its provenance says it reproduces the study's release; else
+        experiment.
     quiet : bool
         No progress messages.
 
@@ -89,7 +90,8 @@ def render_report(results_dirs, to=("html", "pdf"), out=None, kind: str = "auto"
     if kind == "auto":
         kind = detect_kind(runs)
     if kind not in KINDS:
-        raise InputError(f"report kind {kind!r}: expected auto, reproduction or experiment")
+        raise InputError(f"report kind {kind!r}: expected auto, reproduction, experiment or "
+                         "comparison")
     to = [t.strip().lower() for t in (to.split(",") if isinstance(to, str) else to) if t.strip()]
     bad = sorted(set(to) - set(FORMATS))
     if bad or not to:

@@ -135,8 +135,8 @@ def apa_table(df: pd.DataFrame, columns: list, headers: dict | None = None,
     for col in columns:
         if col == "ci":
             f = (lambda lo, hi: fmt.fmt_ci(lo, hi, ci_digits, ci_bounded))
-            out[headers.get("ci", ci)] = [f(lo, hi) for lo, hi in
-                                          zip(df["conf_low"], df["conf_high"])]
+            out[headers.get("ci", ci)] = [f(lo, hi) if fmt.NA not in f(lo, hi) else "–"
+                                          for lo, hi in zip(df["conf_low"], df["conf_high"])]
             continue
         head, f = FORMATS.get(col, (col, None))
         head = headers.get(col, head)
@@ -317,13 +317,12 @@ def null_table(vs: pd.DataFrame, k: int | None = None) -> Markdown:
     """Attribute masks against the random-mask population at k: extra drop, null mean,
     the test of record (statistic, df, p, BH q) where present, else the permutation p."""
     from emostat.report.figures import headline_k
-    from emostat.report.text import extra_drop
 
     k = headline_k(vs["k"]) if k is None else k
     d = vs[vs["k"] == k]
     new = "q_value_bh" in d and "p_perm_min" in d
-    d = d.assign(drop=extra_drop(d) if new else -d["estimate"],
-                 null=d["null_mean"] if new else -d["null_mean"])
+    # estimate and null_mean: accuracy drop against no manipulation (positive = lower)
+    d = d.assign(drop=d["estimate"], null=d["null_mean"])
     if new:
         cols = ["attribute", "drop", "null", "statistic", "df", "p_value", "q_value_bh"]
         d = d.sort_values("p_value")
@@ -332,6 +331,6 @@ def null_table(vs: pd.DataFrame, k: int | None = None) -> Markdown:
             ["p_value_perm"]
         d = d.sort_values("p_value_perm")
     return apa_table(d, cols, headers={"attribute": "Attribute", "drop": "Attribute mask",
-                                       "null": "Random masks (mean)", "null_sd": "SD",
+                                       "null": "Random masks (mean)", "null_sd": "SD (random)",
                                        "statistic": "t"},
                      formats={"drop": _pts, "null": _pts, "null_sd": _pts})

@@ -129,6 +129,8 @@ def reason(row, default: str = "it cannot be computed from this run's data") -> 
     se = getattr(row, "std_error", None)
     if se is not None and (missing(se) or float(se) == 0) and not missing(
             getattr(row, "estimate", None)):
+        if not missing(n) and n is not None:
+            return f"its {int(n)} paired differences are all equal: no variance"
         return "the values do not vary between units: no variance"
     return default
 
@@ -255,8 +257,9 @@ def masking_sentence(by_emotion: pd.DataFrame | None, k: int | None = None,
             out += f". Not significant: {listing(nonsig)}"
     out += "."
     if len(ok) < len(d):
-        out += (f" For {len(d) - len(ok)} emotions the test cannot be computed "
-                f"({reason(d[d['p_value'].isna()].iloc[0])}).")
+        bad = d[d["p_value"].isna()]
+        out += (f" For the other {len(bad)} emotions the test cannot be computed (e.g. "
+                f"{bad.iloc[0].emotion}: {reason(bad.iloc[0])}).")
     return Markdown(out)
 
 
@@ -299,13 +302,14 @@ def mixed_sentence(mm: pd.DataFrame | None, k: int | None = None) -> Markdown:
     else:
         verdict = "does not lower accuracy detectably more than masking random neurons"
     out = (f"At k = {k_text(k)}, by {what}, masking attribute-specific neurons {verdict}: "
-           f"{pts(drop)} points{ci}, {test}.")
+           f"extra drop {pts(drop)} points{ci}, {test}.")
     if status == "singular":
         out += f" The fit was singular: {reason(r, 'a variance component is zero')}."
     return Markdown(out)
 
 
-def link_sentence(link: pd.DataFrame | None, k: int | None = None) -> Markdown:
+def link_sentence(link: pd.DataFrame | None, k: int | None = None,
+                  n_attributes: int | None = None) -> Markdown:
     """Drop–importance link at k: the design-correct test decides the wording; the study's
     t over emotions is given beside it."""
     if link is None:
@@ -319,10 +323,17 @@ def link_sentence(link: pd.DataFrame | None, k: int | None = None) -> Markdown:
     study = rows(at, test="study_t") if "test" in at else at
     kt = k_text(k)
     if missing(r.estimate):
+        why = (f"only {n_attributes} attribute{'s were' if n_attributes != 1 else ' was'} "
+               f"masked, and a correlation over attributes needs at least 3"
+               if n_attributes is not None and n_attributes < 3 else reason(r))
         return Markdown(f"At k = {kt} the correlation between drop and importance cannot be "
-                        f"computed: {reason(r)}.")
-    ci = ("" if missing(getattr(r, "conf_low", None)) else
-          f", 95% CI {fmt.fmt_ci(r.conf_low, r.conf_high, 3, bounded=True)}")
+                        f"computed: {why}.")
+    src = r
+    if missing(getattr(r, "conf_low", None)) and study is not None and len(study) and \
+            abs(float(study.iloc[0].estimate) - float(r.estimate)) < 1e-12:
+        src = study.iloc[0]          # the same mean r: its CI (Fisher-z) is in the study row
+    ci = ("" if missing(getattr(src, "conf_low", None)) else
+          f", 95% CI {fmt.fmt_ci(src.conf_low, src.conf_high, 3, bounded=True)}")
     sig = not missing(r.p_value) and r.p_value < .05
     if sig and r.estimate > 0:
         head = (f"Emotions lose more accuracy when the masked neurons track attributes that "
@@ -406,8 +417,7 @@ def null_sentence(vs: pd.DataFrame | None, k: int | None = None) -> Markdown:
         return Markdown("")
     vs = task_view(vs)
     k = headline_k(vs["k"]) if k is None else k
-    d = vs[vs["k"] == k].assign(drop=lambda x: extra_drop(x) if "p_method" in x or
-                                "p_perm_min" in x else -x["estimate"])
+    d = vs[vs["k"] == k].assign(drop=lambda x: x["estimate"] - x["null_mean"])
     if "q_value_bh" in d and "p_perm_min" in d:      # the contract: record test, BH over attributes
         sig = d[(d["q_value_bh"] < .05) & (d["drop"] > 0)].sort_values("p_value")["attribute"]
         how = "against the population of random masks, BH q < .05"
@@ -418,9 +428,12 @@ def null_sentence(vs: pd.DataFrame | None, k: int | None = None) -> Markdown:
     out = (f"At k = {k_text(k)}, {count_phrase(len(sig), len(d), 'attribute masks')} lower "
            f"accuracy more than random masks of the same size ({how})"
            + (f": {short_list(sig)}." if len(sig) else "."))
-    if "p_perm_min" in d and d["p_perm_min"].notna().any():
+    pmin = (d["p_perm_min"].min() if "p_perm_min" in d and d["p_perm_min"].notna().any()
+            else 1 / (1 + d["n_draws"].max()) if "n_draws" in d and d["n_draws"].notna().any()
+            else None)
+    if pmin is not None:
         out += (f" With the random draws of this run, no permutation p can fall below "
-                f"{fmt.fmt_p(d['p_perm_min'].min(), None, 4).lstrip('= ')}.")
+                f"{fmt.fmt_p(pmin, None)}.")
     return Markdown(out)
 
 
@@ -435,10 +448,10 @@ def chance_sentence(row) -> str:
     if bool(row.interpretable):
         return f"{head} ({p}); its masking effects are analysed." if p else \
             f"{head}; its masking effects are analysed."
-    why = reason(row, "it is not above chance").replace("message", "")
-    why = str(getattr(row, "reason", "") or why).strip().rstrip(".")
+    why = str(getattr(row, "reason", "") or "its accuracy is not above chance").strip()
     return (f"{head}" + (f" ({p})" if p else "") +
-            f"; it is not interpretable ({why}), so its masking effects are not tested.")
+            f"; it is not interpretable ({why.rstrip('.').replace('(', '').replace(')', '')}),"
+            f" so its masking effects are not tested.")
 
 
 def power_sentence(power: pd.DataFrame | None, found: bool | None = None) -> Markdown:
@@ -459,8 +472,7 @@ def power_sentence(power: pd.DataFrame | None, found: bool | None = None) -> Mar
                         f"power is {val}")
         pmin = _first(r, ("p_perm_min", "min_p", "p_min"))
         if pmin is not None:
-            bits.append(f"the smallest attainable permutation p is "
-                        f"{fmt.fmt_num(pmin, 4).lstrip('0')}")
+            bits.append(f"the smallest attainable permutation p is {fmt.fmt_p(pmin, None)}")
         ruled = _first(r, ("ruled_out", "effect_ruled_out", "ruled_out_above"))
         if ruled is not None and found is not True:
             bits.append(f"an extra drop larger than {pts(ruled)} points is ruled out")
@@ -542,6 +554,12 @@ def model_line(prov: dict, manifest: dict | None = None) -> str:
     return ""
 
 
+def json_value(v) -> str:
+    import json
+
+    return json.dumps(v, sort_keys=True, default=str)
+
+
 def provenance_rows(prov: dict, max_files: int = 12) -> pd.DataFrame:
     """Provenance record → a compact two-column (Item, Value) frame.
 
@@ -552,13 +570,27 @@ def provenance_rows(prov: dict, max_files: int = 12) -> pd.DataFrame:
     (as ``sha256sum`` would list them); a dict of templates as their count and ids.
     """
     rows = []
-    cfg = prov.get("config") if isinstance(prov.get("config"), dict) else {}
+    nested = [v for v in prov.values() if isinstance(v, dict) and isinstance(v.get("config"), dict)]
+    cfg = prov.get("config") if isinstance(prov.get("config"), dict) else (
+        nested[0]["config"] if nested else {})
     prompt_tuned = str(cfg.get("representation", prov.get("representation", ""))) == \
         "prompt_tuning"
+    uses_ray = str(cfg.get("backend", "")) == "ray"
+    # a nested record (e.g. the collection manifest inside the analysis provenance) repeats
+    # much of the outer one: a leaf equal to the outer leaf of the same name is shown once
+    outer = {str(k): json_value(v) for k, v in prov.items()}
+    seen = set()
 
-    def walk(prefix, key, v):
-        if v is None or (not prompt_tuned and str(key).startswith("pt_")):
+    def walk(prefix, key, v, depth=0):
+        if v is None or (not prompt_tuned and str(key).startswith("pt_")) or (
+                not uses_ray and str(key).startswith("ray_")) or key in ("out", "complete"):
             return
+        if depth == 1 and outer.get(str(key)) == json_value(v):
+            return
+        if isinstance(v, (str, int, float, bool)) and (str(key), str(v)) in seen:
+            return
+        if isinstance(v, (str, int, float, bool)) and depth <= 1:
+            seen.add((str(key), str(v)))
         if key == "package_versions" and isinstance(v, dict):
             rows.append((prefix, ", ".join(f"{k2} {v2}" for k2, v2 in v.items())))
         elif key == "templates" and isinstance(v, dict):
@@ -570,17 +602,34 @@ def provenance_rows(prov: dict, max_files: int = 12) -> pd.DataFrame:
             lines = "".join(f"{k2}  {v2}\n" for k2, v2 in sorted(v.items()))
             digest = hashlib.sha256(lines.encode()).hexdigest()
             rows.append((prefix, f"{len(v)} files; SHA-256 over their sorted hashes: {digest}"))
+        elif isinstance(v, dict) and prefix and len(v) >= 3 and all(
+                x is None or isinstance(x, (str, int, float, bool, list, tuple))
+                for x in v.values()):
+            # a record of plain settings: one row "key value; key value" (it wraps)
+            parts = []
+            for k2, v2 in v.items():
+                if v2 is None or (not prompt_tuned and str(k2).startswith("pt_")) or (
+                        not uses_ray and str(k2).startswith("ray_")) or (
+                        depth + 1 == 1 and outer.get(str(k2)) == json_value(v2)):
+                    continue
+                val = compact_list(v2) if isinstance(v2, (list, tuple)) else str(v2)
+                parts.append(f"{str(k2).replace('_', ' ')} {val}")
+            if parts:
+                rows.append((prefix, "; ".join(parts)))
         elif isinstance(v, dict):
             for k2, v2 in v.items():
                 # spaces, not dots, between levels: a long key can wrap in a PDF table cell
-                name = str(k2) if prefix or "/" in str(k2) else str(k2).replace("_", " ")
-                walk(f"{prefix}: {name}" if prefix else name, k2, v2)
+                name = str(k2).replace("_", " ")
+                if name == "collect manifest":
+                    name = "collection"
+                walk(f"{prefix}: {name}" if prefix else name, k2, v2,
+                     depth + (1 if prefix else 0) if isinstance(v2, dict) else depth + 1)
         elif isinstance(v, (list, tuple)):
             rows.append((prefix, compact_list(v)))
         else:
             rows.append((prefix, str(v)))
 
-    walk("", "", prov)
+    walk("", "", prov, -1)
     return pd.DataFrame(rows, columns=["Item", "Value"])
 
 
