@@ -69,11 +69,17 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "importance_link": [("k", I)] + BROOM,
     "dip_test": [("k", I), ("attribute", S), ("statistic", F), ("p_value", F)],
     "whole_model_rsa": [("estimate", F), ("conf_low", F), ("conf_high", F), ("p_value", F)],
-    "masking_mixed_model": [("k", I), ("effect", S), ("group", S), ("term", S),
-                            ("estimate", F), ("std_error", F), ("statistic", F),
-                            ("p_value", F)],
-    "masking_mixed_glance": [("k", I), ("nobs", I), ("logLik", F), ("converged", B),
-                             ("boundary", B), ("optimizer", S)],
+    # Masking mixed models per k (and task for runs) x model (study | record | item-level):
+    # estimate of term "attribute_vs_random" = accuracy(random) - accuracy(attribute mask)
+    # (positive = the attribute mask lowers accuracy more; docs/inference.md).
+    "masking_mixed_model": [("k", I), ("model", S), ("formula", S), ("family", S),
+                            ("outcome", S), ("role", S), ("effect", S), ("group", S),
+                            ("term", S), ("estimate", F), ("std_error", F), ("statistic", F),
+                            ("df", F), ("p_value", F), ("p_method", S), ("status", S),
+                            ("message", S)],
+    "masking_mixed_glance": [("k", I), ("model", S), ("nobs", I), ("logLik", F),
+                             ("converged", B), ("singular", B), ("optimizer", S),
+                             ("status", S), ("message", S)],
     "importance_link_by_emotion": [("k", I), ("emotion", S), ("estimate", F)],
     "neuron_counts": [("attribute", S), ("n_significant", I), ("n_significant_bh", I),
                       ("n_selective", I)],
