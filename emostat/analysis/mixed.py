@@ -28,7 +28,7 @@ from scipy import stats
 from emostat.errors import InputError
 
 __all__ = ["MixedFit", "fit_mixed", "masking_mixed_model", "STUDY_FORMULA", "RECORD_FORMULA",
-           "CONTRAST"]
+           "CONTRAST", "RECORD_SHARED_FORMULA"]
 
 P_METHOD = {"gaussian": "Satterthwaite t", "binomial": "Wald z"}
 GLMM_STARTS = (("COBYQA", True), ("bobyqa", False), ("Nelder-Mead", False))
@@ -365,14 +365,23 @@ RECORD_FORMULA = (f"accuracy ~ {CONTRAST} + (1 | emotion) + (1 | emotion:prompt)
 MODELS = {"study": (STUDY_FORMULA, "study"), "record": (RECORD_FORMULA, "record")}
 
 
-def _mask_cells(sub: pd.DataFrame) -> pd.DataFrame:
-    """One row per prompt × attribute × condition; random draws of a cell averaged."""
-    cells = (sub.groupby(["emotion", "template", "attribute", "condition"], observed=True)
-             ["accuracy"].mean().reset_index())
+RECORD_SHARED_FORMULA = (f"accuracy ~ {CONTRAST} + (1 | emotion) + (1 | emotion:prompt) + "
+                         "(1 | mask)")
+
+
+def _mask_cells(sub: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """One row per prompt × mask (random draws paired with an attribute averaged per cell);
+    and whether the random masks are shared by all attributes (collected runs)."""
+    from emostat.analysis.masking import mask_rows
+
+    rows, shared = mask_rows(sub)
+    keys = ["emotion", "template", "mask", "condition"] if shared else \
+        ["emotion", "template", "attribute", "condition"]
+    cells = rows.groupby(keys, observed=True, dropna=False)["accuracy"].mean().reset_index()
     cells["prompt"] = cells["template"].astype(str)
     cells["emotion"] = cells["emotion"].astype(str)
     cells[CONTRAST] = (cells["condition"] == "random").astype(float)
-    return cells
+    return cells, shared
 
 
 def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "record")
@@ -388,9 +397,12 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
     ``attribute_vs_random`` is 1 for the random mask and 0 for the attribute mask, so its
     estimate is accuracy(random) − accuracy(attribute): positive = attribute masks lower
     accuracy more (docs/inference.md). Satterthwaite df (mixedlm, checked against lmerTest).
-    Random draws of one cell are averaged: one random row per prompt × attribute (for runs with
-    shared draws, copies per attribute are the same mask; see :func:`emostat.analysis.
-    experiment.item_models` for the item-level models with masks as units).
+    Random draws paired with one attribute are averaged per cell (the release has one). When
+    the random masks are shared by all attributes (collected runs), each appears once (old
+    runs' per-attribute copies de-duplicated on ``condition_id``) and the record model is
+    ``accuracy ~ attribute_vs_random + (1 | emotion) + (1 | emotion:prompt) + (1 | mask)``
+    (mask = ``condition_id``). Item-level models: :func:`emostat.analysis.experiment.
+    item_models`.
 
     Parameters
     ----------
@@ -438,13 +450,18 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
         if have != {"attribute", "random"}:
             raise InputError(f"masking_mixed_model: k = {k} needs both attribute and random "
                              f"rows (has {sorted(have)})")
-        cells = _mask_cells(sub)
-        n_att = cells["attribute"].nunique()
+        cells, shared = _mask_cells(sub)
+        n_prompt = cells[["emotion", "prompt"]].drop_duplicates().shape[0]
         for name in models:
             formula, role = MODELS[name]
+            if name == "record" and shared:
+                formula = RECORD_SHARED_FORMULA
+                unit = f"mask ({cells['mask'].nunique()})"
+            elif name == "record":
+                unit = f"mask ({cells['attribute'].nunique()} attribute/random pairs)"
+            else:
+                unit = f"prompt ({n_prompt})"
             fit = fit_mixed(cells, formula)
-            unit = (f"mask ({n_att} attribute pairs)" if name == "record"
-                    else f"prompt ({cells[['emotion', 'prompt']].drop_duplicates().shape[0]})")
             key = dict(k=int(k), model=name, formula=formula, family="gaussian",
                        outcome="accuracy", role=role, unit=unit)
             t = fit.tidy()
