@@ -384,3 +384,27 @@ def test_constant_differences_give_no_t():
     assert np.isnan(out["statistic"][0]) and np.isnan(out["p_value"][0])
     # second group: t = -0.1 / (0.1 / sqrt 5) = -sqrt(5)
     assert out["statistic"][1] == pytest.approx(-np.sqrt(5))
+
+
+def test_attribute_vs_null_release_k4000(accuracy):
+    from emostat.analysis.masking import attribute_vs_null
+
+    acc = accuracy[accuracy["k"].isna() | accuracy["k"].isin(K_VALUES)]
+    res = attribute_vs_null(acc)
+    assert len(res) == 14 * 7 and (res["n_null"] == 14).all() and (res["df"] == 13).all()
+    # by hand: each mask's accuracy averaged over the 324 prompts; the 14 random sets are the
+    # null; the prediction t is the pooled two-sample t of one value against the 14
+    k4 = acc[acc["k"] == 4000]
+    att = k4[k4.condition == "attribute"].groupby("attribute")["accuracy"].mean()
+    rnd = k4[k4.condition == "random"].groupby("attribute")["accuracy"].mean()
+    r = res[res.k == 4000].set_index("attribute")
+    for a in ("happy-face", "valence", "arousal"):
+        assert r.loc[a, "estimate"] == pytest.approx(rnd.mean() - att[a], abs=1e-12)
+        ref = stats.ttest_ind([-att[a]], -rnd.to_numpy(), alternative="greater")
+        assert r.loc[a, "statistic"] == pytest.approx(ref.statistic, rel=1e-10)
+        assert r.loc[a, "p_value"] == pytest.approx(ref.pvalue, rel=1e-10)
+    # happy-face: 17.4 points more drop than the random masks' mean, t(13) = 3.48, p = .0020
+    assert round(r.loc["happy-face", "estimate"] * 100, 1) == 17.4
+    assert round(r.loc["happy-face", "statistic"], 2) == 3.48
+    assert (r["p_min_perm"] == 1 / 15).all()
+    np.testing.assert_allclose(res["q_value_bh"], fdr_bh(res["p_value"].to_numpy()))
