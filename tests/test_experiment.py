@@ -188,11 +188,18 @@ def analysed_run(tmp_path_factory):
 @pytest.mark.slow
 def test_analyse_run_writes_valid_experiment_tables(analysed_run):
     res = analysed_run / "results"
-    for name in ("attribute_importance", "neuron_rsa", "masking_by_emotion", "baseline_accuracy",
-                 "random_null", "attribute_vs_null", "whole_model_rsa", "masking_mixed_model"):
+    chance = pd.read_parquet(res / "task_chance.parquet")
+    masking = ("masking_by_emotion", "random_null", "attribute_vs_null", "masking_mixed_model",
+               "power")
+    # a random tiny model answers at chance: its tasks are left out of the causal tests
+    names = ["attribute_importance", "neuron_rsa", "baseline_accuracy", "whole_model_rsa",
+             "task_chance"] + (list(masking) if chance["interpretable"].any() else [])
+    for name in names:
         path = res / f"{name}.parquet"
         schemas.validate(io.read_table(path, as_pandas=False), name, where=str(path))
         assert io.read_provenance(path)["kind"] == "experiment"
+    if not chance["interpretable"].any():
+        assert not any((res / f"{n}.parquet").exists() for n in masking)
     # baseline accuracy equals the share of correct unmanipulated rows, recomputed here
     inf = io.read_table(analysed_run / "inference")
     base = pd.read_parquet(res / "baseline_accuracy.parquet")
@@ -205,10 +212,45 @@ def test_analyse_run_writes_valid_experiment_tables(analysed_run):
     shipped = pd.read_csv(io_data_dir() / "human" / "attribute_importance.csv").set_index("attribute")
     assert np.allclose(imp["estimate"], shipped.loc[imp.index, "estimate"], atol=1e-9)
     assert imp["conf_low"].notna().all() and (imp["conf_low"] <= imp["estimate"]).all()
-    # every k has 3 random draws per attribute in the null (shared_random = False), each once
+
+
+@pytest.fixture(scope="module")
+def analysed_fake_run(tmp_path_factory):
+    """The fake collect run of test_runner (planted attribute sets; choice answers right)."""
+    from test_runner import run_fake, write_config
+
+    from emostat.analysis.pipeline import analyse_run
+
+    tmp = tmp_path_factory.mktemp("fake_exp")
+    cfg = write_config(tmp / "run.toml", shared_random=True, n_folds=1, ks=[4])
+    run_fake(tmp, config=cfg)
+    analyse_run(tmp / "run", seed=3, n_perm=200, quiet=True)
+    return tmp / "run"
+
+
+@pytest.mark.slow
+def test_analyse_fake_run_one_fold_one_k_shared_draws(analysed_fake_run):
+    # one fold, one k, 3 shared draws: analyses to completion, every draw once
+    res = analysed_fake_run / "results"
+    chance = pd.read_parquet(res / "task_chance.parquet").set_index("task")
+    assert chance.loc["choice", "interpretable"]
+    for name in ("masking_by_emotion", "random_null", "attribute_vs_null", "masking_mixed_model",
+                 "masking_mixed_glance", "power", "task_chance"):
+        path = res / f"{name}.parquet"
+        schemas.validate(io.read_table(path, as_pandas=False), name, where=str(path))
+    acc = io.read_table(analysed_fake_run / "accuracy.parquet")
+    rnd = acc[acc["condition"] == "random"]
+    assert rnd["attribute"].isna().all() and not rnd.duplicated(
+        ["task", "emotion", "template", "condition_id"]).any()
     null = pd.read_parquet(res / "random_null.parquet")
-    assert set(null.groupby(["task", "k"]).size()) == {3 * 2}
-    assert not null.duplicated(["task", "k", "condition_id"]).any()
+    assert set(null.groupby(["task", "k"]).size()) == {3}
+    vs = pd.read_parquet(res / "attribute_vs_null.parquet")
+    assert (vs["n_null"] == 3).all() and (vs["p_min_perm"] == 0.25).all()
+    glance = pd.read_parquet(res / "masking_mixed_glance.parquet")
+    assert {"study", "record", "item_glmm"} <= set(glance["model"])
+    assert set(glance["status"]) <= {"ok", "singular", "failed"}
+    for task in set(chance.index[~chance["interpretable"]]):
+        assert task not in set(glance["task"])
 
 
 @pytest.mark.slow
