@@ -168,6 +168,22 @@ def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.Data
     -------
     (tidy, glance)
         Like :func:`emostat.analysis.mixed.masking_mixed_model`, with a leading ``task``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> masks = [("attr:a", "attribute"), ("attr:b", "attribute"), ("rand:0", "random"),
+    ...          ("rand:1", "random"), ("rand:2", "random")]
+    >>> inf = pd.DataFrame([("choice", f"i{i}", cid, cond, 5, bool(rng.random() < 0.6))
+    ...                     for cid, cond in masks for i in range(40)],
+    ...                    columns=["task", "item_id", "condition_id", "condition", "k",
+    ...                             "correct"])
+    >>> tidy, glance = item_models(inf)
+    >>> glance[["model", "nobs"]].values.tolist()
+    [['item_glmm', 200]]
+    >>> tidy.loc[tidy["term"] == "attribute_vs_random", "p_method"].item()
+    'Wald z'
     """
     from emostat.analysis.mixed import CONTRAST, fit_mixed
 

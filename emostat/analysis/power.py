@@ -115,6 +115,20 @@ def power_analysis(accuracy: pd.DataFrame, record: pd.DataFrame | None = None, *
         alpha, n_sim, p_min_rank`` (attribute vs the random masks: 1/(n_random + 1)),
         ``p_min_label`` (mask-label permutation of the contrast: 1/2^pairs paired, else
         1/C(masks, attribute masks)), ``estimate, ruled_out, method``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = [("joy", "t", "none", "none", None, None, 0.9)]
+    >>> rows += [("joy", "t", "attribute", f"a{i}", f"a{i}", 5, a)
+    ...          for i, a in enumerate([0.70, 0.74, 0.69])]
+    >>> rows += [("joy", "t", "random", f"r{i}", None, 5, a)
+    ...          for i, a in enumerate([0.80, 0.78, 0.83, 0.79])]
+    >>> acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "condition_id",
+    ...                                   "attribute", "k", "accuracy"])
+    >>> p = power_analysis(acc).iloc[0]
+    >>> p["design"], float(round(p["p_min_label"], 4)), bool(0.02 < p["detectable"] < 0.06)
+    ('two groups: 3 attribute masks, 4 shared random masks', 0.0286, True)
     """
     from emostat.analysis.masking import mask_drops
 
