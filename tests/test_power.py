@@ -65,3 +65,13 @@ def test_power_analysis_release_k4000(release):
     assert p["ruled_out"] == pytest.approx(0.02873754 + stats.t.ppf(0.975, 12.99852) * 0.02353318,
                                            rel=2e-3)
     assert p["p_min_label"] == 0.5 ** 14 and p["p_min_rank"] == pytest.approx(1 / 15)
+
+
+@pytest.mark.parametrize("module", ["emostat.analysis.mixed", "emostat.analysis.masking",
+                                    "emostat.analysis.experiment", "emostat.analysis.power"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert res.failed == 0 and res.attempted > 0
