@@ -153,6 +153,11 @@ def test_masking_model_one_fold_shared_draws():
     assert "emotion:prompt has the same groups as emotion" in rec["message"]
     st = glance[glance["model"] == "study"].iloc[0]
     assert st["nobs"] == 3 * 6       # 3 prompts x (2 attribute + 4 random masks), no copies
+    # an old run with the shared draws copied per attribute gives the same fits
+    old = _shared_run_accuracy(True)
+    t2, g2 = masking_mixed_model(old[old["template"] == "choice/fold0"])
+    assert list(g2["nobs"]) == list(glance["nobs"])
+    np.testing.assert_allclose(t2["estimate"], tidy["estimate"], rtol=1e-8)
 
 
 def test_baseline_accuracy_wilson_interval():
