@@ -22,6 +22,9 @@ S, F, I, B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 BROOM = [("estimate", F), ("std_error", F), ("statistic", F), ("df", F), ("p_value", F),
          ("conf_low", F), ("conf_high", F)]
 
+_PAIRED = [("q_value", F), ("q_value_bh", F), ("p_value_perm", F), ("p_method", S),
+           ("p_method_perm", S), ("unit", S), ("role", S), ("test", S)]
+
 _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # ---- human data (emostat import-release) -------------------------------------------------
     # One row per participant of each experiment, with the study's exclusion decision.
@@ -58,22 +61,26 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "attribute_importance": [("attribute", S)] + BROOM,
     "neuron_rsa": [("neuron", I), ("layer", I), ("unit", I), ("attribute", S), ("tau", F),
                    ("p_value", F), ("q_value", F), ("q_value_bh", F), ("rank", F)],
-    "masking_by_emotion": [("k", I), ("emotion", S)] + BROOM + [("q_value", F),
-                                                               ("q_value_bh", F),
-                                                               ("p_value_perm", F)],
-    "masking_by_attribute": [("k", I), ("attribute", S)] + BROOM + [("q_value", F),
-                                                                   ("q_value_bh", F),
-                                                                   ("p_value_perm", F)],
-    "masking_cells": [("k", I), ("emotion", S), ("attribute", S)] + BROOM + [
-        ("q_value", F), ("q_value_bh", F), ("p_value_perm", F)],
+    # The study's paired tests (role study): estimate = accuracy(random) − accuracy(attribute
+    # mask), positive = the attribute mask lowers accuracy more; H1 "greater" (the study's
+    # one-sided "less" on ACC.diff: same p). p_value_perm: sign-flip test (p_method_perm).
+    "masking_by_emotion": [("k", I), ("emotion", S)] + BROOM + _PAIRED,
+    "masking_by_attribute": [("k", I), ("attribute", S)] + BROOM + _PAIRED,
+    "masking_cells": [("k", I), ("emotion", S), ("attribute", S)] + BROOM + _PAIRED,
     "importance_link": [("k", I)] + BROOM,
     "dip_test": [("k", I), ("attribute", S), ("statistic", F), ("p_value", F)],
     "whole_model_rsa": [("estimate", F), ("conf_low", F), ("conf_high", F), ("p_value", F)],
-    "masking_mixed_model": [("k", I), ("effect", S), ("group", S), ("term", S),
-                            ("estimate", F), ("std_error", F), ("statistic", F),
-                            ("p_value", F)],
-    "masking_mixed_glance": [("k", I), ("nobs", I), ("logLik", F), ("converged", B),
-                             ("boundary", B), ("optimizer", S)],
+    # Masking mixed models per k (and task for runs) x model (study | record | item-level):
+    # estimate of term "attribute_vs_random" = accuracy(random) - accuracy(attribute mask)
+    # (positive = the attribute mask lowers accuracy more; docs/inference.md).
+    "masking_mixed_model": [("k", I), ("model", S), ("formula", S), ("family", S),
+                            ("outcome", S), ("role", S), ("effect", S), ("group", S),
+                            ("term", S), ("estimate", F), ("std_error", F), ("statistic", F),
+                            ("df", F), ("p_value", F), ("p_method", S), ("status", S),
+                            ("message", S)],
+    "masking_mixed_glance": [("k", I), ("model", S), ("nobs", I), ("logLik", F),
+                             ("converged", B), ("singular", B), ("optimizer", S),
+                             ("status", S), ("message", S)],
     "importance_link_by_emotion": [("k", I), ("emotion", S), ("estimate", F)],
     "neuron_counts": [("attribute", S), ("n_significant", I), ("n_significant_bh", I),
                       ("n_selective", I)],
@@ -86,9 +93,21 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "rating_icc": [("experiment", S), ("attribute", S)],
     # ---- experiment (collected run) results -------------------------------------------------------
     "baseline_accuracy": [("task", S), ("emotion", S), ("estimate", F), ("n", I)],
+    # One row per random mask (attribute null when the draw is shared by all attributes).
     "random_null": [("task", S), ("attribute", S), ("k", I), ("draw", I), ("estimate", F)],
-    "attribute_vs_null": [("task", S), ("attribute", S), ("k", I), ("estimate", F),
-                          ("null_mean", F), ("null_sd", F), ("p_value_perm", F)],
+    # Each attribute mask vs the random masks of its k (role record): estimate = its drop −
+    # the random masks' mean drop; prediction-interval t on n_null − 1 df; rank p and its floor.
+    "attribute_vs_null": [("k", I), ("attribute", S)] + BROOM + [
+        ("q_value_bh", F), ("p_value_perm", F), ("p_min_perm", F), ("null_mean", F),
+        ("n_null", I), ("p_method", S), ("p_method_perm", S), ("unit", S), ("role", S)],
+    # Unmanipulated accuracy per task against chance (exact one-sided binomial).
+    "task_chance": [("task", S), ("n_items", I), ("accuracy", F), ("chance", F),
+                    ("p_value", F), ("p_method", S), ("interpretable", B), ("reason", S)],
+    # What the masking design could detect (80% power, simulated at the mask level), the
+    # smallest attainable permutation p and the effect the record estimate rules out.
+    "power": [("k", I), ("n_attribute_masks", I), ("n_random_masks", I), ("sd_mask", F),
+              ("detectable", F), ("power", F), ("alpha", F), ("p_min_rank", F),
+              ("p_min_label", F), ("estimate", F), ("ruled_out", F)],
     "generation_examples": [("emotion", S), ("text", S), ("generated", S), ("condition", S)],
 }
 

@@ -99,77 +99,6 @@ def _fmt_col(values, sig: int = 5, ref=min) -> list[str]:
     return [fmt_num(x, d) for x in values]
 
 
-# ---- lme4-like summary of a fit -----------------------------------------------------------------
-def lme4_formula(fit) -> str:
-    """The lme4 formula of an :class:`~emostat.analysis.mixed.LMMFit`."""
-    from emostat.analysis.mixed import r_term
-
-    terms = [("1" if n == fit.groups else r_term(n)) for n in fit.cov_re.index]
-    re = " + ".join(terms) if terms else "1"
-    parts = [fit.formula.strip(), f"({re} | {fit.groups})"]
-    parts += [f"(1 | {name})" for name in fit.vcomp.index]
-    return " + ".join(parts)
-
-
-def lmm_text(fit, data_name: str = "data") -> str:
-    """lme4's ``summary(lmer(...))`` layout for an LMMFit, with Wald z p-values."""
-    lines = [f"Linear mixed model fit by {'REML' if fit.reml else 'maximum likelihood'} "
-             f"(statsmodels MixedLM; optimizer {fit.optimizer})",
-             f"Formula: {lme4_formula(fit)}", f"   Data: {data_name}", ""]
-    crit = -2 * fit.loglik
-    lines.append(f"{'REML criterion' if fit.reml else 'Deviance'} at convergence: "
-                 f"{fmt_num(crit, 1)}")
-    lines.append("")
-    resid = np.asarray(fit.result.resid, float) / fit.sigma
-    q = np.quantile(resid, [0, .25, .5, .75, 1])
-    lines.append("Scaled residuals:")
-    lines.append(text_table(["Min", "1Q", "Median", "3Q", "Max"], [[fmt_num(x, 4) for x in q]],
-                            left=0, indent=""))
-    lines.append("")
-    # random effects
-    rnd = fit.random
-    var = _fmt_col(rnd["variance"], 4)
-    sd = _fmt_col(rnd["std_dev"], 4)
-    names = list(fit.cov_re.index)
-    corr = [""] * len(rnd)
-    if len(names) > 1:
-        c = fit.cov_re.to_numpy(float)
-        s = np.sqrt(np.diag(c))
-        for i in range(1, len(names)):
-            corr[i] = " ".join(fmt_num(c[i, j] / (s[i] * s[j]), 2) for j in range(i))
-    rows, last = [], None
-    for i, r in rnd.iterrows():
-        grp = "" if r["group"] == last else r["group"]
-        last = r["group"]
-        rows.append([grp, r["term"], var[i], sd[i]] + ([corr[i]] if len(names) > 1 else []))
-    head = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if len(names) > 1 else [])
-    lines.append("Random effects:")
-    lines.append(text_table(head, rows, left=2))
-    ng = ", ".join(f"{g}, {n}" for g, n in reversed(list(fit.n_groups.items())))
-    lines.append(f"Number of obs: {fit.nobs}, groups:  {ng}")
-    lines.append("")
-    lines.append("Fixed effects:")
-    lines.append(_fixed_block(fit.fixed))
-    lines.append("")
-    lines.append(p_method_note("Wald z"))
-    status = "converged" if fit.converged else "NOT converged"
-    lines.append(f"Optimizer: {fit.optimizer}, {status} (relative gradient "
-                 f"{fmt_num(fit.rel_grad, 6) if fit.rel_grad >= 1e-6 else '< 1e-6'})"
-                 + ("; boundary (singular) fit" if fit.boundary else ""))
-    for w in fit.warnings:
-        if "boundary (singular)" not in w:
-            lines.append(f"warning: {w}")
-    return "\n".join(lines)
-
-
-def _fixed_block(fx: pd.DataFrame) -> str:
-    est = _fmt_col(fx["estimate"], 5)
-    se = _fmt_col(fx["std_error"], 5)
-    rows = [[t, e, s, fmt_num(z, 2), fmt_pval_r(p)]
-            for t, e, s, z, p in zip(fx["term"], est, se, fx["statistic"], fx["p_value"])]
-    return text_table(["", "Estimate", "Std. Error", "z value", "Pr(>|z|)"], rows, indent="")
-
-
 # ---- per-table summaries ------------------------------------------------------------------------
 def _attribute_importance(t: pd.DataFrame, **_) -> str:
     _require(t, ["attribute", "estimate", "conf_low", "conf_high", "p_value"],
@@ -224,12 +153,12 @@ def _masking_grouped(t: pd.DataFrame, key: str, label: str, name: str, k=None,
     n_units = t[key].nunique()
     counts = []
     for kk, g in t.groupby("k", sort=True):
-        drop = g["estimate"] < 0
+        drop = g["estimate"] > 0
         counts.append([fmt_int(kk), f"{_count(drop & (g['q_value'] < ALPHA_MASKING))}/{len(g)}",
                        f"{_count(drop & (g['q_value_bh'] < ALPHA_MASKING))}/{len(g)}",
                        _pts(g["estimate"].mean(), 2)])
     kk = _pick_k(t, k)
-    g = t[t["k"] == kk].sort_values("estimate")
+    g = t[t["k"] == kk].sort_values("estimate", ascending=False)
     perm = "p_value_perm" in g.columns
     rows = []
     for _, r in g.iterrows():
@@ -239,32 +168,36 @@ def _masking_grouped(t: pd.DataFrame, key: str, label: str, name: str, k=None,
         if perm:
             row.append(fmt_p(r["p_value_perm"], None))
         rows.append(row)
-    head = [label, "diff (pts)", "95% CI", "t", "df", "p", "q", "q (BH)"] + (
+    head = [label, "drop (pts)", "95% CI", "t", "df", "p", "q", "q (BH)"] + (
         ["p (perm)"] if perm else [])
-    out = [f"Attribute-specific vs random masking by {label}: one-sided paired t "
-           f"(diff = attribute - random accuracy, percentage points; {n_units} {label}s)", "",
-           text_table(["k", "drops q < .05 (study)", "drops q < .05 (BH)", "mean diff (pts)"],
+    unit = (f"; replicates: {t['unit'].iloc[0].split(' (')[0]} rows"
+            if "unit" in t.columns and len(t) else "")
+    out = [f"The study's test, by {label}: one-sided paired t of the extra drop (random - "
+           f"attribute-mask accuracy, percentage points; positive = the attribute mask hurts "
+           f"more; {n_units} {label}s{unit})", "",
+           text_table(["k", "drops q < .05 (study)", "drops q < .05 (BH)", "mean drop (pts)"],
                       counts), "",
            f"k = {kk}:", text_table(head, rows), "",
-           "p: one-sided t (attribute < random); CI two-sided. " + p_method_note("study FDR")]
+           "p: one-sided t (greater: the study's attribute < random); CI two-sided; the masks "
+           "are not units here (see the mixed model of record). " + p_method_note("study FDR")]
     return "\n".join(out)
 
 
 def _masking_cells(t: pd.DataFrame, max_rows: int = 40, **_) -> str:
     _require(t, ["k", "emotion", "attribute", "estimate", "statistic", "df", "p_value",
                  "q_value"], "masking_cells")
-    sig = t[(t["q_value"] < ALPHA_MASKING).fillna(False) & (t["estimate"] < 0)]
-    sig = sig.sort_values(["k", "q_value", "estimate"])
-    counts = [[fmt_int(kk), f"{_count((g['q_value'] < ALPHA_MASKING) & (g['estimate'] < 0))}"
+    sig = t[(t["q_value"] < ALPHA_MASKING).fillna(False) & (t["estimate"] > 0)]
+    sig = sig.sort_values(["k", "q_value", "estimate"], ascending=[True, True, False])
+    counts = [[fmt_int(kk), f"{_count((g['q_value'] < ALPHA_MASKING) & (g['estimate'] > 0))}"
                f"/{len(g)}"] for kk, g in t.groupby("k", sort=True)]
     rows = [[fmt_int(r["k"]), r["emotion"], r["attribute"], _pts(r["estimate"]),
              fmt_num(r["statistic"], 2), fmt_df(r["df"]), fmt_p(r["p_value"], None),
              fmt_p(r["q_value"], None)] for _, r in sig.head(max_rows).iterrows()]
-    out = ["Masking cells (emotion x attribute x k): one-sided paired t over templates; "
-           "significant drops only (study FDR q < .05)", "",
+    out = ["Masking cells (emotion x attribute x k), the study's test: one-sided paired t over "
+           "templates of the extra drop; significant drops only (study FDR q < .05)", "",
            text_table(["k", "significant cells"], counts), ""]
     if rows:
-        out.append(text_table(["k", "emotion", "attribute", "diff (pts)", "t", "df", "p", "q"],
+        out.append(text_table(["k", "emotion", "attribute", "drop (pts)", "t", "df", "p", "q"],
                               rows, left=3))
         if len(sig) > max_rows:
             out.append(f" ... and {len(sig) - max_rows} more")
@@ -318,41 +251,109 @@ def _whole_model_rsa(t: pd.DataFrame, **_) -> str:
 def _masking_mixed_model(t: pd.DataFrame, k=None, **_) -> str:
     _require(t, ["k", "effect", "group", "term", "estimate", "std_error", "statistic",
                  "p_value"], "masking_mixed_model")
-    fixed = t[t["effect"] == "fixed"]
-    slopes = fixed[fixed["term"] != "(Intercept)"].sort_values(["k", "term"])
-    est = _fmt_col(slopes["estimate"], 4, ref=np.median)
-    se = _fmt_col(slopes["std_error"], 4, ref=np.median)
-    rows = [[fmt_int(r["k"]), r["term"], est[i], se[i], fmt_num(r["statistic"], 2),
-             fmt_pval_r(r["p_value"])] for i, (_, r) in enumerate(slopes.iterrows())]
+    t = t.copy()
+    for c, v in (("model", "model"), ("p_method", "Wald z"), ("status", "ok"), ("df", np.nan)):
+        if c not in t.columns:
+            t[c] = v
+    keys = [c for c in ("task", "model") if c in t.columns]
+    fixed = t[(t["effect"] == "fixed") & (t["term"] != "(Intercept)")]
+    fixed = fixed.sort_values(keys + ["k", "term"])
+    est = _fmt_col(fixed["estimate"], 4, ref=np.median)
+    se = _fmt_col(fixed["std_error"], 4, ref=np.median)
+    rows = [[str(r[c]) for c in keys] + [fmt_int(r["k"]), r["term"], est[i], se[i],
+                                         fmt_num(r["statistic"], 2), fmt_df(r["df"]),
+                                         fmt_pval_r(r["p_value"]), r["p_method"] or "",
+                                         r["status"]]
+            for i, (_, r) in enumerate(fixed.iterrows())]
+    out = ["Mixed models of masking: estimate of attribute_vs_random = random - attribute-mask "
+           "outcome (positive = the attribute mask hurts more)"]
+    if "formula" in t.columns:
+        for m, g in t.drop_duplicates(keys).iterrows():
+            role = f" [{g['role']}]" if "role" in t.columns else ""
+            out.append(f"  {g['model']}{role}: {g['formula']}")
+    out += ["", text_table(keys + ["k", "term", "Estimate", "Std. Error", "t/z", "df",
+                                   "Pr(>|t|)", "p method", "status"], rows)]
     kk = _pick_k(t, k)
-    g = t[t["k"] == kk]
-    rp = g[g["effect"] == "ran_pars"]
-    rrows = []
-    for _, r in rp.iterrows():
-        name = r["term"].split("__", 1)[-1]
-        if r["term"].startswith("sd__"):
-            rrows.append([r["group"], "" if name == "Observation" else name,
-                          fmt_num(r["estimate"] ** 2, 6), fmt_num(r["estimate"], 5)])
-    method = g["p_method"].dropna().iloc[0] if "p_method" in g.columns and len(g) else "Wald z"
-    out = ["Linear mixed models of prompt-level accuracy: accuracy ~ condition + "
-           "(1 | emotion/template), REML (condition: attribute-specific vs random)", "",
-           text_table(["k", "term", "Estimate", "Std. Error", "z value", "Pr(>|z|)"], rows), "",
-           f"k = {kk}:", "Random effects:",
-           text_table(["Groups", "Name", "Variance", "Std.Dev."], rrows, left=2), "",
-           "Fixed effects:", _fixed_block(g[g["effect"] == "fixed"]), "",
-           p_method_note(method)]
+    for _, m in t[t["k"] == kk].drop_duplicates(keys).iterrows():
+        sel = (t["k"] == kk)
+        for c in keys:
+            sel &= t[c] == m[c]
+        g = t[sel]
+        rrows = []
+        for _, r in g[g["effect"] == "ran_pars"].iterrows():
+            name = r["term"].split("__", 1)[-1]
+            if r["term"].startswith("sd__"):
+                rrows.append([r["group"], "" if name == "Observation" else name,
+                              fmt_num(r["estimate"] ** 2, 6), fmt_num(r["estimate"], 5)])
+        out += ["", f"k = {kk}, {' '.join(str(m[c]) for c in keys)}: random effects"]
+        if rrows:
+            out.append(text_table(["Groups", "Name", "Variance", "Std.Dev."], rrows, left=2))
+        msgs = [x for x in g.get("message", pd.Series(dtype=str)).dropna().unique() if x]
+        out += [f"  note: {x}" for x in msgs]
+    methods = [m for m in t["p_method"].dropna().unique() if m]
+    out += [""] + [p_method_note(m) for m in methods]
     return "\n".join(out)
 
 
 def _masking_mixed_glance(t: pd.DataFrame, **_) -> str:
-    _require(t, ["k", "nobs", "logLik", "converged", "boundary", "optimizer"],
-             "masking_mixed_glance")
-    rows = [[fmt_int(r["k"]), fmt_int(r["nobs"]), fmt_num(r["logLik"], 2),
-             "yes" if r["converged"] else "NO", "yes" if r["boundary"] else "no", r["optimizer"]]
-            for _, r in t.sort_values("k").iterrows()]
+    _require(t, ["k", "nobs", "logLik", "converged"], "masking_mixed_glance")
+    keys = [c for c in ("task", "model") if c in t.columns]
+    sing = "singular" if "singular" in t.columns else "boundary"
+    rows = [[str(r[c]) for c in keys]
+            + [fmt_int(r["k"]), fmt_int(r["nobs"]), fmt_num(r["logLik"], 2),
+               "yes" if r["converged"] else "NO", "yes" if r.get(sing, False) else "no",
+               str(r.get("status", "")), str(r.get("message", "") or "")]
+            for _, r in t.sort_values(keys + ["k"]).iterrows()]
     return "\n".join(["Mixed-model fits", "",
-                      text_table(["k", "nobs", "logLik", "converged", "boundary", "optimizer"],
-                                 rows)])
+                      text_table(keys + ["k", "nobs", "logLik", "converged", "singular",
+                                         "status", "message"], rows)])
+
+
+def _attribute_vs_null(t: pd.DataFrame, k=None, **_) -> str:
+    _require(t, ["k", "attribute", "estimate", "statistic", "df", "p_value", "q_value_bh",
+                 "p_value_perm", "p_min_perm"], "attribute_vs_null")
+    kk = _pick_k(t, k)
+    g = t[t["k"] == kk].sort_values("estimate", ascending=False)
+    rows = [[r["attribute"], _pts(r["estimate"]), fmt_num(r["statistic"], 2), fmt_df(r["df"]),
+             fmt_p(r["p_value"], None), fmt_p(r["q_value_bh"], None),
+             fmt_p(r["p_value_perm"], None)] for _, r in g.iterrows()]
+    counts = [[fmt_int(k2), f"{_count(x['q_value_bh'] < 0.05)}/{len(x)}"]
+              for k2, x in t.groupby("k", sort=True)]
+    n_null = int(g["n_null"].iloc[0]) if "n_null" in g.columns and len(g) else 0
+    return "\n".join([
+        "Each attribute mask against the random masks (record): extra drop vs the random "
+        f"masks' mean, prediction-interval t on n_null - 1 df ({n_null} random masks)", "",
+        text_table(["k", "BH q < .05"], counts), "", f"k = {kk}:",
+        text_table(["attribute", "extra drop (pts)", "t", "df", "p", "q (BH)", "p (rank)"],
+                   rows), "",
+        f"q: BH over attributes x k. p (rank): smallest attainable "
+        f"{fmt_p(g['p_min_perm'].min() if len(g) else np.nan, None)}."])
+
+
+def _task_chance(t: pd.DataFrame, **_) -> str:
+    from emostat.analysis.experiment import chance_statement
+
+    _require(t, ["task", "n_items", "accuracy", "chance", "p_value", "interpretable"],
+             "task_chance")
+    return "\n".join(["Tasks against chance (exact one-sided binomial test)"]
+                     + [" " + chance_statement(r) for _, r in t.iterrows()])
+
+
+def _power(t: pd.DataFrame, **_) -> str:
+    _require(t, ["k", "n_attribute_masks", "n_random_masks", "detectable", "p_min_rank",
+                 "p_min_label", "ruled_out"], "power")
+    keys = ["task"] if "task" in t.columns else []
+    rows = [[str(r[c]) for c in keys]
+            + [fmt_int(r["k"]), fmt_int(r["n_attribute_masks"]), fmt_int(r["n_random_masks"]),
+               _pts(r["detectable"]), fmt_p(r["p_min_rank"], None),
+               fmt_p(r["p_min_label"], None), _pts(r["ruled_out"])]
+            for _, r in t.sort_values(keys + ["k"]).iterrows()]
+    return "\n".join([
+        "Precision of the masking design: smallest extra drop detectable with 80% power "
+        "(alpha .05, simulated at the mask level), smallest attainable permutation p, and the "
+        "extra drop ruled out (upper 95% bound of the record estimate)", "",
+        text_table(keys + ["k", "attribute masks", "random masks", "detectable (pts)",
+                           "min p (rank)", "min p (labels)", "ruled out (pts)"], rows)])
 
 
 def _generic(t: pd.DataFrame, name: str, max_rows: int = 10, **_) -> str:
@@ -386,6 +387,9 @@ _SUMMARIES = {
     "whole_model_rsa": _whole_model_rsa,
     "masking_mixed_model": _masking_mixed_model,
     "masking_mixed_glance": _masking_mixed_glance,
+    "attribute_vs_null": _attribute_vs_null,
+    "task_chance": _task_chance,
+    "power": _power,
 }
 
 

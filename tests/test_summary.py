@@ -49,6 +49,14 @@ def _by_emotion():
         "acc_attribute": [.643, .642, .542, .69, .68, .51]})
 
 
+def _drops():
+    """_by_emotion in emostat's masking sign (estimate = random − attribute; t flipped)."""
+    t = _by_emotion()
+    t["estimate"], t["statistic"] = -t["estimate"], -t["statistic"]
+    t["conf_low"], t["conf_high"] = -_by_emotion()["conf_high"], -_by_emotion()["conf_low"]
+    return t.assign(unit="attribute × template (168)", role="study")
+
+
 def _link():
     # reference-values.md rows for k = 1500 and 4000
     return pd.DataFrame({"k": [1500, 4000], "estimate": [.165, .474], "std_error": .01,
@@ -95,35 +103,36 @@ def test_neuron_rsa_counts_and_top_neurons():
 
 
 def test_masking_by_emotion():
-    s = summarize("masking_by_emotion", _by_emotion())
+    s = summarize("masking_by_emotion", _drops())
     lines = _lines(s)
-    assert "1500 1/3 0/3 -0.67" in lines       # annoyance q .04 (study) but .06 (BH)
-    assert "4000 2/3 2/3 -4.63" in lines
-    assert "remorse -8.1 [-12.6, -3.6] -3.56 167 < .001 .001 .001 < .001" in lines
+    assert "1500 1/3 0/3 0.67" in lines       # annoyance q .04 (study) but .06 (BH)
+    assert "4000 2/3 2/3 4.63" in lines
+    assert "remorse 8.1 [3.6, 12.6] 3.56 167 < .001 .001 .001 < .001" in lines
     assert "relief 0.0 [-2.0, 2.0] 0.00 167 .500 .600 .600 .500" in lines
     order = [line.split()[0] for line in lines if line.split()[:1] and
              line.split()[0] in ("remorse", "annoyance", "relief")]
     assert order == ["remorse", "annoyance", "relief"]      # largest drop first
-    s1500 = summarize("masking_by_emotion", _by_emotion(), k=1500)
+    assert "positive = the attribute mask hurts more" in s and "attribute × template rows" in s
+    s1500 = summarize("masking_by_emotion", _drops(), k=1500)
     assert "k = 1500:" in s1500
 
 
 def test_masking_by_attribute_uses_attribute_key():
-    t = _by_emotion().rename(columns={"emotion": "attribute"})
+    t = _drops().rename(columns={"emotion": "attribute"})
     t["attribute"] = t["attribute"].map({"remorse": "valence", "annoyance": "fairness",
                                          "relief": "novelty"})
     s = summarize("masking_by_attribute", t)
-    assert "valence -8.1 [-12.6, -3.6] -3.56 167 < .001 .001 .001 < .001" in _lines(s)
+    assert "valence 8.1 [3.6, 12.6] 3.56 167 < .001 .001 .001 < .001" in _lines(s)
     with pytest.raises(InputError, match="attribute"):
-        summarize("masking_by_attribute", _by_emotion())
+        summarize("masking_by_attribute", _drops())
 
 
 def test_masking_cells_significant_only():
-    t = _by_emotion().assign(attribute="valence")
+    t = _drops().assign(attribute="valence")
     s = summarize("masking_cells", t)
     lines = _lines(s)
-    assert "4000 remorse valence -8.1 -3.56 167 < .001 .001" in lines
-    assert "1500 annoyance valence -2.0 -2.00 167 .020 .040" in lines
+    assert "4000 remorse valence 8.1 3.56 167 < .001 .001" in lines
+    assert "1500 annoyance valence 2.0 2.00 167 .020 .040" in lines
     assert "relief" not in s                     # not significant
     assert "4000 2/3" in lines and "1500 1/3" in lines
     short = summarize("masking_cells", t, max_rows=1)
@@ -148,14 +157,38 @@ def test_dip_test_and_whole_model():
 
 
 def test_masking_mixed_model_lme4_like():
-    s = summarize("masking_mixed_model", _mixed())
+    # lmerTest at k = 4000 (tests/r/masking_models_lme4.json), emostat's sign
+    t = _mixed().assign(model="record", role="record", status="ok", message="",
+                        formula="accuracy ~ attribute_vs_random + ...",
+                        df=[36.71, 12.9985, np.nan, np.nan, np.nan],
+                        p_method=["Satterthwaite t"] * 2 + [""] * 3)
+    t.loc[1, ["term", "estimate", "std_error", "statistic", "p_value"]] = [
+        "attribute_vs_random", 0.0287375, 0.0235332, 1.22115, 0.24372]
+    s = summarize("masking_mixed_model", t)
     lines = _lines(s)
-    assert "4000 conditionattribute -0.02874 0.002231 -12.88 <2e-16" in lines
+    assert "record 4000 attribute_vs_random 0.02874 0.02353 1.22 13.00 0.244 Satterthwaite t ok" \
+        in lines
     assert "emotion (Intercept) 0.010607 0.10299" in lines        # lme4: 0.010607 0.10299
-    assert "template:emotion (Intercept) 0.006362 0.07976" in lines  # lme4: 0.006362 0.07976
     assert "Residual 0.011285 0.10623" in lines                   # lme4: 0.011285 0.10623
-    assert "conditionattribute -0.028737 0.0022307 -12.88 <2e-16" in lines
-    assert "Wald z" in s
+    assert "record [record]: accuracy ~ attribute_vs_random + ..." in lines
+    assert "Satterthwaite" in s and "positive = the attribute mask hurts more" in s
+
+
+def test_attribute_vs_null_task_chance_power():
+    vs = pd.DataFrame({"k": 4000, "attribute": ["happy-face", "arousal"],
+                       "estimate": [0.1743, -0.0140], "statistic": [3.48, -0.28], "df": 13.0,
+                       "p_value": [0.0020, 0.61], "q_value_bh": [0.025, 0.89],
+                       "p_value_perm": [1 / 15, 8 / 15], "p_min_perm": 1 / 15, "n_null": 14})
+    lines = _lines(summarize("attribute_vs_null", vs))
+    assert "happy-face 17.4 3.48 13 .002 .025 .067" in lines
+    assert "4000 1/2" in lines and "(14 random masks)" in " ".join(lines)
+    ch = pd.DataFrame({"task": ["binary"], "n_items": [54], "accuracy": [20 / 54],
+                       "chance": [0.5], "p_value": [0.9798882], "interpretable": [False]})
+    assert "The binary task is not interpretable" in summarize("task_chance", ch)
+    pw = pd.DataFrame({"k": [4000], "n_attribute_masks": [14], "n_random_masks": [14],
+                       "detectable": [0.0632], "p_min_rank": [1 / 15],
+                       "p_min_label": [0.5 ** 14], "ruled_out": [0.0796]})
+    assert "4000 14 14 6.3 .067 < .001 8.0" in _lines(summarize("power", pw))
 
 
 def test_generic_and_errors():

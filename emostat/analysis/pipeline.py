@@ -72,13 +72,21 @@ def _mean_human_rdm(human) -> np.ndarray:
 
 
 def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_perm: int,
-                   ks=None, quiet: bool = True) -> dict[str, pd.DataFrame]:
-    """All masking statistics of a prompt-level accuracy table (schema ``accuracy``)."""
+                   ks=None, quiet: bool = True, n_items: int | None = None
+                   ) -> dict[str, pd.DataFrame]:
+    """All masking statistics of a prompt-level accuracy table (schema ``accuracy``).
+
+    The study's paired tests (role study), the study's and the record mixed models per k, each
+    attribute mask against the random-mask population (record) and the design's power.
+    """
     from emostat.analysis import masking
     from emostat.analysis.mixed import masking_mixed_model
+    from emostat.analysis.power import power_analysis
 
     ks = sorted(set(accuracy["k"].dropna().astype(int)) if ks is None else ks)
     acc = accuracy[accuracy["k"].isna() | accuracy["k"].isin(ks)]
+    both = sorted(set(acc.loc[acc["condition"] == "attribute", "k"].dropna().astype(int))
+                  & set(acc.loc[acc["condition"] == "random", "k"].dropna().astype(int)))
     diff = masking.acc_diff(acc)
     s = _seeds(seed, 3)
     out = {
@@ -91,11 +99,13 @@ def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, 
         "importance_link": masking.importance_link(diff, importance),
         "importance_link_by_emotion": masking.importance_link_by_emotion(diff, importance),
         "dip_test": masking.dip_tests(diff),
+        "attribute_vs_null": masking.attribute_vs_null(acc),
     }
     _log("  mixed models ...", quiet)
-    tidy, glance = masking_mixed_model(acc, ks=ks)
+    tidy, glance = masking_mixed_model(acc, ks=both)
     out["masking_mixed_model"] = tidy
     out["masking_mixed_glance"] = glance
+    out["power"] = power_analysis(acc, tidy, n_items=n_items, seed=s[0])
     return out
 
 
@@ -326,17 +336,30 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
     tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks))
 
     _log("masking statistics ...", quiet)
-    per_task = ex.split_tasks(accuracy)
-    importance = tables["attribute_importance"].set_index("attribute")["estimate"]
-    masked = {t: masking_tables(a, importance, seed=s[1], n_perm=n_perm, quiet=quiet)
-              for t, a in per_task.items()}
-    for name in next(iter(masked.values())):
-        tables[name] = _by_task(lambda t, _a, n=name: masked[t][n], per_task)
-    tables["random_null"] = _by_task(lambda t, a: ex.random_null(a, t), per_task)
-    tables["attribute_vs_null"] = _by_task(lambda t, a: ex.attribute_vs_null(a, t), per_task)
-
     inference = io.read_table(run_dir / "inference", dataset="inference")
     tables["baseline_accuracy"] = ex.baseline_accuracy(inference)
+    tables["task_chance"] = ex.task_chance(inference)
+    answers = set(tables["task_chance"].loc[tables["task_chance"]["interpretable"], "task"])
+    for _, row in tables["task_chance"].iterrows():
+        if not row["interpretable"]:
+            _log("  " + ex.chance_statement(row), quiet)
+    # tasks at chance are left out of the causal tests (said in task_chance and the summary)
+    per_task = {t: a for t, a in ex.split_tasks(accuracy).items() if t in answers}
+    importance = tables["attribute_importance"].set_index("attribute")["estimate"]
+    n_items = inference[inference["condition"] == "none"].groupby("task")["item_id"].nunique()
+    masked = {t: masking_tables(a, importance, seed=s[1], n_perm=n_perm, quiet=quiet,
+                                n_items=int(n_items.get(t, 0)) or None)
+              for t, a in per_task.items()}
+    for name in (next(iter(masked.values())) if masked else []):
+        tables[name] = _by_task(lambda t, _a, n=name: masked[t][n], per_task)
+    if per_task:
+        tables["random_null"] = _by_task(lambda t, a: ex.random_null(a, t), per_task)
+        _log("  item-level models ...", quiet)
+        items, items_glance = ex.item_models(inference[inference["task"].isin(answers)])
+        for name, part in (("masking_mixed_model", items), ("masking_mixed_glance",
+                                                            items_glance)):
+            if len(part):
+                tables[name] = pd.concat([tables.get(name), part], ignore_index=True)
     if (inference["task"] == "generate").any():
         from emostat.collect.stimuli import read_stimuli  # pure pandas reader, no torch
 

@@ -686,7 +686,9 @@ def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
     """Prompt-level accuracy (schema ``accuracy``) from the inference rows.
 
     A prompt is (task, emotion, fold): ``template`` = ``"<task>/fold<f>"``. Shared random draws
-    (null attribute) are repeated for each of ``attributes``.
+    (null attribute) appear ONCE, with a null attribute: each is one mask, never copied per
+    attribute (the analysis pairs them with every attribute in memory for the study's paired
+    tests). ``attributes`` is kept for callers and no longer used.
 
     Returns
     -------
@@ -701,10 +703,6 @@ def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
          .agg(accuracy=("correct", "mean"), n=("correct", "size")).reset_index())
     cmeta = (df[["condition_id", "attribute", "k", "draw"]].drop_duplicates("condition_id"))
     g = g.merge(cmeta, on="condition_id", how="left")
-    shared = (g["condition"] == "random") & g["attribute"].isna()
-    if shared.any():
-        rep = pd.concat([g[shared].assign(attribute=a) for a in attributes], ignore_index=True)
-        g = pd.concat([g[~shared], rep], ignore_index=True)
     g["k"] = g["k"].astype("Int64")
     g["draw"] = g["draw"].astype("Int64")
     g["accuracy"] = g["accuracy"].astype(float)
