@@ -146,15 +146,16 @@ def masking_tables(rng, ks, n_emotion=168, n_attr=324, n_cell=12) -> dict[str, p
                                   for k in ks for a in ATTRIBUTES],
                                  columns=["k", "attribute", "statistic", "p_value"])
     mm, glance = [], []
-    models = [("record", "lmm_mask_units", "correct ~ condition + (1 | emotion) + "
+    models = [("record", "record", "correct ~ condition + (1 | emotion) + "
                "(1 | emotion:prompt) + (1 + condition | attribute)",
                "Satterthwaite t (lmerTest)", 40.3),
-              ("study", "lmm_study", "accuracy ~ condition + (1 | emotion/prompt)", "Wald z",
+              ("study", "study", "accuracy ~ condition + (1 | emotion/prompt)", "Wald z",
                np.nan)]
     for k in ks:
         for role, model, formula, method, dfr in models:
             slope = rng.normal(0.03, 0.01)
-            base = dict(k=k, model=model, formula=formula, role=role, status="ok", message="")
+            base = dict(k=k, model=model, formula=formula, role=role, status="ok", message="",
+                        family="gaussian", outcome="accuracy")
             mm += [dict(base, effect="fixed", group="", term="(Intercept)", estimate=0.72,
                         std_error=0.02, statistic=36.0, df=dfr, p_value=1e-20, p_method=method),
                    dict(base, effect="fixed", group="", term="attribute_vs_random",
@@ -168,7 +169,8 @@ def masking_tables(rng, ks, n_emotion=168, n_attr=324, n_cell=12) -> dict[str, p
                    dict(base, effect="ran_pars", group="Residual", term="sd__Observation",
                         estimate=0.09)]
             glance.append(dict(k=k, model=model, nobs=9072, logLik=rng.uniform(5000, 9000),
-                               converged=True, boundary=False, optimizer="bobyqa"))
+                               converged=True, singular=False, optimizer="bobyqa",
+                               status="ok", message=""))
     t["masking_mixed_model"] = pd.DataFrame(mm)
     t["masking_mixed_glance"] = pd.DataFrame(glance)
     return t
@@ -180,28 +182,31 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
         [(task, e, rng.uniform(0.5, 0.95), 40) for task in tasks for e in ANALYSIS_ORDER],
         columns=["task", "emotion", "estimate", "n"])}
     t["task_chance"] = pd.DataFrame({
-        "task": tasks, "accuracy": [0.48, 0.41], "chance": [0.5, 1 / 27],
+        "task": tasks, "n_items": [54, 27], "accuracy": [0.48, 0.41], "chance": [0.5, 1 / 27],
         "p_value": [0.81, 1e-30], "interpretable": [False, True],
         "reason": ["accuracy not above chance (exact binomial test)", ""],
         "p_method": "exact binomial test against chance, one-sided"})
-    draws = []
-    vs = []
+    # random masks shared by all attributes: stored once (attribute null), as emostat writes
+    draws, vs = [], []
     n_draws = 50
-    for task in tasks:
-        for a in ATTRIBUTES:
-            for k in ks:
-                null = rng.normal(0.02, 0.01, n_draws)   # drop vs no manipulation per draw
-                draws += [(task, a, k, d, v) for d, v in enumerate(null)]
-                est = rng.normal(0.035, 0.01)
-                tt = (est - null.mean()) / (null.std(ddof=1) * np.sqrt(1 + 1 / n_draws))
-                from scipy import stats
+    from scipy import stats
 
-                p = stats.t.sf(tt, n_draws - 1)
-                vs.append((task, a, k, est, null.mean(), null.std(ddof=1), tt, n_draws - 1.0,
-                           p, (1 + (null >= est).sum()) / (n_draws + 1), 1 / (n_draws + 1)))
+    for task in tasks:
+        for k in ks:
+            null = rng.normal(0.02, 0.01, n_draws)   # drop vs no manipulation per draw
+            draws += [(task, None, k, d, v) for d, v in enumerate(null)]
+            sd = null.std(ddof=1) * np.sqrt(1 + 1 / n_draws)
+            for a in ATTRIBUTES:
+                drop = rng.normal(0.035, 0.01)
+                est = drop - null.mean()              # the extra drop over the random masks
+                tt = est / sd
+                vs.append((task, a, k, est, sd, tt, n_draws - 1.0, stats.t.sf(tt, n_draws - 1),
+                           est - 1.96 * sd, est + 1.96 * sd, null.mean(), n_draws,
+                           (1 + (null >= drop).sum()) / (n_draws + 1), 1 / (n_draws + 1)))
     t["random_null"] = pd.DataFrame(draws, columns=["task", "attribute", "k", "draw", "estimate"])
-    v = pd.DataFrame(vs, columns=["task", "attribute", "k", "estimate", "null_mean", "null_sd",
-                                  "statistic", "df", "p_value", "p_value_perm", "p_perm_min"])
+    v = pd.DataFrame(vs, columns=["task", "attribute", "k", "estimate", "std_error",
+                                  "statistic", "df", "p_value", "conf_low", "conf_high",
+                                  "null_mean", "n_null", "p_value_perm", "p_min_perm"])
     from emostat.analysis.multitest import fdr_bh
 
     v["q_value_bh"] = v.groupby(["task", "k"])["p_value"].transform(lambda p: fdr_bh(p.to_numpy()))
@@ -209,8 +214,11 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
         role="record", unit=f"random mask ({n_draws})",
         p_method="attribute mask against the population of random masks: prediction-interval t",
         p_method_perm="rank among the random masks, one-sided")
-    t["power"] = pd.DataFrame({"task": ["choice"], "outcome": ["correct"], "mde": [0.042],
-                               "p_perm_min": [1 / (n_draws + 1)], "ruled_out": [0.05]})
+    t["power"] = pd.DataFrame({
+        "task": "choice", "k": ks, "n_attribute_masks": 14, "n_random_masks": n_draws,
+        "sd_mask": 0.02, "detectable": 0.042, "power": 0.8, "alpha": 0.05,
+        "p_min_rank": 1 / (n_draws + 1), "p_min_label": 1e-4, "estimate": 0.01,
+        "ruled_out": 0.05})
     t["generation_examples"] = pd.DataFrame({
         "emotion": ["joy", "anger", "joy", "anger"],
         "text": ["I finally got the job!", "They cancelled again | without notice."] * 2,

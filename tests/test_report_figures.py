@@ -193,7 +193,13 @@ def test_random_null_marks_attribute_value(tables):
     v = vs[(vs["task"] == "binary") & (vs["k"] == 4000)].set_index("attribute")
     ax = fig.axes[0]
     assert ax.get_title() == ATTRIBUTES[0]
-    assert ax.lines[0].get_xdata()[0] == pytest.approx(100 * v.loc[ATTRIBUTES[0], "estimate"])
+    # the contract's estimate is the extra drop over the random masks' mean drop
+    drop = v.loc[ATTRIBUTES[0], "estimate"] + v.loc[ATTRIBUTES[0], "null_mean"]
+    assert ax.lines[0].get_xdata()[0] == pytest.approx(100 * drop)
+    # the shared random draws (attribute null) are drawn in every panel: 50 dots or bins
+    rn = tables["random_null"]
+    assert rn["attribute"].isna().all()
+    assert len(ax.patches) + sum(len(c.get_offsets()) for c in ax.collections) > 0
 
 
 def test_headline_k_and_stars():

@@ -158,15 +158,14 @@ def test_mixed_sentence_and_failed_fit():
     assert "NA" not in s
 
 
-def test_chance_sentence_is_plain_text():
-    row = pd.DataFrame({"task": ["binary"], "accuracy": [0.37], "chance": [0.5],
-                        "p_value": [0.99], "interpretable": [False],
-                        "reason": ["accuracy not above chance"]}).iloc[0]
+def test_chance_sentence_is_the_terminals():
+    from emostat.analysis.experiment import chance_statement
+
+    row = pd.DataFrame({"task": ["binary"], "n_items": [54], "accuracy": [0.37],
+                        "chance": [0.5], "p_value": [0.98], "interpretable": [False]}).iloc[0]
     s = text.chance_sentence(row)
-    assert s == ("The binary task: unmanipulated accuracy 37.0% against chance 50.0% (exact "
-                 "binomial p = .990); it is not interpretable (accuracy not above chance), so "
-                 "its masking effects are not tested.")
-    assert "*" not in s and "`" not in s          # the terminal prints the same words
+    assert s == chance_statement(row.to_dict())          # one builder, report and terminal
+    assert "not interpretable" in s and "*" not in s and "`" not in s
 
 
 def test_compact_provenance_and_model_line():

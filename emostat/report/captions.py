@@ -65,7 +65,8 @@ def random_null(null: pd.DataFrame, task: str | None = None) -> str:
     d = null[null["k"] == k]
     if task is not None and "task" in d:
         d = d[d["task"] == task]
-    n_draws = int(d.groupby("attribute")["draw"].nunique().max()) if "draw" in d else 0
+    n_draws = int(d.groupby(d["attribute"].fillna(""))["draw"].nunique().max()) \
+        if "draw" in d and len(d) else 0
     t = f", {task} task" if task else ""
     how = "histogram of one value per draw" if n_draws >= 20 else "one dot per draw"
     return (f"Accuracy drop against no manipulation under {n_draws} random masks ({how}) and "

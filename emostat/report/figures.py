@@ -483,14 +483,16 @@ def random_null(null: pd.DataFrame, observed: pd.DataFrame, k: int | None = None
     sel = (null["k"] == k) & ((null["task"] == task) if "task" in null else True)
     osel = (observed["k"] == k) & ((observed["task"] == task) if "task" in observed else True)
     n, o = null[sel], observed[osel].set_index("attribute")
-    attrs = _order(n["attribute"], ATTRIBUTES)
+    attrs = _order(o.index, ATTRIBUTES)
     ncol = 7
     nrow = int(np.ceil(len(attrs) / ncol))
     fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 1.35 * nrow + 0.5), squeeze=False)
     for ax in axes.flat[len(attrs):]:
         ax.set_visible(False)
     for ax, a in zip(axes.flat, attrs):
-        v = 100 * n.loc[n["attribute"] == a, "estimate"].to_numpy(float)
+        # random draws shared by all attributes are stored once, attribute null
+        v = 100 * n.loc[(n["attribute"] == a) | n["attribute"].isna(), "estimate"
+                        ].to_numpy(float)
         if len(v) >= 20:
             counts, edges = np.histogram(v, bins=20)
             ax.stairs(counts, edges, fill=True, color=OKABE_ITO["skyblue"])
@@ -498,8 +500,10 @@ def random_null(null: pd.DataFrame, observed: pd.DataFrame, k: int | None = None
             ax.scatter(v, np.full(len(v), 0.5), s=18, color=OKABE_ITO["skyblue"], zorder=2)
             ax.set_ylim(0, 1)
         if a in o.index:
-            ax.axvline(100 * o.loc[a, "estimate"], color=OKABE_ITO["vermillion"], lw=1.4)
-            pcol = "p_value" if "p_perm_min" in o else "p_value_perm"
+            # the contract's estimate is the extra drop over the random masks' mean
+            drop = o.loc[a, "estimate"] + (o.loc[a, "null_mean"] if "p_min_perm" in o else 0)
+            ax.axvline(100 * drop, color=OKABE_ITO["vermillion"], lw=1.4)
+            pcol = "p_value" if "p_min_perm" in o else "p_value_perm"
             if pcol in o:
                 from emostat.format import fmt_p
 

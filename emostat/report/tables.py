@@ -230,7 +230,7 @@ def mixed_model_table(tidy: pd.DataFrame, glance: pd.DataFrame | None = None,
             notes.append(f"optimiser {g['optimizer']}")
         if "converged" in g:
             notes.append("converged" if bool(g["converged"]) else "**did not converge**")
-        if "boundary" in g and bool(g["boundary"]):
+        if bool(g.get("boundary", False)) or bool(g.get("singular", False)):
             notes.append("**boundary (singular) fit**")
     if method:
         notes.append(fmt.p_method_note(method))
@@ -320,11 +320,14 @@ def null_table(vs: pd.DataFrame, k: int | None = None) -> Markdown:
 
     k = headline_k(vs["k"]) if k is None else k
     d = vs[vs["k"] == k]
-    new = "q_value_bh" in d and "p_perm_min" in d
-    # estimate and null_mean: accuracy drop against no manipulation (positive = lower)
-    d = d.assign(drop=d["estimate"], null=d["null_mean"])
+    new = "p_min_perm" in d      # the contract: estimate = extra drop over the random mean
+    # drop and null: accuracy drop against no manipulation (positive = lower)
+    d = d.assign(drop=d["drop_attribute"] if "drop_attribute" in d else
+                 d["estimate"] + d["null_mean"] if new else d["estimate"],
+                 null=d["null_mean"], extra=d["estimate"] if new else np.nan)
     if new:
-        cols = ["attribute", "drop", "null", "statistic", "df", "p_value", "q_value_bh"]
+        cols = ["attribute", "drop", "null", "extra", "statistic", "df", "p_value",
+                "q_value_bh", "p_value_perm"]
         d = d.sort_values("p_value")
     else:
         cols = ["attribute", "drop", "null"] + (["null_sd"] if "null_sd" in d else []) + \
@@ -332,5 +335,6 @@ def null_table(vs: pd.DataFrame, k: int | None = None) -> Markdown:
         d = d.sort_values("p_value_perm")
     return apa_table(d, cols, headers={"attribute": "Attribute", "drop": "Attribute mask",
                                        "null": "Random masks (mean)", "null_sd": "SD (random)",
+                                       "extra": "Extra drop", "p_value_perm": "p (rank)",
                                        "statistic": "t"},
-                     formats={"drop": _pts, "null": _pts, "null_sd": _pts})
+                     formats={"drop": _pts, "null": _pts, "null_sd": _pts, "extra": _pts})

@@ -280,8 +280,10 @@ def mixed_sentence(mm: pd.DataFrame | None, k: int | None = None) -> Markdown:
         return Markdown("")
     rec = rows(d, role="record")
     r = (rec if rec is not None and len(rec) else d).iloc[0]
-    what = f"the mixed model of record ({r.model})" if isinstance(getattr(r, "model", None),
-                                                                   str) else "the mixed model"
+    model = getattr(r, "model", None)
+    role = getattr(r, "role", None)
+    what = ("the mixed model of record" if role == "record" else "the mixed model") + (
+        f" ({model})" if isinstance(model, str) and model not in ("record", "study") else "")
     status = getattr(r, "status", "ok")
     if status == "failed" or missing(r.estimate):
         return Markdown(f"At k = {k_text(k)}, {what} gives no estimate: {reason(r, 'the fit failed')}.")
@@ -417,19 +419,23 @@ def null_sentence(vs: pd.DataFrame | None, k: int | None = None) -> Markdown:
         return Markdown("")
     vs = task_view(vs)
     k = headline_k(vs["k"]) if k is None else k
-    d = vs[vs["k"] == k].assign(drop=lambda x: x["estimate"] - x["null_mean"])
-    if "q_value_bh" in d and "p_perm_min" in d:      # the contract: record test, BH over attributes
+    new = "p_min_perm" in vs     # the contract: estimate = extra drop over the random masks' mean
+    d = vs[vs["k"] == k].assign(drop=lambda x: x["estimate"] if new else
+                                x["estimate"] - x["null_mean"])
+    if new:                      # record test (prediction t), BH over attributes
         sig = d[(d["q_value_bh"] < .05) & (d["drop"] > 0)].sort_values("p_value")["attribute"]
         how = "against the population of random masks, BH q < .05"
     else:
         pcol = "p_value_perm" if "p_value_perm" in d else "p_value"
         sig = d[(d[pcol] < .05)].sort_values(pcol)["attribute"]
         how = "permutation p < .05"
-    out = (f"At k = {k_text(k)}, {count_phrase(len(sig), len(d), 'attribute masks')} lower "
+    verb = "lowers" if len(sig) == 1 and len(d) > 1 else "lower"
+    out = (f"At k = {k_text(k)}, {count_phrase(len(sig), len(d), 'attribute masks')} {verb} "
            f"accuracy more than random masks of the same size ({how})"
            + (f": {short_list(sig)}." if len(sig) else "."))
-    pmin = (d["p_perm_min"].min() if "p_perm_min" in d and d["p_perm_min"].notna().any()
+    pmin = (d["p_min_perm"].min() if "p_min_perm" in d and d["p_min_perm"].notna().any()
             else 1 / (1 + d["n_draws"].max()) if "n_draws" in d and d["n_draws"].notna().any()
+            else 1 / (1 + d["n_null"].max()) if "n_null" in d and d["n_null"].notna().any()
             else None)
     if pmin is not None:
         out += (f" With the random draws of this run, no permutation p can fall below "
@@ -438,49 +444,47 @@ def null_sentence(vs: pd.DataFrame | None, k: int | None = None) -> Markdown:
 
 
 def chance_sentence(row) -> str:
-    """One task against its chance rate (plain text: the terminal prints the same words).
+    """One task against its chance rate, in the words the terminal prints
+    (:func:`emostat.analysis.experiment.chance_statement`, plain text).
 
-    ``row`` has task, accuracy, chance, p_value, interpretable, reason (``task_chance``).
+    ``row`` has task, n_items, accuracy, chance, p_value, interpretable (``task_chance``).
     """
-    acc, ch = fmt.fmt_pct(row.accuracy, 1), fmt.fmt_pct(row.chance, 1)
-    head = f"The {row.task} task: unmanipulated accuracy {acc} against chance {ch}"
-    p = f"exact binomial {fmt.fmt_p(row.p_value)}" if not missing(row.p_value) else ""
-    if bool(row.interpretable):
-        return f"{head} ({p}); its masking effects are analysed." if p else \
-            f"{head}; its masking effects are analysed."
-    why = str(getattr(row, "reason", "") or "its accuracy is not above chance").strip()
-    return (f"{head}" + (f" ({p})" if p else "") +
-            f"; it is not interpretable ({why.rstrip('.').replace('(', '').replace(')', '')}),"
-            f" so its masking effects are not tested.")
+    from emostat.analysis.experiment import chance_statement   # numpy/scipy only, no torch
+
+    r = row._asdict() if hasattr(row, "_asdict") else dict(row)
+    return chance_statement(r)
 
 
 def power_sentence(power: pd.DataFrame | None, found: bool | None = None) -> Markdown:
-    """Precision of the design that ran: the smallest difference detectable with 80% power,
-    the smallest attainable permutation p and, when no effect was found, what was ruled out."""
+    """Precision of the design that ran, at the headline k: the smallest attribute-vs-random
+    difference detectable with 80% power, the smallest attainable permutation p and, when no
+    effect was found, the extra drop the record estimate rules out."""
     if power is None or power.empty:
         return Markdown("")
+    power = task_view(power)
+    if "k" in power:
+        power = power[power["k"] == headline_k(power["k"])]
     parts = []
     for r in power.itertuples():
         bits = []
         task = f"{r.task}: " if isinstance(getattr(r, "task", None), str) else ""
-        mde = _first(r, ("mde", "detectable_difference", "min_detectable", "estimate"))
+        mde = _first(r, ("detectable", "mde", "detectable_difference"))
         if mde is not None:
-            unit = str(getattr(r, "outcome", "") or "")
-            val = (f"{pts(mde)} points" if unit in ("", "correct", "accuracy")
-                   else fmt.fmt_num(mde, 3) + f" ({unit})")
-            bits.append(f"the smallest attribute-vs-random difference detectable with 80% "
-                        f"power is {val}")
-        pmin = _first(r, ("p_perm_min", "min_p", "p_min"))
+            bits.append(f"the smallest extra drop detectable with 80% power is {pts(mde)} "
+                        f"points")
+        pmin = _first(r, ("p_min_rank", "p_perm_min", "p_min"))
         if pmin is not None:
             bits.append(f"the smallest attainable permutation p is {fmt.fmt_p(pmin, None)}")
-        ruled = _first(r, ("ruled_out", "effect_ruled_out", "ruled_out_above"))
+        ruled = _first(r, ("ruled_out", "effect_ruled_out"))
         if ruled is not None and found is not True:
-            bits.append(f"an extra drop larger than {pts(ruled)} points is ruled out")
+            bits.append(f"an extra drop larger than {pts(ruled)} points is ruled out (95% "
+                        f"upper bound of the record estimate)")
         if bits:
-            parts.append(task + "; ".join(bits))
+            k = f" at k = {k_text(r.k)}" if hasattr(r, "k") else ""
+            parts.append(task + "; ".join(bits) + k)
     if not parts:
         return Markdown("")
-    return Markdown("Precision of this design — " + ". ".join(parts) + ".")
+    return Markdown("Precision of this design: " + ". ".join(parts) + ".")
 
 
 def _first(row, names):
