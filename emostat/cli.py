@@ -53,7 +53,7 @@ def _cmd_run(a):
     from emostat.workflow import run
 
     run(out=a.out, release=a.release, quick=a.quick, to=a.to.split(","), seed=a.seed,
-        quiet=a.quiet)
+        quiet=a.quiet, models=a.model)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=Path("out"))
     s.add_argument("--release", type=Path, help="reproduce the study from this release instead")
     s.add_argument("--quick", action="store_true")
+    s.add_argument("--model", action="append",
+                   help="model path or cached HF id; repeat it to compare models in one report "
+                        "(default: the embedded SmolLM2-135M)")
     s.add_argument("--to", default="html,pdf")
     _add_common(s)
     s.set_defaults(func=_cmd_run)

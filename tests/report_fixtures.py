@@ -41,7 +41,8 @@ def _t_rows(rng, keys: pd.DataFrame, n: int, mean=0.03, sd=0.03) -> pd.DataFrame
         q_value_bh=np.minimum(1, p * m / stats.rankdata(p) * 1.2),
         p_value_perm=np.clip(p * rng.uniform(0.8, 1.2, m), 1e-4, 1),
         p_method="paired t, one-sided (greater), t distribution", unit=f"prompt ({n})",
-        role="study", p_method_perm="sign-flip permutation, one-sided, 10,000 draws",
+        role="study", test="study_t",
+        p_method_perm="sign-flip permutation, one-sided, 10,000 draws",
         acc_none=acc_none, acc_random=acc_random, acc_attribute=acc_random - est, n=n)
     return out
 
@@ -211,7 +212,7 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
 
     v["q_value_bh"] = v.groupby(["task", "k"])["p_value"].transform(lambda p: fdr_bh(p.to_numpy()))
     t["attribute_vs_null"] = v.assign(
-        role="record", unit=f"random mask ({n_draws})",
+        role="record", test="attribute_vs_null", unit=f"random mask ({n_draws})",
         p_method="attribute mask against the population of random masks: prediction-interval t",
         p_method_perm="rank among the random masks, one-sided")
     t["power"] = pd.DataFrame({

@@ -279,7 +279,7 @@ def layer_distribution(dist: pd.DataFrame, k: int | None = None):
                          fill_value=0)
     wide = wide.loc[_order(wide.index, ATTRIBUTES)]
     share = wide.div(wide.sum(axis=1).replace(0, np.nan), axis=0)
-    fig, ax = plt.subplots(figsize=(WIDTH, 3.0))
+    fig, ax = plt.subplots(figsize=(WIDTH, 2.7))
     im = ax.imshow(share.to_numpy(), cmap="viridis", aspect="auto", vmin=0)
     ax.set_yticks(np.arange(len(share)), share.index)
     step = max(1, int(np.ceil(share.shape[1] / 16)))
@@ -635,7 +635,7 @@ def rank_heatmap(rsa: pd.DataFrame, top: int = 100):
         blocks.append(tau.loc[g.to_numpy()].to_numpy())
     m = np.vstack(blocks)
     lim = float(np.nanpercentile(np.abs(m), 99)) or 1.0
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.8, 5.0))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.8, 4.2))
     im = ax.imshow(m, cmap="PuOr_r", vmin=-lim, vmax=lim, aspect="auto", interpolation="nearest")
     ax.set_xticks(np.arange(len(attrs)), attrs, rotation=40, ha="right")
     ax.set_yticks(ticks, [f"top {top}: {a}" for a in attrs], fontsize=6.5)
