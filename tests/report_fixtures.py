@@ -258,6 +258,9 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
         tables.update(experiment_tables(rng, ks))
     else:
         tables.update(release_tables(rng))
+        # the release's one random mask per attribute and k, as a population (no task)
+        x = experiment_tables(rng, ks)["attribute_vs_null"]
+        tables["attribute_vs_null"] = x[x["task"] == "choice"].drop(columns="task")
     prov = io.provenance(kind=kind, seed=seed, n_boot=1000, n_perm=1000, ks=ks, model=model,
                          source="fixture" if kind == "experiment" else "/release",
                          source_files={"accuracy.csv": "ab" * 32},

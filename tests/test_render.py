@@ -38,7 +38,7 @@ MASK_FIGS = ["fig-masking", "fig-attribute-drops", "fig-link", "fig-drop-importa
 REPRO_FIGS = HUMAN_FIGS + SEARCH_FIGS + MASK_FIGS
 MASK_TBLS = ["tbl-attribute-drops", "tbl-link", "tbl-mixed", "tbl-perm"]
 REPRO_TBLS = (["tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc"] + MASK_TBLS
-              + ["tbl-provenance"])
+              + ["tbl-vs-null", "tbl-unimodality", "tbl-provenance"])
 EXP_FIGS = ["fig-baseline"] + REPRO_FIGS + ["fig-null"]
 EXP_TBLS = (["tbl-baseline", "tbl-importance", "tbl-icc"] + MASK_TBLS
             + ["tbl-null", "tbl-generation", "tbl-provenance"])

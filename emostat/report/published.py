@@ -13,9 +13,9 @@ import pandas as pd
 
 from emostat import format as fmt
 
-SOURCE_MASKING = "Li et al. 2024; reference-values.md § Manipulation"
-SOURCE_LINK = "Li et al. 2024; reference-values.md § Drop vs importance"
-SOURCE_HUMAN = "Li et al. 2024; reference-values.md § Human importance"
+SOURCE_MASKING = "§ Manipulation"
+SOURCE_LINK = "§ Drop vs human importance"
+SOURCE_HUMAN = "§ Human attribute importance"
 
 # (key, quantity, published value, how it prints, source)
 PUBLISHED = [
