@@ -358,7 +358,7 @@ def masking_two_panel(by_emotion: pd.DataFrame, k: int | None = None, q_col: str
     # data (the bars are clipped, never the drops)
     top = float(np.nanmax(np.abs(d["drop"]))) if len(d) else 1.0
     lo_ci, hi_ci = float(np.nanmin(d["drop_lo"])), float(np.nanmax(d["drop_hi"]))
-    lim = max(3 * top, 2.0)
+    lim = max(1.5 * top + 2, 2.0)
     if hi_ci > lim or lo_ci < -lim:
         a2.set_ylim(max(lo_ci, -lim) - 1, min(hi_ci, lim) + 1)
     a2.set_ylabel("extra drop vs random (points)")

@@ -410,6 +410,9 @@ def _table_blocks(md: str) -> int:
     return n
 
 
+SHORT_TABLE = 30   # rows
+
+
 def _caption_table(md: str, caption: str, ident: str) -> str:
     """Attach a numbered caption to a chunk's table output.
 
@@ -421,7 +424,12 @@ def _caption_table(md: str, caption: str, ident: str) -> str:
         lines = md.rstrip().splitlines()
         last = max(i for i, line in enumerate(lines) if line.startswith("|"))
         lines.insert(last + 1, f"\n: {caption}\n")
-        return f"::: {{#{ident}}}\n" + "\n".join(lines) + "\n:::"
+        out = f"::: {{#{ident}}}\n" + "\n".join(lines) + "\n:::"
+        if sum(line.startswith("|") for line in lines) <= SHORT_TABLE + 2:
+            # a short table is never split across pages (long ones break, header repeated)
+            out = ("```{=typst}\n#block(breakable: false)[\n```\n\n" + out
+                   + "\n\n```{=typst}\n]\n```")
+        return out
     return ("```{=typst}\n#block(breakable: false)[\n```\n\n"
             f"::: {{#{ident} .table-block}}\n{caption}\n\n{md}\n:::\n\n"
             "```{=typst}\n]\n```")
