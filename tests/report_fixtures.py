@@ -105,13 +105,22 @@ def searchlight_tables(rng, ks, n_layers: int = N_LAYERS) -> dict[str, pd.DataFr
     counts["n_selective"] = (counts["n_significant"] * 0.3).astype("int64")
     layer = [(a, k, lay, int(rng.integers(50, 500))) for a in ATTRIBUTES for k in ks
              for lay in range(n_layers)]
-    null_mean = rng.uniform(20, 60, len(ATTRIBUTES))
-    count_null = pd.DataFrame({
-        "attribute": ATTRIBUTES, "estimate": counts["n_selective"].to_numpy(),
-        "null_mean": null_mean, "p_value": np.where(counts["n_selective"] > null_mean, 0.002, 0.6),
-        "p_method": "emotion-label permutation of the count, one-sided, 1,000 draws",
-        "unit": "emotion (27)", "role": "record"})
+    rows = []
+    for a, sig, sel in zip(counts["attribute"], counts["n_significant"], counts["n_selective"]):
+        for kind, obs in (("significant", sig), ("selective", sel)):
+            mean = rng.uniform(5, 60)
+            rows.append((a, kind, float(obs), mean, mean / 3, 0.005 if obs > mean else 0.6))
+    count_null = pd.DataFrame(rows, columns=["attribute", "count", "statistic", "null_mean",
+                                             "null_sd", "p_value"]).assign(
+        p_method="emotion-label permutation of all attribute RDMs together, one-sided",
+        unit="emotion label (27)", role="record", n_perm=199)
+    chosen = rsa[rsa["rank"] <= 5]
+    mantel = chosen[["neuron", "layer", "attribute", "tau", "p_asymptotic"]].assign(
+        p_value=np.clip(chosen["p_asymptotic"].to_numpy() * 40, 1e-4, 1),
+        p_method="emotion-label permutation (Mantel), one-sided", unit="emotion label (27)",
+        role="record", n_perm=10000)
     return {"neuron_rsa": rsa, "neuron_counts": counts, "neuron_count_null": count_null,
+            "neuron_mantel": mantel,
             "layer_distribution": pd.DataFrame(layer,
                                                columns=["attribute", "k", "layer", "n_neurons"])}
 

@@ -37,10 +37,11 @@ SEARCH_FIGS = ["fig-tau", "fig-counts", "fig-layers", "fig-rank-map"]
 MASK_FIGS = ["fig-masking", "fig-attribute-drops", "fig-link", "fig-drop-importance"]
 REPRO_FIGS = HUMAN_FIGS + SEARCH_FIGS + MASK_FIGS
 MASK_TBLS = ["tbl-attribute-drops", "tbl-link", "tbl-mixed", "tbl-perm"]
-REPRO_TBLS = (["tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc"] + MASK_TBLS
+REPRO_TBLS = (["tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc", "tbl-count-null"]
+              + MASK_TBLS
               + ["tbl-vs-null", "tbl-unimodality", "tbl-provenance"])
 EXP_FIGS = ["fig-baseline"] + REPRO_FIGS + ["fig-null"]
-EXP_TBLS = (["tbl-baseline", "tbl-importance", "tbl-icc"] + MASK_TBLS
+EXP_TBLS = (["tbl-baseline", "tbl-importance", "tbl-icc", "tbl-count-null"] + MASK_TBLS
             + ["tbl-null", "tbl-generation", "tbl-provenance"])
 
 

@@ -195,3 +195,26 @@ def test_left_out_line():
     assert text.left_out_line(items) == ("Left out for lack of their results tables: the null "
                                          "(this run has no `random_null` or `b` table).")
     assert text.left_out_line([]) == ""
+
+
+def test_count_null_and_mantel_sentences():
+    cn = pd.DataFrame({"attribute": ["valence", "valence", "arousal", "arousal"],
+                       "count": ["significant", "selective"] * 2,
+                       "statistic": [900.0, 40.0, 10.0, 0.0], "null_mean": [300.0, 20, 12, 1],
+                       "null_sd": [50.0, 5, 4, 1], "p_value": [0.005, 0.01, 0.6, 0.9],
+                       "n_perm": 199})
+    counts = pd.DataFrame({"attribute": ["valence", "arousal"], "n_significant": [900, 10],
+                           "n_significant_bh": [880, 9], "n_selective": [40, 0]})
+    s = text.searchlight_sentence(counts, 36864, cn)
+    # 199 permutations: the smallest attainable p is 1/200 = .005
+    assert ("1 of 2 attributes have more significant neurons than relabelled emotions give "
+            "(valence); 1 of 2 attributes have more selective neurons") in s
+    assert "no p can fall below .005" in s
+    md = tables.count_null_table(cn)
+    assert "| valence | 900 | 300.0 ± 50.0 | .005 | 40 | 20.0 ± 5.0 | .010 |" in md
+    nm = pd.DataFrame({"neuron": [1, 2, 3], "attribute": ["valence", "valence", "arousal"],
+                       "p_value": [0.01, 0.2, 0.03], "p_asymptotic": [1e-5, 0.01, 0.02],
+                       "n_perm": 10000})
+    s = text.neuron_mantel_sentence(nm)
+    assert "2 of the 3 chosen neuron × attribute pairs (1–2 per attribute) have p < .05" in s
+    assert "is below .05 for 3." in s

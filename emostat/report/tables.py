@@ -245,12 +245,6 @@ def mixed_model_table(tidy: pd.DataFrame, glance: pd.DataFrame | None = None,
     return Markdown(out)
 
 
-def not_available(what: str, table: str) -> Markdown:
-    """The sentence a section prints when its results table is missing."""
-    return Markdown(f"*{what} is not available: the results table `{table}` is missing "
-                    f"from this run.*\n")
-
-
 def importance_table(imp: pd.DataFrame) -> Markdown:
     """Attribute importance: τ-b, 95% CI, the Mantel p of record, the study's bootstrap share."""
     d = imp.sort_values("estimate", ascending=False)
@@ -338,3 +332,22 @@ def null_table(vs: pd.DataFrame, k: int | None = None) -> Markdown:
                                        "extra": "Extra drop", "p_value_perm": "p (rank)",
                                        "statistic": "t"},
                      formats={"drop": _pts, "null": _pts, "null_sd": _pts, "extra": _pts})
+
+
+def count_null_table(cn: pd.DataFrame) -> Markdown:
+    """Observed neuron counts per attribute against their permutation null (wide by count)."""
+    from emostat.constants import ATTRIBUTES
+
+    kinds = list(dict.fromkeys(cn["count"])) if "count" in cn else ["selective"]
+    attrs = [a for a in ATTRIBUTES if a in set(cn["attribute"])]
+    cols = [("Attribute", attrs)]
+    for kind in kinds:
+        d = (cn[cn["count"] == kind] if "count" in cn else cn).set_index("attribute").reindex(attrs)
+        obs = d["statistic"] if "statistic" in d else d["estimate"]
+        sd = d["null_sd"] if "null_sd" in d else pd.Series(np.nan, index=d.index)
+        cols += [(kind.capitalize(), [fmt.fmt_num(x, 0, big_mark=",") for x in obs]),
+                 (f"null ({kind})", [f"{fmt.fmt_num(m, 1)} ± {fmt.fmt_num(v, 1)}"
+                                     if np.isfinite(v) else fmt.fmt_num(m, 1)
+                                     for m, v in zip(d["null_mean"], sd)]),
+                 (f"p ({kind})", [fmt.fmt_p(p, None) for p in d["p_value"]])]
+    return pipe_table(pd.DataFrame(dict(cols)))

@@ -1,6 +1,11 @@
 """Sentences of the reports, built from results tables (every number formatted by
-:mod:`emostat.format`, none typed by hand). Each function returns a Markdown string; when its
-table is missing it says so instead.
+:mod:`emostat.format`, none typed by hand).
+
+Each sentence states a result from the result and its test: direction, size, CI and the p of
+record (docs/inference.md), worded by the decision ("lowers ... more" only when the test of
+record says so). A statistic that cannot be computed gets a reason, never "NA". Each function
+returns a Markdown string, empty when its table is absent (the report then leaves the section
+out and says so once, in the method: :func:`left_out_line`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import pandas as pd
 
 from emostat import format as fmt
 from emostat.report.figures import headline_k
-from emostat.report.tables import Markdown, not_available
+from emostat.report.tables import Markdown
 
 ALPHA_MASKING = 0.05  # the study's q < .05 for the masking tables
 ALPHA_NEURON = 0.01   # the study's q < .01 for the searchlight
@@ -216,13 +221,44 @@ def searchlight_sentence(counts: pd.DataFrame | None, rsa_n: int | None = None,
            f"{fmt.fmt_num(d['n_significant_bh'].min(), 0, big_mark=',')} to "
            f"{fmt.fmt_num(d['n_significant_bh'].max(), 0, big_mark=',')}.")
     if count_null is not None and "p_value" in count_null:
-        c = count_null
-        sig = c[c["p_value"] < .05]["attribute"]
-        out += (f" Against the emotion-label permutation null of the count (the test of "
-                f"record), {count_phrase(len(sig), len(c), 'attributes')} have more "
-                f"selective neurons than relabelled emotions give (p < .05)"
-                + (f": {short_list(sig)}." if 0 < len(sig) < len(c) else "."))
+        bits = []
+        kinds = (list(dict.fromkeys(count_null["count"])) if "count" in count_null
+                 else ["selective"])
+        for kind in kinds:
+            c = count_null[count_null["count"] == kind] if "count" in count_null else count_null
+            sig = c[c["p_value"] < .05]["attribute"]
+            bits.append(f"{count_phrase(len(sig), len(c), 'attributes')} have more {kind} "
+                        f"neurons than relabelled emotions give"
+                        + (f" ({short_list(sig)})" if 0 < len(sig) < len(c) else ""))
+        n = count_null["n_perm"].max() if "n_perm" in count_null else None
+        floor = (f"; with {fmt.fmt_num(n, 0, big_mark=',')} permutations no p can fall below "
+                 f"{fmt.fmt_p(1 / (n + 1), None)}" if n else "")
+        out += (" Against the permutation null of these counts (all attribute RDMs relabelled "
+                "together, the test of record), " + "; ".join(bits) + f" (p < .05{floor}).")
     return Markdown(out)
+
+
+def neuron_mantel_sentence(nm: pd.DataFrame | None) -> Markdown:
+    """Chosen neurons tested one by one with emotion-label permutations, beside the study's
+    asymptotic p."""
+    if nm is None or nm.empty:
+        return Markdown("")
+    n = len(nm)
+    per = nm.groupby("attribute")["neuron"].nunique()
+    sig = int((nm["p_value"] < .05).sum())
+    asym = int((nm["p_asymptotic"] < .05).sum()) if "p_asymptotic" in nm else None
+    np_ = nm["n_perm"].max() if "n_perm" in nm else None
+    out = (f"Tested one by one by permuting the emotion labels ({fmt.fmt_num(np_, 0, big_mark=',')}"
+           f" permutations), {fmt.fmt_num(sig, 0, big_mark=',')} of the "
+           f"{fmt.fmt_num(n, 0, big_mark=',')} chosen neuron × attribute pairs "
+           f"({fmt.fmt_num(per.min(), 0, big_mark=',')}–{fmt.fmt_num(per.max(), 0, big_mark=',')}"
+           f" per attribute) have p < .05" if np_ else
+           f"Tested one by one by permuting the emotion labels, {sig} of the {n} chosen neuron "
+           f"× attribute pairs have p < .05")
+    if asym is not None:
+        out += (f"; the study's asymptotic p, which treats the 351 emotion pairs as independent, "
+                f"is below .05 for {fmt.fmt_num(asym, 0, big_mark=',')}")
+    return Markdown(out + ".")
 
 
 def masking_sentence(by_emotion: pd.DataFrame | None, k: int | None = None,
