@@ -1,7 +1,8 @@
 """Read a run folder's results for a report: Parquet tables, provenance, manifest.
 
 Reports read tables only (never a model, never torch). A missing table is not an error here:
-:meth:`Run.get` returns ``None`` and the report leaves the section out (one line in the method says why).
+:meth:`Run.get` returns ``None`` and the report leaves the section out (one line in the
+method says why).
 
 Report parameters reach the ``.qmd`` chunks through the environment variable
 ``EMOSTAT_REPORT_PARAMS`` (path of a JSON file ``{"results": [run dirs], "kind": ...}``) or
