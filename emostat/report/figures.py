@@ -484,9 +484,9 @@ def random_null(null: pd.DataFrame, observed: pd.DataFrame, k: int | None = None
     osel = (observed["k"] == k) & ((observed["task"] == task) if "task" in observed else True)
     n, o = null[sel], observed[osel].set_index("attribute")
     attrs = _order(o.index, ATTRIBUTES)
-    ncol = 7
+    ncol = min(5, max(len(attrs), 1))
     nrow = int(np.ceil(len(attrs) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 1.35 * nrow + 0.5), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(WIDTH, 1.6 * nrow + 0.6), squeeze=False)
     for ax in axes.flat[len(attrs):]:
         ax.set_visible(False)
     for ax, a in zip(axes.flat, attrs):
@@ -508,12 +508,12 @@ def random_null(null: pd.DataFrame, observed: pd.DataFrame, k: int | None = None
                 from emostat.format import fmt_p
 
                 ax.text(0.02, 0.97, fmt_p(o.loc[a, pcol]), transform=ax.transAxes,
-                        fontsize=5.5, va="top")
-        ax.set_title(a, fontsize=7, loc="center", fontweight="normal")
+                        fontsize=7, va="top")
+        ax.set_title(a, fontsize=8, loc="center", fontweight="normal")
         ax.set_yticks([])
         ax.spines["left"].set_visible(False)
-        ax.tick_params(labelsize=6)
-    fig.supxlabel("accuracy drop vs no manipulation (points)", fontsize=7.5)
+        ax.tick_params(labelsize=7)
+    fig.supxlabel("accuracy drop vs no manipulation (points)", fontsize=8)
     fig.tight_layout(pad=0.4, w_pad=0.4, h_pad=0.5)
     return fig
 
