@@ -75,9 +75,11 @@ def human_tables(rng) -> dict[str, pd.DataFrame]:
         [(it, f"Appraisal item {it}", c, rng.uniform(-0.3, 0.3) + (0.5 if it % 6 == k else 0))
          for it in items for k, c in enumerate(COMPONENTS)],
         columns=["item", "item_text", "component", "loading"])
+    icc = rng.uniform(0.85, 0.98, 8)
     t["rating_icc"] = pd.DataFrame({
         "experiment": ["affective"] * 2 + ["physical"] * 6, "attribute": ATTRIBUTES[:8],
-        "estimate": rng.uniform(0.85, 0.98, 8), "conf_low": 0.8, "conf_high": 0.99})
+        "estimate": icc, "conf_low": icc - 0.05, "conf_high": np.minimum(icc + 0.05, 1),
+        "p_value": 1e-6, "p_method": "F test of ICC = 0"})
     return t
 
 
@@ -150,11 +152,14 @@ def masking_tables(rng, ks, n_emotion=168, n_attr=324, n_cell=12) -> dict[str, p
         "k", "test", "role", "estimate", "std_error", "statistic", "df", "p_value", "conf_low",
         "conf_high", "p_method", "unit"])
     t["importance_link_by_emotion"] = pd.DataFrame(
-        [(k, e, rng.uniform(-0.3, 0.8)) for k in ks for e in ANALYSIS_ORDER],
-        columns=["k", "emotion", "estimate"])
+        [(k, e, rng.uniform(-0.3, 0.8), rng.uniform(0, 1)) for k in ks for e in ANALYSIS_ORDER],
+        columns=["k", "emotion", "estimate", "p_value"]).assign(
+        p_method="Pearson r over attributes, t(12)", unit="attribute (14)", role="study")
     t["dip_test"] = pd.DataFrame([(k, a, rng.uniform(0.03, 0.08), rng.uniform(0, 1))
                                   for k in ks for a in ATTRIBUTES],
-                                 columns=["k", "attribute", "statistic", "p_value"])
+                                 columns=["k", "attribute", "statistic", "p_value"]).assign(
+        p_method="Hartigan's dip test, interpolated null table", unit="emotion (27)",
+        role="study")
     mm, glance = [], []
     models = [("record", "record", "correct ~ condition + (1 | emotion) + "
                "(1 | emotion:prompt) + (1 + condition | attribute)",
