@@ -375,6 +375,7 @@ def test_pdf_has_no_overlapping_lines_and_nothing_off_the_page(rendered, kind):
     if not pdfcheck.available():
         pytest.skip("pdftotext (poppler-utils) is not installed: cannot check the PDF layout")
     assert pdfcheck.problems(rendered[kind][1]["pdf"]) == []
+    assert pdfcheck.blank_pages(rendered[kind][1]["pdf"]) == []
 
 
 @pytest.mark.slow

@@ -60,3 +60,12 @@ def test_rank_agreement_counts():
     # scipy: spearmanr([1,2,3,5,4], [1,2,3,4,5]) = 1 - 6*2/(5*24) = .9
     assert t.loc["b", "spearman"] == pytest.approx(0.9)
     assert t.loc["b", "identical_share"] == 0.6 and t.loc["b", "top_k_overlap"] == 3
+
+
+def test_mostly_blank_page_is_found(tmp_path):
+    # a short paragraph, then a forced page break: page 1 is almost all white
+    pdf = _typst_pdf(tmp_path, "One line.\n#pagebreak()\n" + "Text. " * 400)
+    found = pdfcheck.blank_pages(pdf)
+    assert len(found) == 1 and found[0].startswith("page 1:")
+    full = _typst_pdf(tmp_path, "Text. " * 900)
+    assert pdfcheck.blank_pages(full) == []

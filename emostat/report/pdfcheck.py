@@ -1,4 +1,5 @@
-"""Layout check of a rendered PDF: text lines that overlap, text that runs off the page.
+"""Layout check of a rendered PDF: text lines that overlap, text that runs off the page,
+pages left mostly blank.
 
 Reads word and line boxes with poppler's ``pdftotext -bbox-layout`` (text only: figures are
 images and are not checked). Used by the tests on both rendered reports and runnable by hand::
@@ -82,6 +83,34 @@ def problems(pdf, margin: float = 31.0, min_overlap: float = 0.25) -> list[str]:
     return found
 
 
+def blank_pages(pdf, max_blank: float = 2 / 3, dpi: int = 20) -> list[str]:
+    """Pages (all but the last) whose longest empty vertical stretch inside the margins exceeds
+    ``max_blank`` of the page body: a figure or table pushed on, leaving a page mostly blank.
+    Renders the pages with poppler's ``pdftoppm`` (images count as ink, unlike pdftotext)."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    found = []
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["pdftoppm", "-r", str(dpi), "-gray", "-png", str(pdf),
+                        str(Path(tmp) / "p")], check=True, capture_output=True)
+        pages = sorted(Path(tmp).glob("p-*.png"), key=lambda f: int(f.stem.split("-")[-1]))
+        for n, f in enumerate(pages[:-1], start=1):
+            a = np.asarray(Image.open(f).convert("L"))
+            body = a[int(a.shape[0] * 0.08):int(a.shape[0] * 0.92)]
+            ink = (body < 200).any(axis=1)
+            run = best = 0
+            for r in ink:
+                run = 0 if r else run + 1
+                best = max(best, run)
+            if best > max_blank * len(ink):
+                found.append(f"page {n}: {best / len(ink):.0%} of the page is blank")
+    return found
+
+
 def main(argv=None) -> int:
     import argparse
 
@@ -91,7 +120,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     bad = 0
     for f in a.pdf:
-        for msg in problems(f, a.margin):
+        for msg in problems(f, a.margin) + blank_pages(f):
             print(f"{f}: {msg}")
             bad += 1
     return 1 if bad else 0
