@@ -15,7 +15,7 @@ from scipy.special import ndtr, ndtri
 
 from emostat.errors import InputError
 
-__all__ = ["bca_interval", "bootstrap_counts", "jackknife_means"]
+__all__ = ["bca_interval", "bootstrap_counts", "conf_method", "jackknife_means"]
 
 
 def bootstrap_counts(n: int, n_boot: int, seed) -> np.ndarray:
@@ -79,3 +79,11 @@ def bca_interval(estimate, boot, jack, level: float = 0.95):
         if np.isfinite(lo_q[c]) and np.isfinite(hi_q[c]):
             low[c], high[c] = np.percentile(boot[:, c], [100 * lo_q[c], 100 * hi_q[c]])
     return low, high, z0, a
+
+
+def conf_method(low, high, n_units: int, n_boot: int, unit: str = "participants") -> list[str]:
+    """Per statistic, how its interval was made (or why it is missing)."""
+    ok = f"BCa bootstrap over {unit} ({n_units} {unit}, {n_boot} resamples)"
+    bad = (f"no interval: BCa undefined (all {n_boot} resamples on one side of the estimate, "
+           "or no jackknife variation)")
+    return [ok if np.isfinite(lo) and np.isfinite(hi) else bad for lo, hi in zip(low, high)]

@@ -311,7 +311,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
         attribute, estimate, std_error, statistic, df, p_value, conf_low, conf_high,
         boot_share_le0, p_method, unit, role, conf_method, n_boot, n_perm.
     """
-    from emostat.analysis.bca import bca_interval, bootstrap_counts, jackknife_means
+    from emostat.analysis.bca import bca_interval, bootstrap_counts, conf_method, jackknife_means
 
     S = np.asarray(subject_rdms, dtype=float)
     if S.ndim != 2 or S.shape[1] != N_PAIRS:
@@ -325,6 +325,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
     est = np.atleast_1d(kendall_tau_b(mean[:, None], Y)[0][0])
     nan = np.full(len(est), np.nan)
     se = lo = hi = share = nan
+    how = ["none (n_boot = 0)"] * len(est)
     n = len(S)
     if n_boot > 0:
         boot = kendall_tau_b(_snap(bootstrap_counts(n, n_boot, seed) @ S / n).T, Y)[0]
@@ -332,6 +333,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
         lo, hi, _, _ = bca_interval(est, boot, jack, level)
         se = boot.std(axis=0, ddof=1)
         share = (boot <= 0).mean(axis=0)
+        how = conf_method(lo, hi, n, n_boot)
     p_mantel = (np.atleast_1d(mantel(mean, Y, n_perm=n_perm, seed=seed + 1,
                                      n_items=len(ANALYSIS_ORDER)))
                 if n_perm > 0 else nan)
@@ -341,9 +343,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
         "boot_share_le0": share,
         "p_method": IMPORTANCE_P_METHOD if n_perm > 0 else "not tested (n_perm = 0)",
         "unit": f"emotion label ({len(ANALYSIS_ORDER)})", "role": "record",
-        "conf_method": (f"BCa participant bootstrap ({n} participants, {n_boot} resamples)"
-                        if n_boot > 0 else "none"),
-        "n_boot": n_boot, "n_perm": n_perm})
+        "conf_method": how, "n_boot": n_boot, "n_perm": n_perm})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -114,7 +114,7 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
         greater, as R ``cor.test``; ignores that RDM cells share concepts), ``conf_method``,
         ``n_boot``, ``n_perm``, ``n_subjects``, ``n_templates``, ``n_concepts``.
     """
-    from emostat.analysis.bca import bca_interval, bootstrap_counts, jackknife_means
+    from emostat.analysis.bca import bca_interval, bootstrap_counts, conf_method, jackknife_means
 
     S = np.asarray(subject_rdms, dtype=np.float64)
     model = model_rdm(A)
@@ -146,7 +146,7 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
         "p_value_asymptotic": float(p_asym[0]),
         "p_method_asymptotic": ("Kendall tau-b normal approximation, one-sided, "
                                 f"{model.size} pairs treated as independent (the study's)"),
-        "conf_method": (f"BCa participant bootstrap ({n} participants, {n_boot} resamples)"
-                        if boot_ok else "none (no participant bootstrap)"),
+        "conf_method": (conf_method([lo], [hi], n, n_boot)[0] if boot_ok
+                        else "none (no participant bootstrap)"),
         "n_boot": int(n_boot), "n_perm": int(n_perm), "n_subjects": int(n),
         "n_templates": int(n_t), "n_concepts": int(n_c)}])
