@@ -122,7 +122,7 @@ def test_icc_shrout_fleiss_example():
 
 
 def test_icc_matches_pingouin(space):
-    import pingouin as pg
+    pg = pytest.importorskip("pingouin", reason="pingouin is in the test extra")
 
     ratings = space.ratings
     ours = hu.rating_icc(ratings).set_index(["attribute", "type"])
