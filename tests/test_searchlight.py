@@ -300,3 +300,14 @@ def test_count_null_observed_equals_significance_counts_and_executor():
         pd.testing.assert_frame_equal(
             sl.count_null(A, attr, n_perm=30, seed=3, alpha=0.2, batch=7, executor=ex), out)
     assert out["p_value"].min() >= 1 / 31
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_count_null_on_ray_equals_inline():
+    pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    A, attr = _synthetic(6)
+    ref = sl.count_null(A, attr, n_perm=12, seed=2, alpha=0.2, batch=4)
+    with sl.RayExecutor(num_cpus=1) as ex:
+        got = sl.count_null(A, attr, n_perm=12, seed=2, alpha=0.2, batch=4, executor=ex)
+    pd.testing.assert_frame_equal(got, ref)
