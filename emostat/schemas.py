@@ -84,7 +84,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                       ("p_asymptotic", F), ("p_value", F), ("p_method", S), ("unit", S),
                       ("role", S), ("n_perm", I)],
     # permutation null of the count of selective neurons per attribute
-    "neuron_count_null": [("attribute", S), ("statistic", F), ("null_mean", F),
+    "neuron_count_null": [("attribute", S), ("count", S), ("statistic", F), ("null_mean", F),
                           ("null_sd", F), ("p_value", F), ("p_method", S), ("unit", S),
                           ("role", S), ("n_perm", I)],
     "masking_by_emotion": [("k", I), ("emotion", S)] + BROOM + [("q_value", F),

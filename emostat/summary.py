@@ -391,7 +391,31 @@ def _generic(t: pd.DataFrame, name: str, max_rows: int = 10, **_) -> str:
     return "\n".join(out)
 
 
+def _neuron_count_null(t: pd.DataFrame, **_) -> str:
+    _require(t, ["attribute", "count", "statistic", "null_mean", "p_value", "n_perm"],
+             "neuron_count_null")
+    w = t.pivot(index="attribute", columns="count", values=["statistic", "null_mean", "p_value"])
+    attrs = list(dict.fromkeys(t["attribute"]))
+    rows = []
+    for a in attrs:
+        row = [a]
+        for c in ("significant", "selective"):
+            if ("statistic", c) in w.columns:
+                row += [fmt_int(w.loc[a, ("statistic", c)]), fmt_num(w.loc[a, ("null_mean", c)], 0),
+                        fmt_p(w.loc[a, ("p_value", c)], None)]
+        rows.append(row)
+    n = int(t["n_perm"].iloc[0])
+    head = ["attribute"] + [f"{c} {x}" for c in ("significant", "selective")
+                            if c in set(t["count"]) for x in ("n", "null mean", "p")]
+    return "\n".join([
+        "Counts of attribute neurons (study q < .01) against an emotion-label permutation null",
+        "", text_table(head, rows), "",
+        f"p: {_first(t, 'p_method', 'permutation')}; {n} permutations, smallest attainable p "
+        f"{fmt_p(1 / (n + 1), None)}."])
+
+
 _SUMMARIES = {
+    "neuron_count_null": _neuron_count_null,
     "attribute_importance": _attribute_importance,
     "neuron_rsa": _neuron_rsa,
     "masking_by_emotion": lambda t, **kw: _masking_grouped(t, "emotion", "emotion",
