@@ -289,7 +289,8 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     vers = {}
-    for pkg in ("emostat", "numpy", "scipy", "pandas", "pyarrow", "statsmodels", "diptest", "torch", "transformers"):
+    for pkg in ("emostat", "numpy", "scipy", "pandas", "pyarrow", "statsmodels", "diptest",
+                "torch", "transformers"):
         try:
             vers[pkg] = version(pkg)
         except PackageNotFoundError:
