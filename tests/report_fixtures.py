@@ -184,6 +184,7 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
                                               "conf_high": [w + 0.06], "p_value": [1e-4]})
     if kind == "experiment":
         tables.update(experiment_tables(rng, ks))
+    tables = with_inference_columns(tables)
     prov = io.provenance(kind=kind, seed=seed, n_boot=1000, n_perm=1000, ks=ks, model=model,
                          source="fixture" if kind == "experiment" else "/release",
                          source_files={"accuracy.csv": "ab" * 32},
@@ -197,3 +198,29 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
     if kind == "experiment":
         (root / "manifest.json").write_text(json.dumps({"model": model, "seed": seed}))
     return root
+
+
+def with_inference_columns(tables: dict) -> dict:
+    """The columns of docs/inference.md on the stats-rsa tables (p_method, unit, role, test;
+    boot_share_le0; p_asymptotic), added where a fixture above lacks them."""
+    t = dict(tables)
+    if "attribute_importance" in t:
+        d = t["attribute_importance"]
+        share = d.pop("p_value_mantel") if "p_value_mantel" in d else d["p_value"]
+        t["attribute_importance"] = d.assign(boot_share_le0=share, p_method="Mantel",
+                                             unit="emotion label (27)", role="record")
+    if "neuron_rsa" in t and "p_value" in t["neuron_rsa"]:
+        t["neuron_rsa"] = t["neuron_rsa"].rename(columns={"p_value": "p_asymptotic"})
+    if "importance_link" in t and "test" not in t["importance_link"]:
+        t["importance_link"] = t["importance_link"].assign(
+            test="study_t", role="study", p_method="t", unit="emotion (27)")
+    if "importance_link_by_emotion" in t and "p_value" not in t["importance_link_by_emotion"]:
+        t["importance_link_by_emotion"] = t["importance_link_by_emotion"].assign(
+            p_value=0.05, p_method="t", unit="attribute (14)", role="study")
+    for name, unit in (("dip_test", "emotion (27)"), ("whole_model_rsa", "concept label (27)")):
+        if name in t and "p_method" not in t[name]:
+            t[name] = t[name].assign(p_method="fixture", unit=unit,
+                                     role="study" if name == "dip_test" else "record")
+    if "rating_icc" in t and "p_value" not in t["rating_icc"]:
+        t["rating_icc"] = t["rating_icc"].assign(p_value=1e-6, p_method="F")
+    return t

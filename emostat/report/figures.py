@@ -371,6 +371,8 @@ def importance_link(link: pd.DataFrame, by_emotion: pd.DataFrame | None = None):
     Columns used: link k, estimate, conf_low, conf_high; by_emotion k, estimate.
     """
     plt = _plt()
+    if "test" in link.columns:      # rows per k: study_t and the attribute-level tests
+        link = link[link["test"] == "study_t"]
     d = link.sort_values("k")
     ks = list(d["k"])
     fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 2.8))

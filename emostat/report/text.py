@@ -108,6 +108,8 @@ def link_sentence(link: pd.DataFrame | None, k: int | None = None) -> Markdown:
     """Drop–importance correlation at the headline k and its range over k."""
     if link is None:
         return not_available("The drop–importance link", "importance_link")
+    if "test" in link.columns:      # rows per k: study_t and the attribute-level tests
+        link = link[link["test"] == "study_t"]
     k = headline_k(link["k"]) if k is None else k
     r = link[link["k"] == k].iloc[0]
     pos = link[(link["estimate"] > 0) & (link["p_value"] < .05)]
