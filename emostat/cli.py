@@ -27,7 +27,8 @@ def _cmd_import_release(a):
 def _cmd_reproduce(a):
     from emostat.analysis.pipeline import reproduce
 
-    reproduce(a.release, a.out, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet)
+    reproduce(a.release, a.out, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet,
+              searchlight=_searchlight_options(a))
 
 
 def _cmd_collect(a):
@@ -40,7 +41,27 @@ def _cmd_collect(a):
 def _cmd_analyse(a):
     from emostat.analysis.pipeline import analyse_run
 
-    analyse_run(a.run_dir, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet)
+    analyse_run(a.run_dir, out=a.out, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm,
+                quiet=a.quiet, searchlight=_searchlight_options(a))
+
+
+def _searchlight_options(a) -> dict:
+    top = a.mantel_top
+    return {"mantel_top": top if top == "k" else int(top), "n_perm_mantel": a.n_perm_mantel,
+            "n_perm_count": a.n_perm_count}
+
+
+def _add_searchlight(s: argparse.ArgumentParser) -> None:
+    from emostat.analysis.pipeline import SEARCHLIGHT_PERM as D
+
+    s.add_argument("--mantel-top", default=str(D["mantel_top"]),
+                   help="neurons per attribute given an emotion-label Mantel p: a number, or "
+                        "'k' for the top-k set at the headline k (default %(default)s)")
+    s.add_argument("--n-perm-mantel", type=int, default=D["n_perm_mantel"],
+                   help="Mantel permutations per neuron (0: skip; default %(default)s)")
+    s.add_argument("--n-perm-count", type=int, default=D["n_perm_count"],
+                   help="permutations of the selective-neuron count null; each reruns the "
+                        "searchlight (0: skip; default %(default)s, smallest p .05)")
 
 
 def _cmd_report(a):
@@ -73,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="output folder (results/ inside)")
     s.add_argument("--n-boot", type=int, default=10_000, help="bootstrap resamples")
     s.add_argument("--n-perm", type=int, default=10_000, help="permutation draws")
+    _add_searchlight(s)
     _add_common(s)
     s.set_defaults(func=_cmd_reproduce)
 
@@ -90,8 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("analyse", help="analyse a collected run (writes RUN_DIR/results)")
     s.add_argument("run_dir", type=Path)
+    s.add_argument("--out", type=Path, default=None,
+                   help="write OUT/results instead of RUN_DIR/results (refused if OUT/results "
+                        "holds another run's analysis; the same run's is replaced)")
     s.add_argument("--n-boot", type=int, default=2_000)
     s.add_argument("--n-perm", type=int, default=10_000)
+    _add_searchlight(s)
     _add_common(s)
     s.set_defaults(func=_cmd_analyse)
 

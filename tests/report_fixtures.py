@@ -91,11 +91,9 @@ def searchlight_tables(rng, ks, n_layers: int = N_LAYERS) -> dict[str, pd.DataFr
         p = np.clip(np.exp(-120 * np.maximum(tau, 0)) * 0.5 * rng.uniform(0.5, 1, n), 1e-15, 1)
         from scipy import stats
 
-        # p_asymptotic is the contract's name; p_value stays while emostat.schemas requires it
         rows.append(pd.DataFrame({
             "neuron": np.arange(n), "layer": np.arange(n) // N_UNITS,
-            "unit": np.arange(n) % N_UNITS, "attribute": a, "tau": tau, "p_value": p,
-            "p_asymptotic": p,
+            "unit": np.arange(n) % N_UNITS, "attribute": a, "tau": tau, "p_asymptotic": p,
             "q_value": np.minimum(1, p * n * 14 / stats.rankdata(p)),
             "q_value_bh": np.minimum(1, p * n * 14 / stats.rankdata(p) * 1.1),
             "rank": stats.rankdata(-tau)}))
@@ -290,3 +288,4 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
             "model": {"name": model, "n_layers": n_layers, "n_units": N_UNITS,
                       "n_neurons": n_layers * N_UNITS, "dtype": "float32"}, "seed": seed}))
     return root
+

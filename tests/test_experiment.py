@@ -266,3 +266,28 @@ def test_experiment_report_renders_from_a_collected_run(analysed_run):
     assert set(files) == {"html", "pdf"}
     html = files["html"].read_text()
     assert "Baseline accuracy" in html and "<img" in html
+
+
+@pytest.mark.slow
+def test_analyse_out_writes_a_new_folder_and_refuses_another_runs(analysed_run, tmp_path):
+    from emostat.cli import main
+
+    before = {p.name: p.stat().st_mtime_ns for p in (analysed_run / "results").iterdir()}
+    out = tmp_path / "second"
+    assert main(["analyse", str(analysed_run), "--out", str(out), "--quiet", "--n-perm", "99",
+                 "--n-perm-count", "3", "--mantel-top", "2", "--n-perm-mantel", "99"]) == 0
+    # the same tables as the analysis in the run folder (which is left untouched)
+    assert {p.name for p in (out / "results").iterdir()} == set(before)
+    assert {p.name: p.stat().st_mtime_ns for p in (analysed_run / "results").iterdir()} == before
+    # the same run again into the same folder: replaced; another run's folder: refused
+    assert main(["analyse", str(analysed_run), "--out", str(out), "--quiet", "--n-perm", "99",
+                 "--n-perm-count", "0", "--n-perm-mantel", "0"]) == 0
+    other = tmp_path / "other-run"
+    (other / "results").mkdir(parents=True)
+    (other / "results" / "provenance.json").write_text('{"run_dir": "/somewhere/else"}')
+    from emostat.analysis.pipeline import check_out_dir
+    from emostat.errors import InputError
+
+    with pytest.raises(InputError, match="holds the results of '/somewhere/else'"):
+        check_out_dir(other, analysed_run)
+    check_out_dir(tmp_path / "empty", analysed_run)          # nothing there: fine

@@ -29,8 +29,7 @@ from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
 
 __all__ = ["acc_diff", "mask_rows", "mask_drops", "attribute_vs_null", "paired_tests", "masking_by_emotion", "masking_by_attribute",
-           "masking_cells", "condition_means", "importance_link", "importance_link_by_emotion",
-           "dip_tests"]
+           "masking_cells", "condition_means", "dip_tests"]
 
 _BROOM = ["estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high"]
 _ORDER = {"emotion": EMOTIONS, "attribute": ATTRIBUTES}
@@ -305,85 +304,6 @@ def condition_means(diff: pd.DataFrame, by=("k",)) -> pd.DataFrame:
 def _cell_means(diff: pd.DataFrame) -> pd.DataFrame:
     _require(diff, ["k", "emotion", "attribute", "diff"], "diff table")
     return diff.groupby(["k", "emotion", "attribute"], sort=True)["diff"].mean().reset_index()
-
-
-def _importance_vector(importance, attributes) -> np.ndarray:
-    imp = pd.Series(importance, dtype=float)
-    missing = sorted(set(attributes) - set(imp.index))
-    if missing:
-        raise InputError(f"importance: no value for attribute(s) {missing}")
-    return imp.reindex(attributes).to_numpy(float)
-
-
-def importance_link_by_emotion(diff: pd.DataFrame, importance, *,
-                               level: float = 0.95) -> pd.DataFrame:
-    """Per emotion and k: Pearson r across attributes between accuracy DROP and importance.
-
-    Parameters
-    ----------
-    diff : DataFrame from :func:`acc_diff`
-    importance : Series or dict, attribute -> importance (the study: Kendall tau-b between the
-        mean human RDM and the attribute RDM)
-    level : float, CI level (Fisher-z interval)
-
-    Returns
-    -------
-    DataFrame
-        ``k``, ``emotion``, ``estimate`` (r of drop = random − attribute, i.e. −mean diff, with
-        importance; the study's R code correlates ACC.diff, giving −r), ``statistic`` (t of
-        ``cor.test``), ``df`` (n − 2), ``p_value`` (two-sided), ``conf_low``, ``conf_high``
-        (Fisher-z CI as R's ``cor.test``), ``fisher_z`` (atanh r), ``n`` (attributes).
-    """
-    cells = _cell_means(diff)
-    rows = []
-    for (k, emotion), g in cells.groupby(["k", "emotion"], sort=True):
-        x = -g["diff"].to_numpy(float)
-        y = _importance_vector(importance, g["attribute"].tolist())
-        n = x.size
-        if n < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:
-            # r needs variation; its Fisher-z CI needs n > 3 attributes (e.g. quick runs)
-            rows.append((k, emotion) + (np.nan,) * 8 + (n,))
-            continue
-        r = float(np.corrcoef(x, y)[0, 1])
-        t = r * np.sqrt((n - 2) / (1 - r * r))
-        p = 2 * stats.t.sf(abs(t), n - 2)
-        z = np.arctanh(r)
-        half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(n - 3)
-        rows.append((k, emotion, r, np.nan, t, n - 2, p, np.tanh(z - half), np.tanh(z + half),
-                     z, n))
-    out = pd.DataFrame(rows, columns=["k", "emotion"] + _BROOM + ["fisher_z", "n"])
-    return _sort(out.drop(columns="std_error"), ["k", "emotion"])
-
-
-def importance_link(diff: pd.DataFrame, importance, *, level: float = 0.95) -> pd.DataFrame:
-    """Mean correlation (over emotions) of accuracy drop with attribute importance, per k.
-
-    The per-emotion r's of :func:`importance_link_by_emotion` are Fisher-z transformed; a
-    one-sample t-test of the z's against 0 (two-sided, df = emotions − 1) gives the statistic
-    and p; the mean z and its t-interval are back-transformed with tanh (as the study's
-    ``FisherZInv(t.test(cor.Z)$estimate / $conf.int)``).
-
-    Returns
-    -------
-    DataFrame
-        ``k``, ``estimate`` (tanh of mean z), ``std_error`` (SE of the mean z, on the z scale),
-        ``statistic`` (t), ``df``, ``p_value`` (two-sided), ``conf_low``, ``conf_high``
-        (back-transformed), ``mean_z``, ``n_emotions``.
-    """
-    per = importance_link_by_emotion(diff, importance)
-    rows = []
-    for k, g in per.groupby("k", sort=True):
-        z = g["fisher_z"].dropna().to_numpy(float)
-        n = z.size
-        if n < 2:
-            rows.append((k,) + (np.nan,) * 8 + (n,))
-            continue
-        m, se = z.mean(), z.std(ddof=1) / np.sqrt(n)
-        t = m / se
-        crit = stats.t.ppf(0.5 + level / 2, n - 1)
-        rows.append((k, np.tanh(m), se, t, n - 1, 2 * stats.t.sf(abs(t), n - 1),
-                     np.tanh(m - crit * se), np.tanh(m + crit * se), m, n))
-    return pd.DataFrame(rows, columns=["k"] + _BROOM + ["mean_z", "n_emotions"])
 
 
 def dip_tests(diff: pd.DataFrame) -> pd.DataFrame:

@@ -96,9 +96,6 @@ def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, 
                                                      seed=s[1]),
         "masking_cells": masking.paired_tests(diff, by=["k", "emotion", "attribute"],
                                               n_perm=n_perm, seed=s[2]),
-        "importance_link": masking.importance_link(diff, importance),
-        "importance_link_by_emotion": masking.importance_link_by_emotion(diff, importance),
-        "dip_test": masking.dip_tests(diff),
         "attribute_vs_null": masking.attribute_vs_null(acc),
     }
     _log("  mixed models ...", quiet)
@@ -109,14 +106,74 @@ def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, 
     return out
 
 
-def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks) -> dict:
-    """Neuron searchlight RSA, significance counts and layer distribution of top-k sets."""
-    from emostat.analysis import searchlight as sl
+LINK_MIN_PERM = 10_000   # attribute-label permutations of the link: never fewer
 
-    rsa = sl.searchlight(A, attr_rdms, layer_sizes)
-    return {"neuron_rsa": rsa,
-            "neuron_counts": sl.significance_counts(rsa),
-            "layer_distribution": sl.layer_distribution(rsa, ks)}
+
+def link_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_perm: int,
+                ks=None) -> dict[str, pd.DataFrame]:
+    """The drop–importance link (:mod:`emostat.analysis.link`) and the dip tests, labelled.
+
+    Replaces the ``importance_link``, ``importance_link_by_emotion`` and ``dip_test`` tables of
+    :func:`masking_tables` (whose old link functions go at the merge). The link uses at least
+    ``LINK_MIN_PERM`` permutations (cheap: about 0.05 s per 1,000 per k).
+    """
+    from emostat.analysis import link, masking
+
+    ks = sorted(set(accuracy["k"].dropna().astype(int)) if ks is None else ks)
+    acc = accuracy[accuracy["k"].isna() | accuracy["k"].isin(ks)]
+    diff = masking.acc_diff(acc)
+    dip = masking.dip_tests(diff)
+    dip = dip.assign(p_method="Hartigan's dip test, p interpolated from the tabulated null "
+                              "(R diptest::dip.test)",
+                     unit=dip["n"].map(lambda n: f"emotion ({n})"), role="study")
+    return {"importance_link": link.link_test(diff, importance,
+                                              n_perm=max(int(n_perm), LINK_MIN_PERM), seed=seed),
+            "importance_link_by_emotion": link.link_by_emotion(diff, importance),
+            "dip_test": dip}
+
+
+# Permutation-calibrated searchlight defaults: affordable in `emostat reproduce` on 2 CPUs.
+# One count-null permutation reruns the whole searchlight product (about 1 s per permutation
+# for 36,864 neurons x 14 attributes on one quiet core); one Mantel p costs about 1e-6 s per
+# neuron x permutation. See benchmarks/bench_searchlight_perm.py.
+SEARCHLIGHT_PERM = {"mantel_top": 20, "n_perm_mantel": 9_999, "n_perm_count": 19}
+
+
+def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks, *,
+                       seed: int = 0, mantel_top=None, n_perm_mantel: int | None = None,
+                       n_perm_count: int | None = None, executor=None) -> dict:
+    """Neuron searchlight RSA, significance counts, layer distribution of top-k sets, and the
+    permutation-calibrated tables ``neuron_mantel`` and ``neuron_count_null``.
+
+    ``mantel_top``: neurons per attribute given a Mantel p (the best-ranked; an int, or
+    ``"k"`` for the top-k set at the headline k); ``n_perm_mantel`` and ``n_perm_count``:
+    permutations (0 skips that table). Defaults in :data:`SEARCHLIGHT_PERM`: smallest
+    attainable p 1e-4 (Mantel) and .05 (count null).
+    """
+    from emostat.analysis import searchlight as sl
+    from emostat.constants import K_HEADLINE
+
+    cfg = dict(SEARCHLIGHT_PERM)
+    cfg.update({k: v for k, v in (("mantel_top", mantel_top), ("n_perm_mantel", n_perm_mantel),
+                                  ("n_perm_count", n_perm_count)) if v is not None})
+    R = sl.neuron_rdms(A)
+    rsa = sl.searchlight(R, attr_rdms, layer_sizes)
+    out = {"neuron_rsa": rsa,
+           "neuron_counts": sl.significance_counts(rsa),
+           "layer_distribution": sl.layer_distribution(rsa, ks)}
+    s = _seeds(seed, 2)
+    if int(cfg["n_perm_mantel"]) > 0:
+        top = cfg["mantel_top"]
+        if top == "k":
+            top = K_HEADLINE if K_HEADLINE in list(ks) else max(ks)
+        chosen = sl.top_k(rsa, min(int(top), R.shape[1]))
+        out["neuron_mantel"] = sl.neuron_mantel(R, attr_rdms, chosen,
+                                                n_perm=int(cfg["n_perm_mantel"]), seed=s[0],
+                                                layer_sizes=layer_sizes, neuron_rsa=rsa)
+    if int(cfg["n_perm_count"]) > 0:
+        out["neuron_count_null"] = sl.count_null(R, attr_rdms, n_perm=int(cfg["n_perm_count"]),
+                                                 seed=s[1], executor=executor)
+    return out
 
 
 def write_results(tables: dict[str, pd.DataFrame], out: Path, prov: dict) -> dict[str, Path]:
@@ -180,10 +237,13 @@ def _digest(files: dict) -> dict:
 
 
 def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
-              n_perm: int = 10_000, quiet: bool = False) -> dict[str, Path]:
+              n_perm: int = 10_000, quiet: bool = False,
+              searchlight: dict | None = None) -> dict[str, Path]:
     """Reproduce the study's analyses from its release and write ``out/results/*.parquet``.
 
-    Prints an R-style summary of the headline results unless ``quiet``.
+    Prints an R-style summary of the headline results unless ``quiet``. ``searchlight``:
+    options of :func:`searchlight_tables` (``mantel_top``, ``n_perm_mantel``,
+    ``n_perm_count``, ``executor``).
     """
     from emostat.analysis.human import attribute_importance, rating_icc
     from emostat.analysis.wholemodel import whole_model_rsa
@@ -191,7 +251,7 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     t0 = time.perf_counter()
     out = Path(out)
     human, A, layer_sizes, accuracy, data_dir, sources = _study_data(release, out, quiet)
-    s = _seeds(seed, 4)
+    s = _seeds(seed, 5)
     attr_rdms = human.attribute_rdms_for_study
     tables: dict[str, pd.DataFrame] = {}
 
@@ -203,12 +263,15 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
         tables["rating_icc"] = rating_icc(human.ratings)
 
     _log("neuron searchlight RSA ...", quiet)
-    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, K_VALUES))
+    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, K_VALUES, seed=s[3],
+                                     **(searchlight or {})))
 
     _log("masking statistics ...", quiet)
     importance = tables["attribute_importance"].set_index("attribute")["estimate"]
     tables.update(masking_tables(accuracy, importance, seed=s[1], n_perm=n_perm,
                                  ks=list(K_VALUES), quiet=quiet))
+    tables.update(link_tables(accuracy, importance, seed=s[4], n_perm=n_perm,
+                              ks=list(K_VALUES)))
 
     _log("whole-model RSA ...", quiet)
     tables["whole_model_rsa"] = whole_model_rsa(A, human.subject_rdms, n_boot=n_boot,
@@ -233,8 +296,8 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     vers = {}
-    for pkg in ("emostat", "numpy", "scipy", "pandas", "pyarrow", "statsmodels", "pingouin",
-                "diptest", "torch", "transformers"):
+    for pkg in ("emostat", "numpy", "scipy", "pandas", "pyarrow", "statsmodels", "diptest",
+                "torch", "transformers"):
         try:
             vers[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -250,21 +313,30 @@ def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
                          seed: int) -> pd.DataFrame:
     """Attribute importance from a mean human RDM alone (no participants: no bootstrap).
 
-    ``estimate`` is the same Kendall tau-b as the study's; ``p_value_mantel`` the label
-    permutation p; bootstrap columns are NaN.
+    Same columns as :func:`emostat.analysis.human.attribute_importance`: ``estimate`` is the
+    study's Kendall tau-b, ``p_value`` the Mantel (emotion-label permutation) p; the bootstrap
+    columns are NaN (see :func:`_with_shipped_bootstrap`).
     """
+    from emostat.analysis.human import IMPORTANCE_P_METHOD
     from emostat.analysis.kendall import kendall_tau_b
     from emostat.analysis.mantel import mantel
 
     y = np.asarray(mean_rdm, dtype=float)
     Y = attr_rdms.to_numpy(float)
-    tau = kendall_tau_b(y[:, None], Y)[0][0]
+    tau = np.atleast_1d(kendall_tau_b(y[:, None], Y)[0][0])
     p = np.atleast_1d(mantel(y, Y, n_perm=n_perm, seed=seed, n_items=len(ANALYSIS_ORDER)))
     nan = np.full(len(tau), np.nan)
     return pd.DataFrame({"attribute": list(attr_rdms.columns), "estimate": tau,
-                         "std_error": nan, "statistic": nan, "df": nan, "p_value": nan,
-                         "conf_low": nan, "conf_high": nan, "p_value_mantel": p,
-                         "n_boot": 0, "n_perm": n_perm})
+                         "std_error": nan, "statistic": nan, "df": nan, "p_value": p,
+                         "conf_low": nan, "conf_high": nan, "boot_share_le0": nan,
+                         "p_method": IMPORTANCE_P_METHOD,
+                         "unit": f"emotion label ({len(ANALYSIS_ORDER)})", "role": "record",
+                         "conf_method": "none (no participants)", "n_boot": 0,
+                         "n_perm": n_perm})
+
+
+SHIPPED_BOOT_COLUMNS = ("std_error", "conf_low", "conf_high", "boot_share_le0", "conf_method",
+                        "n_boot")
 
 
 def _with_shipped_bootstrap(imp: pd.DataFrame) -> pd.DataFrame:
@@ -280,7 +352,11 @@ def _with_shipped_bootstrap(imp: pd.DataFrame) -> pd.DataFrame:
     if not np.allclose(out["estimate"], boot.loc[out.index, "estimate"], atol=1e-9):
         raise InputError(f"{path}: importance estimates differ from data/human's means and "
                          "RDM; regenerate it with emostat.release.human.write_shipped_human")
-    for col in ("std_error", "conf_low", "conf_high", "p_value", "n_boot"):
+    missing = [c for c in SHIPPED_BOOT_COLUMNS if c not in boot.columns]
+    if missing:
+        raise InputError(f"{path}: lacks column(s) {missing}; regenerate it with "
+                         "emostat.release.human.write_shipped_human")
+    for col in SHIPPED_BOOT_COLUMNS:
         out[col] = boot.loc[out.index, col].to_numpy()
     return out.reset_index()
 
@@ -298,9 +374,36 @@ def _by_task(fn, per_task: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return df[["task"] + [c for c in df.columns if c != "task"]]
 
 
-def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: int = 10_000,
-                quiet: bool = False) -> dict[str, Path]:
-    """Analyse an ``emostat collect`` run and write ``run_dir/results/*.parquet``.
+def check_out_dir(out: Path, run_dir: Path) -> None:
+    """Refuse an ``--out`` folder whose ``results/`` holds the analysis of another run.
+
+    Re-analysing the same run into the same folder replaces its tables (the run is identified
+    by the resolved ``run_dir`` recorded in ``results/provenance.json``); a folder with results
+    of another run, or results without provenance, is an error naming both.
+    """
+    res = Path(out) / RESULTS
+    if not res.is_dir() or not any(res.iterdir()):
+        return
+    prov_path = res / "provenance.json"
+    try:
+        prov = json.loads(prov_path.read_text())
+    except (OSError, ValueError):
+        raise InputError(f"{res}: holds results without a readable provenance.json; choose an "
+                         "empty --out folder") from None
+    theirs = prov.get("run_dir") or prov.get("source")
+    if theirs != str(Path(run_dir).resolve()):
+        raise InputError(f"{res}: holds the results of {theirs!r}, not of {str(run_dir)!r}; "
+                         "choose another --out folder (nothing was written)")
+
+
+def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
+                n_perm: int = 10_000, quiet: bool = False,
+                searchlight: dict | None = None) -> dict[str, Path]:
+    """Analyse an ``emostat collect`` run and write ``<out>/results/*.parquet``.
+
+    ``out`` defaults to ``run_dir`` (tables in ``run_dir/results``, replaced). Another folder
+    keeps earlier analyses: it is created, and refused when its ``results/`` holds another run's
+    analysis (:func:`check_out_dir`). ``searchlight``: options of :func:`searchlight_tables`.
 
     The human side is the summary emostat ships in ``data/human/`` (means, mean RDM), so
     attribute importance and the whole-model RSA have Mantel p-values but no participant
@@ -317,11 +420,13 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
     if not (run_dir / "accuracy.parquet").exists():
         raise InputError(f"{run_dir}: not a finished `emostat collect` run "
                          "(no accuracy.parquet); run or resume `emostat collect` first")
+    out = run_dir if out is None else Path(out)
+    check_out_dir(out, run_dir)
     manifest = json.loads((run_dir / "manifest.json").read_text()) \
         if (run_dir / "manifest.json").exists() else {}
     human = load_shipped_human()
     attr_rdms = human.attribute_rdms
-    s = _seeds(seed, 4)
+    s = _seeds(seed, 5)
     tables: dict[str, pd.DataFrame] = {}
 
     _log("human emotion space (shipped summary) ...", quiet)
@@ -333,7 +438,8 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
     A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations")
     accuracy = io.read_table(run_dir / "accuracy.parquet", dataset="accuracy")
     ks = sorted(set(accuracy["k"].dropna().astype(int)))
-    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks))
+    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks, seed=s[3],
+                                     **(searchlight or {})))
 
     _log("masking statistics ...", quiet)
     inference = io.read_table(run_dir / "inference", dataset="inference")
@@ -352,6 +458,10 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
               for t, a in per_task.items()}
     for name in (next(iter(masked.values())) if masked else []):
         tables[name] = _by_task(lambda t, _a, n=name: masked[t][n], per_task)
+    linked = {t: link_tables(a, importance, seed=s[4], n_perm=n_perm)
+              for t, a in per_task.items()}
+    for name in (next(iter(linked.values())) if linked else []):
+        tables[name] = _by_task(lambda t, _a, n=name: linked[t][n], per_task)
     if per_task:
         tables["random_null"] = _by_task(lambda t, a: ex.random_null(a, t), per_task)
         _log("  item-level models ...", quiet)
@@ -373,7 +483,7 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
                          n_boot=n_boot, n_perm=n_perm, ks=ks,
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
-    paths = write_results(tables, run_dir, prov)
+    paths = write_results(tables, out, prov)
     if not quiet:
         from emostat.summary import headline
 
@@ -382,5 +492,5 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
             own = {n: (t[t["task"] == task] if "task" in t.columns else t)
                    for n, t in tables.items()}
             print(f"\n[task: {task}]\n" + headline(own, k=k))
-        print(f"\nresults: {run_dir / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
+        print(f"\nresults: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
     return paths

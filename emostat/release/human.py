@@ -475,7 +475,8 @@ def write_shipped_human(root, out_dir) -> dict[str, Path]:
     ``mean_dissimilarity.csv``: 351 rows emotion_a, emotion_b, dissimilarity (mean over the
     study's 61 participants), in the study's pair order.
     ``attribute_importance.csv``: per attribute, Kendall tau-b of the mean human RDM with
-    emostat's attribute RDM and its participant bootstrap (10,000 resamples, seeded).
+    emostat's attribute RDM and its participant bootstrap (10,000 resamples, seeded): SD, BCa
+    interval and the share of resamples with tau <= 0 (``boot_share_le0``, the study's "p").
 
     Returns
     -------
@@ -498,8 +499,8 @@ def write_shipped_human(root, out_dir) -> dict[str, Path]:
     # collected run is linked to), so experiments can show CIs without the participants
     imp = attribute_importance(space.subject_rdms, space.attribute_rdms, n_boot=SHIPPED_N_BOOT,
                                n_perm=0, seed=SHIPPED_SEED)
-    imp = imp[["attribute", "estimate", "std_error", "conf_low", "conf_high", "p_value",
-               "n_boot"]].assign(seed=SHIPPED_SEED)
+    imp = imp[["attribute", "estimate", "std_error", "conf_low", "conf_high", "boot_share_le0",
+               "conf_method", "n_boot"]].assign(seed=SHIPPED_SEED)
     paths = {"attribute_means": out_dir / "attribute_means.csv",
              "mean_dissimilarity": out_dir / "mean_dissimilarity.csv",
              "attribute_importance": out_dir / "attribute_importance.csv"}
