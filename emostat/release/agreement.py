@@ -66,9 +66,11 @@ def unimodality_agreement(dip_test: pd.DataFrame, release_dip: pd.DataFrame) -> 
     return r.merge(ours, on=["k", "attribute"], how="inner").sort_values(["k", "attribute"])
 
 
-def write_agreement(release_root, results_dir, top_k: int = 4000) -> list[str]:
+def write_agreement(release_root, results_dir, top_k: int = 4000,
+                    prov: dict | None = None) -> list[str]:
     """Write ``release_rank_agreement`` / ``release_unimodality`` into ``results_dir`` where the
-    release has the files (a release folder or its import-release copy); returns the names."""
+    release folder has the files (an import-release copy has not: nothing is written); returns
+    the names written. ``prov``: the provenance record stored in the files' metadata."""
     from emostat import io
 
     root, res = Path(release_root), Path(results_dir)
@@ -78,11 +80,13 @@ def write_agreement(release_root, results_dir, top_k: int = 4000) -> list[str]:
         rsa = pd.read_parquet(res / "neuron_rsa.parquet", columns=["neuron", "attribute", "rank"])
         t = rank_agreement(rsa, pd.read_csv(rank_file), top_k)
         t["source"] = str(RANK_FILE)
-        io.write_table(t, res / "release_rank_agreement.parquet")
+        io.write_table(t, res / "release_rank_agreement.parquet", prov=prov)
         written.append("release_rank_agreement")
     if dip_file.exists() and (res / "dip_test.parquet").exists():
         t = unimodality_agreement(pd.read_parquet(res / "dip_test.parquet"), pd.read_csv(dip_file))
-        t["source"] = str(DIP_FILE)
-        io.write_table(t, res / "release_unimodality.parquet")
+        t = t.assign(source=str(DIP_FILE),
+                     p_method="Hartigan's dip test of the emotions' drops (release: its file; "
+                              "emostat: dip_test's p_method)")
+        io.write_table(t, res / "release_unimodality.parquet", prov=prov)
         written.append("release_unimodality")
     return written
