@@ -231,11 +231,25 @@ def searchlight_sentence(counts: pd.DataFrame | None, rsa_n: int | None = None,
                         f"neurons than relabelled emotions give"
                         + (f" ({short_list(sig)})" if 0 < len(sig) < len(c) else ""))
         n = count_null["n_perm"].max() if "n_perm" in count_null else None
-        floor = (f"; with {fmt.fmt_num(n, 0, big_mark=',')} permutations no p can fall below "
-                 f"{fmt.fmt_p(1 / (n + 1), None)}" if n else "")
-        out += (" Against the permutation null of these counts (all attribute RDMs relabelled "
-                "together, the test of record), " + "; ".join(bits) + f" (p < .05{floor}).")
+        floor = 1 / (n + 1) if n else None
+        if floor is not None and floor >= .05:
+            out += (f" The permutation null of these counts (all attribute RDMs relabelled "
+                    f"together, the test of record) was run with {fmt.fmt_num(n, 0)} "
+                    f"permutations: its smallest attainable p is {fmt.fmt_p(floor, None)}, too "
+                    f"coarse to test at p < .05, so it neither confirms nor rejects the counts "
+                    f"(observed counts beside the null means in the table below).")
+        else:
+            tail = (f"; with {fmt.fmt_num(n, 0, big_mark=',')} permutations no p can fall "
+                    f"below {fmt.fmt_p(floor, None)}" if n else "")
+            out += (" Against the permutation null of these counts (all attribute RDMs "
+                    "relabelled together, the test of record), " + "; ".join(bits)
+                    + f" (p < .05{tail}).")
     return Markdown(out)
+
+
+def _range(lo, hi) -> str:
+    lo, hi = fmt.fmt_num(lo, 0, big_mark=","), fmt.fmt_num(hi, 0, big_mark=",")
+    return lo if lo == hi else f"{lo}–{hi}"
 
 
 def neuron_mantel_sentence(nm: pd.DataFrame | None) -> Markdown:
@@ -249,10 +263,11 @@ def neuron_mantel_sentence(nm: pd.DataFrame | None) -> Markdown:
     asym = int((nm["p_asymptotic"] < .05).sum()) if "p_asymptotic" in nm else None
     np_ = nm["n_perm"].max() if "n_perm" in nm else None
     out = (f"Tested one by one by permuting the emotion labels ({fmt.fmt_num(np_, 0, big_mark=',')}"
-           f" permutations), {fmt.fmt_num(sig, 0, big_mark=',')} of the "
-           f"{fmt.fmt_num(n, 0, big_mark=',')} chosen neuron × attribute pairs "
-           f"({fmt.fmt_num(per.min(), 0, big_mark=',')}–{fmt.fmt_num(per.max(), 0, big_mark=',')}"
-           f" per attribute) have p < .05" if np_ else
+           f" permutations), "
+           + (f"all {fmt.fmt_num(n, 0, big_mark=',')}" if sig == n else
+              f"{fmt.fmt_num(sig, 0, big_mark=',')} of the {fmt.fmt_num(n, 0, big_mark=',')}")
+           + f" chosen neuron × attribute pairs "
+           f"({_range(per.min(), per.max())} per attribute) have p < .05" if np_ else
            f"Tested one by one by permuting the emotion labels, {sig} of the {n} chosen neuron "
            f"× attribute pairs have p < .05")
     if asym is not None:
@@ -417,7 +432,7 @@ def whole_model_sentence(w: pd.DataFrame | None) -> Markdown:
     r = w.iloc[0]
     ci = ("" if missing(r.conf_low) else
           f", 95% CI {fmt.fmt_ci(r.conf_low, r.conf_high, 3, bounded=True)}")
-    how = f" ({r.p_method})" if method_of(r) else ""
+    how = f" ({method_of(r).split(':')[0]})" if method_of(r) else ""
     if missing(r.estimate):
         return Markdown(f"The whole-model RSA cannot be computed: {reason(r)}.")
     sig = not missing(r.p_value) and r.p_value < .05
