@@ -346,8 +346,8 @@ def count_null_table(cn: pd.DataFrame) -> Markdown:
         obs = d["statistic"] if "statistic" in d else d["estimate"]
         sd = d["null_sd"] if "null_sd" in d else pd.Series(np.nan, index=d.index)
         cols += [(kind.capitalize(), [fmt.fmt_num(x, 0, big_mark=",") for x in obs]),
-                 (f"null ({kind})", [f"{fmt.fmt_num(m, 1)} ± {fmt.fmt_num(v, 1)}"
-                                     if np.isfinite(v) else fmt.fmt_num(m, 1)
+                 (f"null ({kind})", [f"{fmt.fmt_num(m, 1, ',')} ± {fmt.fmt_num(v, 1, ',')}"
+                                     if np.isfinite(v) else fmt.fmt_num(m, 1, ",")
                                      for m, v in zip(d["null_mean"], sd)]),
                  (f"p ({kind})", [fmt.fmt_p(p, None) for p in d["p_value"]])]
     return pipe_table(pd.DataFrame(dict(cols)))
