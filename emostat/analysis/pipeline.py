@@ -283,6 +283,11 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
                          model="roberta-base-prompt-tuned (study release)",
                          package_versions=package_versions())
     paths = write_results(tables, out, prov)
+    # agreement with the release's own rank and unimodality files (raw release only)
+    from emostat.release.agreement import write_agreement
+
+    for name in write_agreement(release, out / RESULTS, prov=prov):
+        paths[name] = out / RESULTS / f"{name}.parquet"
     if not quiet:
         from emostat.summary import headline
 
