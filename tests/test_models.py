@@ -236,3 +236,33 @@ def test_default_threads(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     monkeypatch.setattr(models.os, "cpu_count", lambda: 2)
     assert models.default_threads("cpu") is None
+
+
+def test_gguf_decoder_collect_then_analyse_end_to_end(tmp_path, cache, capsys):
+    """Not the embedded model: a tiny random Llama written as GGUF, through the CLI."""
+    from emostat.cli import main
+    from tiny_models import write_tiny_gguf
+
+    gguf = write_tiny_gguf(tmp_path / "tiny.gguf", seed=3)
+    out = tmp_path / "run"
+    assert main(["collect", "--model", str(gguf), "--quick", "--out", str(out), "--quiet"]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["model"]["source_kind"] == "gguf" and m["model"]["name"] == "tiny"
+    assert m["model"]["weight_sha256"] == hash_files([gguf])
+    assert main(["analyse", str(out), "--n-perm", "50", "--quiet"]) == 0
+    res = out / "results"
+    for name in ("neuron_rsa", "masking_by_emotion", "baseline_accuracy", "whole_model_rsa"):
+        assert (res / f"{name}.parquet").is_file()
+    # --quiet: no progress bar or load report from the libraries
+    err = capsys.readouterr().err
+    assert "Loading weights" not in err and "it/s]" not in err, err[-500:]
+
+
+def test_cli_bad_model_is_one_line_and_writes_nothing(tmp_path, cache, capsys):
+    from emostat.cli import main
+
+    out = tmp_path / "run"
+    assert main(["collect", "--model", str(tmp_path / "missing"), "--quick", "--out",
+                 str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("emostat: error: model ") and not out.exists()

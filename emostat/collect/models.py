@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -274,11 +275,20 @@ def _library_quiet(quiet: bool = True):
             hfu.disable_progress_bars()
     except (ImportError, AttributeError):                # pragma: no cover - old hub
         hfu, hub_bars = None, False
+    # the GGUF reader calls tqdm directly (not transformers' switchable bar)
+    gguf_mod = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
+    if gguf_mod is None and quiet:
+        import transformers.modeling_gguf_pytorch_utils as gguf_mod
+    gguf_bar = getattr(gguf_mod, "tqdm", None)
+    if quiet and gguf_bar is not None:
+        gguf_mod.tqdm = lambda it, *a, **k: it
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield transformers
     finally:
+        if gguf_bar is not None:
+            gguf_mod.tqdm = gguf_bar
         tlog.set_verbosity(level)
         if bars:
             tlog.enable_progress_bar()
