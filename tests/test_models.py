@@ -219,6 +219,11 @@ def test_embedded_default_model():
     # environment.md: LlamaForCausalLM, 30 layers x 1536 gated-FFN neurons
     assert (lm.site.family, lm.site.n_layers, lm.site.n_units) == ("gated", 30, 1536)
     assert lm.identity["n_neurons"] == 46_080 and len(lm.identity["weight_sha256"]) == 64
+    # the real checkpoint passes the checks a user's model gets: tied LM head found trained,
+    # a real tokenizer (49152 tokens), keyed by the GGUF file's SHA-256
+    assert lm.identity["head"] == "trained" and lm.identity["source_kind"] == "embedded"
+    assert lm.identity["weight_sha256"] == hash_files([models.embedded_gguf()])
+    assert len(lm.tokenizer) == 49_152
     enc = lm.tokenizer("The capital of France is", return_tensors="pt")
     with torch.no_grad():
         nxt = lm.model(**enc).logits[0, -1].argmax().item()
