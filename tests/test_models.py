@@ -271,3 +271,22 @@ def test_cli_bad_model_is_one_line_and_writes_nothing(tmp_path, cache, capsys):
                  str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith("emostat: error: model ") and not out.exists()
+
+
+def test_cached_hub_id_resolves_to_its_snapshot(tmp_path, cache, monkeypatch):
+    """A model id already in the Hugging Face cache (its standard layout), loaded offline."""
+    import huggingface_hub.constants as hc
+
+    hub = tmp_path / "hub"
+    snap = hub / "models--some-org--tiny-llama" / "snapshots" / ("a" * 40)
+    _saved(snap)
+    (hub / "models--some-org--tiny-llama" / "refs").mkdir()
+    (hub / "models--some-org--tiny-llama" / "refs" / "main").write_text("a" * 40)
+    monkeypatch.setattr(hc, "HF_HUB_CACHE", str(hub))
+    lm = load_model("some-org/tiny-llama")
+    assert lm.name == "some-org/tiny-llama" and lm.identity["source_kind"] == "hub"
+    inner = hashlib.sha256((snap / "model.safetensors").read_bytes()).hexdigest()
+    assert lm.identity["weight_sha256"] == hashlib.sha256(
+        b"model.safetensors\0" + inner.encode()).hexdigest()
+    with pytest.raises(InputError, match="not a model id in the local Hugging Face cache"):
+        load_model("some-org/other")
