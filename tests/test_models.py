@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 
 import pytest
 import torch
@@ -167,9 +168,8 @@ def test_gguf_file_and_folder_use_the_dequantised_cache(tmp_path, cache, monkeyp
     gdir = tmp_path / "g"
     gdir.mkdir()
     gguf = write_tiny_gguf(gdir / "tiny.gguf")
-    # weight hash: sha256 over (file name, sha256 of the GGUF file), as for safetensors files
-    inner = hashlib.sha256(gguf.read_bytes()).hexdigest()
-    sha = hashlib.sha256(b"tiny.gguf\0" + inner.encode()).hexdigest()
+    # weight hash: the GGUF file's SHA-256 (as sha256sum prints it), whatever its name or path
+    sha = hashlib.sha256(gguf.read_bytes()).hexdigest()
     a = load_model(str(gguf))
     assert (a.kind, a.site.family, a.site.n_layers, a.site.n_units) == ("causal", "gated", L, U)
     assert a.identity["weight_sha256"] == sha and a.identity["source_kind"] == "gguf"
@@ -180,6 +180,8 @@ def test_gguf_file_and_folder_use_the_dequantised_cache(tmp_path, cache, monkeyp
     b = load_model("g")
     c = load_model("g/tiny.gguf")
     assert a.identity["weight_sha256"] == b.identity["weight_sha256"] == c.identity["weight_sha256"]
+    shutil.copy(gguf, tmp_path / "renamed.gguf")
+    assert load_model("renamed.gguf").identity["weight_sha256"] == sha
     # logits equal transformers' own GGUF load
     ref = AutoModelForCausalLM.from_pretrained(gdir, gguf_file="tiny.gguf").eval()
     ids = a.tokenizer("the joy of a day", return_tensors="pt")["input_ids"]
@@ -222,7 +224,8 @@ def test_embedded_default_model():
     # the real checkpoint passes the checks a user's model gets: tied LM head found trained,
     # a real tokenizer (49152 tokens), keyed by the GGUF file's SHA-256
     assert lm.identity["head"] == "trained" and lm.identity["source_kind"] == "embedded"
-    assert lm.identity["weight_sha256"] == hash_files([models.embedded_gguf()])
+    gguf = models.embedded_gguf()
+    assert lm.identity["weight_sha256"] == hashlib.sha256(gguf.read_bytes()).hexdigest()
     assert len(lm.tokenizer) == 49_152
     enc = lm.tokenizer("The capital of France is", return_tensors="pt")
     with torch.no_grad():
@@ -253,7 +256,7 @@ def test_gguf_decoder_collect_then_analyse_end_to_end(tmp_path, cache, capsys):
     assert main(["collect", "--model", str(gguf), "--quick", "--out", str(out), "--quiet"]) == 0
     m = json.loads((out / "manifest.json").read_text())
     assert m["model"]["source_kind"] == "gguf" and m["model"]["name"] == "tiny"
-    assert m["model"]["weight_sha256"] == hash_files([gguf])
+    assert m["model"]["weight_sha256"] == hashlib.sha256(gguf.read_bytes()).hexdigest()
     assert main(["analyse", str(out), "--n-perm", "50", "--quiet"]) == 0
     res = out / "results"
     for name in ("neuron_rsa", "masking_by_emotion", "baseline_accuracy", "whole_model_rsa"):

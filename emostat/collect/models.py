@@ -101,6 +101,25 @@ def _sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def file_digest(path) -> str:
+    """SHA-256 of one file's bytes (what ``sha256sum`` prints), cached like :func:`hash_files`."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    store = cache_dir() / "hashes.json"
+    try:
+        known = json.loads(store.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return known[key]
+    hash_files([path])                                   # computes and caches it
+    try:
+        return json.loads(store.read_text())[key]
+    except (OSError, ValueError, KeyError):              # a read-only cache
+        return _sha256_file(path)
+
+
 def hash_files(paths) -> str:
     """SHA-256 over the given weight files (names and contents, sorted by name), cached.
 
@@ -169,7 +188,7 @@ def gguf_folder(gguf: Path, name: str | None = None, quiet: bool = True,
     tokenizer; it is made on first use (atomically: temporary folder + rename) and reused after.
     """
     gguf = Path(gguf)
-    sha = hash_files([gguf])
+    sha = file_digest(gguf)
     folder = cache_dir() / "models" / f"{name or gguf.stem}-{sha[:12]}"
     if (folder / "config.json").is_file():
         return folder
@@ -501,7 +520,7 @@ def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
     set_threads(default_threads(device) if threads is None else threads)
     source_hash = None
     if src.gguf is not None:
-        source_hash = hash_files([src.gguf])
+        source_hash = file_digest(src.gguf)              # the GGUF file's own SHA-256
         src.folder = (_embedded_folder(src.gguf, quiet=quiet) if src.kind == "embedded"
                       else gguf_folder(src.gguf, quiet=quiet))
     folder, text = src.folder, src.text
@@ -517,7 +536,7 @@ def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise InputError(f"model {text!r} could not be loaded ({_first_line(exc)})") from None
     check_tokenizer(tok, text)
-    missing = list(info.get("missing_keys") or [])
+    missing = sorted(info.get("missing_keys") or [])
     head = _head_keys(hf, missing)
     body = [k for k in missing if k not in head]
     if body:
