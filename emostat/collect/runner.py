@@ -32,6 +32,8 @@ d. **accuracy** — ``<out>/accuracy.parquet`` (schema ``accuracy``), the prompt
    once per attribute here, so every attribute row has its paired random rows.
 e. **manifest** — ``<out>/manifest.json``: model identity and weight hash, dtype, site, templates,
    seeds, config, package versions, time; the same record is embedded in every Parquet file.
+   Its ``files`` entry gives the rows and SHA-256 of every Parquet file of the run; ``analyse``
+   checks the folder against it (:mod:`emostat.integrity`).
 
 A run's identity is its fingerprint, kept in ``<out>/plan.json``: the config with the model path
 replaced by the SHA-256 of its weights (:func:`run_fingerprint`). Nothing is written to ``out``
