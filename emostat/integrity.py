@@ -111,6 +111,6 @@ def check_run(run_dir) -> dict:
     found = problems(run_dir, manifest)
     if found:
         raise InputError(f"{run_dir}: the run does not match its manifest: {'; '.join(found)}. "
-                         f"Delete changed files and rerun the same `emostat collect` command "
-                         f"to redo them")
+                         f"Rerun the same `emostat collect` command into this folder to redo "
+                         f"missing files (delete changed ones first)")
     return manifest
