@@ -35,7 +35,8 @@ def _cmd_collect(a):
     from emostat.collect.runner import collect
 
     collect(config=a.config, out=a.out, model=a.model, device=a.device, dtype=a.dtype,
-            quick=a.quick, backend=a.backend, address=a.address, seed=a.seed, quiet=a.quiet)
+            quick=a.quick, backend=a.backend, address=a.address, seed=a.seed, quiet=a.quiet,
+            activations_only=a.activations_only)
 
 
 def _cmd_analyse(a):
@@ -101,12 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("collect", help="record activations and inference from a model")
     s.add_argument("--config", type=Path, help="TOML config (keys: see emostat/collect/config.py)")
     s.add_argument("--out", type=Path, required=True, help="output folder")
-    s.add_argument("--model", help="local path or cached HF id (default: embedded SmolLM2-135M)")
+    s.add_argument("--model", help="folder saved with save_pretrained, a .gguf file (or a folder "
+                   "holding one), or a cached HF id (default: embedded SmolLM2-135M)")
     s.add_argument("--device", default="cpu", help="cpu | cuda | mps")
     s.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
     s.add_argument("--quick", action="store_true", help="small profile (<= 3 min on 2 CPUs)")
     s.add_argument("--backend", default="local", choices=["local", "ray"])
     s.add_argument("--address", help="Ray cluster address (with --backend ray)")
+    s.add_argument("--activations-only", action="store_true",
+                   help="tasks off: concept activations only (searchlight, RSA), e.g. for an "
+                        "encoder without a trained MLM head")
     _add_common(s)
     s.set_defaults(func=_cmd_collect)
 

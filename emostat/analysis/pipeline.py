@@ -17,6 +17,7 @@ import pandas as pd
 from emostat import io
 from emostat.constants import ANALYSIS_ORDER, K_VALUES, pair_indices
 from emostat.errors import InputError
+from emostat.integrity import check_run
 
 RESULTS = "results"
 
@@ -422,13 +423,15 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
 
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
+    manifest = check_run(run_dir)      # every planned file present, unchanged (emostat.integrity)
+    out = run_dir if out is None else Path(out)
+    check_out_dir(out, run_dir)
+    if manifest.get("activations_only"):
+        return _analyse_activations_only(run_dir, manifest, out=out, seed=seed, n_perm=n_perm,
+                                         quiet=quiet, searchlight=searchlight)
     if not (run_dir / "accuracy.parquet").exists():
         raise InputError(f"{run_dir}: not a finished `emostat collect` run "
                          "(no accuracy.parquet); run or resume `emostat collect` first")
-    out = run_dir if out is None else Path(out)
-    check_out_dir(out, run_dir)
-    manifest = json.loads((run_dir / "manifest.json").read_text()) \
-        if (run_dir / "manifest.json").exists() else {}
     human = load_shipped_human()
     attr_rdms = human.attribute_rdms
     s = _seeds(seed, 5)
@@ -498,4 +501,39 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
                    for n, t in tables.items()}
             print(f"\n[task: {task}]\n" + headline(own, k=k))
         print(f"\nresults: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
+    return paths
+
+
+def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed: int,
+                              n_perm: int, quiet: bool,
+                              searchlight: dict | None = None) -> dict[str, Path]:
+    """:func:`analyse_run` for a run collected without tasks (``--activations-only``): the human
+    tables, the neuron searchlight and the whole-model RSA; no masking, no inference tables."""
+    from emostat.analysis.activations import load_activation_array
+    from emostat.analysis.human import load_shipped_human
+    from emostat.analysis.wholemodel import whole_model_rsa
+
+    t0 = time.perf_counter()
+    _log("tasks were off in this run (activations only): searchlight and RSA, no masking", quiet)
+    human = load_shipped_human()
+    s = _seeds(seed, 4)
+    tables: dict[str, pd.DataFrame] = {}
+    tables["attribute_importance"] = _with_shipped_bootstrap(
+        importance_from_mean(human.mean_rdm, human.attribute_rdms, n_perm=n_perm, seed=s[0]))
+    tables.update(human_tables(human))
+    A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations")
+    n = int(sum(layer_sizes))
+    ks = sorted({int(round(k * n)) if isinstance(k, float) else int(k)
+                 for k in (manifest.get("config") or {}).get("ks") or []} - {0}) or [
+        k for k in K_VALUES if k <= n]
+    tables.update(searchlight_tables(A, layer_sizes, human.attribute_rdms, ks, seed=s[3],
+                                     **(searchlight or {})))
+    tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
+                                                n_boot=0, n_perm=n_perm, seed=s[2])
+    prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
+                         n_boot=0, n_perm=n_perm, ks=ks, activations_only=True,
+                         model=manifest.get("model", {}), collect_manifest=manifest,
+                         package_versions=package_versions())
+    paths = write_results(tables, out, prov)
+    _log(f"results: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)", quiet)
     return paths
