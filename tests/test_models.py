@@ -4,6 +4,7 @@ import hashlib
 import json
 import shutil
 
+import pandas as pd
 import pytest
 import torch
 
@@ -259,8 +260,11 @@ def test_gguf_decoder_collect_then_analyse_end_to_end(tmp_path, cache, capsys):
     assert m["model"]["weight_sha256"] == hashlib.sha256(gguf.read_bytes()).hexdigest()
     assert main(["analyse", str(out), "--n-perm", "50", "--quiet"]) == 0
     res = out / "results"
-    for name in ("neuron_rsa", "masking_by_emotion", "baseline_accuracy", "whole_model_rsa"):
+    for name in ("neuron_rsa", "task_chance", "baseline_accuracy", "whole_model_rsa"):
         assert (res / f"{name}.parquet").is_file()
+    # a random model's task is at chance: the causal tests are left out, and only then
+    chance = pd.read_parquet(res / "task_chance.parquet")
+    assert (res / "masking_by_emotion.parquet").is_file() == bool(chance["interpretable"].any())
     # --quiet: no progress bar or load report from the libraries
     err = capsys.readouterr().err
     assert "Loading weights" not in err and "it/s]" not in err, err[-500:]
