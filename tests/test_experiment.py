@@ -254,6 +254,12 @@ def test_analyse_fake_run_one_fold_one_k_shared_draws(analysed_fake_run):
     glance = pd.read_parquet(res / "masking_mixed_glance.parquet")
     assert {"study", "record", "item_glmm"} <= set(glance["model"])
     assert set(glance["status"]) <= {"ok", "singular", "failed"}
+    # one test of record per task and k: the item-level GLMM when it was fitted
+    mm = pd.read_parquet(res / "masking_mixed_model.parquet")
+    rec = mm[(mm["role"] == "record") & (mm["term"] == "attribute_vs_random")]
+    assert not rec.duplicated(["task", "k"]).any()
+    fitted = mm[(mm["model"] == "item_glmm") & (mm["status"] != "failed")]
+    assert set(rec.loc[rec["model"] == "item_glmm", "task"]) == set(fitted["task"])
     for task in set(chance.index[~chance["interpretable"]]):
         assert task not in set(glance["task"])
 

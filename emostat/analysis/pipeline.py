@@ -478,6 +478,7 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
                                                             items_glance)):
             if len(part):
                 tables[name] = pd.concat([tables.get(name), part], ignore_index=True)
+        tables["masking_mixed_model"] = _one_record(tables.get("masking_mixed_model"))
     if (inference["task"] == "generate").any():
         from emostat.collect.stimuli import read_stimuli  # pure pandas reader, no torch
 
@@ -502,6 +503,18 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
             print(f"\n[task: {task}]\n" + headline(own, k=k))
         print(f"\nresults: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
     return paths
+
+
+def _one_record(mm: pd.DataFrame | None) -> pd.DataFrame | None:
+    """One test of record per task and k: where the item-level GLMM (items and masks crossed)
+    was fitted, the prompt-level mask model becomes supplementary (role ``extra``)."""
+    if mm is None or not len(mm) or "model" not in mm.columns:
+        return mm
+    ok = mm[(mm["model"] == "item_glmm") & (mm["status"] != "failed")]
+    keys = set(zip(ok["task"], ok["k"]))
+    has_items = np.array([(t, k) in keys for t, k in zip(mm["task"], mm["k"])], dtype=bool)
+    demote = (mm["role"] == "record") & (mm["model"] != "item_glmm") & has_items
+    return mm.assign(role=mm["role"].mask(demote, "extra"))
 
 
 def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed: int,
