@@ -39,13 +39,16 @@ def test_p_value_without_p_method_is_an_error_for_listed_tables():
     schemas.validate(_wm(p_value=float("nan"), p_method=None), "whole_model_rsa")
 
 
-def test_tables_not_listed_are_only_checked_for_intervals(monkeypatch):
-    t = pa.Table.from_pandas(pd.DataFrame({
-        "k": [4000], "emotion": ["joy"], "estimate": [-0.02], "std_error": [0.01],
-        "statistic": [-2.0], "df": [10.0], "p_value": [0.03], "conf_low": [-0.04],
-        "conf_high": [0.0], "q_value": [0.1], "q_value_bh": [0.1], "p_value_perm": [0.04]}),
-        preserve_index=False)
-    schemas.validate(t, "masking_by_emotion")            # no p_method: not enforced (yet)
-    monkeypatch.setattr(schemas, "P_METHOD_REQUIRED", schemas.RESULTS_TABLES)
-    with pytest.raises(InputError, match="has p_value but no p_method"):
+def test_every_results_table_needs_p_method_with_its_p_value():
+    assert schemas.P_METHOD_REQUIRED == schemas.RESULTS_TABLES
+    row = {"k": [4000], "emotion": ["joy"], "estimate": [0.02], "std_error": [0.01],
+           "statistic": [2.0], "df": [10.0], "p_value": [0.03], "conf_low": [0.0],
+           "conf_high": [0.04], "q_value": [0.1], "q_value_bh": [0.1], "p_value_perm": [0.04]}
+    t = pa.Table.from_pandas(pd.DataFrame(row), preserve_index=False)
+    with pytest.raises(InputError, match="p_method"):           # column missing
+        schemas.validate(t, "masking_by_emotion")
+    row.update(p_method=[None], p_method_perm=["sign-flip"], unit=["prompt (168)"],
+               role=["study"], test=["study_t"])
+    t = pa.Table.from_pandas(pd.DataFrame(row), preserve_index=False)
+    with pytest.raises(InputError, match="p_value without p_method"):   # present but empty
         schemas.validate(t, "masking_by_emotion")
