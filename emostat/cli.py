@@ -27,20 +27,42 @@ def _cmd_import_release(a):
 def _cmd_reproduce(a):
     from emostat.analysis.pipeline import reproduce
 
-    reproduce(a.release, a.out, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet)
+    reproduce(a.release, a.out, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet,
+              searchlight=_searchlight_options(a))
 
 
 def _cmd_collect(a):
     from emostat.collect.runner import collect
 
     collect(config=a.config, out=a.out, model=a.model, device=a.device, dtype=a.dtype,
-            quick=a.quick, backend=a.backend, address=a.address, seed=a.seed, quiet=a.quiet)
+            quick=a.quick, backend=a.backend, address=a.address, seed=a.seed, quiet=a.quiet,
+            activations_only=a.activations_only)
 
 
 def _cmd_analyse(a):
     from emostat.analysis.pipeline import analyse_run
 
-    analyse_run(a.run_dir, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet)
+    analyse_run(a.run_dir, out=a.out, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm,
+                quiet=a.quiet, searchlight=_searchlight_options(a))
+
+
+def _searchlight_options(a) -> dict:
+    top = a.mantel_top
+    return {"mantel_top": top if top == "k" else int(top), "n_perm_mantel": a.n_perm_mantel,
+            "n_perm_count": a.n_perm_count}
+
+
+def _add_searchlight(s: argparse.ArgumentParser) -> None:
+    from emostat.analysis.pipeline import SEARCHLIGHT_PERM as D
+
+    s.add_argument("--mantel-top", default=str(D["mantel_top"]),
+                   help="neurons per attribute given an emotion-label Mantel p: a number, or "
+                        "'k' for the top-k set at the headline k (default %(default)s)")
+    s.add_argument("--n-perm-mantel", type=int, default=D["n_perm_mantel"],
+                   help="Mantel permutations per neuron (0: skip; default %(default)s)")
+    s.add_argument("--n-perm-count", type=int, default=D["n_perm_count"],
+                   help="permutations of the selective-neuron count null; each reruns the "
+                        "searchlight (0: skip; default %(default)s, smallest p .05)")
 
 
 def _cmd_report(a):
@@ -53,7 +75,7 @@ def _cmd_run(a):
     from emostat.workflow import run
 
     run(out=a.out, release=a.release, quick=a.quick, to=a.to.split(","), seed=a.seed,
-        quiet=a.quiet)
+        quiet=a.quiet, models=a.model)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,25 +95,34 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="output folder (results/ inside)")
     s.add_argument("--n-boot", type=int, default=10_000, help="bootstrap resamples")
     s.add_argument("--n-perm", type=int, default=10_000, help="permutation draws")
+    _add_searchlight(s)
     _add_common(s)
     s.set_defaults(func=_cmd_reproduce)
 
     s = sub.add_parser("collect", help="record activations and inference from a model")
     s.add_argument("--config", type=Path, help="TOML config (keys: see emostat/collect/config.py)")
     s.add_argument("--out", type=Path, required=True, help="output folder")
-    s.add_argument("--model", help="local path or cached HF id (default: embedded SmolLM2-135M)")
+    s.add_argument("--model", help="folder saved with save_pretrained, a .gguf file (or a folder "
+                   "holding one), or a cached HF id (default: embedded SmolLM2-135M)")
     s.add_argument("--device", default="cpu", help="cpu | cuda | mps")
     s.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
     s.add_argument("--quick", action="store_true", help="small profile (<= 3 min on 2 CPUs)")
     s.add_argument("--backend", default="local", choices=["local", "ray"])
     s.add_argument("--address", help="Ray cluster address (with --backend ray)")
+    s.add_argument("--activations-only", action="store_true",
+                   help="tasks off: concept activations only (searchlight, RSA), e.g. for an "
+                        "encoder without a trained MLM head")
     _add_common(s)
     s.set_defaults(func=_cmd_collect)
 
     s = sub.add_parser("analyse", help="analyse a collected run (writes RUN_DIR/results)")
     s.add_argument("run_dir", type=Path)
+    s.add_argument("--out", type=Path, default=None,
+                   help="write OUT/results instead of RUN_DIR/results (refused if OUT/results "
+                        "holds another run's analysis; the same run's is replaced)")
     s.add_argument("--n-boot", type=int, default=2_000)
     s.add_argument("--n-perm", type=int, default=10_000)
+    _add_searchlight(s)
     _add_common(s)
     s.set_defaults(func=_cmd_analyse)
 
@@ -100,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run folder(s) holding results/ (several: model comparison)")
     s.add_argument("--to", default="html,pdf", help="comma list of html, pdf")
     s.add_argument("--out", type=Path, help="output folder (default: <first dir>/report)")
-    s.add_argument("--kind", choices=["auto", "reproduction", "experiment"], default="auto")
+    s.add_argument("--kind", choices=["auto", "reproduction", "experiment", "comparison"],
+                   default="auto", help="auto: comparison for several runs")
     _add_common(s)
     s.set_defaults(func=_cmd_report)
 
@@ -108,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=Path("out"))
     s.add_argument("--release", type=Path, help="reproduce the study from this release instead")
     s.add_argument("--quick", action="store_true")
+    s.add_argument("--model", action="append",
+                   help="model path or cached HF id; repeat it to compare models in one report "
+                        "(default: the embedded SmolLM2-135M)")
     s.add_argument("--to", default="html,pdf")
     _add_common(s)
     s.set_defaults(func=_cmd_run)

@@ -3,7 +3,8 @@
 Every dataset emostat writes carries a JSON provenance record in the Parquet schema metadata under
 the key ``emostat`` (emostat version, creation time, plus what the caller adds: model identity,
 config, seeds, source files and hashes). Files are written to a temporary name in the target folder
-and renamed into place, so a reader never sees a half-written file.
+and renamed into place, so a reader never sees a half-written file; the file gets the mode the
+user's umask gives (not mkstemp's 0600).
 """
 
 from __future__ import annotations
@@ -47,6 +48,25 @@ def file_sha256(path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def user_umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux: /proc)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)                               # elsewhere: read it by setting it
+    os.umask(mask)
+    return mask
+
+
+def set_user_mode(path) -> None:
+    """Give a file made by ``tempfile.mkstemp`` (mode 0600) the mode a plain ``open`` would
+    have given it: 0666 minus the user's umask."""
+    os.chmod(path, 0o666 & ~user_umask())
+
+
 def _as_table(data, schema: pa.Schema | None) -> pa.Table:
     if isinstance(data, pa.Table):
         return data.cast(schema) if schema is not None and data.schema != schema else data
@@ -68,6 +88,7 @@ def write_table(data, path, *, prov: dict | None = None, schema: pa.Schema | Non
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression=compression, row_group_size=row_group_size)
+        set_user_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -106,6 +127,7 @@ class TableWriter:
     def __exit__(self, exc_type, exc, tb):
         self._writer.close()
         if exc_type is None:
+            set_user_mode(self.tmp)
             os.replace(self.tmp, self.path)
         else:
             Path(self.tmp).unlink(missing_ok=True)

@@ -8,6 +8,21 @@ Conventions: emotion names are the GoEmotions names (``emostat.constants.EMOTION
 and differences are proportions in [0, 1]; neurons are numbered ``layer * units + unit`` (0-based)
 within a model; results tables use broom's column names (``estimate, std_error, statistic, df,
 p_value, conf_low, conf_high``).
+
+Inference columns (``docs/inference.md``): ``p_method`` says which test gave ``p_value``,
+``unit`` what it treats as exchangeable replicates (with their count), ``role`` whether the row
+is the study's statistic (``study``), the design-correct test conclusions rest on (``record``)
+or supplementary (``extra``), and ``test`` names the test where a table holds several per key.
+Any other p in a row has its own method column (``p_value_asymptotic`` with
+``p_method_asymptotic``). :func:`validate` enforces, for results tables, that ``conf_low <=
+estimate <= conf_high`` wherever all three are present, and that a table with ``p_value`` has a
+non-null ``p_method`` (for the tables in :data:`P_METHOD_REQUIRED`; see there).
+
+In the neuron tables ``unit`` keeps its older meaning, the neuron's index within its layer
+(``neuron_rsa``, whose only p is ``p_asymptotic``: Kendall tau-b normal approximation, one-sided,
+tie-corrected, the 351 pair distances treated as independent - the study's test; they share
+emotions, so it is anti-conservative). The permutation-calibrated neuron tables
+(``neuron_mantel``, ``neuron_count_null``) carry the contract's ``unit`` (the emotion labels).
 """
 
 from __future__ import annotations
@@ -21,6 +36,9 @@ S, F, I, B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 
 BROOM = [("estimate", F), ("std_error", F), ("statistic", F), ("df", F), ("p_value", F),
          ("conf_low", F), ("conf_high", F)]
+
+_PAIRED = [("q_value", F), ("q_value_bh", F), ("p_value_perm", F), ("p_method", S),
+           ("p_method_perm", S), ("unit", S), ("role", S), ("test", S)]
 
 _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # ---- human data (emostat import-release) -------------------------------------------------
@@ -59,26 +77,50 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                   ("logprobs", pa.list_(pa.float32())), ("generated", S), ("margin", F),
                   ("margin_raw", F)],
     # ---- results (emostat reproduce / analyse) --------------------------------------------------
-    "attribute_importance": [("attribute", S)] + BROOM,
+    # estimate: Kendall tau-b; p_value: Mantel; conf_*: BCa participant bootstrap;
+    # boot_share_le0: share of bootstrap taus <= 0 (the study's "p").
+    "attribute_importance": [("attribute", S)] + BROOM + [("boot_share_le0", F),
+                                                          ("p_method", S), ("unit", S),
+                                                          ("role", S)],
+    # p_asymptotic: Kendall tau-b normal approximation over 351 pairs (the study's); q_value:
+    # the study's p*N/rank(p) over all tests; q_value_bh: BH; rank: per attribute, of -tau.
     "neuron_rsa": [("neuron", I), ("layer", I), ("unit", I), ("attribute", S), ("tau", F),
-                   ("p_value", F), ("q_value", F), ("q_value_bh", F), ("rank", F)],
-    "masking_by_emotion": [("k", I), ("emotion", S)] + BROOM + [("q_value", F),
-                                                               ("q_value_bh", F),
-                                                               ("p_value_perm", F)],
-    "masking_by_attribute": [("k", I), ("attribute", S)] + BROOM + [("q_value", F),
-                                                                   ("q_value_bh", F),
-                                                                   ("p_value_perm", F)],
-    "masking_cells": [("k", I), ("emotion", S), ("attribute", S)] + BROOM + [
-        ("q_value", F), ("q_value_bh", F), ("p_value_perm", F)],
-    "importance_link": [("k", I)] + BROOM,
-    "dip_test": [("k", I), ("attribute", S), ("statistic", F), ("p_value", F)],
-    "whole_model_rsa": [("estimate", F), ("conf_low", F), ("conf_high", F), ("p_value", F)],
-    "masking_mixed_model": [("k", I), ("effect", S), ("group", S), ("term", S),
-                            ("estimate", F), ("std_error", F), ("statistic", F),
-                            ("p_value", F)],
-    "masking_mixed_glance": [("k", I), ("nobs", I), ("logLik", F), ("converged", B),
-                             ("boundary", B), ("optimizer", S)],
-    "importance_link_by_emotion": [("k", I), ("emotion", S), ("estimate", F)],
+                   ("p_asymptotic", F), ("q_value", F), ("q_value_bh", F), ("rank", F)],
+    # emotion-label permutation (Mantel) p per chosen neuron x attribute
+    "neuron_mantel": [("neuron", I), ("layer", I), ("attribute", S), ("tau", F),
+                      ("p_asymptotic", F), ("p_value", F), ("p_method", S), ("unit", S),
+                      ("role", S), ("n_perm", I)],
+    # permutation null of the count of selective neurons per attribute
+    "neuron_count_null": [("attribute", S), ("count", S), ("statistic", F), ("null_mean", F),
+                          ("null_sd", F), ("p_value", F), ("p_method", S), ("unit", S),
+                          ("role", S), ("n_perm", I)],
+    # The study's paired tests (role study): estimate = accuracy(random) − accuracy(attribute
+    # mask), positive = the attribute mask lowers accuracy more; H1 "greater" (the study's
+    # one-sided "less" on ACC.diff: same p). p_value_perm: sign-flip test (p_method_perm).
+    "masking_by_emotion": [("k", I), ("emotion", S)] + BROOM + _PAIRED,
+    "masking_by_attribute": [("k", I), ("attribute", S)] + BROOM + _PAIRED,
+    "masking_cells": [("k", I), ("emotion", S), ("attribute", S)] + BROOM + _PAIRED,
+    # one row per k x test (study_t, attribute_permutation, attribute_level_r); estimate: r of
+    # accuracy DROP (random - attribute) with importance
+    "importance_link": [("k", I), ("test", S), ("role", S)] + BROOM + [("p_method", S),
+                                                                       ("unit", S)],
+    "dip_test": [("k", I), ("attribute", S), ("statistic", F), ("p_value", F), ("p_method", S),
+                 ("unit", S), ("role", S)],
+    "whole_model_rsa": [("estimate", F), ("conf_low", F), ("conf_high", F), ("p_value", F),
+                        ("p_method", S), ("unit", S), ("role", S)],
+    # Masking mixed models per k (and task for runs) x model (study | record | item-level):
+    # estimate of term "attribute_vs_random" = accuracy(random) - accuracy(attribute mask)
+    # (positive = the attribute mask lowers accuracy more; docs/inference.md).
+    "masking_mixed_model": [("k", I), ("model", S), ("formula", S), ("family", S),
+                            ("outcome", S), ("role", S), ("effect", S), ("group", S),
+                            ("term", S), ("estimate", F), ("std_error", F), ("statistic", F),
+                            ("df", F), ("p_value", F), ("p_method", S), ("status", S),
+                            ("message", S)],
+    "masking_mixed_glance": [("k", I), ("model", S), ("nobs", I), ("logLik", F),
+                             ("converged", B), ("singular", B), ("optimizer", S),
+                             ("status", S), ("message", S)],
+    "importance_link_by_emotion": [("k", I), ("emotion", S), ("estimate", F), ("p_value", F),
+                                   ("p_method", S), ("unit", S), ("role", S)],
     "neuron_counts": [("attribute", S), ("n_significant", I), ("n_significant_bh", I),
                       ("n_selective", I)],
     "layer_distribution": [("attribute", S), ("k", I), ("layer", I), ("n_neurons", I)],
@@ -87,14 +129,38 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                        ("estimate", F)],
     "human_rdm": [("pair", I), ("emotion_a", S), ("emotion_b", S), ("estimate", F)],
     "appraisal_loadings": [("item", I), ("component", S), ("loading", F)],
-    "rating_icc": [("experiment", S), ("attribute", S)],
+    "rating_icc": [("experiment", S), ("attribute", S), ("p_value", F), ("p_method", S)],
     # ---- experiment (collected run) results -------------------------------------------------------
     "baseline_accuracy": [("task", S), ("emotion", S), ("estimate", F), ("n", I)],
+    # One row per random mask (attribute null when the draw is shared by all attributes).
     "random_null": [("task", S), ("attribute", S), ("k", I), ("draw", I), ("estimate", F)],
-    "attribute_vs_null": [("task", S), ("attribute", S), ("k", I), ("estimate", F),
-                          ("null_mean", F), ("null_sd", F), ("p_value_perm", F)],
+    # Each attribute mask vs the random masks of its k (role record): estimate = its drop −
+    # the random masks' mean drop; prediction-interval t on n_null − 1 df; rank p and its floor.
+    "attribute_vs_null": [("k", I), ("attribute", S)] + BROOM + [
+        ("q_value_bh", F), ("p_value_perm", F), ("p_min_perm", F), ("null_mean", F),
+        ("n_null", I), ("p_method", S), ("p_method_perm", S), ("unit", S), ("role", S)],
+    # Unmanipulated accuracy per task against chance (exact one-sided binomial).
+    "task_chance": [("task", S), ("n_items", I), ("accuracy", F), ("chance", F),
+                    ("p_value", F), ("p_method", S), ("interpretable", B), ("reason", S)],
+    # What the masking design could detect (80% power, simulated at the mask level), the
+    # smallest attainable permutation p and the effect the record estimate rules out.
+    "power": [("k", I), ("n_attribute_masks", I), ("n_random_masks", I), ("sd_mask", F),
+              ("detectable", F), ("power", F), ("alpha", F), ("p_min_rank", F),
+              ("p_min_label", F), ("estimate", F), ("ruled_out", F)],
     "generation_examples": [("emotion", S), ("text", S), ("generated", S), ("condition", S)],
 }
+
+# Results tables (written by emostat reproduce / analyse): the inference rules apply to them.
+RESULTS_TABLES = frozenset({
+    "attribute_importance", "neuron_rsa", "neuron_mantel", "neuron_count_null",
+    "masking_by_emotion", "masking_by_attribute", "masking_cells", "importance_link",
+    "importance_link_by_emotion", "dip_test", "whole_model_rsa", "masking_mixed_model",
+    "masking_mixed_glance", "neuron_counts", "layer_distribution", "human_means",
+    "attribute_rdms", "human_rdm", "appraisal_loadings", "rating_icc", "baseline_accuracy",
+    "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power"})
+
+# Results tables whose p_value must come with a non-null p_method: all of them.
+P_METHOD_REQUIRED = RESULTS_TABLES
 
 # Columns that name an emotion and must hold one of the 27.
 _EMOTION_COLUMNS = ("emotion", "emotion_a", "emotion_b")
@@ -151,4 +217,39 @@ def validate(table: pa.Table, name: str, where: str = "<table>") -> pa.Table:
             bad = sorted(seen - set(EMOTIONS))
             if bad:
                 raise InputError(f"{where}: column {col!r} holds unknown emotion name(s) {bad}")
+    if name in RESULTS_TABLES:
+        check_inference(table, name, where)
     return table
+
+
+def check_inference(table, name: str, where: str = "<table>") -> None:
+    """The contract's rules for a results table (``docs/inference.md``).
+
+    ``conf_low <= estimate <= conf_high`` in every row where all three are present (any results
+    table), and a non-null ``p_method`` wherever ``p_value`` is not null (tables named in
+    :data:`P_METHOD_REQUIRED`). Raises :class:`~emostat.errors.InputError` naming the row.
+    """
+    import numpy as np
+
+    cols = table.column_names
+    if {"estimate", "conf_low", "conf_high"} <= set(cols):
+        est, lo, hi = (np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=float)
+                       for c in ("estimate", "conf_low", "conf_high"))
+        tol = 1e-12 * np.maximum(1.0, np.abs(est))
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero(np.isfinite(est) & np.isfinite(lo) & np.isfinite(hi)
+                                 & ((lo > est + tol) | (est > hi + tol)))
+        if bad.size:
+            r = int(bad[0])
+            raise InputError(f"{where}: row {r} of {name!r} has estimate {est[r]} outside its "
+                             f"interval [{lo[r]}, {hi[r]}] ({bad.size} such rows)")
+    if name in P_METHOD_REQUIRED and "p_value" in cols:
+        p = table.column("p_value")
+        if "p_method" not in cols:
+            raise InputError(f"{where}: {name!r} has p_value but no p_method column")
+        m = table.column("p_method")
+        missing = [i for i, (pv, pm) in enumerate(zip(p.to_pylist(), m.to_pylist()))
+                   if pv is not None and pv == pv and not pm]
+        if missing:
+            raise InputError(f"{where}: row {missing[0]} of {name!r} has a p_value without "
+                             f"p_method ({len(missing)} such rows)")

@@ -99,101 +99,40 @@ def _fmt_col(values, sig: int = 5, ref=min) -> list[str]:
     return [fmt_num(x, d) for x in values]
 
 
-# ---- lme4-like summary of a fit -----------------------------------------------------------------
-def lme4_formula(fit) -> str:
-    """The lme4 formula of an :class:`~emostat.analysis.mixed.LMMFit`."""
-    from emostat.analysis.mixed import r_term
-
-    terms = [("1" if n == fit.groups else r_term(n)) for n in fit.cov_re.index]
-    re = " + ".join(terms) if terms else "1"
-    parts = [fit.formula.strip(), f"({re} | {fit.groups})"]
-    parts += [f"(1 | {name})" for name in fit.vcomp.index]
-    return " + ".join(parts)
-
-
-def lmm_text(fit, data_name: str = "data") -> str:
-    """lme4's ``summary(lmer(...))`` layout for an LMMFit, with Wald z p-values."""
-    lines = [f"Linear mixed model fit by {'REML' if fit.reml else 'maximum likelihood'} "
-             f"(statsmodels MixedLM; optimizer {fit.optimizer})",
-             f"Formula: {lme4_formula(fit)}", f"   Data: {data_name}", ""]
-    crit = -2 * fit.loglik
-    lines.append(f"{'REML criterion' if fit.reml else 'Deviance'} at convergence: "
-                 f"{fmt_num(crit, 1)}")
-    lines.append("")
-    resid = np.asarray(fit.result.resid, float) / fit.sigma
-    q = np.quantile(resid, [0, .25, .5, .75, 1])
-    lines.append("Scaled residuals:")
-    lines.append(text_table(["Min", "1Q", "Median", "3Q", "Max"], [[fmt_num(x, 4) for x in q]],
-                            left=0, indent=""))
-    lines.append("")
-    # random effects
-    rnd = fit.random
-    var = _fmt_col(rnd["variance"], 4)
-    sd = _fmt_col(rnd["std_dev"], 4)
-    names = list(fit.cov_re.index)
-    corr = [""] * len(rnd)
-    if len(names) > 1:
-        c = fit.cov_re.to_numpy(float)
-        s = np.sqrt(np.diag(c))
-        for i in range(1, len(names)):
-            corr[i] = " ".join(fmt_num(c[i, j] / (s[i] * s[j]), 2) for j in range(i))
-    rows, last = [], None
-    for i, r in rnd.iterrows():
-        grp = "" if r["group"] == last else r["group"]
-        last = r["group"]
-        rows.append([grp, r["term"], var[i], sd[i]] + ([corr[i]] if len(names) > 1 else []))
-    head = ["Groups", "Name", "Variance", "Std.Dev."] + (["Corr"] if len(names) > 1 else [])
-    lines.append("Random effects:")
-    lines.append(text_table(head, rows, left=2))
-    ng = ", ".join(f"{g}, {n}" for g, n in reversed(list(fit.n_groups.items())))
-    lines.append(f"Number of obs: {fit.nobs}, groups:  {ng}")
-    lines.append("")
-    lines.append("Fixed effects:")
-    lines.append(_fixed_block(fit.fixed))
-    lines.append("")
-    lines.append(p_method_note("Wald z"))
-    status = "converged" if fit.converged else "NOT converged"
-    lines.append(f"Optimizer: {fit.optimizer}, {status} (relative gradient "
-                 f"{fmt_num(fit.rel_grad, 6) if fit.rel_grad >= 1e-6 else '< 1e-6'})"
-                 + ("; boundary (singular) fit" if fit.boundary else ""))
-    for w in fit.warnings:
-        if "boundary (singular)" not in w:
-            lines.append(f"warning: {w}")
-    return "\n".join(lines)
-
-
-def _fixed_block(fx: pd.DataFrame) -> str:
-    est = _fmt_col(fx["estimate"], 5)
-    se = _fmt_col(fx["std_error"], 5)
-    rows = [[t, e, s, fmt_num(z, 2), fmt_pval_r(p)]
-            for t, e, s, z, p in zip(fx["term"], est, se, fx["statistic"], fx["p_value"])]
-    return text_table(["", "Estimate", "Std. Error", "z value", "Pr(>|z|)"], rows, indent="")
-
-
 # ---- per-table summaries ------------------------------------------------------------------------
 def _attribute_importance(t: pd.DataFrame, **_) -> str:
     _require(t, ["attribute", "estimate", "conf_low", "conf_high", "p_value"],
              "attribute_importance")
     t = t.sort_values("estimate", ascending=False)
-    sig = _count(t["p_value"] < 0.05)
-    head = ["attribute", "tau", "95% CI", "SE", "p"]
-    extra = "p_value_mantel" in t.columns
-    if extra:
-        head.append("p (perm)")
+    share = "boot_share_le0" in t.columns
+    head = ["attribute", "tau", "95% CI", "SE", "p (Mantel)"] + (
+        ["share <= 0 (study)"] if share else [])
     rows = []
     for _, r in t.iterrows():
         row = [r["attribute"], fmt_stat(r["estimate"], 3, True),
                fmt_ci(r["conf_low"], r["conf_high"], 3, True),
                fmt_num(r.get("std_error", np.nan), 3), fmt_p(r["p_value"], None)]
-        if extra:
-            row.append(fmt_p(r["p_value_mantel"], None))
+        if share:
+            row.append(fmt_p(r["boot_share_le0"], None))
         rows.append(row)
+    n_sig = _count(t["p_value"] < 0.05)
     out = ["Attribute importance: Kendall tau-b, mean human RDM vs attribute RDM",
-           f"Significant (p < .05): {sig} of {len(t)} attributes", "",
-           text_table(head, rows),
-           "", "CI and p: participant bootstrap (p = share of resamples with tau <= 0)"
-           + ("; p (perm): emotion-label permutation." if extra else ".")]
+           f"Mantel p < .05: {n_sig} of {len(t)} attributes"
+           + (f" (study's bootstrap share <= 0 below .05: "
+              f"{_count(t['boot_share_le0'] < 0.05)} of {len(t)})" if share else ""), "",
+           text_table(head, rows), "",
+           "p: " + str(_first(t, "p_method", "Mantel emotion-label permutation")) + ". CI: "
+           + str(_first(t, "conf_method", "participant bootstrap")) + "."
+           + (" share <= 0: the study's bootstrap share of taus <= 0 (stability, not a test)."
+              if share else "")]
     return "\n".join(out)
+
+
+def _first(t: pd.DataFrame, col: str, default: str):
+    """The first non-null value of ``col`` (e.g. p_method), or ``default``."""
+    if col in t.columns and t[col].notna().any():
+        return t[col].dropna().iloc[0]
+    return default
 
 
 def _neuron_rsa(t: pd.DataFrame, n_top: int = 3, **_) -> str:
@@ -224,12 +163,12 @@ def _masking_grouped(t: pd.DataFrame, key: str, label: str, name: str, k=None,
     n_units = t[key].nunique()
     counts = []
     for kk, g in t.groupby("k", sort=True):
-        drop = g["estimate"] < 0
+        drop = g["estimate"] > 0
         counts.append([fmt_int(kk), f"{_count(drop & (g['q_value'] < ALPHA_MASKING))}/{len(g)}",
                        f"{_count(drop & (g['q_value_bh'] < ALPHA_MASKING))}/{len(g)}",
                        _pts(g["estimate"].mean(), 2)])
     kk = _pick_k(t, k)
-    g = t[t["k"] == kk].sort_values("estimate")
+    g = t[t["k"] == kk].sort_values("estimate", ascending=False)
     perm = "p_value_perm" in g.columns
     rows = []
     for _, r in g.iterrows():
@@ -239,32 +178,36 @@ def _masking_grouped(t: pd.DataFrame, key: str, label: str, name: str, k=None,
         if perm:
             row.append(fmt_p(r["p_value_perm"], None))
         rows.append(row)
-    head = [label, "diff (pts)", "95% CI", "t", "df", "p", "q", "q (BH)"] + (
+    head = [label, "drop (pts)", "95% CI", "t", "df", "p", "q", "q (BH)"] + (
         ["p (perm)"] if perm else [])
-    out = [f"Attribute-specific vs random masking by {label}: one-sided paired t "
-           f"(diff = attribute - random accuracy, percentage points; {n_units} {label}s)", "",
-           text_table(["k", "drops q < .05 (study)", "drops q < .05 (BH)", "mean diff (pts)"],
+    unit = (f"; replicates: {t['unit'].iloc[0].split(' (')[0]} rows"
+            if "unit" in t.columns and len(t) else "")
+    out = [f"The study's test, by {label}: one-sided paired t of the extra drop (random - "
+           f"attribute-mask accuracy, percentage points; positive = the attribute mask hurts "
+           f"more; {n_units} {label}s{unit})", "",
+           text_table(["k", "drops q < .05 (study)", "drops q < .05 (BH)", "mean drop (pts)"],
                       counts), "",
            f"k = {kk}:", text_table(head, rows), "",
-           "p: one-sided t (attribute < random); CI two-sided. " + p_method_note("study FDR")]
+           "p: one-sided t (greater: the study's attribute < random); CI two-sided; the masks "
+           "are not units here (see the mixed model of record). " + p_method_note("study FDR")]
     return "\n".join(out)
 
 
 def _masking_cells(t: pd.DataFrame, max_rows: int = 40, **_) -> str:
     _require(t, ["k", "emotion", "attribute", "estimate", "statistic", "df", "p_value",
                  "q_value"], "masking_cells")
-    sig = t[(t["q_value"] < ALPHA_MASKING).fillna(False) & (t["estimate"] < 0)]
-    sig = sig.sort_values(["k", "q_value", "estimate"])
-    counts = [[fmt_int(kk), f"{_count((g['q_value'] < ALPHA_MASKING) & (g['estimate'] < 0))}"
+    sig = t[(t["q_value"] < ALPHA_MASKING).fillna(False) & (t["estimate"] > 0)]
+    sig = sig.sort_values(["k", "q_value", "estimate"], ascending=[True, True, False])
+    counts = [[fmt_int(kk), f"{_count((g['q_value'] < ALPHA_MASKING) & (g['estimate'] > 0))}"
                f"/{len(g)}"] for kk, g in t.groupby("k", sort=True)]
     rows = [[fmt_int(r["k"]), r["emotion"], r["attribute"], _pts(r["estimate"]),
              fmt_num(r["statistic"], 2), fmt_df(r["df"]), fmt_p(r["p_value"], None),
              fmt_p(r["q_value"], None)] for _, r in sig.head(max_rows).iterrows()]
-    out = ["Masking cells (emotion x attribute x k): one-sided paired t over templates; "
-           "significant drops only (study FDR q < .05)", "",
+    out = ["Masking cells (emotion x attribute x k), the study's test: one-sided paired t over "
+           "templates of the extra drop; significant drops only (study FDR q < .05)", "",
            text_table(["k", "significant cells"], counts), ""]
     if rows:
-        out.append(text_table(["k", "emotion", "attribute", "diff (pts)", "t", "df", "p", "q"],
+        out.append(text_table(["k", "emotion", "attribute", "drop (pts)", "t", "df", "p", "q"],
                               rows, left=3))
         if len(sig) > max_rows:
             out.append(f" ... and {len(sig) - max_rows} more")
@@ -277,15 +220,23 @@ def _masking_cells(t: pd.DataFrame, max_rows: int = 40, **_) -> str:
 def _importance_link(t: pd.DataFrame, **_) -> str:
     _require(t, ["k", "estimate", "conf_low", "conf_high", "statistic", "df", "p_value"],
              "importance_link")
-    rows = [[fmt_int(r["k"]), fmt_stat(r["estimate"], 3, True),
-             fmt_ci(r["conf_low"], r["conf_high"], 3, True), fmt_num(r["statistic"], 2),
-             fmt_df(r["df"]), fmt_p(r["p_value"], None)]
-            for _, r in t.sort_values("k").iterrows()]
+    if "test" not in t.columns:
+        t = t.assign(test="study_t")
+    label = {"study_t": "study: t over emotions", "attribute_permutation":
+             "record: attribute permutation", "attribute_level_r": "record: attribute-level r"}
+    rows = [[fmt_int(r["k"]), label.get(r["test"], r["test"]), fmt_stat(r["estimate"], 3, True),
+             fmt_ci(r["conf_low"], r["conf_high"], 3, True) if not _nan(r["conf_low"]) else "",
+             fmt_num(r["statistic"], 2), fmt_df(r["df"]) if not _nan(r["df"]) else "",
+             fmt_p(r["p_value"], None)]
+            for _, r in t.sort_values("k", kind="stable").iterrows()]
+    notes = [f"{label.get(x, x)}: {m}" for x, m in
+             t.drop_duplicates("test")[["test", "p_method"]].itertuples(index=False)] \
+        if "p_method" in t.columns else []
     return "\n".join([
-        "Accuracy drop vs human attribute importance: Pearson r per emotion over attributes, "
-        "Fisher-z mean, one-sample t", "",
-        text_table(["k", "mean r", "95% CI", "t", "df", "p"], rows), "",
-        "p: two-sided t test of the Fisher-z values against 0; r and CI back-transformed."])
+        "Accuracy drop vs human attribute importance (r of drop = random - attribute accuracy "
+        "with importance)", "",
+        text_table(["k", "test", "r", "95% CI", "statistic", "df", "p"], rows, left=2), ""]
+        + notes)
 
 
 def _dip_test(t: pd.DataFrame, **_) -> str:
@@ -318,41 +269,109 @@ def _whole_model_rsa(t: pd.DataFrame, **_) -> str:
 def _masking_mixed_model(t: pd.DataFrame, k=None, **_) -> str:
     _require(t, ["k", "effect", "group", "term", "estimate", "std_error", "statistic",
                  "p_value"], "masking_mixed_model")
-    fixed = t[t["effect"] == "fixed"]
-    slopes = fixed[fixed["term"] != "(Intercept)"].sort_values(["k", "term"])
-    est = _fmt_col(slopes["estimate"], 4, ref=np.median)
-    se = _fmt_col(slopes["std_error"], 4, ref=np.median)
-    rows = [[fmt_int(r["k"]), r["term"], est[i], se[i], fmt_num(r["statistic"], 2),
-             fmt_pval_r(r["p_value"])] for i, (_, r) in enumerate(slopes.iterrows())]
+    t = t.copy()
+    for c, v in (("model", "model"), ("p_method", "Wald z"), ("status", "ok"), ("df", np.nan)):
+        if c not in t.columns:
+            t[c] = v
+    keys = [c for c in ("task", "model") if c in t.columns]
+    fixed = t[(t["effect"] == "fixed") & (t["term"] != "(Intercept)")]
+    fixed = fixed.sort_values(keys + ["k", "term"])
+    est = _fmt_col(fixed["estimate"], 4, ref=np.median)
+    se = _fmt_col(fixed["std_error"], 4, ref=np.median)
+    rows = [[str(r[c]) for c in keys] + [fmt_int(r["k"]), r["term"], est[i], se[i],
+                                         fmt_num(r["statistic"], 2), fmt_df(r["df"]),
+                                         fmt_pval_r(r["p_value"]), r["p_method"] or "",
+                                         r["status"]]
+            for i, (_, r) in enumerate(fixed.iterrows())]
+    out = ["Mixed models of masking: estimate of attribute_vs_random = random - attribute-mask "
+           "outcome (positive = the attribute mask hurts more)"]
+    if "formula" in t.columns:
+        for m, g in t.drop_duplicates(keys).iterrows():
+            role = f" [{g['role']}]" if "role" in t.columns else ""
+            out.append(f"  {g['model']}{role}: {g['formula']}")
+    out += ["", text_table(keys + ["k", "term", "Estimate", "Std. Error", "t/z", "df",
+                                   "Pr(>|t|)", "p method", "status"], rows)]
     kk = _pick_k(t, k)
-    g = t[t["k"] == kk]
-    rp = g[g["effect"] == "ran_pars"]
-    rrows = []
-    for _, r in rp.iterrows():
-        name = r["term"].split("__", 1)[-1]
-        if r["term"].startswith("sd__"):
-            rrows.append([r["group"], "" if name == "Observation" else name,
-                          fmt_num(r["estimate"] ** 2, 6), fmt_num(r["estimate"], 5)])
-    method = g["p_method"].dropna().iloc[0] if "p_method" in g.columns and len(g) else "Wald z"
-    out = ["Linear mixed models of prompt-level accuracy: accuracy ~ condition + "
-           "(1 | emotion/template), REML (condition: attribute-specific vs random)", "",
-           text_table(["k", "term", "Estimate", "Std. Error", "z value", "Pr(>|z|)"], rows), "",
-           f"k = {kk}:", "Random effects:",
-           text_table(["Groups", "Name", "Variance", "Std.Dev."], rrows, left=2), "",
-           "Fixed effects:", _fixed_block(g[g["effect"] == "fixed"]), "",
-           p_method_note(method)]
+    for _, m in t[t["k"] == kk].drop_duplicates(keys).iterrows():
+        sel = (t["k"] == kk)
+        for c in keys:
+            sel &= t[c] == m[c]
+        g = t[sel]
+        rrows = []
+        for _, r in g[g["effect"] == "ran_pars"].iterrows():
+            name = r["term"].split("__", 1)[-1]
+            if r["term"].startswith("sd__"):
+                rrows.append([r["group"], "" if name == "Observation" else name,
+                              fmt_num(r["estimate"] ** 2, 6), fmt_num(r["estimate"], 5)])
+        out += ["", f"k = {kk}, {' '.join(str(m[c]) for c in keys)}: random effects"]
+        if rrows:
+            out.append(text_table(["Groups", "Name", "Variance", "Std.Dev."], rrows, left=2))
+        msgs = [x for x in g.get("message", pd.Series(dtype=str)).dropna().unique() if x]
+        out += [f"  note: {x}" for x in msgs]
+    methods = [m for m in t["p_method"].dropna().unique() if m]
+    out += [""] + [p_method_note(m) for m in methods]
     return "\n".join(out)
 
 
 def _masking_mixed_glance(t: pd.DataFrame, **_) -> str:
-    _require(t, ["k", "nobs", "logLik", "converged", "boundary", "optimizer"],
-             "masking_mixed_glance")
-    rows = [[fmt_int(r["k"]), fmt_int(r["nobs"]), fmt_num(r["logLik"], 2),
-             "yes" if r["converged"] else "NO", "yes" if r["boundary"] else "no", r["optimizer"]]
-            for _, r in t.sort_values("k").iterrows()]
+    _require(t, ["k", "nobs", "logLik", "converged"], "masking_mixed_glance")
+    keys = [c for c in ("task", "model") if c in t.columns]
+    sing = "singular" if "singular" in t.columns else "boundary"
+    rows = [[str(r[c]) for c in keys]
+            + [fmt_int(r["k"]), fmt_int(r["nobs"]), fmt_num(r["logLik"], 2),
+               "yes" if r["converged"] else "NO", "yes" if r.get(sing, False) else "no",
+               str(r.get("status", "")), str(r.get("message", "") or "")]
+            for _, r in t.sort_values(keys + ["k"]).iterrows()]
     return "\n".join(["Mixed-model fits", "",
-                      text_table(["k", "nobs", "logLik", "converged", "boundary", "optimizer"],
-                                 rows)])
+                      text_table(keys + ["k", "nobs", "logLik", "converged", "singular",
+                                         "status", "message"], rows)])
+
+
+def _attribute_vs_null(t: pd.DataFrame, k=None, **_) -> str:
+    _require(t, ["k", "attribute", "estimate", "statistic", "df", "p_value", "q_value_bh",
+                 "p_value_perm", "p_min_perm"], "attribute_vs_null")
+    kk = _pick_k(t, k)
+    g = t[t["k"] == kk].sort_values("estimate", ascending=False)
+    rows = [[r["attribute"], _pts(r["estimate"]), fmt_num(r["statistic"], 2), fmt_df(r["df"]),
+             fmt_p(r["p_value"], None), fmt_p(r["q_value_bh"], None),
+             fmt_p(r["p_value_perm"], None)] for _, r in g.iterrows()]
+    counts = [[fmt_int(k2), f"{_count(x['q_value_bh'] < 0.05)}/{len(x)}"]
+              for k2, x in t.groupby("k", sort=True)]
+    n_null = int(g["n_null"].iloc[0]) if "n_null" in g.columns and len(g) else 0
+    return "\n".join([
+        "Each attribute mask against the random masks (record): extra drop vs the random "
+        f"masks' mean, prediction-interval t on n_null - 1 df ({n_null} random masks)", "",
+        text_table(["k", "BH q < .05"], counts), "", f"k = {kk}:",
+        text_table(["attribute", "extra drop (pts)", "t", "df", "p", "q (BH)", "p (rank)"],
+                   rows), "",
+        f"q: BH over attributes x k. p (rank): smallest attainable "
+        f"{fmt_p(g['p_min_perm'].min() if len(g) else np.nan, None)}."])
+
+
+def _task_chance(t: pd.DataFrame, **_) -> str:
+    from emostat.analysis.experiment import chance_statement
+
+    _require(t, ["task", "n_items", "accuracy", "chance", "p_value", "interpretable"],
+             "task_chance")
+    return "\n".join(["Tasks against chance (exact one-sided binomial test)"]
+                     + [" " + chance_statement(r) for _, r in t.iterrows()])
+
+
+def _power(t: pd.DataFrame, **_) -> str:
+    _require(t, ["k", "n_attribute_masks", "n_random_masks", "detectable", "p_min_rank",
+                 "p_min_label", "ruled_out"], "power")
+    keys = ["task"] if "task" in t.columns else []
+    rows = [[str(r[c]) for c in keys]
+            + [fmt_int(r["k"]), fmt_int(r["n_attribute_masks"]), fmt_int(r["n_random_masks"]),
+               _pts(r["detectable"]), fmt_p(r["p_min_rank"], None),
+               fmt_p(r["p_min_label"], None), _pts(r["ruled_out"])]
+            for _, r in t.sort_values(keys + ["k"]).iterrows()]
+    return "\n".join([
+        "Precision of the masking design: smallest extra drop detectable with 80% power "
+        "(alpha .05, simulated at the mask level), smallest attainable permutation p, and the "
+        "extra drop ruled out (upper 95% bound of the record estimate)", "",
+        text_table(keys + ["k", "attribute masks", "random masks", "detectable (pts)",
+                           "min p (rank)", "min p (labels)", "ruled out (pts)"], rows)])
 
 
 def _generic(t: pd.DataFrame, name: str, max_rows: int = 10, **_) -> str:
@@ -373,7 +392,31 @@ def _generic(t: pd.DataFrame, name: str, max_rows: int = 10, **_) -> str:
     return "\n".join(out)
 
 
+def _neuron_count_null(t: pd.DataFrame, **_) -> str:
+    _require(t, ["attribute", "count", "statistic", "null_mean", "p_value", "n_perm"],
+             "neuron_count_null")
+    w = t.pivot(index="attribute", columns="count", values=["statistic", "null_mean", "p_value"])
+    attrs = list(dict.fromkeys(t["attribute"]))
+    rows = []
+    for a in attrs:
+        row = [a]
+        for c in ("significant", "selective"):
+            if ("statistic", c) in w.columns:
+                row += [fmt_int(w.loc[a, ("statistic", c)]), fmt_num(w.loc[a, ("null_mean", c)], 0),
+                        fmt_p(w.loc[a, ("p_value", c)], None)]
+        rows.append(row)
+    n = int(t["n_perm"].iloc[0])
+    head = ["attribute"] + [f"{c} {x}" for c in ("significant", "selective")
+                            if c in set(t["count"]) for x in ("n", "null mean", "p")]
+    return "\n".join([
+        "Counts of attribute neurons (study q < .01) against an emotion-label permutation null",
+        "", text_table(head, rows), "",
+        f"p: {_first(t, 'p_method', 'permutation')}; {n} permutations, smallest attainable p "
+        f"{fmt_p(1 / (n + 1), None)}."])
+
+
 _SUMMARIES = {
+    "neuron_count_null": _neuron_count_null,
     "attribute_importance": _attribute_importance,
     "neuron_rsa": _neuron_rsa,
     "masking_by_emotion": lambda t, **kw: _masking_grouped(t, "emotion", "emotion",
@@ -386,6 +429,9 @@ _SUMMARIES = {
     "whole_model_rsa": _whole_model_rsa,
     "masking_mixed_model": _masking_mixed_model,
     "masking_mixed_glance": _masking_mixed_glance,
+    "attribute_vs_null": _attribute_vs_null,
+    "task_chance": _task_chance,
+    "power": _power,
 }
 
 
@@ -417,12 +463,16 @@ def summarize(name: str, table: pd.DataFrame, **options) -> str:
 
 
 # ---- headline -----------------------------------------------------------------------------------
+ALPHA_CLAIM = 0.05     # the level at which the headline calls a test significant (both kinds)
+
+
 def headline(results: dict[str, pd.DataFrame], k: int = K_HEADLINE) -> str:
     """The short block of headline results that ``emostat reproduce`` prints.
 
-    Uses whichever of attribute_importance, neuron_rsa, masking_by_emotion,
-    masking_by_attribute, masking_mixed_model, importance_link, dip_test and whole_model_rsa
-    are present; k selects the manipulation size (the study's 4000).
+    First the descriptive lines of whichever tables are present (importance, searchlight,
+    masking by emotion/attribute, dip test, whole-model RSA), then, for each of the study's
+    three claims, the study's statistic beside the design-correct one (``docs/inference.md``)
+    and one sentence, written from those numbers, saying which conclusion survives.
     """
     lines = [f"Headline results (k = {k})"]
 
@@ -431,14 +481,15 @@ def headline(results: dict[str, pd.DataFrame], k: int = K_HEADLINE) -> str:
         top = t.sort_values("estimate", ascending=False).head(2)
         best = ", ".join(f"{a} tau = {fmt_stat(e, 2, True)}"
                          for a, e in zip(top["attribute"], top["estimate"]))
+        parts = []
         if t["p_value"].notna().any():
-            sig = f"{_count(t['p_value'] < 0.05)}/{len(t)} attributes significant (bootstrap p < .05)"
-        elif "p_value_mantel" in t and t["p_value_mantel"].notna().any():
-            sig = (f"{_count(t['p_value_mantel'] < 0.05)}/{len(t)} attributes significant "
-                   "(label-permutation p < .05; no participant bootstrap)")
-        else:
-            sig = f"{len(t)} attributes"
-        lines.append(f"Human attribute importance: {sig}; strongest: {best}")
+            parts.append(f"{_count(t['p_value'] < ALPHA_CLAIM)}/{len(t)} attributes with Mantel "
+                         "p < .05")
+        if "boot_share_le0" in t.columns and t["boot_share_le0"].notna().any():
+            parts.append(f"study's bootstrap share <= 0 below .05: "
+                         f"{_count(t['boot_share_le0'] < ALPHA_CLAIM)}/{len(t)}")
+        lines.append(f"Human attribute importance: {'; '.join(parts) or f'{len(t)} attributes'}"
+                     f"; strongest: {best}")
 
     t = results.get("neuron_rsa")
     if t is not None and len(t):
@@ -453,12 +504,13 @@ def headline(results: dict[str, pd.DataFrame], k: int = K_HEADLINE) -> str:
         g = t[t["k"] == k]
         if g.empty:
             continue
-        sig = g[(g["q_value"] < ALPHA_MASKING).fillna(False) & (g["estimate"] < 0)]
+        # estimate = accuracy(random) - accuracy(attribute): positive = extra drop
+        sig = g[(g["q_value"] < ALPHA_MASKING).fillna(False) & (g["estimate"] > 0)]
         line = (f"Attribute-specific vs random masking (k = {k}): {len(sig)}/{len(g)} {unit}s "
-                f"drop significantly (study FDR q < .05)")
+                f"drop significantly (study's paired t, FDR q < .05)")
         if len(sig):
-            r = sig.sort_values("estimate").iloc[0]
-            line += (f"; largest drop: {r[unit]} {_pts(-r['estimate'])} points, "
+            r = sig.sort_values("estimate", ascending=False).iloc[0]
+            line += (f"; largest drop: {r[unit]} {_pts(r['estimate'])} points, "
                      f"{apa_t(r['statistic'], r['df'], r['p_value'])}")
         lines.append(line)
         if unit == "emotion" and {"acc_none", "acc_random", "acc_attribute"} <= set(g.columns):
@@ -466,38 +518,197 @@ def headline(results: dict[str, pd.DataFrame], k: int = K_HEADLINE) -> str:
                          f", random {fmt_pct(g['acc_random'].mean())}, attribute-specific "
                          f"{fmt_pct(g['acc_attribute'].mean())}")
 
-    t = results.get("masking_mixed_model")
-    if t is not None and len(t):
-        g = t[(t["k"] == k) & (t["effect"] == "fixed") & (t["term"] != "(Intercept)")]
-        for _, r in g.iterrows():
-            what = ("attribute-specific vs random" if r["term"] == "conditionattribute"
-                    else r["term"])
-            lines.append(f"Mixed model (k = {k}), {what}: b = {fmt_num(r['estimate'], 3)} "
-                         f"({_pts(r['estimate'])} points), SE = {fmt_num(r['std_error'], 3)}, "
-                         f"{apa_z(r['statistic'], r['p_value'])} (Wald z)")
-
-    t = results.get("importance_link")
-    if t is not None and len(t):
-        g = t[t["k"] == k]
-        for _, r in g.iterrows():
-            lines.append(f"Drop-importance link (k = {k}): r = {fmt_stat(r['estimate'], 2, True)}"
-                         f", 95% CI {fmt_ci(r['conf_low'], r['conf_high'], 2, True)}, "
-                         f"{apa_t(r['statistic'], r['df'], r['p_value'])}")
-
     t = results.get("dip_test")
     if t is not None and len(t):
         g = t[t["k"] == k]
         if len(g):
-            s = g[(g["p_value"] < 0.05).fillna(False)]
-            names = ", ".join(s["attribute"]) if len(s) else "none"
-            lines.append(f"Dip test (k = {k}): {len(s)}/{len(g)} attributes depart from "
+            s_ = g[(g["p_value"] < 0.05).fillna(False)]
+            names = ", ".join(s_["attribute"]) if len(s_) else "none"
+            lines.append(f"Dip test (k = {k}): {len(s_)}/{len(g)} attributes depart from "
                          f"unimodality (p < .05): {names}")
 
     t = results.get("whole_model_rsa")
     if t is not None and len(t):
         r = t.iloc[0]
         lines.append(f"Whole-model RSA: tau = {fmt_stat(r['estimate'], 3, True)}, 95% CI "
-                     f"{fmt_ci(r['conf_low'], r['conf_high'], 3, True)}, {fmt_p(r['p_value'])}")
+                     f"{fmt_ci(r['conf_low'], r['conf_high'], 3, True)}, {fmt_p(r['p_value'])}"
+                     + (" (Mantel)" if str(r.get("p_method", "")).startswith("Mantel") else ""))
+
+    claims = [c for c in (_claim_neurons(results), _claim_masking(results, k),
+                          _claim_link(results, k)) if c]
+    if claims:
+        lines += ["", "The study's claims: the study's test | the design-correct test "
+                      "(docs/inference.md)"]
+        for c in claims:
+            lines += c
     if len(lines) == 1:
         lines.append("(no results tables)")
     return "\n".join(lines)
+
+
+def _verdict(claim: str, study: bool | None, record: bool | None, detail: str) -> str:
+    """One sentence from the two decisions (None = that test is absent)."""
+    if record is None:
+        how = ("has only the study's test, which supports it" if study
+               else "has only the study's test, which does not support it")
+    elif study is None:
+        how = ("is supported by the design-correct test" if record
+               else "is not supported by the design-correct test")
+    elif study and record:
+        how = "survives: the design-correct test agrees with the study's"
+    elif study and not record:
+        how = "does not survive: the study's test supports it, the design-correct test does not"
+    elif record:
+        how = "holds under the design-correct test, although the study's test does not support it"
+    else:
+        how = "is supported by neither test"
+    return f"  => {claim} {how}{detail}."
+
+
+def _sig(p, alpha: float = ALPHA_CLAIM) -> bool:
+    return not _nan(p) and float(p) <= alpha
+
+
+def _claim_neurons(results) -> list[str] | None:
+    rsa = results.get("neuron_rsa")
+    null = results.get("neuron_count_null")
+    if (rsa is None or not len(rsa)) and (null is None or not len(null)):
+        return None
+    out = ["1. Attribute neurons exist (neurons whose RDM tracks an attribute's)"]
+    study = record = None
+    n_attr = None
+    if rsa is not None and len(rsa):
+        per = rsa.assign(sig=(rsa["q_value"] < ALPHA_NEURON).fillna(False)).groupby(
+            "attribute", sort=False)["sig"].sum()
+        n_attr = len(per)
+        study_n = int((per > 0).sum())
+        study = study_n > 0
+        out.append(f"   study:  {fmt_int(int(per.sum()))} neuron x attribute tests with q < .01 "
+                   f"(Kendall normal approximation, 351 pairs as independent); {study_n} of "
+                   f"{n_attr} attributes have such neurons")
+    rec_n = None
+    if null is not None and len(null):
+        for count in ("significant", "selective"):
+            g = null[null["count"] == count]
+            if g.empty:
+                continue
+            ok = g[g["p_value"].map(_sig)]
+            n_perm = int(g["n_perm"].iloc[0])
+            out.append(f"   record: the count of {count} neurons exceeds its emotion-label "
+                       f"permutation null for {len(ok)} of {len(g)} attributes (p <= .05; "
+                       f"{n_perm} permutations, smallest p {fmt_p(1 / (n_perm + 1), None)})")
+            if count == "significant":
+                rec_n, n_attr = len(ok), len(g)
+        record = rec_n > 0 if rec_n is not None else None
+    mant = results.get("neuron_mantel")
+    if mant is not None and len(mant):
+        out.append(f"   record: Mantel p <= .05 for {_count(mant['p_value'] <= ALPHA_CLAIM)} of "
+                   f"{len(mant)} best-ranked neurons tested "
+                   f"({mant['neuron'].groupby(mant['attribute']).size().iloc[0]} per attribute)")
+    detail = (f" ({rec_n} of {n_attr} attributes have more attribute-tracking neurons than "
+              "relabelled emotions give)" if rec_n is not None else "")
+    out.append(_verdict("the claim that attribute neurons exist", study, record, detail))
+    return out
+
+
+def _mask_rows(t: pd.DataFrame, k: int):
+    """(study row, record row) of the attribute-vs-random effect at k, estimate positive =
+    attribute masks lower accuracy more. Old tables (no role column): the study-style model's
+    ``conditionattribute`` term, sign flipped."""
+    g = t[t["k"] == k]
+    if "role" in g.columns and (g["term"] == "attribute_vs_random").any():
+        g = g[g["term"] == "attribute_vs_random"]
+        pick = lambda role: g[g["role"] == role].iloc[0] if (g["role"] == role).any() else None
+        return pick("study"), pick("record")
+    g = g[g["term"] == "conditionattribute"]
+    if g.empty:
+        return None, None
+    r = g.iloc[0].copy()
+    r["estimate"], r["statistic"] = -r["estimate"], -r["statistic"]
+    return r, None
+
+
+def _claim_masking(results, k) -> list[str] | None:
+    mm = results.get("masking_mixed_model")
+    avn = results.get("attribute_vs_null")
+    if (mm is None or not len(mm)) and (avn is None or not len(avn)):
+        return None
+    out = ["2. Masking attribute neurons hurts more than masking random neurons"]
+    study = record = None
+    detail = ""
+    if mm is not None and len(mm):
+        s_, r_ = _mask_rows(mm, k)
+        for role, row in (("study", s_), ("record", r_)):
+            if row is None:
+                continue
+            df = row.get("df", np.nan)
+            stat = (apa_t(row["statistic"], df, row["p_value"]) if not _nan(df)
+                    else apa_z(row["statistic"], row["p_value"]))
+            model = row.get("model", "") if "model" in row.index else ""
+            out.append(f"   {role}:{' ' if role == 'record' else '  '}extra drop "
+                       f"{_pts(row['estimate'])} points, {stat}"
+                       + (f" ({model})" if isinstance(model, str) and model else "")
+                       + (f"; {row['p_method']}" if isinstance(row.get("p_method"), str)
+                          and row.get("p_method") else ""))
+            ok = _sig(row["p_value"]) and float(row["estimate"]) > 0
+            if role == "study":
+                study = ok
+            else:
+                record = ok
+                detail = (f" (mask-level model: {_pts(row['estimate'])} points, "
+                          f"{fmt_p(row['p_value'])})")
+    if avn is not None and len(avn) and "k" in avn.columns:
+        g = avn[avn["k"] == k]
+        if len(g) and "q_value_bh" in g.columns:
+            ok = g[(g["q_value_bh"] <= ALPHA_CLAIM).fillna(False) & (g["estimate"] > 0)]
+            out.append(f"   record: {len(ok)} of {len(g)} attribute masks lower accuracy more "
+                       f"than the population of random masks (BH q <= .05)")
+            if record is None:
+                record = len(ok) > 0
+            detail += f"; {len(ok)} of {len(g)} single attribute masks beat the random masks"
+    out.append(_verdict(f"the claim that masking attribute neurons hurts more (k = {k})",
+                        study, record, detail))
+    return out
+
+
+def _claim_link(results, k) -> list[str] | None:
+    t = results.get("importance_link")
+    if t is None or not len(t):
+        return None
+    g = t[t["k"] == k]
+    if g.empty:
+        return None
+    if "test" not in g.columns:
+        g = g.assign(test="study_t")
+    rows = {x: r for x, r in zip(g["test"], (r for _, r in g.iterrows()))}
+    out = ["3. The hurt tracks how much the attribute matters to humans"]
+    study = record = None
+    detail = ""
+    if "study_t" in rows:
+        r = rows["study_t"]
+        out.append(f"   study:  mean r = {fmt_stat(r['estimate'], 2, True)}, "
+                   f"{apa_t(r['statistic'], r['df'], r['p_value'])} (emotions as replicates)")
+        study = _sig(r["p_value"]) and float(r["estimate"]) > 0
+    perm, lvl = rows.get("attribute_permutation"), rows.get("attribute_level_r")
+    if perm is not None:
+        out.append(f"   record: attribute-label permutation p {_eq_p(perm['p_value'])} "
+                   f"({fmt_int(perm['n_perm'])} permutations of the importance vector)")
+        record = _sig(perm["p_value"]) and float(perm["estimate"]) > 0
+    if lvl is not None:
+        out.append(f"   record: attribute-level r = {fmt_stat(lvl['estimate'], 2, True)}, "
+                   f"95% CI {fmt_ci(lvl['conf_low'], lvl['conf_high'], 2, True)}, "
+                   f"{apa_t(lvl['statistic'], lvl['df'], lvl['p_value'])}")
+        if record is None:
+            record = _sig(lvl["p_value"]) and float(lvl["estimate"]) > 0
+    if perm is not None:
+        n_att = int(perm.get("n_attributes", 0)) if "n_attributes" in perm.index else 0
+        detail = (f" (with the {n_att or ''} attributes as replicates: permutation p "
+                  f"{_eq_p(perm['p_value'])})").replace("the  attributes", "the attributes")
+    out.append(_verdict(f"the claim that the hurt tracks human importance (k = {k})", study,
+                        record, detail))
+    return out
+
+
+def _eq_p(p) -> str:
+    s_ = fmt_p(p, None)
+    return s_ if s_[:1] in "<>" else f"= {s_}"

@@ -2,31 +2,45 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
+def _folder_name(model: str) -> str:
+    """A run folder name for a model path or id (``HuggingFaceTB/SmolLM2-135M`` →
+    ``SmolLM2-135M``)."""
+    name = Path(str(model).rstrip("/")).name or "model"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
 def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
-        seed: int = 20241201, quiet: bool = False) -> dict[str, Path]:
+        seed: int = 20241201, quiet: bool = False, models=None) -> dict[str, Path]:
     """Collect on the embedded model (or reproduce the study with ``release``), analyse, render.
 
-    Returns the rendered report files by format.
+    ``models`` (several local paths or cached ids) runs the experiment on each into
+    ``<out>/<model>/`` and renders one comparison report of all of them into
+    ``<out>/report``; one model renders the experiment report. Returns the rendered report
+    files by format.
     """
     from emostat.report.render import render_report
 
     out = Path(out)
+    models = list(models or [])
     if release is not None:
         from emostat.analysis.pipeline import reproduce
 
         reproduce(release, out, seed=seed, quiet=quiet)
-        kind = "reproduction"
+        dirs, kind = [out], "reproduction"
     else:
         from emostat.analysis.pipeline import analyse_run
         from emostat.collect.runner import collect
 
-        collect(out=out, quick=quick, seed=seed, quiet=quiet)
-        analyse_run(out, seed=seed, quiet=quiet)
-        kind = "experiment"
-    files = render_report([out], to=list(to), out=out / "report", kind=kind, quiet=quiet)
+        dirs = [out] if len(models) <= 1 else [out / _folder_name(m) for m in models]
+        for d, m in zip(dirs, models or [None]):
+            collect(out=d, model=m, quick=quick, seed=seed, quiet=quiet)
+            analyse_run(d, seed=seed, quiet=quiet)
+        kind = "comparison" if len(dirs) > 1 else "experiment"
+    files = render_report(dirs, to=list(to), out=out / "report", kind=kind, quiet=quiet)
     for fmt, path in files.items():
         print(f"report ({fmt}): {Path(path).resolve()}")
     return files

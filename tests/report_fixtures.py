@@ -20,25 +20,30 @@ N_LAYERS, N_UNITS = 12, 48
 COMPONENTS = ATTRIBUTES[8:]
 
 
-def _t_rows(rng, keys: pd.DataFrame, n: int, mean=-0.03, sd=0.03) -> pd.DataFrame:
-    """Paired-t style rows (broom columns + q's + accuracies) for each row of ``keys``."""
+def _t_rows(rng, keys: pd.DataFrame, n: int, mean=0.03, sd=0.03) -> pd.DataFrame:
+    """The study's one-sided paired t per row of ``keys`` in the contract's sign
+    (docs/inference.md): ``estimate`` = extra drop = acc_random - acc_attribute, positive =
+    the attribute mask hurts more; "greater" test, so the CI is [low, Inf)."""
     m = len(keys)
     est = rng.normal(mean, sd, m)
     se = np.abs(rng.normal(0.012, 0.003, m)) + 0.002
     t = est / se
     from scipy import stats
 
-    p = stats.t.cdf(t, n - 1)
+    p = stats.t.sf(t, n - 1)
     crit = stats.t.ppf(0.95, n - 1)
     acc_none = rng.uniform(0.6, 0.97, m)
     acc_random = acc_none - np.abs(rng.normal(0.08, 0.04, m))
     out = keys.reset_index(drop=True).assign(
         estimate=est, std_error=se, statistic=t, df=float(n - 1), p_value=p,
-        conf_low=-np.inf, conf_high=est + crit * se,
+        conf_low=est - crit * se, conf_high=np.inf,
         q_value=np.minimum(1, p * m / stats.rankdata(p)),
         q_value_bh=np.minimum(1, p * m / stats.rankdata(p) * 1.2),
         p_value_perm=np.clip(p * rng.uniform(0.8, 1.2, m), 1e-4, 1),
-        acc_none=acc_none, acc_random=acc_random, acc_attribute=acc_random + est, n=n)
+        p_method="paired t, one-sided (greater), t distribution", unit=f"prompt ({n})",
+        role="study", test="study_t",
+        p_method_perm="sign-flip permutation, one-sided, 10,000 draws",
+        acc_none=acc_none, acc_random=acc_random, acc_attribute=acc_random - est, n=n)
     return out
 
 
@@ -46,10 +51,12 @@ def human_tables(rng) -> dict[str, pd.DataFrame]:
     imp = rng.uniform(-0.01, 0.6, len(ATTRIBUTES))
     se = rng.uniform(0.02, 0.05, len(ATTRIBUTES))
     t = {"attribute_importance": pd.DataFrame({
-        "attribute": ATTRIBUTES, "estimate": imp, "std_error": se, "statistic": imp / se,
-        "df": np.nan, "p_value": np.where(imp > 0.05, 1e-4, 0.3),
-        "conf_low": imp - 1.96 * se, "conf_high": imp + 1.96 * se,
-        "p_value_mantel": np.where(imp > 0.05, 2e-4, 0.4)})}
+        "attribute": ATTRIBUTES, "estimate": imp, "std_error": se, "statistic": np.nan,
+        "df": np.nan, "p_value": np.where(imp > 0.05, 2e-4, 0.4),
+        "p_method": "Mantel: emotion-label permutation, one-sided, 10,000 draws",
+        "unit": "emotion (27)", "role": "record",
+        "boot_share_le0": np.where(imp > 0.02, 0.0, 0.3),
+        "conf_low": imp - 1.96 * se, "conf_high": imp + 1.96 * se})}
     means = rng.uniform(1, 9, (27, 14))
     t["human_means"] = pd.DataFrame([(e, a, means[i, j]) for i, e in enumerate(ANALYSIS_ORDER)
                                      for j, a in enumerate(ATTRIBUTES)],
@@ -68,14 +75,16 @@ def human_tables(rng) -> dict[str, pd.DataFrame]:
         [(it, f"Appraisal item {it}", c, rng.uniform(-0.3, 0.3) + (0.5 if it % 6 == k else 0))
          for it in items for k, c in enumerate(COMPONENTS)],
         columns=["item", "item_text", "component", "loading"])
+    icc = rng.uniform(0.85, 0.98, 8)
     t["rating_icc"] = pd.DataFrame({
         "experiment": ["affective"] * 2 + ["physical"] * 6, "attribute": ATTRIBUTES[:8],
-        "estimate": rng.uniform(0.85, 0.98, 8), "conf_low": 0.8, "conf_high": 0.99})
+        "estimate": icc, "conf_low": icc - 0.05, "conf_high": np.minimum(icc + 0.05, 1),
+        "p_value": 1e-6, "p_method": "F test of ICC = 0"})
     return t
 
 
-def searchlight_tables(rng, ks) -> dict[str, pd.DataFrame]:
-    n = N_LAYERS * N_UNITS
+def searchlight_tables(rng, ks, n_layers: int = N_LAYERS) -> dict[str, pd.DataFrame]:
+    n = n_layers * N_UNITS
     rows = []
     for a in ATTRIBUTES:
         tau = rng.normal(0.02, 0.08, n)
@@ -84,7 +93,7 @@ def searchlight_tables(rng, ks) -> dict[str, pd.DataFrame]:
 
         rows.append(pd.DataFrame({
             "neuron": np.arange(n), "layer": np.arange(n) // N_UNITS,
-            "unit": np.arange(n) % N_UNITS, "attribute": a, "tau": tau, "p_value": p,
+            "unit": np.arange(n) % N_UNITS, "attribute": a, "tau": tau, "p_asymptotic": p,
             "q_value": np.minimum(1, p * n * 14 / stats.rankdata(p)),
             "q_value_bh": np.minimum(1, p * n * 14 / stats.rankdata(p) * 1.1),
             "rank": stats.rankdata(-tau)}))
@@ -95,8 +104,23 @@ def searchlight_tables(rng, ks) -> dict[str, pd.DataFrame]:
               .reset_index())
     counts["n_selective"] = (counts["n_significant"] * 0.3).astype("int64")
     layer = [(a, k, lay, int(rng.integers(50, 500))) for a in ATTRIBUTES for k in ks
-             for lay in range(N_LAYERS)]
-    return {"neuron_rsa": rsa, "neuron_counts": counts,
+             for lay in range(n_layers)]
+    rows = []
+    for a, sig, sel in zip(counts["attribute"], counts["n_significant"], counts["n_selective"]):
+        for kind, obs in (("significant", sig), ("selective", sel)):
+            mean = rng.uniform(5, 60)
+            rows.append((a, kind, float(obs), mean, mean / 3, 0.005 if obs > mean else 0.6))
+    count_null = pd.DataFrame(rows, columns=["attribute", "count", "statistic", "null_mean",
+                                             "null_sd", "p_value"]).assign(
+        p_method="emotion-label permutation of all attribute RDMs together, one-sided",
+        unit="emotion label (27)", role="record", n_perm=199)
+    chosen = rsa[rsa["rank"] <= 5]
+    mantel = chosen[["neuron", "layer", "attribute", "tau", "p_asymptotic"]].assign(
+        p_value=np.clip(chosen["p_asymptotic"].to_numpy() * 40, 1e-4, 1),
+        p_method="emotion-label permutation (Mantel), one-sided", unit="emotion label (27)",
+        role="record", n_perm=10000)
+    return {"neuron_rsa": rsa, "neuron_counts": counts, "neuron_count_null": count_null,
+            "neuron_mantel": mantel,
             "layer_distribution": pd.DataFrame(layer,
                                                columns=["attribute", "k", "layer", "n_neurons"])}
 
@@ -110,57 +134,104 @@ def masking_tables(rng, ks, n_emotion=168, n_attr=324, n_cell=12) -> dict[str, p
          "masking_by_attribute": _t_rows(rng, at, n_attr),
          "masking_cells": _t_rows(rng, ce, n_cell)}
     r = rng.uniform(0.1, 0.5, len(ks))
-    t["importance_link"] = pd.DataFrame({
-        "k": ks, "estimate": r, "std_error": 0.03, "statistic": r / 0.03, "df": 26.0,
-        "p_value": 10.0 ** -rng.uniform(3, 14, len(ks)), "conf_low": r - 0.06,
-        "conf_high": r + 0.06})
+    link = []
+    for k, rk in zip(ks, r):
+        link += [(k, "study_t", "study", rk, 0.03, rk / 0.03, 26.0, 10.0 ** -rng.uniform(3, 14),
+                  rk - 0.06, rk + 0.06, "one-sample t on Fisher-z over emotions, two-sided",
+                  "emotion (27)"),
+                 (k, "attribute_permutation", "record", rk, np.nan, np.nan, np.nan,
+                  rng.uniform(0.001, 0.3), np.nan, np.nan,
+                  "attribute-label permutation of importance, one-sided, 10,000 draws",
+                  "attribute (14)"),
+                 (k, "attribute_level_r", "record", rk * 1.2, np.nan, rk * 10, 12.0,
+                  rng.uniform(0.001, 0.3), np.nan, np.nan, "Pearson r over attributes, t(12)",
+                  "attribute (14)")]
+    t["importance_link"] = pd.DataFrame(link, columns=[
+        "k", "test", "role", "estimate", "std_error", "statistic", "df", "p_value", "conf_low",
+        "conf_high", "p_method", "unit"])
     t["importance_link_by_emotion"] = pd.DataFrame(
-        [(k, e, rng.uniform(-0.3, 0.8)) for k in ks for e in ANALYSIS_ORDER],
-        columns=["k", "emotion", "estimate"])
+        [(k, e, rng.uniform(-0.3, 0.8), rng.uniform(0, 1)) for k in ks for e in ANALYSIS_ORDER],
+        columns=["k", "emotion", "estimate", "p_value"]).assign(
+        p_method="Pearson r over attributes, t(12)", unit="attribute (14)", role="study")
     t["dip_test"] = pd.DataFrame([(k, a, rng.uniform(0.03, 0.08), rng.uniform(0, 1))
                                   for k in ks for a in ATTRIBUTES],
-                                 columns=["k", "attribute", "statistic", "p_value"])
-    mm = []
+                                 columns=["k", "attribute", "statistic", "p_value"]).assign(
+        p_method="Hartigan's dip test, interpolated null table", unit="emotion (27)",
+        role="study")
+    mm, glance = [], []
+    models = [("record", "record", "correct ~ condition + (1 | emotion) + "
+               "(1 | emotion:prompt) + (1 + condition | attribute)",
+               "Satterthwaite t (lmerTest)", 40.3),
+              ("study", "study", "accuracy ~ condition + (1 | emotion/prompt)", "Wald z",
+               np.nan)]
     for k in ks:
-        slope = rng.normal(-0.03, 0.01)
-        mm += [(k, "fixed", None, "(Intercept)", 0.72, 0.02, 36.0, 1e-20, "Wald z"),
-               (k, "fixed", None, "conditionattribute", slope, 0.006, slope / 0.006, 1.6e-6,
-                "Wald z"),
-               (k, "ran_pars", "emotion", "sd__(Intercept)", 0.11, np.nan, np.nan, np.nan,
-                None),
-               (k, "ran_pars", "emotion", "sd__conditionattribute", 0.025, np.nan, np.nan,
-                np.nan, None),
-               (k, "ran_pars", "emotion", "cor__(Intercept).conditionattribute", -0.31,
-                np.nan, np.nan, np.nan, None),
-               (k, "ran_pars", "Residual", "sd__Observation", 0.09, np.nan, np.nan, np.nan,
-                None)]
-    t["masking_mixed_model"] = pd.DataFrame(mm, columns=[
-        "k", "effect", "group", "term", "estimate", "std_error", "statistic", "p_value",
-        "p_method"])
-    t["masking_mixed_glance"] = pd.DataFrame({
-        "k": ks, "nobs": 9072, "logLik": rng.uniform(5000, 9000, len(ks)), "converged": True,
-        "boundary": False, "optimizer": "cg"})
+        for role, model, formula, method, dfr in models:
+            slope = rng.normal(0.03, 0.01)
+            base = dict(k=k, model=model, formula=formula, role=role, status="ok", message="",
+                        family="gaussian", outcome="accuracy")
+            mm += [dict(base, effect="fixed", group="", term="(Intercept)", estimate=0.72,
+                        std_error=0.02, statistic=36.0, df=dfr, p_value=1e-20, p_method=method),
+                   dict(base, effect="fixed", group="", term="attribute_vs_random",
+                        estimate=slope, std_error=0.006, statistic=slope / 0.006, df=dfr,
+                        p_value=1.6e-6, p_method=method, conf_low=slope - 0.012,
+                        conf_high=slope + 0.012),
+                   dict(base, effect="ran_pars", group="emotion", term="sd__(Intercept)",
+                        estimate=0.11),
+                   dict(base, effect="ran_pars", group="attribute",
+                        term="sd__attribute_vs_random", estimate=0.025),
+                   dict(base, effect="ran_pars", group="Residual", term="sd__Observation",
+                        estimate=0.09)]
+            glance.append(dict(k=k, model=model, nobs=9072, logLik=rng.uniform(5000, 9000),
+                               converged=True, singular=False, optimizer="bobyqa",
+                               status="ok", message=""))
+    t["masking_mixed_model"] = pd.DataFrame(mm)
+    t["masking_mixed_glance"] = pd.DataFrame(glance)
     return t
 
 
 def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
-    tasks = ["binary", "multiclass"]
+    tasks = ["binary", "choice"]
     t = {"baseline_accuracy": pd.DataFrame(
         [(task, e, rng.uniform(0.5, 0.95), 40) for task in tasks for e in ANALYSIS_ORDER],
         columns=["task", "emotion", "estimate", "n"])}
-    draws = []
-    vs = []
+    t["task_chance"] = pd.DataFrame({
+        "task": tasks, "n_items": [54, 27], "accuracy": [0.48, 0.41], "chance": [0.5, 1 / 27],
+        "p_value": [0.81, 1e-30], "interpretable": [False, True],
+        "reason": ["accuracy not above chance (exact binomial test)", ""],
+        "p_method": "exact binomial test against chance, one-sided"})
+    # random masks shared by all attributes: stored once (attribute null), as emostat writes
+    draws, vs = [], []
+    n_draws = 50
+    from scipy import stats
+
     for task in tasks:
-        for a in ATTRIBUTES:
-            for k in ks:
-                null = rng.normal(-0.02, 0.01, 50)
-                draws += [(task, a, k, d, v) for d, v in enumerate(null)]
-                est = rng.normal(-0.035, 0.01)
-                vs.append((task, a, k, est, null.mean(), null.std(ddof=1),
-                           (1 + (null <= est).sum()) / 51))
+        for k in ks:
+            null = rng.normal(0.02, 0.01, n_draws)   # drop vs no manipulation per draw
+            draws += [(task, None, k, d, v) for d, v in enumerate(null)]
+            sd = null.std(ddof=1) * np.sqrt(1 + 1 / n_draws)
+            for a in ATTRIBUTES:
+                drop = rng.normal(0.035, 0.01)
+                est = drop - null.mean()              # the extra drop over the random masks
+                tt = est / sd
+                vs.append((task, a, k, est, sd, tt, n_draws - 1.0, stats.t.sf(tt, n_draws - 1),
+                           est - 1.96 * sd, est + 1.96 * sd, null.mean(), n_draws,
+                           (1 + (null >= drop).sum()) / (n_draws + 1), 1 / (n_draws + 1)))
     t["random_null"] = pd.DataFrame(draws, columns=["task", "attribute", "k", "draw", "estimate"])
-    t["attribute_vs_null"] = pd.DataFrame(vs, columns=[
-        "task", "attribute", "k", "estimate", "null_mean", "null_sd", "p_value_perm"])
+    v = pd.DataFrame(vs, columns=["task", "attribute", "k", "estimate", "std_error",
+                                  "statistic", "df", "p_value", "conf_low", "conf_high",
+                                  "null_mean", "n_null", "p_value_perm", "p_min_perm"])
+    from emostat.analysis.multitest import fdr_bh
+
+    v["q_value_bh"] = v.groupby(["task", "k"])["p_value"].transform(lambda p: fdr_bh(p.to_numpy()))
+    t["attribute_vs_null"] = v.assign(
+        role="record", test="attribute_vs_null", unit=f"random mask ({n_draws})",
+        p_method="attribute mask against the population of random masks: prediction-interval t",
+        p_method_perm="rank among the random masks, one-sided")
+    t["power"] = pd.DataFrame({
+        "task": "choice", "k": ks, "n_attribute_masks": 14, "n_random_masks": n_draws,
+        "sd_mask": 0.02, "detectable": 0.042, "power": 0.8, "alpha": 0.05,
+        "p_min_rank": 1 / (n_draws + 1), "p_min_label": 1e-4, "estimate": 0.01,
+        "ruled_out": 0.05})
     t["generation_examples"] = pd.DataFrame({
         "emotion": ["joy", "anger", "joy", "anger"],
         "text": ["I finally got the job!", "They cancelled again | without notice."] * 2,
@@ -170,20 +241,38 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
     return t
 
 
+def release_tables(rng) -> dict[str, pd.DataFrame]:
+    """The agreement tables emostat.release.agreement writes for a reproduction."""
+    return {"release_rank_agreement": pd.DataFrame({
+        "attribute": ATTRIBUTES, "spearman": 1.0, "identical_share": rng.uniform(.97, .995, 14),
+        "top_k": 4000, "top_k_overlap": 4000, "n_neurons": 36864}),
+        "release_unimodality": pd.DataFrame({
+            "k": 4000, "attribute": ATTRIBUTES, "statistic_release": 0.05,
+            "p_value_release": 0.5, "statistic": 0.05, "p_value": 0.5})}
+
+
 def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixture-model",
-             ks=None, drop=()) -> Path:
-    """Write a fixture run folder at ``root``; tables named in ``drop`` are left out."""
+             ks=None, drop=(), n_layers: int = N_LAYERS) -> Path:
+    """Write a fixture run folder at ``root``; tables named in ``drop`` are left out.
+    ``n_layers`` sets the model's depth (N_UNITS neurons per layer)."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     ks = list(K_VALUES if ks is None else ks)
     tables = human_tables(rng)
-    tables.update(searchlight_tables(rng, ks))
+    tables.update(searchlight_tables(rng, ks, n_layers))
     tables.update(masking_tables(rng, ks))
     w = rng.uniform(0.1, 0.4)
-    tables["whole_model_rsa"] = pd.DataFrame({"estimate": [w], "conf_low": [w - 0.07],
-                                              "conf_high": [w + 0.06], "p_value": [1e-4]})
+    tables["whole_model_rsa"] = pd.DataFrame({
+        "estimate": [w], "conf_low": [w - 0.07], "conf_high": [w + 0.06], "p_value": [1e-4],
+        "p_method": ["emotion-label permutation, one-sided, 10,000 draws"],
+        "unit": ["emotion (27)"], "role": ["record"]})
     if kind == "experiment":
         tables.update(experiment_tables(rng, ks))
+    else:
+        tables.update(release_tables(rng))
+        # the release's one random mask per attribute and k, as a population (no task)
+        x = experiment_tables(rng, ks)["attribute_vs_null"]
+        tables["attribute_vs_null"] = x[x["task"] == "choice"].drop(columns="task")
     prov = io.provenance(kind=kind, seed=seed, n_boot=1000, n_perm=1000, ks=ks, model=model,
                          source="fixture" if kind == "experiment" else "/release",
                          source_files={"accuracy.csv": "ab" * 32},
@@ -195,5 +284,8 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
             io.write_table(df, res / f"{name}.parquet", prov=prov)
     (res / "provenance.json").write_text(json.dumps(prov, indent=2))
     if kind == "experiment":
-        (root / "manifest.json").write_text(json.dumps({"model": model, "seed": seed}))
+        (root / "manifest.json").write_text(json.dumps({
+            "model": {"name": model, "n_layers": n_layers, "n_units": N_UNITS,
+                      "n_neurons": n_layers * N_UNITS, "dtype": "float32"}, "seed": seed}))
     return root
+

@@ -121,7 +121,6 @@ def test_reader_non_numeric_accuracy(tmp_path):
 from scipy import stats  # noqa: E402
 
 from emostat.analysis.masking import (acc_diff, condition_means, dip_tests,  # noqa: E402
-                                      importance_link, importance_link_by_emotion,
                                       masking_by_attribute, masking_by_emotion, masking_cells,
                                       paired_tests)
 from emostat.analysis.multitest import fdr_bh, fdr_study  # noqa: E402
@@ -178,22 +177,42 @@ def test_paired_tests_vs_scipy_and_pingouin():
     res = paired_tests(d, ["k", "emotion"])
     assert len(res) == 4 and (res["n"] == 6).all()
     for _, r in res.iterrows():
-        x = d.loc[(d.k == r.k) & (d.emotion == r.emotion), "diff"].to_numpy()
-        ref = stats.ttest_1samp(x, 0, alternative="less")
+        # estimate = random − attribute = −ACC.diff; H1 "greater" = the study's "less"
+        x = -d.loc[(d.k == r.k) & (d.emotion == r.emotion), "diff"].to_numpy()
+        ref = stats.ttest_1samp(x, 0, alternative="greater")
+        assert r.p_value == pytest.approx(
+            stats.ttest_1samp(-x, 0, alternative="less").pvalue, rel=1e-12)
         assert r.statistic == pytest.approx(ref.statistic, rel=1e-12)
         assert r.p_value == pytest.approx(ref.pvalue, rel=1e-12)
         ci = stats.ttest_1samp(x, 0).confidence_interval(0.95)  # two-sided interval
         assert (r.conf_low, r.conf_high) == pytest.approx((ci.low, ci.high), rel=1e-12)
         assert r.estimate == pytest.approx(x.mean()) and r.df == 5
     pg = pytest.importorskip("pingouin")
-    x = d.loc[(d.k == 100) & (d.emotion == "fear"), "diff"].to_numpy()
-    ref = pg.ttest(x, 0, alternative="less")
+    x = -d.loc[(d.k == 100) & (d.emotion == "fear"), "diff"].to_numpy()
+    ref = pg.ttest(x, 0, alternative="greater")
     r = res[(res.k == 100) & (res.emotion == "fear")].iloc[0]
     assert r.statistic == pytest.approx(ref["T"].item(), rel=1e-10)
     assert r.p_value == pytest.approx(ref["p_val"].item(), rel=1e-10)
     # q over the whole table (all k together), both rules
     np.testing.assert_allclose(res["q_value"], fdr_study(res["p_value"].to_numpy()))
     np.testing.assert_allclose(res["q_value_bh"], fdr_bh(res["p_value"].to_numpy()))
+    assert set(res["role"]) == {"study"} and set(res["unit"]) == {"attribute × template (6)"}
+    assert res["p_method"].str.contains("one-sided").all()
+    assert res["p_method_perm"].str.startswith("sign-flip").all()
+
+
+def test_shared_random_draws_pair_in_memory():
+    # a run's shared draws appear once (null attribute); acc_diff pairs them with every
+    # attribute, giving the same diffs as the old per-attribute copies
+    acc = _toy_accuracy(draws=2)
+    rnd = acc[(acc.condition == "random") & (acc.attribute == "valence")]
+    shared = pd.concat([acc[acc.condition != "random"], rnd.assign(attribute=None)])
+    copies = pd.concat([acc[acc.condition != "random"], rnd,
+                        rnd.assign(attribute="arousal")])
+    a, b = acc_diff(shared), acc_diff(copies)
+    cols = ["emotion", "template", "attribute", "k", "diff", "n_draws"]
+    pd.testing.assert_frame_equal(a[cols], b[cols], check_dtype=False)
+    assert (a["n_draws"] == 2).all() and len(a) == 2 * 3 * 2 * 2
 
 
 # ---- analysis: the study's numbers ---------------------------------------------------------
@@ -224,13 +243,14 @@ def test_by_emotion_k4000(by_emotion):
     assert (e.q_value < 0.05).sum() == 20
     assert set(e.index[e.q_value >= 0.05]) == {"desire", "surprise", "grief", "nervousness",
                                                "realization", "embarrassment", "relief"}
-    # remorse 8.1 points t(167) = -3.56, annoyance 5.8 (-6.08), confusion 5.0 (-4.14)
+    # remorse 8.1 points t(167) = -3.56, annoyance 5.8 (-6.08), confusion 5.0 (-4.14), in the
+    # study's sign; here estimate = random − attribute (the drop), so t has the opposite sign
     for emo, drop, t in (("remorse", 8.1, -3.56), ("annoyance", 5.8, -6.08),
                          ("confusion", 5.0, -4.14)):
-        assert round(-e.loc[emo, "estimate"] * 100, 1) == drop
-        assert round(e.loc[emo, "statistic"], 2) == t
+        assert round(e.loc[emo, "estimate"] * 100, 1) == drop
+        assert round(-e.loc[emo, "statistic"], 2) == t
         assert e.loc[emo, "df"] == 167
-    assert e["estimate"].idxmin() == "remorse"
+    assert e["estimate"].idxmax() == "remorse"
     # per emotion (w/o, random, attribute-specific, %)
     ref = {"gratitude": (96.4, 93.8, 91.6), "love": (95.5, 92.0, 88.8),
            "remorse": (89.2, 72.4, 64.3), "relief": (68.5, 54.2, 54.2),
@@ -252,8 +272,8 @@ def test_by_emotion_q_over_whole_table(by_emotion):
 def test_by_emotion_t_vs_scipy(diff, by_emotion):
     r = by_emotion[(by_emotion.k == 2500) & (by_emotion.emotion == "pride")].iloc[0]
     x = diff.loc[(diff.k == 2500) & (diff.emotion == "pride"), "diff"]
-    ref = stats.ttest_1samp(x, 0, alternative="less")
-    assert r.statistic == pytest.approx(ref.statistic, rel=1e-10)
+    ref = stats.ttest_1samp(x, 0, alternative="less")       # the study's test of ACC.diff
+    assert r.statistic == pytest.approx(-ref.statistic, rel=1e-10)
     assert r.p_value == pytest.approx(ref.pvalue, rel=1e-10)
 
 
@@ -265,13 +285,14 @@ def test_by_attribute_and_cells(diff):
     r = c[(c.k == 4000) & (c.emotion == "remorse") & (c.attribute == "valence")].iloc[0]
     x = diff.loc[(diff.k == 4000) & (diff.emotion == "remorse")
                  & (diff.attribute == "valence"), "diff"].to_numpy()
-    assert r.statistic == pytest.approx(stats.ttest_1samp(x, 0).statistic, rel=1e-10)
-    # n = 12 -> exact sign-flip p; check against scipy's exact enumeration
+    assert r.statistic == pytest.approx(-stats.ttest_1samp(x, 0).statistic, rel=1e-10)
+    # n = 12 -> exact sign-flip p; check against scipy's exact enumeration (study's "less")
     ref = stats.permutation_test((x,), np.mean, permutation_type="samples",
                                  alternative="less", n_resamples=np.inf).pvalue
     assert r.p_value_perm == pytest.approx(ref, abs=1e-12)
-    # cell means of diff are the mean over seeds
-    assert r.estimate == pytest.approx(x.mean(), abs=1e-15)
+    # cell estimate = −(mean over seeds of ACC.diff)
+    assert r.estimate == pytest.approx(-x.mean(), abs=1e-15)
+    assert r.unit == "template (12)" and r.role == "study"
 
 
 # importance = Kendall tau-b(mean human RDM, attribute RDM), reference-values.md (4 decimals)
@@ -280,13 +301,6 @@ IMPORTANCE_REF = {
     "self-relativity": 0.0676, "control": 0.0687, "expectedness": 0.0822, "fear-face": 0.2646,
     "sad-face": 0.3623, "disgust-face": 0.3827, "anger-face": 0.3843, "fairness": 0.4234,
     "valence": 0.5860, "happy-face": 0.6052}
-
-# reference-values.md "Drop vs human importance": k: (mean r, CI low, CI high, t(26), p)
-LINK_REF = {1500: (.165, .107, .222, 5.81, 4.0e-6), 2000: (.341, .276, .403, 10.17, 1.5e-10),
-            2500: (.397, .352, .440, 16.55, 2.5e-15), 3000: (.326, .268, .381, 11.07, 2.5e-11),
-            4000: (.474, .424, .521, 16.92, 1.5e-15), 5000: (.199, .101, .294, 4.12, 3.4e-4),
-            6000: (.145, .057, .230, 3.38, .0023)}
-
 
 @pytest.fixture(scope="module")
 def importance():
@@ -299,35 +313,17 @@ def importance():
     return pd.Series({c: stats.kendalltau(human, att[c]).statistic for c in att.columns})
 
 
-def test_importance_taus(importance):
+def test_importance_taus(importance, release):
+    # emostat's importance (not the scipy fixture itself) against the scipy fixture and
+    # reference-values.md
+    from emostat.analysis.human import attribute_importance, load_human
+
+    human = load_human(release)
+    ours = attribute_importance(human.subject_rdms, human.attribute_rdms_for_study, n_boot=0,
+                                n_perm=0).set_index("attribute")["estimate"]
     for a, want in IMPORTANCE_REF.items():
-        assert round(importance[a], 4) == want, a
-
-
-def test_importance_link_all_k(diff, importance):
-    res = importance_link(diff, importance).set_index("k")
-    assert list(res.index) == list(K_VALUES)
-    assert (res["df"] == 26).all() and (res["n_emotions"] == 27).all()
-    for k, (r, lo, hi, t, p) in LINK_REF.items():
-        row = res.loc[k]
-        assert round(row.estimate, 3) == r, k
-        assert (round(row.conf_low, 3), round(row.conf_high, 3)) == (lo, hi), k
-        assert round(row.statistic, 2) == t, k
-        assert float(f"{row.p_value:.2g}") == p, k
-
-
-def test_importance_link_by_emotion_vs_scipy(diff, importance):
-    per = importance_link_by_emotion(diff, importance)
-    assert len(per) == 27 * 7
-    r = per[(per.k == 4000) & (per.emotion == "remorse")].iloc[0]
-    cells = diff[(diff.k == 4000) & (diff.emotion == "remorse")].groupby("attribute")["diff"]
-    drop = -cells.mean()
-    ref = stats.pearsonr(drop.to_numpy(), importance.reindex(drop.index).to_numpy())
-    assert r.estimate == pytest.approx(ref.statistic, rel=1e-12)
-    assert r.p_value == pytest.approx(ref.pvalue, rel=1e-10)
-    ci = ref.confidence_interval(0.95)
-    assert (r.conf_low, r.conf_high) == pytest.approx((ci.low, ci.high), rel=1e-10)
-    assert r.df == 12
+        assert round(ours[a], 4) == want, a
+        assert ours[a] == pytest.approx(importance[a], abs=1e-6), a
 
 
 def test_dip_tests_shape(diff):
@@ -362,3 +358,27 @@ def test_constant_differences_give_no_t():
     assert np.isnan(out["statistic"][0]) and np.isnan(out["p_value"][0])
     # second group: t = -0.1 / (0.1 / sqrt 5) = -sqrt(5)
     assert out["statistic"][1] == pytest.approx(-np.sqrt(5))
+
+
+def test_attribute_vs_null_release_k4000(accuracy):
+    from emostat.analysis.masking import attribute_vs_null
+
+    acc = accuracy[accuracy["k"].isna() | accuracy["k"].isin(K_VALUES)]
+    res = attribute_vs_null(acc)
+    assert len(res) == 14 * 7 and (res["n_null"] == 14).all() and (res["df"] == 13).all()
+    # by hand: each mask's accuracy averaged over the 324 prompts; the 14 random sets are the
+    # null; the prediction t is the pooled two-sample t of one value against the 14
+    k4 = acc[acc["k"] == 4000]
+    att = k4[k4.condition == "attribute"].groupby("attribute")["accuracy"].mean()
+    rnd = k4[k4.condition == "random"].groupby("attribute")["accuracy"].mean()
+    r = res[res.k == 4000].set_index("attribute")
+    for a in ("happy-face", "valence", "arousal"):
+        assert r.loc[a, "estimate"] == pytest.approx(rnd.mean() - att[a], abs=1e-12)
+        ref = stats.ttest_ind([-att[a]], -rnd.to_numpy(), alternative="greater")
+        assert r.loc[a, "statistic"] == pytest.approx(ref.statistic, rel=1e-10)
+        assert r.loc[a, "p_value"] == pytest.approx(ref.pvalue, rel=1e-10)
+    # happy-face: 17.4 points more drop than the random masks' mean, t(13) = 3.48, p = .0020
+    assert round(r.loc["happy-face", "estimate"] * 100, 1) == 17.4
+    assert round(r.loc["happy-face", "statistic"], 2) == 3.48
+    assert (r["p_min_perm"] == 1 / 15).all()
+    np.testing.assert_allclose(res["q_value_bh"], fdr_bh(res["p_value"].to_numpy()))

@@ -29,6 +29,7 @@ def test_every_subcommand_has_help(capsys):
 def test_analysis_and_report_never_import_torch():
     code = ("import sys, emostat.analysis.pipeline, emostat.analysis.human, "
             "emostat.analysis.searchlight, emostat.analysis.masking, emostat.analysis.mixed, "
+            "emostat.analysis.link, emostat.analysis.bca, emostat.stats, "
             "emostat.report.render, emostat.summary; "
             "print('torch' in sys.modules)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

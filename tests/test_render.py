@@ -31,13 +31,18 @@ import report_fixtures  # noqa: E402
 K = 4000
 
 # figures and tables each report shows when every table is present (chunks with fig-cap /
-# tbl-cap in reports/*.qmd and the shared _*.qmd sections)
-REPRO_FIGS = ["fig-importance", "fig-loadings", "fig-rdms", "fig-tau", "fig-counts",
-              "fig-layers", "fig-masking", "fig-attribute-drops", "fig-link"]
-REPRO_TBLS = ["tbl-importance", "tbl-icc", "tbl-attribute-drops", "tbl-link", "tbl-mixed",
-              "tbl-perm", "tbl-provenance"]
-EXP_FIGS = ["fig-baseline"] + REPRO_FIGS + ["fig-null", "fig-comparison"]
-EXP_TBLS = ["tbl-baseline"] + REPRO_TBLS[:-1] + ["tbl-null", "tbl-generation", "tbl-provenance"]
+# tbl-cap and figure divs in reports/*.qmd and the shared _*.qmd sections)
+HUMAN_FIGS = ["fig-importance", "fig-human-space", "fig-loadings", "fig-rdms"]
+SEARCH_FIGS = ["fig-tau", "fig-counts", "fig-layers", "fig-rank-map"]
+MASK_FIGS = ["fig-masking", "fig-attribute-drops", "fig-link", "fig-drop-importance"]
+REPRO_FIGS = HUMAN_FIGS + SEARCH_FIGS + MASK_FIGS
+MASK_TBLS = ["tbl-attribute-drops", "tbl-link", "tbl-mixed", "tbl-perm"]
+REPRO_TBLS = (["tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc", "tbl-count-null"]
+              + MASK_TBLS
+              + ["tbl-vs-null", "tbl-unimodality", "tbl-provenance"])
+EXP_FIGS = ["fig-baseline"] + REPRO_FIGS + ["fig-null"]
+EXP_TBLS = (["tbl-baseline", "tbl-importance", "tbl-icc", "tbl-count-null"] + MASK_TBLS
+            + ["tbl-null", "tbl-generation", "tbl-provenance"])
 
 
 def _text(html: str) -> str:
@@ -59,26 +64,28 @@ def _pdf_text(pdf: Path) -> str:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    """Both reports rendered offline from fixture runs (the experiment with two models)."""
+    """Both reports rendered offline from fixture runs, and a comparison of two runs."""
     tmp = tmp_path_factory.mktemp("reports")
     rep = report_fixtures.make_run(tmp / "rep", "reproduction", seed=3)
     exp = report_fixtures.make_run(tmp / "exp", "experiment", seed=4, model="model-a")
-    exp2 = report_fixtures.make_run(tmp / "exp2", "experiment", seed=5, model="model-b")
+    exp2 = report_fixtures.make_run(tmp / "exp2", "experiment", seed=5, model="model-b",
+                                    n_layers=6)
     old = os.environ.get("EMOSTAT_OFFLINE_RENDER")
     os.environ["EMOSTAT_OFFLINE_RENDER"] = "1"   # even where a quarto binary exists
     try:
         r = render.render_report([rep], out=tmp / "out", quiet=True)
-        e = render.render_report([exp, exp2], out=tmp / "out", quiet=True)
+        e = render.render_report([exp], out=tmp / "out", quiet=True)
+        c = render.render_report([exp, exp2], out=tmp / "out", quiet=True, kind="comparison")
     finally:
         if old is None:
             os.environ.pop("EMOSTAT_OFFLINE_RENDER")
-    return {"reproduction": (rep, r), "experiment": (exp, e)}
+    return {"reproduction": (rep, r), "experiment": (exp, e), "comparison": ([exp, exp2], c)}
 
 
 # ---- end-to-end (one render per report, shared by the tests below) ---------------------------
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["reproduction", "experiment"])
+@pytest.mark.parametrize("kind", ["reproduction", "experiment", "comparison"])
 def test_outputs_exist_and_are_named_by_kind(rendered, kind):
     run, files = rendered[kind]
     assert set(files) == {"html", "pdf"}
@@ -88,7 +95,7 @@ def test_outputs_exist_and_are_named_by_kind(rendered, kind):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["reproduction", "experiment"])
+@pytest.mark.parametrize("kind", ["reproduction", "experiment", "comparison"])
 def test_html_is_self_contained(rendered, kind):
     html = rendered[kind][1]["html"].read_text()
     assert not re.search(r"<script[^>]*\bsrc\s*=", html), "external script"
@@ -124,26 +131,34 @@ def _expected_numbers(run_dir: Path) -> list[str]:
     """Strings the text must contain, recomputed from the Parquet files."""
     res = run_dir / "results"
     be = pd.read_parquet(res / "masking_by_emotion.parquet")
+    if "task" in be:
+        be = be[be["task"] == "choice"]
     be = be[be["k"] == K]
-    link = pd.read_parquet(res / "importance_link.parquet").set_index("k").loc[K]
+    link = pd.read_parquet(res / "importance_link.parquet")
+    link = link[link["k"] == K].set_index("test")
     imp = pd.read_parquet(res / "attribute_importance.parquet").sort_values("estimate")
     top = imp.iloc[-1]
-    worst = be.sort_values("estimate").iloc[0]
+    n_sig = int(((be["q_value"] < .05) & (be["estimate"] > 0)).sum())
+    worst = be[(be["q_value"] < .05) & (be["estimate"] > 0)].sort_values("estimate").iloc[-1]
     whole = pd.read_parquet(res / "whole_model_rsa.parquet").iloc[0]
     mm = pd.read_parquet(res / "masking_mixed_model.parquet")
-    slope = mm[(mm["k"] == K) & (mm["term"] == "conditionattribute")].iloc[0]
+    rec = mm[(mm["k"] == K) & (mm["term"] == "attribute_vs_random") & (mm["role"] == "record")]
+    rec = rec.iloc[0]
+    st, perm = link.loc["study_t"], link.loc["attribute_permutation"]
     return [
         fmt.fmt_pct(be["acc_none"].mean(), 2), fmt.fmt_pct(be["acc_random"].mean(), 2),
         fmt.fmt_pct(be["acc_attribute"].mean(), 2),
-        f"for {int((be['q_value'] < .05).sum())} of 27 emotions",
-        f"{worst['emotion']} {fmt.fmt_num(-100 * worst['estimate'], 1)} points "
+        f"for {n_sig} of 27 emotions",
+        f"{worst['emotion']} {fmt.fmt_num(100 * worst['estimate'], 1)} points "
         f"({fmt.apa_t(worst['statistic'], worst['df'], worst['p_value'])})",
-        f"r = {fmt.fmt_stat(link['estimate'], 3, bounded=True)}",
-        fmt.fmt_ci(link["conf_low"], link["conf_high"], 3, bounded=True),
-        fmt.apa_t(link["statistic"], link["df"], link["p_value"]),
+        f"r = {fmt.fmt_stat(perm['estimate'], 3, bounded=True)}",
+        f"{fmt.fmt_p(perm['p_value'])} (attribute-label permutation)",
+        f"gives {fmt.apa_t(st['statistic'], st['df'], st['p_value'])}",
         f"{top['attribute']} (τ = {fmt.fmt_stat(top['estimate'], 3, bounded=True)}",
         f"τ = {fmt.fmt_stat(whole['estimate'], 3, bounded=True)}",
-        fmt.fmt_num(slope["estimate"], 4),      # mixed-model table cell
+        f"extra drop {fmt.fmt_num(100 * rec['estimate'], 1)} points",
+        fmt.apa_t(rec["statistic"], rec["df"], rec["p_value"]),
+        fmt.fmt_num(rec["estimate"], 4),      # mixed-model table cell
     ]
 
 
@@ -158,6 +173,23 @@ def test_numbers_in_text_equal_the_parquet_values(rendered, kind):
         assert s in pdf, f"PDF lacks {s!r}"
 
 
+def _prose(html: str) -> str:
+    """The HTML's text outside tables, figures' images and code."""
+    body = re.sub(r"<(table|pre|code)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return _text(body)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["reproduction", "experiment", "comparison"])
+def test_no_na_and_no_unavailable_sections(rendered, kind):
+    html = rendered[kind][1]["html"].read_text()
+    prose = _prose(html)
+    assert not re.search(r"\bNA\b", prose), re.search(r".{60}\bNA\b.{60}", prose).group(0)
+    assert "not available" not in prose
+    assert not re.search(r"\bNA\b", _text(html))       # tables print a dash instead
+    assert "{'" not in prose and "': '" not in prose    # no dumped Python dict
+
+
 @pytest.mark.slow
 def test_experiment_numbers(rendered):
     run_dir, files = rendered["experiment"]
@@ -165,27 +197,43 @@ def test_experiment_numbers(rendered):
     base = pd.read_parquet(run_dir / "results" / "baseline_accuracy.parquet")
     b = base[base["task"] == "binary"]
     assert f"binary: mean {fmt.fmt_pct(b['estimate'].mean(), 1)}" in html
+    # the binary task is at chance in the fixture: said once, in the terminal's words
+    from emostat.report import text
+
+    chance = pd.read_parquet(run_dir / "results" / "task_chance.parquet")
+    assert text.chance_sentence(next(chance.itertuples())) in html
+    assert "not interpretable" in html
     vs = pd.read_parquet(run_dir / "results" / "attribute_vs_null.parquet")
-    v = vs[(vs["task"] == "binary") & (vs["k"] == K)]
-    assert f"{int((v['p_value_perm'] < .05).sum())} of 14 attribute masks" in html
-    assert "model-a" in html and "model-b" in html           # model comparison
+    v = vs[(vs["task"] == "choice") & (vs["k"] == K)]
+    n = int(((v["q_value_bh"] < .05) & (v["estimate"] > 0)).sum())
+    assert f"{n} of 14 attribute masks" in html or (n == 0 and "none of the 14 attribute" in html)
+    assert "no permutation p can fall below .020" in html          # 1 / (50 + 1)
+    assert "SmolLM2" not in html and "model-a" in html
+    assert ("the smallest extra drop detectable with 80% power is 4.2 points; the smallest "
+            "attainable permutation p is .020") in html
 
 
 @pytest.mark.slow
-def test_missing_tables_say_not_available(tmp_path):
-    run = report_fixtures.make_run(tmp_path / "run", "experiment",
-                                   drop=("masking_mixed_model", "random_null", "neuron_rsa",
-                                         "generation_examples", "appraisal_loadings"))
+def test_missing_tables_are_left_out_with_a_reason(tmp_path):
+    dropped = ("masking_mixed_model", "random_null", "attribute_vs_null", "neuron_rsa",
+               "generation_examples", "appraisal_loadings")
+    run = report_fixtures.make_run(tmp_path / "run", "experiment", drop=dropped)
     os.environ["EMOSTAT_OFFLINE_RENDER"] = "1"
     try:
         files = render.render_report([run], to="html", quiet=True)
     finally:
         os.environ.pop("EMOSTAT_OFFLINE_RENDER")
     assert set(files) == {"html"} and files["html"].parent == run / "report"
-    html = _text(files["html"].read_text())
-    for table in ("masking_mixed_model", "random_null", "neuron_rsa", "generation_examples",
+    html = files["html"].read_text()
+    text_ = _text(html)
+    assert "Left out for lack of their results tables:" in text_
+    for table in ("masking_mixed_model", "random_null", "generation_examples",
                   "appraisal_loadings"):
-        assert f"the results table {table} is missing" in html
+        assert f"no {table}" in text_ or f"no random_null or attribute_vs_null" in text_, table
+    assert "not available" not in text_
+    assert "Random-mask null distributions" not in text_     # no empty section
+    assert "Generation examples" not in text_
+    assert not re.search(r"<h[12][^>]*>[^<]*(<[^>]+>)*[^<]*Mixed model", html)
 
 
 # ---- quarto path (a stand-in binary records how it is called) -------------------------------
@@ -238,6 +286,9 @@ def test_read_qmd_expands_includes_and_merges_project_options():
     assert meta["execute"]["echo"] is False            # from _quarto.yml
     assert meta["title"].startswith("Emotion-concept")  # from the document
     labels = [c.options.get("label") for c in chunks if c.kind == "code"]
+    # figure divs (captions built from the data) carry their label on the div
+    labels += [m for c in chunks if c.kind == "markdown"
+               for m in re.findall(r"^::: \{#((?:fig|tbl)-[\w-]+)\}", c.source, re.M)]
     for label in REPRO_FIGS + REPRO_TBLS:               # sections pulled in by includes
         assert labels.count(label) == 1, label
     assert not any("{{<" in c.source for c in chunks)
@@ -291,7 +342,7 @@ def test_params_and_kind(tmp_path, monkeypatch):
     exp = report_fixtures.make_run(tmp_path / "exp", "experiment", ks=[4000])
     assert detect_kind([load_run(rep)]) == "reproduction"
     assert detect_kind([load_run(exp)]) == "experiment"
-    assert detect_kind([load_run(rep), load_run(exp)]) == "experiment"   # several: comparison
+    assert detect_kind([load_run(rep), load_run(exp)]) == "comparison"   # several runs
     assert load_run(rep / "results").root == rep
     p = tmp_path / "params.json"
     p.write_text(json.dumps({"results": [str(rep)], "kind": "reproduction"}))
@@ -312,3 +363,34 @@ def test_report_package_never_imports_torch():
             "emostat.report.text, emostat.report.load; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---- page layout of the rendered PDFs --------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["reproduction", "experiment", "comparison"])
+def test_pdf_has_no_overlapping_lines_and_nothing_off_the_page(rendered, kind):
+    from emostat.report import pdfcheck
+
+    if not pdfcheck.available():
+        pytest.skip("pdftotext (poppler-utils) is not installed: cannot check the PDF layout")
+    assert pdfcheck.problems(rendered[kind][1]["pdf"]) == []
+    assert pdfcheck.blank_pages(rendered[kind][1]["pdf"]) == []
+
+
+@pytest.mark.slow
+def test_comparison_report_sets_models_side_by_side(rendered):
+    runs, files = rendered["comparison"]
+    html = _text(files["html"].read_text())
+    for name in ("model-a", "model-b"):
+        assert name in html
+    # depth normalised: model-b has 6 layers, model-a 12 (report_fixtures.make_run)
+    assert "model-a: 12 layers, model-b: 6 layers" in html
+    # whole-model RSA of each run, read from its own table
+    for run in runs:
+        w = pd.read_parquet(run / "results" / "whole_model_rsa.parquet").iloc[0]
+        assert fmt.fmt_ci(w["conf_low"], w["conf_high"], 3, bounded=True) in html
+    # fractions, not counts: model-b's neurons are 6 x 48
+    counts = pd.read_parquet(runs[1] / "results" / "neuron_counts.parquet")
+    assert counts["n_significant"].max() <= 6 * 48
+    assert "Drop–importance link" in html and "Attribute-specific against random masks" in html

@@ -45,21 +45,91 @@ def test_okabe_ito_palette():
 
 def test_two_panel_bars_and_drops(tables):
     d = tables["masking_by_emotion"]
-    fig = figures.masking_two_panel(d, k=4000)
+    fig = figures.masking_two_panel(d, k=4000, cells=tables["masking_cells"])
     a1, a2 = fig.axes
-    sub = d[d["k"] == 4000].assign(drop=lambda x: -100 * x["estimate"])
-    sub = sub.sort_values("drop", ascending=False)
+    # the contract's sign: estimate = extra drop (docs/inference.md)
+    sub = d[d["k"] == 4000].assign(drop=lambda x: 100 * x["estimate"])
+    sub = sub.sort_values("acc_none", ascending=False)   # the study's order: by accuracy w/o
     # panel A: 3 conditions x 27 emotions, accuracies in percent, grouped by condition
     h = _bar_heights(a1)
     assert len(h) == 81
     np.testing.assert_allclose(h[:27], 100 * sub["acc_none"].to_numpy())
     np.testing.assert_allclose(h[54:], 100 * sub["acc_attribute"].to_numpy())
-    # panel B: the drop per emotion, sorted, labelled in the same order
+    # error bars (SE over attributes) on the masked conditions; axis not from 0 when data sit high
+    from matplotlib.container import ErrorbarContainer
+
+    errs = [c for c in a1.containers if isinstance(c, ErrorbarContainer)]
+    assert len(errs) == 2                      # random and attribute-specific, not w/o
+    cells = tables["masking_cells"]
+    g = cells[cells["k"] == 4000].groupby("emotion")["acc_attribute"]
+    se = (100 * g.std(ddof=1) / np.sqrt(g.count())).reindex(sub["emotion"]).to_numpy()
+    seg = errs[1].lines[2][0].get_segments()
+    np.testing.assert_allclose([(b[1] - a[1]) / 2 for a, b in seg], se)
+    lo = a1.get_ylim()[0]
+    assert 0 < lo <= 100 * min(sub["acc_attribute"].min(), sub["acc_random"].min())
+    # panel B: the drop per emotion, in the same order, labelled
     np.testing.assert_allclose(_bar_heights(a2), sub["drop"].to_numpy())
     assert [t.get_text() for t in a2.get_xticklabels()] == list(sub["emotion"])
-    # significance marks: one per emotion with study q < .05
+    # significance marks: one per emotion with study q < .05 and a drop
     marks = [t.get_text() for t in a2.texts if t.get_text().startswith("*")]
-    assert len(marks) == int((sub["q_value"] < .05).sum())
+    assert len(marks) == int(((sub["q_value"] < .05) & (sub["drop"] > 0)).sum())
+
+
+def test_k_lines_are_thick_and_not_yellow(tables):
+    fig = figures.attribute_drops(tables["masking_by_attribute"])
+    ax = fig.axes[0]
+    lines = [ln for ln in ax.lines if ln.get_label().startswith("k =")]
+    assert lines and all(ln.get_linewidth() >= 1.5 for ln in lines)
+    assert all(ln.get_color().upper() != figures.OKABE_ITO["yellow"] for ln in lines)
+
+
+def test_link_dots_are_visible(tables):
+    fig = figures.importance_link(tables["importance_link"], tables["importance_link_by_emotion"])
+    from matplotlib.collections import PathCollection
+
+    dots = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
+    assert dots and min(c.get_sizes().min() for c in dots) >= 15
+
+
+def test_emotion_space_mds_recovers_euclidean_distances():
+    # points in the plane -> their distance matrix; classical MDS must return the same
+    # configuration up to rotation, so every pairwise distance is recovered (Torgerson 1952)
+    import pandas as pd
+
+    from emostat.constants import pair_indices
+
+    rng = np.random.default_rng(0)
+    xy = rng.normal(size=(27, 2))
+    i, j = pair_indices(27)
+    rdm = pd.DataFrame({"emotion_a": [ANALYSIS_ORDER[x] for x in i],
+                        "emotion_b": [ANALYSIS_ORDER[x] for x in j],
+                        "estimate": np.hypot(*(xy[i] - xy[j]).T)})
+    fig = figures.emotion_space(rdm)
+    pts = fig.axes[0].collections[0].get_offsets()
+    d = np.hypot(*(np.asarray(pts)[i] - np.asarray(pts)[j]).T)
+    np.testing.assert_allclose(d, rdm["estimate"], atol=1e-9)
+
+
+def test_rank_heatmap_blocks(tables):
+    rsa = tables["neuron_rsa"]
+    fig = figures.rank_heatmap(rsa, top=10)
+    m = fig.axes[0].images[0].get_array()
+    assert m.shape == (14 * 10, 14)
+    # first row: arousal's best-ranked neuron, its tau with every attribute
+    best = rsa[rsa["attribute"] == ATTRIBUTES[0]].nsmallest(1, "rank")["neuron"].iloc[0]
+    taus = rsa[rsa["neuron"] == best].set_index("attribute").loc[list(ATTRIBUTES), "tau"]
+    np.testing.assert_allclose(m[0], taus.to_numpy())
+
+
+def test_drop_vs_importance_points(tables):
+    fig = figures.drop_vs_importance(tables["masking_by_attribute"],
+                                     tables["attribute_importance"], k=4000)
+    pts = np.asarray(fig.axes[0].collections[0].get_offsets())
+    ba = tables["masking_by_attribute"]
+    ba = ba[ba["k"] == 4000].set_index("attribute")
+    imp = tables["attribute_importance"].set_index("attribute")
+    np.testing.assert_allclose(pts[:, 1], 100 * ba["estimate"].to_numpy())
+    np.testing.assert_allclose(pts[:, 0], imp.loc[ba.index, "estimate"].to_numpy())
 
 
 def test_ci95_matches_scipy_t():
@@ -83,7 +153,8 @@ def test_rdm_heatmaps_in_analysis_order(tables):
     fig = figures.rdm_heatmaps(tables["human_rdm"], tables["attribute_rdms"])
     axes = [a for a in fig.axes if a.get_visible()]
     assert len(axes) == 15
-    assert [t.get_text() for t in axes[0].get_yticklabels()] == list(ANALYSIS_ORDER)
+    for ax in axes:      # every panel labelled
+        assert [t.get_text() for t in ax.get_yticklabels()] == list(ANALYSIS_ORDER)
     m = axes[1].images[0].get_array()
     ar = tables["attribute_rdms"]
     row = ar[(ar["attribute"] == "arousal")].iloc[0]
@@ -110,8 +181,7 @@ def test_other_figures_draw(tables):
                 figures.importance_link(t["importance_link"], t["importance_link_by_emotion"]),
                 figures.baseline_accuracy(t["baseline_accuracy"]),
                 figures.random_null(t["random_null"], t["attribute_vs_null"]),
-                figures.model_comparison({"a": t["masking_by_attribute"]},
-                                         {"a": t["importance_link"]})):
+                figures.model_comparison({"a": t["masking_by_attribute"]})):
         assert fig.axes
         plt.close(fig)
 
@@ -123,7 +193,13 @@ def test_random_null_marks_attribute_value(tables):
     v = vs[(vs["task"] == "binary") & (vs["k"] == 4000)].set_index("attribute")
     ax = fig.axes[0]
     assert ax.get_title() == ATTRIBUTES[0]
-    assert ax.lines[0].get_xdata()[0] == pytest.approx(100 * v.loc[ATTRIBUTES[0], "estimate"])
+    # the contract's estimate is the extra drop over the random masks' mean drop
+    drop = v.loc[ATTRIBUTES[0], "estimate"] + v.loc[ATTRIBUTES[0], "null_mean"]
+    assert ax.lines[0].get_xdata()[0] == pytest.approx(100 * drop)
+    # the shared random draws (attribute null) are drawn in every panel: 50 dots or bins
+    rn = tables["random_null"]
+    assert rn["attribute"].isna().all()
+    assert len(ax.patches) + sum(len(c.get_offsets()) for c in ax.collections) > 0
 
 
 def test_headline_k_and_stars():

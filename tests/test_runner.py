@@ -385,6 +385,10 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tiny_llama, tiny_run, tm
     n_done = len(list(folder.glob("part-*.parquet")))
     assert 0 < n_done < n_plan, "the kill did not land mid-run"
     assert not (tmp_path / "run" / "manifest.json").exists()
+    # the flake's cause: a kill during an atomic write leaves its temporary file (it lands
+    # while finish_baseline writes the none shards right after the first one appears). Plant
+    # one as the writer names them, so the resume must clean it whatever the timing was.
+    (folder / ".part-binary-i0000-c0000.parquet.k1ll3d.tmp").write_bytes(b"half a file")
     run_tiny(tmp_path, tiny_llama)                       # resume in this process
     key = ["task", "item_id", "condition_id"]
     got, ref = sh.read_dataset(tmp_path / "run", "inference"), sh.read_dataset(tiny_run, "inference")

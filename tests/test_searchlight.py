@@ -47,7 +47,7 @@ def test_searchlight_matches_scipy_and_statsmodels(ties):
     assert list(rsa.columns) == sl.COLUMNS and len(rsa) == N * 4
     rdm = sl.neuron_rdms(A)
     tau = rsa["tau"].to_numpy().reshape(N, 4)
-    p = rsa["p_value"].to_numpy().reshape(N, 4)
+    p = rsa["p_asymptotic"].to_numpy().reshape(N, 4)
     for n in range(N):
         for k in range(4):
             ref = ss.kendalltau(rdm[:, n], attr.iloc[:, k], alternative="greater",
@@ -55,12 +55,12 @@ def test_searchlight_matches_scipy_and_statsmodels(ties):
             np.testing.assert_allclose([tau[n, k], p[n, k]], [ref.statistic, ref.pvalue],
                                        atol=1e-12, equal_nan=True)
     assert np.isnan(tau[3]).all()
-    ok = np.isfinite(rsa["p_value"].to_numpy())
+    ok = np.isfinite(rsa["p_asymptotic"].to_numpy())
     # BH over ALL neuron x attribute tests: statsmodels multipletests(fdr_bh)
-    bh = multipletests(rsa["p_value"][ok], method="fdr_bh")[1]
+    bh = multipletests(rsa["p_asymptotic"][ok], method="fdr_bh")[1]
     np.testing.assert_allclose(rsa["q_value_bh"][ok], bh, rtol=1e-12)
     # study rule: p * N / rank(p), N = all finite tests, R rank (average ties), capped at 1
-    pp = rsa["p_value"][ok].to_numpy()
+    pp = rsa["p_asymptotic"][ok].to_numpy()
     study = np.minimum(pp * ok.sum() / ss.rankdata(pp), 1)
     np.testing.assert_allclose(rsa["q_value"][ok], study, rtol=1e-12)
     # rank per attribute = R rank(-tau), average ties
@@ -87,7 +87,7 @@ def _toy_rsa():
         "neuron": [0, 0, 1, 1, 2, 2, 3, 3], "layer": [0, 0, 0, 0, 1, 1, 1, 1],
         "unit": [0, 0, 1, 1, 0, 0, 1, 1], "attribute": ["x", "y"] * 4,
         "tau": [.5, .1, .3, .4, .3, .2, .0, .6],
-        "p_value": [.001, .2, .004, .003, .004, .1, .5, .0001],
+        "p_asymptotic": [.001, .2, .004, .003, .004, .1, .5, .0001],
         "q_value": [.004, .3, .0089, .008, .0089, .2, .5, .0008],
         "q_value_bh": [.004, .3, .011, .008, .011, .2, .5, .0008],
         "rank": [1, 4, 2.5, 2, 2.5, 3, 4, 1]})
@@ -212,5 +212,102 @@ def test_release_neurons_equal_scipy(release_rsa):
     for n in (0, 17, 42, 99):
         for a in ("arousal", "valence", "fairness", "novelty"):
             ref = ss.kendalltau(rdm[:, n], attr[a], alternative="greater", method="asymptotic")
-            got = rsa.loc[(n, a), ["tau", "p_value"]].to_numpy(dtype=float)
+            got = rsa.loc[(n, a), ["tau", "p_asymptotic"]].to_numpy(dtype=float)
             np.testing.assert_allclose(got, [ref.statistic, ref.pvalue], rtol=0, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# permutation-calibrated options, against brute-force enumeration of all relabellings
+
+def _small(seed=4, c=5, n=8, q=3):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(2, c, n)) + rng.normal(size=(1, c, n))
+    i, j = pair_indices(c)
+    means = rng.normal(size=(c, q))
+    attr = pd.DataFrame(np.abs(means[i] - means[j]), columns=[f"a{k}" for k in range(q)])
+    A[:, :, :2] += 2 * means[None, :, :1]          # two neurons carry attribute a0
+    return A, attr
+
+
+def _relabel(v, perm, c):
+    """An RDM vector with its concepts relabelled by perm (square matrix, independent path)."""
+    i, j = pair_indices(c)
+    D = np.zeros((c, c))
+    D[i, j] = D[j, i] = v
+    return D[np.ix_(perm, perm)][i, j]
+
+
+def test_neuron_mantel_exact_equals_brute_force():
+    import itertools
+
+    A, attr = _small()
+    rdm = sl.neuron_rdms(A)
+    chosen = {"a0": [0, 1, 5], "a2": [3]}
+    out = sl.neuron_mantel(A, attr, chosen, n_perm="exact", layer_sizes=[4, 4])
+    assert (out["n_perm"] == 120).all() and (out["unit"] == "emotion label (5)").all()
+    assert out["layer"].tolist() == [0, 0, 1, 0]
+    perms = [list(p) for p in itertools.permutations(range(5))]
+    for _, r in out.iterrows():
+        x, y = rdm[:, r["neuron"]], attr[r["attribute"]].to_numpy()
+        obs = ss.kendalltau(x, y).statistic
+        null = np.array([ss.kendalltau(x, _relabel(y, p, 5)).statistic for p in perms])
+        assert r["p_value"] == pytest.approx(np.mean(null >= obs - 1e-12), abs=1e-15)
+        ref = ss.kendalltau(x, y, alternative="greater", method="asymptotic")
+        assert (r["tau"], r["p_asymptotic"]) == pytest.approx((ref.statistic, ref.pvalue))
+    assert out["p_value"].min() < 0.05          # the planted neurons are found
+
+
+def test_count_null_exact_equals_brute_force():
+    import itertools
+
+    A, attr = _small(n=6)
+    rdm = sl.neuron_rdms(A)
+    alpha = 0.3
+    out = sl.count_null(A, attr, n_perm="exact", alpha=alpha).set_index(["attribute", "count"])
+
+    def counts(Y):
+        p = np.array([[ss.kendalltau(rdm[:, n], Y[:, k], alternative="greater",
+                                     method="asymptotic").pvalue for k in range(Y.shape[1])]
+                      for n in range(rdm.shape[1])])
+        q = np.minimum(p * p.size / ss.rankdata(p.ravel()).reshape(p.shape), 1)  # study rule
+        sig = q < alpha
+        return sig.sum(axis=0), (sig & (sig.sum(axis=1) == 1)[:, None]).sum(axis=0)
+
+    Y = attr.to_numpy()
+    obs = counts(Y)
+    null = [counts(np.column_stack([_relabel(Y[:, k], p, 5) for k in range(Y.shape[1])]))
+            for p in map(list, itertools.permutations(range(5)))]
+    for k, a in enumerate(attr.columns):
+        for m, name in enumerate(("significant", "selective")):
+            ref = np.array([c[m][k] for c in null])
+            row = out.loc[(a, name)]
+            assert row["statistic"] == obs[m][k]
+            assert row["p_value"] == pytest.approx(np.mean(ref >= obs[m][k]), abs=1e-15)
+            assert row["null_mean"] == pytest.approx(ref.mean())
+    assert out["n_perm"].eq(120).all()
+    assert out.loc[("a0", "significant"), "statistic"] > 0     # not a trivially empty count
+
+
+def test_count_null_observed_equals_significance_counts_and_executor():
+    A, attr = _synthetic(5)
+    rsa = sl.searchlight(A, attr, LAYERS)
+    ref = sl.significance_counts(rsa, alpha=0.2).set_index("attribute")
+    out = sl.count_null(A, attr, n_perm=30, seed=3, alpha=0.2, batch=4)
+    wide = out.pivot(index="attribute", columns="count", values="statistic")
+    assert wide["significant"].to_dict() == ref["n_significant"].astype(float).to_dict()
+    assert wide["selective"].to_dict() == ref["n_selective"].astype(float).to_dict()
+    with ThreadPoolExecutor(2) as ex:
+        pd.testing.assert_frame_equal(
+            sl.count_null(A, attr, n_perm=30, seed=3, alpha=0.2, batch=7, executor=ex), out)
+    assert out["p_value"].min() >= 1 / 31
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_count_null_on_ray_equals_inline():
+    pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    A, attr = _synthetic(6)
+    ref = sl.count_null(A, attr, n_perm=12, seed=2, alpha=0.2, batch=4)
+    with sl.RayExecutor(num_cpus=1) as ex:
+        got = sl.count_null(A, attr, n_perm=12, seed=2, alpha=0.2, batch=4, executor=ex)
+    pd.testing.assert_frame_equal(got, ref)

@@ -20,16 +20,18 @@ def _importance():
     return pd.DataFrame({
         "attribute": ["valence", "arousal", "happy-face"],
         "estimate": [0.5860, -0.0027, 0.6052], "std_error": [0.030, 0.020, 0.031],
-        "statistic": np.nan, "df": np.nan, "p_value": [0.0001, 0.56, 0.0],
+        "statistic": np.nan, "df": np.nan, "p_value": [0.0002, 0.5, 0.0001],
         "conf_low": [0.52, -0.04, 0.54], "conf_high": [0.64, 0.035, 0.66],
-        "p_value_mantel": [0.0002, 0.5, 0.0001], "extra": "ignored"})
+        "boot_share_le0": [0.0001, 0.56, 0.0], "p_method": "Mantel test",
+        "conf_method": "BCa", "extra": "ignored"})
 
 
 def _neurons():
     return pd.DataFrame({
         "neuron": [15512, 1, 2, 15512, 1, 2], "layer": [5, 0, 0, 5, 0, 0],
         "unit": [320, 1, 2, 320, 1, 2], "attribute": ["valence"] * 3 + ["happy-face"] * 3,
-        "tau": [.522, .1, .3, .463, .2, -.1], "p_value": [1e-9, .1, 1e-4, 1e-8, .05, .9],
+        "tau": [.522, .1, .3, .463, .2, -.1],
+        "p_asymptotic": [1e-9, .1, 1e-4, 1e-8, .05, .9],
         "q_value": [1e-8, .2, .005, 1e-7, .1, 1], "q_value_bh": [1e-8, .2, .02, 1e-7, .1, 1],
         "rank": [1, 3, 2, 1, 2, 3]})
 
@@ -49,11 +51,27 @@ def _by_emotion():
         "acc_attribute": [.643, .642, .542, .69, .68, .51]})
 
 
+def _drops():
+    """_by_emotion in emostat's masking sign (estimate = random − attribute; t flipped)."""
+    t = _by_emotion()
+    t["estimate"], t["statistic"] = -t["estimate"], -t["statistic"]
+    t["conf_low"], t["conf_high"] = -_by_emotion()["conf_high"], -_by_emotion()["conf_low"]
+    return t.assign(unit="attribute × template (168)", role="study")
+
+
 def _link():
-    # reference-values.md rows for k = 1500 and 4000
-    return pd.DataFrame({"k": [1500, 4000], "estimate": [.165, .474], "std_error": .01,
-                         "statistic": [5.81, 16.92], "df": 26.0, "p_value": [4.0e-6, 1.5e-15],
-                         "conf_low": [.107, .424], "conf_high": [.222, .521]})
+    # reference-values.md rows for k = 1500 and 4000 (study_t); k = 4000 attribute-level rows
+    # from tests/r/link.R (perm p .0532, r .527 [-.005, .827], t(12) = 2.149, p .0528)
+    return pd.DataFrame({
+        "k": [1500, 4000, 4000, 4000],
+        "test": ["study_t", "study_t", "attribute_permutation", "attribute_level_r"],
+        "role": ["study", "study", "record", "record"],
+        "estimate": [.165, .474, .474, .527], "std_error": .01,
+        "statistic": [5.81, 16.92, .515, 2.149], "df": [26.0, 26.0, np.nan, 12.0],
+        "p_value": [4.0e-6, 1.5e-15, .0532, .0528],
+        "conf_low": [.107, .424, np.nan, -.005], "conf_high": [.222, .521, np.nan, .827],
+        "p_method": ["t", "t", "perm", "r"], "n_perm": [0, 0, 10000, 0],
+        "n_attributes": 14})
 
 
 def _mixed():
@@ -76,10 +94,12 @@ def _lines(text: str) -> list[str]:
 
 def test_attribute_importance():
     s = summarize("attribute_importance", _importance())
-    assert "Significant (p < .05): 2 of 3 attributes" in s
+    assert ("Mantel p < .05: 2 of 3 attributes (study's bootstrap share <= 0 below .05: 2 of 3)"
+            in s)
     lines = _lines(s)
     assert "happy-face .605 [.540, .660] 0.031 < .001 < .001" in lines
-    assert "arousal -.003 [-.040, .035] 0.020 .560 .500" in lines
+    assert "arousal -.003 [-.040, .035] 0.020 .500 .560" in lines
+    assert "p: Mantel test. CI: BCa." in s
     # sorted by importance, strongest first
     assert s.index("happy-face") < s.index("valence") < s.index("arousal")
     assert "ignored" not in s
@@ -95,35 +115,36 @@ def test_neuron_rsa_counts_and_top_neurons():
 
 
 def test_masking_by_emotion():
-    s = summarize("masking_by_emotion", _by_emotion())
+    s = summarize("masking_by_emotion", _drops())
     lines = _lines(s)
-    assert "1500 1/3 0/3 -0.67" in lines       # annoyance q .04 (study) but .06 (BH)
-    assert "4000 2/3 2/3 -4.63" in lines
-    assert "remorse -8.1 [-12.6, -3.6] -3.56 167 < .001 .001 .001 < .001" in lines
+    assert "1500 1/3 0/3 0.67" in lines       # annoyance q .04 (study) but .06 (BH)
+    assert "4000 2/3 2/3 4.63" in lines
+    assert "remorse 8.1 [3.6, 12.6] 3.56 167 < .001 .001 .001 < .001" in lines
     assert "relief 0.0 [-2.0, 2.0] 0.00 167 .500 .600 .600 .500" in lines
     order = [line.split()[0] for line in lines if line.split()[:1] and
              line.split()[0] in ("remorse", "annoyance", "relief")]
     assert order == ["remorse", "annoyance", "relief"]      # largest drop first
-    s1500 = summarize("masking_by_emotion", _by_emotion(), k=1500)
+    assert "positive = the attribute mask hurts more" in s and "attribute × template rows" in s
+    s1500 = summarize("masking_by_emotion", _drops(), k=1500)
     assert "k = 1500:" in s1500
 
 
 def test_masking_by_attribute_uses_attribute_key():
-    t = _by_emotion().rename(columns={"emotion": "attribute"})
+    t = _drops().rename(columns={"emotion": "attribute"})
     t["attribute"] = t["attribute"].map({"remorse": "valence", "annoyance": "fairness",
                                          "relief": "novelty"})
     s = summarize("masking_by_attribute", t)
-    assert "valence -8.1 [-12.6, -3.6] -3.56 167 < .001 .001 .001 < .001" in _lines(s)
+    assert "valence 8.1 [3.6, 12.6] 3.56 167 < .001 .001 .001 < .001" in _lines(s)
     with pytest.raises(InputError, match="attribute"):
-        summarize("masking_by_attribute", _by_emotion())
+        summarize("masking_by_attribute", _drops())
 
 
 def test_masking_cells_significant_only():
-    t = _by_emotion().assign(attribute="valence")
+    t = _drops().assign(attribute="valence")
     s = summarize("masking_cells", t)
     lines = _lines(s)
-    assert "4000 remorse valence -8.1 -3.56 167 < .001 .001" in lines
-    assert "1500 annoyance valence -2.0 -2.00 167 .020 .040" in lines
+    assert "4000 remorse valence 8.1 3.56 167 < .001 .001" in lines
+    assert "1500 annoyance valence 2.0 2.00 167 .020 .040" in lines
     assert "relief" not in s                     # not significant
     assert "4000 2/3" in lines and "1500 1/3" in lines
     short = summarize("masking_cells", t, max_rows=1)
@@ -132,8 +153,10 @@ def test_masking_cells_significant_only():
 
 def test_importance_link():
     lines = _lines(summarize("importance_link", _link()))
-    assert "4000 .474 [.424, .521] 16.92 26 < .001" in lines
-    assert "1500 .165 [.107, .222] 5.81 26 < .001" in lines
+    assert "4000 study: t over emotions .474 [.424, .521] 16.92 26 < .001" in lines
+    assert "1500 study: t over emotions .165 [.107, .222] 5.81 26 < .001" in lines
+    assert "4000 record: attribute permutation .474 0.52 .053" in lines
+    assert "4000 record: attribute-level r .527 [-.005, .827] 2.15 12 .053" in lines
 
 
 def test_dip_test_and_whole_model():
@@ -148,14 +171,38 @@ def test_dip_test_and_whole_model():
 
 
 def test_masking_mixed_model_lme4_like():
-    s = summarize("masking_mixed_model", _mixed())
+    # lmerTest at k = 4000 (tests/r/masking_models_lme4.json), emostat's sign
+    t = _mixed().assign(model="record", role="record", status="ok", message="",
+                        formula="accuracy ~ attribute_vs_random + ...",
+                        df=[36.71, 12.9985, np.nan, np.nan, np.nan],
+                        p_method=["Satterthwaite t"] * 2 + [""] * 3)
+    t.loc[1, ["term", "estimate", "std_error", "statistic", "p_value"]] = [
+        "attribute_vs_random", 0.0287375, 0.0235332, 1.22115, 0.24372]
+    s = summarize("masking_mixed_model", t)
     lines = _lines(s)
-    assert "4000 conditionattribute -0.02874 0.002231 -12.88 <2e-16" in lines
+    assert "record 4000 attribute_vs_random 0.02874 0.02353 1.22 13.00 0.244 Satterthwaite t ok" \
+        in lines
     assert "emotion (Intercept) 0.010607 0.10299" in lines        # lme4: 0.010607 0.10299
-    assert "template:emotion (Intercept) 0.006362 0.07976" in lines  # lme4: 0.006362 0.07976
     assert "Residual 0.011285 0.10623" in lines                   # lme4: 0.011285 0.10623
-    assert "conditionattribute -0.028737 0.0022307 -12.88 <2e-16" in lines
-    assert "Wald z" in s
+    assert "record [record]: accuracy ~ attribute_vs_random + ..." in lines
+    assert "Satterthwaite" in s and "positive = the attribute mask hurts more" in s
+
+
+def test_attribute_vs_null_task_chance_power():
+    vs = pd.DataFrame({"k": 4000, "attribute": ["happy-face", "arousal"],
+                       "estimate": [0.1743, -0.0140], "statistic": [3.48, -0.28], "df": 13.0,
+                       "p_value": [0.0020, 0.61], "q_value_bh": [0.025, 0.89],
+                       "p_value_perm": [1 / 15, 8 / 15], "p_min_perm": 1 / 15, "n_null": 14})
+    lines = _lines(summarize("attribute_vs_null", vs))
+    assert "happy-face 17.4 3.48 13 .002 .025 .067" in lines
+    assert "4000 1/2" in lines and "(14 random masks)" in " ".join(lines)
+    ch = pd.DataFrame({"task": ["binary"], "n_items": [54], "accuracy": [20 / 54],
+                       "chance": [0.5], "p_value": [0.9798882], "interpretable": [False]})
+    assert "The binary task is not interpretable" in summarize("task_chance", ch)
+    pw = pd.DataFrame({"k": [4000], "n_attribute_masks": [14], "n_random_masks": [14],
+                       "detectable": [0.0632], "p_min_rank": [1 / 15],
+                       "p_min_label": [0.5 ** 14], "ruled_out": [0.0796]})
+    assert "4000 14 14 6.3 .067 < .001 8.0" in _lines(summarize("power", pw))
 
 
 def test_generic_and_errors():
@@ -185,23 +232,89 @@ def test_every_schema_name_summarizes():
 
 def test_headline_block():
     h = headline({"attribute_importance": _importance(), "neuron_rsa": _neurons(),
-                  "masking_by_emotion": _by_emotion(), "importance_link": _link(),
+                  "masking_by_emotion": _drops(), "importance_link": _link(),
                   "masking_mixed_model": _mixed()})
     lines = h.splitlines()
     assert lines[0] == "Headline results (k = 4000)"
     assert ("Attribute-specific vs random masking (k = 4000): 2/3 emotions drop significantly "
-            "(study FDR q < .05); largest drop: remorse 8.1 points, t(167) = -3.56, p < .001"
+            "(study's paired t, FDR q < .05); largest drop: remorse 8.1 points, t(167) = 3.56, "
+            "p < .001"
             ) in lines
-    assert ("Drop-importance link (k = 4000): r = .47, 95% CI [.42, .52], t(26) = 16.92, "
-            "p < .001") in lines
     # means of the per-emotion means (.892 .8 .685 / .724 .7 .542 / .643 .642 .542)
     assert ("Mean accuracy (k = 4000): unmanipulated 79.2%, random 65.5%, "
             "attribute-specific 60.9%") in lines
-    assert ("Mixed model (k = 4000), attribute-specific vs random: b = -0.029 (-2.9 points), "
-            "SE = 0.002, z = -12.88, p < .001 (Wald z)") in lines
-    assert any(line.startswith("Human attribute importance: 2/3") for line in lines)
+    assert any(line.startswith("Human attribute importance: 2/3 attributes with Mantel p < .05")
+               for line in lines)
     assert "Neuron searchlight: 3 of 6" in h
+    # claim 3: the study's t(26) beside the attribute-level tests, verdict from the numbers
+    assert "   study:  mean r = .47, t(26) = 16.92, p < .001 (emotions as replicates)" in lines
+    assert ("   record: attribute-level r = .53, 95% CI [-.01, .83], t(12) = 2.15, p = .053"
+            in lines)
+    assert ("  => the claim that the hurt tracks human importance (k = 4000) does not survive: "
+            "the study's test supports it, the design-correct test does not (with the 14 "
+            "attributes as replicates: permutation p = .053).") in lines
+    # claim 2 from an old-style table (no role): the study's Wald z, sign turned to "extra drop"
+    assert "   study:  extra drop 2.9 points, z = 12.88, p < .001; Wald z" in lines
     assert headline({}) == "Headline results (k = 4000)\n(no results tables)"
+
+
+def _mixed_contract(p_record=0.24, est_record=0.029):
+    """The masking_mixed_model contract (docs/inference.md): role study/record, term
+    attribute_vs_random, estimate positive = attribute masks hurt more. Numbers: issue 8 (lme4
+    with (1 + condition | attribute): t ~ 1.2 on ~13 df, p ~ .24; study-style z = 12.9)."""
+    return pd.DataFrame({
+        "k": [4000, 4000, 4000], "effect": "fixed", "group": "",
+        "term": ["(Intercept)", "attribute_vs_random", "attribute_vs_random"],
+        "role": ["study", "study", "record"],
+        "model": ["study", "study: (1 | emotion/prompt)", "mask: (1 + condition | attribute)"],
+        "estimate": [0.73, 0.0287, est_record], "std_error": [0.02, 0.00223, 0.024],
+        "statistic": [35.7, 12.88, est_record / 0.024], "df": [np.nan, np.nan, 13.2],
+        "p_value": [0.0, 5.6e-38, p_record],
+        "p_method": ["Wald z", "Wald z", "Satterthwaite t"]})
+
+
+def _vs_null(n_sig=1):
+    q = [0.01] * n_sig + [0.5] * (3 - n_sig)
+    return pd.DataFrame({"task": "choice", "attribute": ["valence", "arousal", "novelty"],
+                         "k": 4000, "estimate": [0.05, 0.01, -0.01], "p_value": q,
+                         "q_value_bh": q, "role": "record", "p_method": "prediction"})
+
+
+def test_headline_masking_claim_follows_the_numbers():
+    h = headline({"masking_mixed_model": _mixed_contract(), "attribute_vs_null": _vs_null(0)})
+    lines = h.splitlines()
+    assert ("   record: extra drop 2.9 points, t(13.20) = 1.21, p = .240 (mask: (1 + condition | "
+            "attribute)); Satterthwaite t") in lines
+    assert "   record: 0 of 3 attribute masks lower accuracy more than the population of random " \
+        "masks (BH q <= .05)" in lines
+    verdict = [x for x in lines if x.startswith("  => the claim that masking")][0]
+    assert "does not survive" in verdict and "p = .240" in verdict
+    # the same tables with a significant mask-level effect: the sentence changes with them
+    h2 = headline({"masking_mixed_model": _mixed_contract(p_record=0.01),
+                   "attribute_vs_null": _vs_null(1)})
+    verdict2 = [x for x in h2.splitlines() if x.startswith("  => the claim that masking")][0]
+    assert "survives: the design-correct test agrees" in verdict2
+    assert "1 of 3 single attribute masks beat the random masks" in verdict2
+    # a negative mask-level estimate never supports the claim, whatever its p
+    h3 = headline({"masking_mixed_model": _mixed_contract(p_record=0.01, est_record=-0.02)})
+    assert "does not survive" in [x for x in h3.splitlines() if x.startswith("  =>")][0]
+
+
+def test_headline_neuron_claim_from_count_null():
+    null = pd.DataFrame({"attribute": ["valence", "valence", "arousal", "arousal"],
+                         "count": ["significant", "selective"] * 2,
+                         "statistic": [4528.0, 97, 3261, 839], "p_value": [0.05, 0.05, 0.15, .75],
+                         "n_perm": 19})
+    h = headline({"neuron_rsa": _neurons(), "neuron_count_null": null})
+    lines = h.splitlines()
+    assert ("   record: the count of significant neurons exceeds its emotion-label permutation "
+            "null for 1 of 2 attributes (p <= .05; 19 permutations, smallest p .050)") in lines
+    assert lines[-1] == ("  => the claim that attribute neurons exist survives: the "
+                         "design-correct test agrees with the study's (1 of 2 attributes have "
+                         "more attribute-tracking neurons than relabelled emotions give).")
+    none = null.assign(p_value=0.5)
+    assert "does not survive" in headline({"neuron_rsa": _neurons(),
+                                           "neuron_count_null": none}).splitlines()[-1]
 
 
 def test_fmt_pval_r_like_format_pval():

@@ -40,13 +40,27 @@ def test_estimate_and_bootstrap_vs_naive_loop():
     assert res.p_value_asymptotic == pytest.approx(
         kendalltau(S.mean(axis=0), m, alternative="greater", method="asymptotic").pvalue,
         rel=1e-9)
-    # naive bootstrap with the same draws: rows resampled with replacement, scipy tau
-    draws = np.random.default_rng(3).integers(0, len(S), size=(50, len(S)))
-    boot = np.array([kendalltau(S[d].mean(axis=0), m).statistic for d in draws])
-    assert res.std_error == pytest.approx(boot.std(ddof=1), rel=1e-10)
-    assert res.conf_low == pytest.approx(np.quantile(boot, 0.025), rel=1e-10)
-    assert res.conf_high == pytest.approx(np.quantile(boot, 0.975), rel=1e-10)
+    # scipy's BCa bootstrap with the same draws (participants resampled, scipy tau per resample)
+    ref = _scipy_bca(S, m, 50, 3)
+    assert res.std_error == pytest.approx(ref.standard_error, rel=1e-10)
+    assert res.conf_low == pytest.approx(ref.confidence_interval.low, rel=1e-10)
+    assert res.conf_high == pytest.approx(ref.confidence_interval.high, rel=1e-10)
     assert np.isnan(res.p_value) and res.n_boot == 50 and res.n_subjects == 15
+    assert res.p_method == "not tested (n_perm = 0)" and res.unit == "concept label (6)"
+
+
+def _scipy_bca(S, m, n_boot, seed):
+    """scipy.stats.bootstrap(method="BCa") of scipy's tau of the resampled participants' mean
+    (rounded to 12 decimals so that equal means tie whatever the summation order)."""
+    from scipy.stats import bootstrap
+
+    def stat(i, axis=-1):
+        i = np.asarray(i)
+        flat = i.reshape(-1, i.shape[-1])
+        return np.array([kendalltau(np.round(S[r].mean(axis=0), 12), m).statistic
+                         for r in flat]).reshape(i.shape[:-1])
+    return bootstrap((np.arange(len(S)),), stat, n_resamples=n_boot, method="BCa",
+                     rng=np.random.default_rng(seed), vectorized=True)
 
 
 def test_mantel_p_close_to_exact_enumeration():
@@ -114,6 +128,8 @@ def test_release_whole_model_tau():
     mrdm = np.mean([pdist(A[t], "cosine") for t in range(len(SEEDS))], axis=0)
     ref = kendalltau(S.mean(axis=0), mrdm).statistic
     assert res.estimate == pytest.approx(ref, rel=1e-10)
-    assert round(res.estimate, 4) == 0.2738        # frozen from this computation (Nov 2026)
-    assert res.conf_low < res.estimate + 0.01 and res.conf_high > res.conf_low
+    boot = _scipy_bca(S, mrdm, 200, 0)      # scipy BCa on the same participant resamples
+    assert res.conf_low == pytest.approx(boot.confidence_interval.low, rel=1e-9)
+    assert res.conf_high == pytest.approx(boot.confidence_interval.high, rel=1e-9)
+    assert res.conf_low <= res.estimate <= res.conf_high
     assert res.p_value == pytest.approx(1 / 201)   # no permutation reaches the observed tau

@@ -132,3 +132,77 @@ def tiny_lm(model_type: str, seed: int = 0, **overrides):
     model = tiny_model(model_type, seed, **overrides)
     return wrap_model(model, tiny_tokenizer(mlm=model_type in ("bert", "roberta", "distilbert")),
                       name=f"tiny-{model_type}")
+
+
+# ---------------------------------------------------------------------------------------------
+# a tiny random Llama written as a GGUF file (not the embedded model): tensors + tokenizer
+
+
+def _byte_alphabet() -> list[str]:
+    """The byte-level BPE alphabet: printable bytes stand for themselves, the others are
+    shifted to code points 256, 257, ... in byte order (the GPT-2 convention)."""
+    keep = set(range(33, 127)) | set(range(161, 173)) | set(range(174, 256))
+    out, n = [], 0
+    for b in range(256):
+        if b in keep:
+            out.append(chr(b))
+        else:
+            out.append(chr(256 + n))
+            n += 1
+    return out
+
+
+def write_tiny_gguf(path, seed: int = 0, hidden: int = H, units: int = U, layers: int = L):
+    """Write a random LlamaForCausalLM (2 heads, 1 KV head) with a byte-level BPE tokenizer
+    as an F32 GGUF file at ``path``, using the ``gguf`` package's writer."""
+    import gguf
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    merges = ["Ġ t", "h e", "Ġt he", "o y", "j oy", "e a", "Ġ a"]
+    tokens = ["<|pad|>", "<|bos|>", "<|eos|>"] + _byte_alphabet() + [
+        "Ġt", "he", "Ġthe", "oy", "joy", "ea", "Ġa"]
+    vocab, heads, kv = len(tokens), 2, 1
+    hd = hidden // heads
+    w = gguf.GGUFWriter(str(path), "llama")
+    w.add_name("tiny-gguf-llama")
+    w.add_context_length(64)
+    w.add_embedding_length(hidden)
+    w.add_block_count(layers)
+    w.add_feed_forward_length(units)
+    w.add_head_count(heads)
+    w.add_head_count_kv(kv)
+    w.add_rope_dimension_count(hd)
+    w.add_layer_norm_rms_eps(1e-6)
+    w.add_vocab_size(vocab)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("default")
+    w.add_token_list(tokens)
+    w.add_token_types([3, 3, 3] + [1] * (vocab - 3))         # 3 = control, 1 = normal
+    w.add_token_scores([0.0] * vocab)
+    w.add_token_merges(merges)
+    w.add_bos_token_id(1)
+    w.add_eos_token_id(2)
+    w.add_pad_token_id(0)
+
+    def f(*shape, scale=0.5):
+        return (scale * rng.standard_normal(shape)).astype(np.float32)
+
+    w.add_tensor("token_embd.weight", f(vocab, hidden))
+    for i in range(layers):
+        w.add_tensor(f"blk.{i}.attn_norm.weight", 1 + f(hidden, scale=0.1))
+        w.add_tensor(f"blk.{i}.attn_q.weight", f(hidden, hidden))
+        w.add_tensor(f"blk.{i}.attn_k.weight", f(kv * hd, hidden))
+        w.add_tensor(f"blk.{i}.attn_v.weight", f(kv * hd, hidden))
+        w.add_tensor(f"blk.{i}.attn_output.weight", f(hidden, hidden))
+        w.add_tensor(f"blk.{i}.ffn_norm.weight", 1 + f(hidden, scale=0.1))
+        w.add_tensor(f"blk.{i}.ffn_gate.weight", f(units, hidden))
+        w.add_tensor(f"blk.{i}.ffn_up.weight", f(units, hidden))
+        w.add_tensor(f"blk.{i}.ffn_down.weight", f(hidden, units))
+    w.add_tensor("output_norm.weight", 1 + f(hidden, scale=0.1))
+    w.add_tensor("output.weight", f(vocab, hidden))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from emostat.errors import InputError
 
@@ -52,40 +53,182 @@ def _drops(acc: pd.DataFrame) -> pd.DataFrame:
 
 
 def random_null(accuracy: pd.DataFrame, task: str) -> pd.DataFrame:
-    """Mean drop under each random draw, per attribute and k (the null distribution).
+    """Mean drop under each random mask per k (the null population), each mask once.
 
-    Returns ``task, attribute, k, draw, estimate`` (mean drop over emotions and prompts).
+    Returns ``task, attribute`` (null for draws shared by all attributes), ``k, draw,
+    condition_id`` (when known), ``estimate`` (mean drop over prompts, proportion).
     """
-    d = _drops(accuracy)
+    from emostat.analysis.masking import mask_drops, mask_rows
+
+    d = mask_drops(accuracy)
     d = d[d["condition"] == "random"]
-    out = d.groupby(["attribute", "k", "draw"], sort=True)["drop"].mean().rename("estimate")
-    out = out.reset_index().assign(task=task)[["task", "attribute", "k", "draw", "estimate"]]
-    # k and draw are nullable in the accuracy table (null for "none") and read back as float
-    return out.astype({"k": "int64", "draw": "int64"})
+    rows, _ = mask_rows(accuracy)
+    draw = (rows[rows["condition"] == "random"].drop_duplicates("mask")
+            .set_index("mask")["draw"] if "draw" in rows.columns else pd.Series(dtype=float))
+    out = pd.DataFrame({"task": task, "attribute": d["attribute"].to_numpy(),
+                        "k": d["k"].astype("int64").to_numpy(),
+                        "draw": d["mask"].map(draw).fillna(0).astype("int64").to_numpy(),
+                        "condition_id": d["mask"].to_numpy(), "estimate": d["drop"].to_numpy()})
+    return out.sort_values(["k", "draw", "condition_id"], kind="stable").reset_index(drop=True)
 
 
 def attribute_vs_null(accuracy: pd.DataFrame, task: str) -> pd.DataFrame:
-    """The attribute-specific drop against its random-draw null, per attribute and k.
+    """:func:`emostat.analysis.masking.attribute_vs_null` of one task (leading ``task``)."""
+    from emostat.analysis.masking import attribute_vs_null as vs_null
 
-    ``p_value_perm`` = (1 + #draws with drop >= attribute drop) / (1 + #draws): the one-sided
-    Monte-Carlo p of the attribute set among same-size random sets.
+    out = vs_null(accuracy)
+    out.insert(0, "task", task)
+    return out
 
-    Returns ``task, attribute, k, estimate, null_mean, null_sd, n_draws, p_value_perm``.
+
+# ---- tasks that can answer ------------------------------------------------------------------
+CHANCE = {"binary": 0.5, "choice": 1 / 27, "generate": 1 / 27}
+CHANCE_METHOD = "exact binomial test against chance, one-sided (greater)"
+
+
+def task_chance(inference: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Is each task's unmanipulated accuracy above chance? (exact one-sided binomial test)
+
+    Chance: 1/2 for the binary task, 1/27 for the 27-way choice and for generation. A task
+    that is not above chance (p >= ``alpha``) is not interpretable and is left out of the
+    causal tests.
+
+    Returns
+    -------
+    DataFrame
+        ``task, n_items, n_correct, accuracy, chance, p_value, p_method, interpretable,
+        reason``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> inf = pd.DataFrame({"task": ["binary"] * 10, "condition": "none",
+    ...                     "correct": [True] * 4 + [False] * 6})
+    >>> r = task_chance(inf).iloc[0]
+    >>> bool(r["interpretable"]), float(round(r["p_value"], 4))
+    (False, 0.8281)
     """
-    d = _drops(accuracy)
-    att = (d[d["condition"] == "attribute"].groupby(["attribute", "k"])["drop"].mean()
-           .rename("estimate"))
-    null = random_null(accuracy, task)
+    base = inference[inference["condition"] == "none"]
+    if base.empty:
+        raise InputError("inference: no rows with condition 'none' (the unmanipulated baseline)")
     rows = []
-    for (a, k), est in att.items():
-        draws = null[(null["attribute"] == a) & (null["k"] == k)]["estimate"].to_numpy(float)
-        n = len(draws)
-        rows.append({"task": task, "attribute": a, "k": int(k), "estimate": float(est),
-                     "null_mean": draws.mean() if n else np.nan,
-                     "null_sd": draws.std(ddof=1) if n > 1 else np.nan,
-                     "n_draws": n,
-                     "p_value_perm": (1 + np.sum(draws >= est)) / (1 + n) if n else np.nan})
+    for task, g in base.groupby("task", sort=True):
+        n, k = len(g), int(g["correct"].astype(bool).sum())
+        chance = CHANCE.get(task, np.nan)
+        p = (stats.binomtest(k, n, chance, alternative="greater").pvalue
+             if np.isfinite(chance) else np.nan)
+        ok = bool(p < alpha)
+        reason = ("above chance" if ok else "not above chance" if np.isfinite(p)
+                  else f"no chance rate known for task {task!r}")
+        rows.append(dict(task=task, n_items=n, n_correct=k, accuracy=k / n, chance=chance,
+                         p_value=p, p_method=CHANCE_METHOD, interpretable=ok, reason=reason))
     return pd.DataFrame(rows)
+
+
+def chance_statement(row) -> str:
+    """The one sentence the terminal summary and the report both print about a task's chance.
+
+    Examples
+    --------
+    >>> chance_statement({"task": "binary", "n_items": 54, "accuracy": 0.37, "chance": 0.5,
+    ...                   "p_value": 0.98, "interpretable": False})
+    'The binary task is not interpretable: without manipulation 37.0% of 54 items were correct, not above chance (50.0%; exact one-sided binomial p = .980), so it is left out of the causal tests.'
+    """
+    from emostat.format import fmt_p
+
+    r = dict(row)
+    head = (f"without manipulation {100 * r['accuracy']:.1f}% of {int(r['n_items'])} items "
+            f"were correct")
+    test = f"(chance {100 * r['chance']:.1f}%; exact one-sided binomial {fmt_p(r['p_value'])})"
+    if r["interpretable"]:
+        return f"The {r['task']} task answers above chance: {head} {test}."
+    test = test.replace("(chance ", "(")
+    return (f"The {r['task']} task is not interpretable: {head}, not above chance {test}, "
+            "so it is left out of the causal tests.")
+
+
+# ---- item-level models of a collected run ------------------------------------------------------
+def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Item × mask models per task × k: binomial GLMM of ``correct`` and LMM of ``margin``.
+
+    Items and masks are crossed random units; a mask is one ``condition_id`` (each attribute
+    set and each shared random draw once; copies de-duplicated):
+
+    - ``item_glmm`` (role ``record``): ``correct ~ attribute_vs_random + (1 | item) +
+      (1 | mask)``, binomial, Laplace, Wald z;
+    - ``item_lmm`` (role ``extra``, when the inference rows have ``margin``): the same for the
+      continuous margin, REML, Satterthwaite t.
+
+    The coefficient of ``attribute_vs_random`` (1 = random mask) is random − attribute on the
+    model's scale (log-odds; margin units): positive = attribute masks hurt more. Fits that are
+    singular are refitted without the non-identifiable term; failures become rows with
+    ``status = "failed"`` (see :func:`emostat.analysis.mixed.fit_mixed`).
+
+    Returns
+    -------
+    (tidy, glance)
+        Like :func:`emostat.analysis.mixed.masking_mixed_model`, with a leading ``task``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> masks = [("attr:a", "attribute"), ("attr:b", "attribute"), ("rand:0", "random"),
+    ...          ("rand:1", "random"), ("rand:2", "random")]
+    >>> inf = pd.DataFrame([("choice", f"i{i}", cid, cond, 5, bool(rng.random() < 0.6))
+    ...                     for cid, cond in masks for i in range(40)],
+    ...                    columns=["task", "item_id", "condition_id", "condition", "k",
+    ...                             "correct"])
+    >>> tidy, glance = item_models(inf)
+    >>> glance[["model", "nobs"]].values.tolist()
+    [['item_glmm', 200]]
+    >>> tidy.loc[tidy["term"] == "attribute_vs_random", "p_method"].item()
+    'Wald z'
+    """
+    from emostat.analysis.mixed import CONTRAST, fit_mixed
+
+    need = ["task", "item_id", "condition_id", "condition", "k", "correct"]
+    missing = [c for c in need if c not in inference.columns]
+    if missing:
+        raise InputError(f"inference: missing column(s) {missing}")
+    inf = inference[inference["condition"].isin(["attribute", "random"])]
+    inf = inf.drop_duplicates(["task", "item_id", "condition_id"])
+    tidies, glances = [], []
+    for (task, k), g in inf.groupby(["task", "k"], sort=True):
+        if ks is not None and int(k) not in set(ks):
+            continue
+        d = pd.DataFrame({"item": g["item_id"].astype(str).to_numpy(),
+                          "mask": g["condition_id"].astype(str).to_numpy(),
+                          CONTRAST: (g["condition"] == "random").astype(float).to_numpy(),
+                          "correct": g["correct"].astype(float).to_numpy()})
+        specs = [("item_glmm", "correct", "binomial", "record")]
+        if "margin" in g.columns and g["margin"].notna().any():
+            d["margin"] = g["margin"].astype(float).to_numpy()
+            specs.append(("item_lmm", "margin", "gaussian", "extra"))
+        n_mask, n_item = d["mask"].nunique(), d["item"].nunique()
+        for name, y, fam, role in specs:
+            formula = f"{y} ~ {CONTRAST} + (1 | item) + (1 | mask)"
+            if d[CONTRAST].nunique() < 2:
+                fit = _no_contrast(formula, fam)
+            else:
+                fit = fit_mixed(d, formula, family=fam)
+            key = dict(task=task, k=int(k), model=name, formula=formula, family=fam, outcome=y,
+                       role=role, unit=f"item ({n_item}) x mask ({n_mask})")
+            for part, out in ((fit.tidy(), tidies), (fit.glance(), glances)):
+                for i, (c, v) in enumerate(key.items()):
+                    part.insert(i, c, v)
+                out.append(part)
+    if not tidies:
+        return pd.DataFrame(), pd.DataFrame()
+    return pd.concat(tidies, ignore_index=True), pd.concat(glances, ignore_index=True)
+
+
+def _no_contrast(formula: str, family: str):
+    from emostat.analysis.mixed import CONTRAST, MixedFit
+
+    return MixedFit(formula=formula, fitted_formula=formula, family=family, reml=True,
+                    status="failed", message="only one condition (attribute or random) at this k",
+                    fixed_terms=["(Intercept)", CONTRAST])
 
 
 def generation_examples(inference: pd.DataFrame, stimuli: pd.DataFrame,

@@ -277,30 +277,42 @@ def _snap(x: np.ndarray) -> np.ndarray:
     return np.round(x, SNAP_DECIMALS)
 
 
+IMPORTANCE_P_METHOD = ("Mantel: emotion-label permutation of the mean human RDM, Kendall tau-b, "
+                      "one-sided (greater), (1 + #{tau* >= tau}) / (1 + n_perm)")
+
+
 def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
-                         seed: int = 0) -> pd.DataFrame:
+                         seed: int = 0, level: float = 0.95) -> pd.DataFrame:
     """Importance of each attribute for the human conceptual space.
 
-    estimate: Kendall tau-b between the mean human RDM (mean over participants) and the
-    attribute RDM. Participant bootstrap: ``n_boot`` resamples of the participants with
-    replacement, tau of each resample's mean RDM; std_error is their SD, conf_low/conf_high
-    the 2.5 and 97.5 percentiles, p_value the one-sided bootstrap p = share of resamples with
-    tau <= 0 (the study's "significant" attributes have p_value < .05). p_value_mantel: one-sided
-    permutation p of the observed tau when the 27 emotion labels of the mean human RDM are
-    shuffled (``n_perm`` draws, (1 + #{tau_perm >= tau}) / (n_perm + 1)). statistic and df are
-    NaN (no parametric test).
+    ``estimate``: Kendall tau-b between the mean human RDM (mean over participants) and the
+    attribute RDM. ``p_value``: Mantel test, one-sided, permuting the 27 emotion labels of the
+    mean human RDM (``n_perm`` draws, seed + 1) - the RDM's cells share emotions, so the
+    emotions are the exchangeable units. Participant bootstrap (``n_boot`` resamples with
+    replacement, seed): ``std_error`` (SD of the bootstrap taus), ``conf_low``/``conf_high``
+    (BCa interval, :func:`emostat.analysis.bca.bca_interval`, jackknife over participants for
+    the acceleration), ``boot_share_le0`` (share of resamples with tau <= 0: the study's
+    "p-value", which measures the stability of the estimate, not association).
+    statistic and df are NaN (no parametric test).
 
     Parameters
     ----------
     subject_rdms : array (n_subjects, 351)
     attr_rdms : DataFrame (351, q), one column per attribute.
+    n_boot, n_perm : int
+        0 skips the bootstrap (NaN columns) or the Mantel test (NaN p).
+    seed : int
+    level : float
+        CI level.
 
     Returns
     -------
     DataFrame
         attribute, estimate, std_error, statistic, df, p_value, conf_low, conf_high,
-        p_value_mantel, n_boot, n_perm.
+        boot_share_le0, p_method, unit, role, conf_method, n_boot, n_perm.
     """
+    from emostat.analysis.bca import bca_interval, bootstrap_counts, conf_method, jackknife_means
+
     S = np.asarray(subject_rdms, dtype=float)
     if S.ndim != 2 or S.shape[1] != N_PAIRS:
         raise InputError(f"attribute_importance: subject_rdms must be (n, {N_PAIRS}), "
@@ -310,23 +322,28 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
         raise InputError(f"attribute_importance: attr_rdms must be {N_PAIRS} rows without NaN")
     Y = A.to_numpy(float)
     mean = _snap(S.mean(axis=0))
-    est = kendall_tau_b(mean[:, None], Y)[0][0]
-    rng = np.random.default_rng(seed)
+    est = np.atleast_1d(kendall_tau_b(mean[:, None], Y)[0][0])
+    nan = np.full(len(est), np.nan)
+    se = lo = hi = share = nan
+    how = ["none (n_boot = 0)"] * len(est)
     n = len(S)
-    counts = np.zeros((n_boot, n))
-    draws = rng.integers(0, n, size=(n_boot, n))
-    np.add.at(counts, (np.repeat(np.arange(n_boot), n), draws.ravel()), 1.0)
-    boot = kendall_tau_b(_snap(counts @ S / n).T, Y)[0]         # (n_boot, q)
+    if n_boot > 0:
+        boot = kendall_tau_b(_snap(bootstrap_counts(n, n_boot, seed) @ S / n).T, Y)[0]
+        jack = kendall_tau_b(_snap(jackknife_means(S)).T, Y)[0]          # (n, q)
+        lo, hi, _, _ = bca_interval(est, boot, jack, level)
+        se = boot.std(axis=0, ddof=1)
+        share = (boot <= 0).mean(axis=0)
+        how = conf_method(lo, hi, n, n_boot)
     p_mantel = (np.atleast_1d(mantel(mean, Y, n_perm=n_perm, seed=seed + 1,
                                      n_items=len(ANALYSIS_ORDER)))
-                if n_perm > 0 else np.full(len(est), np.nan))
+                if n_perm > 0 else nan)
     return pd.DataFrame({
-        "attribute": list(A.columns), "estimate": est,
-        "std_error": boot.std(axis=0, ddof=1), "statistic": np.nan, "df": np.nan,
-        "p_value": (boot <= 0).mean(axis=0),
-        "conf_low": np.quantile(boot, 0.025, axis=0),
-        "conf_high": np.quantile(boot, 0.975, axis=0),
-        "p_value_mantel": p_mantel, "n_boot": n_boot, "n_perm": n_perm})
+        "attribute": list(A.columns), "estimate": est, "std_error": se, "statistic": np.nan,
+        "df": np.nan, "p_value": p_mantel, "conf_low": lo, "conf_high": hi,
+        "boot_share_le0": share,
+        "p_method": IMPORTANCE_P_METHOD if n_perm > 0 else "not tested (n_perm = 0)",
+        "unit": f"emotion label ({len(ANALYSIS_ORDER)})", "role": "record",
+        "conf_method": how, "n_boot": n_boot, "n_perm": n_perm})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -376,7 +393,8 @@ def rating_icc(ratings: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         experiment, attribute, type, estimate, statistic (F), df1, df2, p_value, conf_low,
-        conf_high (95 %), n_targets, n_raters.
+        conf_high (95 %), n_targets, n_raters, p_method, unit (the emotions rated), role
+        (extra).
     """
     rows = []
     for (exp, attr), g in ratings.groupby(["experiment", "attribute"], sort=False):
@@ -392,6 +410,9 @@ def rating_icc(ratings: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["experiment", "attribute", "type", "estimate",
                                       "statistic", "df1", "df2", "p_value", "conf_low",
                                       "conf_high", "n_targets", "n_raters"])
+    out["p_method"] = "F test of the two-way random-effects ICC against 0 (R psych::ICC)"
+    out["unit"] = out["n_targets"].map(lambda n: f"emotion ({n})")
+    out["role"] = "extra"
     order = {a: n for n, a in enumerate(ATTRIBUTES)}
     return out.sort_values(["attribute", "type"], key=lambda s: s.map(order)
                            if s.name == "attribute" else s, kind="stable").reset_index(drop=True)

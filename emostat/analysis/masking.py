@@ -3,8 +3,11 @@
 Pure pandas/numpy/scipy over the long ``accuracy`` dataset (see :mod:`emostat.schemas`). Follows
 the study's R code (``Code/analysis_for_manipulation_experiment.R``, Li et al. 2024):
 
-- ``ACC.diff`` = attribute-specific − paired random accuracy, per prompt × attribute × k;
-- one-sided paired t-tests (H1: attribute < random) per emotion × k (n = 14 attributes × seeds),
+- ``ACC.diff`` = attribute-specific − paired random accuracy, per prompt × attribute × k
+  (column ``diff``; the tests below report its negative, ``estimate`` = random − attribute,
+  positive = the attribute mask lowers accuracy more: docs/inference.md);
+- one-sided paired t-tests (H1: attribute < random, i.e. "greater" on the drop) per emotion × k
+  (n = 14 attributes × seeds),
   per attribute × k (n = 27 emotions × seeds) and per cell emotion × attribute × k (n = seeds);
   each table corrected over ALL its rows (all k together) with the study's q = p·N/rank(p)
   (``q_value``), with proper BH (``q_value_bh``) and a sign-flip permutation p
@@ -25,9 +28,8 @@ from emostat.analysis.signflip import sign_flip_many
 from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
 
-__all__ = ["acc_diff", "paired_tests", "masking_by_emotion", "masking_by_attribute",
-           "masking_cells", "condition_means", "importance_link", "importance_link_by_emotion",
-           "dip_tests"]
+__all__ = ["acc_diff", "mask_rows", "mask_drops", "attribute_vs_null", "paired_tests", "masking_by_emotion", "masking_by_attribute",
+           "masking_cells", "condition_means", "dip_tests"]
 
 _BROOM = ["estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high"]
 _ORDER = {"emotion": EMOTIONS, "attribute": ATTRIBUTES}
@@ -82,7 +84,7 @@ def acc_diff(accuracy: pd.DataFrame, *, per_draw: bool = False) -> pd.DataFrame:
     cell = prompt + ["attribute", "k"]
     none = acc[acc["condition"] == "none"]
     att = acc[acc["condition"] == "attribute"]
-    rnd = acc[acc["condition"] == "random"]
+    rnd = _pair_shared(acc[acc["condition"] == "random"], att)
     if none.empty or att.empty or rnd.empty:
         raise InputError("accuracy table: needs rows of all three conditions none, attribute, "
                          f"random (has {sorted(acc['condition'].unique())})")
@@ -117,6 +119,54 @@ def acc_diff(accuracy: pd.DataFrame, *, per_draw: bool = False) -> pd.DataFrame:
                  + (["draw"] if per_draw else []))
 
 
+def _pair_shared(rnd: pd.DataFrame, att: pd.DataFrame) -> pd.DataFrame:
+    """Random rows of shared draws (null attribute) paired with every attribute of their k,
+    in memory, for the study's paired tests (the stored table holds each draw once)."""
+    shared = rnd["attribute"].isna()
+    if not shared.any():
+        return rnd
+    parts = [rnd[~shared]]
+    for k, names in att.groupby("k")["attribute"].unique().items():
+        s = rnd[shared & (rnd["k"] == k)]
+        parts += [s.assign(attribute=a) for a in names]
+    return pd.concat(parts, ignore_index=True)
+
+
+def mask_rows(accuracy: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """Attribute and random rows with one ``mask`` id each, every mask once per prompt.
+
+    A mask is ``condition_id`` when the table has it (collected runs), else
+    ``"<condition>:<attribute>:<draw>"`` (the release: one random set per attribute and k).
+    Shared random draws copied per attribute (runs collected before the copies were dropped)
+    are de-duplicated on ``condition_id``.
+
+    Returns
+    -------
+    (DataFrame, bool)
+        The rows (columns of ``accuracy`` plus ``mask``) and whether random masks are shared by
+        all attributes (not paired one-to-one with an attribute).
+    """
+    _require(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
+             "accuracy table")
+    acc = accuracy[accuracy["condition"].isin(["attribute", "random"])].copy()
+    if "condition_id" in acc.columns and acc["condition_id"].notna().all():
+        acc["mask"] = acc["condition_id"].astype(str)
+    else:
+        draw = acc["draw"] if "draw" in acc.columns else pd.Series(0, index=acc.index)
+        draw = pd.to_numeric(draw, errors="coerce").astype("Int64")
+        acc["mask"] = (acc["condition"].astype("string").fillna("") + ":"
+                       + acc["attribute"].astype("string").fillna("") + ":"
+                       + draw.astype("string").fillna("0")).astype(str)
+    rnd = acc["condition"] == "random"
+    per_mask = acc[rnd].groupby("mask")["attribute"].nunique(dropna=False)
+    shared = bool(acc.loc[rnd, "attribute"].isna().any() or (per_mask > 1).any())
+    keys = [c for c in ("model", "emotion", "template", "k", "mask") if c in acc.columns]
+    acc = acc.drop_duplicates(keys)
+    if shared:
+        acc.loc[acc["condition"] == "random", "attribute"] = None
+    return acc.reset_index(drop=True), shared
+
+
 def _t_summary(g: pd.DataFrame, alternative: str, level: float) -> pd.DataFrame:
     """Broom columns of the one-sample t-test of ``diff`` vs 0 from group aggregates."""
     n = g["n"].to_numpy(float)
@@ -142,17 +192,23 @@ def _t_summary(g: pd.DataFrame, alternative: str, level: float) -> pd.DataFrame:
                          "conf_high": est + crit * se}, index=g.index)
 
 
-def paired_tests(diff: pd.DataFrame, by, alternative: str = "less", n_perm: int = 10_000,
+def paired_tests(diff: pd.DataFrame, by, alternative: str = "greater", n_perm: int = 10_000,
                  seed: int = 0, *, level: float = 0.95) -> pd.DataFrame:
-    """Paired t-test of attribute vs random accuracy (t-test of ``diff`` against 0) per group.
+    """The study's paired t-test of random vs attribute accuracy per group (role "study").
+
+    Tests the extra drop ``acc_random − acc_attribute`` (= −``diff``) against 0: the study's
+    one-sided "less" test of ACC.diff is the "greater" test here (same p, t of opposite sign).
+    The replicates are the group's prompt × attribute rows, as in the study; the masks are not
+    units here (see :func:`emostat.analysis.mixed.masking_mixed_model` for the test of record).
 
     Parameters
     ----------
     diff : DataFrame from :func:`acc_diff` (one row per prompt × attribute × k)
     by : list of str
         Grouping columns, e.g. ``["k", "emotion"]``.
-    alternative : {"less", "greater", "two-sided"}, default "less"
-        H1 of the t-test and the sign-flip test ("less": attribute < random, the study's).
+    alternative : {"greater", "less", "two-sided"}, default "greater"
+        H1 of the t-test and the sign-flip test on the drop ("greater": the attribute mask
+        lowers accuracy more, the study's H1).
     n_perm : int
         Random sign vectors of the permutation test for groups of n > 16 (smaller n: exact).
     seed : int
@@ -163,17 +219,29 @@ def paired_tests(diff: pd.DataFrame, by, alternative: str = "less", n_perm: int 
     Returns
     -------
     DataFrame
-        ``by`` columns, then ``estimate`` (mean diff), ``std_error``, ``statistic`` (t),
-        ``df`` (n − 1), ``p_value`` (one-sided unless asked), ``conf_low``, ``conf_high``, ``n``,
+        ``by`` columns, then ``estimate`` (mean of random − attribute accuracy), ``std_error``,
+        ``statistic`` (t), ``df`` (n − 1), ``p_value``, ``conf_low``, ``conf_high``, ``n``,
         ``q_value`` (the study's p·N/rank(p) over ALL rows of the table, capped at 1),
-        ``q_value_bh`` (Benjamini–Hochberg over all rows), ``p_value_perm`` (sign-flip
-        permutation test of the mean, same alternative), ``acc_none``, ``acc_random``,
-        ``acc_attribute`` (mean accuracies of the group's rows).
+        ``q_value_bh`` (Benjamini–Hochberg over all rows), ``p_value_perm`` (sign-flip test of
+        the mean, same alternative), ``acc_none``, ``acc_random``, ``acc_attribute``,
+        ``p_method``, ``p_method_perm``, ``unit``, ``role`` ("study"), ``test`` ("study_t").
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"k": 100, "emotion": "joy", "attribute": ["a", "b", "c", "d"],
+    ...                   "template": "1", "acc_none": 0.9, "acc_random": [.80, .82, .79, .81],
+    ...                   "acc_attribute": [.70, .75, .74, .78]})
+    >>> d["diff"] = d["acc_attribute"] - d["acc_random"]
+    >>> r = paired_tests(d, ["k", "emotion"]).iloc[0]
+    >>> float(round(r["estimate"], 4)), r["unit"], r["role"]
+    (0.0625, 'attribute × template (4)', 'study')
     """
     by = [by] if isinstance(by, str) else list(by)
     _require(diff, by + ["diff", "acc_none", "acc_random", "acc_attribute"], "diff table")
-    g = diff.groupby(by, sort=True, dropna=False)
-    agg = g.agg(n=("diff", "count"), mean=("diff", "mean"), sd=("diff", "std"),
+    d = diff.assign(_drop=-diff["diff"])
+    g = d.groupby(by, sort=True, dropna=False)
+    agg = g.agg(n=("_drop", "count"), mean=("_drop", "mean"), sd=("_drop", "std"),
                 acc_none=("acc_none", "mean"), acc_random=("acc_random", "mean"),
                 acc_attribute=("acc_attribute", "mean"))
     res = _t_summary(agg, alternative, level)
@@ -182,13 +250,20 @@ def paired_tests(diff: pd.DataFrame, by, alternative: str = "less", n_perm: int 
     res["q_value_bh"] = fdr_bh(res["p_value"].to_numpy())
     # group ids in the same (sorted) order as agg's index
     ids = g.ngroup().to_numpy()
-    values = diff["diff"].to_numpy(float)
+    values = d["_drop"].to_numpy(float)
     order = np.argsort(ids, kind="stable")
     cuts = np.flatnonzero(np.diff(ids[order])) + 1
     res["p_value_perm"] = sign_flip_many(np.split(values[order], cuts), alternative, n_perm,
                                          seed)
     for c in ("acc_none", "acc_random", "acc_attribute"):
         res[c] = agg[c]
+    side = {"two-sided": "two-sided"}.get(alternative, f"one-sided ({alternative})")
+    res["p_method"] = f"paired t, {side}, df = n - 1"
+    res["p_method_perm"] = (f"sign-flip permutation of the mean, {side}; exact for n <= 16, "
+                            f"else {n_perm} random sign vectors")
+    over = [c for c in ("attribute", "emotion", "template") if c in diff.columns and c not in by]
+    res["unit"] = [f"{' × '.join(over)} ({n})" for n in res["n"]]
+    res["role"], res["test"] = "study", "study_t"
     return _sort(res.reset_index(), by)
 
 
@@ -231,85 +306,6 @@ def _cell_means(diff: pd.DataFrame) -> pd.DataFrame:
     return diff.groupby(["k", "emotion", "attribute"], sort=True)["diff"].mean().reset_index()
 
 
-def _importance_vector(importance, attributes) -> np.ndarray:
-    imp = pd.Series(importance, dtype=float)
-    missing = sorted(set(attributes) - set(imp.index))
-    if missing:
-        raise InputError(f"importance: no value for attribute(s) {missing}")
-    return imp.reindex(attributes).to_numpy(float)
-
-
-def importance_link_by_emotion(diff: pd.DataFrame, importance, *,
-                               level: float = 0.95) -> pd.DataFrame:
-    """Per emotion and k: Pearson r across attributes between accuracy DROP and importance.
-
-    Parameters
-    ----------
-    diff : DataFrame from :func:`acc_diff`
-    importance : Series or dict, attribute -> importance (the study: Kendall tau-b between the
-        mean human RDM and the attribute RDM)
-    level : float, CI level (Fisher-z interval)
-
-    Returns
-    -------
-    DataFrame
-        ``k``, ``emotion``, ``estimate`` (r of drop = random − attribute, i.e. −mean diff, with
-        importance; the study's R code correlates ACC.diff, giving −r), ``statistic`` (t of
-        ``cor.test``), ``df`` (n − 2), ``p_value`` (two-sided), ``conf_low``, ``conf_high``
-        (Fisher-z CI as R's ``cor.test``), ``fisher_z`` (atanh r), ``n`` (attributes).
-    """
-    cells = _cell_means(diff)
-    rows = []
-    for (k, emotion), g in cells.groupby(["k", "emotion"], sort=True):
-        x = -g["diff"].to_numpy(float)
-        y = _importance_vector(importance, g["attribute"].tolist())
-        n = x.size
-        if n < 4 or np.ptp(x) == 0 or np.ptp(y) == 0:
-            # r needs variation; its Fisher-z CI needs n > 3 attributes (e.g. quick runs)
-            rows.append((k, emotion) + (np.nan,) * 8 + (n,))
-            continue
-        r = float(np.corrcoef(x, y)[0, 1])
-        t = r * np.sqrt((n - 2) / (1 - r * r))
-        p = 2 * stats.t.sf(abs(t), n - 2)
-        z = np.arctanh(r)
-        half = stats.norm.ppf(0.5 + level / 2) / np.sqrt(n - 3)
-        rows.append((k, emotion, r, np.nan, t, n - 2, p, np.tanh(z - half), np.tanh(z + half),
-                     z, n))
-    out = pd.DataFrame(rows, columns=["k", "emotion"] + _BROOM + ["fisher_z", "n"])
-    return _sort(out.drop(columns="std_error"), ["k", "emotion"])
-
-
-def importance_link(diff: pd.DataFrame, importance, *, level: float = 0.95) -> pd.DataFrame:
-    """Mean correlation (over emotions) of accuracy drop with attribute importance, per k.
-
-    The per-emotion r's of :func:`importance_link_by_emotion` are Fisher-z transformed; a
-    one-sample t-test of the z's against 0 (two-sided, df = emotions − 1) gives the statistic
-    and p; the mean z and its t-interval are back-transformed with tanh (as the study's
-    ``FisherZInv(t.test(cor.Z)$estimate / $conf.int)``).
-
-    Returns
-    -------
-    DataFrame
-        ``k``, ``estimate`` (tanh of mean z), ``std_error`` (SE of the mean z, on the z scale),
-        ``statistic`` (t), ``df``, ``p_value`` (two-sided), ``conf_low``, ``conf_high``
-        (back-transformed), ``mean_z``, ``n_emotions``.
-    """
-    per = importance_link_by_emotion(diff, importance)
-    rows = []
-    for k, g in per.groupby("k", sort=True):
-        z = g["fisher_z"].dropna().to_numpy(float)
-        n = z.size
-        if n < 2:
-            rows.append((k,) + (np.nan,) * 8 + (n,))
-            continue
-        m, se = z.mean(), z.std(ddof=1) / np.sqrt(n)
-        t = m / se
-        crit = stats.t.ppf(0.5 + level / 2, n - 1)
-        rows.append((k, np.tanh(m), se, t, n - 1, 2 * stats.t.sf(abs(t), n - 1),
-                     np.tanh(m - crit * se), np.tanh(m + crit * se), m, n))
-    return pd.DataFrame(rows, columns=["k"] + _BROOM + ["mean_z", "n_emotions"])
-
-
 def dip_tests(diff: pd.DataFrame) -> pd.DataFrame:
     """Hartigan's dip test of unimodality per k × attribute over the emotions' mean ACC.diff.
 
@@ -331,3 +327,106 @@ def dip_tests(diff: pd.DataFrame) -> pd.DataFrame:
         rows.append((k, attribute, float(d), float(p), x.size))
     out = pd.DataFrame(rows, columns=["k", "attribute", "statistic", "p_value", "n"])
     return _sort(out, ["k", "attribute"])
+
+
+def mask_drops(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Each mask's mean accuracy drop per k: mean over prompts of acc(none) − acc(mask).
+
+    Returns
+    -------
+    DataFrame
+        ``k, mask, condition, attribute`` (null for shared random masks), ``drop``,
+        ``n_prompts``. Every mask once (see :func:`mask_rows`).
+    """
+    rows, _ = mask_rows(accuracy)
+    prompt = [c for c in ("model", "emotion", "template") if c in accuracy.columns]
+    none = accuracy[accuracy["condition"] == "none"].groupby(prompt)["accuracy"].mean()
+    if none.empty:
+        raise InputError("accuracy table: no unmanipulated ('none') rows")
+    rows = rows.join(none.rename("acc_none"), on=prompt)
+    rows["drop"] = rows["acc_none"] - rows["accuracy"]
+    out = (rows.groupby(["k", "mask", "condition"], dropna=False, sort=True)
+           .agg(attribute=("attribute", "first"), drop=("drop", "mean"),
+                n_prompts=("drop", "size")).reset_index())
+    return out.astype({"k": "int64"})
+
+
+def attribute_vs_null(accuracy: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
+    """Each attribute mask against the population of random masks of its k (role "record").
+
+    Every random mask of a k is one draw from the null population of same-size masks; an
+    attribute mask is compared with their distribution, not with one paired draw:
+
+    - ``estimate`` = drop(attribute mask) − mean drop of the random masks (extra accuracy drop,
+      positive = the attribute mask hurts more);
+    - prediction-interval t: ``estimate / (sd_null · sqrt(1 + 1/n_null))`` on ``n_null − 1``
+      df, one-sided (greater): the probability that a new random mask drops accuracy as much,
+      if random-mask drops are normal. Not floored at 1/(draws + 1);
+    - ``q_value_bh``: Benjamini–Hochberg over all attributes × k of the table;
+    - ``p_value_perm``: the rank (Monte-Carlo) p ``(1 + #{null ≥ attribute}) / (1 + n_null)``,
+      whose smallest attainable value ``p_min_perm`` = 1 / (1 + n_null) is given beside it.
+
+    The null at each k is every random mask of that k. In the release these are the 14
+    random sets drawn one per attribute; a random set was drawn uniformly, independently of its
+    attribute's set, so all 14 are exchangeable draws of the same null and the attribute's own
+    twin is kept in it (leaving it out would change no expectation and lose one df). In a
+    collected run the shared random draws are the null (each once).
+
+    Parameters
+    ----------
+    accuracy : DataFrame, schema ``accuracy``
+    level : float
+        Two-sided level of ``conf_low, conf_high`` (estimate ± t quantile × prediction SE).
+
+    Returns
+    -------
+    DataFrame
+        ``k, attribute, estimate, std_error, statistic, df, p_value, conf_low, conf_high,
+        q_value_bh, p_value_perm, p_min_perm, drop_attribute, null_mean, null_sd, n_null,
+        p_method, p_method_perm, unit, role, test``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = [("joy", "1", "none", None, None, None, 0.9)]
+    >>> rows += [("joy", "1", "attribute", "valence", 10, None, 0.6)]
+    >>> rows += [("joy", "1", "random", None, 10, d, a)
+    ...          for d, a in enumerate([0.85, 0.80, 0.88, 0.84])]
+    >>> acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute",
+    ...                                   "k", "draw", "accuracy"])
+    >>> r = attribute_vs_null(acc).iloc[0]
+    >>> float(round(r["estimate"], 4)), int(r["df"]), float(r["p_min_perm"]), r["unit"]
+    (0.2425, 3, 0.2, 'mask (4)')
+    """
+    drops = mask_drops(accuracy)
+    rows = []
+    for k, g in drops.groupby("k", sort=True):
+        null = g.loc[g["condition"] == "random", "drop"].to_numpy(float)
+        n = null.size
+        m = null.mean() if n else np.nan
+        sd = null.std(ddof=1) if n > 1 else np.nan
+        se = sd * np.sqrt(1 + 1 / n) if n > 1 else np.nan
+        for _, a in g[g["condition"] == "attribute"].iterrows():
+            est = a["drop"] - m
+            t = est / se if se > 0 else np.nan
+            p = stats.t.sf(t, n - 1) if n > 1 else np.nan
+            half = stats.t.ppf(0.5 + level / 2, n - 1) * se if n > 1 else np.nan
+            rows.append(dict(k=int(k), attribute=a["attribute"], estimate=est, std_error=se,
+                             statistic=t, df=float(n - 1) if n > 1 else np.nan, p_value=p,
+                             conf_low=est - half, conf_high=est + half,
+                             p_value_perm=(1 + np.sum(null >= a["drop"])) / (1 + n)
+                             if n else np.nan,
+                             p_min_perm=1 / (1 + n), drop_attribute=a["drop"], null_mean=m,
+                             null_sd=sd, n_null=int(n), unit=f"mask ({n})"))
+    out = pd.DataFrame(rows)
+    if out.empty:
+        raise InputError("attribute_vs_null: no k with attribute masks")
+    out["q_value_bh"] = fdr_bh(out["p_value"].to_numpy())
+    out["p_method"] = ("prediction-interval t vs the random masks of the k, one-sided "
+                       "(greater), df = n_null - 1")
+    out["p_method_perm"] = "rank among the random masks, (1 + #null >= attribute)/(1 + n_null)"
+    out["role"], out["test"] = "record", "attribute_vs_null"
+    cols = ["k", "attribute"] + _BROOM + ["q_value_bh", "p_value_perm", "p_min_perm",
+                                          "drop_attribute", "null_mean", "null_sd", "n_null",
+                                          "p_method", "p_method_perm", "unit", "role", "test"]
+    return _sort(out[cols], ["k", "attribute"])

@@ -1,13 +1,18 @@
-"""Linear mixed models (statsmodels MixedLM made robust) and the prompt-level masking model.
+"""Mixed models (lme4 port ``mixedlm``) and the masking models of the study and of record.
 
-statsmodels' default optimiser chain can stop unconverged with wrong variances on random-slope
-models, and its boundary warning uses an absolute threshold (0.01, in the data's units).
-:func:`fit_lmm` therefore fits from a fresh start with several optimisers, keeps the highest
-log-likelihood among the fits that pass an lme4-style convergence check, and judges the boundary
-on the relative scale lme4 uses (random-effect SD / residual SD).
+:func:`fit_mixed` fits an lme4-style formula as an LMM (``lmer``, REML, Satterthwaite df for the
+fixed effects) or a binomial GLMM (``glmer``, Laplace, Wald z). It never raises for a model that
+cannot be fitted as asked:
 
-p-values are Wald z (normal reference), as statsmodels gives them; lme4 prints no p-values and
-lmerTest would give Satterthwaite t tests instead. Every table says which in ``p_method``.
+- a grouping factor with one level, or with the same groups as another factor of the model (one
+  fold: prompt = emotion), is dropped before fitting;
+- a singular fit is refitted without its non-identifiable part (a random slope, or a term whose
+  SD is 0), repeatedly; the result has ``status = "singular"`` and says what was dropped;
+- a fit that still fails gives ``status = "failed"`` with the reason, and NaN estimates.
+
+GLMMs are fitted from several optimisers and starts and the highest log-likelihood is kept: on a
+crossed binomial model mixedlm's default optimiser can stop short of lme4's optimum
+(``../shared/docs/environment.md``).
 """
 
 from __future__ import annotations
@@ -22,352 +27,414 @@ from scipy import stats
 
 from emostat.errors import InputError
 
-OPTIMIZERS: tuple[str, ...] = ("lbfgs", "cg", "powell", "nm")
-P_METHOD = "Wald z"
-# lme4's tolerances: relative gradient (|H^-1 g| in the relative-Cholesky parameters, the same
-# parameters statsmodels optimises with use_sqrt) and the singular-fit threshold on theta.
-REL_GRAD_TOL = 2e-3
-BOUNDARY_TOL = 1e-4
+__all__ = ["MixedFit", "fit_mixed", "masking_mixed_model", "STUDY_FORMULA", "RECORD_FORMULA",
+           "CONTRAST", "RECORD_SHARED_FORMULA"]
+
+P_METHOD = {"gaussian": "Satterthwaite t", "binomial": "Wald z"}
+GLMM_STARTS = (("COBYQA", True), ("bobyqa", False), ("Nelder-Mead", False))
+SINGULAR_TOL = 1e-4          # lme4's isSingular tolerance on the relative Cholesky diagonal
+CONTRAST = "attribute_vs_random"   # 1 = random mask, 0 = attribute mask: coef = random − attribute
+TIDY = ["effect", "group", "term", "estimate", "std_error", "statistic", "df", "p_value",
+        "conf_low", "conf_high", "p_method", "status", "message"]
+_BAR = re.compile(r"\(([^()|]+?)(\|\|?)([^()|]+)\)")
 
 
+# ---- formula handling ---------------------------------------------------------------------------
 @dataclass
-class LMMFit:
-    """A fitted linear mixed model.
+class _Bar:
+    expr: list[str]          # ["1", "x"] or ["0", "x"]
+    group: str               # "emotion" or "emotion:prompt"
+
+    def text(self) -> str:
+        return f"({' + '.join(self.expr)} | {self.group})"
+
+    @property
+    def slopes(self) -> list[str]:
+        return [e for e in self.expr if e not in ("0", "1")]
+
+    @property
+    def intercept(self) -> bool:
+        return "0" not in self.expr
+
+
+def _parse(formula: str) -> tuple[str, str, list[_Bar]]:
+    """(response, fixed part, random terms) of an lme4 formula; ``a/b`` nesting expanded."""
+    if "~" not in formula:
+        raise InputError(f"formula {formula!r}: no '~'")
+    lhs, rhs = (s.strip() for s in formula.split("~", 1))
+    bars = []
+    for expr, _, group in _BAR.findall(rhs):
+        terms = [t.strip() for t in expr.split("+") if t.strip()]
+        if "0" not in terms and "1" not in terms:
+            terms = ["1"] + terms
+        if "/" in group:
+            a, b = (g.strip() for g in group.split("/", 1))
+            bars += [_Bar(terms, a), _Bar(terms, f"{a}:{b}")]
+        else:
+            bars.append(_Bar(terms, group.strip()))
+    fixed = _BAR.sub("", rhs)
+    fixed = " + ".join(t.strip() for t in fixed.split("+") if t.strip()) or "1"
+    return lhs, fixed, bars
+
+
+def _formula(lhs: str, fixed: str, bars: list[_Bar]) -> str:
+    return f"{lhs} ~ {fixed}" + "".join(f" + {b.text()}" for b in bars)
+
+
+def _fixed_terms(fixed: str) -> list[str]:
+    terms = [t.strip() for t in fixed.split("+") if t.strip()]
+    out = [] if "0" in terms else ["(Intercept)"]
+    return out + [t for t in terms if t not in ("0", "1")]
+
+
+def _groups(data: pd.DataFrame, group: str) -> pd.Series:
+    cols = [c.strip() for c in group.split(":")]
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise InputError(f"fit_mixed: grouping column(s) {missing} not in data "
+                         f"(has {list(data.columns)})")
+    key = data[cols[0]].astype(str)
+    for c in cols[1:]:
+        key = key + ":" + data[c].astype(str)
+    return key
+
+
+def _same_partition(a: pd.Series, b: pd.Series) -> bool:
+    codes = pd.DataFrame({"a": pd.factorize(a)[0], "b": pd.factorize(b)[0]})
+    return (codes.groupby("a")["b"].nunique().max() == 1
+            and codes.groupby("b")["a"].nunique().max() == 1)
+
+
+def _identifiable(data: pd.DataFrame, bars: list[_Bar]) -> tuple[list[_Bar], list[str]]:
+    """Drop random terms whose groups cannot be told apart (one level; same as another term)."""
+    keep, notes, seen = [], [], []
+    for b in bars:
+        g = _groups(data, b.group)
+        n = g.nunique()
+        twin = next((s for s, sg in seen if _same_partition(g, sg)), None)
+        if n < 2:
+            notes.append(f"dropped {b.text()}: {b.group} has {n} level")
+        elif twin is not None:
+            notes.append(f"dropped {b.text()}: {b.group} has the same groups as {twin}")
+        else:
+            keep.append(b)
+            seen.append((b.group, g))
+    return keep, notes
+
+
+# ---- the fit ------------------------------------------------------------------------------------
+@dataclass
+class MixedFit:
+    """A mixed model fitted by :func:`fit_mixed`.
 
     Attributes
     ----------
-    params, bse : pandas.Series
-        Fixed-effect estimates and standard errors (statsmodels/patsy term names).
-    cov_re : pandas.DataFrame
-        Covariance matrix of the random effects of ``groups``.
-    vcomp : pandas.Series
-        Variances of the ``vc_formula`` components (empty when none).
-    scale : float
-        Residual variance.
-    loglik : float
-        Log-likelihood (REML criterion / -2 when ``reml``).
-    converged, boundary : bool
-        lme4-style convergence check passed; a random-effect SD is ~0 relative to the residual SD.
-    optimizer : str
-        The optimiser whose fit was kept.
-    rel_grad : float
-        max |H^-1 g| at the kept fit (lme4's relative gradient; converged when < 2e-3).
+    formula : str
+        The model asked for.
+    fitted_formula : str
+        The model actually fitted (differs when a term was dropped).
+    family : {"gaussian", "binomial"}
+    reml : bool
+    status : {"ok", "singular", "failed"}
+    message : str
+        What was dropped or why the fit failed ("" when ok).
+    result : mixedlm result or None
+        The kept ``LmerResult``/``GlmerResult`` (None when failed).
     attempts : pandas.DataFrame
-        One row per optimiser tried: optimizer, converged, loglik, rel_grad, grad_norm, error.
-    warnings : list of str
-        Warnings raised while fitting the kept model, plus emostat's own.
-    result : statsmodels MixedLMResults
-        The kept statsmodels result (BLUPs, predictions, ...).
+        One row per fit tried: formula, optimizer, logLik, converged, singular, error.
     """
 
     formula: str
-    groups: str
+    fitted_formula: str
+    family: str
     reml: bool
-    params: pd.Series
-    bse: pd.Series
-    cov_re: pd.DataFrame
-    vcomp: pd.Series
-    scale: float
-    loglik: float
-    converged: bool
-    boundary: bool
-    optimizer: str
-    rel_grad: float
-    grad_norm: float
-    nobs: int
-    n_groups: dict
-    attempts: pd.DataFrame
-    result: object
-    warnings: list = field(default_factory=list)
-    re_formula: str | None = None
-    vc_formula: dict | None = None
+    status: str
+    message: str
+    result: object = None
+    attempts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    optimizer: str = ""
+    fixed_terms: list = field(default_factory=list)
 
-    # ---- tables -------------------------------------------------------------------------------
-    @property
-    def fixed(self) -> pd.DataFrame:
-        """Fixed effects: term (R-style), estimate, std_error, statistic (z), p_value."""
-        z = self.params / self.bse
-        return pd.DataFrame({
-            "term": [r_term(t) for t in self.params.index],
-            "estimate": self.params.to_numpy(float),
-            "std_error": self.bse.to_numpy(float),
-            "statistic": z.to_numpy(float),
-            "p_value": 2 * stats.norm.sf(np.abs(z.to_numpy(float))),
-        })
+    def tidy(self, level: float = 0.95) -> pd.DataFrame:
+        """broom.mixed columns plus ``df``, ``conf_low/high``, ``p_method``, status, message.
 
-    @property
-    def random(self) -> pd.DataFrame:
-        """Variance components like lme4's ``VarCorr``: group, term, variance, std_dev.
-
-        One row per random effect of ``groups`` (its covariance matrix diagonal), one per
-        ``vc_formula`` component, and ``Residual``. Correlations are in :attr:`cov_re`.
+        Fixed rows: Satterthwaite t (LMM; ``df`` = Satterthwaite df) or Wald z (GLMM; ``df``
+        NaN); the CI is estimate ± the two-sided ``level`` quantile of that reference × SE.
+        ran_pars rows: ``sd__<term>`` / ``cor__<a>.<b>`` per group, ``sd__Observation`` for
+        the residual (LMM). A failed fit gives one NaN row per fixed term asked for.
         """
-        rows = []
-        for name in self.cov_re.index:
-            v = float(self.cov_re.loc[name, name])
-            rows.append((self.groups, _re_term(name, self.groups), v))
-        for name, v in self.vcomp.items():
-            rows.append((name, "(Intercept)", float(v)))
-        rows.append(("Residual", "", float(self.scale)))
-        out = pd.DataFrame(rows, columns=["group", "term", "variance"])
-        out["std_dev"] = np.sqrt(out["variance"].clip(lower=0))
-        return out
-
-    @property
-    def sigma(self) -> float:
-        return float(np.sqrt(self.scale))
-
-    def tidy(self) -> pd.DataFrame:
-        """broom.mixed-style table.
-
-        Returns
-        -------
-        pandas.DataFrame
-            effect ("fixed" | "ran_pars"), group ("" for fixed, the grouping factor or
-            "Residual"), term (e.g. "(Intercept)", "sd__(Intercept)", "cor__(Intercept).Time",
-            "sd__Observation"), estimate, std_error, statistic, p_value (NaN for ran_pars),
-            p_method ("Wald z" on fixed rows, "" on ran_pars rows).
-        """
-        fx = self.fixed
-        fx.insert(0, "group", "")
-        fx.insert(0, "effect", "fixed")
-        rows = []
-        names = list(self.cov_re.index)
-        sd = np.sqrt(np.clip(np.diag(self.cov_re.to_numpy(float)), 0, None))
-        for i, a in enumerate(names):
-            rows.append((self.groups, f"sd__{_re_term(a, self.groups)}", sd[i]))
-        for i, a in enumerate(names):
-            for j in range(i + 1, len(names)):
-                c = self.cov_re.iloc[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else np.nan
-                rows.append((self.groups, f"cor__{_re_term(a, self.groups)}."
-                             f"{_re_term(names[j], self.groups)}", c))
-        for name, v in self.vcomp.items():
-            rows.append((name, "sd__(Intercept)", np.sqrt(max(float(v), 0.0))))
-        rows.append(("Residual", "sd__Observation", self.sigma))
-        rp = pd.DataFrame(rows, columns=["group", "term", "estimate"])
-        rp.insert(0, "effect", "ran_pars")
-        for c in ("std_error", "statistic", "p_value"):
-            rp[c] = np.nan
-        out = pd.concat([fx, rp], ignore_index=True)
-        out["p_method"] = np.where(out["effect"] == "fixed", P_METHOD, "")
-        return out
-
-    @property
-    def n_params(self) -> int:
-        """Parameters counted as lme4 does: fixed + covariance parameters + residual SD."""
-        k = len(self.cov_re)
-        return len(self.params) + k * (k + 1) // 2 + len(self.vcomp) + 1
+        if self.result is None:
+            out = pd.DataFrame({"effect": "fixed", "group": "", "term": self.fixed_terms})
+            for c in TIDY[3:10]:
+                out[c] = np.nan
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                raw = self.result.tidy(effects=["fixed", "ran_pars"])
+            out = raw.rename(columns={"std.error": "std_error", "p.value": "p_value"})
+            out["group"] = out["group"].where(out["effect"] != "fixed", "").fillna("")
+            if self.family == "binomial":
+                out["df"] = np.nan
+            fx = out["effect"] == "fixed"
+            q = (stats.norm.ppf(0.5 + level / 2) if self.family == "binomial"
+                 else stats.t.ppf(0.5 + level / 2, out["df"].astype(float)))
+            half = np.where(fx, q * out["std_error"].astype(float), np.nan)
+            out["conf_low"] = out["estimate"] - half
+            out["conf_high"] = out["estimate"] + half
+        out["p_method"] = np.where(out["effect"] == "fixed", P_METHOD[self.family], "")
+        out["status"], out["message"] = self.status, self.message
+        return out[TIDY].reset_index(drop=True).astype({c: float for c in TIDY[3:10]})
 
     def glance(self) -> pd.DataFrame:
-        """One row: nobs, n_groups (of ``groups``), sigma, logLik, AIC, BIC (lme4's
-        definitions, on the REML criterion when REML), REML, converged, boundary, optimizer,
-        rel_grad."""
-        aic = -2 * self.loglik + 2 * self.n_params
-        bic = -2 * self.loglik + np.log(self.nobs) * self.n_params
-        return pd.DataFrame([{
-            "nobs": self.nobs, "n_groups": int(self.n_groups[self.groups]),
-            "sigma": self.sigma, "logLik": self.loglik, "AIC": aic, "BIC": bic,
-            "REML": self.reml, "converged": self.converged, "boundary": self.boundary,
-            "optimizer": self.optimizer, "rel_grad": self.rel_grad,
-        }])
+        """One row: nobs, groups ("item 60; mask 16"), logLik, AIC, BIC, REML, converged,
+        singular, optimizer, formula (fitted), status, message."""
+        row = dict(nobs=0, groups="", logLik=np.nan, AIC=np.nan, BIC=np.nan,
+                   REML=self.reml and self.family == "gaussian", converged=False,
+                   singular=False, optimizer=self.optimizer, fitted_formula=self.fitted_formula,
+                   status=self.status, message=self.message)
+        if self.result is not None:
+            r = self.result
+            g = r.glance().iloc[0]
+            row.update(nobs=int(g["nobs"]), logLik=float(g["log_lik"]), AIC=float(g["AIC"]),
+                       BIC=float(g["BIC"]), converged=bool(g["converged"]),
+                       singular=bool(g["singular"]),
+                       groups="; ".join(f"{k} {v}" for k, v in r.ngrps().items()))
+        return pd.DataFrame([row])
 
-    def summary(self, data_name: str = "data") -> str:
-        """A text like lme4's ``summary(lmer(...))``, with Wald z p-values."""
-        from emostat.summary import lmm_text
-
-        return lmm_text(self, data_name=data_name)
-
-
-# ---- helpers ------------------------------------------------------------------------------------
-def r_term(name: str) -> str:
-    """patsy term name -> R's: "Intercept" -> "(Intercept)", "x[T.b]" -> "xb"."""
-    if name == "Intercept":
-        return "(Intercept)"
-    return re.sub(r"\[T\.([^\]]*)\]", r"\1", name)
+    def summary(self) -> str:
+        """lme4-style text from mixedlm (Satterthwaite df for LMMs), plus the status."""
+        head = f"status: {self.status}" + (f" ({self.message})" if self.message else "")
+        return head if self.result is None else f"{self.result.summary()}\n{head}"
 
 
-def _re_term(name: str, groups: str) -> str:
-    # statsmodels names the random intercept after the grouping factor
-    return "(Intercept)" if name in (groups, "Intercept") else r_term(name)
+def _singular_part(result, bars: list[_Bar], family: str) -> tuple[int, list[str]] | None:
+    """(index of a bar, its components to drop) for the most degenerate term, or None.
 
-
-def _gradient_check(model, packed: np.ndarray, free: np.ndarray) -> tuple[float, float]:
-    """(max |H^-1 g|, |g|) of the profile log-likelihood over the free parameters.
-
-    H by central differences of statsmodels' analytic score.
+    Components are judged on lme4's scale: the diagonal of the Cholesky factor of each term's
+    covariance relative to the residual SD (GLMM: to 1), below 1e-4 = non-identifiable.
     """
-    g = np.asarray(model.score(packed), float)
-    gn = float(np.linalg.norm(g))
-    idx = np.flatnonzero(free)
-    if idx.size == 0:
-        return 0.0, gn
-    H = np.empty((idx.size, idx.size))
-    for a, i in enumerate(idx):
-        h = 1e-5 * max(1.0, abs(packed[i]))
-        up, dn = packed.copy(), packed.copy()
-        up[i] += h
-        dn[i] -= h
-        H[:, a] = (np.asarray(model.score(up))[idx] - np.asarray(model.score(dn))[idx]) / (2 * h)
-    H = (H + H.T) / 2
-    try:
-        step = np.linalg.solve(H, g[idx])
-    except np.linalg.LinAlgError:
-        return float("inf"), gn
-    return float(np.max(np.abs(step))), gn
+    vc = result.VarCorr()
+    sigma = float(result.sigma) if family == "gaussian" else 1.0
+    worst = None
+    for i, b in enumerate(bars):
+        try:
+            cov = np.atleast_2d(np.asarray(vc.get_cov(b.group), float))
+        except (KeyError, ValueError, AttributeError):
+            continue
+        names = (["(Intercept)"] if b.intercept else []) + b.slopes
+        d = []
+        for j in range(len(cov)):               # conditional variance given the earlier ones
+            c = cov[j, :j]
+            cond = cov[j, j] - (c @ np.linalg.pinv(cov[:j, :j]) @ c if j else 0.0)
+            d.append(np.sqrt(max(cond, 0.0)) / sigma)
+        d = np.asarray(d)
+        bad = [n for n, x in zip(names, d) if x < SINGULAR_TOL]
+        if bad and (worst is None or d.min() < worst[2]):
+            worst = (i, bad, d.min())
+    return None if worst is None else (worst[0], worst[1])
 
 
-def _theta_diag(model) -> np.ndarray:
-    """Positions, in statsmodels' packed sqrt parameters, of the relative SDs: the diagonal of
-    the Cholesky factor of cov_re / sigma^2, then sqrt(vc / sigma^2) (lme4's theta)."""
-    k = model.k_re
-    rows, cols = np.tril_indices(k)
-    pos = [p for p, (r, c) in enumerate(zip(rows, cols)) if r == c]
-    pos += list(range(len(rows), len(rows) + model.k_vc))
-    return np.asarray(pos, dtype=int)
+def _fit_once(formula: str, data: pd.DataFrame, family: str, reml: bool):
+    """Best mixedlm fit over the starts (one for LMMs) and the attempts table rows."""
+    import mixedlm
+
+    rows, best = [], None
+    starts = GLMM_STARTS if family == "binomial" else (("auto", None),)
+    for opt, init in starts:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                if family == "binomial":
+                    res = mixedlm.glmer(formula, data, family=mixedlm.families.Binomial(),
+                                        control=mixedlm.glmerControl(optimizer=opt,
+                                                                     nAGQ0initStep=init))
+                else:
+                    res = mixedlm.lmer(formula, data, REML=reml)
+                ll = float(res.glance().iloc[0]["log_lik"])
+                rows.append(dict(formula=formula, optimizer=str(getattr(res, "optimizer", opt)),
+                                 logLik=ll, converged=bool(res.converged),
+                                 singular=bool(res.is_singular()), error=""))
+                if np.isfinite(ll) and (best is None or ll > best[1]):
+                    best = (res, ll, rows[-1]["optimizer"])
+            except Exception as exc:   # noqa: BLE001 - any failure becomes a "failed" row
+                rows.append(dict(formula=formula, optimizer=opt, logLik=np.nan,
+                                 converged=False, singular=False,
+                                 error=f"{type(exc).__name__}: {exc}"))
+    return best, rows
 
 
-def _n_groups(model, groups: str) -> dict:
-    out = {groups: len(model.group_labels)}
-    if model.k_vc:
-        for j, name in enumerate(model.exog_vc.names):
-            out[name] = int(sum(int(np.any(m != 0, axis=0).sum()) for m in model.exog_vc.mats[j]))
-    return out
-
-
-def fit_lmm(data: pd.DataFrame, formula: str, groups: str, re_formula: str | None = None,
-            vc_formula: dict | None = None, reml: bool = True,
-            optimizers: tuple[str, ...] = OPTIMIZERS) -> LMMFit:
-    """Fit a linear mixed model, trying several optimisers from a fresh start.
+def fit_mixed(data: pd.DataFrame, formula: str, family: str = "gaussian",
+              reml: bool = True) -> MixedFit:
+    """Fit an lme4-style mixed model; never raises for a model that cannot be fitted as asked.
 
     Parameters
     ----------
     data : pandas.DataFrame
         Long data; rows with missing values in the model's columns are dropped.
     formula : str
-        Fixed-effects formula (patsy), e.g. ``"Weight ~ Time"``.
-    groups : str
-        Column of the top-level grouping factor.
-    re_formula : str, optional
-        Random effects of ``groups`` (default: random intercept); ``"1 + Time"`` for slopes.
-    vc_formula : dict, optional
-        Variance components nested in ``groups``, e.g. ``{"template:emotion": "0 + C(template)"}``
-        gives ``(1 | emotion/template)``.
+        lme4 formula, e.g. ``"y ~ x + (1 | item) + (1 + x | mask)"``; ``(1 | a/b)`` nesting is
+        expanded to ``(1 | a) + (1 | a:b)``. Use numeric (0/1) predictors to name terms.
+    family : {"gaussian", "binomial"}
+        LMM (``lmer``) or binomial GLMM with logit link (``glmer``, Laplace).
     reml : bool
-        REML (default, as lme4) or ML.
-    optimizers : tuple of str
-        scipy optimisers to try, each from statsmodels' default start.
+        REML for LMMs (default, as lme4).
 
     Returns
     -------
-    LMMFit
-        The fit with the highest log-likelihood among those that converged (by statsmodels'
-        flag and lme4's relative-gradient check, < 2e-3); if none converged, the best one,
-        with ``converged=False`` and a warning.
+    MixedFit
+        ``tidy()`` and ``glance()`` tables; ``status`` ok | singular | failed.
 
     Examples
     --------
-    >>> fit = fit_lmm(dietox, "Weight ~ Time", groups="Pig",
-    ...               re_formula="1 + Time")  # doctest: +SKIP
-    >>> fit.tidy()  # doctest: +SKIP
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(10), 20)
+    >>> x = np.tile([0.0, 1.0], 100)
+    >>> d = pd.DataFrame({"g": g, "x": x,
+    ...                   "y": 1 + 0.5 * x + rng.normal(0, 1, 10)[g] + rng.normal(0, 1, 200)})
+    >>> fit = fit_mixed(d, "y ~ x + (1 | g)")
+    >>> fit.status
+    'ok'
+    >>> t = fit.tidy().set_index("term")
+    >>> t.loc["x", "p_method"], bool(t.loc["x", "df"] > 150)
+    ('Satterthwaite t', True)
     """
-    import statsmodels.formula.api as smf
-
-    if groups not in data.columns:
-        raise InputError(f"fit_lmm: grouping column {groups!r} not in data "
+    if family not in P_METHOD:
+        raise ValueError(f"family must be gaussian or binomial, got {family!r}")
+    lhs, fixed, bars = _parse(formula)
+    used = [lhs] + [c for c in re.split(r"[^\w.]+", fixed) if c in data.columns]
+    used += [c.strip() for b in bars for c in b.group.split(":") + b.slopes]
+    missing = [c for c in dict.fromkeys(used) if c and c not in data.columns]
+    if missing:
+        raise InputError(f"fit_mixed: column(s) {missing} of {formula!r} not in data "
                          f"(has {list(data.columns)})")
-    if not optimizers:
-        raise ValueError("fit_lmm: give at least one optimiser")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = smf.mixedlm(formula, data, groups=groups, re_formula=re_formula,
-                            vc_formula=vc_formula, missing="drop")
-    diag_pos = _theta_diag(model)
-    attempts, fits = [], []
-    for opt in optimizers:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                res = model.fit(reml=reml, method=[opt])
-            except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
-                attempts.append(dict(optimizer=opt, converged=False, loglik=np.nan,
-                                     rel_grad=np.nan, grad_norm=np.nan, error=str(exc)))
-                continue
-        packed = res.params_object.get_packed(use_sqrt=model.use_sqrt, has_fe=False)
-        packed = np.asarray(packed, float)
-        theta = np.abs(packed[diag_pos])
-        free = np.ones(packed.size, bool)
-        # like lme4, do not ask for a zero gradient at a boundary (singular) parameter
-        free[diag_pos[theta < BOUNDARY_TOL]] = False
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rel_grad, grad_norm = _gradient_check(model, packed, free)
-        ok = bool(res.converged) and np.isfinite(res.llf) and rel_grad < REL_GRAD_TOL
-        attempts.append(dict(optimizer=opt, converged=ok, loglik=float(res.llf),
-                             rel_grad=rel_grad, grad_norm=grad_norm, error=""))
-        fits.append((ok, float(res.llf), opt, res, theta, rel_grad, grad_norm,
-                     [str(w.message) for w in caught]))
-    attempts = pd.DataFrame(attempts)
-    if not fits:
-        raise InputError(f"fit_lmm: every optimiser failed for {formula!r}: "
-                         f"{'; '.join(attempts['error'])}")
-    good = [f for f in fits if f[0]] or fits
-    ok, llf, opt, res, theta, rel_grad, grad_norm, msgs = max(good, key=lambda f: f[1])
-    msgs = [m for m in msgs if "boundary of the parameter space" not in m]
-    if not ok:
-        msgs.append(f"no optimiser converged (best: {opt}, relative gradient {rel_grad:.3g})")
-    boundary = bool(np.any(theta < BOUNDARY_TOL))
-    if boundary:
-        msgs.append("boundary (singular) fit: a random-effect SD is < 1e-4 x the residual SD")
-
-    names = list(model.data.exog_re_names) if model.k_re else []
-    cov_re = pd.DataFrame(np.asarray(res.cov_re, float), index=names, columns=names)
-    vc_names = list(model.exog_vc.names) if model.k_vc else []
-    vcomp = pd.Series(np.asarray(res.vcomp, float), index=vc_names, dtype=float)
-    return LMMFit(
-        formula=formula, groups=groups, reml=reml,
-        params=pd.Series(np.asarray(res.fe_params, float), index=model.exog_names),
-        bse=pd.Series(np.asarray(res.bse_fe, float), index=model.exog_names),
-        cov_re=cov_re, vcomp=vcomp, scale=float(res.scale), loglik=llf, converged=ok,
-        boundary=boundary, optimizer=opt, rel_grad=rel_grad, grad_norm=grad_norm,
-        nobs=int(model.nobs), n_groups=_n_groups(model, groups), attempts=attempts,
-        result=res, warnings=msgs, re_formula=re_formula, vc_formula=vc_formula,
-    )
+    data = data.dropna(subset=list(dict.fromkeys(used))).reset_index(drop=True)
+    fit = MixedFit(formula=formula, fitted_formula=formula, family=family, reml=reml,
+                   status="failed", message="", fixed_terms=_fixed_terms(fixed))
+    if data.empty:
+        fit.message = "no complete rows"
+        return fit
+    bars, notes = _identifiable(data, bars)
+    attempts = []
+    while True:
+        if not bars:
+            fit.message = "; ".join(notes + ["no identifiable random effect left"])
+            break
+        current = _formula(lhs, fixed, bars)
+        best, rows = _fit_once(current, data, family, reml)
+        attempts += rows
+        if best is None:
+            fit.message = "; ".join(notes + [f"{current}: {rows[-1]['error']}"])
+            break
+        res, _, opt = best
+        part = _singular_part(res, bars, family) if res.is_singular() else None
+        if part is None:
+            fit.result, fit.optimizer, fit.fitted_formula = res, opt, current
+            if res.is_singular():
+                notes.append("singular fit (no single term to drop)")
+            fit.status = "singular" if notes else "ok"
+            if not res.converged:
+                notes.append("optimizer did not report convergence")
+            fit.message = "; ".join(notes)
+            break
+        i, comps = part
+        b = bars[i]
+        if len(bars) == 1 and len(comps) == len(b.slopes) + b.intercept:
+            # nothing would be left to fit: keep the boundary fit (fixed effects = OLS)
+            fit.result, fit.optimizer, fit.fitted_formula = res, opt, current
+            fit.status = "singular"
+            fit.message = "; ".join(notes + [f"singular: {b.text()} has variance 0 (kept)"])
+            break
+        keep = [c for c in (["1"] if b.intercept else []) + b.slopes
+                if not (c == "1" and "(Intercept)" in comps) and c not in comps]
+        if keep:
+            expr = keep if "1" in keep else ["0"] + keep
+            bars[i] = _Bar(expr, b.group)
+            notes.append(f"singular: {b.text()} refitted as {bars[i].text()}")
+        else:
+            bars.pop(i)
+            notes.append(f"singular: dropped {b.text()} (variance 0)")
+    fit.attempts = pd.DataFrame(attempts)
+    return fit
 
 
-# ---- the masking model --------------------------------------------------------------------------
-PROMPT = "template:emotion"
+# ---- the masking models on prompt-level accuracy -------------------------------------------------
+STUDY_FORMULA = f"accuracy ~ {CONTRAST} + (1 | emotion/prompt)"
+RECORD_FORMULA = (f"accuracy ~ {CONTRAST} + (1 | emotion) + (1 | emotion:prompt) + "
+                  f"(1 + {CONTRAST} | attribute)")
+MODELS = {"study": (STUDY_FORMULA, "study"), "record": (RECORD_FORMULA, "record")}
 
 
-def masking_mixed_model(accuracy: pd.DataFrame, ks=None,
-                        optimizers: tuple[str, ...] = OPTIMIZERS
+RECORD_SHARED_FORMULA = (f"accuracy ~ {CONTRAST} + (1 | emotion) + (1 | emotion:prompt) + "
+                         "(1 | mask)")
+
+
+def _mask_cells(sub: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """One row per prompt × mask (random draws paired with an attribute averaged per cell);
+    and whether the random masks are shared by all attributes (collected runs)."""
+    from emostat.analysis.masking import mask_rows
+
+    rows, shared = mask_rows(sub)
+    keys = ["emotion", "template", "mask", "condition"] if shared else \
+        ["emotion", "template", "attribute", "condition"]
+    cells = rows.groupby(keys, observed=True, dropna=False)["accuracy"].mean().reset_index()
+    cells["prompt"] = cells["template"].astype(str)
+    cells["emotion"] = cells["emotion"].astype(str)
+    cells[CONTRAST] = (cells["condition"] == "random").astype(float)
+    return cells, shared
+
+
+def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "record")
                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Prompt-level LMM of attribute-specific vs random masking, per k.
+    """Prompt-level LMMs of attribute-specific vs random masking, per k: study and record.
 
-    Model (lme4 notation): ``accuracy ~ condition + (1 | emotion/template)`` with condition
-    "random" the reference level, so the ``conditionattribute`` estimate is the mean accuracy
-    change of attribute-specific masking relative to random masking (a proportion; negative =
-    attribute-specific hurts more). Fitted as statsmodels groups=emotion, random intercept,
-    variance component ``template:emotion`` = ``0 + C(template)``.
+    - ``study``: ``accuracy ~ attribute_vs_random + (1 | emotion/prompt)`` (the study's model;
+      role ``study``). Its only units are prompts, so every mask counts as many replicates.
+    - ``record``: ``accuracy ~ attribute_vs_random + (1 | emotion) + (1 | emotion:prompt) +
+      (1 + attribute_vs_random | attribute)``: the mask (attribute set and its random set) is a
+      unit, so the contrast is judged against the variation between masks (role ``record``).
 
-    Rows used at each k: condition "attribute" and "random", one row per emotion x template x
-    attribute x condition. Several random draws of one cell are averaged (the release has one,
-    draw 0), so each prompt contributes 14 attribute-specific and 14 random rows.
+    ``attribute_vs_random`` is 1 for the random mask and 0 for the attribute mask, so its
+    estimate is accuracy(random) − accuracy(attribute): positive = attribute masks lower
+    accuracy more (docs/inference.md). Satterthwaite df (mixedlm, checked against lmerTest).
+    Random draws paired with one attribute are averaged per cell (the release has one). When
+    the random masks are shared by all attributes (collected runs), each appears once (old
+    runs' per-attribute copies de-duplicated on ``condition_id``) and the record model is
+    ``accuracy ~ attribute_vs_random + (1 | emotion) + (1 | emotion:prompt) + (1 | mask)``
+    (mask = ``condition_id``). Item-level models: :func:`emostat.analysis.experiment.
+    item_models`.
 
     Parameters
     ----------
     accuracy : pandas.DataFrame
-        Dataset "accuracy" (columns emotion, template, condition, attribute, k, draw, accuracy).
+        Dataset ``accuracy`` (emotion, template, condition, attribute, k, accuracy).
     ks : iterable of int, optional
-        k values to fit (default: every k with attribute-specific rows).
+        Default: every k with attribute rows.
+    models : tuple of str
+        Which of "study", "record".
 
     Returns
     -------
     tidy : pandas.DataFrame
-        Schema "masking_mixed_model": k, effect, group, term, estimate, std_error, statistic,
-        p_value, plus p_method ("Wald z").
+        Schema ``masking_mixed_model``: k, model, formula, family, outcome, role, unit, then
+        :meth:`MixedFit.tidy` columns.
     glance : pandas.DataFrame
-        One row per k: k, nobs, n_groups, n_prompts, sigma, logLik, AIC, BIC, REML, converged,
-        boundary, optimizer, rel_grad.
+        Schema ``masking_mixed_glance``: one row per k × model.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> rows = [(e, str(t), c, a, 100, 0.8 - 0.05 * (c == "attribute") + rng.normal(0, .03))
+    ...         for e in ["anger", "joy", "fear", "sadness"] for t in range(3)
+    ...         for a in ["valence", "arousal", "happy", "anger"]
+    ...         for c in ["attribute", "random"]]
+    >>> acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute",
+    ...                                   "k", "accuracy"])
+    >>> tidy, glance = masking_mixed_model(acc, models=("study",))
+    >>> row = tidy[tidy["term"] == "attribute_vs_random"].iloc[0]
+    >>> bool(0.03 < row["estimate"] < 0.07), row["p_method"], row["role"]
+    (True, 'Satterthwaite t', 'study')
     """
     need = ["emotion", "template", "condition", "attribute", "k", "accuracy"]
     missing = [c for c in need if c not in accuracy.columns]
@@ -375,28 +442,36 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None,
         raise InputError(f"masking_mixed_model: accuracy table lacks column(s) {missing}")
     acc = accuracy[accuracy["condition"].isin(["attribute", "random"])]
     if ks is None:
-        ks = sorted(acc.loc[acc["condition"] == "attribute", "k"].unique())
+        ks = sorted(acc.loc[acc["condition"] == "attribute", "k"].dropna().unique())
     tidies, glances = [], []
     for k in ks:
         sub = acc[acc["k"] == k]
         have = set(sub["condition"])
         if have != {"attribute", "random"}:
             raise InputError(f"masking_mixed_model: k = {k} needs both attribute and random "
-                             f"rows (has {sorted(have)})", )
-        cells = (sub.groupby(["emotion", "template", "attribute", "condition"], observed=True)
-                 ["accuracy"].mean().reset_index())
-        cells["emotion"] = cells["emotion"].astype(str)
-        cells["template"] = cells["template"].astype(str)
-        cells["condition"] = pd.Categorical(cells["condition"], ["random", "attribute"])
-        fit = fit_lmm(cells, "accuracy ~ condition", groups="emotion", re_formula="1",
-                      vc_formula={PROMPT: "0 + C(template)"}, optimizers=optimizers)
-        t = fit.tidy()
-        t.insert(0, "k", int(k))
-        tidies.append(t)
-        g = fit.glance()
-        g.insert(0, "k", int(k))
-        g.insert(3, "n_prompts", fit.n_groups[PROMPT])
-        glances.append(g)
+                             f"rows (has {sorted(have)})")
+        cells, shared = _mask_cells(sub)
+        n_prompt = cells[["emotion", "prompt"]].drop_duplicates().shape[0]
+        for name in models:
+            formula, role = MODELS[name]
+            if name == "record" and shared:
+                formula = RECORD_SHARED_FORMULA
+                unit = f"mask ({cells['mask'].nunique()})"
+            elif name == "record":
+                unit = f"mask ({cells['attribute'].nunique()} attribute/random pairs)"
+            else:
+                unit = f"prompt ({n_prompt})"
+            fit = fit_mixed(cells, formula)
+            key = dict(k=int(k), model=name, formula=formula, family="gaussian",
+                       outcome="accuracy", role=role, unit=unit)
+            t = fit.tidy()
+            for i, (c, v) in enumerate(key.items()):
+                t.insert(i, c, v)
+            tidies.append(t)
+            g = fit.glance()
+            for i, (c, v) in enumerate(key.items()):
+                g.insert(i, c, v)
+            glances.append(g)
     if not tidies:
         raise InputError("masking_mixed_model: no k with attribute-specific rows")
     return pd.concat(tidies, ignore_index=True), pd.concat(glances, ignore_index=True)

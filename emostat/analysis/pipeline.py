@@ -17,6 +17,7 @@ import pandas as pd
 from emostat import io
 from emostat.constants import ANALYSIS_ORDER, K_VALUES, pair_indices
 from emostat.errors import InputError
+from emostat.integrity import check_run
 
 RESULTS = "results"
 
@@ -72,13 +73,21 @@ def _mean_human_rdm(human) -> np.ndarray:
 
 
 def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_perm: int,
-                   ks=None, quiet: bool = True) -> dict[str, pd.DataFrame]:
-    """All masking statistics of a prompt-level accuracy table (schema ``accuracy``)."""
+                   ks=None, quiet: bool = True, n_items: int | None = None
+                   ) -> dict[str, pd.DataFrame]:
+    """All masking statistics of a prompt-level accuracy table (schema ``accuracy``).
+
+    The study's paired tests (role study), the study's and the record mixed models per k, each
+    attribute mask against the random-mask population (record) and the design's power.
+    """
     from emostat.analysis import masking
     from emostat.analysis.mixed import masking_mixed_model
+    from emostat.analysis.power import power_analysis
 
     ks = sorted(set(accuracy["k"].dropna().astype(int)) if ks is None else ks)
     acc = accuracy[accuracy["k"].isna() | accuracy["k"].isin(ks)]
+    both = sorted(set(acc.loc[acc["condition"] == "attribute", "k"].dropna().astype(int))
+                  & set(acc.loc[acc["condition"] == "random", "k"].dropna().astype(int)))
     diff = masking.acc_diff(acc)
     s = _seeds(seed, 3)
     out = {
@@ -88,25 +97,84 @@ def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, 
                                                      seed=s[1]),
         "masking_cells": masking.paired_tests(diff, by=["k", "emotion", "attribute"],
                                               n_perm=n_perm, seed=s[2]),
-        "importance_link": masking.importance_link(diff, importance),
-        "importance_link_by_emotion": masking.importance_link_by_emotion(diff, importance),
-        "dip_test": masking.dip_tests(diff),
+        "attribute_vs_null": masking.attribute_vs_null(acc),
     }
     _log("  mixed models ...", quiet)
-    tidy, glance = masking_mixed_model(acc, ks=ks)
+    tidy, glance = masking_mixed_model(acc, ks=both)
     out["masking_mixed_model"] = tidy
     out["masking_mixed_glance"] = glance
+    out["power"] = power_analysis(acc, tidy, n_items=n_items, seed=s[0])
     return out
 
 
-def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks) -> dict:
-    """Neuron searchlight RSA, significance counts and layer distribution of top-k sets."""
-    from emostat.analysis import searchlight as sl
+LINK_MIN_PERM = 10_000   # attribute-label permutations of the link: never fewer
 
-    rsa = sl.searchlight(A, attr_rdms, layer_sizes)
-    return {"neuron_rsa": rsa,
-            "neuron_counts": sl.significance_counts(rsa),
-            "layer_distribution": sl.layer_distribution(rsa, ks)}
+
+def link_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_perm: int,
+                ks=None) -> dict[str, pd.DataFrame]:
+    """The drop–importance link (:mod:`emostat.analysis.link`) and the dip tests, labelled.
+
+    Replaces the ``importance_link``, ``importance_link_by_emotion`` and ``dip_test`` tables of
+    :func:`masking_tables` (whose old link functions go at the merge). The link uses at least
+    ``LINK_MIN_PERM`` permutations (cheap: about 0.05 s per 1,000 per k).
+    """
+    from emostat.analysis import link, masking
+
+    ks = sorted(set(accuracy["k"].dropna().astype(int)) if ks is None else ks)
+    acc = accuracy[accuracy["k"].isna() | accuracy["k"].isin(ks)]
+    diff = masking.acc_diff(acc)
+    dip = masking.dip_tests(diff)
+    dip = dip.assign(p_method="Hartigan's dip test, p interpolated from the tabulated null "
+                              "(R diptest::dip.test)",
+                     unit=dip["n"].map(lambda n: f"emotion ({n})"), role="study")
+    return {"importance_link": link.link_test(diff, importance,
+                                              n_perm=max(int(n_perm), LINK_MIN_PERM), seed=seed),
+            "importance_link_by_emotion": link.link_by_emotion(diff, importance),
+            "dip_test": dip}
+
+
+# Permutation-calibrated searchlight defaults: affordable in `emostat reproduce` on 2 CPUs.
+# One count-null permutation reruns the whole searchlight product (about 1 s per permutation
+# for 36,864 neurons x 14 attributes on one quiet core); one Mantel p costs about 1e-6 s per
+# neuron x permutation. See benchmarks/bench_searchlight_perm.py.
+SEARCHLIGHT_PERM = {"mantel_top": 20, "n_perm_mantel": 9_999, "n_perm_count": 19}
+
+
+def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks, *,
+                       seed: int = 0, mantel_top=None, n_perm_mantel: int | None = None,
+                       n_perm_count: int | None = None, executor=None) -> dict:
+    """Neuron searchlight RSA, significance counts, layer distribution of top-k sets, and the
+    permutation-calibrated tables ``neuron_mantel`` and ``neuron_count_null``.
+
+    ``mantel_top``: neurons per attribute given a Mantel p (the best-ranked; an int, or
+    ``"k"`` for the top-k set at the headline k); ``n_perm_mantel`` and ``n_perm_count``:
+    permutations (0 skips that table). Defaults in :data:`SEARCHLIGHT_PERM`: smallest
+    attainable p 1e-4 (Mantel) and .05 (count null).
+    """
+    from emostat.analysis import searchlight as sl
+    from emostat.constants import K_HEADLINE
+
+    cfg = dict(SEARCHLIGHT_PERM)
+    cfg.update({k: v for k, v in (("mantel_top", mantel_top), ("n_perm_mantel", n_perm_mantel),
+                                  ("n_perm_count", n_perm_count)) if v is not None})
+    R = sl.neuron_rdms(A)
+    rsa = sl.searchlight(R, attr_rdms, layer_sizes)
+    out = {"neuron_rsa": rsa,
+           "neuron_counts": sl.significance_counts(rsa),
+           "layer_distribution": sl.layer_distribution(rsa, ks)}
+    s = _seeds(seed, 2)
+    if int(cfg["n_perm_mantel"]) > 0:
+        top = cfg["mantel_top"]
+        if top == "k":
+            top = K_HEADLINE if K_HEADLINE in list(ks) else max(ks)
+        chosen = sl.top_k(rsa, min(int(top), R.shape[1]))
+        out["neuron_mantel"] = sl.neuron_mantel(R, attr_rdms, chosen,
+                                                n_perm=int(cfg["n_perm_mantel"]), seed=s[0],
+                                                layer_sizes=layer_sizes, neuron_rsa=rsa)
+    if int(cfg["n_perm_count"]) > 0:
+        out["neuron_count_null"] = sl.count_null(R, attr_rdms, n_perm=int(cfg["n_perm_count"]),
+                                                 seed=s[1], executor=executor)
+    return out
 
 
 def write_results(tables: dict[str, pd.DataFrame], out: Path, prov: dict) -> dict[str, Path]:
@@ -170,10 +238,13 @@ def _digest(files: dict) -> dict:
 
 
 def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
-              n_perm: int = 10_000, quiet: bool = False) -> dict[str, Path]:
+              n_perm: int = 10_000, quiet: bool = False,
+              searchlight: dict | None = None) -> dict[str, Path]:
     """Reproduce the study's analyses from its release and write ``out/results/*.parquet``.
 
-    Prints an R-style summary of the headline results unless ``quiet``.
+    Prints an R-style summary of the headline results unless ``quiet``. ``searchlight``:
+    options of :func:`searchlight_tables` (``mantel_top``, ``n_perm_mantel``,
+    ``n_perm_count``, ``executor``).
     """
     from emostat.analysis.human import attribute_importance, rating_icc
     from emostat.analysis.wholemodel import whole_model_rsa
@@ -181,7 +252,7 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     t0 = time.perf_counter()
     out = Path(out)
     human, A, layer_sizes, accuracy, data_dir, sources = _study_data(release, out, quiet)
-    s = _seeds(seed, 4)
+    s = _seeds(seed, 5)
     attr_rdms = human.attribute_rdms_for_study
     tables: dict[str, pd.DataFrame] = {}
 
@@ -193,12 +264,15 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
         tables["rating_icc"] = rating_icc(human.ratings)
 
     _log("neuron searchlight RSA ...", quiet)
-    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, K_VALUES))
+    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, K_VALUES, seed=s[3],
+                                     **(searchlight or {})))
 
     _log("masking statistics ...", quiet)
     importance = tables["attribute_importance"].set_index("attribute")["estimate"]
     tables.update(masking_tables(accuracy, importance, seed=s[1], n_perm=n_perm,
                                  ks=list(K_VALUES), quiet=quiet))
+    tables.update(link_tables(accuracy, importance, seed=s[4], n_perm=n_perm,
+                              ks=list(K_VALUES)))
 
     _log("whole-model RSA ...", quiet)
     tables["whole_model_rsa"] = whole_model_rsa(A, human.subject_rdms, n_boot=n_boot,
@@ -210,6 +284,11 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
                          model="roberta-base-prompt-tuned (study release)",
                          package_versions=package_versions())
     paths = write_results(tables, out, prov)
+    # agreement with the release's own rank and unimodality files (raw release only)
+    from emostat.release.agreement import write_agreement
+
+    for name in write_agreement(release, out / RESULTS, prov=prov):
+        paths[name] = out / RESULTS / f"{name}.parquet"
     if not quiet:
         from emostat.summary import headline
 
@@ -223,8 +302,8 @@ def package_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     vers = {}
-    for pkg in ("emostat", "numpy", "scipy", "pandas", "pyarrow", "statsmodels", "pingouin",
-                "diptest", "torch", "transformers"):
+    for pkg in ("emostat", "numpy", "scipy", "pandas", "pyarrow", "statsmodels", "diptest",
+                "torch", "transformers"):
         try:
             vers[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -240,21 +319,30 @@ def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
                          seed: int) -> pd.DataFrame:
     """Attribute importance from a mean human RDM alone (no participants: no bootstrap).
 
-    ``estimate`` is the same Kendall tau-b as the study's; ``p_value_mantel`` the label
-    permutation p; bootstrap columns are NaN.
+    Same columns as :func:`emostat.analysis.human.attribute_importance`: ``estimate`` is the
+    study's Kendall tau-b, ``p_value`` the Mantel (emotion-label permutation) p; the bootstrap
+    columns are NaN (see :func:`_with_shipped_bootstrap`).
     """
+    from emostat.analysis.human import IMPORTANCE_P_METHOD
     from emostat.analysis.kendall import kendall_tau_b
     from emostat.analysis.mantel import mantel
 
     y = np.asarray(mean_rdm, dtype=float)
     Y = attr_rdms.to_numpy(float)
-    tau = kendall_tau_b(y[:, None], Y)[0][0]
+    tau = np.atleast_1d(kendall_tau_b(y[:, None], Y)[0][0])
     p = np.atleast_1d(mantel(y, Y, n_perm=n_perm, seed=seed, n_items=len(ANALYSIS_ORDER)))
     nan = np.full(len(tau), np.nan)
     return pd.DataFrame({"attribute": list(attr_rdms.columns), "estimate": tau,
-                         "std_error": nan, "statistic": nan, "df": nan, "p_value": nan,
-                         "conf_low": nan, "conf_high": nan, "p_value_mantel": p,
-                         "n_boot": 0, "n_perm": n_perm})
+                         "std_error": nan, "statistic": nan, "df": nan, "p_value": p,
+                         "conf_low": nan, "conf_high": nan, "boot_share_le0": nan,
+                         "p_method": IMPORTANCE_P_METHOD,
+                         "unit": f"emotion label ({len(ANALYSIS_ORDER)})", "role": "record",
+                         "conf_method": "none (no participants)", "n_boot": 0,
+                         "n_perm": n_perm})
+
+
+SHIPPED_BOOT_COLUMNS = ("std_error", "conf_low", "conf_high", "boot_share_le0", "conf_method",
+                        "n_boot")
 
 
 def _with_shipped_bootstrap(imp: pd.DataFrame) -> pd.DataFrame:
@@ -270,7 +358,11 @@ def _with_shipped_bootstrap(imp: pd.DataFrame) -> pd.DataFrame:
     if not np.allclose(out["estimate"], boot.loc[out.index, "estimate"], atol=1e-9):
         raise InputError(f"{path}: importance estimates differ from data/human's means and "
                          "RDM; regenerate it with emostat.release.human.write_shipped_human")
-    for col in ("std_error", "conf_low", "conf_high", "p_value", "n_boot"):
+    missing = [c for c in SHIPPED_BOOT_COLUMNS if c not in boot.columns]
+    if missing:
+        raise InputError(f"{path}: lacks column(s) {missing}; regenerate it with "
+                         "emostat.release.human.write_shipped_human")
+    for col in SHIPPED_BOOT_COLUMNS:
         out[col] = boot.loc[out.index, col].to_numpy()
     return out.reset_index()
 
@@ -288,9 +380,36 @@ def _by_task(fn, per_task: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return df[["task"] + [c for c in df.columns if c != "task"]]
 
 
-def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: int = 10_000,
-                quiet: bool = False) -> dict[str, Path]:
-    """Analyse an ``emostat collect`` run and write ``run_dir/results/*.parquet``.
+def check_out_dir(out: Path, run_dir: Path) -> None:
+    """Refuse an ``--out`` folder whose ``results/`` holds the analysis of another run.
+
+    Re-analysing the same run into the same folder replaces its tables (the run is identified
+    by the resolved ``run_dir`` recorded in ``results/provenance.json``); a folder with results
+    of another run, or results without provenance, is an error naming both.
+    """
+    res = Path(out) / RESULTS
+    if not res.is_dir() or not any(res.iterdir()):
+        return
+    prov_path = res / "provenance.json"
+    try:
+        prov = json.loads(prov_path.read_text())
+    except (OSError, ValueError):
+        raise InputError(f"{res}: holds results without a readable provenance.json; choose an "
+                         "empty --out folder") from None
+    theirs = prov.get("run_dir") or prov.get("source")
+    if theirs != str(Path(run_dir).resolve()):
+        raise InputError(f"{res}: holds the results of {theirs!r}, not of {str(run_dir)!r}; "
+                         "choose another --out folder (nothing was written)")
+
+
+def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
+                n_perm: int = 10_000, quiet: bool = False,
+                searchlight: dict | None = None) -> dict[str, Path]:
+    """Analyse an ``emostat collect`` run and write ``<out>/results/*.parquet``.
+
+    ``out`` defaults to ``run_dir`` (tables in ``run_dir/results``, replaced). Another folder
+    keeps earlier analyses: it is created, and refused when its ``results/`` holds another run's
+    analysis (:func:`check_out_dir`). ``searchlight``: options of :func:`searchlight_tables`.
 
     The human side is the summary emostat ships in ``data/human/`` (means, mean RDM), so
     attribute importance and the whole-model RSA have Mantel p-values but no participant
@@ -304,14 +423,18 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
 
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
+    manifest = check_run(run_dir)      # every planned file present, unchanged (emostat.integrity)
+    out = run_dir if out is None else Path(out)
+    check_out_dir(out, run_dir)
+    if manifest.get("activations_only"):
+        return _analyse_activations_only(run_dir, manifest, out=out, seed=seed, n_perm=n_perm,
+                                         quiet=quiet, searchlight=searchlight)
     if not (run_dir / "accuracy.parquet").exists():
         raise InputError(f"{run_dir}: not a finished `emostat collect` run "
                          "(no accuracy.parquet); run or resume `emostat collect` first")
-    manifest = json.loads((run_dir / "manifest.json").read_text()) \
-        if (run_dir / "manifest.json").exists() else {}
     human = load_shipped_human()
     attr_rdms = human.attribute_rdms
-    s = _seeds(seed, 4)
+    s = _seeds(seed, 5)
     tables: dict[str, pd.DataFrame] = {}
 
     _log("human emotion space (shipped summary) ...", quiet)
@@ -323,20 +446,39 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
     A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations")
     accuracy = io.read_table(run_dir / "accuracy.parquet", dataset="accuracy")
     ks = sorted(set(accuracy["k"].dropna().astype(int)))
-    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks))
+    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks, seed=s[3],
+                                     **(searchlight or {})))
 
     _log("masking statistics ...", quiet)
-    per_task = ex.split_tasks(accuracy)
-    importance = tables["attribute_importance"].set_index("attribute")["estimate"]
-    masked = {t: masking_tables(a, importance, seed=s[1], n_perm=n_perm, quiet=quiet)
-              for t, a in per_task.items()}
-    for name in next(iter(masked.values())):
-        tables[name] = _by_task(lambda t, _a, n=name: masked[t][n], per_task)
-    tables["random_null"] = _by_task(lambda t, a: ex.random_null(a, t), per_task)
-    tables["attribute_vs_null"] = _by_task(lambda t, a: ex.attribute_vs_null(a, t), per_task)
-
     inference = io.read_table(run_dir / "inference", dataset="inference")
     tables["baseline_accuracy"] = ex.baseline_accuracy(inference)
+    tables["task_chance"] = ex.task_chance(inference)
+    answers = set(tables["task_chance"].loc[tables["task_chance"]["interpretable"], "task"])
+    for _, row in tables["task_chance"].iterrows():
+        if not row["interpretable"]:
+            _log("  " + ex.chance_statement(row), quiet)
+    # tasks at chance are left out of the causal tests (said in task_chance and the summary)
+    per_task = {t: a for t, a in ex.split_tasks(accuracy).items() if t in answers}
+    importance = tables["attribute_importance"].set_index("attribute")["estimate"]
+    n_items = inference[inference["condition"] == "none"].groupby("task")["item_id"].nunique()
+    masked = {t: masking_tables(a, importance, seed=s[1], n_perm=n_perm, quiet=quiet,
+                                n_items=int(n_items.get(t, 0)) or None)
+              for t, a in per_task.items()}
+    for name in (next(iter(masked.values())) if masked else []):
+        tables[name] = _by_task(lambda t, _a, n=name: masked[t][n], per_task)
+    linked = {t: link_tables(a, importance, seed=s[4], n_perm=n_perm)
+              for t, a in per_task.items()}
+    for name in (next(iter(linked.values())) if linked else []):
+        tables[name] = _by_task(lambda t, _a, n=name: linked[t][n], per_task)
+    if per_task:
+        tables["random_null"] = _by_task(lambda t, a: ex.random_null(a, t), per_task)
+        _log("  item-level models ...", quiet)
+        items, items_glance = ex.item_models(inference[inference["task"].isin(answers)])
+        for name, part in (("masking_mixed_model", items), ("masking_mixed_glance",
+                                                            items_glance)):
+            if len(part):
+                tables[name] = pd.concat([tables.get(name), part], ignore_index=True)
+        tables["masking_mixed_model"] = _one_record(tables.get("masking_mixed_model"))
     if (inference["task"] == "generate").any():
         from emostat.collect.stimuli import read_stimuli  # pure pandas reader, no torch
 
@@ -350,7 +492,7 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
                          n_boot=n_boot, n_perm=n_perm, ks=ks,
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
-    paths = write_results(tables, run_dir, prov)
+    paths = write_results(tables, out, prov)
     if not quiet:
         from emostat.summary import headline
 
@@ -359,5 +501,52 @@ def analyse_run(run_dir, *, seed: int = 20241201, n_boot: int = 2_000, n_perm: i
             own = {n: (t[t["task"] == task] if "task" in t.columns else t)
                    for n, t in tables.items()}
             print(f"\n[task: {task}]\n" + headline(own, k=k))
-        print(f"\nresults: {run_dir / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
+        print(f"\nresults: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
+    return paths
+
+
+def _one_record(mm: pd.DataFrame | None) -> pd.DataFrame | None:
+    """One test of record per task and k: where the item-level GLMM (items and masks crossed)
+    was fitted, the prompt-level mask model becomes supplementary (role ``extra``)."""
+    if mm is None or not len(mm) or "model" not in mm.columns:
+        return mm
+    ok = mm[(mm["model"] == "item_glmm") & (mm["status"] != "failed")]
+    keys = set(zip(ok["task"], ok["k"]))
+    has_items = np.array([(t, k) in keys for t, k in zip(mm["task"], mm["k"])], dtype=bool)
+    demote = (mm["role"] == "record") & (mm["model"] != "item_glmm") & has_items
+    return mm.assign(role=mm["role"].mask(demote, "extra"))
+
+
+def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed: int,
+                              n_perm: int, quiet: bool,
+                              searchlight: dict | None = None) -> dict[str, Path]:
+    """:func:`analyse_run` for a run collected without tasks (``--activations-only``): the human
+    tables, the neuron searchlight and the whole-model RSA; no masking, no inference tables."""
+    from emostat.analysis.activations import load_activation_array
+    from emostat.analysis.human import load_shipped_human
+    from emostat.analysis.wholemodel import whole_model_rsa
+
+    t0 = time.perf_counter()
+    _log("tasks were off in this run (activations only): searchlight and RSA, no masking", quiet)
+    human = load_shipped_human()
+    s = _seeds(seed, 4)
+    tables: dict[str, pd.DataFrame] = {}
+    tables["attribute_importance"] = _with_shipped_bootstrap(
+        importance_from_mean(human.mean_rdm, human.attribute_rdms, n_perm=n_perm, seed=s[0]))
+    tables.update(human_tables(human))
+    A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations")
+    n = int(sum(layer_sizes))
+    ks = sorted({int(round(k * n)) if isinstance(k, float) else int(k)
+                 for k in (manifest.get("config") or {}).get("ks") or []} - {0}) or [
+        k for k in K_VALUES if k <= n]
+    tables.update(searchlight_tables(A, layer_sizes, human.attribute_rdms, ks, seed=s[3],
+                                     **(searchlight or {})))
+    tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
+                                                n_boot=0, n_perm=n_perm, seed=s[2])
+    prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
+                         n_boot=0, n_perm=n_perm, ks=ks, activations_only=True,
+                         model=manifest.get("model", {}), collect_manifest=manifest,
+                         package_versions=package_versions())
+    paths = write_results(tables, out, prov)
+    _log(f"results: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)", quiet)
     return paths

@@ -6,6 +6,14 @@ against each attribute RDM with Kendall tau-b and its one-sided asymptotic p-val
 (:func:`emostat.analysis.kendall.kendall_tau_b`, equal to R ``cor.test``). Work is done in
 blocks of neurons, so memory is bounded by the block size (plus the results).
 
+``p_asymptotic`` is the study's p: it treats the 351 pair distances as independent, but pairs
+share emotions, so it is anti-conservative (a Mantel p for the same neurons is 10 to 10^6 times
+larger). Permutation-calibrated options, permuting the 27 emotion labels (the exchangeable
+units): :func:`neuron_mantel` (a p per chosen neuron x attribute) and :func:`count_null` (a
+null distribution of the count of significant / selective neurons per attribute). Both are
+numpy only (``analysis`` never imports torch, so no CUDA here); :func:`count_null` runs its
+permutation batches on any ``submit`` executor (threads, :class:`RayExecutor`).
+
 Multiple testing, over ALL neuron x attribute tests together (516,096 for the release):
 ``q_value`` is the study's rule ``p * N / rank(p)`` (:func:`emostat.analysis.multitest.fdr_study`,
 capped at 1; not monotone in p - the study thresholds it at .01), ``q_value_bh`` the proper
@@ -31,8 +39,8 @@ from emostat.errors import InputError
 from emostat.schemas import schema
 
 CHUNK_NEURONS = 2048
-COLUMNS = ["neuron", "layer", "unit", "attribute", "tau", "p_value", "q_value", "q_value_bh",
-           "rank"]
+COLUMNS = ["neuron", "layer", "unit", "attribute", "tau", "p_asymptotic", "q_value",
+           "q_value_bh", "rank"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,7 +133,7 @@ def _frame(neuron0, layer, unit, attributes, tau, p, q, qbh, rank) -> pd.DataFra
         "layer": np.repeat(np.asarray(layer, dtype=np.int64), nq),
         "unit": np.repeat(np.asarray(unit, dtype=np.int64), nq),
         "attribute": np.tile(np.asarray(attributes, dtype=object), b),
-        "tau": tau.ravel(), "p_value": p.ravel(), "q_value": q.ravel(),
+        "tau": tau.ravel(), "p_asymptotic": p.ravel(), "q_value": q.ravel(),
         "q_value_bh": qbh.ravel(), "rank": rank.ravel(),
     })
 
@@ -155,7 +163,8 @@ def searchlight(A_or_rdms, attr_rdms: pd.DataFrame, layer_sizes=None,
     -------
     DataFrame (schema ``neuron_rsa``), one row per neuron x attribute, neuron-major
         ``neuron``, ``layer``, ``unit`` (0-based), ``attribute``, ``tau`` (Kendall tau-b),
-        ``p_value`` (one-sided asymptotic), ``q_value`` (study rule p*N/rank(p) over all
+        ``p_asymptotic`` (one-sided normal approximation, pairs as independent: the study's),
+        ``q_value`` (study rule p*N/rank(p) over all
         tests, capped at 1), ``q_value_bh`` (Benjamini-Hochberg, all tests), ``rank`` (per
         attribute, rank of -tau, ties averaged, 1 = best). NaN tau/p/rank for constant neurons.
     """
@@ -306,7 +315,7 @@ def searchlight_stream(activations_parquet, attr_rdms: pd.DataFrame, *,
     """The searchlight of :func:`searchlight`, streamed from an ``activations`` Parquet file.
 
     Two passes. (1) Neuron blocks are read layer by layer (Parquet row groups; a layer is split
-    into blocks of ``chunk_neurons``), scored, and only ``tau`` and ``p_value`` are kept.
+    into blocks of ``chunk_neurons``), scored, and only ``tau`` and ``p_asymptotic`` are kept.
     Blocks run inline, or on ``executor`` (any object with ``submit(fn, *args) -> Future``:
     a ``concurrent.futures`` pool or :class:`RayExecutor`) with at most ``max_in_flight``
     blocks pending, so activation memory stays bounded. (2) The global corrections (study q,
@@ -373,3 +382,203 @@ def searchlight_stream(activations_parquet, attr_rdms: pd.DataFrame, *,
             w.write(_frame(s, layer[s:e], unit[s:e], attributes, tau[s:e], p[s:e], q[s:e],
                            qbh[s:e], rank[s:e]))
     return Path(out_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# permutation-calibrated searchlight (emotion labels as the exchangeable units)
+
+MANTEL_P_METHOD = ("Mantel: emotion-label permutation, Kendall tau-b of the neuron RDM with the "
+                   "attribute RDM, one-sided (greater), (1 + #{tau* >= tau}) / (1 + n_perm)")
+
+
+def _as_rdms(A_or_rdms) -> np.ndarray:
+    X = np.asarray(A_or_rdms, dtype=np.float64)
+    if X.ndim == 3:
+        return neuron_rdms(X)
+    if X.ndim != 2:
+        raise InputError(f"searchlight: expected activations (templates, concepts, neurons) or "
+                         f"RDMs (pairs, neurons), got shape {X.shape}")
+    return X
+
+
+def neuron_mantel(A_or_rdms, attr_rdms: pd.DataFrame, neurons: dict, *, n_perm: int = 10_000,
+                  seed: int = 0, layer_sizes=None, neuron_rsa: pd.DataFrame | None = None
+                  ) -> pd.DataFrame:
+    """Emotion-label permutation (Mantel) p for chosen neurons × attributes.
+
+    Relabelling the concepts of the attribute RDM is the same null as relabelling every neuron
+    RDM (tau(x o pi, y) = tau(x, y o pi^-1)), so one set of ``n_perm`` permutations of the
+    attribute RDM tests all chosen neurons of that attribute at once
+    (:func:`emostat.analysis.mantel.mantel`, exact integer comparisons).
+
+    Parameters
+    ----------
+    A_or_rdms : ndarray
+        Activations (templates, concepts, neurons) or neuron RDMs (pairs, neurons).
+    attr_rdms : DataFrame (pairs, attributes)
+    neurons : dict attribute -> neuron ids
+        E.g. ``top_k(neuron_rsa, 4000)``, or a few ids per attribute.
+    n_perm : int or "exact"
+        Permutations (seeded; the same draws for every attribute). Smallest p: 1/(n_perm + 1).
+        "exact" enumerates all n! (n <= 8 concepts).
+    seed : int
+    layer_sizes : list of int, optional
+        To report each neuron's layer.
+    neuron_rsa : DataFrame, optional
+        The searchlight table, to copy ``tau`` and ``p_asymptotic`` beside the permutation p.
+
+    Returns
+    -------
+    DataFrame (schema ``neuron_mantel``): ``neuron, layer, attribute, tau, p_asymptotic,
+    p_value, p_method, unit, role, n_perm``; in the order of ``neurons``.
+    """
+    from emostat.analysis.mantel import mantel
+
+    X = _as_rdms(A_or_rdms)
+    n_pairs, n = X.shape
+    Y, attributes = _attr_matrix(attr_rdms, n_pairs)
+    layer, _ = _layer_units(layer_sizes, n)
+    C = int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
+    rsa = (neuron_rsa.set_index(["neuron", "attribute"])[["tau", "p_asymptotic"]]
+           if neuron_rsa is not None else None)
+    parts = []
+    for a, ids in neurons.items():
+        if a not in attributes:
+            raise InputError(f"neuron_mantel: unknown attribute {a!r} (have {attributes})")
+        ids = np.asarray(ids, dtype=np.int64)
+        if ids.size == 0:
+            continue
+        if ids.min() < 0 or ids.max() >= n:
+            raise InputError(f"neuron_mantel: neuron ids for {a!r} must lie in [0, {n})")
+        R = X[:, ids]
+        y = Y[:, attributes.index(a)]
+        p = np.atleast_1d(mantel(y, R, n_perm=n_perm, seed=seed, n_items=C))
+        if rsa is not None:
+            got = rsa.reindex(pd.MultiIndex.from_arrays([ids, [a] * ids.size]))
+            tau, pa = got["tau"].to_numpy(float), got["p_asymptotic"].to_numpy(float)
+        else:
+            tau, pa = kendall_tau_b(R, y)
+        parts.append(pd.DataFrame({"neuron": ids, "layer": layer[ids].astype(np.int64),
+                                   "attribute": a, "tau": tau, "p_asymptotic": pa,
+                                   "p_value": p}))
+    cols = ["neuron", "layer", "attribute", "tau", "p_asymptotic", "p_value"]
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    if n_perm == "exact":
+        import math
+
+        method = MANTEL_P_METHOD.replace("(1 + #{tau* >= tau}) / (1 + n_perm)",
+                                         "exact, #{tau* >= tau} / n!")
+        n_perm = math.factorial(C)
+    else:
+        method = MANTEL_P_METHOD
+    return out.assign(p_method=method, unit=f"emotion label ({C})", role="record",
+                      n_perm=np.int64(n_perm))
+
+
+def _selective_counts(p: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per attribute: tests with study q < alpha, and neurons with q < alpha for it alone."""
+    q = fdr_study(p.ravel()).reshape(p.shape)
+    sig = q < alpha
+    only = sig & (sig.sum(axis=1) == 1)[:, None]
+    return sig.sum(axis=0), only.sum(axis=0)
+
+
+def _count_batch(RX, tx, Y, perms, alternative, alpha):
+    """Counts (significant, selective) per permutation of a batch: two (len(perms), q) arrays."""
+    from emostat.analysis.kendall import _con_minus_dis, dense_ranks, tau_p_from_counts
+
+    n, q = Y.shape
+    C = perms.shape[1]
+    from emostat.analysis.mantel import permuted_pairs
+
+    idx = permuted_pairs(perms, C)                            # (B, pairs)
+    Yp = np.concatenate([Y[i] for i in idx], axis=1)          # (pairs, B*q)
+    RY, ty = dense_ranks(Yp)
+    with single_threaded_blas():
+        S = _con_minus_dis(RX, RY)                            # (neurons, B*q)
+    _, p = tau_p_from_counts(S, n, tx, ty, alternative)
+    sig, sel = [], []
+    for b in range(len(perms)):
+        a, c = _selective_counts(p[:, b * q:(b + 1) * q], alpha)
+        sig.append(a)
+        sel.append(c)
+    return np.array(sig), np.array(sel)
+
+
+def count_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm: int = 199, seed: int = 0,
+               alpha: float = 0.01, alternative: str = "greater", batch: int = 8,
+               executor=None) -> pd.DataFrame:
+    """Permutation null of the number of significant and selective neurons per attribute.
+
+    The statistic is the study's: the searchlight's asymptotic p over all neuron × attribute
+    tests, the study's q = p·N/rank(p), counts at q < ``alpha`` ("significant": for this
+    attribute; "selective": for this attribute and no other). Each permutation relabels the
+    concepts of ALL attribute RDMs together (equivalently of every neuron), reruns the whole
+    searchlight and recounts; the p is one-sided, (1 + #{count* >= count}) / (1 + n_perm).
+
+    Parameters
+    ----------
+    A_or_rdms : ndarray
+        Activations (templates, concepts, neurons) or neuron RDMs (pairs, neurons).
+    attr_rdms : DataFrame (pairs, attributes)
+    n_perm : int or "exact"
+        Permutations; smallest attainable p = 1 / (n_perm + 1) (.005 for the default 199).
+        "exact" enumerates all n! relabellings (n <= 8 concepts).
+        Each costs about one searchlight product (see benchmarks/bench_searchlight_perm.py).
+    seed : int
+    alpha : float
+        The study's q threshold (.01).
+    batch : int
+        Permutations per task (memory: neurons × attributes × batch × 24 bytes).
+    executor : object with ``submit(fn, *args) -> Future``, optional
+        E.g. ``ThreadPoolExecutor(2)`` or :class:`RayExecutor`; inline when None.
+
+    Returns
+    -------
+    DataFrame (schema ``neuron_count_null``), two rows per attribute (``count`` = significant,
+    selective): ``attribute, count, statistic`` (observed count), ``null_mean, null_sd,
+    null_q95``, ``p_value, p_method, unit, role, n_perm``.
+    """
+    from emostat.analysis.kendall import dense_ranks
+
+    X = _as_rdms(A_or_rdms)
+    n_pairs = X.shape[0]
+    Y, attributes = _attr_matrix(attr_rdms, n_pairs)
+    C = int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
+    exact = n_perm == "exact"
+    if exact:
+        if C > 8:
+            raise InputError(f"count_null: exact enumeration needs <= 8 concepts, got {C}")
+        import itertools
+
+        perms = np.array(list(itertools.permutations(range(C))), dtype=np.intp)
+    elif int(n_perm) < 1:
+        raise InputError(f"count_null: n_perm must be >= 1 or 'exact', got {n_perm}")
+    else:
+        rng = np.random.default_rng(seed)
+        perms = rng.permuted(np.tile(np.arange(C), (int(n_perm), 1)), axis=1)
+    n_perm = len(perms)
+    RX, tx = dense_ranks(X)
+    obs_sig, obs_sel = _count_batch(RX, tx, Y, np.arange(C)[None, :], alternative, alpha)
+    chunks = [perms[s:s + batch] for s in range(0, len(perms), batch)]
+    if executor is None:
+        parts = [_count_batch(RX, tx, Y, c, alternative, alpha) for c in chunks]
+    else:
+        futs = [executor.submit(_count_batch, RX, tx, Y, c, alternative, alpha) for c in chunks]
+        parts = [f.result() for f in futs]
+    null_sig = np.concatenate([s for s, _ in parts])
+    null_sel = np.concatenate([s for _, s in parts])
+    rows = []
+    for j, a in enumerate(attributes):
+        for name, obs, null in (("significant", obs_sig[0, j], null_sig[:, j]),
+                                ("selective", obs_sel[0, j], null_sel[:, j])):
+            p = ((null >= obs).mean() if exact else (1 + (null >= obs).sum()) / (1 + len(null)))
+            rows.append((a, name, float(obs), float(null.mean()), float(null.std(ddof=1))
+                         if len(null) > 1 else np.nan, float(np.quantile(null, 0.95)), p))
+    out = pd.DataFrame(rows, columns=["attribute", "count", "statistic", "null_mean", "null_sd",
+                                      "null_q95", "p_value"])
+    how = ("exact, #{count* >= count} / n!" if exact
+           else "(1 + #{count* >= count}) / (1 + n_perm)")
+    return out.assign(p_method=("emotion-label permutation of all attribute RDMs together, the "
+                                f"count of study q < {alpha} neurons recounted, one-sided, {how}"),
+                      unit=f"emotion label ({C})", role="record", n_perm=np.int64(n_perm))

@@ -48,6 +48,12 @@ def _mantel_p(x: np.ndarray, y: np.ndarray, n_perm: int, seed: int, n_items: int
     return float(mantel(x, y, n_perm=n_perm, seed=seed, n_items=n_items))
 
 
+def _snap(x: np.ndarray) -> np.ndarray:
+    """Round means of ratings to 12 decimals, so values equal in exact arithmetic tie whatever
+    the summation order (as :func:`emostat.analysis.human.attribute_importance`)."""
+    return np.round(x, 12)
+
+
 def model_rdm(A) -> np.ndarray:
     """Model RDM: 1 − cosine similarity over all neurons, per template, averaged over templates.
 
@@ -100,12 +106,16 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
     -------
     DataFrame, one row
         ``estimate`` (tau-b of mean human RDM vs model RDM), ``std_error`` (SD of the bootstrap
-        taus), ``conf_low``, ``conf_high`` (2.5 and 97.5 percentiles of the bootstrap),
-        ``p_value`` (one-sided Mantel permutation p, (1 + #{tau_perm >= tau}) / (1 + n_perm)),
-        ``p_value_asymptotic`` (Kendall normal approximation, greater, as R ``cor.test``;
-        ignores that RDM cells are not independent), ``n_boot``, ``n_perm``, ``n_subjects``,
-        ``n_templates``, ``n_concepts``.
+        taus), ``conf_low``, ``conf_high`` (BCa participant bootstrap,
+        :func:`emostat.analysis.bca.bca_interval`; NaN with one participant), ``p_value``
+        (one-sided Mantel permutation p of the concept labels, (1 + #{tau_perm >= tau}) /
+        (1 + n_perm)), ``p_method``, ``unit`` (the concepts), ``role`` (record),
+        ``p_value_asymptotic`` with ``p_method_asymptotic`` (Kendall normal approximation,
+        greater, as R ``cor.test``; ignores that RDM cells share concepts), ``conf_method``,
+        ``n_boot``, ``n_perm``, ``n_subjects``, ``n_templates``, ``n_concepts``.
     """
+    from emostat.analysis.bca import bca_interval, bootstrap_counts, conf_method, jackknife_means
+
     S = np.asarray(subject_rdms, dtype=np.float64)
     model = model_rdm(A)
     n_t, n_c = np.shape(A)[:2]
@@ -114,22 +124,29 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
                          f"for {n_c} concepts, got shape {S.shape}")
     if not np.isfinite(S).all():
         raise InputError("whole_model_rsa: subject_rdms contain NaN; impute them first")
-    human = S.mean(axis=0)
+    human = _snap(S.mean(axis=0))
     tau, p_asym = _tau(human[:, None], model)
     est = float(tau[0])
     se = lo = hi = np.nan
-    if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        n = S.shape[0]
-        draws = rng.integers(0, n, size=(n_boot, n))
-        counts = np.zeros((n_boot, n))
-        np.add.at(counts, (np.repeat(np.arange(n_boot), n), draws.ravel()), 1.0)
-        boot = _tau((counts @ S / n).T, model)[0]
+    n = S.shape[0]
+    boot_ok = n_boot > 0 and n > 1
+    if boot_ok:
+        boot = _tau(_snap(bootstrap_counts(n, n_boot, seed) @ S / n).T, model)[0]
+        jack = _tau(_snap(jackknife_means(S)).T, model)[0]
         se = float(boot.std(ddof=1)) if n_boot > 1 else np.nan
-        lo, hi = (float(v) for v in np.quantile(boot, [0.025, 0.975]))
+        low, high, _, _ = bca_interval([est], boot[:, None], jack[:, None])
+        lo, hi = float(low[0]), float(high[0])
     p = _mantel_p(model, human, n_perm, seed + 1, n_c) if n_perm > 0 else np.nan
-    return pd.DataFrame([{"estimate": est, "std_error": se, "conf_low": lo, "conf_high": hi,
-                          "p_value": p, "p_value_asymptotic": float(p_asym[0]),
-                          "n_boot": int(n_boot), "n_perm": int(n_perm),
-                          "n_subjects": int(S.shape[0]), "n_templates": int(n_t),
-                          "n_concepts": int(n_c)}])
+    return pd.DataFrame([{
+        "estimate": est, "std_error": se, "conf_low": lo, "conf_high": hi, "p_value": p,
+        "p_method": ("Mantel: concept-label permutation of the model RDM, Kendall tau-b, "
+                     "one-sided (greater), (1 + #{tau* >= tau}) / (1 + n_perm)"
+                     if n_perm > 0 else "not tested (n_perm = 0)"),
+        "unit": f"concept label ({n_c})", "role": "record",
+        "p_value_asymptotic": float(p_asym[0]),
+        "p_method_asymptotic": ("Kendall tau-b normal approximation, one-sided, "
+                                f"{model.size} pairs treated as independent (the study's)"),
+        "conf_method": (conf_method([lo], [hi], n, n_boot)[0] if boot_ok
+                        else "none (no participant bootstrap)"),
+        "n_boot": int(n_boot), "n_perm": int(n_perm), "n_subjects": int(n),
+        "n_templates": int(n_t), "n_concepts": int(n_c)}])

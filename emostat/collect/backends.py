@@ -82,11 +82,15 @@ class LocalBackend:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
+            from emostat.collect.runner import _Preloaded
+
+            # each process loads its own model: hand it the plain API, not the driver's model
+            api = self.api._api if isinstance(self.api, _Preloaded) else self.api
             ctx = mp.get_context("spawn")
             self._queue = ctx.Queue()
             self._pool = ProcessPoolExecutor(
                 max_workers=self.n_workers, mp_context=ctx, initializer=_child_init,
-                initargs=(self.cfg.to_dict(), str(self.out), self.api, self.sapi, self._queue))
+                initargs=(self.cfg.to_dict(), str(self.out), api, self.sapi, self._queue))
             barrier = ctx.Manager().Barrier(self.n_workers)
             for f in [self._pool.submit(_child_ready, barrier) for _ in range(self.n_workers)]:
                 f.result()

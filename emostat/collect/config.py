@@ -79,6 +79,8 @@ class CollectConfig:
     tasks : list of str
         Inference tasks: binary (the study's yes/no task per emotion), choice (27-way, summed
         log-probability of each emotion word), generate (free generation, decoders only).
+        An empty list (CLI ``--activations-only``) collects concept activations only (for a
+        checkpoint without a trained LM head: searchlight and RSA, no masking).
     stimuli : str
         "shipped" (data/stimuli/) or a path to a situations file in that format.
     goemotions : str or None
@@ -189,16 +191,20 @@ class CollectConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, weights: str | None = None) -> str:
         """Hash of the fields that change the datasets (not device, backend or resources).
 
         The prompt-tuning fields count only when ``representation`` is not the default, so
-        zero-shot runs keep the fingerprint they had before those fields existed."""
+        zero-shot runs keep the fingerprint they had before those fields existed. With
+        ``weights`` (the SHA-256 of the model's weights) the model is identified by content,
+        not by the path string."""
         skip = {"device", "backend", "threads", "ray_num_cpus", "ray_num_gpus", "ray_memory_gb",
                 "ray_actors", "workers", "cpu_kernel"}
         if self.representation == "zero_shot":
             skip |= set(PT_FIELDS)
         d = {k: v for k, v in self.to_dict().items() if k not in skip}
+        if weights:
+            d["model"] = f"sha256:{weights}"
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolve_ks(self, n_neurons: int) -> list[int]:
@@ -257,7 +263,6 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
     c = _check
     c(cfg.dtype in DTYPES, where, "dtype", f"{cfg.dtype!r} is not one of {DTYPES}")
     c(cfg.position in POSITIONS, where, "position", f"{cfg.position!r} not in {POSITIONS}")
-    c(bool(cfg.tasks), where, "tasks", "no task selected")
     bad = [t for t in cfg.tasks if t not in TASKS]
     c(not bad, where, "tasks", f"unknown task(s) {bad}; known: {TASKS}")
     c(len(set(cfg.tasks)) == len(cfg.tasks), where, "tasks", "a task is listed twice")

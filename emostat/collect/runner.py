@@ -35,9 +35,13 @@ d. **accuracy** — ``<out>/accuracy.parquet`` (schema ``accuracy``), the prompt
    once per attribute here, so every attribute row has its paired random rows.
 e. **manifest** — ``<out>/manifest.json``: model identity and weight hash, dtype, site, templates,
    seeds, config, package versions, time; the same record is embedded in every Parquet file.
+   Its ``files`` entry gives the rows and SHA-256 of every Parquet file of the run; ``analyse``
+   checks the folder against it (:mod:`emostat.integrity`).
 
-A run's identity is its config fingerprint, kept in ``<out>/plan.json``: rerunning with the same
-config resumes (or does nothing when finished); another config in the same folder is an error.
+A run's identity is its fingerprint, kept in ``<out>/plan.json``: the config with the model path
+replaced by the SHA-256 of its weights (:func:`run_fingerprint`). Nothing is written to ``out``
+until the model has loaded and passed its checks. Rerunning with the same config and weights
+resumes (or does nothing when finished); another config in the same folder is an error.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ import datetime as _dt
 import json
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -256,10 +261,9 @@ class Worker:
     def lm(self):
         if self._lm is None:
             self._lm = self.api.load_model(self.cfg.model, device=self.cfg.device,
-                                           dtype=self.cfg.dtype, threads=self.cfg.threads)
-            if "generate" in self.cfg.tasks and getattr(self._lm, "kind", "causal") != "causal":
-                raise InputError("config field 'tasks': 'generate' needs a decoder model; "
-                                 f"{self.cfg.model!r} is an encoder ({self._lm.kind})")
+                                           dtype=self.cfg.dtype, threads=self.cfg.threads,
+                                           tasks=head_users(self.cfg))
+            check_model_for_tasks(self.cfg, self._lm)
         return self._lm
 
     def provenance(self) -> dict:
@@ -611,7 +615,7 @@ def package_versions() -> dict[str, str]:
 def run_provenance(cfg: CollectConfig, ident: dict) -> dict:
     """The record embedded in every file of a run (and the core of its manifest)."""
     model = ident.get("model") or {}
-    return {"kind": "collection", "fingerprint": cfg.fingerprint(), "model": model,
+    return {"kind": "collection", "fingerprint": run_fingerprint(cfg, model), "model": model,
             "model_kind": ident.get("kind"), "dtype": cfg.dtype, "site": ident.get("site"),
             "layer_sizes": ident.get("layer_sizes"), "n_neurons": ident.get("n_neurons"),
             "seed": cfg.seed, "config": cfg.to_dict(), "package_versions": package_versions()}
@@ -720,7 +724,9 @@ def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
     """Prompt-level accuracy (schema ``accuracy``) from the inference rows.
 
     A prompt is (task, emotion, fold): ``template`` = ``"<task>/fold<f>"``. Shared random draws
-    (null attribute) are repeated for each of ``attributes``.
+    (null attribute) appear ONCE, with a null attribute: each is one mask, never copied per
+    attribute (the analysis pairs them with every attribute in memory for the study's paired
+    tests). ``attributes`` is kept for callers and no longer used.
 
     Returns
     -------
@@ -735,10 +741,6 @@ def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
          .agg(accuracy=("correct", "mean"), n=("correct", "size")).reset_index())
     cmeta = (df[["condition_id", "attribute", "k", "draw"]].drop_duplicates("condition_id"))
     g = g.merge(cmeta, on="condition_id", how="left")
-    shared = (g["condition"] == "random") & g["attribute"].isna()
-    if shared.any():
-        rep = pd.concat([g[shared].assign(attribute=a) for a in attributes], ignore_index=True)
-        g = pd.concat([g[~shared], rep], ignore_index=True)
     g["k"] = g["k"].astype("Int64")
     g["draw"] = g["draw"].astype("Int64")
     g["accuracy"] = g["accuracy"].astype(float)
@@ -755,40 +757,89 @@ def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
 # the driver
 
 
-def _config(config, model, device, dtype, quick, backend, seed) -> CollectConfig:
+def _config(config, model, device, dtype, quick, backend, seed,
+            activations_only=False) -> CollectConfig:
     """Config from file + CLI; a CLI value left at its default does not override the file."""
     d = CollectConfig()
     over = {"model": model, "device": None if device == d.device else device,
             "dtype": None if dtype == d.dtype else dtype,
             "backend": None if backend == d.backend else backend,
-            "seed": None if seed == d.seed else seed}
+            "seed": None if seed == d.seed else seed,
+            "tasks": [] if activations_only else None}
     return load_config(config, quick=quick, **over)
 
 
-def _check_plan(cfg: CollectConfig, out: Path) -> None:
+def head_users(cfg: CollectConfig) -> list[str]:
+    """What uses the model's language-model head: the tasks, and prompt tuning."""
+    return list(cfg.tasks) + (["prompt_tuning"] if cfg.representation == "prompt_tuning" else [])
+
+
+def check_model_for_tasks(cfg: CollectConfig, lm) -> None:
+    """Refuse a task the loaded model cannot do (generate needs a decoder)."""
+    if "generate" in cfg.tasks and getattr(lm, "kind", "causal") != "causal":
+        raise InputError("config field 'tasks': 'generate' needs a decoder model; "
+                         f"{cfg.model!r} is an encoder ({lm.kind})")
+
+
+def run_fingerprint(cfg: CollectConfig, model_identity: dict | None) -> str:
+    """The run's identity: the config with the model path replaced by the weights' SHA-256
+    (the same weights by any path are the same run)."""
+    return cfg.fingerprint(weights=(model_identity or {}).get("weight_sha256"))
+
+
+class _Preloaded:
+    """A model API whose load_model returns the model the driver already loaded."""
+
+    def __init__(self, api, lm):
+        self._api, self._lm = api, lm
+
+    def __getattr__(self, name):
+        return getattr(self._api, name)
+
+    def load_model(self, *args, **kwargs):
+        return self._lm
+
+
+def _load_checked(cfg: CollectConfig, api, quiet: bool):
+    """Load the model and run every check before anything is written (raises InputError)."""
+    lm = api.load_model(cfg.model, device=cfg.device, dtype=cfg.dtype, threads=cfg.threads,
+                        tasks=head_users(cfg), quiet=quiet)
+    check_model_for_tasks(cfg, lm)
+    if cfg.position == "mask" and getattr(getattr(lm, "tokenizer", None), "mask_token",
+                                          "") is None:
+        raise InputError("config field 'position': 'mask' needs a model whose tokenizer has a "
+                         "mask token (an MLM encoder)")
+    return lm
+
+
+def _check_plan(cfg: CollectConfig, out: Path, fingerprint: str, weights: str | None) -> None:
     """Record the run's fingerprint in out/plan.json; refuse a folder holding another run."""
     path = out / "plan.json"
     if path.exists():
         old = json.loads(path.read_text())
-        if old.get("fingerprint") != cfg.fingerprint():
+        if old.get("fingerprint") not in (fingerprint, cfg.fingerprint()):
+            was = old.get("config", {})
             changed = sorted(k for k, v in cfg.to_dict().items()
-                             if old.get("config", {}).get(k, v) != v)
+                             if k != "model" and was.get(k, v) != v)
+            if old.get("weight_sha256", weights) != weights:
+                changed.insert(0, "model weights")
             raise InputError(f"{out}: holds a run with another config (changed: {changed}); "
                              f"use a new --out folder, or the same config to resume")
         return
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".plan.json.tmp"
-    tmp.write_text(json.dumps({"fingerprint": cfg.fingerprint(), "config": cfg.to_dict()},
-                              indent=2))
+    tmp.write_text(json.dumps({"fingerprint": fingerprint, "weight_sha256": weights,
+                               "config": cfg.to_dict()}, indent=2))
+    io.set_user_mode(tmp)
     tmp.replace(path)
 
 
-def _manifest_done(cfg: CollectConfig, out: Path) -> bool:
+def _manifest_done(fingerprint: str, out: Path) -> bool:
     path = out / "manifest.json"
     if not path.exists():
         return False
     m = json.loads(path.read_text())
-    return m.get("fingerprint") == cfg.fingerprint() and m.get("complete", False)
+    return m.get("fingerprint") == fingerprint and m.get("complete", False)
 
 
 def plan_inference(cfg: CollectConfig, items: dict[str, pd.DataFrame],
@@ -807,7 +858,8 @@ def plan_inference(cfg: CollectConfig, items: dict[str, pd.DataFrame],
 
 def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
             quick: bool = False, backend: str = "local", address=None, seed: int = 20241201,
-            quiet: bool = False, *, api=None, sapi=None, human=None) -> dict[str, Path]:
+            quiet: bool = False, activations_only: bool = False, *, api=None, sapi=None,
+            human=None) -> dict[str, Path]:
     """Run (or resume) a collection into ``out``; see the module docstring for the stages.
 
     Parameters
@@ -822,7 +874,10 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
     address : str, optional
         Ray cluster address (``--backend ray``); none starts a local Ray instance.
     quiet : bool
-        No progress bars or messages.
+        No progress bars or messages (third-party ones included).
+    activations_only : bool
+        Switch the tasks off (config ``tasks = []``): concept activations only, e.g. for an
+        encoder checkpoint without a trained MLM head. Said on stderr and in the manifest.
     api, sapi, human
         Replacements for the model functions, stimuli functions and human space (tests).
 
@@ -836,14 +891,31 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
 
     t0 = time.perf_counter()
     out = Path(out)
-    cfg = _config(config, model, device, dtype, quick, backend, seed)
+    cfg = _config(config, model, device, dtype, quick, backend, seed, activations_only)
     paths = {"activations": out / "activations", "conditions": out / "conditions.parquet",
              "inference": out / "inference", "accuracy": out / "accuracy.parquet",
              "manifest": out / "manifest.json"}
-    _check_plan(cfg, out)
-    if _manifest_done(cfg, out):
-        _log(f"{out}: run already complete; nothing to do", quiet)
-        return paths
+    # the model is loaded and checked before anything is written to `out`
+    lm = _load_checked(cfg, api or default_api(), quiet)
+    model_ident = dict(getattr(lm, "identity", {}) or {})
+    fingerprint = run_fingerprint(cfg, model_ident)
+    if not cfg.tasks:
+        print("emostat: tasks are off (activations only): no inference; `analyse` gives the "
+              "searchlight and RSA tables", file=sys.stderr, flush=True)
+    _check_plan(cfg, out, fingerprint, model_ident.get("weight_sha256"))
+    if _manifest_done(fingerprint, out):
+        from emostat.integrity import problems
+
+        found = problems(out, json.loads((out / "manifest.json").read_text()))
+        if not found:
+            _log(f"{out}: run already complete; nothing to do", quiet)
+            return paths
+        _log(f"{out}: the run no longer matches its manifest ({'; '.join(found)}); "
+             f"redoing what is missing", quiet)
+        (out / "manifest.json").unlink()
+    sh.clean_stale_tmp(out)
+    if cfg.backend == "local":
+        api = _Preloaded(api or default_api(), lm)
     engine = None
     phase: dict[str, float] = {}                  # seconds per phase (printed, in the manifest)
     try:
@@ -860,6 +932,8 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
             engine = make_backend(cfg, out, address=address, api=api, sapi=sapi, quiet=quiet)
             _log(f"activations: {len(todo)} of {len(act)} shards to run", quiet)
             engine.run(todo, desc="activations")
+        if not cfg.tasks:
+            return _finish_activations_only(cfg, out, paths, prompts, act, t0, quiet)
         # b. searchlight and condition sets
         tc = time.perf_counter()
         conds = make_conditions(cfg, out, human=human)
@@ -923,9 +997,7 @@ def collect(config=None, out="out", model=None, device="cpu", dtype="float32",
                              n_rows={"inference": len(inference), "accuracy": len(acc)},
                              backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1),
                              phase_seconds=_phase_record(phase, tc))
-    tmp = out / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
-    tmp.replace(paths["manifest"])
+    _write_manifest(out, manifest)
     _log("phase times: " + ", ".join(f"{k} {v:.0f} s" for k, v in manifest["phase_seconds"]
                                      .items()), quiet)
     _log(f"collection done in {time.perf_counter() - t0:.0f} s: {out}", quiet)
@@ -939,6 +1011,36 @@ def _phase_record(phase: dict, t_accuracy: float) -> dict[str, float]:
              "accuracy"]
     return {k: round(phase[k], 1) for k in order + sorted(set(phase) - set(order))
             if k in phase}
+
+
+def _write_manifest(out: Path, manifest: dict) -> None:
+    """Write manifest.json with the record of every file of the run (rows, SHA-256), which
+    ``analyse`` checks (:mod:`emostat.integrity`)."""
+    from emostat.integrity import file_record
+
+    manifest["files"] = file_record(out)
+    tmp = out / ".manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, default=str))
+    io.set_user_mode(tmp)
+    tmp.replace(out / "manifest.json")
+
+
+def _finish_activations_only(cfg, out, paths, prompts, act, t0, quiet) -> dict[str, Path]:
+    """Manifest of a run without tasks: concept activations only (searchlight and RSA)."""
+    tuned = cfg.representation == "prompt_tuning"
+    if tuned:
+        from emostat.collect import prompt_mode
+    prov = _read_run_prov(out)
+    manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
+                             templates=(prompt_mode.template_record(cfg) if tuned
+                                        else concept_template_record(prompts)),
+                             representation=cfg.representation, tasks=[],
+                             activations_only=True, n_shards={"activations": len(act)},
+                             backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1))
+    _write_manifest(out, manifest)
+    _log(f"collection (activations only) done in {time.perf_counter() - t0:.0f} s: {out}",
+         quiet)
+    return {k: paths[k] for k in ("activations", "manifest")}
 
 
 def calibration_record(cfg: CollectConfig) -> dict:

@@ -102,6 +102,20 @@ def check_no_strays(shards, out, dataset: str) -> None:
                          f"--out folder")
 
 
+def clean_stale_tmp(out) -> list[Path]:
+    """Remove temporary files left by an interrupted run (e.g. a SIGKILL mid-write):
+    ``.<name>.<random>.tmp`` files of the atomic writers in the run folder and its dataset
+    folders. Call it at the start of a (resumed) run, before any worker writes. Returns them."""
+    out = Path(out)
+    found = []
+    for folder in (out, out / "activations", out / "baseline", out / "inference"):
+        if folder.is_dir():
+            found += [p for p in folder.glob(".*.tmp") if p.is_file()]
+    for p in found:
+        p.unlink(missing_ok=True)
+    return found
+
+
 def read_dataset(out, dataset: str, *, columns=None) -> pa.Table:
     """All shard files of ``<out>/<dataset>/`` as one table (file order = sorted names)."""
     folder = Path(out) / dataset

@@ -33,6 +33,13 @@ from emostat.schemas import schema
 N_ITEMS = 38  # appraisal items kept for analysis (survey items 4..41)
 N_TRIALS = 378  # PsychoPy trials: all pairs of 28 words (27 emotions + "neutral")
 
+# The study's design as released (commit 614c978): respondents in each raw file and how many
+# pass the screening; the long tables then hold included x 27 emotions x attributes (affective
+# 2, physical 6) or x 38 items (appraisal) rows. Similarity: 69 PsychoPy files, 61 of them the
+# study's participants (x 351 pairs).
+EXPECTED = {"affective": (35, 30), "physical": (36, 30), "appraisal": (329, 299),
+            "similarity": (69, 61)}
+
 # Survey column stems (the file has e.g. "1_Arousal_1", "1_Anger _1") -> attribute names.
 _AFFECTIVE_STEMS = dict(zip(("arousal", "valence"), AFFECTIVE))
 _FACE_STEMS = dict(zip(("happy", "anger", "sad", "fear", "surprise", "disgust"), FACES))
@@ -121,6 +128,29 @@ def _participants(experiment, ids, reasons) -> pd.DataFrame:
                          "exclusion_reason": list(reasons)})
 
 
+def check_counts(experiment: str, path, participants: pd.DataFrame, n_rows: int,
+                 per_participant: int) -> str:
+    """Compare a reader's counts with the study's release (:data:`EXPECTED`).
+
+    Returns a one-line report; warns (UserWarning) when the respondents or included
+    participants differ from the release, e.g. a truncated file, and raises when the long
+    table does not hold ``per_participant`` rows for each included participant.
+    """
+    import warnings
+
+    n, k = len(participants), int(participants["included"].sum())
+    want_n, want_k = EXPECTED[experiment]
+    line = (f"{experiment}: {n} respondents, {k} included, {n_rows} rows "
+            f"(the study's release: {want_n}, {want_k}, {want_k * per_participant})")
+    if n_rows != k * per_participant:
+        raise input_error(path, f"{n_rows} rows for {k} included participants; expected "
+                                f"{per_participant} per participant")
+    if (n, k) != (want_n, want_k):
+        how = "the file looks truncated" if n < want_n or k < want_k else "it differs"
+        warnings.warn(f"{path}: {line}: {how}", UserWarning, stacklevel=3)
+    return line
+
+
 # ---------------------------------------------------------------------------------------------
 # the three rating experiments
 
@@ -135,8 +165,10 @@ def _read_rating_experiment(root, folder, stems, attributes, experiment):
     ids = df["Prolific ID"].tolist()
     keep = np.array([r is None for r in reasons])
     cols = {k: v for k, v in cols.items() if k[0] <= len(EMOTIONS)}
-    return (_participants(experiment, ids, reasons),
-            _ratings(df, path, cols, ids, keep, experiment))
+    part = _participants(experiment, ids, reasons)
+    ratings = _ratings(df, path, cols, ids, keep, experiment)
+    check_counts(experiment, path, part, len(ratings), len(EMOTIONS) * len(attributes))
+    return part, ratings
 
 def read_affective(root) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Participants and long ratings (arousal, valence) of the affective experiment.
@@ -213,7 +245,9 @@ def read_appraisal(root) -> tuple[pd.DataFrame, pd.DataFrame]:
             rows.append((ids[r], emotions[r], k, value, texts[k - 1]))
     responses = pd.DataFrame(rows, columns=["participant_id", "emotion", "item", "response",
                                             "item_text"])
-    return _participants("appraisal", ids, reasons), responses
+    part = _participants("appraisal", ids, reasons)
+    check_counts("appraisal", path, part, len(responses), N_ITEMS)
+    return part, responses
 
 
 def _item_text(question: str) -> str:
@@ -388,6 +422,7 @@ def read_similarity(root) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         "imputed": pd.array(np.concatenate([m if m is not None else [None] * N_PAIRS
                                             for m in imputed]), dtype="boolean"),
     })
+    check_counts("similarity", root / common.SUBJECT_DIST, participants, len(sim), N_PAIRS)
     check = {"n_files": len(files), "n_matched": len(raw_vectors), "unreadable": unreadable,
              "max_abs_diff": None}
     if raw_vectors and len(raw_vectors) == n:
@@ -452,7 +487,9 @@ def import_human(root, out, quiet: bool = False) -> dict[str, Path]:
     if not quiet:
         inc = tables["participants"].groupby("experiment")["included"].agg(["sum", "size"])
         for exp, row in inc.iterrows():
-            print(f"{exp}: {row['sum']} of {row['size']} participants included")
+            want = EXPECTED.get(exp)
+            print(f"{exp}: {row['sum']} of {row['size']} participants included"
+                  + (f" (the study's release: {want[1]} of {want[0]})" if want else ""))
     return written
 
 
@@ -475,7 +512,8 @@ def write_shipped_human(root, out_dir) -> dict[str, Path]:
     ``mean_dissimilarity.csv``: 351 rows emotion_a, emotion_b, dissimilarity (mean over the
     study's 61 participants), in the study's pair order.
     ``attribute_importance.csv``: per attribute, Kendall tau-b of the mean human RDM with
-    emostat's attribute RDM and its participant bootstrap (10,000 resamples, seeded).
+    emostat's attribute RDM and its participant bootstrap (10,000 resamples, seeded): SD, BCa
+    interval and the share of resamples with tau <= 0 (``boot_share_le0``, the study's "p").
 
     Returns
     -------
@@ -498,8 +536,8 @@ def write_shipped_human(root, out_dir) -> dict[str, Path]:
     # collected run is linked to), so experiments can show CIs without the participants
     imp = attribute_importance(space.subject_rdms, space.attribute_rdms, n_boot=SHIPPED_N_BOOT,
                                n_perm=0, seed=SHIPPED_SEED)
-    imp = imp[["attribute", "estimate", "std_error", "conf_low", "conf_high", "p_value",
-               "n_boot"]].assign(seed=SHIPPED_SEED)
+    imp = imp[["attribute", "estimate", "std_error", "conf_low", "conf_high", "boot_share_le0",
+               "conf_method", "n_boot"]].assign(seed=SHIPPED_SEED)
     paths = {"attribute_means": out_dir / "attribute_means.csv",
              "mean_dissimilarity": out_dir / "mean_dissimilarity.csv",
              "attribute_importance": out_dir / "attribute_importance.csv"}

@@ -1,7 +1,8 @@
 """Read a run folder's results for a report: Parquet tables, provenance, manifest.
 
 Reports read tables only (never a model, never torch). A missing table is not an error here:
-:meth:`Run.get` returns ``None`` and the report says the section is not available.
+:meth:`Run.get` returns ``None`` and the report leaves the section out (one line in the
+method says why).
 
 Report parameters reach the ``.qmd`` chunks through the environment variable
 ``EMOSTAT_REPORT_PARAMS`` (path of a JSON file ``{"results": [run dirs], "kind": ...}``) or
@@ -70,6 +71,19 @@ class Run:
             self._cache[key] = io.read_table(self.path(name), columns=columns, dataset=dataset)
         return self._cache[key].copy()
 
+    def item_texts(self) -> dict:
+        """Appraisal item → wording, from the run's ``data/appraisal_responses.parquet`` (as
+        ``emostat reproduce`` or ``import-release`` wrote it); ``{}`` when absent."""
+        path = self.root / "data" / "appraisal_responses.parquet"
+        if not path.exists():
+            return {}
+        import pyarrow.parquet as pq
+
+        if "item_text" not in pq.read_schema(path).names:
+            return {}
+        d = pd.read_parquet(path, columns=["item", "item_text"]).drop_duplicates("item")
+        return dict(zip(d["item"].astype(int), d["item_text"].astype(str)))
+
     def tables(self) -> list[str]:
         """Names of the tables present."""
         return sorted(p.stem for p in self.results.glob("*.parquet"))
@@ -119,7 +133,10 @@ def is_release(run: Run) -> bool:
 
 
 def detect_kind(runs: list[Run]) -> str:
-    """``reproduction`` for one release run with a searchlight table, else ``experiment``."""
+    """``comparison`` for several runs; ``reproduction`` for one release run with a
+    searchlight table; else ``experiment``."""
+    if len(runs) > 1:
+        return "comparison"
     if len(runs) == 1 and runs[0].has("neuron_rsa") and is_release(runs[0]):
         return "reproduction"
     return "experiment"

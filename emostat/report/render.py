@@ -39,7 +39,7 @@ from emostat.errors import EmostatError, InputError
 from emostat.paths import REPORTS_DIR, ROOT
 from emostat.report.load import PARAMS_ENV, detect_kind, load_run
 
-KINDS = ("reproduction", "experiment")
+KINDS = ("reproduction", "experiment", "comparison")
 FORMATS = ("html", "pdf")
 STYLES = REPORTS_DIR / "styles"
 KERNEL_NAME = "emostat-python"
@@ -67,13 +67,14 @@ def render_report(results_dirs, to=("html", "pdf"), out=None, kind: str = "auto"
     ----------
     results_dirs : path or list of paths
         Run folders, each holding ``results/*.parquet`` (and ``provenance.json``). Several
-        folders give a model comparison in the experiment report.
+        folders give the model-comparison report.
     to : sequence of {"html", "pdf"} or comma-separated str
     out : path, optional
         Output folder; default ``<first run folder>/report``.
-    kind : {"auto", "reproduction", "experiment"}
-        ``auto``: reproduction when a single run has ``neuron_rsa`` and its provenance says it
-        reproduces the study's release, else experiment.
+    kind : {"auto", "reproduction", "experiment", "comparison"}
+        ``auto``: comparison for several runs; reproduction when a single run has
+        ``neuron_rsa`` and its provenance says it reproduces the study's release; else
+        experiment.
     quiet : bool
         No progress messages.
 
@@ -89,7 +90,8 @@ def render_report(results_dirs, to=("html", "pdf"), out=None, kind: str = "auto"
     if kind == "auto":
         kind = detect_kind(runs)
     if kind not in KINDS:
-        raise InputError(f"report kind {kind!r}: expected auto, reproduction or experiment")
+        raise InputError(f"report kind {kind!r}: expected auto, reproduction, experiment or "
+                         "comparison")
     to = [t.strip().lower() for t in (to.split(",") if isinstance(to, str) else to) if t.strip()]
     bad = sorted(set(to) - set(FORMATS))
     if bad or not to:
@@ -202,7 +204,11 @@ def read_qmd(path: Path) -> tuple[dict, list[Chunk]]:
     nb = jupytext.reads(body, fmt="Rmd")
     chunks = []
     for n, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
+        lang = str(cell.metadata.get("language", ""))
+        if cell.cell_type == "code" and lang.startswith("="):
+            # a raw block (```{=html}): text for pandoc, not code
+            chunks.append(Chunk("markdown", f"```{{{lang}}}\n{cell.source}\n```"))
+        elif cell.cell_type == "code":
             opts, src = chunk_options(cell.source, f"{path}, chunk {n + 1}")
             chunks.append(Chunk("code", src, opts))
         else:
@@ -288,15 +294,19 @@ def _opt(ch: Chunk, defaults: dict, key: str, fallback):
 # outputs -> markdown
 
 
-def _png_width_in(data: bytes, dpi_default: float = 200.0, max_in: float = 6.5) -> float:
-    """Display width of a PNG in inches from its pixel width and pHYs resolution."""
+def _png_width_in(data: bytes, dpi_default: float = 200.0, max_in: float = 6.5,
+                  max_height_in: float = 8.3) -> float:
+    """Display width of a PNG in inches from its pixel width and pHYs resolution, narrowed
+    so that the image is at most ``max_height_in`` tall (an A4 page's text height less room
+    for a caption): a tall figure never runs off the page."""
     import io as _io
 
     from PIL import Image
 
     with Image.open(_io.BytesIO(data)) as im:
         dpi = im.info.get("dpi", (dpi_default,))[0] or dpi_default
-        return min(im.width / float(dpi), max_in)
+        width = min(im.width / float(dpi), max_in)
+        return min(width, max_height_in * im.width / im.height)
 
 
 def assemble(chunks: list[Chunk], defaults: dict, fig_dir: Path) -> tuple[str, dict]:
@@ -340,10 +350,8 @@ def assemble(chunks: list[Chunk], defaults: dict, fig_dir: Path) -> tuple[str, d
                     width = _png_width_in(png)
                     rel = f"{fig_dir.name}/{fname}"
                     if fig_cap and nimg == 1:
-                        nfig += 1
                         ident = label if label.startswith("fig-") else f"fig-{label}"
-                        numbers[ident] = f"Figure {nfig}"
-                        body.append(f"![**Figure {nfig}.** {fig_cap}]({rel}){{#{ident} "
+                        body.append(f"![{FIGMARK}{fig_cap}]({rel}){{#{ident} "
                                     f"width={width:.2f}in}}")
                     else:
                         # no caption: a plain image (a backslash keeps it out of a figure)
@@ -361,10 +369,35 @@ def assemble(chunks: list[Chunk], defaults: dict, fig_dir: Path) -> tuple[str, d
         if text:
             parts.append(text)
     md = "\n\n".join(p.strip("\n") for p in parts if p.strip()) + "\n"
+    md = FIGDIV.sub(_figure_div, md)
+    for m in re.finditer(r"!\[" + FIGMARK + r".*?\{#(fig-[\w-]+) ", md):
+        nfig += 1
+        numbers[m.group(1)] = f"Figure {nfig}"
+    count = iter(range(1, nfig + 1))
+    md = re.sub(re.escape(f"![{FIGMARK}"), lambda m: f"![**Figure {next(count)}.** ", md)
     md = KEEP.sub("\\1\u00a0\\2\u00a0", md)   # "p < .001" never breaks across lines
     md = XREF.sub(lambda m: f"[{numbers[m.group(1)]}](#{m.group(1)})"
                   if m.group(1) in numbers else m.group(0), md)
     return md, numbers
+
+
+# A Quarto figure div: ``::: {#fig-x}``, the chunk's image, the caption paragraph, ``:::``
+# (the caption may hold inline expressions, so it can say what the figure shows)
+FIGMARK = "\u2063"   # invisible separator: marks a captioned figure until it is numbered
+FIGDIV = re.compile(r"^::: \{#(fig-[\w-]+)\}[ \t]*\n(.*?)\n:::[ \t]*$", re.M | re.S)
+IMAGE = re.compile(r"!\[\]\((\S+?)\)\{width=([\d.]+in)\}\\?")
+
+
+def _figure_div(m: re.Match) -> str:
+    """A figure div → one captioned image (or nothing when the chunk drew no figure)."""
+    ident, inner = m.group(1), m.group(2)
+    img = IMAGE.search(inner)
+    if img is None:
+        return ""
+    caption = " ".join((inner[:img.start()] + inner[img.end():]).split())
+    if not caption:
+        return img.group(0)
+    return f"![{FIGMARK}{caption}]({img.group(1)}){{#{ident} width={img.group(2)}}}"
 
 
 def _table_blocks(md: str) -> int:
@@ -375,6 +408,9 @@ def _table_blocks(md: str) -> int:
         n += is_row and not inside
         inside = is_row
     return n
+
+
+SHORT_TABLE = 30   # rows
 
 
 def _caption_table(md: str, caption: str, ident: str) -> str:
@@ -388,7 +424,12 @@ def _caption_table(md: str, caption: str, ident: str) -> str:
         lines = md.rstrip().splitlines()
         last = max(i for i, line in enumerate(lines) if line.startswith("|"))
         lines.insert(last + 1, f"\n: {caption}\n")
-        return f"::: {{#{ident}}}\n" + "\n".join(lines) + "\n:::"
+        out = f"::: {{#{ident}}}\n" + "\n".join(lines) + "\n:::"
+        if sum(line.startswith("|") for line in lines) <= SHORT_TABLE + 2:
+            # a short table is never split across pages (long ones break, header repeated)
+            out = ("```{=typst}\n#block(breakable: false)[\n```\n\n" + out
+                   + "\n\n```{=typst}\n]\n```")
+        return out
     return ("```{=typst}\n#block(breakable: false)[\n```\n\n"
             f"::: {{#{ident} .table-block}}\n{caption}\n\n{md}\n:::\n\n"
             "```{=typst}\n]\n```")

@@ -28,6 +28,9 @@ def _cell(x) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
+WRAP = 28
+
+
 def pipe_table(df: pd.DataFrame, align: str | None = None, caption: str | None = None,
                label: str | None = None) -> Markdown:
     """A DataFrame of (already formatted) cells as a Markdown pipe table.
@@ -49,7 +52,16 @@ def pipe_table(df: pd.DataFrame, align: str | None = None, caption: str | None =
         raise ValueError(f"align has {len(align)} letters for {len(cols)} columns")
     # dashes proportional to the widest cell: pandoc uses them as relative column widths
     # when a row is longer than its line width (so long names do not wrap in the PDF)
-    widths = [max([len(_cell(c))] + [len(_cell(v)) for v in df[c]]) for c in cols]
+    # a column of wrapping text counts at most WRAP characters, so that narrow number
+    # columns keep room for their header (a header is never narrower than its longest word)
+    widths = []
+    for c in cols:
+        cells = [_cell(v) for v in df[c]]
+        w = max([len(_cell(c))] + [len(v) for v in cells])
+        if w > WRAP and any(" " in v for v in cells):
+            words = [len(x) for v in cells + [_cell(c)] for x in v.split()]
+            w = max(WRAP, max(words, default=0))
+        widths.append(w)
     rule = []
     for a, w in zip(align, widths):
         dashes = "-" * max(3, w)
@@ -123,14 +135,16 @@ def apa_table(df: pd.DataFrame, columns: list, headers: dict | None = None,
     for col in columns:
         if col == "ci":
             f = (lambda lo, hi: fmt.fmt_ci(lo, hi, ci_digits, ci_bounded))
-            out[headers.get("ci", ci)] = [f(lo, hi) for lo, hi in
-                                          zip(df["conf_low"], df["conf_high"])]
+            out[headers.get("ci", ci)] = [f(lo, hi) if fmt.NA not in f(lo, hi) else "–"
+                                          for lo, hi in zip(df["conf_low"], df["conf_high"])]
             continue
         head, f = FORMATS.get(col, (col, None))
         head = headers.get(col, head)
         f = formats.get(col, f)
         vals = df[col]
         out[head] = [f(v) for v in vals] if f is not None else [str(v) for v in vals]
+        # a value that cannot be computed is a dash in a table (never "NA")
+        out[head] = ["–" if c == fmt.NA else c for c in out[head]]
     return pipe_table(pd.DataFrame(out), caption=caption, label=label)
 
 
@@ -163,6 +177,11 @@ def mixed_model_table(tidy: pd.DataFrame, glance: pd.DataFrame | None = None,
         tidy = tidy[tidy["k"] == k]
         if glance is not None and "k" in glance:
             glance = glance[glance["k"] == k]
+    if "role" in tidy and "model" in tidy and (tidy["role"] == "record").any():
+        model = tidy.loc[tidy["role"] == "record", "model"].iloc[0]   # the model of record
+        tidy = tidy[tidy["model"] == model]
+        if glance is not None and "model" in glance:
+            glance = glance[glance["model"] == model]
     ran = tidy[tidy["effect"] == "ran_pars"]
     fixed = tidy[tidy["effect"] == "fixed"]
     parts = []
@@ -211,17 +230,124 @@ def mixed_model_table(tidy: pd.DataFrame, glance: pd.DataFrame | None = None,
             notes.append(f"optimiser {g['optimizer']}")
         if "converged" in g:
             notes.append("converged" if bool(g["converged"]) else "**did not converge**")
-        if "boundary" in g and bool(g["boundary"]):
+        if bool(g.get("boundary", False)) or bool(g.get("singular", False)):
             notes.append("**boundary (singular) fit**")
     if method:
         notes.append(fmt.p_method_note(method))
+    if "status" in fixed:
+        for st, msg in zip(fixed["status"], fixed.get("message", [""] * len(fixed))):
+            if st in ("singular", "failed") and isinstance(msg, str) and msg:
+                notes.append(f"{st} fit: {msg}")
+                break
     out = "\n".join(parts)
     if notes:
         out += "\n*Note.* " + "; ".join(n.rstrip(".") for n in notes) + ".\n"
     return Markdown(out)
 
 
-def not_available(what: str, table: str) -> Markdown:
-    """The sentence a section prints when its results table is missing."""
-    return Markdown(f"*{what} is not available: the results table `{table}` is missing "
-                    f"from this run.*\n")
+def importance_table(imp: pd.DataFrame) -> Markdown:
+    """Attribute importance: τ-b, 95% CI, the Mantel p of record, the study's bootstrap share."""
+    d = imp.sort_values("estimate", ascending=False)
+    mantel = "p_value_mantel" if "p_value_mantel" in d and "boot_share_le0" not in d \
+        else "p_value"
+    cols = ["attribute", "estimate", "ci", mantel]
+    heads = {"attribute": "Attribute", "estimate": "τ-b", mantel: "p (Mantel)"}
+    forms = {"estimate": lambda x: fmt.fmt_stat(x, 3, bounded=True)}
+    if "boot_share_le0" in d:
+        cols.append("boot_share_le0")
+        heads["boot_share_le0"] = "Share τ ≤ 0 (study)"
+        forms["boot_share_le0"] = lambda p: fmt.fmt_p(p, None)
+    elif mantel == "p_value_mantel":
+        cols.append("p_value")
+        heads["p_value"] = "p (bootstrap, study)"
+    return apa_table(d, cols, headers=heads, formats=forms, ci_digits=3, ci_bounded=True)
+
+
+def drop_table(d: pd.DataFrame, key: str) -> Markdown:
+    """Per-emotion or per-attribute masking rows: extra drop (points) with the study's t and
+    q's and the sign-flip p. ``key`` is ``emotion`` or ``attribute``."""
+    from emostat.report.text import extra_drop
+
+    d = d.assign(drop=extra_drop(d)).sort_values("drop", ascending=False)
+    cols = [key, "drop", "statistic", "df", "p_value", "q_value", "q_value_bh"]
+    if "p_value_perm" in d and d["p_value_perm"].notna().any():
+        cols.append("p_value_perm")
+    t_head = "t" if "p_method" in d else "t (study's sign)"
+    return apa_table(d, cols, headers={key: key.capitalize(), "drop": "Extra drop (points)",
+                                       "statistic": t_head, "p_value": "p (t)"},
+                     formats={"drop": _pts})
+
+
+def link_table(link: pd.DataFrame) -> Markdown:
+    """The drop–importance link per k and test (long form), or the study's t per k."""
+    d = link.sort_values("k")
+    names = {"study_t": "study: t over emotions", "attribute_permutation":
+             "attribute-label permutation", "attribute_level_r": "attribute-level r"}
+    r3 = (lambda x: fmt.fmt_stat(x, 3, bounded=True))
+    if "test" in d:
+        d = d.assign(test=[names.get(t, t) for t in d["test"]])
+        cols = ["k", "test", "estimate", "ci", "statistic", "df", "p_value"]
+        return apa_table(d, cols, headers={"test": "Test", "estimate": "r",
+                                           "statistic": "Statistic"},
+                         formats={"estimate": r3}, ci_digits=3, ci_bounded=True)
+    return apa_table(d, ["k", "estimate", "ci", "statistic", "df", "p_value"],
+                     headers={"estimate": "mean r", "statistic": "t"},
+                     formats={"estimate": r3}, ci_digits=3, ci_bounded=True)
+
+
+def agreement_table(ranks: pd.DataFrame) -> Markdown:
+    """Per attribute: Spearman ρ, share of identical ranks, top-k overlap."""
+    k = int(ranks["top_k"].iloc[0])
+    return apa_table(ranks, ["attribute", "spearman", "identical_share", "top_k_overlap"],
+                     headers={"attribute": "Attribute", "spearman": "Spearman ρ",
+                              "identical_share": "Identical ranks",
+                              "top_k_overlap": f"Top-{k:,} overlap"},
+                     formats={"spearman": lambda x: fmt.fmt_stat(x, 4, bounded=True),
+                              "identical_share": lambda x: fmt.fmt_pct(x, 1),
+                              "top_k_overlap": lambda x: fmt.fmt_num(x, 0, big_mark=",")})
+
+
+def null_table(vs: pd.DataFrame, k: int | None = None) -> Markdown:
+    """Attribute masks against the random-mask population at k: extra drop, null mean,
+    the test of record (statistic, df, p, BH q) where present, else the permutation p."""
+    from emostat.report.figures import headline_k
+
+    k = headline_k(vs["k"]) if k is None else k
+    d = vs[vs["k"] == k]
+    new = "p_min_perm" in d      # the contract: estimate = extra drop over the random mean
+    # drop and null: accuracy drop against no manipulation (positive = lower)
+    d = d.assign(drop=d["drop_attribute"] if "drop_attribute" in d else
+                 d["estimate"] + d["null_mean"] if new else d["estimate"],
+                 null=d["null_mean"], extra=d["estimate"] if new else np.nan)
+    if new:
+        cols = ["attribute", "drop", "null", "extra", "statistic", "df", "p_value",
+                "q_value_bh", "p_value_perm"]
+        d = d.sort_values("p_value")
+    else:
+        cols = ["attribute", "drop", "null"] + (["null_sd"] if "null_sd" in d else []) + \
+            ["p_value_perm"]
+        d = d.sort_values("p_value_perm")
+    return apa_table(d, cols, headers={"attribute": "Attribute", "drop": "Attribute mask",
+                                       "null": "Random masks (mean)", "null_sd": "SD (random)",
+                                       "extra": "Extra drop", "p_value_perm": "p (rank)",
+                                       "statistic": "t"},
+                     formats={"drop": _pts, "null": _pts, "null_sd": _pts, "extra": _pts})
+
+
+def count_null_table(cn: pd.DataFrame) -> Markdown:
+    """Observed neuron counts per attribute against their permutation null (wide by count)."""
+    from emostat.constants import ATTRIBUTES
+
+    kinds = list(dict.fromkeys(cn["count"])) if "count" in cn else ["selective"]
+    attrs = [a for a in ATTRIBUTES if a in set(cn["attribute"])]
+    cols = [("Attribute", attrs)]
+    for kind in kinds:
+        d = (cn[cn["count"] == kind] if "count" in cn else cn).set_index("attribute").reindex(attrs)
+        obs = d["statistic"] if "statistic" in d else d["estimate"]
+        sd = d["null_sd"] if "null_sd" in d else pd.Series(np.nan, index=d.index)
+        cols += [(kind.capitalize(), [fmt.fmt_num(x, 0, big_mark=",") for x in obs]),
+                 (f"null ({kind})", [f"{fmt.fmt_num(m, 1, ',')} ± {fmt.fmt_num(v, 1, ',')}"
+                                     if np.isfinite(v) else fmt.fmt_num(m, 1, ",")
+                                     for m, v in zip(d["null_mean"], sd)]),
+                 (f"p ({kind})", [fmt.fmt_p(p, None) for p in d["p_value"]])]
+    return pipe_table(pd.DataFrame(dict(cols)))

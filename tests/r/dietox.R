@@ -1,9 +1,9 @@
-# lme4 reference values for emostat.analysis.mixed.fit_lmm on statsmodels' dietox data.
+# lme4 reference values for emostat.analysis.mixed.fit_mixed on statsmodels' dietox data.
 # Run from the repository root:
 #   Rscript tests/r/dietox.R .venv/lib/python3.11/site-packages/statsmodels/regression/tests/results/dietox.csv
 # Writes tests/r/dietox_lme4.json (frozen; tests/test_mixed.py reads it).
-# Checked with R 4.2.2, lme4 1.1.31, jsonlite (Debian bookworm packages).
-suppressPackageStartupMessages({library(lme4); library(jsonlite)})
+# Checked with R 4.2.2, lme4 1.1.31, lmerTest 3.1.3, jsonlite (Debian bookworm packages).
+suppressPackageStartupMessages({library(lme4); library(lmerTest); library(jsonlite)})
 args <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(args[1])
 d$Pig <- factor(d$Pig)
@@ -14,6 +14,8 @@ one <- function(fit) {
     fixef = unname(fixef(fit)),
     se = unname(sqrt(diag(as.matrix(vcov(fit))))),
     t = unname(coef(summary(fit))[, "t value"]),
+    df_satterthwaite = unname(coef(summary(fit))[, "df"]),
+    p_satterthwaite = unname(coef(summary(fit))[, "Pr(>|t|)"]),
     residual_var = sigma(fit)^2,
     cov_re = unname(as.matrix(VarCorr(fit)$Pig)),
     logLik = as.numeric(logLik(fit)),
