@@ -235,9 +235,9 @@ PROFILES: dict[str, dict] = {
     # 405 shipped situations (27 x 15; short prompt, cross-fitted calibration), all 14
     # attributes at k = 5% of the neurons (2,304), 20 shared random draws: 405 x 35 = 14,175
     # item x condition rows, two worker processes, oneDNN fp32 kernels. Collection measured
-    # 440 s on the 2-core CPU (inference 393 s, 35 rows/s; `emostat run` 7.6 min in all) with one
-    # other job on the machine; 1007 s when it was busier (load 5-7). The binary task is not in the default: its 810 balanced items would add
-    # 28,350 longer rows (~2.6x the choice task's tokens), far beyond 10 minutes here, and on
+    # 357 s on the shared 2-core CPU (inference 328 s, 42 rows/s; `emostat run` 7.1 min in all);
+    # 1007 s at a busy moment (load 5-7). The binary task is not in the default: its 810
+    # balanced items would add 28,350 longer rows (~2.6x the choice task's tokens), far beyond 10 minutes here, and on
     # SmolLM2-135M it is at chance (37% calibrated); it stays available (tasks = ["binary",
     # "choice"]). Raw prompts (chat = false): on SmolLM2-135M the chat wrapper made the binary
     # task 1.6x slower and no more accurate (0.54 vs 0.57 calibrated, 27 x 8 items).
@@ -245,7 +245,7 @@ PROFILES: dict[str, dict] = {
                 "n_random_draws": 20, "chat": False, "workers": 2, "items_per_shard": 27,
                 "conditions_per_shard": 17},
     # Same pipeline, smaller: the choice task, 1 situation per emotion, 2 attributes, 3 draws
-    # (collection measured 23 s, `emostat run --quick` 32 s).
+    # (collection measured 20 s, `emostat run --quick` 65 s with the analysis).
     "quick": {"tasks": ["choice"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
               "n_random_draws": 3, "attributes": ["valence", "arousal"], "chat": False},
     # Everything (for GPUs / clusters): all items, binary and 27-way choice, two k, 20 draws.
