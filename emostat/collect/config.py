@@ -237,8 +237,8 @@ PROFILES: dict[str, dict] = {
     # item x condition rows, two worker processes, oneDNN fp32 kernels. Collection measured
     # 357 s on the shared 2-core CPU (inference 328 s, 42 rows/s; `emostat run` 7.1 min in all);
     # 1007 s at a busy moment (load 5-7). The binary task is not in the default: its 810
-    # balanced items would add 28,350 longer rows (~2.6x the choice task's tokens), far beyond 10 minutes here, and on
-    # SmolLM2-135M it is at chance (37% calibrated); it stays available (tasks = ["binary",
+    # balanced items would add 28,350 longer rows (~2.6x the choice task's tokens), far beyond
+    # 10 minutes here, and on SmolLM2-135M it is at chance (37% calibrated); it stays available (tasks = ["binary",
     # "choice"]). Raw prompts (chat = false): on SmolLM2-135M the chat wrapper made the binary
     # task 1.6x slower and no more accurate (0.54 vs 0.57 calibrated, 27 x 8 items).
     "default": {"tasks": ["choice"], "items_per_emotion": None, "n_folds": 3, "ks": [0.05],
