@@ -22,13 +22,13 @@ means larger drops for more important attributes; the study's ACC.diff-based r i
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from emostat.analysis.mantel import perm_blocks
 from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
 
@@ -106,18 +106,6 @@ def _mean_z(Dn: np.ndarray, V: np.ndarray) -> np.ndarray:
         return np.arctanh(R).mean(axis=0)
 
 
-def _perm_blocks(n: int, n_perm, seed):
-    if n_perm == "exact":
-        it = itertools.permutations(range(n))
-        while block := list(itertools.islice(it, _CHUNK)):
-            yield np.asarray(block, dtype=np.intp)
-        return
-    rng = np.random.default_rng(seed)
-    for start in range(0, n_perm, _CHUNK):
-        size = min(_CHUNK, n_perm - start)
-        yield rng.permuted(np.tile(np.arange(n), (size, 1)), axis=1)
-
-
 def perm_mean_z(D, importance, n_perm=10_000, seed=0) -> tuple[float, float, int]:
     """Attribute-label permutation test of the mean Fisher-z correlation.
 
@@ -163,7 +151,7 @@ def perm_mean_z(D, importance, n_perm=10_000, seed=0) -> tuple[float, float, int
     vn = _standardise_rows(v[None, :])[0]
     obs = float(_mean_z(Dn, vn[None, :])[0])
     count, total = 0, 0
-    for perms in _perm_blocks(n, n_perm, seed):
+    for perms in perm_blocks(n, n_perm, seed, chunk=_CHUNK):
         t = _mean_z(Dn, vn[perms])
         count += int((np.abs(t) >= abs(obs) - _TOL * max(1.0, abs(obs))).sum())
         total += len(perms)

@@ -50,16 +50,17 @@ def permuted_pairs(perms: np.ndarray, n: int) -> np.ndarray:
     return pair_lookup(n)[perms[:, i], perms[:, j]]
 
 
-def _perm_blocks(n: int, n_perm, seed):
-    """Yield blocks of permutations (rows): all n! if n_perm == 'exact', else seeded draws."""
+def perm_blocks(n: int, n_perm, seed, chunk: int = _PERM_CHUNK):
+    """Yield blocks of permutations of range(n) (rows): all n! if n_perm == 'exact', else
+    ``n_perm`` seeded draws, ``chunk`` rows at a time."""
     if n_perm == "exact":
         it = itertools.permutations(range(n))
-        while block := list(itertools.islice(it, _PERM_CHUNK)):
+        while block := list(itertools.islice(it, chunk)):
             yield np.asarray(block, dtype=np.intp)
         return
     rng = np.random.default_rng(seed)
-    for start in range(0, n_perm, _PERM_CHUNK):
-        size = min(_PERM_CHUNK, n_perm - start)
+    for start in range(0, n_perm, chunk):
+        size = min(chunk, n_perm - start)
         yield rng.permuted(np.tile(np.arange(n), (size, 1)), axis=1)
 
 
@@ -139,7 +140,7 @@ def mantel(x, Y, n_perm=10_000, seed=0, n_items: int | None = None,
 
     obs = stat(np.arange(x.shape[0])[None, :])[0]
     with single_threaded_blas():
-        count, total = _count(stat, obs, tol, alternative, _perm_blocks(n, n_perm, seed), n)
+        count, total = _count(stat, obs, tol, alternative, perm_blocks(n, n_perm, seed), n)
     p = count / total if n_perm == "exact" else (1 + count) / (1 + total)
     return p[0] if y1d else p
 
