@@ -530,8 +530,11 @@ def headline(results: dict[str, pd.DataFrame], k: int = K_HEADLINE) -> str:
     t = results.get("whole_model_rsa")
     if t is not None and len(t):
         r = t.iloc[0]
-        lines.append(f"Whole-model RSA: tau = {fmt_stat(r['estimate'], 3, True)}, 95% CI "
-                     f"{fmt_ci(r['conf_low'], r['conf_high'], 3, True)}, {fmt_p(r['p_value'])}"
+        ci = (f"95% CI {fmt_ci(r['conf_low'], r['conf_high'], 3, True)}"
+              if not (_nan(r["conf_low"]) or _nan(r["conf_high"]))
+              else "no CI (no participants to resample)")
+        lines.append(f"Whole-model RSA: tau = {fmt_stat(r['estimate'], 3, True)}, {ci}, "
+                     f"{fmt_p(r['p_value'])}"
                      + (" (Mantel)" if str(r.get("p_method", "")).startswith("Mantel") else ""))
 
     claims = [c for c in (_claim_neurons(results), _claim_masking(results, k),
@@ -628,6 +631,18 @@ def _mask_rows(t: pd.DataFrame, k: int):
     return r, None
 
 
+def _effect_size(row) -> str:
+    """The attribute-vs-random effect in its model's units: accuracy points for an LMM of
+    accuracy, log-odds (and odds ratio) for a binomial GLMM, raw units for the margin."""
+    fam, outcome = row.get("family", "gaussian"), row.get("outcome", "accuracy")
+    if fam == "binomial":
+        return (f"{fmt_num(row['estimate'], 2)} log-odds (odds of a correct answer "
+                f"x {fmt_num(np.exp(-float(row['estimate'])), 2)} under attribute masks)")
+    if isinstance(outcome, str) and outcome not in ("accuracy", ""):
+        return f"{fmt_num(row['estimate'], 3)} ({outcome})"
+    return f"{_pts(row['estimate'])} points"
+
+
 def _claim_masking(results, k) -> list[str] | None:
     mm = results.get("masking_mixed_model")
     avn = results.get("attribute_vs_null")
@@ -645,8 +660,9 @@ def _claim_masking(results, k) -> list[str] | None:
             stat = (apa_t(row["statistic"], df, row["p_value"]) if not _nan(df)
                     else apa_z(row["statistic"], row["p_value"]))
             model = row.get("model", "") if "model" in row.index else ""
+            size = _effect_size(row)
             out.append(f"   {role}:{' ' if role == 'record' else '  '}extra drop "
-                       f"{_pts(row['estimate'])} points, {stat}"
+                       f"{size}, {stat}"
                        + (f" ({model})" if isinstance(model, str) and model else "")
                        + (f"; {row['p_method']}" if isinstance(row.get("p_method"), str)
                           and row.get("p_method") else ""))
@@ -655,8 +671,7 @@ def _claim_masking(results, k) -> list[str] | None:
                 study = ok
             else:
                 record = ok
-                detail = (f" (mask-level model: {_pts(row['estimate'])} points, "
-                          f"{fmt_p(row['p_value'])})")
+                detail = f" (mask-level model: {size}, {fmt_p(row['p_value'])})"
     if avn is not None and len(avn) and "k" in avn.columns:
         g = avn[avn["k"] == k]
         if len(g) and "q_value_bh" in g.columns:

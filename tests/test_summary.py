@@ -327,3 +327,20 @@ def test_fmt_pval_r_like_format_pval():
 def test_text_table_alignment():
     t = text_table(["name", "x"], [["a", "1.5"], ["bbb", "10.25"]])
     assert t.splitlines() == [" name      x", " a       1.5", " bbb   10.25"]
+
+
+def test_headline_glmm_effect_in_log_odds_and_whole_model_without_ci():
+    # a collected run: the record model is the item-level binomial GLMM (log-odds, Wald z);
+    # exp(-0.2) = 0.8187 (odds of a correct answer under attribute masks, relative to random)
+    mm = _mixed_contract().assign(family="gaussian", outcome="accuracy")
+    mm.loc[2, ["model", "family", "outcome", "estimate", "statistic", "p_value", "df",
+               "p_method"]] = ["item_glmm", "binomial", "correct", 0.2, 0.98, 0.329, np.nan,
+                               "Wald z"]
+    wm = pd.DataFrame({"estimate": [0.151], "conf_low": [np.nan], "conf_high": [np.nan],
+                       "p_value": [1e-4], "p_method": ["Mantel"]})
+    lines = headline({"masking_mixed_model": mm, "whole_model_rsa": wm}).splitlines()
+    assert ("   record: extra drop 0.20 log-odds (odds of a correct answer x 0.82 under "
+            "attribute masks), z = 0.98, p = .329 (item_glmm); Wald z") in lines
+    assert "Whole-model RSA: tau = .151, no CI (no participants to resample), p < .001 " \
+           "(Mantel)" in lines
+    assert "NA" not in "\n".join(lines)
