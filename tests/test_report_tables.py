@@ -158,6 +158,22 @@ def test_mixed_sentence_and_failed_fit():
     assert "NA" not in s
 
 
+def test_mixed_sentence_glmm_in_log_odds():
+    # the item-level GLMM of a collected run: its contrast is in log-odds, not accuracy points;
+    # exp(-0.141) = 0.8685 (odds of a correct answer under attribute masks vs random masks)
+    mm = pd.DataFrame({"k": [2304], "model": ["item_glmm"], "role": ["record"],
+                       "family": ["binomial"], "effect": ["fixed"],
+                       "term": ["attribute_vs_random"], "estimate": [0.141],
+                       "std_error": [0.144], "statistic": [0.98], "df": [np.nan],
+                       "p_value": [0.329], "conf_low": [-0.141], "conf_high": [0.423],
+                       "status": ["ok"], "message": [""]})
+    s = text.mixed_sentence(mm)
+    assert ("does not lower accuracy detectably more than masking random neurons: extra drop "
+            "0.14 in log-odds of a correct answer (odds x 0.87 under attribute masks), 95% CI "
+            "[-0.14, 0.42], z = 0.98, p = .329.") in s
+    assert "points" not in s
+
+
 def test_chance_sentence_is_the_terminals():
     from emostat.analysis.experiment import chance_statement
 

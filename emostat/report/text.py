@@ -341,10 +341,13 @@ def mixed_sentence(mm: pd.DataFrame | None, k: int | None = None) -> Markdown:
     new_sign = r.term == "attribute_vs_random"   # the contract's term; older: conditionattribute
     drop = float(r.estimate) if new_sign else -float(r.estimate)
     stat = float(r.statistic) if new_sign else -float(r.statistic)
+    # a binomial GLMM's contrast is in log-odds, an LMM of accuracy's in proportions
+    log_odds = getattr(r, "family", "gaussian") == "binomial"
+    scale = (lambda x: float(x)) if log_odds else (lambda x: 100 * float(x))
     ci = ""
     if "conf_low" in d and not missing(getattr(r, "conf_low", None)):
         lo, hi = (r.conf_low, r.conf_high) if new_sign else (-r.conf_high, -r.conf_low)
-        ci = f", 95% CI {fmt.fmt_ci(100 * lo, 100 * hi, 1)}"
+        ci = f", 95% CI {fmt.fmt_ci(scale(lo), scale(hi), 2 if log_odds else 1)}"
     test = (fmt.apa_t(stat, r.df, r.p_value) if not missing(getattr(r, "df", None))
             else fmt.apa_z(stat, r.p_value))
     sig = not missing(r.p_value) and r.p_value < .05
@@ -355,7 +358,9 @@ def mixed_sentence(mm: pd.DataFrame | None, k: int | None = None) -> Markdown:
     else:
         verdict = "does not lower accuracy detectably more than masking random neurons"
     out = (f"At k = {k_text(k)}, by {what}, masking attribute-specific neurons {verdict}: "
-           f"extra drop {pts(drop)} points{ci}, {test}.")
+           + (f"extra drop {fmt.fmt_num(drop, 2)} in log-odds of a correct answer (odds "
+              f"x {fmt.fmt_num(float(np.exp(-drop)), 2)} under attribute masks){ci}, {test}."
+              if log_odds else f"extra drop {pts(drop)} points{ci}, {test}."))
     if status == "singular":
         out += f" The fit was singular: {reason(r, 'a variance component is zero')}."
     return Markdown(out)
