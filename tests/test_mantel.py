@@ -97,3 +97,15 @@ def test_bad_input():
         mantel(np.ones(10), np.ones(10), n_items=27)
     with pytest.raises(InputError, match="exact"):
         mantel(np.ones(351), np.ones(351), "exact")
+
+
+def test_check_n_perm_names_the_caller():
+    from emostat.analysis.mantel import check_n_perm
+    from emostat.errors import InputError
+
+    assert check_n_perm("exact", 8, 8, "mantel") == "exact" and check_n_perm(99.0, 27, 8, "x") == 99
+    with pytest.raises(InputError, match=r"link: exact enumeration needs at most 10 labels "
+                                         r"\(14! permutations"):
+        check_n_perm("exact", 14, 10, "link")
+    with pytest.raises(InputError, match="mantel: n_perm must be >= 1"):
+        check_n_perm(0, 27, 8, "mantel")

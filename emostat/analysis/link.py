@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emostat.analysis.mantel import perm_blocks
+from emostat.analysis.mantel import check_n_perm, perm_blocks
 from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
 
@@ -140,14 +140,7 @@ def perm_mean_z(D, importance, n_perm=10_000, seed=0) -> tuple[float, float, int
         raise InputError("link: importance is constant; r is undefined")
     Dn = _standardise_rows(D)
     Dn = Dn[np.isfinite(Dn).all(axis=1)]
-    if n_perm == "exact":
-        if n > _EXACT_MAX:
-            raise InputError(f"link: exact enumeration needs <= {_EXACT_MAX} attributes "
-                             f"({n}! is too many); pass an integer n_perm")
-    elif int(n_perm) < 1:
-        raise InputError(f"link: n_perm must be >= 1 or 'exact', got {n_perm}")
-    else:
-        n_perm = int(n_perm)
+    n_perm = check_n_perm(n_perm, n, _EXACT_MAX, "link")
     vn = _standardise_rows(v[None, :])[0]
     obs = float(_mean_z(Dn, vn[None, :])[0])
     count, total = 0, 0

@@ -50,6 +50,18 @@ def permuted_pairs(perms: np.ndarray, n: int) -> np.ndarray:
     return pair_lookup(n)[perms[:, i], perms[:, j]]
 
 
+def check_n_perm(n_perm, n: int, max_exact: int, who: str):
+    """``n_perm`` as an int >= 1, or "exact" when all n! permutations are affordable."""
+    if n_perm == "exact":
+        if n > max_exact:
+            raise InputError(f"{who}: exact enumeration needs at most {max_exact} labels "
+                             f"({n}! permutations is too many); pass an integer n_perm")
+        return n_perm
+    if int(n_perm) < 1:
+        raise InputError(f"{who}: n_perm must be >= 1 or 'exact', got {n_perm}")
+    return int(n_perm)
+
+
 def perm_blocks(n: int, n_perm, seed, chunk: int = _PERM_CHUNK):
     """Yield blocks of permutations of range(n) (rows): all n! if n_perm == 'exact', else
     ``n_perm`` seeded draws, ``chunk`` rows at a time."""
@@ -112,14 +124,7 @@ def mantel(x, Y, n_perm=10_000, seed=0, n_items: int | None = None,
     if np.isnan(x).any() or np.isnan(Y).any():
         raise InputError("mantel: x or Y contains NaN")
     n = _n_items(x.shape[0], n_items)
-    if n_perm == "exact":
-        if n > _EXACT_MAX_ITEMS:
-            raise InputError(f"mantel: exact enumeration needs n_items <= {_EXACT_MAX_ITEMS} "
-                             f"({n}! permutations is too many); pass an integer n_perm")
-    elif int(n_perm) < 1:
-        raise InputError(f"mantel: n_perm must be >= 1 or 'exact', got {n_perm}")
-    else:
-        n_perm = int(n_perm)
+    n_perm = check_n_perm(n_perm, n, _EXACT_MAX_ITEMS, "mantel")
 
     if method == "kendall":
         rx = dense_ranks(x[:, None])[0][:, 0]
