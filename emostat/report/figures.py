@@ -78,6 +78,12 @@ def _ci95(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return est - crit * se, est + crit * se
 
 
+def _bar_offsets(n: int, span: float = 0.8) -> tuple[np.ndarray, float]:
+    """x offsets and width of ``n`` side-by-side bars sharing a slot of width ``span``."""
+    w = span / n
+    return (np.arange(n) - (n - 1) / 2) * w, w
+
+
 def headline_k(ks) -> int:
     """The study's headline k (4000) when present, else the middle of the k values."""
     ks = sorted(set(int(k) for k in ks))
@@ -257,9 +263,9 @@ def neuron_counts(counts: pd.DataFrame):
     series = [s for s in series if s[0] in d]
     fig, ax = plt.subplots(figsize=(WIDTH, 2.8))
     x = np.arange(len(d))
-    w = 0.8 / len(series)
+    off, w = _bar_offsets(len(series))
     for i, (col, label, color) in enumerate(series):
-        ax.bar(x + (i - (len(series) - 1) / 2) * w, d[col], width=w, color=color, label=label)
+        ax.bar(x + off[i], d[col], width=w, color=color, label=label)
     ax.set_xticks(x, d.index, rotation=35, ha="right")
     ax.set_ylabel("neurons")
     ax.legend(ncol=len(series), loc="upper left", bbox_to_anchor=(0, 1.12))
@@ -453,10 +459,10 @@ def baseline_accuracy(baseline: pd.DataFrame):
     emos = _order(baseline["emotion"], ANALYSIS_ORDER)
     fig, ax = plt.subplots(figsize=(WIDTH, 2.8))
     x = np.arange(len(emos))
-    w = 0.8 / len(tasks)
+    off, w = _bar_offsets(len(tasks))
     for i, t in enumerate(tasks):
         d = baseline[baseline["task"] == t].set_index("emotion").reindex(emos)
-        ax.bar(x + (i - (len(tasks) - 1) / 2) * w, 100 * d["estimate"], width=w,
+        ax.bar(x + off[i], 100 * d["estimate"], width=w,
                color=PALETTE[i % len(PALETTE)], label=t)
     ax.set_xticks(x, emos, rotation=60, ha="right")
     ax.set_ylabel("accuracy (%)")
@@ -528,14 +534,14 @@ def model_comparison(by_attribute: dict[str, pd.DataFrame]):
     labels = list(by_attribute)
     attrs = _order(pd.concat(by_attribute.values())["attribute"], ATTRIBUTES)
     x = np.arange(len(attrs))
-    w = 0.8 / len(labels)
+    off, _ = _bar_offsets(len(labels))
     for i, lab in enumerate(labels):
         t = by_attribute[lab]
         d = t[t["k"] == headline_k(t["k"])].set_index("attribute").reindex(attrs)
         lo, hi = _ci95(d.reset_index())
         drop = 100 * extra_drop(d).to_numpy()
         lo, hi = (100 * lo, 100 * hi) if "p_method" in d else (-100 * hi, -100 * lo)
-        ax.errorbar(x + (i - (len(labels) - 1) / 2) * w, drop, yerr=[drop - lo, hi - drop],
+        ax.errorbar(x + off[i], drop, yerr=[drop - lo, hi - drop],
                     fmt="o", ms=4, color=PALETTE[i % len(PALETTE)], elinewidth=0.8,
                     capsize=1.5, label=lab)
     ax.axhline(0, color="black", lw=0.6)
@@ -560,10 +566,10 @@ def comparison_searchlight(fractions: pd.DataFrame, profiles: pd.DataFrame):
         models = list(dict.fromkeys(fractions["model"]))
         attrs = _order(fractions["attribute"], ATTRIBUTES)
         x = np.arange(len(attrs))
-        w = 0.8 / len(models)
+        off, w = _bar_offsets(len(models))
         for j, m in enumerate(models):
             d = fractions[fractions["model"] == m].set_index("attribute").reindex(attrs)
-            ax.bar(x + (j - (len(models) - 1) / 2) * w, 100 * d["significant"], width=w,
+            ax.bar(x + off[j], 100 * d["significant"], width=w,
                    color=PALETTE[j % len(PALETTE)], label=m)
         ax.set_xticks(x, attrs, rotation=40, ha="right")
         ax.set_ylabel("significant neurons (% of the model's)")
