@@ -84,6 +84,18 @@ def _bar_offsets(n: int, span: float = 0.8) -> tuple[np.ndarray, float]:
     return (np.arange(n) - (n - 1) / 2) * w, w
 
 
+def _grouped_bars(ax, long: pd.DataFrame, group: str, cat: str, cats: list, value: str):
+    """Side-by-side bars of ``100 * value`` per category, one colour per ``group`` level (in
+    order of appearance); returns the category positions."""
+    groups = list(dict.fromkeys(long[group]))
+    x = np.arange(len(cats))
+    off, w = _bar_offsets(len(groups))
+    for j, g in enumerate(groups):
+        d = long[long[group] == g].set_index(cat).reindex(cats)
+        ax.bar(x + off[j], 100 * d[value], width=w, color=PALETTE[j % len(PALETTE)], label=g)
+    return x
+
+
 def headline_k(ks) -> int:
     """The study's headline k (4000) when present, else the middle of the k values."""
     ks = sorted(set(int(k) for k in ks))
@@ -458,12 +470,7 @@ def baseline_accuracy(baseline: pd.DataFrame):
     tasks = list(dict.fromkeys(baseline["task"]))
     emos = _order(baseline["emotion"], ANALYSIS_ORDER)
     fig, ax = plt.subplots(figsize=(WIDTH, 2.8))
-    x = np.arange(len(emos))
-    off, w = _bar_offsets(len(tasks))
-    for i, t in enumerate(tasks):
-        d = baseline[baseline["task"] == t].set_index("emotion").reindex(emos)
-        ax.bar(x + off[i], 100 * d["estimate"], width=w,
-               color=PALETTE[i % len(PALETTE)], label=t)
+    x = _grouped_bars(ax, baseline, "task", "emotion", emos, "estimate")
     ax.set_xticks(x, emos, rotation=60, ha="right")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
@@ -565,12 +572,7 @@ def comparison_searchlight(fractions: pd.DataFrame, profiles: pd.DataFrame):
         i += 1
         models = list(dict.fromkeys(fractions["model"]))
         attrs = _order(fractions["attribute"], ATTRIBUTES)
-        x = np.arange(len(attrs))
-        off, w = _bar_offsets(len(models))
-        for j, m in enumerate(models):
-            d = fractions[fractions["model"] == m].set_index("attribute").reindex(attrs)
-            ax.bar(x + off[j], 100 * d["significant"], width=w,
-                   color=PALETTE[j % len(PALETTE)], label=m)
+        x = _grouped_bars(ax, fractions, "model", "attribute", attrs, "significant")
         ax.set_xticks(x, attrs, rotation=40, ha="right")
         ax.set_ylabel("significant neurons (% of the model's)")
         ax.set_title("A", loc="left")
