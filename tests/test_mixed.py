@@ -164,6 +164,32 @@ def test_failed_fit_is_a_row(item_mask):
     assert fit.glance().iloc[0]["status"] == "failed"
 
 
+def test_df_step_failing_after_the_fit_becomes_a_wald_row(item_mask, monkeypatch):
+    # mixedlm's Satterthwaite step can raise after a successful optimisation (a -inf profiled
+    # Hessian on the one-fold, one-k, shared-draw design: issue 15). The row must survive as a
+    # Wald z row that says so. Reference: z = b / sqrt(vcov[b, b]) and its two-sided normal p,
+    # computed here with numpy/scipy from the same fit's fixef and vcov.
+    fit = fit_mixed(item_mask, f"margin ~ {CONTRAST} + (1 | item) + (1 | mask)")
+    assert fit.result is not None
+    b = pd.Series(fit.result.fixef(), dtype=float)[CONTRAST]
+    se = float(np.sqrt(np.asarray(fit.result.vcov(), float)[1, 1]))
+
+    def boom(*_a, **_k):
+        raise ValueError("array must not contain infs or NaNs")
+
+    monkeypatch.setattr(fit.result, "tidy", boom)
+    monkeypatch.setattr(fit.result, "glance", boom)
+    row = _fixed(fit).loc[CONTRAST]
+    assert row["estimate"] == pytest.approx(b, rel=1e-12)
+    assert row["std_error"] == pytest.approx(se, rel=1e-12)
+    assert row["p_value"] == pytest.approx(2 * stats.norm.sf(abs(b / se)), rel=1e-12)
+    assert np.isnan(row["df"]) and row["p_method"] == "Wald z"
+    assert "Satterthwaite df failed" in row["message"] and "Wald z" in row["message"]
+    assert row["conf_low"] == pytest.approx(b - stats.norm.ppf(.975) * se, rel=1e-12)
+    g = fit.glance().iloc[0]
+    assert "glance failed" in g["message"]
+
+
 def test_zero_variance_single_term_is_kept_as_singular():
     # every group holds the same responses: the REML group variance is 0 (lme4: singular)
     y = np.array([1.0, 3.0, 2.0, 5.0, 4.0, 6.0])

@@ -39,6 +39,11 @@ TIDY = ["effect", "group", "term", "estimate", "std_error", "statistic", "df", "
 _BAR = re.compile(r"\(([^()|]+?)(\|\|?)([^()|]+)\)")
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
 # ---- formula handling ---------------------------------------------------------------------------
 @dataclass
 class _Bar:
@@ -163,27 +168,60 @@ class MixedFit:
         ran_pars rows: ``sd__<term>`` / ``cor__<a>.<b>`` per group, ``sd__Observation`` for
         the residual (LMM). A failed fit gives one NaN row per fixed term asked for.
         """
-        if self.result is None:
+        status, message, method = self.status, self.message, P_METHOD[self.family]
+        out = None
+        if self.result is not None:
+            try:
+                out = self._tidy_result()
+            except Exception as exc:   # noqa: BLE001 - the df step can fail after the fit
+                note = f"Satterthwaite df failed ({_first_line(exc)}): Wald z"
+                try:
+                    out = self._tidy_wald()
+                    method = P_METHOD["binomial"]
+                except Exception as exc2:  # noqa: BLE001
+                    out = None
+                    note = (f"tidy failed after the fit ({_first_line(exc)}; Wald: "
+                            f"{_first_line(exc2)})")
+                    status = "failed"
+                message = "; ".join(m for m in (message, note) if m)
+        if out is None:
             out = pd.DataFrame({"effect": "fixed", "group": "", "term": self.fixed_terms})
             for c in TIDY[3:10]:
                 out[c] = np.nan
+        fx = out["effect"] == "fixed"
+        if method == P_METHOD["binomial"]:
+            out["df"] = np.where(fx, np.nan, out["df"])
+            q = stats.norm.ppf(0.5 + level / 2)
         else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                raw = self.result.tidy(effects=["fixed", "ran_pars"])
-            out = raw.rename(columns={"std.error": "std_error", "p.value": "p_value"})
-            out["group"] = out["group"].where(out["effect"] != "fixed", "").fillna("")
-            if self.family == "binomial":
-                out["df"] = np.nan
-            fx = out["effect"] == "fixed"
-            q = (stats.norm.ppf(0.5 + level / 2) if self.family == "binomial"
-                 else stats.t.ppf(0.5 + level / 2, out["df"].astype(float)))
-            half = np.where(fx, q * out["std_error"].astype(float), np.nan)
-            out["conf_low"] = out["estimate"] - half
-            out["conf_high"] = out["estimate"] + half
-        out["p_method"] = np.where(out["effect"] == "fixed", P_METHOD[self.family], "")
-        out["status"], out["message"] = self.status, self.message
+            q = stats.t.ppf(0.5 + level / 2, out["df"].astype(float))
+        half = np.where(fx, q * out["std_error"].astype(float), np.nan)
+        out["conf_low"] = out["estimate"] - half
+        out["conf_high"] = out["estimate"] + half
+        out["p_method"] = np.where(fx, method, "")
+        out["status"], out["message"] = status, message
         return out[TIDY].reset_index(drop=True).astype({c: float for c in TIDY[3:10]})
+
+    def _tidy_result(self) -> pd.DataFrame:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raw = self.result.tidy(effects=["fixed", "ran_pars"])
+        out = raw.rename(columns={"std.error": "std_error", "p.value": "p_value"})
+        out["group"] = out["group"].where(out["effect"] != "fixed", "").fillna("")
+        for c in ("statistic", "df"):
+            if c not in out.columns:
+                out[c] = np.nan
+        return out
+
+    def _tidy_wald(self) -> pd.DataFrame:
+        """Fixed effects with Wald z from the fit's own vcov (when a df method fails)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fe = pd.Series(self.result.fixef(), dtype=float)
+            se = np.sqrt(np.diag(np.asarray(self.result.vcov(), dtype=float)))
+        z = fe.to_numpy() / se
+        return pd.DataFrame({"effect": "fixed", "group": "", "term": list(fe.index),
+                             "estimate": fe.to_numpy(), "std_error": se, "statistic": z,
+                             "df": np.nan, "p_value": 2 * stats.norm.sf(np.abs(z))})
 
     def glance(self) -> pd.DataFrame:
         """One row: nobs, groups ("item 60; mask 16"), logLik, AIC, BIC, REML, converged,
@@ -194,11 +232,16 @@ class MixedFit:
                    status=self.status, message=self.message)
         if self.result is not None:
             r = self.result
-            g = r.glance().iloc[0]
-            row.update(nobs=int(g["nobs"]), logLik=float(g["log_lik"]), AIC=float(g["AIC"]),
-                       BIC=float(g["BIC"]), converged=bool(g["converged"]),
-                       singular=bool(g["singular"]),
-                       groups="; ".join(f"{k} {v}" for k, v in r.ngrps().items()))
+            try:
+                g = r.glance().iloc[0]
+                row.update(nobs=int(g["nobs"]), logLik=float(g["log_lik"]),
+                           AIC=float(g["AIC"]), BIC=float(g["BIC"]),
+                           converged=bool(g["converged"]), singular=bool(g["singular"]),
+                           groups="; ".join(f"{k} {v}" for k, v in r.ngrps().items()))
+            except Exception as exc:   # noqa: BLE001 - a glance step failing is a message
+                row["message"] = "; ".join(m for m in (self.message,
+                                                       f"glance failed: {_first_line(exc)}")
+                                           if m)
         return pd.DataFrame([row])
 
     def summary(self) -> str:
