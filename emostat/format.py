@@ -183,3 +183,61 @@ def p_method_note(method: str) -> str:
     if key is None:
         return f"p-values: {method}."
     return P_METHODS[key]
+
+
+def _side(x: float, ref: float) -> int:
+    return (x > ref) - (x < ref)
+
+
+def fmt_p_alpha(p, alpha: float = 0.05, name: str | None = "p", digits: int = 3,
+                max_digits: int = 8) -> str:
+    """A p-value never rounded across ``alpha``: as :func:`fmt_p`, with more decimals where the
+    rounded value would sit on the other side of alpha (or on it) than p does.
+
+    >>> fmt_p_alpha(0.049995)            # fmt_p gives "p = .050", which reads as p = alpha
+    'p = .04999'
+    >>> fmt_p_alpha(0.0500001)
+    'p = .0500001'
+    >>> fmt_p_alpha(0.023), fmt_p_alpha(0.0001)
+    ('p = .023', 'p < .001')
+    """
+    if _is_missing(p):
+        return fmt_p(p, name, digits)
+    p, alpha = float(p), float(alpha)
+    want = _side(p, alpha)
+    for d in range(digits, max_digits + 1):
+        s = fmt_p(p, None, d)
+        if s.startswith("<"):
+            ok = want < 0 and 10.0 ** -d <= alpha
+        elif s.startswith(">"):
+            ok = want > 0
+        else:
+            ok = _side(float("0" + s), alpha) == want
+        if ok:
+            return f"{name} {_eq(s)}" if name else s
+    rel = "<" if want < 0 else ">" if want > 0 else "="
+    body = f"{rel} {fmt_stat(alpha, max_digits, bounded=True).rstrip('0')}"
+    return f"{name} {body}" if name else body
+
+
+def fmt_bound(x, digits: int = 2, bounded: bool = False, max_extra: int = 4) -> str:
+    """An interval bound never rounded across 0: a non-zero ``x`` that would print as zero gets
+    more decimals (then scientific notation), so its sign shows.
+
+    >>> fmt_bound(-0.0002, 3, bounded=True), fmt_stat(-0.0002, 3, bounded=True)
+    ('-.0002', '.000')
+    >>> fmt_bound(0.4241, 2, bounded=True)
+    '.42'
+    """
+    if _is_missing(x):
+        return NA
+    x = float(x)
+    for d in range(digits, digits + max_extra + 1):
+        if x == 0 or float(f"{x:.{d}f}") != 0:
+            return fmt_stat(x, d, bounded)
+    return f"{x:.1e}"
+
+
+def fmt_ci_bounds(lo, hi, digits: int = 2, bounded: bool = False) -> str:
+    """:func:`fmt_ci` with :func:`fmt_bound` bounds: ``[-.0002, .41]``, never ``[.000, .41]``."""
+    return f"[{fmt_bound(lo, digits, bounded)}, {fmt_bound(hi, digits, bounded)}]"

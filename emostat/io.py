@@ -22,8 +22,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from emostat import __version__
 from emostat.errors import InputError
+from emostat.schemas import upgrade, validate, version as schema_version
+from emostat.version import __version__
 
 PROVENANCE_KEY = b"emostat"
 
@@ -73,16 +74,29 @@ def _as_table(data, schema: pa.Schema | None) -> pa.Table:
     return pa.Table.from_pandas(pd.DataFrame(data), schema=schema, preserve_index=False)
 
 
+def with_schema_version(prov: dict | None, dataset: str | None) -> dict:
+    """``prov`` (or a fresh :func:`provenance`) plus ``schema`` and ``schema_version`` of
+    ``dataset`` (:data:`emostat.schemas.VERSIONS`); unchanged without a dataset."""
+    rec = dict(prov if prov is not None else provenance())
+    if dataset is not None:
+        rec.update(schema=dataset, schema_version=schema_version(dataset))
+    return rec
+
+
 def write_table(data, path, *, prov: dict | None = None, schema: pa.Schema | None = None,
-                row_group_size: int | None = None, compression: str = "zstd") -> Path:
-    """Write ``data`` (DataFrame or Arrow table) to ``path`` atomically, with provenance."""
+                dataset: str | None = None, row_group_size: int | None = None,
+                compression: str = "zstd") -> Path:
+    """Write ``data`` (DataFrame or Arrow table) to ``path`` atomically, with provenance.
+
+    ``dataset``: the table's name in :mod:`emostat.schemas`; its schema version is stored in
+    the provenance (``schema``, ``schema_version``) so that :func:`read_table` can upgrade it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     table = _as_table(data, schema)
     meta = dict(table.schema.metadata or {})
     meta.pop(b"pandas", None)  # pandas index metadata only confuses other readers
-    meta[PROVENANCE_KEY] = json.dumps(prov if prov is not None else provenance(),
-                                      default=str).encode()
+    meta[PROVENANCE_KEY] = json.dumps(with_schema_version(prov, dataset), default=str).encode()
     table = table.replace_schema_metadata(meta)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -104,11 +118,11 @@ class TableWriter:
     """
 
     def __init__(self, path, schema: pa.Schema, *, prov: dict | None = None,
-                 compression: str = "zstd"):
+                 dataset: str | None = None, compression: str = "zstd"):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         meta = dict(schema.metadata or {})
-        meta[PROVENANCE_KEY] = json.dumps(prov if prov is not None else provenance(),
+        meta[PROVENANCE_KEY] = json.dumps(with_schema_version(prov, dataset),
                                           default=str).encode()
         self.schema = schema.with_metadata(meta)
         fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
@@ -142,16 +156,37 @@ def read_provenance(path) -> dict:
 
 
 def read_table(path, *, columns=None, dataset: str | None = None, as_pandas: bool = True):
-    """Read a Parquet file; if ``dataset`` is given, validate it against that schema."""
+    """Read a Parquet file; with ``dataset``, upgrade it to the current schema version and
+    validate it.
+
+    The version is the ``schema_version`` of the file's provenance (absent: 1); a file whose
+    provenance names another ``schema`` than ``dataset`` is an error. Upgrades
+    (:func:`emostat.schemas.upgrade`) work on the whole table, so ``columns`` are selected after
+    them.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
     try:
-        table = pq.read_table(path, columns=columns)
+        table = pq.read_table(path, columns=columns if dataset is None else None)
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
     if dataset is not None:
-        from emostat.schemas import validate
-
+        table = _upgraded(table, path, dataset)
         validate(table, dataset, where=str(path))
+        if columns is not None:
+            table = table.select(list(columns))
     return table.to_pandas() if as_pandas else table
+
+
+def _upgraded(table: pa.Table, path: Path, dataset: str) -> pa.Table:
+    raw = (table.schema.metadata or {}).get(PROVENANCE_KEY)
+    prov = json.loads(raw) if raw else {}
+    stored = prov.get("schema")
+    if stored is not None and stored != dataset:
+        raise InputError(f"{path}: holds table {stored!r}, read as {dataset!r}")
+    v = int(prov.get("schema_version", 1))
+    if v == schema_version(dataset):
+        return table
+    df = upgrade(table.to_pandas(), dataset, v, where=str(path))
+    return pa.Table.from_pandas(df, preserve_index=False)

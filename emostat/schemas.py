@@ -148,6 +148,14 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
               ("detectable", F), ("power", F), ("alpha", F), ("p_min_rank", F),
               ("p_min_label", F), ("estimate", F), ("ruled_out", F)],
     "generation_examples": [("emotion", S), ("text", S), ("generated", S), ("condition", S)],
+    # One row per claim x task x k x role (docs/design.md section 2, emostat.analysis.claims):
+    # the decision of each claim, made once; console and reports render these rows.
+    "claims": [("claim", S), ("task", S), ("k", I), ("role", S), ("test", S),
+               ("source_table", S), ("estimate", F), ("scale", S), ("conf_low", F),
+               ("conf_high", F), ("conf_method", S), ("statistic", F), ("df", F),
+               ("p_value", F), ("p_method", S), ("unit", S), ("p_floor", F), ("p_mc_low", F),
+               ("p_mc_high", F), ("n_perm", I), ("alpha", F), ("headline", B),
+               ("decision", S), ("reason", S)],
 }
 
 # Results tables (written by emostat reproduce / analyse): the inference rules apply to them.
@@ -157,7 +165,8 @@ RESULTS_TABLES = frozenset({
     "importance_link_by_emotion", "dip_test", "whole_model_rsa", "masking_mixed_model",
     "masking_mixed_glance", "neuron_counts", "layer_distribution", "human_means",
     "attribute_rdms", "human_rdm", "appraisal_loadings", "rating_icc", "baseline_accuracy",
-    "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power"})
+    "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
+    "claims"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES
@@ -205,8 +214,10 @@ def validate(table: pa.Table, name: str, where: str = "<table>") -> pa.Table:
     for field in schema(name):
         col, wanted = field.name, field.type
         if col not in table.column_names:
+            hint = ("; a results table from before the results contract? re-run the "
+                    "analysis" if name in RESULTS_TABLES else "")
             raise InputError(f"{where}: dataset {name!r} lacks required column {col!r} "
-                             f"(has {table.column_names})")
+                             f"(has {table.column_names}){hint}")
         actual = table.schema.field(col).type
         if not _compatible(actual, wanted):
             raise InputError(f"{where}: column {col!r} of dataset {name!r} has type {actual}, "
@@ -253,3 +264,48 @@ def check_inference(table, name: str, where: str = "<table>") -> None:
         if missing:
             raise InputError(f"{where}: row {missing[0]} of {name!r} has a p_value without "
                              f"p_method ({len(missing)} such rows)")
+
+
+# ---- schema versions ------------------------------------------------------------------------------
+# The version of each table's format that this emostat writes. Version 1 is the format of the
+# results contract (docs/inference.md) as written before versions were recorded, so a file
+# without a version is version 1. Tables from before the contract (no p_method, role or test
+# column) are not version 1 and are refused by validate() (they lack required columns): no
+# current writer produces them, and readers never guess a format from its columns.
+VERSIONS: dict[str, int] = {name: 1 for name in _SCHEMAS}
+
+# Upgrade steps: UPGRADES[(name, v)] turns a version-v table of ``name`` (a DataFrame) into a
+# version v + 1 table. A new format of a table adds its step here and bumps VERSIONS[name].
+UPGRADES: dict[tuple[str, int], object] = {}
+
+
+def version(name: str) -> int:
+    """The version of table ``name`` that this emostat writes."""
+    schema(name)
+    return VERSIONS[name]
+
+
+def upgrade(table, name: str, from_version: int, where: str = "<table>"):
+    """Bring a version-``from_version`` table of ``name`` to :func:`version` step by step.
+
+    ``table`` is a DataFrame (steps are pandas functions). A version newer than this emostat's,
+    or an older one without a step, is an :class:`~emostat.errors.InputError` naming ``where``.
+
+    >>> import pandas as pd
+    >>> upgrade(pd.DataFrame({"x": [1]}), "claims", 1).shape
+    (1, 1)
+    """
+    current = version(name)
+    v = int(from_version)
+    if v > current:
+        raise InputError(f"{where}: {name!r} is schema version {v}, newer than this emostat "
+                         f"reads ({current}); update emostat")
+    if v < 1:
+        raise InputError(f"{where}: {name!r} has invalid schema version {v}")
+    while v < current:
+        step = UPGRADES.get((name, v))
+        if step is None:
+            raise InputError(f"{where}: no upgrade of {name!r} from schema version {v}")
+        table = step(table)
+        v += 1
+    return table

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from emostat import io
-from emostat.constants import ANALYSIS_ORDER, K_VALUES, pair_indices
+from emostat.constants import ANALYSIS_ORDER, K_HEADLINE, K_VALUES, pair_indices
 from emostat.errors import InputError
 from emostat.integrity import check_run
 
@@ -178,8 +178,12 @@ def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks, 
 
 
 def write_results(tables: dict[str, pd.DataFrame], out: Path, prov: dict) -> dict[str, Path]:
-    """Write each table to ``out/results/<name>.parquet`` (atomic) and provenance.json."""
-    from emostat.schemas import names, schema, validate
+    """Write each table to ``out/results/<name>.parquet`` (atomic) and provenance.json.
+
+    Each known table is validated first and stored with its schema name and version
+    (:func:`emostat.io.write_table` with ``dataset``).
+    """
+    from emostat.schemas import names, validate
     import pyarrow as pa
 
     res = Path(out) / RESULTS
@@ -187,13 +191,21 @@ def write_results(tables: dict[str, pd.DataFrame], out: Path, prov: dict) -> dic
     paths = {}
     for name, df in tables.items():
         table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-        if name in names():
+        known = name in names()
+        if known:
             validate(table, name, where=f"results table {name!r}")
-        paths[name] = io.write_table(table, res / f"{name}.parquet", prov=prov)
+        paths[name] = io.write_table(table, res / f"{name}.parquet", prov=prov,
+                                     dataset=name if known else None)
     tmp = res / ".provenance.json.tmp"
     tmp.write_text(json.dumps(prov, indent=2, default=str))
     tmp.replace(res / "provenance.json")
     return paths
+
+
+def _claims_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None) -> dict:
+    """The design :func:`emostat.analysis.claims.build_claims` decides under."""
+    return {"kind": kind, "alpha": alpha, "headline_k": headline_k,
+            "ks": sorted(int(k) for k in ks), "tasks": tasks}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,9 +290,14 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     tables["whole_model_rsa"] = whole_model_rsa(A, human.subject_rdms, n_boot=n_boot,
                                                 n_perm=n_perm, seed=s[2])
 
+    from emostat.analysis.claims import build_claims
+
+    # the release declares its headline k (the paper reports k = 4000)
+    design = _claims_design("reproduction", K_VALUES, headline_k=K_HEADLINE)
+    tables["claims"] = build_claims(tables, design)
     prov = io.provenance(kind="reproduction", source=str(Path(release).resolve()),
                          data_dir=str(data_dir), source_files=sources, seed=seed,
-                         n_boot=n_boot, n_perm=n_perm, ks=list(K_VALUES),
+                         n_boot=n_boot, n_perm=n_perm, ks=list(K_VALUES), claims_design=design,
                          model="roberta-base-prompt-tuned (study release)",
                          package_versions=package_versions())
     paths = write_results(tables, out, prov)
@@ -290,9 +307,9 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     for name in write_agreement(release, out / RESULTS, prov=prov):
         paths[name] = out / RESULTS / f"{name}.parquet"
     if not quiet:
-        from emostat.summary import headline
+        from emostat.console import headline
 
-        print(headline(tables))
+        print(headline(tables["claims"]))
         print(f"\nresults: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
     return paths
 
@@ -488,29 +505,34 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
                                                 n_boot=0, n_perm=n_perm, seed=s[2])
 
+    from emostat.analysis.claims import build_claims
+
+    config = manifest.get("config") or {}
+    design = _claims_design("experiment", ks, headline_k=config.get("headline_k"),
+                            alpha=config.get("alpha"),
+                            tasks=list(tables["task_chance"]["task"]))
+    tables["claims"] = build_claims(tables, design)
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
-                         n_boot=n_boot, n_perm=n_perm, ks=ks,
+                         n_boot=n_boot, n_perm=n_perm, ks=ks, claims_design=design,
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
     paths = write_results(tables, out, prov)
     if not quiet:
-        from emostat.summary import headline
+        from emostat.console import headline
 
-        k = max(ks) if ks else K_VALUES[-1]
-        for task in per_task:
-            own = {n: (t[t["task"] == task] if "task" in t.columns else t)
-                   for n, t in tables.items()}
-            print(f"\n[task: {task}]\n" + headline(own, k=k))
+        print(headline(tables["claims"]))
         print(f"\nresults: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
     return paths
 
 
 def _one_record(mm: pd.DataFrame | None) -> pd.DataFrame | None:
     """One test of record per task and k: where the item-level GLMM (items and masks crossed)
-    was fitted, the prompt-level mask model becomes supplementary (role ``extra``)."""
+    was attempted, the prompt-level mask model becomes supplementary (role ``extra``)."""
     if mm is None or not len(mm) or "model" not in mm.columns:
         return mm
-    ok = mm[(mm["model"] == "item_glmm") & (mm["status"] != "failed")]
+    # wherever the item GLMM was attempted it is the record, fitted or failed (a failed
+    # record is a failed claim, never another model's verdict)
+    ok = mm[mm["model"] == "item_glmm"]
     keys = set(zip(ok["task"], ok["k"]))
     has_items = np.array([(t, k) in keys for t, k in zip(mm["task"], mm["k"])], dtype=bool)
     demote = (mm["role"] == "record") & (mm["model"] != "item_glmm") & has_items
@@ -543,10 +565,20 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
                                      **(searchlight or {})))
     tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
                                                 n_boot=0, n_perm=n_perm, seed=s[2])
+    from emostat.analysis.claims import build_claims
+
+    config = manifest.get("config") or {}
+    design = _claims_design("experiment", ks, alpha=config.get("alpha"), tasks=[])
+    tables["claims"] = build_claims(tables, design)
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
                          n_boot=0, n_perm=n_perm, ks=ks, activations_only=True,
+                         claims_design=design,
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
     paths = write_results(tables, out, prov)
+    if not quiet:
+        from emostat.console import headline
+
+        print(headline(tables["claims"]))
     _log(f"results: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)", quiet)
     return paths

@@ -1,0 +1,497 @@
+"""The claims table: the decision on each of the study's claims, made once (docs/design.md §2).
+
+:func:`build_claims` turns a run's results tables into one row per claim x task x k x role.
+Console, reports and the comparison report render these rows; they never decide. One function
+each for the run's alpha (:func:`alpha`), its headline k (:func:`headline_k`), the row of record
+(:data:`RECORD`, :func:`record_of`) and the decision (:func:`decide`).
+
+``estimate`` is in the row's ``scale``: ``points`` (a proportion difference x 100), ``log-odds``
+(binomial GLMM), ``r``, ``tau``, ``count`` (attributes whose Holm-adjusted p <= alpha, on a
+claim-level row over attributes) or ``proportion``; a gaussian model of another outcome than
+accuracy has that outcome's name as scale. ``conf_low/conf_high`` are kept only when the
+interval is over the same unit as the p (same fit, or ``conf_method`` naming ``unit``'s unit).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from emostat.errors import InputError
+
+DEFAULT_ALPHA = 0.05
+
+COLUMNS = ["claim", "task", "k", "role", "test", "source_table", "estimate", "scale",
+           "conf_low", "conf_high", "conf_method", "statistic", "df", "p_value", "p_method",
+           "unit", "p_floor", "p_mc_low", "p_mc_high", "n_perm", "alpha", "headline",
+           "decision", "reason"]
+
+DECISIONS = ("supported", "not supported", "too coarse to decide", "failed", "not tested")
+
+# claim -> the sentence of what it says (for reasons and renderers)
+CLAIMS = {
+    "neurons": "attribute neurons exist",
+    "importance": "human attributes explain the human emotion space",
+    "masking": "masking attribute neurons hurts more than masking random neurons",
+    "link": "the hurt tracks how much the attribute matters to humans",
+    "whole_model": "the model's emotion space resembles the human one",
+    "above_chance": "the task's unmanipulated accuracy is above chance",
+}
+TASK_CLAIMS = ("masking", "link")        # per task x k; not tested for a task at chance
+
+
+@dataclass(frozen=True)
+class Record:
+    """The test of record of a claim: rows of ``table`` whose ``column`` equals ``value``
+    (``column`` None: every row of the key); ``test`` its name (None: the row's ``test``)."""
+    table: str
+    column: str | None
+    value: str | None
+    test: str | None
+
+
+_NEURONS = Record("neuron_count_null", "count", "significant", "count_null_holm")
+_IMPORTANCE = Record("attribute_importance", "role", "record", "mantel_holm")
+_LINK = Record("importance_link", "role", "record", None)
+_WHOLE = Record("whole_model_rsa", "role", "record", "mantel")
+
+# Fixed per claim and design before any data are seen.
+RECORD: dict[tuple[str, str], Record] = {
+    ("neurons", "reproduction"): _NEURONS,
+    ("neurons", "experiment"): _NEURONS,
+    ("importance", "reproduction"): _IMPORTANCE,
+    ("importance", "experiment"): _IMPORTANCE,
+    ("masking", "reproduction"): Record("masking_mixed_model", "model", "record", "mask_lmm"),
+    ("masking", "experiment"): Record("masking_mixed_model", "model", "item_glmm", "item_glmm"),
+    ("link", "reproduction"): _LINK,
+    ("link", "experiment"): _LINK,
+    ("whole_model", "reproduction"): _WHOLE,
+    ("whole_model", "experiment"): _WHOLE,
+    ("above_chance", "experiment"): Record("task_chance", None, None, "exact_binomial"),
+}
+
+
+# ---- the four rules ---------------------------------------------------------------------------
+def alpha(design: dict) -> float:
+    """The run's alpha: ``design["alpha"]`` (from the config), default .05; one for all claims."""
+    a = design.get("alpha")
+    a = DEFAULT_ALPHA if a is None else float(a)
+    if not 0 < a < 1:
+        raise InputError(f"claims: alpha must be in (0, 1), got {a}")
+    return a
+
+
+def headline_k(design: dict) -> int | None:
+    """The k the design declares (``design["headline_k"]``), else the largest of its ``ks``;
+    None without ks. A declared k that the run does not have is an error.
+
+    >>> headline_k({"ks": [1000, 2000, 3000]}), headline_k({"ks": [1000, 2000], "headline_k": 1000})
+    (3000, 1000)
+    """
+    ks = sorted(int(k) for k in (design.get("ks") or []))
+    k = design.get("headline_k")
+    if k is not None:
+        if ks and int(k) not in ks:
+            raise InputError(f"claims: headline k {k} is not among the run's ks {ks}")
+        return int(k)
+    return ks[-1] if ks else None
+
+
+def record_of(claim: str, design: dict) -> Record:
+    """The test of record of ``claim`` under ``design["kind"]`` (:data:`RECORD`)."""
+    kind = design.get("kind")
+    try:
+        return RECORD[(claim, kind)]
+    except KeyError:
+        raise InputError(f"claims: no test of record for claim {claim!r} in a {kind!r} "
+                         f"design (known: {sorted(RECORD)})") from None
+
+
+def decide(p_value, *, alpha: float, p_floor=0.0, p_mc_low=None, p_mc_high=None,
+           in_direction: bool = True, failed: str | None = None,
+           at_chance: str | None = None) -> tuple[str, str]:
+    """(decision, reason) of one test.
+
+    ``not tested`` when ``at_chance`` (the reason why); ``failed`` when ``failed`` (why) or p is
+    missing; ``too coarse to decide`` when the smallest attainable p exceeds alpha or the
+    Monte-Carlo interval of p contains alpha; ``supported`` when p <= alpha and the estimate
+    is in the claimed direction; else ``not supported``.
+
+    >>> decide(0.05, alpha=0.05, p_floor=0.05, p_mc_low=0.0013, p_mc_high=0.25)[0]
+    'too coarse to decide'
+    >>> decide(0.01, alpha=0.05)[0], decide(0.01, alpha=0.05, in_direction=False)[0]
+    ('supported', 'not supported')
+    """
+    if at_chance:
+        return "not tested", at_chance
+    if failed:
+        return "failed", failed
+    if _missing(p_value):
+        return "failed", "the test gave no p-value"
+    p = float(p_value)
+    floor = 0.0 if _missing(p_floor) else float(p_floor)
+    if floor > alpha:
+        return ("too coarse to decide", f"the smallest attainable p ({_num(floor)}) is above "
+                f"alpha ({_num(alpha)}): the test cannot reject at this level")
+    if not (_missing(p_mc_low) or _missing(p_mc_high)) and p_mc_low <= alpha <= p_mc_high:
+        return ("too coarse to decide", f"the Monte-Carlo 95% interval of p [{_num(p_mc_low)}, "
+                f"{_num(p_mc_high)}] contains alpha ({_num(alpha)}): more permutations needed")
+    if p <= alpha and in_direction:
+        return "supported", f"p = {_num(p)} <= alpha {_num(alpha)}, in the claimed direction"
+    if p <= alpha:
+        return "not supported", (f"p = {_num(p)} <= alpha {_num(alpha)}, but the estimate is "
+                                 "against the claimed direction")
+    return "not supported", f"p = {_num(p)} > alpha {_num(alpha)}"
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def _missing(x) -> bool:
+    try:
+        return x is None or x is pd.NA or math.isnan(float(x))
+    except (TypeError, ValueError):
+        return True
+
+
+def _num(x: float) -> str:
+    return f"{float(x):.4g}"
+
+
+def holm(p) -> np.ndarray:
+    """Holm step-down adjusted p-values (NaN kept, not counted in the family)."""
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = len(ok)
+    order = ok[np.argsort(p[ok], kind="stable")]
+    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out[order] = adj
+    return out
+
+
+def mc_interval(p, n_perm) -> tuple[float, float]:
+    """Clopper-Pearson 95% interval of a Monte-Carlo p = (1 + b) / (1 + B): the exceedance
+    rate b / B of B draws (b recovered from p)."""
+    if _missing(p) or _missing(n_perm) or int(n_perm) < 1:
+        return np.nan, np.nan
+    B = int(n_perm)
+    b = int(round(float(p) * (B + 1))) - 1
+    b = min(max(b, 0), B)
+    lo = 0.0 if b == 0 else float(stats.beta.ppf(0.025, b, B - b + 1))
+    hi = 1.0 if b == B else float(stats.beta.ppf(0.975, b + 1, B - b))
+    return lo, hi
+
+
+def p_contract(row) -> dict:
+    """``p_floor, p_mc_low, p_mc_high, n_perm`` of a source row: its own columns where the
+    table has them (docs/tables contract); for tables without them, a permutation p with
+    ``n_perm`` B draws has floor 1/(B+1) and a Clopper-Pearson interval, an analytic p floor 0."""
+    get = row.get if hasattr(row, "get") else (lambda c, d=None: d)
+    n = get("n_perm", None)
+    n = None if _missing(n) or int(n) < 1 else int(n)
+    if "p_floor" in row:
+        return dict(p_floor=get("p_floor"), p_mc_low=get("p_mc_low", np.nan),
+                    p_mc_high=get("p_mc_high", np.nan), n_perm=n)
+    if n is None:
+        return dict(p_floor=0.0, p_mc_low=np.nan, p_mc_high=np.nan, n_perm=None)
+    lo, hi = mc_interval(get("p_value"), n)
+    return dict(p_floor=1 / (n + 1), p_mc_low=lo, p_mc_high=hi, n_perm=n)
+
+
+def _unit_word(text) -> str:
+    if not isinstance(text, str) or not text.strip():
+        return ""
+    w = text.lower().replace("-", " ").replace("(", " ").split()[0]
+    return w[:-1] if w.endswith("s") else w
+
+
+def same_unit(unit, conf_method) -> bool:
+    """Whether an interval (``conf_method``, e.g. "emotion-label bootstrap (27 concepts)")
+    resamples the unit the p treats as exchangeable (``unit``, e.g. "emotion label (27)")."""
+    a, b = _unit_word(unit), _unit_word(conf_method)
+    return bool(a) and a == b
+
+
+def _row(claim, task, k, role, test, table, **kw) -> dict:
+    out = {c: None for c in COLUMNS}
+    out.update(claim=claim, task=task, k=None if k is None else int(k), role=role, test=test,
+               source_table=table)
+    out.update(kw)
+    return out
+
+
+def _at(t: pd.DataFrame, task, k) -> pd.DataFrame:
+    sel = pd.Series(True, index=t.index)
+    if task is not None and "task" in t.columns:
+        sel &= t["task"] == task
+    if k is not None:
+        sel &= t["k"] == k
+    return t[sel]
+
+
+def _one(rows: pd.DataFrame, table: str, what: str) -> pd.Series | None:
+    if len(rows) > 1:
+        tests = rows["test"].tolist() if "test" in rows.columns else rows.index.tolist()
+        raise InputError(f"claims: results table {table!r} has {len(rows)} rows of record for "
+                         f"{what} ({tests}); the producing table must mark exactly one")
+    return rows.iloc[0] if len(rows) else None
+
+
+def _test_fields(r: pd.Series, *, scale: str, factor: float = 1.0, conf: bool) -> dict:
+    est = r.get("estimate")
+    lo, hi = (r.get("conf_low"), r.get("conf_high")) if conf else (None, None)
+    scaled = (lambda x: None if _missing(x) else factor * float(x))
+    return dict(estimate=scaled(est), scale=scale, conf_low=scaled(lo), conf_high=scaled(hi),
+                conf_method=r.get("conf_method") if conf else None,
+                statistic=r.get("statistic"), df=r.get("df"), p_value=r.get("p_value"),
+                p_method=r.get("p_method"), unit=r.get("unit"), **p_contract(r),
+                _direction=not _missing(est) and float(est) > 0)
+
+
+def _absent(claim, task, k, rec: Record, why: str) -> dict:
+    return _row(claim, task, k, "record", rec.test, rec.table, _failed=why)
+
+
+# ---- claim builders: each returns row dicts (decisions added by build_claims) ------------------
+def _family_row(claim: str, g: pd.DataFrame, rec: Record, a: float, what: str) -> dict:
+    """A claim-level row over attributes: the smallest Holm-adjusted p of the family (claim
+    supported when any attribute is), estimate = attributes with adjusted p <= alpha."""
+    p = g["p_value"].to_numpy(float)
+    m = int((~np.isnan(p)).sum())
+    if m == 0:
+        return _row(claim, None, None, "record", rec.test, rec.table,
+                    _failed=f"{rec.table}: no attribute has a p-value")
+    adj = (g["p_adjusted"].to_numpy(float) if "p_adjusted" in g.columns else holm(p))
+    i = int(np.nanargmin(adj))
+    c = p_contract(g.iloc[i])
+    lo, hi = c["p_mc_low"], c["p_mc_high"]
+    method = g["p_method"].iloc[i] if "p_method" in g.columns else None
+    n_sig = int(np.nansum(adj <= a))
+    return _row(claim, None, None, "record", rec.test, rec.table, estimate=float(n_sig),
+                scale="count", p_value=float(adj[i]),
+                p_method=f"Holm over {m} attributes (smallest adjusted p): {method}",
+                unit=g["unit"].iloc[i] if "unit" in g.columns else None,
+                p_floor=None if _missing(c["p_floor"]) else min(1.0, m * float(c["p_floor"])),
+                p_mc_low=None if _missing(lo) else min(1.0, m * lo),
+                p_mc_high=None if _missing(hi) else min(1.0, m * hi), n_perm=c["n_perm"],
+                _direction=True,
+                _why=f"{n_sig} of {m} attributes {what} (Holm-adjusted p <= alpha)")
+
+
+def _neurons(tables, design, a) -> list[dict]:
+    rec = record_of("neurons", design)
+    t = tables.get(rec.table)
+    rows = []
+    if t is None or not len(t):
+        rows.append(_absent("neurons", None, None, rec, f"record table {rec.table!r} is not "
+                            "in this run (no permutations of the count?)"))
+    else:
+        rows.append(_family_row("neurons", t[t[rec.column] == rec.value], rec, a,
+                                "have more attribute-tracking neurons than relabelled "
+                                "emotions give"))
+        for value in sorted(set(t[rec.column]) - {rec.value}):
+            r = _family_row("neurons", t[t[rec.column] == value], rec, a,
+                            f"have more {value} neurons than relabelled emotions give")
+            rows.append({**r, "role": "supporting", "test": f"count_null_holm_{value}"})
+    rsa = tables.get("neuron_rsa")
+    if rsa is not None and len(rsa):
+        q = rsa["q_value"].to_numpy(float)
+        rows.append(_row("neurons", None, None, "study", "study_fdr", "neuron_rsa",
+                         estimate=float(np.nansum(q <= a)), scale="count",
+                         p_value=float(np.nanmin(q)),
+                         p_method="the study's q = p N / rank(p) over all neuron x attribute "
+                                  "tests (Kendall normal approximation; pairs as independent)",
+                         unit=f"pair ({len(rsa)} tests)", p_floor=0.0, _direction=True,
+                         _why=f"{int(np.nansum(q <= a))} of {len(rsa)} neuron x attribute "
+                              "tests with the study's q <= alpha"))
+    return rows
+
+
+def _importance(tables, design, a) -> list[dict]:
+    rec = record_of("importance", design)
+    t = tables.get(rec.table)
+    if t is None or not len(t):
+        return [_absent("importance", None, None, rec, f"record table {rec.table!r} absent")]
+    g = t[t[rec.column] == rec.value] if rec.column in t.columns else t
+    return [_family_row("importance", g, rec, a, "relate to the human emotion space (Mantel)")]
+
+
+def _whole_model(tables, design, a) -> list[dict]:
+    rec = record_of("whole_model", design)
+    t = tables.get(rec.table)
+    if t is None or not len(t):
+        return [_absent("whole_model", None, None, rec, f"record table {rec.table!r} absent")]
+    r = _one(t[t[rec.column] == rec.value], rec.table, "whole_model")
+    if r is None:
+        return [_absent("whole_model", None, None, rec, f"{rec.table!r} has no row of record")]
+    f = _test_fields(r, scale="tau", conf=same_unit(r.get("unit"), r.get("conf_method")))
+    return [_row("whole_model", None, None, "record", rec.test, rec.table, **f)]
+
+
+def _scale(r: pd.Series) -> tuple[str, float]:
+    if r.get("family") == "binomial":
+        return "log-odds", 1.0
+    outcome = r.get("outcome")
+    if isinstance(outcome, str) and outcome not in ("", "accuracy"):
+        return outcome, 1.0
+    return "points", 100.0
+
+
+def _masking(tables, design, a, task, k) -> list[dict]:
+    rec = record_of("masking", design)
+    t = tables.get(rec.table)
+    if t is None or not len(t):
+        return [_absent("masking", task, k, rec, f"record table {rec.table!r} absent")]
+    g = _at(t, task, k)
+    g = g[(g["effect"] == "fixed") & (g["term"] == "attribute_vs_random")]
+    chosen = g[g[rec.column] == rec.value]
+    r = _one(chosen, rec.table, f"masking, task {task}, k = {k}")
+    others = g[(g["role"] == "record") & (g[rec.column] != rec.value)]
+    if len(others):
+        raise InputError(f"claims: results table {rec.table!r} marks model(s) "
+                         f"{others['model'].tolist()} as record for task {task}, k = {k}, but "
+                         f"the test of record is {rec.value!r}; the producing table must mark "
+                         "exactly one")
+    rows = []
+    if r is None:
+        rows.append(_absent("masking", task, k, rec,
+                            f"the record model {rec.value!r} was not fitted for this k"))
+    else:
+        scale, factor = _scale(r)
+        failed = (f"the record model failed: {r.get('message') or 'no estimate'}"
+                  if r.get("status") == "failed" else None)
+        rows.append(_row("masking", task, k, "record", rec.test, rec.table,
+                         **_test_fields(r, scale=scale, factor=factor, conf=True),
+                         _failed=failed))
+    for _, o in g[g[rec.column] != rec.value].iterrows():
+        scale, factor = _scale(o)
+        rows.append(_row("masking", task, k, "study" if o["role"] == "study" else "supporting",
+                         str(o["model"]), rec.table,
+                         **_test_fields(o, scale=scale, factor=factor, conf=True),
+                         _failed="the model failed" if o.get("status") == "failed" else None))
+    vs = tables.get("attribute_vs_null")
+    if vs is not None and len(vs):
+        v = _at(vs, task, k)
+        if len(v):
+            q = v["q_value_bh"].to_numpy(float)
+            i = int(np.nanargmin(q)) if np.isfinite(q).any() else 0
+            pos = v["estimate"].to_numpy(float) > 0
+            n_ok = int(((q <= a) & pos).sum())
+            rows.append(_row("masking", task, k, "supporting", "attribute_vs_null_bh",
+                             "attribute_vs_null", estimate=float(n_ok), scale="count",
+                             p_value=q[i], p_method="smallest BH q over attributes x k: "
+                             + str(v["p_method"].iloc[i]), unit=v["unit"].iloc[i],
+                             p_floor=0.0, _direction=bool(pos[i]),
+                             _why=f"{n_ok} of {len(v)} attribute masks lower accuracy more "
+                                  "than the random masks (BH q <= alpha)"))
+    return rows
+
+
+def _link(tables, design, a, task, k) -> list[dict]:
+    rec = record_of("link", design)
+    t = tables.get(rec.table)
+    if t is None or not len(t):
+        return [_absent("link", task, k, rec, f"record table {rec.table!r} absent")]
+    g = _at(t, task, k)
+    r = _one(g[g[rec.column] == rec.value], rec.table, f"link, task {task}, k = {k}")
+    rows = []
+    if r is None:
+        rows.append(_absent("link", task, k, rec, f"{rec.table!r} has no row of record"))
+    else:
+        rows.append(_row("link", task, k, "record", r["test"], rec.table,
+                         **_test_fields(r, scale="r", conf=True)))
+    for _, o in g[g[rec.column] != rec.value].iterrows():
+        rows.append(_row("link", task, k, "study" if o["role"] == "study" else "supporting",
+                         o["test"], rec.table, **_test_fields(o, scale="r", conf=True)))
+    return rows
+
+
+def _above_chance(tables, design, a, task) -> list[dict]:
+    rec = record_of("above_chance", design)
+    t = tables.get(rec.table)
+    g = None if t is None else t[t["task"] == task]
+    if g is None or not len(g):
+        return [_absent("above_chance", task, None, rec, f"{rec.table!r} has no row for it")]
+    r = g.iloc[0]
+    return [_row("above_chance", task, None, "record", rec.test, rec.table,
+                 estimate=float(r["accuracy"]), scale="proportion", p_value=r["p_value"],
+                 p_method=r["p_method"], unit=f"item ({int(r['n_items'])})", p_floor=0.0,
+                 _direction=bool(r["accuracy"] > r["chance"]),
+                 _why=f"accuracy {r['accuracy']:.3f} against chance {r['chance']:.3f}")]
+
+
+def _chance_reasons(tables, tasks) -> dict:
+    t = tables.get("task_chance")
+    if t is None or not len(t):
+        return {}
+    return {r["task"]: (f"task {r['task']!r} is not above chance ({r['reason']}): its masking "
+                        "effects are not interpretable")
+            for _, r in t.iterrows() if r["task"] in tasks and not bool(r["interpretable"])}
+
+
+# ---- the table ------------------------------------------------------------------------------------
+def build_claims(tables: dict[str, pd.DataFrame], design: dict) -> pd.DataFrame:
+    """The claims table (schema ``claims``) of a run's results ``tables``.
+
+    ``design``: ``kind`` (``reproduction`` | ``experiment``), ``alpha`` (None: .05),
+    ``headline_k`` (declared, or None), ``ks`` (the run's ks) and ``tasks`` (None: the
+    reproduction's one unnamed task; ``[]``: no tasks, e.g. an activations-only run).
+    Exactly one ``record`` row per claim x task x k; two rows of record in a source table are
+    an :class:`~emostat.errors.InputError` naming that table.
+    """
+    a = alpha(design)
+    hk = headline_k(design)
+    ks = sorted(int(k) for k in (design.get("ks") or []))
+    tasks = design.get("tasks")
+    task_list = [None] if tasks is None else list(tasks)
+    rows = _neurons(tables, design, a) + _importance(tables, design, a)
+    if design.get("kind") == "experiment":
+        for task in task_list:
+            rows += _above_chance(tables, design, a, task)
+    at_chance = _chance_reasons(tables, task_list)
+    for task in task_list:
+        for k in ks:
+            for claim, fn in (("masking", _masking), ("link", _link)):
+                if task in at_chance:
+                    rows.append(_row(claim, task, k, "record", record_of(claim, design).test,
+                                     "task_chance", _chance=at_chance[task]))
+                else:
+                    rows += fn(tables, design, a, task, k)
+    rows += _whole_model(tables, design, a)
+    for r in rows:
+        decision, reason = decide(r["p_value"], alpha=a, p_floor=r["p_floor"],
+                                  p_mc_low=r["p_mc_low"], p_mc_high=r["p_mc_high"],
+                                  in_direction=r.pop("_direction", True),
+                                  failed=r.pop("_failed", None), at_chance=r.pop("_chance", None))
+        why = r.pop("_why", None)
+        r.update(alpha=a, headline=r["k"] is None or r["k"] == hk, decision=decision,
+                 reason=f"{why}; {reason}" if why and decision not in ("failed", "not tested")
+                 else reason)
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    rec = out[out["role"] == "record"]
+    dup = rec.duplicated(["claim", "task", "k"], keep=False)
+    if dup.any():
+        keys = rec[dup][["claim", "task", "k"]].values.tolist()
+        raise InputError(f"claims: more than one row of record for {keys}")
+    return _typed(out)
+
+
+def _typed(out: pd.DataFrame) -> pd.DataFrame:
+    floats = ["estimate", "conf_low", "conf_high", "statistic", "df", "p_value", "p_floor",
+              "p_mc_low", "p_mc_high", "alpha"]
+    out[floats] = out[floats].apply(pd.to_numeric, errors="coerce").astype(float)
+    for c in ("k", "n_perm"):
+        out[c] = pd.array([None if _missing(x) else int(x) for x in out[c]], dtype="Int64")
+    for c in ("claim", "task", "role", "test", "source_table", "scale", "conf_method",
+              "p_method", "unit", "decision", "reason"):
+        out[c] = out[c].map(lambda x: None if _missing(x) and not isinstance(x, str) else str(x))
+    out["headline"] = out["headline"].astype(bool)
+    return out
+
+
+def claim_decisions(claims: pd.DataFrame) -> pd.DataFrame:
+    """The record rows only: one decision per claim x task x k."""
+    return claims[claims["role"] == "record"].reset_index(drop=True)

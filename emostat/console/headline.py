@@ -1,0 +1,121 @@
+"""The headline block that ``emostat reproduce`` / ``analyse`` print: the claims table rendered.
+
+Renders the rows of :func:`emostat.analysis.claims.build_claims` (schema ``claims``) and never
+decides: decision, k, scale, interval and reason are the row's. p-values are never rounded
+across the run's alpha (:func:`emostat.format.fmt_p_alpha`), interval bounds never across 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from emostat.console.text import is_nan, require
+from emostat.format import (fmt_ci_bounds, fmt_df, fmt_int, fmt_num, fmt_p, fmt_p_alpha,
+                            fmt_stat)
+
+CLAIM_TEXT = {
+    "neurons": "Attribute neurons exist",
+    "importance": "Human attributes explain the human emotion space",
+    "masking": "Masking attribute neurons hurts more than masking random neurons",
+    "link": "The hurt tracks how much the attribute matters to humans",
+    "whole_model": "The model's emotion space resembles the human one",
+    "above_chance": "The task is answered above chance",
+}
+BOUNDED = ("r", "tau", "proportion")
+ROLE_ORDER = {"record": 0, "study": 1, "supporting": 2}
+
+
+def effect_text(row) -> str:
+    """The estimate in its scale, with the interval when the row has one (same unit as p)."""
+    est, scale = row["estimate"], row["scale"]
+    if is_nan(est):
+        text = "no estimate"
+    elif scale == "points":
+        text = f"{fmt_num(est, 1)} points"
+    elif scale == "log-odds":
+        text = (f"{fmt_num(est, 2)} log-odds (odds ratio attribute / random masks "
+                f"{fmt_num(math.exp(-float(est)), 2)})")
+    elif scale in BOUNDED:
+        text = f"{scale} = {fmt_stat(est, 3, bounded=True)}"
+    elif scale == "count":
+        text = f"count = {fmt_int(est)}"
+    else:
+        text = f"{fmt_num(est, 3)} ({scale})"
+    if not (is_nan(row["conf_low"]) or is_nan(row["conf_high"])):
+        digits = {"points": 1, "log-odds": 2}.get(scale, 3)
+        ci = fmt_ci_bounds(row["conf_low"], row["conf_high"], digits, scale in BOUNDED)
+        text += f", 95% CI {ci}"
+        if isinstance(row["conf_method"], str) and row["conf_method"]:
+            text += f" ({row['conf_method']})"
+    return text
+
+
+def p_text(row) -> str:
+    """Statistic, p (never rounded across alpha) and what limits the p."""
+    parts = []
+    method = row["p_method"] if isinstance(row["p_method"], str) else ""
+    if not is_nan(row["statistic"]) and not is_nan(row["df"]):
+        parts.append(f"t({fmt_df(row['df'])}) = {fmt_num(row['statistic'], 2)}")
+    elif not is_nan(row["statistic"]) and method.startswith("Wald"):
+        parts.append(f"z = {fmt_num(row['statistic'], 2)}")
+    parts.append(fmt_p_alpha(row["p_value"], row["alpha"]))
+    limits = []
+    if not is_nan(row["n_perm"]):
+        limits.append(f"{fmt_int(row['n_perm'])} permutations")
+    if not is_nan(row["p_floor"]) and float(row["p_floor"]) > 0:
+        limits.append(f"smallest attainable p {fmt_p(row['p_floor'], None, 4)}")
+    if not (is_nan(row["p_mc_low"]) or is_nan(row["p_mc_high"])):
+        limits.append(f"Monte-Carlo 95% interval of p [{fmt_num(row['p_mc_low'], 4)}, "
+                      f"{fmt_num(row['p_mc_high'], 4)}]")
+    text = ", ".join(parts) + (f" ({'; '.join(limits)})" if limits else "")
+    return text + (f"; {method}" if method else "")
+
+
+def row_text(row) -> str:
+    if row["decision"] == "not tested":
+        return f"{row['test'] or 'test of record'}: not tested"
+    if row["p_value"] is None or is_nan(row["p_value"]):
+        return f"{row['test']}: {effect_text(row)}; no p-value"
+    return f"{row['test']}: {effect_text(row)}, {p_text(row)}"
+
+
+def _where(task, k) -> str:
+    bits = ([f"task {task}"] if isinstance(task, str) else []) + (
+        [f"k = {int(k)}"] if not is_nan(k) else [])
+    return f" ({', '.join(bits)})" if bits else ""
+
+
+def headline(claims: pd.DataFrame, *, task: str | None = None, all_k: bool = False) -> str:
+    """The headline block: for each claim (at the headline k unless ``all_k``; of ``task``
+    when given, plus the claims without a task), its row of record, the study's statistic and
+    supporting tests, then the decision and its reason, all from the ``claims`` rows."""
+    require(claims, ["claim", "task", "k", "role", "test", "estimate", "scale", "p_value",
+                     "alpha", "headline", "decision", "reason"], "claims")
+    c = claims if all_k else claims[claims["headline"].astype(bool)]
+    if task is not None:
+        c = c[c["task"].isna() | (c["task"] == task)]
+    if c.empty:
+        return "Claims: (no claims)"
+    alpha = float(c["alpha"].iloc[0])
+    ks = sorted({int(k) for k in c["k"].dropna()})
+    head = (f"Claims (alpha = {fmt_stat(alpha, 3, bounded=True).rstrip('0')}"
+            + (f"; k = {', '.join(map(str, ks))}" if ks else "") + ")")
+    lines = [head]
+    keys = list(dict.fromkeys(zip(c["claim"], c["task"].where(c["task"].notna(), None),
+                                  c["k"].astype("Float64"))))
+    for n, (claim, t, k) in enumerate(keys, 1):
+        sel = c[(c["claim"] == claim)
+                & ((c["task"] == t) if t is not None else c["task"].isna())
+                & ((c["k"] == k) if not is_nan(k) else c["k"].isna())]
+        sel = sel.assign(_o=sel["role"].map(ROLE_ORDER).fillna(3)).sort_values("_o",
+                                                                              kind="stable")
+        rec = sel[sel["role"] == "record"]
+        decision = rec["decision"].iloc[0] if len(rec) else "no test of record"
+        lines.append(f"{n}. {CLAIM_TEXT.get(claim, claim)}{_where(t, k)}: {decision}")
+        for _, r in sel.iterrows():
+            lines.append(f"   {r['role']:<11} {row_text(r)}")
+        if len(rec):
+            lines.append(f"   => {decision}: {rec['reason'].iloc[0]}")
+    return "\n".join(lines)
