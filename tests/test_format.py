@@ -122,3 +122,31 @@ def test_p_method_notes():
     assert "Benjamini-Hochberg" in p_method_note("bh")
     assert "sign-flip" in p_method_note("perm")
     assert p_method_note("Kenward-Roger") == "p-values: Kenward-Roger."
+
+
+def test_p_never_rounded_across_alpha():
+    from emostat.format import fmt_p_alpha
+
+    # issue 14: p = .049995 printed ".050" (with a star) although p <= .05 -- and .050 reads as
+    # p = alpha; the p keeps decimals until its printed value sits on its own side of alpha
+    assert fmt_p(0.049995) == "p = .050"
+    assert fmt_p_alpha(0.049995) == "p = .04999"
+    assert float("0" + fmt_p_alpha(0.049995, name=None)) < 0.05
+    assert fmt_p_alpha(0.0500001) == "p = .0500001"          # above alpha, never "= .050"
+    assert fmt_p_alpha(0.05) == "p = .050"                    # exactly alpha stays alpha
+    assert fmt_p_alpha(0.0104, alpha=0.01) == "p = .0104"     # .010 would read as alpha
+    assert fmt_p_alpha(0.023) == "p = .023" and fmt_p_alpha(2e-5) == "p < .001"
+    assert fmt_p_alpha(0.0004, alpha=0.0005) == "p = .0004"   # "< .001" hides the side
+    assert fmt_p_alpha(float("nan")) == "p = NA"
+
+
+def test_bounds_never_rounded_across_zero():
+    from emostat.format import fmt_bound, fmt_ci_bounds
+
+    # issue 14: a lower bound of -.0002 printed ".000"
+    assert fmt_stat(-0.0002, 3, bounded=True) == ".000"
+    assert fmt_bound(-0.0002, 3, bounded=True) == "-.0002"
+    assert fmt_bound(0.00004, 2) == "0.00004"
+    assert fmt_bound(-1e-12, 2) == "-1.0e-12"                 # beyond the extra decimals
+    assert fmt_bound(0.0, 3, bounded=True) == ".000"
+    assert fmt_ci_bounds(-0.0002, 0.521, 3, bounded=True) == "[-.0002, .521]"

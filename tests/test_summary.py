@@ -13,7 +13,7 @@ import pytest
 
 from emostat.errors import InputError
 from emostat.schemas import names
-from emostat.summary import fmt_pval_r, headline, summarize, text_table
+from emostat.summary import fmt_pval_r, headline, summarize, text_table  # kept importable
 
 
 def _importance():
@@ -153,10 +153,11 @@ def test_masking_cells_significant_only():
 
 def test_importance_link():
     lines = _lines(summarize("importance_link", _link()))
-    assert "4000 study: t over emotions .474 [.424, .521] 16.92 26 < .001" in lines
-    assert "1500 study: t over emotions .165 [.107, .222] 5.81 26 < .001" in lines
-    assert "4000 record: attribute permutation .474 0.52 .053" in lines
-    assert "4000 record: attribute-level r .527 [-.005, .827] 2.15 12 .053" in lines
+    assert "4000 t over emotions study .474 [.424, .521] 16.92 26 < .001" in lines
+    assert "1500 t over emotions study .165 [.107, .222] 5.81 26 < .001" in lines
+    # the table's own role column is shown (the old layout labelled both "record")
+    assert "4000 attribute permutation record .474 0.52 .053" in lines
+    assert "4000 attribute-level r record .527 [-.005, .827] 2.15 12 .053" in lines
 
 
 def test_dip_test_and_whole_model():
@@ -230,91 +231,47 @@ def test_every_schema_name_summarizes():
         assert isinstance(out, str) and out
 
 
-def test_headline_block():
-    h = headline({"attribute_importance": _importance(), "neuron_rsa": _neurons(),
-                  "masking_by_emotion": _drops(), "importance_link": _link(),
-                  "masking_mixed_model": _mixed()})
-    lines = h.splitlines()
-    assert lines[0] == "Headline results (k = 4000)"
-    assert ("Attribute-specific vs random masking (k = 4000): 2/3 emotions drop significantly "
-            "(study's paired t, FDR q < .05); largest drop: remorse 8.1 points, t(167) = 3.56, "
-            "p < .001"
-            ) in lines
-    # means of the per-emotion means (.892 .8 .685 / .724 .7 .542 / .643 .642 .542)
-    assert ("Mean accuracy (k = 4000): unmanipulated 79.2%, random 65.5%, "
-            "attribute-specific 60.9%") in lines
-    assert any(line.startswith("Human attribute importance: 2/3 attributes with Mantel p < .05")
-               for line in lines)
-    assert "Neuron searchlight: 3 of 6" in h
-    # claim 3: the study's t(26) beside the attribute-level tests, verdict from the numbers
-    assert "   study:  mean r = .47, t(26) = 16.92, p < .001 (emotions as replicates)" in lines
-    assert ("   record: attribute-level r = .53, 95% CI [-.01, .83], t(12) = 2.15, p = .053"
-            in lines)
-    assert ("  => the claim that the hurt tracks human importance (k = 4000) does not survive: "
-            "the study's test supports it, the design-correct test does not (with the 14 "
-            "attributes as replicates: permutation p = .053).") in lines
-    # claim 2 from an old-style table (no role): the study's Wald z, sign turned to "extra drop"
-    assert "   study:  extra drop 2.9 points, z = 12.88, p < .001; Wald z" in lines
-    assert headline({}) == "Headline results (k = 4000)\n(no results tables)"
+def _claims_rows():
+    """A hand-made claims table (schema ``claims``): the console renders what it says."""
+    from emostat.analysis.claims import COLUMNS
+
+    rows = [dict(claim="masking", task="choice", k=4000, role="record", test="item_glmm",
+                 source_table="masking_mixed_model", estimate=0.2, scale="log-odds",
+                 statistic=0.98, p_value=0.0100, p_method="Wald z", unit="item x mask",
+                 p_floor=0.0, alpha=0.05, headline=True,
+                 # deliberately not the rule's decision: the console must not re-decide
+                 decision="not supported", reason="a reason from the claims table"),
+            dict(claim="masking", task="choice", k=4000, role="study", test="study",
+                 source_table="masking_mixed_model", estimate=2.87, scale="points",
+                 conf_low=2.4, conf_high=3.3, statistic=12.88, p_value=5.6e-38,
+                 p_method="Wald z", alpha=0.05, headline=True, decision="supported",
+                 reason="r"),
+            dict(claim="masking", task="choice", k=2000, role="record", test="item_glmm",
+                 estimate=0.1, scale="log-odds", p_value=0.5, alpha=0.05, headline=False,
+                 decision="not supported", reason="r"),
+            dict(claim="whole_model", role="record", test="mantel", estimate=0.151,
+                 scale="tau", p_value=0.049995, p_method="Mantel", n_perm=9999,
+                 p_floor=1e-4, alpha=0.05, headline=True, decision="supported",
+                 reason="p <= alpha")]
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _mixed_contract(p_record=0.24, est_record=0.029):
-    """The masking_mixed_model contract (docs/inference.md): role study/record, term
-    attribute_vs_random, estimate positive = attribute masks hurt more. Numbers: issue 8 (lme4
-    with (1 + condition | attribute): t ~ 1.2 on ~13 df, p ~ .24; study-style z = 12.9)."""
-    return pd.DataFrame({
-        "k": [4000, 4000, 4000], "effect": "fixed", "group": "",
-        "term": ["(Intercept)", "attribute_vs_random", "attribute_vs_random"],
-        "role": ["study", "study", "record"],
-        "model": ["study", "study: (1 | emotion/prompt)", "mask: (1 + condition | attribute)"],
-        "estimate": [0.73, 0.0287, est_record], "std_error": [0.02, 0.00223, 0.024],
-        "statistic": [35.7, 12.88, est_record / 0.024], "df": [np.nan, np.nan, 13.2],
-        "p_value": [0.0, 5.6e-38, p_record],
-        "p_method": ["Wald z", "Wald z", "Satterthwaite t"]})
-
-
-def _vs_null(n_sig=1):
-    q = [0.01] * n_sig + [0.5] * (3 - n_sig)
-    return pd.DataFrame({"task": "choice", "attribute": ["valence", "arousal", "novelty"],
-                         "k": 4000, "estimate": [0.05, 0.01, -0.01], "p_value": q,
-                         "q_value_bh": q, "role": "record", "p_method": "prediction"})
-
-
-def test_headline_masking_claim_follows_the_numbers():
-    h = headline({"masking_mixed_model": _mixed_contract(), "attribute_vs_null": _vs_null(0)})
-    lines = h.splitlines()
-    assert ("   record: extra drop 2.9 points, t(13.20) = 1.21, p = .240 (mask: (1 + condition | "
-            "attribute)); Satterthwaite t") in lines
-    assert "   record: 0 of 3 attribute masks lower accuracy more than the population of random " \
-        "masks (BH q <= .05)" in lines
-    verdict = [x for x in lines if x.startswith("  => the claim that masking")][0]
-    assert "does not survive" in verdict and "p = .240" in verdict
-    # the same tables with a significant mask-level effect: the sentence changes with them
-    h2 = headline({"masking_mixed_model": _mixed_contract(p_record=0.01),
-                   "attribute_vs_null": _vs_null(1)})
-    verdict2 = [x for x in h2.splitlines() if x.startswith("  => the claim that masking")][0]
-    assert "survives: the design-correct test agrees" in verdict2
-    assert "1 of 3 single attribute masks beat the random masks" in verdict2
-    # a negative mask-level estimate never supports the claim, whatever its p
-    h3 = headline({"masking_mixed_model": _mixed_contract(p_record=0.01, est_record=-0.02)})
-    assert "does not survive" in [x for x in h3.splitlines() if x.startswith("  =>")][0]
-
-
-def test_headline_neuron_claim_from_count_null():
-    null = pd.DataFrame({"attribute": ["valence", "valence", "arousal", "arousal"],
-                         "count": ["significant", "selective"] * 2,
-                         "statistic": [4528.0, 97, 3261, 839], "p_value": [0.05, 0.05, 0.15, .75],
-                         "n_perm": 19})
-    h = headline({"neuron_rsa": _neurons(), "neuron_count_null": null})
-    lines = h.splitlines()
-    assert ("   record: the count of significant neurons exceeds its emotion-label permutation "
-            "null for 1 of 2 attributes (p <= .05; 19 permutations, smallest p .050)") in lines
-    assert lines[-1] == ("  => the claim that attribute neurons exist survives: the "
-                         "design-correct test agrees with the study's (1 of 2 attributes have "
-                         "more attribute-tracking neurons than relabelled emotions give).")
-    none = null.assign(p_value=0.5)
-    assert "does not survive" in headline({"neuron_rsa": _neurons(),
-                                           "neuron_count_null": none}).splitlines()[-1]
+def test_headline_renders_the_claims_rows_and_never_decides():
+    lines = headline(_claims_rows()).splitlines()
+    assert lines[0] == "Claims (alpha = .05; k = 4000)"
+    assert lines[1] == ("1. Masking attribute neurons hurts more than masking random neurons "
+                        "(task choice, k = 4000): not supported")
+    # exp(-0.2) = 0.8187: the odds ratio of a correct answer, attribute / random masks
+    assert lines[2] == ("   record      item_glmm: 0.20 log-odds (odds ratio attribute / random "
+                        "masks 0.82), z = 0.98, p = .010; Wald z")
+    assert lines[3].startswith("   study       study: 2.9 points, 95% CI [2.4, 3.3], z = 12.88")
+    assert "   => not supported: a reason from the claims table" in lines
+    assert "k = 2000" not in "\n".join(lines)         # not the headline k
+    # p = .049995 <= .05 never prints as ".050"
+    assert any("tau = .151, p = .04999 (9999 permutations" in x for x in lines)
+    assert "k = 2000" in headline(_claims_rows(), all_k=True)
+    assert headline(_claims_rows().iloc[:0]) == "Claims: (no claims)"
+    assert summarize("claims", _claims_rows()).startswith("Claims (alpha = .05")
 
 
 def test_fmt_pval_r_like_format_pval():
@@ -329,18 +286,3 @@ def test_text_table_alignment():
     assert t.splitlines() == [" name      x", " a       1.5", " bbb   10.25"]
 
 
-def test_headline_glmm_effect_in_log_odds_and_whole_model_without_ci():
-    # a collected run: the record model is the item-level binomial GLMM (log-odds, Wald z);
-    # exp(-0.2) = 0.8187 (odds of a correct answer under attribute masks, relative to random)
-    mm = _mixed_contract().assign(family="gaussian", outcome="accuracy")
-    mm.loc[2, ["model", "family", "outcome", "estimate", "statistic", "p_value", "df",
-               "p_method"]] = ["item_glmm", "binomial", "correct", 0.2, 0.98, 0.329, np.nan,
-                               "Wald z"]
-    wm = pd.DataFrame({"estimate": [0.151], "conf_low": [np.nan], "conf_high": [np.nan],
-                       "p_value": [1e-4], "p_method": ["Mantel"]})
-    lines = headline({"masking_mixed_model": mm, "whole_model_rsa": wm}).splitlines()
-    assert ("   record: extra drop 0.20 log-odds (odds of a correct answer x 0.82 under "
-            "attribute masks), z = 0.98, p = .329 (item_glmm); Wald z") in lines
-    assert "Whole-model RSA: tau = .151, no CI (no participants to resample), p < .001 " \
-           "(Mantel)" in lines
-    assert "NA" not in "\n".join(lines)

@@ -103,12 +103,11 @@ def headline(claims: pd.DataFrame, *, task: str | None = None, all_k: bool = Fal
     head = (f"Claims (alpha = {fmt_stat(alpha, 3, bounded=True).rstrip('0')}"
             + (f"; k = {', '.join(map(str, ks))}" if ks else "") + ")")
     lines = [head]
-    keys = list(dict.fromkeys(zip(c["claim"], c["task"].where(c["task"].notna(), None),
-                                  c["k"].astype("Float64"))))
+    task_key = [t if isinstance(t, str) else None for t in c["task"]]
+    k_key = [None if is_nan(k) else int(k) for k in c["k"]]
+    keys = list(dict.fromkeys(zip(c["claim"], task_key, k_key)))
     for n, (claim, t, k) in enumerate(keys, 1):
-        sel = c[(c["claim"] == claim)
-                & ((c["task"] == t) if t is not None else c["task"].isna())
-                & ((c["k"] == k) if not is_nan(k) else c["k"].isna())]
+        sel = c[[(a, b, d) == (claim, t, k) for a, b, d in zip(c["claim"], task_key, k_key)]]
         sel = sel.assign(_o=sel["role"].map(ROLE_ORDER).fillna(3)).sort_values("_o",
                                                                               kind="stable")
         rec = sel[sel["role"] == "record"]

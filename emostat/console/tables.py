@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from emostat.console.headline import headline
 from emostat.console.text import (col_decimals, count, fmt_col, fmt_pval_r, is_nan, pick_k,
                                   pts, require, text_table)
 from emostat.errors import InputError
@@ -332,6 +333,7 @@ def _neuron_count_null(t: pd.DataFrame, **_) -> str:
 
 
 _SUMMARIES = {
+    "claims": lambda t, **kw: headline(t, all_k=True),
     "neuron_count_null": _neuron_count_null,
     "attribute_importance": _attribute_importance,
     "neuron_rsa": _neuron_rsa,
