@@ -33,6 +33,15 @@ def _count_null(p=(0.05, 0.05, 0.15, 0.75), n_perm=19):
                          "unit": "emotion label (27)", "role": "record", "n_perm": n_perm})
 
 
+def _max_t(p=(0.05, 0.15), n_perm=19, **contract):
+    """neuron_max_t as the `stats` engineer writes it (docs: tables contract), per attribute."""
+    t = pd.DataFrame({"attribute": ["valence", "arousal"], "neuron": [15511, 3], "layer": [5, 0],
+                      "estimate": [0.52, 0.2], "p_value": list(p),
+                      "p_method": "Westfall-Young max-T over all neurons",
+                      "unit": "emotion label (27)", "role": "record", "n_perm": n_perm})
+    return t.assign(**contract)
+
+
 def _mixed(k=4000, task=None, record=("record", "gaussian", "accuracy", 0.029, 0.0024, 13.2,
                                       0.01, "ok")):
     model, fam, outcome, est, se, df, p, status = record
@@ -126,23 +135,40 @@ def test_decide():
 def test_19_permutations_are_too_coarse_in_claims_and_console():
     # issue 14: the console said "survives" on p = .05 from 19 permutations (floor 1/20 = .05).
     # Holm over 2 attributes: smallest adjusted p = 2 x .05 = .10, floor 2 x .05 = .10 > .05.
-    claims = build_claims({"neuron_count_null": _count_null()}, REPRO)
+    tables = {"neuron_max_t": _max_t(), "neuron_count_null": _count_null()}
+    claims = build_claims(tables, REPRO)
     r = _record(claims, "neurons")
+    assert (r["test"], r["source_table"]) == ("max_t_holm", "neuron_max_t")
     assert r["p_floor"] == pytest.approx(0.10) and r["p_value"] == pytest.approx(0.10)
     assert r["decision"] == "too coarse to decide"
+    # the count nulls are supporting rows, decided by the same rule
+    sup = claims[(claims["claim"] == "neurons") & (claims["role"] == "supporting")]
+    assert sorted(sup["test"]) == ["count_null_selective_holm", "count_null_significant_holm"]
+    assert set(sup["decision"]) == {"too coarse to decide"}
     # one attribute only: floor .05 = alpha, but b = 0 of 19 gives the Clopper-Pearson
     # interval [0, 1 - .025^(1/19)] = [0, .176], which contains .05
-    one = _count_null().iloc[:2]
-    r1 = _record(build_claims({"neuron_count_null": one}, REPRO), "neurons")
+    r1 = _record(build_claims({"neuron_max_t": _max_t().iloc[:1]}, REPRO), "neurons")
     assert r1["p_mc_high"] == pytest.approx(1 - 0.025 ** (1 / 19), abs=1e-12)
     assert r1["decision"] == "too coarse to decide"
     text = headline(claims)
     assert "1. Attribute neurons exist: too coarse to decide" in text
     assert "survives" not in text and ": supported" not in text
-    # with 9,999 permutations and p = .0001 the same claim is supported: floor 2e-4 x 2
-    many = _count_null(p=(1e-4, 1e-4, 0.3, 0.5), n_perm=9999)
-    assert _record(build_claims({"neuron_count_null": many}, REPRO),
+    # with 9,999 permutations and p = .0001 the same claim is supported: floor 2 x 1e-4
+    many = _max_t(p=(1e-4, 0.3), n_perm=9999)
+    assert _record(build_claims({"neuron_max_t": many}, REPRO),
                    "neurons")["decision"] == "supported"
+    # a table that carries the contract's own floor and interval: those are used as given
+    given = _max_t(p=(0.004, 0.3), n_perm=999, p_floor=0.001, p_mc_low=0.0011,
+                   p_mc_high=0.0102)
+    g = _record(build_claims({"neuron_max_t": given}, REPRO), "neurons")
+    assert (g["p_floor"], g["p_mc_low"], g["p_mc_high"]) == pytest.approx((0.002, 0.0022,
+                                                                          0.0204))
+    assert g["decision"] == "supported"                    # Holm p .008, interval below .05
+    # no neuron_max_t (no permutations run): the claim failed, never another table's verdict
+    none = _record(build_claims({"neuron_count_null": _count_null(n_perm=9999,
+                                                                  p=(1e-4,) * 4)}, REPRO),
+                   "neurons")
+    assert none["decision"] == "failed" and "neuron_max_t" in none["reason"]
 
 
 def test_glmm_record_is_in_log_odds_in_claims_and_console():
@@ -238,7 +264,7 @@ def test_interval_only_over_the_p_unit():
 
 
 def test_full_table_one_record_per_key_and_schema(tmp_path):
-    tables = {"neuron_count_null": _count_null(), "importance_link": _link(),
+    tables = {"neuron_max_t": _max_t(), "importance_link": _link(),
               "masking_mixed_model": _mixed(), "whole_model_rsa": _whole(),
               "attribute_importance": pd.DataFrame({
                   "attribute": ["valence", "arousal"], "estimate": [0.586, -0.003],

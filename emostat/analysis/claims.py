@@ -32,18 +32,6 @@ COLUMNS = ["claim", "task", "k", "role", "test", "source_table", "estimate", "sc
 
 DECISIONS = ("supported", "not supported", "too coarse to decide", "failed", "not tested")
 
-# claim -> the sentence of what it says (for reasons and renderers)
-CLAIMS = {
-    "neurons": "attribute neurons exist",
-    "importance": "human attributes explain the human emotion space",
-    "masking": "masking attribute neurons hurts more than masking random neurons",
-    "link": "the hurt tracks how much the attribute matters to humans",
-    "whole_model": "the model's emotion space resembles the human one",
-    "above_chance": "the task's unmanipulated accuracy is above chance",
-}
-TASK_CLAIMS = ("masking", "link")        # per task x k; not tested for a task at chance
-
-
 @dataclass(frozen=True)
 class Record:
     """The test of record of a claim: rows of ``table`` whose ``column`` equals ``value``
@@ -54,7 +42,8 @@ class Record:
     test: str | None
 
 
-_NEURONS = Record("neuron_count_null", "count", "significant", "count_null_holm")
+# Westfall-Young max-T over all neurons per attribute, Holm over attributes (table of `stats`)
+_NEURONS = Record("neuron_max_t", None, None, "max_t_holm")
 _IMPORTANCE = Record("attribute_importance", "role", "record", "mantel_holm")
 _LINK = Record("importance_link", "role", "record", None)
 _WHOLE = Record("whole_model_rsa", "role", "record", "mantel")
@@ -99,6 +88,12 @@ def headline_k(design: dict) -> int | None:
             raise InputError(f"claims: headline k {k} is not among the run's ks {ks}")
         return int(k)
     return ks[-1] if ks else None
+
+
+def make_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None) -> dict:
+    """The design :func:`build_claims` decides under (stored in the run's provenance)."""
+    return {"kind": kind, "alpha": alpha, "headline_k": headline_k,
+            "ks": sorted(int(k) for k in ks), "tasks": tasks}
 
 
 def record_of(claim: str, design: dict) -> Record:
@@ -256,13 +251,14 @@ def _absent(claim, task, k, rec: Record, why: str) -> dict:
 
 
 # ---- claim builders: each returns row dicts (decisions added by build_claims) ------------------
-def _family_row(claim: str, g: pd.DataFrame, rec: Record, a: float, what: str) -> dict:
+def _family_row(claim: str, g: pd.DataFrame, rec: Record, a: float, what: str,
+                role: str = "record") -> dict:
     """A claim-level row over attributes: the smallest Holm-adjusted p of the family (claim
     supported when any attribute is), estimate = attributes with adjusted p <= alpha."""
     p = g["p_value"].to_numpy(float)
     m = int((~np.isnan(p)).sum())
     if m == 0:
-        return _row(claim, None, None, "record", rec.test, rec.table,
+        return _row(claim, None, None, role, rec.test, rec.table,
                     _failed=f"{rec.table}: no attribute has a p-value")
     adj = (g["p_adjusted"].to_numpy(float) if "p_adjusted" in g.columns else holm(p))
     i = int(np.nanargmin(adj))
@@ -270,7 +266,7 @@ def _family_row(claim: str, g: pd.DataFrame, rec: Record, a: float, what: str) -
     lo, hi = c["p_mc_low"], c["p_mc_high"]
     method = g["p_method"].iloc[i] if "p_method" in g.columns else None
     n_sig = int(np.nansum(adj <= a))
-    return _row(claim, None, None, "record", rec.test, rec.table, estimate=float(n_sig),
+    return _row(claim, None, None, role, rec.test, rec.table, estimate=float(n_sig),
                 scale="count", p_value=float(adj[i]),
                 p_method=f"Holm over {m} attributes (smallest adjusted p): {method}",
                 unit=g["unit"].iloc[i] if "unit" in g.columns else None,
@@ -287,15 +283,16 @@ def _neurons(tables, design, a) -> list[dict]:
     rows = []
     if t is None or not len(t):
         rows.append(_absent("neurons", None, None, rec, f"record table {rec.table!r} is not "
-                            "in this run (no permutations of the count?)"))
+                            "in this run (no permutations of the searchlight?)"))
     else:
-        rows.append(_family_row("neurons", t[t[rec.column] == rec.value], rec, a,
-                                "have more attribute-tracking neurons than relabelled "
-                                "emotions give"))
-        for value in sorted(set(t[rec.column]) - {rec.value}):
-            r = _family_row("neurons", t[t[rec.column] == value], rec, a,
-                            f"have more {value} neurons than relabelled emotions give")
-            rows.append({**r, "role": "supporting", "test": f"count_null_holm_{value}"})
+        rows.append(_family_row("neurons", t, rec, a, "have a neuron beyond the permutation "
+                                "maximum over all neurons"))
+    counts = tables.get("neuron_count_null")
+    for value in ([] if counts is None else sorted(set(counts["count"]))):
+        sup = Record("neuron_count_null", "count", value, f"count_null_{value}_holm")
+        rows.append(_family_row("neurons", counts[counts["count"] == value], sup, a,
+                                f"have more {value} neurons than relabelled emotions give",
+                                role="supporting"))
     rsa = tables.get("neuron_rsa")
     if rsa is not None and len(rsa):
         q = rsa["q_value"].to_numpy(float)

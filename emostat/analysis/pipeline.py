@@ -202,12 +202,6 @@ def write_results(tables: dict[str, pd.DataFrame], out: Path, prov: dict) -> dic
     return paths
 
 
-def _claims_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None) -> dict:
-    """The design :func:`emostat.analysis.claims.build_claims` decides under."""
-    return {"kind": kind, "alpha": alpha, "headline_k": headline_k,
-            "ks": sorted(int(k) for k in ks), "tasks": tasks}
-
-
 # ---------------------------------------------------------------------------------------------
 # the study's release
 
@@ -290,10 +284,10 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     tables["whole_model_rsa"] = whole_model_rsa(A, human.subject_rdms, n_boot=n_boot,
                                                 n_perm=n_perm, seed=s[2])
 
-    from emostat.analysis.claims import build_claims
+    from emostat.analysis.claims import build_claims, make_design
 
     # the release declares its headline k (the paper reports k = 4000)
-    design = _claims_design("reproduction", K_VALUES, headline_k=K_HEADLINE)
+    design = make_design("reproduction", K_VALUES, headline_k=K_HEADLINE)
     tables["claims"] = build_claims(tables, design)
     prov = io.provenance(kind="reproduction", source=str(Path(release).resolve()),
                          data_dir=str(data_dir), source_files=sources, seed=seed,
@@ -505,10 +499,10 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
                                                 n_boot=0, n_perm=n_perm, seed=s[2])
 
-    from emostat.analysis.claims import build_claims
+    from emostat.analysis.claims import build_claims, make_design
 
     config = manifest.get("config") or {}
-    design = _claims_design("experiment", ks, headline_k=config.get("headline_k"),
+    design = make_design("experiment", ks, headline_k=config.get("headline_k"),
                             alpha=config.get("alpha"),
                             tasks=list(tables["task_chance"]["task"]))
     tables["claims"] = build_claims(tables, design)
@@ -565,10 +559,10 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
                                      **(searchlight or {})))
     tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
                                                 n_boot=0, n_perm=n_perm, seed=s[2])
-    from emostat.analysis.claims import build_claims
+    from emostat.analysis.claims import build_claims, make_design
 
     config = manifest.get("config") or {}
-    design = _claims_design("experiment", ks, alpha=config.get("alpha"), tasks=[])
+    design = make_design("experiment", ks, alpha=config.get("alpha"), tasks=[])
     tables["claims"] = build_claims(tables, design)
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
                          n_boot=0, n_perm=n_perm, ks=ks, activations_only=True,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from emostat.console.headline import headline
-from emostat.console.text import (col_decimals, count, fmt_col, fmt_pval_r, is_nan, pick_k,
+from emostat.console.text import (count, fmt_col, fmt_pval_r, is_nan, pick_k,
                                   pts, require, text_table)
 from emostat.errors import InputError
 from emostat.format import (NA, fmt_ci, fmt_df, fmt_int, fmt_num, fmt_p, fmt_stat,
