@@ -90,6 +90,13 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "neuron_mantel": [("neuron", I), ("layer", I), ("attribute", S), ("tau", F),
                       ("p_asymptotic", F), ("p_value", F), ("p_method", S), ("unit", S),
                       ("role", S), ("n_perm", I)],
+    # Westfall-Young max-T per attribute over all neurons (the neuron claim's record): the best
+    # neuron's tau, its family-wise p, Holm over attributes, the permutation p's floor and
+    # Clopper-Pearson interval (emostat.analysis.neuronnull)
+    "neuron_max_t": [("attribute", S), ("neuron", I), ("layer", I), ("estimate", F),
+                     ("n_above", I), ("p_value", F), ("p_adjusted", F), ("p_floor", F),
+                     ("p_mc_low", F), ("p_mc_high", F), ("p_method", S), ("unit", S),
+                     ("role", S), ("n_perm", I)],
     # permutation null of the count of selective neurons per attribute
     "neuron_count_null": [("attribute", S), ("count", S), ("statistic", F), ("null_mean", F),
                           ("null_sd", F), ("p_value", F), ("p_method", S), ("unit", S),
@@ -160,7 +167,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
 
 # Results tables (written by emostat reproduce / analyse): the inference rules apply to them.
 RESULTS_TABLES = frozenset({
-    "attribute_importance", "neuron_rsa", "neuron_mantel", "neuron_count_null",
+    "attribute_importance", "neuron_rsa", "neuron_mantel", "neuron_count_null", "neuron_max_t",
     "masking_by_emotion", "masking_by_attribute", "masking_cells", "importance_link",
     "importance_link_by_emotion", "dip_test", "whole_model_rsa", "masking_mixed_model",
     "masking_mixed_glance", "neuron_counts", "layer_distribution", "human_means",

@@ -74,11 +74,12 @@ def p_text(row) -> str:
 
 
 def row_text(row) -> str:
+    test = row["test"] if isinstance(row["test"], str) else "test of record"
     if row["decision"] == "not tested":
-        return f"{row['test'] or 'test of record'}: not tested"
-    if row["p_value"] is None or is_nan(row["p_value"]):
-        return f"{row['test']}: {effect_text(row)}; no p-value"
-    return f"{row['test']}: {effect_text(row)}, {p_text(row)}"
+        return f"{test}: not tested"
+    if is_nan(row["p_value"]):
+        return f"{test}: {effect_text(row)}; no p-value"
+    return f"{test}: {effect_text(row)}, {p_text(row)}"
 
 
 def _where(task, k) -> str:
