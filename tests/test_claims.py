@@ -261,6 +261,14 @@ def test_interval_only_over_the_p_unit():
     other = _record(build_claims({"whole_model_rsa": _whole("participant bootstrap")}, REPRO),
                     "whole_model")
     assert math.isnan(other["conf_low"]) and other["conf_method"] is None
+    # the issue's "r = .474, 95% CI [.424, .521], p = .052": an emotion-level CI beside an
+    # attribute-level p is dropped; an interval over the attributes is kept
+    link = _link().assign(conf_method="t over 27 emotions' Fisher z")
+    r = _record(build_claims({"importance_link": link}, REPRO), "link", k=4000)
+    assert math.isnan(r["conf_low"]) and r["unit"] == "attribute (14)"
+    link["conf_method"] = "Fisher z over 14 attributes"
+    r = _record(build_claims({"importance_link": link}, REPRO), "link", k=4000)
+    assert (r["conf_low"], r["conf_high"]) == (-0.005, 0.827)
 
 
 def test_full_table_one_record_per_key_and_schema(tmp_path):

@@ -14,14 +14,16 @@ interval is over the same unit as the p (same fit, or ``conf_method`` naming ``u
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from emostat.analysis.pcontract import holm, mc_interval, missing, p_contract, same_unit
 from emostat.errors import InputError
+
+__all__ = ["build_claims", "decide", "alpha", "headline_k", "record_of", "make_design",
+           "RECORD", "COLUMNS", "DECISIONS", "holm", "mc_interval", "p_contract", "same_unit"]
 
 DEFAULT_ALPHA = 0.05
 
@@ -31,6 +33,7 @@ COLUMNS = ["claim", "task", "k", "role", "test", "source_table", "estimate", "sc
            "decision", "reason"]
 
 DECISIONS = ("supported", "not supported", "too coarse to decide", "failed", "not tested")
+
 
 @dataclass(frozen=True)
 class Record:
@@ -50,18 +53,13 @@ _WHOLE = Record("whole_model_rsa", "role", "record", "mantel")
 
 # Fixed per claim and design before any data are seen.
 RECORD: dict[tuple[str, str], Record] = {
-    ("neurons", "reproduction"): _NEURONS,
-    ("neurons", "experiment"): _NEURONS,
-    ("importance", "reproduction"): _IMPORTANCE,
-    ("importance", "experiment"): _IMPORTANCE,
+    (claim, kind): rec for claim, rec in (("neurons", _NEURONS), ("importance", _IMPORTANCE),
+                                          ("link", _LINK), ("whole_model", _WHOLE))
+    for kind in ("reproduction", "experiment")}
+RECORD.update({
     ("masking", "reproduction"): Record("masking_mixed_model", "model", "record", "mask_lmm"),
     ("masking", "experiment"): Record("masking_mixed_model", "model", "item_glmm", "item_glmm"),
-    ("link", "reproduction"): _LINK,
-    ("link", "experiment"): _LINK,
-    ("whole_model", "reproduction"): _WHOLE,
-    ("whole_model", "experiment"): _WHOLE,
-    ("above_chance", "experiment"): Record("task_chance", None, None, "exact_binomial"),
-}
+    ("above_chance", "experiment"): Record("task_chance", None, None, "exact_binomial")})
 
 
 # ---- the four rules ---------------------------------------------------------------------------
@@ -125,14 +123,14 @@ def decide(p_value, *, alpha: float, p_floor=0.0, p_mc_low=None, p_mc_high=None,
         return "not tested", at_chance
     if failed:
         return "failed", failed
-    if _missing(p_value):
+    if missing(p_value):
         return "failed", "the test gave no p-value"
     p = float(p_value)
-    floor = 0.0 if _missing(p_floor) else float(p_floor)
+    floor = 0.0 if missing(p_floor) else float(p_floor)
     if floor > alpha:
         return ("too coarse to decide", f"the smallest attainable p ({_num(floor)}) is above "
                 f"alpha ({_num(alpha)}): the test cannot reject at this level")
-    if not (_missing(p_mc_low) or _missing(p_mc_high)) and p_mc_low <= alpha <= p_mc_high:
+    if not (missing(p_mc_low) or missing(p_mc_high)) and p_mc_low <= alpha <= p_mc_high:
         return ("too coarse to decide", f"the Monte-Carlo 95% interval of p [{_num(p_mc_low)}, "
                 f"{_num(p_mc_high)}] contains alpha ({_num(alpha)}): more permutations needed")
     if p <= alpha and in_direction:
@@ -144,70 +142,8 @@ def decide(p_value, *, alpha: float, p_floor=0.0, p_mc_low=None, p_mc_high=None,
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-def _missing(x) -> bool:
-    try:
-        return x is None or x is pd.NA or math.isnan(float(x))
-    except (TypeError, ValueError):
-        return True
-
-
 def _num(x: float) -> str:
     return f"{float(x):.4g}"
-
-
-def holm(p) -> np.ndarray:
-    """Holm step-down adjusted p-values (NaN kept, not counted in the family)."""
-    p = np.asarray(p, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.flatnonzero(~np.isnan(p))
-    m = len(ok)
-    order = ok[np.argsort(p[ok], kind="stable")]
-    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
-    out[order] = adj
-    return out
-
-
-def mc_interval(p, n_perm) -> tuple[float, float]:
-    """Clopper-Pearson 95% interval of a Monte-Carlo p = (1 + b) / (1 + B): the exceedance
-    rate b / B of B draws (b recovered from p)."""
-    if _missing(p) or _missing(n_perm) or int(n_perm) < 1:
-        return np.nan, np.nan
-    B = int(n_perm)
-    b = int(round(float(p) * (B + 1))) - 1
-    b = min(max(b, 0), B)
-    lo = 0.0 if b == 0 else float(stats.beta.ppf(0.025, b, B - b + 1))
-    hi = 1.0 if b == B else float(stats.beta.ppf(0.975, b + 1, B - b))
-    return lo, hi
-
-
-def p_contract(row) -> dict:
-    """``p_floor, p_mc_low, p_mc_high, n_perm`` of a source row: its own columns where the
-    table has them (docs/tables contract); for tables without them, a permutation p with
-    ``n_perm`` B draws has floor 1/(B+1) and a Clopper-Pearson interval, an analytic p floor 0."""
-    get = row.get if hasattr(row, "get") else (lambda c, d=None: d)
-    n = get("n_perm", None)
-    n = None if _missing(n) or int(n) < 1 else int(n)
-    if "p_floor" in row:
-        return dict(p_floor=get("p_floor"), p_mc_low=get("p_mc_low", np.nan),
-                    p_mc_high=get("p_mc_high", np.nan), n_perm=n)
-    if n is None:
-        return dict(p_floor=0.0, p_mc_low=np.nan, p_mc_high=np.nan, n_perm=None)
-    lo, hi = mc_interval(get("p_value"), n)
-    return dict(p_floor=1 / (n + 1), p_mc_low=lo, p_mc_high=hi, n_perm=n)
-
-
-def _unit_word(text) -> str:
-    if not isinstance(text, str) or not text.strip():
-        return ""
-    w = text.lower().replace("-", " ").replace("(", " ").split()[0]
-    return w[:-1] if w.endswith("s") else w
-
-
-def same_unit(unit, conf_method) -> bool:
-    """Whether an interval (``conf_method``, e.g. "emotion-label bootstrap (27 concepts)")
-    resamples the unit the p treats as exchangeable (``unit``, e.g. "emotion label (27)")."""
-    a, b = _unit_word(unit), _unit_word(conf_method)
-    return bool(a) and a == b
 
 
 def _row(claim, task, k, role, test, table, **kw) -> dict:
@@ -235,15 +171,21 @@ def _one(rows: pd.DataFrame, table: str, what: str) -> pd.Series | None:
     return rows.iloc[0] if len(rows) else None
 
 
-def _test_fields(r: pd.Series, *, scale: str, factor: float = 1.0, conf: bool) -> dict:
+def _test_fields(r: pd.Series, *, scale: str, factor: float = 1.0, conf: bool | None = None
+                 ) -> dict:
+    """The test columns of source row ``r``; ``conf`` None: the interval is kept when it has
+    no conf_method (it comes from the same fit as the p) or its conf_method names the p's unit."""
+    if conf is None:
+        how = r.get("conf_method")
+        conf = not isinstance(how, str) or same_unit(r.get("unit"), how)
     est = r.get("estimate")
     lo, hi = (r.get("conf_low"), r.get("conf_high")) if conf else (None, None)
-    scaled = (lambda x: None if _missing(x) else factor * float(x))
+    scaled = (lambda x: None if missing(x) else factor * float(x))
     return dict(estimate=scaled(est), scale=scale, conf_low=scaled(lo), conf_high=scaled(hi),
                 conf_method=r.get("conf_method") if conf else None,
                 statistic=r.get("statistic"), df=r.get("df"), p_value=r.get("p_value"),
                 p_method=r.get("p_method"), unit=r.get("unit"), **p_contract(r),
-                _direction=not _missing(est) and float(est) > 0)
+                _direction=not missing(est) and float(est) > 0)
 
 
 def _absent(claim, task, k, rec: Record, why: str) -> dict:
@@ -270,9 +212,9 @@ def _family_row(claim: str, g: pd.DataFrame, rec: Record, a: float, what: str,
                 scale="count", p_value=float(adj[i]),
                 p_method=f"Holm over {m} attributes (smallest adjusted p): {method}",
                 unit=g["unit"].iloc[i] if "unit" in g.columns else None,
-                p_floor=None if _missing(c["p_floor"]) else min(1.0, m * float(c["p_floor"])),
-                p_mc_low=None if _missing(lo) else min(1.0, m * lo),
-                p_mc_high=None if _missing(hi) else min(1.0, m * hi), n_perm=c["n_perm"],
+                p_floor=None if missing(c["p_floor"]) else min(1.0, m * float(c["p_floor"])),
+                p_mc_low=None if missing(lo) else min(1.0, m * lo),
+                p_mc_high=None if missing(hi) else min(1.0, m * hi), n_perm=c["n_perm"],
                 _direction=True,
                 _why=f"{n_sig} of {m} attributes {what} (Holm-adjusted p <= alpha)")
 
@@ -361,13 +303,13 @@ def _masking(tables, design, a, task, k) -> list[dict]:
         failed = (f"the record model failed: {r.get('message') or 'no estimate'}"
                   if r.get("status") == "failed" else None)
         rows.append(_row("masking", task, k, "record", rec.test, rec.table,
-                         **_test_fields(r, scale=scale, factor=factor, conf=True),
+                         **_test_fields(r, scale=scale, factor=factor),
                          _failed=failed))
     for _, o in g[g[rec.column] != rec.value].iterrows():
         scale, factor = _scale(o)
         rows.append(_row("masking", task, k, "study" if o["role"] == "study" else "supporting",
                          str(o["model"]), rec.table,
-                         **_test_fields(o, scale=scale, factor=factor, conf=True),
+                         **_test_fields(o, scale=scale, factor=factor),
                          _failed="the model failed" if o.get("status") == "failed" else None))
     vs = tables.get("attribute_vs_null")
     if vs is not None and len(vs):
@@ -399,10 +341,10 @@ def _link(tables, design, a, task, k) -> list[dict]:
         rows.append(_absent("link", task, k, rec, f"{rec.table!r} has no row of record"))
     else:
         rows.append(_row("link", task, k, "record", r["test"], rec.table,
-                         **_test_fields(r, scale="r", conf=True)))
+                         **_test_fields(r, scale="r")))
     for _, o in g[g[rec.column] != rec.value].iterrows():
         rows.append(_row("link", task, k, "study" if o["role"] == "study" else "supporting",
-                         o["test"], rec.table, **_test_fields(o, scale="r", conf=True)))
+                         o["test"], rec.table, **_test_fields(o, scale="r")))
     return rows
 
 
@@ -481,10 +423,10 @@ def _typed(out: pd.DataFrame) -> pd.DataFrame:
               "p_mc_low", "p_mc_high", "alpha"]
     out[floats] = out[floats].apply(pd.to_numeric, errors="coerce").astype(float)
     for c in ("k", "n_perm"):
-        out[c] = pd.array([None if _missing(x) else int(x) for x in out[c]], dtype="Int64")
+        out[c] = pd.array([None if missing(x) else int(x) for x in out[c]], dtype="Int64")
     for c in ("claim", "task", "role", "test", "source_table", "scale", "conf_method",
               "p_method", "unit", "decision", "reason"):
-        out[c] = out[c].map(lambda x: None if _missing(x) and not isinstance(x, str) else str(x))
+        out[c] = out[c].map(lambda x: None if missing(x) and not isinstance(x, str) else str(x))
     out["headline"] = out["headline"].astype(bool)
     return out
 
