@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from emostat import io
+from emostat.analysis.claims import build_claims, make_design
 from emostat.constants import ANALYSIS_ORDER, K_HEADLINE, K_VALUES, pair_indices
 from emostat.errors import InputError
 from emostat.integrity import check_run
@@ -284,8 +285,6 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     tables["whole_model_rsa"] = whole_model_rsa(A, human.subject_rdms, n_boot=n_boot,
                                                 n_perm=n_perm, seed=s[2])
 
-    from emostat.analysis.claims import build_claims, make_design
-
     # the release declares its headline k (the paper reports k = 4000)
     design = make_design("reproduction", K_VALUES, headline_k=K_HEADLINE)
     tables["claims"] = build_claims(tables, design)
@@ -499,12 +498,9 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
                                                 n_boot=0, n_perm=n_perm, seed=s[2])
 
-    from emostat.analysis.claims import build_claims, make_design
-
     config = manifest.get("config") or {}
     design = make_design("experiment", ks, headline_k=config.get("headline_k"),
-                            alpha=config.get("alpha"),
-                            tasks=list(tables["task_chance"]["task"]))
+                         alpha=config.get("alpha"), tasks=list(tables["task_chance"]["task"]))
     tables["claims"] = build_claims(tables, design)
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
                          n_boot=n_boot, n_perm=n_perm, ks=ks, claims_design=design,
@@ -559,8 +555,6 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
                                      **(searchlight or {})))
     tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
                                                 n_boot=0, n_perm=n_perm, seed=s[2])
-    from emostat.analysis.claims import build_claims, make_design
-
     config = manifest.get("config") or {}
     design = make_design("experiment", ks, alpha=config.get("alpha"), tasks=[])
     tables["claims"] = build_claims(tables, design)
