@@ -130,6 +130,9 @@ def test_decide():
     assert decide(0.05, alpha=a)[0] == "supported"          # p <= alpha (the rule: <=)
     assert decide(0.0500001, alpha=a)[0] == "not supported"
     assert decide(0.01, alpha=a, in_direction=False)[0] == "not supported"
+    # the reason's p is never rounded across alpha either (.049995 is not ".050")
+    assert decide(0.049995, alpha=a) == ("supported", "p = .04999 <= alpha 0.05, in the "
+                                                      "claimed direction")
 
 
 def test_19_permutations_are_too_coarse_in_claims_and_console():

@@ -21,6 +21,7 @@ import pandas as pd
 
 from emostat.analysis.pcontract import holm, mc_interval, missing, p_contract, same_unit
 from emostat.errors import InputError
+from emostat.format import fmt_p_alpha
 
 __all__ = ["build_claims", "decide", "alpha", "headline_k", "record_of", "make_design",
            "RECORD", "COLUMNS", "DECISIONS", "holm", "mc_interval", "p_contract", "same_unit"]
@@ -127,23 +128,33 @@ def decide(p_value, *, alpha: float, p_floor=0.0, p_mc_low=None, p_mc_high=None,
         return "failed", "the test gave no p-value"
     p = float(p_value)
     floor = 0.0 if missing(p_floor) else float(p_floor)
+    a_txt, p_txt = f"{alpha:g}", "p " + _num(p, alpha, eq=True)
     if floor > alpha:
-        return ("too coarse to decide", f"the smallest attainable p ({_num(floor)}) is above "
-                f"alpha ({_num(alpha)}): the test cannot reject at this level")
+        return ("too coarse to decide", f"the smallest attainable p ({_num(floor, alpha)}) is "
+                f"above alpha ({a_txt}): the test cannot reject at this level")
     if not (missing(p_mc_low) or missing(p_mc_high)) and p_mc_low <= alpha <= p_mc_high:
-        return ("too coarse to decide", f"the Monte-Carlo 95% interval of p [{_num(p_mc_low)}, "
-                f"{_num(p_mc_high)}] contains alpha ({_num(alpha)}): more permutations needed")
+        lo, hi = _bound(p_mc_low, alpha), _bound(p_mc_high, alpha)
+        return ("too coarse to decide", f"the Monte-Carlo 95% interval of p [{lo}, {hi}] "
+                f"contains alpha ({a_txt}): more permutations needed")
     if p <= alpha and in_direction:
-        return "supported", f"p = {_num(p)} <= alpha {_num(alpha)}, in the claimed direction"
+        return "supported", f"{p_txt} <= alpha {a_txt}, in the claimed direction"
     if p <= alpha:
-        return "not supported", (f"p = {_num(p)} <= alpha {_num(alpha)}, but the estimate is "
-                                 "against the claimed direction")
-    return "not supported", f"p = {_num(p)} > alpha {_num(alpha)}"
+        return "not supported", (f"{p_txt} <= alpha {a_txt}, but the estimate is against the "
+                                 "claimed direction")
+    return "not supported", f"{p_txt} > alpha {a_txt}"
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-def _num(x: float) -> str:
-    return f"{float(x):.4g}"
+def _num(x: float, alpha: float, eq: bool = False) -> str:
+    """A p-like number for a reason: never rounded across alpha (``= .04999``, ``< .001``)."""
+    s = fmt_p_alpha(x, alpha, name=None)
+    return (s if s[:1] in "<>=" else f"= {s}") if eq else s
+
+
+def _bound(x: float, alpha: float) -> str:
+    """An interval bound of p with 4 significant digits, more where that would print alpha."""
+    s = f"{float(x):.4g}"
+    return f"{float(x):.10g}" if float(s) == alpha and float(x) != alpha else s
 
 
 def _row(claim, task, k, role, test, table, **kw) -> dict:
