@@ -273,7 +273,7 @@ def check_inference(table, name: str, where: str = "<table>") -> None:
                              f"p_method ({len(missing)} such rows)")
 
 
-# ---- schema versions ------------------------------------------------------------------------------
+# ---- schema versions -------------------------------------------------------------------------
 # The version of each table's format that this emostat writes. Version 1 is the format of the
 # results contract (docs/inference.md) as written before versions were recorded, so a file
 # without a version is version 1. Tables from before the contract (no p_method, role or test

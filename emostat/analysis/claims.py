@@ -382,7 +382,7 @@ def _chance_reasons(tables, tasks) -> dict:
             for _, r in t.iterrows() if r["task"] in tasks and not bool(r["interpretable"])}
 
 
-# ---- the table ------------------------------------------------------------------------------------
+# ---- the table -------------------------------------------------------------------------------
 def build_claims(tables: dict[str, pd.DataFrame], design: dict) -> pd.DataFrame:
     """The claims table (schema ``claims``) of a run's results ``tables``.
 

@@ -363,8 +363,8 @@ def summarize(name: str, table: pd.DataFrame, **options) -> str:
         without a dedicated layout print their first rows.
     table : pandas.DataFrame
     **options
-        ``k`` (the k shown in detail; default 4000 or the largest), ``n_top`` (neuron_rsa),
-        ``max_rows`` (masking_cells and the generic layout).
+        ``k`` (the k shown in detail; default the largest: pass the run's headline k),
+        ``n_top`` (neuron_rsa), ``max_rows`` (masking_cells and the generic layout).
 
     Returns
     -------
