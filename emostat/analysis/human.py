@@ -440,16 +440,28 @@ class HumanSpace:
         Long affective + physical ratings (for :func:`rating_icc`).
     released_attribute_rdms : DataFrame or None
         The release's ``dist_emotional_PCs.csv`` when loaded from a release root.
+    space : ConceptSpace or None
+        The concept space it was built from (:func:`load_shipped_human`).
     """
 
     means: pd.DataFrame
     attribute_rdms: pd.DataFrame
-    mean_rdm: np.ndarray
+    mean_rdm: np.ndarray | None
     subject_ids: list[str] | None = None
     subject_rdms: np.ndarray | None = None
     pca: AppraisalPCA | None = None
     ratings: pd.DataFrame | None = None
     released_attribute_rdms: pd.DataFrame | None = field(default=None, repr=False)
+    space: object | None = field(default=None, repr=False)
+
+    @property
+    def concepts(self) -> list[str]:
+        """Concept ids in analysis order (the index of ``means``)."""
+        return list(self.means.index)
+
+    @property
+    def has_similarity(self) -> bool:
+        return self.mean_rdm is not None
 
     @property
     def attribute_rdms_for_study(self) -> pd.DataFrame:
@@ -470,14 +482,20 @@ class HumanSpace:
         return self.attribute_rdms
 
 
-def read_released_attribute_rdms(root) -> pd.DataFrame:
-    """``Data/preprocessed/emotional_features/dist_emotional_PCs.csv`` (351 x 14)."""
-    from emostat.release import common
+def read_released_attribute_rdms(root, space=None) -> pd.DataFrame:
+    """``Data/preprocessed/emotional_features/dist_emotional_PCs.csv`` (351 x 14).
 
+    Its columns and row count are checked against ``space`` (default: the study's space).
+    """
+    from emostat.release import common
+    from emostat.space import load_space
+
+    sp = load_space(space)
+    attributes, n_pairs = sp.attributes, sp.n_pairs
     path = common.find(root, common.ATTRIBUTE_DIST)
     df = pd.read_csv(path)
-    if list(df.columns) != list(ATTRIBUTES) or len(df) != N_PAIRS:
-        raise input_error(path, f"expected {N_PAIRS} rows x columns {list(ATTRIBUTES)}")
+    if list(df.columns) != list(attributes) or len(df) != n_pairs:
+        raise input_error(path, f"expected {n_pairs} rows x columns {list(attributes)}")
     df.index.name = "pair"
     return df.astype(float)
 
@@ -528,27 +546,20 @@ def load_human(path) -> HumanSpace:
                      "`emostat import-release` output (no ratings.parquet)")
 
 
-def load_shipped_human(data_dir=None) -> HumanSpace:
-    """The summary emostat ships in ``data/human/`` (no participants, no PCA).
+def load_shipped_human(space=None) -> HumanSpace:
+    """The human side of a concept space (default: the study's, ``data/spaces/study/``).
 
-    Means (27 x 14) and the mean human RDM derived from the study's release by
-    :func:`emostat.release.human.write_shipped_human`; attribute RDMs recomputed from the means.
+    ``space``: None, a shipped space name, a folder or a :class:`~emostat.space.ConceptSpace`.
+    Means are the space's per-concept means (for the study: the summary derived from the
+    release by :func:`emostat.release.human.write_shipped_human`; no participants, no PCA);
+    attribute RDMs |m_i - m_j| over its pairs; ``mean_rdm`` its mean dissimilarity RDM (None
+    without a similarity table); subject RDMs where per-participant judgments exist.
     """
-    from emostat.paths import DATA_DIR
+    from emostat.space import load_space
 
-    d = Path(data_dir) if data_dir is not None else DATA_DIR / "human"
-    mpath, rpath = d / "attribute_means.csv", d / "mean_dissimilarity.csv"
-    for p in (mpath, rpath):
-        if not p.exists():
-            raise input_error(p, "shipped human summary not found")
-    means = pd.read_csv(mpath).set_index("emotion")
-    if list(means.columns) != list(ATTRIBUTES) or set(means.index) != set(ANALYSIS_ORDER):
-        raise input_error(mpath, "expected 27 emotions x the 14 attributes")
-    means = means.reindex(list(ANALYSIS_ORDER))
-    rdm = pd.read_csv(rpath)
-    i, j = pair_indices()
-    if (len(rdm) != N_PAIRS or list(rdm["emotion_a"]) != [ANALYSIS_ORDER[x] for x in i]
-            or list(rdm["emotion_b"]) != [ANALYSIS_ORDER[x] for x in j]):
-        raise input_error(rpath, f"expected {N_PAIRS} pairs in the study's pair order")
-    return HumanSpace(means=means, attribute_rdms=attribute_rdms(means),
-                      mean_rdm=rdm["dissimilarity"].to_numpy(float))
+    sp = load_space(space)
+    means = sp.means.rename_axis("emotion")
+    subj = sp.subject_rdms()
+    return HumanSpace(means=means, attribute_rdms=sp.attribute_rdms(), mean_rdm=sp.mean_rdm(),
+                      subject_ids=subj[0] if subj is not None else None,
+                      subject_rdms=subj[1] if subj is not None else None, space=sp)

@@ -345,18 +345,21 @@ SHIPPED_BOOT_COLUMNS = ("std_error", "conf_low", "conf_high", "boot_share_le0", 
                         "n_boot")
 
 
-def _with_shipped_bootstrap(imp: pd.DataFrame) -> pd.DataFrame:
-    """Add the participant-bootstrap columns shipped in ``data/human/attribute_importance.csv``
-    (computed by emostat from the release against the same attribute RDMs) when present."""
-    from emostat.paths import DATA_DIR
+def _with_shipped_bootstrap(imp: pd.DataFrame, space=None) -> pd.DataFrame:
+    """Add the participant-bootstrap columns a space ships (``[options]
+    importance_bootstrap`` of its ``space.toml``; the study: ``attribute_importance.csv``,
+    computed by emostat from the release against the same attribute RDMs) when present."""
+    from emostat.space import load_space
 
-    path = DATA_DIR / "human" / "attribute_importance.csv"
-    if not path.exists():
+    sp = load_space(space)
+    name = sp.options.get("importance_bootstrap")
+    if not name or sp.path is None or not (sp.path / name).exists():
         return imp
+    path = sp.path / name
     boot = pd.read_csv(path).set_index("attribute")
     out = imp.set_index("attribute")
     if not np.allclose(out["estimate"], boot.loc[out.index, "estimate"], atol=1e-9):
-        raise InputError(f"{path}: importance estimates differ from data/human's means and "
+        raise InputError(f"{path}: importance estimates differ from the space's means and "
                          "RDM; regenerate it with emostat.release.human.write_shipped_human")
     missing = [c for c in SHIPPED_BOOT_COLUMNS if c not in boot.columns]
     if missing:
@@ -411,7 +414,7 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     keeps earlier analyses: it is created, and refused when its ``results/`` holds another run's
     analysis (:func:`check_out_dir`). ``searchlight``: options of :func:`searchlight_tables`.
 
-    The human side is the summary emostat ships in ``data/human/`` (means, mean RDM), so
+    The human side is the run's concept space (default the study's, ``data/spaces/study/``), so
     attribute importance and the whole-model RSA have Mantel p-values but no participant
     bootstrap. Masking tables gain a ``task`` key (binary, choice, generate). ``n_boot`` is
     accepted for symmetry with :func:`reproduce` and recorded.
