@@ -298,3 +298,14 @@ def test_check_reports_errors_and_exits_2(tmp_path, capsys):
     assert main(d) == 2
     err = capsys.readouterr().err
     assert f"{d / 'ratings.csv'}, row 2, field 'concept': unknown concept 'q'" in err
+
+
+def test_study_constants_equal_the_study_space():
+    # the release readers' vocabularies (emostat.constants) and the study space's files agree
+    from emostat import constants as C
+
+    sp = load_space()
+    assert sp.concepts == C.ANALYSIS_ORDER and sorted(sp.concepts) == list(C.EMOTIONS)
+    assert sp.attributes == C.ATTRIBUTES
+    assert (sp.groups["affective"], sp.groups["faces"], sp.groups["appraisal"]) == (
+        C.AFFECTIVE, C.FACES, C.APPRAISAL_COMPONENTS)

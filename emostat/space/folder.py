@@ -99,7 +99,16 @@ def load_space(spec=None) -> ConceptSpace:
     """
     if isinstance(spec, ConceptSpace):
         return spec
-    return read_folder(resolve(spec))
+    folder = resolve(spec).resolve()
+    stamp = tuple((f, p.stat().st_mtime_ns, p.stat().st_size) for f in FILES
+                  if (p := folder / f).is_file())
+    hit = _CACHE.get(folder)
+    if hit is None or hit[0] != stamp:       # read again when any file changed
+        hit = _CACHE[folder] = (stamp, read_folder(folder))
+    return hit[1]
+
+
+_CACHE: dict[Path, tuple] = {}   # folder -> (file stamps, space): the study is read often
 
 
 class Problems:
