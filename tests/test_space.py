@@ -323,3 +323,14 @@ def test_require_complete_names_each_missing_cell(tmp_path):
         f"{d / 'ratings.csv'}, field 'value': no rating of attribute 'a2' for concept '{c}' "
         "(the attribute RDMs need every cell)" for c in ("y", "z")]
     assert require_complete(load_space()) is load_space()
+
+
+def test_cli_space_check(capsys):
+    from emostat.cli import main
+
+    assert main(["space", "check", "de-example"]) == 0
+    out = capsys.readouterr().out
+    assert "space 'de-example' (de; NOT human data: illustrative ratings)" in out
+    assert "6 concepts, 2 attributes, 15 pairs" in out
+    assert main(["space", "check", "/nonexistent/space"]) == 2
+    assert "not a folder and not a shipped space" in capsys.readouterr().err
