@@ -217,6 +217,8 @@ def layer_rsa(model_rdms, human_rdms: pd.DataFrame, n_perm=999, seed=0,
         f"max over {L} layers of the Mantel Spearman rho, one-sided, {draws}")
     out["unit"] = unit
     out["scale"] = "rho"
+    out["conf_low"] = out["conf_high"] = out["df"] = np.nan
+    out["conf_method"] = "none (a permutation p only)"
     return out
 
 

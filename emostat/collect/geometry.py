@@ -84,10 +84,13 @@ def residual_states(lm, texts, position: str = "mean", batch_size: int = 16,
     dev = next(lm.model.parameters()).device
     out = None
     old = tok.padding_side
+    lengths = [len(ids) for ids in tok(texts)["input_ids"]]
+    order = np.argsort(lengths, kind="stable")         # batches of similar length: less padding
     try:
         tok.padding_side = "right"
         for lo in range(0, len(texts), batch_size):
-            enc = tok(texts[lo:lo + batch_size], return_tensors="pt", padding=True)
+            rows = order[lo:lo + batch_size]
+            enc = tok([texts[i] for i in rows], return_tensors="pt", padding=True)
             am = enc["attention_mask"]
             with torch.no_grad(), record_layers(lm, layers) as got:
                 lm.model(input_ids=enc["input_ids"].to(dev), attention_mask=am.to(dev))
@@ -100,7 +103,7 @@ def residual_states(lm, texts, position: str = "mean", batch_size: int = 16,
                                  for i in layers]).cpu().numpy()
             if out is None:
                 out = np.empty((len(layers), len(texts), block.shape[2]), dtype=np.float32)
-            out[:, lo:lo + len(am)] = block
+            out[:, rows] = block
             if progress is not None:
                 progress.update(len(am))
     finally:

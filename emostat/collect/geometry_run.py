@@ -18,7 +18,7 @@ import pandas as pd
 
 from emostat import io
 from emostat.analysis.geometry import (attribute_rdms, concept_rdms, concept_vectors, layer_rsa,
-                                       pca_attributes, vectors_table)
+                                       pca_attributes, pca_scores, vectors_table)
 from emostat.analysis.probes import probe_layers
 from emostat.analysis.steering import steering_test
 from emostat.errors import InputError
@@ -29,8 +29,9 @@ class GeometryOptions:
     """What one geometry run does (defaults: the default profile; ``quick()`` the small one)."""
 
     n_perm: int = 999                 # concept-label permutations (RSA, PCA)
-    n_perm_probe: int = 199           # within-group shuffles, each a full cross-validation
+    n_perm_probe: int = 999           # within-group shuffles, each a full cross-validation
     probe_layers: int | None = None   # evenly spaced layers probed (None: all)
+    logistic_layers: int = 10         # evenly spaced probed layers that get the logistic probe
     n_splits: int = 5
     position: str = "mean"
     steer_layer: int | None = None    # None: the middle layer, fixed before the data are seen
@@ -42,7 +43,7 @@ class GeometryOptions:
 
     @classmethod
     def quick(cls, **kw):
-        base = dict(probe_layers=6, n_items=27, n_perm_probe=199)
+        base = dict(probe_layers=10, logistic_layers=3, n_items=27, n_perm_probe=199)
         return cls(**{**base, **kw})
 
 
@@ -159,14 +160,23 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     t = time.perf_counter()
     pca = pca_attributes(V, means, n_perm=opt.n_perm, seed=seed + 1)
     io.write_table(pca, res / "geometry_pca.parquet", prov=prov)
+    S, _, ev = pca_scores(V, 2)
+    scores = pd.DataFrame([dict(layer=la, concept=c, PC1=S[la, k, 0], PC2=S[la, k, 1],
+                                explained1=ev[la, 0], explained2=ev[la, 1],
+                                **{f"attribute:{a}": float(means.iloc[k][a])
+                                   for a in means.columns})
+                           for la in range(L) for k, c in enumerate(concepts)])
+    io.write_table(scores, res / "geometry_pca_scores.parquet", prov=prov)
     timing["pca"] = time.perf_counter() - t
 
     t = time.perf_counter()
     groups, group_by = stimulus_groups(stimuli)
     pl = (list(range(L)) if opt.probe_layers is None else
           sorted(set(np.linspace(0, L - 1, opt.probe_layers).round().astype(int).tolist())))
+    ll = sorted(set(np.linspace(0, len(pl) - 1, min(opt.logistic_layers, len(pl)))
+                    .round().astype(int).tolist()))
     probes = probe_layers(X[pl], labels, groups, n_splits=opt.n_splits,
-                          n_perm=opt.n_perm_probe, seed=seed + 2, layers=pl)
+                          n_perm=opt.n_perm_probe, seed=seed + 2, layers=pl, logistic_layers=ll)
     probes["group_by"] = group_by
     probes["depth"] = probes["layer"] / max(L - 1, 1)
     io.write_table(probes, res / "geometry_probes.parquet", prov=prov)
@@ -228,7 +238,12 @@ def headline(rsa, pca, probes, test, timing) -> dict:
                                                 "p_value")}
     r = rec(probes)
     out["probe"] = {k: r[k] for k in ("layer", "estimate", "conf_low", "conf_high",
-                                      "control_accuracy", "chance", "p_value")}
+                                      "control_accuracy", "chance", "p_value", "p_floor")}
+    lg = probes[probes["test"] == "logistic_cv"]
+    if len(lg):
+        r = lg.loc[lg["estimate"].idxmax()]
+        out["probe_logistic_best"] = {k: r[k] for k in ("layer", "estimate", "conf_low",
+                                                        "conf_high", "control_accuracy")}
     r = test[test["role"] == "record"].iloc[0].to_dict()
     out["steering"] = {k: r[k] for k in ("estimate", "conf_low", "conf_high", "statistic", "df",
                                          "p_value", "status")}
