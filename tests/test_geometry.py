@@ -149,8 +149,7 @@ def _planted(seed, signal_layer=3, L=6, C=10, per=8, d=20, strength=3.0):
 def test_planted_signal_found_at_its_layer_and_direction():
     X, labels, concepts, means, direction = _planted(0)
     V = g.concept_vectors(X, labels, concepts)
-    human = pd.DataFrame({"valence": np.abs(np.subtract.outer(means.valence.to_numpy(), means.valence.to_numpy()))[
-        pair_indices(10)]})
+    human = g.attribute_rdms(means[["valence"]])
     rsa = g.layer_rsa(g.concept_rdms(V, "euclidean"), human, n_perm=199, seed=1)
     rec = rsa[rsa.test == "max_over_layers"].iloc[0]
     assert rec.layer == 3 and rec.p_value <= 1 / 200 + 1e-12         # the planted layer
@@ -213,3 +212,16 @@ def test_steering_test_recovers_a_planted_dose_response():
     assert null[null.role == "record"].p_value.iloc[0] > 0.05
     with pytest.raises(InputError, match="missing column"):
         steering_test(pd.DataFrame({"item": [1]}))
+
+
+def test_attribute_rdms_match_scipy_pdist_and_the_study_helper():
+    from scipy.spatial.distance import pdist
+
+    from emostat.analysis.human import attribute_rdms, load_shipped_human
+
+    means = load_shipped_human().means
+    ours = g.attribute_rdms(means)
+    for a in ("valence", "arousal"):                                 # scipy pdist order
+        np.testing.assert_allclose(ours[a], pdist(means[[a]].to_numpy(), "cityblock"))
+    ref = attribute_rdms(means)                                      # the study-only helper
+    np.testing.assert_allclose(ours.to_numpy(), ref.to_numpy(), atol=1e-11)

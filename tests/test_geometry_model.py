@@ -116,7 +116,9 @@ def test_null_model_end_to_end_tables_and_verdicts(lm, tmp_path):
     probes = pd.read_parquet(res / "geometry_probes.parquet")
     assert set(probes.group_by) == {"setting"}
     for df in (pd.read_parquet(res / "geometry_layer_rsa.parquet"), probes):
-        assert df.p_method.str.len().min() > 0 and (df.p_floor > 0).all()
+        tested = df[df.p_value.notna()]
+        assert df.p_method.str.len().min() > 0 and (tested.p_floor > 0).all()
+        assert (tested.p_value >= tested.p_floor - 1e-12).all()
     assert s["steering"]["status"] in ("ok", "singular")
 
 

@@ -179,7 +179,7 @@ def probe_layers(X, labels, groups, n_splits: int = 5, n_perm: int = 999, seed: 
     lo, hi = clopper_pearson(np.round(acc * n), n)
     clo, chi = clopper_pearson(np.round(acc_control * n), n)
     pc = perm_columns(count, n_perm)
-    base = dict(n_perm=0, p_floor=0.0, p_mc_low=np.nan, p_mc_high=np.nan, p_value=np.nan)
+    base = dict(n_perm=0, p_floor=np.nan, p_mc_low=np.nan, p_mc_high=np.nan, p_value=np.nan)
     rows = []
     for li, layer in enumerate(layers):
         rows.append(dict(layer=layer, test="ridge_cv", role="supporting", estimate=acc[li],

@@ -183,35 +183,39 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     timing["probes"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    layer = L // 2 if opt.steer_layer is None else int(opt.steer_layer)
-    n_items = opt.n_items or 2 * len(concepts)
-    held = held_out_items(labels, concepts, n_items, seed + 3)
-    Vs = concept_vectors(X[[layer]][:, ~held], labels[~held], concepts)[0]
-    rng = np.random.default_rng(seed + 4)
-    R = rng.standard_normal((opt.n_random, Vs.shape[1]))
-    units = np.vstack([Vs, R])
-    units /= np.linalg.norm(units, axis=1, keepdims=True)
-    names = concepts + [f"random-{k + 1:02d}" for k in range(opt.n_random)]
-    kinds = ["concept"] * len(concepts) + ["random"] * opt.n_random
-    targets = concepts + [concepts[k % len(concepts)]
-                          for k in rng.permutation(max(opt.n_random, len(concepts)))[
-                              :opt.n_random]]
-    scales = np.asarray(opt.scales, dtype=float)
-    items = stimuli.loc[held, "text"].tolist()
-    base, steered, _ = steering_scores(lm, items, [words[c] for c in concepts], layer, units,
-                                       scales=scales)
-    st = steering_rows(base, steered, stimuli.loc[held, "id"].tolist(), labels[held].tolist(),
-                       concepts, names, kinds, targets, scales)
-    st.insert(0, "layer", layer)
-    io.write_table(st, res / "geometry_steering.parquet", prov=prov)
-    test = steering_test(st)
-    test.insert(0, "layer", layer)
-    io.write_table(test, res / "geometry_steering_test.parquet", prov=prov)
+    test = None
+    if lm.kind == "causal":                            # steering scores a decoder's choice
+        layer = L // 2 if opt.steer_layer is None else int(opt.steer_layer)
+        n_items = opt.n_items or 2 * len(concepts)
+        held = held_out_items(labels, concepts, n_items, seed + 3)
+        Vs = concept_vectors(X[[layer]][:, ~held], labels[~held], concepts)[0]
+        rng = np.random.default_rng(seed + 4)
+        R = rng.standard_normal((opt.n_random, Vs.shape[1]))
+        units = np.vstack([Vs, R])
+        units /= np.linalg.norm(units, axis=1, keepdims=True)
+        names = concepts + [f"random-{k + 1:02d}" for k in range(opt.n_random)]
+        kinds = ["concept"] * len(concepts) + ["random"] * opt.n_random
+        targets = concepts + [concepts[k % len(concepts)]
+                              for k in rng.permutation(max(opt.n_random, len(concepts)))[
+                                  :opt.n_random]]
+        scales = np.asarray(opt.scales, dtype=float)
+        items = stimuli.loc[held, "text"].tolist()
+        base, steered, _ = steering_scores(lm, items, [words[c] for c in concepts], layer,
+                                           units, scales=scales)
+        st = steering_rows(base, steered, stimuli.loc[held, "id"].tolist(),
+                           labels[held].tolist(), concepts, names, kinds, targets, scales)
+        st.insert(0, "layer", layer)
+        io.write_table(st, res / "geometry_steering.parquet", prov=prov)
+        test = steering_test(st)
+        test.insert(0, "layer", layer)
+        io.write_table(test, res / "geometry_steering_test.parquet", prov=prov)
     timing["steering"] = time.perf_counter() - t
     timing["total"] = time.perf_counter() - t0
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / "geometry_timing.json").write_text(json.dumps(timing, indent=1))
     summary = headline(rsa, pca, probes, test, timing)
+    if test is None:
+        summary["steering"] = f"not run: {lm.name} is not a decoder"
     if not quiet:
         print(json.dumps(summary, indent=1, default=float))
     return summary
@@ -244,7 +248,8 @@ def headline(rsa, pca, probes, test, timing) -> dict:
         r = lg.loc[lg["estimate"].idxmax()]
         out["probe_logistic_best"] = {k: r[k] for k in ("layer", "estimate", "conf_low",
                                                         "conf_high", "control_accuracy")}
-    r = test[test["role"] == "record"].iloc[0].to_dict()
-    out["steering"] = {k: r[k] for k in ("estimate", "conf_low", "conf_high", "statistic", "df",
-                                         "p_value", "status")}
+    if test is not None:
+        r = test[test["role"] == "record"].iloc[0].to_dict()
+        out["steering"] = {k: r[k] for k in ("estimate", "conf_low", "conf_high", "statistic",
+                                             "df", "p_value", "status")}
     return out

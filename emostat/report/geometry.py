@@ -74,8 +74,8 @@ def steering_sentence(test: pd.DataFrame | None, alpha: float = .05) -> str:
     if r.status == "failed" or not np.isfinite(r.p_value):
         return f"The steering model could not be fitted ({r.message})."
     word = "raises" if r.estimate > 0 else "lowers"
-    sig = "" if r.p_value <= alpha else "not significantly "
-    return (f"Adding a concept's vector at layer {int(r.layer)} {sig}{word} the log-probability "
+    sig = "" if r.p_value <= alpha else "(not significantly) "
+    return (f"Adding a concept's vector at layer {int(r.layer)} {word} {sig}the log-probability "
             f"of that concept by {r.estimate:.2f} per unit of scale more than a random "
             f"direction of the same norm (95% CI [{r.conf_low:.2f}, {r.conf_high:.2f}]; "
             f"{r.p_method}, df = {r.df:.1f}, {_p(r.p_value)}; crossed random slopes over "
@@ -110,9 +110,9 @@ def layer_profiles(rsa: pd.DataFrame | None, probes: pd.DataFrame | None,
         axes[1].plot(d["depth"], d["control_accuracy"], "--", label="control task")
         lg = probes[probes["test"] == "logistic_cv"]
         if len(lg):
-            axes[1].errorbar(lg["depth"], lg["estimate"],
-                             yerr=[lg["estimate"] - lg["conf_low"], lg["conf_high"] - lg["estimate"]],
-                             fmt="s", ms=4, label="logistic probe")
+            err = [lg["estimate"] - lg["conf_low"], lg["conf_high"] - lg["estimate"]]
+            axes[1].errorbar(lg["depth"], lg["estimate"], yerr=err, fmt="s", ms=4,
+                             label="logistic probe")
         axes[1].axhline(d["chance"].iloc[0], color="grey", lw=.5, label="chance")
         axes[1].set(xlabel="depth (layer / last layer)", ylabel="out-of-fold accuracy",
                     title="Concept probes")
