@@ -2,7 +2,8 @@
 
 On the embedded SmolLM2-135M, one thread, a subset of the shipped situations (``--per``
 stimuli per concept):
-  forward      plain model forward over the stimuli (batch 16, no hooks): the unit
+  forward      plain model forward over the stimuli (batch 16, no hooks, next-token logits
+               only, batches of similar length as in residual_states): the unit
   residuals    residual_states over the same stimuli (hooks on every block, mean over tokens)
   rsa, pca     layer_rsa / pca_attributes with ``--n-perm`` concept-label permutations
   probes       ridge probe with ``--n-perm-probe`` within-group shuffles on every layer, plus
@@ -65,12 +66,14 @@ def main(argv=None):
     times = {}
 
     def plain(tx):
+        """Forward only, next-token logits only, batches of similar length (as residuals)."""
         tok = lm.tokenizer
         tok.padding_side = "right"
+        tx = sorted(tx, key=lambda x: len(tok(x)["input_ids"]))
         with torch.no_grad():
             for lo in range(0, len(tx), 16):
                 enc = tok(tx[lo:lo + 16], return_tensors="pt", padding=True)
-                lm.model(**enc)
+                lm.model(**enc, logits_to_keep=1)
 
     t = time.perf_counter()
     plain(texts)

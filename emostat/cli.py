@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "layer (writes OUT/results/geometry_*.parquet)")
     s.add_argument("--out", type=Path, required=True, help="output folder")
     s.add_argument("--model", help="as for collect (default: embedded SmolLM2-135M)")
-    s.add_argument("--quick", action="store_true", help="6 probed layers, 27 steering items")
+    s.add_argument("--quick", action="store_true", help="10 probed layers, 16 steering items")
     s.add_argument("--n-perm", type=int, help="concept-label permutations (default 999)")
     s.add_argument("--n-perm-probe", type=int, help="probe label shuffles (default 199)")
     s.add_argument("--steer-layer", type=int, help="steering layer (default: the middle one)")

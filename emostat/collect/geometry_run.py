@@ -43,7 +43,7 @@ class GeometryOptions:
 
     @classmethod
     def quick(cls, **kw):
-        base = dict(probe_layers=10, logistic_layers=3, n_items=27, n_perm_probe=199)
+        base = dict(probe_layers=10, logistic_layers=3, n_items=16, n_perm_probe=199)
         return cls(**{**base, **kw})
 
 
@@ -134,7 +134,7 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     stimuli = stimuli[stimuli["concept"].isin(concepts)].reset_index(drop=True)
     if stimuli.empty:
         raise InputError("stimuli: none of the stimuli belong to the space's concepts")
-    lm = lm or load_model(model)
+    lm = lm or load_model(model, tasks=())          # the residual stream needs no task head
     timing["load"] = time.perf_counter() - t0
     res = Path(out) / "results"
     prov = io.provenance(model=lm.identity, seed=seed, geometry=vars(opt) | {"extra": None},
