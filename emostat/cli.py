@@ -84,6 +84,18 @@ def _cmd_run(a):
         quiet=a.quiet, models=a.model)
 
 
+def _cmd_geometry(a):
+    from emostat.collect.geometry_run import GeometryOptions, run_geometry
+
+    kw = {k: v for k, v in dict(n_perm=a.n_perm, n_perm_probe=a.n_perm_probe,
+                                steer_layer=a.steer_layer, n_random=a.n_random,
+                                n_items=a.n_items).items() if v is not None}
+    if a.scales:
+        kw["scales"] = tuple(float(x) for x in a.scales.split(","))
+    opt = GeometryOptions.quick(**kw) if a.quick else GeometryOptions(**kw)
+    run_geometry(a.out, model=a.model, options=opt, seed=a.seed, quiet=a.quiet)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="emostat", description="emostat: emotion concepts inside language models — collect, analyse, report.")
     p.add_argument("--version", action="version", version=f"emostat {__version__}")
@@ -147,6 +159,20 @@ def build_parser() -> argparse.ArgumentParser:
     c = ss.add_parser("check", help="validate a concept space and describe it (writes nothing)")
     c.add_argument("dir", help="a space folder or a shipped space name (study, vader, ...)")
     c.set_defaults(func=_cmd_space_check)
+
+    s = sub.add_parser("geometry", help="concept vectors, RSA, PCA, probes and steering per "
+                       "layer (writes OUT/results/geometry_*.parquet)")
+    s.add_argument("--out", type=Path, required=True, help="output folder")
+    s.add_argument("--model", help="as for collect (default: embedded SmolLM2-135M)")
+    s.add_argument("--quick", action="store_true", help="10 probed layers, 16 steering items")
+    s.add_argument("--n-perm", type=int, help="concept-label permutations (default 999)")
+    s.add_argument("--n-perm-probe", type=int, help="probe label shuffles (default 199)")
+    s.add_argument("--steer-layer", type=int, help="steering layer (default: the middle one)")
+    s.add_argument("--scales", help="comma list of steering scales (x residual norm)")
+    s.add_argument("--n-random", type=int, help="random directions (default 5)")
+    s.add_argument("--n-items", type=int, help="held-out steering items")
+    _add_common(s)
+    s.set_defaults(func=_cmd_geometry)
 
     s = sub.add_parser("run", help="collect (or reproduce), analyse and render, end to end")
     s.add_argument("--out", type=Path, default=Path("out"))

@@ -1,0 +1,255 @@
+"""``emostat geometry``: concept vectors, RSA, PCA, probes and steering on one model.
+
+Writes, under ``OUT/results/`` (Parquet with provenance): ``geometry_vectors``,
+``geometry_layer_rsa``, ``geometry_pca``, ``geometry_probes``, ``geometry_steering`` (item x
+vector x scale) and ``geometry_steering_test``; ``OUT/geometry_timing.json`` holds the time of
+each step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emostat import io
+from emostat.analysis.geometry import (attribute_rdms, concept_rdms, concept_vectors, layer_rsa,
+                                       pca_attributes, pca_scores, vectors_table)
+from emostat.analysis.probes import probe_layers
+from emostat.analysis.steering import steering_test
+from emostat.errors import InputError
+
+
+@dataclass
+class GeometryOptions:
+    """What one geometry run does (defaults: the default profile; ``quick()`` the small one)."""
+
+    n_perm: int = 999                 # concept-label permutations (RSA, PCA)
+    n_perm_probe: int = 999           # within-group shuffles, each a full cross-validation
+    probe_layers: int | None = None   # evenly spaced layers probed (None: all)
+    logistic_layers: int = 10         # evenly spaced probed layers that get the logistic probe
+    n_splits: int = 5
+    position: str = "mean"
+    steer_layer: int | None = None    # None: the middle layer, fixed before the data are seen
+    scales: tuple = (0.25, 0.5, 1.0)  # x the residual norm at the answer position
+    n_random: int = 5
+    n_items: int | None = None        # held-out items, spread over concepts (None: 2/concept)
+    metric: str = "correlation"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def quick(cls, **kw):
+        base = dict(probe_layers=10, logistic_layers=3, n_items=16, n_perm_probe=199)
+        return cls(**{**base, **kw})
+
+
+def stimulus_groups(stimuli: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """Groups for the probe folds: ``source``, else ``setting`` (topic), else the stimulus."""
+    for col in ("source", "setting"):
+        if col in stimuli.columns and (stimuli[col].astype(str).str.len() > 0).all():
+            return stimuli[col].astype(str).to_numpy(), col
+    return stimuli["id"].astype(str).to_numpy(), "id"
+
+
+def held_out_items(labels, concepts, n_items, seed) -> np.ndarray:
+    """Boolean mask of the steering items: ``n_items`` stimuli taken round-robin over the
+    concepts (seeded), kept out of the steering vectors."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    pools = {c: list(rng.permutation(np.flatnonzero(labels == c))) for c in concepts}
+    pick = []
+    while len(pick) < n_items and any(len(p) > 1 for p in pools.values()):
+        for c in concepts:
+            if len(pick) < n_items and len(pools[c]) > 1:
+                pick.append(pools[c].pop())
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[pick] = True
+    return mask
+
+
+def steering_rows(base, steered, items, item_concepts, words, vector_names, kinds, targets,
+                  scales) -> pd.DataFrame:
+    """Rows item x vector x scale from :func:`steering_scores` (steered [n, K*S, W], scale
+    major). Log-probabilities are renormalised over the concepts' words."""
+    def norm(a):
+        return a - np.logaddexp.reduce(a, axis=-1, keepdims=True)
+
+    b, s = norm(base), norm(steered)
+    widx = {w: k for k, w in enumerate(words)}
+    K = len(vector_names)
+    rows = []
+    for t, item in enumerate(items):
+        bchoice = int(np.argmax(b[t]))
+        for si, scale in enumerate(scales):
+            for k in range(K):
+                lp = s[t, si * K + k]
+                tw = widx[targets[k]]
+                choice = int(np.argmax(lp))
+                rows.append(dict(item=item, item_concept=item_concepts[t],
+                                 vector=vector_names[k], kind=kinds[k], target=targets[k],
+                                 scale=float(scale), base_logp=b[t, tw], logp=lp[tw],
+                                 delta_logp=lp[tw] - b[t, tw], choice=words[choice],
+                                 chose_target=int(choice == tw),
+                                 delta_choice=int(choice == tw) - int(bchoice == tw),
+                                 correct=int(words[choice] == words[widx[item_concepts[t]]])))
+    return pd.DataFrame(rows)
+
+
+def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=None,
+                 similarity=None, words=None, options: GeometryOptions | None = None,
+                 seed: int = 0, quiet: bool = False, lm=None) -> dict:
+    """Run the whole geometry on one model and write its tables; returns the headline numbers.
+
+    Parameters
+    ----------
+    stimuli : DataFrame ``id, concept, text`` (optional ``source``/``setting``); default the
+        shipped situations.
+    means : DataFrame concepts x attributes (index = concepts in analysis order); default the
+        shipped human means.
+    similarity : array [n_pairs] of mean human dissimilarities (optional; tested like an
+        attribute RDM under the name ``similarity``).
+    words : concept -> word used in prompts (default: the concept name).
+    """
+    from emostat.collect.geometry import residual_states, steering_scores
+    from emostat.collect.models import load_model
+
+    opt = options or GeometryOptions()
+    t0 = time.perf_counter()
+    timing = {}
+    if stimuli is None or means is None:
+        from emostat.analysis.human import load_shipped_human
+        from emostat.collect.stimuli import read_stimuli
+
+        if stimuli is None:
+            stimuli = read_stimuli().rename(columns={"emotion": "concept"})
+        if means is None:
+            hs = load_shipped_human()
+            means, similarity = hs.means, hs.mean_rdm if similarity is None else similarity
+    concepts = [str(c) for c in means.index]
+    words = words or {c: c for c in concepts}
+    stimuli = stimuli[stimuli["concept"].isin(concepts)].reset_index(drop=True)
+    if stimuli.empty:
+        raise InputError("stimuli: none of the stimuli belong to the space's concepts")
+    lm = lm or load_model(model, tasks=())          # the residual stream needs no task head
+    timing["load"] = time.perf_counter() - t0
+    res = Path(out) / "results"
+    prov = io.provenance(model=lm.identity, seed=seed, geometry=vars(opt) | {"extra": None},
+                         n_stimuli=len(stimuli), concepts=len(concepts))
+
+    t = time.perf_counter()
+    X = residual_states(lm, stimuli["text"].tolist(), position=opt.position)
+    timing["residuals"] = time.perf_counter() - t
+    labels = stimuli["concept"].to_numpy()
+    L = X.shape[0]
+
+    t = time.perf_counter()
+    V = concept_vectors(X, labels, concepts)
+    vt = vectors_table(V, concepts, stimuli["concept"].value_counts())
+    vt.insert(0, "site", "residual")
+    io.write_table(vt, res / "geometry_vectors.parquet", prov=prov)
+    human = attribute_rdms(means)
+    if similarity is not None:
+        human["similarity"] = np.asarray(similarity, dtype=float)
+    rsa = layer_rsa(concept_rdms(V, opt.metric), human, n_perm=opt.n_perm, seed=seed)
+    io.write_table(rsa, res / "geometry_layer_rsa.parquet", prov=prov)
+    timing["rsa"] = time.perf_counter() - t
+    t = time.perf_counter()
+    pca = pca_attributes(V, means, n_perm=opt.n_perm, seed=seed + 1)
+    io.write_table(pca, res / "geometry_pca.parquet", prov=prov)
+    S, _, ev = pca_scores(V, 2)
+    scores = pd.DataFrame([dict(layer=la, concept=c, PC1=S[la, k, 0], PC2=S[la, k, 1],
+                                explained1=ev[la, 0], explained2=ev[la, 1],
+                                **{f"attribute:{a}": float(means.iloc[k][a])
+                                   for a in means.columns})
+                           for la in range(L) for k, c in enumerate(concepts)])
+    io.write_table(scores, res / "geometry_pca_scores.parquet", prov=prov)
+    timing["pca"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    groups, group_by = stimulus_groups(stimuli)
+    pl = (list(range(L)) if opt.probe_layers is None else
+          sorted(set(np.linspace(0, L - 1, opt.probe_layers).round().astype(int).tolist())))
+    ll = sorted(set(np.linspace(0, len(pl) - 1, min(opt.logistic_layers, len(pl)))
+                    .round().astype(int).tolist()))
+    probes = probe_layers(X[pl], labels, groups, n_splits=opt.n_splits,
+                          n_perm=opt.n_perm_probe, seed=seed + 2, layers=pl, logistic_layers=ll)
+    probes["group_by"] = group_by
+    probes["depth"] = probes["layer"] / max(L - 1, 1)
+    io.write_table(probes, res / "geometry_probes.parquet", prov=prov)
+    timing["probes"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    test = None
+    if lm.kind == "causal":                            # steering scores a decoder's choice
+        layer = L // 2 if opt.steer_layer is None else int(opt.steer_layer)
+        n_items = opt.n_items or 2 * len(concepts)
+        held = held_out_items(labels, concepts, n_items, seed + 3)
+        Vs = concept_vectors(X[[layer]][:, ~held], labels[~held], concepts)[0]
+        rng = np.random.default_rng(seed + 4)
+        R = rng.standard_normal((opt.n_random, Vs.shape[1]))
+        units = np.vstack([Vs, R])
+        units /= np.linalg.norm(units, axis=1, keepdims=True)
+        names = concepts + [f"random-{k + 1:02d}" for k in range(opt.n_random)]
+        kinds = ["concept"] * len(concepts) + ["random"] * opt.n_random
+        targets = concepts + [concepts[k % len(concepts)]
+                              for k in rng.permutation(max(opt.n_random, len(concepts)))[
+                                  :opt.n_random]]
+        scales = np.asarray(opt.scales, dtype=float)
+        items = stimuli.loc[held, "text"].tolist()
+        base, steered, _ = steering_scores(lm, items, [words[c] for c in concepts], layer,
+                                           units, scales=scales)
+        st = steering_rows(base, steered, stimuli.loc[held, "id"].tolist(),
+                           labels[held].tolist(), concepts, names, kinds, targets, scales)
+        st.insert(0, "layer", layer)
+        io.write_table(st, res / "geometry_steering.parquet", prov=prov)
+        test = steering_test(st)
+        test.insert(0, "layer", layer)
+        io.write_table(test, res / "geometry_steering_test.parquet", prov=prov)
+    timing["steering"] = time.perf_counter() - t
+    timing["total"] = time.perf_counter() - t0
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "geometry_timing.json").write_text(json.dumps(timing, indent=1))
+    summary = headline(rsa, pca, probes, test, timing)
+    if test is None:
+        summary["steering"] = f"not run: {lm.name} is not a decoder"
+    if not quiet:
+        print(json.dumps(summary, indent=1, default=float))
+    return summary
+
+
+def headline(rsa, pca, probes, test, timing) -> dict:
+    """The numbers a note quotes: best RSA layer per valence/similarity with its max-over-layers
+    p, PC1 vs valence, the probe against its control, the steering dose term."""
+    def rec(df, **eq):
+        m = df["role"] == "record"
+        for k, v in eq.items():
+            m &= df[k] == v
+        return df[m].iloc[0].to_dict() if m.any() else {}
+
+    out = {"timing_s": {k: round(v, 1) for k, v in timing.items()}}
+    for a in ("valence", "similarity"):
+        r = rec(rsa, attribute=a)
+        if r:
+            out[f"rsa_{a}"] = {k: r[k] for k in ("layer", "estimate", "p_value", "p_mc_low",
+                                                 "p_mc_high", "n_perm")}
+    r = rec(pca, attribute="valence", component="PC1")
+    if r:
+        out["pc1_valence"] = {k: r[k] for k in ("layer", "estimate", "conf_low", "conf_high",
+                                                "p_value")}
+    r = rec(probes)
+    out["probe"] = {k: r[k] for k in ("layer", "estimate", "conf_low", "conf_high",
+                                      "control_accuracy", "chance", "p_value", "p_floor")}
+    lg = probes[probes["test"] == "logistic_cv"]
+    if len(lg):
+        r = lg.loc[lg["estimate"].idxmax()]
+        out["probe_logistic_best"] = {k: r[k] for k in ("layer", "estimate", "conf_low",
+                                                        "conf_high", "control_accuracy")}
+    if test is not None:
+        r = test[test["role"] == "record"].iloc[0].to_dict()
+        out["steering"] = {k: r[k] for k in ("estimate", "conf_low", "conf_high", "statistic",
+                                             "df", "p_value", "status")}
+    return out

@@ -1,0 +1,159 @@
+"""Views of the geometry tables (``emostat geometry``): sentences and figures; reads tables only.
+
+Each sentence is built from the row of record of its table (role ``record``) and says the test,
+its unit and its number of draws; nothing here decides beyond ``p <= alpha``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TABLES = ("geometry_layer_rsa", "geometry_pca", "geometry_probes", "geometry_steering",
+          "geometry_steering_test")
+
+
+def _p(p, floor=None) -> str:
+    if p is None or not np.isfinite(p):
+        return "p not computed"
+    if floor and p <= floor + 1e-12:
+        return f"p = {p:.3f} (the smallest attainable)"
+    return f"p = {p:.3f}" if p >= .001 else "p < .001"
+
+
+def _record(df, **eq):
+    if df is None:
+        return None
+    m = df["role"] == "record"
+    for k, v in eq.items():
+        m &= df[k] == v
+    return df[m].iloc[0] if m.any() else None
+
+
+def rsa_sentence(rsa: pd.DataFrame | None, attribute: str, alpha: float = .05) -> str:
+    r = _record(rsa, attribute=attribute)
+    if r is None:
+        return ""
+    n_layers = rsa.loc[rsa["test"] == "layer_mantel", "layer"].nunique()
+    verdict = "beyond" if r.p_value <= alpha else "not beyond"
+    return (f"The concept-vector RDM matches the {attribute} RDM best at layer {int(r.layer)} "
+            f"(Spearman ρ = {r.estimate:.3f}); tested as the best of {n_layers} layers against "
+            f"the maximum over layers of {int(r.n_perm)} concept-label permutations, this is "
+            f"{verdict} chance ({_p(r.p_value, r.p_floor)}, Monte-Carlo interval "
+            f"[{r.p_mc_low:.3f}, {r.p_mc_high:.3f}]).")
+
+
+def pca_sentence(pca: pd.DataFrame | None, attribute: str = "valence", component="PC1",
+                 alpha: float = .05) -> str:
+    r = _record(pca, attribute=attribute, component=component)
+    if r is None:
+        return ""
+    return (f"{component} of the concept vectors correlates with {attribute} at r = "
+            f"{r.estimate:.2f} (95% CI [{r.conf_low:.2f}, {r.conf_high:.2f}] over "
+            f"{r.unit.split('(')[-1].rstrip(')')} concepts; the sign of a component is "
+            f"arbitrary) at its best layer {int(r.layer)}; against the maximum |r| over layers "
+            f"under {int(r.n_perm)} concept-label permutations, {_p(r.p_value, r.p_floor)}.")
+
+
+def probe_sentence(probes: pd.DataFrame | None, alpha: float = .05) -> str:
+    r = _record(probes)
+    if r is None:
+        return ""
+    return (f"A linear probe ({r.probe}) decodes the concept of a single stimulus best at layer "
+            f"{int(r.layer)}: accuracy {r.estimate:.2f} (95% CI [{r.conf_low:.2f}, "
+            f"{r.conf_high:.2f}] over stimuli; {int(r.n_folds)} folds grouped by "
+            f"{r.get('group_by', 'group')}), against {r.control_accuracy:.2f} for the control task "
+            f"and chance {r.chance:.3f}; the best layer against the maximum over layers of "
+            f"{int(r.n_perm)} within-group label shuffles: {_p(r.p_value, r.p_floor)}.")
+
+
+def steering_sentence(test: pd.DataFrame | None, alpha: float = .05) -> str:
+    r = _record(test)
+    if r is None:
+        return ""
+    if r.status == "failed" or not np.isfinite(r.p_value):
+        return f"The steering model could not be fitted ({r.message})."
+    word = "raises" if r.estimate > 0 else "lowers"
+    sig = "" if r.p_value <= alpha else "(not significantly) "
+    return (f"Adding a concept's vector at layer {int(r.layer)} {word} {sig}the log-probability "
+            f"of that concept by {r.estimate:.2f} per unit of scale more than a random "
+            f"direction of the same norm (95% CI [{r.conf_low:.2f}, {r.conf_high:.2f}]; "
+            f"{r.p_method}, df = {r.df:.1f}, {_p(r.p_value)}; crossed random slopes over "
+            f"{r.unit}).")
+
+
+def layer_profiles(rsa: pd.DataFrame | None, probes: pd.DataFrame | None,
+                   attributes=("valence", "similarity")):
+    """Two panels over normalised depth: RSA rho per attribute (record layer marked) and probe
+    accuracy with its interval over stimuli, control task and chance."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    if rsa is not None:
+        lay = rsa[rsa["test"] == "layer_mantel"]
+        for a in lay["attribute"].unique():
+            d = lay[lay["attribute"] == a].sort_values("layer")
+            hl = a in attributes
+            axes[0].plot(d["depth"], d["estimate"], lw=1.6 if hl else .6,
+                         alpha=1 if hl else .35, label=a if hl else None)
+            r = _record(rsa, attribute=a)
+            if hl and r is not None:
+                axes[0].plot(r.depth, r.estimate, "o", color=axes[0].lines[-1].get_color())
+        axes[0].axhline(0, color="grey", lw=.5)
+        axes[0].set(xlabel="depth (layer / last layer)", ylabel="Spearman ρ with human RDM",
+                    title="RSA by layer")
+        axes[0].legend(fontsize=7)
+    if probes is not None:
+        d = probes[probes["test"] == "ridge_cv"].sort_values("layer")
+        axes[1].fill_between(d["depth"], d["conf_low"], d["conf_high"], alpha=.25)
+        axes[1].plot(d["depth"], d["estimate"], label="ridge probe")
+        axes[1].plot(d["depth"], d["control_accuracy"], "--", label="control task")
+        lg = probes[probes["test"] == "logistic_cv"]
+        if len(lg):
+            err = [lg["estimate"] - lg["conf_low"], lg["conf_high"] - lg["estimate"]]
+            axes[1].errorbar(lg["depth"], lg["estimate"], yerr=err, fmt="s", ms=4,
+                             label="logistic probe")
+        axes[1].axhline(d["chance"].iloc[0], color="grey", lw=.5, label="chance")
+        axes[1].set(xlabel="depth (layer / last layer)", ylabel="out-of-fold accuracy",
+                    title="Concept probes")
+        axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def pca_map(scores: pd.DataFrame, attribute: str | None, layer: int):
+    """Concepts on PC1 x PC2 of one layer, coloured by an attribute when given."""
+    import matplotlib.pyplot as plt
+
+    d = scores[scores["layer"] == layer]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    col = f"attribute:{attribute}"
+    c = d[col].to_numpy() if col in d else None
+    sc = ax.scatter(d["PC1"], d["PC2"], c=c, cmap="coolwarm", s=20)
+    for row in d.itertuples():
+        ax.annotate(row.concept, (row.PC1, row.PC2), fontsize=6)
+    if c is not None:
+        fig.colorbar(sc, ax=ax, label=attribute)
+    ax.set(xlabel=f"PC1 ({d['explained1'].iloc[0]:.0%})",
+           ylabel=f"PC2 ({d['explained2'].iloc[0]:.0%})", title=f"Concept vectors, layer {layer}")
+    fig.tight_layout()
+    return fig
+
+
+def dose_response(rows: pd.DataFrame):
+    """Mean change in the target's log-probability by scale, concept vectors vs random
+    directions, with ±1 SE over vectors."""
+    import matplotlib.pyplot as plt
+
+    per = rows.groupby(["kind", "scale", "vector"], as_index=False)["delta_logp"].mean()
+    g = per.groupby(["kind", "scale"])["delta_logp"].agg(["mean", "std", "count"]).reset_index()
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    for kind, d in g.groupby("kind"):
+        ax.errorbar(d["scale"], d["mean"], yerr=d["std"] / np.sqrt(d["count"]), marker="o",
+                    capsize=3, label=f"{kind} ({int(d['count'].iloc[0])} vectors)")
+    ax.axhline(0, color="grey", lw=.5)
+    ax.set(xlabel="scale (× residual norm at the answer position)",
+           ylabel="Δ log p(target concept)", title="Steering dose–response")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

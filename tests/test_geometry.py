@@ -1,0 +1,227 @@
+"""Geometry analysis (no torch): exact permutation nulls, planted signals, sklearn equality."""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from emostat.analysis import geometry as g
+from emostat.analysis import probes as pr
+from emostat.analysis.steering import steering_test
+from emostat.constants import pair_indices
+from emostat.errors import InputError
+
+
+def _square(v, n):
+    i, j = pair_indices(n)
+    S = np.zeros((n, n))
+    S[i, j] = S[j, i] = v
+    return S
+
+
+def test_layer_rsa_exact_enumeration_matches_brute_force():
+    rng = np.random.default_rng(3)
+    n, L = 5, 3
+    P = n * (n - 1) // 2
+    M = rng.normal(size=(L, P))
+    H = pd.DataFrame({"a": rng.normal(size=P), "b": M[1] + rng.normal(0, .5, P)})
+    out = g.layer_rsa(M, H, n_perm="exact")
+    i, j = pair_indices(n)
+    for col in H:
+        obs = np.array([stats.spearmanr(M[l], H[col]).statistic for l in range(L)])
+        perm = []
+        for p in itertools.permutations(range(n)):       # brute force: all 120 relabellings
+            S = _square(H[col].to_numpy(), n)[np.ix_(p, p)]
+            perm.append([stats.spearmanr(M[l], S[i, j]).statistic for l in range(L)])
+        perm = np.array(perm)
+        rows = out[(out.attribute == col) & (out.test == "layer_mantel")]
+        # reference: scipy spearmanr over an explicit loop of the 5! permutations
+        np.testing.assert_allclose(rows.estimate, obs, atol=1e-12)
+        np.testing.assert_allclose(rows.p_value, (perm >= obs - 1e-12).mean(0), atol=1e-12)
+        best = out[(out.attribute == col) & (out.test == "max_over_layers")].iloc[0]
+        assert best.layer == int(np.argmax(obs))
+        assert best.p_value == pytest.approx((perm.max(1) >= obs.max() - 1e-12).mean())
+        assert best.p_floor == pytest.approx(1 / 120)
+
+
+def test_pca_attributes_exact_enumeration_and_scipy_r():
+    rng = np.random.default_rng(4)
+    C, L, d = 5, 2, 6
+    V = rng.normal(size=(L, C, d))
+    means = pd.DataFrame({"valence": rng.normal(size=C)}, index=list("abcde"))
+    out = g.pca_attributes(V, means, n_components=1, n_perm="exact")
+    S, _, _ = g.pca_scores(V, 1)
+    r = np.array([stats.pearsonr(S[l, :, 0], means.valence).statistic for l in range(L)])
+    rows = out[out.test == "pc_pearson"]
+    np.testing.assert_allclose(rows.estimate, r, atol=1e-10)        # scipy pearsonr
+    np.testing.assert_allclose(rows.p_value, [stats.pearsonr(S[l, :, 0], means.valence).pvalue
+                                              for l in range(L)], atol=1e-10)
+    perm = np.array([[abs(stats.pearsonr(S[l, :, 0], means.valence.to_numpy()[list(p)])
+                          .statistic) for l in range(L)]
+                     for p in itertools.permutations(range(C))])
+    rec = out[out.test == "max_over_layers"].iloc[0]
+    assert rec.p_value == pytest.approx((perm.max(1) >= np.abs(r).max() - 1e-12).mean())
+
+
+def test_concept_vectors_match_groupby_and_project_out_neutral():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2, 12, 4))
+    labels = np.repeat(["x", "y", "z"], [3, 4, 5])
+    V = g.concept_vectors(X, labels, ["z", "x", "y"])
+    for layer in range(2):
+        ref = pd.DataFrame(X[layer]).groupby(labels).mean() - X[layer].mean(0)  # pandas
+        np.testing.assert_allclose(V[layer], ref.loc[["z", "x", "y"]].to_numpy(), atol=1e-12)
+    N = rng.normal(size=(2, 20, 4))
+    Vp = g.concept_vectors(X, labels, ["z", "x", "y"], neutral=N, n_pcs=2)
+    for layer in range(2):
+        _, _, Vt = np.linalg.svd(N[layer] - N[layer].mean(0))
+        assert np.abs(Vp[layer] @ Vt[:2].T).max() < 1e-10          # orthogonal to the PCs
+    with pytest.raises(InputError, match="no stimulus"):
+        g.concept_vectors(X, labels, ["z", "x", "y", "w"])
+
+
+def test_clopper_pearson_matches_statsmodels():
+    from statsmodels.stats.proportion import proportion_confint
+
+    for k, n in [(0, 199), (7, 199), (199, 199), (40, 405)]:
+        lo, hi = g.clopper_pearson(k, n)
+        ref = proportion_confint(k, n, method="beta")                # statsmodels
+        assert float(lo) == pytest.approx(ref[0], abs=1e-10)
+        assert float(hi) == pytest.approx(ref[1], abs=1e-10)
+
+
+def test_cv_accuracy_equals_sklearn_cross_val_score():
+    from sklearn.model_selection import cross_val_score
+
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(4), 15).astype(str)
+    X = rng.normal(size=(60, 8)) + (y.astype(int)[:, None] == np.arange(8)) * 1.5
+    groups = np.tile(np.arange(10), 6)
+    folds = pr.group_folds(groups, 5)
+    for tr, te in folds:                                             # grouped: no group shared
+        assert not set(groups[tr]) & set(groups[te])
+    acc = (pr.cv_predict(X, y, folds) == y).mean()
+    scores = cross_val_score(pr.make_probe(), X, y, cv=folds)        # sklearn's own CV
+    sizes = np.array([len(te) for _, te in folds])
+    assert acc == pytest.approx((scores * sizes).sum() / sizes.sum(), abs=1e-12)
+    # the closed-form ridge probe, for one label vector and for many shuffles at once
+    _, code = np.unique(y, return_inverse=True)
+    shuffles = np.column_stack([code] + [pr.shuffle_within(code, groups, rng) for _ in range(3)])
+    pred = pr.ridge_cv_predict(X, shuffles, folds, alpha=8.0)
+    for b in range(4):
+        scores = cross_val_score(pr.make_ridge(8.0), X, shuffles[:, b], cv=folds)
+        acc = (pred[:, b] == shuffles[:, b]).mean()
+        assert acc == pytest.approx((scores * sizes).sum() / sizes.sum(), abs=1e-12)
+        ref = np.empty(len(y), dtype=int)                             # sklearn's predictions
+        for tr, te in folds:
+            ref[te] = pr.make_ridge(8.0).fit(X[tr], shuffles[tr, b]).predict(X[te])
+        np.testing.assert_array_equal(pred[:, b], ref)
+
+
+def test_shuffle_within_keeps_labels_inside_groups():
+    rng = np.random.default_rng(0)
+    y = np.array(list("aabbccaabbcc"))
+    groups = np.repeat([0, 1, 2], 4)
+    z = pr.shuffle_within(y, groups, rng)
+    for k in range(3):
+        assert sorted(z[groups == k]) == sorted(y[groups == k])
+
+
+def _planted(seed, signal_layer=3, L=6, C=10, per=8, d=20, strength=3.0):
+    """Concepts on a valence line along one direction, plus a small offset of their own, at one
+    layer; pure noise elsewhere."""
+    rng = np.random.default_rng(seed)
+    valence = rng.normal(size=C)
+    direction = rng.normal(size=d)
+    direction /= np.linalg.norm(direction)
+    labels = np.repeat(np.arange(C), per)
+    X = rng.normal(size=(L, C * per, d))
+    if signal_layer is not None:
+        X[signal_layer] += strength * valence[labels][:, None] * direction
+        X[signal_layer] += rng.normal(0, 0.5, (C, d))[labels]
+    concepts = [str(c) for c in range(C)]
+    means = pd.DataFrame({"valence": valence, "other": rng.normal(size=C)}, index=concepts)
+    return X, labels.astype(str), concepts, means, direction
+
+
+def test_planted_signal_found_at_its_layer_and_direction():
+    X, labels, concepts, means, direction = _planted(0)
+    V = g.concept_vectors(X, labels, concepts)
+    human = g.attribute_rdms(means[["valence"]])
+    rsa = g.layer_rsa(g.concept_rdms(V, "euclidean"), human, n_perm=199, seed=1)
+    rec = rsa[rsa.test == "max_over_layers"].iloc[0]
+    assert rec.layer == 3 and rec.p_value <= 1 / 200 + 1e-12         # the planted layer
+    pca = g.pca_attributes(V, means, n_perm=199, seed=2)
+    rec = pca[(pca.test == "max_over_layers") & (pca.component == "PC1")
+              & (pca.attribute == "valence")].iloc[0]
+    assert rec.layer == 3 and abs(rec.estimate) > 0.95 and rec.p_value < 0.01
+    _, W, _ = g.pca_scores(V, 1)
+    assert abs(W[3, 0] @ direction) > 0.9                            # the planted direction
+    groups = np.tile(np.arange(8), 10)                               # e.g. 8 templates
+    probes = pr.probe_layers(X, labels, groups, n_perm=199, seed=0, logistic_layers=[0, 3])
+    rec = probes[probes.test == "max_over_layers"].iloc[0]
+    assert rec.layer == 3 and rec.p_value == pytest.approx(1 / 200)
+    assert rec.estimate > rec.control_accuracy + 0.1
+    others = probes[(probes.test == "ridge_cv") & (probes.layer != 3)]
+    assert (others.p_value > 0.01).mean() >= 0.8                     # noise layers: no signal
+    logit = probes[probes.test == "logistic_cv"].set_index("layer")
+    assert logit.loc[3, "estimate"] > logit.loc[0, "estimate"] + 0.1
+
+
+def test_no_signal_rejects_at_about_the_nominal_rate():
+    hits = []
+    for seed in range(40):
+        X, labels, concepts, means, _ = _planted(seed, signal_layer=None, C=8, per=3, d=6)
+        V = g.concept_vectors(X, labels, concepts)
+        human = pd.DataFrame({"valence": np.abs(np.subtract.outer(
+            means.valence.to_numpy(), means.valence.to_numpy()))[pair_indices(8)]})
+        rsa = g.layer_rsa(g.concept_rdms(V), human, n_perm=199, seed=seed)
+        pca = g.pca_attributes(V, means[["valence"]], n_components=1, n_perm=199, seed=seed)
+        hits.append([rsa.loc[rsa.test == "max_over_layers", "p_value"].iloc[0] <= .05,
+                     pca.loc[pca.test == "max_over_layers", "p_value"].iloc[0] <= .05])
+    rate = np.mean(hits, axis=0)
+    # binomial(40, .05): P(X >= 7) = .0034; a leaky null (e.g. per-layer p on the best
+    # layer, whose rate is ~1 - .95**6 = .26 here) fails this
+    assert (rate * 40 <= 6).all(), rate
+
+
+def _steer_rows(seed, effect):
+    rng = np.random.default_rng(seed)
+    rows = []
+    vec = {f"v{k}": rng.normal(0, .2) for k in range(20)}
+    item = {f"i{k}": rng.normal(0, .2) for k in range(15)}
+    for v, u in vec.items():
+        kind = "concept" if int(v[1:]) < 14 else "random"
+        for i, w in item.items():
+            for s in (0.5, 1.0):
+                y = s * ((effect if kind == "concept" else 0) + u + w) + rng.normal(0, .3)
+                rows.append(dict(item=i, vector=v, kind=kind, scale=s, delta_logp=y,
+                                 delta_choice=int(y > .8) - int(rng.random() < .1)))
+    return pd.DataFrame(rows)
+
+
+def test_steering_test_recovers_a_planted_dose_response():
+    out = steering_test(_steer_rows(0, effect=0.8))
+    rec = out[out.role == "record"].iloc[0]
+    assert rec.term == "concept_scale" and rec.p_method == "Satterthwaite t"
+    assert rec.conf_low < 0.8 < rec.conf_high and rec.p_value < 1e-3
+    assert rec.unit == "item (15) x vector (20, 6 random)"
+    null = steering_test(_steer_rows(1, effect=0.0))
+    assert null[null.role == "record"].p_value.iloc[0] > 0.05
+    with pytest.raises(InputError, match="missing column"):
+        steering_test(pd.DataFrame({"item": [1]}))
+
+
+def test_attribute_rdms_match_scipy_pdist_and_the_study_helper():
+    from scipy.spatial.distance import pdist
+
+    from emostat.analysis.human import attribute_rdms, load_shipped_human
+
+    means = load_shipped_human().means
+    ours = g.attribute_rdms(means)
+    for a in ("valence", "arousal"):                                 # scipy pdist order
+        np.testing.assert_allclose(ours[a], pdist(means[[a]].to_numpy(), "cityblock"))
+    ref = attribute_rdms(means)                                      # the study-only helper
+    np.testing.assert_allclose(ours.to_numpy(), ref.to_numpy(), atol=1e-11)

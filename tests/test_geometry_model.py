@@ -1,0 +1,152 @@
+"""Geometry on tiny random models: residual states, steering hooks, the end-to-end null."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import tiny_models as tm
+from emostat.collect import geometry as cg
+from emostat.collect.hooks import count_hooks
+from emostat.collect.tasks import DEFAULT_CHOICES, format_prompt, score_choices
+from emostat.errors import InputError
+
+WORDS = ["joy", "fear", "anger", "happy", "sad", "admiration", "surprise", "positive"]
+VOCAB = "the a i you she he it was is this my friend when after today won lost game dog rain " \
+        "sun day night gift letter old home work".split()
+
+
+@pytest.fixture(scope="module")
+def lm():
+    lm = tm.tiny_lm("llama")
+    with torch.no_grad():   # transformers installs its own hooks for output_hidden_states
+        lm.model(input_ids=torch.tensor([[5, 6]]), output_hidden_states=True)
+    lm.baseline_hooks = count_hooks(lm.model)
+    return lm
+
+
+def test_residual_states_match_hidden_states(lm):
+    texts = ["i won the game today", "my dog was lost", "the sun"]
+    R = cg.residual_states(lm, texts, position="mean")
+    L = R.shape[0]
+    for t, text in enumerate(texts):                 # one text alone: no padding at all
+        ids = lm.tokenizer(text, return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            hs = lm.model(input_ids=ids, output_hidden_states=True).hidden_states
+        # transformers: hidden_states[l + 1] is the output of block l (the last one is normed)
+        for layer in range(L - 1):
+            np.testing.assert_allclose(R[layer, t], hs[layer + 1][0].mean(0).numpy(), atol=1e-5)
+    last = cg.residual_states(lm, texts, position="last", batch_size=2)
+    ids = lm.tokenizer(texts[1], return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        hs = lm.model(input_ids=ids, output_hidden_states=True).hidden_states
+    np.testing.assert_allclose(last[0, 1], hs[1][0, -1].numpy(), atol=1e-5)
+    assert count_hooks(lm.model) == lm.baseline_hooks
+
+
+def test_unsteered_scores_equal_score_choices_and_steering_matches_a_full_forward(lm):
+    texts = ["i won the game today", "my dog was lost after the rain"]
+    base, steered, _ = cg.steering_scores(lm, texts, WORDS, 1, np.zeros((2, 16)))
+    ref = score_choices(lm, texts, WORDS)                # the choice task's own scorer
+    np.testing.assert_allclose(base, ref, atol=1e-5)
+    np.testing.assert_allclose(steered, np.repeat(base[:, None], 2, 1), atol=1e-5)
+    D = np.random.default_rng(0).normal(size=(3, 16))
+    base, steered, _ = cg.steering_scores(lm, texts, WORDS, 1, D, chunk=2)
+    first = [lm.tokenizer(" " + w, add_special_tokens=False)["input_ids"][0] for w in WORDS]
+    block = cg.layer_modules(lm)[1]
+    for t, text in enumerate(texts):
+        p = format_prompt(lm, DEFAULT_CHOICES["causal"], None, text=text,
+                          choices=", ".join(WORDS)).rstrip(" ")
+        ids = torch.tensor(lm.tokenizer(p)["input_ids"])[None]
+        with torch.no_grad():
+            lp0 = torch.log_softmax(lm.model(ids).logits[0, -1], -1).numpy()[first]
+        for k in range(3):
+            def hook(module, args, out, k=k):            # reference: full forward, vector added
+                h = (out[0] if isinstance(out, tuple) else out).clone()   # at the last
+                h[:, -1] += torch.tensor(D[k], dtype=h.dtype)            # position only
+                return (h,) + tuple(out[1:]) if isinstance(out, tuple) else h
+            handle = block.register_forward_hook(hook)
+            try:
+                with torch.no_grad():
+                    lp = torch.log_softmax(lm.model(ids).logits[0, -1], -1).numpy()[first]
+            finally:
+                handle.remove()
+            np.testing.assert_allclose(steered[t, k] - base[t], lp - lp0, atol=1e-4)
+    assert count_hooks(lm.model) == lm.baseline_hooks
+
+
+def test_steer_hook_is_removed_after_an_error(lm):
+    with pytest.raises(InputError, match="steer"):
+        with cg.steer(lm, 0, np.zeros((3, 16))):
+            ids = torch.tensor([[5, 6, 7]] * 2)
+            lm.model(input_ids=ids)                       # 3 vectors for a batch of 2
+    assert count_hooks(lm.model) == lm.baseline_hooks
+    with pytest.raises(InputError, match="layer 9"):
+        with cg.steer(lm, 9, np.zeros(16)):
+            pass
+
+
+def _null_space(seed, n_concepts=8, per=4):
+    """Random word strings with random concept labels: no concept has any content."""
+    rng = np.random.default_rng(seed)
+    concepts = WORDS[:n_concepts]
+    texts = [" ".join(rng.choice(VOCAB, size=6)) for _ in range(n_concepts * per)]
+    stim = pd.DataFrame({"id": [f"s{k}" for k in range(len(texts))], "text": texts,
+                         "concept": rng.permutation(np.repeat(concepts, per)),
+                         "setting": np.resize(list("abcd"), len(texts))})
+    means = pd.DataFrame({"valence": rng.normal(size=n_concepts),
+                          "arousal": rng.normal(size=n_concepts)}, index=concepts)
+    return stim, means
+
+
+def test_null_model_end_to_end_tables_and_verdicts(lm, tmp_path):
+    from emostat import io
+    from emostat.collect.geometry_run import GeometryOptions, run_geometry
+
+    opt = GeometryOptions(n_perm=199, n_perm_probe=19, scales=(0.5, 1.0), n_random=4,
+                          n_items=8, n_splits=4)
+    stim, means = _null_space(0)
+    s = run_geometry(tmp_path, stimuli=stim, means=means, options=opt, seed=0, quiet=True,
+                     lm=lm)
+    res = tmp_path / "results"
+    for name in ("vectors", "layer_rsa", "pca", "probes", "steering", "steering_test"):
+        assert io.read_provenance(res / f"geometry_{name}.parquet")["model"]["name"]
+    st = pd.read_parquet(res / "geometry_steering.parquet")
+    assert len(st) == 8 * (8 + 4) * 2                    # items x vectors x scales
+    probes = pd.read_parquet(res / "geometry_probes.parquet")
+    assert set(probes.group_by) == {"setting"}
+    for df in (pd.read_parquet(res / "geometry_layer_rsa.parquet"), probes):
+        tested = df[df.p_value.notna()]
+        assert df.p_method.str.len().min() > 0 and (tested.p_floor > 0).all()
+        assert (tested.p_value >= tested.p_floor - 1e-12).all()
+    assert s["steering"]["status"] in ("ok", "singular")
+
+
+def test_null_model_verdicts_negative_at_the_nominal_rate(lm):
+    from emostat.analysis.geometry import (attribute_rdms, concept_rdms, concept_vectors,
+                                           layer_rsa)
+    from emostat.analysis.probes import probe_layers
+
+    hits = []
+    for seed in range(40):
+        stim, means = _null_space(seed + 100, per=5)
+        X = cg.residual_states(lm, stim.text.tolist())
+        concepts = list(means.index)
+        V = concept_vectors(X, stim.concept.to_numpy(), concepts)
+        rsa = layer_rsa(concept_rdms(V), attribute_rdms(means), n_perm=199, seed=seed)
+        probes = probe_layers(X, stim.concept, stim.setting, n_splits=4, n_perm=199, seed=seed,
+                              logistic_layers=[])
+        hits.append([(rsa.loc[rsa.test == "max_over_layers", "p_value"] <= .05).mean(),
+                     probes.loc[probes.test == "max_over_layers", "p_value"].iloc[0] <= .05])
+    rate = np.mean(hits, axis=0)
+    # binomial(40, .05): P(X >= 7) = .0034; leakage (e.g. folds sharing a stimulus's group
+    # or the best layer tested alone) pushes these rates far above .05
+    assert (rate * 40 <= 6).all(), rate
+
+
+def test_cli_geometry_options():
+    from emostat.cli import build_parser
+
+    a = build_parser().parse_args(["geometry", "--out", "x", "--quick", "--scales", "0.5,1",
+                                   "--n-random", "3"])
+    assert a.func.__name__ == "_cmd_geometry" and a.quick and a.scales == "0.5,1"

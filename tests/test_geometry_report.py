@@ -1,0 +1,52 @@
+"""The geometry report views: sentences carry the record rows' numbers; figures draw."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from emostat.analysis import geometry as g  # noqa: E402
+from emostat.analysis.probes import probe_layers  # noqa: E402
+from emostat.report import geometry as view  # noqa: E402
+
+
+def _tables():
+    rng = np.random.default_rng(0)
+    C, per, L, d = 6, 4, 3, 5
+    labels = np.repeat([f"c{k}" for k in range(C)], per)
+    X = rng.normal(size=(L, C * per, d))
+    X[1] += 2 * rng.normal(size=(C, d))[np.repeat(np.arange(C), per)]
+    concepts = [f"c{k}" for k in range(C)]
+    means = pd.DataFrame({"valence": rng.normal(size=C)}, index=concepts)
+    V = g.concept_vectors(X, labels, concepts)
+    rsa = g.layer_rsa(g.concept_rdms(V), g.attribute_rdms(means), n_perm=99)
+    pca = g.pca_attributes(V, means, n_perm=99)
+    probes = probe_layers(X, labels, np.tile(np.arange(per), C), n_splits=4, n_perm=19)
+    probes["group_by"] = "setting"
+    return rsa, pca, probes
+
+
+def test_sentences_quote_the_record_rows():
+    rsa, pca, probes = _tables()
+    rec = rsa[rsa.role == "record"].iloc[0]
+    s = view.rsa_sentence(rsa, "valence")
+    assert f"layer {int(rec.layer)}" in s and f"{rec.estimate:.3f}" in s and "99" in s
+    rec = pca[(pca.role == "record") & (pca.component == "PC1")].iloc[0]
+    assert f"r = {rec.estimate:.2f}" in view.pca_sentence(pca)
+    rec = probes[probes.role == "record"].iloc[0]
+    s = view.probe_sentence(probes)
+    assert f"accuracy {rec.estimate:.2f}" in s and "grouped by setting" in s
+    assert view.rsa_sentence(None, "valence") == "" and view.steering_sentence(None) == ""
+
+
+def test_figures_draw():
+    rsa, pca, probes = _tables()
+    assert view.layer_profiles(rsa, probes).axes
+    scores = pd.DataFrame({"layer": 0, "concept": list("ab"), "PC1": [1, -1], "PC2": [0, 1],
+                           "explained1": .6, "explained2": .3, "attribute:valence": [1, 2]})
+    assert view.pca_map(scores, "valence", 0).axes
+    rows = pd.DataFrame({"kind": ["concept", "random"] * 4, "scale": [.5, .5, 1, 1] * 2,
+                         "vector": list("abababab"), "delta_logp": np.arange(8.0)})
+    assert view.dose_response(rows).axes
