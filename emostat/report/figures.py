@@ -55,7 +55,7 @@ def appraisal_loadings(loadings: pd.DataFrame, item_texts: dict | None = None,
     plt = pyplot()
     wide = loadings.pivot_table(index="item", columns="component", values="loading",
                                 aggfunc="first")
-    comps = order(wide.columns)
+    comps = order(loadings["component"])
     wide = wide[comps].sort_index()
     texts = dict(item_texts or {})
     if "item_text" in loadings:
@@ -206,7 +206,7 @@ def layer_distribution(dist: pd.DataFrame, k: int | None = None):
     d = dist[dist["k"] == k]
     wide = d.pivot_table(index="attribute", columns="layer", values="n_neurons", aggfunc="sum",
                          fill_value=0)
-    wide = wide.loc[order(wide.index)]
+    wide = wide.loc[order(d["attribute"])]
     share = wide.div(wide.sum(axis=1).replace(0, np.nan), axis=0)
     fig, ax = plt.subplots(figsize=(WIDTH, 2.7))
     im = ax.imshow(share.to_numpy(), cmap="viridis", aspect="auto", vmin=0)

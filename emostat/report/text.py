@@ -98,7 +98,8 @@ def searchlight_sentence(counts: pd.DataFrame | None, rsa_n: int | None = None) 
 
 def alpha_text(alpha: float) -> str:
     """``.05`` for alpha = 0.05."""
-    return fmt.fmt_num(alpha, 3).rstrip("0").lstrip("0") or "0"
+    s = f"{float(alpha):f}".rstrip("0").rstrip(".")
+    return s[1:] if s.startswith("0.") else s
 
 
 def span_text(lo, hi) -> str:
