@@ -105,31 +105,34 @@ def rdm_heatmaps(human_rdm: pd.DataFrame | None, attribute_rdms: pd.DataFrame | 
     names = order([x for t in src for x in list(t["emotion_a"]) + list(t["emotion_b"])],
                   concepts)
     attrs = order(attribute_rdms["attribute"]) if attribute_rdms is not None else []
-    ncol = 5
+    ncol = 7
     nrow = int(np.ceil(len(attrs) / ncol))
     small = WIDTH / ncol
     big = WIDTH * 0.62 if human_rdm is not None else 0
-    fig = plt.figure(figsize=(WIDTH, big + 0.35 + nrow * small * 1.05))
-    heights = ([big + 0.35] if human_rdm is not None else []) + [small * 1.05] * nrow
-    gs = fig.add_gridspec(len(heights), ncol, height_ratios=heights)
-    row0 = 0
+    fig = plt.figure(figsize=(WIDTH, big + 0.45 + nrow * (small + 0.15)))
+    parts = ([big + 0.45] if human_rdm is not None else []) + ([nrow * (small + 0.15)]
+                                                              if attrs else [])
+    subs = np.atleast_1d(fig.subfigures(len(parts), 1, height_ratios=parts))
     label_pt = max(4.5, min(7.0, 150 / max(len(names), 1)))
     if human_rdm is not None:
-        ax = fig.add_subplot(gs[0, 1:4])
+        ax = subs[0].add_axes([0.22, 0.16, 0.62, 0.78])
         ax.imshow(square(human_rdm, names), cmap="viridis", interpolation="nearest")
         ax.set_title("human dissimilarity", fontsize=8, loc="center")
         ax.set_xticks(np.arange(len(names)), names, fontsize=label_pt, rotation=90)
         ax.set_yticks(np.arange(len(names)), names, fontsize=label_pt)
         ax.tick_params(length=0, pad=1)
-        row0 = 1
-    for i, a in enumerate(attrs):
-        ax = fig.add_subplot(gs[row0 + i // ncol, i % ncol])
-        ax.imshow(square(attribute_rdms[attribute_rdms["attribute"] == a], names),
-                  cmap="viridis", interpolation="nearest")
-        ax.set_title(a, fontsize=7, loc="center", fontweight="normal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout(pad=0.3, w_pad=0.3, h_pad=0.5)
+    if attrs:
+        axes = subs[-1].subplots(nrow, ncol, squeeze=False,
+                                 gridspec_kw={"wspace": 0.08, "hspace": 0.35})
+        for ax in axes.flat[len(attrs):]:
+            ax.set_visible(False)
+        for ax, a in zip(axes.flat, attrs):
+            ax.imshow(square(attribute_rdms[attribute_rdms["attribute"] == a], names),
+                      cmap="viridis", interpolation="nearest")
+            ax.set_title(a, fontsize=6.5, loc="center", fontweight="normal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        subs[-1].subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.02)
     return fig
 
 

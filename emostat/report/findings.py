@@ -136,7 +136,14 @@ def ci_part(row) -> str:
             f"({text_or(row.get('conf_method'))})")
 
 
-def test_part(row) -> str:
+def short_method(how: str) -> str:
+    """The name of a test: its ``p_method`` up to the first ``;``, `` (`` or ``, ``."""
+    import re
+
+    return re.split(r";| \(|, ", how, maxsplit=1)[0].strip()
+
+
+def test_part(row, short: bool = True) -> str:
     """``t(26) = 16.92, p < .001 (p_method)``, ``p = .0523 (attribute-label permutation ...)``."""
     alpha = None if missing(row.get("alpha")) else float(row["alpha"])
     p = p_text(row.get("p_value"), alpha)
@@ -146,6 +153,7 @@ def test_part(row) -> str:
             stat = f"t({fmt.fmt_df(row['df'])}) = {fmt.fmt_num(row['statistic'], 2)}, "
         elif "z" in how.lower().split():
             stat = f"z = {fmt.fmt_num(row['statistic'], 2)}, "
+    how = short_method(how) if short else how
     return stat + p + (f" ({how})" if how and not missing(row.get("p_value")) else "")
 
 

@@ -18,14 +18,14 @@ from emostat import format as fmt
 from emostat.report.findings import claims_of, estimate_text, record, test_part
 from emostat.report.view import extra_drop, rows
 
-RECOMPUTED = "recomputed from the release"
+RECOMPUTED = "recomputed from release"
 RELEASE_FILE = "release file"
 README_FIGURE = "README figure"
 PAPER = "paper"
 
-MASKING_FILES = "Result/masking/RoBERTa (accuracy files), k = 4,000"
-LINK_FILES = "Result/masking/RoBERTa with the human importance, k = 4,000"
-HUMAN_FILES = "Data/preprocessed human ratings and dissimilarities"
+MASKING_FILES = "masking accuracies"
+LINK_FILES = "masking accuracies, human ratings"
+HUMAN_FILES = "human ratings, dissimilarities"
 
 # (key, quantity, reference value, how it prints, source kind, where)
 PUBLISHED = [
@@ -112,7 +112,7 @@ def record_text(claims, claim: str) -> str:
         r = record(claims, claim)
     if r is None:
         return ""
-    bits = [x for x in (estimate_text(r), test_part(r)) if x]
+    bits = [x for x in (estimate_text(r), test_part(r, short=True)) if x]
     return f"{r['decision']}: " + ", ".join(bits)
 
 

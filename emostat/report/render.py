@@ -403,7 +403,8 @@ def _table_blocks(md: str) -> int:
     return n
 
 
-SHORT_TABLE = 30   # rows
+SHORT_TABLE = 12   # rows: a longer table may break (header repeated), never leave a page half empty
+SHORT_CHARS = 1600  # ... and so may a short table of long, wrapping cells
 
 
 def _caption_table(md: str, caption: str, ident: str) -> str:
@@ -418,7 +419,8 @@ def _caption_table(md: str, caption: str, ident: str) -> str:
         last = max(i for i, line in enumerate(lines) if line.startswith("|"))
         lines.insert(last + 1, f"\n: {caption}\n")
         out = f"::: {{#{ident}}}\n" + "\n".join(lines) + "\n:::"
-        if sum(line.startswith("|") for line in lines) <= SHORT_TABLE + 2:
+        rows = [line for line in lines if line.startswith("|")]
+        if len(rows) <= SHORT_TABLE + 2 and sum(len(r) for r in rows) <= SHORT_CHARS:
             # a short table is never split across pages (long ones break, header repeated)
             out = ("```{=typst}\n#block(breakable: false)[\n```\n\n" + out
                    + "\n\n```{=typst}\n]\n```")
