@@ -82,7 +82,7 @@ def baseline(base: pd.DataFrame) -> str:
     items = (f", {n} item{'s' if n != 1 else ''} per emotion"
              + (" (median)" if base["n"].nunique() > 1 else "")) if n else ""
     return (f"Unmanipulated accuracy per emotion ({len(tasks)} task{'s' if len(tasks) > 1 else ''}"
-            f": {', '.join(tasks)}{items}); emotions in the study's order.")
+            f": {', '.join(tasks)}{items}); concepts in the order of the run's human_means table.")
 
 
 def layer_distribution(dist: pd.DataFrame, k=None) -> str:

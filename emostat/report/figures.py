@@ -108,14 +108,14 @@ def rdm_heatmaps(human_rdm: pd.DataFrame | None, attribute_rdms: pd.DataFrame | 
     ncol = 7
     nrow = int(np.ceil(len(attrs) / ncol))
     small = WIDTH / ncol
-    big = WIDTH * 0.62 if human_rdm is not None else 0
+    big = WIDTH * 0.5 if human_rdm is not None else 0
     fig = plt.figure(figsize=(WIDTH, big + 0.45 + nrow * (small + 0.15)))
     parts = ([big + 0.45] if human_rdm is not None else []) + ([nrow * (small + 0.15)]
                                                               if attrs else [])
     subs = np.atleast_1d(fig.subfigures(len(parts), 1, height_ratios=parts))
     label_pt = max(4.5, min(7.0, 150 / max(len(names), 1)))
     if human_rdm is not None:
-        ax = subs[0].add_axes([0.22, 0.16, 0.62, 0.78])
+        ax = subs[0].add_axes([0.25, 0.18, 0.56, 0.76])
         ax.imshow(square(human_rdm, names), cmap="viridis", interpolation="nearest")
         ax.set_title("human dissimilarity", fontsize=8, loc="center")
         ax.set_xticks(np.arange(len(names)), names, fontsize=label_pt, rotation=90)

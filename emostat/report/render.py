@@ -147,7 +147,7 @@ class Chunk:
     inline: list = field(default_factory=list)   # evaluated inline expressions (markdown)
 
 
-def splitfront_matter(text: str) -> tuple[dict, str]:
+def split_front_matter(text: str) -> tuple[dict, str]:
     """``(metadata, body)`` of a document starting with a ``---`` YAML block."""
     if not text.startswith("---"):
         return {}, text
@@ -193,7 +193,7 @@ def read_qmd(path: Path) -> tuple[dict, list[Chunk]]:
     """Front matter (merged over the project's ``_quarto.yml``) and chunks of a .qmd file."""
     import jupytext
 
-    meta, body = splitfront_matter(Path(path).read_text(encoding="utf-8"))
+    meta, body = split_front_matter(Path(path).read_text(encoding="utf-8"))
     body = expand_includes(body, Path(path).parent)
     project = ROOT / "_quarto.yml"
     if project.exists():
