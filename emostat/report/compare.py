@@ -172,3 +172,16 @@ def attribute_drops(runs) -> dict:
 
 def extra_drops(by_attribute: pd.DataFrame) -> pd.Series:
     return 100 * extra_drop(by_attribute)
+
+
+def searchlight_sentence(fractions: pd.DataFrame) -> str:
+    """Per model, the attribute with the largest share of significant neurons (study rule)."""
+    if fractions.empty:
+        return ""
+    bits = []
+    for m, d in fractions.groupby("model", sort=False):
+        top = d.loc[d["significant"].idxmax()]
+        bits.append(f"{m}: {top['attribute']} ({fmt.fmt_pct(top['significant'], 1)} of its "
+                    f"{fmt.fmt_num(top['n_neurons'], 0, big_mark=',')} FFN neurons)")
+    return ("The attribute with the largest share of significant neurons (study's rule) — "
+            + "; ".join(bits) + ".")
