@@ -7,7 +7,6 @@ numbers.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from emostat import format as fmt

@@ -9,10 +9,13 @@ same rows print the same words in both.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from emostat import format as fmt
+from emostat.errors import InputError
 from emostat.report.view import (CLAIM_COLUMNS, Markdown, ci_text, k_text, missing, num_text,
                                  p_text, text_or)
 
@@ -48,8 +51,6 @@ def claims_of(run) -> pd.DataFrame | None:
         return None
     lacking = [x for x in ("claim", "role", "decision") if x not in c]
     if lacking:
-        from emostat.errors import InputError
-
         raise InputError(f"{run.path('claims')}: claims table lacks {', '.join(lacking)}")
     return c.reindex(columns=list(dict.fromkeys(CLAIM_COLUMNS + list(c.columns))))
 
@@ -138,8 +139,6 @@ def ci_part(row) -> str:
 
 def short_method(how: str) -> str:
     """The name of a test: its ``p_method`` up to the first ``;``, `` (`` or ``, ``."""
-    import re
-
     return re.split(r";| \(|, ", how, maxsplit=1)[0].strip()
 
 

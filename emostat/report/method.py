@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from emostat import format as fmt
 from emostat.report.view import Markdown, k_text
@@ -173,8 +174,6 @@ def resampling_counts(run) -> dict:
     for name in run.tables():
         if name in ("claims",):
             continue
-        import pyarrow.parquet as pq
-
         cols = set(pq.read_schema(run.path(name)).names)
         for key in out:
             if key in cols:

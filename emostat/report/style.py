@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from emostat.report.view import order
 
 # Okabe & Ito (2008), "Color Universal Design".
 OKABE_ITO = {

@@ -102,7 +102,6 @@ FORMATS: dict[str, tuple[str, Callable]] = {
     "df": ("df", fmt.fmt_df),
     "p_value": ("p", lambda p: p_text(p, .05, None)),
     "p_value_perm": ("p (perm.)", lambda p: p_text(p, .05, None)),
-    "p_value_mantel": ("p (Mantel)", lambda p: p_text(p, .05, None)),
     "q_value": ("q (study)", lambda p: p_text(p, .05, None)),
     "q_value_bh": ("q (BH)", lambda p: p_text(p, .05, None)),
     "n": ("n", fmt.fmt_int),
@@ -215,7 +214,7 @@ def mixed_model_table(tidy: pd.DataFrame, glance: pd.DataFrame | None = None,
         "Estimate": [fmt.fmt_num(x, 4) for x in fixed["estimate"]],
         "Std. Error": [fmt.fmt_num(x, 4) for x in fixed["std_error"]],
         stat_name: [fmt.fmt_num(x, 2) for x in fixed["statistic"]],
-        "p": [fmt.fmt_p(p, None) for p in fixed["p_value"]],
+        "p": [p_text(p, .05, None) for p in fixed["p_value"]],
     })
     parts.append("**Fixed effects**\n\n" + pipe_table(ft, align="lrrrr"))
     notes = []
@@ -283,7 +282,7 @@ def importance_table(imp: pd.DataFrame) -> Markdown:
     if "boot_share_le0" in d:
         cols.append("boot_share_le0")
         heads["boot_share_le0"] = "Share τ ≤ 0 (study)"
-        forms["boot_share_le0"] = lambda p: fmt.fmt_p(p, None)
+        forms["boot_share_le0"] = lambda p: p_text(p, .05, None)
     return apa_table(d, cols, headers=heads, formats=forms, ci_digits=3, ci_bounded=True)
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pandas as pd
 
 from emostat import format as fmt
-from emostat.report.view import (Markdown, text_or, count_phrase, extra_drop, headline_k, k_text,
-                                 listing, missing, num_text, primary_task, pts, short_list,
-                                 uninterpretable)
+from emostat.report.view import (Markdown, ci_text, count_phrase, extra_drop, headline_k,
+                                 k_text, listing, missing, num_text, primary_task, pts,
+                                 short_list, text_or, uninterpretable)
 
 
 def reason(row, default: str = "it cannot be computed from this run's data") -> str:
@@ -57,14 +57,12 @@ def importance_sentence(imp: pd.DataFrame | None) -> Markdown:
         return Markdown("")
     d = imp.sort_values("estimate", ascending=False)
     top = [f"{r.attribute} (τ = {fmt.fmt_stat(r.estimate, 3, bounded=True)}, 95% CI "
-           f"{fmt.fmt_ci(r.conf_low, r.conf_high, 3, bounded=True)})"
+           f"{ci_text(r.conf_low, r.conf_high, 3, True)})"
            if not (missing(r.conf_low) or missing(r.conf_high)) else
            f"{r.attribute} (τ = {fmt.fmt_stat(r.estimate, 3, bounded=True)})"
            for r in d.head(3).itertuples()]
     out = f"The attributes that best match the human dissimilarity space are {listing(top)}."
-    # p of record: Mantel (label permutation); older tables kept it in p_value_mantel
-    pcol = "p_value_mantel" if "p_value_mantel" in d and "boot_share_le0" not in d \
-        else "p_value"
+    pcol = "p_value"   # the Mantel (emotion-label permutation) p of the table
     if pcol in d and d[pcol].notna().any():
         sig = d[d[pcol] < .05]
         nonsig = d[~(d[pcol] < .05)]["attribute"]

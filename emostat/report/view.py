@@ -168,7 +168,7 @@ def fixed_contrast(mm: pd.DataFrame, k=None) -> pd.DataFrame:
     d = mm[mm["k"] == k] if k is not None and "k" in mm else mm
     if "effect" in d:
         d = d[d["effect"].isin(["fixed"]) | d["effect"].isna()]
-    return d[d["term"].isin(["attribute_vs_random", "conditionattribute"])]
+    return d[d["term"] == "attribute_vs_random"]
 
 
 def extra_drop(df: pd.DataFrame) -> pd.Series:
