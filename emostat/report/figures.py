@@ -25,7 +25,7 @@ def importance_bars(importance: pd.DataFrame, groups: dict | None = None):
     """
     plt = pyplot()
     d = importance.sort_values("estimate").reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.4))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.75, 3.0))
     y = np.arange(len(d))
     colors = [group_color(a, groups) for a in d["attribute"]]
     ax.barh(y, d["estimate"], color=colors, height=0.7)
@@ -108,7 +108,7 @@ def rdm_heatmaps(human_rdm: pd.DataFrame | None, attribute_rdms: pd.DataFrame | 
     ncol = 7
     nrow = int(np.ceil(len(attrs) / ncol))
     small = WIDTH / ncol
-    big = WIDTH * 0.5 if human_rdm is not None else 0
+    big = WIDTH * 0.45 if human_rdm is not None else 0
     fig = plt.figure(figsize=(WIDTH, big + 0.45 + nrow * (small + 0.15)))
     parts = ([big + 0.45] if human_rdm is not None else []) + ([nrow * (small + 0.15)]
                                                               if attrs else [])
@@ -239,7 +239,7 @@ def emotion_space(human_rdm: pd.DataFrame, concepts=()):
     val, vec = np.linalg.eigh(b)
     idx = np.argsort(val)[::-1][:2]
     xy = vec[:, idx] * np.sqrt(np.maximum(val[idx], 0))
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(WIDTH, 3.6), gridspec_kw={"width_ratios": [1.1, 1]})
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(WIDTH, 3.0), gridspec_kw={"width_ratios": [1.1, 1]})
     a1.scatter(xy[:, 0], xy[:, 1], s=18, color=OKABE_ITO["blue"])
     for n, ((px, py), e) in enumerate(zip(xy, emos)):
         a1.annotate(e, (px, py), xytext=(3, 2 if n % 2 else -6), textcoords="offset points",
