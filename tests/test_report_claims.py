@@ -179,3 +179,14 @@ def test_reproduction_reference_column_names_its_source(tmp_path):
     got = 100 * be.loc[be["k"] == 4000, "acc_none"].mean()
     row = rows.set_index("Quantity").loc["Accuracy without manipulation, k = 4,000 (%)"]
     assert row["Difference"] == f"{got - 83.18:.2f}"
+
+
+def test_interval_without_conf_method_is_from_the_same_fit():
+    # analysis.claims keeps an interval without conf_method only when it comes from the fit
+    # that gave the p: it is printed, with no empty "()" after it
+    row = glmm_claims().iloc[0].copy()
+    row["conf_method"] = None
+    s = findings.claim_sentence(row)
+    assert "95% CI [-0.14, 0.42], z = 0.98" in s and "()" not in s
+    row.update({"scale": "count", "estimate": 7.0, "conf_low": np.nan, "conf_high": np.nan})
+    assert "count 7, " in findings.claim_sentence(row)

@@ -104,7 +104,7 @@ def estimate_text(row) -> str:
     if scale == "tau":
         return f"τ = {num_text(est, 3, bounded=True)}"
     if scale == "count":
-        return fmt.fmt_num(est, 0, big_mark=",")
+        return f"count {fmt.fmt_num(est, 0, big_mark=',')}"
     if scale == "proportion":
         return fmt.fmt_pct(est, 1)
     return f"{num_text(est, 3)} ({scale})" if scale else num_text(est, 3)
@@ -118,10 +118,11 @@ def digits_of(row) -> tuple[int, bool]:
 
 def same_unit(row) -> bool:
     """Whether the interval is over the unit the p is computed at: its ``conf_method`` names
-    the row's ``unit`` (the unit's first word, e.g. ``emotion`` or ``attribute``)."""
+    the row's ``unit`` (the unit's first word, e.g. ``emotion`` or ``attribute``); a row
+    without a ``conf_method`` has its interval from the fit that gave the p."""
     unit, how = text_or(row.get("unit")).lower(), text_or(row.get("conf_method")).lower()
-    if not how:
-        return False
+    if not how:   # no conf_method: the interval comes from the same fit as the p
+        return True
     if not unit:
         return True
     word = unit.replace("-", " ").split()[0]
@@ -133,8 +134,9 @@ def ci_part(row) -> str:
     if missing(row.get("conf_low")) or missing(row.get("conf_high")) or not same_unit(row):
         return ""
     d, bounded = digits_of(row)
-    return (f"95% CI {ci_text(row['conf_low'], row['conf_high'], d, bounded)} "
-            f"({text_or(row.get('conf_method'))})")
+    how = text_or(row.get("conf_method"))
+    return (f"95% CI {ci_text(row['conf_low'], row['conf_high'], d, bounded)}"
+            + (f" ({how})" if how else ""))
 
 
 def short_method(how: str) -> str:

@@ -252,7 +252,7 @@ def power_sentence(power: pd.DataFrame | None, record=None, k: int | None = None
                  f"{num_text(record['conf_high'], 2)} in log-odds" if scale == "log-odds" else
                  f"{num_text(record['conf_high'], 3)} ({scale})")
         out += (f" An extra drop larger than {bound} is ruled out by the test of record "
-                f"(upper bound of its 95% CI, {record.get('conf_method') or record.get('test')}).")
+                f"(upper bound of its 95% CI; test {record.get('test')}).")
     return Markdown(out.strip())
 
 
