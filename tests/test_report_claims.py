@@ -44,15 +44,17 @@ def test_same_claims_same_decision_k_and_units_in_both_reports(tmp_path):
     run = write_run(tmp_path / "a", c, model="model-a")
     sentence = findings.claim_sentence(findings.record(findings.claims_of(run), "masking"))
     table = compare.masking_table([run])
-    # experiment sentence: decision, k, estimate in log-odds; exp(0.141) = 1.1514 (odds ratio)
+    # experiment sentence: decision, k, estimate in log-odds; exp(-0.141) = 0.8685: the odds of
+    # a correct answer under attribute masks relative to random masks (extra drop 0.141)
     assert sentence.startswith("**Not supported (choice task, k = 2,304):**")
-    assert "0.14 in log-odds (odds × 1.15)" in sentence
+    assert "0.14 in log-odds (odds of a correct answer × 0.87 under attribute masks)" in sentence
     assert "95% CI [-0.14, 0.42] (Wald interval, item level (27 concepts))" in sentence
     assert "z = 0.98, p = .329 (Wald z)" in sentence
     # the comparison report prints the same row: same decision, k and units, never "points"
     row = table.iloc[0]
     assert (row["Model"], row["Decision"], row["k"]) == ("model-a", "Not supported", "2,304")
-    assert row["Estimate"] == "0.14 in log-odds (odds × 1.15)" and row["p"] == ".329"
+    assert row["Estimate"] == ("0.14 in log-odds (odds of a correct answer × 0.87 under "
+                               "attribute masks)") and row["p"] == ".329"
     assert row["95% CI"] == "[-0.14, 0.42]"
     assert "points" not in sentence and "points" not in " ".join(table.astype(str).values.ravel())
 

@@ -89,7 +89,7 @@ def missing_key(x) -> bool:
 
 
 def estimate_text(row) -> str:
-    """The estimate in its scale's words: ``2.9 points``, ``0.12 in log-odds (odds × 0.89)``,
+    """The estimate in its scale's words: ``2.9 points``, ``0.12 in log-odds (odds ... × 0.89)``,
     ``r = .474``, ``τ = .586``, ``12 neurons``, ``48.1%``."""
     est, scale = row.get("estimate"), text_or(row.get("scale"))
     if missing(est):
@@ -98,7 +98,9 @@ def estimate_text(row) -> str:
     if scale == "points":
         return f"{num_text(est, 1)} points"
     if scale == "log-odds":
-        return f"{num_text(est, 2)} in log-odds (odds × {fmt.fmt_num(float(np.exp(est)), 2)})"
+        # the extra drop in log-odds of a correct answer: odds x exp(-drop) under attribute masks
+        return (f"{num_text(est, 2)} in log-odds (odds of a correct answer × "
+                f"{fmt.fmt_num(float(np.exp(-est)), 2)} under attribute masks)")
     if scale == "r":
         return f"r = {num_text(est, 3, bounded=True)}"
     if scale == "tau":
