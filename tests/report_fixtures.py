@@ -252,9 +252,10 @@ def release_tables(rng) -> dict[str, pd.DataFrame]:
 
 
 def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixture-model",
-             ks=None, drop=(), n_layers: int = N_LAYERS) -> Path:
+             ks=None, drop=(), n_layers: int = N_LAYERS, claims: bool = True) -> Path:
     """Write a fixture run folder at ``root``; tables named in ``drop`` are left out.
-    ``n_layers`` sets the model's depth (N_UNITS neurons per layer)."""
+    ``n_layers`` sets the model's depth (N_UNITS neurons per layer); ``claims`` writes a
+    claims table built from the fixture tables (:func:`claims_from_tables`)."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     ks = list(K_VALUES if ks is None else ks)
@@ -283,9 +284,102 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
         if name not in drop:
             io.write_table(df, res / f"{name}.parquet", prov=prov)
     (res / "provenance.json").write_text(json.dumps(prov, indent=2))
+    if claims and "claims" not in drop:
+        kept = {n: d for n, d in tables.items() if n not in drop}
+        write_claims(root, claims_from_tables(kept, headline_k=4000 if 4000 in ks else max(ks),
+                                              task="choice" if kind == "experiment" else None))
     if kind == "experiment":
         (root / "manifest.json").write_text(json.dumps({
             "model": {"name": model, "n_layers": n_layers, "n_units": N_UNITS,
                       "n_neurons": n_layers * N_UNITS, "dtype": "float32"}, "seed": seed}))
     return root
 
+
+
+# ---------------------------------------------------------------------------------------------
+# a claims table (docs/design.md §2) built from fixture tables: a small local stand-in for
+# emostat.analysis.claims.build_claims, so report tests render claims rows of known content
+
+CLAIM_COLUMNS = ["claim", "task", "k", "role", "test", "source_table", "estimate", "scale",
+                 "conf_low", "conf_high", "conf_method", "statistic", "df", "p_value",
+                 "p_method", "unit", "p_floor", "p_mc_low", "p_mc_high", "n_perm", "alpha",
+                 "headline", "decision", "reason"]
+
+
+def claim_row(**kw) -> dict:
+    row = dict.fromkeys(CLAIM_COLUMNS)
+    row.update(kw)
+    return row
+
+
+def decide(p, estimate, p_floor=0.0, alpha=0.05) -> tuple[str, str]:
+    """The design's rule, for fixtures only (the package's rule lives in analysis.claims)."""
+    if p is None or not np.isfinite(p):
+        return "failed", "the test gave no p-value"
+    if p_floor > alpha:
+        return "too coarse to decide", (f"its smallest attainable p is {p_floor:.3f}, above "
+                                        f"alpha = {alpha}")
+    if p <= alpha and estimate > 0:
+        return "supported", f"p = {p:.4g} is at most alpha = {alpha} with a positive estimate"
+    return "not supported", f"p = {p:.4g} is above alpha = {alpha} or the estimate is not positive"
+
+
+def claims_from_tables(t: dict, alpha: float = 0.05, headline_k: int = 4000,
+                       task=None) -> pd.DataFrame:
+    """Claims rows from fixture tables: masking (the mixed model of record, points), link
+    (attribute-label permutation of record, the study's t beside it), whole_model, neurons."""
+    rows = []
+    mm = t.get("masking_mixed_model")
+    if mm is not None:
+        d = mm[(mm["term"] == "attribute_vs_random") & (mm["effect"] == "fixed")]
+        for r in d.itertuples():
+            binom = getattr(r, "family", "gaussian") == "binomial"
+            f = 1 if binom else 100
+            dec, why = decide(r.p_value, r.estimate, alpha=alpha)
+            rows.append(claim_row(
+                claim="masking", task=task, k=r.k, role="record" if r.role == "record" else
+                "study", test="item_glmm" if binom else "mask_lmm",
+                source_table="masking_mixed_model", estimate=f * r.estimate,
+                scale="log-odds" if binom else "points", conf_low=f * r.conf_low,
+                conf_high=f * r.conf_high, conf_method="Wald interval over the mask (14 "
+                "attribute/random pairs)", statistic=r.statistic, df=r.df, p_value=r.p_value,
+                p_method=r.p_method, unit="mask (14 attribute/random pairs)", p_floor=0.0,
+                alpha=alpha, headline=r.k == headline_k, decision=dec if r.role == "record"
+                else None, reason=why if r.role == "record" else None))
+    link = t.get("importance_link")
+    if link is not None:
+        for r in link.itertuples():
+            if r.test not in ("attribute_permutation", "study_t"):
+                continue
+            rec = r.test == "attribute_permutation"
+            floor = 1 / 10001 if rec else 0.0
+            dec, why = decide(r.p_value, r.estimate, floor, alpha)
+            rows.append(claim_row(
+                claim="link", task=task, k=r.k, role="record" if rec else "study", test=r.test,
+                source_table="importance_link", estimate=r.estimate, scale="r",
+                conf_low=r.conf_low, conf_high=r.conf_high,
+                conf_method=None if rec else "Fisher z over emotion (27)",
+                statistic=r.statistic, df=r.df, p_value=r.p_value, p_method=r.p_method,
+                unit=r.unit, p_floor=floor, n_perm=10000 if rec else None, alpha=alpha,
+                headline=r.k == headline_k, decision=dec if rec else None,
+                reason=why if rec else None))
+    w = t.get("whole_model_rsa")
+    if w is not None:
+        r = w.iloc[0]
+        dec, why = decide(r["p_value"], r["estimate"], 1e-4, alpha)
+        rows.append(claim_row(
+            claim="whole_model", role="record", test="mantel", source_table="whole_model_rsa",
+            estimate=r["estimate"], scale="tau", conf_low=r["conf_low"],
+            conf_high=r["conf_high"], conf_method="emotion-label bootstrap (27 concepts)",
+            p_value=r["p_value"], p_method=r["p_method"], unit=r["unit"], p_floor=1e-4,
+            n_perm=10000, alpha=alpha, headline=True, decision=dec, reason=why))
+    out = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    out["headline"] = out["headline"].astype(bool)
+    return out
+
+
+def write_claims(root, claims: pd.DataFrame) -> Path:
+    """``<root>/results/claims.parquet``."""
+    path = Path(root) / "results" / "claims.parquet"
+    io.write_table(claims, path)
+    return path

@@ -21,7 +21,7 @@ import pytest
 
 from emostat import format as fmt
 from emostat.errors import InputError
-from emostat.report import render
+from emostat.report import render, view
 from emostat.report.load import PARAMS_ENV, detect_kind, load_run, read_params
 from emostat.report.render import Chunk, assemble, chunk_options, split_front_matter
 
@@ -37,11 +37,11 @@ SEARCH_FIGS = ["fig-tau", "fig-counts", "fig-layers", "fig-rank-map"]
 MASK_FIGS = ["fig-masking", "fig-attribute-drops", "fig-link", "fig-drop-importance"]
 REPRO_FIGS = HUMAN_FIGS + SEARCH_FIGS + MASK_FIGS
 MASK_TBLS = ["tbl-attribute-drops", "tbl-link", "tbl-mixed", "tbl-perm"]
-REPRO_TBLS = (["tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc", "tbl-count-null"]
+REPRO_TBLS = (["tbl-claims", "tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc", "tbl-count-null"]
               + MASK_TBLS
               + ["tbl-vs-null", "tbl-unimodality", "tbl-provenance"])
 EXP_FIGS = ["fig-baseline"] + REPRO_FIGS + ["fig-null"]
-EXP_TBLS = (["tbl-baseline", "tbl-importance", "tbl-icc", "tbl-count-null"] + MASK_TBLS
+EXP_TBLS = (["tbl-claims", "tbl-baseline", "tbl-importance", "tbl-icc", "tbl-count-null"] + MASK_TBLS
             + ["tbl-null", "tbl-generation", "tbl-provenance"])
 
 
@@ -148,15 +148,17 @@ def _expected_numbers(run_dir: Path) -> list[str]:
     return [
         fmt.fmt_pct(be["acc_none"].mean(), 2), fmt.fmt_pct(be["acc_random"].mean(), 2),
         fmt.fmt_pct(be["acc_attribute"].mean(), 2),
-        f"for {n_sig} of 27 emotions",
+        f"for {n_sig} of {be['emotion'].nunique()} emotions",
         f"{worst['emotion']} {fmt.fmt_num(100 * worst['estimate'], 1)} points "
         f"({fmt.apa_t(worst['statistic'], worst['df'], worst['p_value'])})",
-        f"r = {fmt.fmt_stat(perm['estimate'], 3, bounded=True)}",
-        f"{fmt.fmt_p(perm['p_value'])} (attribute-label permutation)",
-        f"gives {fmt.apa_t(st['statistic'], st['df'], st['p_value'])}",
+        # the claims rows (report_fixtures.claims_from_tables): record = the permutation
+        f"r = {fmt.fmt_stat(perm['estimate'], 3, bounded=True)}, "
+        f"{view.p_text(perm['p_value'])} (attribute-label permutation of importance)",
+        f"{fmt.apa_t(st['statistic'], st['df'], st['p_value'])} (one-sample t on Fisher-z "
+        f"over emotions)",
         f"{top['attribute']} (τ = {fmt.fmt_stat(top['estimate'], 3, bounded=True)}",
         f"τ = {fmt.fmt_stat(whole['estimate'], 3, bounded=True)}",
-        f"extra drop {fmt.fmt_num(100 * rec['estimate'], 1)} points",
+        f"{fmt.fmt_num(100 * rec['estimate'], 1)} points, 95% CI",
         fmt.apa_t(rec["statistic"], rec["df"], rec["p_value"]),
         fmt.fmt_num(rec["estimate"], 4),      # mixed-model table cell
     ]
@@ -207,10 +209,10 @@ def test_experiment_numbers(rendered):
     v = vs[(vs["task"] == "choice") & (vs["k"] == K)]
     n = int(((v["q_value_bh"] < .05) & (v["estimate"] > 0)).sum())
     assert f"{n} of 14 attribute masks" in html or (n == 0 and "none of the 14 attribute" in html)
-    assert "no permutation p can fall below .020" in html          # 1 / (50 + 1)
+    assert "no rank p can fall below .020" in html          # 1 / (50 + 1)
     assert "SmolLM2" not in html and "model-a" in html
     assert ("the smallest extra drop detectable with 80% power is 4.2 points; the smallest "
-            "attainable permutation p is .020") in html
+            "attainable rank p is .020") in html
 
 
 @pytest.mark.slow
@@ -360,7 +362,8 @@ def test_params_and_kind(tmp_path, monkeypatch):
 
 def test_report_package_never_imports_torch():
     code = ("import sys, emostat.report.render, emostat.report.figures, emostat.report.tables, "
-            "emostat.report.text, emostat.report.load; "
+            "emostat.report.text, emostat.report.load, emostat.report.compare, "
+            "emostat.report.maskfigures, emostat.report.findings, emostat.report.method; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -394,3 +397,11 @@ def test_comparison_report_sets_models_side_by_side(rendered):
     counts = pd.read_parquet(runs[1] / "results" / "neuron_counts.parquet")
     assert counts["n_significant"].max() <= 6 * 48
     assert "Drop–importance link" in html and "Attribute-specific against random masks" in html
+    # the masking claim of each run: the same cells the experiment report prints for its rows
+    from emostat.report import findings
+    from emostat.report.load import load_run
+
+    for run in runs:
+        r = findings.record(findings.claims_of(load_run(run)), "masking")
+        assert findings.claim_sentence(r).replace("**", "") in html
+        assert findings.estimate_text(r) in html

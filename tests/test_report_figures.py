@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from emostat.constants import ANALYSIS_ORDER, ATTRIBUTES  # noqa: E402
-from emostat.report import figures  # noqa: E402
+from emostat.report import figures, maskfigures, style, view  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 import report_fixtures  # noqa: E402
@@ -38,14 +38,14 @@ def _bar_heights(ax):
 
 def test_okabe_ito_palette():
     # Okabe & Ito (2008) hex codes
-    assert figures.OKABE_ITO["vermillion"] == "#D55E00" and figures.OKABE_ITO["blue"] == "#0072B2"
+    assert style.OKABE_ITO["vermillion"] == "#D55E00" and style.OKABE_ITO["blue"] == "#0072B2"
     figures.use_style()
     assert matplotlib.rcParams["figure.dpi"] >= 200
 
 
 def test_two_panel_bars_and_drops(tables):
     d = tables["masking_by_emotion"]
-    fig = figures.masking_two_panel(d, k=4000, cells=tables["masking_cells"])
+    fig = maskfigures.masking_two_panel(d, k=4000, cells=tables["masking_cells"])
     a1, a2 = fig.axes
     # the contract's sign: estimate = extra drop (docs/inference.md)
     sub = d[d["k"] == 4000].assign(drop=lambda x: 100 * x["estimate"])
@@ -76,15 +76,15 @@ def test_two_panel_bars_and_drops(tables):
 
 
 def test_k_lines_are_thick_and_not_yellow(tables):
-    fig = figures.attribute_drops(tables["masking_by_attribute"])
+    fig = maskfigures.attribute_drops(tables["masking_by_attribute"])
     ax = fig.axes[0]
     lines = [ln for ln in ax.lines if ln.get_label().startswith("k =")]
     assert lines and all(ln.get_linewidth() >= 1.5 for ln in lines)
-    assert all(ln.get_color().upper() != figures.OKABE_ITO["yellow"] for ln in lines)
+    assert all(ln.get_color().upper() != style.OKABE_ITO["yellow"] for ln in lines)
 
 
 def test_link_dots_are_visible(tables):
-    fig = figures.importance_link(tables["importance_link"], tables["importance_link_by_emotion"])
+    fig = maskfigures.importance_link(tables["importance_link"], tables["importance_link_by_emotion"])
     from matplotlib.collections import PathCollection
 
     dots = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
@@ -104,7 +104,7 @@ def test_emotion_space_mds_recovers_euclidean_distances():
     rdm = pd.DataFrame({"emotion_a": [ANALYSIS_ORDER[x] for x in i],
                         "emotion_b": [ANALYSIS_ORDER[x] for x in j],
                         "estimate": np.hypot(*(xy[i] - xy[j]).T)})
-    fig = figures.emotion_space(rdm)
+    fig = figures.emotion_space(rdm, ANALYSIS_ORDER)
     pts = fig.axes[0].collections[0].get_offsets()
     d = np.hypot(*(np.asarray(pts)[i] - np.asarray(pts)[j]).T)
     np.testing.assert_allclose(d, rdm["estimate"], atol=1e-9)
@@ -122,7 +122,7 @@ def test_rank_heatmap_blocks(tables):
 
 
 def test_drop_vs_importance_points(tables):
-    fig = figures.drop_vs_importance(tables["masking_by_attribute"],
+    fig = maskfigures.drop_vs_importance(tables["masking_by_attribute"],
                                      tables["attribute_importance"], k=4000)
     pts = np.asarray(fig.axes[0].collections[0].get_offsets())
     ba = tables["masking_by_attribute"]
@@ -136,7 +136,7 @@ def test_ci95_matches_scipy_t():
     import pandas as pd
 
     d = pd.DataFrame({"estimate": [0.1], "std_error": [0.02], "df": [167.0]})
-    lo, hi = figures._ci95(d)
+    lo, hi = style.ci95(d)
     crit = stats.t.ppf(0.975, 167)
     np.testing.assert_allclose([lo[0], hi[0]], [0.1 - crit * 0.02, 0.1 + crit * 0.02])
 
@@ -150,17 +150,37 @@ def test_importance_bars_sorted_with_cis(tables):
 
 
 def test_rdm_heatmaps_in_analysis_order(tables):
-    fig = figures.rdm_heatmaps(tables["human_rdm"], tables["attribute_rdms"])
+    fig = figures.rdm_heatmaps(tables["human_rdm"], tables["attribute_rdms"], ANALYSIS_ORDER)
     axes = [a for a in fig.axes if a.get_visible()]
     assert len(axes) == 15
-    for ax in axes:      # every panel labelled
-        assert [t.get_text() for t in ax.get_yticklabels()] == list(ANALYSIS_ORDER)
+    # the human panel is large and labels every concept at a printable size (>= 4.5 pt);
+    # the attribute panels share its order and carry only their titles
+    big = axes[0]
+    assert [t.get_text() for t in big.get_yticklabels()] == list(ANALYSIS_ORDER)
+    assert min(t.get_fontsize() for t in big.get_yticklabels()) >= 4.5
+    assert big.get_position().width > 2 * axes[1].get_position().width
     m = axes[1].images[0].get_array()
     ar = tables["attribute_rdms"]
     row = ar[(ar["attribute"] == "arousal")].iloc[0]
     i, j = ANALYSIS_ORDER.index(row["emotion_a"]), ANALYSIS_ORDER.index(row["emotion_b"])
     assert m[i, j] == m[j, i] == pytest.approx(row["estimate"])
     assert axes[1].get_title() == "arousal"
+
+
+def test_diverging_maps_share_one_colour_meaning(tables):
+    # loadings and the neuron map: the same diverging map (orange = positive) in both
+    f1 = figures.appraisal_loadings(tables["appraisal_loadings"])
+    f2 = figures.rank_heatmap(tables["neuron_rsa"], top=5)
+    assert f1.axes[0].images[0].get_cmap().name == f2.axes[0].images[0].get_cmap().name \
+        == style.DIVERGING == "PuOr_r"
+    # the significant neurons are vermillion in the tau histograms and in the counts figure
+    f3 = figures.tau_distributions(tables["neuron_rsa"])
+    f4 = figures.neuron_counts(tables["neuron_counts"])
+    import matplotlib.colors as mc
+
+    verm = mc.to_rgba(style.OKABE_ITO["vermillion"])
+    assert any(np.allclose(p.get_facecolor(), verm) for p in f3.axes[0].patches)
+    assert np.allclose(f4.axes[0].patches[0].get_facecolor(), verm)
 
 
 def test_layer_distribution_shares_sum_to_one(tables):
@@ -177,17 +197,17 @@ def test_other_figures_draw(tables):
     for fig in (figures.appraisal_loadings(t["appraisal_loadings"]),
                 figures.tau_distributions(t["neuron_rsa"]),
                 figures.neuron_counts(t["neuron_counts"]),
-                figures.attribute_drops(t["masking_by_attribute"]),
-                figures.importance_link(t["importance_link"], t["importance_link_by_emotion"]),
-                figures.baseline_accuracy(t["baseline_accuracy"]),
-                figures.random_null(t["random_null"], t["attribute_vs_null"]),
-                figures.model_comparison({"a": t["masking_by_attribute"]})):
+                maskfigures.attribute_drops(t["masking_by_attribute"]),
+                maskfigures.importance_link(t["importance_link"], t["importance_link_by_emotion"]),
+                maskfigures.baseline_accuracy(t["baseline_accuracy"]),
+                maskfigures.random_null(t["random_null"], t["attribute_vs_null"], skip={"binary"}),
+                maskfigures.model_comparison({"a": t["masking_by_attribute"]})):
         assert fig.axes
         plt.close(fig)
 
 
 def test_random_null_marks_attribute_value(tables):
-    fig = figures.random_null(tables["random_null"], tables["attribute_vs_null"], k=4000,
+    fig = maskfigures.random_null(tables["random_null"], tables["attribute_vs_null"], k=4000,
                               task="binary")
     vs = tables["attribute_vs_null"]
     v = vs[(vs["task"] == "binary") & (vs["k"] == 4000)].set_index("attribute")
@@ -203,7 +223,9 @@ def test_random_null_marks_attribute_value(tables):
 
 
 def test_headline_k_and_stars():
-    assert figures.headline_k([1500, 4000, 6000]) == 4000
-    assert figures.headline_k([10, 20, 30]) == 20
-    assert [figures.stars(q) for q in (.0005, .005, .03, .2, np.nan)] == \
+    # docs/design.md §2: the declared k when the run has it, else the largest k
+    assert view.headline_k([1500, 4000, 6000], 4000) == 4000
+    assert view.headline_k([1500, 4000, 6000]) == 6000
+    assert view.headline_k([10, 20, 30], 4000) == 30
+    assert [style.stars(q) for q in (.0005, .005, .03, .2, np.nan)] == \
         ["***", "**", "*", "", ""]

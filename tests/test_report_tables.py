@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emostat.report import tables, text
+from emostat.report import method, tables, text, view
 
 
 def _pandoc_html(md: str) -> str:
@@ -67,39 +67,31 @@ def test_mixed_model_table_lme4_layout():
     assert "| Time | 6.9390 | 0.0798 | 86.93 | < .001 |" in md
     assert "z value" in md and "Number of obs: 861" in md and "log-likelihood -2217.0" in md
     assert md.index("Random effects") < md.index("Fixed effects")
+    # the title from the model's family: none recorded = gaussian = an LMM, whose note says
+    # lme4 prints no p-values
+    assert md.startswith("<!-- caption: Linear mixed model at k = 0, in lme4's layout. -->")
+    assert "lme4 prints none" in md
 
 
 def test_sentences_and_missing_tables():
-    # the study's sign (older tables: estimate = attribute - random, no p_method)
+    # the contract's sign (docs/inference.md): estimate = extra drop = random - attribute
     be = pd.DataFrame({"k": [4000] * 3, "emotion": ["remorse", "joy", "fear"],
-                       "estimate": [-0.081, -0.02, 0.01], "statistic": [-3.56, -1.2, 0.5],
+                       "estimate": [0.081, 0.02, -0.01], "statistic": [3.56, 1.2, -0.5],
                        "df": [167.0] * 3, "p_value": [0.00024, 0.12, 0.7],
                        "q_value": [0.001, 0.2, 0.7], "acc_none": [0.892, 0.9, 0.8],
-                       "acc_random": [0.724, 0.8, 0.7], "acc_attribute": [0.643, 0.78, 0.71]})
+                       "acc_random": [0.724, 0.8, 0.7], "acc_attribute": [0.643, 0.78, 0.71],
+                       "p_method": "paired t"})
     s = text.masking_sentence(be, n_top=1)
-    # remorse in the study: 8.1 points, t(167) = -3.56 (reference-values.md)
-    assert "remorse 8.1 points (t(167) = -3.56, p < .001)" in s
+    # remorse in the study: 8.1 points, t(167) = 3.56 in the contract's sign (reference-values.md)
+    assert "remorse 8.1 points (t(167) = 3.56, p < .001)" in s
     assert "for 1 of 3 emotions" in s and "Not significant: joy and fear." in s
     assert "is 86.40% without manipulation" in s        # (89.2 + 90 + 80) / 3
-    # the contract's sign (docs/inference.md): estimate = extra drop, t of opposite sign
-    new = be.assign(estimate=-be["estimate"], statistic=-be["statistic"], p_method="paired t")
-    s2 = text.masking_sentence(new, n_top=1)
-    assert "remorse 8.1 points (t(167) = 3.56, p < .001)" in s2 and "for 1 of 3 emotions" in s2
-    assert list(text.extra_drop(be)) == list(text.extra_drop(new))
+    # alpha comes from the run (claims), not a module constant: at .0001 none is significant
+    assert "for none of the 3 emotions" in text.masking_sentence(be, alpha=.0001)
+    assert "q < .0001" in text.masking_sentence(be, alpha=.0001)
     # a missing table: no sentence at all (the section is left out, said once in the method)
-    assert text.masking_sentence(None) == "" and text.link_sentence(None) == ""
-    assert text.listing(["a", "b", "c"]) == "a, b and c"
-    prov = text.provenance_rows({"n_perm": 1, "source_files": {"a.csv": "ff"}, "ks": [1, 2]})
-    assert prov.values.tolist() == [["n perm", "1"], ["source files: a.csv", "ff"],
-                                    ["ks", "1, 2"]]
-    many = {f"f{i}.csv": "ab" for i in range(20)}
-    # sha256sum-style listing of the 20 files, sorted by name, hashed once
-    import hashlib
-
-    listing = "".join(f"{k}  ab\n" for k in sorted(many))
-    row = text.provenance_rows({"files": many}).iloc[0]
-    assert row["Value"] == ("20 files; SHA-256 over their sorted hashes: "
-                            + hashlib.sha256(listing.encode()).hexdigest())
+    assert text.masking_sentence(None) == ""
+    assert view.listing(["a", "b", "c"]) == "a, b and c"
 
 
 def test_no_variance_gets_a_reason_not_na():
@@ -111,67 +103,23 @@ def test_no_variance_gets_a_reason_not_na():
     s = text.masking_sentence(be)
     assert "NA" not in s
     assert "joy: its 2 paired differences are all equal: no variance" in s
-    link = pd.DataFrame({"k": [10], "test": ["attribute_permutation"], "role": ["record"],
-                         "estimate": [np.nan], "p_value": [np.nan], "df": [np.nan],
-                         "statistic": [np.nan], "conf_low": [np.nan], "conf_high": [np.nan]})
-    s = text.link_sentence(link, n_attributes=2)
-    assert "NA" not in s and "only 2 attributes were masked" in s
 
 
-def _link(p_perm, r=0.142):
-    return pd.DataFrame({
-        "k": [4000] * 3, "test": ["study_t", "attribute_permutation", "attribute_level_r"],
-        "role": ["study", "record", "record"], "estimate": [r, r, 0.3],
-        "statistic": [2.1, np.nan, 1.1], "df": [26.0, np.nan, 12.0],
-        "p_value": [0.045, p_perm, 0.29], "conf_low": [0.01, np.nan, np.nan],
-        "conf_high": [0.27, np.nan, np.nan]})
-
-
-def test_link_wording_follows_the_test_of_record():
-    s = text.link_sentence(_link(0.187))
-    # r = .142, permutation p = .187: no claim that drops track importance
-    assert s.startswith("The accuracy drops are not detectably related")
-    assert "r = .142, 95% CI [.010, .270], p = .187 (attribute-label permutation)" in s
-    assert "The study's test, which treats the 27 emotions as independent, gives " \
-           "t(26) = 2.10, p = .045." in s
-    assert "r(12) = .300, p = .290" in s
-    assert "values of k" not in s          # one k: no "at 0 of 1 values of k"
-    s = text.link_sentence(_link(0.003))
-    assert s.startswith("Emotions lose more accuracy when the masked neurons track attributes "
-                        "that matter more to humans")
-
-
-def test_mixed_sentence_and_failed_fit():
-    mm = pd.DataFrame({"k": [4000, 4000], "model": ["m", "m"], "role": ["record"] * 2,
-                       "effect": ["fixed"] * 2, "term": ["(Intercept)", "attribute_vs_random"],
-                       "estimate": [0.7, 0.029], "std_error": [0.02, 0.01],
-                       "statistic": [35.0, 2.9], "df": [40.3, 40.3], "p_value": [1e-9, 0.006],
-                       "conf_low": [np.nan, 0.009], "conf_high": [np.nan, 0.049],
-                       "status": ["ok", "ok"], "message": ["", ""]})
-    s = text.mixed_sentence(mm)
-    assert ("lowers accuracy more than masking random neurons: extra drop 2.9 points, "
-            "95% CI [0.9, 4.9], t(40.30) = 2.90, p = .006.") in s
-    failed = mm.assign(estimate=np.nan, status="failed",
-                       message="the model did not converge in 1000 iterations")
-    s = text.mixed_sentence(failed)
-    assert "gives no estimate: the model did not converge in 1000 iterations." in s
-    assert "NA" not in s
-
-
-def test_mixed_sentence_glmm_in_log_odds():
-    # the item-level GLMM of a collected run: its contrast is in log-odds, not accuracy points;
-    # exp(-0.141) = 0.8685 (odds of a correct answer under attribute masks vs random masks)
-    mm = pd.DataFrame({"k": [2304], "model": ["item_glmm"], "role": ["record"],
-                       "family": ["binomial"], "effect": ["fixed"],
-                       "term": ["attribute_vs_random"], "estimate": [0.141],
-                       "std_error": [0.144], "statistic": [0.98], "df": [np.nan],
-                       "p_value": [0.329], "conf_low": [-0.141], "conf_high": [0.423],
-                       "status": ["ok"], "message": [""]})
-    s = text.mixed_sentence(mm)
-    assert ("does not lower accuracy detectably more than masking random neurons: extra drop "
-            "0.14 in log-odds of a correct answer (odds x 0.87 under attribute masks), 95% CI "
-            "[-0.14, 0.42], z = 0.98, p = .329.") in s
-    assert "points" not in s
+def test_mixed_model_table_glmm_is_titled_by_its_family():
+    tidy = pd.DataFrame({"k": 2304, "model": "item_glmm", "role": "record",
+                         "family": "binomial",
+                         "formula": "correct ~ attribute_vs_random + (1 | emotion)",
+                         "effect": ["fixed", "fixed", "ran_pars"], "group": ["", "", "emotion"],
+                         "term": ["(Intercept)", "attribute_vs_random", "sd__(Intercept)"],
+                         "estimate": [0.9, 0.141, 0.5], "std_error": [0.2, 0.144, np.nan],
+                         "statistic": [4.5, 0.98, np.nan], "p_value": [1e-5, 0.329, np.nan],
+                         "p_method": ["Wald z", "Wald z", None]})
+    md = tables.mixed_model_table(tidy, None, k=2304)
+    assert md.startswith("<!-- caption: Binomial GLMM (logit link) (item_glmm, the model of "
+                         "record) at k = 2,304, in lme4's layout: correct ~ attribute_vs_random"
+                         " + (1 | emotion). -->")
+    assert "Linear mixed model" not in md and "lme4 prints none" not in md
+    assert "z value" in md and "as lme4's glmer prints them" in md
 
 
 def test_chance_sentence_is_the_terminals():
@@ -185,21 +133,21 @@ def test_chance_sentence_is_the_terminals():
 
 
 def test_compact_provenance_and_model_line():
-    assert text.compact_list([1536] * 30) == "1536 × 30"
-    assert text.compact_list(list(range(12))) == "0–11"
-    assert text.compact_list([1, 1, 2]) == "1, 1, 2"
+    assert method.compact_list([1536] * 30) == "1536 × 30"
+    assert method.compact_list(list(range(12))) == "0–11"
+    assert method.compact_list([1, 1, 2]) == "1, 1, 2"
     manifest = {"model": {"name": "SmolLM2-135M-Instruct", "dtype": "float32",
                           "source": "/x/SmolLM2-135M-Instruct.Q4_1.gguf"},
                 "config": {"representation": "zero_shot", "pt_steps": 300, "pt_lr": 0.03,
                            "device": "cpu"},
                 "layer_sizes": [1536] * 30}
-    assert text.model_line({}, manifest) == \
+    assert method.model_line({}, manifest) == \
         "SmolLM2-135M-Instruct (GGUF Q4_1, dequantised to float32)"
-    rows = text.provenance_rows(manifest)
+    rows = method.provenance_rows(manifest)
     values = dict(rows.values.tolist())
     assert values["layer sizes"] == "1536 × 30"
     assert "pt" not in values["config"] and values["config"] == "representation zero_shot; device cpu"
-    assert text.breakable("a" * 64) == "a" * 16 + "…"
+    assert method.breakable("a" * 64) == "a" * 16 + "…"
 
 
 def test_left_out_line():
@@ -207,10 +155,10 @@ def test_left_out_line():
         def has(self, t):
             return t == "a"
 
-    items = text.left_out(R(), {"the A part": ("a",), "the null": ("random_null", "b")})
-    assert text.left_out_line(items) == ("Left out for lack of their results tables: the null "
+    items = method.left_out(R(), {"the A part": ("a",), "the null": ("random_null", "b")})
+    assert method.left_out_line(items) == ("Left out for lack of their results tables: the null "
                                          "(this run has no `random_null` or `b` table).")
-    assert text.left_out_line([]) == ""
+    assert method.left_out_line([]) == ""
 
 
 def test_count_null_and_mantel_sentences():
@@ -221,16 +169,18 @@ def test_count_null_and_mantel_sentences():
                        "n_perm": 199})
     counts = pd.DataFrame({"attribute": ["valence", "arousal"], "n_significant": [900, 10],
                            "n_significant_bh": [880, 9], "n_selective": [40, 0]})
-    s = text.searchlight_sentence(counts, 36864, cn)
-    # 199 permutations: the smallest attainable p is 1/200 = .005
-    assert ("1 of 2 attributes have more significant neurons than relabelled emotions give "
-            "(valence); 1 of 2 attributes have more selective neurons") in s
-    assert "no p can fall below .005" in s
+    s = text.searchlight_sentence(counts, 36864)
+    assert "valence has the most significant neurons (900 of 36,864 neurons)" in s
+    # the count null decides nothing here: its decision is the neurons claims row
+    assert "too coarse" not in s and "relabelled" not in s
     md = tables.count_null_table(cn)
+    # attributes in the table's order (no module constant)
     assert "| valence | 900 | 300.0 ± 50.0 | .005 | 40 | 20.0 ± 5.0 | .010 |" in md
+    assert md.index("valence") < md.index("arousal")
     nm = pd.DataFrame({"neuron": [1, 2, 3], "attribute": ["valence", "valence", "arousal"],
                        "p_value": [0.01, 0.2, 0.03], "p_asymptotic": [1e-5, 0.01, 0.02],
                        "n_perm": 10000})
-    s = text.neuron_mantel_sentence(nm)
+    s = text.neuron_mantel_sentence(nm, 5)
     assert "2 of the 3 chosen neuron × attribute pairs (1–2 per attribute) have p < .05" in s
-    assert "is below .05 for 3." in s
+    # 5 concepts: 5 * 4 / 2 = 10 pairs, from the space's size, not "351"
+    assert "treats the 10 concept pairs as independent, is below .05 for 3." in s

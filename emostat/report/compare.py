@@ -7,12 +7,13 @@ numbers.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from emostat import format as fmt
-from emostat.report.figures import headline_k
-from emostat.report.text import extra_drop, model_line, rows, task_view
+from emostat.report.findings import claims_of, claims_table
+from emostat.report.method import model_line
+from emostat.report.view import (ci_text, declared_k, extra_drop, headline_k, p_text, task_view,
+                                 uninterpretable)
 
 
 def model_size(run) -> tuple[int | None, int | None]:
@@ -77,9 +78,8 @@ def whole_model_table(runs) -> pd.DataFrame:
             continue
         x = w.iloc[0]
         out.append({"Model": r.label, "τ": fmt.fmt_stat(x["estimate"], 3, bounded=True),
-                    "95% CI": fmt.fmt_ci(x["conf_low"], x["conf_high"], 3, bounded=True)
-                    if np.isfinite(x.get("conf_low", np.nan)) else "–",
-                    "p": fmt.fmt_p(x["p_value"], None)})
+                    "95% CI": ci_text(x.get("conf_low"), x.get("conf_high"), 3, True) or "–",
+                    "p": p_text(x["p_value"], .05, None)})
     return pd.DataFrame(out)
 
 
@@ -108,7 +108,7 @@ def layer_profiles(runs) -> pd.DataFrame:
             continue
         n_layers, _ = model_size(r)
         n_layers = n_layers or int(ld["layer"].max()) + 1
-        k = headline_k(ld["k"])
+        k = headline_k(ld["k"], declared_k(claims_of(r), r.provenance))
         d = ld[ld["k"] == k].groupby("layer")["n_neurons"].sum()
         d = d.reindex(range(n_layers), fill_value=0)
         out.append(pd.DataFrame({"model": r.label, "k": k, "layer": d.index,
@@ -117,79 +117,53 @@ def layer_profiles(runs) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
-def masking_table(runs) -> pd.DataFrame:
-    """Attribute-vs-random at each model's headline k: the mixed model of record, and how
-    many attribute masks beat the random-mask population."""
-    from emostat.report.text import _mixed_fixed
-
+def claims_rows(runs, claims=None) -> pd.DataFrame:
+    """The headline record rows of every run's claims table, one row per model and claim
+    (:func:`emostat.report.findings.claims_table`: the same cells the experiment report
+    prints for the same rows). ``claims`` restricts to those claims."""
     out = []
     for r in runs:
-        mm = task_view(r.get("masking_mixed_model"))
-        vs = task_view(r.get("attribute_vs_null"))
-        if mm is None and vs is None:
+        c = claims_of(r)
+        if c is None:
             continue
-        k = headline_k((mm if mm is not None else vs)["k"])
-        row = {"Model": r.label, "k": fmt.fmt_num(k, 0, big_mark=",")}
-        if mm is not None:
-            d = _mixed_fixed(mm, k)
-            rec = rows(d, role="record")
-            x = (rec if rec is not None and len(rec) else d).iloc[0] if len(d) else None
-            if x is not None and np.isfinite(x["estimate"]):
-                sign = 1 if x["term"] == "attribute_vs_random" else -1
-                row["Extra drop (points)"] = fmt.fmt_num(100 * sign * x["estimate"], 1)
-                lo, hi = x.get("conf_low", np.nan), x.get("conf_high", np.nan)
-                row["95% CI"] = (fmt.fmt_ci(100 * lo, 100 * hi, 1) if sign == 1 and
-                                 np.isfinite(lo) and np.isfinite(hi) else "–")
-                df = x.get("df", np.nan)
-                row["Test"] = (fmt.apa_t(sign * x["statistic"], df, x["p_value"])
-                               if np.isfinite(df) else fmt.apa_z(sign * x["statistic"],
-                                                                  x["p_value"]))
-            elif x is not None:
-                row["Test"] = str(x.get("message") or "fit failed")
-        if vs is not None:
-            d = vs[vs["k"] == headline_k(vs["k"])]
-            if "p_min_perm" in d:     # the contract: estimate = extra drop, BH over attributes
-                n = int(((d["q_value_bh"] < .05) & (d["estimate"] > 0)).sum())
-            else:
-                n = int((d["p_value_perm"] < .05).sum())
-            row["Masks beyond random"] = f"{n} of {len(d)}"
-        out.append(row)
-    return pd.DataFrame(out).fillna("–")
+        if claims is not None:
+            c = c[c["claim"].isin(list(claims))]
+        if len(c):
+            out.append(claims_table(c, label=r.label))
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+def without_claims(runs) -> list:
+    """Labels of the runs that have no claims table."""
+    return [r.label for r in runs if claims_of(r) is None]
+
+
+def masking_table(runs) -> pd.DataFrame:
+    """The masking claim of each model at its headline k (its claims row of record)."""
+    return claims_rows(runs, ["masking"])
 
 
 def link_table(runs) -> pd.DataFrame:
-    """Drop–importance link at each model's headline k: the test of record and the study's."""
-    out = []
-    for r in runs:
-        li = task_view(r.get("importance_link"))
-        if li is None:
-            continue
-        k = headline_k(li["k"])
-        at = li[li["k"] == k]
-        perm = rows(at, test="attribute_permutation") if "test" in at else None
-        st = rows(at, test="study_t") if "test" in at else at
-        row = {"Model": r.label, "k": fmt.fmt_num(k, 0, big_mark=",")}
-        src = perm if perm is not None and len(perm) else st
-        x = src.iloc[0]
-        row["r"] = fmt.fmt_stat(x["estimate"], 3, bounded=True) if np.isfinite(x["estimate"]) \
-            else "–"
-        row["p (record)"] = (fmt.fmt_p(x["p_value"], None)
-                             if perm is not None and len(perm) and np.isfinite(x["p_value"])
-                             else "–")
-        if st is not None and len(st) and np.isfinite(st.iloc[0]["statistic"]):
-            s = st.iloc[0]
-            row["Study's t"] = fmt.apa_t(s["statistic"], s["df"], s["p_value"])
-        else:
-            row["Study's t"] = "–"
-        out.append(row)
-    return pd.DataFrame(out)
+    """The drop–importance link claim of each model at its headline k (row of record)."""
+    return claims_rows(runs, ["link"])
+
+
+def headline_ks(runs) -> dict:
+    """label → the run's headline k (its claims' ``headline`` rows, else its provenance)."""
+    return {r.label: declared_k(claims_of(r), r.provenance) for r in runs}
 
 
 def attribute_drops(runs) -> dict:
-    """label → masking_by_attribute (primary task) for the figure."""
+    """label → masking_by_attribute (the task of the run's masking claim, else its primary
+    task) for the figure."""
     out = {}
     for r in runs:
-        d = task_view(r.get("masking_by_attribute"))
+        c = claims_of(r)
+        task = None
+        if c is not None and (c["claim"] == "masking").any():
+            t = c.loc[c["claim"] == "masking", "task"].dropna()
+            task = str(t.iloc[0]) if len(t) else None
+        d = task_view(r.get("masking_by_attribute"), task, uninterpretable(r.get("task_chance")))
         if d is not None:
             out[r.label] = d
     return out
@@ -197,3 +171,16 @@ def attribute_drops(runs) -> dict:
 
 def extra_drops(by_attribute: pd.DataFrame) -> pd.Series:
     return 100 * extra_drop(by_attribute)
+
+
+def searchlight_sentence(fractions: pd.DataFrame) -> str:
+    """Per model, the attribute with the largest share of significant neurons (study rule)."""
+    if fractions.empty:
+        return ""
+    bits = []
+    for m, d in fractions.groupby("model", sort=False):
+        top = d.loc[d["significant"].idxmax()]
+        bits.append(f"{m}: {top['attribute']} ({fmt.fmt_pct(top['significant'], 1)} of its "
+                    f"{fmt.fmt_num(top['n_neurons'], 0, big_mark=',')} FFN neurons)")
+    return ("The attribute with the largest share of significant neurons (study's rule) — "
+            + "; ".join(bits) + ".")

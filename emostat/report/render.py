@@ -21,7 +21,6 @@ Honoured chunk options: ``echo``, ``eval``, ``include``, ``output`` (``false`` |
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import json
 import os
 import re
@@ -35,9 +34,10 @@ from pathlib import Path
 
 import yaml
 
-from emostat.errors import EmostatError, InputError
+from emostat.errors import InputError
 from emostat.paths import REPORTS_DIR, ROOT
 from emostat.report.load import PARAMS_ENV, detect_kind, load_run
+from emostat.report.output import RenderError, front_matter, merge_options, to_html, to_pdf
 
 KINDS = ("reproduction", "experiment", "comparison")
 FORMATS = ("html", "pdf")
@@ -49,10 +49,7 @@ INCLUDE = re.compile(r"\{\{<\s*include\s+(\S+)\s*>\}\}")
 # a statistic's symbol, relation and value: joined by no-break spaces
 KEEP = re.compile(r"((?<![\w|])[pqtrzτ]|\)) ([<=>]) (?=[-.\d])")
 OPTION = re.compile(r"^#\|\s?(.*)$")
-
-
-class RenderError(EmostatError):
-    """A report could not be rendered (a chunk failed, pandoc or typst failed)."""
+CAPTION = re.compile(r"^<!-- caption: (.*?) -->[ \t]*\n?")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +197,7 @@ def read_qmd(path: Path) -> tuple[dict, list[Chunk]]:
     body = expand_includes(body, Path(path).parent)
     project = ROOT / "_quarto.yml"
     if project.exists():
-        meta = _merge(yaml.safe_load(project.read_text()) or {}, meta)
+        meta = merge_options(yaml.safe_load(project.read_text()) or {}, meta)
     nb = jupytext.reads(body, fmt="Rmd")
     chunks = []
     for n, cell in enumerate(nb.cells):
@@ -214,13 +211,6 @@ def read_qmd(path: Path) -> tuple[dict, list[Chunk]]:
         else:
             chunks.append(Chunk("markdown", cell.source))
     return meta, chunks
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,6 +351,9 @@ def assemble(chunks: list[Chunk], defaults: dict, fig_dir: Path) -> tuple[str, d
                 elif "text/plain" in data:
                     body.append("```\n" + data["text/plain"] + "\n```")
         text = "\n\n".join(b.strip("\n") for b in body if b.strip())
+        m = CAPTION.match(text)
+        if m:   # a caption the chunk computed from the data (view.caption_marker)
+            tbl_cap, text = m.group(1), text[m.end():].lstrip("\n")
         if tbl_cap and text:
             ntbl += 1
             ident = label if label.startswith("tbl-") else f"tbl-{label}"
@@ -410,7 +403,8 @@ def _table_blocks(md: str) -> int:
     return n
 
 
-SHORT_TABLE = 30   # rows
+SHORT_TABLE = 12   # rows: a longer table may break (header repeated), never leave a page half empty
+SHORT_CHARS = 1600  # ... and so may a short table of long, wrapping cells
 
 
 def _caption_table(md: str, caption: str, ident: str) -> str:
@@ -425,7 +419,8 @@ def _caption_table(md: str, caption: str, ident: str) -> str:
         last = max(i for i, line in enumerate(lines) if line.startswith("|"))
         lines.insert(last + 1, f"\n: {caption}\n")
         out = f"::: {{#{ident}}}\n" + "\n".join(lines) + "\n:::"
-        if sum(line.startswith("|") for line in lines) <= SHORT_TABLE + 2:
+        rows = [line for line in lines if line.startswith("|")]
+        if len(rows) <= SHORT_TABLE + 2 and sum(len(r) for r in rows) <= SHORT_CHARS:
             # a short table is never split across pages (long ones break, header repeated)
             out = ("```{=typst}\n#block(breakable: false)[\n```\n\n" + out
                    + "\n\n```{=typst}\n]\n```")
@@ -433,69 +428,6 @@ def _caption_table(md: str, caption: str, ident: str) -> str:
     return ("```{=typst}\n#block(breakable: false)[\n```\n\n"
             f"::: {{#{ident} .table-block}}\n{caption}\n\n{md}\n:::\n\n"
             "```{=typst}\n]\n```")
-
-
-def _front_matter(meta: dict) -> str:
-    keep = {k: meta[k] for k in ("title", "subtitle", "author", "date", "abstract", "lang")
-            if k in meta}
-    if str(keep.get("date", "")).lower() in ("today", "now", "last-modified"):
-        keep["date"] = _dt.date.today().isoformat()
-    return "---\n" + yaml.safe_dump(keep, allow_unicode=True, sort_keys=False) + "---\n\n"
-
-
-# ---------------------------------------------------------------------------------------------
-# pandoc and typst
-
-
-def _pandoc(args: list[str], cwd: Path) -> None:
-    import pypandoc
-
-    res = subprocess.run([pypandoc.get_pandoc_path(), *args], cwd=cwd, capture_output=True,
-                         text=True)
-    if res.returncode != 0:
-        raise RenderError(f"pandoc {' '.join(args[:4])} ... failed: {res.stderr[-2000:]}")
-
-
-def to_html(md_file: Path, html_file: Path, meta: dict) -> Path:
-    """pandoc → a standalone HTML with every resource embedded (no network at view time)."""
-    args = [md_file.name, "-f", "markdown", "-t", "html5", "--standalone", "--embed-resources",
-            "--mathml", "--resource-path", ".", "-o", str(html_file.resolve())]
-    css = STYLES / "report.css"
-    if css.exists():
-        args += ["--css", str(css)]
-    args += _common_args(meta, "html")
-    _pandoc(args, md_file.parent)
-    return html_file
-
-
-def to_pdf(md_file: Path, pdf_file: Path, meta: dict) -> Path:
-    """pandoc → Typst, then the ``typst`` package → PDF."""
-    import typst
-
-    typ = md_file.with_suffix(".typ")
-    args = [md_file.name, "-f", "markdown", "-t", "typst", "--standalone", "-o", typ.name]
-    header = STYLES / "report.typ"
-    if header.exists():
-        args += ["--include-in-header", str(header)]
-    args += _common_args(meta, "pdf")
-    _pandoc(args, md_file.parent)
-    try:
-        typst.compile(str(typ), output=str(pdf_file.resolve()), root=str(md_file.parent))
-    except Exception as exc:  # typst raises its own error types
-        raise RenderError(f"typst could not compile {typ}: {exc}") from exc
-    return pdf_file
-
-
-def _common_args(meta: dict, fmt: str) -> list[str]:
-    fmeta = meta.get("format", {})
-    fmeta = fmeta.get("html" if fmt == "html" else "typst", {}) if isinstance(fmeta, dict) else {}
-    opts = _merge({k: meta[k] for k in ("toc", "number-sections") if k in meta}, fmeta or {})
-    args = []
-    if opts.get("toc"):
-        args += ["--toc", f"--toc-depth={int(opts.get('toc-depth', 2))}"]
-    if opts.get("number-sections"):
-        args.append("--number-sections")
-    return args
 
 
 def render_offline(qmd: Path, params_file: Path, out: Path, to=FORMATS,
@@ -511,7 +443,7 @@ def render_offline(qmd: Path, params_file: Path, out: Path, to=FORMATS,
     execute(chunks, defaults, params_file, cwd=work, name=qmd.name)
     md, _ = assemble(chunks, defaults, work / f"{qmd.stem}_files")
     md_file = work / f"{qmd.stem}.md"
-    md_file.write_text(_front_matter(meta) + md, encoding="utf-8")
+    md_file.write_text(front_matter(meta) + md, encoding="utf-8")
     if not quiet:
         print(f"  executed in {time.perf_counter() - t0:.0f} s; writing {', '.join(to)}",
               flush=True)

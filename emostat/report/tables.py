@@ -14,16 +14,13 @@ import numpy as np
 import pandas as pd
 
 from emostat import format as fmt
+from emostat.report.view import (Markdown, caption_marker, ci_text, extra_drop, headline_k,
+                                 order, p_text)
+
+__all__ = ["Markdown", "apa_table", "pipe_table"]
 
 
-class Markdown(str):
-    """A Markdown string that Jupyter displays as Markdown (``text/markdown``)."""
-
-    def _repr_markdown_(self) -> str:
-        return str(self)
-
-
-def _cell(x) -> str:
+def cell_text(x) -> str:
     s = "" if x is None else str(x)
     return s.replace("|", "\\|").replace("\n", " ")
 
@@ -46,7 +43,7 @@ def pipe_table(df: pd.DataFrame, align: str | None = None, caption: str | None =
     """
     cols = list(df.columns)
     if align is None:
-        align = "".join("l" if _is_text(df[c]) and not _numeric_text(df[c]) else "r"
+        align = "".join("l" if is_text(df[c]) and not numeric_text(df[c]) else "r"
                         for c in cols)
     if len(align) != len(cols):
         raise ValueError(f"align has {len(align)} letters for {len(cols)} columns")
@@ -56,58 +53,57 @@ def pipe_table(df: pd.DataFrame, align: str | None = None, caption: str | None =
     # columns keep room for their header (a header is never narrower than its longest word)
     widths = []
     for c in cols:
-        cells = [_cell(v) for v in df[c]]
-        w = max([len(_cell(c))] + [len(v) for v in cells])
+        cells = [cell_text(v) for v in df[c]]
+        w = max([len(cell_text(c))] + [len(v) for v in cells])
         if w > WRAP and any(" " in v for v in cells):
-            words = [len(x) for v in cells + [_cell(c)] for x in v.split()]
+            words = [len(x) for v in cells + [cell_text(c)] for x in v.split()]
             w = max(WRAP, max(words, default=0))
         widths.append(w)
     rule = []
     for a, w in zip(align, widths):
         dashes = "-" * max(3, w)
         rule.append({"l": ":" + dashes, "r": dashes + ":", "c": ":" + dashes + ":"}[a])
-    lines = ["| " + " | ".join(_cell(c) for c in cols) + " |", "|" + "|".join(rule) + "|"]
+    lines = ["| " + " | ".join(cell_text(c) for c in cols) + " |", "|" + "|".join(rule) + "|"]
     for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+        lines.append("| " + " | ".join(cell_text(v) for v in row) + " |")
     out = "\n".join(lines) + "\n"
     if caption:
         out += f"\n: {caption}" + (f" {{#{label}}}" if label else "") + "\n"
     return Markdown(out)
 
 
-def _is_text(s: pd.Series) -> bool:
+def is_text(s: pd.Series) -> bool:
     return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
 
 
-def _numeric_text(s: pd.Series) -> bool:
+def numeric_text(s: pd.Series) -> bool:
     txt = s.dropna().astype(str).str.replace(r"^[<>=]\s*", "", regex=True)
     return len(txt) > 0 and bool(txt.str.fullmatch(r"-?\.?\d[\d,.]*%?|NA|-?Inf").all())
 
 
 # column -> (header, formatter) for broom-style results
-def _bounded(digits=2):
+def bounded(digits=2):
     return lambda x: fmt.fmt_stat(x, digits, bounded=True)
 
 
-def _num(digits=2):
+def num(digits=2):
     return lambda x: fmt.fmt_num(x, digits)
 
 
-def _pts(x) -> str:
+def points(x) -> str:
     """A proportion difference in percentage points."""
     return fmt.fmt_num(100 * x, 1) if x is not None and np.isfinite(x) else fmt.NA
 
 
 FORMATS: dict[str, tuple[str, Callable]] = {
-    "estimate": ("Estimate", _num(2)),
-    "std_error": ("SE", _num(3)),
-    "statistic": ("Statistic", _num(2)),
+    "estimate": ("Estimate", num(2)),
+    "std_error": ("SE", num(3)),
+    "statistic": ("Statistic", num(2)),
     "df": ("df", fmt.fmt_df),
-    "p_value": ("p", lambda p: fmt.fmt_p(p, None)),
-    "p_value_perm": ("p (perm.)", lambda p: fmt.fmt_p(p, None)),
-    "p_value_mantel": ("p (Mantel)", lambda p: fmt.fmt_p(p, None)),
-    "q_value": ("q (study)", lambda p: fmt.fmt_p(p, None)),
-    "q_value_bh": ("q (BH)", lambda p: fmt.fmt_p(p, None)),
+    "p_value": ("p", lambda p: p_text(p, .05, None)),
+    "p_value_perm": ("p (perm.)", lambda p: p_text(p, .05, None)),
+    "q_value": ("q (study)", lambda p: p_text(p, .05, None)),
+    "q_value_bh": ("q (BH)", lambda p: p_text(p, .05, None)),
     "n": ("n", fmt.fmt_int),
     "k": ("k", lambda k: fmt.fmt_num(k, 0, big_mark=",")),
 }
@@ -134,8 +130,7 @@ def apa_table(df: pd.DataFrame, columns: list, headers: dict | None = None,
     out = {}
     for col in columns:
         if col == "ci":
-            f = (lambda lo, hi: fmt.fmt_ci(lo, hi, ci_digits, ci_bounded))
-            out[headers.get("ci", ci)] = [f(lo, hi) if fmt.NA not in f(lo, hi) else "–"
+            out[headers.get("ci", ci)] = [ci_text(lo, hi, ci_digits, ci_bounded) or "–"
                                           for lo, hi in zip(df["conf_low"], df["conf_high"])]
             continue
         head, f = FORMATS.get(col, (col, None))
@@ -148,7 +143,7 @@ def apa_table(df: pd.DataFrame, columns: list, headers: dict | None = None,
     return pipe_table(pd.DataFrame(out), caption=caption, label=label)
 
 
-def _ran_name(term: str) -> tuple[str, str]:
+def ran_name(term: str) -> tuple[str, str]:
     """broom.mixed ran_pars term → (kind, name): ``sd__(Intercept)`` → (``sd``, ``(Intercept)``)."""
     if "__" in term:
         kind, name = term.split("__", 1)
@@ -188,7 +183,7 @@ def mixed_model_table(tidy: pd.DataFrame, glance: pd.DataFrame | None = None,
     rows = []
     cors = {}
     for _, r in ran.iterrows():
-        kind, name = _ran_name(str(r["term"]))
+        kind, name = ran_name(str(r["term"]))
         grp = "Residual" if str(r["group"]) == "Residual" else str(r["group"])
         if kind == "cor":
             cors[(grp, name.split(".", 1)[-1])] = r["estimate"]
@@ -212,13 +207,14 @@ def mixed_model_table(tidy: pd.DataFrame, glance: pd.DataFrame | None = None,
     method = None
     if "p_method" in fixed and fixed["p_method"].notna().any():
         method = str(fixed["p_method"].dropna().iloc[0])
-    stat_name = "z value" if method and "z" in method.lower() else "t value"
+    binomial = is_binomial(tidy)
+    stat_name = "z value" if binomial or (method and "z" in method.lower().split()) else "t value"
     ft = pd.DataFrame({
         "Term": fixed["term"].astype(str),
         "Estimate": [fmt.fmt_num(x, 4) for x in fixed["estimate"]],
         "Std. Error": [fmt.fmt_num(x, 4) for x in fixed["std_error"]],
         stat_name: [fmt.fmt_num(x, 2) for x in fixed["statistic"]],
-        "p": [fmt.fmt_p(p, None) for p in fixed["p_value"]],
+        "p": [p_text(p, .05, None) for p in fixed["p_value"]],
     })
     parts.append("**Fixed effects**\n\n" + pipe_table(ft, align="lrrrr"))
     notes = []
@@ -233,7 +229,7 @@ def mixed_model_table(tidy: pd.DataFrame, glance: pd.DataFrame | None = None,
         if bool(g.get("boundary", False)) or bool(g.get("singular", False)):
             notes.append("**boundary (singular) fit**")
     if method:
-        notes.append(fmt.p_method_note(method))
+        notes.append(p_note(method, binomial))
     if "status" in fixed:
         for st, msg in zip(fixed["status"], fixed.get("message", [""] * len(fixed))):
             if st in ("singular", "failed") and isinstance(msg, str) and msg:
@@ -242,46 +238,71 @@ def mixed_model_table(tidy: pd.DataFrame, glance: pd.DataFrame | None = None,
     out = "\n".join(parts)
     if notes:
         out += "\n*Note.* " + "; ".join(n.rstrip(".") for n in notes) + ".\n"
-    return Markdown(out)
+    return Markdown(caption_marker(mixed_model_title(tidy, k)) + out)
+
+
+def is_binomial(tidy: pd.DataFrame) -> bool:
+    """Whether the fitted model's own description (its ``family``) is binomial."""
+    fam = tidy["family"].dropna().astype(str).str.lower() if "family" in tidy else []
+    return len(fam) > 0 and bool((fam == "binomial").all())
+
+
+def mixed_model_title(tidy: pd.DataFrame, k=None) -> str:
+    """``Binomial GLMM (logit link) at k = 4,000, the model of record, in lme4's layout.``"""
+    fam = "Binomial GLMM (logit link)" if is_binomial(tidy) else "Linear mixed model"
+    model = ""
+    if "model" in tidy and tidy["model"].notna().any():
+        name = str(tidy["model"].dropna().iloc[0])
+        role = str(tidy["role"].dropna().iloc[0]) if "role" in tidy and \
+            tidy["role"].notna().any() else ""
+        model = f" ({name}{', the model of record' if role == 'record' and name != 'record' else ''})"
+    formula = ""
+    if "formula" in tidy and tidy["formula"].notna().any():
+        formula = f": {tidy['formula'].dropna().iloc[0]}"
+    at = f" at k = {fmt.fmt_num(k, 0, big_mark=',')}" if k is not None else ""
+    return f"{fam}{model}{at}, in lme4's layout{formula}."
+
+
+def p_note(method: str, binomial: bool) -> str:
+    """The p-value note under a mixed-model table. lme4 prints no p for a linear mixed model
+    (so the note says where they come from); for a GLMM ``glmer`` prints Wald z p itself."""
+    if binomial:
+        return (f"p-values: {method}" + ("" if "wald" not in method.lower() else
+                                         " (as lme4's glmer prints them)"))
+    return fmt.p_method_note(method)
 
 
 def importance_table(imp: pd.DataFrame) -> Markdown:
     """Attribute importance: τ-b, 95% CI, the Mantel p of record, the study's bootstrap share."""
     d = imp.sort_values("estimate", ascending=False)
-    mantel = "p_value_mantel" if "p_value_mantel" in d and "boot_share_le0" not in d \
-        else "p_value"
+    mantel = "p_value"
     cols = ["attribute", "estimate", "ci", mantel]
     heads = {"attribute": "Attribute", "estimate": "τ-b", mantel: "p (Mantel)"}
     forms = {"estimate": lambda x: fmt.fmt_stat(x, 3, bounded=True)}
     if "boot_share_le0" in d:
         cols.append("boot_share_le0")
         heads["boot_share_le0"] = "Share τ ≤ 0 (study)"
-        forms["boot_share_le0"] = lambda p: fmt.fmt_p(p, None)
-    elif mantel == "p_value_mantel":
-        cols.append("p_value")
-        heads["p_value"] = "p (bootstrap, study)"
+        forms["boot_share_le0"] = lambda p: p_text(p, .05, None)
     return apa_table(d, cols, headers=heads, formats=forms, ci_digits=3, ci_bounded=True)
 
 
 def drop_table(d: pd.DataFrame, key: str) -> Markdown:
     """Per-emotion or per-attribute masking rows: extra drop (points) with the study's t and
     q's and the sign-flip p. ``key`` is ``emotion`` or ``attribute``."""
-    from emostat.report.text import extra_drop
-
     d = d.assign(drop=extra_drop(d)).sort_values("drop", ascending=False)
     cols = [key, "drop", "statistic", "df", "p_value", "q_value", "q_value_bh"]
     if "p_value_perm" in d and d["p_value_perm"].notna().any():
         cols.append("p_value_perm")
-    t_head = "t" if "p_method" in d else "t (study's sign)"
+    t_head = "t"
     return apa_table(d, cols, headers={key: key.capitalize(), "drop": "Extra drop (points)",
                                        "statistic": t_head, "p_value": "p (t)"},
-                     formats={"drop": _pts})
+                     formats={"drop": points})
 
 
 def link_table(link: pd.DataFrame) -> Markdown:
     """The drop–importance link per k and test (long form), or the study's t per k."""
     d = link.sort_values("k")
-    names = {"study_t": "study: t over emotions", "attribute_permutation":
+    names = {"study_t": "t over concepts (study)", "attribute_permutation":
              "attribute-label permutation", "attribute_level_r": "attribute-level r"}
     r3 = (lambda x: fmt.fmt_stat(x, 3, bounded=True))
     if "test" in d:
@@ -308,38 +329,27 @@ def agreement_table(ranks: pd.DataFrame) -> Markdown:
 
 
 def null_table(vs: pd.DataFrame, k: int | None = None) -> Markdown:
-    """Attribute masks against the random-mask population at k: extra drop, null mean,
-    the test of record (statistic, df, p, BH q) where present, else the permutation p."""
-    from emostat.report.figures import headline_k
-
+    """Attribute masks against the random-mask population at k (one task): drop against no
+    manipulation, the random masks' mean, the extra drop (``estimate``), its t, df, p, BH q
+    and rank p (points)."""
     k = headline_k(vs["k"]) if k is None else k
     d = vs[vs["k"] == k]
-    new = "p_min_perm" in d      # the contract: estimate = extra drop over the random mean
-    # drop and null: accuracy drop against no manipulation (positive = lower)
     d = d.assign(drop=d["drop_attribute"] if "drop_attribute" in d else
-                 d["estimate"] + d["null_mean"] if new else d["estimate"],
-                 null=d["null_mean"], extra=d["estimate"] if new else np.nan)
-    if new:
-        cols = ["attribute", "drop", "null", "extra", "statistic", "df", "p_value",
-                "q_value_bh", "p_value_perm"]
-        d = d.sort_values("p_value")
-    else:
-        cols = ["attribute", "drop", "null"] + (["null_sd"] if "null_sd" in d else []) + \
-            ["p_value_perm"]
-        d = d.sort_values("p_value_perm")
-    return apa_table(d, cols, headers={"attribute": "Attribute", "drop": "Attribute mask",
-                                       "null": "Random masks (mean)", "null_sd": "SD (random)",
-                                       "extra": "Extra drop", "p_value_perm": "p (rank)",
-                                       "statistic": "t"},
-                     formats={"drop": _pts, "null": _pts, "null_sd": _pts, "extra": _pts})
+                 d["estimate"] + d["null_mean"], null=d["null_mean"], extra=d["estimate"])
+    cols = ["attribute", "drop", "null", "extra", "statistic", "df", "p_value", "q_value_bh",
+            "p_value_perm"]
+    d = d.sort_values("p_value")
+    return apa_table(d, [c for c in cols if c in d or c in ("drop", "null", "extra")],
+                     headers={"attribute": "Attribute", "drop": "Attribute mask",
+                              "null": "Random masks (mean)", "extra": "Extra drop",
+                              "p_value_perm": "p (rank)", "statistic": "t"},
+                     formats={"drop": points, "null": points, "extra": points})
 
 
 def count_null_table(cn: pd.DataFrame) -> Markdown:
     """Observed neuron counts per attribute against their permutation null (wide by count)."""
-    from emostat.constants import ATTRIBUTES
-
     kinds = list(dict.fromkeys(cn["count"])) if "count" in cn else ["selective"]
-    attrs = [a for a in ATTRIBUTES if a in set(cn["attribute"])]
+    attrs = order(cn["attribute"])
     cols = [("Attribute", attrs)]
     for kind in kinds:
         d = (cn[cn["count"] == kind] if "count" in cn else cn).set_index("attribute").reindex(attrs)
@@ -349,5 +359,5 @@ def count_null_table(cn: pd.DataFrame) -> Markdown:
                  (f"null ({kind})", [f"{fmt.fmt_num(m, 1, ',')} ± {fmt.fmt_num(v, 1, ',')}"
                                      if np.isfinite(v) else fmt.fmt_num(m, 1, ",")
                                      for m, v in zip(d["null_mean"], sd)]),
-                 (f"p ({kind})", [fmt.fmt_p(p, None) for p in d["p_value"]])]
+                 (f"p ({kind})", [p_text(p, .05, None) for p in d["p_value"]])]
     return pipe_table(pd.DataFrame(dict(cols)))

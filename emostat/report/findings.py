@@ -1,0 +1,244 @@
+"""Sentences and table cells of the run's findings, rendered from its ``claims`` rows.
+
+The claims table (docs/design.md §2) is computed once by the analysis; this module only
+renders its rows: the decision, estimate and scale, the interval with its ``conf_method``,
+the p with its ``p_method``, and the reason. Nothing here tests a p against alpha or picks a
+row of record; the experiment and the comparison report both call these functions, so the
+same rows print the same words in both.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from emostat import format as fmt
+from emostat.errors import InputError
+from emostat.report.view import (CLAIM_COLUMNS, Markdown, ci_text, k_text, missing, num_text,
+                                 p_text, text_or)
+
+# what each claim states (the decision says whether this run supports it)
+STATEMENTS = {
+    "neurons": "some attributes have more attribute-specific neurons than relabelled concepts "
+               "give",
+    "importance": "the attributes' RDMs match the human dissimilarity space",
+    "masking": "masking attribute-specific neurons lowers accuracy more than masking random "
+               "neurons",
+    "link": "concepts lose more accuracy when the masked neurons track attributes that matter "
+            "more to humans",
+    "whole_model": "the model's concept RDM over all neurons matches the human one",
+    "above_chance": "the unmanipulated model answers above chance",
+    "layer_rsa": "a layer's concept RDM matches the human one",
+    "pc_attribute": "the principal components of the activations track the attributes",
+    "probe": "a linear probe recovers the attributes from the activations",
+    "steering": "steering along an attribute direction changes the model's answers",
+}
+TITLES = {"neurons": "Attribute-specific neurons", "importance": "Attribute importance",
+          "masking": "Masking", "link": "Drop–importance link", "whole_model": "Whole-model RSA",
+          "above_chance": "Above chance", "layer_rsa": "Layer RSA",
+          "pc_attribute": "Principal components", "probe": "Probe", "steering": "Steering"}
+DECISIONS = {"supported": "Supported", "not supported": "Not supported",
+             "too coarse to decide": "Too coarse to decide", "failed": "Failed",
+             "not tested": "Not tested"}
+
+
+def claims_of(run) -> pd.DataFrame | None:
+    """The run's ``claims`` table (None when the run has none)."""
+    c = run.get("claims") if run is not None else None
+    if c is None:
+        return None
+    lacking = [x for x in ("claim", "role", "decision") if x not in c]
+    if lacking:
+        raise InputError(f"{run.path('claims')}: claims table lacks {', '.join(lacking)}")
+    return c.reindex(columns=list(dict.fromkeys(CLAIM_COLUMNS + list(c.columns))))
+
+
+def record(claims: pd.DataFrame | None, claim: str, task=None, k=None,
+           headline: bool = True) -> pd.Series | None:
+    """The ``record`` row of ``claim`` (for ``task``; at ``k``, or at the headline k)."""
+    if claims is None:
+        return None
+    d = claims[(claims["claim"] == claim) & (claims["role"] == "record")]
+    if task is not None and d["task"].notna().any():
+        d = d[d["task"] == task]
+    if k is not None and d["k"].notna().any():
+        d = d[d["k"] == k]
+    elif headline and "headline" in d and d["headline"].notna().any():
+        d = d[d["headline"].fillna(False).astype(bool)]
+    return d.iloc[0] if len(d) else None
+
+
+def others(claims: pd.DataFrame | None, row: pd.Series) -> pd.DataFrame:
+    """The ``study`` and ``supporting`` rows beside a record row (same claim, task, k)."""
+    if claims is None or row is None:
+        return pd.DataFrame(columns=CLAIM_COLUMNS)
+    d = claims[(claims["claim"] == row["claim"]) & (claims["role"] != "record")]
+    for col in ("task", "k"):
+        d = d[d[col].isna()] if missing_key(row[col]) else d[d[col] == row[col]]
+    return d
+
+
+def missing_key(x) -> bool:
+    return x is None or x is pd.NA or (isinstance(x, float) and np.isnan(x))
+
+
+# ---------------------------------------------------------------------------------------------
+# pieces of a row
+
+
+def estimate_text(row) -> str:
+    """The estimate in its scale's words: ``2.9 points``, ``0.12 in log-odds (odds ... × 0.89)``,
+    ``r = .474``, ``τ = .586``, ``12 neurons``, ``48.1%``."""
+    est, scale = row.get("estimate"), text_or(row.get("scale"))
+    if missing(est):
+        return ""
+    est = float(est)
+    if scale == "points":
+        return f"{num_text(est, 1)} points"
+    if scale == "log-odds":
+        # the extra drop in log-odds of a correct answer: odds x exp(-drop) under attribute masks
+        return (f"{num_text(est, 2)} in log-odds (odds of a correct answer × "
+                f"{fmt.fmt_num(float(np.exp(-est)), 2)} under attribute masks)")
+    if scale == "r":
+        return f"r = {num_text(est, 3, bounded=True)}"
+    if scale == "tau":
+        return f"τ = {num_text(est, 3, bounded=True)}"
+    if scale == "count":
+        return f"count {fmt.fmt_num(est, 0, big_mark=',')}"
+    if scale == "proportion":
+        return fmt.fmt_pct(est, 1)
+    return f"{num_text(est, 3)} ({scale})" if scale else num_text(est, 3)
+
+
+def digits_of(row) -> tuple[int, bool]:
+    scale = text_or(row.get("scale"))
+    return {"points": (1, False), "log-odds": (2, False), "r": (3, True), "tau": (3, True),
+            "proportion": (3, True), "count": (0, False)}.get(scale, (3, False))
+
+
+def same_unit(row) -> bool:
+    """Whether the interval is over the unit the p is computed at: its ``conf_method`` names
+    the row's ``unit`` (the unit's first word, e.g. ``emotion`` or ``attribute``); a row
+    without a ``conf_method`` has its interval from the fit that gave the p."""
+    unit, how = text_or(row.get("unit")).lower(), text_or(row.get("conf_method")).lower()
+    if not how:   # no conf_method: the interval comes from the same fit as the p
+        return True
+    if not unit:
+        return True
+    word = unit.replace("-", " ").split()[0]
+    return word in how.replace("-", " ")
+
+
+def ci_part(row) -> str:
+    """``95% CI [lo, hi] (conf_method)`` when the interval is over the p's unit, else ""."""
+    if missing(row.get("conf_low")) or missing(row.get("conf_high")) or not same_unit(row):
+        return ""
+    d, bounded = digits_of(row)
+    how = text_or(row.get("conf_method"))
+    return (f"95% CI {ci_text(row['conf_low'], row['conf_high'], d, bounded)}"
+            + (f" ({how})" if how else ""))
+
+
+def short_method(how: str) -> str:
+    """The name of a test: its ``p_method`` up to the first ``;``, `` (`` or ``, ``."""
+    return re.split(r";| \(|, ", how, maxsplit=1)[0].strip()
+
+
+def test_part(row, short: bool = True) -> str:
+    """``t(26) = 16.92, p < .001 (p_method)``, ``p = .0523 (attribute-label permutation ...)``."""
+    alpha = None if missing(row.get("alpha")) else float(row["alpha"])
+    p = p_text(row.get("p_value"), alpha)
+    stat, how = "", text_or(row.get("p_method"))
+    if not missing(row.get("statistic")):
+        if not missing(row.get("df")):
+            stat = f"t({fmt.fmt_df(row['df'])}) = {fmt.fmt_num(row['statistic'], 2)}, "
+        elif "z" in how.lower().split():
+            stat = f"z = {fmt.fmt_num(row['statistic'], 2)}, "
+    how = short_method(how) if short else how
+    return stat + p + (f" ({how})" if how and not missing(row.get("p_value")) else "")
+
+
+def decision_text(row) -> str:
+    return DECISIONS.get(text_or(row.get("decision")), text_or(row.get("decision"), "Undecided"))
+
+
+def where(row) -> str:
+    bits = []
+    if not missing_key(row.get("task")):
+        bits.append(f"{row['task']} task")
+    if not missing_key(row.get("k")):
+        bits.append(f"k = {k_text(row['k'])}")
+    return ", ".join(bits)
+
+
+def claim_sentence(row) -> Markdown:
+    """One claims row as a sentence: the decision, what is claimed, the estimate with its
+    interval, the test, and the reason."""
+    if row is None:
+        return Markdown("")
+    claim = str(row["claim"])
+    statement = STATEMENTS.get(claim, claim.replace("_", " "))
+    loc = where(row)
+    head = f"**{decision_text(row)}{f' ({loc})' if loc else ''}:** {statement}"
+    nums = [x for x in (estimate_text(row), ci_part(row), test_part(row))
+            if x and not x.endswith("not computed")]
+    out = head + (" — " + ", ".join(nums) if nums else "") + "."
+    why = text_or(row.get("reason"))
+    if why:   # "p = ..." keeps its lower-case symbol
+        why = why if len(why) > 1 and why[1] in " (" else why[0].upper() + why[1:]
+        out += " " + why.rstrip(".") + "."
+    return Markdown(out)
+
+
+def study_sentence(row) -> Markdown:
+    """A ``study`` or ``supporting`` row beside the record one: its test, never a decision."""
+    what = {"study": "The study's test", "supporting": "Supporting"}.get(str(row["role"]),
+                                                                         str(row["role"]))
+    nums = [x for x in (estimate_text(row), ci_part(row), test_part(row)) if x]
+    test = text_or(row.get("test")).replace("_", " ")
+    return Markdown(f"{what}{f' ({test})' if test else ''}: " + ", ".join(nums) + ".")
+
+
+def claim_paragraph(claims: pd.DataFrame | None, claim: str, task=None, k=None) -> Markdown:
+    """The record sentence of a claim followed by its study and supporting rows ("" when the
+    run's claims table has no such claim)."""
+    r = record(claims, claim, task, k)
+    if r is None:
+        return Markdown("")
+    out = [claim_sentence(r)] + [study_sentence(x) for _, x in others(claims, r).iterrows()]
+    return Markdown(" ".join(out))
+
+
+def claims_table(claims: pd.DataFrame, label: str | None = None) -> pd.DataFrame:
+    """The headline record rows as table cells (Claim, Task, k, Decision, Estimate, 95% CI,
+    p); ``label`` adds a first Model column (the comparison report)."""
+    d = claims[claims["role"] == "record"]
+    if "headline" in d and d["headline"].notna().any():
+        d = d[d["headline"].fillna(False).astype(bool) | d["k"].isna()]
+    out = []
+    for _, r in d.iterrows():
+        d_, bounded = digits_of(r)
+        cell = {"Claim": TITLES.get(str(r["claim"]), str(r["claim"])),
+                "Task": "–" if missing_key(r["task"]) else str(r["task"]),
+                "k": "–" if missing_key(r["k"]) else k_text(r["k"]),
+                "Decision": decision_text(r),
+                "Estimate": estimate_text(r) or "–",
+                "95% CI": (ci_text(r["conf_low"], r["conf_high"], d_, bounded)
+                           if same_unit(r) and not missing(r["conf_low"]) else "–"),
+                "p": p_text(r["p_value"], None if missing(r.get("alpha")) else
+                            float(r["alpha"]), name=None)}
+        out.append(({"Model": label} if label else {}) | cell)
+    return pd.DataFrame(out)
+
+
+def claims_note(claims: pd.DataFrame) -> str:
+    """The note under a claims table: alpha, and each p_method / conf_method used once."""
+    d = claims[claims["role"] == "record"]
+    alpha = d["alpha"].dropna()
+    bits = [f"α = {fmt.fmt_num(alpha.iloc[0], 2).lstrip('0')}" if len(alpha) else ""]
+    for col, what in (("p_method", "p"), ("conf_method", "95% CI")):
+        for claim, m in d[["claim", col]].dropna().drop_duplicates().itertuples(index=False):
+            bits.append(f"{TITLES.get(claim, claim)} {what}: {m}")
+    return "; ".join(b for b in bits if b)

@@ -1,0 +1,194 @@
+"""Reports render the claims table (docs/design.md §2) and never decide: the same claims rows
+give the same decision, k and units in the experiment report's sentences and in the comparison
+report's table; p and bounds never round across alpha or 0; the provenance appendix is short."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emostat.report import compare, findings, method, published, view
+from emostat.report.load import load_run
+
+sys.path.insert(0, str(Path(__file__).parent))
+import report_fixtures  # noqa: E402
+
+
+def glmm_claims(p=0.329, estimate=0.141, lo=-0.141, hi=0.423, decision="not supported"):
+    """A binomial GLMM row of record (log-odds), as the issue's example: 0.14 in log-odds."""
+    return pd.DataFrame([report_fixtures.claim_row(
+        claim="masking", task="choice", k=2304, role="record", test="item_glmm",
+        source_table="masking_mixed_model", estimate=estimate, scale="log-odds",
+        conf_low=lo, conf_high=hi, conf_method="Wald interval, item level (27 concepts)",
+        statistic=0.98, df=np.nan, p_value=p, p_method="Wald z", unit="item (27 concepts)",
+        p_floor=0.0, alpha=0.05, headline=True, decision=decision,
+        reason="p is above alpha = .05")], columns=report_fixtures.CLAIM_COLUMNS)
+
+
+def write_run(root, claims, model="m"):
+    root = Path(root)
+    (root / "results").mkdir(parents=True, exist_ok=True)
+    (root / "results" / "provenance.json").write_text(json.dumps({"model": model}))
+    report_fixtures.write_claims(root, claims)
+    return load_run(root)
+
+
+def test_same_claims_same_decision_k_and_units_in_both_reports(tmp_path):
+    c = glmm_claims()
+    run = write_run(tmp_path / "a", c, model="model-a")
+    sentence = findings.claim_sentence(findings.record(findings.claims_of(run), "masking"))
+    table = compare.masking_table([run])
+    # experiment sentence: decision, k, estimate in log-odds; exp(-0.141) = 0.8685: the odds of
+    # a correct answer under attribute masks relative to random masks (extra drop 0.141)
+    assert sentence.startswith("**Not supported (choice task, k = 2,304):**")
+    assert "0.14 in log-odds (odds of a correct answer × 0.87 under attribute masks)" in sentence
+    assert "95% CI [-0.14, 0.42] (Wald interval, item level (27 concepts))" in sentence
+    assert "z = 0.98, p = .329 (Wald z)" in sentence
+    # the comparison report prints the same row: same decision, k and units, never "points"
+    row = table.iloc[0]
+    assert (row["Model"], row["Decision"], row["k"]) == ("model-a", "Not supported", "2,304")
+    assert row["Estimate"] == ("0.14 in log-odds (odds of a correct answer × 0.87 under "
+                               "attribute masks)") and row["p"] == ".329"
+    assert row["95% CI"] == "[-0.14, 0.42]"
+    assert "points" not in sentence and "points" not in " ".join(table.astype(str).values.ravel())
+
+
+def test_decision_is_rendered_never_recomputed(tmp_path):
+    # claim 1 of the issue: 19 permutations (floor p = .05), p = .05: the analysis says "too
+    # coarse to decide"; a renderer testing p <= .05 would say "supported"
+    c = glmm_claims(p=0.05, decision="too coarse to decide").assign(
+        claim="neurons", scale="count", estimate=3.0, conf_low=np.nan, conf_high=np.nan,
+        p_floor=0.05, n_perm=19, task=None, k=np.nan, statistic=np.nan,
+        p_method="max-T over neurons, 19 emotion-label permutations",
+        reason="the smallest attainable p (.05) is not below alpha")
+    run = write_run(tmp_path / "b", c)
+    s = findings.claim_paragraph(findings.claims_of(run), "neurons")
+    assert s.startswith("**Too coarse to decide:**") and "supported" not in s.lower().split(
+        "decide")[1]
+    assert "The smallest attainable p (.05) is not below alpha." in s
+    assert compare.claims_rows([run]).iloc[0]["Decision"] == "Too coarse to decide"
+
+
+def test_p_never_rounds_onto_alpha_and_bounds_keep_their_sign():
+    # .049995 at 3 decimals would print ".050" (= alpha); 5 decimals are the first that
+    # keep it below .05 (the binary double of .049995 is 0.0499949999..., so .04999)
+    assert view.p_text(0.049995) == "p = .04999"
+    assert view.p_text(0.0504) == "p = .0504"        # ".050" would also read as alpha
+    assert view.p_text(0.023) == "p = .023" and view.p_text(2e-5) == "p < .001"
+    assert view.ci_text(-0.0002, 0.31, 3, True) == "[-.0002, .310]"   # not ".000"
+    assert view.ci_text(0.1, np.inf, 1) == "[0.1, ∞]"
+    row = glmm_claims(p=0.049995, decision="supported").iloc[0]
+    assert "p = .04999 (Wald z)" in findings.test_part(row)
+    assert findings.claims_table(glmm_claims(p=0.049995)).iloc[0]["p"] == ".04999"
+
+
+def test_ci_beside_p_only_when_its_unit_matches():
+    # the issue's example: the study's emotion-level CI beside the attribute-level p
+    row = glmm_claims().iloc[0].copy()
+    row.update({"claim": "link", "scale": "r", "estimate": 0.474, "conf_low": 0.424,
+                "conf_high": 0.521, "conf_method": "Fisher z over emotions (27)",
+                "unit": "attribute (14)", "p_value": 0.052, "statistic": np.nan,
+                "p_method": "attribute-label permutation, 10,000 draws"})
+    s = findings.claim_sentence(row)
+    assert "r = .474, p = .052 (attribute-label permutation)" in s
+    assert ".424" not in s
+    row["conf_method"] = "attribute bootstrap (14 attributes)"
+    assert "r = .474, 95% CI [.424, .521] (attribute bootstrap" in findings.claim_sentence(row)
+
+
+def test_no_na_in_any_rendered_claim():
+    c = pd.concat([glmm_claims(), glmm_claims(p=np.nan, estimate=np.nan, lo=np.nan, hi=np.nan,
+                                              decision="failed").assign(
+        reason="the fit failed: the optimiser did not converge")])
+    for _, r in c.iterrows():
+        s = findings.claim_sentence(r)
+        assert "NA" not in s.split() and "nan" not in s.lower()
+    failed = findings.claim_sentence(c.iloc[1])
+    assert failed.startswith("**Failed (choice task, k = 2,304):**")
+    assert failed.endswith("The fit failed: the optimiser did not converge.")
+    cells = findings.claims_table(c)
+    assert "NA" not in cells.values.ravel() and cells.iloc[1]["p"] == "–"
+
+
+def test_fixture_claims_have_exactly_the_design_columns(tmp_path):
+    run = report_fixtures.make_run(tmp_path / "r", "experiment", ks=[2000, 4000])
+    c = pd.read_parquet(run / "results" / "claims.parquet")
+    assert list(c.columns) == view.CLAIM_COLUMNS == report_fixtures.CLAIM_COLUMNS
+    # one record row per claim x task x k (docs/design.md §2)
+    rec = c[c["role"] == "record"]
+    assert not rec.duplicated(["claim", "task", "k"]).any()
+
+
+def test_provenance_appendix_is_a_summary_not_the_manifest():
+    files = {f"activations/part-t{i:03d}.parquet": {"rows": 810, "sha256": f"{i:064x}"}
+             for i in range(300)}
+    manifest = {"emostat_version": "0.1.0", "seed": 7, "files": files,
+                "model": {"name": "tiny", "dtype": "float32"},
+                "package_versions": {"numpy": "2.0"}}
+    p = method.provenance_summary({}, manifest)
+    assert len(p) <= 12                                   # one page, not a row per shard
+    val = dict(p.values.tolist())["Collected files"]
+    # 300 files x 810 rows = 243,000; one digest over the sorted (path, record) items
+    digest = hashlib.sha256(json.dumps(sorted(files.items()), sort_keys=True).encode())
+    assert val == f"300 files, 243,000 rows; SHA-256 of the record {digest.hexdigest()[:16]}…"
+
+
+def test_method_numbers_come_from_the_tables(tmp_path):
+    run = report_fixtures.make_run(tmp_path / "r", "experiment", ks=[4000])
+    imp = pd.read_parquet(run / "results" / "attribute_importance.parquet")
+    report_fixtures.io.write_table(imp.assign(n_boot=10000),
+                                   run / "results" / "attribute_importance.parquet")
+    r = load_run(run)
+    counts = method.resampling_counts(r)
+    s = method.settings_list(r.provenance, r.manifest, [4000], counts)
+    # the provenance says n_boot = 1000 (fixture); the table used 10,000: the table wins
+    assert "Bootstrap resamples: 10,000 (attribute_importance)" in s
+    assert "Permutations: 10,000 (neuron_mantel); 199 (neuron_count_null)" in s
+
+
+def test_differences_are_read_from_the_configuration(tmp_path):
+    run = report_fixtures.make_run(tmp_path / "r", "experiment", ks=[4000])
+    man = json.loads((run / "manifest.json").read_text())
+    man["config"] = {"tasks": ["choice", "generate"], "stimuli": "shipped",
+                     "representation": "zero_shot", "n_random_draws": 50}
+    man["space"] = {"name": "vader", "human_data": False}
+    (run / "manifest.json").write_text(json.dumps(man))
+    s = method.differences(load_run(run), 27, 14)
+    assert "this run uses fixture-model (float32) (zero_shot representation)" in s
+    assert "this run scores choice, generate" in s
+    assert "items are `shipped`" in s
+    assert "27 concepts × 14 attributes from the space `vader`; illustrative ratings" in s
+    assert "this run draws 50" in s
+
+
+def test_reproduction_reference_column_names_its_source(tmp_path):
+    run = load_run(report_fixtures.make_run(tmp_path / "r", "reproduction"))
+    rows = published.comparison_rows(run)
+    assert "Published" not in rows.columns and "Reference" in rows.columns
+    # every reference value of this table is recomputed from the release, and says so
+    assert rows["Source"].str.startswith("recomputed from release: ").all()
+    assert "not numbers printed in the paper" in published.source_note(
+        rows["Source"].str.split(":").str[0])
+    # the fixture's acc_none at k = 4000 differs from 83.18: the difference is not 0 by
+    # construction
+    be = pd.read_parquet(tmp_path / "r" / "results" / "masking_by_emotion.parquet")
+    got = 100 * be.loc[be["k"] == 4000, "acc_none"].mean()
+    row = rows.set_index("Quantity").loc["Accuracy without manipulation, k = 4,000 (%)"]
+    assert row["Difference"] == f"{got - 83.18:.2f}"
+
+
+def test_interval_without_conf_method_is_from_the_same_fit():
+    # analysis.claims keeps an interval without conf_method only when it comes from the fit
+    # that gave the p: it is printed, with no empty "()" after it
+    row = glmm_claims().iloc[0].copy()
+    row["conf_method"] = None
+    s = findings.claim_sentence(row)
+    assert "95% CI [-0.14, 0.42], z = 0.98" in s and "()" not in s
+    row.update({"scale": "count", "estimate": 7.0, "conf_low": np.nan, "conf_high": np.nan})
+    assert "count 7, " in findings.claim_sentence(row)
