@@ -375,6 +375,8 @@ def claims_from_tables(t: dict, alpha: float = 0.05, headline_k: int = 4000,
             n_perm=10000, alpha=alpha, headline=True, decision=dec, reason=why))
     out = pd.DataFrame(rows, columns=CLAIM_COLUMNS)
     out["headline"] = out["headline"].astype(bool)
+    for c in ("k", "n_perm"):   # nullable ints, as the claims schema and build_claims have them
+        out[c] = pd.array([None if pd.isna(x) else int(x) for x in out[c]], dtype="Int64")
     return out
 
 

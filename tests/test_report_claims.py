@@ -67,6 +67,7 @@ def test_decision_is_rendered_never_recomputed(tmp_path):
         p_floor=0.05, n_perm=19, task=None, k=np.nan, statistic=np.nan,
         p_method="max-T over neurons, 19 emotion-label permutations",
         reason="the smallest attainable p (.05) is not below alpha")
+    c["k"] = pd.array([None] * len(c), dtype="Int64")   # no k: a null int, as build_claims
     run = write_run(tmp_path / "b", c)
     s = findings.claim_paragraph(findings.claims_of(run), "neurons")
     assert s.startswith("**Too coarse to decide:**") and "supported" not in s.lower().split(
