@@ -26,7 +26,8 @@ import pandas as pd
 from emostat.errors import InputError
 
 __all__ = ["importance_test", "mantel_test", "whole_model_rsa", "searchlight", "neuron_mantel",
-           "count_null", "link_test", "link_by_emotion", "sign_flip", "fdr_bh", "fdr_study",
+           "count_null", "neuron_max_t", "link_test", "link_by_emotion", "sign_flip", "fdr_bh",
+           "fdr_study",
            "fit_mixed", "masking_model", "attribute_vs_null", "paired_tests", "item_models",
            "chance_test", "chance_statement", "power_analysis", "detectable_difference"]
 
@@ -256,7 +257,7 @@ def neuron_mantel(activations, attribute_rdms, neurons, *, n_perm=10_000, seed: 
 
 
 def count_null(activations, attribute_rdms, *, n_perm=199, seed: int = 0, alpha: float = 0.01,
-               executor=None) -> pd.DataFrame:
+               n_jobs: int = 1) -> pd.DataFrame:
     """Permutation null (emotion labels) of the counts of significant and selective neurons.
 
     Examples
@@ -276,11 +277,24 @@ def count_null(activations, attribute_rdms, *, n_perm=199, seed: int = 0, alpha:
     2         b  significant        0.0     1.00
     3         b    selective        0.0     1.00
     """
-    from emostat.analysis.searchlight import count_null as _cn
+    from emostat.analysis.neuronnull import count_null as _cn
 
     A, _ = _activation_array(activations)
     return _cn(A, _wide_rdms(attribute_rdms), n_perm=n_perm, seed=seed, alpha=alpha,
-               executor=executor)
+               n_jobs=n_jobs)
+
+
+def neuron_max_t(activations, attribute_rdms, *, n_perm=199, seed: int = 0, alpha: float = 0.05,
+                 layer_sizes=None, n_jobs: int = 1) -> pd.DataFrame:
+    """Selection-safe neuron test: Westfall-Young max-T over all neurons, per attribute.
+
+    See :func:`emostat.analysis.neuronnull.neuron_max_t` (columns of ``neuron_max_t``).
+    """
+    from emostat.analysis.neuronnull import neuron_max_t as _mt
+
+    A, sizes = _activation_array(activations)
+    return _mt(A, _wide_rdms(attribute_rdms), n_perm=n_perm, seed=seed, alpha=alpha,
+               layer_sizes=layer_sizes or sizes, n_jobs=n_jobs)
 
 
 # ---- masking ------------------------------------------------------------------------------

@@ -62,6 +62,24 @@ def check_n_perm(n_perm, n: int, max_exact: int, who: str):
     return int(n_perm)
 
 
+def monte_carlo_ci(exceed, n_perm, level: float = 0.95):
+    """Clopper-Pearson interval of a Monte-Carlo permutation p.
+
+    ``exceed`` permuted statistics at least as extreme as the observed one out of ``n_perm``
+    random draws: the exact binomial interval of exceed / n_perm (the p the draws estimate),
+    from beta quantiles. Arrays broadcast. Returns (low, high).
+    """
+    from scipy.stats import beta
+
+    k = np.asarray(exceed, dtype=float)
+    n = np.asarray(n_perm, dtype=float)
+    a = (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        low = np.where(k > 0, beta.ppf(a, k, n - k + 1), 0.0)
+        high = np.where(k < n, beta.ppf(1 - a, k + 1, n - k), 1.0)
+    return low, high
+
+
 def perm_blocks(n: int, n_perm, seed, chunk: int = _PERM_CHUNK):
     """Yield blocks of permutations of range(n) (rows): all n! if n_perm == 'exact', else
     ``n_perm`` seeded draws, ``chunk`` rows at a time."""
