@@ -80,6 +80,32 @@ def monte_carlo_ci(exceed, n_perm, level: float = 0.95):
     return low, high
 
 
+def mc_columns(exceed, B: int, exact: bool, alpha: float = 0.05) -> dict:
+    """The contract's Monte-Carlo columns beside permutation p's with ``exceed`` counts of B.
+
+    ``p_floor`` (1/(B+1), or 1/B = 1/n! for an exact enumeration), ``p_mc_low``/``p_mc_high``
+    (Clopper-Pearson 95%, :func:`monte_carlo_ci`; NaN when exact) and ``mc_warning`` (non-empty
+    when that interval contains ``alpha``: the draws do not decide at alpha).
+    """
+    exceed = np.atleast_1d(np.asarray(exceed, dtype=float))
+    if exact:
+        nan = np.full(exceed.shape, np.nan)
+        return {"p_floor": np.full(exceed.shape, 1 / B), "p_mc_low": nan, "p_mc_high": nan,
+                "mc_warning": np.full(exceed.shape, "", dtype=object)}
+    lo, hi = monte_carlo_ci(exceed, B)
+    warn = np.where((lo <= alpha) & (alpha <= hi),
+                    f"Monte-Carlo 95% interval contains alpha = {alpha:g}: {B} permutations "
+                    "do not decide", "")
+    return {"p_floor": np.full(exceed.shape, 1 / (B + 1)), "p_mc_low": lo, "p_mc_high": hi,
+            "mc_warning": warn.astype(object)}
+
+
+def undecided(exceed, B: int, alpha: float = 0.05) -> np.ndarray:
+    """True where the Clopper-Pearson interval of exceed / B contains alpha."""
+    lo, hi = monte_carlo_ci(exceed, B)
+    return np.atleast_1d((lo <= alpha) & (alpha <= hi))
+
+
 def perm_blocks(n: int, n_perm, seed, chunk: int = _PERM_CHUNK):
     """Yield blocks of permutations of range(n) (rows): all n! if n_perm == 'exact', else
     ``n_perm`` seeded draws, ``chunk`` rows at a time."""

@@ -31,7 +31,7 @@ from scipy.stats import rankdata
 
 from emostat.analysis.kendall import (ALTERNATIVES, dense_ranks, single_threaded_blas,
                                       tau_p_from_counts)
-from emostat.analysis.mantel import check_n_perm, monte_carlo_ci, perm_blocks, permuted_pairs
+from emostat.analysis.mantel import check_n_perm, mc_columns, perm_blocks, permuted_pairs
 from emostat.analysis.searchlight import as_rdms, attr_matrix, layer_units
 from emostat.errors import InputError
 
@@ -210,21 +210,6 @@ def searchlight_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: in
 
 def _perm_p(exceed: np.ndarray, B: int, exact: bool) -> np.ndarray:
     return exceed / B if exact else (1 + exceed) / (1 + B)
-
-
-def mc_columns(exceed, B: int, exact: bool, alpha: float) -> dict:
-    """p_floor, Clopper-Pearson p_mc_low / p_mc_high (null when exact) and mc_warning."""
-    exceed = np.asarray(exceed, dtype=float)
-    if exact:
-        nan = np.full(exceed.shape, np.nan)
-        return {"p_floor": np.full(exceed.shape, 1 / B), "p_mc_low": nan, "p_mc_high": nan,
-                "mc_warning": np.full(exceed.shape, "", dtype=object)}
-    lo, hi = monte_carlo_ci(exceed, B)
-    warn = np.where((lo <= alpha) & (alpha <= hi),
-                    f"Monte-Carlo 95% interval contains alpha = {alpha:g}: {B} permutations "
-                    "do not decide", "")
-    return {"p_floor": np.full(exceed.shape, 1 / (B + 1)), "p_mc_low": lo, "p_mc_high": hi,
-            "mc_warning": warn.astype(object)}
 
 
 def holm(p) -> np.ndarray:

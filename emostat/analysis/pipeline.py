@@ -111,12 +111,15 @@ LINK_MIN_PERM = 10_000   # attribute-label permutations of the link: never fewer
 
 
 def link_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_perm: int,
-                ks=None) -> dict[str, pd.DataFrame]:
+                ks=None, pooled_null: bool = False) -> dict[str, pd.DataFrame]:
     """The drop–importance link (:mod:`emostat.analysis.link`) and the dip tests, labelled.
 
-    Replaces the ``importance_link``, ``importance_link_by_emotion`` and ``dip_test`` tables of
-    :func:`masking_tables` (whose old link functions go at the merge). The link uses at least
-    ``LINK_MIN_PERM`` permutations (cheap: about 0.05 s per 1,000 per k).
+    The link uses at least ``LINK_MIN_PERM`` attribute-label permutations (exact enumeration
+    when the orderings are fewer; doubled while the Monte-Carlo interval holds alpha).
+    ``pooled_null``: the test of record compares every attribute mask with the pooled random
+    masks of its k (the release: its 14 random sets are exchangeable uniform draws); the
+    twin-mask rows are then the study's. Collected runs keep each attribute's own draws (they
+    may be layer-matched to that attribute).
     """
     from emostat.analysis import link, masking
 
@@ -127,7 +130,8 @@ def link_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_p
     dip = dip.assign(p_method="Hartigan's dip test, p interpolated from the tabulated null "
                               "(R diptest::dip.test)",
                      unit=dip["n"].map(lambda n: f"emotion ({n})"), role="study")
-    return {"importance_link": link.link_test(diff, importance,
+    pooled = link.pooled_drops(acc) if pooled_null else None
+    return {"importance_link": link.link_test(diff, importance, pooled=pooled,
                                               n_perm=max(int(n_perm), LINK_MIN_PERM), seed=seed),
             "importance_link_by_emotion": link.link_by_emotion(diff, importance),
             "dip_test": dip}
@@ -281,7 +285,7 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     tables.update(masking_tables(accuracy, importance, seed=s[1], n_perm=n_perm,
                                  ks=list(K_VALUES), quiet=quiet))
     tables.update(link_tables(accuracy, importance, seed=s[4], n_perm=n_perm,
-                              ks=list(K_VALUES)))
+                              ks=list(K_VALUES), pooled_null=True))
 
     _log("whole-model RSA ...", quiet)
     tables["whole_model_rsa"] = whole_model_rsa(A, human.subject_rdms, n_boot=n_boot,
