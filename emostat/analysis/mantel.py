@@ -208,3 +208,33 @@ def _count(stat, obs, tol, alternative, blocks, n):
             count += (np.abs(s) >= np.abs(obs) - tol).sum(axis=0)
         total += len(perms)
     return count, total
+
+
+def mantel_decided(x, Y, n_perm: int, seed, alpha: float = 0.05, *, n_items=None,
+                   factor: int = 8):
+    """One-sided Kendall Mantel p per column of Y (:func:`mantel`); columns whose Monte-Carlo
+    interval holds ``alpha`` get doubled draws (same seed), up to ``factor`` x n_perm.
+
+    Returns (p, draws per column, the contract's columns ``p_floor, p_mc_low, p_mc_high,
+    mc_warning`` as lists).
+    """
+    Y = np.asarray(Y, dtype=float).reshape(len(x), -1)
+    q = Y.shape[1]
+    p = np.atleast_1d(mantel(x, Y, n_perm=n_perm, seed=seed, n_items=n_items))
+    draws = np.full(q, int(n_perm), np.int64)
+    exceed = np.rint(p * (draws + 1) - 1)
+    todo = undecided(exceed, draws, alpha)
+    while todo.any() and 2 * draws[todo].max() <= factor * n_perm:
+        cols = np.flatnonzero(todo)
+        B = int(2 * draws[cols].max())
+        p[cols] = np.atleast_1d(mantel(x, Y[:, cols], n_perm=B, seed=seed, n_items=n_items))
+        draws[cols] = B
+        exceed[cols] = np.rint(p[cols] * (B + 1) - 1)
+        todo = np.zeros(q, bool)
+        todo[cols] = undecided(exceed[cols], B, alpha)
+    out = {c: [] for c in ("p_floor", "p_mc_low", "p_mc_high", "mc_warning")}
+    for k in range(q):
+        one = mc_columns(exceed[k], int(draws[k]), False, alpha)
+        for c in out:
+            out[c].append(one[c][0])
+    return p, draws, out
