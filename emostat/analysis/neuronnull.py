@@ -244,7 +244,8 @@ def count_table(null: SearchlightNull, alpha: float = 0.05) -> pd.DataFrame:
             "null_q95": np.quantile(dist, 0.95, axis=0), "p_value": p,
             "p_adjusted": holm(p), **mc_columns(exceed, null.n_perm, null.exact, alpha)})
         rows.append(frame)
-    out = pd.concat(rows, ignore_index=True)
+    order = np.argsort(np.tile(np.arange(len(null.attributes)), 2), kind="stable")
+    out = pd.concat(rows, ignore_index=True).iloc[order].reset_index(drop=True)
     method = ("emotion-label permutation of all attribute RDMs together, the count of study "
               f"q < {null.alpha_q} neurons recounted, one-sided, {_how(null.exact, 'count')}")
     return out.assign(p_method=method, p_adjusted_method=f"Holm over {len(null.attributes)} "
