@@ -183,7 +183,7 @@ def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.Data
     >>> glance[["model", "nobs"]].values.tolist()
     [['item_glmm', 200]]
     >>> tidy.loc[tidy["term"] == "attribute_vs_random", "p_method"].item()
-    'Wald z'
+    'Wald z, two-sided'
     """
     from emostat.analysis.mixed import CONTRAST, fit_mixed
 
