@@ -158,3 +158,11 @@ def test_monte_carlo_ci_equals_scipy_binomtest():
         lo, hi = monte_carlo_ci(k, n)
         ci = ss.binomtest(k, n).proportion_ci(method="exact")   # Clopper-Pearson, scipy
         assert (float(lo), float(hi)) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
+def test_holm_perms_lets_holm_reach_alpha_over_the_attributes():
+    # with B draws the smallest Holm-adjusted p over q attributes is q / (B + 1)
+    B = nn.holm_perms(14)
+    assert B == 559 and 14 / (B + 1) <= 0.025
+    assert nn.holm([1 / (B + 1)] * 14).min() == pytest.approx(14 / (B + 1))
+    assert nn.holm([1 / 200] * 14).min() > 0.05           # why 199 cannot decide

@@ -212,6 +212,12 @@ def _perm_p(exceed: np.ndarray, B: int, exact: bool) -> np.ndarray:
     return exceed / B if exact else (1 + exceed) / (1 + B)
 
 
+def holm_perms(n_attributes: int, alpha: float = 0.05) -> int:
+    """Permutations B whose Holm floor n_attributes / (B + 1) is at most alpha / 2 (so the
+    adjusted p can decide at alpha): ceil(2 q / alpha) - 1, 559 for 14 attributes."""
+    return int(np.ceil(2 * n_attributes / alpha)) - 1
+
+
 def holm(p) -> np.ndarray:
     """Holm-adjusted p (statsmodels multipletests), NaN kept out of the family."""
     from statsmodels.stats.multitest import multipletests
