@@ -26,19 +26,42 @@ import pandas as pd
 from emostat.errors import InputError
 
 __all__ = ["importance_test", "mantel_test", "whole_model_rsa", "searchlight", "neuron_mantel",
-           "count_null", "link_test", "link_by_emotion", "sign_flip", "fdr_bh", "fdr_study",
+           "count_null", "neuron_max_t", "link_test", "link_by_emotion", "sign_flip", "fdr_bh",
+           "fdr_study",
            "fit_mixed", "masking_model", "attribute_vs_null", "paired_tests", "item_models",
            "chance_test", "chance_statement", "power_analysis", "detectable_difference"]
 
 
 # ---- helpers: tidy -> arrays ----------------------------------------------------------------
+def _pair_positions(ids, where: str) -> np.ndarray:
+    """Positions in R dist() order of ``pair`` ids: integers (or integer strings) 0..N-1, or
+    1..N. Anything else (labels, gaps, duplicates) is refused: sorting labels as text would
+    silently reorder the RDM ("10" < "2")."""
+    raw = pd.Series(pd.unique(pd.Series(ids)))
+    num = pd.to_numeric(raw, errors="coerce")
+    if num.isna().any() or (num != np.floor(num)).any():
+        bad = raw[num.isna() | (num != np.floor(num))].head(3).tolist()
+        raise InputError(f"{where}: 'pair' ids must be integers in R dist() order (0..N-1 or "
+                         f"1..N); got {bad}. Map labelled emotion pairs to dist() positions "
+                         "first (emostat.constants.pair_indices)")
+    vals = num.astype(np.int64).to_numpy()
+    n = len(vals)
+    for start in (0, 1):
+        if set(vals.tolist()) == set(range(start, start + n)):
+            return pd.to_numeric(pd.Series(ids), errors="coerce").astype(np.int64).to_numpy() \
+                - start
+    raise InputError(f"{where}: 'pair' ids must be 0..{n - 1} or 1..{n} (dist() order); got "
+                     f"min {vals.min()}, max {vals.max()} for {n} distinct pairs")
+
+
 def _wide_rdms(rdms, value: str = "estimate") -> pd.DataFrame:
     """Attribute RDMs as (pairs x attributes): a wide frame as is, or the long
-    ``attribute_rdms`` table (``pair, attribute, <value>``) pivoted."""
+    ``attribute_rdms`` table (``pair, attribute, <value>``) pivoted on validated pair ids."""
     if isinstance(rdms, pd.DataFrame) and {"pair", "attribute", value} <= set(rdms.columns):
-        return rdms.pivot(index="pair", columns="attribute", values=value)[
-            list(dict.fromkeys(rdms["attribute"]))].reset_index(drop=True).rename_axis(
-                columns=None)
+        pos = _pair_positions(rdms["pair"], "attribute RDMs")
+        return rdms.assign(pair=pos).pivot(index="pair", columns="attribute", values=value)[
+            list(dict.fromkeys(rdms["attribute"]))].sort_index().reset_index(
+                drop=True).rename_axis(columns=None)
     if isinstance(rdms, pd.DataFrame):
         return rdms.reset_index(drop=True)
     raise InputError("attribute RDMs: expected a DataFrame (pairs x attributes, or long "
@@ -51,7 +74,9 @@ def _subject_matrix(similarity, participant: str, pair: str, value: str) -> np.n
         missing = [c for c in (participant, pair, value) if c not in similarity.columns]
         if missing:
             raise InputError(f"similarity table lacks column(s) {missing}")
-        wide = similarity.pivot(index=participant, columns=pair, values=value)
+        pos = _pair_positions(similarity[pair], f"similarity table column {pair!r}")
+        wide = similarity.assign(**{pair: pos}).pivot(index=participant, columns=pair,
+                                                      values=value)
         return wide.sort_index(axis=1).to_numpy(float)
     return np.asarray(similarity, dtype=float)
 
@@ -90,15 +115,17 @@ def importance_test(similarity, attribute_rdms, *, n_boot: int = 10_000, n_perm:
     >>> res = importance_test(S, attr, n_boot=500, n_perm=999, seed=1)
     >>> res[["attribute", "estimate", "conf_low", "conf_high", "p_value"]].round(3)
       attribute  estimate  conf_low  conf_high  p_value
-    0    signal     0.411       NaN        NaN    0.001
-    1     noise    -0.039     -0.09      0.004    0.860
+    0    signal     0.411     0.270      0.545    0.001
+    1     noise    -0.039    -0.137      0.072    0.860
     >>> print(res.conf_method[0])
-    no interval: BCa undefined (all 500 resamples on one side of the estimate, or no jackknife variation)
+    BCa bootstrap over emotion labels (27 concepts, 500 resamples)
+    >>> print(res.conf_method_participants[0])
+    no interval: BCa undefined (all 500 resamples on one side of the estimate, or no jackknife variation): rater-sampling precision
 
-    With independent participant noise every resample's mean RDM is noisier than the sample's
-    (duplicated participants), so all resampled taus fall below the estimate: the bootstrap
-    cannot bias-correct, and emostat says so instead of printing a percentile interval that
-    misses the estimate.
+    The interval beside the Mantel p resamples the same unit (emotion labels). With
+    independent participant noise every participant resample's mean RDM is noisier than the
+    sample's, so all resampled taus fall below the estimate: that bootstrap cannot
+    bias-correct, and emostat says so instead of printing an interval that misses it.
     """
     from emostat.analysis.human import attribute_importance
 
@@ -256,7 +283,7 @@ def neuron_mantel(activations, attribute_rdms, neurons, *, n_perm=10_000, seed: 
 
 
 def count_null(activations, attribute_rdms, *, n_perm=199, seed: int = 0, alpha: float = 0.01,
-               executor=None) -> pd.DataFrame:
+               n_jobs: int = 1) -> pd.DataFrame:
     """Permutation null (emotion labels) of the counts of significant and selective neurons.
 
     Examples
@@ -276,11 +303,39 @@ def count_null(activations, attribute_rdms, *, n_perm=199, seed: int = 0, alpha:
     2         b  significant        0.0     1.00
     3         b    selective        0.0     1.00
     """
-    from emostat.analysis.searchlight import count_null as _cn
+    from emostat.analysis.neuronnull import count_null as _cn
 
     A, _ = _activation_array(activations)
     return _cn(A, _wide_rdms(attribute_rdms), n_perm=n_perm, seed=seed, alpha=alpha,
-               executor=executor)
+               n_jobs=n_jobs)
+
+
+def neuron_max_t(activations, attribute_rdms, *, n_perm=199, seed: int = 0, alpha: float = 0.05,
+                 layer_sizes=None, n_jobs: int = 1) -> pd.DataFrame:
+    """Selection-safe neuron test: Westfall-Young max-T over all neurons, per attribute.
+
+    See :func:`emostat.analysis.neuronnull.neuron_max_t` (columns of ``neuron_max_t``).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from emostat.constants import pair_indices
+    >>> rng = np.random.default_rng(1)
+    >>> A = rng.normal(size=(2, 6, 10))
+    >>> i, j = pair_indices(6)
+    >>> attr = pd.DataFrame({"a": np.abs(A.mean(0)[i, 0] - A.mean(0)[j, 0]),
+    ...                      "b": rng.normal(size=15)})
+    >>> out = neuron_max_t(A, attr, n_perm="exact")
+    >>> out[["attribute", "neuron", "p_value", "n_perm"]].round(3)
+      attribute  neuron  p_value  n_perm
+    0         a       0    0.001     720
+    1         b       6    0.282     720
+    """
+    from emostat.analysis.neuronnull import neuron_max_t as _mt
+
+    A, sizes = _activation_array(activations)
+    return _mt(A, _wide_rdms(attribute_rdms), n_perm=n_perm, seed=seed, alpha=alpha,
+               layer_sizes=layer_sizes or sizes, n_jobs=n_jobs)
 
 
 # ---- masking ------------------------------------------------------------------------------
@@ -313,8 +368,8 @@ def link_test(drops: pd.DataFrame, importance, *, n_perm=10_000, seed: int = 0) 
     >>> res[["test", "role", "estimate", "df", "p_value"]].round(4)
                         test    role  estimate   df  p_value
     0                study_t   study    0.6902  5.0   0.0000
-    1  attribute_permutation  record    0.6902  NaN   0.1472
-    2      attribute_level_r  record    0.6955  4.0   0.1250
+    1  attribute_permutation   extra    0.6902  NaN   0.1472
+    2      attribute_level_r  record    0.6955  4.0   0.1458
     """
     from emostat.analysis.link import link_test as _lt
 

@@ -56,9 +56,10 @@ def test_importance_ci_equals_scipy_bca():
             return np.asarray(kendall_tau_b(m.T, y)[0]).reshape(i.shape[:-1])
         ref = stats.bootstrap((np.arange(n_sub),), stat, n_resamples=2000, method="BCa",
                               rng=np.random.default_rng(9), vectorized=True)
-        assert ours["conf_low"][c] == pytest.approx(ref.confidence_interval.low, abs=1e-12)
-        assert ours["conf_high"][c] == pytest.approx(ref.confidence_interval.high, abs=1e-12)
-        assert ours["std_error"][c] == pytest.approx(ref.standard_error, rel=1e-9)
+        lo, hi = ours["conf_low_participants"][c], ours["conf_high_participants"][c]
+        assert lo == pytest.approx(ref.confidence_interval.low, abs=1e-12)
+        assert hi == pytest.approx(ref.confidence_interval.high, abs=1e-12)
+        assert ours["std_error_participants"][c] == pytest.approx(ref.standard_error, rel=1e-9)
 
 
 # Rscript tests/r/bca.R (R 4.2.2, boot 1.3-28): t = qgamma(ppoints(999), 3) / 3, t0 = 1.1,
@@ -96,3 +97,59 @@ def test_bca_matches_r_boot_ci(level):
 def test_degenerate_replicates_give_nan_not_a_wrong_interval():
     lo, hi, _, _ = bca.bca_interval([1.0], np.full((100, 1), 2.0), np.arange(5.0)[:, None])
     assert np.isnan(lo[0]) and np.isnan(hi[0])
+
+
+def test_weighted_tau_equals_scipy_on_expanded_cells():
+    import scipy.stats as ss
+
+    from emostat.analysis.bca import weighted_tau
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 4, 15).astype(float)          # ties
+    Y = rng.normal(size=(15, 2))
+    W = rng.integers(0, 3, size=(4, 15)).astype(float)
+    got = weighted_tau(x, Y, W)
+    for r, w in enumerate(W):
+        cells = np.repeat(np.arange(15), w.astype(int))
+        for q in range(2):   # scipy.stats.kendalltau (tau-b) on the repeated cells
+            assert got[r, q] == pytest.approx(ss.kendalltau(x[cells], Y[cells, q]).statistic,
+                                              abs=1e-12)
+
+
+def test_concept_bootstrap_equals_scipy_bootstrap_bca():
+    import scipy.stats as ss
+
+    from emostat.analysis.bca import concept_bootstrap
+    from emostat.constants import pair_indices
+    n = 8
+    i, j = pair_indices(n)
+    rng = np.random.default_rng(5)
+    m = rng.normal(size=n)
+    y = np.abs(m[i] - m[j])
+    x = y + rng.normal(scale=0.5, size=len(i))
+    lookup = np.full((n, n), -1)
+    lookup[i, j] = lookup[j, i] = np.arange(len(i))
+
+    def stat(d):   # tau over the pairs of distinct drawn concepts, scipy only
+        a, b = np.triu_indices(len(d), 1)
+        keep = d[a] != d[b]
+        cells = lookup[d[a][keep], d[b][keep]]
+        return ss.kendalltau(x[cells], y[cells]).statistic
+
+    ref = ss.bootstrap((np.arange(n),), stat, vectorized=False, n_resamples=300,
+                       method="BCa", rng=np.random.default_rng(9))
+    lo, hi, how, boot = concept_bootstrap(x, y, 300, 9)
+    np.testing.assert_allclose(boot[:, 0], ref.bootstrap_distribution, atol=1e-12)
+    assert (lo[0], hi[0]) == pytest.approx((ref.confidence_interval.low,
+                                            ref.confidence_interval.high), abs=1e-12)
+    assert how[0].startswith("BCa bootstrap over emotion labels (8 concepts")
+
+
+def test_bca_falls_back_to_percentile_when_extreme():
+    from emostat.analysis.bca import bca_or_percentile
+    rng = np.random.default_rng(0)
+    boot = rng.normal(size=(1000, 1))
+    est = [2.9]                       # nearly every replicate below: z0 huge, BCa extreme
+    jack = rng.normal(size=(20, 1))
+    lo, hi, how = bca_or_percentile(est, boot, jack)
+    assert how[0].startswith("percentile")
+    assert (lo[0], hi[0]) == pytest.approx(tuple(np.percentile(boot[:, 0], [2.5, 97.5])))

@@ -124,7 +124,7 @@ def test_item_models_shapes_never_abort():
     assert list(glance["model"]) == ["item_glmm", "item_lmm"]
     assert set(glance["status"]) <= {"ok", "singular"}
     fx = tidy[tidy["term"] == "attribute_vs_random"]
-    assert list(fx["p_method"]) == ["Wald z", "Satterthwaite t"]
+    assert list(fx["p_method"]) == ["Wald z, two-sided", "Satterthwaite t, two-sided"]
     assert list(fx["role"]) == ["record", "extra"]
     # copies of a shared draw (same condition_id) are counted once
     inf = _inference()

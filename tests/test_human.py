@@ -80,8 +80,13 @@ def test_importance_estimate_is_scipy_kendall_and_bootstrap_is_seeded():
     again = hu.attribute_importance(S, A, n_boot=300, n_perm=99, seed=5)
     pd.testing.assert_frame_equal(out, again)
     assert list(out.columns) == ["attribute", "estimate", "std_error", "statistic", "df",
-                                 "p_value", "conf_low", "conf_high", "boot_share_le0",
-                                 "p_method", "unit", "role", "conf_method", "n_boot", "n_perm"]
+                                 "p_value", "conf_low", "conf_high", "conf_method",
+                                 "conf_low_participants", "conf_high_participants",
+                                 "conf_method_participants", "std_error_participants",
+                                 "boot_share_le0", "p_method", "unit", "role", "n_boot",
+                                 "n_perm", "p_floor", "p_mc_low", "p_mc_high", "mc_warning"]
+    assert out["conf_method"].str.contains("emotion labels").all()
+    assert out["conf_method_participants"].str.contains("rater-sampling precision").all()
     # p_value is the Mantel test of the mean RDM (emostat.analysis.mantel is checked against
     # exact enumeration in test_mantel.py), seeded with seed + 1
     from emostat.analysis.mantel import mantel
@@ -99,7 +104,7 @@ def test_importance_bootstrap_by_hand():
     out = hu.attribute_importance(S, A, n_boot=50, n_perm=0, seed=11)
     draws = np.random.default_rng(11).integers(0, 8, size=(50, 8))
     taus = [stats.kendalltau(S[d].mean(axis=0), A["a"]).statistic for d in draws]
-    assert out["std_error"][0] == pytest.approx(np.std(taus, ddof=1), abs=1e-10)
+    assert out["std_error_participants"][0] == pytest.approx(np.std(taus, ddof=1), abs=1e-10)
     assert out["boot_share_le0"][0] == np.mean(np.array(taus) <= 0)
     assert np.isnan(out["p_value"][0]) and out["p_method"][0] == "not tested (n_perm = 0)"
 
@@ -232,7 +237,8 @@ def test_importance_reference_values(space):
     significant = set(out.index[out["boot_share_le0"] < 0.05])
     assert significant == set(ATTRIBUTES) - {"arousal", "other-relativity"}
     # BCa intervals (checked against scipy in test_bca.py) hold the estimate here
-    assert ((out["conf_low"] <= out["estimate"]) & (out["estimate"] <= out["conf_high"])).all()
+    for lo, hi in (("conf_low", "conf_high"), ("conf_low_participants", "conf_high_participants")):
+        assert ((out[lo] <= out["estimate"]) & (out["estimate"] <= out[hi])).all()
 
 
 @needs_release

@@ -71,8 +71,9 @@ def test_attribute_level_r_matches_scipy_pearsonr():
     ref = stats.pearsonr(x.to_numpy(), imp[x.index].to_numpy())
     ci = ref.confidence_interval(0.95)      # Fisher z interval, as R cor.test
     assert row["estimate"] == pytest.approx(ref.statistic, abs=1e-12)
-    assert row["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)
+    assert row["p_value_t"] == pytest.approx(ref.pvalue, rel=1e-9)
     assert row["df"] == 6
+    assert row["conf_method"] == "Fisher z over 8 attributes (scipy pearsonr)"
     assert (row["conf_low"], row["conf_high"]) == pytest.approx((ci.low, ci.high), abs=1e-12)
 
 
@@ -95,9 +96,63 @@ def test_columns_roles_and_drop_equals_minus_diff():
                        seed=2)
     pd.testing.assert_frame_equal(a, b)
     assert list(a["test"]) == ["study_t", "attribute_permutation", "attribute_level_r"]
-    assert list(a["role"]) == ["study", "record", "record"]
+    assert list(a["role"]) == ["study", "extra", "record"]
     assert a["p_method"].notna().all() and a["unit"].notna().all()
     assert a.loc[1, "unit"] == "attribute (6)" and a.loc[0, "unit"] == "emotion (5)"
+
+
+def test_attribute_level_r_exact_when_orderings_are_fewer_than_draws():
+    # 6 attributes: 720 orderings < 999 requested draws -> exact enumeration, n_perm = 720
+    diff, imp = _toy(n_att=6)
+    row = link.link_test(diff, imp, n_perm=999).set_index("test").loc["attribute_level_r"]
+    x = link.drop_matrix(diff)[4000].mean(axis=0).to_numpy()
+    v = imp.to_numpy()
+    obs = stats.pearsonr(x, v).statistic
+    null = np.array([stats.pearsonr(x, v[list(p)]).statistic      # brute force, scipy
+                     for p in itertools.permutations(range(6))])
+    assert row["p_value"] == pytest.approx(np.mean(np.abs(null) >= abs(obs) - 1e-12), abs=1e-15)
+    assert row["n_perm"] == 720 and np.isnan(row["p_mc_low"])
+    assert row["p_floor"] == pytest.approx(1 / 720)
+    three = link.link_test(*_toy(n_att=3), n_perm=10_000).set_index("test")
+    assert three.loc["attribute_level_r", "n_perm"] == 6      # 3! orderings, not 10,000
+
+
+def test_perm_test_doubles_draws_while_undecided_and_mc_interval_is_clopper_pearson():
+    # T = 1 when item 0 stays first: P(T* >= T) = 1/20 = alpha exactly, never decided
+    res = link.perm_test(lambda P: (P[:, 0] == 0).astype(float), 20, 1000, 3)
+    assert res["n_perm"] == 8000 and res["mc_warning"]
+    ci = stats.binomtest(res["exceed"], res["n_perm"]).proportion_ci(method="exact")
+    assert (res["p_mc_low"], res["p_mc_high"]) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    # far from alpha: decided at the first draw count
+    res = link.perm_test(lambda P: (P[:, 0] == 0).astype(float), 5, 1000, 3)
+    assert res["exact"] and res["n_perm"] == 120 and res["p_value"] == pytest.approx(0.2)
+
+
+def test_pooled_null_is_the_one_record_row_per_k():
+    rng = np.random.default_rng(0)
+    rows = []
+    for e in EMOTIONS[:6]:
+        for t in range(2):
+            rows.append((e, str(t), "none", None, None, 0.9))
+            for i, a in enumerate(ATTRIBUTES[:5]):
+                rows.append((e, str(t), "attribute", a, 10, 0.8 - 0.05 * i + rng.normal(0, .02)))
+                rows.append((e, str(t), "random", a, 10, 0.85 + rng.normal(0, .05)))
+    acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute", "k",
+                                      "accuracy"])
+    from emostat.analysis.masking import acc_diff
+    imp = pd.Series(np.arange(5.0), index=ATTRIBUTES[:5])
+    out = link.link_test(acc_diff(acc), imp, pooled=link.pooled_drops(acc), n_perm=200)
+    assert (out["role"] == "record").sum() == 1
+    rec = out[out["role"] == "record"].iloc[0]
+    assert rec["test"] == "attribute_level_r_pooled"
+    # pooled null by hand: mean of ALL random rows of the prompt minus the attribute mask
+    rnd = acc[acc["condition"] == "random"].groupby(["emotion", "template"])["accuracy"].mean()
+    att = acc[acc["condition"] == "attribute"]
+    drop = rnd.loc[list(zip(att["emotion"], att["template"]))].to_numpy() - att["accuracy"]
+    x = pd.Series(drop.to_numpy(), index=att.index).groupby(att["attribute"]).mean()[imp.index]
+    assert rec["estimate"] == pytest.approx(stats.pearsonr(x, imp).statistic, abs=1e-12)
+    assert set(out.loc[out["test"].isin(["attribute_level_r", "attribute_permutation"]),
+                       "role"]) == {"study"}
 
 
 def test_bad_input():
@@ -172,10 +227,10 @@ def test_release_matches_r(release_link, k):
     assert s["p_value"] == pytest.approx(ref[2], rel=1e-6)
     assert a["estimate"] == pytest.approx(ref[3], abs=1e-9)
     assert a["statistic"] == pytest.approx(ref[4], rel=1e-8)
-    assert a["p_value"] == pytest.approx(ref[5], rel=1e-6)
+    assert a["p_value_t"] == pytest.approx(ref[5], rel=1e-6)
     assert (a["conf_low"], a["conf_high"]) == pytest.approx(ref[6:8], abs=1e-9)
     assert a["df"] == 12
     # two Monte Carlo p's (R 100,000 draws, emostat 20,000): within 4 binomial SEs of emostat's
     se = math.sqrt(ref[8] * (1 - ref[8]) / 20_000)
     assert abs(p["p_value"] - ref[8]) < 4 * se
-    assert p["n_perm"] == 20_000
+    assert p["n_perm"] >= 20_000      # doubled while the MC interval holds .05

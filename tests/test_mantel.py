@@ -109,3 +109,26 @@ def test_check_n_perm_names_the_caller():
         check_n_perm("exact", 14, 10, "link")
     with pytest.raises(InputError, match="mantel: n_perm must be >= 1"):
         check_n_perm(0, 27, 8, "mantel")
+
+
+def test_mantel_decided_doubles_draws_near_alpha_and_reports_clopper_pearson():
+    from scipy.stats import binomtest
+
+    from emostat.analysis.mantel import mantel_decided
+    i, j = pair_indices(7)
+    rng = np.random.default_rng(85)      # a case whose exact p (all 5040) is .0486, near .05
+    v = rng.normal(size=7)
+    y = np.abs(v[i] - v[j])
+    x = y + rng.normal(scale=1.5, size=21)
+    exact = float(mantel(x, y, n_perm="exact"))
+    assert 0.045 < exact < 0.055
+    p, draws, mc = mantel_decided(x, y[:, None], 199, seed=1)
+    assert draws[0] in (398, 796, 1592)
+    assert draws[0] > 199                              # extended: 199 draws do not decide
+    k = round(p[0] * (draws[0] + 1) - 1)
+    ci = binomtest(k, int(draws[0])).proportion_ci(method="exact")     # scipy reference
+    assert (mc["p_mc_low"][0], mc["p_mc_high"][0]) == pytest.approx((ci.low, ci.high))
+    assert mc["p_floor"][0] == pytest.approx(1 / (draws[0] + 1))
+    assert abs(p[0] - exact) < 4 * np.sqrt(exact * (1 - exact) / draws[0]) + 1 / draws[0]
+    far = mantel_decided(y, y[:, None], 199, seed=1)    # p at the floor: decided at once
+    assert far[1][0] == 199 and far[2]["mc_warning"][0] == ""

@@ -382,3 +382,31 @@ def test_attribute_vs_null_release_k4000(accuracy):
     assert round(r.loc["happy-face", "statistic"], 2) == 3.48
     assert (r["p_min_perm"] == 1 / 15).all()
     np.testing.assert_allclose(res["q_value_bh"], fdr_bh(res["p_value"].to_numpy()))
+
+
+def test_attribute_vs_null_layer_matched_uses_own_draws_planted_effect():
+    # Layer-matched draws: attribute a's random masks hurt by its own layer profile (0.05 for
+    # valence, 0.30 for arousal); each attribute mask hurts 0.08 more than its own draws.
+    import scipy.stats as sst
+
+    from emostat.analysis.masking import attribute_vs_null
+    rng = np.random.default_rng(0)
+    base = {"valence": 0.05, "arousal": 0.30}
+    rows = [("joy", "1", "none", None, None, None, 0.9)]
+    own = {}
+    for a, b in base.items():
+        draws = b + rng.normal(0, 0.01, 6)
+        own[a] = draws
+        rows.append(("joy", "1", "attribute", a, 10, None, 0.9 - (draws.mean() + 0.08)))
+        rows += [("joy", "1", "random", a, 10, d, 0.9 - x) for d, x in enumerate(draws)]
+    acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute", "k",
+                                      "draw", "accuracy"])
+    out = attribute_vs_null(acc).set_index("attribute")
+    for a in base:
+        # brute force: the planted +0.08 against the attribute's own draws
+        assert out.loc[a, "estimate"] == pytest.approx(0.08, abs=1e-12)
+        assert out.loc[a, "n_null"] == 6 and out.loc[a, "null"].startswith("own")
+        assert out.loc[a, "normality_p"] == pytest.approx(sst.shapiro(own[a]).pvalue)
+        t = out.loc[a, "statistic"]
+        assert out.loc[a, "p_value_robust"] == pytest.approx(1 / (1 + t * t))
+        assert out.loc[a, "p_value_perm"] == pytest.approx(1 / 7)

@@ -74,7 +74,7 @@ def test_dietox_matches_lme4_lmertest(dietox, key, formula):
     p = fx["p_value"].to_numpy()
     ok = np.asarray(r["p_satterthwaite"]) > 1e-300      # lmerTest prints 0 below double range
     _close(p[ok], np.asarray(r["p_satterthwaite"])[ok], 1e-2)
-    assert set(fx["p_method"]) == {"Satterthwaite t"}
+    assert set(fx["p_method"]) == {"Satterthwaite t, two-sided"}
     assert (fx["conf_low"] <= fx["estimate"]).all() and (fx["estimate"] <= fx["conf_high"]).all()
     g = fit.glance().iloc[0]
     assert g["logLik"] == pytest.approx(r["logLik"], abs=1e-3)
@@ -126,7 +126,7 @@ def test_item_mask_glmm_matches_lme4(item_mask):
     _close(fx["std_error"], r["se"], 2e-2)
     z = np.asarray(r["fixef"]) / np.asarray(r["se_use_hessian_false"])
     _close(fx["p_value"], 2 * stats.norm.sf(np.abs(z)), 1e-2)   # lme4 numbers, scipy's normal
-    assert set(fx["p_method"]) == {"Wald z"} and fx["df"].isna().all()
+    assert set(fx["p_method"]) == {"Wald z, two-sided"} and fx["df"].isna().all()
     sd = fit.tidy().set_index(["group", "term"])["estimate"]
     _close([sd["item", "sd__(Intercept)"] ** 2, sd["mask", "sd__(Intercept)"] ** 2],
            [r["var"]["item"], r["var"]["mask"]], VC)
@@ -183,7 +183,7 @@ def test_df_step_failing_after_the_fit_becomes_a_wald_row(item_mask, monkeypatch
     assert row["estimate"] == pytest.approx(b, rel=1e-12)
     assert row["std_error"] == pytest.approx(se, rel=1e-12)
     assert row["p_value"] == pytest.approx(2 * stats.norm.sf(abs(b / se)), rel=1e-12)
-    assert np.isnan(row["df"]) and row["p_method"] == "Wald z"
+    assert np.isnan(row["df"]) and row["p_method"] == "Wald z, two-sided"
     assert "Satterthwaite df failed" in row["message"] and "Wald z" in row["message"]
     assert row["conf_low"] == pytest.approx(b - stats.norm.ppf(.975) * se, rel=1e-12)
     g = fit.glance().iloc[0]
@@ -241,7 +241,7 @@ def test_masking_mixed_model_shape_sign_and_schema():
     # balanced design: the contrast is the difference of condition means (random − attribute)
     m = acc[acc.condition != "none"].groupby("condition")["accuracy"].mean()
     assert row["estimate"] == pytest.approx(m["random"] - m["attribute"], rel=1e-8)
-    assert row["estimate"] > 0 and row["p_method"] == "Satterthwaite t"
+    assert row["estimate"] > 0 and row["p_method"] == "Satterthwaite t, two-sided"
 
 
 def test_masking_mixed_model_averages_random_draws():
@@ -303,3 +303,19 @@ def test_record_and_study_models_match_lmertest_every_k(release_accuracy):
             g = glance[(glance["k"] == int(k)) & (glance["model"] == model)].iloc[0]
             # lme4 warns of a gradient 4e-3 at one k: mixedlm is at least as high
             assert g["logLik"] >= e["logLik"] - 1e-3, where
+
+
+def test_fit_mixed_refuses_what_it_would_rewrite():
+    # each of these used to be fitted as something else (|| as |) or came back as a
+    # 'failed' row / garbage terms; now a clear InputError names the problem
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"g": np.repeat(np.arange(8), 10), "x": np.tile([0.0, 1.0], 40)})
+    d["y"] = d["x"] + rng.normal(size=80)
+    with pytest.raises(InputError, match=r"'\|\|'"):
+        fit_mixed(d, "y ~ x + (1 + x || g)")
+    with pytest.raises(InputError, match=r"fixed effect\(s\) \['xx'\]"):
+        fit_mixed(d, "y ~ xx + (1 | g)")
+    with pytest.raises(InputError, match="function calls"):
+        fit_mixed(d, "y ~ dummy(x) + (1 | g)")
+    fx = fit_mixed(d, "y ~ x + (1 | g)").tidy()
+    assert fx.loc[fx["term"] == "x", "p_method"].item() == "Satterthwaite t, two-sided"

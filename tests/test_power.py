@@ -15,6 +15,26 @@ def _nct_mde(df, scale, sd, alpha=0.05, power=0.8):
     return optimize.brentq(f, 1e-9, 100 * sd)
 
 
+def _nct_mde_two_sided(df, scale, sd, alpha=0.05, power=0.8):
+    """Analytic smallest difference, two-sided noncentral t power = ``power`` (scipy only)."""
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    f = lambda d: (stats.nct.sf(crit, df, d / (sd * scale))           # noqa: E731
+                   + stats.nct.cdf(-crit, df, d / (sd * scale)) - power)
+    return optimize.brentq(f, 1e-9, 6 * sd * scale)      # noncentrality up to 6 (power > .9)
+
+
+@pytest.mark.parametrize("n_a,n_r", [(14, None), (14, 21), (3, 20)])
+def test_analytic_detectable_is_two_sided_noncentral_t(n_a, n_r):
+    from emostat.analysis.power import analytic_detectable
+    sd = 0.05
+    got = analytic_detectable(n_a, n_r, sd)
+    if n_r is None:
+        want = _nct_mde_two_sided(n_a - 1, 1 / np.sqrt(n_a), sd)
+    else:
+        want = _nct_mde_two_sided(n_a + n_r - 2, np.sqrt(1 / n_a + 1 / n_r), sd)
+    assert got == pytest.approx(want, rel=1e-4)
+
+
 @pytest.mark.parametrize("n_a,n_r", [(14, None), (14, 21), (2, 20)])
 def test_detectable_difference_matches_noncentral_t(n_a, n_r):
     sd = 0.05
@@ -59,8 +79,10 @@ def test_power_analysis_release_k4000(release):
          - k4[k4.condition == "attribute"].groupby("attribute")["accuracy"].mean())
     assert p["sd_mask"] == pytest.approx(d.std(ddof=1), rel=1e-10)
     assert p["design"] == "paired: 14 attribute/random mask pairs"
-    assert p["detectable"] == pytest.approx(_nct_mde(13, 1 / np.sqrt(14), d.std(ddof=1)),
-                                            rel=0.03)                       # about 6.3 points
+    # two-sided, as the record LMM's Satterthwaite t (was: a one-sided simulation)
+    assert p["detectable"] == pytest.approx(
+        _nct_mde_two_sided(13, 1 / np.sqrt(14), d.std(ddof=1)), rel=1e-4)
+    assert "role = record" in p["method"]
     # ruled out: upper 95% bound of the record estimate, lmerTest: .02874 + t(.975, 13) * .02353
     assert p["ruled_out"] == pytest.approx(0.02873754 + stats.t.ppf(0.975, 12.99852) * 0.02353318,
                                            rel=2e-3)

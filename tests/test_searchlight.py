@@ -255,59 +255,18 @@ def test_neuron_mantel_exact_equals_brute_force():
         ref = ss.kendalltau(x, y, alternative="greater", method="asymptotic")
         assert (r["tau"], r["p_asymptotic"]) == pytest.approx((ref.statistic, ref.pvalue))
     assert out["p_value"].min() < 0.05          # the planted neurons are found
+    assert (out["role"] == "extra").all()       # chosen on the same data: uncorrected
+    assert out["p_method"].str.contains("uncorrected: neurons selected on the same data").all()
 
 
-def test_count_null_exact_equals_brute_force():
-    import itertools
+def test_count_null_observed_equals_significance_counts():
+    from emostat.analysis.neuronnull import count_null
 
-    A, attr = _small(n=6)
-    rdm = sl.neuron_rdms(A)
-    alpha = 0.3
-    out = sl.count_null(A, attr, n_perm="exact", alpha=alpha).set_index(["attribute", "count"])
-
-    def counts(Y):
-        p = np.array([[ss.kendalltau(rdm[:, n], Y[:, k], alternative="greater",
-                                     method="asymptotic").pvalue for k in range(Y.shape[1])]
-                      for n in range(rdm.shape[1])])
-        q = np.minimum(p * p.size / ss.rankdata(p.ravel()).reshape(p.shape), 1)  # study rule
-        sig = q < alpha
-        return sig.sum(axis=0), (sig & (sig.sum(axis=1) == 1)[:, None]).sum(axis=0)
-
-    Y = attr.to_numpy()
-    obs = counts(Y)
-    null = [counts(np.column_stack([_relabel(Y[:, k], p, 5) for k in range(Y.shape[1])]))
-            for p in map(list, itertools.permutations(range(5)))]
-    for k, a in enumerate(attr.columns):
-        for m, name in enumerate(("significant", "selective")):
-            ref = np.array([c[m][k] for c in null])
-            row = out.loc[(a, name)]
-            assert row["statistic"] == obs[m][k]
-            assert row["p_value"] == pytest.approx(np.mean(ref >= obs[m][k]), abs=1e-15)
-            assert row["null_mean"] == pytest.approx(ref.mean())
-    assert out["n_perm"].eq(120).all()
-    assert out.loc[("a0", "significant"), "statistic"] > 0     # not a trivially empty count
-
-
-def test_count_null_observed_equals_significance_counts_and_executor():
     A, attr = _synthetic(5)
     rsa = sl.searchlight(A, attr, LAYERS)
     ref = sl.significance_counts(rsa, alpha=0.2).set_index("attribute")
-    out = sl.count_null(A, attr, n_perm=30, seed=3, alpha=0.2, batch=4)
+    out = count_null(A, attr, n_perm=30, seed=3, alpha=0.2)
     wide = out.pivot(index="attribute", columns="count", values="statistic")
     assert wide["significant"].to_dict() == ref["n_significant"].astype(float).to_dict()
     assert wide["selective"].to_dict() == ref["n_selective"].astype(float).to_dict()
-    with ThreadPoolExecutor(2) as ex:
-        pd.testing.assert_frame_equal(
-            sl.count_null(A, attr, n_perm=30, seed=3, alpha=0.2, batch=7, executor=ex), out)
     assert out["p_value"].min() >= 1 / 31
-
-
-@pytest.mark.ray
-@pytest.mark.slow
-def test_count_null_on_ray_equals_inline():
-    pytest.importorskip("ray", reason="the [ray] extra is not installed")
-    A, attr = _synthetic(6)
-    ref = sl.count_null(A, attr, n_perm=12, seed=2, alpha=0.2, batch=4)
-    with sl.RayExecutor(num_cpus=1) as ex:
-        got = sl.count_null(A, attr, n_perm=12, seed=2, alpha=0.2, batch=4, executor=ex)
-    pd.testing.assert_frame_equal(got, ref)

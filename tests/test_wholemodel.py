@@ -43,8 +43,8 @@ def test_estimate_and_bootstrap_vs_naive_loop():
     # scipy's BCa bootstrap with the same draws (participants resampled, scipy tau per resample)
     ref = _scipy_bca(S, m, 50, 3)
     assert res.std_error == pytest.approx(ref.standard_error, rel=1e-10)
-    assert res.conf_low == pytest.approx(ref.confidence_interval.low, rel=1e-10)
-    assert res.conf_high == pytest.approx(ref.confidence_interval.high, rel=1e-10)
+    assert res.conf_low_participants == pytest.approx(ref.confidence_interval.low, rel=1e-10)
+    assert res.conf_high_participants == pytest.approx(ref.confidence_interval.high, rel=1e-10)
     assert np.isnan(res.p_value) and res.n_boot == 50 and res.n_subjects == 15
     assert res.p_method == "not tested (n_perm = 0)" and res.unit == "concept label (6)"
 
@@ -129,7 +129,8 @@ def test_release_whole_model_tau():
     ref = kendalltau(S.mean(axis=0), mrdm).statistic
     assert res.estimate == pytest.approx(ref, rel=1e-10)
     boot = _scipy_bca(S, mrdm, 200, 0)      # scipy BCa on the same participant resamples
-    assert res.conf_low == pytest.approx(boot.confidence_interval.low, rel=1e-9)
-    assert res.conf_high == pytest.approx(boot.confidence_interval.high, rel=1e-9)
-    assert res.conf_low <= res.estimate <= res.conf_high
+    assert res.conf_low_participants == pytest.approx(boot.confidence_interval.low, rel=1e-9)
+    assert res.conf_high_participants == pytest.approx(boot.confidence_interval.high, rel=1e-9)
+    assert res.conf_low_participants <= res.estimate <= res.conf_high_participants
+    assert res.conf_method.startswith("BCa bootstrap over emotion labels") or res.conf_method.startswith("percentile")
     assert res.p_value == pytest.approx(1 / 201)   # no permutation reaches the observed tau

@@ -34,14 +34,11 @@ def baseline_accuracy(inference: pd.DataFrame) -> pd.DataFrame:
         raise InputError("inference: no rows with condition 'none' (the unmanipulated baseline)")
     g = base.groupby(["task", "emotion"], sort=True)["correct"]
     out = g.agg(estimate="mean", n="size").reset_index()
-    lo, hi = _wilson(out["estimate"].to_numpy(float), out["n"].to_numpy(float))
+    from statsmodels.stats.proportion import proportion_confint
+
+    correct = g.sum().to_numpy(float)
+    lo, hi = proportion_confint(correct, out["n"].to_numpy(float), alpha=0.05, method="wilson")
     return out.assign(n=out["n"].astype("int64"), conf_low=lo, conf_high=hi)
-
-
-def _wilson(p: np.ndarray, n: np.ndarray, z: float = 1.959963984540054):
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def _drops(acc: pd.DataFrame) -> pd.DataFrame:
@@ -183,7 +180,7 @@ def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.Data
     >>> glance[["model", "nobs"]].values.tolist()
     [['item_glmm', 200]]
     >>> tidy.loc[tidy["term"] == "attribute_vs_random", "p_method"].item()
-    'Wald z'
+    'Wald z, two-sided'
     """
     from emostat.analysis.mixed import CONTRAST, fit_mixed
 

@@ -292,17 +292,22 @@ IMPORTANCE_P_METHOD = ("Mantel: emotion-label permutation of the mean human RDM,
 
 
 def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
-                         seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+                         seed: int = 0, level: float = 0.95, alpha: float = 0.05
+                         ) -> pd.DataFrame:
     """Importance of each attribute for the human conceptual space.
 
     ``estimate``: Kendall tau-b between the mean human RDM (mean over participants) and the
     attribute RDM. ``p_value``: Mantel test, one-sided, permuting the 27 emotion labels of the
     mean human RDM (``n_perm`` draws, seed + 1) - the RDM's cells share emotions, so the
-    emotions are the exchangeable units. Participant bootstrap (``n_boot`` resamples with
-    replacement, seed): ``std_error`` (SD of the bootstrap taus), ``conf_low``/``conf_high``
-    (BCa interval, :func:`emostat.analysis.bca.bca_interval`, jackknife over participants for
-    the acceleration), ``boot_share_le0`` (share of resamples with tau <= 0: the study's
-    "p-value", which measures the stability of the estimate, not association).
+    emotions are the exchangeable units. Draws are doubled (up to 8x) for attributes whose
+    Clopper-Pearson Monte-Carlo interval holds ``alpha``; ``n_perm`` is the count used, with
+    ``p_floor, p_mc_low, p_mc_high, mc_warning``. ``conf_low``/``conf_high`` and
+    ``std_error``: emotion-label bootstrap at the p's unit
+    (:func:`emostat.analysis.bca.concept_bootstrap`, at most ``CONCEPT_BOOT`` resamples, seed
+    + 2; ``conf_method`` says BCa or percentile). Participant bootstrap (``n_boot`` resamples,
+    seed): ``conf_low_participants``/``conf_high_participants`` (BCa, rater-sampling
+    precision), ``std_error_participants``, ``boot_share_le0`` (share of resamples with tau <=
+    0: the study's "p-value", the stability of the estimate, not association).
     statistic and df are NaN (no parametric test).
 
     Parameters
@@ -321,7 +326,9 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
         attribute, estimate, std_error, statistic, df, p_value, conf_low, conf_high,
         boot_share_le0, p_method, unit, role, conf_method, n_boot, n_perm.
     """
-    from emostat.analysis.bca import bca_interval, bootstrap_counts, conf_method, jackknife_means
+    from emostat.analysis.bca import (CONCEPT_BOOT, bca_interval, bootstrap_counts,
+                                      concept_bootstrap, conf_method, jackknife_means)
+    from emostat.analysis.mantel import mantel_decided
 
     S = np.asarray(subject_rdms, dtype=float)
     if S.ndim != 2 or S.shape[1] != N_PAIRS:
@@ -334,8 +341,9 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
     mean = _snap(S.mean(axis=0))
     est = np.atleast_1d(kendall_tau_b(mean[:, None], Y)[0][0])
     nan = np.full(len(est), np.nan)
-    se = lo = hi = share = nan
+    se = lo = hi = share = clo = chi = cse = nan
     how = ["none (n_boot = 0)"] * len(est)
+    chow = list(how)
     n = len(S)
     if n_boot > 0:
         boot = kendall_tau_b(_snap(bootstrap_counts(n, n_boot, seed) @ S / n).T, Y)[0]
@@ -343,17 +351,25 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
         lo, hi, _, _ = bca_interval(est, boot, jack, level)
         se = boot.std(axis=0, ddof=1)
         share = (boot <= 0).mean(axis=0)
-        how = conf_method(lo, hi, n, n_boot)
-    p_mantel = (np.atleast_1d(mantel(mean, Y, n_perm=n_perm, seed=seed + 1,
-                                     n_items=len(ANALYSIS_ORDER)))
-                if n_perm > 0 else nan)
+        how = [m + ": rater-sampling precision" for m in conf_method(lo, hi, n, n_boot)]
+        # the unit of the Mantel p: emotion labels
+        clo, chi, chow, cboot = concept_bootstrap(mean, Y, min(n_boot, CONCEPT_BOOT), seed + 2,
+                                                  level)
+        cse = cboot.std(axis=0, ddof=1)
+    mc = {"p_floor": nan, "p_mc_low": nan, "p_mc_high": nan, "mc_warning": [""] * len(est)}
+    p_mantel, draws = nan, np.zeros(len(est), np.int64)
+    if n_perm > 0:
+        p_mantel, draws, mc = mantel_decided(mean, Y, n_perm, seed + 1, alpha,
+                                             n_items=len(ANALYSIS_ORDER))
     return pd.DataFrame({
-        "attribute": list(A.columns), "estimate": est, "std_error": se, "statistic": np.nan,
-        "df": np.nan, "p_value": p_mantel, "conf_low": lo, "conf_high": hi,
+        "attribute": list(A.columns), "estimate": est, "std_error": cse, "statistic": np.nan,
+        "df": np.nan, "p_value": p_mantel, "conf_low": clo, "conf_high": chi,
+        "conf_method": chow, "conf_low_participants": lo, "conf_high_participants": hi,
+        "conf_method_participants": how, "std_error_participants": se,
         "boot_share_le0": share,
         "p_method": IMPORTANCE_P_METHOD if n_perm > 0 else "not tested (n_perm = 0)",
         "unit": f"emotion label ({len(ANALYSIS_ORDER)})", "role": "record",
-        "conf_method": how, "n_boot": n_boot, "n_perm": n_perm})
+        "n_boot": n_boot, "n_perm": draws, **mc})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,19 +28,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emostat.analysis.mantel import check_n_perm, perm_blocks
+from emostat.analysis.mantel import check_n_perm, mc_columns, perm_blocks, undecided
 from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
 
-__all__ = ["drop_matrix", "link_test", "link_by_emotion", "perm_mean_z"]
+__all__ = ["drop_matrix", "link_test", "link_by_emotion", "perm_mean_z", "perm_test",
+           "pooled_drops"]
 
 _EXACT_MAX = 9           # 9! = 362,880 permutations
 _CHUNK = 4096
 _TOL = 1e-12             # permuted statistics within this of the observed count as ties
-
-COLUMNS = ["k", "test", "role", "estimate", "std_error", "statistic", "df", "p_value",
-           "conf_low", "conf_high", "p_method", "unit", "n_emotions", "n_attributes", "n_perm"]
-
 
 def _require(df: pd.DataFrame, cols, what: str) -> None:
     missing = [c for c in cols if c not in df.columns]
@@ -152,19 +149,66 @@ def perm_mean_z(D, importance, n_perm=10_000, seed=0) -> tuple[float, float, int
     return obs, float(p), total
 
 
+MAX_PERM_FACTOR = 8      # draws are doubled up to 8x n_perm while the MC interval holds alpha
+
+
+def perm_test(stat, n: int, n_perm, seed, *, alpha: float = 0.05,
+              max_perm: int | None = None) -> dict:
+    """Two-sided label-permutation test of ``stat`` (rows of permutations of range(n) ->
+    statistics), exact when the n! orderings are no more than the draws requested.
+
+    Monte Carlo draws are doubled (same seed) while the Clopper-Pearson interval of the p
+    contains ``alpha``, up to ``max_perm`` (default 8 x n_perm); the last draw count is kept.
+
+    Returns dict ``obs, p_value, exceed, n_perm, exact`` (+ the contract's ``p_floor, p_mc_low,
+    p_mc_high, mc_warning``).
+    """
+    obs = float(stat(np.arange(n)[None, :])[0])
+    tol = _TOL * max(1.0, abs(obs))
+    if n_perm != "exact" and n <= _EXACT_MAX and math.factorial(n) <= int(n_perm):
+        n_perm = "exact"
+    n_perm = check_n_perm(n_perm, n, _EXACT_MAX, "link")
+    cap = None if n_perm == "exact" else (max_perm or MAX_PERM_FACTOR * n_perm)
+    while True:
+        count, total = 0, 0
+        for perms in perm_blocks(n, n_perm, seed, chunk=_CHUNK):
+            count += int((np.abs(stat(perms)) >= abs(obs) - tol).sum())
+            total += len(perms)
+        exact = n_perm == "exact"
+        if exact or not undecided(count, total, alpha)[0] or 2 * n_perm > cap:
+            break
+        n_perm *= 2
+    p = count / total if exact else (1 + count) / (1 + total)
+    mc = {k: v[0] for k, v in mc_columns(count, total, exact, alpha).items()}
+    return dict(obs=obs, p_value=float(p), exceed=count, n_perm=total, exact=exact, **mc)
+
+
+def pooled_drops(accuracy: pd.DataFrame) -> pd.DataFrame:
+    """Drops against the pooled random null: per prompt and k, the mean accuracy over ALL
+    random masks of that k minus the attribute mask's accuracy (column ``drop``)."""
+    _require(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
+             "link: accuracy table")
+    prompt = (["model"] if "model" in accuracy.columns else []) + ["emotion", "template", "k"]
+    rnd = (accuracy[accuracy["condition"] == "random"].groupby(prompt)["accuracy"].mean()
+           .rename("acc_random"))
+    att = accuracy[accuracy["condition"] == "attribute"]
+    if rnd.empty or att.empty:
+        raise InputError("link: the pooled null needs attribute and random rows")
+    m = att.join(rnd, on=prompt)
+    return m.assign(drop=m["acc_random"] - m["accuracy"])[prompt + ["attribute", "drop"]]
+
+
 def _pearson(x: np.ndarray, y: np.ndarray, level: float):
     """r, t, df, two-sided p, Fisher-z CI (as R cor.test); NaN where undefined."""
     n = x.size
     if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return (np.nan,) * 5 + (n - 2,)
-    r = float(np.clip(np.corrcoef(x, y)[0, 1], -1, 1))
-    df = n - 2
+    res = stats.pearsonr(x, y)
+    r, p, df = float(res.statistic), float(res.pvalue), n - 2
     t = r * math.sqrt(df / (1 - r * r)) if abs(r) < 1 else math.copysign(math.inf, r)
-    p = float(2 * stats.t.sf(abs(t), df))
     if n > 3:
-        z, half = math.atanh(r) if abs(r) < 1 else math.copysign(math.inf, r), \
-            stats.norm.ppf(0.5 + level / 2) / math.sqrt(n - 3)
-        lo, hi = math.tanh(z - half), math.tanh(z + half)
+        ci = res.confidence_interval(confidence_level=level)   # Fisher z, as R cor.test
+        lo, hi = float(ci.low), float(ci.high)
     else:
         lo = hi = np.nan
     return r, t, p, lo, hi, df
@@ -200,7 +244,8 @@ def link_by_emotion(drops: pd.DataFrame, importance, *, level: float = 0.95) -> 
 
 
 def link_test(drops: pd.DataFrame, importance, *, n_perm=10_000, seed: int = 0,
-              level: float = 0.95) -> pd.DataFrame:
+              level: float = 0.95, pooled: pd.DataFrame | None = None,
+              alpha: float = 0.05) -> pd.DataFrame:
     """The drop–importance link per k: the study's t(26) and the attribute-level tests.
 
     Parameters
@@ -208,63 +253,109 @@ def link_test(drops: pd.DataFrame, importance, *, n_perm=10_000, seed: int = 0,
     drops : DataFrame
         ``k, emotion, attribute`` and ``drop`` (random − attribute-specific accuracy) or ``diff``
         (the study's ACC.diff); prompts of a cell are averaged (see :func:`drop_matrix`).
+        The release's: each attribute mask against its one random twin.
     importance : Series or dict
-        attribute -> human importance (the study: Kendall tau-b of the attribute RDM with the
-        mean human RDM).
+        attribute -> human importance.
     n_perm : int or "exact"
-        Attribute-label permutations (>= 10,000 recommended; "exact" for <= 9 attributes).
+        Attribute-label permutations; exact enumeration whenever n! <= n_perm; doubled while
+        the Monte-Carlo interval contains ``alpha`` (:func:`perm_test`).
     seed : int
         Seed of the permutations; every k uses the same draws.
     level : float
         CI level.
+    pooled : DataFrame, optional
+        Drops against the pooled random null (:func:`pooled_drops`). When given, its
+        attribute-level r is the test of record and the rows of ``drops`` are the study's.
 
     Returns
     -------
-    DataFrame, three rows per k (``test`` = ``study_t``, ``attribute_permutation``,
-    ``attribute_level_r``), columns ``k, test, role, estimate, std_error, statistic, df,
-    p_value, conf_low, conf_high, p_method, unit, n_emotions, n_attributes, n_perm``.
-    ``estimate`` is the back-transformed mean Fisher z for the first two and the attribute-level
-    r for the third; ``statistic`` is t, mean z and t respectively.
+    DataFrame, per k the rows ``study_t`` (role study), ``attribute_permutation`` (mean Fisher z
+    over emotions, attribute-label permutation) and ``attribute_level_r`` (Pearson r over the
+    attributes' mean drops; p by attribute-label permutation, Fisher-z CI over attributes,
+    ``p_value_t`` the t test), and with ``pooled`` the same two tests suffixed ``_pooled``.
+    Exactly one row per k has role ``record``. Columns ``k, test, role, estimate, std_error,
+    statistic, df, p_value, conf_low, conf_high, conf_method, p_method, unit, n_emotions,
+    n_attributes, n_perm, p_floor, p_mc_low, p_mc_high, mc_warning, p_value_t``.
     """
     rows = []
     per = link_by_emotion(drops, importance, level=level)
-    for k, D in drop_matrix(drops).items():
-        D = D.dropna(axis=1, how="any")
-        v = _importance(importance, list(D.columns))
-        n_att, n_emo = D.shape[1], D.shape[0]
-        unit_a = f"attribute ({n_att})"
-        # study: t over the emotions' Fisher z
-        z = per.loc[per["k"] == k, "fisher_z"].dropna().to_numpy(float)
-        if z.size >= 2:
-            m, se = z.mean(), z.std(ddof=1) / math.sqrt(z.size)
-            t = m / se
-            crit = stats.t.ppf(0.5 + level / 2, z.size - 1)
-            rows.append((k, "study_t", "study", math.tanh(m), se, t, z.size - 1,
-                         float(2 * stats.t.sf(abs(t), z.size - 1)), math.tanh(m - crit * se),
-                         math.tanh(m + crit * se),
-                         "one-sample t of the emotions' Fisher-z r against 0, two-sided "
-                         "(the study's; treats emotions as independent)",
-                         f"emotion ({z.size})", z.size, n_att, 0))
-        else:
-            rows.append((k, "study_t", "study") + (np.nan,) * 7
-                        + ("one-sample t of the emotions' Fisher-z r (undefined: < 2 r's)",
-                           f"emotion ({z.size})", z.size, n_att, 0))
-        # record: attribute-label permutation of the same statistic
-        ok = n_att >= 3 and np.ptp(v) > 0 and n_emo >= 1
-        if ok:
-            obs, p, total = perm_mean_z(D.to_numpy(float), v, n_perm=n_perm, seed=seed)
-            how = ("exact, all permutations" if n_perm == "exact"
-                   else f"{total} seeded permutations, (1 + #{{|T*| >= |T|}}) / (1 + n_perm)")
-            rows.append((k, "attribute_permutation", "record", math.tanh(obs), np.nan, obs,
-                         np.nan, p, np.nan, np.nan,
-                         "attribute-label permutation of importance (one permutation for all "
-                         f"emotions) of the mean Fisher-z r, two-sided; {how}", unit_a, n_emo,
-                         n_att, total))
-        # record: r over the attributes' mean drops
-        x = D.mean(axis=0).to_numpy(float)
-        r, t, p, lo, hi, df = _pearson(x, v, level)
-        rows.append((k, "attribute_level_r", "record", r, np.nan, t, df, p, lo, hi,
-                     "Pearson r of the attributes' mean drop (over emotions) with importance, "
-                     "t test, two-sided; Fisher-z CI (R cor.test)", unit_a, n_emo, n_att, 0))
-    return pd.DataFrame(rows, columns=COLUMNS).astype({"n_perm": "int64", "n_emotions": "int64",
-                                                       "n_attributes": "int64", "k": "int64"})
+    sets = [("", drops)] + ([("_pooled", pooled)] if pooled is not None else [])
+    for suffix, table in sets:
+        for k, D in drop_matrix(table).items():
+            D = D.dropna(axis=1, how="any")
+            v = _importance(importance, list(D.columns))
+            base = "study" if suffix == "" and pooled is not None else "extra"
+            record = "record" if suffix == "_pooled" or pooled is None else "study"
+            if suffix == "":
+                rows.append(_study_row(k, per, D.shape[1], level))
+            rows += _attribute_rows(k, D, v, suffix, base, record, n_perm, seed, level, alpha)
+    out = pd.DataFrame(rows)
+    return out.astype({"n_perm": "int64", "n_emotions": "int64", "n_attributes": "int64",
+                       "k": "int64"})
+
+
+_MC_NONE = dict(p_floor=np.nan, p_mc_low=np.nan, p_mc_high=np.nan, mc_warning="")
+
+
+def _study_row(k, per, n_att, level) -> dict:
+    z = per.loc[per["k"] == k, "fisher_z"].dropna().to_numpy(float)
+    row = dict(k=k, test="study_t", role="study", std_error=np.nan, p_value_t=np.nan,
+               p_method="one-sample t of the emotions' Fisher-z r against 0, two-sided "
+                        "(the study's; treats emotions as independent)",
+               conf_method=f"t over {z.size} emotions' Fisher z (back-transformed)",
+               unit=f"emotion ({z.size})", n_emotions=z.size, n_attributes=n_att, n_perm=0,
+               **_MC_NONE)
+    if z.size < 2:
+        return row | dict(estimate=np.nan, statistic=np.nan, df=np.nan, p_value=np.nan,
+                          conf_low=np.nan, conf_high=np.nan,
+                          p_method="one-sample t of the emotions' Fisher-z r (undefined: < 2)")
+    m, se = z.mean(), z.std(ddof=1) / math.sqrt(z.size)
+    t = m / se
+    crit = stats.t.ppf(0.5 + level / 2, z.size - 1)
+    return row | dict(estimate=math.tanh(m), std_error=se, statistic=t, df=z.size - 1,
+                      p_value=float(2 * stats.t.sf(abs(t), z.size - 1)),
+                      conf_low=math.tanh(m - crit * se), conf_high=math.tanh(m + crit * se))
+
+
+def _how(res) -> str:
+    return ("exact, all n! orderings, #{|T*| >= |T|} / n!" if res["exact"]
+            else f"{res['n_perm']} seeded permutations, (1 + #{{|T*| >= |T|}}) / (1 + n_perm)")
+
+
+def _attribute_rows(k, D, v, suffix, base, record, n_perm, seed, level, alpha) -> list:
+    n_att, n_emo = D.shape[1], D.shape[0]
+    unit_a = f"attribute ({n_att})"
+    null = "the pooled random masks" if suffix else "each attribute's random twin"
+    rows = []
+    common = dict(k=k, unit=unit_a, n_emotions=n_emo, n_attributes=n_att, std_error=np.nan)
+    if n_att < 3 or np.ptp(v) == 0 or n_emo < 1:
+        return rows
+    Dn = _standardise_rows(D.to_numpy(float))
+    Dn = Dn[np.isfinite(Dn).all(axis=1)]
+    vn = _standardise_rows(v[None, :])[0]
+    if len(Dn):
+        res = perm_test(lambda P: _mean_z(Dn, vn[P]), n_att, n_perm, seed, alpha=alpha)
+        rows.append(common | dict(
+            test="attribute_permutation" + suffix, role=base, estimate=math.tanh(res["obs"]),
+            statistic=res["obs"], df=np.nan, p_value=res["p_value"], conf_low=np.nan,
+            conf_high=np.nan, conf_method="", p_value_t=np.nan, n_perm=res["n_perm"],
+            p_method="attribute-label permutation of importance (one permutation for all "
+                     f"emotions) of the mean Fisher-z r, drops against {null}, two-sided; "
+                     + _how(res),
+            **{c: res[c] for c in _MC_NONE}))
+    x = D.mean(axis=0).to_numpy(float)
+    r, t, p_t, lo, hi, df = _pearson(x, v, level)
+    if np.isfinite(r):
+        xn = _standardise_rows(x[None, :])[0]
+        res = perm_test(lambda P: vn[P] @ xn, n_att, n_perm, seed, alpha=alpha)
+        p, mc, total = res["p_value"], {c: res[c] for c in _MC_NONE}, res["n_perm"]
+        how = _how(res)
+    else:
+        p, mc, total, how = np.nan, _MC_NONE, 0, "undefined"
+    rows.append(common | dict(
+        test="attribute_level_r" + suffix, role=record, estimate=r, statistic=t, df=df,
+        p_value=p, conf_low=lo, conf_high=hi, p_value_t=p_t, n_perm=total,
+        conf_method=f"Fisher z over {n_att} attributes (scipy pearsonr)",
+        p_method=f"Pearson r of the attributes' mean drop (over emotions, against {null}) "
+                 f"with importance; attribute-label permutation, two-sided; {how}", **mc))
+    return rows

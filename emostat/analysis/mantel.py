@@ -62,6 +62,50 @@ def check_n_perm(n_perm, n: int, max_exact: int, who: str):
     return int(n_perm)
 
 
+def monte_carlo_ci(exceed, n_perm, level: float = 0.95):
+    """Clopper-Pearson interval of a Monte-Carlo permutation p.
+
+    ``exceed`` permuted statistics at least as extreme as the observed one out of ``n_perm``
+    random draws: the exact binomial interval of exceed / n_perm (the p the draws estimate),
+    from beta quantiles. Arrays broadcast. Returns (low, high).
+    """
+    from scipy.stats import beta
+
+    k = np.asarray(exceed, dtype=float)
+    n = np.asarray(n_perm, dtype=float)
+    a = (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        low = np.where(k > 0, beta.ppf(a, k, n - k + 1), 0.0)
+        high = np.where(k < n, beta.ppf(1 - a, k + 1, n - k), 1.0)
+    return low, high
+
+
+def mc_columns(exceed, B: int, exact: bool, alpha: float = 0.05) -> dict:
+    """The contract's Monte-Carlo columns beside permutation p's with ``exceed`` counts of B.
+
+    ``p_floor`` (1/(B+1), or 1/B = 1/n! for an exact enumeration), ``p_mc_low``/``p_mc_high``
+    (Clopper-Pearson 95%, :func:`monte_carlo_ci`; NaN when exact) and ``mc_warning`` (non-empty
+    when that interval contains ``alpha``: the draws do not decide at alpha).
+    """
+    exceed = np.atleast_1d(np.asarray(exceed, dtype=float))
+    if exact:
+        nan = np.full(exceed.shape, np.nan)
+        return {"p_floor": np.full(exceed.shape, 1 / B), "p_mc_low": nan, "p_mc_high": nan,
+                "mc_warning": np.full(exceed.shape, "", dtype=object)}
+    lo, hi = monte_carlo_ci(exceed, B)
+    warn = np.where((lo <= alpha) & (alpha <= hi),
+                    f"Monte-Carlo 95% interval contains alpha = {alpha:g}: {B} permutations "
+                    "do not decide", "")
+    return {"p_floor": np.full(exceed.shape, 1 / (B + 1)), "p_mc_low": lo, "p_mc_high": hi,
+            "mc_warning": warn.astype(object)}
+
+
+def undecided(exceed, B: int, alpha: float = 0.05) -> np.ndarray:
+    """True where the Clopper-Pearson interval of exceed / B contains alpha."""
+    lo, hi = monte_carlo_ci(exceed, B)
+    return np.atleast_1d((lo <= alpha) & (alpha <= hi))
+
+
 def perm_blocks(n: int, n_perm, seed, chunk: int = _PERM_CHUNK):
     """Yield blocks of permutations of range(n) (rows): all n! if n_perm == 'exact', else
     ``n_perm`` seeded draws, ``chunk`` rows at a time."""
@@ -164,3 +208,33 @@ def _count(stat, obs, tol, alternative, blocks, n):
             count += (np.abs(s) >= np.abs(obs) - tol).sum(axis=0)
         total += len(perms)
     return count, total
+
+
+def mantel_decided(x, Y, n_perm: int, seed, alpha: float = 0.05, *, n_items=None,
+                   factor: int = 8):
+    """One-sided Kendall Mantel p per column of Y (:func:`mantel`); columns whose Monte-Carlo
+    interval holds ``alpha`` get doubled draws (same seed), up to ``factor`` x n_perm.
+
+    Returns (p, draws per column, the contract's columns ``p_floor, p_mc_low, p_mc_high,
+    mc_warning`` as lists).
+    """
+    Y = np.asarray(Y, dtype=float).reshape(len(x), -1)
+    q = Y.shape[1]
+    p = np.atleast_1d(mantel(x, Y, n_perm=n_perm, seed=seed, n_items=n_items))
+    draws = np.full(q, int(n_perm), np.int64)
+    exceed = np.rint(p * (draws + 1) - 1)
+    todo = undecided(exceed, draws, alpha)
+    while todo.any() and 2 * draws[todo].max() <= factor * n_perm:
+        cols = np.flatnonzero(todo)
+        B = int(2 * draws[cols].max())
+        p[cols] = np.atleast_1d(mantel(x, Y[:, cols], n_perm=B, seed=seed, n_items=n_items))
+        draws[cols] = B
+        exceed[cols] = np.rint(p[cols] * (B + 1) - 1)
+        todo = np.zeros(q, bool)
+        todo[cols] = undecided(exceed[cols], B, alpha)
+    out = {c: [] for c in ("p_floor", "p_mc_low", "p_mc_high", "mc_warning")}
+    for k in range(q):
+        one = mc_columns(exceed[k], int(draws[k]), False, alpha)
+        for c in out:
+            out[c].append(one[c][0])
+    return p, draws, out

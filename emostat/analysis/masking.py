@@ -361,6 +361,28 @@ def mask_drops(accuracy: pd.DataFrame) -> pd.DataFrame:
     return out.astype({"k": "int64"})
 
 
+def _vs_null_row(k: int, a, null: np.ndarray, level: float, own: bool) -> dict:
+    """One attribute mask against the drops ``null`` of its random masks."""
+    n = null.size
+    m = null.mean() if n else np.nan
+    sd = null.std(ddof=1) if n > 1 else np.nan
+    se = sd * np.sqrt(1 + 1 / n) if n > 1 else np.nan
+    est = a["drop"] - m
+    t = est / se if se > 0 else np.nan
+    p = stats.t.sf(t, n - 1) if n > 1 else np.nan
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * se if n > 1 else np.nan
+    normal = stats.shapiro(null).pvalue if n >= 3 and np.ptp(null) > 0 else np.nan
+    robust = 1 / (1 + t * t) if np.isfinite(t) and t > 0 else 1.0
+    return dict(k=k, attribute=a["attribute"], estimate=est, std_error=se, statistic=t,
+                df=float(n - 1) if n > 1 else np.nan, p_value=p, conf_low=est - half,
+                conf_high=est + half,
+                p_value_perm=(1 + np.sum(null >= a["drop"])) / (1 + n) if n else np.nan,
+                p_min_perm=1 / (1 + n), p_value_robust=robust, normality_p=normal,
+                drop_attribute=a["drop"], null_mean=m, null_sd=sd, n_null=int(n),
+                null="own attribute's random masks" if own else "all random masks of the k",
+                unit=f"mask ({n})")
+
+
 def attribute_vs_null(accuracy: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
     """Each attribute mask against the population of random masks of its k (role "record").
 
@@ -376,7 +398,13 @@ def attribute_vs_null(accuracy: pd.DataFrame, *, level: float = 0.95) -> pd.Data
     - ``p_value_perm``: the rank (Monte-Carlo) p ``(1 + #{null ≥ attribute}) / (1 + n_null)``,
       whose smallest attainable value ``p_min_perm`` = 1 / (1 + n_null) is given beside it.
 
-    The null at each k is every random mask of that k. In the release these are the 14
+    Beside them: ``normality_p`` (Shapiro-Wilk of the null drops: the t's assumption),
+    ``q_value_bh_perm`` (BH of the rank p's) and ``p_value_robust`` (Cantelli's
+    distribution-free bound). ``null`` says which masks were the null:
+
+    When every attribute has at least two random masks of its own at a k (layer-matched or
+    per-attribute draws), each attribute is compared with its own draws only. Otherwise the
+    null at each k is every random mask of that k. In the release these are the 14
     random sets drawn one per attribute; a random set was drawn uniformly, independently of its
     attribute's set, so all 14 are exchangeable draws of the same null and the attribute's own
     twin is kept in it (leaving it out would change no expectation and lose one df). In a
@@ -411,32 +439,31 @@ def attribute_vs_null(accuracy: pd.DataFrame, *, level: float = 0.95) -> pd.Data
     drops = mask_drops(accuracy)
     rows = []
     for k, g in drops.groupby("k", sort=True):
-        null = g.loc[g["condition"] == "random", "drop"].to_numpy(float)
-        n = null.size
-        m = null.mean() if n else np.nan
-        sd = null.std(ddof=1) if n > 1 else np.nan
-        se = sd * np.sqrt(1 + 1 / n) if n > 1 else np.nan
-        for _, a in g[g["condition"] == "attribute"].iterrows():
-            est = a["drop"] - m
-            t = est / se if se > 0 else np.nan
-            p = stats.t.sf(t, n - 1) if n > 1 else np.nan
-            half = stats.t.ppf(0.5 + level / 2, n - 1) * se if n > 1 else np.nan
-            rows.append(dict(k=int(k), attribute=a["attribute"], estimate=est, std_error=se,
-                             statistic=t, df=float(n - 1) if n > 1 else np.nan, p_value=p,
-                             conf_low=est - half, conf_high=est + half,
-                             p_value_perm=(1 + np.sum(null >= a["drop"])) / (1 + n)
-                             if n else np.nan,
-                             p_min_perm=1 / (1 + n), drop_attribute=a["drop"], null_mean=m,
-                             null_sd=sd, n_null=int(n), unit=f"mask ({n})"))
+        rnd = g[g["condition"] == "random"]
+        att = g[g["condition"] == "attribute"]
+        # own draws when every attribute has >= 2 random masks of its own (layer-matched or
+        # per-attribute draws: compare like with like); else the pooled population
+        own = (rnd["attribute"].notna().all()
+               and all((rnd["attribute"] == a).sum() >= 2 for a in att["attribute"]))
+        for _, a in att.iterrows():
+            null = (rnd.loc[rnd["attribute"] == a["attribute"], "drop"] if own
+                    else rnd["drop"]).to_numpy(float)
+            rows.append(_vs_null_row(int(k), a, null, level, own))
     out = pd.DataFrame(rows)
     if out.empty:
         raise InputError("attribute_vs_null: no k with attribute masks")
     out["q_value_bh"] = fdr_bh(out["p_value"].to_numpy())
+    out["q_value_bh_perm"] = fdr_bh(out["p_value_perm"].to_numpy())
     out["p_method"] = ("prediction-interval t vs the random masks of the k, one-sided "
                        "(greater), df = n_null - 1")
     out["p_method_perm"] = "rank among the random masks, (1 + #null >= attribute)/(1 + n_null)"
     out["role"], out["test"] = "record", "attribute_vs_null"
+    out["p_method_robust"] = ("Cantelli's one-sided bound 1 / (1 + t^2), t = estimate / "
+                              "prediction SD: distribution-free (any null with finite "
+                              "variance), conservative")
     cols = ["k", "attribute"] + _BROOM + ["q_value_bh", "p_value_perm", "p_min_perm",
+                                          "q_value_bh_perm", "p_value_robust", "normality_p",
                                           "drop_attribute", "null_mean", "null_sd", "n_null",
-                                          "p_method", "p_method_perm", "unit", "role", "test"]
+                                          "null", "p_method", "p_method_perm",
+                                          "p_method_robust", "unit", "role", "test"]
     return _sort(out[cols], ["k", "attribute"])

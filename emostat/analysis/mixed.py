@@ -197,7 +197,7 @@ class MixedFit:
         half = np.where(fx, q * out["std_error"].astype(float), np.nan)
         out["conf_low"] = out["estimate"] - half
         out["conf_high"] = out["estimate"] + half
-        out["p_method"] = np.where(fx, method, "")
+        out["p_method"] = np.where(fx, method + ", two-sided", "")
         out["status"], out["message"] = status, message
         return out[TIDY].reset_index(drop=True).astype({c: float for c in TIDY[3:10]})
 
@@ -340,11 +340,23 @@ def fit_mixed(data: pd.DataFrame, formula: str, family: str = "gaussian",
     'ok'
     >>> t = fit.tidy().set_index("term")
     >>> t.loc["x", "p_method"], bool(t.loc["x", "df"] > 150)
-    ('Satterthwaite t', True)
+    ('Satterthwaite t, two-sided', True)
     """
     if family not in P_METHOD:
         raise ValueError(f"family must be gaussian or binomial, got {family!r}")
+    if "||" in formula:
+        raise InputError(f"fit_mixed: {formula!r} has '||' (uncorrelated random effects), "
+                         "which this engine cannot fit as such; write separate terms, e.g. "
+                         "(1 | g) + (0 + x | g)")
     lhs, fixed, bars = _parse(formula)
+    if "(" in fixed or ")" in fixed:
+        raise InputError(f"fit_mixed: {formula!r}: function calls in the fixed part (e.g. "
+                         "dummy(), C()) are not supported; add numeric 0/1 columns instead")
+    unknown = [c for c in re.split(r"[^\w.]+", fixed)
+               if c and not c.isdigit() and c not in data.columns]
+    if unknown:
+        raise InputError(f"fit_mixed: fixed effect(s) {unknown} of {formula!r} are not columns "
+                         f"of the data (has {list(data.columns)})")
     used = [lhs] + [c for c in re.split(r"[^\w.]+", fixed) if c in data.columns]
     used += [c.strip() for b in bars for c in b.group.split(":") + b.slopes]
     missing = [c for c in dict.fromkeys(used) if c and c not in data.columns]
@@ -477,7 +489,7 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
     >>> tidy, glance = masking_mixed_model(acc, models=("study",))
     >>> row = tidy[tidy["term"] == "attribute_vs_random"].iloc[0]
     >>> bool(0.03 < row["estimate"] < 0.07), row["p_method"], row["role"]
-    (True, 'Satterthwaite t', 'study')
+    (True, 'Satterthwaite t, two-sided', 'study')
     """
     need = ["emotion", "template", "condition", "attribute", "k", "accuracy"]
     missing = [c for c in need if c not in accuracy.columns]

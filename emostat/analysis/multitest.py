@@ -96,15 +96,10 @@ def fdr_bh(p):
     >>> fdr_bh([0.01, 0.04, 0.03, 0.5]).round(4).tolist()
     [0.04, 0.0533, 0.0533, 0.5]
     """
+    from scipy.stats import false_discovery_control
+
     arr, ok = _prepare(p)
     q = np.full(arr.shape, np.nan)
-    vals = arr[ok]
-    n = vals.size
-    if n:
-        order = np.argsort(vals, kind="stable")
-        scaled = vals[order] * n / np.arange(1, n + 1)
-        adj = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-        out = np.empty(n)
-        out[order] = adj
-        q[ok] = out
+    if ok.any():
+        q[ok] = false_discovery_control(arr[ok], method="bh")
     return _wrap(q, p)

@@ -117,12 +117,15 @@ LINK_MIN_PERM = 10_000   # attribute-label permutations of the link: never fewer
 
 
 def link_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_perm: int,
-                ks=None) -> dict[str, pd.DataFrame]:
+                ks=None, pooled_null: bool = False) -> dict[str, pd.DataFrame]:
     """The drop–importance link (:mod:`emostat.analysis.link`) and the dip tests, labelled.
 
-    Replaces the ``importance_link``, ``importance_link_by_emotion`` and ``dip_test`` tables of
-    :func:`masking_tables` (whose old link functions go at the merge). The link uses at least
-    ``LINK_MIN_PERM`` permutations (cheap: about 0.05 s per 1,000 per k).
+    The link uses at least ``LINK_MIN_PERM`` attribute-label permutations (exact enumeration
+    when the orderings are fewer; doubled while the Monte-Carlo interval holds alpha).
+    ``pooled_null``: the test of record compares every attribute mask with the pooled random
+    masks of its k (the release: its 14 random sets are exchangeable uniform draws); the
+    twin-mask rows are then the study's. Collected runs keep each attribute's own draws (they
+    may be layer-matched to that attribute).
     """
     from emostat.analysis import link, masking
 
@@ -133,36 +136,45 @@ def link_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_p
     dip = dip.assign(p_method="Hartigan's dip test, p interpolated from the tabulated null "
                               "(R diptest::dip.test)",
                      unit=dip["n"].map(lambda n: f"emotion ({n})"), role="study")
-    return {"importance_link": link.link_test(diff, importance,
+    pooled = link.pooled_drops(acc) if pooled_null else None
+    return {"importance_link": link.link_test(diff, importance, pooled=pooled,
                                               n_perm=max(int(n_perm), LINK_MIN_PERM), seed=seed),
             "importance_link_by_emotion": link.link_by_emotion(diff, importance),
             "dip_test": dip}
 
 
-# Permutation-calibrated searchlight defaults: affordable in `emostat reproduce` on 2 CPUs.
-# One count-null permutation reruns the whole searchlight product (about 1 s per permutation
-# for 36,864 neurons x 14 attributes on one quiet core); one Mantel p costs about 1e-6 s per
-# neuron x permutation. See benchmarks/bench_searchlight_perm.py.
-SEARCHLIGHT_PERM = {"mantel_top": 20, "n_perm_mantel": 9_999, "n_perm_count": 19}
+# Permutation-calibrated searchlight defaults. The count null and the max-T null share the
+# same n_perm_count emotion-label permutations, all run as one batched product
+# (emostat.analysis.neuronnull; benchmarks/bench_searchlight_perm.py): smallest p 1/200.
+# The Mantel p of the best-ranked neurons is an uncorrected extra (selected on the same data).
+SEARCHLIGHT_PERM = {"mantel_top": 20, "n_perm_mantel": 9_999, "n_perm_count": 199,
+                    "n_jobs": 2}
 
 
 def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks, *,
                        seed: int = 0, mantel_top=None, n_perm_mantel: int | None = None,
-                       n_perm_count: int | None = None, executor=None) -> dict:
+                       n_perm_count: int | None = None, n_jobs: int | None = None) -> dict:
     """Neuron searchlight RSA, significance counts, layer distribution of top-k sets, and the
-    permutation-calibrated tables ``neuron_mantel`` and ``neuron_count_null``.
+    permutation-calibrated tables ``neuron_max_t`` (the record: Westfall-Young max-T over all
+    neurons), ``neuron_count_null`` and ``neuron_mantel`` (extra, uncorrected for selection).
 
     ``mantel_top``: neurons per attribute given a Mantel p (the best-ranked; an int, or
     ``"k"`` for the top-k set at the headline k); ``n_perm_mantel`` and ``n_perm_count``:
-    permutations (0 skips that table). Defaults in :data:`SEARCHLIGHT_PERM`: smallest
-    attainable p 1e-4 (Mantel) and .05 (count null).
+    permutations (0 skips the table(s)); ``n_perm_count`` permutations are shared by the count
+    and max-T nulls, and ``neuron_rsa`` gains the family-wise ``p_fwer`` of every neuron.
+    The permutations are raised to :func:`emostat.analysis.neuronnull.holm_perms` when fewer
+    (559 for 14 attributes): with B draws no Holm-adjusted p over q attributes can fall below
+    q / (B + 1), so 199 could never reach .05 over 14 attributes.
+    ``n_jobs``: threads of the batched product. Defaults in :data:`SEARCHLIGHT_PERM`.
     """
+    from emostat.analysis import neuronnull as nn
     from emostat.analysis import searchlight as sl
     from emostat.constants import K_HEADLINE
 
     cfg = dict(SEARCHLIGHT_PERM)
     cfg.update({k: v for k, v in (("mantel_top", mantel_top), ("n_perm_mantel", n_perm_mantel),
-                                  ("n_perm_count", n_perm_count)) if v is not None})
+                                  ("n_perm_count", n_perm_count), ("n_jobs", n_jobs))
+                if v is not None})
     R = sl.neuron_rdms(A)
     rsa = sl.searchlight(R, attr_rdms, layer_sizes)
     out = {"neuron_rsa": rsa,
@@ -178,8 +190,12 @@ def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks, 
                                                 n_perm=int(cfg["n_perm_mantel"]), seed=s[0],
                                                 layer_sizes=layer_sizes, neuron_rsa=rsa)
     if int(cfg["n_perm_count"]) > 0:
-        out["neuron_count_null"] = sl.count_null(R, attr_rdms, n_perm=int(cfg["n_perm_count"]),
-                                                 seed=s[1], executor=executor)
+        B = max(int(cfg["n_perm_count"]), nn.holm_perms(attr_rdms.shape[1]))
+        null = nn.searchlight_null(R, attr_rdms, n_perm=B, seed=s[1], n_jobs=int(cfg["n_jobs"]))
+        layer, _ = sl.layer_units(layer_sizes, R.shape[1])
+        out["neuron_count_null"] = nn.count_table(null)
+        out["neuron_max_t"] = nn.max_t_table(null, layer)
+        out["neuron_rsa"] = rsa.assign(p_fwer=nn.fwer_p(null).ravel())   # neuron-major rows
     return out
 
 
@@ -256,7 +272,7 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
 
     Prints an R-style summary of the headline results unless ``quiet``. ``searchlight``:
     options of :func:`searchlight_tables` (``mantel_top``, ``n_perm_mantel``,
-    ``n_perm_count``, ``executor``).
+    ``n_perm_count``, ``n_jobs``).
     """
     from emostat.analysis.human import attribute_importance, rating_icc
     from emostat.analysis.wholemodel import whole_model_rsa
@@ -284,7 +300,7 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     tables.update(masking_tables(accuracy, importance, seed=s[1], n_perm=n_perm,
                                  ks=list(K_VALUES), quiet=quiet))
     tables.update(link_tables(accuracy, importance, seed=s[4], n_perm=n_perm,
-                              ks=list(K_VALUES)))
+                              ks=list(K_VALUES), pooled_null=True))
 
     _log("whole-model RSA ...", quiet)
     tables["whole_model_rsa"] = whole_model_rsa(A, human.subject_rdms, n_boot=n_boot,

@@ -8,11 +8,10 @@ blocks of neurons, so memory is bounded by the block size (plus the results).
 
 ``p_asymptotic`` is the study's p: it treats the 351 pair distances as independent, but pairs
 share emotions, so it is anti-conservative (a Mantel p for the same neurons is 10 to 10^6 times
-larger). Permutation-calibrated options, permuting the 27 emotion labels (the exchangeable
-units): :func:`neuron_mantel` (a p per chosen neuron x attribute) and :func:`count_null` (a
-null distribution of the count of significant / selective neurons per attribute). Both are
-numpy only (``analysis`` never imports torch, so no CUDA here); :func:`count_null` runs its
-permutation batches on any ``submit`` executor (threads, :class:`RayExecutor`).
+larger). Permutation-calibrated options, permuting the emotion labels (the exchangeable units):
+:func:`neuron_mantel` (a p per chosen neuron x attribute, uncorrected for choosing the
+neurons on the same data) here, and the selection-safe max-T and count nulls over all neurons
+in :mod:`emostat.analysis.neuronnull`. numpy only (``analysis`` never imports torch).
 
 Multiple testing, over ALL neuron x attribute tests together (516,096 for the release):
 ``q_value`` is the study's rule ``p * N / rank(p)`` (:func:`emostat.analysis.multitest.fdr_study`,
@@ -87,7 +86,7 @@ def _score(block: np.ndarray, Y: np.ndarray, alternative: str):
     return kendall_tau_b(rdm, Y, alternative)
 
 
-def _attr_matrix(attr_rdms, n_pairs: int) -> tuple[np.ndarray, list[str]]:
+def attr_matrix(attr_rdms, n_pairs: int) -> tuple[np.ndarray, list[str]]:
     if not isinstance(attr_rdms, pd.DataFrame):
         raise InputError("searchlight: attr_rdms must be a DataFrame (pairs x attributes)")
     if len(attr_rdms) != n_pairs:
@@ -99,7 +98,7 @@ def _attr_matrix(attr_rdms, n_pairs: int) -> tuple[np.ndarray, list[str]]:
     return Y, [str(c) for c in attr_rdms.columns]
 
 
-def _layer_units(layer_sizes, n: int) -> tuple[np.ndarray, np.ndarray]:
+def layer_units(layer_sizes, n: int) -> tuple[np.ndarray, np.ndarray]:
     sizes = [n] if layer_sizes is None else [int(s) for s in layer_sizes]
     if sum(sizes) != n:
         raise InputError(f"searchlight: layer_sizes sum to {sum(sizes)}, but there are {n} "
@@ -177,8 +176,8 @@ def searchlight(A_or_rdms, attr_rdms: pd.DataFrame, layer_sizes=None,
     else:
         raise InputError(f"searchlight: expected activations (templates, concepts, neurons) or "
                          f"RDMs (pairs, neurons), got shape {X.shape}")
-    Y, attributes = _attr_matrix(attr_rdms, n_pairs)
-    layer, unit = _layer_units(layer_sizes, n)
+    Y, attributes = attr_matrix(attr_rdms, n_pairs)
+    layer, unit = layer_units(layer_sizes, n)
     spans = [(c, min(c + chunk_neurons, n)) for c in range(0, n, chunk_neurons)]
 
     def work(span):
@@ -351,7 +350,7 @@ def searchlight_stream(activations_parquet, attr_rdms: pd.DataFrame, *,
                                             model=model):
             if Y is None:
                 C = len(block.concepts)
-                Y, attributes = _attr_matrix(attr_rdms, C * (C - 1) // 2)
+                Y, attributes = attr_matrix(attr_rdms, C * (C - 1) // 2)
             values = np.ascontiguousarray(block.values)
             key = (block.layer, block.unit_start, values.shape[2])
             if executor is None:
@@ -391,7 +390,10 @@ MANTEL_P_METHOD = ("Mantel: emotion-label permutation, Kendall tau-b of the neur
                    "attribute RDM, one-sided (greater), (1 + #{tau* >= tau}) / (1 + n_perm)")
 
 
-def _as_rdms(A_or_rdms) -> np.ndarray:
+UNCORRECTED = "; uncorrected: neurons selected on the same data"
+
+
+def as_rdms(A_or_rdms) -> np.ndarray:
     X = np.asarray(A_or_rdms, dtype=np.float64)
     if X.ndim == 3:
         return neuron_rdms(X)
@@ -434,10 +436,10 @@ def neuron_mantel(A_or_rdms, attr_rdms: pd.DataFrame, neurons: dict, *, n_perm: 
     """
     from emostat.analysis.mantel import mantel
 
-    X = _as_rdms(A_or_rdms)
+    X = as_rdms(A_or_rdms)
     n_pairs, n = X.shape
-    Y, attributes = _attr_matrix(attr_rdms, n_pairs)
-    layer, _ = _layer_units(layer_sizes, n)
+    Y, attributes = attr_matrix(attr_rdms, n_pairs)
+    layer, _ = layer_units(layer_sizes, n)
     C = int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
     rsa = (neuron_rsa.set_index(["neuron", "attribute"])[["tau", "p_asymptotic"]]
            if neuron_rsa is not None else None)
@@ -471,114 +473,7 @@ def neuron_mantel(A_or_rdms, attr_rdms: pd.DataFrame, neurons: dict, *, n_perm: 
         n_perm = math.factorial(C)
     else:
         method = MANTEL_P_METHOD
-    return out.assign(p_method=method, unit=f"emotion label ({C})", role="record",
+    # The neurons are chosen by tau on the same data: these p ignore that selection (the
+    # selection-safe test is neuronnull.neuron_max_t), so the rows are labelled extra.
+    return out.assign(p_method=method + UNCORRECTED, unit=f"emotion label ({C})", role="extra",
                       n_perm=np.int64(n_perm))
-
-
-def _selective_counts(p: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per attribute: tests with study q < alpha, and neurons with q < alpha for it alone."""
-    q = fdr_study(p.ravel()).reshape(p.shape)
-    sig = q < alpha
-    only = sig & (sig.sum(axis=1) == 1)[:, None]
-    return sig.sum(axis=0), only.sum(axis=0)
-
-
-def _count_batch(RX, tx, Y, perms, alternative, alpha):
-    """Counts (significant, selective) per permutation of a batch: two (len(perms), q) arrays."""
-    from emostat.analysis.kendall import _con_minus_dis, dense_ranks, tau_p_from_counts
-
-    n, q = Y.shape
-    C = perms.shape[1]
-    from emostat.analysis.mantel import permuted_pairs
-
-    idx = permuted_pairs(perms, C)                            # (B, pairs)
-    Yp = np.concatenate([Y[i] for i in idx], axis=1)          # (pairs, B*q)
-    RY, ty = dense_ranks(Yp)
-    with single_threaded_blas():
-        S = _con_minus_dis(RX, RY)                            # (neurons, B*q)
-    _, p = tau_p_from_counts(S, n, tx, ty, alternative)
-    sig, sel = [], []
-    for b in range(len(perms)):
-        a, c = _selective_counts(p[:, b * q:(b + 1) * q], alpha)
-        sig.append(a)
-        sel.append(c)
-    return np.array(sig), np.array(sel)
-
-
-def count_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm: int = 199, seed: int = 0,
-               alpha: float = 0.01, alternative: str = "greater", batch: int = 8,
-               executor=None) -> pd.DataFrame:
-    """Permutation null of the number of significant and selective neurons per attribute.
-
-    The statistic is the study's: the searchlight's asymptotic p over all neuron × attribute
-    tests, the study's q = p·N/rank(p), counts at q < ``alpha`` ("significant": for this
-    attribute; "selective": for this attribute and no other). Each permutation relabels the
-    concepts of ALL attribute RDMs together (equivalently of every neuron), reruns the whole
-    searchlight and recounts; the p is one-sided, (1 + #{count* >= count}) / (1 + n_perm).
-
-    Parameters
-    ----------
-    A_or_rdms : ndarray
-        Activations (templates, concepts, neurons) or neuron RDMs (pairs, neurons).
-    attr_rdms : DataFrame (pairs, attributes)
-    n_perm : int or "exact"
-        Permutations; smallest attainable p = 1 / (n_perm + 1) (.005 for the default 199).
-        "exact" enumerates all n! relabellings (n <= 8 concepts).
-        Each costs about one searchlight product (see benchmarks/bench_searchlight_perm.py).
-    seed : int
-    alpha : float
-        The study's q threshold (.01).
-    batch : int
-        Permutations per task (memory: neurons × attributes × batch × 24 bytes).
-    executor : object with ``submit(fn, *args) -> Future``, optional
-        E.g. ``ThreadPoolExecutor(2)`` or :class:`RayExecutor`; inline when None.
-
-    Returns
-    -------
-    DataFrame (schema ``neuron_count_null``), two rows per attribute (``count`` = significant,
-    selective): ``attribute, count, statistic`` (observed count), ``null_mean, null_sd,
-    null_q95``, ``p_value, p_method, unit, role, n_perm``.
-    """
-    from emostat.analysis.kendall import dense_ranks
-
-    X = _as_rdms(A_or_rdms)
-    n_pairs = X.shape[0]
-    Y, attributes = _attr_matrix(attr_rdms, n_pairs)
-    C = int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
-    exact = n_perm == "exact"
-    if exact:
-        if C > 8:
-            raise InputError(f"count_null: exact enumeration needs <= 8 concepts, got {C}")
-        import itertools
-
-        perms = np.array(list(itertools.permutations(range(C))), dtype=np.intp)
-    elif int(n_perm) < 1:
-        raise InputError(f"count_null: n_perm must be >= 1 or 'exact', got {n_perm}")
-    else:
-        rng = np.random.default_rng(seed)
-        perms = rng.permuted(np.tile(np.arange(C), (int(n_perm), 1)), axis=1)
-    n_perm = len(perms)
-    RX, tx = dense_ranks(X)
-    obs_sig, obs_sel = _count_batch(RX, tx, Y, np.arange(C)[None, :], alternative, alpha)
-    chunks = [perms[s:s + batch] for s in range(0, len(perms), batch)]
-    if executor is None:
-        parts = [_count_batch(RX, tx, Y, c, alternative, alpha) for c in chunks]
-    else:
-        futs = [executor.submit(_count_batch, RX, tx, Y, c, alternative, alpha) for c in chunks]
-        parts = [f.result() for f in futs]
-    null_sig = np.concatenate([s for s, _ in parts])
-    null_sel = np.concatenate([s for _, s in parts])
-    rows = []
-    for j, a in enumerate(attributes):
-        for name, obs, null in (("significant", obs_sig[0, j], null_sig[:, j]),
-                                ("selective", obs_sel[0, j], null_sel[:, j])):
-            p = ((null >= obs).mean() if exact else (1 + (null >= obs).sum()) / (1 + len(null)))
-            rows.append((a, name, float(obs), float(null.mean()), float(null.std(ddof=1))
-                         if len(null) > 1 else np.nan, float(np.quantile(null, 0.95)), p))
-    out = pd.DataFrame(rows, columns=["attribute", "count", "statistic", "null_mean", "null_sd",
-                                      "null_q95", "p_value"])
-    how = ("exact, #{count* >= count} / n!" if exact
-           else "(1 + #{count* >= count}) / (1 + n_perm)")
-    return out.assign(p_method=("emotion-label permutation of all attribute RDMs together, the "
-                                f"count of study q < {alpha} neurons recounted, one-sided, {how}"),
-                      unit=f"emotion label ({C})", role="record", n_perm=np.int64(n_perm))

@@ -105,16 +105,22 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
     Returns
     -------
     DataFrame, one row
-        ``estimate`` (tau-b of mean human RDM vs model RDM), ``std_error`` (SD of the bootstrap
-        taus), ``conf_low``, ``conf_high`` (BCa participant bootstrap,
-        :func:`emostat.analysis.bca.bca_interval`; NaN with one participant), ``p_value``
+        ``estimate`` (tau-b of mean human RDM vs model RDM), ``std_error`` (SD of the
+        participant bootstrap taus), ``conf_low``, ``conf_high`` (concept-label bootstrap at
+        the Mantel p's unit, :func:`emostat.analysis.bca.concept_bootstrap`),
+        ``conf_low_participants``, ``conf_high_participants`` (BCa participant bootstrap:
+        rater-sampling precision; NaN with one participant), ``p_value``
         (one-sided Mantel permutation p of the concept labels, (1 + #{tau_perm >= tau}) /
         (1 + n_perm)), ``p_method``, ``unit`` (the concepts), ``role`` (record),
         ``p_value_asymptotic`` with ``p_method_asymptotic`` (Kendall normal approximation,
         greater, as R ``cor.test``; ignores that RDM cells share concepts), ``conf_method``,
-        ``n_boot``, ``n_perm``, ``n_subjects``, ``n_templates``, ``n_concepts``.
+        ``n_boot``, ``n_perm`` (draws used: doubled up to 8x while the Monte-Carlo interval
+        holds .05), ``n_subjects``, ``n_templates``, ``n_concepts``, ``p_floor``, ``p_mc_low``,
+        ``p_mc_high``, ``mc_warning``.
     """
-    from emostat.analysis.bca import bca_interval, bootstrap_counts, conf_method, jackknife_means
+    from emostat.analysis.bca import (CONCEPT_BOOT, bca_interval, bootstrap_counts,
+                                      concept_bootstrap, conf_method, jackknife_means)
+    from emostat.analysis.mantel import mantel_decided
 
     S = np.asarray(subject_rdms, dtype=np.float64)
     model = model_rdm(A)
@@ -127,7 +133,7 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
     human = _snap(S.mean(axis=0))
     tau, p_asym = _tau(human[:, None], model)
     est = float(tau[0])
-    se = lo = hi = np.nan
+    se = lo = hi = clo = chi = np.nan
     n = S.shape[0]
     boot_ok = n_boot > 0 and n > 1
     if boot_ok:
@@ -136,9 +142,18 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
         se = float(boot.std(ddof=1)) if n_boot > 1 else np.nan
         low, high, _, _ = bca_interval([est], boot[:, None], jack[:, None])
         lo, hi = float(low[0]), float(high[0])
-    p = _mantel_p(model, human, n_perm, seed + 1, n_c) if n_perm > 0 else np.nan
+    chow = "none (n_boot = 0)"
+    if n_boot > 0:   # the unit of the Mantel p: concept labels
+        cl, ch, cm, _ = concept_bootstrap(model, human, min(n_boot, CONCEPT_BOOT), seed + 2)
+        clo, chi, chow = float(cl[0]), float(ch[0]), cm[0]
+    mc = {"p_floor": np.nan, "p_mc_low": np.nan, "p_mc_high": np.nan, "mc_warning": ""}
+    p, draws = np.nan, 0
+    if n_perm > 0:
+        pv, dr, cols = mantel_decided(model, human, n_perm, seed + 1, n_items=n_c)
+        p, draws = float(pv[0]), int(dr[0])
+        mc = {c: v[0] for c, v in cols.items()}
     return pd.DataFrame([{
-        "estimate": est, "std_error": se, "conf_low": lo, "conf_high": hi, "p_value": p,
+        "estimate": est, "std_error": se, "conf_low": clo, "conf_high": chi, "p_value": p,
         "p_method": ("Mantel: concept-label permutation of the model RDM, Kendall tau-b, "
                      "one-sided (greater), (1 + #{tau* >= tau}) / (1 + n_perm)"
                      if n_perm > 0 else "not tested (n_perm = 0)"),
@@ -146,7 +161,10 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
         "p_value_asymptotic": float(p_asym[0]),
         "p_method_asymptotic": ("Kendall tau-b normal approximation, one-sided, "
                                 f"{model.size} pairs treated as independent (the study's)"),
-        "conf_method": (conf_method([lo], [hi], n, n_boot)[0] if boot_ok
-                        else "none (no participant bootstrap)"),
-        "n_boot": int(n_boot), "n_perm": int(n_perm), "n_subjects": int(n),
-        "n_templates": int(n_t), "n_concepts": int(n_c)}])
+        "conf_method": chow,
+        "conf_low_participants": lo, "conf_high_participants": hi,
+        "conf_method_participants": (conf_method([lo], [hi], n, n_boot)[0]
+                                     + ": rater-sampling precision" if boot_ok
+                                     else "none (no participant bootstrap)"),
+        "n_boot": int(n_boot), "n_perm": draws, "n_subjects": int(n),
+        "n_templates": int(n_t), "n_concepts": int(n_c), **mc}])

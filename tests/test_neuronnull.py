@@ -1,0 +1,168 @@
+"""Batched emotion-label permutation nulls of the searchlight (count null, max-T) against brute
+force: scipy.stats.kendalltau looped over permutations, relabelling a square RDM."""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats as ss
+
+from emostat.analysis import neuronnull as nn
+from emostat.analysis import searchlight as sl
+from emostat.analysis.kendall import dense_ranks
+from emostat.analysis.mantel import monte_carlo_ci, perm_blocks
+from emostat.analysis.multitest import fdr_study
+from emostat.constants import pair_indices
+
+
+def _data(c=5, n=9, q=3, T=2, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(T, c, n))
+    i, j = pair_indices(c)
+    means = rng.normal(size=(c, q))
+    attr = pd.DataFrame(np.abs(means[i] - means[j]), columns=[f"a{k}" for k in range(q)])
+    A[:, :, :2] += 2 * means[None, :, :1]          # two neurons carry attribute a0
+    return A, attr
+
+
+def _relabel(v, perm, c):
+    """An RDM vector with its concepts relabelled by perm (square matrix, independent path)."""
+    i, j = pair_indices(c)
+    D = np.zeros((c, c))
+    D[i, j] = D[j, i] = v
+    return D[np.ix_(perm, perm)][i, j]
+
+
+def _brute_max(rdm, y, perms, c):
+    """Max over all neurons of scipy's tau-b against y relabelled by each permutation."""
+    return np.array([max(ss.kendalltau(rdm[:, m], _relabel(y, p, c)).statistic
+                         for m in range(rdm.shape[1])) for p in perms])
+
+
+def test_concordance_packed_float32_is_exact():
+    rng = np.random.default_rng(4)
+    X = rng.integers(0, 6, size=(90, 21)).astype(float)     # ties; 4005 pairs: 2+ blocks
+    Y = rng.normal(size=(90, 7))
+    Y[:9, 3] = 1.0
+    S = nn.concordance(dense_ranks(X)[0], dense_ranks(Y)[0], chunk=8, n_jobs=2)
+    i, j = np.triu_indices(90, 1)
+    sx, sy = np.sign(X[i] - X[j]), np.sign(Y[i] - Y[j])     # float64 direct product
+    np.testing.assert_array_equal(S, sx.T @ sy)
+
+
+def test_study_counts_equals_full_fdr_study():
+    rng = np.random.default_rng(1)
+    p = rng.uniform(size=(300, 4)) ** 3
+    p[5, 1] = p[6, 1]                                        # a tie among small p
+    p[7, 2] = np.nan
+    alpha = 0.05
+    q = fdr_study(p.ravel()).reshape(p.shape)                # the study's rule, all tests
+    sig = q < alpha
+    sel = sig & (sig.sum(axis=1) == 1)[:, None]
+    got = nn.study_counts(p, alpha)
+    np.testing.assert_array_equal(got[0], sig.sum(axis=0))
+    np.testing.assert_array_equal(got[1], sel.sum(axis=0))
+    assert got[0].sum() > 0
+
+
+def test_max_t_exact_equals_brute_force():
+    A, attr = _data()
+    rdm = sl.neuron_rdms(A)
+    out = nn.neuron_max_t(A, attr, n_perm="exact", layer_sizes=[4, 5]).set_index("attribute")
+    perms = [list(p) for p in itertools.permutations(range(5))]
+    for a in attr.columns:
+        y = attr[a].to_numpy()
+        obs = [ss.kendalltau(rdm[:, m], y).statistic for m in range(rdm.shape[1])]
+        null = _brute_max(rdm, y, perms, 5)
+        row = out.loc[a]
+        assert row["neuron"] == int(np.argmax(obs))
+        assert row["estimate"] == pytest.approx(max(obs), abs=1e-12)
+        # brute force: share of the 5! relabellings whose best neuron reaches the best tau
+        assert row["p_value"] == pytest.approx(np.mean(null >= max(obs) - 1e-12), abs=1e-15)
+        assert row["p_floor"] == pytest.approx(1 / 120) and np.isnan(row["p_mc_low"])
+    assert (out["n_perm"] == 120).all() and (out["role"] == "record").all()
+    assert out.loc["a0", "p_value"] < out.loc["a2", "p_value"]   # the planted attribute
+    from statsmodels.stats.multitest import multipletests
+    np.testing.assert_allclose(out["p_adjusted"], multipletests(out["p_value"], method="holm")[1])
+
+
+def test_max_t_random_draws_and_fwer_equal_brute_force():
+    c = 7
+    A, attr = _data(c=c, n=6, q=2, seed=3)
+    rdm = sl.neuron_rdms(A)
+    B = 40
+    null = nn.searchlight_null(A, attr, n_perm=B, seed=11)
+    perms = np.concatenate(list(perm_blocks(c, B, 11)))        # the same seeded draws
+    pf = nn.fwer_p(null)
+    for k, a in enumerate(attr.columns):
+        y = attr[a].to_numpy()
+        mx = _brute_max(rdm, y, perms, c)
+        np.testing.assert_allclose(null.null_max[:, k], mx, atol=1e-12)
+        for m in range(rdm.shape[1]):
+            t = ss.kendalltau(rdm[:, m], y).statistic
+            # Westfall-Young single step: (1 + #{max* >= tau}) / (1 + B)
+            assert pf[m, k] == pytest.approx((1 + np.sum(mx >= t - 1e-12)) / (B + 1))
+    tab = nn.max_t_table(null, np.zeros(rdm.shape[1], int)).set_index("attribute")
+    exceed = np.round(tab["p_value"] * (B + 1) - 1)
+    for a in attr.columns:
+        ci = ss.binomtest(int(exceed[a]), B).proportion_ci(method="exact")   # scipy reference
+        assert (tab.loc[a, "p_mc_low"], tab.loc[a, "p_mc_high"]) == pytest.approx(
+            (ci.low, ci.high), abs=1e-12)
+        assert tab.loc[a, "p_floor"] == pytest.approx(1 / (B + 1))
+
+
+def test_count_null_exact_equals_brute_force():
+    A, attr = _data(n=6)
+    rdm = sl.neuron_rdms(A)
+    alpha = 0.3
+    out = nn.count_null(A, attr, n_perm="exact", alpha=alpha).set_index(["attribute", "count"])
+
+    def counts(Y):
+        p = np.array([[ss.kendalltau(rdm[:, n], Y[:, k], alternative="greater",
+                                     method="asymptotic").pvalue for k in range(Y.shape[1])]
+                      for n in range(rdm.shape[1])])
+        q = np.minimum(p * p.size / ss.rankdata(p.ravel()).reshape(p.shape), 1)  # study rule
+        sig = q < alpha
+        return sig.sum(axis=0), (sig & (sig.sum(axis=1) == 1)[:, None]).sum(axis=0)
+
+    Y = attr.to_numpy()
+    obs = counts(Y)
+    null = [counts(np.column_stack([_relabel(Y[:, k], p, 5) for k in range(Y.shape[1])]))
+            for p in map(list, itertools.permutations(range(5)))]
+    for k, a in enumerate(attr.columns):
+        for m, name in enumerate(("significant", "selective")):
+            ref = np.array([c[m][k] for c in null])
+            row = out.loc[(a, name)]
+            assert row["statistic"] == obs[m][k]
+            assert row["p_value"] == pytest.approx(np.mean(ref >= obs[m][k]), abs=1e-15)
+            assert row["null_mean"] == pytest.approx(ref.mean())
+    assert out["n_perm"].eq(120).all()
+    assert out.loc[("a0", "significant"), "statistic"] > 0     # not a trivially empty count
+
+
+def test_count_null_threads_equal_inline_and_mc_columns():
+    A, attr = _data(c=8, n=40, q=3, seed=5)
+    one = nn.count_null(A, attr, n_perm=30, seed=3, alpha=0.2)
+    two = nn.count_null(A, attr, n_perm=30, seed=3, alpha=0.2, n_jobs=2)
+    pd.testing.assert_frame_equal(one, two)
+    assert one["p_value"].min() >= 1 / 31 and (one["p_floor"] == 1 / 31).all()
+    k = np.round(one["p_value"] * 31 - 1).astype(int)
+    for kk, lo, hi in zip(k, one["p_mc_low"], one["p_mc_high"]):
+        ci = ss.binomtest(int(kk), 30).proportion_ci(method="exact")      # scipy reference
+        assert (lo, hi) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
+def test_monte_carlo_ci_equals_scipy_binomtest():
+    for k, n in [(0, 199), (3, 199), (199, 199), (57, 999), (1, 19)]:
+        lo, hi = monte_carlo_ci(k, n)
+        ci = ss.binomtest(k, n).proportion_ci(method="exact")   # Clopper-Pearson, scipy
+        assert (float(lo), float(hi)) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
+def test_holm_perms_lets_holm_reach_alpha_over_the_attributes():
+    # with B draws the smallest Holm-adjusted p over q attributes is q / (B + 1)
+    B = nn.holm_perms(14)
+    assert B == 559 and 14 / (B + 1) <= 0.025
+    assert nn.holm([1 / (B + 1)] * 14).min() == pytest.approx(14 / (B + 1))
+    assert nn.holm([1 / 200] * 14).min() > 0.05           # why 199 cannot decide
