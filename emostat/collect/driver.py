@@ -56,8 +56,9 @@ import pyarrow as pa
 from emostat import io
 from emostat.collect import shards as sh
 from emostat.collect.backends import make_backend
-from emostat.collect.config import CollectConfig, load_config
-from emostat.collect.items import build_items, concept_prompt_table, template_names
+from emostat.collect.config import CollectConfig, load_config, run_space
+from emostat.collect.items import (build_items, concept_prompt_table, run_attributes,
+                                   template_names)
 from emostat.collect.manifest import (calibration_record, check_plan, concept_template_record,
                                       manifest_done, phase_record, run_fingerprint,
                                       task_prompt_record, write_manifest)
@@ -75,10 +76,12 @@ def _log(msg: str, quiet: bool) -> None:
 
 
 def build_config(config=None, *, model=None, device=None, dtype=None, quick: bool = False,
-                 backend=None, seed=None, activations_only: bool = False) -> CollectConfig:
+                 backend=None, seed=None, activations_only: bool = False,
+                 space=None) -> CollectConfig:
     """The run's config: command line > file > profile, always. An argument left at None is
     not given; any other value wins over the file, even one equal to a default."""
     over = {"model": model, "device": device, "dtype": dtype, "backend": backend, "seed": seed,
+            "space": None if space is None else str(space),
             "tasks": [] if activations_only else None}
     return load_config(config, quick=quick, **over)
 
@@ -98,8 +101,8 @@ def load_checked(cfg: CollectConfig, api, quiet: bool):
 
 def collect(config=None, out="out", model=None, device=None, dtype=None,
             quick: bool = False, backend=None, address=None, seed=None,
-            quiet: bool = False, activations_only: bool = False, *, api=None, sapi=None,
-            human=None) -> dict[str, Path]:
+            quiet: bool = False, activations_only: bool = False, *, space=None, api=None,
+            sapi=None, human=None) -> dict[str, Path]:
     """Run (or resume) a collection into ``out``; see the module docstring for the stages.
 
     Parameters
@@ -118,6 +121,8 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     activations_only : bool
         Switch the tasks off (config ``tasks = []``): concept activations only, e.g. for an
         encoder checkpoint without a trained MLM head. Said on stderr and in the manifest.
+    space : path or str, optional
+        The concept space (config field ``space``): a folder or a shipped name.
     api, sapi, human
         Replacements for the model functions, stimuli functions and human space (tests).
 
@@ -130,11 +135,16 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     t0 = time.perf_counter()
     out = Path(out)
     cfg = build_config(config, model=model, device=device, dtype=dtype, quick=quick,
-                       backend=backend, seed=seed, activations_only=activations_only)
+                       backend=backend, seed=seed, activations_only=activations_only,
+                       space=space)
     paths = {"activations": out / "activations", "conditions": out / "conditions.parquet",
              "inference": out / "inference", "accuracy": out / "accuracy.parquet",
              "manifest": out / "manifest.json"}
+    # the space, the items and the concept prompts are built (every stimulus validated) and
     # the model is loaded and checked before anything is written to `out`
+    space = run_space(cfg)
+    prompts = concept_prompt_table(cfg, sapi)
+    items = build_items(cfg, sapi) if cfg.tasks else {}
     lm = load_checked(cfg, api or default_api(), quiet)
     model_ident = dict(getattr(lm, "identity", {}) or {})
     fingerprint = run_fingerprint(cfg, model_ident)
@@ -159,7 +169,6 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     phase: dict[str, float] = {}                  # seconds per phase (printed, in the manifest)
     try:
         # a. concept activations
-        prompts = concept_prompt_table(cfg, sapi)
         tuned = cfg.representation == "prompt_tuning"
         if tuned:
             from emostat.collect import prompt_mode
@@ -180,7 +189,6 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
         _log(f"conditions: {len(conds)} ({conds.mode} ablation), "
              f"{phase['conditions']:.1f} s", quiet)
         # c1. the unmanipulated condition first
-        items = build_items(cfg, sapi)
         base = plan_baseline(cfg, items)
         sh.check_no_strays(base, out, "baseline")
         todo = sh.pending(base, out)
@@ -217,7 +225,7 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     tc = time.perf_counter()
     prov = read_run_prov(out)
     inference = sh.read_dataset(out, "inference").to_pandas()
-    acc = accuracy_table(inference, cfg.attribute_list)
+    acc = accuracy_table(inference, run_attributes(cfg, space))
     from emostat.schemas import validate
 
     validate(pa.Table.from_pandas(acc, preserve_index=False), "accuracy", where="accuracy table")

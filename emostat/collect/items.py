@@ -8,19 +8,69 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from emostat.collect.config import CollectConfig
+from emostat.collect.config import CollectConfig, cached_space, run_space
 from emostat.errors import InputError
 
 
-def stimuli_api() -> SimpleNamespace:
-    """Stimuli readers and prompt templates (emostat.collect.stimuli / templates)."""
-    from emostat.collect import stimuli, templates
+def stimuli_api(space=None) -> SimpleNamespace:
+    """Stimuli readers and concept prompts of ``space`` (default: the study's).
 
-    return SimpleNamespace(read_stimuli=stimuli.read_stimuli,
-                           read_goemotions=stimuli.read_goemotions,
+    ``read_stimuli(None)`` gives the space's own ``stimuli.csv``, ``read_stimuli(path)`` a
+    situations file whose concepts must be the space's; ``concept_prompts`` places each
+    concept's word in each of the space's concept templates.
+    """
+    from emostat.collect import stimuli
+
+    space = space if space is not None else cached_space(None)
+    concepts = list(space.concepts)
+
+    def read(path=None):
+        if path is not None:
+            return stimuli.read_stimuli(path, concepts=concepts)
+        if space.stimuli is None or not len(space.stimuli):
+            raise InputError(f"space {space.name!r} has no stimuli.csv; give a situations "
+                             f"file with the config field 'stimuli'")
+        df = space.stimuli.rename(columns={"concept": "emotion"})
+        return df.reset_index(drop=True)
+
+    return SimpleNamespace(read_stimuli=read, read_goemotions=stimuli.read_goemotions,
                            balanced_binary=stimuli.balanced_binary,
                            multiclass_items=stimuli.multiclass_items,
-                           concept_prompts=templates.concept_prompts)
+                           concept_prompts=lambda mask_token=None: concept_prompts(
+                               space, mask_token))
+
+
+def concept_prompts(space, mask_token: str | None = None) -> pd.DataFrame:
+    """Every concept's word in every concept template of ``space`` (``{word}`` slot).
+
+    Returns ``concept, template, text, word, word_start, word_end`` (the word's character
+    span in ``text``), concepts in the space's order, then templates. With ``mask_token``
+    (MLM encoders read at the mask) the mask and a space come first, as in the study's layout.
+    """
+    templates = dict(space.templates.get("concept") or {})
+    if not templates:
+        raise InputError(f"space {space.name!r}: no concept templates ([templates.concept])")
+    prefix = "" if mask_token is None else mask_token + " "
+    rows = []
+    for c in space.concepts:
+        word = space.words[c]
+        for tid, tpl in templates.items():
+            head = prefix + tpl[:tpl.index("{word}")]
+            rows.append({"concept": c, "template": tid, "text": prefix + tpl.replace("{word}", word),
+                         "word": word, "word_start": len(head), "word_end": len(head) + len(word)})
+    return pd.DataFrame(rows, columns=["concept", "template", "text", "word", "word_start",
+                                       "word_end"])
+
+
+def task_concepts(cfg: CollectConfig, space) -> list[str]:
+    """Concepts whose tasks are run: config ``emotions`` (checked against the space by
+    :func:`emostat.collect.config.validate_config`) or every concept of the space."""
+    return list(cfg.emotions) if cfg.emotions else list(space.concepts)
+
+
+def run_attributes(cfg: CollectConfig, space) -> list[str]:
+    """Attributes whose top-k sets are ablated: config ``attributes`` or all of the space's."""
+    return list(cfg.attributes) if cfg.attributes else list(space.attributes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -33,7 +83,7 @@ def concept_prompt_table(cfg: CollectConfig, sapi=None, mask_token=None) -> pd.D
     With ``position = "mask"`` the worker passes its tokenizer's ``mask_token`` (the study's
     layout puts the mask first and reads it).
     """
-    sapi = sapi or stimuli_api()
+    sapi = sapi or stimuli_api(run_space(cfg))
     df = pd.DataFrame(sapi.concept_prompts() if mask_token is None
                       else sapi.concept_prompts(mask_token=mask_token))
     if "prompt" in df.columns and "text" not in df.columns:
@@ -98,9 +148,10 @@ def build_items(cfg: CollectConfig, sapi=None) -> dict[str, pd.DataFrame]:
         emotion asked about; choice/generate: the item's emotion), ``fold``, ``text``,
         ``label`` (binary: "yes" | "no"; else the emotion), ``cal_fold``.
     """
-    sapi = sapi or stimuli_api()
+    space = run_space(cfg)
+    sapi = sapi or stimuli_api(space)
     stim = stimuli_table(cfg, sapi)
-    wanted = cfg.task_emotions
+    wanted = task_concepts(cfg, space)
     out = {}
     if "binary" in cfg.tasks:
         rows = []
@@ -142,3 +193,50 @@ def build_items(cfg: CollectConfig, sapi=None) -> dict[str, pd.DataFrame]:
             raise InputError(f"stimuli: duplicate item id {dup!r} in task {task!r}")
     return out
 
+
+
+# ---------------------------------------------------------------------------------------------
+# task prompts from the space's templates
+
+
+def situation(text: str) -> str:
+    """A situation on one line (runs of whitespace become one space)."""
+    text = " ".join(str(text).split())
+    if not text:
+        raise InputError("task prompt: empty situation text")
+    return text
+
+
+def task_prompts(space, kind: str = "causal", mask: str | None = None,
+                 choice_prompt: str = "short") -> dict[str, tuple]:
+    """Task name -> (prompt callable, extra scoring arguments) from the space's templates.
+
+    Binary prompts are called with ``(text, emotion)`` where ``emotion`` is the concept's word;
+    choice prompts with ``(text, choices)``; generate prompts with ``(text)``. ``kind`` is
+    the model's (``causal`` | ``mlm``; MLM templates take ``{mask}``). The short choice prompt
+    is a completion prompt and is never chat-wrapped.
+    """
+    t = space.templates
+    words = [space.words[c] for c in space.concepts]
+
+    def need(key):
+        if key not in t:
+            raise InputError(f"space {space.name!r}: no '{key}' template in [templates]")
+        return t[key]
+
+    if kind == "mlm":
+        b, ch = need("binary_mlm"), need("choice_mlm")
+        return {"binary": (lambda text, emotion: b.format(text=situation(text), word=emotion,
+                                                          mask=mask), {"verbalizer": ("no", "yes")}),
+                "choice": (lambda text, choices: ch.format(text=situation(text), mask=mask), {})}
+    b, g = need("binary"), need("generate")
+    if choice_prompt == "short":
+        c = need("choice")
+        choice = (lambda text, choices: c.format(text=situation(text)), {"chat": False})
+    else:
+        c = need("choice_options")
+        choice = (lambda text, choices: c.format(text=situation(text),
+                                                 options=", ".join(words)), {})
+    return {"binary": (lambda text, emotion: b.format(text=situation(text), word=emotion), {}),
+            "choice": choice,
+            "generate": (lambda text: g.format(text=situation(text)), {})}

@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from emostat import io
-from emostat.collect.config import CollectConfig
+from emostat.collect.config import CollectConfig, run_space
+from emostat.collect.items import task_prompts
 from emostat.collect.stages import NONE
 from emostat.errors import InputError
 
@@ -35,14 +36,17 @@ def run_provenance(cfg: CollectConfig, ident: dict) -> dict:
     return {"kind": "collection", "fingerprint": run_fingerprint(cfg, model), "model": model,
             "model_kind": ident.get("kind"), "dtype": cfg.dtype, "site": ident.get("site"),
             "layer_sizes": ident.get("layer_sizes"), "n_neurons": ident.get("n_neurons"),
-            "seed": cfg.seed, "config": cfg.to_dict(), "package_versions": package_versions()}
+            "seed": cfg.seed, "config": cfg.to_dict(), "space": run_space(cfg).provenance(),
+            "package_versions": package_versions()}
 
 
 
 def run_fingerprint(cfg: CollectConfig, model_identity: dict | None) -> str:
     """The run's identity: the config with the model path replaced by the weights' SHA-256
-    (the same weights by any path are the same run)."""
-    return cfg.fingerprint(weights=(model_identity or {}).get("weight_sha256"))
+    (the same weights by any path are the same run) and, for a space given by the config,
+    the space's path by the digest of its files."""
+    space = run_space(cfg).digest if cfg.space is not None else None
+    return cfg.fingerprint(weights=(model_identity or {}).get("weight_sha256"), space=space)
 
 
 
@@ -113,15 +117,14 @@ def calibration_record(cfg: CollectConfig) -> dict:
                     "prediction_raw, margins in margin / margin_raw"}
 
 
-def task_prompt_record(cfg: CollectConfig) -> dict[str, str]:
-    """An example of each decoder task prompt (MLM runs use the mask prompts of templates.py)."""
-    from emostat.collect import templates as T
-
-    ex = "I lost my keys."
-    choice = (T.choice_prompt_short(ex) if cfg.choice_prompt == "short"
-              else T.choice_prompt(ex))
-    return {"binary": T.binary_prompt(ex, "anger"), "choice": choice,
-            "choice_prompt": cfg.choice_prompt, "generate": T.generation_prompt(ex)}
+def task_prompt_record(cfg: CollectConfig, example: str = "I lost my keys.") -> dict[str, str]:
+    """An example of each decoder task prompt, from the space's templates (the binary one
+    asks about the space's first concept; MLM runs use the space's mask templates)."""
+    space = run_space(cfg)
+    p = task_prompts(space, "causal", None, cfg.choice_prompt)
+    word = space.words[space.concepts[0]]
+    return {"binary": p["binary"][0](example, word), "choice": p["choice"][0](example, None),
+            "choice_prompt": cfg.choice_prompt, "generate": p["generate"][0](example)}
 
 
 def concept_template_record(prompts: pd.DataFrame) -> dict[str, str]:

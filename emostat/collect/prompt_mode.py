@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from emostat.constants import EMOTIONS
 from emostat.errors import InputError
 
 FOLDER = "soft_prompts"
@@ -99,7 +98,7 @@ def trained_prompt(worker, emotion: str, seed: int):
 
 
 def activations_table(worker, shard) -> pa.Table:
-    """Activation rows (schema ``activations``) of one shard's seeds: 27 concepts x layers each.
+    """Activation rows (schema ``activations``) of one shard's seeds: concepts x layers each.
 
     Returns
     -------
@@ -117,9 +116,10 @@ def activations_table(worker, shard) -> pa.Table:
     concepts, templates, values = [], [], []
     for t in shard.templates:
         s = _seed(t)
-        P = torch.stack([trained_prompt(worker, e, s) for e in EMOTIONS])
-        A = np.asarray(prompt_activations(worker.lm, P), dtype=np.float32)   # [27, n_neurons]
-        for r, e in enumerate(EMOTIONS):
+        ids = list(worker.space.concepts)
+        P = torch.stack([trained_prompt(worker, e, s) for e in ids])
+        A = np.asarray(prompt_activations(worker.lm, P), dtype=np.float32)   # [concepts, neurons]
+        for r, e in enumerate(ids):
             for layer in range(n_l):
                 concepts.append(e)
                 templates.append(t)

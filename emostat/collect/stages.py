@@ -14,21 +14,23 @@ import pyarrow as pa
 from emostat import io
 from emostat.collect import shards as sh
 from emostat.collect.conditions import ConditionSet, build_conditions
-from emostat.collect.config import CollectConfig
-from emostat.constants import ANALYSIS_ORDER
+from emostat.collect.config import CollectConfig, run_space
+from emostat.collect.items import run_attributes
 from emostat.errors import InputError
 
 NONE = "none"                        # id of the unmanipulated condition
 EXTRA_INFERENCE = [("prediction_raw", pa.string()), ("correct_raw", pa.bool_()),
                    ("cal_fold", pa.int64())]
+CALIBRATED = ("prediction", "correct", "margin")     # absent from baseline/ files
 
 
-def decide_rows(df: pd.DataFrame, cal: pd.DataFrame | None) -> pd.DataFrame:
+def decide_rows(df: pd.DataFrame, cal: pd.DataFrame | None, candidates) -> pd.DataFrame:
     """Set ``prediction``/``correct``/``margin`` of inference rows from their raw scores and
     ``cal`` (:func:`emostat.collect.calibration.decide` and ``margins``, each row with the
     offsets of its ``cal_fold``; None = raw decisions), and ``prediction_raw``/``correct_raw``/
-    ``margin_raw`` from the raw scores. Generate rows keep their parsed label and have no
-    margin. Returns a new DataFrame."""
+    ``margin_raw`` from the raw scores. ``candidates``: the concepts a choice row's scores are
+    over (the space's, in order). Generate rows keep their parsed label and have no margin.
+    Returns a new DataFrame."""
     from emostat.collect.calibration import METHOD, decide, margins
 
     df = df.copy()
@@ -42,9 +44,9 @@ def decide_rows(df: pd.DataFrame, cal: pd.DataFrame | None) -> pd.DataFrame:
             sub = df.iloc[rows]
             folds = sub["cal_fold"].to_numpy() if "cal_fold" in sub.columns else None
             lp, emo = list(sub["logprobs"]), list(sub["emotion"])
-            pred[rows] = decide(task, lp, emo, cal, folds)
-            marg[rows] = margins(task, lp, emo, sub["label"], cal, folds)
-            marg_raw[rows] = margins(task, lp, emo, sub["label"], None)
+            pred[rows] = decide(task, lp, emo, cal, folds, candidates)
+            marg[rows] = margins(task, lp, emo, sub["label"], cal, folds, candidates)
+            marg_raw[rows] = margins(task, lp, emo, sub["label"], None, candidates=candidates)
     df["margin"] = marg
     df["margin_raw"] = marg_raw
     raw = df["prediction_raw"].to_numpy(object)
@@ -62,6 +64,13 @@ def inference_table(df: pd.DataFrame) -> pa.Table:
     for name, typ in EXTRA_INFERENCE:
         sch = sch.append(pa.field(name, typ))
     return pa.Table.from_pandas(df[sch.names], schema=sch, preserve_index=False)
+
+
+def baseline_table(df: pd.DataFrame) -> pa.Table:
+    """Baseline rows (condition none, before calibration) as Arrow: the inference columns
+    without the calibrated decisions (``prediction``, ``correct``, ``margin``), so that raw
+    decisions only ever appear as ``prediction_raw``/``correct_raw``/``margin_raw``."""
+    return inference_table(df).drop_columns(list(CALIBRATED))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,7 +97,7 @@ def calibrate_run(cfg: CollectConfig, out) -> pd.DataFrame:
         return io.read_table(path)
     base = sh.read_dataset(out, "baseline", columns=["task", "emotion", "condition",
                                                      "logprobs", "cal_fold"]).to_pandas()
-    cal = calibration_table(base, folds=True)
+    cal = calibration_table(base, folds=True, candidates=list(run_space(cfg).concepts))
     io.write_table(cal, path, prov=io.provenance(**read_run_prov(out), stage="calibration",
                                                  applied=cfg.calibrate))
     return cal
@@ -105,19 +114,19 @@ def finish_baseline(cfg: CollectConfig, out, shards, cal: pd.DataFrame) -> None:
             continue
         src = s.path(out)
         df = pq.read_table(src).to_pandas()
-        df = decide_rows(df, cal if cfg.calibrate else None)
+        df = decide_rows(df, cal if cfg.calibrate else None, list(run_space(cfg).concepts))
         prov = {**io.read_provenance(src), "dataset": "inference", "stage": "none-decided"}
         io.write_table(inference_table(df), dest, prov=prov)
 
 
 
-def activation_array(out) -> tuple[np.ndarray, list[str], list[int]]:
+def activation_array(out, concepts) -> tuple[np.ndarray, list[str], list[int]]:
     """The collected concept activations as an array.
 
     Returns
     -------
     A : ndarray float32 [n_templates, 27, n_neurons]
-        Concepts in the study's analysis order (``ANALYSIS_ORDER``), neurons layer-major.
+        Concepts in the order of ``concepts`` (the space's), neurons layer-major.
     templates : list of str
     layer_sizes : list of int
     """
@@ -125,7 +134,7 @@ def activation_array(out) -> tuple[np.ndarray, list[str], list[int]]:
     df = t.select(["concept", "template", "layer"]).to_pandas()
     templates = sorted(set(df["template"]))
     layers = sorted(set(df["layer"]))
-    missing = set(ANALYSIS_ORDER) - set(df["concept"])
+    missing = set(concepts) - set(df["concept"])
     if missing:
         raise InputError(f"{Path(out) / 'activations'}: no activations for {sorted(missing)}")
     vals = t.column("values").combine_chunks()
@@ -134,9 +143,9 @@ def activation_array(out) -> tuple[np.ndarray, list[str], list[int]]:
         r = int(np.flatnonzero(df["layer"].to_numpy() == l)[0])
         sizes.append(len(vals[r]))
     bounds = np.concatenate([[0], np.cumsum(sizes)])
-    A = np.zeros((len(templates), len(ANALYSIS_ORDER), int(bounds[-1])), dtype=np.float32)
+    A = np.zeros((len(templates), len(concepts), int(bounds[-1])), dtype=np.float32)
     ti = {x: i for i, x in enumerate(templates)}
-    ci = {x: i for i, x in enumerate(ANALYSIS_ORDER)}
+    ci = {x: i for i, x in enumerate(concepts)}
     flat = vals.flatten().to_numpy(zero_copy_only=False)
     offs = vals.offsets.to_numpy()
     for r, (c, tm, l) in enumerate(df.itertuples(index=False)):
@@ -145,19 +154,17 @@ def activation_array(out) -> tuple[np.ndarray, list[str], list[int]]:
     return A, templates, sizes
 
 
-def neuron_rankings(A: np.ndarray, layer_sizes, attributes, human=None) -> dict[str, np.ndarray]:
+def neuron_rankings(A: np.ndarray, layer_sizes, attributes, rdms: pd.DataFrame
+                    ) -> dict[str, np.ndarray]:
     """Neurons ordered by their searchlight rank for each attribute (most related first).
 
-    The searchlight is :func:`emostat.analysis.searchlight.searchlight` against the human
-    attribute RDMs shipped in ``data/human/``; ties in rank are broken by neuron index.
+    The searchlight is :func:`emostat.analysis.searchlight.searchlight` against ``rdms`` (pairs
+    x attributes: the space's attribute RDMs, pairs in the concepts' order); ties in rank are
+    broken by neuron index.
     """
     from emostat.analysis.searchlight import searchlight
 
-    if human is None:
-        from emostat.analysis.human import load_shipped_human
-
-        human = load_shipped_human()
-    rsa = searchlight(A, human.attribute_rdms[list(attributes)], list(layer_sizes),
+    rsa = searchlight(A, rdms[list(attributes)], list(layer_sizes),
                       n_jobs=min(2, os.cpu_count() or 1))
     out = {}
     for a in attributes:
@@ -167,17 +174,20 @@ def neuron_rankings(A: np.ndarray, layer_sizes, attributes, human=None) -> dict[
 
 
 def make_conditions(cfg: CollectConfig, out, *, human=None) -> ConditionSet:
-    """Stage b: condition sets from the collected activations; writes conditions.parquet and
+    """Stage b: condition sets from the collected activations (searchlight against the space's
+    attribute RDMs; ``human`` replaces them in tests); writes conditions.parquet and
     neuron_means.parquet (idempotent: reads them back when present)."""
     out = Path(out)
     cpath, mpath = out / "conditions.parquet", out / "neuron_means.parquet"
     if cpath.exists() and mpath.exists():
         means = io.read_table(mpath)["mean"].to_numpy()
         return ConditionSet.from_table(io.read_table(cpath), len(means))
-    A, _, sizes = activation_array(out)
+    space = run_space(cfg)
+    A, _, sizes = activation_array(out, space.concepts)
     n = int(sum(sizes))
     ks = cfg.resolve_ks(n)
-    ranks = neuron_rankings(A, sizes, cfg.attribute_list, human)
+    rdms = human.attribute_rdms if human is not None else space.attribute_rdms()
+    ranks = neuron_rankings(A, sizes, run_attributes(cfg, space), rdms)
     conds = ConditionSet(build_conditions(ranks, ks, sizes, n_draws=cfg.n_random_draws,
                                           scheme=cfg.random_scheme,
                                           shared_random=cfg.shared_random, seed=cfg.seed),

@@ -16,12 +16,12 @@ import pyarrow as pa
 from emostat import io
 from emostat.collect import shards as sh
 from emostat.collect.conditions import ConditionSet
-from emostat.collect.config import CollectConfig
-from emostat.collect.items import build_items, concept_prompt_table
+from emostat.collect.config import CollectConfig, run_space
+from emostat.collect.items import build_items, concept_prompt_table, task_prompts
 from emostat.collect.manifest import run_provenance
-from emostat.collect.stages import decide_rows, inference_table
-from emostat.constants import EMOTIONS
+from emostat.collect.stages import baseline_table, decide_rows, inference_table
 from emostat.errors import InputError
+from emostat.tasks import TASKS
 
 KILL_ENV = "EMOSTAT_TEST_KILL_ONCE"  # test hook: path of a marker file; see Worker.run
 
@@ -204,7 +204,8 @@ class Worker:
         ablate = {"mode": conds.mode, "means": means} if conds.mode == "mean" else {}
         pairs = [(i, c) for i in range(len(items)) for c in shard.conditions]
         # binary batches must share the emotion asked about: group rows by it
-        key = items["emotion"].to_numpy() if shard.task == "binary" else np.array([""] * len(items))
+        key = (items["emotion"].to_numpy() if TASKS[shard.task].per_concept
+               else np.array([""] * len(items)))
         order = sorted(range(len(pairs)), key=lambda r: (key[pairs[r][0]], r))
         B = self.cfg.batch_size
         all_texts = items["text"].to_numpy()
@@ -226,7 +227,7 @@ class Worker:
         it = items.iloc[[i for i, _ in pairs]]
         # baseline shards (condition none, stage c1) keep raw decisions until calibrated
         cal = None if shard.dataset == "baseline" else self._calibration()
-        df = self._decided(pd.DataFrame({
+        df = decide_rows(pd.DataFrame({
             "model": self.model_name(), "task": shard.task,
             "item_id": it["item_id"].to_numpy(), "stimulus_id": it["stimulus_id"].to_numpy(),
             "emotion": it["emotion"].to_numpy(), "fold": it["fold"].to_numpy().astype(np.int64),
@@ -237,34 +238,23 @@ class Worker:
             "label": it["label"].to_numpy(), "prediction": raw, "correct": False,
             "logprobs": lps, "generated": gens, "prediction_raw": raw,
             "correct_raw": False, "margin": np.nan, "margin_raw": np.nan,
-            "cal_fold": it["cal_fold"].to_numpy().astype(np.int64)}), cal)
-        return inference_table(df)
+            "cal_fold": it["cal_fold"].to_numpy().astype(np.int64)}), cal,
+            list(self.space.concepts))
+        return baseline_table(df) if shard.dataset == "baseline" else inference_table(df)
 
-    @staticmethod
-    def _decided(df: pd.DataFrame, cal) -> pd.DataFrame:
-        return decide_rows(df, cal)
+    @property
+    def space(self):
+        """The run's concept space (its words, templates and concepts)."""
+        return run_space(self.cfg)
 
     def _prompts_for(self, task):
-        """Task prompt (callable) and extra arguments for the model's kind (data/templates)."""
+        """Task prompt (callable) and extra arguments for the model's kind (space templates)."""
         if "task_prompts" not in self.cache:
-            from emostat.collect import templates as T
-
             lm = self.lm
-            if getattr(lm, "kind", "causal") == "mlm":
-                mask = lm.tokenizer.mask_token
-                self.cache["task_prompts"] = {
-                    "binary": (lambda text, emotion: T.binary_prompt_mlm(text, emotion, mask),
-                               {"verbalizer": ("no", "yes")}),
-                    "choice": (lambda text, choices: T.choice_prompt_mlm(text, mask), {})}
-            else:
-                # the short choice prompt is a completion prompt: never chat-wrapped
-                choice = ((lambda text, choices: T.choice_prompt_short(text), {"chat": False})
-                          if self.cfg.choice_prompt == "short"
-                          else (lambda text, choices: T.choice_prompt(text), {}))
-                self.cache["task_prompts"] = {
-                    "binary": (lambda text, emotion: T.binary_prompt(text, emotion), {}),
-                    "choice": choice,
-                    "generate": (lambda text: T.generation_prompt(text), {})}
+            kind = getattr(lm, "kind", "causal")
+            mask = lm.tokenizer.mask_token if kind == "mlm" else None
+            self.cache["task_prompts"] = task_prompts(self.space, kind, mask,
+                                                      self.cfg.choice_prompt)
         return self.cache["task_prompts"][task]
 
     def _task_lm(self):
@@ -281,30 +271,37 @@ class Worker:
             self.cache["task_lm"] = lm
         return self.cache["task_lm"]
 
-    def _score(self, task, emotion, texts, masks, ablate):
-        """Raw predictions, candidate log-probs and generated texts of one batch."""
+    def _score(self, task, concept, texts, masks, ablate):
+        """Raw predictions, candidate log-probs and generated texts of one batch.
+
+        Binary: yes/no for ``concept`` (its word in the prompt); choice: the concept whose word
+        scores highest (multi-token words: summed log-probabilities); generate: the concept
+        whose word the answer names first."""
+        spec = TASKS[task]
         api, lm, n = self.api, self._task_lm(), len(texts)
         prompt, extra = self._prompts_for(task)
         kw = dict(masks=masks, prompt=prompt, batch_size=self.cfg.batch_size,
                   **{"chat": self.cfg.chat, **extra}, **ablate)
-        if task == "binary" and self.cfg.representation == "prompt_tuning":
-            from emostat.collect import prompt_mode
+        ids = spec.candidates(self.space)
+        if spec.per_concept:
+            if self.cfg.representation == "prompt_tuning":
+                from emostat.collect import prompt_mode
 
-            s = prompt_mode.score_binary(self, emotion, texts, masks, ablate)   # [no, yes]
-            return (["yes" if y else "no" for y in s[:, 1] > s[:, 0]],
+                s = prompt_mode.score_binary(self, concept, texts, masks, ablate)   # [no, yes]
+            else:
+                s = np.asarray(api.score_binary(lm, texts, self.space.words[concept], **kw),
+                               float)
+            return ([ids[1] if y else ids[0] for y in s[:, 1] > s[:, 0]],
                     [list(map(float, r)) for r in s], [None] * n)
-        if task == "binary":
-            s = np.asarray(api.score_binary(lm, texts, emotion, **kw), float)   # [no, yes]
-            return (["yes" if y else "no" for y in s[:, 1] > s[:, 0]],
-                    [list(map(float, r)) for r in s], [None] * n)
-        if task == "choice":
-            s = np.asarray(api.score_choices(lm, texts, list(EMOTIONS), **kw), float)
-            return ([EMOTIONS[j] for j in s.argmax(axis=1)], [list(map(float, r)) for r in s],
+        words = [self.space.words[c] for c in ids]
+        if spec.calibration:
+            s = np.asarray(api.score_choices(lm, texts, words, **kw), float)
+            return ([ids[j] for j in s.argmax(axis=1)], [list(map(float, r)) for r in s],
                     [None] * n)
-        if task == "generate":
-            gen = api.generate(lm, texts, max_new_tokens=self.cfg.max_new_tokens, **kw)
-            return [api.parse_label(g, list(EMOTIONS)) for g in gen], [None] * n, list(gen)
-        raise ValueError(f"unknown task {task!r}")
+        gen = api.generate(lm, texts, max_new_tokens=self.cfg.max_new_tokens, **kw)
+        by_word = dict(zip(words, ids))
+        parsed = [api.parse_label(g, words) for g in gen]
+        return [by_word.get(p) for p in parsed], [None] * n, list(gen)
 
 
 def kill_for_test() -> None:
@@ -318,15 +315,17 @@ def kill_for_test() -> None:
 
 
 def head_users(cfg: CollectConfig) -> list[str]:
-    """What uses the model's language-model head: the tasks, and prompt tuning."""
-    return list(cfg.tasks) + (["prompt_tuning"] if cfg.representation == "prompt_tuning" else [])
+    """What uses the model's language-model head: the tasks that need it, and prompt tuning."""
+    return ([t for t in cfg.tasks if TASKS[t].needs_head]
+            + (["prompt_tuning"] if cfg.representation == "prompt_tuning" else []))
 
 
 def check_model_for_tasks(cfg: CollectConfig, lm) -> None:
-    """Refuse a task the loaded model cannot do (generate needs a decoder)."""
-    if "generate" in cfg.tasks and getattr(lm, "kind", "causal") != "causal":
-        raise InputError("config field 'tasks': 'generate' needs a decoder model; "
-                         f"{cfg.model!r} is an encoder ({lm.kind})")
+    """Refuse a task the loaded model cannot do (a decoder-only task on an encoder)."""
+    for t in cfg.tasks:
+        if TASKS[t].decoder_only and getattr(lm, "kind", "causal") != "causal":
+            raise InputError(f"config field 'tasks': {t!r} needs a decoder model; "
+                             f"{cfg.model!r} is an encoder ({lm.kind})")
 
 
 class PreloadedAPI:
