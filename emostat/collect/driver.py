@@ -88,8 +88,10 @@ def build_config(config=None, *, model=None, device=None, dtype=None, quick: boo
 
 def load_checked(cfg: CollectConfig, api, quiet: bool):
     """Load the model and run every check before anything is written (raises InputError)."""
+    space = run_space(cfg)
     lm = api.load_model(cfg.model, device=cfg.device, dtype=cfg.dtype, threads=cfg.threads,
-                        tasks=head_users(cfg), quiet=quiet)
+                        tasks=head_users(cfg), quiet=quiet,
+                        words=[space.words[c] for c in space.concepts])
     check_model_for_tasks(cfg, lm)
     if cfg.position == "mask" and getattr(getattr(lm, "tokenizer", None), "mask_token",
                                           "") is None:

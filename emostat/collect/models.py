@@ -249,24 +249,29 @@ def _check_tokenizer_files(folder: Path, text: str) -> None:
                          f"tokenizer.save_pretrained")
 
 
-def check_tokenizer(tok, text: str) -> None:
-    """Refuse a tokenizer that cannot tell the emotion words apart.
+def check_tokenizer(tok, text: str, words=None) -> None:
+    """Refuse a tokenizer that cannot tell the concept words apart.
 
     Raises when the vocabulary is trivial (fewer than 20 non-special tokens) or when every one
-    of the 27 emotion words maps only to the unknown token.
+    of ``words`` (the space's concept words; default the study's) maps only to the unknown
+    token.
     """
-    from emostat.constants import EMOTIONS
+    if words is None:
+        from emostat.collect.config import cached_space
 
+        space = cached_space(None)
+        words = [space.words[c] for c in space.concepts]
+    words = list(words)
     n_special = len(set(getattr(tok, "all_special_ids", []) or []))
     if len(tok) - n_special < 20:
         raise InputError(f"model {text!r}: its tokenizer has only {len(tok)} tokens, so it "
-                         f"cannot represent the emotion words; check its tokenizer files")
+                         f"cannot represent the concept words; check its tokenizer files")
     unk = tok.unk_token_id
     if unk is not None:
-        ids = [tok(w, add_special_tokens=False)["input_ids"] for w in EMOTIONS]
+        ids = [tok(w, add_special_tokens=False)["input_ids"] for w in words]
         if all(set(i) <= {unk} for i in ids):
-            raise InputError(f"model {text!r}: its tokenizer maps all 27 emotion words to the "
-                             f"unknown token {tok.unk_token!r}; check its tokenizer files")
+            raise InputError(f"model {text!r}: its tokenizer maps all {len(words)} concept words "
+                             f"to the unknown token {tok.unk_token!r}; check its tokenizer files")
 
 
 def _head_keys(hf, missing) -> list[str]:
@@ -278,7 +283,7 @@ def _head_keys(hf, missing) -> list[str]:
 def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
                dtype: str = "float32", threads: int | None = None,
                revision: str | None = None, quiet: bool = True,
-               tasks=("binary", "choice")) -> LoadedModel:
+               tasks=("binary", "choice"), words=None) -> LoadedModel:
     """Load a model and tokenizer offline, check them, and find the neuron site.
 
     Parameters
@@ -299,6 +304,9 @@ def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
         What will use the model's language-model head (the inference tasks; "prompt_tuning").
         When non-empty, a checkpoint whose head has no trained weights is refused; when
         empty, such a model is loaded for activations only (``identity["head"]`` says so).
+    words : sequence of str, optional
+        The concept words the tokenizer must be able to encode (the space's; default the
+        study's emotion words).
 
     Returns
     -------
@@ -332,7 +340,7 @@ def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
             tok = T.AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise InputError(f"model {text!r} could not be loaded ({first_line(exc)})") from None
-    check_tokenizer(tok, text)
+    check_tokenizer(tok, text, words)
     missing = sorted(info.get("missing_keys") or [])
     head = _head_keys(hf, missing)
     body = [k for k in missing if k not in head]

@@ -71,7 +71,9 @@ class Worker:
         if self._lm is None:
             self._lm = self.api.load_model(self.cfg.model, device=self.cfg.device,
                                            dtype=self.cfg.dtype, threads=self.cfg.threads,
-                                           tasks=head_users(self.cfg))
+                                           tasks=head_users(self.cfg),
+                                           words=[self.space.words[c]
+                                                  for c in self.space.concepts])
             check_model_for_tasks(self.cfg, self._lm)
         return self._lm
 
