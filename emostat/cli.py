@@ -81,6 +81,12 @@ def _cmd_report(a):
     render_report(a.results_dir, to=a.to.split(","), out=a.out, kind=a.kind, quiet=a.quiet)
 
 
+def _cmd_space_check(a):
+    from emostat.space.check import check, format_description
+
+    print(format_description(check(a.dir)))
+
+
 def _cmd_run(a):
     from emostat.workflow import run
 
@@ -148,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
                    default="auto", help="auto: comparison for several runs")
     _add_common(s)
     s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("space", help="concept spaces: `emostat space check DIR`")
+    ss = s.add_subparsers(dest="space_command", required=True)
+    c = ss.add_parser("check", help="validate a concept space and describe it (writes nothing)")
+    c.add_argument("dir", help="a space folder or a shipped space name (study, vader, ...)")
+    c.set_defaults(func=_cmd_space_check)
 
     s = sub.add_parser("run", help="collect (or reproduce), analyse and render, end to end")
     s.add_argument("--out", type=Path, default=Path("out"))

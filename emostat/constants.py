@@ -1,4 +1,11 @@
-"""Fixed vocabularies of the study: emotions, attributes, k values, RDM pair order."""
+"""Generic helpers (RDM pair order) and, for the study's release readers, its vocabularies.
+
+New code takes concept and attribute names from a :class:`emostat.space.ConceptSpace` (the
+study's: ``data/spaces/study/``) or from the tables it is given. ``EMOTIONS``,
+``ANALYSIS_ORDER``, ``ATTRIBUTES`` and the groups below describe the study's release files
+(``emostat.release``) and equal the study space's files (``tests/test_space.py`` checks that);
+modules outside ``emostat.release`` still using them are listed for removal.
+"""
 
 from __future__ import annotations
 

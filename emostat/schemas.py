@@ -4,7 +4,7 @@ One place for all of them. Writers pass ``schema(name)`` to :func:`emostat.io.wr
 readers call :func:`validate`. Extra columns are allowed (they are kept), missing or mistyped
 required columns are an error naming the file and the column.
 
-Conventions: emotion names are the GoEmotions names (``emostat.constants.EMOTIONS``); accuracies
+Conventions: emotion names are the concept ids of the run's space (``emostat.space``); accuracies
 and differences are proportions in [0, 1]; neurons are numbered ``layer * units + unit`` (0-based)
 within a model; results tables use broom's column names (``estimate, std_error, statistic, df,
 p_value, conf_low, conf_high``).
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
 
 S, F, I, B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
@@ -56,7 +55,8 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                    ("dissimilarity", F)],
     # The release's own attribute distances (dist_emotional_PCs.csv), kept so that reproducing
     # from an import-release folder gives the study's exact ties (see HumanSpace).
-    "released_attribute_rdms": [("pair", I)] + [(a, F) for a in ATTRIBUTES],
+    # (one float column per attribute of the study space; checked by the release reader)
+    "released_attribute_rdms": [("pair", I)],
     # ---- model data (import-release or emostat collect) ---------------------------------------
     # FFN neuron activations: one row per model x concept x template x layer.
     "activations": [("model", S), ("concept", S), ("template", S), ("layer", I),
@@ -67,7 +67,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # Inference under ablation (emostat collect): one row per task x item x condition.
     # emotion = the emotion asked about (binary) or the item's emotion (choice, generate);
     # condition none | attribute | random; logprobs = candidate scores (binary [no, yes],
-    # choice: the 27 emotions in EMOTIONS order); generated = text (generate task only).
+    # choice: the space's concepts, in its order); generated = text (generate task only).
     # margin = calibrated score of the right answer minus the best other (binary: calibrated
     # yes-no margin signed toward the label), > 0 when correct; margin_raw the same uncalibrated;
     # null for generate rows (emostat.collect.calibration.margins).
@@ -197,10 +197,11 @@ def _compatible(actual: pa.DataType, wanted: pa.DataType) -> bool:
     return False
 
 
-def validate(table: pa.Table, name: str, where: str = "<table>") -> pa.Table:
+def validate(table: pa.Table, name: str, where: str = "<table>", concepts=None) -> pa.Table:
     """Check that ``table`` has the required columns of ``name`` with compatible types.
 
-    Raises :class:`~emostat.errors.InputError` naming ``where`` and the first bad column.
+    ``concepts``: the space's concept ids; when given, the concept-name columns (``emotion``,
+    ``emotion_a``, ``emotion_b``) may hold only these. Raises :class:`~emostat.errors.InputError` naming ``where`` and the first bad column.
     """
     for field in schema(name):
         col, wanted = field.name, field.type
@@ -211,12 +212,13 @@ def validate(table: pa.Table, name: str, where: str = "<table>") -> pa.Table:
         if not _compatible(actual, wanted):
             raise InputError(f"{where}: column {col!r} of dataset {name!r} has type {actual}, "
                              f"expected {wanted}")
-    for col in _EMOTION_COLUMNS:
+    for col in _EMOTION_COLUMNS if concepts is not None else ():
         if col in table.column_names:
             seen = set(table.column(col).drop_null().unique().to_pylist())
-            bad = sorted(seen - set(EMOTIONS))
+            bad = sorted(seen - set(concepts))
             if bad:
-                raise InputError(f"{where}: column {col!r} holds unknown emotion name(s) {bad}")
+                raise InputError(f"{where}: column {col!r} holds concept name(s) {bad} that "
+                                 "are not in the space")
     if name in RESULTS_TABLES:
         check_inference(table, name, where)
     return table

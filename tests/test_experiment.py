@@ -213,9 +213,9 @@ def test_analyse_run_writes_valid_experiment_tables(analysed_run):
     for (task, emo), g in none.groupby(["task", "emotion"]):
         got = base[(base["task"] == task) & (base["emotion"] == emo)]["estimate"].item()
         assert got == pytest.approx(g["correct"].mean())
-    # importance of a collected run: tau from data/human plus its shipped participant bootstrap
+    # importance of a collected run: tau from data/spaces/study plus its shipped participant bootstrap
     imp = pd.read_parquet(res / "attribute_importance.parquet").set_index("attribute")
-    shipped = pd.read_csv(io_data_dir() / "human" / "attribute_importance.csv").set_index("attribute")
+    shipped = pd.read_csv(io_data_dir() / "spaces" / "study" / "attribute_importance.csv").set_index("attribute")
     assert np.allclose(imp["estimate"], shipped.loc[imp.index, "estimate"], atol=1e-9)
     assert imp["conf_low"].notna().all() and (imp["conf_low"] <= imp["estimate"]).all()
 

@@ -242,8 +242,8 @@ def test_shipped_summaries_are_current(tmp_path):
     paths = rh.write_shipped_human(SHARED_RELEASE, tmp_path)
     for name, path in paths.items():
         fresh = pd.read_csv(path)
-        shipped = pd.read_csv(DATA_DIR / "human" / path.name)
+        shipped = pd.read_csv(DATA_DIR / "spaces" / "study" / path.name)
         pd.testing.assert_frame_equal(fresh, shipped, check_exact=False, rtol=0, atol=1e-12)
     # the mean RDM equals the release's avg_dist_subjective_comparison.csv
     avg = pd.read_csv(SHARED_RELEASE / common.MEAN_DIST).iloc[:, 0].to_numpy()
-    assert np.abs(pd.read_csv(paths["mean_dissimilarity"])["dissimilarity"] - avg).max() < 1e-12
+    assert np.abs(pd.read_csv(paths["similarity"])["value"] - avg).max() < 1e-12

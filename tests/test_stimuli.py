@@ -53,7 +53,7 @@ def dev_raw():
 def test_shipped_file_validates_and_covers_27_emotions(shipped):
     raw = raw_rows(default_stimuli_path())            # independent count with the csv module
     assert len(shipped) == len(raw) == 405
-    counts = Counter(r["emotion"] for r in raw)
+    counts = Counter(r["concept"] for r in raw)       # the space file names it concept
     assert set(counts) == set(EMOTIONS)
     assert min(counts.values()) >= 12                 # the floor
     assert all(n == 15 for n in counts.values())       # as written: 15 per emotion

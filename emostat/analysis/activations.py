@@ -2,8 +2,9 @@
 
 The dataset has one row per model x concept x template x layer, with the layer's unit values
 in a list column. Neurons are numbered ``offset(layer) + unit`` with layers in increasing order.
-Concepts that are the 27 emotions come in the study's analysis order (the RDM pair order);
-other concepts keep their order of first appearance. Templates that are all integers (the
+Concepts come in the order given (``concepts=``: a space's analysis order, the RDM pair
+order); without it, the study space's order when they are its concepts, else their order of
+first appearance. Templates that are all integers (the
 release's seeds) are sorted numerically, others keep their order of first appearance.
 """
 
@@ -17,17 +18,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from emostat.constants import ANALYSIS_ORDER
 from emostat.errors import InputError
 from emostat.schemas import validate
 
 _KEYS = ["model", "concept", "template", "layer"]
 
 
-def _order(values: list[str], kind: str) -> list[str]:
+def _order(values: list[str], kind: str, concepts=None) -> list[str]:
     seen = list(dict.fromkeys(values))
-    if kind == "concept" and set(seen) == set(ANALYSIS_ORDER):
-        return list(ANALYSIS_ORDER)
+    if kind == "concept" and concepts is not None:
+        if set(seen) != set(concepts):
+            extra, missing = sorted(set(seen) - set(concepts)), sorted(set(concepts) - set(seen))
+            raise InputError(f"activations: concepts differ from the space's (not in the space: "
+                             f"{extra[:5]}; missing: {missing[:5]})")
+        return list(concepts)
+    if kind == "concept":
+        from emostat.space import load_space
+
+        study = load_space().concepts
+        if set(seen) == set(study):
+            return list(study)
     if kind == "template" and all(v.lstrip("-").isdigit() for v in seen):
         return sorted(seen, key=int)
     return seen
@@ -36,7 +46,7 @@ def _order(values: list[str], kind: str) -> list[str]:
 class _Layout:
     """Concepts, templates and layers of a dataset, read from its key columns only."""
 
-    def __init__(self, keys: pa.Table, where: str, model: str | None):
+    def __init__(self, keys: pa.Table, where: str, model: str | None, concepts=None):
         models = keys.column("model").unique().to_pylist()
         if model is None and len(models) > 1:
             raise InputError(f"{where}: activations of several models {models}; pass model=")
@@ -45,7 +55,7 @@ class _Layout:
             raise InputError(f"{where}: no activations of model {self.model!r} (has {models})")
         mask = pc.equal(keys.column("model"), self.model)
         k = keys.filter(mask)
-        self.concepts = _order(k.column("concept").to_pylist(), "concept")
+        self.concepts = _order(k.column("concept").to_pylist(), "concept", concepts)
         self.templates = _order(k.column("template").to_pylist(), "template")
         self.layers = sorted(set(k.column("layer").to_pylist()))
         want = len(self.concepts) * len(self.templates) * len(self.layers)
@@ -87,7 +97,8 @@ def _source(path_or_table):
     return path, str(path)
 
 
-def load_activation_array(path_or_table, dtype=np.float64, model: str | None = None):
+def load_activation_array(path_or_table, dtype=np.float64, model: str | None = None,
+                          concepts=None):
     """All activations of one model as a dense array.
 
     Parameters
@@ -107,7 +118,8 @@ def load_activation_array(path_or_table, dtype=np.float64, model: str | None = N
     layer_sizes : list of int
         Units per layer, layers in increasing order; neuron = sum(sizes[:layer]) + unit.
     """
-    blocks = list(iter_activation_blocks(path_or_table, dtype=dtype, model=model))
+    blocks = list(iter_activation_blocks(path_or_table, dtype=dtype, model=model,
+                                         concepts=concepts))
     if not blocks:
         raise InputError("activations: no rows")
     A = np.concatenate([b.values for b in blocks], axis=2)
@@ -127,7 +139,7 @@ class Block:
 
 
 def iter_activation_blocks(path_or_table, chunk_neurons: int | None = None, dtype=np.float64,
-                           model: str | None = None) -> Iterator[Block]:
+                           model: str | None = None, concepts=None) -> Iterator[Block]:
     """Yield neuron blocks layer by layer, reading one layer at a time from Parquet.
 
     Memory is bounded by one layer (templates x concepts x units values) plus the key columns.
@@ -138,6 +150,8 @@ def iter_activation_blocks(path_or_table, chunk_neurons: int | None = None, dtyp
     ----------
     chunk_neurons : int, optional
         Split each layer into blocks of at most this many units.
+    concepts : sequence of str, optional
+        The concept axis order (a space's ``concepts``); the dataset must hold exactly these.
 
     Yields
     ------
@@ -158,7 +172,7 @@ def iter_activation_blocks(path_or_table, chunk_neurons: int | None = None, dtyp
             raise InputError(f"{where}: not a readable Parquet file ({exc})") from exc
         validate(file_schema.empty_table(), "activations", where=where)
         keys = pq.read_table(src, columns=_KEYS)
-    lay = _Layout(keys, where, model)
+    lay = _Layout(keys, where, model, concepts)
     neuron = 0
     for layer in lay.layers:
         if isinstance(src, pa.Table):

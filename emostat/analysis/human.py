@@ -8,7 +8,7 @@ Pure numpy/pandas/scipy. Definitions follow the study (Li et al., iScience 2024;
   response x item matrix (-99 and missing -> 5), regression component scores averaged per
   emotion;
 - attribute RDM: |mean_i - mean_j| over the 351 pairs (``constants.pair_indices`` order over
-  ``constants.ANALYSIS_ORDER``);
+  the study space's concept order, ``data/spaces/study/concepts.csv``);
 - attribute importance: Kendall tau-b between the mean human dissimilarity RDM and each
   attribute RDM, with a participant bootstrap.
 """
@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emostat.constants import (AFFECTIVE, ANALYSIS_ORDER, APPRAISAL_COMPONENTS, ATTRIBUTES,
-                               FACES, N_PAIRS, pair_indices)
+from emostat.constants import ANALYSIS_ORDER, N_PAIRS, pair_indices  # attribute_importance
 from emostat.analysis.kendall import kendall_tau_b
 from emostat.analysis.mantel import mantel
 from emostat.errors import InputError, input_error
@@ -32,6 +31,13 @@ NA_RESPONSE = 5.0  # the study's value for "not applicable" (-99) and missing ap
 # RDM values are rounded to this many decimals: |m_i - m_j| of means like k/30 carry float
 # noise (~1e-15) that would otherwise split ties arbitrarily in Kendall's tau.
 SNAP_DECIMALS = 12
+
+
+def _study():
+    """The study's concept space (its concepts, attributes and groups; the release's design)."""
+    from emostat.space import load_space
+
+    return load_space()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,7 +61,7 @@ class AppraisalPCA:
     scores : DataFrame
         participant_id, emotion, one column per component (regression scores).
     emotion_means : DataFrame
-        index emotion (ANALYSIS_ORDER), one column per component.
+        index emotion (the study space's concept order), one column per component.
     variance : Series
         Sum of squared rotated loadings per component.
     """
@@ -171,7 +177,9 @@ def appraisal_pca(appraisal_responses: pd.DataFrame, n_components: int | None = 
         L, _ = varimax(L)
         L = L[:, np.argsort(-(L ** 2).sum(axis=0), kind="stable")]
         L = L * _positive(L)
-    names = list(APPRAISAL_COMPONENTS) if k == len(APPRAISAL_COMPONENTS) else [
+    study = _study()
+    appraisal = study.groups["appraisal"]
+    names = list(appraisal) if k == len(appraisal) else [
         f"RC{c + 1}" for c in range(k)]
     W = np.linalg.solve(R, L)
     Z = (x - x.mean(axis=0)) / sd
@@ -180,7 +188,7 @@ def appraisal_pca(appraisal_responses: pd.DataFrame, n_components: int | None = 
     scores.insert(0, "emotion", emotion.to_numpy())
     scores.insert(0, "participant_id", X.index.to_numpy())
     means = scores.groupby("emotion")[names].mean()
-    missing = sorted(set(ANALYSIS_ORDER) - set(means.index))
+    missing = sorted(set(study.concepts) - set(means.index))
     if missing:
         raise InputError(f"appraisal_pca: no included response for emotion(s) {missing}")
     items = pd.Index(X.columns.astype(int), name="item")
@@ -188,7 +196,7 @@ def appraisal_pca(appraisal_responses: pd.DataFrame, n_components: int | None = 
         loadings=pd.DataFrame(L, index=items, columns=names),
         eigenvalues=vals, parallel_analysis=pa_table, n_components=k,
         weights=pd.DataFrame(W, index=items, columns=names), scores=scores,
-        emotion_means=means.reindex(list(ANALYSIS_ORDER)).rename_axis("emotion"),
+        emotion_means=means.reindex(list(study.concepts)).rename_axis("emotion"),
         variance=pd.Series((L ** 2).sum(axis=0), index=names))
 
 
@@ -211,7 +219,7 @@ def attribute_means(ratings: pd.DataFrame, appraisal_responses: pd.DataFrame,
     Returns
     -------
     DataFrame
-        index emotion (ANALYSIS_ORDER), columns ``constants.ATTRIBUTES``.
+        index emotion and columns in the study space's order (concepts.csv, space.toml).
     """
     for col in ("emotion", "attribute", "rating"):
         if col not in ratings.columns:
@@ -221,13 +229,14 @@ def attribute_means(ratings: pd.DataFrame, appraisal_responses: pd.DataFrame,
         raise input_error("ratings", "missing rating", row=r, field="rating")
     m = ratings.pivot_table(index="emotion", columns="attribute", values="rating",
                             aggfunc="mean")
-    need = list(AFFECTIVE + FACES)
+    study = _study()
+    need = list(study.groups["affective"] + study.groups["faces"])
     missing = [a for a in need if a not in m.columns]
     if missing:
         raise InputError(f"ratings: no ratings for attribute(s) {missing}")
     if pca is None:
-        pca = appraisal_pca(appraisal_responses, n_components=len(APPRAISAL_COMPONENTS))
-    means = pd.concat([m[need].reindex(list(ANALYSIS_ORDER)), pca.emotion_means], axis=1)
+        pca = appraisal_pca(appraisal_responses, n_components=len(study.groups["appraisal"]))
+    means = pd.concat([m[need].reindex(list(study.concepts)), pca.emotion_means], axis=1)
     if means.isna().any().any():
         bad = means.index[means.isna().any(axis=1)].tolist()
         raise InputError(f"attribute_means: no data for emotion(s) {bad}")
@@ -245,7 +254,7 @@ def rdm_vector(values) -> np.ndarray:
 
 def attribute_rdms(means: pd.DataFrame) -> pd.DataFrame:
     """Attribute RDMs: 351 rows (pair order), one column per attribute of ``means``."""
-    m = means.reindex(list(ANALYSIS_ORDER))
+    m = means.reindex(list(_study().concepts))
     if m.isna().any().any():
         raise InputError("attribute_rdms: means lack some of the 27 emotions")
     out = pd.DataFrame({a: rdm_vector(m[a]) for a in m.columns})
@@ -264,8 +273,9 @@ def subject_rdms(similarity: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     ids = list(pd.unique(similarity["participant_id"]))
     wide = similarity.pivot(index="participant_id", columns="pair",
                             values="dissimilarity").reindex(ids)
-    if wide.shape[1] != N_PAIRS or wide.isna().any().any():
-        raise InputError(f"similarity: each participant needs all {N_PAIRS} pairs with a value")
+    n_pairs = _study().n_pairs
+    if wide.shape[1] != n_pairs or wide.isna().any().any():
+        raise InputError(f"similarity: each participant needs all {n_pairs} pairs with a value")
     return ids, wide.to_numpy(float)
 
 
@@ -413,7 +423,7 @@ def rating_icc(ratings: pd.DataFrame) -> pd.DataFrame:
     out["p_method"] = "F test of the two-way random-effects ICC against 0 (R psych::ICC)"
     out["unit"] = out["n_targets"].map(lambda n: f"emotion ({n})")
     out["role"] = "extra"
-    order = {a: n for n, a in enumerate(ATTRIBUTES)}
+    order = {a: n for n, a in enumerate(_study().attributes)}
     return out.sort_values(["attribute", "type"], key=lambda s: s.map(order)
                            if s.name == "attribute" else s, kind="stable").reset_index(drop=True)
 
@@ -428,7 +438,7 @@ class HumanSpace:
     Attributes
     ----------
     means : DataFrame
-        index emotion (ANALYSIS_ORDER) x 14 attributes, derived by emostat.
+        index emotion (the space's concept order) x attributes, derived by emostat.
     attribute_rdms : DataFrame
         351 x 14, from ``means``.
     mean_rdm : ndarray (351,)
@@ -440,16 +450,28 @@ class HumanSpace:
         Long affective + physical ratings (for :func:`rating_icc`).
     released_attribute_rdms : DataFrame or None
         The release's ``dist_emotional_PCs.csv`` when loaded from a release root.
+    space : ConceptSpace or None
+        The concept space it was built from (:func:`load_shipped_human`).
     """
 
     means: pd.DataFrame
     attribute_rdms: pd.DataFrame
-    mean_rdm: np.ndarray
+    mean_rdm: np.ndarray | None
     subject_ids: list[str] | None = None
     subject_rdms: np.ndarray | None = None
     pca: AppraisalPCA | None = None
     ratings: pd.DataFrame | None = None
     released_attribute_rdms: pd.DataFrame | None = field(default=None, repr=False)
+    space: object | None = field(default=None, repr=False)
+
+    @property
+    def concepts(self) -> list[str]:
+        """Concept ids in analysis order (the index of ``means``)."""
+        return list(self.means.index)
+
+    @property
+    def has_similarity(self) -> bool:
+        return self.mean_rdm is not None
 
     @property
     def attribute_rdms_for_study(self) -> pd.DataFrame:
@@ -470,20 +492,26 @@ class HumanSpace:
         return self.attribute_rdms
 
 
-def read_released_attribute_rdms(root) -> pd.DataFrame:
-    """``Data/preprocessed/emotional_features/dist_emotional_PCs.csv`` (351 x 14)."""
-    from emostat.release import common
+def read_released_attribute_rdms(root, space=None) -> pd.DataFrame:
+    """``Data/preprocessed/emotional_features/dist_emotional_PCs.csv`` (351 x 14).
 
+    Its columns and row count are checked against ``space`` (default: the study's space).
+    """
+    from emostat.release import common
+    from emostat.space import load_space
+
+    sp = load_space(space)
+    attributes, n_pairs = sp.attributes, sp.n_pairs
     path = common.find(root, common.ATTRIBUTE_DIST)
     df = pd.read_csv(path)
-    if list(df.columns) != list(ATTRIBUTES) or len(df) != N_PAIRS:
-        raise input_error(path, f"expected {N_PAIRS} rows x columns {list(ATTRIBUTES)}")
+    if list(df.columns) != list(attributes) or len(df) != n_pairs:
+        raise input_error(path, f"expected {n_pairs} rows x columns {list(attributes)}")
     df.index.name = "pair"
     return df.astype(float)
 
 
 def _space(ratings, responses, similarity, released=None) -> HumanSpace:
-    pca = appraisal_pca(responses, n_components=len(APPRAISAL_COMPONENTS))
+    pca = appraisal_pca(responses, n_components=len(_study().groups["appraisal"]))
     means = attribute_means(ratings, responses, pca=pca)
     ids, S = subject_rdms(similarity)
     return HumanSpace(means=means, attribute_rdms=attribute_rdms(means), mean_rdm=S.mean(axis=0),
@@ -522,33 +550,26 @@ def load_human(path) -> HumanSpace:
         if (path / "released_attribute_rdms.parquet").exists():
             released = (io.read_table(path / "released_attribute_rdms.parquet",
                                       dataset="released_attribute_rdms")
-                        .set_index("pair")[list(ATTRIBUTES)])
+                        .set_index("pair")[list(_study().attributes)])
         return _space(ratings, responses, similarity, released)
     raise InputError(f"{path}: neither the study's release (no Data/ folder) nor an "
                      "`emostat import-release` output (no ratings.parquet)")
 
 
-def load_shipped_human(data_dir=None) -> HumanSpace:
-    """The summary emostat ships in ``data/human/`` (no participants, no PCA).
+def load_shipped_human(space=None) -> HumanSpace:
+    """The human side of a concept space (default: the study's, ``data/spaces/study/``).
 
-    Means (27 x 14) and the mean human RDM derived from the study's release by
-    :func:`emostat.release.human.write_shipped_human`; attribute RDMs recomputed from the means.
+    ``space``: None, a shipped space name, a folder or a :class:`~emostat.space.ConceptSpace`.
+    Means are the space's per-concept means (for the study: the summary derived from the
+    release by :func:`emostat.release.human.write_shipped_human`; no participants, no PCA);
+    attribute RDMs |m_i - m_j| over its pairs; ``mean_rdm`` its mean dissimilarity RDM (None
+    without a similarity table); subject RDMs where per-participant judgments exist.
     """
-    from emostat.paths import DATA_DIR
+    from emostat.space import load_space
 
-    d = Path(data_dir) if data_dir is not None else DATA_DIR / "human"
-    mpath, rpath = d / "attribute_means.csv", d / "mean_dissimilarity.csv"
-    for p in (mpath, rpath):
-        if not p.exists():
-            raise input_error(p, "shipped human summary not found")
-    means = pd.read_csv(mpath).set_index("emotion")
-    if list(means.columns) != list(ATTRIBUTES) or set(means.index) != set(ANALYSIS_ORDER):
-        raise input_error(mpath, "expected 27 emotions x the 14 attributes")
-    means = means.reindex(list(ANALYSIS_ORDER))
-    rdm = pd.read_csv(rpath)
-    i, j = pair_indices()
-    if (len(rdm) != N_PAIRS or list(rdm["emotion_a"]) != [ANALYSIS_ORDER[x] for x in i]
-            or list(rdm["emotion_b"]) != [ANALYSIS_ORDER[x] for x in j]):
-        raise input_error(rpath, f"expected {N_PAIRS} pairs in the study's pair order")
-    return HumanSpace(means=means, attribute_rdms=attribute_rdms(means),
-                      mean_rdm=rdm["dissimilarity"].to_numpy(float))
+    sp = load_space(space)
+    means = sp.means.rename_axis("emotion")
+    subj = sp.subject_rdms()
+    return HumanSpace(means=means, attribute_rdms=sp.attribute_rdms(), mean_rdm=sp.mean_rdm(),
+                      subject_ids=subj[0] if subj is not None else None,
+                      subject_rdms=subj[1] if subj is not None else None, space=sp)

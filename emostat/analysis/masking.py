@@ -25,14 +25,24 @@ from scipy import stats
 
 from emostat.analysis.multitest import fdr_bh, fdr_study
 from emostat.analysis.signflip import sign_flip_many
-from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
 
 __all__ = ["acc_diff", "mask_rows", "mask_drops", "attribute_vs_null", "paired_tests", "masking_by_emotion", "masking_by_attribute",
            "masking_cells", "condition_means", "dip_tests"]
 
 _BROOM = ["estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high"]
-_ORDER = {"emotion": EMOTIONS, "attribute": ATTRIBUTES}
+
+
+def _order(key: str, names) -> list:
+    """Sort order of emotion or attribute names: emotions alphabetically; attributes in the
+    study space's order when they are its attributes, else in their order of appearance."""
+    names = list(dict.fromkeys(v for v in names if pd.notna(v)))
+    if key == "emotion":
+        return sorted(names)
+    from emostat.space import load_space
+
+    study = load_space().attributes
+    return list(study) if set(names) <= set(study) else names
 
 
 def _require(df: pd.DataFrame, cols, what: str) -> None:
@@ -42,12 +52,12 @@ def _require(df: pd.DataFrame, cols, what: str) -> None:
 
 
 def _sort(df: pd.DataFrame, keys) -> pd.DataFrame:
-    """Sort by ``keys``, emotions/attributes in their study order (unknown names last)."""
+    """Sort by ``keys``, emotions/attributes in the order of :func:`_order`."""
     tmp = df.copy()
     sort_cols = []
     for key in keys:
-        if key in _ORDER:
-            rank = {v: i for i, v in enumerate(_ORDER[key])}
+        if key in ("emotion", "attribute") and key in tmp.columns:
+            rank = {v: i for i, v in enumerate(_order(key, tmp[key]))}
             tmp[f"_{key}"] = tmp[key].map(rank).fillna(len(rank))
             sort_cols += [f"_{key}", key]
         else:

@@ -15,9 +15,11 @@ import numpy as np
 import pandas as pd
 
 from emostat import io
-from emostat.constants import ANALYSIS_ORDER, K_VALUES, pair_indices
+from emostat.constants import K_VALUES, pair_indices
 from emostat.errors import InputError
 from emostat.integrity import check_run
+from emostat.analysis.runspace import (importance_from_mean, importance_tables,  # noqa: F401
+                                       run_space, with_shipped_bootstrap)
 
 RESULTS = "results"
 
@@ -36,26 +38,29 @@ def _seeds(seed: int, n: int) -> list[int]:
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
-def _pairs_frame() -> pd.DataFrame:
-    i, j = pair_indices(len(ANALYSIS_ORDER))
-    return pd.DataFrame({"pair": np.arange(len(i)),
-                         "emotion_a": [ANALYSIS_ORDER[x] for x in i],
-                         "emotion_b": [ANALYSIS_ORDER[x] for x in j]})
+def _pairs_frame(concepts) -> pd.DataFrame:
+    """``pair, emotion_a, emotion_b`` over ``concepts`` (R ``dist()`` order; a = row concept)."""
+    c = list(concepts)
+    i, j = pair_indices(len(c))
+    return pd.DataFrame({"pair": np.arange(len(i)), "emotion_a": [c[x] for x in i],
+                         "emotion_b": [c[x] for x in j]})
 
 
 def human_tables(human) -> dict[str, pd.DataFrame]:
-    """Long tables of the human emotion space: means, attribute RDMs, mean human RDM, loadings."""
+    """Long tables of the human space: means, attribute RDMs, mean human RDM (where the space
+    has similarity judgments), loadings. Concepts in the order of ``human.means``' index."""
     out = {}
-    means = human.means.loc[list(ANALYSIS_ORDER)]
+    means = human.means
     out["human_means"] = (means.rename_axis("emotion").reset_index()
                           .melt(id_vars="emotion", var_name="attribute", value_name="estimate"))
-    pairs = _pairs_frame()
+    pairs = _pairs_frame(means.index)
     rdms = human.attribute_rdms.reset_index(drop=True)
     long = pd.concat([pairs.assign(attribute=a, estimate=rdms[a].to_numpy()) for a in rdms.columns],
                      ignore_index=True)
     out["attribute_rdms"] = long
-    mean_rdm = np.asarray(_mean_human_rdm(human), dtype=float)
-    out["human_rdm"] = pairs.assign(estimate=mean_rdm)
+    mean_rdm = _mean_human_rdm(human)
+    if mean_rdm is not None:
+        out["human_rdm"] = pairs.assign(estimate=np.asarray(mean_rdm, dtype=float))
     pca = getattr(human, "pca", None)
     if pca is not None and getattr(pca, "loadings", None) is not None:
         load = pca.loadings
@@ -69,7 +74,7 @@ def human_tables(human) -> dict[str, pd.DataFrame]:
 def _mean_human_rdm(human) -> np.ndarray:
     if getattr(human, "subject_rdms", None) is not None:
         return np.asarray(human.subject_rdms, dtype=float).mean(axis=0)
-    return np.asarray(human.mean_rdm, dtype=float)
+    return None if human.mean_rdm is None else np.asarray(human.mean_rdm, dtype=float)
 
 
 def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_perm: int,
@@ -315,58 +320,6 @@ def package_versions() -> dict[str, str]:
 # a collected run (emostat collect)
 
 
-def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
-                         seed: int) -> pd.DataFrame:
-    """Attribute importance from a mean human RDM alone (no participants: no bootstrap).
-
-    Same columns as :func:`emostat.analysis.human.attribute_importance`: ``estimate`` is the
-    study's Kendall tau-b, ``p_value`` the Mantel (emotion-label permutation) p; the bootstrap
-    columns are NaN (see :func:`_with_shipped_bootstrap`).
-    """
-    from emostat.analysis.human import IMPORTANCE_P_METHOD
-    from emostat.analysis.kendall import kendall_tau_b
-    from emostat.analysis.mantel import mantel
-
-    y = np.asarray(mean_rdm, dtype=float)
-    Y = attr_rdms.to_numpy(float)
-    tau = np.atleast_1d(kendall_tau_b(y[:, None], Y)[0][0])
-    p = np.atleast_1d(mantel(y, Y, n_perm=n_perm, seed=seed, n_items=len(ANALYSIS_ORDER)))
-    nan = np.full(len(tau), np.nan)
-    return pd.DataFrame({"attribute": list(attr_rdms.columns), "estimate": tau,
-                         "std_error": nan, "statistic": nan, "df": nan, "p_value": p,
-                         "conf_low": nan, "conf_high": nan, "boot_share_le0": nan,
-                         "p_method": IMPORTANCE_P_METHOD,
-                         "unit": f"emotion label ({len(ANALYSIS_ORDER)})", "role": "record",
-                         "conf_method": "none (no participants)", "n_boot": 0,
-                         "n_perm": n_perm})
-
-
-SHIPPED_BOOT_COLUMNS = ("std_error", "conf_low", "conf_high", "boot_share_le0", "conf_method",
-                        "n_boot")
-
-
-def _with_shipped_bootstrap(imp: pd.DataFrame) -> pd.DataFrame:
-    """Add the participant-bootstrap columns shipped in ``data/human/attribute_importance.csv``
-    (computed by emostat from the release against the same attribute RDMs) when present."""
-    from emostat.paths import DATA_DIR
-
-    path = DATA_DIR / "human" / "attribute_importance.csv"
-    if not path.exists():
-        return imp
-    boot = pd.read_csv(path).set_index("attribute")
-    out = imp.set_index("attribute")
-    if not np.allclose(out["estimate"], boot.loc[out.index, "estimate"], atol=1e-9):
-        raise InputError(f"{path}: importance estimates differ from data/human's means and "
-                         "RDM; regenerate it with emostat.release.human.write_shipped_human")
-    missing = [c for c in SHIPPED_BOOT_COLUMNS if c not in boot.columns]
-    if missing:
-        raise InputError(f"{path}: lacks column(s) {missing}; regenerate it with "
-                         "emostat.release.human.write_shipped_human")
-    for col in SHIPPED_BOOT_COLUMNS:
-        out[col] = boot.loc[out.index, col].to_numpy()
-    return out.reset_index()
-
-
 def _by_task(fn, per_task: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Run ``fn(task, accuracy)`` per task and stack the results with a leading task column."""
     parts = []
@@ -411,7 +364,7 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     keeps earlier analyses: it is created, and refused when its ``results/`` holds another run's
     analysis (:func:`check_out_dir`). ``searchlight``: options of :func:`searchlight_tables`.
 
-    The human side is the summary emostat ships in ``data/human/`` (means, mean RDM), so
+    The human side is the run's concept space (default the study's, ``data/spaces/study/``), so
     attribute importance and the whole-model RSA have Mantel p-values but no participant
     bootstrap. Masking tables gain a ``task`` key (binary, choice, generate). ``n_boot`` is
     accepted for symmetry with :func:`reproduce` and recorded.
@@ -432,18 +385,20 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     if not (run_dir / "accuracy.parquet").exists():
         raise InputError(f"{run_dir}: not a finished `emostat collect` run "
                          "(no accuracy.parquet); run or resume `emostat collect` first")
-    human = load_shipped_human()
+    space = run_space(manifest)
+    human = load_shipped_human(space)
     attr_rdms = human.attribute_rdms
     s = _seeds(seed, 5)
     tables: dict[str, pd.DataFrame] = {}
 
-    _log("human emotion space (shipped summary) ...", quiet)
-    tables["attribute_importance"] = _with_shipped_bootstrap(
-        importance_from_mean(human.mean_rdm, attr_rdms, n_perm=n_perm, seed=s[0]))
+    _log(f"human space {space.name!r} ({space.n_concepts} concepts x {space.n_attributes} "
+         "attributes) ...", quiet)
+    tables.update(importance_tables(human, space, n_perm=n_perm, seed=s[0], quiet=quiet))
     tables.update(human_tables(human))
 
     _log("neuron searchlight RSA ...", quiet)
-    A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations")
+    A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations",
+                                                                concepts=space.concepts)
     accuracy = io.read_table(run_dir / "accuracy.parquet", dataset="accuracy")
     ks = sorted(set(accuracy["k"].dropna().astype(int)))
     tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks, seed=s[3],
@@ -459,7 +414,8 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
             _log("  " + ex.chance_statement(row), quiet)
     # tasks at chance are left out of the causal tests (said in task_chance and the summary)
     per_task = {t: a for t, a in ex.split_tasks(accuracy).items() if t in answers}
-    importance = tables["attribute_importance"].set_index("attribute")["estimate"]
+    importance = (tables["attribute_importance"].set_index("attribute")["estimate"]
+                  if "attribute_importance" in tables else None)
     n_items = inference[inference["condition"] == "none"].groupby("task")["item_id"].nunique()
     masked = {t: masking_tables(a, importance, seed=s[1], n_perm=n_perm, quiet=quiet,
                                 n_items=int(n_items.get(t, 0)) or None)
@@ -467,7 +423,7 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     for name in (next(iter(masked.values())) if masked else []):
         tables[name] = _by_task(lambda t, _a, n=name: masked[t][n], per_task)
     linked = {t: link_tables(a, importance, seed=s[4], n_perm=n_perm)
-              for t, a in per_task.items()}
+              for t, a in per_task.items()} if importance is not None else {}
     for name in (next(iter(linked.values())) if linked else []):
         tables[name] = _by_task(lambda t, _a, n=name: linked[t][n], per_task)
     if per_task:
@@ -482,14 +438,17 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     if (inference["task"] == "generate").any():
         from emostat.collect.stimuli import read_stimuli  # pure pandas reader, no torch
 
-        tables["generation_examples"] = ex.generation_examples(inference, read_stimuli())
+        stim = (space.stimuli.rename(columns={"concept": "emotion"})
+                if space.stimuli is not None else read_stimuli())
+        tables["generation_examples"] = ex.generation_examples(inference, stim)
 
-    _log("whole-model RSA ...", quiet)
-    tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
-                                                n_boot=0, n_perm=n_perm, seed=s[2])
+    if human.mean_rdm is not None:
+        _log("whole-model RSA ...", quiet)
+        tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
+                                                    n_boot=0, n_perm=n_perm, seed=s[2])
 
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
-                         n_boot=n_boot, n_perm=n_perm, ks=ks,
+                         n_boot=n_boot, n_perm=n_perm, ks=ks, space=space.provenance(),
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
     paths = write_results(tables, out, prov)
@@ -528,23 +487,26 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
 
     t0 = time.perf_counter()
     _log("tasks were off in this run (activations only): searchlight and RSA, no masking", quiet)
-    human = load_shipped_human()
+    space = run_space(manifest)
+    human = load_shipped_human(space)
     s = _seeds(seed, 4)
     tables: dict[str, pd.DataFrame] = {}
-    tables["attribute_importance"] = _with_shipped_bootstrap(
-        importance_from_mean(human.mean_rdm, human.attribute_rdms, n_perm=n_perm, seed=s[0]))
+    tables.update(importance_tables(human, space, n_perm=n_perm, seed=s[0], quiet=quiet))
     tables.update(human_tables(human))
-    A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations")
+    A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations",
+                                                                concepts=space.concepts)
     n = int(sum(layer_sizes))
     ks = sorted({int(round(k * n)) if isinstance(k, float) else int(k)
                  for k in (manifest.get("config") or {}).get("ks") or []} - {0}) or [
         k for k in K_VALUES if k <= n]
     tables.update(searchlight_tables(A, layer_sizes, human.attribute_rdms, ks, seed=s[3],
                                      **(searchlight or {})))
-    tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
-                                                n_boot=0, n_perm=n_perm, seed=s[2])
+    if human.mean_rdm is not None:
+        tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
+                                                    n_boot=0, n_perm=n_perm, seed=s[2])
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
                          n_boot=0, n_perm=n_perm, ks=ks, activations_only=True,
+                         space=space.provenance(),
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
     paths = write_results(tables, out, prov)

@@ -38,8 +38,8 @@ GOEMOTIONS_LABELS = EMOTIONS + ("neutral",)
 
 
 def default_stimuli_path() -> Path:
-    """The shipped situations file, ``DATA_DIR/stimuli/situations.csv``."""
-    return DATA_DIR / "stimuli" / "situations.csv"
+    """The shipped situations file, the study space's ``DATA_DIR/spaces/study/stimuli.csv``."""
+    return DATA_DIR / "spaces" / "study" / "stimuli.csv"
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -108,6 +108,8 @@ def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
     """
     path = Path(path) if path is not None else default_stimuli_path()
     df = _read_csv(path)
+    if "emotion" not in df.columns and "concept" in df.columns:   # a space's stimuli.csv
+        df = df.rename(columns={"concept": "emotion"})
     _require(df, path, STIMULI_COLUMNS)
     for col in OPTIONAL_COLUMNS:
         if col not in df.columns:

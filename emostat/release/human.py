@@ -505,12 +505,13 @@ def _with_extras(name: str, table: pd.DataFrame):
 
 
 def write_shipped_human(root, out_dir) -> dict[str, Path]:
-    """Write the summary tables emostat ships in ``data/human/``.
+    """Write the study space's human files (``data/spaces/study/``) from the release.
 
-    ``attribute_means.csv``: 27 rows (analysis order) x emotion + the 14 attribute means
-    derived by emostat from the raw ratings (appraisal columns: mean varimax component scores).
-    ``mean_dissimilarity.csv``: 351 rows emotion_a, emotion_b, dissimilarity (mean over the
-    study's 61 participants), in the study's pair order.
+    ``ratings.csv``: long ``concept, attribute, value``, 27 x 14 rows (analysis order, then
+    attribute order): the per-concept means derived by emostat from the raw ratings
+    (appraisal: mean varimax component scores); no participants (the raw ratings stay out of
+    the repository). ``similarity.csv``: 351 rows ``concept_a, concept_b, value``, the mean
+    dissimilarity over the study's 61 participants, in the study's pair order.
     ``attribute_importance.csv``: per attribute, Kendall tau-b of the mean human RDM with
     emostat's attribute RDM and its participant bootstrap (10,000 resamples, seeded): SD, BCa
     interval and the share of resamples with tau <= 0 (``boot_share_le0``, the study's "p").
@@ -520,29 +521,29 @@ def write_shipped_human(root, out_dir) -> dict[str, Path]:
     dict
         file stem -> path.
     """
-    from emostat.analysis.human import load_human
+    from emostat.analysis.human import attribute_importance, load_human
 
     space = load_human(root)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    means = space.means.rename_axis("emotion").reset_index()
-    i, j = pair_indices()
-    mean = pd.DataFrame({"emotion_a": np.asarray(ANALYSIS_ORDER)[i],
-                         "emotion_b": np.asarray(ANALYSIS_ORDER)[j],
-                         "dissimilarity": space.mean_rdm})
-    from emostat.analysis.human import attribute_importance
-
+    means = space.means
+    concepts, attributes = list(means.index), list(means.columns)
+    ratings = pd.DataFrame({"concept": np.repeat(concepts, len(attributes)),
+                            "attribute": attributes * len(concepts),
+                            "value": means.to_numpy(float).ravel()})
+    i, j = pair_indices(len(concepts))
+    mean = pd.DataFrame({"concept_a": np.asarray(concepts)[i],
+                         "concept_b": np.asarray(concepts)[j], "value": space.mean_rdm})
     # participant bootstrap of importance against emostat's own attribute RDMs (the ones a
     # collected run is linked to), so experiments can show CIs without the participants
     imp = attribute_importance(space.subject_rdms, space.attribute_rdms, n_boot=SHIPPED_N_BOOT,
                                n_perm=0, seed=SHIPPED_SEED)
     imp = imp[["attribute", "estimate", "std_error", "conf_low", "conf_high", "boot_share_le0",
                "conf_method", "n_boot"]].assign(seed=SHIPPED_SEED)
-    paths = {"attribute_means": out_dir / "attribute_means.csv",
-             "mean_dissimilarity": out_dir / "mean_dissimilarity.csv",
+    paths = {"ratings": out_dir / "ratings.csv", "similarity": out_dir / "similarity.csv",
              "attribute_importance": out_dir / "attribute_importance.csv"}
-    means.to_csv(paths["attribute_means"], index=False, float_format="%.17g")
-    mean.to_csv(paths["mean_dissimilarity"], index=False, float_format="%.17g")
+    ratings.to_csv(paths["ratings"], index=False, float_format="%.17g")
+    mean.to_csv(paths["similarity"], index=False, float_format="%.17g")
     imp.to_csv(paths["attribute_importance"], index=False, float_format="%.17g")
     return paths
 
