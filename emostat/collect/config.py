@@ -32,10 +32,7 @@ from pathlib import Path
 from emostat.errors import InputError
 from emostat.tasks import task_names
 
-try:
-    from emostat.space import load_space
-except ImportError:                  # INTERIM until the space branch is merged
-    from emostat.collect.interim_space import load_space
+from emostat.space import load_space
 
 TASKS = task_names()
 POSITIONS = ("last", "mask", "word")
