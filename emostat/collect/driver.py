@@ -1,21 +1,24 @@
 """``emostat collect``: concept activations, condition sets, inference under ablation → Parquet.
 
-Stages, each resumable (see :mod:`emostat.collect.shards`):
+The concepts, their words, the concept and task templates, the stimuli and the attributes
+come from the run's concept space (config ``space``, ``--space``; default the study's 27
+emotions x 14 attributes; :func:`emostat.space.load_space`). Stages, each resumable (see
+:mod:`emostat.collect.shards`):
 
-a. **activations** — for every concept template, the FFN neuron vector of each of the 27 emotion
+a. **activations** — for every concept template, the FFN neuron vector of each of the space's
    concepts → ``<out>/activations/part-t###.parquet`` (schema ``activations``: one row per
    concept × template × layer, float32 values, zstd). With ``representation = "prompt_tuning"``
    the templates are prompt-tuning seeds (``seed<s>``) and the binary task is scored with the
    trained soft prompts: :mod:`emostat.collect.prompt_mode`.
-b. **conditions** — searchlight RSA of those activations against the human attribute RDMs
-   (``data/human/``), attribute top-k sets and seeded random sets → ``<out>/conditions.parquet``
+b. **conditions** — searchlight RSA of those activations against the space's attribute RDMs,
+   attribute top-k sets and seeded random sets → ``<out>/conditions.parquet``
    (one row per condition, with its neuron list) and ``<out>/neuron_means.parquet`` (the mean of
    each neuron over the concept prompts, used by mean ablation).
 c. **inference** — every task item under every condition → ``<out>/inference/part-*.parquet``
    (schema ``inference``: one row per item × condition × task), in three steps:
 
    1. the unmanipulated condition ("none") first → ``<out>/baseline/part-<task>-i####-none``
-      (raw scores, raw decisions);
+      (raw scores; raw decisions only as ``prediction_raw``/``correct_raw``/``margin_raw``);
    2. calibration offsets from those rows only → ``<out>/calibration.parquet``
       (:mod:`emostat.collect.calibration`: per task, emotion and calibration fold, cross-fitted:
       an item's offsets are fitted on the items of the other folds; contextual calibration
@@ -34,13 +37,16 @@ d. **accuracy** — ``<out>/accuracy.parquet`` (schema ``accuracy``), the prompt
    emotion's own items. Shared random draws (``attribute`` null in the inference table) appear
    once per attribute here, so every attribute row has its paired random rows.
 e. **manifest** — ``<out>/manifest.json``: model identity and weight hash, dtype, site, templates,
-   seeds, config, package versions, time; the same record is embedded in every Parquet file.
+   seeds, config, the space's provenance (name, digest, sizes, path), package versions, time; the same record is embedded in every Parquet file.
    Its ``files`` entry gives the rows and SHA-256 of every Parquet file of the run; ``analyse``
    checks the folder against it (:mod:`emostat.integrity`).
 
 A run's identity is its fingerprint, kept in ``<out>/plan.json``: the config with the model path
-replaced by the SHA-256 of its weights (:func:`run_fingerprint`). Nothing is written to ``out``
-until the model has loaded and passed its checks. Rerunning with the same config and weights
+replaced by the SHA-256 of its weights and a given space by its digest
+(:func:`emostat.collect.manifest.run_fingerprint`). Nothing is written to ``out`` until the
+space, the stimuli and the items have been validated and the model has loaded and passed its
+checks. Module layout (a DAG): ``items`` <- ``stages`` <- ``manifest`` <- ``worker`` <-
+``backends``/``ray_backend`` <- ``driver``. Rerunning with the same config and weights
 resumes (or does nothing when finished); another config in the same folder is an error.
 """
 
