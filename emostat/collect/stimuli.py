@@ -86,12 +86,13 @@ def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
 
     Parameters
     ----------
-    concepts : sequence of str, optional
-        The concepts an ``emotion`` may name (a space's; default the 27 GoEmotions names).
     path : str or Path, optional
         A UTF-8 CSV with columns ``id``, ``emotion``, ``text`` and optionally ``person``
         ("first" or "third") and ``setting``. Default: the shipped
-        ``data/stimuli/situations.csv``.
+        ``data/spaces/study/stimuli.csv``.
+    concepts : sequence of str, optional
+        The concepts an ``emotion`` may name, matched exactly (a space's ids); default the 27
+        GoEmotions names, matched in any case.
 
     Returns
     -------
@@ -116,7 +117,8 @@ def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
             df[col] = ""
     for col in STIMULI_COLUMNS + OPTIONAL_COLUMNS:
         df[col] = df[col].str.strip()
-    df["emotion"] = df["emotion"].str.lower()
+    if concepts is None:                  # GoEmotions names; a space's ids are matched as written
+        df["emotion"] = df["emotion"].str.lower()
     df["person"] = df["person"].str.lower()
     known = set(EMOTIONS if concepts is None else concepts)
     seen: dict[str, int] = {}
