@@ -15,8 +15,10 @@ from emostat.errors import InputError
 
 
 def split_tasks(accuracy: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The accuracy table per task (task = the part of ``template`` before ``/``)."""
-    task = accuracy["template"].astype(str).str.split("/", n=1).str[0]
+    """The accuracy table per task: its ``task`` column (collect writes one), else, for older
+    tables, the part of ``template`` before ``/``."""
+    task = (accuracy["task"].astype(str) if "task" in accuracy.columns
+            else accuracy["template"].astype(str).str.split("/", n=1).str[0])
     return {t: accuracy[task == t].copy() for t in sorted(task.unique())}
 
 
