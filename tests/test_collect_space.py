@@ -211,3 +211,19 @@ def test_bad_stimuli_leave_no_folder(tmp_path):
         collect(config=write_config(tmp_path / "c2.toml", good, stimuli=str(f)),
                 out=tmp_path / "out2", quiet=True)
     assert not (tmp_path / "out2").exists()
+
+
+def test_cli_space_option(tmp_path, capsys):
+    from emostat.cli import build_parser, main
+
+    a = build_parser().parse_args(["collect", "--space", "DIR", "--out", "o"])
+    assert a.space == "DIR" and a.seed is None and a.device is None
+    assert build_parser().parse_args(["run", "--space", "DIR", "--quick"]).space == "DIR"
+    # --space wins over the config's space; a broken one stops before --out exists
+    bad = write_space(tmp_path / "bad", stimuli_rows=[("s1", "c-nope", "the rain")])
+    good = write_space(tmp_path / "good")
+    cfg = write_config(tmp_path / "c.toml", good)
+    rc = main(["collect", "--config", str(cfg), "--space", str(bad), "--out",
+               str(tmp_path / "out"), "--quiet"])
+    assert rc == 2 and "c-nope" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
