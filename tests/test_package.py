@@ -63,5 +63,9 @@ def test_validate_names_file_and_column():
     with pytest.raises(InputError, match=r"x\.parquet.*'estimate'"):
         schemas.validate(table, "human_means", where="x.parquet")
     table = table.append_column("estimate", pa.array([1.0, 2.0]))
-    with pytest.raises(InputError, match="happiness"):
-        schemas.validate(table, "human_means", where="x.parquet")
+    schemas.validate(table, "human_means", where="x.parquet")   # any space's names pass
+    from emostat.space import load_space
+
+    with pytest.raises(InputError, match="happiness"):             # not in the study space
+        schemas.validate(table, "human_means", where="x.parquet",
+                         concepts=load_space().concepts)

@@ -309,3 +309,28 @@ def test_study_constants_equal_the_study_space():
     assert sp.attributes == C.ATTRIBUTES
     assert (sp.groups["affective"], sp.groups["faces"], sp.groups["appraisal"]) == (
         C.AFFECTIVE, C.FACES, C.APPRAISAL_COMPONENTS)
+
+
+def test_require_complete_names_each_missing_cell(tmp_path):
+    from emostat.space import require_complete
+
+    d = write_space(tmp_path / "s", ratings="concept,attribute,value\nx,a1,1\ny,a1,2\nz,a1,3\n"
+                                            "x,a2,1\n")
+    sp = load_space(d)                         # loading allows missing cells (check shows them)
+    with pytest.raises(InputError) as e:
+        require_complete(sp)
+    assert str(e.value).splitlines() == [
+        f"{d / 'ratings.csv'}, field 'value': no rating of attribute 'a2' for concept '{c}' "
+        "(the attribute RDMs need every cell)" for c in ("y", "z")]
+    assert require_complete(load_space()) is load_space()
+
+
+def test_cli_space_check(capsys):
+    from emostat.cli import main
+
+    assert main(["space", "check", "de-example"]) == 0
+    out = capsys.readouterr().out
+    assert "space 'de-example' (de; NOT human data: illustrative ratings)" in out
+    assert "6 concepts, 2 attributes, 15 pairs" in out
+    assert main(["space", "check", "/nonexistent/space"]) == 2
+    assert "not a folder and not a shipped space" in capsys.readouterr().err

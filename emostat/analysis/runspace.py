@@ -78,9 +78,10 @@ def run_space(manifest: dict):
     """The concept space of a collected run: its manifest's ``space`` (``space.provenance()``
     as collect records it, or a name/folder), else its config's ``space``, else the study's.
 
-    A recorded digest must match the space's files now (else InputError: they changed).
+    A recorded digest must match the space's files now (else InputError: they changed), and
+    every concept needs a mean of every attribute (:func:`emostat.space.require_complete`).
     """
-    from emostat.space import load_space
+    from emostat.space import load_space, require_complete
 
     rec = manifest.get("space")
     if rec is None:
@@ -88,14 +89,14 @@ def run_space(manifest: dict):
     if rec is None:
         return load_space()
     if not isinstance(rec, dict):
-        return load_space(rec)
+        return require_complete(load_space(rec))
     path, name = rec.get("path"), rec.get("name")
     space = load_space(path if path and Path(path).is_dir() else name)
     if rec.get("digest") and space.digest != rec["digest"]:
         raise InputError(f"space {space.name!r} ({space.path}): its files changed since the run "
                          f"was collected (digest {space.digest[:12]}, the run recorded "
                          f"{rec['digest'][:12]}); restore them or collect again")
-    return space
+    return require_complete(space)
 
 
 def importance_tables(human, space, *, n_perm: int, seed: int, quiet: bool) -> dict:

@@ -10,7 +10,8 @@ imports torch, analysis or collect.
 
 from __future__ import annotations
 
-from emostat.space.folder import load_space, shipped_spaces, space_dir
+from emostat.space.folder import load_space, require_complete, shipped_spaces, space_dir
 from emostat.space.value import SNAP_DECIMALS, ConceptSpace
 
-__all__ = ["ConceptSpace", "SNAP_DECIMALS", "load_space", "shipped_spaces", "space_dir"]
+__all__ = ["ConceptSpace", "SNAP_DECIMALS", "load_space", "require_complete", "shipped_spaces",
+           "space_dir"]

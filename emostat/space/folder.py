@@ -457,3 +457,20 @@ def digest(folder: Path) -> str:
             h.update(p.read_bytes())
             h.update(b"\0")
     return h.hexdigest()
+
+
+def require_complete(space: ConceptSpace) -> ConceptSpace:
+    """``space`` when every concept has a mean of every attribute, else InputError with one
+    line per missing cell (attribute RDMs, hence the searchlight, need them all).
+
+    Call it before a run writes anything (collect) and before analysis.
+    """
+    problems = Problems()
+    where = (space.path / RATINGS) if space.path is not None else RATINGS
+    for c in space.concepts:
+        for a in space.attributes:
+            if not math.isfinite(space.means.loc[c, a]):
+                problems.add(where, f"no rating of attribute {a!r} for concept {c!r} (the "
+                             "attribute RDMs need every cell)", field="value")
+    problems.check()
+    return space
