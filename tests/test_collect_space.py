@@ -227,3 +227,16 @@ def test_cli_space_option(tmp_path, capsys):
                str(tmp_path / "out"), "--quiet"])
     assert rc == 2 and "c-nope" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_missing_rating_cell_stops_before_out(tmp_path):
+    from emostat.collect.runner import collect
+
+    space = write_space(tmp_path / "holes")
+    r = pd.read_csv(space / "ratings.csv")
+    r = r[~((r["concept"] == "c-sun") & (r["attribute"] == "social"))]
+    r.to_csv(space / "ratings.csv", index=False)
+    with pytest.raises(InputError, match="c-sun"):
+        collect(config=write_config(tmp_path / "c.toml", space), out=tmp_path / "out",
+                quiet=True)
+    assert not (tmp_path / "out").exists()

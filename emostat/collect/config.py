@@ -32,7 +32,7 @@ from pathlib import Path
 from emostat.errors import InputError
 from emostat.tasks import task_names
 
-from emostat.space import load_space
+from emostat.space import load_space, require_complete
 
 TASKS = task_names()
 POSITIONS = ("last", "mask", "word")
@@ -346,8 +346,10 @@ def run_space(cfg: CollectConfig):
 
 @lru_cache(maxsize=4)
 def cached_space(spec):
-    """:func:`emostat.space.load_space` of ``spec``, cached (workers build items repeatedly)."""
-    return load_space(spec)
+    """:func:`emostat.space.load_space` of ``spec``, cached (workers build items repeatedly),
+    with every concept x attribute cell rated (the attribute RDMs of the searchlight need
+    them): checked here, before a run writes anything."""
+    return require_complete(load_space(spec))
 
 
 def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig:
