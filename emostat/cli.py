@@ -13,9 +13,19 @@ from emostat.errors import EmostatError
 from emostat.paths import SHARED_RELEASE as DEFAULT_RELEASE
 
 
+SEED = 20241201                  # the master seed when neither the command line nor a config sets it
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=20241201, help="master random seed (default %(default)s)")
+    # default None: a value given on the command line always wins over a config file, even one
+    # equal to the default (command line > file > profile)
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"master random seed (default: the config's, else {SEED})")
     p.add_argument("--quiet", action="store_true", help="no progress bars or summaries")
+
+
+def _seed(a) -> int:
+    return SEED if a.seed is None else a.seed
 
 
 def _cmd_import_release(a):
@@ -27,7 +37,7 @@ def _cmd_import_release(a):
 def _cmd_reproduce(a):
     from emostat.analysis.pipeline import reproduce
 
-    reproduce(a.release, a.out, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet,
+    reproduce(a.release, a.out, seed=_seed(a), n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet,
               searchlight=_searchlight_options(a))
 
 
@@ -36,13 +46,13 @@ def _cmd_collect(a):
 
     collect(config=a.config, out=a.out, model=a.model, device=a.device, dtype=a.dtype,
             quick=a.quick, backend=a.backend, address=a.address, seed=a.seed, quiet=a.quiet,
-            activations_only=a.activations_only)
+            activations_only=a.activations_only, space=a.space)
 
 
 def _cmd_analyse(a):
     from emostat.analysis.pipeline import analyse_run
 
-    analyse_run(a.run_dir, out=a.out, seed=a.seed, n_boot=a.n_boot, n_perm=a.n_perm,
+    analyse_run(a.run_dir, out=a.out, seed=_seed(a), n_boot=a.n_boot, n_perm=a.n_perm,
                 quiet=a.quiet, searchlight=_searchlight_options(a))
 
 
@@ -81,7 +91,7 @@ def _cmd_run(a):
     from emostat.workflow import run
 
     run(out=a.out, release=a.release, quick=a.quick, to=a.to.split(","), seed=a.seed,
-        quiet=a.quiet, models=a.model)
+        quiet=a.quiet, models=a.model, space=a.space)
 
 
 def _cmd_geometry(a):
@@ -122,10 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="output folder")
     s.add_argument("--model", help="folder saved with save_pretrained, a .gguf file (or a folder "
                    "holding one), or a cached HF id (default: embedded SmolLM2-135M)")
-    s.add_argument("--device", default="cpu", help="cpu | cuda | mps")
-    s.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
+    s.add_argument("--space", help="concept space: a folder (concepts.csv, ratings.csv, "
+                   "space.toml, ...) or a shipped name (default: the study's 27 x 14)")
+    # defaults None: the config file's value (else the profile's) unless given here
+    s.add_argument("--device", default=None, help="cpu | cuda | mps (default cpu)")
+    s.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default float32)")
     s.add_argument("--quick", action="store_true", help="small profile (<= 3 min on 2 CPUs)")
-    s.add_argument("--backend", default="local", choices=["local", "ray"])
+    s.add_argument("--backend", default=None, choices=["local", "ray"], help="default local")
     s.add_argument("--address", help="Ray cluster address (with --backend ray)")
     s.add_argument("--activations-only", action="store_true",
                    help="tasks off: concept activations only (searchlight, RSA), e.g. for an "
@@ -181,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", action="append",
                    help="model path or cached HF id; repeat it to compare models in one report "
                         "(default: the embedded SmolLM2-135M)")
+    s.add_argument("--space", help="concept space folder or shipped name (default: the study's)")
     s.add_argument("--to", default="html,pdf")
     _add_common(s)
     s.set_defaults(func=_cmd_run)

@@ -13,14 +13,19 @@ def _folder_name(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
+SEED = 20241201                  # the master seed when no config and no --seed set one
+
+
 def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
-        seed: int = 20241201, quiet: bool = False, models=None) -> dict[str, Path]:
+        seed: int | None = None, quiet: bool = False, models=None,
+        space=None) -> dict[str, Path]:
     """Collect on the embedded model (or reproduce the study with ``release``), analyse, render.
 
     ``models`` (several local paths or cached ids) runs the experiment on each into
     ``<out>/<model>/`` and renders one comparison report of all of them into
-    ``<out>/report``; one model renders the experiment report. Returns the rendered report
-    files by format.
+    ``<out>/report``; one model renders the experiment report. ``space`` (a folder or a
+    shipped name) is the concept space of the collection (default: the study's). ``seed``
+    None: the profile's. Returns the rendered report files by format.
     """
     from emostat.report.render import render_report
 
@@ -29,7 +34,12 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
     if release is not None:
         from emostat.analysis.pipeline import reproduce
 
-        reproduce(release, out, seed=seed, quiet=quiet)
+        if space is not None:
+            from emostat.errors import InputError
+
+            raise InputError("--space is for a collected run; --release reproduces the study "
+                             "on its own space")
+        reproduce(release, out, seed=SEED if seed is None else seed, quiet=quiet)
         dirs, kind = [out], "reproduction"
     else:
         from emostat.analysis.pipeline import analyse_run
@@ -37,8 +47,8 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
 
         dirs = [out] if len(models) <= 1 else [out / _folder_name(m) for m in models]
         for d, m in zip(dirs, models or [None]):
-            collect(out=d, model=m, quick=quick, seed=seed, quiet=quiet)
-            analyse_run(d, seed=seed, quiet=quiet)
+            collect(out=d, model=m, quick=quick, seed=seed, quiet=quiet, space=space)
+            analyse_run(d, seed=SEED if seed is None else seed, quiet=quiet)
         kind = "comparison" if len(dirs) > 1 else "experiment"
     files = render_report(dirs, to=list(to), out=out / "report", kind=kind, quiet=quiet)
     for fmt, path in files.items():

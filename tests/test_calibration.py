@@ -5,9 +5,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emostat.collect.calibration import calibration_table, decide
+from emostat.collect.calibration import calibration_table as _table, decide as _decide
 from emostat.constants import EMOTIONS
 from emostat.errors import InputError
+
+
+def calibration_table(*a, **k):       # the choice task is scored over the study's 27 emotions
+    return _table(*a, candidates=list(EMOTIONS), **k)
+
+
+def decide(*a, **k):
+    return _decide(*a, candidates=list(EMOTIONS), **k)
 
 
 def _rows(task, emotions, scores, condition="none"):
@@ -130,7 +138,7 @@ def test_choice_margin_is_right_minus_best_other():
     s[0, [3, 5]] = [2.0, 1.5]                # label 3: right by 0.5
     s[1, [3, 5]] = [2.0, 1.5]                # label 5: wrong by 0.5
     lab = [EMOTIONS[3], EMOTIONS[5]]
-    np.testing.assert_allclose(margins("choice", s, lab, lab, None), [0.5, -0.5])
+    np.testing.assert_allclose(margins("choice", s, lab, lab, None, candidates=list(EMOTIONS)), [0.5, -0.5])
     cal = pd.DataFrame({"task": "choice", "fold": -1, "emotion": list(EMOTIONS),
                         "offset": np.eye(27)[3] * 1.0, "n": 2, "method": "x"})
-    np.testing.assert_allclose(margins("choice", s, lab, lab, cal), [-0.5, 0.5])
+    np.testing.assert_allclose(margins("choice", s, lab, lab, cal, candidates=list(EMOTIONS)), [-0.5, 0.5])

@@ -84,6 +84,7 @@ def test_shared_draws_counted_once_and_old_copies_deduplicated():
 
 def test_task_chance_exact_binomial():
     inf = pd.DataFrame({"task": ["binary"] * 54 + ["choice"] * 27, "condition": "none",
+                        "emotion": [f"e{i % 27}" for i in range(81)],  # 27 concepts: chance 1/27
                         "correct": [True] * 20 + [False] * 34 + [True] * 5 + [False] * 22})
     t = ex.task_chance(inf).set_index("task")
     # exact tails by enumeration: P(X >= 20 | 54, 1/2) and P(X >= 5 | 27, 1/27)

@@ -134,7 +134,7 @@ def test_trivial_tokenizer_is_refused(tmp_path, cache):
     tk.pre_tokenizer = pre_tokenizers.Whitespace()
     PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", pad_token="<pad>"
                             ).save_pretrained(folder)
-    with pytest.raises(InputError, match="maps all 27 emotion words to the unknown token"):
+    with pytest.raises(InputError, match="maps all 27 concept words to the unknown token"):
         load_model(folder)
 
 

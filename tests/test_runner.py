@@ -167,7 +167,7 @@ def test_config_profiles_and_overrides(tmp_path):
     # default uses every shipped situation, all 14 attributes, k = 5% of SmolLM2's 46,080
     # neurons (30 layers x 1536) = 2,304 >= 1k, two worker processes (issue 10)
     assert d.tasks == ["choice"] and q.tasks == ["choice"]
-    assert d.items_per_emotion is None and d.attribute_list == list(ATTRIBUTES)
+    assert d.items_per_emotion is None and d.attributes is None
     assert d.resolve_ks(30 * 1536) == [2304] and d.workers == 2 and q.workers == 1
     assert d.calibration_folds >= 2 and d.quantize == "none" and d.cpu_kernel == "onednn"
     assert d.choice_prompt == q.choice_prompt == "short" and d.calibrate and q.calibrate
@@ -175,6 +175,33 @@ def test_config_profiles_and_overrides(tmp_path):
     assert cfg.device == "cuda" and cfg.profile if hasattr(cfg, "profile") else True
     # fractions are of all neurons; counts stay; sorted and unique
     assert cfg.resolve_ks(1000) == [50, 100]
+
+
+def test_command_line_wins_over_the_file_even_at_a_default(tmp_path):
+    """Command line > file > profile, always (issue 14): a config with seed = 7 plus
+    --seed 20241201 (the default's value) collects with 20241201."""
+    from emostat.cli import build_parser
+    from emostat.collect.driver import build_config
+
+    cfg = write_config(tmp_path / "c.toml", seed=7, device="cpu", tasks=["choice"],
+                       n_random_draws=1, ks=[4], items_per_emotion=1, n_folds=1)
+    argv = ["collect", "--config", str(cfg), "--out", str(tmp_path / "o")]
+
+    def resolved(*extra):
+        a = build_parser().parse_args(argv + list(extra))
+        return build_config(a.config, model=a.model, device=a.device, dtype=a.dtype,
+                            quick=a.quick, backend=a.backend, seed=a.seed)
+
+    assert resolved().seed == 7                              # the file over the profile
+    assert resolved("--seed", "20241201").seed == 20241201   # the command line over the file
+    assert resolved("--dtype", "float32").dtype == "float32"
+    assert resolved().n_random_draws == 1                    # file over the quick profile's 3
+    assert load_config(quick=True).n_random_draws == 3       # profile when nothing is given
+    # the run records the command line's seed, not the file's
+    a = build_parser().parse_args(argv + ["--seed", "20241201"])
+    paths = run_fake(tmp_path, config=a.config, seed=a.seed)
+    m = json.loads(paths["manifest"].read_text())
+    assert m["seed"] == 20241201 and m["config"]["seed"] == 20241201
 
 
 @pytest.mark.parametrize("text, match", [
@@ -410,9 +437,9 @@ def test_tiny_model_run_tables(tiny_run):
                                                      "generate": 54 * n_cond}
     ch = inf[inf["task"] == "choice"]
     assert {len(x) for x in ch["logprobs"]} == {27}
-    # raw prediction = argmax of the 27 summed log-probs (EMOTIONS order); the calibrated one
+    # raw prediction = argmax of the 27 summed log-probs (the space's concept order: ANALYSIS_ORDER); the calibrated one
     # subtracts each candidate's mean over the none rows of the OTHER calibration folds
-    pred = [EMOTIONS[int(np.argmax(x))] for x in ch["logprobs"]]
+    pred = [ANALYSIS_ORDER[int(np.argmax(x))] for x in ch["logprobs"]]
     assert pred == ch["prediction_raw"].tolist()
     cal = io.read_table(tiny_run / "calibration.parquet")
     lp = np.stack([np.asarray(x, np.float64) for x in ch["logprobs"]])
@@ -420,9 +447,9 @@ def test_tiny_model_run_tables(tiny_run):
     lp0 = np.stack([np.asarray(x, np.float64) for x in none["logprobs"]])
     off = np.stack([lp0[none["cal_fold"].to_numpy() != f].mean(0) for f in ch["cal_fold"]])
     got = cal[cal["task"] == "choice"].set_index(["fold", "emotion"])["offset"]
-    np.testing.assert_allclose(got.loc[(0, list(EMOTIONS))].to_numpy(),
+    np.testing.assert_allclose(got.loc[(0, list(ANALYSIS_ORDER))].to_numpy(),
                                lp0[none["cal_fold"].to_numpy() != 0].mean(0), atol=1e-6)
-    assert [EMOTIONS[j] for j in (lp - off).argmax(1)] == ch["prediction"].tolist()
+    assert [ANALYSIS_ORDER[j] for j in (lp - off).argmax(1)] == ch["prediction"].tolist()
     # zeroing a different neuron set changes the scores (the masks reach the model)
     b = inf[inf["task"] == "binary"].set_index(["item_id", "condition_id"])["logprobs"]
     item = b.index.get_level_values(0)[0]
@@ -483,13 +510,13 @@ def test_calibration_offsets_come_from_none_only(fake_run):
     assert len(got) == 5 * 27 and set(got["n"]) == {6, 7}
     for key, v in want.items():
         assert got.loc[key, "offset"] == pytest.approx(v, abs=1e-6)
-    # choice: each candidate's mean log-prob over the other folds' items (EMOTIONS order)
+    # choice: each candidate's mean log-prob over the other folds' items (ANALYSIS_ORDER order)
     c = none[none["task"] == "choice"]
     s = np.stack([np.asarray(x, np.float64) for x in c["logprobs"]])
     for f in range(5):
         gc = cal[(cal["task"] == "choice") & (cal["fold"] == f)].set_index("emotion")
         keep = c["cal_fold"].to_numpy() != f
-        np.testing.assert_allclose(gc.loc[list(EMOTIONS), "offset"].to_numpy(),
+        np.testing.assert_allclose(gc.loc[list(ANALYSIS_ORDER), "offset"].to_numpy(),
                                    s[keep].mean(axis=0), atol=1e-6)
         assert (gc["n"] == keep.sum()).all()
     want = {e: float(np.median(_margins(g))) for e, g in b.groupby("emotion")}
@@ -515,8 +542,8 @@ def test_same_offsets_decide_every_condition(fake_run):
     assert (b["prediction_raw"].to_numpy() == np.where(_margins(b) > 0, "yes", "no")).all()
     c = inf[inf["task"] == "choice"]
     s = np.stack([np.asarray(x, np.float64) for x in c["logprobs"]])
-    o = np.stack([off.loc[(f, list(EMOTIONS))].to_numpy() for f in c["cal_fold"]])
-    assert (c["prediction"].to_numpy() == np.asarray(EMOTIONS)[(s - o).argmax(1)]).all()
+    o = np.stack([off.loc[(f, list(ANALYSIS_ORDER))].to_numpy() for f in c["cal_fold"]])
+    assert (c["prediction"].to_numpy() == np.asarray(ANALYSIS_ORDER)[(s - o).argmax(1)]).all()
     # margins: > 0 exactly when the calibrated answer is right
     assert ((b["margin"] > 0) == b["correct"]).all() and ((c["margin"] > 0) == c["correct"]).all()
     np.testing.assert_allclose(b["margin"], np.where(b["label"] == "yes", 1, -1)
@@ -531,7 +558,13 @@ def test_same_offsets_decide_every_condition(fake_run):
     base = sh.read_dataset(tmp / "run", "baseline").to_pandas()
     assert set(base["condition"]) == {"none"}
     assert len(base) == (inf["condition"] == "none").sum()
-    assert (base["prediction"].to_numpy() == base["prediction_raw"].to_numpy()).all()
+    # baseline/ holds raw decisions only, under their own names (issue 14)
+    assert {"prediction_raw", "correct_raw", "margin_raw"} <= set(base.columns)
+    assert not {"prediction", "correct", "margin"} & set(base.columns)
+    none = inf[inf["condition"] == "none"].set_index(["task", "item_id"])
+    b0 = base.set_index(["task", "item_id"]).loc[none.index]
+    assert (b0["prediction_raw"] == none["prediction_raw"]).all()
+    assert (b0["correct_raw"] == none["correct_raw"]).all()
 
 
 def test_uncalibrated_run_keeps_raw_decisions(tmp_path):

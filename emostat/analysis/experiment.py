@@ -15,8 +15,10 @@ from emostat.errors import InputError
 
 
 def split_tasks(accuracy: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The accuracy table per task (task = the part of ``template`` before ``/``)."""
-    task = accuracy["template"].astype(str).str.split("/", n=1).str[0]
+    """The accuracy table per task: its ``task`` column (collect writes one), else, for older
+    tables, the part of ``template`` before ``/``."""
+    task = (accuracy["task"].astype(str) if "task" in accuracy.columns
+            else accuracy["template"].astype(str).str.split("/", n=1).str[0])
     return {t: accuracy[task == t].copy() for t in sorted(task.unique())}
 
 
@@ -79,16 +81,30 @@ def attribute_vs_null(accuracy: pd.DataFrame, task: str) -> pd.DataFrame:
 
 
 # ---- tasks that can answer ------------------------------------------------------------------
-CHANCE = {"binary": 0.5, "choice": 1 / 27, "generate": 1 / 27}
 CHANCE_METHOD = "exact binomial test against chance, one-sided (greater)"
 
 
-def task_chance(inference: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+def n_candidates(inference: pd.DataFrame) -> int | None:
+    """How many concepts a choice is over, read from the table: the length of a choice row's
+    ``logprobs`` (one score per candidate), else the concepts named in the ``emotion`` column
+    (every concept has its items); None when the table says neither."""
+    if "logprobs" in inference.columns:
+        lp = inference.loc[inference["task"] == "choice", "logprobs"].dropna()
+        if len(lp):
+            return len(lp.iloc[0])
+    if "emotion" in inference.columns and inference["emotion"].notna().any():
+        return int(inference["emotion"].nunique())
+    return None
+
+
+def task_chance(inference: pd.DataFrame, alpha: float = 0.05, space=None) -> pd.DataFrame:
     """Is each task's unmanipulated accuracy above chance? (exact one-sided binomial test)
 
-    Chance: 1/2 for the binary task, 1/27 for the 27-way choice and for generation. A task
-    that is not above chance (p >= ``alpha``) is not interpretable and is left out of the
-    causal tests.
+    Chance is the task's (:data:`emostat.tasks.TASKS`): 1/2 for a yes/no task, 1 / the number
+    of concepts for the choice and for generation. The concepts are the ``space``'s (a
+    ConceptSpace, a list of ids or a count), else read from the table
+    (:func:`n_candidates`). A task that is not above chance (p >= ``alpha``) is not
+    interpretable and is left out of the causal tests.
 
     Returns
     -------
@@ -105,13 +121,18 @@ def task_chance(inference: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     >>> bool(r["interpretable"]), float(round(r["p_value"], 4))
     (False, 0.8281)
     """
+    from emostat.tasks import TASKS
+
     base = inference[inference["condition"] == "none"]
     if base.empty:
         raise InputError("inference: no rows with condition 'none' (the unmanipulated baseline)")
+    size = space if space is not None else n_candidates(inference)
     rows = []
     for task, g in base.groupby("task", sort=True):
         n, k = len(g), int(g["correct"].astype(bool).sum())
-        chance = CHANCE.get(task, np.nan)
+        spec = TASKS.get(task)
+        known = spec is not None and (spec.per_concept or size is not None)
+        chance = spec.chance(size) if known else np.nan
         p = (stats.binomtest(k, n, chance, alternative="greater").pvalue
              if np.isfinite(chance) else np.nan)
         ok = bool(p < alpha)

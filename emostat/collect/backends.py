@@ -1,6 +1,6 @@
 """Where shards run: ``local`` (this process, or ``workers`` local processes) or ``ray``.
 
-All run the same :class:`~emostat.collect.runner.Worker` code on the same shards, so they write
+All run the same :class:`~emostat.collect.worker.Worker` code on the same shards, so they write
 the same files. A backend has three methods: ``run(shards, desc)`` (returns when every shard's
 file exists), ``identity()`` and ``close()``.
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue as _queue
 
+from emostat.collect.worker import PreloadedAPI, Worker
 from emostat.progress import progress
 
 _CHILD = {}                     # the worker of a child process (set by _child_init)
@@ -31,8 +32,6 @@ class _QueueBar:
 
 
 def _child_init(cfg_dict, out, api, sapi, q):
-    from emostat.collect.runner import Worker
-
     _CHILD["worker"] = Worker(cfg_dict, out, api=api, sapi=sapi)
     _CHILD["bar"] = _QueueBar(q)
     _CHILD["worker"].lm                         # load the model before any shard
@@ -63,8 +62,6 @@ class LocalBackend:
     @property
     def worker(self):
         if self._worker is None:
-            from emostat.collect.runner import Worker
-
             self._worker = Worker(self.cfg.to_dict(), self.out, api=self.api, sapi=self.sapi)
         return self._worker
 
@@ -82,10 +79,8 @@ class LocalBackend:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
-            from emostat.collect.runner import _Preloaded
-
             # each process loads its own model: hand it the plain API, not the driver's model
-            api = self.api._api if isinstance(self.api, _Preloaded) else self.api
+            api = self.api.api if isinstance(self.api, PreloadedAPI) else self.api
             ctx = mp.get_context("spawn")
             self._queue = ctx.Queue()
             self._pool = ProcessPoolExecutor(

@@ -40,13 +40,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from emostat.constants import EMOTIONS
 from emostat.errors import InputError
+from emostat.tasks import TASKS
 
-METHOD = {
-    "binary": "median of logit_yes - logit_no over the emotion's balanced set (condition none)",
-    "choice": "mean log-prob of each candidate emotion over all items (condition none)",
-}
+# the tasks decided on scores, and how their offsets are fitted (emostat.tasks)
+METHOD = {name: spec.calibration for name, spec in TASKS.items() if spec.calibration}
 REFERENCE = ("contextual calibration in the spirit of Zhao et al. 2021, Calibrate Before Use, "
              "ICML, PMLR 139:12697-12706")
 
@@ -60,7 +58,16 @@ def _scores(rows: pd.DataFrame, width: int, where: str) -> np.ndarray:
     return np.stack(lp) if lp else np.zeros((0, width))
 
 
-def calibration_table(baseline: pd.DataFrame, folds: bool = False) -> pd.DataFrame:
+def _width(task: str, candidates) -> int:
+    if TASKS[task].per_concept:
+        return 2
+    if candidates is None:
+        raise InputError(f"calibration: task {task!r} needs its candidate concepts")
+    return len(candidates)
+
+
+def calibration_table(baseline: pd.DataFrame, folds: bool = False,
+                      candidates=None) -> pd.DataFrame:
     """Per-(task, emotion) offsets from the rows of the unmanipulated condition.
 
     Parameters
@@ -73,6 +80,8 @@ def calibration_table(baseline: pd.DataFrame, folds: bool = False) -> pd.DataFra
         Cross-fitting: one set of offsets per calibration fold f, fitted on the none rows whose
         ``cal_fold`` differs from f (the offsets that decide the items of fold f). False: one
         set from all rows (in-sample; ``fold`` = -1).
+    candidates : sequence of str
+        The concepts a choice row is scored over, in ``logprobs`` order (the space's).
 
     Returns
     -------
@@ -91,10 +100,9 @@ def calibration_table(baseline: pd.DataFrame, folds: bool = False) -> pd.DataFra
             continue
         if not len(rows):
             raise InputError(f"calibration: task {task!r} has no row under condition 'none'")
-        width = 2 if task == "binary" else len(EMOTIONS)
-        s = _scores(rows, width, f"calibration ({task})")
+        s = _scores(rows, _width(task, candidates), f"calibration ({task})")
         if not folds:
-            out.append(_fit(task, s, rows["emotion"].to_numpy()).assign(fold=-1))
+            out.append(_fit(task, s, rows["emotion"].to_numpy(), candidates).assign(fold=-1))
             continue
         f = rows["cal_fold"].to_numpy(np.int64)
         for k in sorted(set(f)):
@@ -102,8 +110,8 @@ def calibration_table(baseline: pd.DataFrame, folds: bool = False) -> pd.DataFra
             if not train.any():
                 raise InputError(f"calibration: task {task!r}: every item is in calibration "
                                  f"fold {k}; cross-fitting needs items in at least two folds")
-            t = _fit(task, s[train], rows["emotion"].to_numpy()[train])
-            if task == "binary":
+            t = _fit(task, s[train], rows["emotion"].to_numpy()[train], candidates)
+            if TASKS[task].per_concept:
                 missing = sorted(set(rows["emotion"][f == k]) - set(t["emotion"]))
                 if missing:
                     raise InputError(f"calibration: binary items of emotion(s) {missing} lie in "
@@ -121,20 +129,21 @@ def calibration_table(baseline: pd.DataFrame, folds: bool = False) -> pd.DataFra
     return df
 
 
-def _fit(task: str, s: np.ndarray, emotions) -> pd.DataFrame:
+def _fit(task: str, s: np.ndarray, emotions, candidates) -> pd.DataFrame:
     """Offsets of one task from score rows ``s`` (binary: median margin per emotion asked
     about; choice: mean log-prob per candidate)."""
-    if task == "binary":
+    if TASKS[task].per_concept:
         margin = pd.Series(s[:, 1] - s[:, 0])
         g = margin.groupby(np.asarray(emotions), sort=False)
         return pd.DataFrame({"emotion": g.median().index, "offset": g.median().to_numpy(),
                              "n": g.size().to_numpy()}).assign(task=task, method=METHOD[task])
-    return pd.DataFrame({"emotion": list(EMOTIONS), "offset": s.mean(axis=0),
+    return pd.DataFrame({"emotion": list(candidates), "offset": s.mean(axis=0),
                          "n": len(s)}).assign(task=task, method=METHOD[task])
 
 
-def _offsets(cal: pd.DataFrame, task: str, emotions, folds, n: int) -> np.ndarray:
-    """Per-row offsets: binary [n] thresholds, choice [n, 27]; ``folds`` picks each row's set."""
+def _offsets(cal: pd.DataFrame, task: str, emotions, folds, n: int, candidates) -> np.ndarray:
+    """Per-row offsets: binary [n] thresholds, choice [n, candidates]; ``folds`` picks each
+    row's set."""
     c = cal[cal["task"] == task]
     if "fold" not in c.columns:
         c = c.assign(fold=-1)
@@ -146,73 +155,81 @@ def _offsets(cal: pd.DataFrame, task: str, emotions, folds, n: int) -> np.ndarra
     bad = sorted(set(rowf.tolist()) - have)
     if bad:
         raise InputError(f"calibration: no {task} offsets for calibration fold(s) {bad}")
-    if task == "binary":
+    if TASKS[task].per_concept:
         off = {(int(f), e): v for f, e, v in zip(c["fold"], c["emotion"], c["offset"])}
         missing = sorted({e for f, e in zip(rowf, emotions) if (int(f), e) not in off})
         if missing:
             raise InputError(f"calibration: no binary threshold for emotion(s) {missing}")
         return np.array([off[(int(f), e)] for f, e in zip(rowf, emotions)], np.float64)
-    table = {int(f): g.set_index("emotion")["offset"].reindex(list(EMOTIONS)).to_numpy(
+    table = {int(f): g.set_index("emotion")["offset"].reindex(list(candidates)).to_numpy(
         np.float64) for f, g in c.groupby("fold")}
-    return np.stack([table[int(f)] for f in rowf]) if n else np.zeros((0, len(EMOTIONS)))
+    return np.stack([table[int(f)] for f in rowf]) if n else np.zeros((0, len(candidates)))
 
 
 def calibrated(task: str, logprobs, emotions, calibration: pd.DataFrame | None,
-               folds=None) -> np.ndarray:
-    """Scores corrected by the offsets: binary [n] (margin minus threshold), choice [n, 27].
+               folds=None, candidates=None) -> np.ndarray:
+    """Scores corrected by the offsets: binary [n] (margin minus threshold), choice
+    [n, candidates].
 
     ``calibration`` None returns the raw scores (binary: logit_yes - logit_no). ``folds``: each
-    row's calibration fold, needed when the table is cross-fitted.
+    row's calibration fold, needed when the table is cross-fitted. ``candidates``: the concepts
+    of a choice row's scores, in order.
     """
     if task not in METHOD:
         raise ValueError(f"calibrated: task {task!r} has no score-based decision")
-    width = 2 if task == "binary" else len(EMOTIONS)
+    width = _width(task, candidates)
     s = np.asarray([np.asarray(x, np.float64) for x in logprobs]).reshape(-1, width)
-    adj = s[:, 1] - s[:, 0] if task == "binary" else s
+    per = TASKS[task].per_concept
+    adj = s[:, 1] - s[:, 0] if per else s
     if calibration is None:
         return adj
-    return adj - _offsets(calibration, task, list(emotions), folds, len(s))
+    return adj - _offsets(calibration, task, list(emotions), folds, len(s), candidates)
 
 
 def decide(task: str, logprobs, emotions, calibration: pd.DataFrame | None,
-           folds=None) -> list[str]:
+           folds=None, candidates=None) -> list[str]:
     """Decisions of one task from raw scores, corrected by ``calibration`` (None = raw).
 
     Parameters
     ----------
     task : "binary" | "choice"
-    logprobs : array-like [n, 2] (binary: [no, yes]) or [n, 27] (choice, EMOTIONS order)
+    logprobs : array-like [n, 2] (binary: [no, yes]) or [n, candidates] (choice)
     emotions : sequence of str
         Binary: the emotion asked about in each row (its threshold is used). Unused for choice.
     calibration : DataFrame from :func:`calibration_table`, or None
     folds : sequence of int, optional
         Each row's calibration fold (``cal_fold``); needed for cross-fitted offsets.
+    candidates : sequence of str
+        Choice: the concepts of the scores, in order (the space's).
 
     Returns
     -------
     list of str
-        Binary: "yes" | "no"; choice: an emotion name.
+        Binary: "yes" | "no"; choice: a concept id.
     """
-    adj = calibrated(task, logprobs, emotions, calibration, folds)
-    if task == "binary":
-        return ["yes" if y else "no" for y in adj > 0]
-    return [EMOTIONS[j] for j in adj.argmax(axis=1)]
+    adj = calibrated(task, logprobs, emotions, calibration, folds, candidates)
+    if TASKS[task].per_concept:
+        no, yes = TASKS[task].candidates(None)
+        return [yes if y else no for y in adj > 0]
+    return [candidates[j] for j in adj.argmax(axis=1)]
 
 
 def margins(task: str, logprobs, emotions, labels, calibration: pd.DataFrame | None,
-            folds=None) -> np.ndarray:
+            folds=None, candidates=None) -> np.ndarray:
     """Continuous per-row outcome, > 0 when the (calibrated) decision is right.
 
     Choice: score of the right emotion minus the best score among the other 26. Binary: the
     margin ``logit_yes - logit_no - threshold``, times +1 for label "yes" and -1 for "no".
     ``calibration`` None gives the raw margins (no offsets).
     """
-    adj = calibrated(task, logprobs, emotions, calibration, folds)
+    adj = calibrated(task, logprobs, emotions, calibration, folds, candidates)
     labels = list(labels)
-    if task == "binary":
-        sign = np.array([1.0 if lab == "yes" else -1.0 for lab in labels])
+    if TASKS[task].per_concept:
+        yes = TASKS[task].candidates(None)[1]
+        sign = np.array([1.0 if lab == yes else -1.0 for lab in labels])
         return sign * adj
-    idx = np.array([EMOTIONS.index(lab) for lab in labels], np.int64)
+    pos = {c: j for j, c in enumerate(candidates)}
+    idx = np.array([pos[lab] for lab in labels], np.int64)
     rows = np.arange(len(adj))
     right = adj[rows, idx]
     other = adj.copy()

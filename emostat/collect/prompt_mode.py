@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from emostat.constants import EMOTIONS
 from emostat.errors import InputError
 
 FOLDER = "soft_prompts"
@@ -63,10 +62,10 @@ def _seed(template: str) -> int:
 
 def training_items(cfg, emotion: str, sapi=None) -> tuple[list[str], np.ndarray]:
     """Texts and 0/1 labels of ``emotion``'s balanced binary set over the run's stimuli."""
-    from emostat.collect.runner import _stimuli, stimuli_api
+    from emostat.collect.items import stimuli_api, stimuli_table
 
     sapi = sapi or stimuli_api()
-    b = sapi.balanced_binary(_stimuli(cfg, sapi), emotion, cfg.seed)
+    b = sapi.balanced_binary(stimuli_table(cfg, sapi), emotion, cfg.seed)
     if not len(b):
         raise InputError(f"config field 'stimuli': no item of emotion {emotion!r} to tune its "
                          f"soft prompt on")
@@ -99,7 +98,7 @@ def trained_prompt(worker, emotion: str, seed: int):
 
 
 def activations_table(worker, shard) -> pa.Table:
-    """Activation rows (schema ``activations``) of one shard's seeds: 27 concepts x layers each.
+    """Activation rows (schema ``activations``) of one shard's seeds: concepts x layers each.
 
     Returns
     -------
@@ -117,9 +116,10 @@ def activations_table(worker, shard) -> pa.Table:
     concepts, templates, values = [], [], []
     for t in shard.templates:
         s = _seed(t)
-        P = torch.stack([trained_prompt(worker, e, s) for e in EMOTIONS])
-        A = np.asarray(prompt_activations(worker.lm, P), dtype=np.float32)   # [27, n_neurons]
-        for r, e in enumerate(EMOTIONS):
+        ids = list(worker.space.concepts)
+        P = torch.stack([trained_prompt(worker, e, s) for e in ids])
+        A = np.asarray(prompt_activations(worker.lm, P), dtype=np.float32)   # [concepts, neurons]
+        for r, e in enumerate(ids):
             for layer in range(n_l):
                 concepts.append(e)
                 templates.append(t)
@@ -128,7 +128,7 @@ def activations_table(worker, shard) -> pa.Table:
     offsets = pa.array(np.concatenate([[0], np.cumsum([len(v) for v in values])]), pa.int32())
     n = len(values)
     return pa.table({
-        "model": pa.array([worker._model_name()] * n, pa.string()),
+        "model": pa.array([worker.model_name()] * n, pa.string()),
         "concept": pa.array(concepts, pa.string()),
         "template": pa.array(templates, pa.string()),
         "layer": pa.array(np.tile(np.arange(n_l), n // max(n_l, 1)), pa.int64()),
@@ -138,7 +138,7 @@ def activations_table(worker, shard) -> pa.Table:
 
 def emotion_prompts(worker, emotion: str) -> list:
     """The trained prompts of ``emotion``, one per seed (read once per worker)."""
-    cache = worker._ctx.setdefault("soft_prompts", {})
+    cache = worker.cache.setdefault("soft_prompts", {})
     if emotion not in cache:
         import torch
 

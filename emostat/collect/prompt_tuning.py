@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from emostat.collect.hooks import ablate, capture
-from emostat.collect.tasks import DEFAULT_VERBALIZER, _check_texts, _rows_masks, verbalizer_ids
+from emostat.collect.tasks import DEFAULT_VERBALIZER, check_texts, rows_masks, verbalizer_ids
 from emostat.errors import InputError
 
 DEFAULT_QUESTION = "\nQuestion: does this text express {emotion}? Answer yes or no.\nAnswer:"
@@ -142,7 +142,7 @@ def train_soft_prompt(lm, texts, labels, n_tokens=100, steps=300, lr=0.03, seed=
     -------
     torch.Tensor, float32, shape (n_tokens, hidden), on the CPU
     """
-    texts = _check_texts(texts)
+    texts = check_texts(texts)
     y = torch.as_tensor(np.asarray(labels)).long().reshape(-1)
     if len(y) != len(texts):
         raise InputError(f"labels: {len(y)} labels for {len(texts)} texts")
@@ -196,10 +196,10 @@ def soft_prompt_scores(lm, soft_prompt, texts, masks=None, mode="zero", means=No
     numpy.ndarray, float32, shape (n_texts, 2)
         Column 0: negative ("no"), column 1: positive ("yes").
     """
-    texts = _check_texts(texts)
+    texts = check_texts(texts)
     emotions = _emotions(emotion, len(texts))
     ids = _verbalizer(lm, verbalizer)
-    m = _rows_masks(masks, len(texts), lm.site.n_neurons)
+    m = rows_masks(masks, len(texts), lm.site.n_neurons)
     out = np.empty((len(texts), 2), dtype=np.float32)
     for lo in range(0, len(texts), batch_size):
         hi = min(len(texts), lo + batch_size)

@@ -1,7 +1,7 @@
 """The Ray backend: shards as tasks on actors that each load the model once.
 
 Each actor declares its resources (``ray_num_cpus``, ``ray_num_gpus``, ``ray_memory_gb`` in the
-config) and runs :class:`~emostat.collect.runner.Worker`; the worker writes its shard's file
+config) and runs :class:`~emostat.collect.worker.Worker`; the worker writes its shard's file
 itself, atomically, into the run folder (which must be on storage every node sees). Actors are
 restarted when their process dies (``max_restarts``) and the shard they held is retried
 (``max_task_retries``); a retried shard whose file already exists is skipped, so nothing is lost
@@ -41,7 +41,7 @@ class RayBackend:
         ray = import_ray()
         from ray.util import ActorPool
 
-        from emostat.collect.runner import Worker
+        from emostat.collect.worker import Worker
 
         self.ray, self.quiet = ray, quiet
         self.own = not ray.is_initialized()

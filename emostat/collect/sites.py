@@ -53,7 +53,7 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 
-def _family_for(model_type: str) -> Family | None:
+def family_for(model_type: str) -> Family | None:
     for fam in FAMILIES:
         if model_type in fam.model_types:
             return fam
@@ -130,7 +130,7 @@ def site_for(model) -> Site:
         When ``model.config.model_type`` has no adapter or its modules are not where expected.
     """
     model_type = getattr(getattr(model, "config", None), "model_type", None)
-    fam = _family_for(model_type) if model_type else None
+    fam = family_for(model_type) if model_type else None
     how = ("Supported families (model types -> neuron module):\n" + supported_text()
            + "\nTo add one, append a Family(...) to emostat.collect.sites.FAMILIES naming the "
              "layer "

@@ -81,7 +81,7 @@ def _require(df: pd.DataFrame, path: Path, columns) -> None:
         raise input_error(path, f"missing column(s) {missing}; found {list(df.columns)}")
 
 
-def read_stimuli(path=None) -> pd.DataFrame:
+def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
     """Read and validate an emotion-situations file.
 
     Parameters
@@ -89,7 +89,10 @@ def read_stimuli(path=None) -> pd.DataFrame:
     path : str or Path, optional
         A UTF-8 CSV with columns ``id``, ``emotion``, ``text`` and optionally ``person``
         ("first" or "third") and ``setting``. Default: the shipped
-        ``data/stimuli/situations.csv``.
+        ``data/spaces/study/stimuli.csv``.
+    concepts : sequence of str, optional
+        The concepts an ``emotion`` may name, matched exactly (a space's ids); default the 27
+        GoEmotions names, matched in any case.
 
     Returns
     -------
@@ -114,9 +117,10 @@ def read_stimuli(path=None) -> pd.DataFrame:
             df[col] = ""
     for col in STIMULI_COLUMNS + OPTIONAL_COLUMNS:
         df[col] = df[col].str.strip()
-    df["emotion"] = df["emotion"].str.lower()
+    if concepts is None:                  # GoEmotions names; a space's ids are matched as written
+        df["emotion"] = df["emotion"].str.lower()
     df["person"] = df["person"].str.lower()
-    known = set(EMOTIONS)
+    known = set(EMOTIONS if concepts is None else concepts)
     seen: dict[str, int] = {}
     for i, (rid, emo, text, person) in enumerate(
             zip(df["id"], df["emotion"], df["text"], df["person"])):
@@ -128,8 +132,9 @@ def read_stimuli(path=None) -> pd.DataFrame:
                               field="id")
         seen[rid] = row
         if emo not in known:
-            raise input_error(path, f"unknown emotion {emo!r}; expected one of the 27 GoEmotions "
-                              f"emotions ({', '.join(EMOTIONS[:4])}, ...)", row=row,
+            names = list(EMOTIONS if concepts is None else concepts)
+            raise input_error(path, f"unknown emotion {emo!r}; expected one of the "
+                              f"{len(names)} concepts ({', '.join(names[:4])}, ...)", row=row,
                               field="emotion")
         if not text:
             raise input_error(path, "empty text", row=row, field="text")
@@ -279,13 +284,12 @@ def balanced_binary(df: pd.DataFrame, emotion: str, seed: int = 0) -> pd.DataFra
         column is), ``text``, ``label`` (1 if the row carries ``emotion``, else 0),
         ``emotion`` (the task's emotion), ``part`` ("positive" or "sampled").
     """
-    if emotion not in EMOTIONS:
-        raise InputError(f"balanced_binary: unknown emotion {emotion!r}")
     flag = np.fromiter((emotion in lab for lab in _row_labels(df)), bool, len(df))
     id_col = _id_column(df)
     pos = np.flatnonzero(flag)
     if len(pos) == 0:
-        raise InputError(f"balanced_binary: no item carries the emotion {emotion!r}")
+        raise InputError(f"balanced_binary: no item carries the emotion {emotion!r} (an "
+                         f"unknown emotion, or none of its items given)")
     drawn = np.random.RandomState(seed).choice(len(df), len(pos))
     take = np.concatenate([pos, drawn])
     return pd.DataFrame({

@@ -35,7 +35,7 @@ MAX_NEW_TOKENS = 256
 
 # ---------------------------------------------------------------- prompts and batches
 
-def _check_texts(texts, name="texts"):
+def check_texts(texts, name="texts"):
     if isinstance(texts, str):
         raise InputError(f"{name}: expected a list of strings, got one string")
     texts = list(texts)
@@ -73,7 +73,7 @@ def format_prompt(lm, prompt, chat=None, **fields) -> str:
     return text
 
 
-def _rows_masks(masks, n, n_neurons):
+def rows_masks(masks, n, n_neurons):
     """Masks as a bool tensor [n, n_neurons] or [1, n_neurons] (or None)."""
     if masks is None:
         return None
@@ -174,7 +174,7 @@ def concept_activations(lm, prompts, position="last", words=None, batch_size=16,
     numpy.ndarray, float32, shape (n_prompts, n_layers * n_units)
         Layer-major: column ``layer * n_units + unit``.
     """
-    prompts = _check_texts(prompts, "prompts")
+    prompts = check_texts(prompts, "prompts")
     if position not in ("last", "mask", "word"):
         raise InputError(f"position: expected 'last', 'mask' or 'word', got {position!r}")
     if position == "word":
@@ -184,7 +184,7 @@ def concept_activations(lm, prompts, position="last", words=None, batch_size=16,
         raise InputError(f"position: 'mask' needs a masked-LM tokenizer; {lm.name} has no "
                          "mask token")
     site = lm.site
-    m = _rows_masks(masks, len(prompts), site.n_neurons)
+    m = rows_masks(masks, len(prompts), site.n_neurons)
     out = np.empty((len(prompts), site.n_neurons), dtype=np.float32)
     for lo, hi in _batches(len(prompts), batch_size):
         batch = prompts[lo:hi]
@@ -252,7 +252,7 @@ def score_binary(lm, texts, emotion, masks=None, prompt=None, verbalizer=None, b
     numpy.ndarray, float32, shape (n_texts, 2)
         Column 0: negative ("no"), column 1: positive ("yes").
     """
-    texts = _check_texts(texts)
+    texts = check_texts(texts)
     emotions = [emotion] * len(texts) if isinstance(emotion, str) else list(emotion)
     if len(emotions) != len(texts):
         raise InputError(f"emotion: {len(emotions)} emotions for {len(texts)} texts")
@@ -260,7 +260,7 @@ def score_binary(lm, texts, emotion, masks=None, prompt=None, verbalizer=None, b
     neg, pos = verbalizer or DEFAULT_VERBALIZER[lm.kind]
     ids = [verbalizer_ids(lm, neg), verbalizer_ids(lm, pos)]
     prompts = [format_prompt(lm, prompt, chat, text=t, emotion=e) for t, e in zip(texts, emotions)]
-    m = _rows_masks(masks, len(texts), lm.site.n_neurons)
+    m = rows_masks(masks, len(texts), lm.site.n_neurons)
     out = np.empty((len(texts), 2), dtype=np.float32)
     for lo, hi in _batches(len(texts), batch_size):
         logits = _next_logits(lm, prompts[lo:hi], _slice(m, lo, hi), mode, means, lo)
@@ -320,14 +320,14 @@ def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mod
     -------
     numpy.ndarray, float32, shape (n_texts, n_choices)
     """
-    texts = _check_texts(texts)
-    choices = _check_texts(choices, "choices")
+    texts = check_texts(texts)
+    choices = check_texts(choices, "choices")
     if len(set(choices)) != len(choices):
         raise InputError("choices: duplicated choice")
     prompt = DEFAULT_CHOICES[lm.kind] if prompt is None else prompt
     joined = ", ".join(choices)
     prompts = [format_prompt(lm, prompt, chat, text=t, choices=joined) for t in texts]
-    m = _rows_masks(masks, len(texts), lm.site.n_neurons)
+    m = rows_masks(masks, len(texts), lm.site.n_neurons)
     out = np.empty((len(texts), len(choices)), dtype=np.float32)
     if lm.kind == "causal":
         n_cont = len(choices) if legacy else max(1, _n_multi(lm, prompts, choices))
@@ -449,7 +449,7 @@ def generate(lm, texts, masks=None, max_new_tokens=12, prompt=None, batch_size=1
     list of str
         The generated text only (prompt removed, special tokens skipped, stripped).
     """
-    texts = _check_texts(texts)
+    texts = check_texts(texts)
     if lm.kind != "causal":
         raise InputError(f"generate: {lm.name} is a masked LM; free generation needs a decoder")
     if not 1 <= int(max_new_tokens) <= MAX_NEW_TOKENS:
@@ -457,7 +457,7 @@ def generate(lm, texts, masks=None, max_new_tokens=12, prompt=None, batch_size=1
     prompt = (DEFAULT_CHOICES["causal"] if choices else "{text}") if prompt is None else prompt
     fields = {"choices": ", ".join(choices)} if choices else {}
     prompts = [format_prompt(lm, prompt, chat, text=t, **fields) for t in texts]
-    m = _rows_masks(masks, len(texts), lm.site.n_neurons)
+    m = rows_masks(masks, len(texts), lm.site.n_neurons)
     tok = lm.tokenizer
     out = []
     for lo, hi in _batches(len(texts), batch_size):

@@ -1,0 +1,279 @@
+"""``emostat collect``: concept activations, condition sets, inference under ablation → Parquet.
+
+The concepts, their words, the concept and task templates, the stimuli and the attributes
+come from the run's concept space (config ``space``, ``--space``; default the study's 27
+emotions x 14 attributes; :func:`emostat.space.load_space`). Stages, each resumable (see
+:mod:`emostat.collect.shards`):
+
+a. **activations** — for every concept template, the FFN neuron vector of each of the space's
+   concepts → ``<out>/activations/part-t###.parquet`` (schema ``activations``: one row per
+   concept × template × layer, float32 values, zstd). With ``representation = "prompt_tuning"``
+   the templates are prompt-tuning seeds (``seed<s>``) and the binary task is scored with the
+   trained soft prompts: :mod:`emostat.collect.prompt_mode`.
+b. **conditions** — searchlight RSA of those activations against the space's attribute RDMs,
+   attribute top-k sets and seeded random sets → ``<out>/conditions.parquet``
+   (one row per condition, with its neuron list) and ``<out>/neuron_means.parquet`` (the mean of
+   each neuron over the concept prompts, used by mean ablation).
+c. **inference** — every task item under every condition → ``<out>/inference/part-*.parquet``
+   (schema ``inference``: one row per item × condition × task), in three steps:
+
+   1. the unmanipulated condition ("none") first → ``<out>/baseline/part-<task>-i####-none``
+      (raw scores; raw decisions only as ``prediction_raw``/``correct_raw``/``margin_raw``);
+   2. calibration offsets from those rows only → ``<out>/calibration.parquet``
+      (:mod:`emostat.collect.calibration`: per task, emotion and calibration fold, cross-fitted:
+      an item's offsets are fitted on the items of the other folds; contextual calibration
+      after Zhao et al. 2021);
+   3. every other condition, decided with the SAME offsets, and the "none" rows re-decided with
+      them (no forward pass: from the baseline files) → ``<out>/inference/``.
+
+   ``logprobs`` keeps the raw scores; ``prediction``/``correct`` are the calibrated decisions
+   (raw ones when ``calibrate = false``), ``prediction_raw``/``correct_raw`` the raw ones;
+   ``margin``/``margin_raw`` the continuous outcome (right answer's score minus the best other,
+   calibrated / raw) and ``cal_fold`` the item's calibration fold.
+d. **accuracy** — ``<out>/accuracy.parquet`` (schema ``accuracy``), the prompt-level table the
+   masking statistics read. A "prompt" here is (task, fold): the items of each emotion's task are
+   cut into ``n_folds`` fixed folds (``template`` = ``"<task>/fold<f>"``); binary-task accuracy
+   is over the emotion's balanced yes/no set, choice/generate accuracy is the recall of the
+   emotion's own items. Shared random draws (``attribute`` null in the inference table) appear
+   once per attribute here, so every attribute row has its paired random rows.
+e. **manifest** — ``<out>/manifest.json``: model identity and weight hash, dtype, site, templates,
+   seeds, config, the space's provenance (name, digest, sizes, path), package versions, time; the same record is embedded in every Parquet file.
+   Its ``files`` entry gives the rows and SHA-256 of every Parquet file of the run; ``analyse``
+   checks the folder against it (:mod:`emostat.integrity`).
+
+A run's identity is its fingerprint, kept in ``<out>/plan.json``: the config with the model path
+replaced by the SHA-256 of its weights and a given space by its digest
+(:func:`emostat.collect.manifest.run_fingerprint`). Nothing is written to ``out`` until the
+space, the stimuli and the items have been validated and the model has loaded and passed its
+checks. Module layout (a DAG): ``items`` <- ``stages`` <- ``manifest`` <- ``worker`` <-
+``backends``/``ray_backend`` <- ``driver``. Rerunning with the same config and weights
+resumes (or does nothing when finished); another config in the same folder is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+from emostat import io
+from emostat.collect import shards as sh
+from emostat.collect.backends import make_backend
+from emostat.collect.config import CollectConfig, load_config, run_space
+from emostat.collect.items import (build_items, concept_prompt_table, run_attributes,
+                                   template_names)
+from emostat.collect.manifest import (calibration_record, check_plan, concept_template_record,
+                                      manifest_done, phase_record, run_fingerprint,
+                                      task_prompt_record, write_manifest)
+from emostat.collect.stages import (accuracy_table, calibrate_run, finish_baseline,
+                                    make_conditions, plan_baseline, plan_inference,
+                                    read_run_prov)
+from emostat.collect.worker import PreloadedAPI, check_model_for_tasks, default_api, head_users
+from emostat.errors import InputError
+
+
+def _log(msg: str, quiet: bool) -> None:
+    if not quiet:
+        print(msg, flush=True)
+
+
+
+def build_config(config=None, *, model=None, device=None, dtype=None, quick: bool = False,
+                 backend=None, seed=None, activations_only: bool = False,
+                 space=None) -> CollectConfig:
+    """The run's config: command line > file > profile, always. An argument left at None is
+    not given; any other value wins over the file, even one equal to a default."""
+    over = {"model": model, "device": device, "dtype": dtype, "backend": backend, "seed": seed,
+            "space": None if space is None else str(space),
+            "tasks": [] if activations_only else None}
+    return load_config(config, quick=quick, **over)
+
+
+def load_checked(cfg: CollectConfig, api, quiet: bool):
+    """Load the model and run every check before anything is written (raises InputError)."""
+    space = run_space(cfg)
+    lm = api.load_model(cfg.model, device=cfg.device, dtype=cfg.dtype, threads=cfg.threads,
+                        tasks=head_users(cfg), quiet=quiet,
+                        words=[space.words[c] for c in space.concepts])
+    check_model_for_tasks(cfg, lm)
+    if cfg.position == "mask" and getattr(getattr(lm, "tokenizer", None), "mask_token",
+                                          "") is None:
+        raise InputError("config field 'position': 'mask' needs a model whose tokenizer has a "
+                         "mask token (an MLM encoder)")
+    return lm
+
+
+
+def collect(config=None, out="out", model=None, device=None, dtype=None,
+            quick: bool = False, backend=None, address=None, seed=None,
+            quiet: bool = False, activations_only: bool = False, *, space=None, api=None,
+            sapi=None, human=None) -> dict[str, Path]:
+    """Run (or resume) a collection into ``out``; see the module docstring for the stages.
+
+    Parameters
+    ----------
+    config : path, optional
+        TOML config (:mod:`emostat.collect.config`); the arguments below override it when
+        given (not None), even with a value equal to a default.
+    out : path
+        Run folder. Rerunning into it resumes; a finished run is left untouched.
+    model, device, dtype, quick, backend, seed
+        As the config fields (``quick`` picks the quick profile).
+    address : str, optional
+        Ray cluster address (``--backend ray``); none starts a local Ray instance.
+    quiet : bool
+        No progress bars or messages (third-party ones included).
+    activations_only : bool
+        Switch the tasks off (config ``tasks = []``): concept activations only, e.g. for an
+        encoder checkpoint without a trained MLM head. Said on stderr and in the manifest.
+    space : path or str, optional
+        The concept space (config field ``space``): a folder or a shipped name.
+    api, sapi, human
+        Replacements for the model functions, stimuli functions and human space (tests).
+
+    Returns
+    -------
+    dict name -> Path
+        ``activations``, ``conditions``, ``inference`` (folders/files), ``accuracy``,
+        ``manifest``.
+    """
+    t0 = time.perf_counter()
+    out = Path(out)
+    cfg = build_config(config, model=model, device=device, dtype=dtype, quick=quick,
+                       backend=backend, seed=seed, activations_only=activations_only,
+                       space=space)
+    paths = {"activations": out / "activations", "conditions": out / "conditions.parquet",
+             "inference": out / "inference", "accuracy": out / "accuracy.parquet",
+             "manifest": out / "manifest.json"}
+    # the space, the items and the concept prompts are built (every stimulus validated) and
+    # the model is loaded and checked before anything is written to `out`
+    space = run_space(cfg)
+    prompts = concept_prompt_table(cfg, sapi)
+    items = build_items(cfg, sapi) if cfg.tasks else {}
+    lm = load_checked(cfg, api or default_api(), quiet)
+    model_ident = dict(getattr(lm, "identity", {}) or {})
+    fingerprint = run_fingerprint(cfg, model_ident)
+    if not cfg.tasks:
+        print("emostat: tasks are off (activations only): no inference; `analyse` gives the "
+              "searchlight and RSA tables", file=sys.stderr, flush=True)
+    check_plan(cfg, out, fingerprint, model_ident.get("weight_sha256"))
+    if manifest_done(fingerprint, out):
+        from emostat.integrity import problems
+
+        found = problems(out, json.loads((out / "manifest.json").read_text()))
+        if not found:
+            _log(f"{out}: run already complete; nothing to do", quiet)
+            return paths
+        _log(f"{out}: the run no longer matches its manifest ({'; '.join(found)}); "
+             f"redoing what is missing", quiet)
+        (out / "manifest.json").unlink()
+    sh.clean_stale_tmp(out)
+    if cfg.backend == "local":
+        api = PreloadedAPI(api or default_api(), lm)
+    engine = None
+    phase: dict[str, float] = {}                  # seconds per phase (printed, in the manifest)
+    try:
+        # a. concept activations
+        tuned = cfg.representation == "prompt_tuning"
+        if tuned:
+            from emostat.collect import prompt_mode
+        act = sh.activation_shards(prompt_mode.template_names(cfg) if tuned
+                                   else template_names(prompts))
+        sh.check_no_strays(act, out, "activations")
+        todo = sh.pending(act, out)
+        if todo:
+            engine = make_backend(cfg, out, address=address, api=api, sapi=sapi, quiet=quiet)
+            _log(f"activations: {len(todo)} of {len(act)} shards to run", quiet)
+            engine.run(todo, desc="activations")
+        if not cfg.tasks:
+            return finish_activations_only(cfg, out, paths, prompts, act, t0, quiet)
+        # b. searchlight and condition sets
+        tc = time.perf_counter()
+        conds = make_conditions(cfg, out, human=human)
+        phase["conditions"] = time.perf_counter() - tc
+        _log(f"conditions: {len(conds)} ({conds.mode} ablation), "
+             f"{phase['conditions']:.1f} s", quiet)
+        # c1. the unmanipulated condition first
+        base = plan_baseline(cfg, items)
+        sh.check_no_strays(base, out, "baseline")
+        todo = sh.pending(base, out)
+        if todo:
+            if engine is None:
+                engine = make_backend(cfg, out, address=address, api=api, sapi=sapi,
+                                      quiet=quiet)
+            _log(f"baseline (condition none): {len(todo)} of {len(base)} shards to run", quiet)
+            engine.run(todo, desc="baseline")
+        # c2. calibration offsets from condition none only
+        tc = time.perf_counter()
+        cal = calibrate_run(cfg, out)
+        # c3. the other conditions, decided with the same offsets; none rows re-decided
+        inf = plan_inference(cfg, items, conds)
+        none_inf = [sh.Shard("inference", s.id, task=s.task, items=s.items,
+                             conditions=s.conditions) for s in base]
+        sh.check_no_strays(inf + none_inf, out, "inference")
+        finish_baseline(cfg, out, base, cal)
+        phase["calibration"] = time.perf_counter() - tc
+        todo = sh.pending(inf, out)
+        if todo:
+            if engine is None:
+                engine = make_backend(cfg, out, address=address, api=api, sapi=sapi,
+                                      quiet=quiet)
+            n_rows = sum(s.n_units for s in todo)
+            _log(f"inference: {len(todo)} of {len(inf)} shards ({n_rows} item x condition "
+                 f"rows) to run", quiet)
+            engine.run(todo, desc="inference")
+    finally:
+        if engine is not None:
+            phase.update(getattr(engine, "times", {}))
+            engine.close()
+    # d. accuracy table
+    tc = time.perf_counter()
+    prov = read_run_prov(out)
+    inference = sh.read_dataset(out, "inference").to_pandas()
+    acc = accuracy_table(inference, run_attributes(cfg, space))
+    from emostat.schemas import validate
+
+    validate(pa.Table.from_pandas(acc, preserve_index=False), "accuracy", where="accuracy table")
+    io.write_table(acc, paths["accuracy"], prov=io.provenance(**prov, stage="accuracy"))
+    # e. manifest
+    n_items = {t: len(df) for t, df in items.items()}
+    manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
+                             templates=(prompt_mode.template_record(cfg) if tuned
+                                        else concept_template_record(prompts)),
+                             representation=cfg.representation,
+                             n_items=n_items, n_conditions=len(conds),
+                             n_shards={"activations": len(act), "baseline": len(base),
+                                       "inference": len(inf) + len(none_inf)},
+                             calibration=calibration_record(cfg),
+                             task_prompts=task_prompt_record(cfg),
+                             n_rows={"inference": len(inference), "accuracy": len(acc)},
+                             backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1),
+                             phase_seconds=phase_record(phase, tc))
+    write_manifest(out, manifest)
+    _log("phase times: " + ", ".join(f"{k} {v:.0f} s" for k, v in manifest["phase_seconds"]
+                                     .items()), quiet)
+    _log(f"collection done in {time.perf_counter() - t0:.0f} s: {out}", quiet)
+    return paths
+
+
+
+def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet) -> dict[str, Path]:
+    """Manifest of a run without tasks: concept activations only (searchlight and RSA)."""
+    tuned = cfg.representation == "prompt_tuning"
+    if tuned:
+        from emostat.collect import prompt_mode
+    prov = read_run_prov(out)
+    manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
+                             templates=(prompt_mode.template_record(cfg) if tuned
+                                        else concept_template_record(prompts)),
+                             representation=cfg.representation, tasks=[],
+                             activations_only=True, n_shards={"activations": len(act)},
+                             backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1))
+    write_manifest(out, manifest)
+    _log(f"collection (activations only) done in {time.perf_counter() - t0:.0f} s: {out}",
+         quiet)
+    return {k: paths[k] for k in ("activations", "manifest")}
+
