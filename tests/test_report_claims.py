@@ -163,9 +163,16 @@ def test_differences_are_read_from_the_configuration(tmp_path):
     s = method.differences(load_run(run), 27, 14)
     assert "this run uses fixture-model (float32) (zero_shot representation)" in s
     assert "this run scores choice, generate" in s
-    assert "items are `shipped`" in s
+    # "shipped" = the space's own stimuli.csv (collect/items.py), named as such
+    assert "items are the stimuli.csv of the space `vader`" in s
     assert "27 concepts × 14 attributes from the space `vader`; illustrative ratings" in s
     assert "this run draws 50" in s
+    # a run without tasks (a space without situations) says so and names no situations
+    man["config"]["tasks"] = []
+    (run / "manifest.json").write_text(json.dumps(man))
+    s = method.differences(load_run(run), 85, 1)
+    assert "this run has no tasks (concept activations only: no masking)" in s
+    assert "Situations" not in s
 
 
 def test_reproduction_reference_column_names_its_source(tmp_path):

@@ -89,10 +89,16 @@ def headline_k(design: dict) -> int | None:
     return ks[-1] if ks else None
 
 
-def make_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None) -> dict:
-    """The design :func:`build_claims` decides under (stored in the run's provenance)."""
-    return {"kind": kind, "alpha": alpha, "headline_k": headline_k,
-            "ks": sorted(int(k) for k in ks), "tasks": tasks}
+def make_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None,
+                untested=None) -> dict:
+    """The design :func:`build_claims` decides under (stored in the run's provenance).
+
+    ``untested``: claim -> why it cannot be tested in this run (e.g. a space without
+    similarity judgments has no importance); such a claim whose record table is absent is
+    ``not tested`` with that reason instead of ``failed``."""
+    design = {"kind": kind, "alpha": alpha, "headline_k": headline_k,
+              "ks": sorted(int(k) for k in ks), "tasks": tasks}
+    return {**design, "untested": dict(untested)} if untested else design
 
 
 def record_of(claim: str, design: dict) -> Record:
@@ -199,7 +205,10 @@ def _test_fields(r: pd.Series, *, scale: str, factor: float = 1.0, conf: bool | 
                 _direction=not missing(est) and float(est) > 0)
 
 
-def _absent(claim, task, k, rec: Record, why: str) -> dict:
+def _absent(claim, task, k, rec: Record, why: str, design: dict | None = None) -> dict:
+    untested = ((design or {}).get("untested") or {}).get(claim)
+    if untested:
+        return _row(claim, task, k, "record", rec.test, rec.table, _chance=untested)
     return _row(claim, task, k, "record", rec.test, rec.table, _failed=why)
 
 
@@ -264,7 +273,8 @@ def _importance(tables, design, a) -> list[dict]:
     rec = record_of("importance", design)
     t = tables.get(rec.table)
     if t is None or not len(t):
-        return [_absent("importance", None, None, rec, f"record table {rec.table!r} absent")]
+        return [_absent("importance", None, None, rec, f"record table {rec.table!r} absent",
+                        design)]
     g = t[t[rec.column] == rec.value] if rec.column in t.columns else t
     return [_family_row("importance", g, rec, a, "relate to the human emotion space (Mantel)")]
 
@@ -273,7 +283,8 @@ def _whole_model(tables, design, a) -> list[dict]:
     rec = record_of("whole_model", design)
     t = tables.get(rec.table)
     if t is None or not len(t):
-        return [_absent("whole_model", None, None, rec, f"record table {rec.table!r} absent")]
+        return [_absent("whole_model", None, None, rec, f"record table {rec.table!r} absent",
+                        design)]
     r = _one(t[t[rec.column] == rec.value], rec.table, "whole_model")
     if r is None:
         return [_absent("whole_model", None, None, rec, f"{rec.table!r} has no row of record")]
@@ -344,7 +355,7 @@ def _link(tables, design, a, task, k) -> list[dict]:
     rec = record_of("link", design)
     t = tables.get(rec.table)
     if t is None or not len(t):
-        return [_absent("link", task, k, rec, f"record table {rec.table!r} absent")]
+        return [_absent("link", task, k, rec, f"record table {rec.table!r} absent", design)]
     g = _at(t, task, k)
     r = _one(g[g[rec.column] == rec.value], rec.table, f"link, task {task}, k = {k}")
     rows = []

@@ -20,7 +20,7 @@ from emostat.constants import K_HEADLINE, K_VALUES, pair_indices
 from emostat.errors import InputError
 from emostat.integrity import check_run
 from emostat.analysis.runspace import (importance_from_mean, importance_tables,  # noqa: F401
-                                       run_space, with_shipped_bootstrap)
+                                       run_space, untested_claims, with_shipped_bootstrap)
 
 RESULTS = "results"
 
@@ -475,7 +475,8 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
 
     config = manifest.get("config") or {}
     design = make_design("experiment", ks, headline_k=config.get("headline_k"),
-                         alpha=config.get("alpha"), tasks=list(tables["task_chance"]["task"]))
+                         alpha=config.get("alpha"), tasks=list(tables["task_chance"]["task"]),
+                         untested=untested_claims(space))
     tables["claims"] = build_claims(tables, design)
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
                          n_boot=n_boot, n_perm=n_perm, ks=ks, claims_design=design,
@@ -534,7 +535,8 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
         tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
                                                     n_boot=0, n_perm=n_perm, seed=s[2])
     config = manifest.get("config") or {}
-    design = make_design("experiment", ks, alpha=config.get("alpha"), tasks=[])
+    design = make_design("experiment", ks, alpha=config.get("alpha"), tasks=[],
+                         untested=untested_claims(space))
     tables["claims"] = build_claims(tables, design)
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
                          n_boot=0, n_perm=n_perm, ks=ks, activations_only=True,

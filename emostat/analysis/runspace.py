@@ -99,6 +99,16 @@ def run_space(manifest: dict):
     return require_complete(space)
 
 
+def untested_claims(space) -> dict:
+    """Claims a run on ``space`` cannot test, with the reason (for ``make_design``): without
+    similarity judgments there is no human emotion space to explain or to compare with."""
+    if space.has_similarity:
+        return {}
+    why = (f"the space {space.name!r} has no similarity judgments (similarity.csv), so there is "
+           "no human emotion space to test against")
+    return {"importance": why, "link": why, "whole_model": why}
+
+
 def importance_tables(human, space, *, n_perm: int, seed: int, quiet: bool) -> dict:
     """``attribute_importance`` where the space has similarity judgments, else nothing (and
     one line saying so)."""

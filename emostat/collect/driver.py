@@ -55,6 +55,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -90,6 +91,19 @@ def build_config(config=None, *, model=None, device=None, dtype=None, quick: boo
             "space": None if space is None else str(space),
             "tasks": [] if activations_only else None}
     return load_config(config, quick=quick, **over)
+
+
+def tasks_for_space(cfg: CollectConfig, space) -> CollectConfig:
+    """A space without situations (no stimuli.csv, and the config names no stimuli file and no
+    GoEmotions rows) has nothing to infer: its run is activations only (searchlight, RSA),
+    said in one line on stderr."""
+    if not cfg.tasks or cfg.stimuli != "shipped" or cfg.goemotions or (
+            space.stimuli is not None and len(space.stimuli)):
+        return cfg
+    print(f"emostat: space {space.name!r} has no stimuli.csv: no inference tasks (activations "
+          "only); give a situations file with the config field 'stimuli' for the tasks",
+          file=sys.stderr, flush=True)
+    return replace(cfg, tasks=[])
 
 
 def load_checked(cfg: CollectConfig, api, quiet: bool):
@@ -150,6 +164,7 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
              "manifest": out / "manifest.json"}
     # the space, the items and the concept prompts are built (every stimulus validated) and
     # the model is loaded and checked before anything is written to `out`
+    cfg = tasks_for_space(cfg, run_space(cfg))
     space = run_space(cfg)
     prompts = concept_prompt_table(cfg, sapi)
     items = build_items(cfg, sapi) if cfg.tasks else {}

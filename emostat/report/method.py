@@ -242,18 +242,23 @@ def differences(run, n_concepts: int, n_attributes: int) -> Markdown:
                      f"{model or 'the model named in the provenance'}"
                      + (f" ({cfg['representation']} representation)"
                         if cfg.get("representation") else "") + ".")
-        tasks = cfg.get("tasks") or man.get("tasks")
+        space = (prov.get("space") or man.get("space") or {})
+        human = space.get("human_data") if isinstance(space, dict) else None
+        name = space.get("name") if isinstance(space, dict) else None
+        tasks = cfg.get("tasks") if "tasks" in cfg else man.get("tasks")
         if tasks:
             tasks = tasks if isinstance(tasks, list) else [tasks]
             items.append(f"**Task.** The study scored one binary task per emotion prompt; this "
                          f"run scores {', '.join(map(str, tasks))}.")
-        stim = cfg.get("stimuli") or man.get("stimuli") or cfg.get("items")
-        items.append("**Situations.** The study's situations are not in its release; this run's "
-                     "items are " + (f"`{stim}`" if isinstance(stim, str) else
-                                     "the ones listed in its manifest") + ".")
-        space = (prov.get("space") or man.get("space") or {})
-        human = space.get("human_data") if isinstance(space, dict) else None
-        name = space.get("name") if isinstance(space, dict) else None
+            stim = cfg.get("stimuli") or man.get("stimuli") or cfg.get("items")
+            where = (f"`{stim}`" if isinstance(stim, str) and stim != "shipped" else
+                     f"the stimuli.csv of the space `{name}`" if name else
+                     "the ones listed in its manifest")
+            items.append("**Situations.** The study's situations are not in its release; this "
+                         f"run's items are {where}.")
+        elif tasks == []:
+            items.append("**Task.** The study scored one binary task per emotion prompt; this "
+                         "run has no tasks (concept activations only: no masking).")
         items.append(f"**Human data.** {n_concepts} concepts × {n_attributes} attributes"
                      + (f" from the space `{name}`" if name else "")
                      + ("; illustrative ratings, not human judgements" if human is False else

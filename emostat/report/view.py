@@ -108,6 +108,8 @@ def num_text(x, digits: int = 2, bounded: bool = False) -> str:
     if missing(x):
         return "–"
     x = float(x)
+    if abs(x) < 1e-12:          # floating-point noise of an exact zero (e.g. -7e-17 from a fit)
+        x = 0.0
     d = digits
     while d < 8 and x != 0 and float(f"{x:.{d}f}") == 0:
         d += 1
