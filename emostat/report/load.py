@@ -132,6 +132,33 @@ def is_release(run: Run) -> bool:
     return str(prov.get("source", "")).lower() == "release"
 
 
+def space_of(run: Run) -> tuple[str, str]:
+    """``(name, digest)`` of the concept space a run studied, from its provenance or manifest
+    (``("study", "")`` for a run that records none: before spaces the study's was the only)."""
+    for rec in (run.provenance, run.manifest, run.provenance.get("collect_manifest") or {}):
+        sp = rec.get("space") if isinstance(rec, dict) else None
+        if isinstance(sp, dict) and sp.get("name"):
+            return str(sp["name"]), str(sp.get("digest") or "")
+        if isinstance(sp, str) and sp:
+            return sp, ""
+    return "study", ""
+
+
+def check_same_space(runs: list[Run]) -> None:
+    """Refuse to compare runs on different concept spaces (names, or digests where both
+    record one): their concepts, attributes and claims are not the same quantities."""
+    spaces = [space_of(r) for r in runs]
+    first = spaces[0]
+    differ = [(r, s) for r, s in zip(runs, spaces)
+              if s[0] != first[0] or (s[1] and first[1] and s[1] != first[1])]
+    if differ:
+        seen = "; ".join(f"{r.root}: space {s[0]!r}" + (f" ({s[1][:12]})" if s[1] else "")
+                         for r, s in zip(runs, spaces))
+        raise InputError("comparison report: the runs studied different concept spaces, so "
+                         "their concepts, attributes and claims are not comparable (" + seen
+                         + "); compare runs collected on the same space")
+
+
 def detect_kind(runs: list[Run]) -> str:
     """``comparison`` for several runs; ``reproduction`` for one release run with a
     searchlight table; else ``experiment``."""

@@ -36,7 +36,7 @@ import yaml
 
 from emostat.errors import InputError
 from emostat.paths import REPORTS_DIR, ROOT
-from emostat.report.load import PARAMS_ENV, detect_kind, load_run
+from emostat.report.load import PARAMS_ENV, check_same_space, detect_kind, load_run
 from emostat.report.output import RenderError, front_matter, merge_options, to_html, to_pdf
 
 KINDS = ("reproduction", "experiment", "comparison")
@@ -89,6 +89,8 @@ def render_report(results_dirs, to=("html", "pdf"), out=None, kind: str = "auto"
     if kind not in KINDS:
         raise InputError(f"report kind {kind!r}: expected auto, reproduction, experiment or "
                          "comparison")
+    if kind == "comparison":
+        check_same_space(runs)
     to = [t.strip().lower() for t in (to.split(",") if isinstance(to, str) else to) if t.strip()]
     bad = sorted(set(to) - set(FORMATS))
     if bad or not to:
