@@ -137,8 +137,11 @@ def rdm_heatmaps(human_rdm: pd.DataFrame | None, attribute_rdms: pd.DataFrame | 
     parts = (["the mean human dissimilarity RDM (large, every concept labelled)"]
              if human_rdm is not None else [])
     if attribute_rdms is not None:
-        parts.append(f"the {n_units(attribute_rdms, 'attribute')} attribute RDMs (small panels, "
-                     f"same concept order)")
+        m = n_units(attribute_rdms, "attribute")
+        parts.append(f"the {m} attribute RDMs (small panels, same concept order)"
+                     if human_rdm is not None or m > 4 else
+                     f"the {m} attribute RDMs (same concept order; the space has no "
+                     "similarity judgments, so no human dissimilarity RDM)")
     return (f"RDMs over the {n} concepts: " + " and ".join(parts)
             + ". Each panel has its own scale; dark = similar.")
 

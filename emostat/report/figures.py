@@ -105,12 +105,17 @@ def rdm_heatmaps(human_rdm: pd.DataFrame | None, attribute_rdms: pd.DataFrame | 
     names = order([x for t in src for x in list(t["emotion_a"]) + list(t["emotion_b"])],
                   concepts)
     attrs = order(attribute_rdms["attribute"]) if attribute_rdms is not None else []
-    ncol = 7
+    # without a human RDM naming the concepts, a few attribute panels are drawn large and
+    # labelled themselves (a space without similarity judgments)
+    labelled = human_rdm is None and 0 < len(attrs) <= 4
+    ncol = len(attrs) if labelled else 7
     nrow = int(np.ceil(len(attrs) / ncol))
-    small = WIDTH / ncol
+    small = WIDTH / ncol * (0.75 if labelled else 1)
+    pad = 0.9 if labelled else 0.15                  # room for rotated concept labels
     big = WIDTH * 0.45 if human_rdm is not None else 0
-    fig = plt.figure(figsize=(WIDTH, big + 0.45 + nrow * (small + 0.15)))
-    parts = ([big + 0.45] if human_rdm is not None else []) + ([nrow * (small + 0.15)]
+    fig = plt.figure(figsize=(WIDTH, (big + 0.45 if human_rdm is not None else 0)
+                              + nrow * (small + pad)))
+    parts = ([big + 0.45] if human_rdm is not None else []) + ([nrow * (small + pad)]
                                                               if attrs else [])
     subs = np.atleast_1d(fig.subfigures(len(parts), 1, height_ratios=parts))
     label_pt = max(4.5, min(7.0, 150 / max(len(names), 1)))
@@ -129,10 +134,17 @@ def rdm_heatmaps(human_rdm: pd.DataFrame | None, attribute_rdms: pd.DataFrame | 
         for ax, a in zip(axes.flat, attrs):
             ax.imshow(square(attribute_rdms[attribute_rdms["attribute"] == a], names),
                       cmap="viridis", interpolation="nearest")
-            ax.set_title(a, fontsize=6.5, loc="center", fontweight="normal")
-            ax.set_xticks([])
-            ax.set_yticks([])
-        subs[-1].subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.02)
+            ax.set_title(a, fontsize=8 if labelled else 6.5, loc="center", fontweight="normal")
+            ticks = np.arange(len(names))
+            ax.set_xticks(ticks if labelled else [], names if labelled else [],
+                          fontsize=label_pt, rotation=90)
+            ax.set_yticks(ticks if labelled and ax is axes.flat[0] else [],
+                          names if labelled and ax is axes.flat[0] else [], fontsize=label_pt)
+            ax.tick_params(length=0, pad=1)
+        if labelled:
+            subs[-1].subplots_adjust(left=0.12, right=0.99, top=0.92, bottom=pad / (small + pad))
+        else:
+            subs[-1].subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.02)
     return fig
 
 
