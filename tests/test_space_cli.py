@@ -91,3 +91,21 @@ def test_the_unbroken_copy_checks_clean(tmp_path, capsys):
     assert "12 concepts, 3 attributes, 66 pairs" in out
     assert "ratings: 144 rows, 4 participants" in out
     assert "stimuli: 36 (3-3 per concept)" in out
+
+
+def test_a_space_without_stimuli_collects_activations_only(capsys):
+    # vader ships no stimuli.csv: nothing to infer, so the run is activations only (one line)
+    from emostat.collect.config import load_config
+    from emostat.collect.driver import tasks_for_space
+    from emostat.space import load_space
+
+    cfg = load_config(None, quick=True, space="vader")
+    assert cfg.tasks                                          # the profile's tasks
+    assert tasks_for_space(cfg, load_space("vader")).tasks == []
+    assert capsys.readouterr().err == (
+        "emostat: space 'vader' has no stimuli.csv: no inference tasks (activations only); "
+        "give a situations file with the config field 'stimuli' for the tasks\n")
+    mine = load_config(None, quick=True, space=str(SPACE))
+    assert tasks_for_space(mine, load_space(SPACE)) is mine   # has stimuli: unchanged
+    given = load_config(None, quick=True, space="vader", stimuli=str(SPACE / "stimuli.csv"))
+    assert tasks_for_space(given, load_space("vader")).tasks == given.tasks
