@@ -200,3 +200,9 @@ def test_interval_without_conf_method_is_from_the_same_fit():
     assert "95% CI [-0.14, 0.42], z = 0.98" in s and "()" not in s
     row.update({"scale": "count", "estimate": 7.0, "conf_low": np.nan, "conf_high": np.nan})
     assert "count 7, " in findings.claim_sentence(row)
+
+
+def test_floating_point_noise_of_zero_prints_as_zero():
+    # a GLMM's estimate of an exact zero came back as -7.1e-17 and printed "0.00000000"
+    assert view.num_text(-7.104604453979605e-17, 2) == "0.00"
+    assert view.num_text(-0.0002, 2) == "-0.0002"             # a real small value keeps a digit
