@@ -20,7 +20,9 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "data" / "spaces" / "vader"
+OUT_ALL = ROOT / "data" / "spaces" / "vader-all"   # every emotion word the lexicon rates
+OUT = ROOT / "data" / "spaces" / "vader"           # those among the study's 27 (runnable)
+STUDY_WORDS = 27   # the first 27 of EMOTION_WORDS are the study's GoEmotions names
 
 # The study's 27 GoEmotions names, then other common emotion nouns (one word each).
 EMOTION_WORDS = (
@@ -53,11 +55,13 @@ def main(lexicon: str) -> None:
     path = Path(lexicon)
     lex = read_lexicon(path)
     words = [w for w in EMOTION_WORDS if w in lex and len(lex[w]) == 10]
-    OUT.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"concept": words, "word": words}).to_csv(OUT / "concepts.csv", index=False)
-    rows = [(w, "valence", v, f"r{k + 1:02d}") for w in words for k, v in enumerate(lex[w])]
-    pd.DataFrame(rows, columns=["concept", "attribute", "value", "participant"]).to_csv(
-        OUT / "ratings.csv", index=False)
+    for out, keep in ((OUT_ALL, words), (OUT, [w for w in words
+                                               if w in EMOTION_WORDS[:STUDY_WORDS]])):
+        out.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"concept": keep, "word": keep}).to_csv(out / "concepts.csv", index=False)
+        rows = [(w, "valence", v, f"r{k + 1:02d}") for w in keep for k, v in enumerate(lex[w])]
+        pd.DataFrame(rows, columns=["concept", "attribute", "value", "participant"]).to_csv(
+            out / "ratings.csv", index=False)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     print(f"{len(words)} of {len(EMOTION_WORDS)} emotion words; lexicon sha256 {sha}")
     print("missing:", [w for w in EMOTION_WORDS if w not in words])

@@ -15,14 +15,18 @@ LEXICON = Path("/tmp/space_vader/vaderSentiment/vader_lexicon.txt")
 
 
 def test_shipped_names():
-    assert shipped_spaces() == ["de-example", "study", "vader"]
+    assert shipped_spaces() == ["de-example", "study", "vader", "vader-all"]
 
 
 def test_vader_space_and_its_cross_check_with_the_study():
-    v, s = load_space("vader"), load_space()
+    v, s = load_space("vader-all"), load_space()
     assert (v.n_concepts, v.attributes, v.human_data) == (85, ("valence",), True)
     r = v.ratings
     assert len(r) == 850 and r.groupby("concept").size().eq(10).all()
+    # `vader` is vader-all's subset of the study's concepts, ratings unchanged
+    sub = load_space("vader")
+    assert list(sub.concepts) == [c for c in v.concepts if c in s.concepts]
+    assert sub.means.equals(v.means.loc[list(sub.concepts)])
     assert r["value"].between(-4, 4).all() and not v.has_similarity
     # VADER's own mean for "joy" in vader_lexicon.txt is 2.8; "love" 3.2; "anger" -2.7
     assert v.means.loc[["joy", "love", "anger"], "valence"].round(10).tolist() == [2.8, 3.2, -2.7]
@@ -39,7 +43,7 @@ def test_vader_ratings_equal_the_lexicon():
     for line in LEXICON.read_text(encoding="utf-8").splitlines():
         p = line.split("\t")
         lex[p[0]] = (float(p[1]), ast.literal_eval(p[3]))
-    v = load_space("vader")
+    v = load_space("vader-all")
     for c in v.concepts:
         mean, raw = lex[c]
         got = v.ratings[v.ratings["concept"] == c].sort_values("participant")["value"]
