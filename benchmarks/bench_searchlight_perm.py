@@ -1,19 +1,22 @@
-"""Cost of one emotion-label permutation of the whole searchlight: batched (now) vs per batch
-of 8 (the code path before emostat.analysis.neuronnull), in the same run.
+"""Cost of the emotion-label permutation null of the whole searchlight: the batched null
+(emostat.analysis.neuronnull) against the pre-session code, in the same run.
 
 Data: the study's release (27 emotions x 12 seeds x 36,864 neurons, 14 attribute RDMs) when
 ../shared/data/model-emotion is present, else a synthetic set of the same shape.
-  today     what count_null did per batch of 8 permutations: the permuted attribute RDMs as 112
-            columns through ``kendall_tau_b`` (dense ranks, blockwise sign product in float32,
-            single-threaded BLAS) and the study's FDR counts per permutation;
-  batched   ``neuronnull.searchlight_null(R, attr, n_perm=P)``: all permutations in one product,
+  today     the pre-session ``count_null`` of emostat/analysis/searchlight.py at commit
+            1a007d8 (``git archive`` of that commit into a temporary folder, run in a child
+            process on the same neuron RDMs): per batch of 8 permutations the permuted attribute
+            RDMs through the old Kendall kernel and the study's FDR counts. Timed at n_perm = 8
+            and 16; the difference is one batch of 8 (the observed labelling and start-up cancel),
+            and 199 permutations are extrapolated as t(8) + (199 - 8) / 8 * (t(16) - t(8));
+  batched   ``neuronnull.searchlight_null(R, attr, n_perm=199)``: all permutations in one product,
             two attribute columns packed per float32 multiply (exact), the count and max-T
-            statistics per permutation; once on 1 thread, once on 2.
-Also measured in the same run: this machine's single-thread float32 matmul GFLOPS (a product of
-the batched kernel's shape) and the 1-minute load average before each timing. The machine is
-shared (2 cores, other jobs running): the ratio is the result, seconds depend on the load.
+            statistics of every permutation (observed labelling included); 1 thread, then 2.
+Also recorded: this machine's single-thread float32 matmul GFLOPS (a product of the batched
+kernel's shape) before and after, and the 1-minute load average before each timing. The machine
+is shared (2 cores, other jobs running): the ratio is the result, seconds depend on the load.
 
-Run: .venv/bin/python benchmarks/bench_searchlight_perm.py [--perm 199] [--today 8]
+Run: .venv/bin/python benchmarks/bench_searchlight_perm.py [--perm 199] [--commit 1a007d8]
 """
 
 from __future__ import annotations
@@ -29,8 +32,7 @@ import numpy as np
 
 from emostat.analysis import neuronnull as nn
 from emostat.analysis import searchlight as sl
-from emostat.analysis.kendall import kendall_tau_b, single_threaded_blas
-from emostat.analysis.mantel import perm_blocks, permuted_pairs
+from emostat.analysis.kendall import single_threaded_blas
 
 OUT = Path(__file__).parent / "results" / "searchlight_perm.json"
 
@@ -57,14 +59,42 @@ def gflops_single_thread(repeats: int = 3) -> float:
     return 2 * 1024 * 2047 * 1400 / best / 1e9
 
 
-def today_path(R, Y, perms, alpha=0.01):
-    """The pre-batching count-null step: tau and p of all neurons per batch of permutations."""
-    C = perms.shape[1]
-    q = Y.shape[1]
-    idx = permuted_pairs(perms, C)
-    Yp = np.concatenate([Y[i] for i in idx], axis=1)
-    _, p = kendall_tau_b(R, Yp)
-    return [nn.study_counts(p[:, b * q:(b + 1) * q], alpha) for b in range(len(perms))]
+OLD_SCRIPT = """
+import sys, time, json, numpy as np, pandas as pd
+from emostat.analysis import searchlight as sl
+R = np.load(sys.argv[1]); attr = pd.read_pickle(sys.argv[2]); out = {}
+for n in (8, 16):
+    t = time.perf_counter(); sl.count_null(R, attr, n_perm=n, seed=1)
+    out[n] = time.perf_counter() - t
+print(json.dumps(out))
+"""
+
+
+def today_path(R, attr, commit: str) -> dict:
+    """Seconds of the pre-session count_null (commit ``commit``) at n_perm = 8 and 16, in a
+    child process importing that commit's emostat."""
+    import subprocess
+    import sys
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "old"
+        tree.mkdir()
+        archive = subprocess.run(["git", "-C", str(root), "archive", commit, "emostat"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        np.save(Path(tmp) / "R.npy", R)
+        attr.to_pickle(Path(tmp) / "attr.pkl")
+        load = os.getloadavg()[0]
+        done = subprocess.run([sys.executable, "-c", OLD_SCRIPT, str(Path(tmp) / "R.npy"),
+                               str(Path(tmp) / "attr.pkl")], cwd=tree, check=True,
+                              capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": str(tree)})
+    t = {int(k): v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
+    batch = t[16] - t[8]
+    return {"commit": commit, "s_at_8": t[8], "s_at_16": t[16], "load1": load,
+            "s_per_perm": batch / 8, "s_for_199_extrapolated": t[8] + (199 - 8) / 8 * batch}
 
 
 def main(argv=None) -> dict:
@@ -72,23 +102,20 @@ def main(argv=None) -> dict:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--perm", type=int, default=199, help="batched permutations timed")
-    ap.add_argument("--today", type=int, default=8, help="permutations of today's path timed")
+    ap.add_argument("--commit", default="1a007d8", help="the pre-session code's commit")
     a = ap.parse_args(argv)
 
     A, attr, sizes, source = load_data()
     R = sl.neuron_rdms(A)
-    Y = attr.to_numpy(float)
-    n, q = R.shape[1], Y.shape[1]
+    n, q = R.shape[1], attr.shape[1]
     gf_before = gflops_single_thread()
-    C = int(round((1 + np.sqrt(1 + 8 * R.shape[0])) / 2))
-    perms = next(perm_blocks(C, a.today, 1))
-    today_s, today_load, _ = _timed(lambda: today_path(R, Y, perms))
+    today = today_path(R, attr, a.commit)
     b1_s, b1_load, null = _timed(lambda: nn.searchlight_null(R, attr, n_perm=a.perm, seed=1))
     b2_s, b2_load, null2 = _timed(lambda: nn.searchlight_null(R, attr, n_perm=a.perm, seed=1,
                                                               n_jobs=2))
     assert np.array_equal(null.null_counts, null2.null_counts)
     gf_after = gflops_single_thread()
-    today_per = today_s / a.today
+    per1, per2 = b1_s / (a.perm + 1), b2_s / (a.perm + 1)
     res = {
         "data": source, "neurons": n, "attributes": q, "pairs": R.shape[0],
         "cpu_count": os.cpu_count(), "python": platform.python_version(),
@@ -97,15 +124,14 @@ def main(argv=None) -> dict:
                         "average (1 min) is recorded before each timing",
         "single_thread_sgemm_gflops_before": gf_before,
         "single_thread_sgemm_gflops_after": gf_after,
-        "today_perms": a.today, "today_s": today_s, "today_load1": today_load,
-        "today_s_per_perm": today_per,
+        "today": today, "today_s_per_perm": today["s_per_perm"],
         "batched_perms": a.perm, "batched_1thread_s": b1_s, "batched_1thread_load1": b1_load,
-        "batched_1thread_s_per_perm": b1_s / (a.perm + 1),
+        "batched_1thread_s_per_perm": per1,
         "batched_2threads_s": b2_s, "batched_2threads_load1": b2_load,
-        "batched_2threads_s_per_perm": b2_s / (a.perm + 1),
-        "ratio_today_over_batched_1thread_per_perm": today_per / (b1_s / (a.perm + 1)),
-        "ratio_today_over_batched_2threads_per_perm": today_per / (b2_s / (a.perm + 1)),
-        "today_s_for_199_perms_extrapolated": today_per * 199,
+        "batched_2threads_s_per_perm": per2,
+        "ratio_today_over_batched_1thread_per_perm": today["s_per_perm"] / per1,
+        "ratio_today_over_batched_2threads_per_perm": today["s_per_perm"] / per2,
+        "ratio_today_over_batched_best_199": today["s_for_199_extrapolated"] / min(b1_s, b2_s),
         "flops_per_perm_unpacked": 2 * R.shape[0] * (R.shape[0] - 1) // 2 * n * q,
         "note": "the batched run includes the observed labelling (perm + 1 products) and the "
                 "count and max-T statistics of every permutation",

@@ -71,8 +71,9 @@ def _add_searchlight(s: argparse.ArgumentParser) -> None:
     s.add_argument("--n-perm-mantel", type=int, default=D["n_perm_mantel"],
                    help="Mantel permutations per neuron (0: skip; default %(default)s)")
     s.add_argument("--n-perm-count", type=int, default=D["n_perm_count"],
-                   help="permutations of the selective-neuron count null; each reruns the "
-                        "searchlight (0: skip; default %(default)s, smallest p .05)")
+                   help="emotion-label permutations of the searchlight shared by the max-T "
+                        "and count nulls, all in one batched product (0: skip; default "
+                        "%(default)s, smallest p 1/(B+1) = .005)")
 
 
 def _cmd_report(a):

@@ -90,13 +90,16 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "neuron_mantel": [("neuron", I), ("layer", I), ("attribute", S), ("tau", F),
                       ("p_asymptotic", F), ("p_value", F), ("p_method", S), ("unit", S),
                       ("role", S), ("n_perm", I)],
-    # Westfall-Young max-T per attribute over all neurons (the neuron claim's record): the best
-    # neuron's tau, its family-wise p, Holm over attributes, the permutation p's floor and
-    # Clopper-Pearson interval (emostat.analysis.neuronnull)
+    # Westfall-Young max-T over all neurons: per attribute the best neuron's tau, its
+    # family-wise p over that attribute's neurons (Holm over attributes), and p_fwer_joint over
+    # the joint family of all neurons x attributes (the neuron claim's record), the permutation
+    # p's floor and Clopper-Pearson intervals (emostat.analysis.neuronnull)
     "neuron_max_t": [("attribute", S), ("neuron", I), ("layer", I), ("estimate", F),
                      ("n_above", I), ("p_value", F), ("p_adjusted", F), ("p_floor", F),
-                     ("p_mc_low", F), ("p_mc_high", F), ("p_method", S), ("unit", S),
-                     ("role", S), ("n_perm", I)],
+                     ("p_mc_low", F), ("p_mc_high", F), ("p_fwer_joint", F),
+                     ("p_fwer_joint_mc_low", F), ("p_fwer_joint_mc_high", F),
+                     ("n_above_joint", I), ("p_method", S), ("unit", S), ("role", S),
+                     ("n_perm", I)],
     # permutation null of the count of selective neurons per attribute
     "neuron_count_null": [("attribute", S), ("count", S), ("statistic", F), ("null_mean", F),
                           ("null_sd", F), ("p_value", F), ("p_method", S), ("unit", S),

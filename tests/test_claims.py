@@ -33,10 +33,14 @@ def _count_null(p=(0.05, 0.05, 0.15, 0.75), n_perm=19):
                          "unit": "emotion label (27)", "role": "record", "n_perm": n_perm})
 
 
-def _max_t(p=(0.05, 0.15), n_perm=19, **contract):
-    """neuron_max_t as the `stats` engineer writes it (docs: tables contract), per attribute."""
-    t = pd.DataFrame({"attribute": ["valence", "arousal"], "neuron": [15511, 3], "layer": [5, 0],
-                      "estimate": [0.52, 0.2], "p_value": list(p),
+def _max_t(p=(0.05, 0.15), n_perm=19, pj=None, attributes=("valence", "arousal"),
+           **contract):
+    """neuron_max_t as neuronnull.max_t_table writes it (docs: tables contract), per attribute:
+    ``p_value`` the per-attribute max-T p, ``p_fwer_joint`` the joint-family one (default p)."""
+    n = len(attributes)
+    t = pd.DataFrame({"attribute": list(attributes), "neuron": np.arange(n) + 3,
+                      "layer": 0, "estimate": np.linspace(0.52, 0.2, n), "p_value": list(p),
+                      "p_fwer_joint": list(p if pj is None else pj),
                       "p_method": "Westfall-Young max-T over all neurons",
                       "unit": "emotion label (27)", "role": "record", "n_perm": n_perm})
     return t.assign(**contract)
@@ -137,41 +141,69 @@ def test_decide():
 
 def test_19_permutations_are_too_coarse_in_claims_and_console():
     # issue 14: the console said "survives" on p = .05 from 19 permutations (floor 1/20 = .05).
-    # Holm over 2 attributes: smallest adjusted p = 2 x .05 = .10, floor 2 x .05 = .10 > .05.
+    # The record is the joint max-T p: smallest p_fwer_joint .05, floor 1/20 = .05 (no
+    # multiplication: one family), but b = 0 of 19 gives the Clopper-Pearson interval
+    # [0, 1 - .025^(1/19)] = [0, .176], which contains .05.
     tables = {"neuron_max_t": _max_t(), "neuron_count_null": _count_null()}
     claims = build_claims(tables, REPRO)
     r = _record(claims, "neurons")
-    assert (r["test"], r["source_table"]) == ("max_t_holm", "neuron_max_t")
-    assert r["p_floor"] == pytest.approx(0.10) and r["p_value"] == pytest.approx(0.10)
+    assert (r["test"], r["source_table"]) == ("max_t_joint", "neuron_max_t")
+    assert r["p_floor"] == pytest.approx(0.05) and r["p_value"] == pytest.approx(0.05)
+    assert r["p_mc_high"] == pytest.approx(1 - 0.025 ** (1 / 19), abs=1e-12)
     assert r["decision"] == "too coarse to decide"
+    # Holm over the 2 per-attribute p's is supporting: adjusted 2 x .05 = .10, floor .10 > .05;
     # the count nulls are supporting rows, decided by the same rule
     sup = claims[(claims["claim"] == "neurons") & (claims["role"] == "supporting")]
-    assert sorted(sup["test"]) == ["count_null_selective_holm", "count_null_significant_holm"]
+    assert sorted(sup["test"]) == ["count_null_selective_holm", "count_null_significant_holm",
+                                   "max_t_holm"]
+    holm_row = sup[sup["test"] == "max_t_holm"].iloc[0]
+    assert holm_row["p_floor"] == pytest.approx(0.10) and holm_row["p_value"] == pytest.approx(0.10)
     assert set(sup["decision"]) == {"too coarse to decide"}
-    # one attribute only: floor .05 = alpha, but b = 0 of 19 gives the Clopper-Pearson
-    # interval [0, 1 - .025^(1/19)] = [0, .176], which contains .05
-    r1 = _record(build_claims({"neuron_max_t": _max_t().iloc[:1]}, REPRO), "neurons")
-    assert r1["p_mc_high"] == pytest.approx(1 - 0.025 ** (1 / 19), abs=1e-12)
-    assert r1["decision"] == "too coarse to decide"
     text = headline(claims)
     assert "1. Attribute neurons exist: too coarse to decide" in text
     assert "survives" not in text and ": supported" not in text
-    # with 9,999 permutations and p = .0001 the same claim is supported: floor 2 x 1e-4
-    many = _max_t(p=(1e-4, 0.3), n_perm=9999)
-    assert _record(build_claims({"neuron_max_t": many}, REPRO),
-                   "neurons")["decision"] == "supported"
-    # a table that carries the contract's own floor and interval: those are used as given
-    given = _max_t(p=(0.004, 0.3), n_perm=999, p_floor=0.001, p_mc_low=0.0011,
-                   p_mc_high=0.0102)
+    # with 9,999 permutations and joint p = .0001 the same claim is supported: floor 1e-4
+    many = _record(build_claims({"neuron_max_t": _max_t(p=(1e-4, 0.3), n_perm=9999)}, REPRO),
+                   "neurons")
+    assert many["decision"] == "supported" and many["p_floor"] == pytest.approx(1e-4)
+    # a table that carries the joint p's own floor and interval: those are used as given, and
+    # the record's p is the joint p (.004), not Holm's 2 x .003
+    given = _max_t(p=(0.003, 0.3), pj=(0.004, 0.3), n_perm=999, p_floor=0.001,
+                   p_mc_low=0.0001, p_mc_high=0.0002, p_fwer_joint_mc_low=0.0011,
+                   p_fwer_joint_mc_high=0.0102)
     g = _record(build_claims({"neuron_max_t": given}, REPRO), "neurons")
-    assert (g["p_floor"], g["p_mc_low"], g["p_mc_high"]) == pytest.approx((0.002, 0.0022,
-                                                                          0.0204))
-    assert g["decision"] == "supported"                    # Holm p .008, interval below .05
+    assert (g["p_value"], g["p_floor"], g["p_mc_low"], g["p_mc_high"]) == pytest.approx(
+        (0.004, 0.001, 0.0011, 0.0102))
+    assert g["decision"] == "supported" and g["estimate"] == 1     # one attribute <= .05
     # no neuron_max_t (no permutations run): the claim failed, never another table's verdict
     none = _record(build_claims({"neuron_count_null": _count_null(n_perm=9999,
                                                                   p=(1e-4,) * 4)}, REPRO),
                    "neurons")
     assert none["decision"] == "failed" and "neuron_max_t" in none["reason"]
+    # a table from before the joint max-T: failed, naming the missing column (no fallback)
+    old = _record(build_claims({"neuron_max_t": _max_t().drop(columns="p_fwer_joint")}, REPRO),
+                  "neurons")
+    assert old["decision"] == "failed" and "p_fwer_joint" in old["reason"]
+
+
+def test_199_permutations_decide_14_attributes_through_the_joint_max_t():
+    # issue 15 item 2: with B = 199 and 14 attributes Holm's floor is 14/200 = .07 > .05, so the
+    # Holm row cannot decide; the joint max-T p of the same draws has floor 1/200 = .005 and,
+    # at b = 0, the Clopper-Pearson interval [0, 1 - .025^(1/199)] = [0, .0184] (scipy
+    # binomtest(0, 199) exact interval), below .05: supported.
+    attrs = [f"a{i}" for i in range(14)]
+    p = [1 / 200] * 3 + [0.5] * 11
+    t = _max_t(p=p, pj=[1 / 200, 0.03, 0.2] + [0.9] * 11, n_perm=199, attributes=attrs)
+    claims = build_claims({"neuron_max_t": t}, REPRO)
+    r = _record(claims, "neurons")
+    assert r["p_value"] == pytest.approx(0.005) and r["p_floor"] == pytest.approx(0.005)
+    ci = __import__("scipy.stats", fromlist=["binomtest"]).binomtest(0, 199).proportion_ci(
+        method="exact")
+    assert (r["p_mc_low"], r["p_mc_high"]) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert r["decision"] == "supported"
+    assert r["estimate"] == 2                     # .005 and .03 <= .05 (joint p's, by hand)
+    h = claims[(claims["claim"] == "neurons") & (claims["test"] == "max_t_holm")].iloc[0]
+    assert h["p_floor"] == pytest.approx(14 / 200) and h["decision"] == "too coarse to decide"
 
 
 def test_glmm_record_is_in_log_odds_in_claims_and_console():

@@ -94,7 +94,7 @@ def test_max_t_random_draws_and_fwer_equal_brute_force():
     B = 40
     null = nn.searchlight_null(A, attr, n_perm=B, seed=11)
     perms = np.concatenate(list(perm_blocks(c, B, 11)))        # the same seeded draws
-    pf = nn.fwer_p(null)
+    pf = nn.fwer_p(null, joint=False)
     for k, a in enumerate(attr.columns):
         y = attr[a].to_numpy()
         mx = _brute_max(rdm, y, perms, c)
@@ -160,9 +160,51 @@ def test_monte_carlo_ci_equals_scipy_binomtest():
         assert (float(lo), float(hi)) == pytest.approx((ci.low, ci.high), abs=1e-12)
 
 
-def test_holm_perms_lets_holm_reach_alpha_over_the_attributes():
-    # with B draws the smallest Holm-adjusted p over q attributes is q / (B + 1)
-    B = nn.holm_perms(14)
-    assert B == 559 and 14 / (B + 1) <= 0.025
-    assert nn.holm([1 / (B + 1)] * 14).min() == pytest.approx(14 / (B + 1))
-    assert nn.holm([1 / 200] * 14).min() > 0.05           # why 199 cannot decide
+def test_joint_max_t_exact_equals_brute_force_over_neurons_and_attributes():
+    # single-step max-T over the whole family: under each of the 5! relabellings (the same one
+    # for every attribute RDM) the largest scipy tau-b over all neurons AND attributes
+    c = 5
+    A, attr = _data(c=c, n=7, q=3, seed=2)
+    rdm = sl.neuron_rdms(A)
+    perms = [list(p) for p in itertools.permutations(range(c))]
+    Y = attr.to_numpy()
+    jmax = np.array([max(_brute_max(rdm, Y[:, k], [p], c)[0] for k in range(Y.shape[1]))
+                     for p in perms])
+    obs = np.array([[ss.kendalltau(rdm[:, m], Y[:, k]).statistic for k in range(Y.shape[1])]
+                    for m in range(rdm.shape[1])])
+    null = nn.searchlight_null(A, attr, n_perm="exact")
+    np.testing.assert_allclose(nn.joint_max(null), jmax, atol=1e-12)
+    ref = np.array([[np.mean(jmax >= t - 1e-12) for t in row] for row in obs])  # exact share
+    np.testing.assert_allclose(nn.fwer_p(null), ref, atol=1e-15)
+    tab = nn.max_t_table(null, np.zeros(rdm.shape[1], int)).set_index("attribute")
+    for k, a in enumerate(attr.columns):
+        assert tab.loc[a, "p_fwer_joint"] == pytest.approx(np.mean(jmax >= obs[:, k].max()
+                                                                    - 1e-12), abs=1e-15)
+        assert tab.loc[a, "n_above_joint"] == int((ref[:, k] <= 0.05).sum())
+        assert tab.loc[a, "p_fwer_joint"] >= tab.loc[a, "p_value"]    # a larger family
+    assert tab["p_fwer_joint"].min() <= 0.05 < tab["p_fwer_joint"].max()   # not degenerate
+    assert tab["joint_null_q95"].iloc[0] == pytest.approx(np.quantile(jmax, 0.95))
+
+
+def test_joint_max_t_random_draws_equal_brute_force_with_mc_interval():
+    c, B = 7, 60
+    A, attr = _data(c=c, n=6, q=3, seed=4)
+    rdm = sl.neuron_rdms(A)
+    null = nn.searchlight_null(A, attr, n_perm=B, seed=5)
+    perms = np.concatenate(list(perm_blocks(c, B, 5)))           # the same seeded draws
+    Y = attr.to_numpy()
+    jmax = np.array([max(_brute_max(rdm, Y[:, k], [p], c)[0] for k in range(Y.shape[1]))
+                     for p in perms])
+    tab = nn.max_t_table(null, np.zeros(rdm.shape[1], int)).set_index("attribute")
+    for k, a in enumerate(attr.columns):
+        best = max(ss.kendalltau(rdm[:, m], Y[:, k]).statistic for m in range(rdm.shape[1]))
+        b = int(np.sum(jmax >= best - 1e-12))
+        assert tab.loc[a, "p_fwer_joint"] == pytest.approx((1 + b) / (B + 1))
+        ci = ss.binomtest(b, B).proportion_ci(method="exact")        # scipy Clopper-Pearson
+        assert (tab.loc[a, "p_fwer_joint_mc_low"], tab.loc[a, "p_fwer_joint_mc_high"]) == \
+            pytest.approx((ci.low, ci.high), abs=1e-12)
+    # per-attribute family-wise p (joint=False) is still the per-attribute brute force
+    pf = nn.fwer_p(null, joint=False)
+    mx = _brute_max(rdm, Y[:, 0], perms, c)
+    t0 = ss.kendalltau(rdm[:, 0], Y[:, 0]).statistic
+    assert pf[0, 0] == pytest.approx((1 + np.sum(mx >= t0 - 1e-12)) / (B + 1))

@@ -7,7 +7,8 @@ each for the run's alpha (:func:`alpha`), its headline k (:func:`headline_k`), t
 
 ``estimate`` is in the row's ``scale``: ``points`` (a proportion difference x 100), ``log-odds``
 (binomial GLMM), ``r``, ``tau``, ``count`` (attributes whose Holm-adjusted p <= alpha, on a
-claim-level row over attributes) or ``proportion``; a gaussian model of another outcome than
+claim-level row over attributes; for the neuron record, attributes whose joint max-T p <= alpha)
+or ``proportion``; a gaussian model of another outcome than
 accuracy has that outcome's name as scale. ``conf_low/conf_high`` are kept only when the
 interval is over the same unit as the p (same fit, or ``conf_method`` naming ``unit``'s unit).
 """
@@ -46,8 +47,10 @@ class Record:
     test: str | None
 
 
-# Westfall-Young max-T over all neurons per attribute, Holm over attributes (table of `stats`)
-_NEURONS = Record("neuron_max_t", None, None, "max_t_holm")
+# Westfall-Young single-step max-T over all neurons x attributes jointly (p_fwer_joint of
+# neuron_max_t, floor 1/(B+1)); Holm over the per-attribute max-T p's is a supporting row
+_NEURONS = Record("neuron_max_t", None, None, "max_t_joint")
+_NEURONS_HOLM = Record("neuron_max_t", None, None, "max_t_holm")
 _IMPORTANCE = Record("attribute_importance", "role", "record", "mantel_holm")
 _LINK = Record("importance_link", "role", "record", None)
 _WHOLE = Record("whole_model_rsa", "role", "record", "mantel")
@@ -239,6 +242,34 @@ def _family_row(claim: str, g: pd.DataFrame, rec: Record, a: float, what: str,
                 _why=f"{n_sig} of {m} attributes {what} (Holm-adjusted p <= alpha)")
 
 
+def _joint_row(t: pd.DataFrame, rec: Record, a: float) -> dict:
+    """The neuron claim's record: the smallest joint max-T p of ``neuron_max_t`` (the
+    permutation maximum over all neurons and attributes; no further adjustment), estimate =
+    attributes whose best neuron has joint p <= alpha."""
+    if "p_fwer_joint" not in t.columns:
+        return _absent("neurons", None, None, rec, f"{rec.table!r} has no p_fwer_joint column "
+                       "(written before the joint max-T): re-run the analysis")
+    pj = t["p_fwer_joint"].to_numpy(float)
+    if not np.isfinite(pj).any():
+        return _absent("neurons", None, None, rec, f"{rec.table!r}: no attribute has a p-value")
+    i = int(np.nanargmin(pj))
+    r = t.iloc[i]
+    own = r.drop(["p_value", "p_mc_low", "p_mc_high"], errors="ignore")
+    if "p_fwer_joint_mc_low" not in r.index:        # no interval of its own: from n_perm
+        own = own.drop("p_floor", errors="ignore")
+    c = p_contract(own.rename({"p_fwer_joint": "p_value", "p_fwer_joint_mc_low": "p_mc_low",
+                               "p_fwer_joint_mc_high": "p_mc_high"}))
+    n_sig = int(np.nansum(pj <= a))
+    method = r.get("p_fwer_joint_method")
+    return _row("neurons", None, None, "record", rec.test, rec.table, estimate=float(n_sig),
+                scale="count", p_value=float(pj[i]),
+                p_method=method if isinstance(method, str) else
+                "Westfall-Young single-step max-T over all neurons x attributes jointly",
+                unit=r.get("unit"), **c, _direction=True,
+                _why=f"{n_sig} of {len(t)} attributes have a neuron beyond the permutation "
+                     "maximum over all neurons and attributes (joint max-T p <= alpha)")
+
+
 def _neurons(tables, design, a) -> list[dict]:
     rec = record_of("neurons", design)
     t = tables.get(rec.table)
@@ -247,8 +278,9 @@ def _neurons(tables, design, a) -> list[dict]:
         rows.append(_absent("neurons", None, None, rec, f"record table {rec.table!r} is not "
                             "in this run (no permutations of the searchlight?)"))
     else:
-        rows.append(_family_row("neurons", t, rec, a, "have a neuron beyond the permutation "
-                                "maximum over all neurons"))
+        rows.append(_joint_row(t, rec, a))
+        rows.append(_family_row("neurons", t, _NEURONS_HOLM, a, "have a neuron beyond the "
+                                "permutation maximum over all neurons", role="supporting"))
     counts = tables.get("neuron_count_null")
     for value in ([] if counts is None else sorted(set(counts["count"]))):
         sup = Record("neuron_count_null", "count", value, f"count_null_{value}_holm")

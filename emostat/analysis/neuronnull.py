@@ -11,13 +11,27 @@ pairs of RDM entries a partial sum lies in [-2047, 2047], so ``S1 + 4096 * S2`` 
 columns packed into one) is an integer below 2**23, exact in float32, and is split back exactly
 (``S2 = rint(v / 4096)``). Half the multiplies of the plain product, no rounding anywhere.
 
+Cost: neurons x pair-pairs x attributes / 2 multiply-adds per permutation (3.2e10 for the
+release). No exact shortcut through the pair permutation lowers it: a relabelling maps the
+attribute's sign vector over pair-pairs to a permuted copy, S(pi) = <s_n, P_pi t_a>, so each
+draw is a fresh inner product over all pair-pairs. Kendall's merge-sort count per neuron x
+column (about P log2 P = 3,000 steps for P = 351 entries, against 61,425 pair-pairs) is exact
+and has fewer operations, but it is not a dense product; without compiled kernels (numpy only)
+it is not the faster route. Packing 3 columns per float32 needs blocks of <= 160 pairs, where
+the numpy unpacking per block costs more than the multiplies saved.
+
 From the same permutations (count null and max-T share them):
 
 * :func:`count_null` - the study's count of significant / selective neurons (study q < alpha over
   all neuron x attribute tests), recounted under each permutation.
-* :func:`neuron_max_t` - Westfall-Young single-step max-T per attribute over ALL neurons: each
-  neuron's family-wise p is the share of permutations whose best neuron beats it, so the
-  selection of the best neurons on the same data is inside the null.
+* :func:`neuron_max_t` - Westfall-Young single-step max-T over ALL neurons: each neuron's
+  family-wise p is the share of permutations whose best neuron beats it, so the selection of
+  the best neurons on the same data is inside the null. Per attribute (``p_value``, Holm over
+  attributes in ``p_adjusted``) and over the joint family of every neuron x attribute test
+  (``p_fwer_joint``: the permutation maximum over neurons AND attributes, all attribute RDMs
+  relabelled by the same permutation). The joint p controls the family-wise error over all
+  tests with floor 1/(B+1) (.005 at B = 199), where Holm over q per-attribute p's needs
+  q/(B+1) <= alpha (559 draws for 14 attributes).
 """
 
 from __future__ import annotations
@@ -212,12 +226,6 @@ def _perm_p(exceed: np.ndarray, B: int, exact: bool) -> np.ndarray:
     return exceed / B if exact else (1 + exceed) / (1 + B)
 
 
-def holm_perms(n_attributes: int, alpha: float = 0.05) -> int:
-    """Permutations B whose Holm floor n_attributes / (B + 1) is at most alpha / 2 (so the
-    adjusted p can decide at alpha): ceil(2 q / alpha) - 1, 559 for 14 attributes."""
-    return int(np.ceil(2 * n_attributes / alpha)) - 1
-
-
 def holm(p) -> np.ndarray:
     """Holm-adjusted p (statsmodels multipletests), NaN kept out of the family."""
     from statsmodels.stats.multitest import multipletests
@@ -259,22 +267,42 @@ def count_table(null: SearchlightNull, alpha: float = 0.05) -> pd.DataFrame:
                       role="record", n_perm=np.int64(null.n_perm))
 
 
-def fwer_p(null: SearchlightNull) -> np.ndarray:
-    """(neurons, q) Westfall-Young single-step max-T family-wise p over all neurons."""
+def joint_max(null: SearchlightNull) -> np.ndarray:
+    """(B,) the permutation maximum over all neurons AND all attributes: every attribute RDM
+    is relabelled by the same permutation, so the row maximum of ``null_max`` is the single-step
+    max-T null of the whole neuron x attribute family (NaN: no finite tau in that draw)."""
+    ok = np.isfinite(null.null_max)
+    return np.where(ok.any(axis=1), np.max(np.where(ok, null.null_max, -np.inf), axis=1), np.nan)
+
+
+def exceed_counts(d: np.ndarray, maxima: np.ndarray) -> np.ndarray:
+    """For each value of d, the number of finite ``maxima`` at least as large (NaN stays NaN)."""
+    col = np.sort(maxima[np.isfinite(maxima)])
+    out = (len(col) - np.searchsorted(col, d, side="left")).astype(float)
+    return np.where(np.isfinite(d), out, np.nan)
+
+
+def fwer_p(null: SearchlightNull, joint: bool = True) -> np.ndarray:
+    """(neurons, q) Westfall-Young single-step max-T family-wise p: over all neurons and
+    attributes together (``joint``, the family of every neuron x attribute test), or over the
+    neurons of each attribute alone."""
     d = directed(null.tau, null.alternative)
-    srt = np.sort(null.null_max, axis=0)          # (B, q), NaN last
-    exceed = np.empty(d.shape)
-    for k in range(d.shape[1]):
-        col = srt[:, k][np.isfinite(srt[:, k])]
-        exceed[:, k] = len(col) - np.searchsorted(col, d[:, k], side="left")
-    p = _perm_p(exceed, null.n_perm, null.exact)
-    return np.where(np.isfinite(d), p, np.nan)
+    if joint:
+        exceed = exceed_counts(d, joint_max(null))
+    else:
+        exceed = np.column_stack([exceed_counts(d[:, k], null.null_max[:, k])
+                                  for k in range(d.shape[1])])
+    return _perm_p(exceed, null.n_perm, null.exact)
 
 
 def max_t_table(null: SearchlightNull, layer: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
-    """The ``neuron_max_t`` table: per attribute the best neuron and its max-T p."""
+    """The ``neuron_max_t`` table: per attribute the best neuron, its max-T p over that
+    attribute's neurons (``p_value``; Holm over attributes in ``p_adjusted``) and over the joint
+    family of all neurons x attributes (``p_fwer_joint``, with its own Monte-Carlo interval)."""
     d = directed(null.tau, null.alternative)
-    pf = fwer_p(null)
+    jmax = joint_max(null)
+    pf = fwer_p(null, joint=False)
+    pj = fwer_p(null, joint=True)
     rows = []
     for k, a in enumerate(null.attributes):
         col = np.where(np.isfinite(d[:, k]), d[:, k], -np.inf)
@@ -283,19 +311,34 @@ def max_t_table(null: SearchlightNull, layer: np.ndarray, alpha: float = 0.05) -
         rows.append((a, best, int(layer[best]), float(null.tau[best, k]),
                      float(np.nanquantile(null.null_max[:, k], 1 - alpha)),
                      float(np.median(null.null_max[:, k])), exceed,
-                     int((pf[:, k] <= alpha).sum())))
+                     int((pf[:, k] <= alpha).sum()), float(exceed_counts(d[best, k], jmax)),
+                     int((pj[:, k] <= alpha).sum())))
     out = pd.DataFrame(rows, columns=["attribute", "neuron", "layer", "estimate", "null_q95",
-                                      "null_median", "exceed", "n_above"])
-    p = _perm_p(out["exceed"].to_numpy(float), null.n_perm, null.exact)
+                                      "null_median", "exceed", "n_above", "exceed_joint",
+                                      "n_above_joint"])
+    B, ex = null.n_perm, null.exact
+    p = _perm_p(out["exceed"].to_numpy(float), B, ex)
+    ej = out["exceed_joint"].to_numpy(float)
+    mcj = mc_columns(np.nan_to_num(ej, nan=B), B, ex, alpha)     # NaN rows masked below
+    mcj = {c: np.where(np.isfinite(ej), v, np.nan) for c, v in mcj.items() if c != "mc_warning"}
     out = out.assign(p_value=p, p_adjusted=holm(p),
-                     **mc_columns(out["exceed"].to_numpy(), null.n_perm, null.exact, alpha))
+                     **mc_columns(out["exceed"].to_numpy(), B, ex, alpha),
+                     joint_null_q95=float(np.nanquantile(jmax, 1 - alpha)),
+                     p_fwer_joint=_perm_p(ej, B, ex), p_fwer_joint_mc_low=mcj["p_mc_low"],
+                     p_fwer_joint_mc_high=mcj["p_mc_high"])
     side = {"greater": "largest tau", "less": "smallest tau", "two-sided": "largest |tau|"}
     method = (f"Westfall-Young max-T: emotion-label permutation, the {side[null.alternative]} "
-              f"over all {len(d)} neurons recomputed per permutation, {_how(null.exact, 'max')}")
-    return out.drop(columns="exceed").assign(
+              f"over all {len(d)} neurons recomputed per permutation, {_how(ex, 'max')}")
+    joint = (f"Westfall-Young single-step max-T over all {len(d)} neurons x "
+             f"{len(null.attributes)} attributes jointly (every attribute RDM relabelled by the "
+             f"same permutation; the {side[null.alternative]} over the whole family), "
+             f"{_how(ex, 'max')}")
+    return out.drop(columns=["exceed", "exceed_joint"]).assign(
         p_method=method, p_adjusted_method=f"Holm over {len(null.attributes)} attributes",
-        n_above_rule=f"neurons with family-wise p <= {alpha:g}",
-        unit=f"emotion label ({null.n_concepts})", role="record", n_perm=np.int64(null.n_perm))
+        p_fwer_joint_method=joint,
+        n_above_rule=f"neurons with family-wise p <= {alpha:g} (n_above: per attribute; "
+                     "n_above_joint: joint family)",
+        unit=f"emotion label ({null.n_concepts})", role="record", n_perm=np.int64(B))
 
 
 def count_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 0,
@@ -330,7 +373,9 @@ def neuron_max_t(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 
     DataFrame (``neuron_max_t``): ``attribute, neuron, layer, estimate`` (the best tau),
     ``null_q95, null_median`` (of the permutation maximum), ``n_above`` (neurons with
     family-wise p <= alpha), ``p_value, p_adjusted`` (Holm over attributes), ``p_floor,
-    p_mc_low, p_mc_high, mc_warning, p_method, p_adjusted_method, unit, role, n_perm``.
+    p_mc_low, p_mc_high, mc_warning, p_method, p_adjusted_method``; the joint family:
+    ``n_above_joint, joint_null_q95, p_fwer_joint, p_fwer_joint_mc_low, p_fwer_joint_mc_high,
+    p_fwer_joint_method``; ``n_above_rule, unit, role, n_perm``.
     """
     null = searchlight_null(A_or_rdms, attr_rdms, n_perm=n_perm, seed=seed,
                             alternative=alternative, n_jobs=n_jobs)

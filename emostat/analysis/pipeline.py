@@ -161,10 +161,11 @@ def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks, 
     ``mantel_top``: neurons per attribute given a Mantel p (the best-ranked; an int, or
     ``"k"`` for the top-k set at the headline k); ``n_perm_mantel`` and ``n_perm_count``:
     permutations (0 skips the table(s)); ``n_perm_count`` permutations are shared by the count
-    and max-T nulls, and ``neuron_rsa`` gains the family-wise ``p_fwer`` of every neuron.
-    The permutations are raised to :func:`emostat.analysis.neuronnull.holm_perms` when fewer
-    (559 for 14 attributes): with B draws no Holm-adjusted p over q attributes can fall below
-    q / (B + 1), so 199 could never reach .05 over 14 attributes.
+    and max-T nulls, and ``neuron_rsa`` gains the family-wise ``p_fwer`` of every neuron
+    (joint family of all neuron x attribute tests).
+    The neuron claim's record is the joint max-T over all neurons x attributes
+    (``neuron_max_t.p_fwer_joint``, floor 1/(B+1) = .005 at 199), so 199 draws decide; Holm
+    over the per-attribute max-T p's (floor q/(B+1)) is a supporting column.
     ``n_jobs``: threads of the batched product. Defaults in :data:`SEARCHLIGHT_PERM`.
     """
     from emostat.analysis import neuronnull as nn
@@ -190,8 +191,8 @@ def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks, 
                                                 n_perm=int(cfg["n_perm_mantel"]), seed=s[0],
                                                 layer_sizes=layer_sizes, neuron_rsa=rsa)
     if int(cfg["n_perm_count"]) > 0:
-        B = max(int(cfg["n_perm_count"]), nn.holm_perms(attr_rdms.shape[1]))
-        null = nn.searchlight_null(R, attr_rdms, n_perm=B, seed=s[1], n_jobs=int(cfg["n_jobs"]))
+        null = nn.searchlight_null(R, attr_rdms, n_perm=int(cfg["n_perm_count"]), seed=s[1],
+                                   n_jobs=int(cfg["n_jobs"]))
         layer, _ = sl.layer_units(layer_sizes, R.shape[1])
         out["neuron_count_null"] = nn.count_table(null)
         out["neuron_max_t"] = nn.max_t_table(null, layer)
