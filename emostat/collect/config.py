@@ -42,6 +42,8 @@ BACKENDS = ("local", "ray")
 CHOICE_PROMPTS = ("short", "options")
 REPRESENTATIONS = ("zero_shot", "prompt_tuning")
 PT_FIELDS = ("representation", "pt_tokens", "pt_steps", "pt_lr", "pt_seeds")
+GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_per_concept",
+                   "geometry_probe_layers", "geometry_probe_perm", "geometry_perm")
 DTYPES = ("float32", "bfloat16", "float16")
 KERNELS = ("onednn", "torch")          # emostat.collect.fastcpu (no torch import here)
 QUANTIZE = ("none", "int8")
@@ -197,6 +199,13 @@ class CollectConfig:
     ray_num_gpus: float = 0
     ray_memory_gb: float = 0
     ray_actors: int = 2
+    geometry: bool = True
+    geometry_items: int = 27
+    geometry_random: int = 5
+    geometry_per_concept: int | None = None
+    geometry_probe_layers: int | None = 10
+    geometry_probe_perm: int = 199
+    geometry_perm: int = 999
 
     # ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -213,6 +222,7 @@ class CollectConfig:
                 "ray_actors", "workers", "cpu_kernel"}
         if self.representation == "zero_shot":
             skip |= set(PT_FIELDS)
+        skip |= set(GEOMETRY_FIELDS)        # the geometry tables record their own options
         if self.space is None:              # runs before the field existed keep their identity
             skip.add("space")
         d = {k: v for k, v in self.to_dict().items() if k not in skip}
@@ -299,7 +309,8 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
       and cfg.calibration_folds >= 2, where, "calibration_folds",
       f"expected an integer >= 2, got {cfg.calibration_folds!r}")
     for key in ("threads", "workers", "batch_size", "items_per_shard", "conditions_per_shard",
-                "max_new_tokens", "n_folds", "ray_actors"):
+                "max_new_tokens", "n_folds", "ray_actors", "geometry_items", "geometry_random",
+                "geometry_probe_perm", "geometry_perm"):
         v = getattr(cfg, key)
         c(isinstance(v, int) and not isinstance(v, bool) and v >= 1, where, key,
           f"expected a positive integer, got {v!r}")
@@ -308,6 +319,10 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
     c(cfg.items_per_emotion is None or (isinstance(cfg.items_per_emotion, int)
                                         and cfg.items_per_emotion >= 1),
       where, "items_per_emotion", f"expected a positive integer, got {cfg.items_per_emotion!r}")
+    for key in ("geometry_per_concept", "geometry_probe_layers"):
+        v = getattr(cfg, key)
+        c(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 2), where, key,
+          f"expected an integer >= 2 (or omit it), got {v!r}")
     c(isinstance(cfg.ks, list) and len(cfg.ks) > 0, where, "ks", "expected a non-empty list")
     for k in cfg.ks:
         ok = (isinstance(k, int) and not isinstance(k, bool) and k >= 1) or (
