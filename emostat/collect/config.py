@@ -260,11 +260,13 @@ PROFILES: dict[str, dict] = {
     # task 1.6x slower and no more accurate (0.54 vs 0.57 calibrated, 27 x 8 items).
     "default": {"tasks": ["choice"], "items_per_emotion": None, "n_folds": 3, "ks": [0.05],
                 "n_random_draws": 20, "chat": False, "workers": 2, "items_per_shard": 27,
-                "conditions_per_shard": 17},
+                "conditions_per_shard": 17, "geometry_items": 8},
     # Same pipeline, smaller: the choice task, 1 situation per emotion, 2 attributes, 3 draws
     # (collection measured 20 s, `emostat run --quick` 65 s with the analysis).
     "quick": {"tasks": ["choice"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
-              "n_random_draws": 3, "attributes": ["valence", "arousal"], "chat": False},
+              "n_random_draws": 3, "attributes": ["valence", "arousal"], "chat": False,
+              "geometry_items": 6, "geometry_per_concept": 4, "geometry_probe_perm": 99,
+              "geometry_perm": 199},
     # Everything (for GPUs / clusters): all items, binary and 27-way choice, two k, 20 draws.
     "full": {},
 }
