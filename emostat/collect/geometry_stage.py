@@ -87,20 +87,17 @@ def run_geometry_stage(cfg, out, lm, space, run_prov: dict, run_fingerprint: str
         print("geometry: concept vectors, RSA, PCA, probes"
               + (", steering" if decoder else "") + " ...", flush=True)
     sim = space.mean_rdm()
-    import torch
+    from threadpoolctl import threadpool_limits
 
-    n_threads = torch.get_num_threads()
-    if cfg.device == "cpu":          # the workers are done: the stage may use their cores
-        torch.set_num_threads(max(cfg.threads, cfg.workers))
-    try:
+    # numpy / scikit-learn BLAS kept to the run's threads, as torch is (one quick run without
+    # this limit, on a loaded 2-core machine, spent 329 s in the probes)
+    with threadpool_limits(limits=cfg.threads):
         summary = run_geometry(out, stimuli=geometry_stimuli(space, cfg.geometry_per_concept),
                                means=space.means.loc[list(space.concepts)], similarity=sim,
                                words=dict(space.words), options=geometry_options(cfg),
                                seed=cfg.seed, quiet=True, lm=lm, tables_dir=folder,
                                prov_extra={**run_prov, "stage": "geometry",
                                            "geometry_fingerprint": fp})
-    finally:
-        torch.set_num_threads(n_threads)
     timing = summary["timing_s"]
     if not quiet:
         print(f"geometry: {time.perf_counter() - t0:.0f} s ("
