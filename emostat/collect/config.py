@@ -269,8 +269,7 @@ PROFILES: dict[str, dict] = {
     # (collection measured 20 s, `emostat run --quick` 65 s with the analysis).
     "quick": {"tasks": ["choice"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
               "n_random_draws": 3, "attributes": ["valence", "arousal"], "chat": False,
-              "geometry_items": 6, "geometry_per_concept": 4, "geometry_probe_perm": 99,
-              "geometry_perm": 199},
+              "geometry_items": 6, "geometry_per_concept": 4, "geometry_probe_perm": 99},
     # Everything (for GPUs / clusters): all items, binary and 27-way choice, two k, 20 draws.
     "full": {},
 }
