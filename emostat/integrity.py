@@ -23,11 +23,13 @@ DATASETS = ("activations", "baseline", "inference")
 
 
 def run_files(out) -> list[Path]:
-    """The Parquet files that make up a run (results/ and other folders excluded), sorted."""
+    """The Parquet files that make up a run (results/ and other folders excluded; the
+    geometry stage's ``geometry/geometry_*.parquet`` included), sorted."""
     out = Path(out)
     files = [p for p in out.glob("*.parquet") if p.is_file()]
     for d in DATASETS:
         files += [p for p in (out / d).glob("part-*.parquet") if p.is_file()]
+    files += [p for p in (out / "geometry").glob("geometry_*.parquet") if p.is_file()]
     return sorted(files)
 
 

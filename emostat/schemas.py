@@ -39,6 +39,11 @@ BROOM = [("estimate", F), ("std_error", F), ("statistic", F), ("df", F), ("p_val
 _PAIRED = [("q_value", F), ("q_value_bh", F), ("p_value_perm", F), ("p_method", S),
            ("p_method_perm", S), ("unit", S), ("role", S), ("test", S)]
 
+# the inference columns of every geometry results table
+_GEOM = [("test", S), ("role", S), ("estimate", F), ("conf_low", F), ("conf_high", F),
+         ("statistic", F), ("p_value", F), ("p_method", S), ("unit", S),
+         ("n_perm", F), ("p_floor", F), ("p_mc_low", F), ("p_mc_high", F)]
+
 _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # ---- human data (emostat import-release) -------------------------------------------------
     # One row per participant of each experiment, with the study's exclusion decision.
@@ -166,6 +171,28 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                ("p_value", F), ("p_method", S), ("unit", S), ("p_floor", F), ("p_mc_low", F),
                ("p_mc_high", F), ("n_perm", I), ("alpha", F), ("headline", B),
                ("decision", S), ("reason", S)],
+    # ---- the layer-wise geometry (docs/geometry.md; collect stage, read by analyse) -------------
+    # layer x concept: concept vector (mean over its stimuli minus the grand mean) and its norm.
+    "geometry_vectors": [("site", S), ("layer", I), ("concept", S),
+                         ("values", pa.list_(pa.float32())), ("norm", F), ("n_stimuli", I)],
+    # layer x human RDM (test layer_mantel) + one max_over_layers row (role record) per RDM.
+    "geometry_layer_rsa": [("layer", I), ("depth", F), ("attribute", S), ("scale", S)] + _GEOM,
+    # layer x PC x attribute (pc_pearson) + one max_over_layers row per PC x attribute.
+    "geometry_pca": [("layer", I), ("depth", F), ("component", S), ("attribute", S),
+                     ("scale", S)] + _GEOM,
+    # layer x concept: PC1, PC2 scores and explained shares (one attribute:<name> column each).
+    "geometry_pca_scores": [("layer", I), ("concept", S), ("PC1", F), ("PC2", F),
+                            ("explained1", F), ("explained2", F)],
+    # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside.
+    "geometry_probes": [("layer", I), ("depth", F), ("control_accuracy", F), ("chance", F),
+                        ("scale", S)] + _GEOM,
+    # item x vector x scale of the steering grid (kind concept | random).
+    "geometry_steering": [("layer", I), ("item", S), ("vector", S), ("kind", S),
+                          ("target", S), ("scale", F), ("delta_logp", F), ("delta_choice", I)],
+    # mixed models of the steering grid: dose (record), at_scale, choice_at_scale; scale = the
+    # steering scale of an at_scale row (null for the dose model).
+    "geometry_steering_test": [("layer", I), ("model", S), ("term", S), ("status", S),
+                               ("scale", F)] + _GEOM,
 }
 
 # Results tables (written by emostat reproduce / analyse): the inference rules apply to them.
@@ -176,7 +203,8 @@ RESULTS_TABLES = frozenset({
     "masking_mixed_glance", "neuron_counts", "layer_distribution", "human_means",
     "attribute_rdms", "human_rdm", "appraisal_loadings", "rating_icc", "baseline_accuracy",
     "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
-    "claims"})
+    "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
+    "geometry_probes", "geometry_steering", "geometry_steering_test"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES

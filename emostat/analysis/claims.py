@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from emostat.analysis.geometry_claims import geometry_claim_rows
 from emostat.analysis.pcontract import holm, mc_interval, missing, p_contract, same_unit
 from emostat.errors import InputError
 from emostat.format import fmt_p_alpha
@@ -63,7 +64,15 @@ RECORD: dict[tuple[str, str], Record] = {
 RECORD.update({
     ("masking", "reproduction"): Record("masking_mixed_model", "model", "record", "mask_lmm"),
     ("masking", "experiment"): Record("masking_mixed_model", "model", "item_glmm", "item_glmm"),
-    ("above_chance", "experiment"): Record("task_chance", None, None, "exact_binomial")})
+    ("above_chance", "experiment"): Record("task_chance", None, None, "exact_binomial"),
+    # the geometry (emostat.analysis.geometry_claims): max-over-layers rows and the dose model;
+    # layer_rsa's test is the similarity row's, or Holm over attributes without similarity
+    ("layer_rsa", "experiment"): Record("geometry_layer_rsa", "role", "record", None),
+    ("pc_attribute", "experiment"): Record("geometry_pca", "role", "record",
+                                           "max_over_layers_pc1_holm"),
+    ("probe", "experiment"): Record("geometry_probes", "role", "record", "max_over_layers"),
+    ("steering", "experiment"): Record("geometry_steering_test", "role", "record",
+                                       "steering_dose")})
 
 
 # ---- the four rules ---------------------------------------------------------------------------
@@ -454,6 +463,8 @@ def build_claims(tables: dict[str, pd.DataFrame], design: dict) -> pd.DataFrame:
                 else:
                     rows += fn(tables, design, a, task, k)
     rows += _whole_model(tables, design, a)
+    rows += [_row(g.pop("claim"), None, None, g.pop("role"), g.pop("test"),
+                  g.pop("source_table"), **g) for g in geometry_claim_rows(tables, a)]
     for r in rows:
         decision, reason = decide(r["p_value"], alpha=a, p_floor=r["p_floor"],
                                   p_mc_low=r["p_mc_low"], p_mc_high=r["p_mc_high"],

@@ -16,6 +16,7 @@ import pandas as pd
 
 from emostat import io
 from emostat.analysis.claims import build_claims, make_design
+from emostat.analysis.geometry_claims import run_geometry_tables
 from emostat.constants import K_HEADLINE, K_VALUES, pair_indices
 from emostat.errors import InputError
 from emostat.integrity import check_run
@@ -474,6 +475,7 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
         tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
                                                     n_boot=0, n_perm=n_perm, seed=s[2])
 
+    tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
     config = manifest.get("config") or {}
     design = make_design("experiment", ks, headline_k=config.get("headline_k"),
                          alpha=config.get("alpha"), tasks=list(tables["task_chance"]["task"]),
@@ -535,6 +537,7 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
     if human.mean_rdm is not None:
         tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
                                                     n_boot=0, n_perm=n_perm, seed=s[2])
+    tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
     config = manifest.get("config") or {}
     design = make_design("experiment", ks, alpha=config.get("alpha"), tasks=[],
                          untested=untested_claims(space))

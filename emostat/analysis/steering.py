@@ -73,7 +73,7 @@ def steering_test(rows: pd.DataFrame) -> pd.DataFrame:
         if c not in res.columns:
             res[c] = np.nan
     res = res[keep]
-    res["conf_method"] = np.where(res["p_method"] == "Satterthwaite t",
+    res["conf_method"] = np.where(res["p_method"].astype(str).str.startswith("Satterthwaite"),
                                   "Satterthwaite t interval", "Wald z interval")
     res["n_perm"], res["p_floor"] = 0, 0.0
     res["p_mc_low"], res["p_mc_high"] = np.nan, np.nan

@@ -42,6 +42,8 @@ BACKENDS = ("local", "ray")
 CHOICE_PROMPTS = ("short", "options")
 REPRESENTATIONS = ("zero_shot", "prompt_tuning")
 PT_FIELDS = ("representation", "pt_tokens", "pt_steps", "pt_lr", "pt_seeds")
+GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_per_concept",
+                   "geometry_probe_layers", "geometry_probe_perm", "geometry_perm")
 DTYPES = ("float32", "bfloat16", "float16")
 KERNELS = ("onednn", "torch")          # emostat.collect.fastcpu (no torch import here)
 QUANTIZE = ("none", "int8")
@@ -197,6 +199,13 @@ class CollectConfig:
     ray_num_gpus: float = 0
     ray_memory_gb: float = 0
     ray_actors: int = 2
+    geometry: bool = True
+    geometry_items: int = 27
+    geometry_random: int = 5
+    geometry_per_concept: int | None = None
+    geometry_probe_layers: int | None = 10
+    geometry_probe_perm: int = 199
+    geometry_perm: int = 999
 
     # ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -213,6 +222,7 @@ class CollectConfig:
                 "ray_actors", "workers", "cpu_kernel"}
         if self.representation == "zero_shot":
             skip |= set(PT_FIELDS)
+        skip |= set(GEOMETRY_FIELDS)        # the geometry tables record their own options
         if self.space is None:              # runs before the field existed keep their identity
             skip.add("space")
         d = {k: v for k, v in self.to_dict().items() if k not in skip}
@@ -248,13 +258,18 @@ PROFILES: dict[str, dict] = {
     # 10 minutes here, and on SmolLM2-135M it is at chance (37% calibrated); it stays available (tasks = ["binary",
     # "choice"]). Raw prompts (chat = false): on SmolLM2-135M the chat wrapper made the binary
     # task 1.6x slower and no more accurate (0.54 vs 0.57 calibrated, 27 x 8 items).
+    # Geometry stage (8 steering items x 32 vectors x 3 scales, 405 stimuli, 10 probed layers,
+    # 199 shuffles): 106 s measured at load 4-5, 1-thread matmul 35-54 GFLOPS (residuals 62 s,
+    # probes 13 s, steering 29 s); the quick profile's (108 stimuli, 6 items): 28 s inside
+    # `emostat run --quick` at load 2-3, 50 GFLOPS (49 s alone at 45-69 GFLOPS).
     "default": {"tasks": ["choice"], "items_per_emotion": None, "n_folds": 3, "ks": [0.05],
                 "n_random_draws": 20, "chat": False, "workers": 2, "items_per_shard": 27,
-                "conditions_per_shard": 17},
+                "conditions_per_shard": 17, "geometry_items": 8},
     # Same pipeline, smaller: the choice task, 1 situation per emotion, 2 attributes, 3 draws
     # (collection measured 20 s, `emostat run --quick` 65 s with the analysis).
     "quick": {"tasks": ["choice"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
-              "n_random_draws": 3, "attributes": ["valence", "arousal"], "chat": False},
+              "n_random_draws": 3, "attributes": ["valence", "arousal"], "chat": False,
+              "geometry_items": 6, "geometry_per_concept": 4, "geometry_probe_perm": 99},
     # Everything (for GPUs / clusters): all items, binary and 27-way choice, two k, 20 draws.
     "full": {},
 }
@@ -299,7 +314,8 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
       and cfg.calibration_folds >= 2, where, "calibration_folds",
       f"expected an integer >= 2, got {cfg.calibration_folds!r}")
     for key in ("threads", "workers", "batch_size", "items_per_shard", "conditions_per_shard",
-                "max_new_tokens", "n_folds", "ray_actors"):
+                "max_new_tokens", "n_folds", "ray_actors", "geometry_items", "geometry_random",
+                "geometry_probe_perm", "geometry_perm"):
         v = getattr(cfg, key)
         c(isinstance(v, int) and not isinstance(v, bool) and v >= 1, where, key,
           f"expected a positive integer, got {v!r}")
@@ -308,6 +324,10 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
     c(cfg.items_per_emotion is None or (isinstance(cfg.items_per_emotion, int)
                                         and cfg.items_per_emotion >= 1),
       where, "items_per_emotion", f"expected a positive integer, got {cfg.items_per_emotion!r}")
+    for key in ("geometry_per_concept", "geometry_probe_layers"):
+        v = getattr(cfg, key)
+        c(v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 2), where, key,
+          f"expected an integer >= 2 (or omit it), got {v!r}")
     c(isinstance(cfg.ks, list) and len(cfg.ks) > 0, where, "ks", "expected a non-empty list")
     for k in cfg.ks:
         ok = (isinstance(k, int) and not isinstance(k, bool) and k >= 1) or (

@@ -66,6 +66,7 @@ from emostat.collect.backends import make_backend
 from emostat.collect.config import CollectConfig, load_config, run_space
 from emostat.collect.items import (build_items, concept_prompt_table, run_attributes,
                                    template_names)
+from emostat.collect.geometry_stage import geometry_phase
 from emostat.collect.manifest import (calibration_record, check_plan, concept_template_record,
                                       manifest_done, phase_record, run_fingerprint,
                                       task_prompt_record, write_manifest)
@@ -253,6 +254,10 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
 
     validate(pa.Table.from_pandas(acc, preserve_index=False), "accuracy", where="accuracy table")
     io.write_table(acc, paths["accuracy"], prov=io.provenance(**prov, stage="accuracy"))
+    # d2. the layer-wise geometry on the space's stimuli (config geometry; docs/geometry.md)
+    geo = geometry_phase(cfg, out, lm, space, prov, fingerprint, quiet)
+    phase.update(geo)
+    tc += geo.get("geometry", 0.0)                 # the accuracy phase ends before it
     # e. manifest
     n_items = {t: len(df) for t, df in items.items()}
     manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),

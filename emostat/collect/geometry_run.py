@@ -101,7 +101,8 @@ def steering_rows(base, steered, items, item_concepts, words, vector_names, kind
 
 def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=None,
                  similarity=None, words=None, options: GeometryOptions | None = None,
-                 seed: int = 0, quiet: bool = False, lm=None) -> dict:
+                 seed: int | None = 0, quiet: bool = False, lm=None, tables_dir=None,
+                 prov_extra: dict | None = None) -> dict:
     """Run the whole geometry on one model and write its tables; returns the headline numbers.
 
     Parameters
@@ -113,11 +114,14 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     similarity : array [n_pairs] of mean human dissimilarities (optional; tested like an
         attribute RDM under the name ``similarity``).
     words : concept -> word used in prompts (default: the concept name).
+    tables_dir : folder of the tables (default ``out/results``); ``prov_extra`` is added to
+        their provenance (a collection's run record).
     """
     from emostat.collect.geometry import residual_states, steering_scores
     from emostat.collect.models import load_model
 
     opt = options or GeometryOptions()
+    seed = 0 if seed is None else int(seed)
     t0 = time.perf_counter()
     timing = {}
     if stimuli is None or means is None:
@@ -136,9 +140,14 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
         raise InputError("stimuli: none of the stimuli belong to the space's concepts")
     lm = lm or load_model(model, tasks=())          # the residual stream needs no task head
     timing["load"] = time.perf_counter() - t0
-    res = Path(out) / "results"
-    prov = io.provenance(model=lm.identity, seed=seed, geometry=vars(opt) | {"extra": None},
-                         n_stimuli=len(stimuli), concepts=len(concepts))
+    res = Path(out) / "results" if tables_dir is None else Path(tables_dir)
+    prov = io.provenance(**{"model": lm.identity, "seed": seed, **(prov_extra or {}),
+                            "geometry": vars(opt) | {"extra": None},
+                            "n_stimuli": len(stimuli), "concepts": len(concepts)})
+
+    def write(df, name):
+        io.write_table(df, res / f"{name}.parquet", prov=prov, dataset=name)
+
 
     t = time.perf_counter()
     X = residual_states(lm, stimuli["text"].tolist(), position=opt.position)
@@ -150,23 +159,23 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     V = concept_vectors(X, labels, concepts)
     vt = vectors_table(V, concepts, stimuli["concept"].value_counts())
     vt.insert(0, "site", "residual")
-    io.write_table(vt, res / "geometry_vectors.parquet", prov=prov)
+    write(vt, "geometry_vectors")
     human = attribute_rdms(means)
     if similarity is not None:
         human["similarity"] = np.asarray(similarity, dtype=float)
     rsa = layer_rsa(concept_rdms(V, opt.metric), human, n_perm=opt.n_perm, seed=seed)
-    io.write_table(rsa, res / "geometry_layer_rsa.parquet", prov=prov)
+    write(rsa, "geometry_layer_rsa")
     timing["rsa"] = time.perf_counter() - t
     t = time.perf_counter()
     pca = pca_attributes(V, means, n_perm=opt.n_perm, seed=seed + 1)
-    io.write_table(pca, res / "geometry_pca.parquet", prov=prov)
+    write(pca, "geometry_pca")
     S, _, ev = pca_scores(V, 2)
     scores = pd.DataFrame([dict(layer=la, concept=c, PC1=S[la, k, 0], PC2=S[la, k, 1],
                                 explained1=ev[la, 0], explained2=ev[la, 1],
                                 **{f"attribute:{a}": float(means.iloc[k][a])
                                    for a in means.columns})
                            for la in range(L) for k, c in enumerate(concepts)])
-    io.write_table(scores, res / "geometry_pca_scores.parquet", prov=prov)
+    write(scores, "geometry_pca_scores")
     timing["pca"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -179,7 +188,7 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
                           n_perm=opt.n_perm_probe, seed=seed + 2, layers=pl, logistic_layers=ll)
     probes["group_by"] = group_by
     probes["depth"] = probes["layer"] / max(L - 1, 1)
-    io.write_table(probes, res / "geometry_probes.parquet", prov=prov)
+    write(probes, "geometry_probes")
     timing["probes"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -205,14 +214,15 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
         st = steering_rows(base, steered, stimuli.loc[held, "id"].tolist(),
                            labels[held].tolist(), concepts, names, kinds, targets, scales)
         st.insert(0, "layer", layer)
-        io.write_table(st, res / "geometry_steering.parquet", prov=prov)
+        write(st, "geometry_steering")
         test = steering_test(st)
         test.insert(0, "layer", layer)
-        io.write_table(test, res / "geometry_steering_test.parquet", prov=prov)
+        write(test, "geometry_steering_test")
     timing["steering"] = time.perf_counter() - t
     timing["total"] = time.perf_counter() - t0
     Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / "geometry_timing.json").write_text(json.dumps(timing, indent=1))
+    (res.parent / "geometry_timing.json" if tables_dir is None else
+     res / "timing.json").write_text(json.dumps(timing, indent=1))
     summary = headline(rsa, pca, probes, test, timing)
     if test is None:
         summary["steering"] = f"not run: {lm.name} is not a decoder"

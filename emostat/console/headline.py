@@ -22,6 +22,10 @@ CLAIM_TEXT = {
     "link": "The hurt tracks how much the attribute matters to humans",
     "whole_model": "The model's emotion space resembles the human one",
     "above_chance": "The task is answered above chance",
+    "layer_rsa": "The best layer's concept geometry resembles the human space",
+    "pc_attribute": "A principal component of the concept vectors tracks an attribute",
+    "probe": "A linear probe decodes a stimulus's concept",
+    "steering": "Steering along a concept's vector raises that concept",
 }
 BOUNDED = ("r", "tau", "proportion")
 ROLE_ORDER = {"record": 0, "study": 1, "supporting": 2}

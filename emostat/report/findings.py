@@ -30,10 +30,14 @@ STATEMENTS = {
             "more to humans",
     "whole_model": "the model's concept RDM over all neurons matches the human one",
     "above_chance": "the unmanipulated model answers above chance",
-    "layer_rsa": "a layer's concept RDM matches the human one",
-    "pc_attribute": "the principal components of the activations track the attributes",
-    "probe": "a linear probe recovers the attributes from the activations",
-    "steering": "steering along an attribute direction changes the model's answers",
+    "layer_rsa": "the best layer's concept-vector RDM matches the human one (tested as a "
+                 "maximum over layers)",
+    "pc_attribute": "the first principal component of the concept vectors tracks an attribute "
+                    "(best layer, tested as a maximum over layers)",
+    "probe": "a linear probe recovers a single stimulus's concept from its activations (best "
+             "layer, tested as a maximum over layers)",
+    "steering": "adding a concept's vector raises that concept's log-probability more than a "
+                "random direction of the same norm",
 }
 TITLES = {"neurons": "Attribute-specific neurons", "importance": "Attribute importance",
           "masking": "Masking", "link": "Drop–importance link", "whole_model": "Whole-model RSA",

@@ -121,6 +121,51 @@ def layer_profiles(rsa: pd.DataFrame | None, probes: pd.DataFrame | None,
     return fig
 
 
+def pca_map_layer(pca: pd.DataFrame) -> tuple[str | None, int]:
+    """The attribute whose PC1 record row has the smallest p (first in table order on ties)
+    and that row's layer: the layer the PCA map shows (None, 0 without rows)."""
+    rec = pca[(pca["role"] == "record") & (pca["component"] == "PC1")]
+    if not len(rec):
+        return None, 0
+    r = rec.loc[rec["p_value"].fillna(np.inf).idxmin()]
+    return str(r["attribute"]), int(r["layer"])
+
+
+def depth_profiles(runs, what: str = "rsa"):
+    """Layer profiles of several runs side by side on normalised depth (layer / (n_layers -
+    1)): ``rsa`` the Mantel rho of the mean similarity RDM (else of the attribute with the
+    smallest max-over-layers p), ``probe`` the ridge probe's out-of-fold accuracy. ``runs``:
+    objects with ``label`` and ``get(name)``; None when no run has the table."""
+    import matplotlib.pyplot as plt
+
+    table = "geometry_layer_rsa" if what == "rsa" else "geometry_probes"
+    have = [(r.label, r.get(table)) for r in runs if r.get(table) is not None]
+    if not have:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for name, t in have:
+        if what == "rsa":
+            rec = t[t["role"] == "record"]
+            sim = rec[rec["attribute"] == "similarity"]
+            att = (sim if len(sim) else rec.loc[[rec["p_value"].fillna(np.inf).idxmin()]])
+            a = str(att["attribute"].iloc[0])
+            d = t[(t["test"] == "layer_mantel") & (t["attribute"] == a)]
+            lab = f"{name} ({a})"
+        else:
+            d, lab = t[t["test"] == "ridge_cv"], name
+        d = d.sort_values("layer")
+        n_layers = int(t["layer"].max()) + 1 if what == "rsa" else None
+        depth = (d["layer"] / max(n_layers - 1, 1) if n_layers else d["depth"])
+        ax.plot(depth, d["estimate"], marker=".", label=lab)
+    ax.set(xlabel="depth (layer / (number of layers − 1))",
+           ylabel="Spearman ρ with human RDM" if what == "rsa" else "out-of-fold accuracy",
+           title="RSA by layer" if what == "rsa" else "Concept probes by layer")
+    ax.axhline(0, color="grey", lw=.5)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def pca_map(scores: pd.DataFrame, attribute: str | None, layer: int):
     """Concepts on PC1 x PC2 of one layer, coloured by an attribute when given."""
     import matplotlib.pyplot as plt

@@ -1,0 +1,114 @@
+"""The geometry stage of ``emostat collect`` (config ``geometry = true``, docs/geometry.md).
+
+After the inference, on the model already loaded: concept vectors per layer from the run's
+concept space's stimuli, RSA and PCA against its attribute means and mean dissimilarities,
+grouped probes, and (decoders) the steering grid; tables under ``<out>/geometry/`` (schemas
+``geometry_*``, with the run's provenance), listed in the manifest like every other file.
+``emostat analyse`` copies them into ``results/`` and builds their claims rows.
+
+Resuming: the stage is skipped when every table is there with this stage's fingerprint (the
+run's fingerprint and the geometry options).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from emostat import io
+from emostat.analysis.geometry_claims import FOLDER, STEERING_TABLES, TABLES
+
+
+def geometry_options(cfg):
+    """The :class:`GeometryOptions` of a run's config."""
+    from emostat.collect.geometry_run import GeometryOptions
+
+    return GeometryOptions(n_perm=cfg.geometry_perm, n_perm_probe=cfg.geometry_probe_perm,
+                           probe_layers=cfg.geometry_probe_layers,
+                           logistic_layers=min(3, cfg.geometry_probe_layers or 3),
+                           n_random=cfg.geometry_random, n_items=cfg.geometry_items)
+
+
+def stage_fingerprint(cfg, run_fingerprint: str) -> str:
+    """The run's fingerprint and the geometry fields of its config, hashed."""
+    from emostat.collect.config import GEOMETRY_FIELDS
+
+    d = {"run": run_fingerprint, **{k: getattr(cfg, k) for k in GEOMETRY_FIELDS}}
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stage_done(folder: Path, fingerprint: str, decoder: bool) -> bool:
+    names = TABLES + (STEERING_TABLES if decoder else ())
+    for name in names:
+        path = folder / f"{name}.parquet"
+        if not path.exists() or io.read_provenance(path).get("geometry_fingerprint") != \
+                fingerprint:
+            return False
+    return True
+
+
+def geometry_stimuli(space, per_concept: int | None):
+    """The space's stimuli as ``id, concept, text`` (+ ``source``), ``per_concept`` of each
+    concept at most (the first ones in file order: fixed before any data are seen)."""
+    st = space.stimuli.copy()
+    if per_concept is not None:
+        st = st.groupby("concept", sort=False).head(per_concept).reset_index(drop=True)
+    return st
+
+
+def run_geometry_stage(cfg, out, lm, space, run_prov: dict, run_fingerprint: str,
+                       quiet: bool = False) -> dict | None:
+    """Run the geometry of a collection (``cfg.geometry``) into ``out/geometry``; returns its
+    timing (seconds per step) or None when off, already done or not possible (said why)."""
+    if not cfg.geometry:
+        return None
+    if space.stimuli is None or not len(space.stimuli):
+        print(f"emostat: geometry skipped: space {space.name!r} has no stimuli",
+              file=sys.stderr, flush=True)
+        return None
+    if getattr(lm, "model", None) is None:
+        print("emostat: geometry skipped: the loaded model has no torch module to hook",
+              file=sys.stderr, flush=True)
+        return None
+    from emostat.collect.geometry_run import run_geometry
+
+    folder = Path(out) / FOLDER
+    fp = stage_fingerprint(cfg, run_fingerprint)
+    decoder = getattr(lm, "kind", None) == "causal"
+    if stage_done(folder, fp, decoder):
+        if not quiet:
+            print("geometry: done already", flush=True)
+        return None
+    t0 = time.perf_counter()
+    if not quiet:
+        print("geometry: concept vectors, RSA, PCA, probes"
+              + (", steering" if decoder else "") + " ...", flush=True)
+    sim = space.mean_rdm()
+    from threadpoolctl import threadpool_limits
+
+    # numpy / scikit-learn BLAS kept to the run's threads, as torch is (one quick run without
+    # this limit, on a loaded 2-core machine, spent 329 s in the probes)
+    with threadpool_limits(limits=cfg.threads):
+        summary = run_geometry(out, stimuli=geometry_stimuli(space, cfg.geometry_per_concept),
+                               means=space.means.loc[list(space.concepts)], similarity=sim,
+                               words=dict(space.words), options=geometry_options(cfg),
+                               seed=cfg.seed, quiet=True, lm=lm, tables_dir=folder,
+                               prov_extra={**run_prov, "stage": "geometry",
+                                           "geometry_fingerprint": fp})
+    timing = summary["timing_s"]
+    if not quiet:
+        print(f"geometry: {time.perf_counter() - t0:.0f} s ("
+              + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items() if k != "total") + ")",
+              flush=True)
+    return timing
+
+
+
+def geometry_phase(cfg, out, lm, space, run_prov: dict, run_fingerprint: str,
+                   quiet: bool = False) -> dict[str, float]:
+    """:func:`run_geometry_stage` as the collection's phase times (``{"geometry": s}`` or {})."""
+    timing = run_geometry_stage(cfg, out, lm, space, run_prov, run_fingerprint, quiet)
+    return {} if not timing else {"geometry": float(timing["total"])}

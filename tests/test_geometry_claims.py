@@ -1,0 +1,143 @@
+"""Geometry claims rows (emostat.analysis.geometry_claims via build_claims) from small
+hand-made tables shaped like the geometry tables' record rows. Each expected decision follows
+from docs/design.md §2 applied by hand to the numbers given; Holm against statsmodels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+from emostat.analysis.claims import RECORD, build_claims
+
+EXP = {"kind": "experiment", "ks": [], "tasks": [], "alpha": 0.05}
+
+
+def _perm(p, n_perm):
+    return dict(p_value=p, n_perm=n_perm, p_floor=1 / (n_perm + 1), p_mc_low=np.nan,
+                p_mc_high=np.nan)
+
+
+def _rsa(ps=(0.002, 0.03, 0.4), sim_p=None, n_perm=999):
+    attrs = ["pleasant", "intense", "social"]
+    rows = [dict(layer=3, depth=0.5, attribute=a, test="max_over_layers", role="record",
+                 estimate=0.3, statistic=0.3, **_perm(p, n_perm)) for a, p in zip(attrs, ps)]
+    rows += [dict(layer=1, depth=0.2, attribute="pleasant", test="layer_mantel",
+                  role="supporting", estimate=0.1, statistic=0.1, **_perm(0.001, n_perm))]
+    if sim_p is not None:
+        rows.append(dict(layer=5, depth=1.0, attribute="similarity", test="max_over_layers",
+                         role="record", estimate=0.2, statistic=0.2, **_perm(sim_p, n_perm)))
+    return pd.DataFrame(rows).assign(p_method="max over 6 layers, concept-label permutations",
+                                     unit="concept label (12)", scale="rho")
+
+
+def _pca(p1=(0.2, 0.01, 0.5), p2=(0.9, 0.9, 0.9)):
+    rows = []
+    for comp, ps in (("PC1", p1), ("PC2", p2)):
+        for a, p in zip(["pleasant", "intense", "social"], ps):
+            rows.append(dict(layer=2, depth=0.4, component=comp, attribute=a,
+                             test="max_over_layers", role="record", estimate=-0.7,
+                             conf_low=-0.9, conf_high=-0.2, **_perm(p, 999)))
+    return pd.DataFrame(rows).assign(p_method="max over layers of |r|",
+                                     unit="concept (12)", conf_method="Fisher z over concepts")
+
+
+def _probes(acc=0.4, p=0.01, chance=1 / 12, n_perm=199):
+    return pd.DataFrame([
+        dict(layer=4, test="ridge_cv", role="supporting", estimate=acc, **_perm(p, n_perm)),
+        dict(layer=4, test="max_over_layers", role="record", estimate=acc, conf_low=0.3,
+             conf_high=0.5, control_accuracy=0.08, **_perm(p, n_perm))]).assign(
+        chance=chance, p_method="max over layers of the ridge probe accuracy",
+        unit="stimulus (36) in 4 groups", scale="proportion",
+        conf_method="Clopper-Pearson over stimuli (36)")
+
+
+def _steer(est=1.2, p=0.003, status="ok"):
+    return pd.DataFrame([
+        dict(layer=3, model="dose", term="concept_scale", test="steering_dose", role="record",
+             estimate=est, conf_low=est - 0.5, conf_high=est + 0.5, statistic=4.0, df=20.0,
+             p_value=p, p_method="Satterthwaite t", status=status, message=""),
+        dict(layer=3, model="at_scale", term="concept", test="steering_at_scale",
+             role="supporting", estimate=0.1, p_value=0.5, p_method="Satterthwaite t",
+             status="ok")]).assign(unit="item (12) x vector (17, 5 random)",
+                                   conf_method="Satterthwaite t interval", n_perm=0,
+                                   p_floor=0.0)
+
+
+def _claims(claim=None, **tables):
+    """The geometry claims rows of a run with all four tables (defaults above, replaced by
+    ``tables``; None: left out); ``claim``: that claim's rows only."""
+    full = dict(geometry_layer_rsa=_rsa(), geometry_pca=_pca(), geometry_probes=_probes(),
+                geometry_steering_test=_steer())
+    full.update(tables)
+    c = build_claims({k: v for k, v in full.items() if v is not None}, EXP)
+    return c[c["claim"] == claim] if claim else c[c["claim"].isin(
+        ["layer_rsa", "pc_attribute", "probe", "steering"])]
+
+
+def test_registry_has_the_geometry_claims():
+    for claim, table in (("layer_rsa", "geometry_layer_rsa"), ("pc_attribute", "geometry_pca"),
+                         ("probe", "geometry_probes"), ("steering", "geometry_steering_test")):
+        assert RECORD[(claim, "experiment")].table == table
+
+
+def test_no_geometry_tables_no_rows():
+    c = build_claims({}, EXP)
+    assert not c["claim"].isin(["layer_rsa", "pc_attribute", "probe", "steering"]).any()
+    full = _claims()
+    # one record row per geometry claim
+    assert sorted(full.loc[full["role"] == "record", "claim"]) == [
+        "layer_rsa", "pc_attribute", "probe", "steering"]
+
+
+def test_layer_rsa_holm_over_attributes_without_similarity():
+    c = _claims("layer_rsa", geometry_layer_rsa=_rsa())
+    rec = c[c["role"] == "record"]
+    assert len(rec) == 1
+    r = rec.iloc[0]
+    # Holm over (.002, .03, .4): adjusted .006, .06, .4 (statsmodels); smallest .006 <= .05
+    adj = multipletests([0.002, 0.03, 0.4], method="holm")[1]
+    assert r["p_value"] == pytest.approx(adj.min()) and r["p_value"] == pytest.approx(0.006)
+    assert r["estimate"] == 1 and r["scale"] == "count"             # one attribute at .05
+    assert r["decision"] == "supported" and r["p_floor"] == pytest.approx(3 / 1000)
+
+
+def test_layer_rsa_similarity_is_the_record_when_present():
+    c = _claims("layer_rsa", geometry_layer_rsa=_rsa(sim_p=0.2))
+    rec = c[c["role"] == "record"].iloc[0]
+    assert rec["test"] == "max_over_layers" and rec["p_value"] == 0.2
+    assert rec["decision"] == "not supported"                         # .2 > .05
+    assert (c["role"] == "supporting").sum() == 1                     # the attributes' family
+    assert rec["conf_low"] is None or np.isnan(rec["conf_low"])       # no selection-naive CI
+
+
+def test_pc_attribute_any_sign_and_pc2_supporting():
+    c = _claims("pc_attribute", geometry_pca=_pca())
+    rec = c[c["role"] == "record"].iloc[0]
+    # PC1 p (.2, .01, .5) -> Holm .4, .03, .5: .03 <= .05; r = -.7 counts (the sign is free)
+    assert rec["p_value"] == pytest.approx(0.03) and rec["decision"] == "supported"
+    sup = c[c["role"] == "supporting"].iloc[0]
+    assert sup["test"] == "max_over_layers_pc2_holm" and sup["decision"] == "not supported"
+
+
+def test_probe_direction_is_above_chance():
+    ok = _claims("probe", geometry_probes=_probes()).iloc[0]
+    assert ok["decision"] == "supported" and ok["p_floor"] == pytest.approx(1 / 200)
+    below = _claims("probe", geometry_probes=_probes(acc=0.05, p=0.01)).iloc[0]
+    assert below["decision"] == "not supported"                      # .05 < chance 1/12
+    coarse = _claims("probe", geometry_probes=_probes(p=0.05, n_perm=9)).iloc[0]
+    assert coarse["decision"] == "too coarse to decide"              # floor 1/10 > .05
+
+
+def test_steering_dose_row_and_failures():
+    r = _claims("steering", geometry_steering_test=_steer()).iloc[0]
+    assert r["decision"] == "supported" and r["conf_low"] == pytest.approx(0.7)   # same fit
+    assert r["scale"] == "delta_logp" and r["df"] == 20
+    neg = _claims("steering", geometry_steering_test=_steer(est=-1.0)).iloc[0]
+    assert neg["decision"] == "not supported"                        # p small, wrong direction
+    bad = _claims("steering", geometry_steering_test=_steer(status="failed")).iloc[0]
+    assert bad["decision"] == "failed"
+    st = _claims("steering", geometry_steering_test=None).iloc[0]   # an encoder: no steering
+    assert st["decision"] == "not tested" and "decoder" in st["reason"]
