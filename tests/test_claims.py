@@ -327,3 +327,23 @@ def test_full_table_one_record_per_key_and_schema(tmp_path):
     assert back["decision"].tolist() == claims["decision"].tolist()
     assert schemas.version("claims") == 1
     assert set(k for k, _ in RECORD) >= set(rec["claim"])
+
+
+def test_link_over_two_attributes_is_not_tested_never_failed():
+    # the quick profile masks 2 attributes: link.link_test writes no attribute-level row (a
+    # correlation over 2 points is +-1 by construction), so the claim is "not tested" with the
+    # reason, not "failed" (the w-geometry quick run printed "failed: no row of record")
+    chance = pd.DataFrame({"task": ["choice"], "n_items": [27], "accuracy": [0.3],
+                           "chance": [1 / 27], "p_value": [1e-9], "p_method": "exact binomial",
+                           "interpretable": [True], "reason": ["above chance"]})
+    vs = pd.DataFrame({"task": "choice", "k": 2304, "attribute": ["arousal", "valence"],
+                       "estimate": [0.01, -0.02], "q_value_bh": [0.5, 0.6],
+                       "p_method": "prediction-interval t", "unit": "mask (5)"})
+    link = _link(ks=(2304,), task="choice")
+    link = link[link["role"] != "record"]
+    design = {"kind": "experiment", "ks": [2304], "tasks": ["choice"]}
+    claims = build_claims({"task_chance": chance, "attribute_vs_null": vs,
+                           "importance_link": link}, design)
+    row = _record(claims, "link", 2304, "choice")
+    assert row["decision"] == "not tested"
+    assert "masks 2 attribute(s) at k = 2304; it needs at least 3" in row["reason"]

@@ -400,7 +400,12 @@ def _link(tables, design, a, task, k) -> list[dict]:
     g = _at(t, task, k)
     r = _one(g[g[rec.column] == rec.value], rec.table, f"link, task {task}, k = {k}")
     rows = []
-    if r is None:
+    n_att = _n_attributes(tables, task, k)
+    if r is None and n_att is not None and n_att < LINK_MIN_ATTRIBUTES:
+        rows.append(_row("link", task, k, "record", rec.test, rec.table, _chance=(
+            f"the link is a correlation over attributes and this run masks {n_att} "
+            f"attribute(s) at k = {k}; it needs at least {LINK_MIN_ATTRIBUTES}")))
+    elif r is None:
         rows.append(_absent("link", task, k, rec, f"{rec.table!r} has no row of record"))
     else:
         rows.append(_row("link", task, k, "record", r["test"], rec.table,
@@ -409,6 +414,17 @@ def _link(tables, design, a, task, k) -> list[dict]:
         rows.append(_row("link", task, k, "study" if o["role"] == "study" else "supporting",
                          o["test"], rec.table, **_test_fields(o, scale="r")))
     return rows
+
+
+LINK_MIN_ATTRIBUTES = 3   # emostat.analysis.link tests nothing over fewer attributes
+
+
+def _n_attributes(tables, task, k) -> int | None:
+    """Attribute masks of the run at (task, k), from ``attribute_vs_null`` (None: unknown)."""
+    vs = tables.get("attribute_vs_null")
+    if vs is None or not len(vs) or "attribute" not in vs.columns:
+        return None
+    return int(_at(vs, task, k)["attribute"].nunique())
 
 
 def _above_chance(tables, design, a, task) -> list[dict]:
