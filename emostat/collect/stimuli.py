@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from emostat.constants import EMOTIONS
+from emostat.checks import require_columns
 from emostat.errors import InputError, input_error
 from emostat.paths import DATA_DIR
 
@@ -75,12 +76,6 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.DataFrame(records[1:], columns=header, dtype=object)
 
 
-def _require(df: pd.DataFrame, path: Path, columns) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise input_error(path, f"missing column(s) {missing}; found {list(df.columns)}")
-
-
 def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
     """Read and validate an emotion-situations file.
 
@@ -111,7 +106,7 @@ def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
     df = _read_csv(path)
     if "emotion" not in df.columns and "concept" in df.columns:   # a space's stimuli.csv
         df = df.rename(columns={"concept": "emotion"})
-    _require(df, path, STIMULI_COLUMNS)
+    require_columns(df, STIMULI_COLUMNS, path)
     for col in OPTIONAL_COLUMNS:
         if col not in df.columns:
             df[col] = ""
@@ -184,7 +179,7 @@ def read_goemotions(path) -> pd.DataFrame:
     """
     path = Path(path)
     df = _read_csv(path)
-    _require(df, path, ("text",))
+    require_columns(df, ("text",), path)
     id_col = next((c for c in ("id", "ids") if c in df.columns), None)
     ids = (df[id_col].str.strip().tolist() if id_col
            else [f"row{i + 2}" for i in range(len(df))])

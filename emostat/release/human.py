@@ -25,6 +25,7 @@ import pandas as pd
 
 from emostat.constants import (AFFECTIVE, ANALYSIS_ORDER, ATTRIBUTES, EMOTIONS, FACES, N_PAIRS,
                                pair_indices)
+from emostat.checks import require_columns
 from emostat.errors import InputError, input_error
 from emostat.io import file_sha256, provenance, write_table
 from emostat.release import common
@@ -58,12 +59,6 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise input_error(path, f"not a readable CSV file ({exc})") from exc
     df.columns = [str(c).strip() for c in df.columns]
     return df.apply(lambda s: s.str.strip())
-
-
-def _require(df: pd.DataFrame, path: Path, cols) -> None:
-    for c in cols:
-        if c not in df.columns:
-            raise input_error(path, "required column missing", field=c)
 
 
 def _survey_columns(df: pd.DataFrame, path: Path, stems: dict[str, str]) -> dict:
@@ -159,7 +154,7 @@ def _read_rating_experiment(root, folder, stems, attributes, experiment):
     (every attribute must be rated 9); items 1..27 are the emotions, alphabetical."""
     path = Path(root) / folder / "rawdata.csv"
     df = _read_csv(path)
-    _require(df, path, ["Finished", "UserLanguage", "Consent", "Prolific ID"])
+    require_columns(df, ["Finished", "UserLanguage", "Consent", "Prolific ID"], path)
     cols = _survey_columns(df, path, stems)
     reasons = _screen(df, {cols[(28, a)]: "9" for a in attributes})
     ids = df["Prolific ID"].tolist()
@@ -210,8 +205,8 @@ def read_appraisal(root) -> tuple[pd.DataFrame, pd.DataFrame]:
     path = Path(root) / common.APPRAISAL_DIR / "rawdata.csv"
     df = _read_csv(path)
     item_cols = [f"{k}_Item_1" for k in range(4, 4 + N_ITEMS)]
-    _require(df, path, ["Finished", "UserLanguage", "Consent", "PROLIFIC_PID", "EMOTION",
-                        "Specific Event", "42_Item_1", "43_Item_1", *item_cols])
+    require_columns(df, ["Finished", "UserLanguage", "Consent", "PROLIFIC_PID", "EMOTION",
+                        "Specific Event", "42_Item_1", "43_Item_1", *item_cols], path)
     questions = df.iloc[0]
     df = df.iloc[2:].reset_index(drop=True)  # drop the question-text and import-id rows
     line_offset = 4  # file line of data row 0: header + 2 extra header rows, 1-based
