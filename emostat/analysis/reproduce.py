@@ -19,7 +19,7 @@ from emostat.errors import InputError
 def _study_data(release: Path, out: Path, quiet: bool):
     """Load (importing once if needed) the release's human space, activations and accuracies."""
     from emostat.analysis.activations import load_activation_array
-    from emostat.analysis.human import load_human
+    from emostat.release.human import load_human
 
     release = Path(release)
     if (release / "Data").is_dir():           # raw release: import once into out/data

@@ -23,7 +23,7 @@ from emostat.constants import ANALYSIS_ORDER, EMOTIONS
 from emostat.errors import input_error
 from emostat.io import file_sha256, provenance, write_table
 from emostat.progress import progress
-from emostat.release import common
+import emostat.release.common as common
 from emostat.schemas import schema
 
 MODEL = "roberta-base-prompt-tuned"
