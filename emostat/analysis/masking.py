@@ -204,7 +204,7 @@ def paired_tests(diff: pd.DataFrame, by, alternative: str = "greater", n_perm: i
     Tests the extra drop ``acc_random − acc_attribute`` (= −``diff``) against 0: the study's
     one-sided "less" test of ACC.diff is the "greater" test here (same p, t of opposite sign).
     The replicates are the group's prompt × attribute rows, as in the study; the masks are not
-    units here (see :func:`emostat.analysis.mixed.masking_mixed_model` for the test of record).
+    units here (see :func:`emostat.analysis.maskmixed.masking_mixed_model` for the test of record).
 
     Parameters
     ----------

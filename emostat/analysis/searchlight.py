@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from scipy.stats import rankdata
 
 from emostat.analysis.kendall import kendall_tau_b, single_threaded_blas
@@ -365,7 +364,7 @@ def searchlight_stream(activations_parquet, attr_rdms: pd.DataFrame, *,
         raise InputError(f"{activations_parquet}: no activations")
     tau = np.concatenate([t for t, _ in parts])
     p = np.concatenate([q for _, q in parts])
-    del parts
+    parts.clear()   # free the blocks (the list stays bound in collect)
     layer = np.concatenate([np.full(b, L) for L, _, b in meta])
     unit = np.concatenate([np.arange(u0, u0 + b) for _, u0, b in meta])
     q, qbh, rank = _global_columns(tau, p)

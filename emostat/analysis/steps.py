@@ -66,7 +66,7 @@ def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, 
     attribute mask against the random-mask population (record) and the design's power.
     """
     from emostat.analysis import masking
-    from emostat.analysis.mixed import masking_mixed_model
+    from emostat.analysis.maskmixed import masking_mixed_model
     from emostat.analysis.power import power_analysis
 
     ks = sorted(set(accuracy["k"].dropna().astype(int)) if ks is None else ks)
