@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emostat.constants import ANALYSIS_ORDER, N_PAIRS, pair_indices  # attribute_importance
+from emostat.constants import N_PAIRS, pair_indices  # attribute_importance
 from emostat.analysis.appraisal import AppraisalPCA, appraisal_pca, study_space
 from emostat.analysis.kendall import kendall_tau_b
 from emostat.errors import InputError, input_error
@@ -153,7 +153,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
     """
     from emostat.analysis.bca import (CONCEPT_BOOT, bca_interval, bootstrap_counts,
                                       concept_bootstrap, conf_method, jackknife_means)
-    from emostat.analysis.mantel import mantel_decided
+    from emostat.analysis.mantel import items_from_pairs, mantel_decided
 
     S = np.asarray(subject_rdms, dtype=float)
     if S.ndim != 2 or S.shape[1] != N_PAIRS:
@@ -163,6 +163,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
     if len(A) != N_PAIRS or A.isna().any().any():
         raise InputError(f"attribute_importance: attr_rdms must be {N_PAIRS} rows without NaN")
     Y = A.to_numpy(float)
+    n_items = items_from_pairs(N_PAIRS, None)      # the concepts whose labels are permuted
     mean = _snap(S.mean(axis=0))
     est = np.atleast_1d(kendall_tau_b(mean[:, None], Y)[0][0])
     nan = np.full(len(est), np.nan)
@@ -185,7 +186,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
     p_mantel, draws = nan, np.zeros(len(est), np.int64)
     if n_perm > 0:
         p_mantel, draws, mc = mantel_decided(mean, Y, n_perm, seed + 1, alpha,
-                                             n_items=len(ANALYSIS_ORDER))
+                                             n_items=n_items)
     return pd.DataFrame({
         "attribute": list(A.columns), "estimate": est, "std_error": cse, "statistic": np.nan,
         "df": np.nan, "p_value": p_mantel, "conf_low": clo, "conf_high": chi,
@@ -193,7 +194,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
         "conf_method_participants": how, "std_error_participants": se,
         "boot_share_le0": share,
         "p_method": IMPORTANCE_P_METHOD if n_perm > 0 else "not tested (n_perm = 0)",
-        "unit": f"emotion label ({len(ANALYSIS_ORDER)})", "role": "record",
+        "unit": f"emotion label ({n_items})", "role": "record",
         "n_boot": n_boot, "n_perm": draws, **mc})
 
 

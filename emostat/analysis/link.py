@@ -30,8 +30,8 @@ from scipy import stats
 
 from emostat.checks import require_columns
 from emostat.analysis.mantel import check_n_perm, mc_columns, perm_blocks, undecided
-from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
+from emostat.space import load_space
 
 __all__ = ["drop_matrix", "link_test", "link_by_emotion", "perm_mean_z", "perm_test",
            "pooled_drops"]
@@ -63,11 +63,14 @@ def drop_matrix(drops: pd.DataFrame) -> dict[int, pd.DataFrame]:
                          f"(attribute − random) column (has {list(drops.columns)})")
     require_columns(drops, ["k", "emotion", "attribute"], "link: drops table")
     d = drops[["k", "emotion", "attribute"]].assign(drop=value)
+    # the study space's names first, in its order (concepts alphabetical, attributes grouped)
+    study = load_space("study")
+    known_c, known_a = sorted(study.concepts), list(study.attributes)
     out = {}
     for k, g in d.groupby("k", sort=True):
         m = g.pivot_table(index="emotion", columns="attribute", values="drop", aggfunc="mean")
-        emo = [e for e in EMOTIONS if e in m.index] + sorted(set(m.index) - set(EMOTIONS))
-        att = [a for a in ATTRIBUTES if a in m.columns] + sorted(set(m.columns) - set(ATTRIBUTES))
+        emo = [e for e in known_c if e in m.index] + sorted(set(m.index) - set(known_c))
+        att = [a for a in known_a if a in m.columns] + sorted(set(m.columns) - set(known_a))
         out[int(k)] = m.loc[emo, att]
     return out
 

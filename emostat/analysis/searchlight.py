@@ -145,7 +145,7 @@ def searchlight(A_or_rdms, attr_rdms: pd.DataFrame, layer_sizes=None,
     ----------
     A_or_rdms : ndarray
         Activations (templates, concepts, neurons), concepts in the RDM pair order's concept
-        order (``ANALYSIS_ORDER`` for the study), or neuron RDMs (pairs, neurons).
+        order (the study space's concept order for the study), or neuron RDMs (pairs, neurons).
     attr_rdms : DataFrame (pairs, attributes)
         Attribute RDMs in the same pair order; the column names become ``attribute``.
     layer_sizes : list of int, optional

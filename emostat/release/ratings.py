@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 
 from emostat.checks import require_columns
-from emostat.constants import AFFECTIVE, ATTRIBUTES, EMOTIONS, FACES
 from emostat.errors import input_error
 import emostat.release.common as common
+from emostat.release.vocab import (RELEASE_AFFECTIVE, RELEASE_ATTRIBUTES, RELEASE_EMOTIONS,
+                                   RELEASE_FACES)
 
 N_ITEMS = 38  # appraisal items kept for analysis (survey items 4..41)
 
@@ -38,8 +39,8 @@ EXPECTED = {"affective": (35, 30), "physical": (36, 30), "appraisal": (329, 299)
             "similarity": (69, 61)}
 
 # Survey column stems (the file has e.g. "1_Arousal_1", "1_Anger _1") -> attribute names.
-_AFFECTIVE_STEMS = dict(zip(("arousal", "valence"), AFFECTIVE))
-_FACE_STEMS = dict(zip(("happy", "anger", "sad", "fear", "surprise", "disgust"), FACES))
+_AFFECTIVE_STEMS = dict(zip(("arousal", "valence"), RELEASE_AFFECTIVE))
+_FACE_STEMS = dict(zip(("happy", "anger", "sad", "fear", "surprise", "disgust"), RELEASE_FACES))
 
 
 
@@ -50,7 +51,7 @@ def _survey_columns(df: pd.DataFrame, path: Path, stems: dict[str, str]) -> dict
         m = re.fullmatch(r"(\d+)_([A-Za-z]+)\s*_1", col)
         if m and m.group(2).lower() in stems:
             found[(int(m.group(1)), stems[m.group(2).lower()])] = col
-    for item in range(1, len(EMOTIONS) + 2):
+    for item in range(1, len(RELEASE_EMOTIONS) + 2):
         for attr in stems.values():
             if (item, attr) not in found:
                 raise input_error(path, f"survey column for item {item}, attribute {attr!r} "
@@ -80,8 +81,9 @@ def _screen(df: pd.DataFrame, checks: dict[str, str]) -> list[str | None]:
 def _ratings(df, path, cols, ids, keep, experiment, line_offset=2) -> pd.DataFrame:
     """Long ratings of kept rows; a missing or non-numeric rating is an InputError."""
     rows = np.flatnonzero(keep)
-    # (item, attribute) in ATTRIBUTES order; item = the emotion number in EMOTIONS order
-    keys = sorted(cols, key=lambda k: (k[0], ATTRIBUTES.index(k[1])))
+    # (item, attribute) in RELEASE_ATTRIBUTES order; item = the emotion's number in
+    # RELEASE_EMOTIONS order
+    keys = sorted(cols, key=lambda k: (k[0], RELEASE_ATTRIBUTES.index(k[1])))
     raw = df.iloc[rows][[cols[k] for k in keys]]
     values = raw.apply(pd.to_numeric, errors="coerce").to_numpy(float)
     bad = ~np.isfinite(values) | (values < 1) | (values > 9)
@@ -94,7 +96,7 @@ def _ratings(df, path, cols, ids, keep, experiment, line_offset=2) -> pd.DataFra
     return pd.DataFrame({
         "experiment": experiment,
         "participant_id": np.repeat(np.asarray(ids, dtype=object)[rows], len(keys)),
-        "emotion": np.tile([EMOTIONS[k[0] - 1] for k in keys], n),
+        "emotion": np.tile([RELEASE_EMOTIONS[k[0] - 1] for k in keys], n),
         "attribute": np.tile([k[1] for k in keys], n),
         "rating": values.ravel()})
 
@@ -141,10 +143,10 @@ def _read_rating_experiment(root, folder, stems, attributes, experiment):
     reasons = _screen(df, {cols[(28, a)]: "9" for a in attributes})
     ids = df["Prolific ID"].tolist()
     keep = np.array([r is None for r in reasons])
-    cols = {k: v for k, v in cols.items() if k[0] <= len(EMOTIONS)}
+    cols = {k: v for k, v in cols.items() if k[0] <= len(RELEASE_EMOTIONS)}
     part = _participants(experiment, ids, reasons)
     ratings = _ratings(df, path, cols, ids, keep, experiment)
-    check_counts(experiment, path, part, len(ratings), len(EMOTIONS) * len(attributes))
+    check_counts(experiment, path, part, len(ratings), len(RELEASE_EMOTIONS) * len(attributes))
     return part, ratings
 
 def read_affective(root) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -157,8 +159,8 @@ def read_affective(root) -> tuple[pd.DataFrame, pd.DataFrame]:
     ratings : DataFrame
         experiment, participant_id, emotion, attribute, rating (included participants only).
     """
-    return _read_rating_experiment(root, common.AFFECTIVE_DIR, _AFFECTIVE_STEMS, AFFECTIVE,
-                                   "affective")
+    return _read_rating_experiment(root, common.AFFECTIVE_DIR, _AFFECTIVE_STEMS,
+                                   RELEASE_AFFECTIVE, "affective")
 
 
 def read_physical(root) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -166,7 +168,8 @@ def read_physical(root) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     Same columns as :func:`read_affective`.
     """
-    return _read_rating_experiment(root, common.PHYSICAL_DIR, _FACE_STEMS, FACES, "physical")
+    return _read_rating_experiment(root, common.PHYSICAL_DIR, _FACE_STEMS, RELEASE_FACES,
+                                   "physical")
 
 
 def read_appraisal(root) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -203,7 +206,7 @@ def read_appraisal(root) -> tuple[pd.DataFrame, pd.DataFrame]:
     for r, why in enumerate(reasons):
         if why is not None:
             continue
-        if emotions[r] not in EMOTIONS:
+        if emotions[r] not in RELEASE_EMOTIONS:
             raise input_error(path, f"unknown emotion name {df['EMOTION'][r]!r}; expected one "
                               "of the 27 GoEmotions emotions", row=r + line_offset,
                               field="EMOTION")

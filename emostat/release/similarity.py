@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emostat.constants import ANALYSIS_ORDER, EMOTIONS, N_PAIRS, pair_indices
+from emostat.constants import N_PAIRS, pair_indices
 from emostat.errors import InputError, input_error
 import emostat.release.common as common
 
 from emostat.release.ratings import check_counts
+from emostat.release.vocab import RELEASE_ANALYSIS_ORDER, RELEASE_EMOTIONS
 
 N_TRIALS = 378  # PsychoPy trials: all pairs of 28 words (27 emotions + "neutral")
 
@@ -74,12 +75,12 @@ def read_word_list(path) -> list[str]:
     if not path.exists():
         raise input_error(path, "word list not found")
     words = [w.strip() for w in path.read_text(encoding="utf-8-sig").splitlines() if w.strip()]
-    if len(words) < len(EMOTIONS) + 1:
+    if len(words) < len(RELEASE_EMOTIONS) + 1:
         raise input_error(path, f"{len(words)} words, expected 28 (27 emotions + neutral)")
-    for r, w in enumerate(words[:len(EMOTIONS)], start=1):
-        if w not in EMOTIONS:
+    for r, w in enumerate(words[:len(RELEASE_EMOTIONS)], start=1):
+        if w not in RELEASE_EMOTIONS:
             raise input_error(path, f"unknown emotion name {w!r}", row=r)
-    if tuple(words[:len(EMOTIONS)]) != EMOTIONS:
+    if tuple(words[:len(RELEASE_EMOTIONS)]) != RELEASE_EMOTIONS:
         raise input_error(path, "the 27 emotions are not in alphabetical GoEmotions order")
     return words
 
@@ -93,7 +94,7 @@ def _nchoosek_to_analysis(words: list[str]) -> np.ndarray:
             where[frozenset((words[a], words[b]))] = t
             t += 1
     i, j = pair_indices()
-    return np.array([where[frozenset((ANALYSIS_ORDER[a], ANALYSIS_ORDER[b]))]
+    return np.array([where[frozenset((RELEASE_ANALYSIS_ORDER[a], RELEASE_ANALYSIS_ORDER[b]))]
                      for a, b in zip(i, j)])
 
 
@@ -174,8 +175,8 @@ def read_similarity(root) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     sim = pd.DataFrame({
         "participant_id": np.repeat(ids, N_PAIRS),
         "pair": np.tile(np.arange(N_PAIRS), n),
-        "emotion_a": np.tile(np.asarray(ANALYSIS_ORDER)[i], n),
-        "emotion_b": np.tile(np.asarray(ANALYSIS_ORDER)[j], n),
+        "emotion_a": np.tile(np.asarray(RELEASE_ANALYSIS_ORDER)[i], n),
+        "emotion_b": np.tile(np.asarray(RELEASE_ANALYSIS_ORDER)[j], n),
         "dissimilarity": values.ravel(),
         "imputed": pd.array(np.concatenate([m if m is not None else [None] * N_PAIRS
                                             for m in imputed]), dtype="boolean"),
