@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emostat.constants import EMOTIONS
 from emostat.checks import require_columns
 from emostat.errors import InputError, input_error
 from emostat.paths import DATA_DIR
@@ -34,8 +33,14 @@ PERSONS = ("first", "third")
 # Settings used in the shipped file (user files may use any non-empty word).
 SETTINGS = ("family", "friendship", "health", "home", "money", "nature", "online", "public",
             "romance", "school", "sport", "travel", "work")
-# GoEmotions label index order: the 27 emotions alphabetically, then neutral (index 27).
-GOEMOTIONS_LABELS = EMOTIONS + ("neutral",)
+# The GoEmotions files' vocabulary, in label index order: the 27 emotions alphabetically (the
+# study's emotions, data/spaces/study/concepts.csv), then neutral (index 27).
+GOEMOTIONS_EMOTIONS = (
+    "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",
+    "curiosity", "desire", "disappointment", "disapproval", "disgust", "embarrassment",
+    "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness", "optimism",
+    "pride", "realization", "relief", "remorse", "sadness", "surprise")
+GOEMOTIONS_LABELS = GOEMOTIONS_EMOTIONS + ("neutral",)
 
 
 def default_stimuli_path() -> Path:
@@ -115,7 +120,7 @@ def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
     if concepts is None:                  # GoEmotions names; a space's ids are matched as written
         df["emotion"] = df["emotion"].str.lower()
     df["person"] = df["person"].str.lower()
-    known = set(EMOTIONS if concepts is None else concepts)
+    known = set(GOEMOTIONS_EMOTIONS if concepts is None else concepts)
     seen: dict[str, int] = {}
     for i, (rid, emo, text, person) in enumerate(
             zip(df["id"], df["emotion"], df["text"], df["person"])):
@@ -127,7 +132,7 @@ def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
                               field="id")
         seen[rid] = row
         if emo not in known:
-            names = list(EMOTIONS if concepts is None else concepts)
+            names = list(GOEMOTIONS_EMOTIONS if concepts is None else concepts)
             raise input_error(path, f"unknown emotion {emo!r}; expected one of the "
                               f"{len(names)} concepts ({', '.join(names[:4])}, ...)", row=row,
                               field="emotion")
@@ -185,7 +190,7 @@ def read_goemotions(path) -> pd.DataFrame:
            else [f"row{i + 2}" for i in range(len(df))])
     onehot = [c for c in GOEMOTIONS_LABELS if c in df.columns]
     class_col = next((c for c in ("classes", "labels") if c in df.columns), None)
-    missing = [e for e in EMOTIONS if e not in df.columns]
+    missing = [e for e in GOEMOTIONS_EMOTIONS if e not in df.columns]
     if onehot and missing:
         raise input_error(path, f"one-hot emotion columns incomplete; missing {missing}")
     if not onehot and class_col is None:
@@ -216,7 +221,7 @@ def read_goemotions(path) -> pd.DataFrame:
                                   f"one-hot columns {sorted(names)}", row=row, field=class_col)
             names.update(coded)
         neutral.append("neutral" in names)
-        labels.append([e for e in EMOTIONS if e in names])
+        labels.append([e for e in GOEMOTIONS_EMOTIONS if e in names])
     if len(set(ids)) != len(ids):
         dup = pd.Series(ids)[pd.Series(ids).duplicated()].iat[0]
         raise input_error(path, f"duplicate id {dup!r}", field=id_col)
