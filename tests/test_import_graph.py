@@ -9,6 +9,7 @@ a module; relative imports are resolved against the importing module's package.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "emostat"
@@ -162,3 +163,16 @@ def long_modules() -> dict[str, int]:
 
 def test_modules_are_under_500_lines():
     assert long_modules() == {}
+
+
+STUDY_CONSTANTS = re.compile(r"\b(EMOTIONS|ATTRIBUTES|N_EMOTIONS|ANALYSIS_ORDER)\b")
+
+
+def test_study_constants_only_in_constants_py():
+    # names and counts come from the space or from the tables; the release's and GoEmotions'
+    # file vocabularies carry their own names (release/vocab.py, collect/stimuli.py)
+    assert STUDY_CONSTANTS.search("from emostat.constants import EMOTIONS")   # the check bites
+    assert not STUDY_CONSTANTS.search("RELEASE_EMOTIONS, GOEMOTIONS_EMOTIONS")
+    users = sorted(n for n, p in modules().items()
+                   if n != "emostat.constants" and STUDY_CONSTANTS.search(p.read_text()))
+    assert users == []
