@@ -165,11 +165,11 @@ def mantel_test(x, y, *, n_perm=10_000, seed: int = 0, method: str = "kendall",
     import math
 
     from emostat.analysis.kendall import kendall_tau_b
-    from emostat.analysis.mantel import mantel, _n_items
+    from emostat.analysis.mantel import items_from_pairs, mantel
 
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    n = _n_items(x.size, None)
+    n = items_from_pairs(x.size, None)
     p = float(mantel(x, y, n_perm=n_perm, seed=seed, alternative=alternative, method=method))
     if method == "kendall":
         est = float(kendall_tau_b(x, y)[0])
@@ -445,7 +445,7 @@ from emostat.analysis.experiment import chance_statement, item_models  # noqa: E
 from emostat.analysis.experiment import task_chance as chance_test  # noqa: E402
 from emostat.analysis.masking import attribute_vs_null, paired_tests  # noqa: E402
 from emostat.analysis.mixed import fit_mixed  # noqa: E402
-from emostat.analysis.mixed import masking_mixed_model as masking_model  # noqa: E402
+from emostat.analysis.maskmixed import masking_mixed_model as masking_model  # noqa: E402
 from emostat.analysis.power import detectable_difference, power_analysis  # noqa: E402
 
 

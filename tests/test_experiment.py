@@ -143,7 +143,7 @@ def test_item_models_shapes_never_abort():
 
 def test_masking_model_one_fold_shared_draws():
     # one fold: prompt = emotion (non-identifiable), random masks shared: (1 | mask) model
-    from emostat.analysis.mixed import masking_mixed_model
+    from emostat.analysis.maskmixed import masking_mixed_model
 
     acc = _shared_run_accuracy(False)
     acc = acc[acc["template"] == "choice/fold0"]

@@ -12,11 +12,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from emostat.analysis import appraisal as ap
 from emostat.analysis import human as hu
 from emostat.constants import ANALYSIS_ORDER, ATTRIBUTES, pair_indices
 from emostat.errors import InputError
 from emostat.paths import SHARED_RELEASE
 from emostat.release import common
+from emostat.release import human as rh
 
 needs_release = pytest.mark.skipif(not (SHARED_RELEASE / "Data").is_dir(),
                                    reason="study release not in ../shared/data/model-emotion")
@@ -33,7 +35,7 @@ REFERENCE_TAU = {"arousal": -0.0027, "other-relativity": 0.0084, "novelty": 0.02
 def space():
     if not (SHARED_RELEASE / "Data").is_dir():
         pytest.skip("study release not in ../shared/data/model-emotion")
-    return hu.load_human(SHARED_RELEASE)
+    return rh.load_human(SHARED_RELEASE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -44,7 +46,7 @@ def test_varimax_matches_statsmodels():
 
     rng = np.random.default_rng(1)
     L = rng.normal(size=(20, 4))
-    ours, T = hu.varimax(L, normalize=False, eps=1e-14)
+    ours, T = ap.varimax(L, normalize=False, eps=1e-14)
     theirs, _ = rotate_factors(L, "varimax")
     # same solution up to column order and sign
     C = ours.T @ theirs / np.outer(np.linalg.norm(ours, axis=0), np.linalg.norm(theirs, axis=0))
@@ -59,7 +61,7 @@ def test_parallel_analysis_finds_planted_components():
     rng = np.random.default_rng(0)
     F = rng.normal(size=(400, 3))
     X = np.repeat(F, 4, axis=1) + 0.6 * rng.normal(size=(400, 12))   # 3 blocks of 4 items
-    pa = hu.parallel_analysis(X, seed=0)
+    pa = ap.parallel_analysis(X, seed=0)
     assert pa["retained"].sum() == 3
 
 
@@ -152,7 +154,7 @@ def test_attribute_means_rejects_missing_rating():
 
 def test_load_human_rejects_other_folder(tmp_path):
     with pytest.raises(InputError, match="neither the study's release"):
-        hu.load_human(tmp_path)
+        rh.load_human(tmp_path)
 
 
 def test_shipped_summary_loads():
@@ -202,7 +204,7 @@ def test_means_and_signs_equal_released_scores(space):
 
 @needs_release
 def test_pca_parallel_analysis_and_variance(space):
-    pca = hu.appraisal_pca(_responses(), seed=0)
+    pca = ap.appraisal_pca(_responses(), seed=0)
     assert pca.n_components == 6                          # method.md: 6 by parallel analysis
     assert list(pca.loadings.columns) == list(ATTRIBUTES[8:])
     assert pca.loadings.shape == (38, 6)
@@ -253,7 +255,7 @@ def test_importance_with_tie_exact_rdms(space):
 def test_import_folder_keeps_the_study_attribute_rdms(release, tmp_path):
     """load_human on an import-release folder uses the release's attribute distances, so the
     importance taus equal reference-values.md exactly as from the release root."""
-    from emostat.analysis.human import load_human
+    from emostat.release.human import load_human
     from emostat.release.human import import_human
 
     import_human(release, tmp_path, quiet=True)

@@ -195,7 +195,8 @@ REFERENCE = {1500: (.165, .107, .222, 5.81), 2000: (.341, .276, .403, 10.17),
 
 @pytest.fixture(scope="module")
 def release_link(release):
-    from emostat.analysis.human import _snap, load_human
+    from emostat.analysis.human import _snap
+    from emostat.release.human import load_human
     from emostat.analysis.kendall import kendall_tau_b
     from emostat.analysis.masking import acc_diff
     from emostat.release.masking import read_masking_accuracy

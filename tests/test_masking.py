@@ -316,7 +316,8 @@ def importance():
 def test_importance_taus(importance, release):
     # emostat's importance (not the scipy fixture itself) against the scipy fixture and
     # reference-values.md
-    from emostat.analysis.human import attribute_importance, load_human
+    from emostat.analysis.human import attribute_importance
+    from emostat.release.human import load_human
 
     human = load_human(release)
     ours = attribute_importance(human.subject_rdms, human.attribute_rdms_for_study, n_boot=0,

@@ -22,7 +22,8 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
-from emostat.analysis.mixed import CONTRAST, fit_mixed, masking_mixed_model
+from emostat.analysis.maskmixed import masking_mixed_model
+from emostat.analysis.mixed import CONTRAST, fit_mixed
 from emostat.errors import InputError
 from emostat.schemas import validate
 

@@ -67,7 +67,7 @@ def test_power_analysis_shared_masks():
 
 
 def test_power_analysis_release_k4000(release):
-    from emostat.analysis.mixed import masking_mixed_model
+    from emostat.analysis.maskmixed import masking_mixed_model
     from emostat.release.masking import read_masking_accuracy
 
     acc = read_masking_accuracy(release)

@@ -247,3 +247,15 @@ def test_shipped_summaries_are_current(tmp_path):
     # the mean RDM equals the release's avg_dist_subjective_comparison.csv
     avg = pd.read_csv(SHARED_RELEASE / common.MEAN_DIST).iloc[:, 0].to_numpy()
     assert np.abs(pd.read_csv(paths["similarity"])["value"] - avg).max() < 1e-12
+
+
+def test_release_vocabulary_is_the_study_spaces():
+    # release/vocab.py reads the names from data/spaces/study; they must equal the study's
+    # constants the release was written with (constants.py, from the release's emotions.txt)
+    from emostat.constants import AFFECTIVE, ANALYSIS_ORDER, ATTRIBUTES, EMOTIONS, FACES
+    from emostat.release import vocab
+
+    assert vocab.RELEASE_EMOTIONS == EMOTIONS
+    assert vocab.RELEASE_ANALYSIS_ORDER == ANALYSIS_ORDER
+    assert vocab.RELEASE_ATTRIBUTES == ATTRIBUTES
+    assert (vocab.RELEASE_AFFECTIVE, vocab.RELEASE_FACES) == (AFFECTIVE, FACES)

@@ -253,3 +253,14 @@ def test_multiclass_items(shipped, dev, dev_raw):
     single = [r for r in dev_raw if sum(r[e] == "1" for e in EMOTIONS) == 1]
     assert len(md) == len(single) == 3122
     assert md["emotion"].tolist() == [next(e for e in EMOTIONS if r[e] == "1") for r in single]
+
+
+def test_goemotions_vocabulary_is_the_study_spaces_emotions():
+    # the GoEmotions files' label order, written out in collect.stimuli, is the study's 27
+    # emotions alphabetically (constants.EMOTIONS and data/spaces/study/concepts.csv) + neutral
+    from emostat.collect.stimuli import GOEMOTIONS_EMOTIONS, GOEMOTIONS_LABELS
+    from emostat.space import load_space
+
+    assert GOEMOTIONS_EMOTIONS == EMOTIONS
+    assert GOEMOTIONS_EMOTIONS == tuple(sorted(load_space("study").concepts))
+    assert GOEMOTIONS_LABELS[27] == "neutral" and len(GOEMOTIONS_LABELS) == 28

@@ -185,7 +185,7 @@ def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.Data
     Returns
     -------
     (tidy, glance)
-        Like :func:`emostat.analysis.mixed.masking_mixed_model`, with a leading ``task``.
+        Like :func:`emostat.analysis.maskmixed.masking_mixed_model`, with a leading ``task``.
 
     Examples
     --------

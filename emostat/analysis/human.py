@@ -16,194 +16,19 @@ Pure numpy/pandas/scipy. Definitions follow the study (Li et al., iScience 2024;
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emostat.constants import ANALYSIS_ORDER, N_PAIRS, pair_indices  # attribute_importance
+from emostat.constants import N_PAIRS, pair_indices  # attribute_importance
+from emostat.analysis.appraisal import AppraisalPCA, appraisal_pca, study_space
 from emostat.analysis.kendall import kendall_tau_b
-from emostat.analysis.mantel import mantel
 from emostat.errors import InputError, input_error
 
-NA_RESPONSE = 5.0  # the study's value for "not applicable" (-99) and missing appraisal items
 # RDM values are rounded to this many decimals: |m_i - m_j| of means like k/30 carry float
 # noise (~1e-15) that would otherwise split ties arbitrarily in Kendall's tau.
 SNAP_DECIMALS = 12
-
-
-def _study():
-    """The study's concept space (its concepts, attributes and groups; the release's design)."""
-    from emostat.space import load_space
-
-    return load_space()
-
-
-# ---------------------------------------------------------------------------------------------
-# appraisal PCA (psych::principal, varimax)
-
-@dataclass
-class AppraisalPCA:
-    """Result of :func:`appraisal_pca`.
-
-    Attributes
-    ----------
-    loadings : DataFrame
-        item (1..38) x component, rotated loadings (psych's order and signs).
-    eigenvalues : ndarray
-        All eigenvalues of the item correlation matrix, descending.
-    parallel_analysis : DataFrame
-        component, eigenvalue, simulated_mean, simulated_p95, retained.
-    n_components : int
-    weights : DataFrame
-        item x component regression weights R^-1 L.
-    scores : DataFrame
-        participant_id, emotion, one column per component (regression scores).
-    emotion_means : DataFrame
-        index emotion (the study space's concept order), one column per component.
-    variance : Series
-        Sum of squared rotated loadings per component.
-    """
-
-    loadings: pd.DataFrame
-    eigenvalues: np.ndarray
-    parallel_analysis: pd.DataFrame
-    n_components: int
-    weights: pd.DataFrame
-    scores: pd.DataFrame
-    emotion_means: pd.DataFrame
-    variance: pd.Series
-
-
-def varimax(L: np.ndarray, normalize: bool = True, eps: float = 1e-5,
-            max_iter: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-    """Varimax rotation as R ``stats::varimax`` (Kaiser normalisation, same stopping rule).
-
-    Returns the rotated loadings and the rotation matrix T (rotated = L @ T).
-    """
-    p, k = L.shape
-    if k < 2:
-        return L.copy(), np.eye(k)
-    h = np.sqrt((L ** 2).sum(axis=1)) if normalize else np.ones(p)
-    x = L / h[:, None]
-    T = np.eye(k)
-    crit = 0.0
-    for _ in range(max_iter):
-        z = x @ T
-        grad = x.T @ (z ** 3 - z * ((z ** 2).sum(axis=0) / p))
-        u, s, vt = np.linalg.svd(grad)
-        T = u @ vt
-        previous, crit = crit, s.sum()
-        if crit < previous * (1 + eps):
-            break
-    return (x @ T) * h[:, None], T
-
-
-def parallel_analysis(X: np.ndarray, n_iter: int = 20, seed: int = 0) -> pd.DataFrame:
-    """Horn's parallel analysis for PCA: observed eigenvalues vs those of random normal data.
-
-    A component is retained while its eigenvalue exceeds the mean eigenvalue of the same rank
-    over ``n_iter`` random n x p standard-normal matrices (psych ``fa.parallel`` rule for
-    components: stop at the first that does not).
-
-    Returns
-    -------
-    DataFrame
-        component (1..p), eigenvalue, simulated_mean, simulated_p95, retained.
-    """
-    n, p = X.shape
-    obs = np.linalg.eigvalsh(np.corrcoef(X, rowvar=False))[::-1]
-    rng = np.random.default_rng(seed)
-    sim = np.empty((n_iter, p))
-    for b in range(n_iter):
-        sim[b] = np.linalg.eigvalsh(np.corrcoef(rng.standard_normal((n, p)), rowvar=False))[::-1]
-    mean = sim.mean(axis=0)
-    above = obs > mean
-    n_keep = int(np.argmin(above)) if not above.all() else p
-    return pd.DataFrame({"component": np.arange(1, p + 1), "eigenvalue": obs,
-                         "simulated_mean": mean,
-                         "simulated_p95": np.quantile(sim, 0.95, axis=0),
-                         "retained": np.arange(p) < n_keep})
-
-
-def appraisal_matrix(appraisal_responses: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """Response x item matrix (NaN -> 5, the study's imputation) and each response's emotion."""
-    df = appraisal_responses
-    for col in ("participant_id", "emotion", "item", "response"):
-        if col not in df.columns:
-            raise input_error("appraisal_responses", "required column missing", field=col)
-    order = pd.unique(df["participant_id"])
-    X = (df.pivot_table(index="participant_id", columns="item", values="response",
-                        aggfunc="first", dropna=False).reindex(order))
-    X = X.fillna(NA_RESPONSE)
-    emotion = df.groupby("participant_id", sort=False)["emotion"].first().reindex(order)
-    return X, emotion
-
-
-def appraisal_pca(appraisal_responses: pd.DataFrame, n_components: int | None = None,
-                  seed: int = 0) -> AppraisalPCA:
-    """Principal components of the appraisal items, varimax-rotated, as R psych ``principal``.
-
-    Steps (psych 2.x ``principal``): correlation matrix R of the response x item matrix;
-    loadings L = eigenvectors x sqrt(eigenvalues) for the first ``n_components``; columns
-    flipped so their sums are positive; ``stats::varimax`` (Kaiser normalisation); components
-    sorted by rotated sum of squared loadings and flipped again to positive sums; regression
-    scores Z R^-1 L (Z: items standardised with the n-1 SD).
-
-    ``n_components=None`` takes the number from :func:`parallel_analysis` (seeded; gives 6 on
-    the study's data). Naming rule: with 6 components they take the study's names
-    (control, fairness, self-relativity, other-relativity, expectedness, novelty) in psych's
-    order, as the study's R code does (its six components all pass its ICC screen, and it
-    names them in index order); otherwise RC1, RC2, ... Signs follow psych; RDMs use absolute
-    differences and do not depend on them.
-    """
-    X, emotion = appraisal_matrix(appraisal_responses)
-    x = X.to_numpy(float)
-    if len(x) < 3:
-        raise InputError(f"appraisal_pca: {len(x)} responses; need at least 3")
-    sd = x.std(axis=0, ddof=1)
-    if (sd == 0).any():
-        bad = list(X.columns[sd == 0])
-        raise InputError(f"appraisal_pca: item(s) {bad} have no variance; PCA needs variance")
-    pa_table = parallel_analysis(x, seed=seed)
-    k = int(pa_table["retained"].sum()) if n_components is None else int(n_components)
-    R = np.corrcoef(x, rowvar=False)
-    vals, vecs = np.linalg.eigh(R)
-    vals, vecs = vals[::-1], vecs[:, ::-1]
-    L = vecs[:, :k] * np.sqrt(np.maximum(vals[:k], np.finfo(float).eps))
-    L = L * _positive(L)
-    if k > 1:
-        L, _ = varimax(L)
-        L = L[:, np.argsort(-(L ** 2).sum(axis=0), kind="stable")]
-        L = L * _positive(L)
-    study = _study()
-    appraisal = study.groups["appraisal"]
-    names = list(appraisal) if k == len(appraisal) else [
-        f"RC{c + 1}" for c in range(k)]
-    W = np.linalg.solve(R, L)
-    Z = (x - x.mean(axis=0)) / sd
-    S = Z @ W
-    scores = pd.DataFrame(S, columns=names)
-    scores.insert(0, "emotion", emotion.to_numpy())
-    scores.insert(0, "participant_id", X.index.to_numpy())
-    means = scores.groupby("emotion")[names].mean()
-    missing = sorted(set(study.concepts) - set(means.index))
-    if missing:
-        raise InputError(f"appraisal_pca: no included response for emotion(s) {missing}")
-    items = pd.Index(X.columns.astype(int), name="item")
-    return AppraisalPCA(
-        loadings=pd.DataFrame(L, index=items, columns=names),
-        eigenvalues=vals, parallel_analysis=pa_table, n_components=k,
-        weights=pd.DataFrame(W, index=items, columns=names), scores=scores,
-        emotion_means=means.reindex(list(study.concepts)).rename_axis("emotion"),
-        variance=pd.Series((L ** 2).sum(axis=0), index=names))
-
-
-def _positive(L: np.ndarray) -> np.ndarray:
-    s = np.sign(L.sum(axis=0))
-    s[s == 0] = 1
-    return s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,7 +54,7 @@ def attribute_means(ratings: pd.DataFrame, appraisal_responses: pd.DataFrame,
         raise input_error("ratings", "missing rating", row=r, field="rating")
     m = ratings.pivot_table(index="emotion", columns="attribute", values="rating",
                             aggfunc="mean")
-    study = _study()
+    study = study_space()
     need = list(study.groups["affective"] + study.groups["faces"])
     missing = [a for a in need if a not in m.columns]
     if missing:
@@ -254,7 +79,7 @@ def rdm_vector(values) -> np.ndarray:
 
 def attribute_rdms(means: pd.DataFrame) -> pd.DataFrame:
     """Attribute RDMs: 351 rows (pair order), one column per attribute of ``means``."""
-    m = means.reindex(list(_study().concepts))
+    m = means.reindex(list(study_space().concepts))
     if m.isna().any().any():
         raise InputError("attribute_rdms: means lack some of the 27 emotions")
     out = pd.DataFrame({a: rdm_vector(m[a]) for a in m.columns})
@@ -273,7 +98,7 @@ def subject_rdms(similarity: pd.DataFrame) -> tuple[list[str], np.ndarray]:
     ids = list(pd.unique(similarity["participant_id"]))
     wide = similarity.pivot(index="participant_id", columns="pair",
                             values="dissimilarity").reindex(ids)
-    n_pairs = _study().n_pairs
+    n_pairs = study_space().n_pairs
     if wide.shape[1] != n_pairs or wide.isna().any().any():
         raise InputError(f"similarity: each participant needs all {n_pairs} pairs with a value")
     return ids, wide.to_numpy(float)
@@ -328,7 +153,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
     """
     from emostat.analysis.bca import (CONCEPT_BOOT, bca_interval, bootstrap_counts,
                                       concept_bootstrap, conf_method, jackknife_means)
-    from emostat.analysis.mantel import mantel_decided
+    from emostat.analysis.mantel import items_from_pairs, mantel_decided
 
     S = np.asarray(subject_rdms, dtype=float)
     if S.ndim != 2 or S.shape[1] != N_PAIRS:
@@ -338,6 +163,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
     if len(A) != N_PAIRS or A.isna().any().any():
         raise InputError(f"attribute_importance: attr_rdms must be {N_PAIRS} rows without NaN")
     Y = A.to_numpy(float)
+    n_items = items_from_pairs(N_PAIRS, None)      # the concepts whose labels are permuted
     mean = _snap(S.mean(axis=0))
     est = np.atleast_1d(kendall_tau_b(mean[:, None], Y)[0][0])
     nan = np.full(len(est), np.nan)
@@ -360,7 +186,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
     p_mantel, draws = nan, np.zeros(len(est), np.int64)
     if n_perm > 0:
         p_mantel, draws, mc = mantel_decided(mean, Y, n_perm, seed + 1, alpha,
-                                             n_items=len(ANALYSIS_ORDER))
+                                             n_items=n_items)
     return pd.DataFrame({
         "attribute": list(A.columns), "estimate": est, "std_error": cse, "statistic": np.nan,
         "df": np.nan, "p_value": p_mantel, "conf_low": clo, "conf_high": chi,
@@ -368,7 +194,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
         "conf_method_participants": how, "std_error_participants": se,
         "boot_share_le0": share,
         "p_method": IMPORTANCE_P_METHOD if n_perm > 0 else "not tested (n_perm = 0)",
-        "unit": f"emotion label ({len(ANALYSIS_ORDER)})", "role": "record",
+        "unit": f"emotion label ({n_items})", "role": "record",
         "n_boot": n_boot, "n_perm": draws, **mc})
 
 
@@ -439,7 +265,7 @@ def rating_icc(ratings: pd.DataFrame) -> pd.DataFrame:
     out["p_method"] = "F test of the two-way random-effects ICC against 0 (R psych::ICC)"
     out["unit"] = out["n_targets"].map(lambda n: f"emotion ({n})")
     out["role"] = "extra"
-    order = {a: n for n, a in enumerate(_study().attributes)}
+    order = {a: n for n, a in enumerate(study_space().attributes)}
     return out.sort_values(["attribute", "type"], key=lambda s: s.map(order)
                            if s.name == "attribute" else s, kind="stable").reset_index(drop=True)
 
@@ -508,68 +334,15 @@ class HumanSpace:
         return self.attribute_rdms
 
 
-def read_released_attribute_rdms(root, space=None) -> pd.DataFrame:
-    """``Data/preprocessed/emotional_features/dist_emotional_PCs.csv`` (351 x 14).
-
-    Its columns and row count are checked against ``space`` (default: the study's space).
-    """
-    from emostat.release import common
-    from emostat.space import load_space
-
-    sp = load_space(space)
-    attributes, n_pairs = sp.attributes, sp.n_pairs
-    path = common.find(root, common.ATTRIBUTE_DIST)
-    df = pd.read_csv(path)
-    if list(df.columns) != list(attributes) or len(df) != n_pairs:
-        raise input_error(path, f"expected {n_pairs} rows x columns {list(attributes)}")
-    df.index.name = "pair"
-    return df.astype(float)
-
-
-def _space(ratings, responses, similarity, released=None) -> HumanSpace:
-    pca = appraisal_pca(responses, n_components=len(_study().groups["appraisal"]))
+def human_space(ratings, responses, similarity, released=None) -> HumanSpace:
+    """The human space from the long tables (``ratings``: affective + physical, appraisal
+    ``responses``, ``similarity``); ``released``: the release's attribute RDMs or None."""
+    pca = appraisal_pca(responses, n_components=len(study_space().groups["appraisal"]))
     means = attribute_means(ratings, responses, pca=pca)
     ids, S = subject_rdms(similarity)
     return HumanSpace(means=means, attribute_rdms=attribute_rdms(means), mean_rdm=S.mean(axis=0),
                       subject_ids=ids, subject_rdms=S, pca=pca, ratings=ratings,
                       released_attribute_rdms=released)
-
-
-def load_human(path) -> HumanSpace:
-    """The human space from a release root (``Data/`` inside) or an import-release folder.
-
-    From a release root the raw files are read directly (nothing is written). In both cases
-    ``released_attribute_rdms`` holds the release's ``dist_emotional_PCs.csv`` (an
-    import-release folder keeps it as ``released_attribute_rdms.parquet``).
-    """
-    from emostat import io
-    from emostat.release import human as rh
-
-    path = Path(path)
-    if (path / "Data").is_dir():
-        _, r_aff = rh.read_affective(path)
-        _, r_phy = rh.read_physical(path)
-        _, responses = rh.read_appraisal(path)
-        _, similarity, _ = rh.read_similarity(path)
-        ratings = pd.concat([r_aff, r_phy], ignore_index=True)
-        try:
-            released = read_released_attribute_rdms(path)
-        except InputError:
-            released = None
-        return _space(ratings, responses, similarity, released)
-    if (path / "ratings.parquet").exists():
-        ratings = io.read_table(path / "ratings.parquet", dataset="ratings")
-        responses = io.read_table(path / "appraisal_responses.parquet",
-                                  dataset="appraisal_responses")
-        similarity = io.read_table(path / "similarity.parquet", dataset="similarity")
-        released = None
-        if (path / "released_attribute_rdms.parquet").exists():
-            released = (io.read_table(path / "released_attribute_rdms.parquet",
-                                      dataset="released_attribute_rdms")
-                        .set_index("pair")[list(_study().attributes)])
-        return _space(ratings, responses, similarity, released)
-    raise InputError(f"{path}: neither the study's release (no Data/ folder) nor an "
-                     "`emostat import-release` output (no ratings.parquet)")
 
 
 def load_shipped_human(space=None) -> HumanSpace:

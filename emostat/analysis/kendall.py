@@ -136,7 +136,7 @@ def _signs(R: np.ndarray, j0: int, j1: int, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _con_minus_dis(RW: np.ndarray, RN: np.ndarray, n_jobs: int = 1) -> np.ndarray:
+def con_minus_dis(RW: np.ndarray, RN: np.ndarray, n_jobs: int = 1) -> np.ndarray:
     """Concordant minus discordant pairs, (m_w, m_n), from dense ranks of a wide and a narrow side."""
     n, mw = RW.shape
     mn = RN.shape[1]
@@ -225,9 +225,9 @@ def kendall_tau_b(X, Y, alternative: str = "greater", *, n_jobs: int = 1):
     RY, ty = dense_ranks(Y)
     with single_threaded_blas():
         if X.shape[1] >= Y.shape[1]:
-            S = _con_minus_dis(RX, RY, n_jobs)
+            S = con_minus_dis(RX, RY, n_jobs)
         else:
-            S = _con_minus_dis(RY, RX, n_jobs).T
+            S = con_minus_dis(RY, RX, n_jobs).T
     tau, p = tau_p_from_counts(S, n, tx, ty, alternative)
     if x1d:
         tau, p = tau[0], p[0]

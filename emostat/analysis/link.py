@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from emostat.checks import require_columns
 from emostat.analysis.mantel import check_n_perm, mc_columns, perm_blocks, undecided
-from emostat.constants import ATTRIBUTES, EMOTIONS
 from emostat.errors import InputError
+from emostat.space import load_space
 
 __all__ = ["drop_matrix", "link_test", "link_by_emotion", "perm_mean_z", "perm_test",
            "pooled_drops"]
@@ -38,12 +39,6 @@ __all__ = ["drop_matrix", "link_test", "link_by_emotion", "perm_mean_z", "perm_t
 _EXACT_MAX = 9           # 9! = 362,880 permutations
 _CHUNK = 4096
 _TOL = 1e-12             # permuted statistics within this of the observed count as ties
-
-def _require(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise InputError(f"{what}: missing column(s) {missing} (has {list(df.columns)})")
-
 
 def drop_matrix(drops: pd.DataFrame) -> dict[int, pd.DataFrame]:
     """Mean accuracy drop per k as an emotions × attributes matrix.
@@ -66,13 +61,16 @@ def drop_matrix(drops: pd.DataFrame) -> dict[int, pd.DataFrame]:
     else:
         raise InputError("link: the drops table needs a 'drop' (random − attribute) or a 'diff' "
                          f"(attribute − random) column (has {list(drops.columns)})")
-    _require(drops, ["k", "emotion", "attribute"], "link: drops table")
+    require_columns(drops, ["k", "emotion", "attribute"], "link: drops table")
     d = drops[["k", "emotion", "attribute"]].assign(drop=value)
+    # the study space's names first, in its order (concepts alphabetical, attributes grouped)
+    study = load_space("study")
+    known_c, known_a = sorted(study.concepts), list(study.attributes)
     out = {}
     for k, g in d.groupby("k", sort=True):
         m = g.pivot_table(index="emotion", columns="attribute", values="drop", aggfunc="mean")
-        emo = [e for e in EMOTIONS if e in m.index] + sorted(set(m.index) - set(EMOTIONS))
-        att = [a for a in ATTRIBUTES if a in m.columns] + sorted(set(m.columns) - set(ATTRIBUTES))
+        emo = [e for e in known_c if e in m.index] + sorted(set(m.index) - set(known_c))
+        att = [a for a in known_a if a in m.columns] + sorted(set(m.columns) - set(known_a))
         out[int(k)] = m.loc[emo, att]
     return out
 
@@ -186,8 +184,8 @@ def perm_test(stat, n: int, n_perm, seed, *, alpha: float = 0.05,
 def pooled_drops(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Drops against the pooled random null: per prompt and k, the mean accuracy over ALL
     random masks of that k minus the attribute mask's accuracy (column ``drop``)."""
-    _require(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
-             "link: accuracy table")
+    require_columns(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
+                    "link: accuracy table")
     prompt = (["model"] if "model" in accuracy.columns else []) + ["emotion", "template", "k"]
     rnd = (accuracy[accuracy["condition"] == "random"].groupby(prompt)["accuracy"].mean()
            .rename("acc_random"))

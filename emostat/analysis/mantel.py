@@ -15,7 +15,7 @@ import math
 import numpy as np
 from scipy.stats import rankdata
 
-from emostat.analysis.kendall import (ALTERNATIVES, _con_minus_dis, dense_ranks,
+from emostat.analysis.kendall import (ALTERNATIVES, con_minus_dis, dense_ranks,
                                       single_threaded_blas)
 from emostat.constants import pair_indices
 from emostat.errors import InputError
@@ -25,7 +25,8 @@ _PERM_CHUNK = 2048
 _EXACT_MAX_ITEMS = 8  # 8! = 40,320 permutations
 
 
-def _n_items(n_pairs: int, n_items: int | None) -> int:
+def items_from_pairs(n_pairs: int, n_items: int | None) -> int:
+    """The n with n(n-1)/2 = ``n_pairs`` (an InputError when none, or when not ``n_items``)."""
     guess = int(round((1 + math.sqrt(1 + 8 * n_pairs)) / 2))
     if guess * (guess - 1) // 2 != n_pairs:
         raise InputError(f"mantel: x has {n_pairs} values, not n(n-1)/2 for any n")
@@ -167,7 +168,7 @@ def mantel(x, Y, n_perm=10_000, seed=0, n_items: int | None = None,
                          f"{Y.shape}")
     if np.isnan(x).any() or np.isnan(Y).any():
         raise InputError("mantel: x or Y contains NaN")
-    n = _n_items(x.shape[0], n_items)
+    n = items_from_pairs(x.shape[0], n_items)
     n_perm = check_n_perm(n_perm, n, _EXACT_MAX_ITEMS, "mantel")
 
     if method == "kendall":
@@ -175,7 +176,7 @@ def mantel(x, Y, n_perm=10_000, seed=0, n_items: int | None = None,
         RY = dense_ranks(Y)[0]
 
         def stat(idx):  # concordant - discordant, (perms, q)
-            return _con_minus_dis(np.ascontiguousarray(rx[idx].T), RY)
+            return con_minus_dis(np.ascontiguousarray(rx[idx].T), RY)
         tol = 0.0
     else:
         if method == "spearman":

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from emostat.checks import require_columns
 from emostat.analysis.multitest import fdr_bh, fdr_study
 from emostat.analysis.signflip import sign_flip_many
 from emostat.errors import InputError
@@ -43,12 +44,6 @@ def _order(key: str, names) -> list:
 
     study = load_space().attributes
     return list(study) if set(names) <= set(study) else names
-
-
-def _require(df: pd.DataFrame, cols, what: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise InputError(f"{what}: missing column(s) {missing} (has {list(df.columns)})")
 
 
 def _sort(df: pd.DataFrame, keys) -> pd.DataFrame:
@@ -86,8 +81,8 @@ def acc_diff(accuracy: pd.DataFrame, *, per_draw: bool = False) -> pd.DataFrame:
         (= acc_attribute − acc_random), ``n_draws`` (random draws averaged; 1 per row when
         per_draw). Only the k present in both conditions are kept (as the study's code does).
     """
-    _require(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
-             "accuracy table")
+    require_columns(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
+                    "accuracy table")
     acc = accuracy.copy()
     model = ["model"] if "model" in acc.columns else []
     prompt = model + ["emotion", "template"]
@@ -156,8 +151,8 @@ def mask_rows(accuracy: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
         The rows (columns of ``accuracy`` plus ``mask``) and whether random masks are shared by
         all attributes (not paired one-to-one with an attribute).
     """
-    _require(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
-             "accuracy table")
+    require_columns(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
+                    "accuracy table")
     acc = accuracy[accuracy["condition"].isin(["attribute", "random"])].copy()
     if "condition_id" in acc.columns and acc["condition_id"].notna().all():
         acc["mask"] = acc["condition_id"].astype(str)
@@ -209,7 +204,7 @@ def paired_tests(diff: pd.DataFrame, by, alternative: str = "greater", n_perm: i
     Tests the extra drop ``acc_random − acc_attribute`` (= −``diff``) against 0: the study's
     one-sided "less" test of ACC.diff is the "greater" test here (same p, t of opposite sign).
     The replicates are the group's prompt × attribute rows, as in the study; the masks are not
-    units here (see :func:`emostat.analysis.mixed.masking_mixed_model` for the test of record).
+    units here (see :func:`emostat.analysis.maskmixed.masking_mixed_model` for the test of record).
 
     Parameters
     ----------
@@ -248,7 +243,7 @@ def paired_tests(diff: pd.DataFrame, by, alternative: str = "greater", n_perm: i
     (0.0625, 'attribute × template (4)', 'study')
     """
     by = [by] if isinstance(by, str) else list(by)
-    _require(diff, by + ["diff", "acc_none", "acc_random", "acc_attribute"], "diff table")
+    require_columns(diff, by + ["diff", "acc_none", "acc_random", "acc_attribute"], "diff table")
     d = diff.assign(_drop=-diff["diff"])
     g = d.groupby(by, sort=True, dropna=False)
     agg = g.agg(n=("_drop", "count"), mean=("_drop", "mean"), sd=("_drop", "std"),
@@ -312,7 +307,7 @@ def condition_means(diff: pd.DataFrame, by=("k",)) -> pd.DataFrame:
 
 
 def _cell_means(diff: pd.DataFrame) -> pd.DataFrame:
-    _require(diff, ["k", "emotion", "attribute", "diff"], "diff table")
+    require_columns(diff, ["k", "emotion", "attribute", "diff"], "diff table")
     return diff.groupby(["k", "emotion", "attribute"], sort=True)["diff"].mean().reset_index()
 
 

@@ -8,12 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from emostat.checks import log
 from emostat.errors import InputError
-
-
-def _log(msg: str, quiet: bool) -> None:
-    if not quiet:
-        print(msg, flush=True)
 
 
 def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
@@ -113,8 +109,8 @@ def importance_tables(human, space, *, n_perm: int, seed: int, quiet: bool) -> d
     """``attribute_importance`` where the space has similarity judgments, else nothing (and
     one line saying so)."""
     if human.mean_rdm is None:
-        _log(f"space {space.name!r} has no similarity judgments: no attribute importance, "
-             "importance link or whole-model RSA", quiet)
+        log(f"space {space.name!r} has no similarity judgments: no attribute importance, "
+            "importance link or whole-model RSA", quiet)
         return {}
     imp = importance_from_mean(human.mean_rdm, human.attribute_rdms, n_perm=n_perm, seed=seed,
                                n_items=space.n_concepts)

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from scipy.stats import rankdata
 
 from emostat.analysis.kendall import kendall_tau_b, single_threaded_blas
@@ -146,7 +145,7 @@ def searchlight(A_or_rdms, attr_rdms: pd.DataFrame, layer_sizes=None,
     ----------
     A_or_rdms : ndarray
         Activations (templates, concepts, neurons), concepts in the RDM pair order's concept
-        order (``ANALYSIS_ORDER`` for the study), or neuron RDMs (pairs, neurons).
+        order (the study space's concept order for the study), or neuron RDMs (pairs, neurons).
     attr_rdms : DataFrame (pairs, attributes)
         Attribute RDMs in the same pair order; the column names become ``attribute``.
     layer_sizes : list of int, optional
@@ -365,7 +364,7 @@ def searchlight_stream(activations_parquet, attr_rdms: pd.DataFrame, *,
         raise InputError(f"{activations_parquet}: no activations")
     tau = np.concatenate([t for t, _ in parts])
     p = np.concatenate([q for _, q in parts])
-    del parts
+    parts.clear()   # free the blocks (the list stays bound in collect)
     layer = np.concatenate([np.full(b, L) for L, _, b in meta])
     unit = np.concatenate([np.arange(u0, u0 + b) for _, u0, b in meta])
     q, qbh, rank = _global_columns(tau, p)

@@ -60,7 +60,8 @@ def model_rdm(A) -> np.ndarray:
     Parameters
     ----------
     A : array (templates, concepts, neurons)
-        Activations; concepts in the order of the human RDM (``ANALYSIS_ORDER`` for the study).
+        Activations; concepts in the order of the human RDM (for the study: the study space's
+        concept order).
 
     Returns
     -------
@@ -92,7 +93,7 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
     ----------
     A : array (templates, concepts, neurons)
         Activations (e.g. from ``emostat.analysis.activations.load_activation_array``),
-        concepts in the order of ``subject_rdms``' items (``ANALYSIS_ORDER``).
+        concepts in the order of ``subject_rdms``' items (the space's concept order).
     subject_rdms : array (participants, pairs)
         Each participant's dissimilarity RDM in the same pair order.
     n_boot : int

@@ -61,6 +61,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from emostat import io
+from emostat.checks import log
 from emostat.collect import shards as sh
 from emostat.collect.backends import make_backend
 from emostat.collect.config import CollectConfig, load_config, run_space
@@ -75,12 +76,6 @@ from emostat.collect.stages import (accuracy_table, calibrate_run, finish_baseli
                                     read_run_prov)
 from emostat.collect.worker import PreloadedAPI, check_model_for_tasks, default_api, head_users
 from emostat.errors import InputError
-
-
-def _log(msg: str, quiet: bool) -> None:
-    if not quiet:
-        print(msg, flush=True)
-
 
 
 def build_config(config=None, *, model=None, device=None, dtype=None, quick: bool = False,
@@ -119,7 +114,6 @@ def load_checked(cfg: CollectConfig, api, quiet: bool):
         raise InputError("config field 'position': 'mask' needs a model whose tokenizer has a "
                          "mask token (an MLM encoder)")
     return lm
-
 
 
 def collect(config=None, out="out", model=None, device=None, dtype=None,
@@ -181,10 +175,10 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
 
         found = problems(out, json.loads((out / "manifest.json").read_text()))
         if not found:
-            _log(f"{out}: run already complete; nothing to do", quiet)
+            log(f"{out}: run already complete; nothing to do", quiet)
             return paths
-        _log(f"{out}: the run no longer matches its manifest ({'; '.join(found)}); "
-             f"redoing what is missing", quiet)
+        log(f"{out}: the run no longer matches its manifest ({'; '.join(found)}); "
+            f"redoing what is missing", quiet)
         (out / "manifest.json").unlink()
     sh.clean_stale_tmp(out)
     if cfg.backend == "local":
@@ -202,7 +196,7 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
         todo = sh.pending(act, out)
         if todo:
             engine = make_backend(cfg, out, address=address, api=api, sapi=sapi, quiet=quiet)
-            _log(f"activations: {len(todo)} of {len(act)} shards to run", quiet)
+            log(f"activations: {len(todo)} of {len(act)} shards to run", quiet)
             engine.run(todo, desc="activations")
         if not cfg.tasks:
             return finish_activations_only(cfg, out, paths, prompts, act, t0, quiet)
@@ -210,8 +204,8 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
         tc = time.perf_counter()
         conds = make_conditions(cfg, out, human=human)
         phase["conditions"] = time.perf_counter() - tc
-        _log(f"conditions: {len(conds)} ({conds.mode} ablation), "
-             f"{phase['conditions']:.1f} s", quiet)
+        log(f"conditions: {len(conds)} ({conds.mode} ablation), "
+            f"{phase['conditions']:.1f} s", quiet)
         # c1. the unmanipulated condition first
         base = plan_baseline(cfg, items)
         sh.check_no_strays(base, out, "baseline")
@@ -220,7 +214,7 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
             if engine is None:
                 engine = make_backend(cfg, out, address=address, api=api, sapi=sapi,
                                       quiet=quiet)
-            _log(f"baseline (condition none): {len(todo)} of {len(base)} shards to run", quiet)
+            log(f"baseline (condition none): {len(todo)} of {len(base)} shards to run", quiet)
             engine.run(todo, desc="baseline")
         # c2. calibration offsets from condition none only
         tc = time.perf_counter()
@@ -238,8 +232,8 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
                 engine = make_backend(cfg, out, address=address, api=api, sapi=sapi,
                                       quiet=quiet)
             n_rows = sum(s.n_units for s in todo)
-            _log(f"inference: {len(todo)} of {len(inf)} shards ({n_rows} item x condition "
-                 f"rows) to run", quiet)
+            log(f"inference: {len(todo)} of {len(inf)} shards ({n_rows} item x condition "
+                f"rows) to run", quiet)
             engine.run(todo, desc="inference")
     finally:
         if engine is not None:
@@ -273,11 +267,10 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
                              backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1),
                              phase_seconds=phase_record(phase, tc))
     write_manifest(out, manifest)
-    _log("phase times: " + ", ".join(f"{k} {v:.0f} s" for k, v in manifest["phase_seconds"]
-                                     .items()), quiet)
-    _log(f"collection done in {time.perf_counter() - t0:.0f} s: {out}", quiet)
+    log("phase times: " + ", ".join(f"{k} {v:.0f} s" for k, v in manifest["phase_seconds"]
+                                    .items()), quiet)
+    log(f"collection done in {time.perf_counter() - t0:.0f} s: {out}", quiet)
     return paths
-
 
 
 def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet) -> dict[str, Path]:
@@ -293,7 +286,7 @@ def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet) -> dict[st
                              activations_only=True, n_shards={"activations": len(act)},
                              backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1))
     write_manifest(out, manifest)
-    _log(f"collection (activations only) done in {time.perf_counter() - t0:.0f} s: {out}",
-         quiet)
+    log(f"collection (activations only) done in {time.perf_counter() - t0:.0f} s: {out}",
+        quiet)
     return {k: paths[k] for k in ("activations", "manifest")}
 

@@ -10,24 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from emostat import io
+from emostat.checks import COLLECT_PACKAGES, package_versions
 from emostat.collect.config import CollectConfig, run_space
 from emostat.collect.items import task_prompts
 from emostat.collect.stages import NONE
 from emostat.errors import InputError
-
-
-def package_versions() -> dict[str, str]:
-    """Versions of the packages the collected numbers depend on."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    vers = {}
-    for pkg in ("emostat", "torch", "transformers", "tokenizers", "safetensors", "gguf",
-                "numpy", "pandas", "pyarrow", "scipy", "ray"):
-        try:
-            vers[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return vers
 
 
 def run_provenance(cfg: CollectConfig, ident: dict) -> dict:
@@ -37,8 +24,7 @@ def run_provenance(cfg: CollectConfig, ident: dict) -> dict:
             "model_kind": ident.get("kind"), "dtype": cfg.dtype, "site": ident.get("site"),
             "layer_sizes": ident.get("layer_sizes"), "n_neurons": ident.get("n_neurons"),
             "seed": cfg.seed, "config": cfg.to_dict(), "space": run_space(cfg).provenance(),
-            "package_versions": package_versions()}
-
+            "package_versions": package_versions(COLLECT_PACKAGES)}
 
 
 def run_fingerprint(cfg: CollectConfig, model_identity: dict | None) -> str:
@@ -47,7 +33,6 @@ def run_fingerprint(cfg: CollectConfig, model_identity: dict | None) -> str:
     the space's path by the digest of its files."""
     space = run_space(cfg).digest if cfg.space is not None else None
     return cfg.fingerprint(weights=(model_identity or {}).get("weight_sha256"), space=space)
-
 
 
 def check_plan(cfg: CollectConfig, out: Path, fingerprint: str, weights: str | None) -> None:
@@ -80,7 +65,6 @@ def manifest_done(fingerprint: str, out: Path) -> bool:
     return m.get("fingerprint") == fingerprint and m.get("complete", False)
 
 
-
 def phase_record(phase: dict, t_accuracy: float) -> dict[str, float]:
     """Phase times in pipeline order (seconds, 0.1 s); accuracy measured from ``t_accuracy``."""
     phase = dict(phase, accuracy=time.perf_counter() - t_accuracy)
@@ -100,7 +84,6 @@ def write_manifest(out: Path, manifest: dict) -> None:
     tmp.write_text(json.dumps(manifest, indent=2, default=str))
     io.set_user_mode(tmp)
     tmp.replace(out / "manifest.json")
-
 
 
 def calibration_record(cfg: CollectConfig) -> dict:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emostat.constants import EMOTIONS
+from emostat.checks import require_columns
 from emostat.errors import InputError, input_error
 from emostat.paths import DATA_DIR
 
@@ -33,8 +33,14 @@ PERSONS = ("first", "third")
 # Settings used in the shipped file (user files may use any non-empty word).
 SETTINGS = ("family", "friendship", "health", "home", "money", "nature", "online", "public",
             "romance", "school", "sport", "travel", "work")
-# GoEmotions label index order: the 27 emotions alphabetically, then neutral (index 27).
-GOEMOTIONS_LABELS = EMOTIONS + ("neutral",)
+# The GoEmotions files' vocabulary, in label index order: the 27 emotions alphabetically (the
+# study's emotions, data/spaces/study/concepts.csv), then neutral (index 27).
+GOEMOTIONS_EMOTIONS = (
+    "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion",
+    "curiosity", "desire", "disappointment", "disapproval", "disgust", "embarrassment",
+    "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness", "optimism",
+    "pride", "realization", "relief", "remorse", "sadness", "surprise")
+GOEMOTIONS_LABELS = GOEMOTIONS_EMOTIONS + ("neutral",)
 
 
 def default_stimuli_path() -> Path:
@@ -75,12 +81,6 @@ def _read_csv(path: Path) -> pd.DataFrame:
     return pd.DataFrame(records[1:], columns=header, dtype=object)
 
 
-def _require(df: pd.DataFrame, path: Path, columns) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise input_error(path, f"missing column(s) {missing}; found {list(df.columns)}")
-
-
 def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
     """Read and validate an emotion-situations file.
 
@@ -111,7 +111,7 @@ def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
     df = _read_csv(path)
     if "emotion" not in df.columns and "concept" in df.columns:   # a space's stimuli.csv
         df = df.rename(columns={"concept": "emotion"})
-    _require(df, path, STIMULI_COLUMNS)
+    require_columns(df, STIMULI_COLUMNS, path)
     for col in OPTIONAL_COLUMNS:
         if col not in df.columns:
             df[col] = ""
@@ -120,7 +120,7 @@ def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
     if concepts is None:                  # GoEmotions names; a space's ids are matched as written
         df["emotion"] = df["emotion"].str.lower()
     df["person"] = df["person"].str.lower()
-    known = set(EMOTIONS if concepts is None else concepts)
+    known = set(GOEMOTIONS_EMOTIONS if concepts is None else concepts)
     seen: dict[str, int] = {}
     for i, (rid, emo, text, person) in enumerate(
             zip(df["id"], df["emotion"], df["text"], df["person"])):
@@ -132,7 +132,7 @@ def read_stimuli(path=None, concepts=None) -> pd.DataFrame:
                               field="id")
         seen[rid] = row
         if emo not in known:
-            names = list(EMOTIONS if concepts is None else concepts)
+            names = list(GOEMOTIONS_EMOTIONS if concepts is None else concepts)
             raise input_error(path, f"unknown emotion {emo!r}; expected one of the "
                               f"{len(names)} concepts ({', '.join(names[:4])}, ...)", row=row,
                               field="emotion")
@@ -184,13 +184,13 @@ def read_goemotions(path) -> pd.DataFrame:
     """
     path = Path(path)
     df = _read_csv(path)
-    _require(df, path, ("text",))
+    require_columns(df, ("text",), path)
     id_col = next((c for c in ("id", "ids") if c in df.columns), None)
     ids = (df[id_col].str.strip().tolist() if id_col
            else [f"row{i + 2}" for i in range(len(df))])
     onehot = [c for c in GOEMOTIONS_LABELS if c in df.columns]
     class_col = next((c for c in ("classes", "labels") if c in df.columns), None)
-    missing = [e for e in EMOTIONS if e not in df.columns]
+    missing = [e for e in GOEMOTIONS_EMOTIONS if e not in df.columns]
     if onehot and missing:
         raise input_error(path, f"one-hot emotion columns incomplete; missing {missing}")
     if not onehot and class_col is None:
@@ -221,7 +221,7 @@ def read_goemotions(path) -> pd.DataFrame:
                                   f"one-hot columns {sorted(names)}", row=row, field=class_col)
             names.update(coded)
         neutral.append("neutral" in names)
-        labels.append([e for e in EMOTIONS if e in names])
+        labels.append([e for e in GOEMOTIONS_EMOTIONS if e in names])
     if len(set(ids)) != len(ids):
         dup = pd.Series(ids)[pd.Series(ids).duplicated()].iat[0]
         raise input_error(path, f"duplicate id {dup!r}", field=id_col)

@@ -24,7 +24,8 @@ import re
 
 import pandas as pd
 
-from emostat.constants import EMOTIONS, check_emotions
+from emostat.collect.stimuli import GOEMOTIONS_EMOTIONS
+from emostat.constants import check_emotions
 
 # Zero-shot concept templates; "{emotion}" is the slot. Ids t01..t12 stand for the study's seeds.
 CONCEPT_TEMPLATES: dict[str, str] = {
@@ -121,8 +122,8 @@ def forbidden_hits(text: str, emotion: str) -> list[str]:
 
 # ---------------------------------------------------------------- concept prompts
 
-def concept_prompts(emotions=EMOTIONS, templates=None, mask_token: str | None = None
-                    ) -> pd.DataFrame:
+def concept_prompts(emotions=GOEMOTIONS_EMOTIONS, templates=None,
+                    mask_token: str | None = None) -> pd.DataFrame:
     """All concept prompts: each emotion word placed in each template.
 
     Parameters
@@ -187,7 +188,7 @@ def binary_prompt(text: str, emotion: str) -> str:
             f"Answer:")
 
 
-def choice_prompt(text: str, options=EMOTIONS) -> str:
+def choice_prompt(text: str, options=GOEMOTIONS_EMOTIONS) -> str:
     """Decoder prompt for 27-way inference; the next words are one emotion word.
 
     Score each option by the summed log-probability of :func:`choice_continuation` (option)
@@ -272,7 +273,7 @@ def study_layout_mlm(text: str, mask_token: str = "<mask>") -> str:
     return f"{mask_token} {_situation(text)}"
 
 
-def parse_emotion(generated: str, options=EMOTIONS) -> str | None:
+def parse_emotion(generated: str, options=GOEMOTIONS_EMOTIONS) -> str | None:
     """The first emotion word found in generated text, or None.
 
     Matches option names and their common forms (e.g. "angry" -> anger, "sad" -> sadness)

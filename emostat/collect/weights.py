@@ -14,6 +14,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from emostat.checks import log
 from emostat.errors import InputError
 
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
@@ -131,7 +132,7 @@ def gguf_folder(gguf: Path, name: str | None = None, quiet: bool = True,
         return folder
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    _log(f"emostat: dequantising {gguf.name} (first use) to {folder}", quiet)
+    log(f"emostat: dequantising {gguf.name} (first use) to {folder}", quiet)
     try:
         with library_quiet(quiet):
             model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
@@ -174,7 +175,6 @@ def _save_dequantised(model, folder: Path) -> None:
     save_model(model, str(folder / "model.safetensors"), metadata={"format": "pt"})
 
 
-
 @contextlib.contextmanager
 def library_quiet(quiet: bool = True):
     """Silence transformers' load reports and warnings (always: emostat checks the load itself
@@ -214,11 +214,6 @@ def library_quiet(quiet: bool = True):
             tlog.enable_progress_bar()
         if hfu is not None and hub_bars:
             hfu.enable_progress_bars()
-
-
-def _log(msg: str, quiet: bool) -> None:
-    if not quiet:
-        print(msg, flush=True)
 
 
 def first_line(exc: BaseException) -> str:

@@ -199,8 +199,6 @@ class Worker:
         }, schema=schema("activations"))
 
     def _inference(self, shard: sh.Shard, progress=None) -> pa.Table:
-        from emostat.schemas import schema
-
         items = self._items()[shard.task].loc[list(shard.items)]
         conds, means = self._conditions()
         ablate = {"mode": conds.mode, "means": means} if conds.mode == "mean" else {}

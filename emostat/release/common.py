@@ -6,7 +6,9 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from emostat.errors import InputError
+import pandas as pd
+
+from emostat.errors import InputError, input_error
 
 # Paths inside the release, relative to its root.
 RAW = Path("Data/raw_data")
@@ -58,3 +60,15 @@ def read_text(path) -> str:
     except (OSError, EOFError) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from exc
     return raw.decode("utf-8-sig")
+
+
+def read_cells(path: Path) -> pd.DataFrame:
+    """All cells as stripped strings ('' for empty); column names stripped."""
+    if not path.exists():
+        raise input_error(path, "required release file not found")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise input_error(path, f"not a readable CSV file ({exc})") from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    return df.apply(lambda s: s.str.strip())

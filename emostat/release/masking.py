@@ -11,7 +11,8 @@ Sources (relative to the release root):
   (checked against ``best`` by :func:`check_base_accuracy`).
 
 Old attribute keys (``happy``, ``self-related``, ``non-novelty``...) are mapped to
-:data:`emostat.constants.ATTRIBUTES` through :data:`~emostat.constants.OLD_ATTRIBUTE_KEYS`.
+:data:`~emostat.release.vocab.RELEASE_ATTRIBUTES` through
+:data:`~emostat.constants.OLD_ATTRIBUTE_KEYS`.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emostat.constants import ATTRIBUTES, EMOTIONS, K_VALUES, OLD_ATTRIBUTE_KEYS
+from emostat.constants import K_VALUES, OLD_ATTRIBUTE_KEYS
 from emostat.errors import input_error
 from emostat.release.common import (BASE_ACCURACY, MASK_RANDOM_DIR, MASK_TOP_DIR, check_release,
                                     find, read_text)
+from emostat.release.vocab import RELEASE_ATTRIBUTES, RELEASE_EMOTIONS
 
 __all__ = ["MODEL", "read_masking_accuracy", "read_base_accuracy", "check_base_accuracy"]
 
 MODEL = "roberta-base-prompt-tuned"
-_OLD_TO_NEW = dict(zip(OLD_ATTRIBUTE_KEYS, ATTRIBUTES))
+_OLD_TO_NEW = dict(zip(OLD_ATTRIBUTE_KEYS, RELEASE_ATTRIBUTES))
 _KEY = re.compile(r"^(?P<attr>.+)_(?P<kind>top|random)(?P<k>\d+)$")
 _COLUMNS = ["model", "emotion", "template", "condition", "attribute", "k", "draw", "accuracy"]
 
@@ -61,7 +63,7 @@ def _parse_name(path: Path) -> tuple[str, int]:
     stem, _, seed = path.stem.rpartition("-")
     if not stem or not seed.isdigit():
         raise input_error(path, "file name must be <emotion>-<seed>.json")
-    if stem not in EMOTIONS:
+    if stem not in RELEASE_EMOTIONS:
         raise input_error(path, f"unknown emotion {stem!r}; expected one of the 27 GoEmotions "
                                 "emotions")
     return stem, int(seed)
@@ -157,9 +159,9 @@ def read_masking_accuracy(root) -> pd.DataFrame:
         records += [(emotion, seed, t, "random", a, k, 0, acc) for a, k, acc in rnd_rows]
     df = pd.DataFrame.from_records(records, columns=["emotion", "seed", "template", "condition",
                                                      "attribute", "k", "draw", "accuracy"])
-    df["_e"] = df["emotion"].map({e: i for i, e in enumerate(EMOTIONS)})
+    df["_e"] = df["emotion"].map({e: i for i, e in enumerate(RELEASE_EMOTIONS)})
     df["_c"] = df["condition"].map({"none": 0, "attribute": 1, "random": 2})
-    df["_a"] = df["attribute"].map({a: i for i, a in enumerate(ATTRIBUTES)})
+    df["_a"] = df["attribute"].map({a: i for i, a in enumerate(RELEASE_ATTRIBUTES)})
     df = df.sort_values(["_e", "seed", "_c", "_a", "k"], na_position="first", kind="stable")
     df["model"] = MODEL
     df["k"] = df["k"].astype("Int64")
@@ -186,7 +188,7 @@ def read_base_accuracy(root) -> pd.DataFrame:
         if len(parts) != 3:
             raise input_error(path, f"expected 3 fields, got {len(parts)}", row=i)
         emotion, seed, acc = parts
-        if emotion not in EMOTIONS:
+        if emotion not in RELEASE_EMOTIONS:
             raise input_error(path, f"unknown emotion {emotion!r}", row=i, field="sentiment")
         try:
             rows.append((emotion, str(int(seed)), float(acc)))

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from emostat.constants import ANALYSIS_ORDER, EMOTIONS
 from emostat.errors import input_error
 from emostat.io import file_sha256, provenance, write_table
 from emostat.progress import progress
-from emostat.release import common
+import emostat.release.common as common
 from emostat.schemas import schema
+from emostat.release.vocab import RELEASE_ANALYSIS_ORDER, RELEASE_EMOTIONS
 
 MODEL = "roberta-base-prompt-tuned"
 N_LAYERS = 12
@@ -85,7 +85,7 @@ def activation_files(root) -> dict[tuple[str, str], Path]:
         if not m:
             raise input_error(p, "file name is not <emotion>-<seed>.csv or .csv.gz")
         emotion, seed = m["emotion"], m["seed"]
-        if emotion not in EMOTIONS:
+        if emotion not in RELEASE_EMOTIONS:
             raise input_error(p, f"unknown emotion {emotion!r} in file name; expected one of "
                                  f"the 27 GoEmotions emotions")
         if (emotion, seed) in files and p.suffix == ".gz":
@@ -94,7 +94,7 @@ def activation_files(root) -> dict[tuple[str, str], Path]:
     if not files:
         raise input_error(folder, "no <emotion>-<seed>.csv(.gz) activation files")
     seeds = sorted({s for _, s in files}, key=int)
-    missing = [f"{e}-{s}" for e in EMOTIONS for s in seeds if (e, s) not in files]
+    missing = [f"{e}-{s}" for e in RELEASE_EMOTIONS for s in seeds if (e, s) not in files]
     if missing:
         raise input_error(folder, f"{len(missing)} activation file(s) missing for a complete "
                                   f"27 emotions x {len(seeds)} seeds design, e.g. {missing[:5]}")
@@ -116,7 +116,7 @@ def read_activations(root, quiet: bool = False) -> tuple[pa.Table, dict]:
     root = common.check_release(root)
     files = activation_files(root)
     seeds = sorted({s for _, s in files}, key=int)
-    prompts = [(e, s) for e in ANALYSIS_ORDER for s in seeds]
+    prompts = [(e, s) for e in RELEASE_ANALYSIS_ORDER for s in seeds]
     X = np.empty((len(prompts), N_VALUES))
     hashes = {}
     for k, (e, s) in enumerate(progress(prompts, desc="activations", quiet=quiet)):

@@ -224,7 +224,7 @@ def settings_list(prov: dict, manifest: dict | None = None, ks=(), counts: dict 
             if first_concept:
                 t = re.sub(rf"\b{re.escape(first_concept)}\b", "{concept}", str(t))
             shown.append(f"{tid}: “{t}”")
-        how = (f", shown for the first concept with its word as {{concept}}" if first_concept
+        how = (", shown for the first concept with its word as {concept}" if first_concept
                else "")
         out += f"\n- Templates ({len(tpl)}{how}): " + "; ".join(shown)
     return Markdown(out + "\n" if out else "")
