@@ -41,7 +41,10 @@ def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
                          "n_perm": n_perm})
 
 
-SHIPPED_BOOT_COLUMNS = ("std_error", "conf_low", "conf_high", "boot_share_le0", "conf_method",
+# The participant bootstrap a space ships: rater-sampling precision, named as such (never in
+# conf_low/conf_high, which belong to the Mantel p's unit, the concept labels).
+SHIPPED_BOOT_COLUMNS = ("std_error_participants", "conf_low_participants",
+                        "conf_high_participants", "conf_method_participants", "boot_share_le0",
                         "n_boot")
 
 

@@ -202,8 +202,9 @@ def write_shipped_human(root, out_dir) -> dict[str, Path]:
     # collected run is linked to), so experiments can show CIs without the participants
     imp = attribute_importance(space.subject_rdms, space.attribute_rdms, n_boot=SHIPPED_N_BOOT,
                                n_perm=0, seed=SHIPPED_SEED)
-    imp = imp[["attribute", "estimate", "std_error", "conf_low", "conf_high", "boot_share_le0",
-               "conf_method", "n_boot"]].assign(seed=SHIPPED_SEED)
+    imp = imp[["attribute", "estimate", "std_error_participants", "conf_low_participants",
+               "conf_high_participants", "conf_method_participants", "boot_share_le0",
+               "n_boot"]].assign(seed=SHIPPED_SEED)
     paths = {"ratings": out_dir / "ratings.csv", "similarity": out_dir / "similarity.csv",
              "attribute_importance": out_dir / "attribute_importance.csv"}
     ratings.to_csv(paths["ratings"], index=False, float_format="%.17g")
