@@ -5,19 +5,7 @@ The readers live in :mod:`emostat.release.ratings` (affective, physical, apprais
 (:func:`load_human`), imports it (:func:`import_human`) and writes the study space's summaries
 (:func:`write_shipped_human`). It imports :mod:`emostat.analysis.human`, never the reverse.
 
-Four experiments of the release (github.com/thunlp/Model_Emotion, commit 614c978):
-
-- affective: arousal and valence of the 27 emotion words, 1-9 (Qualtrics export);
-- physical: consistency of each word with six basic-emotion faces, 1-9;
-- appraisal: one recalled event per participant, 38 appraisal items, 1-9 or -99 (n/a);
-- similarity: pairwise dissimilarity of the emotion words (PsychoPy, one file per person).
-
-Exclusions follow the study's R code (``Code/preprocess1_PCs_of_emotional_features.R``): a
-participant is kept when the survey is finished, the language is EN, consent is "I agree" and
-the attention checks hold (affective: both item-28 ratings = 9; physical: all six item-28
-ratings = 9; appraisal: item 42 = 4, item 43 = -99 and the specific event is not "n/a").
-The survey's emotion columns 1..27 are the alphabetical GoEmotions order
-(``Data/raw_data/subjective_comparison/emotions.txt``); item 28 is the attention check.
+The four experiments and the study's exclusions are described in :mod:`emostat.release.ratings`.
 """
 
 from __future__ import annotations
