@@ -227,3 +227,16 @@ def test_attribute_rdms_match_scipy_pdist_and_the_study_helper():
         np.testing.assert_allclose(ours[a], pdist(means[[a]].to_numpy(), "cityblock"))
     ref = attribute_rdms(means)                                      # the study-only helper
     np.testing.assert_allclose(ours.to_numpy(), ref.to_numpy(), atol=1e-11)
+
+
+def test_probe_groups_fall_back_to_the_stimulus_when_a_column_has_one_value():
+    # tests/spaces/user12 marks every situation source = "hand-written": one group, which
+    # GroupKFold cannot split (the e2e run failed with "needs at least 2 groups, got 1")
+    from emostat.collect.geometry_run import stimulus_groups
+
+    st = pd.DataFrame({"id": [f"s{i}" for i in range(12)], "source": "hand-written",
+                       "setting": [f"t{i % 6}" for i in range(12)]})
+    groups, col = stimulus_groups(st)
+    assert col == "setting" and len(set(groups)) == 6
+    groups, col = stimulus_groups(st.assign(setting="home"))
+    assert col == "id" and list(groups) == list(st["id"])

@@ -47,10 +47,17 @@ class GeometryOptions:
         return cls(**{**base, **kw})
 
 
+MIN_GROUPS = 5   # grouped folds need at least this many groups (GroupKFold's 5 splits)
+
+
 def stimulus_groups(stimuli: pd.DataFrame) -> tuple[np.ndarray, str]:
-    """Groups for the probe folds: ``source``, else ``setting`` (topic), else the stimulus."""
+    """Groups for the probe folds: ``source``, else ``setting`` (topic), else the stimulus.
+
+    A column is used only when it is filled and has at least :data:`MIN_GROUPS` distinct
+    values (a space whose stimuli share one ``source`` has nothing to group by)."""
     for col in ("source", "setting"):
-        if col in stimuli.columns and (stimuli[col].astype(str).str.len() > 0).all():
+        if col in stimuli.columns and (stimuli[col].astype(str).str.len() > 0).all() \
+                and stimuli[col].astype(str).nunique() >= MIN_GROUPS:
             return stimuli[col].astype(str).to_numpy(), col
     return stimuli["id"].astype(str).to_numpy(), "id"
 
