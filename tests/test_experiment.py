@@ -217,7 +217,12 @@ def test_analyse_run_writes_valid_experiment_tables(analysed_run):
     imp = pd.read_parquet(res / "attribute_importance.parquet").set_index("attribute")
     shipped = pd.read_csv(io_data_dir() / "spaces" / "study" / "attribute_importance.csv").set_index("attribute")
     assert np.allclose(imp["estimate"], shipped.loc[imp.index, "estimate"], atol=1e-9)
-    assert imp["conf_low"].notna().all() and (imp["conf_low"] <= imp["estimate"]).all()
+    # the shipped participant bootstrap is rater precision: it lands under its own names, never
+    # in conf_low/conf_high beside the concept-label Mantel p (issue 15, item 4)
+    lo = imp["conf_low_participants"]
+    assert lo.notna().all() and (lo <= imp["estimate"]).all()
+    assert np.allclose(lo, shipped.loc[imp.index, "conf_low_participants"], atol=1e-12)
+    assert imp["conf_low"].isna().all()
 
 
 @pytest.fixture(scope="module")
