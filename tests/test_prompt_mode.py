@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from emostat import io
-from emostat.collect.config import CollectConfig, PT_FIELDS, load_config
+from emostat.collect.config import CollectConfig, PT_FIELDS, load_config, GEOMETRY_FIELDS
 from emostat.constants import EMOTIONS
 from emostat.errors import InputError
 
@@ -150,7 +150,8 @@ def test_fingerprint_ignores_prompt_fields_in_zero_shot_mode():
     # (new) the prompt-tuning fields, first 16 hex digits
     skip = {"device", "backend", "threads", "ray_num_cpus", "ray_num_gpus", "ray_memory_gb",
             "ray_actors", "workers", "cpu_kernel", *PT_FIELDS,
-            "space"}                             # (newer) the space field, absent at None
+            "space",                             # (newer) the space field, absent at None
+            *GEOMETRY_FIELDS}                    # (newer) geometry options: its tables record them
     old = {k: v for k, v in d.to_dict().items() if k not in skip}
     want = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
     assert d.fingerprint() == want
