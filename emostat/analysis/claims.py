@@ -35,6 +35,10 @@ COLUMNS = ["claim", "task", "k", "role", "test", "source_table", "estimate", "sc
            "unit", "p_floor", "p_mc_low", "p_mc_high", "n_perm", "alpha", "headline",
            "decision", "reason"]
 
+# The study's own threshold for its searchlight statistic (method.md §3): its row counts there,
+# so the "study" row shows the study's number (61,956 on the release), not one at this alpha.
+STUDY_NEURON_Q = 0.01
+
 DECISIONS = ("supported", "not supported", "too coarse to decide", "failed", "not tested")
 
 
@@ -248,14 +252,16 @@ def _neurons(tables, design, a) -> list[dict]:
     rsa = tables.get("neuron_rsa")
     if rsa is not None and len(rsa):
         q = rsa["q_value"].to_numpy(float)
+        n_sig = int(np.nansum(q < STUDY_NEURON_Q))
         rows.append(_row("neurons", None, None, "study", "study_fdr", "neuron_rsa",
-                         estimate=float(np.nansum(q <= a)), scale="count",
+                         estimate=float(n_sig), scale="count",
                          p_value=float(np.nanmin(q)),
                          p_method="the study's q = p N / rank(p) over all neuron x attribute "
-                                  "tests (Kendall normal approximation; pairs as independent)",
+                                  "tests (Kendall normal approximation; pairs as independent), "
+                                  f"counted at its own q < {STUDY_NEURON_Q:g}",
                          unit=f"pair ({len(rsa)} tests)", p_floor=0.0, _direction=True,
-                         _why=f"{int(np.nansum(q <= a))} of {len(rsa)} neuron x attribute "
-                              "tests with the study's q <= alpha"))
+                         _why=f"{n_sig} of {len(rsa)} neuron x attribute tests with the "
+                              f"study's q < {STUDY_NEURON_Q:g}"))
     return rows
 
 
