@@ -1,4 +1,4 @@
-"""The geometry report views: sentences carry the record rows' numbers; figures draw."""
+"""The geometry report figures draw from the tables (sentences: the claims rows, findings.py)."""
 
 import matplotlib
 
@@ -26,19 +26,6 @@ def _tables():
     probes = probe_layers(X, labels, np.tile(np.arange(per), C), n_splits=4, n_perm=19)
     probes["group_by"] = "setting"
     return rsa, pca, probes
-
-
-def test_sentences_quote_the_record_rows():
-    rsa, pca, probes = _tables()
-    rec = rsa[rsa.role == "record"].iloc[0]
-    s = view.rsa_sentence(rsa, "valence")
-    assert f"layer {int(rec.layer)}" in s and f"{rec.estimate:.3f}" in s and "99" in s
-    rec = pca[(pca.role == "record") & (pca.component == "PC1")].iloc[0]
-    assert f"r = {rec.estimate:.2f}" in view.pca_sentence(pca)
-    rec = probes[probes.role == "record"].iloc[0]
-    s = view.probe_sentence(probes)
-    assert f"accuracy {rec.estimate:.2f}" in s and "grouped by setting" in s
-    assert view.rsa_sentence(None, "valence") == "" and view.steering_sentence(None) == ""
 
 
 def test_figures_draw():

@@ -1,7 +1,7 @@
-"""Views of the geometry tables (``emostat geometry``): sentences and figures; reads tables only.
+"""Figures of the geometry tables (``emostat geometry``); reads tables only.
 
-Each sentence is built from the row of record of its table (role ``record``) and says the test,
-its unit and its number of draws; nothing here decides beyond ``p <= alpha``.
+The geometry findings' sentences are the claims rows (``layer_rsa``, ``pc_attribute``,
+``probe``, ``steering``) rendered by :mod:`emostat.report.findings`; nothing here decides.
 """
 
 from __future__ import annotations
@@ -13,14 +13,6 @@ TABLES = ("geometry_layer_rsa", "geometry_pca", "geometry_probes", "geometry_ste
           "geometry_steering_test")
 
 
-def _p(p, floor=None) -> str:
-    if p is None or not np.isfinite(p):
-        return "p not computed"
-    if floor and p <= floor + 1e-12:
-        return f"p = {p:.3f} (the smallest attainable)"
-    return f"p = {p:.3f}" if p >= .001 else "p < .001"
-
-
 def _record(df, **eq):
     if df is None:
         return None
@@ -28,58 +20,6 @@ def _record(df, **eq):
     for k, v in eq.items():
         m &= df[k] == v
     return df[m].iloc[0] if m.any() else None
-
-
-def rsa_sentence(rsa: pd.DataFrame | None, attribute: str, alpha: float = .05) -> str:
-    r = _record(rsa, attribute=attribute)
-    if r is None:
-        return ""
-    n_layers = rsa.loc[rsa["test"] == "layer_mantel", "layer"].nunique()
-    verdict = "beyond" if r.p_value <= alpha else "not beyond"
-    return (f"The concept-vector RDM matches the {attribute} RDM best at layer {int(r.layer)} "
-            f"(Spearman ρ = {r.estimate:.3f}); tested as the best of {n_layers} layers against "
-            f"the maximum over layers of {int(r.n_perm)} concept-label permutations, this is "
-            f"{verdict} chance ({_p(r.p_value, r.p_floor)}, Monte-Carlo interval "
-            f"[{r.p_mc_low:.3f}, {r.p_mc_high:.3f}]).")
-
-
-def pca_sentence(pca: pd.DataFrame | None, attribute: str = "valence", component="PC1",
-                 alpha: float = .05) -> str:
-    r = _record(pca, attribute=attribute, component=component)
-    if r is None:
-        return ""
-    return (f"{component} of the concept vectors correlates with {attribute} at r = "
-            f"{r.estimate:.2f} (95% CI [{r.conf_low:.2f}, {r.conf_high:.2f}] over "
-            f"{r.unit.split('(')[-1].rstrip(')')} concepts; the sign of a component is "
-            f"arbitrary) at its best layer {int(r.layer)}; against the maximum |r| over layers "
-            f"under {int(r.n_perm)} concept-label permutations, {_p(r.p_value, r.p_floor)}.")
-
-
-def probe_sentence(probes: pd.DataFrame | None, alpha: float = .05) -> str:
-    r = _record(probes)
-    if r is None:
-        return ""
-    return (f"A linear probe ({r.probe}) decodes the concept of a single stimulus best at layer "
-            f"{int(r.layer)}: accuracy {r.estimate:.2f} (95% CI [{r.conf_low:.2f}, "
-            f"{r.conf_high:.2f}] over stimuli; {int(r.n_folds)} folds grouped by "
-            f"{r.get('group_by', 'group')}), against {r.control_accuracy:.2f} for the control task "
-            f"and chance {r.chance:.3f}; the best layer against the maximum over layers of "
-            f"{int(r.n_perm)} within-group label shuffles: {_p(r.p_value, r.p_floor)}.")
-
-
-def steering_sentence(test: pd.DataFrame | None, alpha: float = .05) -> str:
-    r = _record(test)
-    if r is None:
-        return ""
-    if r.status == "failed" or not np.isfinite(r.p_value):
-        return f"The steering model could not be fitted ({r.message})."
-    word = "raises" if r.estimate > 0 else "lowers"
-    sig = "" if r.p_value <= alpha else "(not significantly) "
-    return (f"Adding a concept's vector at layer {int(r.layer)} {word} {sig}the log-probability "
-            f"of that concept by {r.estimate:.2f} per unit of scale more than a random "
-            f"direction of the same norm (95% CI [{r.conf_low:.2f}, {r.conf_high:.2f}]; "
-            f"{r.p_method}, df = {r.df:.1f}, {_p(r.p_value)}; crossed random slopes over "
-            f"{r.unit}).")
 
 
 def layer_profiles(rsa: pd.DataFrame | None, probes: pd.DataFrame | None,
