@@ -47,7 +47,7 @@ class GeometryOptions:
         return cls(**{**base, **kw})
 
 
-MIN_GROUPS = 5   # grouped folds need at least this many groups (GroupKFold's 5 splits)
+MIN_GROUPS = 2   # grouped folds need two groups at least (emostat.analysis.probes.group_folds)
 
 
 def stimulus_groups(stimuli: pd.DataFrame) -> tuple[np.ndarray, str]:
