@@ -40,15 +40,29 @@ def _brute_max(rdm, y, perms, c):
                          for m in range(rdm.shape[1])) for p in perms])
 
 
-def test_concordance_packed_float32_is_exact():
+def test_concordance_bits_equal_direct_sign_products(monkeypatch):
+    """signbits.concordance against the float64 product of the sign matrices (brute force) and
+    kendall.con_minus_dis (the BLAS route): tied and untied x columns (both popcount paths),
+    constant columns, 4005 pairs of entries (not a multiple of 64 bits), several chunks on 2
+    threads."""
+    from emostat.analysis import signbits
+    from emostat.analysis.kendall import con_minus_dis
+
+    monkeypatch.setattr(signbits, "CHUNK", 8)
     rng = np.random.default_rng(4)
-    X = rng.integers(0, 6, size=(90, 21)).astype(float)     # ties; 4005 pairs: 2+ blocks
+    X = rng.normal(size=(90, 21))
+    X[:, :7] = rng.integers(0, 6, size=(90, 7))              # ties: the four-popcount path
+    X[:, 7] = 2.0                                            # constant: no nonzero sign
     Y = rng.normal(size=(90, 7))
     Y[:9, 3] = 1.0
-    S = nn.concordance(dense_ranks(X)[0], dense_ranks(Y)[0], chunk=8, n_jobs=2)
+    Y[:, 5] = np.round(Y[:, 5])
+    RX, RY = dense_ranks(X)[0], dense_ranks(Y)[0]
+    S = signbits.concordance(RX, RY, n_jobs=2)
     i, j = np.triu_indices(90, 1)
     sx, sy = np.sign(X[i] - X[j]), np.sign(Y[i] - Y[j])     # float64 direct product
     np.testing.assert_array_equal(S, sx.T @ sy)
+    np.testing.assert_array_equal(S, con_minus_dis(RX, RY))
+    assert S.dtype == np.int64 and S[7].tolist() == [0] * 7
 
 
 def test_study_counts_equals_full_fdr_study():
@@ -64,6 +78,25 @@ def test_study_counts_equals_full_fdr_study():
     np.testing.assert_array_equal(got[0], sig.sum(axis=0))
     np.testing.assert_array_equal(got[1], sel.sum(axis=0))
     assert got[0].sum() > 0
+
+
+def test_null_counts_from_z_equal_study_counts_of_all_p():
+    """The sparse path (p computed only beyond the critical z) equals study_counts over the full
+    p matrix for every alternative, z values placed on both sides of the critical value."""
+    from scipy.special import ndtri
+    from emostat.analysis.kendall import p_from_z
+
+    rng = np.random.default_rng(2)
+    z = rng.normal(scale=2.5, size=(400, 5))
+    z[:3, 0] = -ndtri(0.01) + np.array([-1e-9, 0.0, 1e-9])   # at the one-sided boundary
+    z[10, 1] = np.nan
+    for alt in ("greater", "less", "two-sided"):
+        p = p_from_z(z, alt)
+        want = nn.study_counts(p, 0.01)
+        got = nn.null_counts(z, int(np.isfinite(p).sum()), 0.01, alt)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        assert want[0].sum() > 0
 
 
 def test_max_t_exact_equals_brute_force():
@@ -208,3 +241,39 @@ def test_joint_max_t_random_draws_equal_brute_force_with_mc_interval():
     mx = _brute_max(rdm, Y[:, 0], perms, c)
     t0 = ss.kendalltau(rdm[:, 0], Y[:, 0]).statistic
     assert pf[0, 0] == pytest.approx((1 + np.sum(mx >= t0 - 1e-12)) / (B + 1))
+
+
+def test_decided_null_doubles_draws_while_interval_holds_alpha():
+    """19 draws cannot decide at .05 (the Clopper-Pearson interval of 0/19 is [0, .176]), so
+    decided_null appends 19 then 38 new draws from child seeds (factor 4: 76 in all); every
+    record p equals the brute force over exactly those 76 relabellings."""
+    from emostat.checks import child_seeds
+
+    c, B = 7, 19
+    A, attr = _data(c=c, n=6, q=3, seed=4)
+    rdm = sl.neuron_rdms(A)
+    null = nn.decided_null(A, attr, n_perm=B, seed=5, factor=4)
+    assert (null.requested, null.n_perm) == (19, 76)
+    s = child_seeds(5, 3)
+    perms = np.concatenate(list(perm_blocks(c, B, 5)) + list(perm_blocks(c, B, s[0]))
+                           + list(perm_blocks(c, 2 * B, s[1])))
+    Y = attr.to_numpy()
+    jmax = np.array([max(_brute_max(rdm, Y[:, k], [p], c)[0] for k in range(Y.shape[1]))
+                     for p in perms])
+    tab = nn.max_t_table(null, np.zeros(rdm.shape[1], int)).set_index("attribute")
+    for k, a in enumerate(attr.columns):
+        best = max(ss.kendalltau(rdm[:, m], Y[:, k]).statistic for m in range(rdm.shape[1]))
+        b = int(np.sum(jmax >= best - 1e-12))
+        assert tab.loc[a, "p_fwer_joint"] == pytest.approx((1 + b) / 77)
+    assert (tab["n_perm"] == 76).all()
+    assert "19 draws doubled to 76" in tab["p_method"].iloc[0]
+    # the doubling stops once decided: from 199, a0's joint p sits near .05 at 199 and 398
+    # draws and is decided at 796 (24 exceedances: Clopper-Pearson [.019, .045])
+    kept = nn.decided_null(A, attr, n_perm=199, seed=5)
+    assert kept.n_perm == 796
+    lo, hi = monte_carlo_ci(nn.record_exceed(kept), 796)
+    assert hi[0] < 0.05 and lo[1:].min() > 0.05
+    half = nn.merged(nn.searchlight_null(A, attr, n_perm=199, seed=5),
+                     nn.searchlight_null(A, attr, n_perm=199, seed=child_seeds(5, 4)[0]))
+    lo, hi = monte_carlo_ci(nn.record_exceed(half), 398)
+    assert lo[0] <= 0.05 <= hi[0]

@@ -236,29 +236,50 @@ def kendall_tau_b(X, Y, alternative: str = "greater", *, n_jobs: int = 1):
     return tau, p
 
 
+class TauScale:
+    """The tie-corrected denominators of tau-b and of its asymptotic z for fixed tie statistics
+    (``tx`` (3, m), ``ty`` (3, q) from :func:`dense_ranks`), computed once: a relabelling of the
+    entries keeps the ties, so every permutation of a null reuses them. Same operations, in
+    scipy's order, as a direct computation: results agree to rounding."""
+
+    def __init__(self, n: int, tx, ty):
+        tot = n * (n - 1) // 2
+        xtie, x0, x1 = (t[:, None] for t in tx)
+        ytie, y0, y1 = (t[None, :] for t in ty)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.a = np.sqrt(tot - xtie)
+            self.b = np.sqrt(tot - ytie)
+            m = n * (n - 1.0)
+            var = ((m * (2 * n + 5) - x1 - y1) / 18
+                   + (2 * xtie * ytie) / m + x0 * y0 / (9 * m * (n - 2)))
+            self.sd = np.sqrt(var)
+        self.undefined = (xtie == tot) | (ytie == tot)
+
+    def tau(self, S):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tau = np.clip(S / self.a / self.b, -1.0, 1.0)
+        return np.where(self.undefined, np.nan, tau)
+
+    def z(self, S):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = S / self.sd
+        return np.where(self.undefined, np.nan, z)
+
+
+def p_from_z(z, alternative: str = "greater"):
+    """Asymptotic p of Kendall's z for the alternative."""
+    if alternative == "greater":
+        return ndtr(-z)
+    if alternative == "less":
+        return ndtr(z)
+    return 2 * ndtr(-np.abs(z))
+
+
 def tau_p_from_counts(S, n: int, tx, ty, alternative: str = "greater"):
     """tau-b and asymptotic p from concordant-minus-discordant counts and tie statistics.
 
     ``S`` (m, q); ``tx`` (3, m) and ``ty`` (3, q) as returned by :func:`dense_ranks`.
     Follows scipy's order of operations so results agree to rounding.
     """
-    tot = n * (n - 1) // 2
-    xtie, x0, x1 = (t[:, None] for t in tx)
-    ytie, y0, y1 = (t[None, :] for t in ty)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tau = S / np.sqrt(tot - xtie) / np.sqrt(tot - ytie)
-        tau = np.clip(tau, -1.0, 1.0)
-        m = n * (n - 1.0)
-        var = ((m * (2 * n + 5) - x1 - y1) / 18
-               + (2 * xtie * ytie) / m + x0 * y0 / (9 * m * (n - 2)))
-        z = S / np.sqrt(var)
-    undefined = (xtie == tot) | (ytie == tot)
-    tau = np.where(undefined, np.nan, tau)
-    z = np.where(undefined, np.nan, z)
-    if alternative == "greater":
-        p = ndtr(-z)
-    elif alternative == "less":
-        p = ndtr(z)
-    else:
-        p = 2 * ndtr(-np.abs(z))
-    return tau, p
+    scale = TauScale(n, tx, ty)
+    return scale.tau(S), p_from_z(scale.z(S), alternative)

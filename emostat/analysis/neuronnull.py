@@ -3,22 +3,15 @@
 Relabelling the concepts of the attribute RDMs is the same null as relabelling every neuron RDM
 (tau(x o pi, y) = tau(x, y o pi^-1)). For every permutation the searchlight's Kendall numerators
 (concordant minus discordant pairs of RDM entries) are ``S_x^T S_y(pi)``: the neuron sign matrix
-is fixed, only the attribute side changes. So all permutations go into ONE matrix product per
-block of neurons, with the permuted attribute sign columns side by side.
+is fixed, only the attribute side changes. So all permutations go into ONE product, with the
+permuted attribute sign columns side by side.
 
-Exact in float32, two columns per multiply: signs are -1, 0, 1; over a block of at most 2047
-pairs of RDM entries a partial sum lies in [-2047, 2047], so ``S1 + 4096 * S2`` (two attribute
-columns packed into one) is an integer below 2**23, exact in float32, and is split back exactly
-(``S2 = rint(v / 4096)``). Half the multiplies of the plain product, no rounding anywhere.
-
-Cost: neurons x pair-pairs x attributes / 2 multiply-adds per permutation (3.2e10 for the
-release). No exact shortcut through the pair permutation lowers it: a relabelling maps the
-attribute's sign vector over pair-pairs to a permuted copy, S(pi) = <s_n, P_pi t_a>, so each
-draw is a fresh inner product over all pair-pairs. Kendall's merge-sort count per neuron x
-column (about P log2 P = 3,000 steps for P = 351 entries, against 61,425 pair-pairs) is exact
-and has fewer operations, but it is not a dense product; without compiled kernels (numpy only)
-it is not the faster route. Packing 3 columns per float32 needs blocks of <= 160 pairs, where
-the numpy unpacking per block costs more than the multiplies saved.
+The products are counted exactly as bit operations (:mod:`emostat.analysis.signbits`: sign
+bit-planes and popcounts, two AND + popcount per 64 pairs of RDM entries). Cost per permutation:
+neurons x attributes x pair-pairs / 64 word operations; the neuron bit-planes are built once.
+No exact shortcut through the pair permutation lowers it: a relabelling maps the attribute's
+sign vector over pair-pairs to a permuted copy, S(pi) = <s_n, P_pi t_a>, so each draw is a
+fresh inner product over all pair-pairs.
 
 From the same permutations (count null and max-T share them):
 
@@ -36,127 +29,54 @@ From the same permutations (count null and max-T share them):
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 from scipy.stats import rankdata
 
-from emostat.analysis.kendall import (ALTERNATIVES, dense_ranks, single_threaded_blas,
-                                      tau_p_from_counts)
-from emostat.analysis.mantel import check_n_perm, mc_columns, perm_blocks, permuted_pairs
+from emostat.analysis.kendall import ALTERNATIVES, TauScale, dense_ranks, p_from_z
+from emostat.analysis.mantel import (check_n_perm, mc_columns, perm_blocks, permuted_pairs,
+                                     undecided)
 from emostat.analysis.searchlight import as_rdms, attr_matrix, layer_units
 from emostat.errors import InputError
 
-PACK_BLOCK = 2047          # pairs of RDM entries per packed product (|partial sum| <= 2047)
-PACK_BASE = 4096.0         # second column's weight: 2 * 2047 + 1 < 4096
-NEURON_CHUNK = 1024
 EXACT_MAX = 8
-
-
-def pair_blocks(n: int, limit: int = PACK_BLOCK) -> list[tuple[int, int, int]]:
-    """(j0, j1, count) blocks of the pairs (i > j) of n items, at most ``limit`` pairs each."""
-    if n - 1 > limit:
-        raise InputError(f"pair_blocks: {n} items give {n - 1} pairs for one j, above {limit}")
-    blocks, j0 = [], 0
-    while j0 < n - 1:
-        j, count = j0, 0
-        while j < n - 1 and count + (n - 1 - j) <= limit:
-            count += n - 1 - j
-            j += 1
-        blocks.append((j0, j, count))
-        j0 = j
-    return blocks
-
-
-def sign_block(R: np.ndarray, j0: int, j1: int, out: np.ndarray | None = None) -> np.ndarray:
-    """sign(r_i - r_j) (float32) for the pairs i > j, j0 <= j < j1, of dense ranks R (n, m),
-    written into ``out`` (a reused buffer of at least that many rows) when given."""
-    n = R.shape[0]
-    count = sum(n - 1 - j for j in range(j0, j1))
-    out = np.empty((count, R.shape[1]), np.float32) if out is None else out[:count]
-    off = 0
-    for j in range(j0, j1):
-        k = n - 1 - j
-        np.subtract(R[j + 1:], R[j], out=out[off:off + k])
-        off += k
-    np.clip(out, -1, 1, out=out)
-    return out
-
-
-def concordance(RX: np.ndarray, RY: np.ndarray, *, n_jobs: int = 1,
-                chunk: int = NEURON_CHUNK) -> np.ndarray:
-    """Concordant minus discordant pairs of every column of RX with every column of RY.
-
-    Parameters
-    ----------
-    RX, RY : ndarray (n, m) and (n, c)
-        Dense ranks (float32, :func:`emostat.analysis.kendall.dense_ranks`).
-    n_jobs : int
-        Threads over blocks of RX columns (BLAS single-threaded inside each).
-
-    Returns
-    -------
-    ndarray (m, c) float32, exact integers (|S| <= n(n-1)/2 < 2**24 for n < 5793).
-    """
-    n, m = RX.shape
-    c = RY.shape[1]
-    if n * (n - 1) // 2 >= 2 ** 24:
-        raise InputError(f"concordance: {n} items overflow float32 counts")
-    h = (c + 1) // 2
-    blocks = pair_blocks(n)
-    packed = []
-    for j0, j1, _ in blocks:
-        sy = sign_block(RY, j0, j1)
-        pk = sy[:, :h].copy()
-        pk[:, :c - h] += PACK_BASE * sy[:, h:]
-        packed.append(pk)
-    S = np.empty((m, 2 * h), dtype=np.float32)
-
-    def work(span):
-        c0, c1 = span
-        R = np.ascontiguousarray(RX[:, c0:c1])
-        lo = np.zeros((c1 - c0, h), np.float32)
-        hi = np.zeros((c1 - c0, h), np.float32)
-        buf = np.empty((PACK_BLOCK, c1 - c0), np.float32)
-        g = np.empty((c1 - c0, h), np.float32)
-        for (j0, j1, _), pk in zip(blocks, packed):
-            np.matmul(sign_block(R, j0, j1, buf).T, pk, out=g)
-            top = np.rint(g * np.float32(1 / PACK_BASE))
-            hi += top
-            g -= PACK_BASE * top
-            lo += g
-        S[c0:c1, :h] = lo
-        S[c0:c1, h:] = hi
-
-    spans = [(s, min(s + chunk, m)) for s in range(0, m, chunk)]
-    with single_threaded_blas():
-        if n_jobs > 1 and len(spans) > 1:
-            with ThreadPoolExecutor(n_jobs) as pool:
-                list(pool.map(work, spans))
-        else:
-            for span in spans:
-                work(span)
-    return S[:, :c]
 
 
 def study_counts(p: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """Per attribute (columns of p, neurons x attributes): tests with the study's q < alpha
     (q = p N / rank(p) over all finite tests, ties averaged) and neurons with q < alpha for that
     attribute alone. Only p < alpha can reach q < alpha (rank <= N), so only those are ranked."""
-    m, nq = p.shape
     flat = p.ravel()
-    N = int(np.isfinite(flat).sum())
     idx = np.flatnonzero(flat < alpha)
+    return sparse_counts(idx, flat[idx], int(np.isfinite(flat).sum()), p.shape, alpha)
+
+
+def sparse_counts(idx, vals, N: int, shape, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`study_counts` from the flat indices ``idx`` and values ``vals`` of the p < alpha
+    of an (m, q) p matrix holding ``N`` finite tests."""
+    m, nq = shape
     if idx.size == 0:
         return np.zeros(nq, np.int64), np.zeros(nq, np.int64)
-    vals = flat[idx]
     hit = idx[vals * N / rankdata(vals, method="average") < alpha]
     neuron, attr = np.divmod(hit, nq)
     sig = np.bincount(attr, minlength=nq)
     only = np.bincount(neuron, minlength=m)[neuron] == 1
     return sig, np.bincount(attr[only], minlength=nq)
+
+
+def null_counts(z: np.ndarray, N: int, alpha: float, alternative: str):
+    """:func:`study_counts` of the asymptotic p of Kendall z scores, computing p only where it
+    can be below alpha (z beyond the one-sided critical value less a margin; p is exact there)."""
+    factor = 2.0 if alternative == "two-sided" else 1.0
+    crit = -ndtri(alpha / factor) - 1e-3
+    flat = directed(z, alternative).ravel()
+    idx = np.flatnonzero(flat > crit)
+    p = p_from_z(z.ravel()[idx], alternative)
+    keep = p < alpha
+    return sparse_counts(idx[keep], p[keep], N, z.shape, alpha)
 
 
 def directed(tau: np.ndarray, alternative: str) -> np.ndarray:
@@ -179,6 +99,7 @@ class SearchlightNull:
     n_concepts: int
     alpha_q: float
     alternative: str
+    requested: int | None = None   # draws asked for, when :func:`decided_null` extended them
 
 
 def searchlight_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 0,
@@ -204,22 +125,64 @@ def searchlight_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: in
     RX, tx = dense_ranks(X)
     RY, ty = dense_ranks(Y)
     RYp = np.concatenate([RY[i] for i in idx], axis=1)     # (pairs, (1 + B) q)
+    from emostat.analysis.signbits import concordance     # numba: imported when used
+
     S = concordance(RX, RYp, n_jobs=n_jobs)
+    scale = TauScale(n_pairs, tx, ty)
     counts = np.zeros((2, len(perms), q), np.int64)
     top = np.full((len(perms), q), np.nan)
     tau0 = p0 = None
+    N = None
     for b in range(len(perms)):
-        tau, p = tau_p_from_counts(S[:, b * q:(b + 1) * q].astype(np.float64), n_pairs, tx, ty,
-                                   alternative)
-        counts[:, b] = study_counts(p, alpha)
+        Sb = S[:, b * q:(b + 1) * q].astype(np.float64)
+        tau, z = scale.tau(Sb), scale.z(Sb)
+        if b == 0:
+            tau0, p0 = tau, p_from_z(z, alternative)
+            N = int(np.isfinite(p0).sum())     # the same tests are finite under every labelling
+        counts[:, b] = null_counts(z, N, alpha, alternative)
         d = directed(tau, alternative)
         ok = np.isfinite(d).any(axis=0)
         top[b, ok] = np.nanmax(d[:, ok], axis=0)
-        if b == 0:
-            tau0, p0 = tau, p
     # row 0 is the observed labelling; an exact enumeration holds the identity again
     return SearchlightNull(attributes, tau0, p0, counts[:, 0], counts[:, 1:], top[1:],
                            len(perms) - 1, exact, C, alpha, alternative)
+
+
+def merged(null: SearchlightNull, more: SearchlightNull) -> SearchlightNull:
+    """``null`` with the draws of ``more`` (same data, other seed) appended."""
+    return replace(null, null_counts=np.concatenate([null.null_counts, more.null_counts], axis=1),
+                   null_max=np.concatenate([null.null_max, more.null_max]),
+                   n_perm=null.n_perm + more.n_perm)
+
+
+def record_exceed(null: SearchlightNull) -> np.ndarray:
+    """(q,) the joint max-T exceed count of each attribute's best neuron (the record's p)."""
+    d = directed(null.tau, null.alternative)
+    best = np.where(np.isfinite(d), d, -np.inf).max(axis=0)
+    return exceed_counts(np.where(np.isfinite(best), best, np.nan), joint_max(null))
+
+
+def decided_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 0,
+                 alpha: float = 0.05, factor: int = 8, **kw) -> SearchlightNull:
+    """:func:`searchlight_null`, with the draws doubled (new draws from child seeds of
+    ``seed`` appended) while the Clopper-Pearson interval of any attribute's record p (the
+    joint max-T p of its best neuron) holds ``alpha``, up to ``factor`` x n_perm draws. An exact
+    enumeration is never extended."""
+    from emostat.checks import child_seeds
+
+    null = searchlight_null(A_or_rdms, attr_rdms, n_perm=n_perm, seed=seed, **kw)
+    if null.exact:
+        return null
+    null = replace(null, requested=null.n_perm)
+    seeds = child_seeds(seed, int(np.log2(max(factor, 1))) + 1)
+    for extra in seeds:
+        ex = record_exceed(null)
+        ok = np.isfinite(ex)
+        if not undecided(ex[ok], null.n_perm, alpha).any() or 2 * null.n_perm > factor * n_perm:
+            break
+        null = merged(null, searchlight_null(A_or_rdms, attr_rdms, n_perm=null.n_perm,
+                                             seed=extra, **kw))
+    return null
 
 
 def _perm_p(exceed: np.ndarray, B: int, exact: bool) -> np.ndarray:
@@ -238,9 +201,14 @@ def holm(p) -> np.ndarray:
     return out
 
 
-def _how(exact: bool, stat: str) -> str:
-    return (f"exact, #{{{stat}* >= {stat}}} / n!" if exact
-            else f"(1 + #{{{stat}* >= {stat}}}) / (1 + n_perm)")
+def _how(exact: bool, stat: str, null: SearchlightNull | None = None) -> str:
+    if exact:
+        return f"exact, #{{{stat}* >= {stat}}} / n!"
+    how = f"(1 + #{{{stat}* >= {stat}}}) / (1 + n_perm)"
+    if null is not None and null.requested and null.requested != null.n_perm:
+        how += (f"; {null.requested} draws doubled to {null.n_perm} while the Monte-Carlo "
+                "interval of an attribute's joint max-T p held alpha")
+    return how
 
 
 def count_table(null: SearchlightNull, alpha: float = 0.05) -> pd.DataFrame:
@@ -261,7 +229,7 @@ def count_table(null: SearchlightNull, alpha: float = 0.05) -> pd.DataFrame:
     order = np.argsort(np.tile(np.arange(len(null.attributes)), 2), kind="stable")
     out = pd.concat(rows, ignore_index=True).iloc[order].reset_index(drop=True)
     method = ("emotion-label permutation of all attribute RDMs together, the count of study "
-              f"q < {null.alpha_q} neurons recounted, one-sided, {_how(null.exact, 'count')}")
+              f"q < {null.alpha_q} neurons recounted, one-sided, {_how(null.exact, 'count', null)}")
     return out.assign(p_method=method, p_adjusted_method=f"Holm over {len(null.attributes)} "
                       "attributes (per count)", unit=f"emotion label ({null.n_concepts})",
                       role="record", n_perm=np.int64(null.n_perm))
@@ -328,11 +296,11 @@ def max_t_table(null: SearchlightNull, layer: np.ndarray, alpha: float = 0.05) -
                      p_fwer_joint_mc_high=mcj["p_mc_high"])
     side = {"greater": "largest tau", "less": "smallest tau", "two-sided": "largest |tau|"}
     method = (f"Westfall-Young max-T: emotion-label permutation, the {side[null.alternative]} "
-              f"over all {len(d)} neurons recomputed per permutation, {_how(ex, 'max')}")
+              f"over all {len(d)} neurons recomputed per permutation, {_how(ex, 'max', null)}")
     joint = (f"Westfall-Young single-step max-T over all {len(d)} neurons x "
              f"{len(null.attributes)} attributes jointly (every attribute RDM relabelled by the "
              f"same permutation; the {side[null.alternative]} over the whole family), "
-             f"{_how(ex, 'max')}")
+             f"{_how(ex, 'max', null)}")
     return out.drop(columns=["exceed", "exceed_joint"]).assign(
         p_method=method, p_adjusted_method=f"Holm over {len(null.attributes)} attributes",
         p_fwer_joint_method=joint,

@@ -143,7 +143,9 @@ def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks, 
     and max-T nulls, and ``neuron_rsa`` gains the family-wise ``p_fwer`` of every neuron.
     The neuron claim's record is the joint max-T over all neurons x attributes
     (``neuron_max_t.p_fwer_joint``, floor 1/(B+1) = .005 at 199), so 199 draws decide; Holm
-    over the per-attribute max-T p's (floor q/(B+1)) is a supporting column.
+    over the per-attribute max-T p's (floor q/(B+1)) is a supporting column. The draws are
+    doubled (up to 8x) while an attribute's record p has a Monte-Carlo interval holding .05
+    (:func:`emostat.analysis.neuronnull.decided_null`).
     ``n_jobs``: threads of the batched product. Defaults in :data:`SEARCHLIGHT_PERM`.
     """
     from emostat.analysis import neuronnull as nn
@@ -169,8 +171,8 @@ def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks, 
                                                 n_perm=int(cfg["n_perm_mantel"]), seed=s[0],
                                                 layer_sizes=layer_sizes, neuron_rsa=rsa)
     if int(cfg["n_perm_count"]) > 0:
-        null = nn.searchlight_null(R, attr_rdms, n_perm=int(cfg["n_perm_count"]), seed=s[1],
-                                   n_jobs=int(cfg["n_jobs"]))
+        null = nn.decided_null(R, attr_rdms, n_perm=int(cfg["n_perm_count"]), seed=s[1],
+                               n_jobs=int(cfg["n_jobs"]))
         layer, _ = sl.layer_units(layer_sizes, R.shape[1])
         out["neuron_count_null"] = nn.count_table(null)
         out["neuron_max_t"] = nn.max_t_table(null, layer)
