@@ -146,14 +146,15 @@ def test_item_models_shapes_never_abort():
 
 
 def test_masking_model_one_fold_shared_draws():
-    # one fold: prompt = emotion (non-identifiable), random masks shared: (1 | mask) model
+    # one fold: prompt = emotion (non-identifiable), random masks shared: mask model
     from emostat.analysis.maskmixed import masking_mixed_model
 
     acc = _shared_run_accuracy(False)
     acc = acc[acc["template"] == "choice/fold0"]
     tidy, glance = masking_mixed_model(acc)
     rec = glance[glance["model"] == "record"].iloc[0]
-    assert "(1 | mask)" in rec["formula"] and rec["unit"] == "mask (6)"
+    assert "(0 + is_attribute | mask) + (0 + is_random | mask)" in rec["formula"]
+    assert rec["unit"] == "mask (6)"
     assert rec["status"] in ("singular", "failed")
     assert "emotion:prompt has the same groups as emotion" in rec["message"]
     st = glance[glance["model"] == "study"].iloc[0]
