@@ -359,6 +359,8 @@ def test_bad_input():
         fit_mixed(d, "y ~ x + (1 | g)")
     with pytest.raises(ValueError, match="family"):
         fit_mixed(d, "y ~ x + (1 | x)", family="poisson")
+    with pytest.raises(ValueError, match="se must be one of"):
+        fit_mixed(d, "y ~ x + (1 | x)", family="binomial", se="sandwich")
 
 
 # ---- masking models ------------------------------------------------------------------------------
