@@ -122,11 +122,15 @@ def _inference(n_items=30, masks=(("attr:a:k=5", "attribute"), ("attr:b:k=5", "a
 
 def test_item_models_shapes_never_abort():
     tidy, glance = ex.item_models(_inference())
-    assert list(glance["model"]) == ["item_glmm", "item_lmm"]
+    assert list(glance["model"]) == ["item_glmm", "item_glmm_equal", "item_lmm",
+                                     "item_lmm_equal"]
+    assert list(glance["mask_variance"]) == ["separate", "equal"] * 2
     assert set(glance["status"]) <= {"ok", "singular"}
     fx = tidy[tidy["term"] == "attribute_vs_random"]
-    assert list(fx["p_method"]) == ["Wald z, two-sided", "Satterthwaite t, two-sided"]
-    assert list(fx["role"]) == ["record", "extra"]
+    assert [m.split(" (")[0].split(",")[0] for m in fx["p_method"]] == ["Wald z"] * 2 + [
+        "Satterthwaite t"] * 2
+    assert fx["p_method"].str.endswith("two-sided").all()
+    assert list(fx["role"]) == ["record", "extra", "extra", "extra"]
     # copies of a shared draw (same condition_id) are counted once
     inf = _inference()
     dup = pd.concat([inf, inf[inf["condition"] == "random"]], ignore_index=True)
@@ -135,21 +139,22 @@ def test_item_models_shapes_never_abort():
     np.testing.assert_allclose(t2["estimate"], tidy["estimate"], rtol=1e-6)
     # no margin column: only the GLMM; only attribute masks: a failed row, not an exception
     t3, g3 = ex.item_models(_inference(margin=False))
-    assert list(g3["model"]) == ["item_glmm"]
+    assert list(g3["model"]) == ["item_glmm", "item_glmm_equal"]
     only = _inference(masks=(("attr:a:k=5", "attribute"), ("attr:b:k=5", "attribute")))
     t4, g4 = ex.item_models(only)
     assert set(g4["status"]) == {"failed"} and t4["estimate"].isna().all()
 
 
 def test_masking_model_one_fold_shared_draws():
-    # one fold: prompt = emotion (non-identifiable), random masks shared: (1 | mask) model
+    # one fold: prompt = emotion (non-identifiable), random masks shared: mask model
     from emostat.analysis.maskmixed import masking_mixed_model
 
     acc = _shared_run_accuracy(False)
     acc = acc[acc["template"] == "choice/fold0"]
     tidy, glance = masking_mixed_model(acc)
     rec = glance[glance["model"] == "record"].iloc[0]
-    assert "(1 | mask)" in rec["formula"] and rec["unit"] == "mask (6)"
+    assert "(0 + is_attribute | mask) + (0 + is_random | mask)" in rec["formula"]
+    assert rec["unit"] == "mask (6)"
     assert rec["status"] in ("singular", "failed")
     assert "emotion:prompt has the same groups as emotion" in rec["message"]
     st = glance[glance["model"] == "study"].iloc[0]

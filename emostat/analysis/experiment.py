@@ -166,16 +166,44 @@ def chance_statement(row) -> str:
 
 
 # ---- item-level models of a collected run ------------------------------------------------------
+MASK_TERMS = {"separate": "(0 + is_attribute | mask) + (0 + is_random | mask)",
+              "equal": "(1 | mask)"}
+# (model, outcome, family, mask variance, role); the record is fixed before the data are seen
+ITEM_MODELS = (("item_glmm", "correct", "binomial", "separate", "record"),
+               ("item_glmm_equal", "correct", "binomial", "equal", "extra"),
+               ("item_lmm", "margin", "gaussian", "separate", "extra"),
+               ("item_lmm_equal", "margin", "gaussian", "equal", "extra"))
+RECORD_RULE = ("separate mask variances for attribute and random masks, fixed by design before "
+               "the data (attribute masks are chosen sets, random masks draws: no reason to "
+               "share a variance); the one-variance model is an extra row and the "
+               "likelihood-ratio test of equal variances is reported beside, never used to "
+               "choose the record")
+LRT_METHOD = ("likelihood-ratio chi-square, 1 df: separate vs one mask variance (Laplace ML "
+              "for the GLMM, REML for the LMM; same fixed effects)")
+
+
 def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Item × mask models per task × k: binomial GLMM of ``correct`` and LMM of ``margin``.
 
     Items and masks are crossed random units; a mask is one ``condition_id`` (each attribute
-    set and each shared random draw once; copies de-duplicated):
+    set and each shared random draw once; copies de-duplicated). The mask intercept has a
+    separate variance for attribute masks and for random masks (lme4:
+    ``(0 + is_attribute | mask) + (0 + is_random | mask)``, 0/1 columns):
 
     - ``item_glmm`` (role ``record``): ``correct ~ attribute_vs_random + (1 | item) +
-      (1 | mask)``, binomial, Laplace, Wald z;
+      (0 + is_attribute | mask) + (0 + is_random | mask)``, binomial, Laplace, Wald z with
+      lme4's default (Hessian) SE;
     - ``item_lmm`` (role ``extra``, when the inference rows have ``margin``): the same for the
-      continuous margin, REML, Satterthwaite t.
+      continuous margin, REML, Satterthwaite t;
+    - ``item_glmm_equal``, ``item_lmm_equal`` (role ``extra``): one mask variance,
+      ``(1 | mask)``.
+
+    Rule (column ``record_rule``): separate variances are the record by design; the
+    likelihood-ratio test of equal variances (glance ``statistic_lrt``, ``p_value_lrt``,
+    ``p_method_lrt`` on the separate model's row) is reported, not used to choose.
+    ``mask_variance`` says which model a row is; glance ``var_mask_attribute``,
+    ``var_mask_random`` give both variances (the one variance twice for the equal model; 0
+    for a term dropped as singular).
 
     The coefficient of ``attribute_vs_random`` (1 = random mask) is random − attribute on the
     model's scale (log-odds; margin units): positive = attribute masks hurt more. Fits that are
@@ -198,10 +226,10 @@ def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.Data
     ...                    columns=["task", "item_id", "condition_id", "condition", "k",
     ...                             "correct"])
     >>> tidy, glance = item_models(inf)
-    >>> glance[["model", "nobs"]].values.tolist()
-    [['item_glmm', 200]]
-    >>> tidy.loc[tidy["term"] == "attribute_vs_random", "p_method"].item()
-    'Wald z, two-sided'
+    >>> glance[["model", "mask_variance", "nobs"]].values.tolist()
+    [['item_glmm', 'separate', 200], ['item_glmm_equal', 'equal', 200]]
+    >>> tidy.loc[tidy["term"] == "attribute_vs_random", "p_method"].iloc[0][:6]
+    'Wald z'
     """
     from emostat.analysis.mixed import CONTRAST, fit_mixed
 
@@ -215,30 +243,63 @@ def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.Data
     for (task, k), g in inf.groupby(["task", "k"], sort=True):
         if ks is not None and int(k) not in set(ks):
             continue
+        rnd = (g["condition"] == "random").astype(float).to_numpy()
         d = pd.DataFrame({"item": g["item_id"].astype(str).to_numpy(),
                           "mask": g["condition_id"].astype(str).to_numpy(),
-                          CONTRAST: (g["condition"] == "random").astype(float).to_numpy(),
+                          CONTRAST: rnd, "is_random": rnd, "is_attribute": 1.0 - rnd,
                           "correct": g["correct"].astype(float).to_numpy()})
-        specs = [("item_glmm", "correct", "binomial", "record")]
+        outcomes = {"correct"}
         if "margin" in g.columns and g["margin"].notna().any():
             d["margin"] = g["margin"].astype(float).to_numpy()
-            specs.append(("item_lmm", "margin", "gaussian", "extra"))
+            outcomes.add("margin")
         n_mask, n_item = d["mask"].nunique(), d["item"].nunique()
-        for name, y, fam, role in specs:
-            formula = f"{y} ~ {CONTRAST} + (1 | item) + (1 | mask)"
-            if d[CONTRAST].nunique() < 2:
-                fit = _no_contrast(formula, fam)
-            else:
-                fit = fit_mixed(d, formula, family=fam)
+        unit = f"item ({n_item}) x mask ({n_mask})"
+        fits, rows = {}, {}
+        for name, y, fam, var, role in ITEM_MODELS:
+            if y not in outcomes:
+                continue
+            formula = f"{y} ~ {CONTRAST} + (1 | item) + {MASK_TERMS[var]}"
+            fit = (_no_contrast(formula, fam) if d[CONTRAST].nunique() < 2
+                   else fit_mixed(d, formula, family=fam))
+            fits[name], rows[name] = fit, len(glances)
             key = dict(task=task, k=int(k), model=name, formula=formula, family=fam, outcome=y,
-                       role=role, unit=f"item ({n_item}) x mask ({n_mask})")
-            for part, out in ((fit.tidy(), tidies), (fit.glance(), glances)):
+                       role=role, unit=unit, mask_variance=var, record_rule=RECORD_RULE)
+            gl = fit.glance().assign(**_mask_variances(fit, var))
+            for part, out in ((fit.tidy(unit=unit), tidies), (gl, glances)):
                 for i, (c, v) in enumerate(key.items()):
                     part.insert(i, c, v)
                 out.append(part)
+            sep = name.removesuffix("_equal")
+            if var == "equal" and sep in fits:
+                glances[rows[sep]] = glances[rows[sep]].assign(**_lrt(fits[sep], fit))
     if not tidies:
         return pd.DataFrame(), pd.DataFrame()
     return pd.concat(tidies, ignore_index=True), pd.concat(glances, ignore_index=True)
+
+
+def _mask_variances(fit, var: str) -> dict:
+    """Glance columns ``var_mask_attribute, var_mask_random`` (model scale; a term dropped as
+    singular has variance 0)."""
+    t = fit.tidy()
+    t = t[(t["effect"] == "ran_pars") & t["group"].astype(str).str.fullmatch(r"mask(\.\d+)?")]
+    sd = t.set_index("term")["estimate"]
+    out = {}
+    for col in ("attribute", "random"):
+        term = "sd__(Intercept)" if var == "equal" else f"sd__is_{col}"
+        dropped = f"{MASK_TERMS['equal'] if var == 'equal' else f'(0 + is_{col} | mask)'}"
+        dropped = f"dropped {dropped} (variance 0)" in fit.message
+        out[f"var_mask_{col}"] = (float(sd[term]) ** 2 if term in sd.index
+                                  else 0.0 if dropped else np.nan)
+    return out
+
+
+def _lrt(separate, equal) -> dict:
+    """Likelihood-ratio test of one mask variance against two (glance columns)."""
+    ll = [f.glance().iloc[0]["logLik"] if f.result is not None else np.nan
+          for f in (separate, equal)]
+    stat = max(2 * (ll[0] - ll[1]), 0.0) if np.isfinite(ll).all() else np.nan
+    p = stats.chi2.sf(stat, 1) if np.isfinite(stat) else np.nan
+    return dict(statistic_lrt=stat, df_lrt=1.0, p_value_lrt=p, p_method_lrt=LRT_METHOD)
 
 
 def _no_contrast(formula: str, family: str):

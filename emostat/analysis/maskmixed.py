@@ -16,8 +16,10 @@ RECORD_FORMULA = (f"accuracy ~ {CONTRAST} + (1 | emotion) + (1 | emotion:prompt)
 MODELS = {"study": (STUDY_FORMULA, "study"), "record": (RECORD_FORMULA, "record")}
 
 
+# separate variances for attribute and random masks (as the item models; the release's
+# (1 + contrast | attribute) already has one per kind)
 RECORD_SHARED_FORMULA = (f"accuracy ~ {CONTRAST} + (1 | emotion) + (1 | emotion:prompt) + "
-                         "(1 | mask)")
+                         "(0 + is_attribute | mask) + (0 + is_random | mask)")
 
 
 def _mask_cells(sub: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
@@ -32,6 +34,8 @@ def _mask_cells(sub: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     cells["prompt"] = cells["template"].astype(str)
     cells["emotion"] = cells["emotion"].astype(str)
     cells[CONTRAST] = (cells["condition"] == "random").astype(float)
+    cells["is_random"] = cells[CONTRAST]
+    cells["is_attribute"] = 1.0 - cells[CONTRAST]
     return cells, shared
 
 
@@ -51,8 +55,10 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
     Random draws paired with one attribute are averaged per cell (the release has one). When
     the random masks are shared by all attributes (collected runs), each appears once (old
     runs' per-attribute copies de-duplicated on ``condition_id``) and the record model is
-    ``accuracy ~ attribute_vs_random + (1 | emotion) + (1 | emotion:prompt) + (1 | mask)``
-    (mask = ``condition_id``). Item-level models: :func:`emostat.analysis.experiment.
+    ``accuracy ~ attribute_vs_random + (1 | emotion) + (1 | emotion:prompt) +
+    (0 + is_attribute | mask) + (0 + is_random | mask)`` (mask = ``condition_id``; a
+    variance per kind of mask, as in the release's model, where the attribute and random
+    masks of a pair have a 2 x 2 covariance). Item-level models: :func:`emostat.analysis.experiment.
     item_models`.
 
     Parameters

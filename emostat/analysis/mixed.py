@@ -13,7 +13,14 @@ cannot be fitted as asked:
 
 GLMMs are fitted from several optimisers and starts and the highest log-likelihood is kept: on a
 crossed binomial model mixedlm's default optimiser can stop short of lme4's optimum
-(``../shared/docs/environment.md``).
+(``../shared/docs/environment.md``). GLMM standard errors are lme4's default (``se =
+"hessian"``: the inverse finite-difference Hessian of the Laplace deviance over theta and beta,
+:mod:`emostat.analysis.glmm_hessian`); ``se = "information"`` is lme4's ``use.hessian = FALSE``
+(mixedlm's own ``vcov``). ``p_method`` and ``conf_method`` name which.
+
+Several terms may share a grouping factor, e.g. separate variances for two kinds of mask:
+``(0 + is_attribute | mask) + (0 + is_random | mask)`` (numeric 0/1 columns); their tidy rows
+are groups ``mask`` and ``mask.1``, as lme4 names them.
 """
 
 from __future__ import annotations
@@ -28,14 +35,17 @@ from scipy import stats
 
 from emostat.errors import InputError
 
-__all__ = ["MixedFit", "fit_mixed", "CONTRAST"]
+__all__ = ["MixedFit", "fit_mixed", "CONTRAST", "SE_METHODS"]
 
 P_METHOD = {"gaussian": "Satterthwaite t", "binomial": "Wald z"}
+SE_METHODS = {
+    "hessian": "SE from the Hessian of the Laplace deviance over theta and beta, lme4 default",
+    "information": "SE from the fixed-effect information given theta, lme4 use.hessian = FALSE"}
 GLMM_STARTS = (("COBYQA", True), ("bobyqa", False), ("Nelder-Mead", False))
 SINGULAR_TOL = 1e-4          # lme4's isSingular tolerance on the relative Cholesky diagonal
 CONTRAST = "attribute_vs_random"   # 1 = random mask, 0 = attribute mask: coef = random − attribute
 TIDY = ["effect", "group", "term", "estimate", "std_error", "statistic", "df", "p_value",
-        "conf_low", "conf_high", "p_method", "status", "message"]
+        "conf_low", "conf_high", "p_method", "conf_method", "status", "message"]
 _BAR = re.compile(r"\(([^()|]+?)(\|\|?)([^()|]+)\)")
 
 
@@ -116,7 +126,7 @@ def _identifiable(data: pd.DataFrame, bars: list[_Bar]) -> tuple[list[_Bar], lis
     for b in bars:
         g = _groups(data, b.group)
         n = g.nunique()
-        twin = next((s for s, sg in seen if _same_partition(g, sg)), None)
+        twin = next((s for s, sg in seen if s != b.group and _same_partition(g, sg)), None)
         if n < 2:
             notes.append(f"dropped {b.text()}: {b.group} has {n} level")
         elif twin is not None:
@@ -125,6 +135,17 @@ def _identifiable(data: pd.DataFrame, bars: list[_Bar]) -> tuple[list[_Bar], lis
             keep.append(b)
             seen.append((b.group, g))
     return keep, notes
+
+
+def _vc_group(vc, bar: _Bar):
+    """The VarCorr block of ``bar``: its grouping factor and term names (lme4 names a second
+    term of the same factor ``mask.1``)."""
+    names = (["(Intercept)"] if bar.intercept else []) + bar.slopes
+    for key, grp in vc.groups.items():
+        base = grp.grouping_factor or re.sub(r"\.\d+$", "", key)
+        if base == bar.group and list(grp.term_names) == names:
+            return grp
+    raise KeyError(bar.text())
 
 
 # ---- the fit ------------------------------------------------------------------------------------
@@ -159,14 +180,43 @@ class MixedFit:
     attempts: pd.DataFrame = field(default_factory=pd.DataFrame)
     optimizer: str = ""
     fixed_terms: list = field(default_factory=list)
+    se: str = "hessian"
+    _vcov: dict = field(default_factory=dict, repr=False)
 
-    def tidy(self, level: float = 0.95) -> pd.DataFrame:
-        """broom.mixed columns plus ``df``, ``conf_low/high``, ``p_method``, status, message.
+    def vcov(self, se: str | None = None) -> tuple[np.ndarray, str, str]:
+        """(vcov of the fixed effects, the SE method used, a note). GLMM: ``se`` "hessian"
+        (lme4's default; falls back to "information", saying why, when the Hessian is not
+        positive definite) or "information" (lme4 ``use.hessian = FALSE``); LMM: the fit's."""
+        se = self.se if se is None else se
+        if se not in SE_METHODS:
+            raise ValueError(f"se must be one of {sorted(SE_METHODS)}, got {se!r}")
+        if self.result is None:
+            raise ValueError("vcov: the fit failed")
+        if self.family == "gaussian" or se == "information":
+            return np.asarray(self.result.vcov(), float), se, ""
+        if se not in self._vcov:
+            from emostat.analysis.glmm_hessian import hessian_vcov
+
+            try:
+                self._vcov[se] = hessian_vcov(self.result)
+            except Exception as exc:   # noqa: BLE001 - a failed Hessian is a note
+                self._vcov[se] = (None, f"Hessian failed ({_first_line(exc)})")
+        V, note = self._vcov[se]
+        if V is None:
+            return (np.asarray(self.result.vcov(), float), "information",
+                    f"{note}: SE from the information matrix")
+        return V, se, ""
+
+    def tidy(self, level: float = 0.95, unit: str = "") -> pd.DataFrame:
+        """broom.mixed columns plus ``df``, ``conf_low/high``, ``p_method``, ``conf_method``,
+        status, message.
 
         Fixed rows: Satterthwaite t (LMM; ``df`` = Satterthwaite df) or Wald z (GLMM; ``df``
-        NaN); the CI is estimate ± the two-sided ``level`` quantile of that reference × SE.
-        ran_pars rows: ``sd__<term>`` / ``cor__<a>.<b>`` per group, ``sd__Observation`` for
-        the residual (LMM). A failed fit gives one NaN row per fixed term asked for.
+        NaN; SE per :meth:`vcov`, named in ``p_method``); the CI is estimate ± the two-sided
+        ``level`` quantile of that reference × SE, from the same fit (``conf_method`` says so
+        and names ``unit``, the random units of the p). ran_pars rows: ``sd__<term>`` /
+        ``cor__<a>.<b>`` per group, ``sd__Observation`` for the residual (LMM). A failed fit
+        gives one NaN row per fixed term asked for.
         """
         status, message, method = self.status, self.message, P_METHOD[self.family]
         out = None
@@ -184,12 +234,15 @@ class MixedFit:
                             f"{_first_line(exc2)})")
                     status = "failed"
                 message = "; ".join(m for m in (message, note) if m)
+        if out is not None and self.family == "binomial":
+            out, method, note = self._with_se(out)
+            message = "; ".join(m for m in (message, note) if m)
         if out is None:
             out = pd.DataFrame({"effect": "fixed", "group": "", "term": self.fixed_terms})
             for c in TIDY[3:10]:
                 out[c] = np.nan
         fx = out["effect"] == "fixed"
-        if method == P_METHOD["binomial"]:
+        if method.startswith(P_METHOD["binomial"]):
             out["df"] = np.where(fx, np.nan, out["df"])
             q = stats.norm.ppf(0.5 + level / 2)
         else:
@@ -198,6 +251,10 @@ class MixedFit:
         out["conf_low"] = out["estimate"] - half
         out["conf_high"] = out["estimate"] + half
         out["p_method"] = np.where(fx, method + ", two-sided", "")
+        ci = (f"{100 * level:g}% Wald z interval" if method.startswith("Wald")
+              else f"{100 * level:g}% {method} interval")
+        where = f"same fit as the p, random units {unit}" if unit else "same fit as the p"
+        out["conf_method"] = np.where(fx, f"{ci}, estimate ± quantile × SE ({where})", "")
         out["status"], out["message"] = status, message
         return out[TIDY].reset_index(drop=True).astype({c: float for c in TIDY[3:10]})
 
@@ -211,6 +268,21 @@ class MixedFit:
             if c not in out.columns:
                 out[c] = np.nan
         return out
+
+    def _with_se(self, out: pd.DataFrame) -> tuple[pd.DataFrame, str, str]:
+        """GLMM fixed rows with the SE of :meth:`vcov`; (rows, p method, note)."""
+        V, used, note = self.vcov()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            names = list(pd.Series(self.result.fixef(), dtype=float).index)
+        se = pd.Series(np.sqrt(np.diag(V)), index=names)
+        fx = out["effect"] == "fixed"
+        out = out.copy()
+        out.loc[fx, "std_error"] = out.loc[fx, "term"].map(se).to_numpy(float)
+        z = out.loc[fx, "estimate"].astype(float) / out.loc[fx, "std_error"].astype(float)
+        out.loc[fx, "statistic"] = z
+        out.loc[fx, "p_value"] = 2 * stats.norm.sf(np.abs(z))
+        return out, f"{P_METHOD['binomial']} ({SE_METHODS[used]})", note
 
     def _tidy_wald(self) -> pd.DataFrame:
         """Fixed effects with Wald z from the fit's own vcov (when a df method fails)."""
@@ -261,7 +333,7 @@ def _singular_part(result, bars: list[_Bar], family: str) -> tuple[int, list[str
     worst = None
     for i, b in enumerate(bars):
         try:
-            cov = np.atleast_2d(np.asarray(vc.get_cov(b.group), float))
+            cov = np.atleast_2d(np.asarray(_vc_group(vc, b).cov, float))
         except (KeyError, ValueError, AttributeError):
             continue
         names = (["(Intercept)"] if b.intercept else []) + b.slopes
@@ -307,7 +379,7 @@ def _fit_once(formula: str, data: pd.DataFrame, family: str, reml: bool):
 
 
 def fit_mixed(data: pd.DataFrame, formula: str, family: str = "gaussian",
-              reml: bool = True) -> MixedFit:
+              reml: bool = True, se: str = "hessian") -> MixedFit:
     """Fit an lme4-style mixed model; never raises for a model that cannot be fitted as asked.
 
     Parameters
@@ -321,6 +393,10 @@ def fit_mixed(data: pd.DataFrame, formula: str, family: str = "gaussian",
         LMM (``lmer``) or binomial GLMM with logit link (``glmer``, Laplace).
     reml : bool
         REML for LMMs (default, as lme4).
+    se : {"hessian", "information"}
+        GLMM standard errors: lme4's default (inverse Hessian of the Laplace deviance over
+        theta and beta) or lme4's ``use.hessian = FALSE`` (the fixed-effect information
+        given theta). Ignored for LMMs.
 
     Returns
     -------
@@ -344,6 +420,8 @@ def fit_mixed(data: pd.DataFrame, formula: str, family: str = "gaussian",
     """
     if family not in P_METHOD:
         raise ValueError(f"family must be gaussian or binomial, got {family!r}")
+    if se not in SE_METHODS:
+        raise ValueError(f"se must be one of {sorted(SE_METHODS)}, got {se!r}")
     if "||" in formula:
         raise InputError(f"fit_mixed: {formula!r} has '||' (uncorrelated random effects), "
                          "which this engine cannot fit as such; write separate terms, e.g. "
@@ -365,7 +443,7 @@ def fit_mixed(data: pd.DataFrame, formula: str, family: str = "gaussian",
                          f"(has {list(data.columns)})")
     data = data.dropna(subset=list(dict.fromkeys(used))).reset_index(drop=True)
     fit = MixedFit(formula=formula, fitted_formula=formula, family=family, reml=reml,
-                   status="failed", message="", fixed_terms=_fixed_terms(fixed))
+                   status="failed", message="", fixed_terms=_fixed_terms(fixed), se=se)
     if data.empty:
         fit.message = "no complete rows"
         return fit
