@@ -11,7 +11,7 @@ and when x has no ties (xn = ~xp on the valid bits; padding bits of y are 0)
     S = 2 (pc(xp & yp) - pc(xp & yn)) + pc(yn) - pc(yp),
 
 two AND + popcount per 64 pairs of entries, which LLVM vectorises (AVX-512 VPOPCNTQ where the
-CPU has it). Integer arithmetic throughout: exact, no rounding, no overflow below 2**31 pairs.
+CPU has it); four x columns share each pass over a y column. Integer arithmetic throughout: exact, no rounding, no overflow below 2**31 pairs.
 Measured on the release null in ``benchmarks/bench_searchlight_perm.py`` against the packed
 float32 matrix product it replaces.
 
@@ -70,30 +70,56 @@ def planes(R, P, N):
 @njit(nogil=True, cache=True)
 def counts(XP, XN, xfull, YP, YN, ybias, tile, S):
     """S[r, k] = concordant minus discordant pairs of x column r and y column k; ``xfull``: x
-    columns without ties (two popcounts per word), ``ybias`` = pc(yn) - pc(yp) per y column."""
+    columns without ties (two popcounts per word, four x columns per pass over a y column:
+    1.5x fewer loads than one), ``ybias`` = pc(yn) - pc(yp) per y column."""
     m, W = XP.shape
     c = YP.shape[0]
+    fast = np.nonzero(xfull)[0]
+    slow = np.nonzero(~xfull)[0]
+    n4 = len(fast) // 4 * 4
     for t0 in range(0, c, tile):
         t1 = min(t0 + tile, c)
-        for r in range(m):
-            if xfull[r]:
-                for k in range(t0, t1):
-                    a = np.int64(0)
-                    for w in range(W):
-                        x = XP[r, w]
-                        a += np.int64(popcount(x & YP[k, w])) - np.int64(popcount(x & YN[k, w]))
-                    S[r, k] = 2 * a + ybias[k]
-            else:
-                for k in range(t0, t1):
-                    a = np.int64(0)
-                    for w in range(W):
-                        xp = XP[r, w]
-                        xn = XN[r, w]
-                        yp = YP[k, w]
-                        yn = YN[k, w]
-                        a += (np.int64(popcount(xp & yp)) + np.int64(popcount(xn & yn))
-                              - np.int64(popcount(xp & yn)) - np.int64(popcount(xn & yp)))
-                    S[r, k] = a
+        for g in range(0, n4, 4):
+            r0, r1, r2, r3 = fast[g], fast[g + 1], fast[g + 2], fast[g + 3]
+            for k in range(t0, t1):
+                a0 = np.int64(0)
+                a1 = np.int64(0)
+                a2 = np.int64(0)
+                a3 = np.int64(0)
+                for w in range(W):
+                    yp = YP[k, w]
+                    yn = YN[k, w]
+                    x0 = XP[r0, w]
+                    x1 = XP[r1, w]
+                    x2 = XP[r2, w]
+                    x3 = XP[r3, w]
+                    a0 += np.int64(popcount(x0 & yp)) - np.int64(popcount(x0 & yn))
+                    a1 += np.int64(popcount(x1 & yp)) - np.int64(popcount(x1 & yn))
+                    a2 += np.int64(popcount(x2 & yp)) - np.int64(popcount(x2 & yn))
+                    a3 += np.int64(popcount(x3 & yp)) - np.int64(popcount(x3 & yn))
+                S[r0, k] = 2 * a0 + ybias[k]
+                S[r1, k] = 2 * a1 + ybias[k]
+                S[r2, k] = 2 * a2 + ybias[k]
+                S[r3, k] = 2 * a3 + ybias[k]
+        for g in range(n4, len(fast)):
+            r = fast[g]
+            for k in range(t0, t1):
+                a = np.int64(0)
+                for w in range(W):
+                    x = XP[r, w]
+                    a += np.int64(popcount(x & YP[k, w])) - np.int64(popcount(x & YN[k, w]))
+                S[r, k] = 2 * a + ybias[k]
+        for r in slow:
+            for k in range(t0, t1):
+                a = np.int64(0)
+                for w in range(W):
+                    xp = XP[r, w]
+                    xn = XN[r, w]
+                    yp = YP[k, w]
+                    yn = YN[k, w]
+                    a += (np.int64(popcount(xp & yp)) + np.int64(popcount(xn & yn))
+                          - np.int64(popcount(xp & yn)) - np.int64(popcount(xn & yp)))
+                S[r, k] = a
 
 
 def sign_planes(R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
