@@ -266,3 +266,23 @@ def test_bad_input_names_the_field():
         bias_knowledge(recalibrate(inf[inf["condition"] != "none"], CONCEPTS))
     # no score-decided rows or no raw scores: no tables, not an error
     assert bias_tables(inf.drop(columns="logprobs"), CONCEPTS) == {}
+
+
+def test_report_view_reads_the_numbers_and_is_empty_without_tables():
+    from emostat.report import bias as view
+
+    assert view.bias_table(None) == "" and view.bias_sentence(None) == ""
+    assert view.study_test_sentence(pd.DataFrame()) == ""
+    inf = _choice_run(PRIOR_MASKS)
+    t = bias_tables(inf, CONCEPTS, n_perm=99, seed=0)
+    s = t["bias_summary"].set_index("condition")
+    text = view.bias_sentence(t["bias_summary"], 5)
+    # attribute masks: the run's drop in points, 0.0 under per-condition calibration
+    assert (f"attribute masks lower accuracy by {100 * s.loc['attribute', 'drop']:.1f} points "
+            "under the run's decisions and by 0.0 with each condition") in text
+    st = t["bias_study_test"]
+    n_sig = int((st[(st["test"] == "study_emotion_t") & (st["outcome"] == "accuracy")]
+                 ["p_value"] < .05).sum())
+    assert f"finds {n_sig} of 4 emotions at p < .05 on the run's accuracy" in (
+        view.study_test_sentence(st, 5))
+    assert "| Attribute masks | 2 |" in view.bias_table(t["bias_summary"], 5)
