@@ -127,5 +127,7 @@ def bias_study_test(rec: pd.DataFrame, *, n_perm: int = 10_000, seed: int = 0) -
         return pd.DataFrame()
     out = pd.concat(parts, ignore_index=True)
     out["role"] = "study"
+    for c in ("estimate", "conf_low", "conf_high"):       # no -0.0 (a drop of -0 points)
+        out[c] = out[c] + 0.0
     lead = ["task", "outcome", "test", "k", "emotion", "attribute"]
     return out[lead + [c for c in out.columns if c not in lead]]
