@@ -163,6 +163,37 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
               ("detectable", F), ("power", F), ("alpha", F), ("p_min_rank", F),
               ("p_min_label", F), ("estimate", F), ("ruled_out", F)],
     "generation_examples": [("emotion", S), ("text", S), ("generated", S), ("condition", S)],
+    # ---- knowledge or answer bias (emostat.analysis.bias, biastest): per task x condition ------
+    # accuracy (the run's decisions, calibrated on condition none) beside accuracy_recal
+    # (offsets re-fitted per condition: a shift of the answer prior leaves it unchanged);
+    # drops vs none under each; drop_prior = drop - drop_recal.
+    "bias_knowledge": [("task", S), ("condition_id", S), ("condition", S), ("attribute", S),
+                       ("k", I), ("n_items", I), ("accuracy", F), ("accuracy_recal", F),
+                       ("drop", F), ("drop_recal", F), ("drop_prior", F), ("margin", F),
+                       ("margin_recal", F), ("calibration", S), ("role", S)],
+    # share of each candidate answer per task x condition x decision (prediction | _raw | _recal)
+    "answer_shares": [("task", S), ("condition_id", S), ("condition", S), ("decision", S),
+                      ("concept", S), ("n", I), ("share", F)],
+    # per task x condition x decision: top answer and share, entropy (bits), TV from none
+    "answer_bias": [("task", S), ("condition_id", S), ("condition", S), ("decision", S),
+                    ("n_items", I), ("top_concept", S), ("top_share", F), ("entropy_bits", F),
+                    ("tv_from_none", F)],
+    # means over the masks of each task x k x condition (attribute | random)
+    "bias_summary": [("task", S), ("k", I), ("condition", S), ("accuracy_none", F),
+                     ("accuracy_none_recal", F), ("n_masks", I), ("drop", F),
+                     ("drop_recal", F), ("drop_prior", F), ("tv_from_none", F),
+                     ("top_share", F), ("role", S)],
+    # the study's paired t against the shared random pool (role study), per task x outcome
+    # (accuracy | accuracy_recal) x test (study_emotion_t | study_cell_t); estimate = pool -
+    # attribute accuracy; p_method says the pool is shared (the rows are not independent).
+    "bias_study_test": [("task", S), ("outcome", S), ("test", S), ("k", I), ("emotion", S),
+                        ("attribute", S)] + BROOM + [("n", I), ("q_value", F),
+                                                     ("q_value_bh", F), ("p_value_perm", F),
+                                                     ("se_random_rows", F),
+                                                     ("se_random_pool", F),
+                                                     ("n_random_comparisons", I),
+                                                     ("p_method", S), ("p_method_perm", S),
+                                                     ("unit", S), ("role", S)],
     # One row per claim x task x k x role (docs/design.md section 2, emostat.analysis.claims):
     # the decision of each claim, made once; console and reports render these rows.
     "claims": [("claim", S), ("task", S), ("k", I), ("role", S), ("test", S),
@@ -204,7 +235,8 @@ RESULTS_TABLES = frozenset({
     "attribute_rdms", "human_rdm", "appraisal_loadings", "rating_icc", "baseline_accuracy",
     "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
-    "geometry_probes", "geometry_steering", "geometry_steering_test"})
+    "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
+    "answer_shares", "answer_bias", "bias_summary", "bias_study_test"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES

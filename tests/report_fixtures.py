@@ -232,6 +232,23 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
         "sd_mask": 0.02, "detectable": 0.042, "power": 0.8, "alpha": 0.05,
         "p_min_rank": 1 / (n_draws + 1), "p_min_label": 1e-4, "estimate": 0.01,
         "ruled_out": 0.05})
+    # knowledge or answer bias (emostat.analysis.bias): means over masks, the study's t
+    t["bias_summary"] = pd.DataFrame([
+        ("choice", k, c, 0.41, 0.41, n, drop, recal, drop - recal, tv, top, "extra")
+        for k in ks for c, n, drop, recal, tv, top in
+        (("attribute", 14, 0.12, 0.03, 0.55, 0.17), ("random", n_draws, 0.10, 0.01, 0.5, 0.2))],
+        columns=["task", "k", "condition", "accuracy_none", "accuracy_none_recal", "n_masks",
+                 "drop", "drop_recal", "drop_prior", "tv_from_none", "top_share", "role"])
+    t["bias_study_test"] = pd.DataFrame([
+        dict(task="choice", outcome=o, test="study_emotion_t", k=k, emotion=e, attribute=None,
+             estimate=0.02, std_error=0.02 / 3, statistic=3.0, df=13.0, p_value=p,
+             conf_low=0.006, conf_high=0.034, n=14, q_value=p, q_value_bh=p, p_value_perm=p,
+             se_random_rows=0.0, se_random_pool=0.01, n_random_comparisons=1,
+             p_method_perm="sign flips of the same rows",
+             p_method="the study's paired t; every attribute is compared with the same random "
+                      "pool", unit="attribute × prompt (14)", role="study")
+        for o, p in (("accuracy", 0.01), ("accuracy_recal", 0.3)) for k in ks
+        for e in ANALYSIS_ORDER])
     t["generation_examples"] = pd.DataFrame({
         "emotion": ["joy", "anger", "joy", "anger"],
         "text": ["I finally got the job!", "They cancelled again | without notice."] * 2,

@@ -308,3 +308,30 @@ def test_analyse_out_writes_a_new_folder_and_refuses_another_runs(analysed_run, 
     with pytest.raises(InputError, match="holds the results of '/somewhere/else'"):
         check_out_dir(other, analysed_run)
     check_out_dir(tmp_path / "empty", analysed_run)          # nothing there: fine
+
+
+@pytest.mark.slow
+def test_fake_run_writes_the_bias_tables(analysed_fake_run):
+    # issue 15 item 9: the knowledge/bias tables of a collected run, versioned and valid
+    res = analysed_fake_run / "results"
+    for name in ("bias_knowledge", "answer_shares", "answer_bias", "bias_summary",
+                 "bias_study_test"):
+        path = res / f"{name}.parquet"
+        schemas.validate(io.read_table(path, as_pandas=False), name, where=str(path))
+        assert io.read_provenance(path)["schema_version"] == schemas.VERSIONS[name]
+    know = io.read_table(res / "bias_knowledge.parquet", dataset="bias_knowledge")
+    inf = io.read_table(analysed_fake_run / "inference")
+    # the unmanipulated condition re-fitted on itself is the collection's own calibration
+    for task, g in know[know["condition"] == "none"].groupby("task"):
+        rows = inf[(inf["task"] == task) & (inf["condition"] == "none")]
+        assert g["accuracy"].item() == pytest.approx(rows["correct"].mean())
+        assert g["accuracy_recal"].item() == pytest.approx(rows["correct"].mean())
+    # answer shares: a brute count of the stored decisions of one mask
+    shares = io.read_table(res / "answer_shares.parquet", dataset="answer_shares")
+    cid = know.loc[know["condition"] == "attribute", "condition_id"].iloc[0]
+    got = shares[(shares["task"] == "choice") & (shares["condition_id"] == cid)
+                 & (shares["decision"] == "prediction") & (shares["n"] > 0)]
+    want = inf[(inf["task"] == "choice") & (inf["condition_id"] == cid)]["prediction"]
+    assert got.set_index("concept")["n"].to_dict() == want.value_counts().to_dict()
+    study = io.read_table(res / "bias_study_test.parquet", dataset="bias_study_test")
+    assert set(study["role"]) == {"study"} and study["p_method"].notna().all()

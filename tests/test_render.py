@@ -42,7 +42,7 @@ REPRO_TBLS = (["tbl-claims", "tbl-published", "tbl-agreement", "tbl-importance",
               + ["tbl-vs-null", "tbl-unimodality", "tbl-provenance"])
 EXP_FIGS = ["fig-baseline"] + REPRO_FIGS + ["fig-null"]
 EXP_TBLS = (["tbl-claims", "tbl-baseline", "tbl-importance", "tbl-icc", "tbl-count-null"] + MASK_TBLS
-            + ["tbl-null", "tbl-generation", "tbl-provenance"])
+            + ["tbl-null", "tbl-bias", "tbl-generation", "tbl-provenance"])
 
 
 def _text(html: str) -> str:
@@ -210,6 +210,15 @@ def test_experiment_numbers(rendered):
     n = int(((v["q_value_bh"] < .05) & (v["estimate"] > 0)).sum())
     assert f"{n} of 14 attribute masks" in html or (n == 0 and "none of the 14 attribute" in html)
     assert "no rank p can fall below .020" in html          # 1 / (50 + 1)
+    # knowledge or answer bias (bias_summary, bias_study_test of the fixture): attribute
+    # masks drop 12.0 points with the run's calibration, 3.0 per condition, 9.0 prior shift
+    html = html.replace("\u2019", "'")                    # pandoc's typographic apostrophe
+    assert ("attribute masks lower accuracy by 12.0 points under the run's decisions and by "
+            "3.0 with each condition calibrated on its own items (9.0 points are a shift of "
+            "the answer prior)") in html
+    # 27 emotions at p = .01 on the run's accuracy, none at p = .3 under per-condition
+    assert "27 of 27 emotions at p < .05 on the run's accuracy; 0 of 27" in html
+    assert "14 rows per emotion hold 1 random comparison" in html
     assert "SmolLM2" not in html and "model-a" in html
     assert ("the smallest extra drop detectable with 80% power is 4.2 points; the smallest "
             "attainable rank p is .020") in html
@@ -218,7 +227,7 @@ def test_experiment_numbers(rendered):
 @pytest.mark.slow
 def test_missing_tables_are_left_out_with_a_reason(tmp_path):
     dropped = ("masking_mixed_model", "random_null", "attribute_vs_null", "neuron_rsa",
-               "generation_examples", "appraisal_loadings")
+               "generation_examples", "appraisal_loadings", "bias_summary", "bias_study_test")
     run = report_fixtures.make_run(tmp_path / "run", "experiment", drop=dropped)
     os.environ["EMOSTAT_OFFLINE_RENDER"] = "1"
     try:
@@ -235,6 +244,7 @@ def test_missing_tables_are_left_out_with_a_reason(tmp_path):
     assert "not available" not in text_
     assert "Random-mask null distributions" not in text_     # no empty section
     assert "Generation examples" not in text_
+    assert "Knowledge or answer bias" not in text_ and "no bias_summary" in text_
     assert not re.search(r"<h[12][^>]*>[^<]*(<[^>]+>)*[^<]*Mixed model", html)
 
 

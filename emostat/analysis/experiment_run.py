@@ -136,6 +136,12 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
             if len(part):
                 tables[name] = pd.concat([tables.get(name), part], ignore_index=True)
         tables["masking_mixed_model"] = _one_record(tables.get("masking_mixed_model"))
+        # knowledge or answer bias: per-condition calibration, answer shares, the study's t
+        # against the shared random pool (emostat.analysis.bias)
+        from emostat.analysis.bias import bias_tables
+
+        tables.update(bias_tables(inference, space.concepts, tasks=answers, n_perm=n_perm,
+                                  seed=child_seeds(seed, 6)[5]))
     if (inference["task"] == "generate").any():
         from emostat.space import load_space
 
