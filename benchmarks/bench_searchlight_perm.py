@@ -8,8 +8,9 @@ Data: the study's release (27 emotions x 12 seeds x 36,864 neurons, 14 attribute
             1a007d8 (``git archive`` of that commit into a temporary folder, run in a child
             process on the same neuron RDMs): per batch of 8 permutations the permuted attribute
             RDMs through the old Kendall kernel and the study's FDR counts. Timed at n_perm = 8
-            and 16; the difference is one batch of 8 (the observed labelling and start-up cancel),
-            and 199 permutations are extrapolated as t(8) + (199 - 8) / 8 * (t(16) - t(8));
+            and 32; the difference is three batches of 8 (the observed labelling and start-up
+            cancel), and 199 permutations are extrapolated as t(8) + (199 - 8) / 24 * (t(32) -
+            t(8));
   packed    the float32 BLAS version of ``neuronnull.searchlight_null`` at commit 429d8c0 (two
             attribute columns packed per float32 multiply), 199 permutations on 2 threads, in a
             child process like ``today``;
@@ -68,7 +69,7 @@ OLD_SCRIPT = """
 import sys, time, json, numpy as np, pandas as pd
 from emostat.analysis import searchlight as sl
 R = np.load(sys.argv[1]); attr = pd.read_pickle(sys.argv[2]); out = {}
-for n in (8, 16):
+for n in (8, 32):
     t = time.perf_counter(); sl.count_null(R, attr, n_perm=n, seed=1)
     out[n] = time.perf_counter() - t
 print(json.dumps(out))
@@ -109,11 +110,11 @@ def old_code(R, attr, commit: str, script: str, *args) -> tuple[dict, float]:
 
 
 def today_path(R, attr, commit: str) -> dict:
-    """Seconds of the pre-session count_null (commit ``commit``) at n_perm = 8 and 16."""
+    """Seconds of the pre-session count_null (commit ``commit``) at n_perm = 8 and 32."""
     out, load = old_code(R, attr, commit, OLD_SCRIPT)
     t = {int(k): v for k, v in out.items()}
-    batch = t[16] - t[8]
-    return {"commit": commit, "s_at_8": t[8], "s_at_16": t[16], "load1": load,
+    batch = (t[32] - t[8]) / 3
+    return {"commit": commit, "s_at_8": t[8], "s_at_32": t[32], "load1": load,
             "s_per_perm": batch / 8, "s_for_199_extrapolated": t[8] + (199 - 8) / 8 * batch}
 
 
