@@ -178,6 +178,10 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "answer_bias": [("task", S), ("condition_id", S), ("condition", S), ("decision", S),
                     ("n_items", I), ("top_concept", S), ("top_share", F), ("entropy_bits", F),
                     ("tv_from_none", F)],
+    # per attribute mask of a collected run: its neurons against the analysis's own top-k
+    # (emostat.analysis.selection)
+    "mask_selection": [("attribute", S), ("k", I), ("n_neurons", I), ("n_shared", I),
+                       ("jaccard", F), ("identical", B)],
     # means over the masks of each task x k x condition (attribute | random)
     "bias_summary": [("task", S), ("k", I), ("condition", S), ("accuracy_none", F),
                      ("accuracy_none_recal", F), ("n_masks", I), ("drop", F),
@@ -236,7 +240,7 @@ RESULTS_TABLES = frozenset({
     "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
     "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
-    "answer_shares", "answer_bias", "bias_summary", "bias_study_test"})
+    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES

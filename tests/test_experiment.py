@@ -228,6 +228,11 @@ def test_analyse_run_writes_valid_experiment_tables(analysed_run):
     assert lo.notna().all() and (lo <= imp["estimate"]).all()
     assert np.allclose(lo, shipped.loc[imp.index, "conf_low_participants"], atol=1e-12)
     assert imp["conf_low"].isna().all()
+    # the masks collect silenced are this analysis's own top-k sets (one row per mask)
+    sel = io.read_table(res / "mask_selection.parquet", dataset="mask_selection")
+    conds = io.read_table(analysed_run / "conditions.parquet")
+    assert len(sel) == (conds["condition"] == "attribute").sum() > 0
+    assert sel["identical"].all() and (sel["jaccard"] == 1.0).all()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from emostat import io
 from emostat.analysis.claims import build_claims, make_design
 from emostat.analysis.geometry_claims import run_geometry_tables
 from emostat.analysis.runspace import importance_tables, run_space, untested_claims
+from emostat.analysis.selection import mask_selection
 from emostat.analysis.steps import (RESULTS, human_tables, link_tables, masking_tables,
                                     searchlight_tables, write_results)
 from emostat.checks import child_seeds, log, package_versions
@@ -104,6 +105,12 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     ks = sorted(set(accuracy["k"].dropna().astype(int)))
     tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks, seed=s[3],
                                      **(searchlight or {})))
+    if (run_dir / "conditions.parquet").exists():
+        sel = mask_selection(io.read_table(run_dir / "conditions.parquet"), tables["neuron_rsa"])
+        tables["mask_selection"] = sel
+        if not sel["identical"].all():
+            log(f"warning: {int((~sel['identical']).sum())} of {len(sel)} collected attribute "
+                "masks differ from this analysis's top-k neurons (table mask_selection)", False)
 
     log("masking statistics ...", quiet)
     inference = io.read_table(run_dir / "inference", dataset="inference")

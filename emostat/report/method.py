@@ -327,3 +327,19 @@ def file_record_summary(rec) -> str:
     return (f"{fmt.fmt_num(n_files, 0, big_mark=',')} files"
             + (f", {fmt.fmt_num(n_rows, 0, big_mark=',')} rows" if n_rows else "")
             + f"; SHA-256 of the record {digest[:16]}…")
+
+
+def selection_sentence(sel) -> str:
+    """Whether the masks silenced in collection are the reported searchlight's top-k sets
+    (table ``mask_selection``); empty without the table."""
+    if sel is None or sel.empty:
+        return ""
+    n, same = len(sel), int(sel["identical"].sum())
+    if same == n:
+        return (f"The {n} attribute masks silenced during collection are exactly the top-k "
+                "neurons of the searchlight reported here.")
+    worst = sel.loc[sel["jaccard"].idxmin()]
+    return (f"{n - same} of the {n} attribute masks silenced during collection differ from the "
+            "top-k neurons of the searchlight reported here (smallest overlap: "
+            f"{worst['attribute']} at k = {int(worst['k']):,}, Jaccard {worst['jaccard']:.2f}); "
+            "the masking results test the collected sets.")
