@@ -1,5 +1,6 @@
-"""Small helpers shared across emostat: column checks, progress lines, child seeds and the
-versions of the packages a run's numbers depend on. Imports nothing of emostat but errors."""
+"""Small helpers shared across emostat: column checks, score matrices, progress lines, child
+seeds and the versions of the packages a run's numbers depend on. Imports nothing of emostat
+but errors."""
 
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ def require_columns(df, columns, where) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise input_error(where, f"missing column(s) {missing}; found {list(df.columns)}")
+
+
+def score_matrix(rows, width: int, where: str) -> np.ndarray:
+    """(rows, width) float64 of the ``logprobs`` lists of inference rows; an InputError naming
+    ``where`` and the row when one has another length."""
+    lp = [np.asarray(x, dtype=np.float64) for x in rows["logprobs"]]
+    bad = [i for i, x in enumerate(lp) if x.shape != (width,)]
+    if bad:
+        raise input_error(where, f"column 'logprobs' of row {rows.index[bad[0]]} has "
+                                 f"{lp[bad[0]].size} scores, expected {width}")
+    return np.stack(lp) if lp else np.zeros((0, width))
 
 
 def log(msg: str, quiet: bool) -> None:

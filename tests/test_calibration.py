@@ -75,7 +75,7 @@ def test_errors():
     cal = calibration_table(_rows("binary", ["joy"], [[0.0, 1.0]]))
     with pytest.raises(InputError, match="fear"):
         decide("binary", [[0.0, 1.0]], ["fear"], cal)
-    with pytest.raises(InputError, match="expected 27 logprobs"):
+    with pytest.raises(InputError, match="has 2 scores, expected 27"):
         calibration_table(_rows("choice", ["joy"], [[0.0, 1.0]]))
 
 

@@ -34,6 +34,17 @@ def _relabel(v, perm, c):
     return D[np.ix_(perm, perm)][i, j]
 
 
+def _brute_joint_p(rdm, attr, perms, c):
+    """Per attribute: the best observed tau and the joint max-T exceedance count over ``perms``
+    (scipy's tau-b, maximum over all neurons and attributes per relabelling)."""
+    Y = attr.to_numpy()
+    jmax = np.array([max(_brute_max(rdm, Y[:, k], [p], c)[0] for k in range(Y.shape[1]))
+                     for p in perms])
+    best = [max(ss.kendalltau(rdm[:, m], Y[:, k]).statistic for m in range(rdm.shape[1]))
+            for k in range(Y.shape[1])]
+    return [(a, int(np.sum(jmax >= t - 1e-12))) for a, t in zip(attr.columns, best)]
+
+
 def _brute_max(rdm, y, perms, c):
     """Max over all neurons of scipy's tau-b against y relabelled by each permutation."""
     return np.array([max(ss.kendalltau(rdm[:, m], _relabel(y, p, c)).statistic
@@ -226,12 +237,8 @@ def test_joint_max_t_random_draws_equal_brute_force_with_mc_interval():
     null = nn.searchlight_null(A, attr, n_perm=B, seed=5)
     perms = np.concatenate(list(perm_blocks(c, B, 5)))           # the same seeded draws
     Y = attr.to_numpy()
-    jmax = np.array([max(_brute_max(rdm, Y[:, k], [p], c)[0] for k in range(Y.shape[1]))
-                     for p in perms])
     tab = nn.max_t_table(null, np.zeros(rdm.shape[1], int)).set_index("attribute")
-    for k, a in enumerate(attr.columns):
-        best = max(ss.kendalltau(rdm[:, m], Y[:, k]).statistic for m in range(rdm.shape[1]))
-        b = int(np.sum(jmax >= best - 1e-12))
+    for a, b in _brute_joint_p(rdm, attr, perms, c):
         assert tab.loc[a, "p_fwer_joint"] == pytest.approx((1 + b) / (B + 1))
         ci = ss.binomtest(b, B).proportion_ci(method="exact")        # scipy Clopper-Pearson
         assert (tab.loc[a, "p_fwer_joint_mc_low"], tab.loc[a, "p_fwer_joint_mc_high"]) == \
@@ -257,13 +264,8 @@ def test_decided_null_doubles_draws_while_interval_holds_alpha():
     s = child_seeds(5, 3)
     perms = np.concatenate(list(perm_blocks(c, B, 5)) + list(perm_blocks(c, B, s[0]))
                            + list(perm_blocks(c, 2 * B, s[1])))
-    Y = attr.to_numpy()
-    jmax = np.array([max(_brute_max(rdm, Y[:, k], [p], c)[0] for k in range(Y.shape[1]))
-                     for p in perms])
     tab = nn.max_t_table(null, np.zeros(rdm.shape[1], int)).set_index("attribute")
-    for k, a in enumerate(attr.columns):
-        best = max(ss.kendalltau(rdm[:, m], Y[:, k]).statistic for m in range(rdm.shape[1]))
-        b = int(np.sum(jmax >= best - 1e-12))
+    for a, b in _brute_joint_p(rdm, attr, perms, c):
         assert tab.loc[a, "p_fwer_joint"] == pytest.approx((1 + b) / 77)
     assert (tab["n_perm"] == 76).all()
     assert "19 draws doubled to 76" in tab["p_method"].iloc[0]

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from emostat.checks import require_columns
+from emostat.checks import require_columns, score_matrix
 from emostat.errors import InputError
 from emostat.tasks import TASKS
 
@@ -41,15 +41,6 @@ KEYS = ["task", "condition_id", "condition", "attribute", "k", "draw"]
 RECAL_METHOD = ("per-condition calibration: offsets re-fitted on each condition's own rows "
                 "(choice: mean log-prob per candidate; binary: median yes-no margin per "
                 "concept)")
-
-
-def _scores(rows: pd.DataFrame, width: int, where: str) -> np.ndarray:
-    lp = [np.asarray(x, dtype=np.float64) for x in rows["logprobs"]]
-    bad = [i for i, x in enumerate(lp) if x.shape != (width,)]
-    if bad:
-        raise InputError(f"{where}: column 'logprobs' of row {rows.index[bad[0]]} has "
-                         f"{lp[bad[0]].size} scores, expected {width}")
-    return np.stack(lp) if lp else np.zeros((0, width))
 
 
 def _folds(rows: pd.DataFrame) -> np.ndarray | None:
@@ -106,7 +97,7 @@ def recalibrate(inference: pd.DataFrame, candidates) -> pd.DataFrame:
     for (task, cid), rows in inference[inference["task"].isin(SCORED)].groupby(
             ["task", "condition_id"], sort=False):
         spec, where = TASKS[task], f"inference ({task}, condition {cid!r})"
-        s = _scores(rows, spec.width(candidates), where)
+        s = score_matrix(rows, spec.width(candidates), where)
         adj = s[:, 1] - s[:, 0] if spec.per_concept else s
         folds = _folds(rows)
         adj = adj - _offsets(task, adj, rows["emotion"].to_numpy(object), folds, where)

@@ -160,13 +160,18 @@ def con_minus_dis(RW: np.ndarray, RN: np.ndarray, n_jobs: int = 1) -> np.ndarray
             acc += sw.T @ sn
         out[c0:c1] = acc
 
-    if n_jobs > 1 and len(chunks) > 1:
-        with ThreadPoolExecutor(n_jobs) as pool:
-            list(pool.map(work, chunks))
-    else:
-        for span in chunks:
-            work(span)
+    over_spans(work, chunks, n_jobs)
     return out
+
+
+def over_spans(work, spans, n_jobs: int = 1) -> None:
+    """Call ``work(span)`` for every span, on ``n_jobs`` threads when there are several."""
+    if n_jobs > 1 and len(spans) > 1:
+        with ThreadPoolExecutor(n_jobs) as pool:
+            list(pool.map(work, spans))
+    else:
+        for span in spans:
+            work(span)
 
 
 def _as_2d(a, name: str) -> tuple[np.ndarray, bool]:

@@ -21,11 +21,11 @@ Bit b counts the pairs of entries (i, j), i > j, in j-major order, the order of
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numba import njit, types
 from numba.extending import intrinsic
 
+from emostat.analysis.kendall import over_spans
 from emostat.errors import InputError
 
 CHUNK = 512      # x columns per task (their bit-planes: 512 x 2 x 7.7 kB for 351 entries)
@@ -171,11 +171,5 @@ def concordance(RX: np.ndarray, RY: np.ndarray, *, n_jobs: int = 1) -> np.ndarra
         counts(XP, XN, full, YP, YN, ybias, TILE, out)
         S[c0:c1] = out
 
-    spans = [(s, min(s + CHUNK, m)) for s in range(0, m, CHUNK)]
-    if n_jobs > 1 and len(spans) > 1:
-        with ThreadPoolExecutor(n_jobs) as pool:
-            list(pool.map(work, spans))
-    else:
-        for span in spans:
-            work(span)
+    over_spans(work, [(s, min(s + CHUNK, m)) for s in range(0, m, CHUNK)], n_jobs)
     return S

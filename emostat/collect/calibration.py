@@ -40,6 +40,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from emostat.checks import score_matrix
 from emostat.errors import InputError
 from emostat.tasks import TASKS
 
@@ -47,15 +48,6 @@ from emostat.tasks import TASKS
 METHOD = {name: spec.calibration for name, spec in TASKS.items() if spec.calibration}
 REFERENCE = ("contextual calibration in the spirit of Zhao et al. 2021, Calibrate Before Use, "
              "ICML, PMLR 139:12697-12706")
-
-
-def _scores(rows: pd.DataFrame, width: int, where: str) -> np.ndarray:
-    lp = [np.asarray(x, dtype=np.float64) for x in rows["logprobs"]]
-    bad = [i for i, x in enumerate(lp) if x.shape != (width,)]
-    if bad:
-        raise InputError(f"{where}: row {bad[0]}: expected {width} logprobs, got "
-                         f"{lp[bad[0]].shape}")
-    return np.stack(lp) if lp else np.zeros((0, width))
 
 
 def _width(task: str, candidates) -> int:
@@ -100,7 +92,7 @@ def calibration_table(baseline: pd.DataFrame, folds: bool = False,
             continue
         if not len(rows):
             raise InputError(f"calibration: task {task!r} has no row under condition 'none'")
-        s = _scores(rows, _width(task, candidates), f"calibration ({task})")
+        s = score_matrix(rows, _width(task, candidates), f"calibration ({task})")
         if not folds:
             out.append(_fit(task, s, rows["emotion"].to_numpy(), candidates).assign(fold=-1))
             continue
