@@ -103,7 +103,8 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                      ("n_above", I), ("p_value", F), ("p_adjusted", F), ("p_floor", F),
                      ("p_mc_low", F), ("p_mc_high", F), ("p_fwer_joint", F),
                      ("p_fwer_joint_mc_low", F), ("p_fwer_joint_mc_high", F),
-                     ("n_above_joint", I), ("p_method", S), ("unit", S), ("role", S),
+                     ("n_above_joint", I), ("p_minp_joint", F), ("p_method", S), ("unit", S),
+                     ("role", S),
                      ("n_perm", I)],
     # permutation null of the count of selective neurons per attribute
     "neuron_count_null": [("attribute", S), ("count", S), ("statistic", F), ("null_mean", F),
@@ -353,6 +354,15 @@ VERSIONS: dict[str, int] = {name: 1 for name in _SCHEMAS}
 # Upgrade steps: UPGRADES[(name, v)] turns a version-v table of ``name`` (a DataFrame) into a
 # version v + 1 table. A new format of a table adds its step here and bumps VERSIONS[name].
 UPGRADES: dict[tuple[str, int], object] = {}
+
+
+def _max_t_v2(df):
+    """neuron_max_t 1 -> 2: the min-P joint p (``p_minp_joint``) was added; unknown before."""
+    return df.assign(p_minp_joint=float("nan"))
+
+
+VERSIONS["neuron_max_t"] = 2
+UPGRADES[("neuron_max_t", 1)] = _max_t_v2
 
 
 def version(name: str) -> int:

@@ -279,3 +279,33 @@ def test_decided_null_doubles_draws_while_interval_holds_alpha():
                      nn.searchlight_null(A, attr, n_perm=199, seed=child_seeds(5, 4)[0]))
     lo, hi = monte_carlo_ci(nn.record_exceed(half), 398)
     assert lo[0] <= 0.05 <= hi[0]
+
+
+def test_min_p_joint_equals_brute_force_min_p_over_attributes():
+    """Westfall-Young single-step min-P over attributes, recomputed from scipy's tau-b: per
+    relabelling the best tau of each attribute, its share among the B + 1 relabellings
+    (observed included), the smallest share over attributes; adjusted p = share of
+    relabellings whose smallest share is <= the observed attribute's own."""
+    c, B = 7, 40
+    A, attr = _data(c=c, n=6, q=3, seed=4)
+    rdm = sl.neuron_rdms(A)
+    null = nn.searchlight_null(A, attr, n_perm=B, seed=5)
+    perms = np.concatenate([np.arange(c)[None, :]] + list(perm_blocks(c, B, 5)))
+    Y = attr.to_numpy()
+    M = np.column_stack([_brute_max(rdm, Y[:, k], perms, c) for k in range(Y.shape[1])])
+    share = np.array([[np.sum(M[:, k] >= M[d, k] - 1e-12) for k in range(M.shape[1])]
+                      for d in range(len(M))]) / len(M)
+    want = [np.sum(share.min(axis=1) <= share[0, k] + 1e-12) / len(M) for k in range(M.shape[1])]
+    np.testing.assert_allclose(nn.min_p_joint(null), want)
+    assert nn.min_p_joint(null)[0] < 0.1 < max(want)          # a0 carries the signal
+    # exact enumeration (5 concepts, 120 relabellings, the identity among them)
+    A5, attr5 = _data(c=5, n=4, q=2, seed=2)
+    r5 = sl.neuron_rdms(A5)
+    ex = nn.searchlight_null(A5, attr5, n_perm="exact")
+    allp = np.array(list(itertools.permutations(range(5))))
+    M5 = np.column_stack([_brute_max(r5, attr5.to_numpy()[:, k], allp, 5) for k in range(2)])
+    s5 = np.array([[np.sum(M5[:, k] >= M5[d, k] - 1e-12) for k in range(2)]
+                   for d in range(len(M5))]) / len(M5)
+    obs = [np.sum(M5[:, k] >= M5[0, k] - 1e-12) / len(M5) for k in range(2)]   # row 0: identity
+    want5 = [np.sum(s5.min(axis=1) <= obs[k] + 1e-12) / len(M5) for k in range(2)]
+    np.testing.assert_allclose(nn.min_p_joint(ex), want5)

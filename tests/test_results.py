@@ -105,3 +105,23 @@ def test_load_results_object(tmp_path):
     with pytest.raises(InputError, match="no results tables"):
         emostat.load(tmp_path / "empty")
     assert pq.read_schema(tmp_path / RESULTS / "claims.parquet").field("k").type == "int64"
+
+
+def test_neuron_max_t_version_1_gains_the_min_p_column(tmp_path):
+    # the first real format change: neuron_max_t 2 adds p_minp_joint; a version-1 file (as
+    # session 3 wrote it) reads with the column present and unknown (NaN)
+    from emostat.analysis import neuronnull as nn
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(2, 6, 5))
+    attr = pd.DataFrame({"a": rng.normal(size=15), "b": rng.normal(size=15)})
+    tab = nn.neuron_max_t(A, attr, n_perm=19, seed=1)
+    v1 = tab.drop(columns="p_minp_joint")
+    path = io.write_table(v1, tmp_path / "mt.parquet",
+                          prov={"schema": "neuron_max_t", "schema_version": 1})
+    got = io.read_table(path, dataset="neuron_max_t")
+    assert schemas.VERSIONS["neuron_max_t"] == 2
+    assert got["p_minp_joint"].isna().all() and len(got) == 2
+    cur = io.read_table(io.write_table(tab, tmp_path / "c.parquet", dataset="neuron_max_t"),
+                        dataset="neuron_max_t")
+    assert cur["p_minp_joint"].notna().all()
