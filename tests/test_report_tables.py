@@ -177,6 +177,15 @@ def test_count_null_and_mantel_sentences():
     # attributes in the table's order (no module constant)
     assert "| valence | 900 | 300.0 ± 50.0 | .005 | 40 | 20.0 ± 5.0 | .010 |" in md
     assert md.index("valence") < md.index("arousal")
+    # the max-T table prints the neuron_max_t row's own numbers, min-P only when computed
+    mt = pd.DataFrame({"attribute": ["valence", "arousal"], "estimate": [0.522, 0.3211],
+                       "layer": [5, 7], "n_above_joint": [4, 0], "p_adjusted": [0.0351, 1.0],
+                       "p_fwer_joint": [0.0050, 0.98], "p_fwer_joint_mc_low": [0.0001, 0.95],
+                       "p_fwer_joint_mc_high": [0.0139, 0.99], "p_minp_joint": [0.0049, 0.9]})
+    md = tables.max_t_table(mt)
+    assert "| valence | 0.522 | 5 | 4 | .035 | .005 | [0.000, 0.014] | .005 |" in md
+    assert "| arousal | 0.321 | 7 | 0 | > .999 | .980 | [0.950, 0.990] | .900 |" in md
+    assert "min-P" not in tables.max_t_table(mt.assign(p_minp_joint=np.nan))
     nm = pd.DataFrame({"neuron": [1, 2, 3], "attribute": ["valence", "valence", "arousal"],
                        "p_value": [0.01, 0.2, 0.03], "p_asymptotic": [1e-5, 0.01, 0.02],
                        "n_perm": 10000})
