@@ -119,10 +119,10 @@ class FakeStimuli:
     def read_goemotions(self, path):
         raise AssertionError("not used")
 
-    def balanced_binary(self, df, emotion, seed):
+    def balanced_binary(self, df, emotion, seed, draw="distinct"):
         from emostat.collect.stimuli import balanced_binary
 
-        return balanced_binary(df, emotion, seed)
+        return balanced_binary(df, emotion, seed, draw)
 
     def multiclass_items(self, df):
         from emostat.collect.stimuli import multiclass_items
@@ -271,10 +271,11 @@ def test_fake_run_datasets(fake_run):
     # calibrated choice stays right (the true word's +2 beats any candidate's mean offset)
     assert base.loc[base["task"] == "choice", "correct"].all()
     # ablating the planted set turns every binary answer into "no" (the fake's rule), so only
-    # the "no" items stay correct (drawn negatives can be positives, as in the study's sets)
+    # the "no" items stay correct; the default binary sets are exactly half "no" (distinct
+    # negatives, never a drawn positive as in the study's sets)
     vb = inf[(inf["task"] == "binary") & (inf["condition_id"] == "attr:valence:k=4")]
     assert (vb["prediction"] == "no").all()
-    assert (vb["correct"] == (vb["label"] == "no")).all() and 0.4 < vb["correct"].mean() < 0.5
+    assert (vb["correct"] == (vb["label"] == "no")).all() and vb["correct"].mean() == 0.5
 
 
 def test_fake_run_accuracy_table(fake_run):

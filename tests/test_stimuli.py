@@ -201,7 +201,7 @@ def test_read_goemotions_onehot_and_classes_must_agree(tmp_path):
 
 def test_balanced_binary_on_dev(dev, dev_raw):
     pos_ids = [r["ids"] for r in dev_raw if r["grief"] == "1"]
-    b = balanced_binary(dev, "grief", seed=7)
+    b = balanced_binary(dev, "grief", seed=7, draw="study")
     assert len(b) == 2 * len(pos_ids) == 26
     assert b.loc[b["part"] == "positive", "id"].tolist() == pos_ids
     assert (b.loc[b["part"] == "positive", "label"] == 1).all()
@@ -216,15 +216,34 @@ def test_balanced_binary_on_dev(dev, dev_raw):
 
 
 def test_balanced_binary_seeds(dev):
-    a1 = balanced_binary(dev, "admiration", seed=1)
-    a2 = balanced_binary(dev, "admiration", seed=1)
-    a3 = balanced_binary(dev, "admiration", seed=2)
+    a1 = balanced_binary(dev, "admiration", seed=1, draw="study")
+    a2 = balanced_binary(dev, "admiration", seed=1, draw="study")
+    a3 = balanced_binary(dev, "admiration", seed=2, draw="study")
     assert len(a1) == 2 * 488
     pd.testing.assert_frame_equal(a1, a2)
     assert a1["id"].tolist() != a3["id"].tolist()
     # drawn with replacement from all 5426 rows: about 488/5426 of the draws are positives
     share = a1.loc[a1["part"] == "sampled", "label"].mean()
     assert 0.05 < share < 0.14
+
+
+def test_balanced_binary_distinct_has_no_repeated_stimulus(dev, shipped):
+    # issue 15 item 8: the study's draw repeats stimuli; the default draws distinct negatives
+    study = balanced_binary(dev, "admiration", seed=1, draw="study")
+    assert study["id"].duplicated().sum() > 0                 # the study's draw repeats rows
+    for df, emo in ((dev, "admiration"), (shipped, "anger")):
+        b = balanced_binary(df, emo, seed=1)
+        n = int((b["part"] == "positive").sum())
+        assert len(b) == 2 * n and not b["id"].duplicated().any()
+        assert b["label"].tolist() == [1] * n + [0] * n        # exactly balanced
+        # the drawn rows: RandomState(1).choice over the rows lacking the emotion, no replacement
+        flag = np.array([emo in lab for lab in (df["labels"] if "labels" in df else
+                                                [[e] for e in df["emotion"]])])
+        want = np.sort(np.random.RandomState(1).choice(np.flatnonzero(~flag), n, replace=False))
+        assert b["id"].iloc[n:].tolist() == df.iloc[want]["id"].tolist()
+    few = shipped[shipped["emotion"].isin(["anger"]) | (shipped.index < 3)]
+    with pytest.raises(InputError, match="only 3 items without it"):
+        balanced_binary(few, "anger", seed=0)
 
 
 def test_balanced_binary_on_situations(shipped):

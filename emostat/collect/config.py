@@ -110,6 +110,10 @@ class CollectConfig:
         Seeded random sets per (attribute, k).
     random_scheme : str
         uniform | layer_matched (same count per layer as the attribute's set).
+    binary_draw : str
+        distinct (the binary set's negatives drawn without replacement from the items lacking
+        the emotion: no stimulus twice) | study (the study's draw with replacement from all
+        items; :func:`emostat.collect.stimuli.balanced_binary`).
     shared_random : bool
         With the uniform scheme, draw one pool of random sets per k shared by all attributes
         (the null distribution is the same for every attribute; 14x fewer forward passes).
@@ -178,6 +182,7 @@ class CollectConfig:
     n_random_draws: int = 20
     random_scheme: str = "uniform"
     shared_random: bool = True
+    binary_draw: str = "distinct"
     ablation: str = "zero"
     n_folds: int = 4
     batch_size: int = 32
@@ -289,6 +294,8 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
     c(not bad, where, "tasks", f"unknown task(s) {bad}; known: {TASKS}")
     c(len(set(cfg.tasks)) == len(cfg.tasks), where, "tasks", "a task is listed twice")
     c(cfg.random_scheme in SCHEMES, where, "random_scheme", f"{cfg.random_scheme!r} not in {SCHEMES}")
+    c(cfg.binary_draw in ("distinct", "study"), where, "binary_draw",
+      f"{cfg.binary_draw!r} not in ('distinct', 'study')")
     c(cfg.ablation in ABLATIONS, where, "ablation", f"{cfg.ablation!r} not in {ABLATIONS}")
     c(cfg.choice_prompt in CHOICE_PROMPTS, where, "choice_prompt",
       f"{cfg.choice_prompt!r} not in {CHOICE_PROMPTS}")

@@ -131,9 +131,9 @@ def id_column(df: pd.DataFrame) -> str:
 def build_items(cfg: CollectConfig, sapi=None) -> dict[str, pd.DataFrame]:
     """The items of every task, in a fixed order.
 
-    Binary: per emotion, the study's balanced set (:func:`emostat.collect.stimuli.
-    balanced_binary`: positives, then as many rows drawn with replacement from all rows with the
-    run's seed). Choice and generate: the single-label items
+    Binary: per emotion, a balanced set (:func:`emostat.collect.stimuli.balanced_binary`:
+    positives, then as many distinct rows without the emotion, or the study's draw with
+    replacement from all rows when ``binary_draw = "study"``; the run's seed). Choice and generate: the single-label items
     (:func:`emostat.collect.stimuli.multiclass_items`) of the run's emotions. Each emotion's
     items are dealt into ``n_folds`` folds in order (item i -> fold i mod n_folds; for binary
     sets separately for the positive and the drawn part, so every fold is balanced). Items are
@@ -156,7 +156,8 @@ def build_items(cfg: CollectConfig, sapi=None) -> dict[str, pd.DataFrame]:
     if "binary" in cfg.tasks:
         rows = []
         for e in wanted:
-            b = pd.DataFrame(sapi.balanced_binary(stim, e, cfg.seed)).reset_index(drop=True)
+            b = pd.DataFrame(sapi.balanced_binary(stim, e, cfg.seed, draw=cfg.binary_draw)
+                             ).reset_index(drop=True)
             if not len(b):
                 raise InputError(f"config field 'stimuli': no item of emotion {e!r} for its "
                                  f"binary task")

@@ -257,8 +257,15 @@ def _id_column(df: pd.DataFrame) -> str:
     raise InputError("items need an 'id' (or 'stimulus_id') column")
 
 
-def balanced_binary(df: pd.DataFrame, emotion: str, seed: int = 0) -> pd.DataFrame:
-    """The study's balanced binary set for one emotion.
+def balanced_binary(df: pd.DataFrame, emotion: str, seed: int = 0,
+                    draw: str = "distinct") -> pd.DataFrame:
+    """The balanced binary set for one emotion: its positives and as many drawn rows.
+
+    ``draw="distinct"`` (the default): the drawn rows are sampled WITHOUT replacement from the
+    rows that do not carry ``emotion`` (``RandomState(seed).choice(..., replace=False)``), so no
+    stimulus appears twice and the set is exactly half positives. ``draw="study"``: the study's
+    draw, described below, which repeats stimuli (15 of the 810 items of the release's sets
+    repeat a stimulus of the same emotion).
 
     Positives: every row carrying ``emotion``, in file order. Then as many rows drawn uniformly
     WITH replacement from ALL rows — as the study's code does (``np.random.seed(seed)``;
@@ -276,6 +283,7 @@ def balanced_binary(df: pd.DataFrame, emotion: str, seed: int = 0) -> pd.DataFra
         A GoEmotions emotion.
     seed : int
         Seed of the draw.
+    draw : {"distinct", "study"}
 
     Returns
     -------
@@ -290,7 +298,17 @@ def balanced_binary(df: pd.DataFrame, emotion: str, seed: int = 0) -> pd.DataFra
     if len(pos) == 0:
         raise InputError(f"balanced_binary: no item carries the emotion {emotion!r} (an "
                          f"unknown emotion, or none of its items given)")
-    drawn = np.random.RandomState(seed).choice(len(df), len(pos))
+    if draw == "study":
+        drawn = np.random.RandomState(seed).choice(len(df), len(pos))
+    elif draw == "distinct":
+        neg = np.flatnonzero(~flag)
+        if len(neg) < len(pos):
+            raise InputError(f"balanced_binary: emotion {emotion!r} has {len(pos)} items but "
+                             f"only {len(neg)} items without it: no balanced set of distinct "
+                             f"stimuli (draw = 'study' repeats rows)")
+        drawn = np.sort(np.random.RandomState(seed).choice(neg, len(pos), replace=False))
+    else:
+        raise InputError(f"balanced_binary: draw must be 'distinct' or 'study', got {draw!r}")
     take = np.concatenate([pos, drawn])
     return pd.DataFrame({
         id_col: df[id_col].to_numpy()[take],
