@@ -370,12 +370,12 @@ def max_t_table(mt: pd.DataFrame) -> Markdown:
     d = mt.set_index("attribute").reindex(order(mt["attribute"]))
     cols = {"Attribute": list(d.index), "Best τ": [fmt.fmt_num(x, 3) for x in d["estimate"]],
             "Layer": [fmt.fmt_int(x) for x in d["layer"]],
-            "Neurons (joint p ≤ .05)": [fmt.fmt_int(x) for x in d["n_above_joint"]],
-            "p (max-T, Holm)": [p_text(p, .05, None) for p in d["p_adjusted"]],
-            "p (joint max-T)": [p_text(p, .05, None) for p in d["p_fwer_joint"]],
+            "n (p ≤ .05)": [fmt.fmt_int(x) for x in d["n_above_joint"]],
+            "p Holm": [p_text(p, .05, None) for p in d["p_adjusted"]],
+            "p joint": [p_text(p, .05, None) for p in d["p_fwer_joint"]],
             "MC 95%": [f"[{fmt.fmt_num(lo, 3)}, {fmt.fmt_num(hi, 3)}]"
                        if np.isfinite(lo) and np.isfinite(hi) else "exact"
                        for lo, hi in zip(d["p_fwer_joint_mc_low"], d["p_fwer_joint_mc_high"])]}
     if "p_minp_joint" in d and d["p_minp_joint"].notna().any():
-        cols["p (min-P)"] = [p_text(p, .05, None) for p in d["p_minp_joint"]]
+        cols["p min-P"] = [p_text(p, .05, None) for p in d["p_minp_joint"]]
     return pipe_table(pd.DataFrame(cols))
