@@ -150,13 +150,14 @@ def _int8_fidelity(spec):
     def cal(s):
         rows = pd.DataFrame({"task": "choice", "emotion": np.array(emos)[none],
                              "condition": "none", "logprobs": list(s[none])})
-        return calibration_table(rows)
+        return calibration_table(rows, candidates=EMOTIONS)
 
     out = {"n_rows": int(len(fp)), "n_linear": rec["n_linear"]}
     for name, c_fp, c_8 in (("raw", None, None), ("calibrated", cal(fp), cal(s8))):
-        d_fp, d_8 = decide("choice", fp, emos, c_fp), decide("choice", s8, emos, c_8)
-        m_fp = margins("choice", fp, emos, emos, c_fp)
-        m_8 = margins("choice", s8, emos, emos, c_8)
+        d_fp = decide("choice", fp, emos, c_fp, candidates=EMOTIONS)
+        d_8 = decide("choice", s8, emos, c_8, candidates=EMOTIONS)
+        m_fp = margins("choice", fp, emos, emos, c_fp, candidates=EMOTIONS)
+        m_8 = margins("choice", s8, emos, emos, c_8, candidates=EMOTIONS)
         out[f"decision_agreement_{name}"] = float(np.mean(np.array(d_fp) == np.array(d_8)))
         out[f"margin_correlation_{name}"] = float(np.corrcoef(m_fp, m_8)[0, 1])
         out[f"accuracy_fp32_{name}"] = float(np.mean(np.array(d_fp) == np.array(emos)))
