@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from scipy import stats  # noqa: E402
 
@@ -229,3 +230,26 @@ def test_headline_k_and_stars():
     assert view.headline_k([10, 20, 30], 4000) == 30
     assert [style.stars(q) for q in (.0005, .005, .03, .2, np.nan)] == \
         ["***", "**", "*", "", ""]
+
+
+def test_figures_label_concepts_by_the_spaces_word():
+    # issue 16 leftover: a space whose ids are not its words (de-example: freude -> Freude)
+    # labels figures by word; the words come from the space's provenance
+    from emostat.report import figures, maskfigures, view
+    from emostat.space import load_space
+
+    space = load_space("de-example")
+    labels = view.concept_labels({"space": space.provenance()})
+    assert labels["freude"] == "Freude" and len(labels) == space.n_concepts
+    ids = list(space.concepts)
+    i, j = np.triu_indices(len(ids), 1)
+    hr = pd.DataFrame({"emotion_a": [ids[a] for a in i], "emotion_b": [ids[b] for b in j],
+                       "estimate": np.linspace(1, 2, len(i))})
+    fig = figures.emotion_space(hr, ids, labels)
+    texts = {t.get_text() for ax in fig.axes for t in ax.texts + ax.get_yticklabels()}
+    assert {space.words[c] for c in ids} <= texts and not set(ids) & texts
+    base = pd.DataFrame({"task": "choice", "emotion": ids, "estimate": 50.0})
+    fig = maskfigures.baseline_accuracy(base, ids, labels)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [space.words[c] for c in ids]
+    # the study's words are its ids: nothing recorded, figures keep the ids
+    assert "words" not in load_space("study").provenance() and view.concept_labels({}) == {}

@@ -93,9 +93,10 @@ def square(rdm_long: pd.DataFrame, names) -> np.ndarray:
 
 
 def rdm_heatmaps(human_rdm: pd.DataFrame | None, attribute_rdms: pd.DataFrame | None,
-                 concepts=()):
+                 concepts=(), labels=None):
     """The mean human dissimilarity RDM (large, every concept labelled) and the attribute
-    RDMs (small panels in the same concept order), concepts in ``concepts`` order.
+    RDMs (small panels in the same concept order), concepts in ``concepts`` order, labelled by
+    ``labels`` (concept id -> word; ids without one keep their id).
 
     Columns used: emotion_a, emotion_b, estimate (attribute_rdms also attribute). Each panel
     has its own colour scale (viridis, dark = similar).
@@ -123,8 +124,9 @@ def rdm_heatmaps(human_rdm: pd.DataFrame | None, attribute_rdms: pd.DataFrame | 
         ax = subs[0].add_axes([0.25, 0.18, 0.56, 0.76])
         ax.imshow(square(human_rdm, names), cmap="viridis", interpolation="nearest")
         ax.set_title("human dissimilarity", fontsize=8, loc="center")
-        ax.set_xticks(np.arange(len(names)), names, fontsize=label_pt, rotation=90)
-        ax.set_yticks(np.arange(len(names)), names, fontsize=label_pt)
+        shown = [(labels or {}).get(c, c) for c in names]
+        ax.set_xticks(np.arange(len(names)), shown, fontsize=label_pt, rotation=90)
+        ax.set_yticks(np.arange(len(names)), shown, fontsize=label_pt)
         ax.tick_params(length=0, pad=1)
     if attrs:
         axes = subs[-1].subplots(nrow, ncol, squeeze=False,
@@ -236,9 +238,9 @@ def layer_distribution(dist: pd.DataFrame, k: int | None = None):
     return fig
 
 
-def emotion_space(human_rdm: pd.DataFrame, concepts=()):
+def emotion_space(human_rdm: pd.DataFrame, concepts=(), labels=None):
     """The human emotion space: (A) classical MDS of the mean dissimilarity RDM, (B) its
-    average-linkage dendrogram (scipy)."""
+    average-linkage dendrogram (scipy); concepts labelled by ``labels`` (id -> word) or id."""
     from scipy.cluster.hierarchy import dendrogram, linkage
     from scipy.spatial.distance import squareform
 
@@ -253,14 +255,15 @@ def emotion_space(human_rdm: pd.DataFrame, concepts=()):
     xy = vec[:, idx] * np.sqrt(np.maximum(val[idx], 0))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(WIDTH, 3.0), gridspec_kw={"width_ratios": [1.1, 1]})
     a1.scatter(xy[:, 0], xy[:, 1], s=18, color=OKABE_ITO["blue"])
-    for n, ((px, py), e) in enumerate(zip(xy, emos)):
+    shown = [(labels or {}).get(e, e) for e in emos]
+    for n, ((px, py), e) in enumerate(zip(xy, shown)):
         a1.annotate(e, (px, py), xytext=(3, 2 if n % 2 else -6), textcoords="offset points",
                     fontsize=5.5)
     a1.set_xlabel("MDS dimension 1")
     a1.set_ylabel("MDS dimension 2")
     a1.set_title("A", loc="left")
     z = linkage(squareform(m, checks=False), method="average")
-    dendrogram(z, labels=emos, orientation="right", ax=a2, color_threshold=0,
+    dendrogram(z, labels=shown, orientation="right", ax=a2, color_threshold=0,
                above_threshold_color=OKABE_ITO["grey"], leaf_font_size=6)
     a2.set_xlabel("dissimilarity (average linkage)")
     a2.set_title("B", loc="left")

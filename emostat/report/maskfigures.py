@@ -152,8 +152,9 @@ def importance_link(link: pd.DataFrame, by_emotion: pd.DataFrame | None = None):
     return fig
 
 
-def baseline_accuracy(baseline: pd.DataFrame, concepts=()):
-    """Unmanipulated accuracy per emotion, one colour per task.
+def baseline_accuracy(baseline: pd.DataFrame, concepts=(), labels=None):
+    """Unmanipulated accuracy per emotion, one colour per task; concepts labelled by
+    ``labels`` (id -> word) or id.
 
     Columns used: task, emotion, estimate.
     """
@@ -162,7 +163,7 @@ def baseline_accuracy(baseline: pd.DataFrame, concepts=()):
     emos = order(baseline["emotion"], concepts)
     fig, ax = plt.subplots(figsize=(WIDTH, 2.8))
     x = grouped_bars(ax, baseline, "task", "emotion", emos, "estimate")
-    ax.set_xticks(x, emos, rotation=60, ha="right")
+    ax.set_xticks(x, [(labels or {}).get(e, e) for e in emos], rotation=60, ha="right")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.legend(ncol=len(tasks), loc="lower right", bbox_to_anchor=(1, 1.0))

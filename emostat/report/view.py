@@ -212,6 +212,17 @@ def concepts(run, table: pd.DataFrame | None = None, col: str = "emotion") -> li
     return []
 
 
+def concept_labels(*provs) -> dict:
+    """Concept id -> word for figure labels, from the space's provenance (``space.words``) of
+    the first of ``provs`` (results provenance, run manifest) that records one; ids whose word
+    is the id are left out (labelled by their id)."""
+    for p in provs:
+        words = ((p or {}).get("space") or {}).get("words") if isinstance(p, dict) else None
+        if words:
+            return {str(k): str(v) for k, v in words.items()}
+    return {}
+
+
 def attributes(*tables) -> list:
     """Attribute names in order of first appearance over ``tables``."""
     out: list = []

@@ -170,8 +170,13 @@ class ConceptSpace:
 
     # ---- provenance --------------------------------------------------------------------------
     def provenance(self) -> dict:
-        """What a dataset records of the space: name, digest, sizes, path, human or not."""
-        return {"name": self.name, "digest": self.digest, "language": self.language,
-                "n_concepts": self.n_concepts, "n_attributes": self.n_attributes,
-                "human_data": self.human_data,
-                "path": str(self.path) if self.path is not None else None}
+        """What a dataset records of the space: name, digest, sizes, path, human or not, and the
+        words of the concepts whose word is not their id (``words``, absent when none is)."""
+        out = {"name": self.name, "digest": self.digest, "language": self.language,
+               "n_concepts": self.n_concepts, "n_attributes": self.n_attributes,
+               "human_data": self.human_data,
+               "path": str(self.path) if self.path is not None else None}
+        words = {c: w for c, w in self.words.items() if w != c}
+        if words:
+            out["words"] = words
+        return out
