@@ -11,7 +11,9 @@ and when x has no ties (xn = ~xp on the valid bits; padding bits of y are 0)
     S = 2 (pc(xp & yp) - pc(xp & yn)) + pc(yn) - pc(yp),
 
 two AND + popcount per 64 pairs of entries, which LLVM vectorises (AVX-512 VPOPCNTQ where the
-CPU has it); four x columns share each pass over a y column. Integer arithmetic throughout: exact, no rounding, no overflow below 2**31 pairs.
+CPU has it); four x columns share each pass over a y column. Integer arithmetic throughout:
+exact, no rounding, no overflow below 2**31 pairs. Values are compared in float64 (dense ranks
+or raw values alike: no cast creates or breaks a tie).
 Measured on the release null in ``benchmarks/bench_searchlight_perm.py`` against the packed
 float32 matrix product it replaces.
 
@@ -125,7 +127,7 @@ def counts(XP, XN, xfull, YP, YN, ybias, tile, S):
 def sign_planes(R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(pos, neg) bit-planes (m, words) uint64 of the pair-of-entries signs of each column of
     ``R`` (n, m) (dense ranks or any values)."""
-    R = np.ascontiguousarray(R, dtype=np.float32)
+    R = np.ascontiguousarray(R, dtype=np.float64)
     n, m = R.shape
     words = (n * (n - 1) // 2 + 63) // 64
     P = np.zeros((m, words), np.uint64)
@@ -149,8 +151,8 @@ def concordance(RX: np.ndarray, RY: np.ndarray, *, n_jobs: int = 1) -> np.ndarra
     -------
     ndarray (m, c) int64, exact.
     """
-    RX = np.asarray(RX, dtype=np.float32)
-    RY = np.asarray(RY, dtype=np.float32)
+    RX = np.asarray(RX, dtype=np.float64)
+    RY = np.asarray(RY, dtype=np.float64)
     if RX.ndim != 2 or RY.ndim != 2 or RX.shape[0] != RY.shape[0]:
         raise InputError(f"concordance: RX {RX.shape} and RY {RY.shape} need the same rows")
     n, m = RX.shape
