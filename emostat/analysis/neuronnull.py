@@ -155,10 +155,15 @@ def merged(null: SearchlightNull, more: SearchlightNull) -> SearchlightNull:
                    n_perm=null.n_perm + more.n_perm)
 
 
+def best_directed(null: SearchlightNull) -> np.ndarray:
+    """(q,) each attribute's largest directed observed tau (-inf: no finite tau)."""
+    d = directed(null.tau, null.alternative)
+    return np.where(np.isfinite(d), d, -np.inf).max(axis=0)
+
+
 def record_exceed(null: SearchlightNull) -> np.ndarray:
     """(q,) the joint max-T exceed count of each attribute's best neuron (the record's p)."""
-    d = directed(null.tau, null.alternative)
-    best = np.where(np.isfinite(d), d, -np.inf).max(axis=0)
+    best = best_directed(null)
     return exceed_counts(np.where(np.isfinite(best), best, np.nan), joint_max(null))
 
 
@@ -271,8 +276,7 @@ def min_p_joint(null: SearchlightNull) -> np.ndarray:
     #{d' in D: M_d'k >= M_dk} / |D|; the adjusted p of attribute k is #{d in D: min_k' p_dk' <=
     p_k} / |D|, p_k the observed labelling's: exact under the relabelling null (floor 1/|D|).
     NaN for an attribute without a finite tau."""
-    d = directed(null.tau, null.alternative)
-    best = np.where(np.isfinite(d), d, -np.inf).max(axis=0)
+    best = best_directed(null)
     ok = np.isfinite(best)
     out = np.full(best.shape, np.nan)
     if not ok.any():
