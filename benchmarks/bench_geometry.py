@@ -39,10 +39,10 @@ def gflops(n=1024, repeats=5) -> float:
 
 
 def main(argv=None):
-    from emostat.analysis.geometry import (attribute_rdms, concept_rdms, concept_vectors,
+    from emostat.analysis.geometry.layers import (attribute_rdms, concept_rdms, concept_vectors,
                                            layer_rsa, pca_attributes)
-    from emostat.analysis.human import load_shipped_human
-    from emostat.analysis.probes import probe_layers
+    from emostat.analysis.human.humanspace import load_shipped_human
+    from emostat.analysis.geometry.probes import probe_layers
     from emostat.collect.geometry import residual_states, steering_scores
     from emostat.collect.models import load_model
     from emostat.collect.stimuli import read_stimuli

@@ -31,8 +31,8 @@ import pandas as pd
 import scipy.stats as ss
 from threadpoolctl import threadpool_limits
 
-from emostat.analysis import kendall
-from emostat.analysis import searchlight as sl
+from emostat.analysis.engines import kendall
+from emostat.analysis.neurons import searchlight as sl
 from emostat.paths import SHARED_RELEASE
 
 OUT = Path(__file__).parent / "results" / "searchlight.json"
@@ -40,7 +40,7 @@ OUT = Path(__file__).parent / "results" / "searchlight.json"
 
 def load_data():
     if (SHARED_RELEASE / "Data").is_dir():
-        from emostat.analysis.activations import load_activation_array
+        from emostat.analysis.neurons.activations import load_activation_array
         from emostat.release import common
         from emostat.release.model import read_activations
 

@@ -1,10 +1,10 @@
 """Cost of the emotion-label permutation null of the whole searchlight: the batched null
-(emostat.analysis.neuronnull, counted as popcounts by emostat.analysis.signbits) against two
+(emostat.analysis.neurons.neuronnull, counted as popcounts by emostat.analysis.engines.signbits) against two
 earlier versions of the code, in the same run.
 
 Data: the study's release (27 emotions x 12 seeds x 36,864 neurons, 14 attribute RDMs) when
 ../shared/data/model-emotion is present, else a synthetic set of the same shape.
-  today     the pre-session ``count_null`` of emostat/analysis/searchlight.py at commit
+  today     the pre-session ``count_null`` of emostat/analysis/neurons/searchlight.py at commit
             1a007d8 (``git archive`` of that commit into a temporary folder, run in a child
             process on the same neuron RDMs): per batch of 8 permutations the permuted attribute
             RDMs through the old Kendall kernel and the study's FDR counts. Timed at n_perm = 8
@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from emostat.analysis import neuronnull as nn
-from emostat.analysis import searchlight as sl
-from emostat.analysis.kendall import single_threaded_blas
+from emostat.analysis.neurons import neuronnull as nn
+from emostat.analysis.neurons import searchlight as sl
+from emostat.analysis.engines.kendall import single_threaded_blas
 
 OUT = Path(__file__).parent / "results" / "searchlight_perm.json"
 
@@ -67,7 +67,7 @@ def gflops_single_thread(repeats: int = 3) -> float:
 
 OLD_SCRIPT = """
 import sys, time, json, numpy as np, pandas as pd
-from emostat.analysis import searchlight as sl
+from emostat.analysis.neurons import searchlight as sl
 R = np.load(sys.argv[1]); attr = pd.read_pickle(sys.argv[2]); out = {}
 for n in (8, 32):
     t = time.perf_counter(); sl.count_null(R, attr, n_perm=n, seed=1)
@@ -78,7 +78,7 @@ print(json.dumps(out))
 
 PACKED_SCRIPT = """
 import sys, time, json, numpy as np, pandas as pd
-from emostat.analysis import neuronnull as nn
+from emostat.analysis.neurons import neuronnull as nn
 R = np.load(sys.argv[1]); attr = pd.read_pickle(sys.argv[2]); B = int(sys.argv[3])
 t = time.perf_counter(); nn.searchlight_null(R, attr, n_perm=B, seed=1, n_jobs=2)
 print(json.dumps({"s": time.perf_counter() - t}))

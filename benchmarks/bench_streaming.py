@@ -79,7 +79,7 @@ def attr_rdms(seed: int = 1):
 
 
 def search(path: Path, out: Path, chunk: int) -> dict:
-    from emostat.analysis.searchlight import searchlight_stream
+    from emostat.analysis.neurons.searchlight import searchlight_stream
 
     t = time.perf_counter()
     searchlight_stream(path, attr_rdms(), chunk_neurons=chunk, out_path=out)

@@ -35,7 +35,7 @@ def _cmd_import_release(a):
 
 
 def _cmd_reproduce(a):
-    from emostat.analysis.pipeline import reproduce
+    from emostat.analysis.pipelines import reproduce
 
     reproduce(a.release, a.out, seed=_seed(a), n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet,
               searchlight=_searchlight_options(a))
@@ -50,7 +50,7 @@ def _cmd_collect(a):
 
 
 def _cmd_analyse(a):
-    from emostat.analysis.pipeline import analyse_run
+    from emostat.analysis.pipelines import analyse_run
 
     analyse_run(a.run_dir, out=a.out, seed=_seed(a), n_boot=a.n_boot, n_perm=a.n_perm,
                 quiet=a.quiet, searchlight=_searchlight_options(a))
@@ -63,7 +63,7 @@ def _searchlight_options(a) -> dict:
 
 
 def _add_searchlight(s: argparse.ArgumentParser) -> None:
-    from emostat.analysis.pipeline import SEARCHLIGHT_PERM as D
+    from emostat.analysis.pipelines import SEARCHLIGHT_PERM as D
 
     s.add_argument("--mantel-top", default=str(D["mantel_top"]),
                    help="neurons per attribute given an emotion-label Mantel p: a number, or "

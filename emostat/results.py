@@ -1,8 +1,8 @@
 """A run's results for notebooks: ``emostat.load(run_dir)`` (fitting apart from presenting).
 
 >>> import tempfile, pandas as pd
->>> from emostat.analysis.pipeline import write_results
->>> from emostat.analysis.claims import build_claims
+>>> from emostat.analysis.pipelines import write_results
+>>> from emostat.analysis.claims.table import build_claims
 >>> wm = pd.DataFrame({"estimate": [0.151], "conf_low": [float("nan")],
 ...                    "conf_high": [float("nan")], "p_value": [1e-4],
 ...                    "p_method": ["Mantel, one-sided"], "unit": ["emotion label (27)"],

@@ -98,7 +98,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # Westfall-Young max-T over all neurons: per attribute the best neuron's tau, its
     # family-wise p over that attribute's neurons (Holm over attributes), and p_fwer_joint over
     # the joint family of all neurons x attributes (the neuron claim's record), the permutation
-    # p's floor and Clopper-Pearson intervals (emostat.analysis.neuronnull)
+    # p's floor and Clopper-Pearson intervals (emostat.analysis.neurons.neuronnull)
     "neuron_max_t": [("attribute", S), ("neuron", I), ("layer", I), ("estimate", F),
                      ("n_above", I), ("p_value", F), ("p_adjusted", F), ("p_floor", F),
                      ("p_mc_low", F), ("p_mc_high", F), ("p_fwer_joint", F),
@@ -164,7 +164,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
               ("detectable", F), ("power", F), ("alpha", F), ("p_min_rank", F),
               ("p_min_label", F), ("estimate", F), ("ruled_out", F)],
     "generation_examples": [("emotion", S), ("text", S), ("generated", S), ("condition", S)],
-    # ---- knowledge or answer bias (emostat.analysis.bias, biastest): per task x condition ------
+    # ---- knowledge or answer bias (emostat.analysis.masking.bias, biastest): per task x condition ------
     # accuracy (the run's decisions, calibrated on condition none) beside accuracy_recal
     # (offsets re-fitted per condition: a shift of the answer prior leaves it unchanged);
     # drops vs none under each; drop_prior = drop - drop_recal.
@@ -180,7 +180,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                     ("n_items", I), ("top_concept", S), ("top_share", F), ("entropy_bits", F),
                     ("tv_from_none", F)],
     # per attribute mask of a collected run: its neurons against the analysis's own top-k
-    # (emostat.analysis.selection)
+    # (emostat.analysis.neurons.selection)
     "mask_selection": [("attribute", S), ("k", I), ("n_neurons", I), ("n_shared", I),
                        ("jaccard", F), ("identical", B)],
     # means over the masks of each task x k x condition (attribute | random)
@@ -199,7 +199,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                                                      ("n_random_comparisons", I),
                                                      ("p_method", S), ("p_method_perm", S),
                                                      ("unit", S), ("role", S)],
-    # One row per claim x task x k x role (docs/design.md section 2, emostat.analysis.claims):
+    # One row per claim x task x k x role (docs/design.md section 2, emostat.analysis.claims.table):
     # the decision of each claim, made once; console and reports render these rows.
     "claims": [("claim", S), ("task", S), ("k", I), ("role", S), ("test", S),
                ("source_table", S), ("estimate", F), ("scale", S), ("conf_low", F),

@@ -89,7 +89,7 @@ def importance_test(similarity, attribute_rdms, *, n_boot: int = 10_000, n_perm:
 
     Kendall tau-b of the mean human RDM with each attribute RDM; ``p_value``: Mantel
     (emotion-label permutation); CI: BCa participant bootstrap; ``boot_share_le0``: the study's
-    bootstrap share (see :func:`emostat.analysis.human.attribute_importance`).
+    bootstrap share (see :func:`emostat.analysis.human.humanspace.attribute_importance`).
 
     Parameters
     ----------
@@ -127,7 +127,7 @@ def importance_test(similarity, attribute_rdms, *, n_boot: int = 10_000, n_perm:
     sample's, so all resampled taus fall below the estimate: that bootstrap cannot
     bias-correct, and emostat says so instead of printing an interval that misses it.
     """
-    from emostat.analysis.human import attribute_importance
+    from emostat.analysis.human.humanspace import attribute_importance
 
     S = _subject_matrix(similarity, participant, pair, value)
     return attribute_importance(S, _wide_rdms(attribute_rdms), n_boot=n_boot, n_perm=n_perm,
@@ -164,8 +164,8 @@ def mantel_test(x, y, *, n_perm=10_000, seed: int = 0, method: str = "kendall",
     """
     import math
 
-    from emostat.analysis.kendall import kendall_tau_b
-    from emostat.analysis.mantel import items_from_pairs, mantel
+    from emostat.analysis.engines.kendall import kendall_tau_b
+    from emostat.analysis.engines.mantel import items_from_pairs, mantel
 
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -190,7 +190,7 @@ def mantel_test(x, y, *, n_perm=10_000, seed: int = 0, method: str = "kendall",
 def _activation_array(activations):
     """(templates, concepts, neurons) and layer sizes from an ``activations`` table or array."""
     if isinstance(activations, (pd.DataFrame,)) or hasattr(activations, "schema"):
-        from emostat.analysis.activations import load_activation_array
+        from emostat.analysis.neurons.activations import load_activation_array
 
         A, _, _, sizes = load_activation_array(activations)
         return A, sizes
@@ -210,7 +210,7 @@ def whole_model_rsa(activations, similarity, *, n_boot: int = 10_000, n_perm: in
 
     Returns
     -------
-    DataFrame, one row (see :func:`emostat.analysis.wholemodel.whole_model_rsa`).
+    DataFrame, one row (see :func:`emostat.analysis.neurons.wholemodel.whole_model_rsa`).
 
     Examples
     --------
@@ -224,7 +224,7 @@ def whole_model_rsa(activations, similarity, *, n_boot: int = 10_000, n_perm: in
        estimate  p_value               unit
     0     0.778    0.001  concept label (8)
     """
-    from emostat.analysis.wholemodel import whole_model_rsa as _wm
+    from emostat.analysis.neurons.wholemodel import whole_model_rsa as _wm
 
     A, _ = _activation_array(activations)
     S = _subject_matrix(similarity, participant, pair, value)
@@ -250,7 +250,7 @@ def searchlight(activations, attribute_rdms, *, layer_sizes=None, n_jobs: int = 
     >>> searchlight(A, attr).loc[0, ["neuron", "attribute", "tau", "rank"]].to_dict()
     {'neuron': 0, 'attribute': 'a', 'tau': 0.4285714285714286, 'rank': 1.0}
     """
-    from emostat.analysis.searchlight import searchlight as _sl
+    from emostat.analysis.neurons.searchlight import searchlight as _sl
 
     A, sizes = _activation_array(activations)
     return _sl(A, _wide_rdms(attribute_rdms), layer_sizes or sizes, n_jobs=n_jobs)
@@ -260,7 +260,7 @@ def neuron_mantel(activations, attribute_rdms, neurons, *, n_perm=10_000, seed: 
                   layer_sizes=None) -> pd.DataFrame:
     """Emotion-label permutation (Mantel) p for chosen neurons × attributes.
 
-    ``neurons``: attribute -> neuron ids (e.g. ``emostat.analysis.searchlight.top_k``).
+    ``neurons``: attribute -> neuron ids (e.g. ``emostat.analysis.neurons.searchlight.top_k``).
 
     Examples
     --------
@@ -275,7 +275,7 @@ def neuron_mantel(activations, attribute_rdms, neurons, *, n_perm=10_000, seed: 
     0       0   0.0042
     1       1   0.0569
     """
-    from emostat.analysis.searchlight import neuron_mantel as _nm
+    from emostat.analysis.neurons.searchlight import neuron_mantel as _nm
 
     A, sizes = _activation_array(activations)
     return _nm(A, _wide_rdms(attribute_rdms), neurons, n_perm=n_perm, seed=seed,
@@ -303,7 +303,7 @@ def count_null(activations, attribute_rdms, *, n_perm=199, seed: int = 0, alpha:
     2         b  significant        0.0     1.00
     3         b    selective        0.0     1.00
     """
-    from emostat.analysis.neuronnull import count_null as _cn
+    from emostat.analysis.neurons.neuronnull import count_null as _cn
 
     A, _ = _activation_array(activations)
     return _cn(A, _wide_rdms(attribute_rdms), n_perm=n_perm, seed=seed, alpha=alpha,
@@ -314,7 +314,7 @@ def neuron_max_t(activations, attribute_rdms, *, n_perm=199, seed: int = 0, alph
                  layer_sizes=None, n_jobs: int = 1) -> pd.DataFrame:
     """Selection-safe neuron test: Westfall-Young max-T over all neurons, per attribute.
 
-    See :func:`emostat.analysis.neuronnull.neuron_max_t` (columns of ``neuron_max_t``).
+    See :func:`emostat.analysis.neurons.neuronnull.neuron_max_t` (columns of ``neuron_max_t``).
 
     Examples
     --------
@@ -331,7 +331,7 @@ def neuron_max_t(activations, attribute_rdms, *, n_perm=199, seed: int = 0, alph
     0         a       0    0.001     720
     1         b       6    0.282     720
     """
-    from emostat.analysis.neuronnull import neuron_max_t as _mt
+    from emostat.analysis.neurons.neuronnull import neuron_max_t as _mt
 
     A, sizes = _activation_array(activations)
     return _mt(A, _wide_rdms(attribute_rdms), n_perm=n_perm, seed=seed, alpha=alpha,
@@ -342,7 +342,7 @@ def neuron_max_t(activations, attribute_rdms, *, n_perm=199, seed: int = 0, alph
 def link_test(drops: pd.DataFrame, importance, *, n_perm=10_000, seed: int = 0) -> pd.DataFrame:
     """Does masking hurt most for the attributes that matter most to humans? Per k: the
     study's t(26) over emotions (role study), the attribute-label permutation and the
-    attribute-level r, df 12 (role record). See :func:`emostat.analysis.link.link_test`.
+    attribute-level r, df 12 (role record). See :func:`emostat.analysis.masking.link.link_test`.
 
     Parameters
     ----------
@@ -371,7 +371,7 @@ def link_test(drops: pd.DataFrame, importance, *, n_perm=10_000, seed: int = 0) 
     1  attribute_permutation   extra    0.6902  NaN   0.1472
     2      attribute_level_r  record    0.6955  4.0   0.1458
     """
-    from emostat.analysis.link import link_test as _lt
+    from emostat.analysis.masking.link import link_test as _lt
 
     return _lt(drops, importance, n_perm=n_perm, seed=seed)
 
@@ -389,7 +389,7 @@ def link_by_emotion(drops: pd.DataFrame, importance) -> pd.DataFrame:
       emotion  estimate
     0     joy     0.923
     """
-    from emostat.analysis.link import link_by_emotion as _lbe
+    from emostat.analysis.masking.link import link_by_emotion as _lbe
 
     return _lbe(drops, importance)
 
@@ -419,7 +419,7 @@ def sign_flip(data: pd.DataFrame, *, value: str = "drop", by=None, alternative: 
     0    fear   -0.0375   0.7500
     1     joy    0.1625   0.0625
     """
-    from emostat.analysis.signflip import EXACT_MAX_N, sign_flip_many
+    from emostat.analysis.engines.signflip import EXACT_MAX_N, sign_flip_many
 
     if value not in data.columns:
         raise InputError(f"sign_flip: no column {value!r} (has {list(data.columns)})")
@@ -441,12 +441,12 @@ def sign_flip(data: pd.DataFrame, *, value: str = "drop", by=None, alternative: 
 
 # ---- masking models, chance and power (re-exported; their examples run as doctests in
 # ---- tests/test_power.py) ------------------------------------------------------------------
-from emostat.analysis.experiment import chance_statement, item_models  # noqa: E402
-from emostat.analysis.experiment import task_chance as chance_test  # noqa: E402
-from emostat.analysis.masking import attribute_vs_null, paired_tests  # noqa: E402
-from emostat.analysis.mixed import fit_mixed  # noqa: E402
-from emostat.analysis.maskmixed import masking_mixed_model as masking_model  # noqa: E402
-from emostat.analysis.power import detectable_difference, power_analysis  # noqa: E402
+from emostat.analysis.masking.experiment import chance_statement, item_models  # noqa: E402
+from emostat.analysis.masking.experiment import task_chance as chance_test  # noqa: E402
+from emostat.analysis.masking.drops import attribute_vs_null, paired_tests  # noqa: E402
+from emostat.analysis.engines.mixed import fit_mixed  # noqa: E402
+from emostat.analysis.masking.models import masking_mixed_model as masking_model  # noqa: E402
+from emostat.analysis.masking.power import detectable_difference, power_analysis  # noqa: E402
 
 
 # ---- multiple testing ---------------------------------------------------------------------
@@ -458,7 +458,7 @@ def fdr_bh(p):
     >>> fdr_bh([0.01, 0.04, 0.03, 0.5]).round(4).tolist()
     [0.04, 0.0533, 0.0533, 0.5]
     """
-    from emostat.analysis.multitest import fdr_bh as _bh
+    from emostat.analysis.engines.multitest import fdr_bh as _bh
 
     return _bh(p)
 
@@ -471,6 +471,6 @@ def fdr_study(p, *, cap: bool = True):
     >>> fdr_study([0.01, 0.04, 0.03, 0.5]).round(4).tolist()
     [0.04, 0.0533, 0.06, 0.5]
     """
-    from emostat.analysis.multitest import fdr_study as _fs
+    from emostat.analysis.engines.multitest import fdr_study as _fs
 
     return _fs(p, cap=cap)

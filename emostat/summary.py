@@ -1,6 +1,6 @@
 """Console summaries (kept for existing imports): see :mod:`emostat.console`.
 
-``headline(claims)`` renders the claims table (:mod:`emostat.analysis.claims`);
+``headline(claims)`` renders the claims table (:mod:`emostat.analysis.claims.table`);
 ``summarize(name, table)`` prints one results table R-style.
 """
 

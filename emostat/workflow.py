@@ -36,7 +36,7 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
     out = Path(out)
     models = list(models or [])
     if release is not None:
-        from emostat.analysis.pipeline import reproduce
+        from emostat.analysis.pipelines import reproduce
 
         if space is not None:
             from emostat.errors import InputError
@@ -46,7 +46,7 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
         reproduce(release, out, seed=SEED if seed is None else seed, quiet=quiet)
         dirs, kind = [out], "reproduction"
     else:
-        from emostat.analysis.pipeline import analyse_run
+        from emostat.analysis.pipelines import analyse_run
         from emostat.collect.runner import collect
 
         dirs = [out] if len(models) <= 1 else [out / _folder_name(m) for m in models]

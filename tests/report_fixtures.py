@@ -220,7 +220,7 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
     v = pd.DataFrame(vs, columns=["task", "attribute", "k", "estimate", "std_error",
                                   "statistic", "df", "p_value", "conf_low", "conf_high",
                                   "null_mean", "n_null", "p_value_perm", "p_min_perm"])
-    from emostat.analysis.multitest import fdr_bh
+    from emostat.analysis.engines.multitest import fdr_bh
 
     v["q_value_bh"] = v.groupby(["task", "k"])["p_value"].transform(lambda p: fdr_bh(p.to_numpy()))
     t["attribute_vs_null"] = v.assign(
@@ -232,7 +232,7 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
         "sd_mask": 0.02, "detectable": 0.042, "power": 0.8, "alpha": 0.05,
         "p_min_rank": 1 / (n_draws + 1), "p_min_label": 1e-4, "estimate": 0.01,
         "ruled_out": 0.05})
-    # knowledge or answer bias (emostat.analysis.bias): means over masks, the study's t
+    # knowledge or answer bias (emostat.analysis.masking.bias): means over masks, the study's t
     t["bias_summary"] = pd.DataFrame([
         ("choice", k, c, 0.41, 0.41, n, drop, recal, drop - recal, tv, top, "extra")
         for k in ks for c, n, drop, recal, tv, top in
@@ -315,7 +315,7 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
 
 # ---------------------------------------------------------------------------------------------
 # a claims table (docs/design.md §2) built from fixture tables: a small local stand-in for
-# emostat.analysis.claims.build_claims, so report tests render claims rows of known content
+# emostat.analysis.claims.table.build_claims, so report tests render claims rows of known content
 
 CLAIM_COLUMNS = ["claim", "task", "k", "role", "test", "source_table", "estimate", "scale",
                  "conf_low", "conf_high", "conf_method", "statistic", "df", "p_value",

@@ -1,4 +1,4 @@
-"""BCa intervals (emostat.analysis.bca) against scipy.stats.bootstrap(method="BCa") on the same
+"""BCa intervals (emostat.analysis.engines.bca) against scipy.stats.bootstrap(method="BCa") on the same
 resamples, and against R boot::boot.ci(type = "bca") on frozen deterministic replicates."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from emostat.analysis import bca
-from emostat.analysis.human import _snap, attribute_importance
-from emostat.analysis.kendall import kendall_tau_b
+from emostat.analysis.engines import bca
+from emostat.analysis.human.humanspace import _snap, attribute_importance
+from emostat.analysis.engines.kendall import kendall_tau_b
 from emostat.constants import ANALYSIS_ORDER, pair_indices
 
 
@@ -102,7 +102,7 @@ def test_degenerate_replicates_give_nan_not_a_wrong_interval():
 def test_weighted_tau_equals_scipy_on_expanded_cells():
     import scipy.stats as ss
 
-    from emostat.analysis.bca import weighted_tau
+    from emostat.analysis.engines.bca import weighted_tau
     rng = np.random.default_rng(2)
     x = rng.integers(0, 4, 15).astype(float)          # ties
     Y = rng.normal(size=(15, 2))
@@ -118,7 +118,7 @@ def test_weighted_tau_equals_scipy_on_expanded_cells():
 def test_concept_bootstrap_equals_scipy_bootstrap_bca():
     import scipy.stats as ss
 
-    from emostat.analysis.bca import concept_bootstrap
+    from emostat.analysis.engines.bca import concept_bootstrap
     from emostat.constants import pair_indices
     n = 8
     i, j = pair_indices(n)
@@ -145,7 +145,7 @@ def test_concept_bootstrap_equals_scipy_bootstrap_bca():
 
 
 def test_bca_falls_back_to_percentile_when_extreme():
-    from emostat.analysis.bca import bca_or_percentile
+    from emostat.analysis.engines.bca import bca_or_percentile
     rng = np.random.default_rng(0)
     boot = rng.normal(size=(1000, 1))
     est = [2.9]                       # nearly every replicate below: z0 huge, BCa extreme

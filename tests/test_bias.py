@@ -1,4 +1,4 @@
-"""Knowledge or answer bias (emostat.analysis.bias, biastest; issue 15 item 9), on synthetic
+"""Knowledge or answer bias (emostat.analysis.masking.bias, biastest; issue 15 item 9), on synthetic
 inference tables whose answers are known by construction. The run's decisions are made by the
 collection's own code (emostat.collect.stages.decide_rows with offsets from the unmanipulated
 condition); the references are that code refitted on one condition, brute-force counts and
@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from emostat.analysis.bias import (answer_bias, answer_shares, bias_knowledge, bias_summary,
+from emostat.analysis.masking.bias import (answer_bias, answer_shares, bias_knowledge, bias_summary,
                                    bias_tables, recalibrate)
-from emostat.analysis.biastest import bias_study_test, exact_limit
+from emostat.analysis.masking.biastest import bias_study_test, exact_limit
 from emostat.collect.calibration import calibration_table, decide
 from emostat.collect.stages import decide_rows
 from emostat.errors import InputError

@@ -1,4 +1,4 @@
-"""emostat.analysis.claims: one decision per claim, and the console renders it (issue 14).
+"""emostat.analysis.claims.table: one decision per claim, and the console renders it (issue 14).
 
 The tables are small and hand-made; each expected decision follows from the rules of
 docs/design.md §2 applied by hand to the numbers given (commented beside each assert).
@@ -16,7 +16,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint
 
 from emostat import io, schemas
-from emostat.analysis.claims import (COLUMNS, RECORD, alpha, build_claims, decide,
+from emostat.analysis.claims.table import (COLUMNS, RECORD, alpha, build_claims, decide,
                                      headline_k, holm, mc_interval, same_unit)
 from emostat.console import headline
 from emostat.errors import InputError

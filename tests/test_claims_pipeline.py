@@ -6,7 +6,7 @@ import pytest
 
 import emostat
 from emostat import io
-from emostat.analysis.pipeline import analyse_run
+from emostat.analysis.pipelines import analyse_run
 
 
 @pytest.mark.slow

@@ -130,7 +130,7 @@ def test_collect_runs_on_the_space(space_run):
     cal = io.read_table(tmp / "run" / "calibration.parquet")
     assert set(cal.loc[cal["task"] == "choice", "emotion"]) == set(WORDS)
     # the chance table follows the space: 1/12 for the choice (read from the logprobs width)
-    from emostat.analysis.experiment import task_chance
+    from emostat.analysis.masking.experiment import task_chance
 
     t = task_chance(inf).set_index("task")
     assert t.loc["choice", "chance"] == pytest.approx(1 / 12)

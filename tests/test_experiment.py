@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from emostat import io, schemas
-from emostat.analysis import experiment as ex
+from emostat.analysis.masking import experiment as ex
 
 
 def io_data_dir():
@@ -147,7 +147,7 @@ def test_item_models_shapes_never_abort():
 
 def test_masking_model_one_fold_shared_draws():
     # one fold: prompt = emotion (non-identifiable), random masks shared: mask model
-    from emostat.analysis.maskmixed import masking_mixed_model
+    from emostat.analysis.masking.models import masking_mixed_model
 
     acc = _shared_run_accuracy(False)
     acc = acc[acc["template"] == "choice/fold0"]
@@ -181,7 +181,7 @@ def analysed_run(tmp_path_factory):
     import tiny_models as tm
     from test_runner import write_config
 
-    from emostat.analysis.pipeline import analyse_run
+    from emostat.analysis.pipelines import analyse_run
     from emostat.collect.runner import collect
 
     tmp = tmp_path_factory.mktemp("exp")
@@ -240,7 +240,7 @@ def analysed_fake_run(tmp_path_factory):
     """The fake collect run of test_runner (planted attribute sets; choice answers right)."""
     from test_runner import run_fake, write_config
 
-    from emostat.analysis.pipeline import analyse_run
+    from emostat.analysis.pipelines import analyse_run
 
     tmp = tmp_path_factory.mktemp("fake_exp")
     cfg = write_config(tmp / "run.toml", shared_random=True, n_folds=1, ks=[4])
@@ -307,7 +307,7 @@ def test_analyse_out_writes_a_new_folder_and_refuses_another_runs(analysed_run, 
     other = tmp_path / "other-run"
     (other / "results").mkdir(parents=True)
     (other / "results" / "provenance.json").write_text('{"run_dir": "/somewhere/else"}')
-    from emostat.analysis.pipeline import check_out_dir
+    from emostat.analysis.pipelines import check_out_dir
     from emostat.errors import InputError
 
     with pytest.raises(InputError, match="holds the results of '/somewhere/else'"):

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from emostat.analysis import geometry as g
-from emostat.analysis import probes as pr
-from emostat.analysis.steering import steering_test
+from emostat.analysis.geometry import layers as g
+from emostat.analysis.geometry import probes as pr
+from emostat.analysis.geometry.steering import steering_test
 from emostat.constants import pair_indices
 from emostat.errors import InputError
 
@@ -219,7 +219,7 @@ def test_steering_test_recovers_a_planted_dose_response():
 def test_attribute_rdms_match_scipy_pdist_and_the_study_helper():
     from scipy.spatial.distance import pdist
 
-    from emostat.analysis.human import attribute_rdms, load_shipped_human
+    from emostat.analysis.human.humanspace import attribute_rdms, load_shipped_human
 
     means = load_shipped_human().means
     ours = g.attribute_rdms(means)

@@ -1,4 +1,4 @@
-"""Geometry claims rows (emostat.analysis.geometry_claims via build_claims) from small
+"""Geometry claims rows (emostat.analysis.geometry.claims via build_claims) from small
 hand-made tables shaped like the geometry tables' record rows. Each expected decision follows
 from docs/design.md §2 applied by hand to the numbers given; Holm against statsmodels.
 """
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from emostat.analysis.claims import RECORD, build_claims
+from emostat.analysis.claims.table import RECORD, build_claims
 
 EXP = {"kind": "experiment", "ks": [], "tasks": [], "alpha": 0.05}
 

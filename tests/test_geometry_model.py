@@ -123,9 +123,9 @@ def test_null_model_end_to_end_tables_and_verdicts(lm, tmp_path):
 
 
 def test_null_model_verdicts_negative_at_the_nominal_rate(lm):
-    from emostat.analysis.geometry import (attribute_rdms, concept_rdms, concept_vectors,
+    from emostat.analysis.geometry.layers import (attribute_rdms, concept_rdms, concept_vectors,
                                            layer_rsa)
-    from emostat.analysis.probes import probe_layers
+    from emostat.analysis.geometry.probes import probe_layers
 
     hits = []
     for seed in range(40):

@@ -25,7 +25,7 @@ def geo_run(tmp_path_factory):
     import tiny_models as tm
     from test_collect_space import write_config, write_space
 
-    from emostat.analysis.pipeline import analyse_run
+    from emostat.analysis.pipelines import analyse_run
     from emostat.collect.runner import collect
 
     tmp = tmp_path_factory.mktemp("geo")

@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 import report_fixtures  # noqa: E402
 
 from emostat import io  # noqa: E402
-from emostat.analysis import geometry as g  # noqa: E402
-from emostat.analysis.claims import build_claims  # noqa: E402
-from emostat.analysis.probes import probe_layers  # noqa: E402
-from emostat.analysis.steering import steering_test  # noqa: E402
+from emostat.analysis.geometry import layers as g  # noqa: E402
+from emostat.analysis.claims.table import build_claims  # noqa: E402
+from emostat.analysis.geometry.probes import probe_layers  # noqa: E402
+from emostat.analysis.geometry.steering import steering_test  # noqa: E402
 
 GEO = ["layer_rsa", "pc_attribute", "probe", "steering"]
 

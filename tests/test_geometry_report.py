@@ -7,8 +7,8 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from emostat.analysis import geometry as g  # noqa: E402
-from emostat.analysis.probes import probe_layers  # noqa: E402
+from emostat.analysis.geometry import layers as g  # noqa: E402
+from emostat.analysis.geometry.probes import probe_layers  # noqa: E402
 from emostat.report import geometry as view  # noqa: E402
 
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from emostat.analysis import appraisal as ap
-from emostat.analysis import human as hu
+from emostat.analysis.human import appraisal as ap
+from emostat.analysis.human import humanspace as hu
 from emostat.constants import ANALYSIS_ORDER, ATTRIBUTES, pair_indices
 from emostat.errors import InputError
 from emostat.paths import SHARED_RELEASE
@@ -89,9 +89,9 @@ def test_importance_estimate_is_scipy_kendall_and_bootstrap_is_seeded():
                                  "n_perm", "p_floor", "p_mc_low", "p_mc_high", "mc_warning"]
     assert out["conf_method"].str.contains("emotion labels").all()
     assert out["conf_method_participants"].str.contains("rater-sampling precision").all()
-    # p_value is the Mantel test of the mean RDM (emostat.analysis.mantel is checked against
+    # p_value is the Mantel test of the mean RDM (emostat.analysis.engines.mantel is checked against
     # exact enumeration in test_mantel.py), seeded with seed + 1
-    from emostat.analysis.mantel import mantel
+    from emostat.analysis.engines.mantel import mantel
     want = mantel(hu._snap(m), A.to_numpy(), n_perm=99, seed=6)
     np.testing.assert_array_equal(out["p_value"], want)
     assert out["p_method"].str.startswith("Mantel").all()

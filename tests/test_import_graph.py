@@ -176,3 +176,30 @@ def test_study_constants_only_in_constants_py():
     users = sorted(n for n, p in modules().items()
                    if n != "emostat.constants" and STUDY_CONSTANTS.search(p.read_text()))
     assert users == []
+
+
+ANALYSIS_LEVELS = {"engines": 0, "human": 1, "neurons": 1, "masking": 1, "geometry": 1,
+                   "claims": 2, "pipelines": 3}
+
+
+def test_analysis_folders_import_only_downward():
+    # emostat/analysis/ is four levels (docs/design.md, Layers): pipelines -> claims -> the
+    # families (human, neurons, masking, geometry) -> engines. A family imports engines and its
+    # own modules, never another family; nothing imports upward.
+    g = import_graph()
+    bad = []
+    for mod, deps in g.items():
+        parts = mod.split(".")
+        if parts[:2] != ["emostat", "analysis"] or len(parts) < 3:
+            continue
+        here = parts[2]
+        assert here in ANALYSIS_LEVELS, f"{mod}: analysis module outside the known folders"
+        for d in deps:
+            dp = d.split(".")
+            if dp[:2] != ["emostat", "analysis"] or len(dp) < 3 or dp[2] == here:
+                continue
+            there = dp[2]
+            lower = ANALYSIS_LEVELS[there] < ANALYSIS_LEVELS[here]
+            if not lower:
+                bad.append(f"{mod} -> {d}")
+    assert not bad, bad

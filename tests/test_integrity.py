@@ -58,7 +58,7 @@ def test_deleting_any_file_is_named(finished, tmp_path):
 
 
 def test_analyse_refuses_a_run_missing_a_shard(finished, tmp_path):
-    from emostat.analysis.pipeline import analyse_run
+    from emostat.analysis.pipelines import analyse_run
 
     run = _copy(finished, tmp_path)
     (run / "activations" / "part-t001.parquet").unlink()
@@ -189,7 +189,7 @@ def test_encoder_without_head_activations_only(tmp_path, capfd):
     import tiny_models as tm
     from test_runner import write_config
 
-    from emostat.analysis.pipeline import analyse_run
+    from emostat.analysis.pipelines import analyse_run
     from emostat.collect.runner import collect
 
     enc = tmp_path / "encoder"

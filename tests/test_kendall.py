@@ -1,11 +1,11 @@
-"""Tests of emostat.analysis.kendall (vectorised tau-b) against R cor.test and scipy."""
+"""Tests of emostat.analysis.engines.kendall (vectorised tau-b) against R cor.test and scipy."""
 
 import numpy as np
 import pytest
 import scipy.stats as ss
 
-from emostat.analysis import kendall
-from emostat.analysis.kendall import dense_ranks, kendall_tau_b
+from emostat.analysis.engines import kendall
+from emostat.analysis.engines.kendall import dense_ranks, kendall_tau_b
 from emostat.errors import InputError
 
 # R 4.2: x, y from ?cor.test (Hollander & Wolfe p. 187)

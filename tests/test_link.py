@@ -1,4 +1,4 @@
-"""The drop–importance link (emostat.analysis.link) against independent references.
+"""The drop–importance link (emostat.analysis.masking.link) against independent references.
 
 References: exact enumeration of all permutations by a brute-force loop over scipy.stats.pearsonr;
 scipy.stats.pearsonr / R cor.test for the attribute-level r; R (tests/r/link.R, base R) and
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from emostat.analysis import link
+from emostat.analysis.masking import link
 from emostat.constants import ATTRIBUTES, EMOTIONS, K_VALUES
 from emostat.errors import InputError
 
@@ -139,7 +139,7 @@ def test_pooled_null_is_the_one_record_row_per_k():
                 rows.append((e, str(t), "random", a, 10, 0.85 + rng.normal(0, .05)))
     acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute", "k",
                                       "accuracy"])
-    from emostat.analysis.masking import acc_diff
+    from emostat.analysis.masking.drops import acc_diff
     imp = pd.Series(np.arange(5.0), index=ATTRIBUTES[:5])
     out = link.link_test(acc_diff(acc), imp, pooled=link.pooled_drops(acc), n_perm=200)
     assert (out["role"] == "record").sum() == 1
@@ -195,10 +195,10 @@ REFERENCE = {1500: (.165, .107, .222, 5.81), 2000: (.341, .276, .403, 10.17),
 
 @pytest.fixture(scope="module")
 def release_link(release):
-    from emostat.analysis.human import _snap
+    from emostat.analysis.human.humanspace import _snap
     from emostat.release.human import load_human
-    from emostat.analysis.kendall import kendall_tau_b
-    from emostat.analysis.masking import acc_diff
+    from emostat.analysis.engines.kendall import kendall_tau_b
+    from emostat.analysis.masking.drops import acc_diff
     from emostat.release.masking import read_masking_accuracy
 
     human = load_human(release)

@@ -1,4 +1,4 @@
-"""Tests of emostat.analysis.mantel against brute-force enumeration of all label permutations."""
+"""Tests of emostat.analysis.engines.mantel against brute-force enumeration of all label permutations."""
 
 import itertools
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.stats as ss
 
-from emostat.analysis.mantel import mantel, permuted_pairs
+from emostat.analysis.engines.mantel import mantel, permuted_pairs
 from emostat.constants import pair_indices
 from emostat.errors import InputError
 
@@ -100,7 +100,7 @@ def test_bad_input():
 
 
 def test_check_n_perm_names_the_caller():
-    from emostat.analysis.mantel import check_n_perm
+    from emostat.analysis.engines.mantel import check_n_perm
     from emostat.errors import InputError
 
     assert check_n_perm("exact", 8, 8, "mantel") == "exact" and check_n_perm(99.0, 27, 8, "x") == 99
@@ -114,7 +114,7 @@ def test_check_n_perm_names_the_caller():
 def test_mantel_decided_doubles_draws_near_alpha_and_reports_clopper_pearson():
     from scipy.stats import binomtest
 
-    from emostat.analysis.mantel import mantel_decided
+    from emostat.analysis.engines.mantel import mantel_decided
     i, j = pair_indices(7)
     rng = np.random.default_rng(85)      # a case whose exact p (all 5040) is .0486, near .05
     v = rng.normal(size=7)

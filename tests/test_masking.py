@@ -1,4 +1,4 @@
-"""Tests of the masking reader (emostat.release.masking) and statistics (emostat.analysis.masking).
+"""Tests of the masking reader (emostat.release.masking) and statistics (emostat.analysis.masking.drops).
 
 Reference numbers come from the study's released files (../shared/data/model-emotion) and from
 docs/reference-values.md (recomputed from those files with the study's definitions); t-tests are
@@ -120,10 +120,10 @@ def test_reader_non_numeric_accuracy(tmp_path):
 
 from scipy import stats  # noqa: E402
 
-from emostat.analysis.masking import (acc_diff, condition_means, dip_tests,  # noqa: E402
+from emostat.analysis.masking.drops import (acc_diff, condition_means, dip_tests,  # noqa: E402
                                       masking_by_attribute, masking_by_emotion, masking_cells,
                                       paired_tests)
-from emostat.analysis.multitest import fdr_bh, fdr_study  # noqa: E402
+from emostat.analysis.engines.multitest import fdr_bh, fdr_study  # noqa: E402
 
 
 def _toy_accuracy(draws=1):
@@ -316,7 +316,7 @@ def importance():
 def test_importance_taus(importance, release):
     # emostat's importance (not the scipy fixture itself) against the scipy fixture and
     # reference-values.md
-    from emostat.analysis.human import attribute_importance
+    from emostat.analysis.human.humanspace import attribute_importance
     from emostat.release.human import load_human
 
     human = load_human(release)
@@ -352,7 +352,7 @@ def test_dip_tests_vs_r(diff):
 def test_constant_differences_give_no_t():
     """R: t.test(rep(-0.1, 5)) stops with "data are essentially constant"; emostat gives NaN
     (never an infinite t counted as significant)."""
-    from emostat.analysis.masking import _t_summary
+    from emostat.analysis.masking.drops import _t_summary
 
     g = pd.DataFrame({"n": [5, 5], "sd": [0.0, 0.1], "mean": [-0.1, -0.1]})
     out = _t_summary(g, "less", 0.95)
@@ -362,7 +362,7 @@ def test_constant_differences_give_no_t():
 
 
 def test_attribute_vs_null_release_k4000(accuracy):
-    from emostat.analysis.masking import attribute_vs_null
+    from emostat.analysis.masking.drops import attribute_vs_null
 
     acc = accuracy[accuracy["k"].isna() | accuracy["k"].isin(K_VALUES)]
     res = attribute_vs_null(acc)
@@ -390,7 +390,7 @@ def test_attribute_vs_null_layer_matched_uses_own_draws_planted_effect():
     # valence, 0.30 for arousal); each attribute mask hurts 0.08 more than its own draws.
     import scipy.stats as sst
 
-    from emostat.analysis.masking import attribute_vs_null
+    from emostat.analysis.masking.drops import attribute_vs_null
     rng = np.random.default_rng(0)
     base = {"valence": 0.05, "arousal": 0.30}
     rows = [("joy", "1", "none", None, None, None, 0.9)]

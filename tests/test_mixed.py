@@ -1,4 +1,4 @@
-"""emostat.analysis.mixed (mixedlm) against lme4 + lmerTest.
+"""emostat.analysis.engines.mixed (mixedlm) against lme4 + lmerTest.
 
 References (R 4.2.2, lme4 1.1.31, lmerTest 3.1.3; scripts beside the JSON in tests/r/):
 - dietox (shipped with statsmodels): tests/r/dietox.R -> dietox_lme4.json; the same models in
@@ -23,8 +23,8 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
-from emostat.analysis.maskmixed import masking_mixed_model
-from emostat.analysis.mixed import CONTRAST, fit_mixed
+from emostat.analysis.masking.models import masking_mixed_model
+from emostat.analysis.engines.mixed import CONTRAST, fit_mixed
 from emostat.errors import InputError
 from emostat.schemas import validate
 
@@ -196,7 +196,7 @@ def _laplace_deviance(d: pd.DataFrame):
 def test_glmm_laplace_and_hessian_against_numpy(item_mask2):
     from scipy import optimize
 
-    from emostat.analysis.glmm_hessian import deviance_function, finite_hessian
+    from emostat.analysis.engines.glmm_hessian import deviance_function, finite_hessian
 
     dev = _laplace_deviance(item_mask2)
     one = fit_mixed(item_mask2, f"correct ~ {CONTRAST} + (1 | item) + (1 | mask)",
@@ -264,7 +264,7 @@ def test_item_mask_lmm_separate_variances_match_statsmodels(item_mask2):
            list(ref.vcomp) + [ref.scale], VC)
     assert fit.glance().iloc[0]["logLik"] == pytest.approx(ref.llf, abs=1e-3)
     # the item_models LRT of one vs two mask variances = statsmodels' REML llf difference
-    from emostat.analysis.experiment import item_models
+    from emostat.analysis.masking.experiment import item_models
 
     inf = pd.DataFrame({"task": "choice", "item_id": item_mask2["item"],
                         "condition_id": item_mask2["mask"], "k": 5,

@@ -1,11 +1,11 @@
-"""Tests of emostat.analysis.multitest against hand-worked values and statsmodels."""
+"""Tests of emostat.analysis.engines.multitest against hand-worked values and statsmodels."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from emostat.analysis.multitest import fdr_bh, fdr_study
+from emostat.analysis.engines.multitest import fdr_bh, fdr_study
 
 # Hand-worked example (N = 5). Sorted p: .001 .008 .039 .041 .60, ranks 1..5.
 #   study rule p·5/rank:  .005, .020, .065, .05125, .60   (.039 -> .065 > .041 -> .05125:

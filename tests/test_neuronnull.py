@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import scipy.stats as ss
 
-from emostat.analysis import neuronnull as nn
-from emostat.analysis import searchlight as sl
-from emostat.analysis.kendall import dense_ranks
-from emostat.analysis.mantel import monte_carlo_ci, perm_blocks
-from emostat.analysis.multitest import fdr_study
+from emostat.analysis.neurons import neuronnull as nn
+from emostat.analysis.neurons import searchlight as sl
+from emostat.analysis.engines.kendall import dense_ranks
+from emostat.analysis.engines.mantel import monte_carlo_ci, perm_blocks
+from emostat.analysis.engines.multitest import fdr_study
 from emostat.constants import pair_indices
 
 
@@ -56,8 +56,8 @@ def test_concordance_bits_equal_direct_sign_products(monkeypatch):
     kendall.con_minus_dis (the BLAS route): tied and untied x columns (both popcount paths),
     constant columns, 4005 pairs of entries (not a multiple of 64 bits), several chunks on 2
     threads."""
-    from emostat.analysis import signbits
-    from emostat.analysis.kendall import con_minus_dis
+    from emostat.analysis.engines import signbits
+    from emostat.analysis.engines.kendall import con_minus_dis
 
     monkeypatch.setattr(signbits, "CHUNK", 8)
     rng = np.random.default_rng(4)
@@ -95,7 +95,7 @@ def test_null_counts_from_z_equal_study_counts_of_all_p():
     """The sparse path (p computed only beyond the critical z) equals study_counts over the full
     p matrix for every alternative, z values placed on both sides of the critical value."""
     from scipy.special import ndtri
-    from emostat.analysis.kendall import p_from_z
+    from emostat.analysis.engines.kendall import p_from_z
 
     rng = np.random.default_rng(2)
     z = rng.normal(scale=2.5, size=(400, 5))

@@ -27,9 +27,9 @@ def test_every_subcommand_has_help(capsys):
 
 
 def test_analysis_and_report_never_import_torch():
-    code = ("import sys, emostat.analysis.pipeline, emostat.analysis.human, "
-            "emostat.analysis.searchlight, emostat.analysis.masking, emostat.analysis.mixed, "
-            "emostat.analysis.link, emostat.analysis.bca, emostat.stats, "
+    code = ("import sys, emostat.analysis.pipelines, emostat.analysis.human.humanspace, "
+            "emostat.analysis.neurons.searchlight, emostat.analysis.masking.drops, emostat.analysis.engines.mixed, "
+            "emostat.analysis.masking.link, emostat.analysis.engines.bca, emostat.stats, "
             "emostat.report.render, emostat.summary; "
             "print('torch' in sys.modules)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from emostat import io, schemas
-from emostat.analysis.pipeline import RESULTS, reproduce
+from emostat.analysis.pipelines import RESULTS, reproduce
 from emostat.cli import main
 
 EXPECTED = ["attribute_importance", "neuron_rsa", "neuron_counts", "layer_distribution",

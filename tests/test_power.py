@@ -1,11 +1,11 @@
-"""emostat.analysis.power: simulated detectable differences against the noncentral t."""
+"""emostat.analysis.masking.power: simulated detectable differences against the noncentral t."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import optimize, stats
 
-from emostat.analysis.power import detectable_difference, power_analysis
+from emostat.analysis.masking.power import detectable_difference, power_analysis
 
 
 def _nct_mde(df, scale, sd, alpha=0.05, power=0.8):
@@ -25,7 +25,7 @@ def _nct_mde_two_sided(df, scale, sd, alpha=0.05, power=0.8):
 
 @pytest.mark.parametrize("n_a,n_r", [(14, None), (14, 21), (3, 20)])
 def test_analytic_detectable_is_two_sided_noncentral_t(n_a, n_r):
-    from emostat.analysis.power import analytic_detectable
+    from emostat.analysis.masking.power import analytic_detectable
     sd = 0.05
     got = analytic_detectable(n_a, n_r, sd)
     if n_r is None:
@@ -67,7 +67,7 @@ def test_power_analysis_shared_masks():
 
 
 def test_power_analysis_release_k4000(release):
-    from emostat.analysis.maskmixed import masking_mixed_model
+    from emostat.analysis.masking.models import masking_mixed_model
     from emostat.release.masking import read_masking_accuracy
 
     acc = read_masking_accuracy(release)
@@ -89,8 +89,8 @@ def test_power_analysis_release_k4000(release):
     assert p["p_min_label"] == 0.5 ** 14 and p["p_min_rank"] == pytest.approx(1 / 15)
 
 
-@pytest.mark.parametrize("module", ["emostat.analysis.mixed", "emostat.analysis.masking",
-                                    "emostat.analysis.experiment", "emostat.analysis.power"])
+@pytest.mark.parametrize("module", ["emostat.analysis.engines.mixed", "emostat.analysis.masking.drops",
+                                    "emostat.analysis.masking.experiment", "emostat.analysis.masking.power"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib

@@ -1,4 +1,4 @@
-"""Tests of emostat.release.model (activation files -> Parquet) and emostat.analysis.activations."""
+"""Tests of emostat.release.model (activation files -> Parquet) and emostat.analysis.neurons.activations."""
 
 import gzip
 
@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from emostat.analysis.activations import iter_activation_blocks, load_activation_array
+from emostat.analysis.neurons.activations import iter_activation_blocks, load_activation_array
 from emostat.constants import ANALYSIS_ORDER, EMOTIONS
 from emostat.errors import InputError
 from emostat.io import read_provenance

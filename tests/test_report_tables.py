@@ -123,7 +123,7 @@ def test_mixed_model_table_glmm_is_titled_by_its_family():
 
 
 def test_chance_sentence_is_the_terminals():
-    from emostat.analysis.experiment import chance_statement
+    from emostat.analysis.masking.experiment import chance_statement
 
     row = pd.DataFrame({"task": ["binary"], "n_items": [54], "accuracy": [0.37],
                         "chance": [0.5], "p_value": [0.98], "interpretable": [False]}).iloc[0]

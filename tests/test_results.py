@@ -11,8 +11,8 @@ import pytest
 
 import emostat
 from emostat import io, schemas
-from emostat.analysis.claims import build_claims
-from emostat.analysis.pipeline import RESULTS, write_results
+from emostat.analysis.claims.table import build_claims
+from emostat.analysis.pipelines import RESULTS, write_results
 from emostat.errors import InputError
 
 
@@ -110,7 +110,7 @@ def test_load_results_object(tmp_path):
 def test_neuron_max_t_version_1_gains_the_min_p_column(tmp_path):
     # the first real format change: neuron_max_t 2 adds p_minp_joint; a version-1 file (as
     # session 3 wrote it) reads with the column present and unknown (NaN)
-    from emostat.analysis import neuronnull as nn
+    from emostat.analysis.neurons import neuronnull as nn
 
     rng = np.random.default_rng(0)
     A = rng.normal(size=(2, 6, 5))

@@ -43,7 +43,7 @@ def _h(*parts) -> int:
 
 def fake_human():
     """A human space with seeded random attribute means (only attribute_rdms is used)."""
-    from emostat.analysis.human import attribute_rdms
+    from emostat.analysis.human.humanspace import attribute_rdms
 
     rng = np.random.default_rng(7)
     means = pd.DataFrame(rng.normal(size=(27, 14)), index=list(ANALYSIS_ORDER),

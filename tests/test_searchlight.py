@@ -1,4 +1,4 @@
-"""Tests of emostat.analysis.searchlight: scipy per neuron, statsmodels FDR, the released ranks."""
+"""Tests of emostat.analysis.neurons.searchlight: scipy per neuron, statsmodels FDR, the released ranks."""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -10,7 +10,7 @@ import pytest
 import scipy.stats as ss
 from statsmodels.stats.multitest import multipletests
 
-from emostat.analysis import searchlight as sl
+from emostat.analysis.neurons import searchlight as sl
 from emostat.constants import ANALYSIS_ORDER, ATTRIBUTES, pair_indices
 from emostat.errors import InputError
 from emostat.io import read_provenance, read_table
@@ -162,7 +162,7 @@ def test_bad_input():
 
 @pytest.fixture(scope="module")
 def release_rsa(release):
-    from emostat.analysis.activations import load_activation_array
+    from emostat.analysis.neurons.activations import load_activation_array
     from emostat.release import common
     from emostat.release.model import read_activations
 
@@ -260,7 +260,7 @@ def test_neuron_mantel_exact_equals_brute_force():
 
 
 def test_count_null_observed_equals_significance_counts():
-    from emostat.analysis.neuronnull import count_null
+    from emostat.analysis.neurons.neuronnull import count_null
 
     A, attr = _synthetic(5)
     rsa = sl.searchlight(A, attr, LAYERS)

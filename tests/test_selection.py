@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emostat.analysis import searchlight as sl
-from emostat.analysis.selection import mask_selection
+from emostat.analysis.neurons import searchlight as sl
+from emostat.analysis.neurons.selection import mask_selection
 from emostat.constants import pair_indices
 from emostat.errors import InputError
 

@@ -1,4 +1,4 @@
-"""Tests of emostat.analysis.signflip: exact enumeration, scipy's permutation_test, Monte-Carlo."""
+"""Tests of emostat.analysis.engines.signflip: exact enumeration, scipy's permutation_test, Monte-Carlo."""
 
 import itertools
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import permutation_test
 
-from emostat.analysis.signflip import sign_flip_many, sign_flip_test
+from emostat.analysis.engines.signflip import sign_flip_many, sign_flip_test
 
 
 def brute_force(d, alternative):

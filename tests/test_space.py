@@ -118,7 +118,7 @@ def test_study_templates_equal_collect_templates():
 
 
 def test_shipped_human_is_the_study_space():
-    from emostat.analysis.human import load_shipped_human
+    from emostat.analysis.human.humanspace import load_shipped_human
 
     sp, hu = load_space(), load_shipped_human()
     assert list(hu.means.index) == list(sp.concepts)

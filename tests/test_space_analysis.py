@@ -99,7 +99,7 @@ def independent_rdms(d, rows):
 
 @pytest.mark.parametrize("with_similarity", [True, False])
 def test_searchlight_equals_scipy_kendall_tau_b(tmp_path, capsys, with_similarity):
-    from emostat.analysis.pipeline import analyse_run
+    from emostat.analysis.pipelines import analyse_run
 
     rng = np.random.default_rng(7)
     d = make_space(tmp_path / "space", rng, with_similarity)
@@ -139,7 +139,7 @@ def test_searchlight_equals_scipy_kendall_tau_b(tmp_path, capsys, with_similarit
 
 
 def test_run_space_from_manifest(tmp_path):
-    from emostat.analysis.pipeline import run_space
+    from emostat.analysis.pipelines import run_space
     from emostat.errors import InputError
 
     assert run_space({}).name == "study"                            # default

@@ -233,7 +233,7 @@ def test_every_schema_name_summarizes():
 
 def _claims_rows():
     """A hand-made claims table (schema ``claims``): the console renders what it says."""
-    from emostat.analysis.claims import COLUMNS
+    from emostat.analysis.claims.table import COLUMNS
 
     rows = [dict(claim="masking", task="choice", k=4000, role="record", test="item_glmm",
                  source_table="masking_mixed_model", estimate=0.2, scale="log-odds",

@@ -1,4 +1,4 @@
-"""Tests of emostat.analysis.wholemodel against scipy (pdist, kendalltau) and brute force."""
+"""Tests of emostat.analysis.neurons.wholemodel against scipy (pdist, kendalltau) and brute force."""
 
 import gzip
 import itertools
@@ -9,7 +9,7 @@ import pytest
 from scipy.spatial.distance import pdist
 from scipy.stats import kendalltau
 
-from emostat.analysis.wholemodel import model_rdm, whole_model_rsa
+from emostat.analysis.neurons.wholemodel import model_rdm, whole_model_rsa
 from emostat.constants import ANALYSIS_ORDER
 from emostat.errors import InputError
 from emostat.paths import SHARED_RELEASE

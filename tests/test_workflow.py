@@ -19,7 +19,7 @@ import report_fixtures  # noqa: E402
 @pytest.mark.slow
 def test_run_with_two_models_renders_one_comparison(tmp_path, monkeypatch):
     from emostat import workflow
-    from emostat.analysis import pipeline
+    from emostat.analysis import pipelines as pipeline
     from emostat.collect import runner
 
     made = []

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from emostat import io
-from emostat.analysis.geometry import (attribute_rdms, concept_rdms, concept_vectors, layer_rsa,
+from emostat.analysis.geometry.layers import (attribute_rdms, concept_rdms, concept_vectors, layer_rsa,
                                        pca_attributes, pca_scores, vectors_table)
-from emostat.analysis.probes import probe_layers
-from emostat.analysis.steering import steering_test
+from emostat.analysis.geometry.probes import probe_layers
+from emostat.analysis.geometry.steering import steering_test
 from emostat.errors import InputError
 
 
@@ -47,7 +47,7 @@ class GeometryOptions:
         return cls(**{**base, **kw})
 
 
-MIN_GROUPS = 2   # grouped folds need two groups at least (emostat.analysis.probes.group_folds)
+MIN_GROUPS = 2   # grouped folds need two groups at least (emostat.analysis.geometry.probes.group_folds)
 
 
 def stimulus_groups(stimuli: pd.DataFrame) -> tuple[np.ndarray, str]:
@@ -132,7 +132,7 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     t0 = time.perf_counter()
     timing = {}
     if stimuli is None or means is None:
-        from emostat.analysis.human import load_shipped_human
+        from emostat.analysis.human.humanspace import load_shipped_human
         from emostat.collect.stimuli import read_stimuli
 
         if stimuli is None:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from emostat import io
-from emostat.analysis.geometry_claims import FOLDER, STEERING_TABLES, TABLES
+from emostat.analysis.geometry.claims import FOLDER, STEERING_TABLES, TABLES
 
 
 def geometry_options(cfg):

@@ -158,11 +158,11 @@ def neuron_rankings(A: np.ndarray, layer_sizes, attributes, rdms: pd.DataFrame
                     ) -> dict[str, np.ndarray]:
     """Neurons ordered by their searchlight rank for each attribute (most related first).
 
-    The searchlight is :func:`emostat.analysis.searchlight.searchlight` against ``rdms`` (pairs
+    The searchlight is :func:`emostat.analysis.neurons.searchlight.searchlight` against ``rdms`` (pairs
     x attributes: the space's attribute RDMs, pairs in the concepts' order); ties in rank are
     broken by neuron index.
     """
-    from emostat.analysis.searchlight import searchlight
+    from emostat.analysis.neurons.searchlight import searchlight
 
     rsa = searchlight(A, rdms[list(attributes)], list(layer_sizes),
                       n_jobs=min(2, os.cpu_count() or 1))

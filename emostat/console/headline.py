@@ -1,6 +1,6 @@
 """The headline block that ``emostat reproduce`` / ``analyse`` print: the claims table rendered.
 
-Renders the rows of :func:`emostat.analysis.claims.build_claims` (schema ``claims``) and never
+Renders the rows of :func:`emostat.analysis.claims.table.build_claims` (schema ``claims``) and never
 decides: decision, k, scale, interval and reason are the row's. p-values are never rounded
 across the run's alpha (:func:`emostat.format.fmt_p_alpha`), interval bounds never across 0.
 """

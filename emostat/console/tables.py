@@ -266,7 +266,7 @@ def _attribute_vs_null(t: pd.DataFrame, k=None, **_) -> str:
 
 
 def _task_chance(t: pd.DataFrame, **_) -> str:
-    from emostat.analysis.experiment import chance_statement
+    from emostat.analysis.masking.experiment import chance_statement
 
     require(t, ["task", "n_items", "accuracy", "chance", "p_value", "interpretable"],
              "task_chance")

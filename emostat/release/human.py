@@ -3,7 +3,7 @@
 The readers live in :mod:`emostat.release.ratings` (affective, physical, appraisal) and
 :mod:`emostat.release.similarity` (PsychoPy); this module loads the human space from a release
 (:func:`load_human`), imports it (:func:`import_human`) and writes the study space's summaries
-(:func:`write_shipped_human`). It imports :mod:`emostat.analysis.human`, never the reverse.
+(:func:`write_shipped_human`). It imports :mod:`emostat.analysis.human.humanspace`, never the reverse.
 
 The four experiments and the study's exclusions are described in :mod:`emostat.release.ratings`.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from emostat.analysis.human import HumanSpace, human_space, study_space
+from emostat.analysis.human.humanspace import HumanSpace, human_space, study_space
 from emostat.constants import pair_indices
 from emostat.errors import InputError, input_error
 from emostat.io import file_sha256, provenance, write_table
@@ -173,7 +173,7 @@ def write_shipped_human(root, out_dir) -> dict[str, Path]:
     dict
         file stem -> path.
     """
-    from emostat.analysis.human import attribute_importance
+    from emostat.analysis.human.humanspace import attribute_importance
 
     space = load_human(root)
     out_dir = Path(out_dir)

@@ -1,5 +1,5 @@
 """The report's view of the knowledge-or-bias tables (``bias_summary``, ``bias_study_test``;
-:mod:`emostat.analysis.bias`): one table and two sentences, every number read from them.
+:mod:`emostat.analysis.masking.bias`): one table and two sentences, every number read from them.
 Each function returns "" when its table is absent or has no row at k."""
 
 from __future__ import annotations

@@ -213,11 +213,11 @@ def null_sentence(vs: pd.DataFrame | None, k: int | None = None,
 
 def chance_sentence(row) -> str:
     """One task against its chance rate, in the words the terminal prints
-    (:func:`emostat.analysis.experiment.chance_statement`, plain text).
+    (:func:`emostat.analysis.masking.experiment.chance_statement`, plain text).
 
     ``row`` has task, n_items, accuracy, chance, p_value, interpretable (``task_chance``).
     """
-    from emostat.analysis.experiment import chance_statement   # numpy/scipy only, no torch
+    from emostat.analysis.masking.experiment import chance_statement   # numpy/scipy only, no torch
 
     r = row._asdict() if hasattr(row, "_asdict") else dict(row)
     return chance_statement(r)

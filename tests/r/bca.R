@@ -1,4 +1,4 @@
-# Independent reference for emostat.analysis.bca.bca_interval (frozen in tests/test_bca.py).
+# Independent reference for emostat.analysis.engines.bca.bca_interval (frozen in tests/test_bca.py).
 # Deterministic replicates, no RNG: t = 999 skewed "bootstrap" values, t0 = 1.1, and empirical
 # influence values L (sum 0) for the acceleration; boot::boot.ci(type = "bca", L = L).
 # R prints the order-statistic positions (R + 1) * adjusted alpha and the interval; emostat's

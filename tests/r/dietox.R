@@ -1,4 +1,4 @@
-# lme4 reference values for emostat.analysis.mixed.fit_mixed on statsmodels' dietox data.
+# lme4 reference values for emostat.analysis.engines.mixed.fit_mixed on statsmodels' dietox data.
 # Run from the repository root:
 #   Rscript tests/r/dietox.R .venv/lib/python3.11/site-packages/statsmodels/regression/tests/results/dietox.csv
 # Writes tests/r/dietox_lme4.json (frozen; tests/test_mixed.py reads it).

@@ -1,4 +1,4 @@
-# Independent reference for emostat.analysis.masking.dip_tests (frozen in tests/test_masking.py).
+# Independent reference for emostat.analysis.masking.drops.dip_tests (frozen in tests/test_masking.py).
 # Reads the release's masking JSONs with base R (no JSON package), forms each emotion's mean
 # ACC.diff (attribute top-k - random k, mean over the 12 seeds) and runs diptest::dip.test.
 # Run: Rscript tests/r/dip_masking.R ../shared/data/model-emotion

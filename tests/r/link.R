@@ -1,4 +1,4 @@
-# Independent reference for emostat.analysis.link.link_test on the study's release (frozen in
+# Independent reference for emostat.analysis.masking.link.link_test on the study's release (frozen in
 # tests/test_link.py). Base R only: reads the masking JSONs with regmatches (as dip_masking.R),
 # importance = Kendall tau-b (cor(method = "kendall")) of the released mean human RDM with each
 # released attribute RDM; drop = random - attribute-specific accuracy, mean over the 12 seeds.

@@ -1,4 +1,4 @@
-# lme4 reference for emostat.analysis.maskmixed.masking_mixed_model on the study's release, k = 4000.
+# lme4 reference for emostat.analysis.masking.models.masking_mixed_model on the study's release, k = 4000.
 # Run from the repository root (release = the shared copy or a clone of thunlp/Model_Emotion):
 #   Rscript tests/r/masking_lmm.R ../shared/data/model-emotion
 # Writes tests/r/masking_lmm_k4000.json (frozen; tests/test_mixed.py reads it).

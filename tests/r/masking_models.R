@@ -1,4 +1,4 @@
-# lme4 + lmerTest references for emostat.analysis.maskmixed.masking_mixed_model on the study's
+# lme4 + lmerTest references for emostat.analysis.masking.models.masking_mixed_model on the study's
 # release: the study's model and the model of record at every k. Run from the repository root:
 #   Rscript tests/r/masking_models.R ../shared/data/model-emotion
 # Writes tests/r/masking_models_lme4.json (frozen; tests/test_mixed.py reads it).

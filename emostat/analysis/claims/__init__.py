@@ -1,0 +1,1 @@
+"""The claims table and its decision rule (docs/design.md section 2)."""

@@ -1,0 +1,472 @@
+"""The claims table: the decision on each of the study's claims, made once (docs/design.md §2).
+
+:func:`build_claims` turns a run's results tables into one row per claim x task x k x role.
+Console, reports and the comparison report render these rows; they never decide. One function
+each for the run's alpha (:func:`alpha`), its headline k (:func:`headline_k`), the row of record
+(:data:`RECORD`, :func:`record_of`) and the decision (:func:`decide`).
+
+``estimate`` is in the row's ``scale``: ``points`` (a proportion difference x 100), ``log-odds``
+(binomial GLMM), ``r``, ``tau``, ``count`` (attributes whose Holm-adjusted p <= alpha, on a
+claim-level row over attributes; for the neuron record, attributes whose joint max-T p <= alpha)
+or ``proportion``; a gaussian model of another outcome than
+accuracy has that outcome's name as scale. ``conf_low/conf_high`` are kept only when the
+interval is over the same unit as the p (same fit, or ``conf_method`` naming ``unit``'s unit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from emostat.analysis.geometry.claims import geometry_claim_rows
+from emostat.analysis.claims.decision import decide
+from emostat.analysis.engines.pcontract import holm, mc_interval, missing, p_contract, same_unit
+from emostat.errors import InputError
+
+__all__ = ["build_claims", "decide", "alpha", "headline_k", "record_of", "make_design",
+           "RECORD", "COLUMNS", "DECISIONS", "holm", "mc_interval", "p_contract", "same_unit"]
+
+DEFAULT_ALPHA = 0.05
+
+COLUMNS = ["claim", "task", "k", "role", "test", "source_table", "estimate", "scale",
+           "conf_low", "conf_high", "conf_method", "statistic", "df", "p_value", "p_method",
+           "unit", "p_floor", "p_mc_low", "p_mc_high", "n_perm", "alpha", "headline",
+           "decision", "reason"]
+
+# The study's own threshold for its searchlight statistic (method.md §3): its row counts there,
+# so the "study" row shows the study's number (61,956 on the release), not one at this alpha.
+STUDY_NEURON_Q = 0.01
+
+DECISIONS = ("supported", "not supported", "too coarse to decide", "failed", "not tested")
+
+
+@dataclass(frozen=True)
+class Record:
+    """The test of record of a claim: rows of ``table`` whose ``column`` equals ``value``
+    (``column`` None: every row of the key); ``test`` its name (None: the row's ``test``)."""
+    table: str
+    column: str | None
+    value: str | None
+    test: str | None
+
+
+# Westfall-Young single-step max-T over all neurons x attributes jointly (p_fwer_joint of
+# neuron_max_t, floor 1/(B+1)); Holm over the per-attribute max-T p's is a supporting row
+_NEURONS = Record("neuron_max_t", None, None, "max_t_joint")
+_NEURONS_HOLM = Record("neuron_max_t", None, None, "max_t_holm")
+_IMPORTANCE = Record("attribute_importance", "role", "record", "mantel_holm")
+_LINK = Record("importance_link", "role", "record", None)
+_WHOLE = Record("whole_model_rsa", "role", "record", "mantel")
+
+# Fixed per claim and design before any data are seen.
+RECORD: dict[tuple[str, str], Record] = {
+    (claim, kind): rec for claim, rec in (("neurons", _NEURONS), ("importance", _IMPORTANCE),
+                                          ("link", _LINK), ("whole_model", _WHOLE))
+    for kind in ("reproduction", "experiment")}
+RECORD.update({
+    ("masking", "reproduction"): Record("masking_mixed_model", "model", "record", "mask_lmm"),
+    ("masking", "experiment"): Record("masking_mixed_model", "model", "item_glmm", "item_glmm"),
+    ("above_chance", "experiment"): Record("task_chance", None, None, "exact_binomial"),
+    # the geometry (emostat.analysis.geometry.claims): max-over-layers rows and the dose model;
+    # layer_rsa's test is the similarity row's, or Holm over attributes without similarity
+    ("layer_rsa", "experiment"): Record("geometry_layer_rsa", "role", "record", None),
+    ("pc_attribute", "experiment"): Record("geometry_pca", "role", "record",
+                                           "max_over_layers_pc1_holm"),
+    ("probe", "experiment"): Record("geometry_probes", "role", "record", "max_over_layers"),
+    ("steering", "experiment"): Record("geometry_steering_test", "role", "record",
+                                       "steering_dose")})
+
+
+# ---- the four rules ---------------------------------------------------------------------------
+def alpha(design: dict) -> float:
+    """The run's alpha: ``design["alpha"]`` (from the config), default .05; one for all claims."""
+    a = design.get("alpha")
+    a = DEFAULT_ALPHA if a is None else float(a)
+    if not 0 < a < 1:
+        raise InputError(f"claims: alpha must be in (0, 1), got {a}")
+    return a
+
+
+def headline_k(design: dict) -> int | None:
+    """The k the design declares (``design["headline_k"]``), else the largest of its ``ks``;
+    None without ks. A declared k that the run does not have is an error.
+
+    >>> headline_k({"ks": [1000, 2000, 3000]}), headline_k({"ks": [1000, 2000], "headline_k": 1000})
+    (3000, 1000)
+    """
+    ks = sorted(int(k) for k in (design.get("ks") or []))
+    k = design.get("headline_k")
+    if k is not None:
+        if ks and int(k) not in ks:
+            raise InputError(f"claims: headline k {k} is not among the run's ks {ks}")
+        return int(k)
+    return ks[-1] if ks else None
+
+
+def make_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None,
+                untested=None) -> dict:
+    """The design :func:`build_claims` decides under (stored in the run's provenance).
+
+    ``untested``: claim -> why it cannot be tested in this run (e.g. a space without
+    similarity judgments has no importance); such a claim whose record table is absent is
+    ``not tested`` with that reason instead of ``failed``."""
+    design = {"kind": kind, "alpha": alpha, "headline_k": headline_k,
+              "ks": sorted(int(k) for k in ks), "tasks": tasks}
+    return {**design, "untested": dict(untested)} if untested else design
+
+
+def record_of(claim: str, design: dict) -> Record:
+    """The test of record of ``claim`` under ``design["kind"]`` (:data:`RECORD`)."""
+    kind = design.get("kind")
+    try:
+        return RECORD[(claim, kind)]
+    except KeyError:
+        raise InputError(f"claims: no test of record for claim {claim!r} in a {kind!r} "
+                         f"design (known: {sorted(RECORD)})") from None
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def _row(claim, task, k, role, test, table, **kw) -> dict:
+    out = {c: None for c in COLUMNS}
+    out.update(claim=claim, task=task, k=None if k is None else int(k), role=role, test=test,
+               source_table=table)
+    out.update(kw)
+    return out
+
+
+def _at(t: pd.DataFrame, task, k) -> pd.DataFrame:
+    sel = pd.Series(True, index=t.index)
+    if task is not None and "task" in t.columns:
+        sel &= t["task"] == task
+    if k is not None:
+        sel &= t["k"] == k
+    return t[sel]
+
+
+def _one(rows: pd.DataFrame, table: str, what: str) -> pd.Series | None:
+    if len(rows) > 1:
+        tests = rows["test"].tolist() if "test" in rows.columns else rows.index.tolist()
+        raise InputError(f"claims: results table {table!r} has {len(rows)} rows of record for "
+                         f"{what} ({tests}); the producing table must mark exactly one")
+    return rows.iloc[0] if len(rows) else None
+
+
+def _test_fields(r: pd.Series, *, scale: str, factor: float = 1.0, conf: bool | None = None
+                 ) -> dict:
+    """The test columns of source row ``r``; ``conf`` None: the interval is kept when it has
+    no conf_method (it comes from the same fit as the p) or its conf_method names the p's unit."""
+    if conf is None:
+        how = r.get("conf_method")
+        conf = not isinstance(how, str) or same_unit(r.get("unit"), how)
+    est = r.get("estimate")
+    lo, hi = (r.get("conf_low"), r.get("conf_high")) if conf else (None, None)
+    scaled = (lambda x: None if missing(x) else factor * float(x))
+    return dict(estimate=scaled(est), scale=scale, conf_low=scaled(lo), conf_high=scaled(hi),
+                conf_method=r.get("conf_method") if conf else None,
+                statistic=r.get("statistic"), df=r.get("df"), p_value=r.get("p_value"),
+                p_method=r.get("p_method"), unit=r.get("unit"), **p_contract(r),
+                _direction=not missing(est) and float(est) > 0)
+
+
+def _absent(claim, task, k, rec: Record, why: str, design: dict | None = None) -> dict:
+    untested = ((design or {}).get("untested") or {}).get(claim)
+    if untested:
+        return _row(claim, task, k, "record", rec.test, rec.table, _chance=untested)
+    return _row(claim, task, k, "record", rec.test, rec.table, _failed=why)
+
+
+# ---- claim builders: each returns row dicts (decisions added by build_claims) ------------------
+def _family_row(claim: str, g: pd.DataFrame, rec: Record, a: float, what: str,
+                role: str = "record") -> dict:
+    """A claim-level row over attributes: the smallest Holm-adjusted p of the family (claim
+    supported when any attribute is), estimate = attributes with adjusted p <= alpha."""
+    p = g["p_value"].to_numpy(float)
+    m = int((~np.isnan(p)).sum())
+    if m == 0:
+        return _row(claim, None, None, role, rec.test, rec.table,
+                    _failed=f"{rec.table}: no attribute has a p-value")
+    adj = (g["p_adjusted"].to_numpy(float) if "p_adjusted" in g.columns else holm(p))
+    i = int(np.nanargmin(adj))
+    c = p_contract(g.iloc[i])
+    lo, hi = c["p_mc_low"], c["p_mc_high"]
+    method = g["p_method"].iloc[i] if "p_method" in g.columns else None
+    n_sig = int(np.nansum(adj <= a))
+    return _row(claim, None, None, role, rec.test, rec.table, estimate=float(n_sig),
+                scale="count", p_value=float(adj[i]),
+                p_method=f"Holm over {m} attributes (smallest adjusted p): {method}",
+                unit=g["unit"].iloc[i] if "unit" in g.columns else None,
+                p_floor=None if missing(c["p_floor"]) else min(1.0, m * float(c["p_floor"])),
+                p_mc_low=None if missing(lo) else min(1.0, m * lo),
+                p_mc_high=None if missing(hi) else min(1.0, m * hi), n_perm=c["n_perm"],
+                _direction=True,
+                _why=f"{n_sig} of {m} attributes {what} (Holm-adjusted p <= alpha)")
+
+
+def _joint_row(t: pd.DataFrame, rec: Record, a: float) -> dict:
+    """The neuron claim's record: the smallest joint max-T p of ``neuron_max_t`` (the
+    permutation maximum over all neurons and attributes; no further adjustment), estimate =
+    attributes whose best neuron has joint p <= alpha."""
+    if "p_fwer_joint" not in t.columns:
+        return _absent("neurons", None, None, rec, f"{rec.table!r} has no p_fwer_joint column "
+                       "(written before the joint max-T): re-run the analysis")
+    pj = t["p_fwer_joint"].to_numpy(float)
+    if not np.isfinite(pj).any():
+        return _absent("neurons", None, None, rec, f"{rec.table!r}: no attribute has a p-value")
+    i = int(np.nanargmin(pj))
+    r = t.iloc[i]
+    own = r.drop(["p_value", "p_mc_low", "p_mc_high"], errors="ignore")
+    if "p_fwer_joint_mc_low" not in r.index:        # no interval of its own: from n_perm
+        own = own.drop("p_floor", errors="ignore")
+    c = p_contract(own.rename({"p_fwer_joint": "p_value", "p_fwer_joint_mc_low": "p_mc_low",
+                               "p_fwer_joint_mc_high": "p_mc_high"}))
+    n_sig = int(np.nansum(pj <= a))
+    method = r.get("p_fwer_joint_method")
+    return _row("neurons", None, None, "record", rec.test, rec.table, estimate=float(n_sig),
+                scale="count", p_value=float(pj[i]),
+                p_method=method if isinstance(method, str) else
+                "Westfall-Young single-step max-T over all neurons x attributes jointly",
+                unit=r.get("unit"), **c, _direction=True,
+                _why=f"{n_sig} of {len(t)} attributes have a neuron beyond the permutation "
+                     "maximum over all neurons and attributes (joint max-T p <= alpha)")
+
+
+def _neurons(tables, design, a) -> list[dict]:
+    rec = record_of("neurons", design)
+    t = tables.get(rec.table)
+    rows = []
+    if t is None or not len(t):
+        rows.append(_absent("neurons", None, None, rec, f"record table {rec.table!r} is not "
+                            "in this run (no permutations of the searchlight?)"))
+    else:
+        rows.append(_joint_row(t, rec, a))
+        rows.append(_family_row("neurons", t, _NEURONS_HOLM, a, "have a neuron beyond the "
+                                "permutation maximum over all neurons", role="supporting"))
+    counts = tables.get("neuron_count_null")
+    for value in ([] if counts is None else sorted(set(counts["count"]))):
+        sup = Record("neuron_count_null", "count", value, f"count_null_{value}_holm")
+        rows.append(_family_row("neurons", counts[counts["count"] == value], sup, a,
+                                f"have more {value} neurons than relabelled emotions give",
+                                role="supporting"))
+    rsa = tables.get("neuron_rsa")
+    if rsa is not None and len(rsa):
+        q = rsa["q_value"].to_numpy(float)
+        n_sig = int(np.nansum(q < STUDY_NEURON_Q))
+        rows.append(_row("neurons", None, None, "study", "study_fdr", "neuron_rsa",
+                         estimate=float(n_sig), scale="count",
+                         p_value=float(np.nanmin(q)),
+                         p_method="the study's q = p N / rank(p) over all neuron x attribute "
+                                  "tests (Kendall normal approximation; pairs as independent), "
+                                  f"counted at its own q < {STUDY_NEURON_Q:g}",
+                         unit=f"pair ({len(rsa)} tests)", p_floor=0.0, _direction=True,
+                         _why=f"{n_sig} of {len(rsa)} neuron x attribute tests with the "
+                              f"study's q < {STUDY_NEURON_Q:g}"))
+    return rows
+
+
+def _importance(tables, design, a) -> list[dict]:
+    rec = record_of("importance", design)
+    t = tables.get(rec.table)
+    if t is None or not len(t):
+        return [_absent("importance", None, None, rec, f"record table {rec.table!r} absent",
+                        design)]
+    g = t[t[rec.column] == rec.value] if rec.column in t.columns else t
+    return [_family_row("importance", g, rec, a, "relate to the human emotion space (Mantel)")]
+
+
+def _whole_model(tables, design, a) -> list[dict]:
+    rec = record_of("whole_model", design)
+    t = tables.get(rec.table)
+    if t is None or not len(t):
+        return [_absent("whole_model", None, None, rec, f"record table {rec.table!r} absent",
+                        design)]
+    r = _one(t[t[rec.column] == rec.value], rec.table, "whole_model")
+    if r is None:
+        return [_absent("whole_model", None, None, rec, f"{rec.table!r} has no row of record")]
+    f = _test_fields(r, scale="tau", conf=same_unit(r.get("unit"), r.get("conf_method")))
+    return [_row("whole_model", None, None, "record", rec.test, rec.table, **f)]
+
+
+def _scale(r: pd.Series) -> tuple[str, float]:
+    if r.get("family") == "binomial":
+        return "log-odds", 1.0
+    outcome = r.get("outcome")
+    if isinstance(outcome, str) and outcome not in ("", "accuracy"):
+        return outcome, 1.0
+    return "points", 100.0
+
+
+def _masking(tables, design, a, task, k) -> list[dict]:
+    rec = record_of("masking", design)
+    t = tables.get(rec.table)
+    if t is None or not len(t):
+        return [_absent("masking", task, k, rec, f"record table {rec.table!r} absent")]
+    g = _at(t, task, k)
+    g = g[(g["effect"] == "fixed") & (g["term"] == "attribute_vs_random")]
+    chosen = g[g[rec.column] == rec.value]
+    r = _one(chosen, rec.table, f"masking, task {task}, k = {k}")
+    others = g[(g["role"] == "record") & (g[rec.column] != rec.value)]
+    if len(others):
+        raise InputError(f"claims: results table {rec.table!r} marks model(s) "
+                         f"{others['model'].tolist()} as record for task {task}, k = {k}, but "
+                         f"the test of record is {rec.value!r}; the producing table must mark "
+                         "exactly one")
+    rows = []
+    if r is None:
+        rows.append(_absent("masking", task, k, rec,
+                            f"the record model {rec.value!r} was not fitted for this k"))
+    else:
+        scale, factor = _scale(r)
+        failed = (f"the record model failed: {r.get('message') or 'no estimate'}"
+                  if r.get("status") == "failed" else None)
+        rows.append(_row("masking", task, k, "record", rec.test, rec.table,
+                         **_test_fields(r, scale=scale, factor=factor),
+                         _failed=failed))
+    for _, o in g[g[rec.column] != rec.value].iterrows():
+        scale, factor = _scale(o)
+        rows.append(_row("masking", task, k, "study" if o["role"] == "study" else "supporting",
+                         str(o["model"]), rec.table,
+                         **_test_fields(o, scale=scale, factor=factor),
+                         _failed="the model failed" if o.get("status") == "failed" else None))
+    vs = tables.get("attribute_vs_null")
+    if vs is not None and len(vs):
+        v = _at(vs, task, k)
+        if len(v):
+            q = v["q_value_bh"].to_numpy(float)
+            i = int(np.nanargmin(q)) if np.isfinite(q).any() else 0
+            pos = v["estimate"].to_numpy(float) > 0
+            n_ok = int(((q <= a) & pos).sum())
+            rows.append(_row("masking", task, k, "supporting", "attribute_vs_null_bh",
+                             "attribute_vs_null", estimate=float(n_ok), scale="count",
+                             p_value=q[i], p_method="smallest BH q over attributes x k: "
+                             + str(v["p_method"].iloc[i]), unit=v["unit"].iloc[i],
+                             p_floor=0.0, _direction=bool(pos[i]),
+                             _why=f"{n_ok} of {len(v)} attribute masks lower accuracy more "
+                                  "than the random masks (BH q <= alpha)"))
+    return rows
+
+
+def _link(tables, design, a, task, k) -> list[dict]:
+    rec = record_of("link", design)
+    t = tables.get(rec.table)
+    if t is None or not len(t):
+        return [_absent("link", task, k, rec, f"record table {rec.table!r} absent", design)]
+    g = _at(t, task, k)
+    r = _one(g[g[rec.column] == rec.value], rec.table, f"link, task {task}, k = {k}")
+    rows = []
+    n_att = _n_attributes(tables, task, k)
+    if r is None and n_att is not None and n_att < LINK_MIN_ATTRIBUTES:
+        rows.append(_row("link", task, k, "record", rec.test, rec.table, _chance=(
+            f"the link is a correlation over attributes and this run masks {n_att} "
+            f"attribute(s) at k = {k}; it needs at least {LINK_MIN_ATTRIBUTES}")))
+    elif r is None:
+        rows.append(_absent("link", task, k, rec, f"{rec.table!r} has no row of record"))
+    else:
+        rows.append(_row("link", task, k, "record", r["test"], rec.table,
+                         **_test_fields(r, scale="r")))
+    for _, o in g[g[rec.column] != rec.value].iterrows():
+        rows.append(_row("link", task, k, "study" if o["role"] == "study" else "supporting",
+                         o["test"], rec.table, **_test_fields(o, scale="r")))
+    return rows
+
+
+LINK_MIN_ATTRIBUTES = 3   # emostat.analysis.masking.link tests nothing over fewer attributes
+
+
+def _n_attributes(tables, task, k) -> int | None:
+    """Attribute masks of the run at (task, k), from ``attribute_vs_null`` (None: unknown)."""
+    vs = tables.get("attribute_vs_null")
+    if vs is None or not len(vs) or "attribute" not in vs.columns:
+        return None
+    return int(_at(vs, task, k)["attribute"].nunique())
+
+
+def _above_chance(tables, design, a, task) -> list[dict]:
+    rec = record_of("above_chance", design)
+    t = tables.get(rec.table)
+    g = None if t is None else t[t["task"] == task]
+    if g is None or not len(g):
+        return [_absent("above_chance", task, None, rec, f"{rec.table!r} has no row for it")]
+    r = g.iloc[0]
+    return [_row("above_chance", task, None, "record", rec.test, rec.table,
+                 estimate=float(r["accuracy"]), scale="proportion", p_value=r["p_value"],
+                 p_method=r["p_method"], unit=f"item ({int(r['n_items'])})", p_floor=0.0,
+                 _direction=bool(r["accuracy"] > r["chance"]),
+                 _why=f"accuracy {r['accuracy']:.3f} against chance {r['chance']:.3f}")]
+
+
+def _chance_reasons(tables, tasks) -> dict:
+    t = tables.get("task_chance")
+    if t is None or not len(t):
+        return {}
+    return {r["task"]: (f"task {r['task']!r} is not above chance ({r['reason']}): its masking "
+                        "effects are not interpretable")
+            for _, r in t.iterrows() if r["task"] in tasks and not bool(r["interpretable"])}
+
+
+# ---- the table -------------------------------------------------------------------------------
+def build_claims(tables: dict[str, pd.DataFrame], design: dict) -> pd.DataFrame:
+    """The claims table (schema ``claims``) of a run's results ``tables``.
+
+    ``design``: ``kind`` (``reproduction`` | ``experiment``), ``alpha`` (None: .05),
+    ``headline_k`` (declared, or None), ``ks`` (the run's ks) and ``tasks`` (None: the
+    reproduction's one unnamed task; ``[]``: no tasks, e.g. an activations-only run).
+    Exactly one ``record`` row per claim x task x k; two rows of record in a source table are
+    an :class:`~emostat.errors.InputError` naming that table.
+    """
+    a = alpha(design)
+    hk = headline_k(design)
+    ks = sorted(int(k) for k in (design.get("ks") or []))
+    tasks = design.get("tasks")
+    task_list = [None] if tasks is None else list(tasks)
+    rows = _neurons(tables, design, a) + _importance(tables, design, a)
+    if design.get("kind") == "experiment":
+        for task in task_list:
+            rows += _above_chance(tables, design, a, task)
+    at_chance = _chance_reasons(tables, task_list)
+    for task in task_list:
+        for k in ks:
+            for claim, fn in (("masking", _masking), ("link", _link)):
+                if task in at_chance:
+                    rows.append(_row(claim, task, k, "record", record_of(claim, design).test,
+                                     "task_chance", _chance=at_chance[task]))
+                else:
+                    rows += fn(tables, design, a, task, k)
+    rows += _whole_model(tables, design, a)
+    rows += [_row(g.pop("claim"), None, None, g.pop("role"), g.pop("test"),
+                  g.pop("source_table"), **g) for g in geometry_claim_rows(tables, a)]
+    for r in rows:
+        decision, reason = decide(r["p_value"], alpha=a, p_floor=r["p_floor"],
+                                  p_mc_low=r["p_mc_low"], p_mc_high=r["p_mc_high"],
+                                  in_direction=r.pop("_direction", True),
+                                  failed=r.pop("_failed", None), at_chance=r.pop("_chance", None))
+        why = r.pop("_why", None)
+        r.update(alpha=a, headline=r["k"] is None or r["k"] == hk, decision=decision,
+                 reason=f"{why}; {reason}" if why and decision not in ("failed", "not tested")
+                 else reason)
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    rec = out[out["role"] == "record"]
+    dup = rec.duplicated(["claim", "task", "k"], keep=False)
+    if dup.any():
+        keys = rec[dup][["claim", "task", "k"]].values.tolist()
+        raise InputError(f"claims: more than one row of record for {keys}")
+    return _typed(out)
+
+
+def _typed(out: pd.DataFrame) -> pd.DataFrame:
+    floats = ["estimate", "conf_low", "conf_high", "statistic", "df", "p_value", "p_floor",
+              "p_mc_low", "p_mc_high", "alpha"]
+    out[floats] = out[floats].apply(pd.to_numeric, errors="coerce").astype(float)
+    for c in ("k", "n_perm"):
+        out[c] = pd.array([None if missing(x) else int(x) for x in out[c]], dtype="Int64")
+    for c in ("claim", "task", "role", "test", "source_table", "scale", "conf_method",
+              "p_method", "unit", "decision", "reason"):
+        out[c] = out[c].map(lambda x: None if missing(x) and not isinstance(x, str) else str(x))
+    out["headline"] = out["headline"].astype(bool)
+    return out
+
+
+def claim_decisions(claims: pd.DataFrame) -> pd.DataFrame:
+    """The record rows only: one decision per claim x task x k."""
+    return claims[claims["role"] == "record"].reset_index(drop=True)

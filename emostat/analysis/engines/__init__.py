@@ -1,0 +1,1 @@
+"""Statistical engines: Kendall tau, sign bit-planes, Mantel, mixed models, bootstrap, sign flips, multiplicity and the p contract. Import nothing else from the analysis."""

@@ -1,0 +1,187 @@
+"""Claims rows of the layer-wise geometry (docs/geometry.md): ``layer_rsa``, ``pc_attribute``,
+``probe`` and ``steering``, each from the ``role == "record"`` rows of its results table.
+
+Tests of record, fixed before the data are seen:
+
+- ``layer_rsa``: the max-over-layers Mantel row of the mean similarity RDM
+  (``geometry_layer_rsa``, attribute ``similarity``) where the space has one; otherwise Holm
+  over the attributes' max-over-layers rows (the smallest adjusted p; estimate = attributes
+  with adjusted p <= alpha). The attributes' family is a supporting row when similarity is
+  the record.
+- ``pc_attribute``: Holm over the attributes' PC1 max-over-layers rows (``geometry_pca``); PC2
+  is a supporting family. The sign of a PC is a convention, so any direction counts.
+- ``probe``: the ridge probe's max-over-layers row (``geometry_probes``); claimed direction:
+  accuracy above chance (1 / number of classes).
+- ``steering``: the dose model's ``concept_scale`` term (``geometry_steering_test``, model
+  ``dose``); claimed direction: concept vectors raise the target more than random ones.
+
+The intervals of the selected layer (Fisher z, Clopper-Pearson) ignore the selection over
+layers that the max-over-layers p accounts for, so the claims rows of ``layer_rsa``,
+``pc_attribute`` and ``probe`` carry no interval; the source tables keep them. Each function
+returns plain row dicts (claim, role, test, source_table and the test columns, with the private
+keys ``_direction``, ``_failed``, ``_why``, ``_chance`` that :func:`build_claims` consumes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emostat import io
+from emostat.analysis.engines.pcontract import holm, missing, p_contract
+
+CLAIMS = ("layer_rsa", "pc_attribute", "probe", "steering")
+RECORD_TABLES = {"layer_rsa": "geometry_layer_rsa", "pc_attribute": "geometry_pca",
+                 "probe": "geometry_probes", "steering": "geometry_steering_test"}
+# a collected run's geometry (emostat.collect.geometry_stage): <run>/geometry/<name>.parquet
+FOLDER = "geometry"
+TABLES = ("geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
+          "geometry_probes")
+STEERING_TABLES = ("geometry_steering", "geometry_steering_test")
+
+
+def run_geometry_tables(run_dir) -> dict[str, pd.DataFrame]:
+    """The geometry tables of a collected run (``<run>/geometry/``), by name; {} without."""
+    folder = Path(run_dir) / FOLDER
+    return {name: io.read_table(folder / f"{name}.parquet", dataset=name)
+            for name in TABLES + STEERING_TABLES if (folder / f"{name}.parquet").exists()}
+
+
+def has_geometry(tables: dict) -> bool:
+    """Whether the run computed the geometry (any of its record tables is present)."""
+    return any(tables.get(t) is not None for t in RECORD_TABLES.values())
+
+
+def record_rows(t: pd.DataFrame | None) -> pd.DataFrame:
+    """The ``role == "record"`` rows of a geometry table (empty when absent)."""
+    if t is None or not len(t) or "role" not in t.columns:
+        return pd.DataFrame()
+    return t[t["role"] == "record"]
+
+
+def test_columns(r: pd.Series, scale: str, *, conf: bool) -> dict:
+    """The test columns of one record row (interval only where ``conf``)."""
+    def num(x):
+        return None if missing(x) else float(x)
+
+    return dict(estimate=num(r.get("estimate")), scale=scale,
+                conf_low=num(r.get("conf_low")) if conf else None,
+                conf_high=num(r.get("conf_high")) if conf else None,
+                conf_method=r.get("conf_method") if conf else None,
+                statistic=num(r.get("statistic")), df=num(r.get("df")),
+                p_value=num(r.get("p_value")), p_method=r.get("p_method"), unit=r.get("unit"),
+                **p_contract(r))
+
+
+def family(claim: str, g: pd.DataFrame, test: str, table: str, alpha: float, what: str,
+           role: str, label: str = "attribute") -> dict:
+    """A claim-level row over a family of record rows: Holm over them, the smallest adjusted
+    p; estimate = members with adjusted p <= alpha (scale ``count``)."""
+    p = g["p_value"].to_numpy(float) if len(g) else np.array([])
+    m = int((~np.isnan(p)).sum())
+    if m == 0:
+        return dict(claim=claim, role=role, test=test, source_table=table,
+                    _failed=f"{table}: no {label} has a max-over-layers p-value")
+    adj = holm(p)
+    i = int(np.nanargmin(adj))
+    c = p_contract(g.iloc[i])
+    n_sig = int(np.nansum(adj <= alpha))
+    best = g.iloc[i]
+    scale = lambda x: None if missing(x) else min(1.0, m * float(x))  # noqa: E731
+    return dict(claim=claim, role=role, test=test, source_table=table, estimate=float(n_sig),
+                scale="count", p_value=float(adj[i]),
+                p_method=f"Holm over {m} {label}s (smallest adjusted p): {best['p_method']}",
+                unit=best.get("unit"), p_floor=scale(c["p_floor"]),
+                p_mc_low=scale(c["p_mc_low"]), p_mc_high=scale(c["p_mc_high"]),
+                n_perm=c["n_perm"], _direction=True,
+                _why=f"{n_sig} of {m} {label}s {what} (Holm-adjusted p <= alpha; smallest at "
+                     f"{best[label]}, layer {int(best['layer'])})")
+
+
+def layer_rsa_rows(tables: dict, alpha: float) -> list[dict]:
+    table = RECORD_TABLES["layer_rsa"]
+    rec = record_rows(tables.get(table))
+    if not len(rec):
+        return [dict(claim="layer_rsa", role="record", test="max_over_layers",
+                     source_table=table, _failed=f"{table!r} has no rows of record")]
+    sim = rec[rec["attribute"] == "similarity"]
+    attrs = rec[rec["attribute"] != "similarity"]
+    rows = []
+    what = "have a layer whose concept RDM follows theirs beyond the max-over-layers null"
+    if len(sim):
+        r = sim.iloc[0]
+        rows.append(dict(claim="layer_rsa", role="record", test="max_over_layers",
+                         source_table=table, **test_columns(r, "rho", conf=False),
+                         _direction=not missing(r["estimate"]) and float(r["estimate"]) > 0,
+                         _why=f"best layer {int(r['layer'])} of the concept RDM against the "
+                              "mean human dissimilarities"))
+    if len(attrs):
+        rows.append(family("layer_rsa", attrs, "max_over_layers_holm", table, alpha, what,
+                           role="supporting" if len(sim) else "record"))
+    return rows
+
+
+def pc_attribute_rows(tables: dict, alpha: float) -> list[dict]:
+    table = RECORD_TABLES["pc_attribute"]
+    rec = record_rows(tables.get(table))
+    rows = []
+    for comp, role in (("PC1", "record"), ("PC2", "supporting")):
+        g = rec[rec["component"] == comp] if len(rec) else rec
+        if role == "supporting" and not len(g):
+            continue
+        rows.append(family("pc_attribute", g, f"max_over_layers_{comp.lower()}_holm", table,
+                           alpha, f"follow {comp} of the concept vectors beyond the "
+                           "max-over-layers null", role=role))
+    return rows
+
+
+def probe_rows(tables: dict, alpha: float) -> list[dict]:
+    table = RECORD_TABLES["probe"]
+    rec = record_rows(tables.get(table))
+    if not len(rec):
+        return [dict(claim="probe", role="record", test="max_over_layers", source_table=table,
+                     _failed=f"{table!r} has no row of record")]
+    r = rec.iloc[0]
+    chance = float(r["chance"]) if "chance" in r and not missing(r["chance"]) else 0.0
+    ctrl = r.get("control_accuracy")
+    est = r.get("estimate")
+    why = (f"best layer {int(r['layer'])}: out-of-fold accuracy {float(est):.3f} against "
+           f"chance {chance:.3f}" + ("" if missing(ctrl) else f", control task {float(ctrl):.3f}")
+           if not missing(est) else None)
+    return [dict(claim="probe", role="record", test="max_over_layers", source_table=table,
+                 **test_columns(r, "proportion", conf=False),
+                 _direction=not missing(est) and float(est) > chance, _why=why)]
+
+
+def steering_rows(tables: dict, alpha: float) -> list[dict]:
+    table = RECORD_TABLES["steering"]
+    t = tables.get(table)
+    if t is None or not len(t):
+        why = ("no steering table: steering scores a decoder's next-token choice (an encoder "
+               "has none)")
+        return [dict(claim="steering", role="record", test="steering_dose",
+                     source_table=table, _chance=why)]
+    rec = record_rows(t)
+    if not len(rec):
+        return [dict(claim="steering", role="record", test="steering_dose",
+                     source_table=table, _failed=f"{table!r} has no row of record")]
+    r = rec.iloc[0]
+    failed = (f"the dose model failed: {r.get('message') or 'no estimate'}"
+              if r.get("status") == "failed" or missing(r.get("estimate")) else None)
+    est = r.get("estimate")
+    return [dict(claim="steering", role="record", test=str(r.get("test") or "steering_dose"),
+                 source_table=table, **test_columns(r, "delta_logp", conf=True),
+                 _direction=not missing(est) and float(est) > 0, _failed=failed,
+                 _why=(f"concept vectors change the target's log-probability by "
+                       f"{float(est):.3g} per unit of scale more than random directions at "
+                       f"layer {int(r['layer'])}" if not missing(est) else None))]
+
+
+def geometry_claim_rows(tables: dict, alpha: float) -> list[dict]:
+    """Every geometry claims row of a run (none when the run has no geometry tables)."""
+    if not has_geometry(tables):
+        return []
+    return (layer_rsa_rows(tables, alpha) + pc_attribute_rows(tables, alpha)
+            + probe_rows(tables, alpha) + steering_rows(tables, alpha))

@@ -1,0 +1,1 @@
+"""The human concept space: attribute means, appraisal PCA, RDMs, importance, ICC."""

@@ -1,0 +1,241 @@
+"""``analyse_run``: the analysis of an ``emostat collect`` run, written to ``<out>/results/``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emostat import io
+from emostat.analysis.claims.table import build_claims, make_design
+from emostat.analysis.geometry.claims import run_geometry_tables
+from emostat.analysis.pipelines.runspace import importance_tables, run_space, untested_claims
+from emostat.analysis.neurons.selection import mask_selection
+from emostat.analysis.pipelines.steps import (RESULTS, human_tables, link_tables, masking_tables,
+                                    searchlight_tables, write_results)
+from emostat.checks import child_seeds, log, package_versions
+from emostat.constants import K_VALUES
+from emostat.errors import InputError
+from emostat.integrity import check_run
+
+
+def _by_task(fn, per_task: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Run ``fn(task, accuracy)`` per task and stack the results with a leading task column."""
+    parts = []
+    for task, acc in per_task.items():
+        df = fn(task, acc)
+        if df is not None and len(df):
+            parts.append(df.drop(columns="task", errors="ignore").assign(task=task))
+    if not parts:
+        return pd.DataFrame()
+    df = pd.concat(parts, ignore_index=True)
+    return df[["task"] + [c for c in df.columns if c != "task"]]
+
+
+def check_out_dir(out: Path, run_dir: Path) -> None:
+    """Refuse an ``--out`` folder whose ``results/`` holds the analysis of another run.
+
+    Re-analysing the same run into the same folder replaces its tables (the run is identified
+    by the resolved ``run_dir`` recorded in ``results/provenance.json``); a folder with results
+    of another run, or results without provenance, is an error naming both.
+    """
+    res = Path(out) / RESULTS
+    if not res.is_dir() or not any(res.iterdir()):
+        return
+    prov_path = res / "provenance.json"
+    try:
+        prov = json.loads(prov_path.read_text())
+    except (OSError, ValueError):
+        raise InputError(f"{res}: holds results without a readable provenance.json; choose an "
+                         "empty --out folder") from None
+    theirs = prov.get("run_dir") or prov.get("source")
+    if theirs != str(Path(run_dir).resolve()):
+        raise InputError(f"{res}: holds the results of {theirs!r}, not of {str(run_dir)!r}; "
+                         "choose another --out folder (nothing was written)")
+
+
+def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
+                n_perm: int = 10_000, quiet: bool = False,
+                searchlight: dict | None = None) -> dict[str, Path]:
+    """Analyse an ``emostat collect`` run and write ``<out>/results/*.parquet``.
+
+    ``out`` defaults to ``run_dir`` (tables in ``run_dir/results``, replaced). Another folder
+    keeps earlier analyses: it is created, and refused when its ``results/`` holds another run's
+    analysis (:func:`check_out_dir`). ``searchlight``: options of :func:`searchlight_tables`.
+
+    The human side is the run's concept space (default the study's, ``data/spaces/study/``), so
+    attribute importance and the whole-model RSA have Mantel p-values but no participant
+    bootstrap. Masking tables gain a ``task`` key (binary, choice, generate). ``n_boot`` is
+    accepted for symmetry with :func:`reproduce` and recorded.
+    """
+    from emostat.analysis.masking import experiment as ex
+    from emostat.analysis.neurons.activations import load_activation_array
+    from emostat.analysis.human.humanspace import load_shipped_human
+    from emostat.analysis.neurons.wholemodel import whole_model_rsa
+
+    t0 = time.perf_counter()
+    run_dir = Path(run_dir)
+    manifest = check_run(run_dir)      # every planned file present, unchanged (emostat.integrity)
+    out = run_dir if out is None else Path(out)
+    check_out_dir(out, run_dir)
+    if manifest.get("activations_only"):
+        return _analyse_activations_only(run_dir, manifest, out=out, seed=seed, n_perm=n_perm,
+                                         quiet=quiet, searchlight=searchlight)
+    if not (run_dir / "accuracy.parquet").exists():
+        raise InputError(f"{run_dir}: not a finished `emostat collect` run "
+                         "(no accuracy.parquet); run or resume `emostat collect` first")
+    space = run_space(manifest)
+    human = load_shipped_human(space)
+    attr_rdms = human.attribute_rdms
+    s = child_seeds(seed, 5)
+    tables: dict[str, pd.DataFrame] = {}
+
+    log(f"human space {space.name!r} ({space.n_concepts} concepts x {space.n_attributes} "
+        "attributes) ...", quiet)
+    tables.update(importance_tables(human, space, n_perm=n_perm, seed=s[0], quiet=quiet))
+    tables.update(human_tables(human))
+
+    log("neuron searchlight RSA ...", quiet)
+    A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations",
+                                                                concepts=space.concepts)
+    accuracy = io.read_table(run_dir / "accuracy.parquet", dataset="accuracy")
+    ks = sorted(set(accuracy["k"].dropna().astype(int)))
+    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks, seed=s[3],
+                                     **(searchlight or {})))
+    if (run_dir / "conditions.parquet").exists():
+        sel = mask_selection(io.read_table(run_dir / "conditions.parquet"), tables["neuron_rsa"])
+        tables["mask_selection"] = sel
+        if not sel["identical"].all():
+            log(f"warning: {int((~sel['identical']).sum())} of {len(sel)} collected attribute "
+                "masks differ from this analysis's top-k neurons (table mask_selection)", False)
+
+    log("masking statistics ...", quiet)
+    inference = io.read_table(run_dir / "inference", dataset="inference")
+    tables["baseline_accuracy"] = ex.baseline_accuracy(inference)
+    tables["task_chance"] = ex.task_chance(inference)
+    answers = set(tables["task_chance"].loc[tables["task_chance"]["interpretable"], "task"])
+    for _, row in tables["task_chance"].iterrows():
+        if not row["interpretable"]:
+            log("  " + ex.chance_statement(row), quiet)
+    # tasks at chance are left out of the causal tests (said in task_chance and the summary)
+    per_task = {t: a for t, a in ex.split_tasks(accuracy).items() if t in answers}
+    importance = (tables["attribute_importance"].set_index("attribute")["estimate"]
+                  if "attribute_importance" in tables else None)
+    n_items = inference[inference["condition"] == "none"].groupby("task")["item_id"].nunique()
+    masked = {t: masking_tables(a, importance, seed=s[1], n_perm=n_perm, quiet=quiet,
+                                n_items=int(n_items.get(t, 0)) or None)
+              for t, a in per_task.items()}
+    for name in (next(iter(masked.values())) if masked else []):
+        tables[name] = _by_task(lambda t, _a, n=name: masked[t][n], per_task)
+    linked = {t: link_tables(a, importance, seed=s[4], n_perm=n_perm)
+              for t, a in per_task.items()} if importance is not None else {}
+    for name in (next(iter(linked.values())) if linked else []):
+        tables[name] = _by_task(lambda t, _a, n=name: linked[t][n], per_task)
+    if per_task:
+        tables["random_null"] = _by_task(lambda t, a: ex.random_null(a, t), per_task)
+        log("  item-level models ...", quiet)
+        items, items_glance = ex.item_models(inference[inference["task"].isin(answers)])
+        for name, part in (("masking_mixed_model", items), ("masking_mixed_glance",
+                                                            items_glance)):
+            if len(part):
+                tables[name] = pd.concat([tables.get(name), part], ignore_index=True)
+        tables["masking_mixed_model"] = _one_record(tables.get("masking_mixed_model"))
+        # knowledge or answer bias: per-condition calibration, answer shares, the study's t
+        # against the shared random pool (emostat.analysis.masking.bias)
+        from emostat.analysis.masking.bias import bias_tables
+
+        tables.update(bias_tables(inference, space.concepts, tasks=answers, n_perm=n_perm,
+                                  seed=child_seeds(seed, 6)[5]))
+    if (inference["task"] == "generate").any():
+        from emostat.space import load_space
+
+        stim = space.stimuli if space.stimuli is not None else load_space("study").stimuli
+        tables["generation_examples"] = ex.generation_examples(inference, stim)
+
+    if human.mean_rdm is not None:
+        log("whole-model RSA ...", quiet)
+        tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
+                                                    n_boot=0, n_perm=n_perm, seed=s[2])
+
+    tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
+    config = manifest.get("config") or {}
+    design = make_design("experiment", ks, headline_k=config.get("headline_k"),
+                         alpha=config.get("alpha"), tasks=list(tables["task_chance"]["task"]),
+                         untested=untested_claims(space))
+    tables["claims"] = build_claims(tables, design)
+    prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
+                         n_boot=n_boot, n_perm=n_perm, ks=ks, claims_design=design,
+                         space=space.provenance(),
+                         model=manifest.get("model", {}), collect_manifest=manifest,
+                         package_versions=package_versions())
+    paths = write_results(tables, out, prov)
+    if not quiet:
+        from emostat.console import headline
+
+        print(headline(tables["claims"]))
+        print(f"\nresults: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
+    return paths
+
+
+def _one_record(mm: pd.DataFrame | None) -> pd.DataFrame | None:
+    """One test of record per task and k: where the item-level GLMM (items and masks crossed)
+    was attempted, the prompt-level mask model becomes supplementary (role ``extra``)."""
+    if mm is None or not len(mm) or "model" not in mm.columns:
+        return mm
+    # wherever the item GLMM was attempted it is the record, fitted or failed (a failed
+    # record is a failed claim, never another model's verdict)
+    ok = mm[mm["model"] == "item_glmm"]
+    keys = set(zip(ok["task"], ok["k"]))
+    has_items = np.array([(t, k) in keys for t, k in zip(mm["task"], mm["k"])], dtype=bool)
+    demote = (mm["role"] == "record") & (mm["model"] != "item_glmm") & has_items
+    return mm.assign(role=mm["role"].mask(demote, "extra"))
+
+
+def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed: int,
+                              n_perm: int, quiet: bool,
+                              searchlight: dict | None = None) -> dict[str, Path]:
+    """:func:`analyse_run` for a run collected without tasks (``--activations-only``): the human
+    tables, the neuron searchlight and the whole-model RSA; no masking, no inference tables."""
+    from emostat.analysis.neurons.activations import load_activation_array
+    from emostat.analysis.human.humanspace import load_shipped_human
+    from emostat.analysis.neurons.wholemodel import whole_model_rsa
+
+    t0 = time.perf_counter()
+    log("tasks were off in this run (activations only): searchlight and RSA, no masking", quiet)
+    space = run_space(manifest)
+    human = load_shipped_human(space)
+    s = child_seeds(seed, 4)
+    tables: dict[str, pd.DataFrame] = {}
+    tables.update(importance_tables(human, space, n_perm=n_perm, seed=s[0], quiet=quiet))
+    tables.update(human_tables(human))
+    A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations",
+                                                                concepts=space.concepts)
+    n = int(sum(layer_sizes))
+    ks = sorted({int(round(k * n)) if isinstance(k, float) else int(k)
+                 for k in (manifest.get("config") or {}).get("ks") or []} - {0}) or [
+        k for k in K_VALUES if k <= n]
+    tables.update(searchlight_tables(A, layer_sizes, human.attribute_rdms, ks, seed=s[3],
+                                     **(searchlight or {})))
+    if human.mean_rdm is not None:
+        tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
+                                                    n_boot=0, n_perm=n_perm, seed=s[2])
+    tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
+    config = manifest.get("config") or {}
+    design = make_design("experiment", ks, alpha=config.get("alpha"), tasks=[],
+                         untested=untested_claims(space))
+    tables["claims"] = build_claims(tables, design)
+    prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
+                         n_boot=0, n_perm=n_perm, ks=ks, activations_only=True,
+                         claims_design=design, space=space.provenance(),
+                         model=manifest.get("model", {}), collect_manifest=manifest,
+                         package_versions=package_versions())
+    paths = write_results(tables, out, prov)
+    if not quiet:
+        from emostat.console import headline
+
+        print(headline(tables["claims"]))
+    log(f"results: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)", quiet)
+    return paths
