@@ -222,11 +222,14 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside.
     "geometry_probes": [("layer", I), ("depth", F), ("control_accuracy", F), ("chance", F),
                         ("scale", S)] + _GEOM,
-    # item x vector x scale of the steering grid (kind concept | random).
+    # item x vector x scale x target word of the steering grid (kind concept | random_manifold
+    # | random_isotropic; matched = a concept's vector on its own word).
     "geometry_steering": [("layer", I), ("item", S), ("vector", S), ("kind", S),
-                          ("target", S), ("scale", F), ("delta_logp", F), ("delta_choice", I)],
-    # mixed models of the steering grid: dose (record), at_scale, choice_at_scale; scale = the
-    # steering scale of an at_scale row (null for the dose model).
+                          ("target", S), ("matched", B), ("scale", F), ("delta_logp", F),
+                          ("delta_choice", I)],
+    # mixed models of the steering grid (emostat.analysis.geometry.steering): specificity
+    # (record), component, vs_random, at_scale, choice_at_scale; scale = the steering scale of
+    # an at_scale row (null for the slope models).
     "geometry_steering_test": [("layer", I), ("model", S), ("term", S), ("status", S),
                                ("scale", F)] + _GEOM,
 }
@@ -363,6 +366,27 @@ def _max_t_v2(df):
 
 VERSIONS["neuron_max_t"] = 2
 UPGRADES[("neuron_max_t", 1)] = _max_t_v2
+
+
+def _steering_v2(df):
+    """geometry_steering 1 -> 2: v1 scored each direction on one target only (a concept's
+    vector on its own word, a random direction on a drawn concept's word) and its random
+    directions were isotropic Gaussian; the mismatched cells do not exist."""
+    kind = df["kind"].replace({"random": "random_isotropic"})
+    return df.assign(kind=kind, matched=(kind == "concept") & (df["vector"] == df["target"]))
+
+
+def _steering_test_v2(df):
+    """geometry_steering_test 1 -> 2: v1's record was the dose model of concept vectors against
+    isotropic random directions (one shared vector variance); kept as a supporting row, so a
+    v1 table has no specificity test of record."""
+    return df.assign(role=df["role"].replace({"record": "supporting"}))
+
+
+VERSIONS["geometry_steering"] = 2
+UPGRADES[("geometry_steering", 1)] = _steering_v2
+VERSIONS["geometry_steering_test"] = 2
+UPGRADES[("geometry_steering_test", 1)] = _steering_test_v2
 
 
 def version(name: str) -> int:

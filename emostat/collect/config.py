@@ -42,8 +42,9 @@ BACKENDS = ("local", "ray")
 CHOICE_PROMPTS = ("short", "options")
 REPRESENTATIONS = ("zero_shot", "prompt_tuning")
 PT_FIELDS = ("representation", "pt_tokens", "pt_steps", "pt_lr", "pt_seeds")
-GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_per_concept",
-                   "geometry_probe_layers", "geometry_probe_perm", "geometry_perm")
+GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_isotropic",
+                   "geometry_per_concept", "geometry_probe_layers", "geometry_probe_perm",
+                   "geometry_perm")
 DTYPES = ("float32", "bfloat16", "float16")
 KERNELS = ("onednn", "torch")          # emostat.collect.fastcpu (no torch import here)
 QUANTIZE = ("none", "int8")
@@ -206,7 +207,8 @@ class CollectConfig:
     ray_actors: int = 2
     geometry: bool = True
     geometry_items: int = 27
-    geometry_random: int = 5
+    geometry_random: int = 20         # steering: random directions on the data manifold
+    geometry_isotropic: int = 5       # steering: isotropic Gaussian directions (off it)
     geometry_per_concept: int | None = None
     geometry_probe_layers: int | None = 10
     geometry_probe_perm: int = 199
@@ -326,8 +328,10 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
         v = getattr(cfg, key)
         c(isinstance(v, int) and not isinstance(v, bool) and v >= 1, where, key,
           f"expected a positive integer, got {v!r}")
-    c(isinstance(cfg.n_random_draws, int) and cfg.n_random_draws >= 0, where, "n_random_draws",
-      f"expected an integer >= 0, got {cfg.n_random_draws!r}")
+    for key in ("n_random_draws", "geometry_isotropic"):
+        v = getattr(cfg, key)
+        c(isinstance(v, int) and not isinstance(v, bool) and v >= 0, where, key,
+          f"expected an integer >= 0, got {v!r}")
     c(cfg.items_per_emotion is None or (isinstance(cfg.items_per_emotion, int)
                                         and cfg.items_per_emotion >= 1),
       where, "items_per_emotion", f"expected a positive integer, got {cfg.items_per_emotion!r}")
