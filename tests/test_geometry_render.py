@@ -59,6 +59,7 @@ def geometry_tables(seed: int, n_layers: int) -> dict[str, pd.DataFrame]:
                          for i in range(8) for v, kind in vecs for w in range(4)
                          for s in (0.25, 0.5, 1.0)])
     rows["layer"] = n_layers // 2
+    rows["matched"] = (rows["kind"] == "concept") & (rows["vector"] == rows["target"])
     test = steering_test(rows)
     test.insert(0, "layer", n_layers // 2)
     return {"geometry_layer_rsa": g.layer_rsa(g.concept_rdms(V), human, n_perm=99),
