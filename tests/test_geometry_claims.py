@@ -151,6 +151,9 @@ def test_steering_specificity_row_and_failures():
     bad = _claims("steering", geometry_steering_test=_steer(
         status="failed", message="deviance must contain finite real values")).iloc[0]
     assert bad["decision"] == "failed" and "deviance must contain" in bad["reason"]
+    sing = _claims("steering", geometry_steering_test=_steer(
+        status="singular", message="singular: dropped (1 | item) (variance 0)")).iloc[0]
+    assert sing["decision"] == "supported" and "fit singular: dropped (1 | item)" in sing["reason"]
     old = _steer()
     old.loc[old.role == "record", "role"] = "supporting"             # a v1 table, upgraded
     v1 = _claims("steering", geometry_steering_test=old).iloc[0]

@@ -268,7 +268,8 @@ PROFILES: dict[str, dict] = {
     # Geometry stage (8 steering items x 32 vectors x 3 scales, 405 stimuli, 10 probed layers,
     # 199 shuffles): 106 s measured at load 4-5, 1-thread matmul 35-54 GFLOPS (residuals 62 s,
     # probes 13 s, steering 29 s); the quick profile's (108 stimuli, 6 items): 28 s inside
-    # `emostat run --quick` at load 2-3, 50 GFLOPS (49 s alone at 45-69 GFLOPS).
+    # `emostat run --quick` at load 2-3, 50 GFLOPS (49 s alone at 45-69 GFLOPS). Since Dec 7
+    # the grid has 52 directions (20 on the manifold, 5 isotropic): steering 1.34 x the above.
     "default": {"tasks": ["choice"], "items_per_emotion": None, "n_folds": 3, "ks": [0.05],
                 "n_random_draws": 20, "chat": False, "workers": 2, "items_per_shard": 27,
                 "conditions_per_shard": 17, "geometry_items": 8},
