@@ -44,22 +44,13 @@ import torch
 from scipy import stats
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path[:0] = [str(HERE.parent / "tests"), str(HERE)]
 
 WORDS = ["joy", "fear", "anger", "happy", "sad", "admiration", "surprise", "positive"]
 VOCAB = ("the a i you she he it was is this my friend when after today won lost game dog rain "
          "sun day night gift letter old home work").split()
 V1_DOSE = ("delta_logp ~ scale + concept_scale + (0 + scale | item) "
            "+ (0 + scale | vector)")
-
-
-def gflops(n=1024, repeats=5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    t = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9
 
 
 def null_space(seed, n_concepts=8, per=5):
@@ -135,6 +126,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     os.environ.setdefault("CI", "true")
+    from bench_geometry import gflops   # the same 1-thread matmul probe
+
     load0, mm = os.getloadavg(), gflops()
     t0 = time.perf_counter()
     null = [replicate(r, 0.0, extra=r < a.extra) for r in range(a.null)]
