@@ -186,7 +186,8 @@ def test_cli_geometry_options():
     from emostat.cli import build_parser
 
     a = build_parser().parse_args(["geometry", "--out", "x", "--quick", "--scales", "0.5,1",
-                                   "--n-random", "3"])
+                                   "--n-random", "3", "--n-isotropic", "2"])
+    assert (a.n_random, a.n_isotropic) == (3, 2)
     assert a.func.__name__ == "_cmd_geometry" and a.quick and a.scales == "0.5,1"
 
 
