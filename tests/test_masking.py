@@ -138,7 +138,7 @@ def _toy_accuracy(draws=1):
                     rows.append(("m", e, s, "attribute", a, k, None, rng.uniform(0.5, 0.8)))
                     for dr in range(draws):
                         rows.append(("m", e, s, "random", a, k, dr, rng.uniform(0.6, 0.9)))
-    df = pd.DataFrame(rows, columns=["model", "emotion", "template", "condition", "attribute",
+    df = pd.DataFrame(rows, columns=["model", "concept", "template", "condition", "attribute",
                                      "k", "draw", "accuracy"])
     df["k"] = df["k"].astype("Int64")
     df["draw"] = df["draw"].astype("Int64")
@@ -161,8 +161,8 @@ def test_acc_diff_mean_over_draws_and_per_draw():
     per = acc_diff(acc, per_draw=True)
     assert len(per) == 4 * len(d)
     # the mean over draws of the per-draw diffs is the diff against the mean random accuracy
-    m = per.groupby(["emotion", "template", "attribute", "k"])["diff"].mean()
-    dd = d.set_index(["emotion", "template", "attribute", "k"])["diff"]
+    m = per.groupby(["concept", "template", "attribute", "k"])["diff"].mean()
+    dd = d.set_index(["concept", "template", "attribute", "k"])["diff"]
     np.testing.assert_allclose(m.loc[dd.index], dd, atol=1e-15)
 
 
@@ -174,7 +174,7 @@ def test_acc_diff_missing_condition():
 
 def test_paired_tests_vs_scipy_and_pingouin():
     d = acc_diff(_toy_accuracy())
-    res = paired_tests(d, ["k", "emotion"])
+    res = paired_tests(d, ["k", "concept"])
     assert len(res) == 4 and (res["n"] == 6).all()
     for _, r in res.iterrows():
         # estimate = random − attribute = −ACC.diff; H1 "greater" = the study's "less"
@@ -210,7 +210,7 @@ def test_shared_random_draws_pair_in_memory():
     copies = pd.concat([acc[acc.condition != "random"], rnd,
                         rnd.assign(attribute="arousal")])
     a, b = acc_diff(shared), acc_diff(copies)
-    cols = ["emotion", "template", "attribute", "k", "diff", "n_draws"]
+    cols = ["concept", "template", "attribute", "k", "diff", "n_draws"]
     pd.testing.assert_frame_equal(a[cols], b[cols], check_dtype=False)
     assert (a["n_draws"] == 2).all() and len(a) == 2 * 3 * 2 * 2
 
@@ -238,7 +238,7 @@ def test_grand_means_k4000(diff):
 
 def test_by_emotion_k4000(by_emotion):
     assert len(by_emotion) == 27 * 7 and (by_emotion["n"] == 168).all()
-    e = by_emotion[by_emotion.k == 4000].set_index("emotion")
+    e = by_emotion[by_emotion.k == 4000].set_index("concept")
     # reference-values.md: 20 of 27 significant (study rule, q < .05); these 7 not
     assert (e.q_value < 0.05).sum() == 20
     assert set(e.index[e.q_value >= 0.05]) == {"desire", "surprise", "grief", "nervousness",
@@ -400,7 +400,7 @@ def test_attribute_vs_null_layer_matched_uses_own_draws_planted_effect():
         own[a] = draws
         rows.append(("joy", "1", "attribute", a, 10, None, 0.9 - (draws.mean() + 0.08)))
         rows += [("joy", "1", "random", a, 10, d, 0.9 - x) for d, x in enumerate(draws)]
-    acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute", "k",
+    acc = pd.DataFrame(rows, columns=["concept", "template", "condition", "attribute", "k",
                                       "draw", "accuracy"])
     out = attribute_vs_null(acc).set_index("attribute")
     for a in base:
