@@ -156,7 +156,7 @@ def test_masking_model_one_fold_shared_draws():
     assert "(0 + is_attribute | mask) + (0 + is_random | mask)" in rec["formula"]
     assert rec["unit"] == "mask (6)"
     assert rec["status"] in ("singular", "failed")
-    assert "emotion:prompt has the same groups as emotion" in rec["message"]
+    assert "concept:prompt has the same groups as concept" in rec["message"]
     st = glance[glance["model"] == "study"].iloc[0]
     assert st["nobs"] == 3 * 6       # 3 prompts x (2 attribute + 4 random masks), no copies
     # an old run with the shared draws copied per attribute gives the same fits

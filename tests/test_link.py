@@ -98,7 +98,7 @@ def test_columns_roles_and_drop_equals_minus_diff():
     assert list(a["test"]) == ["study_t", "attribute_permutation", "attribute_level_r"]
     assert list(a["role"]) == ["study", "extra", "record"]
     assert a["p_method"].notna().all() and a["unit"].notna().all()
-    assert a.loc[1, "unit"] == "attribute (6)" and a.loc[0, "unit"] == "emotion (5)"
+    assert a.loc[1, "unit"] == "attribute (6)" and a.loc[0, "unit"] == "concept (5)"
 
 
 def test_attribute_level_r_exact_when_orderings_are_fewer_than_draws():

@@ -44,7 +44,7 @@ def test_reader_shape_and_values(accuracy):
     assert (accuracy.loc[accuracy.condition == "random", "draw"] == 0).all()
     assert set(accuracy["attribute"].dropna()) == set(ATTRIBUTES)
     # values copied from admiration-1.json: "best", "arousal_top1500", "happy_random6000"
-    a1 = accuracy[(accuracy.emotion == "admiration") & (accuracy.template == "1")]
+    a1 = accuracy[(accuracy.concept == "admiration") & (accuracy.template == "1")]
     assert a1.loc[a1.condition == "none", "accuracy"].item() == 0.9010667204856873
     pick = a1[(a1.condition == "attribute") & (a1.attribute == "arousal") & (a1.k == 1500)]
     assert pick["accuracy"].item() == 0.9120526313781738
@@ -149,11 +149,11 @@ def test_acc_diff_mean_over_draws_and_per_draw():
     acc = _toy_accuracy(draws=4)
     d = acc_diff(acc)
     assert len(d) == 2 * 3 * 2 * 2 and (d["n_draws"] == 4).all()
-    sel = acc[(acc.emotion == "fear") & (acc.template == "2") & (acc.attribute == "arousal")
+    sel = acc[(acc.concept == "fear") & (acc.template == "2") & (acc.attribute == "arousal")
               & (acc.k == 200)]
     want_r = sel.loc[sel.condition == "random", "accuracy"].mean()
     want_a = sel.loc[sel.condition == "attribute", "accuracy"].item()
-    row = d[(d.emotion == "fear") & (d.template == "2") & (d.attribute == "arousal")
+    row = d[(d.concept == "fear") & (d.template == "2") & (d.attribute == "arousal")
             & (d.k == 200)]
     assert row["acc_random"].item() == pytest.approx(want_r, abs=1e-15)
     assert row["diff"].item() == pytest.approx(want_a - want_r, abs=1e-15)
@@ -178,7 +178,7 @@ def test_paired_tests_vs_scipy_and_pingouin():
     assert len(res) == 4 and (res["n"] == 6).all()
     for _, r in res.iterrows():
         # estimate = random − attribute = −ACC.diff; H1 "greater" = the study's "less"
-        x = -d.loc[(d.k == r.k) & (d.emotion == r.emotion), "diff"].to_numpy()
+        x = -d.loc[(d.k == r.k) & (d.concept == r.concept), "diff"].to_numpy()
         ref = stats.ttest_1samp(x, 0, alternative="greater")
         assert r.p_value == pytest.approx(
             stats.ttest_1samp(-x, 0, alternative="less").pvalue, rel=1e-12)
@@ -188,9 +188,9 @@ def test_paired_tests_vs_scipy_and_pingouin():
         assert (r.conf_low, r.conf_high) == pytest.approx((ci.low, ci.high), rel=1e-12)
         assert r.estimate == pytest.approx(x.mean()) and r.df == 5
     pg = pytest.importorskip("pingouin")
-    x = -d.loc[(d.k == 100) & (d.emotion == "fear"), "diff"].to_numpy()
+    x = -d.loc[(d.k == 100) & (d.concept == "fear"), "diff"].to_numpy()
     ref = pg.ttest(x, 0, alternative="greater")
-    r = res[(res.k == 100) & (res.emotion == "fear")].iloc[0]
+    r = res[(res.k == 100) & (res.concept == "fear")].iloc[0]
     assert r.statistic == pytest.approx(ref["T"].item(), rel=1e-10)
     assert r.p_value == pytest.approx(ref["p_val"].item(), rel=1e-10)
     # q over the whole table (all k together), both rules
@@ -270,8 +270,8 @@ def test_by_emotion_q_over_whole_table(by_emotion):
 
 
 def test_by_emotion_t_vs_scipy(diff, by_emotion):
-    r = by_emotion[(by_emotion.k == 2500) & (by_emotion.emotion == "pride")].iloc[0]
-    x = diff.loc[(diff.k == 2500) & (diff.emotion == "pride"), "diff"]
+    r = by_emotion[(by_emotion.k == 2500) & (by_emotion.concept == "pride")].iloc[0]
+    x = diff.loc[(diff.k == 2500) & (diff.concept == "pride"), "diff"]
     ref = stats.ttest_1samp(x, 0, alternative="less")       # the study's test of ACC.diff
     assert r.statistic == pytest.approx(-ref.statistic, rel=1e-10)
     assert r.p_value == pytest.approx(ref.pvalue, rel=1e-10)
@@ -282,8 +282,8 @@ def test_by_attribute_and_cells(diff):
     assert len(a) == 14 * 7 and (a["n"] == 324).all() and (a["df"] == 323).all()
     c = masking_cells(diff)
     assert len(c) == 27 * 14 * 7 and (c["n"] == 12).all()
-    r = c[(c.k == 4000) & (c.emotion == "remorse") & (c.attribute == "valence")].iloc[0]
-    x = diff.loc[(diff.k == 4000) & (diff.emotion == "remorse")
+    r = c[(c.k == 4000) & (c.concept == "remorse") & (c.attribute == "valence")].iloc[0]
+    x = diff.loc[(diff.k == 4000) & (diff.concept == "remorse")
                  & (diff.attribute == "valence"), "diff"].to_numpy()
     assert r.statistic == pytest.approx(-stats.ttest_1samp(x, 0).statistic, rel=1e-10)
     # n = 12 -> exact sign-flip p; check against scipy's exact enumeration (study's "less")

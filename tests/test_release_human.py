@@ -198,7 +198,7 @@ def test_release_valid_rater_counts():
         part, _ = reader(SHARED_RELEASE)
         assert (part["included"].sum(), len(part)) == expected[exp]
         subjects = pd.read_csv(SHARED_RELEASE / folder / "subjects.csv", dtype=str)
-        approved = set(subjects.loc[subjects["status"] == "APPROVED", "participant"])
+        approved = set(subjects.loc[subjects["status"] == "APPROVED", "participant_id"])
         assert set(part.loc[part["included"], "participant"]) == approved
 
 

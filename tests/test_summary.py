@@ -78,7 +78,7 @@ def _mixed():
     # lme4 at k = 4000 (tests/r/masking_lmm_k4000.json), as a tidy table
     return pd.DataFrame({
         "k": [4000] * 5, "effect": ["fixed"] * 2 + ["ran_pars"] * 3,
-        "group": ["", "", "concept", "template:emotion", "Residual"],
+        "group": ["", "", "concept", "template:concept", "Residual"],
         "term": ["(Intercept)", "conditionattribute", "sd__(Intercept)", "sd__(Intercept)",
                  "sd__Observation"],
         "estimate": [0.728022, -0.0287375, 0.10299, 0.07976, 0.10623],
@@ -153,8 +153,8 @@ def test_masking_cells_significant_only():
 
 def test_importance_link():
     lines = _lines(summarize("importance_link", _link()))
-    assert "4000 t over emotions study .474 [.424, .521] 16.92 26 < .001" in lines
-    assert "1500 t over emotions study .165 [.107, .222] 5.81 26 < .001" in lines
+    assert "4000 t over concepts study .474 [.424, .521] 16.92 26 < .001" in lines
+    assert "1500 t over concepts study .165 [.107, .222] 5.81 26 < .001" in lines
     # the table's own role column is shown (the old layout labelled both "record")
     assert "4000 attribute permutation record .474 0.52 .053" in lines
     assert "4000 attribute-level r record .527 [-.005, .827] 2.15 12 .053" in lines
@@ -183,7 +183,7 @@ def test_masking_mixed_model_lme4_like():
     lines = _lines(s)
     assert "record 4000 attribute_vs_random 0.02874 0.02353 1.22 13.00 0.244 Satterthwaite t ok" \
         in lines
-    assert "emotion (Intercept) 0.010607 0.10299" in lines        # lme4: 0.010607 0.10299
+    assert "concept (Intercept) 0.010607 0.10299" in lines        # lme4: 0.010607 0.10299
     assert "Residual 0.011285 0.10623" in lines                   # lme4: 0.011285 0.10623
     assert "record [record]: accuracy ~ attribute_vs_random + ..." in lines
     assert "Satterthwaite" in s and "positive = the attribute mask hurts more" in s

@@ -144,3 +144,17 @@ def test_stats_accept_the_old_names_with_a_warning():
         got = es.importance_test(sim.rename(columns={"participant": "participant_id"}), attr,
                                  n_boot=50, n_perm=99)
     pd.testing.assert_frame_equal(got, want)
+
+
+def test_upgrade_keeps_integer_columns_with_nulls(tmp_path):
+    # an old accuracy table: k and draw are null on the unmanipulated rows (Arrow int64 with
+    # nulls); the pandas round trip of the upgrade must not leave them float (validate refuses)
+    acc = pa.table({"model": ["m", "m"], "emotion": ["joy", "joy"], "template": ["1", "1"],
+                    "condition": ["none", "random"], "attribute": [None, None],
+                    "k": pa.array([None, 4], pa.int64()), "draw": pa.array([None, 0], pa.int64()),
+                    "accuracy": [0.9, 0.8]})
+    path = tmp_path / "accuracy.parquet"
+    io.write_table(acc, path)                                  # unversioned = version 1
+    got = io.read_table(path, dataset="accuracy", as_pandas=False)
+    assert got.schema.field("k").type == pa.int64() and got.column("k").to_pylist() == [None, 4]
+    assert got.column("concept").to_pylist() == ["joy", "joy"]

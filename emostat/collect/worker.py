@@ -161,7 +161,8 @@ class Worker:
             raise ValueError(f"unknown dataset {shard.dataset!r}")
         kill_for_test()
         prov = io.provenance(**self.provenance(), shard=shard.id, dataset=shard.dataset)
-        io.write_table(table, path, prov=prov, schema=schema)
+        io.write_table(table, path, prov=prov, schema=schema,
+                       dataset=None if shard.dataset == "activations" else "inference")
         return table.num_rows
 
     def run_id(self, shard: sh.Shard) -> str:
