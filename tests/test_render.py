@@ -216,9 +216,9 @@ def test_experiment_numbers(rendered):
     assert ("attribute masks lower accuracy by 12.0 points under the run's decisions and by "
             "3.0 with each condition calibrated on its own items (9.0 points are a shift of "
             "the answer prior)") in html
-    # 27 emotions at p = .01 on the run's accuracy, none at p = .3 under per-condition
+    # 27 concepts at p = .01 on the run's accuracy, none at p = .3 under per-condition
     assert "27 of 27 concepts at p < .05 on the run's accuracy; 0 of 27" in html
-    assert "14 rows per emotion hold 1 random comparison" in html
+    assert "14 rows per concept hold 1 random comparison" in html
     assert "SmolLM2" not in html and "model-a" in html
     assert ("the smallest extra drop detectable with 80% power is 4.2 points; the smallest "
             "attainable rank p is .020") in html
