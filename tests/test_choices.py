@@ -226,3 +226,24 @@ def test_a_count_above_the_default_never_gives_fewer_or_other_draws():
     # a count below the default is the start itself (as before): 19 draws, doubled from 19
     small = searchlight_tables(A, [6], attr, [2], seed=5, n_perm_mantel=0, n_perm_count=19)
     assert small["neuron_max_t"]["n_perm"].iloc[0] % 19 == 0
+
+
+def test_report_pieces_follow_the_runs_alpha():
+    """The report takes alpha from the claims table (ALPHA in reports/_setup.qmd) and passes it
+    on: the max-T table's count header and the importance sentence's count change with it."""
+    from emostat.report import tables, text
+
+    mt = pd.DataFrame({"attribute": ["valence"], "estimate": [0.5], "layer": [3],
+                       "n_above_joint": [4], "p_adjusted": [0.02], "p_fwer_joint": [0.0100004],
+                       "p_fwer_joint_mc_low": [0.002], "p_fwer_joint_mc_high": [0.03],
+                       "p_minp_joint": [np.nan]})
+    assert "| n (p ≤ .05) |" in tables.max_t_table(mt)
+    md = tables.max_t_table(mt, 0.01)
+    # the header names the run's alpha; a p just above .01 is not rounded onto it
+    assert "| n (p ≤ .01) |" in md and "| .0100004 |" in md
+    imp = pd.DataFrame({"attribute": ["a", "b", "c"], "estimate": [0.5, 0.4, 0.1],
+                        "conf_low": np.nan, "conf_high": np.nan,
+                        "p_value": [0.001, 0.03, 0.4]})
+    assert "2 of 3 attributes match it" in text.importance_sentence(imp)
+    s = text.importance_sentence(imp, 0.01)
+    assert "1 of 3 attributes match it" in s and "p ≤ .01, uncorrected" in s
