@@ -116,21 +116,22 @@ def slash_in_concept_id(d):
             "/ (concept ids name files)"]
 
 
-def bootstrap_outside_folder(d):
+def name_bootstrap(d: Path, name: str) -> None:
+    """user12 with similarity judgments and ``importance_bootstrap = name``."""
     write_similarity(d)
     toml = (d / "space.toml").read_text(encoding="utf-8")
     (d / "space.toml").write_text(toml.replace(
-        '[options]\n', '[options]\nimportance_bootstrap = "../../etc/hostname"\n'),
-        encoding="utf-8")
+        '[options]\n', f'[options]\nimportance_bootstrap = "{name}"\n'), encoding="utf-8")
+
+
+def bootstrap_outside_folder(d):
+    name_bootstrap(d, "../../etc/hostname")
     return [f"{d / 'space.toml'}, field 'options.importance_bootstrap': '../../etc/hostname' is "
             "outside the space folder (give a path inside it)"]
 
 
 def bootstrap_missing(d):
-    write_similarity(d)
-    toml = (d / "space.toml").read_text(encoding="utf-8")
-    (d / "space.toml").write_text(toml.replace(
-        '[options]\n', '[options]\nimportance_bootstrap = "boot.csv"\n'), encoding="utf-8")
+    name_bootstrap(d, "boot.csv")
     return [f"{d / 'space.toml'}, field 'options.importance_bootstrap': file 'boot.csv' not "
             "found in the space folder"]
 
