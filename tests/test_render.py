@@ -254,6 +254,7 @@ def test_quarto_is_called_with_params(tmp_path, monkeypatch):
     run = tmp_path / "run"
     (run / "results").mkdir(parents=True)
     (run / "results" / "provenance.json").write_text(json.dumps({"kind": "experiment"}))
+    (run / "results" / "claims.parquet").write_bytes(b"")   # report refuses a folder without it
     bindir = tmp_path / "bin"
     bindir.mkdir()
     log = tmp_path / "calls.jsonl"
