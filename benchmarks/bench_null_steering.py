@@ -172,10 +172,11 @@ def figure(out, path):
     import matplotlib.pyplot as plt
 
     rows = [("specificity (record), null", out["null"]["specificity"]),
+            ("specificity 'supported', null", out["null"]["specificity_one_sided"]),
             ("v1 dose vs isotropic, null", out["null"]["v1_dose"]),
             ("concept vs on-manifold random, null", out["null"]["concept_vs_random_manifold"])]
     rows += [(f"specificity, planted beta {b}", r) for b, r in out["power"].items()]
-    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
     y = np.arange(len(rows))[::-1]
     for yi, (name, r) in zip(y, rows):
         ax.errorbar(r["rate"], yi, xerr=[[r["rate"] - r["ci95"][0]], [r["ci95"][1] - r["rate"]]],
