@@ -209,6 +209,12 @@ def main(argv=None) -> int:
     except EmostatError as exc:
         print(f"emostat: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:              # a full disk, a folder that became read-only, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"emostat: error: {where}{(exc.strerror or str(exc)).lower()} (nothing "
+              f"half-written is kept; rerun the same command once this is fixed)",
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("emostat: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

@@ -31,9 +31,10 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
     shipped name) is the concept space of the collection (default: the study's). ``seed``
     None: the profile's. Returns the rendered report files by format.
     """
+    from emostat import io
     from emostat.report.render import render_report
 
-    out = Path(out)
+    out = io.check_writable(out)                              # before any work
     models = list(models or [])
     if release is not None:
         from emostat.analysis.pipelines import reproduce

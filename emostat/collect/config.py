@@ -33,12 +33,13 @@ from emostat.errors import InputError
 from emostat.tasks import task_names
 
 from emostat.space import load_space, require_complete
+from emostat.collect.slurm_options import DEFAULTS as SLURM_DEFAULTS, validate_slurm
 
 TASKS = task_names()
 POSITIONS = ("last", "mask", "word")
 SCHEMES = ("uniform", "layer_matched")
 ABLATIONS = ("zero", "mean")
-BACKENDS = ("local", "ray")
+BACKENDS = ("local", "ray", "slurm")
 CHOICE_PROMPTS = ("short", "options")
 REPRESENTATIONS = ("zero_shot", "prompt_tuning")
 PT_FIELDS = ("representation", "pt_tokens", "pt_steps", "pt_lr", "pt_seeds")
@@ -156,9 +157,12 @@ class CollectConfig:
     seed : int
         Master seed (negatives of binary sets, random draws, folds).
     backend : str
-        local | ray.
+        local | ray | slurm.
     ray_num_cpus, ray_num_gpus, ray_memory_gb, ray_actors : number
         Resources declared per Ray actor and the number of actors.
+    slurm_* :
+        Where and how ``--backend slurm`` submits its job arrays
+        (:mod:`emostat.collect.slurm_options`).
     """
 
     model: str | None = None
@@ -204,6 +208,20 @@ class CollectConfig:
     ray_num_gpus: float = 0
     ray_memory_gb: float = 0
     ray_actors: int = 2
+    slurm_cluster: str = SLURM_DEFAULTS["slurm_cluster"]
+    slurm_partition: str | None = None
+    slurm_account: str | None = None
+    slurm_qos: str | None = None
+    slurm_time_min: int = SLURM_DEFAULTS["slurm_time_min"]
+    slurm_mem_gb: int | None = None
+    slurm_gpus: int = SLURM_DEFAULTS["slurm_gpus"]
+    slurm_cpus: int | None = None
+    slurm_array_parallelism: int = SLURM_DEFAULTS["slurm_array_parallelism"]
+    slurm_shards_per_job: int = SLURM_DEFAULTS["slurm_shards_per_job"]
+    slurm_retries: int = SLURM_DEFAULTS["slurm_retries"]
+    slurm_setup: list[str] | None = None
+    slurm_extra: list[str] | None = None
+    slurm_folder: str | None = None
     geometry: bool = True
     geometry_items: int = 27
     geometry_random: int = 5
@@ -224,7 +242,7 @@ class CollectConfig:
         ``weights`` (the SHA-256 of the model's weights) the model is identified by content,
         not by the path string; with ``space`` (its digest) the same holds for the space."""
         skip = {"device", "backend", "threads", "ray_num_cpus", "ray_num_gpus", "ray_memory_gb",
-                "ray_actors", "workers", "cpu_kernel"}
+                "ray_actors", "workers", "cpu_kernel", *SLURM_DEFAULTS}
         if self.representation == "zero_shot":
             skip |= set(PT_FIELDS)
         skip |= set(GEOMETRY_FIELDS)        # the geometry tables record their own options
@@ -313,6 +331,7 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
       where, "pt_seeds", f"expected a non-empty list of integers >= 0, got {seeds!r}")
     c(len(set(seeds)) == len(seeds), where, "pt_seeds", "a seed is listed twice")
     c(cfg.backend in BACKENDS, where, "backend", f"{cfg.backend!r} not in {BACKENDS}")
+    validate_slurm(cfg, where)
     c(cfg.cpu_kernel in KERNELS, where, "cpu_kernel", f"{cfg.cpu_kernel!r} not in {KERNELS}")
     c(cfg.quantize in QUANTIZE, where, "quantize", f"{cfg.quantize!r} not in {QUANTIZE}")
     c(cfg.quantize == "none" or cfg.device == "cpu", where, "quantize",
@@ -411,7 +430,7 @@ def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig
             raise InputError(f"{path}: not a valid TOML file ({exc})") from None
         file_profile = values.pop("profile", profile)
         profile = "quick" if quick else file_profile
-        for key in ("stimuli", "goemotions", "model", "space"):
+        for key in ("stimuli", "goemotions", "model", "space", "slurm_folder"):
             v = values.get(key)
             if isinstance(v, str) and v and v != "shipped":
                 p = Path(v).expanduser()

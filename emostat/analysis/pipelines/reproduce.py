@@ -66,7 +66,7 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     from emostat.analysis.neurons.wholemodel import whole_model_rsa
 
     t0 = time.perf_counter()
-    out = Path(out)
+    out = io.check_writable(out)                              # before any work
     human, A, layer_sizes, accuracy, data_dir, sources = _study_data(release, out, quiet)
     s = child_seeds(seed, 5)
     attr_rdms = human.attribute_rdms_for_study
