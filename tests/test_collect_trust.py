@@ -184,3 +184,27 @@ def test_only_stale_temporary_files_are_removed(tmp_path):
         live.kill()
         live.wait()
     assert sh.clean_stale_tmp(run) == [keep]                         # its writer is gone now
+
+
+def test_non_finite_activations_name_their_file(done_run, tmp_path):
+    """The issue's second symptom: a damaged shard that still decodes reached the Kendall
+    code as NaN ("kendall_tau_b: X contains NaN", no file named). The activation reader now
+    names the part file, the layer, concept and template."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from emostat.analysis.neurons.activations import load_activation_array
+
+    run = _copy(done_run, tmp_path)
+    part = sorted((run / "activations").glob("part-*.parquet"))[1]
+    t = pq.read_table(part)
+    vals = [list(v) for v in t.column("values").to_pylist()]
+    vals[5][2] = float("nan")
+    t = t.set_column(t.column_names.index("values"), "values",
+                     pa.array(vals, type=t.schema.field("values").type))
+    pq.write_table(t, part)
+    with pytest.raises(InputError, match=f"{part.name}: layer .*non-finite") as e:
+        load_activation_array(run / "activations")
+    assert "\n" not in str(e.value)
+    assert np.isnan(vals[5][2])
