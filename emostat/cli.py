@@ -139,7 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="cpu | cuda | mps (default cpu)")
     s.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default float32)")
     s.add_argument("--quick", action="store_true", help="small profile (<= 3 min on 2 CPUs)")
-    s.add_argument("--backend", default=None, choices=["local", "ray"], help="default local")
+    s.add_argument("--backend", default=None, choices=["local", "ray", "slurm"],
+                   help="where shards run: local processes, a Ray cluster, or Slurm job "
+                        "arrays submitted and awaited from here (slurm_* config keys; "
+                        "docs/backends.md); default local")
     s.add_argument("--address", help="Ray cluster address (with --backend ray)")
     s.add_argument("--activations-only", action="store_true",
                    help="tasks off: concept activations only (searchlight, RSA), e.g. for an "

@@ -1,6 +1,7 @@
 """The same numbers every time (issue 21): every table of a run, geometry included, equals an
-uninterrupted run's after a SIGKILL during the geometry stage and a rerun, and for 1 or 2 local
-worker processes. (Ray: tests/test_ray_backend.py; Slurm: tests/test_slurm_backend.py.)
+uninterrupted run's after a SIGKILL during the geometry stage and a rerun. (1 vs 2 local
+workers: tests/test_backends.py; Ray: tests/test_ray_backend.py; Slurm:
+tests/test_slurm_backend.py.)
 
 The geometry stage reuses the driver's model. Inference used to swap that model's linear
 layers for oneDNN's prepacked kernels in place, so the geometry's numbers depended on whether
@@ -62,12 +63,3 @@ def test_kill_during_geometry_then_rerun_gives_every_table(tiny_llama, tiny_run,
     n = assert_same_run(tiny_run, tmp_path / "run")
     assert n > 20
 
-
-@pytest.mark.slow
-def test_two_workers_give_every_table(tiny_llama, tiny_run, tmp_path):
-    import json
-
-    tr.run_tiny(tmp_path, tiny_llama, config_extra={"workers": 2})
-    m = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert m["config"]["workers"] == 2
-    assert_same_run(tiny_run, tmp_path / "run")

@@ -307,9 +307,13 @@ def distrust(out: Path, quiet: bool) -> list[Path]:
     except (OSError, ValueError):
         manifest = None
     bad = untrusted_files(out, manifest)
-    for p, why in bad:
-        print(f"emostat: {p}: {why}; removed, it will be recomputed", file=sys.stderr,
-              flush=True)
+    for i, (p, why) in enumerate(bad):
+        if i < 10:
+            print(f"emostat: {p}: {why}; removed, it will be recomputed", file=sys.stderr,
+                  flush=True)
+        elif i == 10:
+            print(f"emostat: {out}: {len(bad) - 10} more files without a matching record; "
+                  f"removed, they will be recomputed", file=sys.stderr, flush=True)
         p.unlink(missing_ok=True)
         io.record_path(out, p).unlink(missing_ok=True)
     if bad and path.is_file():
