@@ -34,7 +34,7 @@ from emostat.errors import InputError
 from emostat.tasks import task_names
 
 from emostat.space import load_space, require_complete
-from emostat.collect.slurm_options import DEFAULTS as SLURM_DEFAULTS, validate_slurm
+from emostat.collect.slurm_options import DEFAULTS as SLURM_DEFAULTS, SlurmFields, validate_slurm
 
 TASKS = task_names()
 POSITIONS = ("last", "mask", "word")
@@ -55,7 +55,7 @@ QUANTIZE = ("none", "int8")
 
 
 @dataclass
-class CollectConfig:
+class CollectConfig(SlurmFields):
     """Everything a collection run depends on (the run's identity is the hash of these fields).
 
     Attributes
@@ -218,20 +218,6 @@ class CollectConfig:
     ray_num_gpus: float = 0
     ray_memory_gb: float = 0
     ray_actors: int = 2
-    slurm_cluster: str = SLURM_DEFAULTS["slurm_cluster"]
-    slurm_partition: str | None = None
-    slurm_account: str | None = None
-    slurm_qos: str | None = None
-    slurm_time_min: int = SLURM_DEFAULTS["slurm_time_min"]
-    slurm_mem_gb: int | None = None
-    slurm_gpus: int = SLURM_DEFAULTS["slurm_gpus"]
-    slurm_cpus: int | None = None
-    slurm_array_parallelism: int = SLURM_DEFAULTS["slurm_array_parallelism"]
-    slurm_shards_per_job: int = SLURM_DEFAULTS["slurm_shards_per_job"]
-    slurm_retries: int = SLURM_DEFAULTS["slurm_retries"]
-    slurm_setup: list[str] | None = None
-    slurm_extra: list[str] | None = None
-    slurm_folder: str | None = None
     geometry: bool = True
     geometry_items: int = 27
     geometry_random: int = 5

@@ -46,8 +46,10 @@ replaced by the SHA-256 of its weights and a given space by its digest
 (:func:`emostat.collect.manifest.run_fingerprint`). Nothing is written to ``out`` until the
 space, the stimuli and the items have been validated and the model has loaded and passed its
 checks. Module layout (a DAG): ``items`` <- ``stages`` <- ``manifest`` <- ``worker`` <-
-``backends``/``ray_backend`` <- ``driver``. Rerunning with the same config and weights
-resumes (or does nothing when finished); another config in the same folder is an error.
+``backends``/``ray_backend``/``slurm_backend`` <- ``driver``. Rerunning with the same config
+and weights resumes (or does nothing when finished); another config in the same folder is an
+error. While it writes, the process holds the folder's lock (:mod:`emostat.lock`); a rerun
+first checks every file against its record and recomputes those that differ (:func:`distrust`).
 """
 
 from __future__ import annotations

@@ -57,6 +57,13 @@ def run_shards(cfg_dict: dict, out: str, shards, api=None, sapi=None) -> list[st
     return done
 
 
+def identity_job(cfg_dict: dict, out: str, api=None) -> dict:
+    """One job: the worker's model identity (:meth:`Worker.identity`)."""
+    from emostat.collect.worker import Worker
+
+    return Worker(cfg_dict, out, api=api).identity()
+
+
 def run_geometry_job(cfg_dict: dict, out: str, run_prov: dict, fingerprint: str,
                      api=None) -> dict:
     """One job: the geometry stage on a model loaded in the job (its phase times)."""
@@ -137,13 +144,15 @@ class SlurmBackend:
 
     # -- the backend interface -------------------------------------------------------------------
     def identity(self) -> dict:
-        raise NotImplementedError("the Slurm backend's workers run in jobs")
+        """The model identity as a job sees it (one short job)."""
+        return self.executor.submit(identity_job, self.cfg.to_dict(), str(self.out),
+                                    self.api).result()
 
     def run(self, shards, desc: str = "shards") -> None:
         t0 = time.perf_counter()
         try:
             todo = list(shards)
-            for attempt in range(int(self.cfg.slurm_retries) + 1):
+            for _ in range(int(self.cfg.slurm_retries) + 1):
                 failed = self._run_array(todo, desc)
                 todo = [s for s in todo if not s.path(self.out).exists()]
                 if not todo:

@@ -26,14 +26,34 @@ where shards run, not what they compute).
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from dataclasses import dataclass
 
 from emostat.errors import InputError
 
-DEFAULTS = {"slurm_cluster": "slurm", "slurm_partition": None, "slurm_account": None,
-            "slurm_qos": None, "slurm_time_min": 60, "slurm_mem_gb": None, "slurm_gpus": 0,
-            "slurm_cpus": None, "slurm_array_parallelism": 32, "slurm_shards_per_job": 1,
-            "slurm_retries": 1, "slurm_setup": None, "slurm_extra": None, "slurm_folder": None}
+
+@dataclass
+class SlurmFields:
+    """The ``slurm_*`` fields of :class:`emostat.collect.config.CollectConfig` (its base)."""
+
+    slurm_cluster: str = "slurm"
+    slurm_partition: str | None = None
+    slurm_account: str | None = None
+    slurm_qos: str | None = None
+    slurm_time_min: int = 60
+    slurm_mem_gb: int | None = None
+    slurm_gpus: int = 0
+    slurm_cpus: int | None = None
+    slurm_array_parallelism: int = 32
+    slurm_shards_per_job: int = 1
+    slurm_retries: int = 1
+    slurm_setup: list[str] | None = None
+    slurm_extra: list[str] | None = None
+    slurm_folder: str | None = None
+
+
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(SlurmFields)}
 CLUSTERS = ("slurm", "local")
 _NAME = re.compile(r"^[A-Za-z0-9_.,:+-]+$")         # partition, account, qos names
 _EXTRA = re.compile(r"^[a-z][a-z0-9_-]*=\S.*$")

@@ -1,6 +1,7 @@
 """The collection worker: holds the model, runs shards (concept activations, task scoring
 under a condition's neuron mask) and writes their files. Backends (:mod:`emostat.collect.
-backends`, :mod:`emostat.collect.ray_backend`) run Workers; the driver never runs here."""
+backends`, :mod:`emostat.collect.ray_backend`, :mod:`emostat.collect.slurm_backend`) run
+Workers; the driver never runs here."""
 
 from __future__ import annotations
 
