@@ -264,7 +264,7 @@ def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
 
     validate(pa.Table.from_pandas(acc, preserve_index=False), "accuracy", where="accuracy table")
     io.write_table(acc, paths["accuracy"], prov=io.provenance(**prov, stage="accuracy"),
-                   record_root=out)
+                   dataset="accuracy", record_root=out)
     # d2. the layer-wise geometry on the space's stimuli (config geometry; docs/geometry.md)
     if cfg.backend == "slurm":                    # one job, the model loaded on a node
         geo = geometry_phase(cfg, out, lm, space, prov, fingerprint, quiet,
