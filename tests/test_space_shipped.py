@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ast
-from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,14 +11,12 @@ from scipy import stats
 
 from emostat.space import load_space, shipped_spaces
 
+def lexicon() -> Path:
+    """vader_lexicon.txt of the installed vadersentiment 3.3.2 (the test extra), the file the
+    shipped VADER spaces were built from (their README gives its SHA-256)."""
+    from importlib.resources import files
 
-def vader_lexicon():
-    """``vader_lexicon.txt`` as the PyPI package ``vadersentiment`` 3.3.2 ships it (the test
-    extra installs it, so this runs in CI; scripts/build_vader_space.py built the spaces from
-    this file)."""
-    lexicon = resources.files("vaderSentiment") / "vader_lexicon.txt"
-    assert lexicon.is_file(), "vadersentiment no longer ships vader_lexicon.txt"
-    return lexicon
+    return Path(str(files("vaderSentiment") / "vader_lexicon.txt"))
 
 
 def test_shipped_names():
@@ -45,8 +43,14 @@ def test_vader_space_and_its_cross_check_with_the_study():
 
 
 def test_vader_ratings_equal_the_lexicon():
+    import hashlib
+
+    path = lexicon()
+    # the file named in data/spaces/vader*/space.toml's citation
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == (
+        "1ec9c6e9ee19aade328f8beb393a6afa71a5bb3acf7d3cc22d4ef568df374bf5")
     lex = {}
-    for line in vader_lexicon().read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         p = line.split("\t")
         lex[p[0]] = (float(p[1]), ast.literal_eval(p[3]))
     v = load_space("vader-all")
