@@ -255,6 +255,7 @@ def test_quarto_is_called_with_params(tmp_path, monkeypatch):
     run = tmp_path / "run"
     (run / "results").mkdir(parents=True)
     (run / "results" / "provenance.json").write_text(json.dumps({"kind": "experiment"}))
+    pd.DataFrame({"claim": ["neurons"]}).to_parquet(run / "results" / "claims.parquet")  # finished
     bindir = tmp_path / "bin"
     bindir.mkdir()
     log = tmp_path / "calls.jsonl"
