@@ -8,10 +8,7 @@ import sys
 from pathlib import Path
 
 from emostat import __version__
-from emostat.errors import EmostatError
-
-from emostat.paths import SHARED_RELEASE as DEFAULT_RELEASE
-
+from emostat.errors import EmostatError, InputError
 
 SEED = 20241201                  # the master seed when neither the command line nor a config sets it
 
@@ -57,9 +54,15 @@ def _cmd_import_release(a):
     import_release(a.path, a.out, quiet=a.quiet)
 
 
+NO_RELEASE = ("reproduce needs --release PATH: a clone of github.com/thunlp/Model_Emotion or an "
+              "import-release output (the study's data does not ship with emostat)")
+
+
 def _cmd_reproduce(a):
     from emostat.analysis.pipelines import reproduce
 
+    if a.release is None:
+        raise InputError(NO_RELEASE)
     reproduce(a.release, a.out, seed=_seed(a), n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet,
               searchlight=_searchlight_options(a), alpha=a.alpha, headline_k=a.headline_k)
 
@@ -144,8 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_import_release)
 
     s = sub.add_parser("reproduce", help="reproduce the study's statistics from its release")
-    s.add_argument("--release", type=Path, default=DEFAULT_RELEASE,
-                   help="release folder or an import-release output (default: ../shared copy)")
+    # no default: the release is not redistributed with emostat, so there is no place an
+    # installed package could find it; a missing --release is one InputError line, rc 2
+    s.add_argument("--release", type=Path, default=None,
+                   help="release folder (a clone of thunlp/Model_Emotion) or an import-release "
+                   "output; required")
     s.add_argument("--out", type=Path, required=True, help="output folder (results/ inside)")
     s.add_argument("--n-boot", type=int, default=10_000, help="bootstrap resamples")
     s.add_argument("--n-perm", type=int, default=None,

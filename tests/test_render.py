@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from emostat import format as fmt
+from emostat import paths
 from emostat.errors import InputError
 from emostat.report import render, view
 from emostat.report.load import PARAMS_ENV, detect_kind, load_run, read_params
@@ -263,7 +264,8 @@ def test_quarto_is_called_with_params(tmp_path, monkeypatch):
 import json, os, sys
 a = sys.argv[1:]
 with open({str(log)!r}, "a") as f:
-    f.write(json.dumps({{"argv": a, "env": os.environ.get({PARAMS_ENV!r})}}) + "\\n")
+    f.write(json.dumps({{"argv": a, "env": os.environ.get({PARAMS_ENV!r}), "cwd": os.getcwd(),
+                        "project": os.path.isfile("_quarto.yml")}}) + "\\n")
 out = a[a.index("--output-dir") + 1]
 ext = "pdf" if a[a.index("--to") + 1] == "typst" else "html"
 open(os.path.join(out, "experiment." + ext), "w").write("x")
@@ -281,6 +283,10 @@ open(os.path.join(out, "experiment." + ext), "w").write("x")
         assert a[0] == "render" and a[1].endswith("reports/experiment.qmd")
         assert f"results:{json.dumps([str(run.resolve())])}" in a
         assert json.loads(Path(c["env"]).read_text())["results"] == [str(run.resolve())]
+        # quarto works in a temporary copy of the project (it writes beside its sources, which
+        # may be read-only in site-packages), removed afterwards
+        assert c["project"] and Path(c["cwd"]) != paths.SHIPPED and not Path(c["cwd"]).exists()
+        assert Path(a[1]).is_relative_to(c["cwd"])
 
 
 # ---- pieces ---------------------------------------------------------------------------------
