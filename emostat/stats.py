@@ -7,7 +7,7 @@ a tidy DataFrame with broom's columns and the inference columns of ``docs/infere
 wrappers over :mod:`emostat.analysis`; the examples run as doctests (tests/test_stats.py).
 
 Sections: human space (:func:`importance_test`, :func:`mantel_test`), model geometry
-(:func:`whole_model_rsa`, :func:`searchlight`, :func:`neuron_mantel`, :func:`count_null`),
+(:func:`rsa_evaluate`, :func:`whole_model_rsa`, :func:`searchlight`, :func:`neuron_mantel`, :func:`count_null`),
 masking (:func:`link_test`, :func:`link_by_emotion`, :func:`sign_flip`, and the mixed models of
 the masking section below), multiple testing (:func:`fdr_bh`, :func:`fdr_study`).
 
@@ -29,7 +29,8 @@ __all__ = ["importance_test", "mantel_test", "whole_model_rsa", "searchlight", "
            "count_null", "neuron_max_t", "link_test", "link_by_emotion", "sign_flip", "fdr_bh",
            "fdr_study",
            "fit_mixed", "masking_model", "attribute_vs_null", "paired_tests", "item_models",
-           "chance_test", "chance_statement", "power_analysis", "detectable_difference"]
+           "chance_test", "chance_statement", "power_analysis", "detectable_difference",
+           "rsa_evaluate"]
 
 
 # ---- helpers: tidy -> arrays ----------------------------------------------------------------
@@ -447,6 +448,8 @@ from emostat.analysis.masking.drops import attribute_vs_null, paired_tests  # no
 from emostat.analysis.engines.mixed import fit_mixed  # noqa: E402
 from emostat.analysis.masking.models import masking_mixed_model as masking_model  # noqa: E402
 from emostat.analysis.masking.power import detectable_difference, power_analysis  # noqa: E402
+# RSA at the rater x concept unit with its ceiling (example runs as a doctest here)
+from emostat.analysis.rsa.evaluate import rsa_evaluate  # noqa: E402
 
 
 # ---- multiple testing ---------------------------------------------------------------------

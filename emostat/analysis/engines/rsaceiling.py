@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from emostat.analysis.engines.rsacompare import Resample
+from emostat.analysis.engines.weighted import sort_near
 
 __all__ = ["nili_ceiling", "split_half_ceiling", "half_splits", "N_SPLITS"]
 
@@ -60,7 +61,10 @@ def nili_ceiling(res: Resample, Y, rater_counts=None):
     single = (rest == 0)
     loo = (N[:, None, None] * pool[:, None, :] - c[:, :, None] * Z) / np.where(single, 1, rest)
     loo = np.where(single, pool[:, None, :], loo)      # one distinct rater: rsatoolbox uses all
-    lo = res.paired(loo, Y, ykey="Y")                                       # (B, R)
+    hint = None
+    if res.comparator in ("tau_a", "tau_b", "rho_a"):   # each LOO pool sorts near the pool
+        hint = sort_near(loo, np.argsort(pool, axis=1))
+    lo = res.paired(loo, Y, ykey="Y", aorder=hint)                          # (B, R)
     present = c > 0
     k = present.sum(axis=1)
     lower = np.where(present, lo, 0.0).sum(axis=1) / k

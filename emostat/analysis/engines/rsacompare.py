@@ -117,9 +117,10 @@ class Resample:
             self._orders[key] = np.argsort(V, axis=-1, kind="stable")
         return self._orders[key]
 
-    def prep(self, V, key=None) -> np.ndarray:
+    def prep(self, V, key=None, order=None) -> np.ndarray:
         """(B, k, L) vectors whose inner products are the comparator (linear comparators).
-        V: fixed (k, P) or per resample (B, k, P); ``key`` caches a fixed V's sort order."""
+        V: fixed (k, P) or per resample (B, k, P); ``key`` caches a fixed V's sort order;
+        ``order``: a per-resample V's sort order when known."""
         V = np.asarray(V, dtype=np.float64)
         fixed = V.ndim == 2
         W = self.W[:, None, :]
@@ -131,7 +132,7 @@ class Resample:
             return np.divide(U, norm, out=np.zeros_like(U), where=norm > 0)
         Vb = V[None] if fixed else V
         if comp == "rho_a":
-            R = weighted_ranks(V, self.W, self._order(V, key) if fixed else None)
+            R = weighted_ranks(V, self.W, self._order(V, key) if fixed else order)
             scale = np.sqrt(12.0 / (T ** 3 - T))
             return (R - (T + 1) / 2) * np.sqrt(W) * scale
         if comp == "pearson":
@@ -151,14 +152,15 @@ class Resample:
                 return self._tau(X, Y, pairs=False)
             return self.prep(X, xkey) @ np.swapaxes(self.prep(Y, ykey), 1, 2)
 
-    def paired(self, A, Y, ykey=None) -> np.ndarray:
-        """(B, k): A[.., k] against Y[.., k] (A, Y fixed (k, P) or per resample (B, k, P))."""
+    def paired(self, A, Y, ykey=None, aorder=None) -> np.ndarray:
+        """(B, k): A[.., k] against Y[.., k] (A, Y fixed (k, P) or per resample (B, k, P));
+        ``aorder``: a per-resample A's sort order (B, k, P) when known."""
         with np.errstate(invalid="ignore", divide="ignore"):
             if self.comparator in ("tau_a", "tau_b"):
-                return self._tau(A, Y, pairs=True)
-            return (self.prep(A) * self.prep(Y, ykey)).sum(axis=2)
+                return self._tau(A, Y, pairs=True, order=aorder)
+            return (self.prep(A, order=aorder) * self.prep(Y, ykey)).sum(axis=2)
 
-    def _tau(self, X, Y, pairs: bool) -> np.ndarray:
+    def _tau(self, X, Y, pairs: bool, order=None) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         Y = np.asarray(Y, dtype=np.float64)
         B = self.B
@@ -181,7 +183,8 @@ class Resample:
             ia, ib = np.broadcast_arrays(ia, ib)
             iw = np.broadcast_to(b[:, None, None], ia.shape)
             shape = (B, kx, ky)
-        num, tx, ty = (v.reshape(shape) for v in weighted_concordance(xs, ys, self.W, ia, ib, iw))
+        num, tx, ty = (v.reshape(shape) for v in weighted_concordance(
+            xs, ys, self.W, ia, ib, iw, None if order is None else order.reshape(xs.shape)))
         T = self.T.reshape((B,) + (1,) * (len(shape) - 1))
         tot = T * (T - 1) / 2
         if self.comparator == "tau_a":

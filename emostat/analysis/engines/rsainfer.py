@@ -25,10 +25,11 @@ __all__ = ["boot_cov", "contrast_variance", "dual_variance", "t_rows"]
 
 
 def boot_cov(E: np.ndarray) -> np.ndarray:
-    """(K, K) covariance (ddof 1) of replicates E (B, K) over rows without NaN in the models'
-    columns (ceiling columns that are all NaN stay NaN)."""
+    """(K, K) covariance (ddof 1) of replicates E (B, K) over the rows finite in every column
+    that has a value (a column with none, e.g. no ceiling, stays NaN)."""
     E = np.asarray(E, dtype=float)
-    ok = np.isfinite(E[:, :-2]).all(axis=1) if E.shape[1] > 2 else np.isfinite(E).all(axis=1)
+    used = np.isfinite(E).any(axis=0)
+    ok = np.isfinite(E[:, used]).all(axis=1)
     Z = E[ok]
     if len(Z) < 2:
         return np.full((E.shape[1], E.shape[1]), np.nan)

@@ -22,7 +22,36 @@ import numpy as np
 from numba import njit
 
 __all__ = ["weighted_ranks", "weighted_concordance", "tied_weight", "dense_rank_int",
-           "group_bounds"]
+           "group_bounds", "sort_near"]
+
+
+@njit(nogil=True, cache=True)
+def _sort_near(V, hint, out):
+    """out[b, k] = argsort of V[b, k] by insertion sort from the order hint[b] (fast when
+    V[b, k] is nearly in that order, e.g. a leave-one-out pool beside the full pool)."""
+    B, K, P = V.shape
+    for b in range(B):
+        for k in range(K):
+            v = V[b, k]
+            o = out[b, k]
+            for s in range(P):
+                o[s] = hint[b, s]
+            for s in range(1, P):
+                e = o[s]
+                x = v[e]
+                t = s - 1
+                while t >= 0 and v[o[t]] > x:
+                    o[t + 1] = o[t]
+                    t -= 1
+                o[t + 1] = e
+
+
+def sort_near(V, hint) -> np.ndarray:
+    """argsort (B, k, P) of V (B, k, P) starting from the order hint (B, P) of a close vector."""
+    V = np.ascontiguousarray(V, dtype=np.float64)
+    out = np.empty(V.shape, np.int64)
+    _sort_near(V, np.ascontiguousarray(hint, dtype=np.int64), out)
+    return out
 
 
 @njit(nogil=True, cache=True)
@@ -59,8 +88,8 @@ def weighted_ranks(V, W, order=None) -> np.ndarray:
     V : ndarray (k, P) fixed, or (B, k, P) one set per resample
     W : ndarray (B, P)
         Entry weights of each resample.
-    order : ndarray (k, P), optional
-        ``argsort`` of a fixed V's rows, when known.
+    order : ndarray (k, P) or (B, k, P), optional
+        ``argsort`` of V's rows, when known.
 
     Returns
     -------
@@ -77,7 +106,7 @@ def weighted_ranks(V, W, order=None) -> np.ndarray:
     else:
         iv = np.arange(B * k)
         rows = np.ascontiguousarray(V.reshape(B * k, P))
-        order = np.zeros((0, P), np.int64)
+        order = np.zeros((0, P), np.int64) if order is None else np.reshape(order, (B * k, P))
     iw = np.repeat(np.arange(B), k)
     out = np.empty((B * k, P))
     _ranks(rows, np.ascontiguousarray(order, dtype=np.int64), W, iv, iw, out)
@@ -155,7 +184,7 @@ def dense_rank_int(Y: np.ndarray) -> np.ndarray:
     return out
 
 
-def weighted_concordance(X, Y, W, ia, ib, iw):
+def weighted_concordance(X, Y, W, ia, ib, iw, order=None):
     """Weighted Kendall counts for a list of (x row, y row, weight row) triples.
 
     Parameters
@@ -166,6 +195,8 @@ def weighted_concordance(X, Y, W, ia, ib, iw):
         Non-negative integer weights of the entries (how often each occurs).
     ia, ib, iw : int arrays (T,)
         Rows of X, Y and W of each task.
+    order : ndarray (nx, P), optional
+        argsort of X's rows, when known.
 
     Returns
     -------
@@ -174,7 +205,8 @@ def weighted_concordance(X, Y, W, ia, ib, iw):
         of y (copies of an entry count as tied).
     """
     X = np.ascontiguousarray(X, dtype=np.float64)
-    order = np.ascontiguousarray(np.argsort(X, axis=1))
+    order = np.ascontiguousarray(np.argsort(X, axis=1) if order is None else order,
+                                 dtype=np.int64)
     yr = np.ascontiguousarray(dense_rank_int(Y))
     W = np.ascontiguousarray(W, dtype=np.float64)
     ia, ib, iw = (np.ascontiguousarray(np.asarray(v, dtype=np.int64).ravel())
