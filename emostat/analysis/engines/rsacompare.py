@@ -111,11 +111,13 @@ class Resample:
 
     # ---- prepared vectors of the linear comparators ------------------------------------------
     def _order(self, V, key):
+        """argsort of a fixed V's rows, cached per (key, array) for this block's calls."""
         if key is None:
             return None
-        if key not in self._orders:
-            self._orders[key] = np.argsort(V, axis=-1, kind="stable")
-        return self._orders[key]
+        k = (key, id(V))
+        if k not in self._orders:                  # the array is kept: its id stays its own
+            self._orders[k] = (V, np.argsort(V, axis=-1, kind="stable"))
+        return self._orders[k][1]
 
     def prep(self, V, key=None, order=None) -> np.ndarray:
         """(B, k, L) vectors whose inner products are the comparator (linear comparators).
