@@ -121,8 +121,16 @@ class Resample:
 
     def prep(self, V, key=None, order=None) -> np.ndarray:
         """(B, k, L) vectors whose inner products are the comparator (linear comparators).
-        V: fixed (k, P) or per resample (B, k, P); ``key`` caches a fixed V's sort order;
-        ``order``: a per-resample V's sort order when known."""
+        V: fixed (k, P) or per resample (B, k, P); ``key`` caches a fixed V's sort order and
+        prepared vectors for this block; ``order``: a per-resample V's sort order when known."""
+        if key is not None and np.ndim(V) == 2:
+            k = ("prep", key, id(V))
+            if k not in self._orders:
+                self._orders[k] = (V, self._prep(V, key, order))
+            return self._orders[k][1]
+        return self._prep(V, key, order)
+
+    def _prep(self, V, key=None, order=None) -> np.ndarray:
         V = np.asarray(V, dtype=np.float64)
         fixed = V.ndim == 2
         W = self.W[:, None, :]
@@ -134,9 +142,8 @@ class Resample:
             return np.divide(U, norm, out=np.zeros_like(U), where=norm > 0)
         Vb = V[None] if fixed else V
         if comp == "rho_a":
-            R = weighted_ranks(V, self.W, self._order(V, key) if fixed else order)
-            scale = np.sqrt(12.0 / (T ** 3 - T))
-            return (R - (T + 1) / 2) * np.sqrt(W) * scale
+            return weighted_ranks(V, self.W, self._order(V, key) if fixed else order,
+                                  centred=True)
         if comp == "pearson":
             Vb = Vb - (W * Vb).sum(axis=2, keepdims=True) / T
         if comp in ("pearson", "cosine"):
@@ -198,6 +205,12 @@ class Resample:
 
     # ---- rsatoolbox's pooling of rater RDMs (pool_rdm) ----------------------------------------
     def pool_input(self, Y) -> np.ndarray:
+        k = ("pool_input", id(Y))
+        if k not in self._orders:
+            self._orders[k] = (Y, self._pool_input_of(Y))
+        return self._orders[k][1]
+
+    def _pool_input_of(self, Y) -> np.ndarray:
         """(B, R, P): each rater RDM transformed as rsatoolbox's ``pool_rdm`` does before
         averaging (ranks for the rank comparators, RMS-normalised for the cosines, z-scored for
         Pearson; its final shift by the minimum changes no correlation and is left out)."""

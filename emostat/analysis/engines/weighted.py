@@ -55,15 +55,22 @@ def sort_near(V, hint) -> np.ndarray:
 
 
 @njit(nogil=True, cache=True)
-def _ranks(V, order, W, iv, iw, out):
+def _ranks(V, order, W, iv, iw, centred, out):
     """out[t] = average ranks of V[iv[t]] under weights W[iw[t]]; ``order`` rows sort V's rows
-    (an empty array: sort here)."""
+    (an empty array: sort here). ``centred``: (rank - (T + 1) / 2) sqrt(w 12 / (T^3 - T)),
+    T the total weight (rho-a's prepared vector)."""
     P = V.shape[1]
     own = order.shape[0] == 0
     for t in range(iv.shape[0]):
         v = V[iv[t]]
         w = W[iw[t]]
         o = np.argsort(v) if own else order[iv[t]]
+        if centred:
+            T = 0.0
+            for e in range(P):
+                T += w[e]
+            mid = (T + 1.0) / 2.0
+            scale = np.sqrt(12.0 / (T * T * T - T)) if T > 1.0 else np.nan
         cum = 0.0
         k = 0
         while k < P:
@@ -75,12 +82,15 @@ def _ranks(V, order, W, iv, iw, out):
                 gw += w[o[s]]
             r = cum + (gw + 1.0) / 2.0
             for s in range(k, g):
-                out[t, o[s]] = r
+                if centred:
+                    out[t, o[s]] = (r - mid) * np.sqrt(w[o[s]]) * scale
+                else:
+                    out[t, o[s]] = r
             cum += gw
             k = g
 
 
-def weighted_ranks(V, W, order=None) -> np.ndarray:
+def weighted_ranks(V, W, order=None, centred: bool = False) -> np.ndarray:
     """Average ranks of RDM vectors expanded by integer weights, on every resample.
 
     Parameters
@@ -90,6 +100,9 @@ def weighted_ranks(V, W, order=None) -> np.ndarray:
         Entry weights of each resample.
     order : ndarray (k, P) or (B, k, P), optional
         ``argsort`` of V's rows, when known.
+    centred : bool
+        Return (rank - (T + 1)/2) sqrt(w) sqrt(12 / (T^3 - T)) instead (T = the weights' sum):
+        rho-a is the inner product of two such vectors.
 
     Returns
     -------
@@ -109,7 +122,7 @@ def weighted_ranks(V, W, order=None) -> np.ndarray:
         order = np.zeros((0, P), np.int64) if order is None else np.reshape(order, (B * k, P))
     iw = np.repeat(np.arange(B), k)
     out = np.empty((B * k, P))
-    _ranks(rows, np.ascontiguousarray(order, dtype=np.int64), W, iv, iw, out)
+    _ranks(rows, np.ascontiguousarray(order, dtype=np.int64), W, iv, iw, centred, out)
     return out.reshape(B, k, P)
 
 
