@@ -27,7 +27,8 @@ rsatoolbox = pytest.importorskip("rsatoolbox")
 from rsatoolbox.rdm import RDMs  # noqa: E402
 from rsatoolbox.rdm import compare as rs_compare  # noqa: E402
 
-RS_NAME = {"tau_b": "tau-b", "tau_a": "tau-a", "rho_a": "rho-a", "pearson": "corr",
+RS_NAME = {"tau_b": "tau-b", "tau_a": "tau-a", "rho_a": "rho-a", "spearman": "spearman",
+           "pearson": "corr",
            "cosine": "cosine", "whitened_cosine": "cosine_cov"}
 
 

@@ -58,7 +58,10 @@ _NEURONS = Record("neuron_max_t", None, None, "max_t_joint")
 _NEURONS_HOLM = Record("neuron_max_t", None, None, "max_t_holm")
 _IMPORTANCE = Record("attribute_importance", "role", "record", "mantel_holm")
 _LINK = Record("importance_link", "role", "record", None)
-_WHOLE = Record("whole_model_rsa", "role", "record", "mantel")
+# the whole model's RDM against the raters (issue 23): rho-a, per-rater estimand with the
+# two-factor bootstrap where the space has raters' RDMs, else the mean RDM with the
+# concept-label permutation (emostat.analysis.pipelines.rsasteps); the test names both
+_WHOLE = Record("rsa_evaluation", "role", "record", None)
 
 # Fixed per claim and design before any data are seen.
 RECORD: dict[tuple[str, str], Record] = {
@@ -276,16 +279,36 @@ def _importance(tables, design, a) -> list[dict]:
 
 
 def _whole_model(tables, design, a) -> list[dict]:
+    """The record row (rsa_evaluation, role record), the study's tau-b on the mean RDM (role
+    study, the same table) and the Mantel test of whole_model_rsa (supporting)."""
     rec = record_of("whole_model", design)
+    support = []
+    w = tables.get("whole_model_rsa")
+    if w is not None and len(w):
+        x = w.iloc[0]
+        support.append(_row("whole_model", None, None, "supporting", "mantel", "whole_model_rsa",
+                            **_test_fields(x, scale="tau", conf=same_unit(
+                                x.get("unit"), x.get("conf_method")))))
     t = tables.get(rec.table)
     if t is None or not len(t):
         return [_absent("whole_model", None, None, rec, f"record table {rec.table!r} absent",
-                        design)]
+                        design)] + support
     r = _one(t[t[rec.column] == rec.value], rec.table, "whole_model")
     if r is None:
-        return [_absent("whole_model", None, None, rec, f"{rec.table!r} has no row of record")]
-    f = _test_fields(r, scale="tau", conf=same_unit(r.get("unit"), r.get("conf_method")))
-    return [_row("whole_model", None, None, "record", rec.test, rec.table, **f)]
+        return [_absent("whole_model", None, None, rec,
+                        f"{rec.table!r} has no row of record")] + support
+
+    def fields(x):
+        scale = "tau" if str(x.get("comparator", "")).startswith("tau") else "r"
+        return _test_fields(x, scale=scale, conf=same_unit(x.get("unit"), x.get("conf_method")))
+
+    rows = [_row("whole_model", None, None, "record", r.get("test"), rec.table, **fields(r))]
+    st = t[t["role"] == "study"]
+    if len(st):
+        x = st.iloc[0]
+        rows.append(_row("whole_model", None, None, "study", x.get("test"), rec.table,
+                         **fields(x)))
+    return rows + support
 
 
 def _scale(r: pd.Series) -> tuple[str, float]:

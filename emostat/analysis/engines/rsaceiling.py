@@ -96,7 +96,7 @@ def to_pearson(v, comparator: str):
     v = np.asarray(v, dtype=float)
     if comparator in ("tau_a", "tau_b"):
         return np.sin(np.pi * v / 2)
-    if comparator == "rho_a":
+    if comparator in ("rho_a", "spearman"):
         return 2 * np.sin(np.pi * v / 6)
     return v
 
@@ -105,7 +105,7 @@ def from_pearson(r, comparator: str):
     r = np.clip(np.asarray(r, dtype=float), -1.0, 1.0)
     if comparator in ("tau_a", "tau_b"):
         return 2 / np.pi * np.arcsin(r)
-    if comparator == "rho_a":
+    if comparator in ("rho_a", "spearman"):
         return 6 / np.pi * np.arcsin(r / 2)
     return r
 

@@ -11,6 +11,7 @@ computed on those weights, which gives the expanded vectors' values without buil
 Comparators (rsatoolbox's name in brackets):
 - ``tau_b`` ('tau-b'): scipy's Kendall tau-b; ``tau_a`` ('tau-a'): (con - dis) / (T(T-1)/2);
 - ``rho_a`` ('rho-a'): average ranks, centred, sum of products x 12 / (T^3 - T);
+- ``spearman`` ('spearman'): average ranks, centred, cosine (tie-corrected Spearman rho);
 - ``pearson`` ('corr'); ``cosine`` ('cosine');
 - ``whitened_cosine`` ('cosine_cov' without a pattern covariance): the cosine of the
   double-centred second-moment matrices G = -H D H / 2, i.e. linear CKA of the RDMs.
@@ -27,8 +28,8 @@ from emostat.errors import InputError
 
 __all__ = ["COMPARATORS", "comparator_name", "Resample", "n_items", "compare"]
 
-COMPARATORS = ("tau_b", "tau_a", "rho_a", "pearson", "cosine", "whitened_cosine")
-RANKED = ("tau_b", "tau_a", "rho_a")
+COMPARATORS = ("tau_b", "tau_a", "rho_a", "spearman", "pearson", "cosine", "whitened_cosine")
+RANKED = ("tau_b", "tau_a", "rho_a", "spearman")
 ALIASES = {"tau-b": "tau_b", "kendall": "tau_b", "tau-a": "tau_a", "rho-a": "rho_a",
            "corr": "pearson", "correlation": "pearson", "cosine_cov": "whitened_cosine",
            "whitened-cosine": "whitened_cosine", "cka": "whitened_cosine",
@@ -141,9 +142,12 @@ class Resample:
             norm = np.sqrt((U ** 2).sum(axis=2, keepdims=True))
             return np.divide(U, norm, out=np.zeros_like(U), where=norm > 0)
         Vb = V[None] if fixed else V
-        if comp == "rho_a":
-            return weighted_ranks(V, self.W, self._order(V, key) if fixed else order,
-                                  centred=True)
+        if comp in ("rho_a", "spearman"):
+            U = weighted_ranks(V, self.W, self._order(V, key) if fixed else order, centred=True)
+            if comp == "rho_a":
+                return U
+            norm = np.sqrt((U ** 2).sum(axis=2, keepdims=True))
+            return np.divide(U, norm, out=np.zeros_like(U), where=norm > 0)
         if comp == "pearson":
             Vb = Vb - (W * Vb).sum(axis=2, keepdims=True) / T
         if comp in ("pearson", "cosine"):

@@ -12,7 +12,9 @@ Tables: ``models`` (one row per model: score against 0, one-sided; and against t
 ceiling, two-sided), ``ceiling`` (lower and upper bound against 0, one-sided), ``differences``
 (every pair of models, two-sided, paired on the same resamples), ``contrasts`` (declared
 weighted sums of models, two-sided). Each family of tests is adjusted (``correction``) and
-says so in ``p_adjust_method``.
+says so in ``p_adjust_method``. Intervals are t intervals with the bootstrap SE
+(:mod:`emostat.analysis.engines.rsainfer`), clipped to the statistic's range (a score to
+[-1, 1], a difference of two to [-2, 2]).
 """
 
 from __future__ import annotations
@@ -143,13 +145,18 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
     unit, conf_method, p_stem = _words(boot_kind, R, n, B, small_sample, df)
     has_ceiling = bool(np.isfinite(obs[M]))
 
-    def tests(C, est, alternative):
+    def tests(C, est, alternative, bound=1.0):
+        """t rows of contrasts C; the interval clipped to the statistic's range (+-1 for a
+        score, +-2 for a difference of two)."""
         if not covs:
             nan = np.full(len(est), np.nan)
             return {"std_error": nan, "statistic": nan, "df": nan, "p_value": nan,
                     "conf_low": nan, "conf_high": nan}
         v, d = variance(covs, C, boot_kind, R, n, small_sample)
-        return t_rows(est, v, d, alternative, level)
+        out = t_rows(est, v, d, alternative, level)
+        out["conf_low"] = np.clip(out["conf_low"], -bound, bound)
+        out["conf_high"] = np.clip(out["conf_high"], -bound, bound)
+        return out
 
     common = {"comparator": comparator, "estimand": estimand, "inference": inference,
               "unit": unit, "n_boot": B, "n_raters": R, "n_concepts": n}
@@ -190,7 +197,7 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
     # models against the lower ceiling
     if has_ceiling:
         gap = est - obs[M]
-        ct = tests(eye[:M] - eye[M], gap, "two-sided")
+        ct = tests(eye[:M] - eye[M], gap, "two-sided", 2.0)
         models["ceiling_gap"] = gap
         models["p_value_ceiling"] = ct["p_value"]
         models["p_adjusted_ceiling"] = adjust(ct["p_value"], correction)
@@ -217,7 +224,7 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
     if pairs:
         C = np.array([eye[a] - eye[b] for a, b in pairs])[:, :M + 2]
         d_est = np.array([est[a] - est[b] for a, b in pairs])
-        dt = tests(C, d_est, "two-sided")
+        dt = tests(C, d_est, "two-sided", 2.0)
         rows = pd.DataFrame({"model_a": [names[a] for a, _ in pairs],
                              "model_b": [names[b] for _, b in pairs], "estimate": d_est, **dt})
         rows["p_adjusted"] = adjust(rows["p_value"], correction)
@@ -246,7 +253,7 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
             texts.append(" ".join(f"{float(v):+g} {m}" for m, v in weights.items()))
         Cs = np.array(Cs)
         c_est = Cs[:, :M] @ est
-        ctt = tests(Cs, c_est, "two-sided")
+        ctt = tests(Cs, c_est, "two-sided", float(np.abs(Cs).sum(axis=1).max()))
         crow = pd.DataFrame({"contrast": labels, "weights": texts, "estimate": c_est, **ctt})
         crow["p_adjusted"] = adjust(crow["p_value"], correction)
         crow["p_adjust_method"] = f"{correction} over the {len(labels)} declared contrasts"

@@ -12,6 +12,7 @@ import pandas as pd
 from emostat import io
 from emostat.analysis.claims.table import build_claims, make_design
 from emostat.analysis.geometry.claims import run_geometry_tables
+from emostat.analysis.pipelines.rsasteps import rsa_run_tables, space_raters
 from emostat.analysis.pipelines.runspace import importance_tables, run_space, untested_claims
 from emostat.analysis.neurons.selection import mask_selection
 from emostat.analysis.pipelines.steps import (RESULTS, human_tables, link_tables, masking_tables,
@@ -66,9 +67,10 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     keeps earlier analyses: it is created, and refused when its ``results/`` holds another run's
     analysis (:func:`check_out_dir`). ``searchlight``: options of :func:`searchlight_tables`.
 
-    The human side is the run's concept space (default the study's, ``data/spaces/study/``), so
-    attribute importance and the whole-model RSA have Mantel p-values but no participant
-    bootstrap. Masking tables gain a ``task`` key (binary, choice, generate). ``n_boot`` is
+    The human side is the run's concept space (default the study's, ``data/spaces/study/``):
+    attribute importance has Mantel p-values; the whole-model RSA (``rsa_evaluation``) is
+    tested over raters and concepts when the space's ``similarity.csv`` has a ``participant``
+    column (two or more complete raters), else over the concept labels of the mean RDM. Masking tables gain a ``task`` key (binary, choice, generate). ``n_boot`` is
     accepted for symmetry with :func:`reproduce` and recorded.
     """
     from emostat.analysis.masking import experiment as ex
@@ -155,10 +157,13 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
         stim = space.stimuli if space.stimuli is not None else load_space("study").stimuli
         tables["generation_examples"] = ex.generation_examples(inference, stim)
 
-    if human.mean_rdm is not None:
-        log("whole-model RSA ...", quiet)
-        tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
-                                                    n_boot=0, n_perm=n_perm, seed=s[2])
+    raters = space_raters(space, human.mean_rdm)
+    if raters is not None:
+        log(f"whole-model RSA ({len(raters)} rater RDM{'s' if len(raters) > 1 else ''}) ...",
+            quiet)
+        tables["whole_model_rsa"] = whole_model_rsa(A, raters, n_boot=n_boot * (len(raters) > 1),
+                                                    n_perm=n_perm, seed=s[2])
+        tables.update(rsa_run_tables(A, raters, n_boot=n_boot, n_perm=n_perm, seed=s[2]))
 
     tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
     config = manifest.get("config") or {}
@@ -219,9 +224,11 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
         k for k in K_VALUES if k <= n]
     tables.update(searchlight_tables(A, layer_sizes, human.attribute_rdms, ks, seed=s[3],
                                      **(searchlight or {})))
-    if human.mean_rdm is not None:
-        tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
-                                                    n_boot=0, n_perm=n_perm, seed=s[2])
+    raters = space_raters(space, human.mean_rdm)
+    if raters is not None:
+        tables["whole_model_rsa"] = whole_model_rsa(A, raters, n_boot=2000 * (len(raters) > 1),
+                                                    n_perm=n_perm, seed=s[2])
+        tables.update(rsa_run_tables(A, raters, n_boot=2000, n_perm=n_perm, seed=s[2]))
     tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
     config = manifest.get("config") or {}
     design = make_design("experiment", ks, alpha=config.get("alpha"), tasks=[],
