@@ -26,7 +26,7 @@ from emostat.analysis.engines.weighted import weighted_concordance, weighted_ran
 from emostat.constants import pair_indices
 from emostat.errors import InputError
 
-__all__ = ["COMPARATORS", "comparator_name", "Resample", "n_items", "compare"]
+__all__ = ["COMPARATORS", "comparator_name", "Resample", "n_items", "compare", "checked_rdms"]
 
 COMPARATORS = ("tau_b", "tau_a", "rho_a", "spearman", "pearson", "cosine", "whitened_cosine")
 RANKED = ("tau_b", "tau_a", "rho_a", "spearman")
@@ -245,10 +245,16 @@ def compare(X, Y, comparator: str = "tau_b") -> np.ndarray:
     >>> compare(x, y, "tau_b").round(4).tolist()
     [[0.7333]]
     """
+    X, Y = checked_rdms(X, Y, "compare")
+    return Resample.full(n_items(X.shape[1]), comparator).cross(X, Y)[0]
+
+
+def checked_rdms(X, Y, who: str):
+    """X (m, P) and Y (q, P) as float arrays with the same pairs and no NaN (else InputError)."""
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
     if X.shape[1] != Y.shape[1]:
-        raise InputError(f"compare: X has {X.shape[1]} pairs, Y {Y.shape[1]}")
+        raise InputError(f"{who}: models have {X.shape[1]} pairs, raters {Y.shape[1]}")
     if not (np.isfinite(X).all() and np.isfinite(Y).all()):
-        raise InputError("compare: RDMs contain NaN or inf")
-    return Resample.full(n_items(X.shape[1]), comparator).cross(X, Y)[0]
+        raise InputError(f"{who}: RDMs contain NaN or inf")
+    return X, Y

@@ -28,7 +28,8 @@ from emostat.analysis.engines.multitest import fdr_bh
 from emostat.analysis.engines.pcontract import holm
 from emostat.analysis.engines.rsaboot import bootstrap, estimand_name, evaluate
 from emostat.analysis.engines.rsaceiling import N_SPLITS, half_splits
-from emostat.analysis.engines.rsacompare import Resample, comparator_name, n_items
+from emostat.analysis.engines.rsacompare import (Resample, checked_rdms, comparator_name,
+                                                 n_items)
 from emostat.analysis.engines.rsainfer import boot_cov, t_rows, variance
 from emostat.analysis.engines.rsaperm import permutation_test
 from emostat.errors import InputError
@@ -119,12 +120,7 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
     estimand = estimand_name(estimand)
     if correction not in CORRECTIONS:
         raise InputError(f"correction {correction!r} is not one of {CORRECTIONS}")
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-    Y = np.atleast_2d(np.asarray(Y, dtype=np.float64))
-    if X.shape[1] != Y.shape[1]:
-        raise InputError(f"models have {X.shape[1]} pairs, raters {Y.shape[1]}")
-    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
-        raise InputError("model or rater RDMs contain NaN or inf")
+    X, Y = checked_rdms(X, Y, "rsa_tables")
     M, R, n = X.shape[0], Y.shape[0], n_items(X.shape[1])
     names = list(model_names) if model_names is not None else [f"model_{k + 1}" for k in range(M)]
     if len(names) != M or len(set(names)) != M:
@@ -218,6 +214,16 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
         for k, v in common.items():
             ceiling[k] = v
 
+    def finish(df, family, how):
+        """A two-sided family's columns: adjusted p, its method, interval and test words."""
+        df["p_adjusted"] = adjust(df["p_value"], correction)
+        df["p_adjust_method"] = f"{correction} over {family}"
+        df["conf_method"] = conf_method if covs else "none (n_boot = 0)"
+        df["p_method"] = f"{p_stem}, {how}, two-sided" if covs else "not tested"
+        for k, v in common.items():
+            df[k] = v
+        return df
+
     # pairs of models
     rows = []
     pairs = list(itertools.combinations(range(M), 2))
@@ -225,15 +231,10 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
         C = np.array([eye[a] - eye[b] for a, b in pairs])[:, :M + 2]
         d_est = np.array([est[a] - est[b] for a, b in pairs])
         dt = tests(C, d_est, "two-sided", 2.0)
-        rows = pd.DataFrame({"model_a": [names[a] for a, _ in pairs],
-                             "model_b": [names[b] for _, b in pairs], "estimate": d_est, **dt})
-        rows["p_adjusted"] = adjust(rows["p_value"], correction)
-        rows["p_adjust_method"] = f"{correction} over the {len(pairs)} pairs of models"
-        rows["conf_method"] = conf_method if covs else "none (n_boot = 0)"
-        rows["p_method"] = (f"{p_stem}, paired: both models on the same resamples, "
-                            "two-sided") if covs else "not tested"
-        for k, v in common.items():
-            rows[k] = v
+        rows = finish(pd.DataFrame({"model_a": [names[a] for a, _ in pairs],
+                                    "model_b": [names[b] for _, b in pairs], "estimate": d_est,
+                                    **dt}), f"the {len(pairs)} pairs of models",
+                      "paired: both models on the same resamples")
     differences = pd.DataFrame(rows)
 
     # declared contrasts
@@ -254,13 +255,8 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
         Cs = np.array(Cs)
         c_est = Cs[:, :M] @ est
         ctt = tests(Cs, c_est, "two-sided", float(np.abs(Cs).sum(axis=1).max()))
-        crow = pd.DataFrame({"contrast": labels, "weights": texts, "estimate": c_est, **ctt})
-        crow["p_adjusted"] = adjust(crow["p_value"], correction)
-        crow["p_adjust_method"] = f"{correction} over the {len(labels)} declared contrasts"
-        crow["conf_method"] = conf_method if covs else "none (n_boot = 0)"
-        crow["p_method"] = (f"{p_stem}, weighted sum of model scores on the same resamples, "
-                            "two-sided") if covs else "not tested"
-        for k, v in common.items():
-            crow[k] = v
+        crow = finish(pd.DataFrame({"contrast": labels, "weights": texts, "estimate": c_est,
+                                    **ctt}), f"the {len(labels)} declared contrasts",
+                      "weighted sum of model scores on the same resamples")
     return {"models": models, "ceiling": ceiling, "differences": differences,
             "contrasts": crow}

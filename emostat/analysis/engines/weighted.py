@@ -54,6 +54,15 @@ def sort_near(V, hint) -> np.ndarray:
     return out
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _group_end(v, o, k):
+    """The end (exclusive) of the run of values equal to v[o[k]] in sorted order o."""
+    g = k + 1
+    while g < o.shape[0] and v[o[g]] == v[o[k]]:
+        g += 1
+    return g
+
+
 @njit(nogil=True, cache=True)
 def _ranks(V, order, W, iv, iw, centred, out):
     """out[t] = average ranks of V[iv[t]] under weights W[iw[t]]; ``order`` rows sort V's rows
@@ -74,9 +83,7 @@ def _ranks(V, order, W, iv, iw, centred, out):
         cum = 0.0
         k = 0
         while k < P:
-            g = k + 1
-            while g < P and v[o[g]] == v[o[k]]:
-                g += 1
+            g = _group_end(v, o, k)
             gw = 0.0
             for s in range(k, g):
                 gw += w[o[s]]
@@ -154,9 +161,7 @@ def _concordance(X, order, Yr, W, ia, ib, iw, n_y, num, tx, ty):
         s_tx = 0.0
         k = 0
         while k < P:
-            g = k + 1
-            while g < P and x[o[g]] == x[o[k]]:
-                g += 1
+            g = _group_end(x, o, k)
             gw = 0.0
             for s in range(k, g):          # pairs with every entry of smaller x
                 e = o[s]
