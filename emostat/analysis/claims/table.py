@@ -58,10 +58,7 @@ _NEURONS = Record("neuron_max_t", None, None, "max_t_joint")
 _NEURONS_HOLM = Record("neuron_max_t", None, None, "max_t_holm")
 _IMPORTANCE = Record("attribute_importance", "role", "record", "mantel_holm")
 _LINK = Record("importance_link", "role", "record", None)
-# the whole model's RDM against the raters (issue 23): rho-a, per-rater estimand with the
-# two-factor bootstrap where the space has raters' RDMs, else the mean RDM with the
-# concept-label permutation (emostat.analysis.pipelines.rsasteps); the test names both
-_WHOLE = Record("rsa_evaluation", "role", "record", None)
+_WHOLE = Record("rsa_evaluation", "role", "record", None)   # pipelines.rsasteps (issue 23)
 
 # Fixed per claim and design before any data are seen.
 RECORD: dict[tuple[str, str], Record] = {
@@ -83,33 +80,47 @@ RECORD.update({
 
 
 # ---- the four rules ---------------------------------------------------------------------------
-def alpha(design: dict) -> float:
-    """The run's alpha: ``design["alpha"]`` (from the config), default .05; one for all claims."""
+def alpha(design: dict, where: str = "claims", field: str = "alpha") -> float:
+    """The run's alpha: ``design["alpha"]`` (from the config), default .05; one for all claims.
+    Anything but a number in (0, 1) is an InputError ``<where>: <field> must be ...``."""
     a = design.get("alpha")
-    a = DEFAULT_ALPHA if a is None else float(a)
-    if not 0 < a < 1:
-        raise InputError(f"claims: alpha must be in (0, 1), got {a}")
-    return a
+    if a is None:
+        return DEFAULT_ALPHA
+    if isinstance(a, bool) or not isinstance(a, (int, float, np.number)) or not 0 < a < 1:
+        raise InputError(f"{where}: {field} must be a number in (0, 1), got {a!r}")
+    return float(a)
 
 
-def headline_k(design: dict) -> int | None:
+def headline_k(design: dict, where: str = "claims", field: str = "headline k"):
     """The k the design declares (``design["headline_k"]``), else the largest of its ``ks``;
-    None without ks. A declared k that the run does not have is an error.
+    None without ks. A declared k is a count, or a fraction of ``design["n_neurons"]`` (rounded
+    as :func:`emostat.constants.k_count`; kept as a fraction without ``n_neurons``, to match ks
+    written as fractions in a config). A declared k that is not one of the run's ks, or not a
+    count >= 1 or a fraction in (0, 1), is an InputError ``<where>: <field> ...``.
 
     >>> headline_k({"ks": [1000, 2000, 3000]}), headline_k({"ks": [1000, 2000], "headline_k": 1000})
     (3000, 1000)
     """
-    ks = sorted(int(k) for k in (design.get("ks") or []))
+    from emostat.constants import k_count
+
+    ks = list(design.get("ks") or [])
     k = design.get("headline_k")
-    if k is not None:
-        if ks and int(k) not in ks:
-            raise InputError(f"claims: headline k {k} is not among the run's ks {ks}")
-        return int(k)
-    return ks[-1] if ks else None
+    if k is None:
+        return max(int(x) for x in ks) if ks else None
+    count = isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1
+    share = isinstance(k, (float, np.floating)) and 0 < k < 1
+    if not (count or share):
+        raise InputError(f"{where}: {field} must be a count >= 1 or a fraction in (0, 1), "
+                         f"got {k!r}")
+    n = design.get("n_neurons")
+    k = k_count(k, n) if n else (int(k) if count else float(k))
+    if ks and k not in ks:
+        raise InputError(f"{where}: {field} {k!r} is not one of the run's k {sorted(ks)}")
+    return k
 
 
 def make_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None,
-                untested=None) -> dict:
+                untested=None, n_neurons=None) -> dict:
     """The design :func:`build_claims` decides under (stored in the run's provenance).
 
     ``untested``: claim -> why it cannot be tested in this run (e.g. a space without
@@ -117,6 +128,8 @@ def make_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None,
     ``not tested`` with that reason instead of ``failed``."""
     design = {"kind": kind, "alpha": alpha, "headline_k": headline_k,
               "ks": sorted(int(k) for k in ks), "tasks": tasks}
+    if n_neurons:
+        design["n_neurons"] = int(n_neurons)
     return {**design, "untested": dict(untested)} if untested else design
 
 
@@ -250,7 +263,7 @@ def _neurons(tables, design, a) -> list[dict]:
     for value in ([] if counts is None else sorted(set(counts["count"]))):
         sup = Record("neuron_count_null", "count", value, f"count_null_{value}_holm")
         rows.append(_family_row("neurons", counts[counts["count"] == value], sup, a,
-                                f"have more {value} neurons than relabelled emotions give",
+                                f"have more {value} neurons than relabelled concepts give",
                                 role="supporting"))
     rsa = tables.get("neuron_rsa")
     if rsa is not None and len(rsa):
@@ -275,40 +288,31 @@ def _importance(tables, design, a) -> list[dict]:
         return [_absent("importance", None, None, rec, f"record table {rec.table!r} absent",
                         design)]
     g = t[t[rec.column] == rec.value] if rec.column in t.columns else t
-    return [_family_row("importance", g, rec, a, "relate to the human emotion space (Mantel)")]
+    return [_family_row("importance", g, rec, a, "relate to the human concept space (Mantel)")]
 
 
 def _whole_model(tables, design, a) -> list[dict]:
-    """The record row (rsa_evaluation, role record), the study's tau-b on the mean RDM (role
-    study, the same table) and the Mantel test of whole_model_rsa (supporting)."""
+    """Record: rsa_evaluation's; study: its tau-b on the mean RDM; supporting: the Mantel."""
     rec = record_of("whole_model", design)
-    support = []
+
+    def row(x, role, table):
+        scale = "tau" if str(x.get("comparator", "tau")).startswith("tau") else "r"
+        return _row("whole_model", None, None, role, x.get("test", "mantel"), table,
+                    **_test_fields(x, scale=scale, conf=same_unit(x.get("unit"),
+                                                                  x.get("conf_method"))))
+
     w = tables.get("whole_model_rsa")
-    if w is not None and len(w):
-        x = w.iloc[0]
-        support.append(_row("whole_model", None, None, "supporting", "mantel", "whole_model_rsa",
-                            **_test_fields(x, scale="tau", conf=same_unit(
-                                x.get("unit"), x.get("conf_method")))))
+    sup = [row(w.iloc[0], "supporting", "whole_model_rsa")] if w is not None and len(w) else []
     t = tables.get(rec.table)
-    if t is None or not len(t):
-        return [_absent("whole_model", None, None, rec, f"record table {rec.table!r} absent",
-                        design)] + support
-    r = _one(t[t[rec.column] == rec.value], rec.table, "whole_model")
+    r = None if t is None or not len(t) else _one(t[t[rec.column] == rec.value], rec.table,
+                                                  "whole_model")
     if r is None:
-        return [_absent("whole_model", None, None, rec,
-                        f"{rec.table!r} has no row of record")] + support
-
-    def fields(x):
-        scale = "tau" if str(x.get("comparator", "")).startswith("tau") else "r"
-        return _test_fields(x, scale=scale, conf=same_unit(x.get("unit"), x.get("conf_method")))
-
-    rows = [_row("whole_model", None, None, "record", r.get("test"), rec.table, **fields(r))]
-    st = t[t["role"] == "study"]
-    if len(st):
-        x = st.iloc[0]
-        rows.append(_row("whole_model", None, None, "study", x.get("test"), rec.table,
-                         **fields(x)))
-    return rows + support
+        why = "absent" if t is None or not len(t) else "without a row of record"
+        return [_absent("whole_model", None, None, rec, f"record table {rec.table!r} {why}",
+                        design)] + sup
+    st = t[t["role"] == "study"].head(1)
+    return [row(r, "record", rec.table)] + [row(x, "study", rec.table)
+                                            for _, x in st.iterrows()] + sup
 
 
 def _scale(r: pd.Series) -> tuple[str, float]:
