@@ -25,7 +25,7 @@ def _space_with_raters(tmp_path, n_raters=5, n=7, seed=0):
     x = rng.normal(size=(n, 2))
     truth = np.sqrt(((x[i] - x[j]) ** 2).sum(axis=1))
     sim = ["concept_a,concept_b,value,participant"] + [
-        f"{concepts[i[k]]},{concepts[j[k]]},{truth[k] + rng.normal(0, .3):.4f},r{p}"
+        f"{concepts[i[k]]},{concepts[j[k]]},{abs(truth[k] + rng.normal(0, .3)):.4f},r{p}"
         for p in range(n_raters) for k in range(len(i))]
     ratings = ["concept,attribute,value"] + [f"{c},{a},{x[k, m]:.4f}" for k, c in
                                              enumerate(concepts)
@@ -117,3 +117,33 @@ def test_report_views_render_the_tables(tmp_path):
     fig = depth_profiles([run], "rsa")                   # the ceiling band is drawn
     assert any(getattr(p, "get_label", lambda: "")().startswith("noise ceiling")
                for p in fig.axes[0].patches)
+
+
+def test_compare_runs_pairs_the_models_on_the_same_raters(tmp_path):
+    # two activations-only runs on one space with 3 raters' similarity judgments
+    import warnings
+
+    from emostat.analysis.pipelines.rsasteps import compare_runs, write_comparison
+    from test_space_analysis import make_run, make_space
+
+    rng = np.random.default_rng(3)
+    space = load_space(make_space(tmp_path / "space", rng, with_similarity=True))
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    for d in dirs:
+        make_run(d, space, rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = compare_runs(dirs, n_boot=100, n_perm=99, seed=0, quiet=True)
+    m, d = t["rsa_comparison"], t["rsa_comparison_differences"]
+    assert list(m["model"]) == ["a", "b"] and len(d) == 1
+    assert m["unit"].iloc[0] == "raters (3) and concepts (12)"
+    assert m["test"].iloc[0] == "rsa_rho_a_per_rater_both"
+    assert d["estimate"].iloc[0] == pytest.approx(m["estimate"].iloc[0] - m["estimate"].iloc[1])
+    (tmp_path / "a" / "results").mkdir()
+    (tmp_path / "b" / "results").mkdir()
+    write_comparison(dirs, t)                              # validated on write (schemas)
+    back = io.read_table(tmp_path / "b" / "results" / "rsa_comparison.parquet",
+                         dataset="rsa_comparison")
+    assert back["estimate"].tolist() == m["estimate"].tolist()
+    assert io.read_provenance(tmp_path / "b" / "results" / "rsa_comparison.parquet")["runs"] \
+        == [str(x.resolve()) for x in dirs]
