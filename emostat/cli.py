@@ -166,7 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="cpu | cuda | mps (default cpu)")
     s.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default float32)")
     s.add_argument("--quick", action="store_true", help="small profile (<= 3 min on 2 CPUs)")
-    s.add_argument("--backend", default=None, choices=["local", "ray"], help="default local")
+    s.add_argument("--backend", default=None, choices=["local", "ray", "slurm"],
+                   help="where shards run: local processes, a Ray cluster, or Slurm job "
+                        "arrays submitted and awaited from here (slurm_* config keys; "
+                        "docs/backends.md); default local")
     s.add_argument("--address", help="Ray cluster address (with --backend ray)")
     s.add_argument("--activations-only", action="store_true",
                    help="tasks off: concept activations only (searchlight, RSA), e.g. for an "
@@ -241,6 +244,12 @@ def main(argv=None) -> int:
         args.func(args)
     except EmostatError as exc:
         print(f"emostat: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:              # a full disk, a folder that became read-only, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"emostat: error: {where}{(exc.strerror or str(exc)).lower()} (nothing "
+              f"half-written is kept; rerun the same command once this is fixed)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("emostat: interrupted; rerun the same command to resume", file=sys.stderr)

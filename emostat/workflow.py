@@ -33,9 +33,10 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
     there, or for ``release`` one of the study's k) decide the claims; they are checked
     before anything runs. Returns the rendered report files by format.
     """
+    from emostat import io
     from emostat.report.render import render_report
 
-    out = Path(out)
+    out = io.check_writable(out)                              # before any work
     models = list(models or [])
     if release is not None:
         from emostat.analysis.pipelines import reproduce

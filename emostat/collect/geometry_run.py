@@ -21,6 +21,7 @@ from emostat.analysis.geometry.layers import (attribute_rdms, concept_rdms, conc
                                        pca_attributes, pca_scores, vectors_table)
 from emostat.analysis.geometry.probes import probe_layers
 from emostat.analysis.geometry.steering import steering_test
+from emostat.collect.killhook import kill_for_test
 from emostat.errors import InputError
 
 
@@ -121,7 +122,7 @@ def layer_rdms(X, labels, concepts, V, opt: GeometryOptions, seed) -> np.ndarray
 def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=None,
                  similarity=None, words=None, options: GeometryOptions | None = None,
                  seed: int | None = 0, quiet: bool = False, lm=None, tables_dir=None,
-                 prov_extra: dict | None = None) -> dict:
+                 prov_extra: dict | None = None, record_root=None) -> dict:
     """Run the whole geometry on one model and write its tables; returns the headline numbers.
 
     Parameters
@@ -134,12 +135,14 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
         attribute RDM under the name ``similarity``).
     words : concept -> word used in prompts (default: the concept name).
     tables_dir : folder of the tables (default ``out/results``); ``prov_extra`` is added to
-        their provenance (a collection's run record).
+        their provenance (a collection's run record); ``record_root`` (a collection's run
+        folder) gets each table's record (:func:`emostat.io.write_table`).
     """
     from emostat.collect.geometry import residual_states, steering_scores
     from emostat.collect.models import load_model
 
     opt = options or GeometryOptions()
+    io.check_writable(out if tables_dir is None else tables_dir)   # before any work
     seed = 0 if seed is None else int(seed)
     t0 = time.perf_counter()
     timing = {}
@@ -165,7 +168,9 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
                             "n_stimuli": len(stimuli), "concepts": len(concepts)})
 
     def write(df, name):
-        io.write_table(df, res / f"{name}.parquet", prov=prov, dataset=name)
+        io.write_table(df, res / f"{name}.parquet", prov=prov, dataset=name,
+                       record_root=record_root)
+        kill_for_test("geometry")
 
 
     t = time.perf_counter()

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import yaml
 
+from emostat import io
 from emostat.errors import InputError
 from emostat.paths import REPORTS_DIR, ROOT
 from emostat.report.load import PARAMS_ENV, check_same_space, detect_kind, load_run
@@ -83,6 +84,8 @@ def render_report(results_dirs, to=("html", "pdf"), out=None, kind: str = "auto"
     dirs = [results_dirs] if isinstance(results_dirs, (str, os.PathLike)) else list(results_dirs)
     if not dirs:
         raise InputError("render_report: no results folder given")
+    out = Path(out) if out is not None else Path(dirs[0]) / "report"
+    io.check_writable(out, "report folder")                   # before any work
     runs = [load_run(d) for d in dirs]
     if kind == "auto":
         kind = detect_kind(runs)
@@ -95,7 +98,6 @@ def render_report(results_dirs, to=("html", "pdf"), out=None, kind: str = "auto"
     bad = sorted(set(to) - set(FORMATS))
     if bad or not to:
         raise InputError(f"--to {','.join(to)}: expected a comma list of html, pdf")
-    out = Path(out) if out is not None else Path(dirs[0]) / "report"
     out.mkdir(parents=True, exist_ok=True)
     params = {"results": [str(Path(d).resolve()) for d in dirs], "kind": kind}
     params_file = out / f".{kind}-params.json"

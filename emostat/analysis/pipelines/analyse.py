@@ -92,6 +92,7 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
 
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
+    io.check_writable(run_dir if out is None else out)        # before any work
     manifest = check_run(run_dir)      # every planned file present, unchanged (emostat.integrity)
     out = run_dir if out is None else Path(out)
     given = {"alpha": alpha, "headline_k": headline_k, "n_perm": n_perm,

@@ -73,7 +73,7 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     from emostat.analysis.neurons.wholemodel import whole_model_rsa
 
     t0 = time.perf_counter()
-    out = Path(out)
+    out = io.check_writable(out)                              # before any work
     given = {"alpha": alpha, "headline_k": headline_k, "n_perm": n_perm,
              "n_perm_count": (searchlight or {}).get("n_perm_count")}
     ch = run_choices(given, {"headline_k": K_HEADLINE}, list(K_VALUES),
