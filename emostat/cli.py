@@ -128,7 +128,7 @@ def _cmd_geometry(a):
 
     kw = {k: v for k, v in dict(n_perm=a.n_perm, n_perm_probe=a.n_perm_probe,
                                 steer_layer=a.steer_layer, n_random=a.n_random,
-                                n_items=a.n_items).items() if v is not None}
+                                n_items=a.n_items, metric=a.metric).items() if v is not None}
     if a.scales:
         kw["scales"] = tuple(float(x) for x in a.scales.split(","))
     opt = GeometryOptions.quick(**kw) if a.quick else GeometryOptions(**kw)
@@ -223,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scales", help="comma list of steering scales (x residual norm)")
     s.add_argument("--n-random", type=int, help="random directions (default 5)")
     s.add_argument("--n-items", type=int, help="held-out steering items")
+    s.add_argument("--metric", choices=["correlation", "cosine", "euclidean", "crossval"],
+                   help="layer RDM distance (default correlation; crossval: cross-validated "
+                        "squared distance over stimulus folds, unbiased)")
     _add_common(s)
     s.set_defaults(func=_cmd_geometry)
 

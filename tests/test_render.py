@@ -38,11 +38,13 @@ SEARCH_FIGS = ["fig-tau", "fig-counts", "fig-layers", "fig-rank-map"]
 MASK_FIGS = ["fig-masking", "fig-attribute-drops", "fig-link", "fig-drop-importance"]
 REPRO_FIGS = HUMAN_FIGS + SEARCH_FIGS + MASK_FIGS
 MASK_TBLS = ["tbl-attribute-drops", "tbl-link", "tbl-mixed", "tbl-perm"]
-REPRO_TBLS = (["tbl-claims", "tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc", "tbl-count-null"]
+REPRO_TBLS = (["tbl-claims", "tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc",
+               "tbl-whole-model-rsa", "tbl-count-null"]
               + MASK_TBLS
               + ["tbl-vs-null", "tbl-unimodality", "tbl-provenance"])
 EXP_FIGS = ["fig-baseline"] + REPRO_FIGS + ["fig-null"]
-EXP_TBLS = (["tbl-claims", "tbl-baseline", "tbl-importance", "tbl-icc", "tbl-count-null"] + MASK_TBLS
+EXP_TBLS = (["tbl-claims", "tbl-baseline", "tbl-importance", "tbl-icc", "tbl-whole-model-rsa",
+             "tbl-count-null"] + MASK_TBLS
             + ["tbl-null", "tbl-bias", "tbl-generation", "tbl-provenance"])
 
 
@@ -406,6 +408,14 @@ def test_comparison_report_sets_models_side_by_side(rendered):
         assert name in html
     # depth normalised: model-b has 6 layers, model-a 12 (report_fixtures.make_run)
     assert "model-a: 12 layers, model-b: 6 layers" in html
+    # the whole-model RSA rows in words, each beside its own ceiling (reproduction report)
+    rep = rendered["reproduction"]
+    ev = pd.read_parquet(rep[0] / "results" / "rsa_evaluation.parquet")
+    rtext = _text(rep[1]["html"].read_text())
+    rec = ev[ev["role"] == "record"].iloc[0]
+    assert (f"is {view.num_text(rec['estimate'], 3, True)}, 95% CI "
+            f"{view.ci_text(rec['conf_low'], rec['conf_high'], 3, True)}, against a noise ceiling "
+            f"of {view.ci_text(rec['ceiling_low'], rec['ceiling_high'], 3, True)}") in rtext
     # whole-model RSA of each run, read from its own table
     for run in runs:
         w = pd.read_parquet(run / "results" / "whole_model_rsa.parquet").iloc[0]

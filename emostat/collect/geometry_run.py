@@ -39,7 +39,8 @@ class GeometryOptions:
     scales: tuple = (0.25, 0.5, 1.0)  # x the residual norm at the answer position
     n_random: int = 5
     n_items: int | None = None        # held-out items, spread over concepts (None: 2/concept)
-    metric: str = "correlation"
+    metric: str = "correlation"       # or "cosine", "euclidean", "crossval" (cross-validated
+    crossval_folds: int = 4           # squared distance over stimulus folds: unbiased, 0 = none)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -105,6 +106,17 @@ def steering_rows(base, steered, items, item_concepts, words, vector_names, kind
                                  delta_choice=int(choice == tw) - int(bchoice == tw),
                                  correct=int(words[choice] == words[widx[item_concepts[t]]])))
     return pd.DataFrame(rows)
+
+
+def layer_rdms(X, labels, concepts, V, opt: GeometryOptions, seed) -> np.ndarray:
+    """Concept RDMs per layer: of the concept vectors (``opt.metric``), or cross-validated over
+    stimulus folds (``"crossval"``, :mod:`emostat.analysis.engines.crossnobis`)."""
+    if opt.metric != "crossval":
+        return concept_rdms(V, opt.metric)
+    from emostat.analysis.engines.crossnobis import crossval_rdms, stratified_folds
+
+    k = min(opt.crossval_folds, int(pd.Series(labels).value_counts().min()))
+    return crossval_rdms(X, labels, stratified_folds(labels, k, seed or 0), concepts)
 
 
 def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=None,
@@ -175,7 +187,8 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     human = attribute_rdms(means)
     if similarity is not None:
         human["similarity"] = np.asarray(similarity, dtype=float)
-    rsa = layer_rsa(concept_rdms(V, opt.metric), human, n_perm=opt.n_perm, seed=seed)
+    rsa = layer_rsa(layer_rdms(X, labels, concepts, V, opt, seed), human, n_perm=opt.n_perm,
+                    seed=seed)
     write(rsa, "geometry_layer_rsa")
     timing["rsa"] = time.perf_counter() - t
     t = time.perf_counter()
