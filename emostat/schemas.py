@@ -450,24 +450,18 @@ UPGRADES[("whole_model_rsa", 1)] = _whole_model_v2
 
 
 def _steering_v2(df):
-    """geometry_steering 1 -> 2: v1 scored each direction on one target only (a concept's
-    vector on its own word, a random direction on a drawn concept's word) and its random
-    directions were isotropic Gaussian; the mismatched cells do not exist."""
+    """geometry_steering 1 -> 2: v1 scored a direction on one word only (a concept's vector on
+    its own, a random one on a drawn word); its random directions were isotropic."""
     kind = df["kind"].replace({"random": "random_isotropic"})
     return df.assign(kind=kind, matched=(kind == "concept") & (df["vector"] == df["target"]))
 
 
-def _steering_test_v2(df):
-    """geometry_steering_test 1 -> 2: v1's record was the dose model of concept vectors against
-    isotropic random directions (one shared vector variance); kept as a supporting row, so a
-    v1 table has no specificity test of record."""
-    return df.assign(role=df["role"].replace({"record": "supporting"}))
-
-
-VERSIONS["geometry_steering"] = 2
+# geometry_steering_test 1 -> 2: v1's record (the dose model against isotropic directions, one
+# vector variance) becomes a supporting row; a v1 table has no specificity test of record
+VERSIONS.update(geometry_steering=2, geometry_steering_test=2)
 UPGRADES[("geometry_steering", 1)] = _steering_v2
-VERSIONS["geometry_steering_test"] = 2
-UPGRADES[("geometry_steering_test", 1)] = _steering_test_v2
+UPGRADES[("geometry_steering_test", 1)] = lambda df: df.assign(
+    role=df["role"].replace({"record": "supporting"}))
 
 
 def version(name: str) -> int:
