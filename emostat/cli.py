@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from emostat import __version__
-from emostat.errors import EmostatError
+from emostat.errors import EmostatError, InputError
 
 from emostat.paths import SHARED_RELEASE as DEFAULT_RELEASE
 
@@ -103,8 +103,19 @@ def _cmd_geometry(a):
                                 n_items=a.n_items).items() if v is not None}
     if a.scales:
         kw["scales"] = tuple(float(x) for x in a.scales.split(","))
+    if a.ffn:
+        kw["sites"] = ("residual", "ffn")
     opt = GeometryOptions.quick(**kw) if a.quick else GeometryOptions(**kw)
-    run_geometry(a.out, model=a.model, options=opt, seed=a.seed, quiet=a.quiet)
+    space = {}
+    if a.space:
+        from emostat.space import load_space
+
+        sp = load_space(a.space)
+        if sp.stimuli is None or not len(sp.stimuli):
+            raise InputError(f"space {sp.name!r} has no stimuli.csv: the geometry needs stimuli")
+        space = dict(stimuli=sp.stimuli, means=sp.means.loc[list(sp.concepts)],
+                     similarity=sp.mean_rdm(), words=dict(sp.words))
+    run_geometry(a.out, model=a.model, options=opt, seed=a.seed, quiet=a.quiet, **space)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scales", help="comma list of steering scales (x residual norm)")
     s.add_argument("--n-random", type=int, help="random directions (default 5)")
     s.add_argument("--n-items", type=int, help="held-out steering items")
+    s.add_argument("--space", help="concept space folder or shipped name (default: the "
+                   "study's situations and human means)")
+    s.add_argument("--ffn", action="store_true",
+                   help="also compute vectors, RSA and PCA from the FFN output (supporting)")
     _add_common(s)
     s.set_defaults(func=_cmd_geometry)
 

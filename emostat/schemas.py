@@ -222,6 +222,10 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside.
     "geometry_probes": [("layer", I), ("depth", F), ("control_accuracy", F), ("chance", F),
                         ("scale", S)] + _GEOM,
+    # layer x attribute (ridge_r2: out-of-fold R^2 of a ridge regression probe) + one
+    # max_over_layers row per attribute (role record within the table; a supporting claim).
+    "geometry_probe_attributes": [("layer", I), ("depth", F), ("attribute", S),
+                                  ("scale", S)] + _GEOM,
     # item x vector x scale of the steering grid (kind concept | random).
     "geometry_steering": [("layer", I), ("item", S), ("vector", S), ("kind", S),
                           ("target", S), ("scale", F), ("delta_logp", F), ("delta_choice", I)],
@@ -240,7 +244,8 @@ RESULTS_TABLES = frozenset({
     "attribute_rdms", "human_rdm", "appraisal_loadings", "rating_icc", "baseline_accuracy",
     "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
-    "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
+    "geometry_probes", "geometry_probe_attributes", "geometry_steering",
+    "geometry_steering_test", "bias_knowledge",
     "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.

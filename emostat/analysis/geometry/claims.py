@@ -11,13 +11,17 @@ Tests of record, fixed before the data are seen:
 - ``pc_attribute``: Holm over the attributes' PC1 max-over-layers rows (``geometry_pca``); PC2
   is a supporting family. The sign of a PC is a convention, so any direction counts.
 - ``probe``: the ridge probe's max-over-layers row (``geometry_probes``); claimed direction:
-  accuracy above chance (1 / number of classes).
+  accuracy above chance (the permutation null's mean accuracy at that layer). A probe whose
+  shuffles cannot reorder the labels is ``not tested`` (its ``note`` says why). The attribute
+  regression probes (``geometry_probe_attributes``) are a supporting family: Holm over the
+  attributes' max-over-layers R^2 rows.
 - ``steering``: the dose model's ``concept_scale`` term (``geometry_steering_test``, model
   ``dose``); claimed direction: concept vectors raise the target more than random ones.
 
-The intervals of the selected layer (Fisher z, Clopper-Pearson) ignore the selection over
-layers that the max-over-layers p accounts for, so the claims rows of ``layer_rsa``,
-``pc_attribute`` and ``probe`` carry no interval; the source tables keep them. Each function
+The rows of record of ``layer_rsa`` and ``probe`` carry the best layer's simultaneous interval
+over layers (the same selection as their max-over-layers p; see
+:mod:`emostat.analysis.geometry.layers` and :mod:`emostat.analysis.geometry.probes`); the
+Holm families (``pc_attribute``, the attribute probes) are counts, with no interval. Each function
 returns plain row dicts (claim, role, test, source_table and the test columns, with the private
 keys ``_direction``, ``_failed``, ``_why``, ``_chance`` that :func:`build_claims` consumes).
 """
@@ -39,14 +43,17 @@ RECORD_TABLES = {"layer_rsa": "geometry_layer_rsa", "pc_attribute": "geometry_pc
 FOLDER = "geometry"
 TABLES = ("geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
           "geometry_probes")
+OPTIONAL_TABLES = ("geometry_probe_attributes",)   # absent from runs before it existed
 STEERING_TABLES = ("geometry_steering", "geometry_steering_test")
 
 
-def run_geometry_tables(run_dir) -> dict[str, pd.DataFrame]:
-    """The geometry tables of a collected run (``<run>/geometry/``), by name; {} without."""
-    folder = Path(run_dir) / FOLDER
+def run_geometry_tables(run_dir, folder: str = FOLDER) -> dict[str, pd.DataFrame]:
+    """The geometry tables of a collected run (``<run>/geometry/``; ``folder="results"``: an
+    ``emostat geometry`` output), by name; {} without."""
+    folder = Path(run_dir) / folder
     return {name: io.read_table(folder / f"{name}.parquet", dataset=name)
-            for name in TABLES + STEERING_TABLES if (folder / f"{name}.parquet").exists()}
+            for name in TABLES + OPTIONAL_TABLES + STEERING_TABLES
+            if (folder / f"{name}.parquet").exists()}
 
 
 def has_geometry(tables: dict) -> bool:
@@ -113,7 +120,7 @@ def layer_rsa_rows(tables: dict, alpha: float) -> list[dict]:
     if len(sim):
         r = sim.iloc[0]
         rows.append(dict(claim="layer_rsa", role="record", test="max_over_layers",
-                         source_table=table, **test_columns(r, "rho", conf=False),
+                         source_table=table, **test_columns(r, "rho", conf=True),
                          _direction=not missing(r["estimate"]) and float(r["estimate"]) > 0,
                          _why=f"best layer {int(r['layer'])} of the concept RDM against the "
                               "mean human dissimilarities"))
@@ -147,12 +154,27 @@ def probe_rows(tables: dict, alpha: float) -> list[dict]:
     chance = float(r["chance"]) if "chance" in r and not missing(r["chance"]) else 0.0
     ctrl = r.get("control_accuracy")
     est = r.get("estimate")
+    note = r.get("note")
+    untested = (f"the probe's null cannot move: {note}" if isinstance(note, str) and note
+                else None)
     why = (f"best layer {int(r['layer'])}: out-of-fold accuracy {float(est):.3f} against "
-           f"chance {chance:.3f}" + ("" if missing(ctrl) else f", control task {float(ctrl):.3f}")
+           f"chance {chance:.3f} (the null's mean)"
+           + ("" if missing(ctrl) or missing(r.get("accuracy_plain")) else
+              f"; control task {float(ctrl):.3f} against {float(r['accuracy_plain']):.3f} on "
+              "the same plain folds")
            if not missing(est) else None)
-    return [dict(claim="probe", role="record", test="max_over_layers", source_table=table,
-                 **test_columns(r, "proportion", conf=False),
+    rows = [dict(claim="probe", role="record", test="max_over_layers", source_table=table,
+                 **test_columns(r, "proportion", conf=True), _chance=untested,
                  _direction=not missing(est) and float(est) > chance, _why=why)]
+    att = record_rows(tables.get("geometry_probe_attributes"))
+    if len(att) and untested:
+        rows.append(dict(claim="probe", role="supporting", test="attribute_r2_holm",
+                         source_table="geometry_probe_attributes", _chance=untested))
+    elif len(att):
+        rows.append(family("probe", att, "attribute_r2_holm", "geometry_probe_attributes",
+                           alpha, "are predicted from single stimuli beyond the "
+                           "max-over-layers null (out-of-fold R^2)", role="supporting"))
+    return rows
 
 
 def steering_rows(tables: dict, alpha: float) -> list[dict]:
