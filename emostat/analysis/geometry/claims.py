@@ -92,7 +92,8 @@ def family(claim: str, g: pd.DataFrame, test: str, table: str, alpha: float, wha
         return dict(claim=claim, role=role, test=test, source_table=table,
                     _failed=f"{table}: no {label} has a max-over-layers p-value")
     adj = holm(p)
-    i = int(np.nanargmin(adj))
+    i = int(np.nanargmin(p))          # the smallest raw p has the smallest adjusted p (its
+    # contract, scaled, is the family's: the first of tied adjusted p's need not be that row)
     c = p_contract(g.iloc[i])
     n_sig = int(np.nansum(adj <= alpha))
     best = g.iloc[i]

@@ -41,12 +41,14 @@ def clopper_pearson(k, n, level: float = 0.95):
 
 def perm_columns(count, n_perm, exact: bool = False) -> dict:
     """The permutation columns every geometry table carries: p_value, n_perm, p_floor and the
-    Clopper-Pearson interval of the p. ``exact``: ``count`` is over all n! relabellings
-    (identity included) and p = count / n!."""
+    Clopper-Pearson interval of the p. ``exact``: ``count`` is over all ``n_perm`` distinct
+    orderings (identity included), p = count / n_perm, floor 1 / n_perm and no Monte-Carlo
+    interval (NaN: the p is not an estimate)."""
     count = np.asarray(count, dtype=float)
     if exact:
         p = count / n_perm
-        return dict(p_value=p, n_perm=n_perm, p_floor=1.0 / n_perm, p_mc_low=p, p_mc_high=p)
+        nan = np.full(p.shape, np.nan) if p.ndim else np.nan
+        return dict(p_value=p, n_perm=n_perm, p_floor=1.0 / n_perm, p_mc_low=nan, p_mc_high=nan)
     low, high = clopper_pearson(count, n_perm)
     return dict(p_value=(1 + count) / (1 + n_perm), n_perm=n_perm, p_floor=1.0 / (n_perm + 1),
                 p_mc_low=low, p_mc_high=high)

@@ -305,7 +305,7 @@ def probe_layers(X, labels, groups=None, n_splits: int = 5, n_perm: int = 999, s
         f"Clopper-Pearson over stimuli ({n})")
     out["unit"] = sch.unit
     out["scheme"] = sch.kind
-    out["n_orderings"] = float(sch.n_orderings)
+    out["n_orderings"] = float(sch.n_orderings) if sch.n_orderings < 10 ** 300 else np.inf
     out["scale"] = "proportion"
     grid_txt = ", ".join(f"{a:g}" for a in alphas)
     out["probe"] = np.where(out["test"] == "logistic_cv", f"logistic (C={C})",
