@@ -196,7 +196,8 @@ def test_encoder_without_head_activations_only(tmp_path, capfd):
     tm.tiny_model("bert").bert.save_pretrained(enc)
     tm.tiny_tokenizer(mlm=True).save_pretrained(enc)
     cfg = write_config(tmp_path / "c.toml", templates=["t01", "t02", "t03"],
-                       tasks=["binary", "choice"], ks=[4])
+                       tasks=["binary", "choice"], ks=[4], geometry_probe_perm=19,
+                       geometry_perm=99, geometry_probe_layers=2)
     with pytest.raises(InputError, match="no trained MLM head"):
         collect(config=cfg, out=tmp_path / "run", model=str(enc), quiet=True, human=_human())
     assert not (tmp_path / "run").exists()
