@@ -91,7 +91,7 @@ def layer_rsa_exact(seed, planted):
 
 @register("pca", "PC1 vs an attribute, max |r| over 6 layers, 199 concept-label permutations")
 def pca(seed, planted):
-    g, V, means, n_perm = _geometry(seed, planted, 12, 1.5, 199)
+    g, V, means, n_perm = _geometry(seed, planted, 12, 1.0, 199)
     out = g.pca_attributes(V, means, n_components=1, n_perm=n_perm, seed=seed)
     rec = out[out.test == "max_over_layers"].iloc[0]
     own = out[(out.test == "pc_pearson") & (out.layer == rec.layer)].iloc[0]

@@ -180,3 +180,16 @@ def test_attribute_probes_are_a_supporting_family_of_the_probe_claim():
     sup = c[c["role"] == "supporting"].iloc[0]
     assert sup["test"] == "attribute_r2_holm" and sup["estimate"] == 1   # Holm .01, .3
     assert sup["p_value"] == pytest.approx(0.01) and sup["decision"] == "supported"
+
+
+def test_attribute_probes_joint_max_t_row_when_the_table_has_it():
+    att = pd.DataFrame([dict(layer=2, attribute=a, test="max_over_layers", role="record",
+                             estimate=0.3, p_fwer_joint=pj, **_perm(p, 199)) for a, p, pj in
+                        (("pleasant", 0.005, 0.005), ("intense", 0.03, 0.09))]).assign(
+        p_method="max over layers of the out-of-fold R^2", unit="stimulus (36)", scale="R2")
+    sup = _claims("probe", geometry_probe_attributes=att)
+    sup = sup[sup["role"] == "supporting"].iloc[0]
+    # max-T over layers x attributes: floor 1/200 (Holm over 2 would be 2/200)
+    assert sup["test"] == "attribute_r2_max_t" and sup["estimate"] == 1
+    assert sup["p_value"] == 0.005 and sup["p_floor"] == pytest.approx(1 / 200)
+    assert sup["decision"] == "supported"

@@ -205,3 +205,7 @@ def test_attribute_probe_r2_equals_sklearn_and_rejects_a_planted_attribute():
     rec = out[out.test == "max_over_layers"].set_index("attribute")
     assert rec.loc["valence", "layer"] == 2 and rec.loc["valence", "p_value"] == \
         pytest.approx(0.01)
+    assert (rec["p_fwer_joint"] >= rec["p_value"] - 1e-12).all()   # max over more tests
+    one = attribute_probes(X, labels, means[["valence"]], groups, n_perm=99, alphas=[10.0])
+    one = one[one.test == "max_over_layers"].iloc[0]                # one attribute: the same
+    assert one.p_fwer_joint == one.p_value

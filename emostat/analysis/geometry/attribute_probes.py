@@ -9,7 +9,10 @@ stimuli), each shuffle's attribute values the shuffled concepts' values, the who
 procedure rerun per shuffle and layer. The statistic is the out-of-fold R^2 = 1 - SSE / SST
 (SST around the mean over all stimuli; negative when the probe predicts worse than that mean).
 The best layer per attribute is tested against the maximum over layers; its row carries no
-interval (a permutation p only).
+interval (a permutation p only). ``p_fwer_joint`` on those rows is the Westfall-Young
+single-step max-T p over all layers x attributes (the share of shuffles whose largest R^2 over
+every layer and attribute reaches the attribute's best): it controls the family-wise error over
+the attributes with the floor of one test, 1/(B + 1), where Holm over q attributes has q/(B + 1).
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def attribute_probes(X, labels, means: pd.DataFrame, groups=None, n_splits: int 
                    for li in range(L)])                         # [L, K, q]
     obs, nul = r2[:, 0], r2[:, 1:]                              # [L, q], [L, B, q]
     B = nul.shape[1]
+    joint = nul.max(axis=(0, 2)) if B else np.empty(0)          # [B] max over layers x attrs
     rows = []
     names = [str(c) for c in means.columns]
     top = max(max(layers), 1)
@@ -82,6 +86,7 @@ def attribute_probes(X, labels, means: pd.DataFrame, groups=None, n_splits: int 
             best = int(np.argmax(obs[:, a]))
             pm = perm_columns(int((nul[:, :, a].max(axis=0) >= obs[best, a] - 1e-12).sum()),
                               B, exact)
+            pj = perm_columns(int((joint >= obs[best, a] - 1e-12).sum()), B, exact)["p_value"]
             null_mean = nul[:, :, a].mean(axis=1)
         else:
             best = int(np.argmax(obs[:, a]))
@@ -89,6 +94,7 @@ def attribute_probes(X, labels, means: pd.DataFrame, groups=None, n_splits: int 
                       p_mc_low=np.full(L, np.nan), p_mc_high=np.full(L, np.nan))
             pm = dict(p_value=np.nan, n_perm=0, p_floor=np.nan, p_mc_low=np.nan,
                       p_mc_high=np.nan)
+            pj = np.nan
             null_mean = np.full(L, np.nan)
         for li, layer in enumerate(layers):
             rows.append(dict(layer=layer, depth=layer / top, attribute=name, test="ridge_r2",
@@ -98,7 +104,7 @@ def attribute_probes(X, labels, means: pd.DataFrame, groups=None, n_splits: int 
         rows.append(dict(layer=layers[best], depth=layers[best] / top, attribute=name,
                          test="max_over_layers", role="record", estimate=obs[best, a],
                          statistic=obs[best, a], null_mean=null_mean[best],
-                         **{c: float(v) for c, v in pm.items()}))
+                         p_fwer_joint=float(pj), **{c: float(v) for c, v in pm.items()}))
     out = pd.DataFrame(rows)
     how = (f"all {B} distinct label orderings (exact)" if exact else f"{B} concept-label "
            "shuffles") + (" within groups" if sch.kind == "grouped" else " over all stimuli")

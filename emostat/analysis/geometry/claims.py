@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from emostat import io
-from emostat.analysis.engines.pcontract import holm, missing, p_contract
+from emostat.analysis.engines.pcontract import holm, mc_interval, missing, p_contract
 
 CLAIMS = ("layer_rsa", "pc_attribute", "probe", "steering")
 RECORD_TABLES = {"layer_rsa": "geometry_layer_rsa", "pc_attribute": "geometry_pca",
@@ -171,11 +171,39 @@ def probe_rows(tables: dict, alpha: float) -> list[dict]:
     if len(att) and untested:
         rows.append(dict(claim="probe", role="supporting", test="attribute_r2_holm",
                          source_table="geometry_probe_attributes", _chance=untested))
+    elif len(att) and "p_fwer_joint" in att.columns:
+        rows.append(joint_family(att, alpha))
     elif len(att):
         rows.append(family("probe", att, "attribute_r2_holm", "geometry_probe_attributes",
                            alpha, "are predicted from single stimuli beyond the "
                            "max-over-layers null (out-of-fold R^2)", role="supporting"))
     return rows
+
+
+def joint_family(att: pd.DataFrame, alpha: float) -> dict:
+    """The attribute probes as one supporting row: the smallest Westfall-Young max-T p over
+    layers x attributes (floor 1/(B + 1)); estimate = attributes with that p <= alpha."""
+    table = "geometry_probe_attributes"
+    p = att["p_fwer_joint"].to_numpy(float)
+    if np.isnan(p).all():
+        return dict(claim="probe", role="supporting", test="attribute_r2_max_t",
+                    source_table=table, _failed=f"{table}: no attribute has a p-value")
+    i = int(np.nanargmin(p))
+    best = att.iloc[i]
+    n = int(best["n_perm"])
+    exact = missing(best["p_mc_low"])                                # NaN: enumerated
+    lo, hi = (np.nan, np.nan) if exact else mc_interval(p[i], n)
+    n_sig = int(np.nansum(p <= alpha))
+    return dict(claim="probe", role="supporting", test="attribute_r2_max_t",
+                source_table=table, estimate=float(n_sig), scale="count", p_value=float(p[i]),
+                p_method=f"Westfall-Young max-T over the layers x {len(att)} attributes of the "
+                         f"out-of-fold R^2 (smallest p): {best['p_method']}",
+                unit=best.get("unit"), p_floor=float(best["p_floor"]), p_mc_low=lo,
+                p_mc_high=hi, n_perm=n, _direction=True,
+                _why=f"{n_sig} of {len(att)} attributes are predicted from single stimuli "
+                     f"beyond the max-T null over layers and attributes (out-of-fold R^2; "
+                     f"best {best['attribute']}, layer {int(best['layer'])}, R^2 "
+                     f"{float(best['estimate']):.3f})")
 
 
 def steering_rows(tables: dict, alpha: float) -> list[dict]:
