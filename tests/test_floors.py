@@ -91,3 +91,17 @@ def test_importance_whole_model_and_neuron_nulls_enumerate():
     ex = neuron_max_t(A, attr, n_perm="exact")
     np.testing.assert_array_equal(mt.p_value, ex.p_value)
     assert (mt.n_perm == 720).all() and (mt.p_floor == 1 / 720).all()
+
+
+def test_doubling_draws_that_would_pass_n_factorial_enumerate_instead():
+    from emostat.analysis.neurons.neuronnull import decided_null, record_exceed, searchlight_null
+
+    rng, attr = _rdms(5)
+    A = rng.normal(size=(2, C, 8))
+    first = searchlight_null(A, attr, n_perm=400, seed=1)
+    p = (1 + record_exceed(first)) / 401
+    # alpha at the first draws' p: undecided, so the draws double: 800 > 720 orderings
+    null = decided_null(A, attr, n_perm=400, seed=1, alpha=float(np.nanmin(p)))
+    ex = searchlight_null(A, attr, n_perm="exact")
+    assert null.exact and null.n_perm == 720
+    np.testing.assert_array_equal(record_exceed(null), record_exceed(ex))
