@@ -162,8 +162,9 @@ def cv_predict(X, y, folds, C: float = 1.0) -> np.ndarray:
 
 def nested_accuracy(X, codes, scheme_folds, inner, alphas, n_classes, chunk: int = 128):
     """Out-of-fold accuracy of the nested ridge probe for each label vector (columns of
-    ``codes`` [n, B]); returns (accuracy [B], chosen penalty index [n_folds, B])."""
-    nr = NestedRidge.build(X, scheme_folds, inner, alphas)
+    ``codes`` [n, B]); returns (accuracy [B], chosen penalty index [n_folds, B]). ``X`` may
+    be a :class:`NestedRidge` already built on those folds."""
+    nr = X if isinstance(X, NestedRidge) else NestedRidge.build(X, scheme_folds, inner, alphas)
     B = codes.shape[1]
     acc = np.empty(B)
     chosen = np.empty((len(scheme_folds), B), dtype=np.intp)
@@ -241,11 +242,11 @@ def probe_layers(X, labels, groups=None, n_splits: int = 5, n_perm: int = 999, s
     for li in range(L):
         correct[li], chosen = nested_accuracy(X[li], shuffles, sch.folds, sch.inner, alphas, K)
         alpha_obs[li] = float(np.median(alphas[chosen[:, 0]]))
-        side = code[:, None] if control is None else np.column_stack([code, control])
-        a, _ = nested_accuracy(X[li], side, plain, plain_inner, alphas, K)
-        acc_plain[li] = a[0]
+        nr = NestedRidge.build(X[li], plain, plain_inner, alphas)
+        acc_plain[li] = nested_accuracy(nr, code[:, None], plain, plain_inner, alphas, K)[0][0]
         if control is not None:
-            acc_control[li] = a[1]
+            acc_control[li] = nested_accuracy(nr, control[:, None], plain, plain_inner, alphas,
+                                              int(control.max()) + 1)[0][0]
     acc, nullacc = correct[:, 0], correct[:, 1:].T            # null [B, L]
     B = nullacc.shape[0]
     best = int(np.argmax(acc))
