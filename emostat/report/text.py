@@ -50,9 +50,9 @@ def task_choice_line(base: pd.DataFrame | None, chance: pd.DataFrame | None) -> 
                     f"{'are' if len(others) > 1 else 'is'} in the results tables.")
 
 
-def importance_sentence(imp: pd.DataFrame | None) -> Markdown:
-    """Top attributes of the human space; how many pass the Mantel test (the p of record),
-    with the study's bootstrap share beside it when present."""
+def importance_sentence(imp: pd.DataFrame | None, alpha: float = .05) -> Markdown:
+    """Top attributes of the human space; how many have a Mantel p (the p of record) <= the
+    run's ``alpha``, with the study's bootstrap share beside it when present."""
     if imp is None:
         return Markdown("")
     d = imp.sort_values("estimate", ascending=False)
@@ -64,10 +64,11 @@ def importance_sentence(imp: pd.DataFrame | None) -> Markdown:
     out = f"The attributes that best match the human dissimilarity space are {listing(top)}."
     pcol = "p_value"   # the Mantel (emotion-label permutation) p of the table
     if pcol in d and d[pcol].notna().any():
-        sig = d[d[pcol] < .05]
-        nonsig = d[~(d[pcol] < .05)]["attribute"]
+        sig = d[d[pcol] <= alpha]
+        nonsig = d[~(d[pcol] <= alpha)]["attribute"]
         out += (f" {count_phrase(len(sig), len(d), 'attributes').capitalize()} match it "
-                f"better than relabelled emotions do (Mantel permutation p < .05)"
+                f"better than relabelled emotions do (Mantel permutation p ≤ "
+                f"{f'{alpha:g}'.replace('0.', '.')}, uncorrected)"
                 + (f"; not {short_list(nonsig)}." if 0 < len(nonsig) < len(d) else "."))
     if "boot_share_le0" in d and d["boot_share_le0"].notna().any():
         n_study = int((d["boot_share_le0"] < .05).sum())

@@ -80,33 +80,47 @@ RECORD.update({
 
 
 # ---- the four rules ---------------------------------------------------------------------------
-def alpha(design: dict) -> float:
-    """The run's alpha: ``design["alpha"]`` (from the config), default .05; one for all claims."""
+def alpha(design: dict, where: str = "claims", field: str = "alpha") -> float:
+    """The run's alpha: ``design["alpha"]`` (from the config), default .05; one for all claims.
+    Anything but a number in (0, 1) is an InputError ``<where>: <field> must be ...``."""
     a = design.get("alpha")
-    a = DEFAULT_ALPHA if a is None else float(a)
-    if not 0 < a < 1:
-        raise InputError(f"claims: alpha must be in (0, 1), got {a}")
-    return a
+    if a is None:
+        return DEFAULT_ALPHA
+    if isinstance(a, bool) or not isinstance(a, (int, float, np.number)) or not 0 < a < 1:
+        raise InputError(f"{where}: {field} must be a number in (0, 1), got {a!r}")
+    return float(a)
 
 
-def headline_k(design: dict) -> int | None:
+def headline_k(design: dict, where: str = "claims", field: str = "headline k"):
     """The k the design declares (``design["headline_k"]``), else the largest of its ``ks``;
-    None without ks. A declared k that the run does not have is an error.
+    None without ks. A declared k is a count, or a fraction of ``design["n_neurons"]`` (rounded
+    as :func:`emostat.constants.k_count`; kept as a fraction without ``n_neurons``, to match ks
+    written as fractions in a config). A declared k that is not one of the run's ks, or not a
+    count >= 1 or a fraction in (0, 1), is an InputError ``<where>: <field> ...``.
 
     >>> headline_k({"ks": [1000, 2000, 3000]}), headline_k({"ks": [1000, 2000], "headline_k": 1000})
     (3000, 1000)
     """
-    ks = sorted(int(k) for k in (design.get("ks") or []))
+    from emostat.constants import k_count
+
+    ks = list(design.get("ks") or [])
     k = design.get("headline_k")
-    if k is not None:
-        if ks and int(k) not in ks:
-            raise InputError(f"claims: headline k {k} is not among the run's ks {ks}")
-        return int(k)
-    return ks[-1] if ks else None
+    if k is None:
+        return max(int(x) for x in ks) if ks else None
+    count = isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1
+    share = isinstance(k, (float, np.floating)) and 0 < k < 1
+    if not (count or share):
+        raise InputError(f"{where}: {field} must be a count >= 1 or a fraction in (0, 1), "
+                         f"got {k!r}")
+    n = design.get("n_neurons")
+    k = k_count(k, n) if n else (int(k) if count else float(k))
+    if ks and k not in ks:
+        raise InputError(f"{where}: {field} {k!r} is not one of the run's k {sorted(ks)}")
+    return k
 
 
 def make_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None,
-                untested=None) -> dict:
+                untested=None, n_neurons=None) -> dict:
     """The design :func:`build_claims` decides under (stored in the run's provenance).
 
     ``untested``: claim -> why it cannot be tested in this run (e.g. a space without
@@ -114,6 +128,8 @@ def make_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None,
     ``not tested`` with that reason instead of ``failed``."""
     design = {"kind": kind, "alpha": alpha, "headline_k": headline_k,
               "ks": sorted(int(k) for k in ks), "tasks": tasks}
+    if n_neurons:
+        design["n_neurons"] = int(n_neurons)
     return {**design, "untested": dict(untested)} if untested else design
 
 

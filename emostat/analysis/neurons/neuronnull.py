@@ -99,7 +99,8 @@ class SearchlightNull:
     n_concepts: int
     alpha_q: float
     alternative: str
-    requested: int | None = None   # draws asked for, when :func:`decided_null` extended them
+    requested: int | None = None   # draws asked for (at least), in :func:`decided_null`
+    base: int | None = None        # the first batch of :func:`decided_null` (then doubled)
 
 
 def searchlight_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 0,
@@ -168,23 +169,37 @@ def record_exceed(null: SearchlightNull) -> np.ndarray:
 
 
 def decided_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 0,
-                 alpha: float = 0.05, factor: int = 8, **kw) -> SearchlightNull:
+                 alpha: float = 0.05, factor: int = 8, minimum: int | None = None,
+                 **kw) -> SearchlightNull:
     """:func:`searchlight_null`, with the draws doubled (new draws from child seeds of
     ``seed`` appended) while the Clopper-Pearson interval of any attribute's record p (the
-    joint max-T p of its best neuron) holds ``alpha``, up to ``factor`` x n_perm draws. An exact
-    enumeration is never extended."""
+    joint max-T p of its best neuron) holds ``alpha``. An exact enumeration is never extended.
+
+    ``minimum`` (a count the user asked for; default ``n_perm``): the draws never stop below it.
+    They still grow by doubling from ``n_perm`` (the same draws, in the same order, as a run
+    without ``minimum``), and stop at the first doubling that is at least ``minimum`` and
+    decides, or at ``factor`` x that first count. So asking for more never gives fewer draws
+    than the default would have drawn, nor other draws than its first ones.
+    """
     from emostat.checks import child_seeds
 
-    null = searchlight_null(A_or_rdms, attr_rdms, n_perm=n_perm, seed=seed, **kw)
+    base = int(n_perm)
+    want = max(base, int(minimum or base))
+    first = base
+    while first < want:
+        first *= 2
+    cap = factor * first
+    null = searchlight_null(A_or_rdms, attr_rdms, n_perm=base, seed=seed, **kw)
     if null.exact:
         return null
-    null = replace(null, requested=null.n_perm)
-    seeds = child_seeds(seed, int(np.log2(max(factor, 1))) + 1)
+    null = replace(null, requested=want, base=base)
+    seeds = child_seeds(seed, int(np.log2(cap // base)) + 1)
     for extra in seeds:
-        ex = record_exceed(null)
-        ok = np.isfinite(ex)
-        if not undecided(ex[ok], null.n_perm, alpha).any() or 2 * null.n_perm > factor * n_perm:
-            break
+        if null.n_perm >= first:
+            ex = record_exceed(null)
+            ok = np.isfinite(ex)
+            if not undecided(ex[ok], null.n_perm, alpha).any() or 2 * null.n_perm > cap:
+                break
         if exact_if_fewer(2 * null.n_perm, null.n_concepts, EXACT_MAX) == "exact":
             # the doubled draws would reach n!: enumerate the n! relabellings instead
             return searchlight_null(A_or_rdms, attr_rdms, n_perm="exact", seed=seed, **kw)
@@ -213,9 +228,12 @@ def _how(exact: bool, stat: str, null: SearchlightNull | None = None) -> str:
     if exact:
         return f"exact, #{{{stat}* >= {stat}}} / n!"
     how = f"(1 + #{{{stat}* >= {stat}}}) / (1 + n_perm)"
-    if null is not None and null.requested and null.requested != null.n_perm:
-        how += (f"; {null.requested} draws doubled to {null.n_perm} while the Monte-Carlo "
-                "interval of an attribute's joint max-T p held alpha")
+    if null is not None and null.base and null.base != null.n_perm:
+        asked = (f"at least {null.requested} draws asked for; "
+                 if null.requested and null.requested != null.base else "")
+        how += (f"; {asked}{null.base} draws doubled to {null.n_perm} while the Monte-Carlo "
+                "interval of an attribute's joint max-T p held alpha"
+                + (" or the count was below the request" if asked else ""))
     return how
 
 

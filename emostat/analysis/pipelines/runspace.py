@@ -10,6 +10,7 @@ import pandas as pd
 
 from emostat.checks import log
 from emostat.errors import InputError
+from emostat.space.rules import BOOTSTRAP_COLUMNS
 
 
 def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
@@ -44,20 +45,20 @@ def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
 
 # The participant bootstrap a space ships: rater-sampling precision, named as such (never in
 # conf_low/conf_high, which belong to the Mantel p's unit, the concept labels).
-SHIPPED_BOOT_COLUMNS = ("std_error_participants", "conf_low_participants",
-                        "conf_high_participants", "conf_method_participants", "boot_share_le0",
-                        "n_boot")
+SHIPPED_BOOT_COLUMNS = BOOTSTRAP_COLUMNS
 
 
 def with_shipped_bootstrap(imp: pd.DataFrame, space=None) -> pd.DataFrame:
     """Add the participant-bootstrap columns a space ships (``[options]
     importance_bootstrap`` of its ``space.toml``; the study: ``attribute_importance.csv``,
-    computed by emostat from the release against the same attribute RDMs) when present."""
+    computed by emostat from the release against the same attribute RDMs) when present.
+    The file was checked when the space was read (:func:`emostat.space.rules.check_bootstrap`:
+    inside the space folder, one row per attribute, the space's estimates)."""
     from emostat.space import load_space
 
     sp = load_space(space)
     name = sp.options.get("importance_bootstrap")
-    if not name or sp.path is None or not (sp.path / name).exists():
+    if not name or sp.path is None:
         return imp
     path = sp.path / name
     boot = pd.read_csv(path).set_index("attribute")
@@ -65,10 +66,6 @@ def with_shipped_bootstrap(imp: pd.DataFrame, space=None) -> pd.DataFrame:
     if not np.allclose(out["estimate"], boot.loc[out.index, "estimate"], atol=1e-9):
         raise InputError(f"{path}: importance estimates differ from the space's means and "
                          "RDM; regenerate it with emostat.release.human.write_shipped_human")
-    missing = [c for c in SHIPPED_BOOT_COLUMNS if c not in boot.columns]
-    if missing:
-        raise InputError(f"{path}: lacks column(s) {missing}; regenerate it with "
-                         "emostat.release.human.write_shipped_human")
     for col in SHIPPED_BOOT_COLUMNS:
         out[col] = boot.loc[out.index, col].to_numpy()
     return out.reset_index()
