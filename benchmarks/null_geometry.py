@@ -7,6 +7,8 @@ null) or with a planted signal at one layer, and runs the test of record as emos
   stimuli in 3 settings, 4 layers); planted: a concept offset at layer 2;
 - ``probe_plain``: the same without groups (the ``de-example`` design: 6 concepts x 3 stimuli,
   no source or setting): plain folds, shuffles over all stimuli;
+RSA and PCA are cheap and run 1000 replications; the probes 200.
+
 - ``layer_rsa``: Spearman RSA of the concept-vector RDM with an attribute RDM, max over 6
   layers, 199 concept-label permutations (12 concepts); ``ci_excludes``: the record row's
   simultaneous lower bound is above 0;
@@ -79,17 +81,19 @@ def _rsa(seed, planted, C, strength, n_perm):
     return {"p": rec.p_value, "ci_excludes": rec.conf_low > 0}
 
 
-@register("layer_rsa", "Spearman RSA, max over 6 layers, 199 concept-label permutations")
+@register("layer_rsa", "Spearman RSA, max over 6 layers, 199 concept-label permutations",
+          reps=1000)
 def layer_rsa(seed, planted):
     return _rsa(seed, planted, 12, 1.2, 199)
 
 
-@register("layer_rsa_exact", "Spearman RSA with 6 concepts: all 720 relabellings")
+@register("layer_rsa_exact", "Spearman RSA with 6 concepts: all 720 relabellings", reps=1000)
 def layer_rsa_exact(seed, planted):
     return _rsa(seed, planted, 6, 2.0, 999)
 
 
-@register("pca", "PC1 vs an attribute, max |r| over 6 layers, 199 concept-label permutations")
+@register("pca", "PC1 vs an attribute, max |r| over 6 layers, 199 concept-label permutations",
+          reps=1000)
 def pca(seed, planted):
     g, V, means, n_perm = _geometry(seed, planted, 12, 1.0, 199)
     out = g.pca_attributes(V, means, n_components=1, n_perm=n_perm, seed=seed)

@@ -40,15 +40,18 @@ class Test:
     name: str
     run: callable
     about: str
+    reps: int = 0          # replications this test asks for at least (cheap tests: more)
 
 
 REGISTRY: dict[str, Test] = {}
 
 
-def register(name: str, about: str = ""):
-    """Decorator: add ``run(seed, planted) -> dict`` to the registry under ``name``."""
+def register(name: str, about: str = "", reps: int = 0):
+    """Decorator: add ``run(seed, planted) -> dict`` to the registry under ``name`` (``reps``:
+    replications it asks for at least, above ``--reps``)."""
     def wrap(fn):
-        REGISTRY[name] = Test(name, fn, about or (fn.__doc__ or "").strip().splitlines()[0])
+        REGISTRY[name] = Test(name, fn, about or (fn.__doc__ or "").strip().splitlines()[0],
+                              reps)
         return fn
     return wrap
 
@@ -110,9 +113,10 @@ def figure(results: dict, path: Path) -> None:
                     label="false-positive rate (null)" if kind == "null" else "power (planted)")
     ax.axhspan(0.03, 0.07, color="grey", alpha=.2, lw=0)
     ax.axhline(ALPHA, color="grey", lw=.7)
-    ax.set(xticks=x, xticklabels=names, ylim=(0, 1.02), ylabel=f"share of p <= {ALPHA}",
-           title=f"Null calibration ({results[names[0]]['null']['p_le_alpha']['n']} "
-                 "replications each, 95% CI)")
+    ax.set(xticks=x, xticklabels=[f"{n}\n({results[n]['null']['p_le_alpha']['n']})"
+                                  for n in names], ylim=(0, 1.02),
+           ylabel=f"share of p <= {ALPHA}",
+           title="Null calibration (replications per test; 95% CI)")
     ax.legend(fontsize=7, loc="center right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -133,8 +137,9 @@ def main(argv=None) -> int:
     old = json.loads(a.out.read_text()) if a.out.exists() else {}
     results = dict(old.get("tests", {}))
     for name in names:
-        print(f"== {name}: {a.reps} null + {a.reps} planted replications", flush=True)
-        results[name] = calibrate(REGISTRY[name], a.reps)
+        reps = max(a.reps, REGISTRY[name].reps)
+        print(f"== {name}: {reps} null + {reps} planted replications", flush=True)
+        results[name] = calibrate(REGISTRY[name], reps)
         r = results[name]
         print(f"   false-positive rate {r['null']['p_le_alpha']['rate']:.3f} "
               f"{[round(c, 3) for c in r['null']['p_le_alpha']['ci']]}, power "

@@ -21,8 +21,11 @@ The scheme follows the unit of the claim (:func:`probe_scheme`):
   asked for) all of them are enumerated and p is exact (floor 1/D).
 
 Accuracy is the share of stimuli predicted right out of fold, with a Clopper-Pearson interval
-over stimuli; the best layer's row (the record) carries a Bonferroni-simultaneous interval over
-the probed layers, so that it covers the same selection as its max-over-layers p. Chance is the
+over stimuli on each layer's row. The best layer's row (the record) carries an interval
+simultaneous over the probed layers from the same shuffles as its max-over-layers p: the
+accuracy +/- the 95% quantile over shuffles of the largest |shuffled accuracy - its mean| over
+layers (the spread of the null, which keeps the design's dependence between stimuli that share
+a fold or a group; a Clopper-Pearson interval treats them as independent). Chance is the
 permutation null's mean accuracy (not 1 / C, which it is not when concepts are unbalanced over
 groups). The control task (Hewitt & Liang 2019) gives each stimulus *type* (its template,
 setting or source) a consistent random label that a probe could memorise, and is
@@ -41,7 +44,7 @@ import pandas as pd
 
 from emostat.analysis.engines.relabel import n_orderings, orderings
 from emostat.analysis.engines.ridge import NestedRidge, class_predictions, onehot
-from emostat.analysis.geometry.layers import clopper_pearson, perm_columns
+from emostat.analysis.geometry.layers import clopper_pearson, perm_columns, simultaneous_halfwidth
 from emostat.errors import InputError
 
 ALPHA_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)   # x the number of features (fixed before the data)
@@ -251,8 +254,10 @@ def probe_layers(X, labels, groups=None, n_splits: int = 5, n_perm: int = 999, s
     B = nullacc.shape[0]
     best = int(np.argmax(acc))
     lo, hi = clopper_pearson(np.round(acc * n), n)
-    slo, shi = clopper_pearson(round(acc[best] * n), n, level=1 - 0.05 / L)
+    slo = shi = np.nan
     if B:
+        h = float(simultaneous_halfwidth(nullacc, two_sided=True))
+        slo, shi = max(0.0, acc[best] - h), min(1.0, acc[best] + h)
         count = (nullacc >= acc - 1e-12).sum(axis=0)
         count_max = int((nullacc.max(axis=1) >= acc[best] - 1e-12).sum())
         pc, pm = perm_columns(count, B, exact), perm_columns(count_max, B, exact)
@@ -302,8 +307,9 @@ def probe_layers(X, labels, groups=None, n_splits: int = 5, n_perm: int = 999, s
         "logistic_cv": "no test (estimate only)"})
     out["conf_method"] = np.where(
         out["test"] == "max_over_layers",
-        f"Clopper-Pearson over stimuli ({n}), simultaneous over {L} layers (Bonferroni)",
-        f"Clopper-Pearson over stimuli ({n})")
+        f"simultaneous over {L} layers: accuracy +/- the 95% quantile of the max over layers "
+        f"of |shuffled accuracy - its mean| ({how})",
+        f"Clopper-Pearson over stimuli ({n}), this layer alone")
     out["unit"] = sch.unit
     out["scheme"] = sch.kind
     out["n_orderings"] = float(sch.n_orderings) if sch.n_orderings < 10 ** 300 else np.inf
