@@ -72,6 +72,20 @@ def binomial_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     return lo, hi
 
 
+def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
+    """Single-thread float64 matmul rate of numpy here and now (seconds are reported beside
+    it; they are not the point of this benchmark)."""
+    from threadpoolctl import threadpool_limits
+
+    a, b = np.random.default_rng(0).normal(size=(2, n, n))
+    with threadpool_limits(1):
+        a @ b
+        t = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+    return 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9
+
+
 def rate(values) -> dict:
     v = np.asarray(values, dtype=bool)
     lo, hi = binomial_ci(int(v.sum()), len(v))
@@ -134,6 +148,7 @@ def main(argv=None) -> int:
     unknown = sorted(set(names) - set(REGISTRY))
     if unknown:
         ap.error(f"unknown tests {unknown}; known: {sorted(REGISTRY)}")
+    load0, rate0 = os.getloadavg(), round(matmul_gflops(), 1)
     old = json.loads(a.out.read_text()) if a.out.exists() else {}
     results = dict(old.get("tests", {}))
     for name in names:
@@ -144,7 +159,8 @@ def main(argv=None) -> int:
         print(f"   false-positive rate {r['null']['p_le_alpha']['rate']:.3f} "
               f"{[round(c, 3) for c in r['null']['p_le_alpha']['ci']]}, power "
               f"{r['planted']['p_le_alpha']['rate']:.3f}", flush=True)
-    record = {"alpha": ALPHA, "host": platform.node(), "load": os.getloadavg(),
+    record = {"alpha": ALPHA, "host": platform.node(), "load_before": load0,
+              "load_after": os.getloadavg(), "matmul_gflops_1thread": rate0,
               "when": time.strftime("%Y-%m-%d %H:%M"), "tests": results}
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(record, indent=1))
