@@ -214,3 +214,29 @@ def test_attribute_probe_r2_equals_sklearn_and_rejects_a_planted_attribute():
     one = attribute_probes(X, labels, means[["valence"]], groups, n_perm=99, alphas=[10.0])
     one = one[one.test == "max_over_layers"].iloc[0]                # one attribute: the same
     assert one.p_fwer_joint == one.p_value
+
+
+@pytest.mark.parametrize("space", ["de-example", "user12"])
+def test_planted_signal_rejects_on_the_shipped_and_single_source_spaces(space):
+    # the spaces' own stimuli tables decide the scheme (geometry_run.stimulus_groups): de-example
+    # has no source or setting, user12 one source for all; activations: noise plus a concept
+    # offset at one layer
+    from pathlib import Path
+
+    from emostat.collect.geometry_run import control_types, stimulus_groups
+    from emostat.space import load_space
+
+    where = Path(__file__).parent / "spaces" / "user12" if space == "user12" else space
+    st = load_space(where).stimuli
+    groups, by = stimulus_groups(st)
+    assert groups is None and by == "none"
+    rng = np.random.default_rng(8)
+    concepts, code = np.unique(st["concept"], return_inverse=True)
+    X = rng.normal(size=(3, len(st), 10))
+    X[2] += 1.0 * rng.normal(size=(len(concepts), 10))[code]
+    out = pr.probe_layers(X, st["concept"], groups, n_perm=99, logistic_layers=[],
+                          types=control_types(st)[0])
+    rec = out[out.test == "max_over_layers"].iloc[0]
+    assert rec.layer == 2 and rec.p_value < 0.05 and rec.scheme == "plain"
+    null = pr.probe_layers(X[:2], st["concept"], groups, n_perm=99, logistic_layers=[])
+    assert null[null.test == "max_over_layers"].p_value.iloc[0] > 0.05   # noise layers only
