@@ -53,7 +53,7 @@ def probe(seed, planted):
                   strength=0.35)
 
 
-@register("probe_plain", "ridge concept probe without groups (de-example design)")
+@register("probe_plain", "ridge concept probe without groups (de-example design)", reps=600)
 def probe_plain(seed, planted):
     return _probe(seed, planted, 6, 3, lambda labels, per: None, strength=0.7)
 
