@@ -90,12 +90,12 @@ def _add_searchlight(s: argparse.ArgumentParser) -> None:
     from emostat.analysis.pipelines import SEARCHLIGHT_PERM as D
 
     s.add_argument("--mantel-top", default=str(D["mantel_top"]),
-                   help="neurons per attribute given an emotion-label Mantel p: a number, or "
+                   help="neurons per attribute given an concept-label Mantel p: a number, or "
                         "'k' for the top-k set at the headline k (default %(default)s)")
     s.add_argument("--n-perm-mantel", type=int, default=D["n_perm_mantel"],
                    help="Mantel permutations per neuron (0: skip; default %(default)s)")
     s.add_argument("--n-perm-count", type=int, default=None,
-                   help="emotion-label permutations of the searchlight shared by the max-T "
+                   help="concept-label permutations of the searchlight shared by the max-T "
                         "and count nulls, all in one batched product: a minimum, doubled "
                         "while undecided (0: skip; default: the run's config, else "
                         f"{D['n_perm_count']}, smallest p 1/(B+1) = .005)")

@@ -263,7 +263,7 @@ def _neurons(tables, design, a) -> list[dict]:
     for value in ([] if counts is None else sorted(set(counts["count"]))):
         sup = Record("neuron_count_null", "count", value, f"count_null_{value}_holm")
         rows.append(_family_row("neurons", counts[counts["count"] == value], sup, a,
-                                f"have more {value} neurons than relabelled emotions give",
+                                f"have more {value} neurons than relabelled concepts give",
                                 role="supporting"))
     rsa = tables.get("neuron_rsa")
     if rsa is not None and len(rsa):
@@ -288,7 +288,7 @@ def _importance(tables, design, a) -> list[dict]:
         return [_absent("importance", None, None, rec, f"record table {rec.table!r} absent",
                         design)]
     g = t[t[rec.column] == rec.value] if rec.column in t.columns else t
-    return [_family_row("importance", g, rec, a, "relate to the human emotion space (Mantel)")]
+    return [_family_row("importance", g, rec, a, "relate to the human concept space (Mantel)")]
 
 
 def _whole_model(tables, design, a) -> list[dict]:
