@@ -100,9 +100,22 @@ def test_singleton_groups_fall_back_to_plain_folds_and_reject_a_planted_signal()
     rec = out[out.test == "max_over_layers"].iloc[0]
     assert rec.scheme == "plain" and rec.layer == 1 and rec.p_value < 0.05
     assert rec.p_floor == pytest.approx(1 / 200)
-    assert rec.n_orderings == pytest.approx(math.factorial(18) / math.factorial(3) ** 6)
-    # chance is the null's mean at that layer, not 1 / C
-    assert 0.05 < rec.chance < 0.3 and rec.chance != pytest.approx(1 / 6)
+    # the plain folds deal stimulus i to fold i mod 5 and the labels move within folds: the
+    # orderings are the product over folds of the distinct orderings (itertools, per fold)
+    fold = np.arange(18) % 5
+    D = math.prod(len(set(itertools.permutations(labels[fold == f]))) for f in range(5))
+    assert rec.n_orderings == D == 24 ** 3 * 6 * 6
+    sch = pr.probe_scheme(labels, ids)
+    codes = np.unique(labels, return_inverse=True)[1]
+    drawn, _ = orderings(codes, sch.groups, 50, seed=0)
+    for f in range(5):                                  # every fold keeps its class counts
+        assert (np.sort(drawn[fold == f], axis=0) == np.sort(codes[fold == f])[:, None]).all()
+    for j, (tr, _) in enumerate(sch.folds):             # inner folds: the other outer folds
+        assert sorted(tuple(tr[b]) for _, b in sch.inner[j]) == sorted(
+            tuple(np.flatnonzero(fold == f)) for f in range(5) if f != j)
+    # chance is the null's mean at that layer (not 1 / C)
+    chance = out[(out.test == "ridge_cv") & (out.layer == 1)].chance.iloc[0]
+    assert rec.chance == chance and 0.05 < chance < 0.3
     # a single-source space (user12: source = "hand-written" for all) is the same case
     X, labels = _de_example_like(1, C=12, per=3)
     out = pr.probe_layers(X, labels, None, n_perm=199, seed=1, logistic_layers=[])

@@ -2,10 +2,10 @@
 concept, per layer, out of fold.
 
 The same design as the concept probe (:mod:`emostat.analysis.geometry.probes`): the scheme's
-folds (grouped, or plain), ridge regression on standardised features with the penalty chosen
+folds (grouped, or plain; inner folds the other outer folds), ridge regression on standardised features with the penalty chosen
 per attribute by nested cross-validation over the same grid (least squared error; ties: the
-larger penalty), and the same null: the concept labels shuffled (within groups, or over all
-stimuli), each shuffle's attribute values the shuffled concepts' values, the whole nested
+larger penalty), and the same null: the concept labels shuffled (within groups, or within the
+plain folds), each shuffle's attribute values the shuffled concepts' values, the whole nested
 procedure rerun per shuffle and layer. The statistic is the out-of-fold R^2 = 1 - SSE / SST
 (SST around the mean over all stimuli; negative when the probe predicts worse than that mean).
 The best layer per attribute is tested against the maximum over layers; its row carries no
@@ -107,7 +107,7 @@ def attribute_probes(X, labels, means: pd.DataFrame, groups=None, n_splits: int 
                          p_fwer_joint=float(pj), **{c: float(v) for c, v in pm.items()}))
     out = pd.DataFrame(rows)
     how = (f"all {B} distinct label orderings (exact)" if exact else f"{B} concept-label "
-           "shuffles") + (" within groups" if sch.kind == "grouped" else " over all stimuli")
+           "shuffles") + (" within groups" if sch.kind == "grouped" else " within folds")
     draws = (f"not tested: {sch.untestable}" if sch.untestable else
              f"{how}, each cross-validated anew with its own nested penalty choice")
     out["p_method"] = np.where(out["test"] == "ridge_r2",
