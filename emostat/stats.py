@@ -177,8 +177,7 @@ def mantel_test(x, y, *, n_perm=10_000, seed: int = 0, method: str = "kendall",
 
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    n = items_from_pairs(x.size, None)
-    n_perm = exact_if_fewer(n_perm, n)              # n! <= n_perm: all n! relabellings
+    n_perm = exact_if_fewer(n_perm, n := items_from_pairs(x.size, None))   # n! <= n_perm: exact
     p = float(mantel(x, y, n_perm=n_perm, seed=seed, alternative=alternative, method=method))
     if method == "kendall":
         est = float(kendall_tau_b(x, y)[0])
