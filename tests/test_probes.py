@@ -38,16 +38,36 @@ def test_fold_solver_equals_sklearn_ridge_for_every_penalty(n, d):
         np.testing.assert_allclose(P[k], ref, atol=1e-9)
 
 
+def _sk_equal_priors(alpha, Xtr, ytr, Xte, n_classes):
+    """Reference: scikit-learn's Ridge on {-1, 1} one-hot codes (RidgeClassifier's targets),
+    the largest score without the intercept's class share (equal priors)."""
+    T = 2.0 * (ytr[:, None] == np.arange(n_classes)) - 1.0
+    scores = _sk_ridge(alpha).fit(Xtr, T).predict(Xte) - T.mean(axis=0)
+    return scores.argmax(axis=1)
+
+
 def _sk_nested_classifier(X, y, outer, inner, alphas):
     """Reference: the nested choice by explicit scikit-learn fits (most inner-fold correct
     predictions; ties: the larger penalty), then the refit on the outer training fold."""
+    C = int(y.max()) + 1
     pred = np.empty(len(y), dtype=y.dtype)
     for (tr, te), folds in zip(outer, inner):
-        correct = [sum((pr.make_ridge(a).fit(X[tr][a_], y[tr][a_]).predict(X[tr][b_])
+        correct = [sum((_sk_equal_priors(a, X[tr][a_], y[tr][a_], X[tr][b_], C)
                         == y[tr][b_]).sum() for a_, b_ in folds) for a in alphas]
         best = max(k for k in range(len(alphas)) if correct[k] == max(correct))
-        pred[te] = pr.make_ridge(alphas[best]).fit(X[tr], y[tr]).predict(X[te])
+        pred[te] = _sk_equal_priors(alphas[best], X[tr], y[tr], X[te], C)
     return pred
+
+
+def test_equal_priors_is_ridge_classifier_with_balanced_classes():
+    # with every class equally often in training the intercept is the same for all classes,
+    # so the decision is scikit-learn's RidgeClassifier's
+    rng = np.random.default_rng(9)
+    y = np.repeat(np.arange(3), 8)
+    X = rng.normal(size=(24, 6)) + rng.normal(size=(3, 6))[y]
+    Xte = rng.normal(size=(10, 6))
+    ref = pr.make_ridge(5.0).fit(X, y).predict(Xte)
+    np.testing.assert_array_equal(_sk_equal_priors(5.0, X, y, Xte, 3), ref)
 
 
 def test_nested_ridge_equals_explicit_sklearn_loops():

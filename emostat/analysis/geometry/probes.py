@@ -1,7 +1,8 @@
 """Layer-wise linear probes decoding the concept from single-stimulus activations.
 
-The **record** probe is a ridge classifier (scikit-learn's ``RidgeClassifier`` on features
-standardised inside each training fold). Its penalty is chosen by nested cross-validation over a
+The **record** probe is a ridge classifier (scikit-learn's ``RidgeClassifier`` targets on
+features standardised inside each training fold, deciding with equal class priors: see
+:mod:`emostat.analysis.engines.ridge`). Its penalty is chosen by nested cross-validation over a
 grid fixed before the data are seen (:data:`ALPHA_GRID` x the number of features): inside every
 outer training fold, inner folds of the same kind pick the penalty with the most correct
 predictions (ties: the larger penalty). One eigendecomposition per fold serves every penalty and
