@@ -41,6 +41,12 @@ S, F, I, B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 BROOM = [("estimate", F), ("std_error", F), ("statistic", F), ("df", F), ("p_value", F),
          ("conf_low", F), ("conf_high", F)]
 
+_RSA = [("term", S), ("role", S), ("test", S), ("comparator", S), ("estimand", S),
+        ("inference", S)] + BROOM + [("ceiling_low", F), ("ceiling_high", F),
+                                     ("ceiling_method", S), ("conf_method", S),
+                                     ("p_method", S), ("unit", S), ("n_boot", I),
+                                     ("n_raters", I), ("n_concepts", I)]
+
 _PAIRED = [("q_value", F), ("q_value_bh", F), ("p_value_perm", F), ("p_method", S),
            ("p_method_perm", S), ("unit", S), ("role", S), ("test", S)]
 
@@ -128,7 +134,21 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "dip_test": [("k", I), ("attribute", S), ("statistic", F), ("p_value", F), ("p_method", S),
                  ("unit", S), ("role", S)],
     "whole_model_rsa": [("estimate", F), ("conf_low", F), ("conf_high", F), ("p_value", F),
-                        ("p_method", S), ("unit", S), ("role", S)],
+                        ("p_method", S), ("unit", S), ("role", S), ("comparator", S),
+                        ("estimand", S), ("ceiling_low", F), ("ceiling_high", F),
+                        ("ceiling_method", S)],
+    # RSA at the rater x concept unit (emostat.analysis.engines.rsaeval; issue 23): one row per
+    # term (the whole model, or a model of a comparison) x comparator x estimand, with the
+    # ceiling of that estimand; role record | study | extra; test rsa_<comparator>_<estimand>_
+    # <inference>. Differences: every pair of models, paired on the same resamples.
+    "rsa_evaluation": _RSA,
+    "rsa_comparison": [("model", S)] + _RSA[1:],
+    "rsa_comparison_differences": [("model_a", S), ("model_b", S), ("comparator", S),
+                                   ("estimand", S), ("role", S)] + BROOM + [
+        ("p_adjusted", F), ("p_method", S), ("conf_method", S), ("unit", S)],
+    # split-half ceiling of the mean similarity RDM (the layer profile's human RDM)
+    "rsa_ceiling": [("human_rdm", S), ("comparator", S), ("estimand", S), ("ceiling_low", F),
+                    ("ceiling_high", F), ("n_raters", I), ("ceiling_method", S)],
     # Masking mixed models per k (and task for runs) x model (study | record | item-level):
     # estimate of term "attribute_vs_random" = accuracy(random) - accuracy(attribute mask)
     # (positive = the attribute mask lowers accuracy more; docs/inference.md).
@@ -252,7 +272,8 @@ RESULTS_TABLES = frozenset({
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
     "geometry_probes", "geometry_probe_attributes", "geometry_steering",
     "geometry_steering_test", "bias_knowledge",
-    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection"})
+    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection",
+    "rsa_evaluation", "rsa_comparison", "rsa_comparison_differences", "rsa_ceiling"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES
@@ -416,6 +437,18 @@ for _name in VOCABULARY_V2:
     VERSIONS[_name] = 2
     UPGRADES[(_name, 1)] = _vocabulary_v2
 UPGRADES[("random_null", 1)] = lambda df: _vocabulary_v2(df).rename(columns={"estimate": "drop"})
+
+
+def _whole_model_v2(df):
+    """whole_model_rsa 1 -> 2: the estimand and comparator were named and the ceiling of that
+    estimand added (issue 23); version 1 was tau-b on the mean RDM without a ceiling."""
+    return _vocabulary_v2(df).assign(comparator="tau_b", estimand="mean_rdm",
+                                     ceiling_low=float("nan"), ceiling_high=float("nan"),
+                                     ceiling_method="not computed (a version-1 table)")
+
+
+VERSIONS["whole_model_rsa"] = 2
+UPGRADES[("whole_model_rsa", 1)] = _whole_model_v2
 
 
 def version(name: str) -> int:
