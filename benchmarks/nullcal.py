@@ -9,8 +9,9 @@ the null (the false-positive rate, with its Clopper-Pearson 95% interval: it sho
 [.03, .07] or below) and under the planted signal (power), and writes
 ``benchmarks/results/null_calibration.json`` and ``null_calibration.png``.
 
-Tests live in ``benchmarks/null_*.py`` modules, imported here; to add one (e.g. steering), write
-``benchmarks/null_steering.py`` with ``@register("steering")`` on its ``run`` function.
+Tests live in ``benchmarks/null_*.py`` modules, imported here; to add one, write a
+``benchmarks/null_<name>.py`` with ``@register(name)`` on its ``run`` function. Steering has its
+own benchmark (``benchmarks/bench_null_steering.py``: a tiny model collected per replication).
 
 Run (nice: the machine is shared):
     nice .venv/bin/python benchmarks/nullcal.py --reps 200 [--tests probe,layer_rsa,pca]
