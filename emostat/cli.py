@@ -96,7 +96,8 @@ def _add_searchlight(s: argparse.ArgumentParser) -> None:
                    help="neurons per attribute given an concept-label Mantel p: a number, or "
                         "'k' for the top-k set at the headline k (default %(default)s)")
     s.add_argument("--n-perm-mantel", type=int, default=D["n_perm_mantel"],
-                   help="Mantel permutations per neuron (0: skip; default %(default)s)")
+                   help="Mantel permutations per chosen neuron, an extra uncorrected for "
+                        "the choice (default %(default)s: off; e.g. 9999)")
     s.add_argument("--n-perm-count", type=int, default=None,
                    help="concept-label permutations of the searchlight shared by the max-T "
                         "and count nulls, all in one batched product: a minimum, doubled "
