@@ -128,3 +128,8 @@ def test_record_is_the_jackknife_and_the_schutt_path_stays_available():
                           for k in ("both", "raters", "concepts")), 8, 10)
     np.testing.assert_allclose(sc.std_error, np.sqrt(ref), rtol=1e-12)
     assert (sc.df == 7).all() and "Schütt" in sc.conf_method[0]
+    # on the mean RDM, 'both' is Schütt's bootstrap (the jackknife's differences there were
+    # liberal in simulation, docs/inference.md)
+    mr = rsa_evaluate(models, Y, comparator="rho_a", estimand="mean_rdm", n_boot=50,
+                      seed=4).models
+    assert "Schütt" in mr.conf_method[0] and (mr.inference == "both_schutt").all()

@@ -159,7 +159,8 @@ def rsa_evaluate(models, raters, *, comparator: str = "rho_a", estimand: str = "
         compare(model, mean RDM) (the study's). The ceiling is that estimand's.
     inference : {"auto", "both", "both_schutt", "raters", "concepts", "permutation"}
         The unit of the intervals and tests: ``both`` (raters and concepts: the two-factor
-        jackknife, t on Satterthwaite df; needs 5 concepts), ``both_schutt`` (raters and
+        jackknife, t on Satterthwaite df; needs 5 concepts; on ``mean_rdm`` it is
+        ``both_schutt``), ``both_schutt`` (raters and
         concepts: Schütt et al. 2023's corrected two-factor bootstrap, rsatoolbox's
         ``eval_dual_bootstrap``; conservative, see docs/inference.md), one factor, or a
         concept-label permutation p; ``auto``: ``both`` with two or more raters (
