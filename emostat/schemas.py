@@ -44,6 +44,11 @@ _GEOM = [("test", S), ("role", S), ("estimate", F), ("conf_low", F), ("conf_high
          ("statistic", F), ("p_value", F), ("p_method", S), ("unit", S),
          ("n_perm", F), ("p_floor", F), ("p_mc_low", F), ("p_mc_high", F)]
 
+_GLANCE = [("k", I), ("model", S), ("nobs", I), ("logLik", F), ("converged", B),
+           ("singular", B), ("optimizer", S), ("status", S), ("message", S), ("groups", S),
+           ("r2_marginal", F), ("r2_conditional", F), ("icc_adjusted", F),
+           ("icc_conditional", F), ("r2_method", S)]
+
 _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # ---- human data (emostat import-release) -------------------------------------------------
     # One row per participant of each experiment, with the study's exclusion decision.
@@ -132,9 +137,20 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                             ("term", S), ("estimate", F), ("std_error", F), ("statistic", F),
                             ("df", F), ("p_value", F), ("p_method", S), ("status", S),
                             ("message", S)],
-    "masking_mixed_glance": [("k", I), ("model", S), ("nobs", I), ("logLik", F),
-                             ("converged", B), ("singular", B), ("optimizer", S),
-                             ("status", S), ("message", S)],
+    # one row per fit; groups as lme4 prints them ("item, 60; mask, 16"), Nakagawa R² and
+    # ICC (emostat.analysis.engines.mixedreport; R² method in r2_method)
+    "masking_mixed_glance": _GLANCE,
+    # the knowledge claim's GLMM on the recalibrated outcome (emostat.analysis.masking.knowledge)
+    "knowledge_mixed_model": [("task", S), ("k", I), ("model", S), ("formula", S),
+                              ("family", S), ("outcome", S), ("role", S), ("effect", S),
+                              ("group", S), ("term", S), ("estimate", F), ("std_error", F),
+                              ("statistic", F), ("df", F), ("p_value", F), ("p_method", S),
+                              ("status", S), ("message", S)],
+    "knowledge_mixed_glance": [("task", S)] + _GLANCE,
+    # normal QQ points of every mixed model's residuals and random-effect modes (panel
+    # residuals | random effects), at most 100 per panel; keyed by (task,) k, model
+    "mixed_model_qq": [("k", I), ("model", S), ("panel", S), ("group", S), ("term", S),
+                       ("n", I), ("theoretical", F), ("sample", F)],
     "importance_link_by_emotion": [("k", I), ("emotion", S), ("estimate", F), ("p_value", F),
                                    ("p_method", S), ("unit", S), ("role", S)],
     "neuron_counts": [("attribute", S), ("n_significant", I), ("n_significant_bh", I),
@@ -241,7 +257,8 @@ RESULTS_TABLES = frozenset({
     "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
     "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
-    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection"})
+    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection",
+    "knowledge_mixed_model", "knowledge_mixed_glance", "mixed_model_qq"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES
@@ -363,6 +380,20 @@ def _max_t_v2(df):
 
 VERSIONS["neuron_max_t"] = 2
 UPGRADES[("neuron_max_t", 1)] = _max_t_v2
+
+
+def _glance_v2(df):
+    """masking_mixed_glance 1 -> 2: groups in lme4's words, Nakagawa R² and ICC were added;
+    not computed before (columns a file already has are kept)."""
+    new = dict(groups="", r2_marginal=float("nan"), r2_conditional=float("nan"),
+               icc_adjusted=float("nan"), icc_conditional=float("nan"),
+               r2_method="not computed: results written before emostat reported R² and ICC "
+                         "(re-run the analysis)")
+    return df.assign(**{c: v for c, v in new.items() if c not in df})
+
+
+VERSIONS["masking_mixed_glance"] = 2
+UPGRADES[("masking_mixed_glance", 1)] = _glance_v2
 
 
 def version(name: str) -> int:
