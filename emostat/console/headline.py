@@ -19,6 +19,7 @@ CLAIM_TEXT = {
     "neurons": "Attribute neurons exist",
     "importance": "Human attributes explain the human emotion space",
     "masking": "Masking attribute neurons hurts more than masking random neurons",
+    "knowledge": "The extra hurt survives a re-fit of the answer prior (knowledge, not bias)",
     "link": "The hurt tracks how much the attribute matters to humans",
     "whole_model": "The model's emotion space resembles the human one",
     "above_chance": "The task is answered above chance",

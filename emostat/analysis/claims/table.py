@@ -22,7 +22,9 @@ import pandas as pd
 
 from emostat.analysis.geometry.claims import geometry_claim_rows
 from emostat.analysis.claims.decision import decide
+from emostat.analysis.engines.mixedreport import fit_verdict
 from emostat.analysis.engines.pcontract import holm, mc_interval, missing, p_contract, same_unit
+from emostat.analysis.masking.knowledge import P_METHOD as KNOWLEDGE_P_METHOD
 from emostat.errors import InputError
 
 __all__ = ["build_claims", "decide", "alpha", "headline_k", "record_of", "make_design",
@@ -68,6 +70,9 @@ RECORD: dict[tuple[str, str], Record] = {
 RECORD.update({
     ("masking", "reproduction"): Record("masking_mixed_model", "model", "record", "mask_lmm"),
     ("masking", "experiment"): Record("masking_mixed_model", "model", "item_glmm", "item_glmm"),
+    # the record GLMM's structure on the outcome a prior shift cannot move
+    ("knowledge", "experiment"): Record("knowledge_mixed_model", "model", "knowledge_glmm",
+                                        "knowledge_glmm"),
     ("above_chance", "experiment"): Record("task_chance", None, None, "exact_binomial"),
     # the geometry (emostat.analysis.geometry.claims): max-over-layers rows and the dose model;
     # layer_rsa's test is the similarity row's, or Holm over attributes without similarity
@@ -297,15 +302,22 @@ def _scale(r: pd.Series) -> tuple[str, float]:
     return "points", 100.0
 
 
-def _masking(tables, design, a, task, k) -> list[dict]:
-    rec = record_of("masking", design)
+def _masking(tables, design, a, task, k, claim: str = "masking") -> list[dict]:
+    """The rows of a claim tested by a mixed model's ``attribute_vs_random`` term (masking;
+    knowledge: the same on the recalibrated outcome). A record fit that failed makes the claim
+    ``failed``; a singular or fallback fit says what was dropped or used in the reason."""
+    rec = record_of(claim, design)
     t = tables.get(rec.table)
     if t is None or not len(t):
-        return [_absent("masking", task, k, rec, f"record table {rec.table!r} absent")]
+        if claim == "knowledge":
+            return [_row(claim, task, k, "record", rec.test, rec.table, _chance=(
+                f"{rec.table!r} is absent: no task of this run is decided on scores with "
+                "raw log-probs (binary or choice), so there is no answer prior to re-fit"))]
+        return [_absent(claim, task, k, rec, f"record table {rec.table!r} absent")]
     g = _at(t, task, k)
     g = g[(g["effect"] == "fixed") & (g["term"] == "attribute_vs_random")]
     chosen = g[g[rec.column] == rec.value]
-    r = _one(chosen, rec.table, f"masking, task {task}, k = {k}")
+    r = _one(chosen, rec.table, f"{claim}, task {task}, k = {k}")
     others = g[(g["role"] == "record") & (g[rec.column] != rec.value)]
     if len(others):
         raise InputError(f"claims: results table {rec.table!r} marks model(s) "
@@ -313,22 +325,20 @@ def _masking(tables, design, a, task, k) -> list[dict]:
                          f"the test of record is {rec.value!r}; the producing table must mark "
                          "exactly one")
     rows = []
-    if r is None:
-        rows.append(_absent("masking", task, k, rec,
+    if r is None and claim == "knowledge" and task not in set(t.get("task", [])):
+        rows.append(_row(claim, task, k, "record", rec.test, rec.table, _chance=(
+            f"task {task!r} has no knowledge model: only tasks decided on scores (binary, "
+            "choice) have an answer prior to re-fit")))
+    elif r is None:
+        rows.append(_absent(claim, task, k, rec,
                             f"the record model {rec.value!r} was not fitted for this k"))
     else:
-        scale, factor = _scale(r)
-        failed = (f"the record model failed: {r.get('message') or 'no estimate'}"
-                  if r.get("status") == "failed" else None)
-        rows.append(_row("masking", task, k, "record", rec.test, rec.table,
-                         **_test_fields(r, scale=scale, factor=factor),
-                         _failed=failed))
+        rows.append(_fit_row(claim, task, k, "record", rec.test, rec.table, r))
     for _, o in g[g[rec.column] != rec.value].iterrows():
-        scale, factor = _scale(o)
-        rows.append(_row("masking", task, k, "study" if o["role"] == "study" else "supporting",
-                         str(o["model"]), rec.table,
-                         **_test_fields(o, scale=scale, factor=factor),
-                         _failed="the model failed" if o.get("status") == "failed" else None))
+        rows.append(_fit_row(claim, task, k, "study" if o["role"] == "study" else "supporting",
+                             str(o["model"]), rec.table, o))
+    if claim != "masking":
+        return rows
     vs = tables.get("attribute_vs_null")
     if vs is not None and len(vs):
         v = _at(vs, task, k)
@@ -345,6 +355,17 @@ def _masking(tables, design, a, task, k) -> list[dict]:
                              _why=f"{n_ok} of {len(v)} attribute masks lower accuracy more "
                                   "than the random masks (BH q <= alpha)"))
     return rows
+
+
+def _fit_row(claim, task, k, role, test, table, r) -> dict:
+    """A claims row from a mixed model's fixed-effect row ``r``: ``failed`` when the fit
+    failed, the fit's notes (singular, dropped terms, fallback SE) at the end of the reason."""
+    scale, factor = _scale(r)
+    failed, note = fit_verdict(r.get("status"), r.get("message"))
+    f = _test_fields(r, scale=scale, factor=factor)
+    if claim == "knowledge" and isinstance(f["p_method"], str):
+        f["p_method"] = f"{KNOWLEDGE_P_METHOD}: {f['p_method']}"
+    return _row(claim, task, k, role, test, table, **f, _failed=failed, _note=note)
 
 
 def _link(tables, design, a, task, k) -> list[dict]:
@@ -427,7 +448,10 @@ def build_claims(tables: dict[str, pd.DataFrame], design: dict) -> pd.DataFrame:
     at_chance = _chance_reasons(tables, task_list)
     for task in task_list:
         for k in ks:
-            for claim, fn in (("masking", _masking), ("link", _link)):
+            claims_k = [("masking", _masking), ("link", _link)]
+            if design.get("kind") == "experiment":
+                claims_k.append(("knowledge", lambda *x: _masking(*x, claim="knowledge")))
+            for claim, fn in claims_k:
                 if task in at_chance:
                     rows.append(_row(claim, task, k, "record", record_of(claim, design).test,
                                      "task_chance", _chance=at_chance[task]))
@@ -441,10 +465,11 @@ def build_claims(tables: dict[str, pd.DataFrame], design: dict) -> pd.DataFrame:
                                   p_mc_low=r["p_mc_low"], p_mc_high=r["p_mc_high"],
                                   in_direction=r.pop("_direction", True),
                                   failed=r.pop("_failed", None), at_chance=r.pop("_chance", None))
-        why = r.pop("_why", None)
+        why, note = r.pop("_why", None), r.pop("_note", None)
+        reason = (f"{why}; {reason}" if why and decision not in ("failed", "not tested")
+                  else reason)
         r.update(alpha=a, headline=r["k"] is None or r["k"] == hk, decision=decision,
-                 reason=f"{why}; {reason}" if why and decision not in ("failed", "not tested")
-                 else reason)
+                 reason=f"{reason}; {note}" if note else reason)
     out = pd.DataFrame(rows, columns=COLUMNS)
     rec = out[out["role"] == "record"]
     dup = rec.duplicated(["claim", "task", "k"], keep=False)
