@@ -11,6 +11,13 @@ Sections: human space (:func:`importance_test`, :func:`mantel_test`), model geom
 masking (:func:`link_test`, :func:`link_by_emotion`, :func:`sign_flip`, and the mixed models of
 the masking section below), multiple testing (:func:`fdr_bh`, :func:`fdr_study`).
 
+Mixed models (:func:`fit_mixed`, :func:`masking_model`, :func:`item_models`,
+:func:`knowledge_model`) report in full: ``tidy()`` rows carry the 95% CI, the df and the df
+method in ``p_method`` (Satterthwaite t for LMMs, Wald z for GLMMs); ``glance()`` the groups with
+their counts, Nakagawa's marginal and conditional R² and the ICC (as R ``performance``
+computes them), the singular/convergence status and what was done about it; ``qq()`` (or
+``diagnostics=True``) the points of the residual and random-effect QQ plots.
+
 Examples
 --------
 >>> import emostat.stats as es
@@ -29,6 +36,7 @@ __all__ = ["importance_test", "mantel_test", "whole_model_rsa", "searchlight", "
            "count_null", "neuron_max_t", "link_test", "link_by_emotion", "sign_flip", "fdr_bh",
            "fdr_study",
            "fit_mixed", "masking_model", "attribute_vs_null", "paired_tests", "item_models",
+           "knowledge_model",
            "chance_test", "chance_statement", "power_analysis", "detectable_difference"]
 
 
@@ -445,6 +453,7 @@ from emostat.analysis.masking.experiment import chance_statement, item_models  #
 from emostat.analysis.masking.experiment import task_chance as chance_test  # noqa: E402
 from emostat.analysis.masking.drops import attribute_vs_null, paired_tests  # noqa: E402
 from emostat.analysis.engines.mixed import fit_mixed  # noqa: E402
+from emostat.analysis.masking.knowledge import knowledge_models as knowledge_model  # noqa: E402
 from emostat.analysis.masking.models import masking_mixed_model as masking_model  # noqa: E402
 from emostat.analysis.masking.power import detectable_difference, power_analysis  # noqa: E402
 

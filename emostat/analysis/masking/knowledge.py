@@ -14,8 +14,8 @@ Its coefficient is random − attribute in log-odds of a correct answer under pe
 calibration: positive = attribute masks remove more of what survives a re-fit of the prior.
 ``drop``, ``drop_recal`` and ``drop_prior`` (``bias_summary``) are bounds, not a decomposition:
 a mask that removes the evidence for one answer only also moves that answer's re-fitted offset,
-so part of a genuine knowledge loss is counted as prior (benchmarks/sim_asymmetric_loss.py:
-:data:`ASYMMETRIC_LOSS`).
+so part of a genuine knowledge loss is counted as prior (benchmarks/sim_asymmetric_loss.py; the
+report's words: :data:`emostat.report.bias.ASYMMETRIC_LOSS`).
 """
 
 from __future__ import annotations
@@ -24,21 +24,12 @@ import pandas as pd
 
 from emostat.analysis.masking.experiment import item_models
 
-__all__ = ["knowledge_models", "KNOWLEDGE_MODELS", "P_METHOD", "ASYMMETRIC_LOSS"]
+__all__ = ["knowledge_models", "KNOWLEDGE_MODELS", "P_METHOD"]
 
 KNOWLEDGE_MODELS = (("knowledge_glmm", "correct_recal", "binomial", "separate", "record"),)
 P_METHOD = ("binomial GLMM of the recalibrated outcome (correct_recal: every condition "
             "calibrated on its own items), items x masks crossed, separate variances for "
             "attribute and random masks")
-# benchmarks/sim_asymmetric_loss.py (30 replications; benchmarks/results/asymmetric_loss.json):
-# the share of a purely knowledge drop that per-condition calibration counts as prior when a
-# mask removes the evidence for one answer only. Yes/no task, 27 concepts x (40 + 40) items:
-# all of the "yes" evidence removed ("full") or half ("mild"), at baseline accuracy .81 and
-# .95 ("strong"). Choice task (27 or 6 concepts, one candidate's evidence removed): negative,
-# the re-fit adds to the drop (-1% to -10%).
-ASYMMETRIC_LOSS = {"full": 0.12, "mild": 0.08, "strong_full": 0.39, "strong_mild": 0.32,
-                   "baseline": 0.81, "strong_baseline": 0.95, "choice_low": -0.10,
-                   "choice_high": -0.01}
 
 
 def knowledge_models(rec: pd.DataFrame, ks=None, diagnostics: bool = False
