@@ -308,11 +308,11 @@ def _masking(tables, design, a, task, k, claim: str = "masking") -> list[dict]:
     ``failed``; a singular or fallback fit says what was dropped or used in the reason."""
     rec = record_of(claim, design)
     t = tables.get(rec.table)
+    if claim == "knowledge" and (t is None or task not in set(t.get("task", []))):
+        return [_row(claim, task, k, "record", rec.test, rec.table, _chance=(
+            f"task {task!r} has no knowledge model: only tasks decided on scores (binary, "
+            "choice) with raw log-probs have an answer prior to re-fit"))]
     if t is None or not len(t):
-        if claim == "knowledge":
-            return [_row(claim, task, k, "record", rec.test, rec.table, _chance=(
-                f"{rec.table!r} is absent: no task of this run is decided on scores with "
-                "raw log-probs (binary or choice), so there is no answer prior to re-fit"))]
         return [_absent(claim, task, k, rec, f"record table {rec.table!r} absent")]
     g = _at(t, task, k)
     g = g[(g["effect"] == "fixed") & (g["term"] == "attribute_vs_random")]
@@ -325,11 +325,7 @@ def _masking(tables, design, a, task, k, claim: str = "masking") -> list[dict]:
                          f"the test of record is {rec.value!r}; the producing table must mark "
                          "exactly one")
     rows = []
-    if r is None and claim == "knowledge" and task not in set(t.get("task", [])):
-        rows.append(_row(claim, task, k, "record", rec.test, rec.table, _chance=(
-            f"task {task!r} has no knowledge model: only tasks decided on scores (binary, "
-            "choice) have an answer prior to re-fit")))
-    elif r is None:
+    if r is None:
         rows.append(_absent(claim, task, k, rec,
                             f"the record model {rec.value!r} was not fitted for this k"))
     else:
