@@ -70,6 +70,8 @@ def test_r2_and_icc_equal_r_performance(item_mask, name):
                                               rel=2e-6 if family == "gaussian" else 1e-12)
     assert g["groups"] == "item, 60; mask, 16"
     assert ("latent scale" in g["r2_method"]) == (family == "binomial")
+    if name == "lmm_equal":      # the printed summary carries them too
+        assert f"R2 marginal {g['r2_marginal']:.4f}, conditional" in fit.summary()
     if name == "glmm_separate":
         assert fit.status == "singular" and "(0 + is_random | mask)" in fit.message
         assert R["glmm_separate_singular"]["r2_conditional"] is None   # performance: NA

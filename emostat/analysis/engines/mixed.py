@@ -256,9 +256,16 @@ class MixedFit:
         return mixedreport.qq_data(self, seed=seed)
 
     def summary(self) -> str:
-        """lme4-style text from mixedlm (Satterthwaite df for LMMs), plus the status."""
+        """lme4-style text from mixedlm (Satterthwaite df for LMMs), then the Nakagawa R² and
+        ICC, and the status."""
         head = f"status: {self.status}" + (f" ({self.message})" if self.message else "")
-        return head if self.result is None else f"{self.result.summary()}\n{head}"
+        if self.result is None:
+            return head
+        g = self.glance().iloc[0]
+        r2 = (f"R2 marginal {g['r2_marginal']:.4f}, conditional {g['r2_conditional']:.4f}; "
+              f"ICC adjusted {g['icc_adjusted']:.4f}, conditional {g['icc_conditional']:.4f} "
+              f"({g['r2_method']})" if np.isfinite(g["r2_marginal"]) else g["r2_method"])
+        return f"{self.result.summary()}\n{r2}\n{head}"
 
 
 def _singular_part(result, bars: list[mf.Bar], family: str) -> tuple[int, list[str]] | None:
