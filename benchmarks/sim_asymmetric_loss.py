@@ -49,7 +49,7 @@ def simulate_binary(n_concepts: int, per: int, mu: float, keep: float, seed: int
     share of the evidence for "yes" (the yes items' + mu) of every concept, nothing else."""
     rng = np.random.default_rng(seed)
     concepts = [f"c{j:02d}" for j in range(n_concepts)]
-    emotion = np.repeat(concepts, 2 * per)
+    concept = np.repeat(concepts, 2 * per)
     yes = np.tile(np.r_[np.ones(per, bool), np.zeros(per, bool)], n_concepts)
     n = len(yes)
     fold = np.tile([0, 1], n // 2 + 1)[:n]
@@ -62,17 +62,17 @@ def simulate_binary(n_concepts: int, per: int, mu: float, keep: float, seed: int
             "task": "binary", "condition_id": cid, "condition": kind,
             "attribute": None if k is None else "yes-evidence",
             "k": pd.array([k] * n, dtype="Int64"), "draw": pd.array([None] * n, dtype="Int64"),
-            "item_id": np.arange(n), "emotion": emotion,
+            "item_id": np.arange(n), "concept": concept,
             "label": np.where(yes, "yes", "no").astype(object), "cal_fold": fold,
             "logprobs": list(np.c_[np.zeros(n), margin])}))
     inf = pd.concat(rows, ignore_index=True)
     none = inf[inf["condition"] == "none"]
     m_none = np.stack(none["logprobs"].to_numpy())[:, 1]
-    med = {(c, f): np.median(m_none[(none["emotion"].to_numpy() == c)
+    med = {(c, f): np.median(m_none[(none["concept"].to_numpy() == c)
                                     & (none["cal_fold"].to_numpy() != f)])
            for c in concepts for f in (0, 1)}
     m = np.stack(inf["logprobs"].to_numpy())[:, 1]
-    thr = np.array([med[(c, f)] for c, f in zip(inf["emotion"], inf["cal_fold"])])
+    thr = np.array([med[(c, f)] for c, f in zip(inf["concept"], inf["cal_fold"])])
     inf["correct"] = np.where(m - thr > 0, "yes", "no") == inf["label"].to_numpy()
     inf["margin"] = np.nan
     return _share(inf, concepts)
@@ -100,7 +100,7 @@ def simulate(n_concepts: int, per: int, mu: float, keep: float, seed: int) -> di
             "attribute": None if kind == "none" else concepts[target],
             "k": pd.array([None if kind == "none" else 1] * n, dtype="Int64"),
             "draw": pd.array([None] * n, dtype="Int64"), "item_id": np.arange(n),
-            "emotion": np.array(concepts, dtype=object)[label],
+            "concept": np.array(concepts, dtype=object)[label],
             "label": np.array(concepts, dtype=object)[label], "cal_fold": fold,
             "logprobs": list(s)}))
     inf = pd.concat(rows, ignore_index=True)

@@ -25,7 +25,30 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def _seed(a) -> int:
+    if a.seed is not None and a.seed < 0:
+        from emostat.errors import InputError
+
+        raise InputError(f"--seed must be an integer >= 0, got {a.seed}")
     return SEED if a.seed is None else a.seed
+
+
+def _number(text: str):
+    """An option's number as written: an int where it reads as one, else a float; text that
+    is neither is kept (and refused, naming the option, where the value is checked)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _add_choices(s: argparse.ArgumentParser, what: str) -> None:
+    s.add_argument("--alpha", type=_number, default=None,
+                   help=f"alpha of every claim, in (0, 1) (default: {what}, else .05)")
+    s.add_argument("--headline-k", type=_number, default=None,
+                   help="the k the claims and reports lead with: one of the run's k, as a count "
+                        f"or a fraction of the neurons (default: {what}, else the largest)")
 
 
 def _cmd_import_release(a):
@@ -38,7 +61,7 @@ def _cmd_reproduce(a):
     from emostat.analysis.pipelines import reproduce
 
     reproduce(a.release, a.out, seed=_seed(a), n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet,
-              searchlight=_searchlight_options(a))
+              searchlight=_searchlight_options(a), alpha=a.alpha, headline_k=a.headline_k)
 
 
 def _cmd_collect(a):
@@ -53,7 +76,8 @@ def _cmd_analyse(a):
     from emostat.analysis.pipelines import analyse_run
 
     analyse_run(a.run_dir, out=a.out, seed=_seed(a), n_boot=a.n_boot, n_perm=a.n_perm,
-                quiet=a.quiet, searchlight=_searchlight_options(a))
+                quiet=a.quiet, searchlight=_searchlight_options(a), alpha=a.alpha,
+                headline_k=a.headline_k)
 
 
 def _searchlight_options(a) -> dict:
@@ -66,14 +90,15 @@ def _add_searchlight(s: argparse.ArgumentParser) -> None:
     from emostat.analysis.pipelines import SEARCHLIGHT_PERM as D
 
     s.add_argument("--mantel-top", default=str(D["mantel_top"]),
-                   help="neurons per attribute given an emotion-label Mantel p: a number, or "
+                   help="neurons per attribute given an concept-label Mantel p: a number, or "
                         "'k' for the top-k set at the headline k (default %(default)s)")
     s.add_argument("--n-perm-mantel", type=int, default=D["n_perm_mantel"],
                    help="Mantel permutations per neuron (0: skip; default %(default)s)")
-    s.add_argument("--n-perm-count", type=int, default=D["n_perm_count"],
-                   help="emotion-label permutations of the searchlight shared by the max-T "
-                        "and count nulls, all in one batched product (0: skip; default "
-                        "%(default)s, smallest p 1/(B+1) = .005)")
+    s.add_argument("--n-perm-count", type=int, default=None,
+                   help="concept-label permutations of the searchlight shared by the max-T "
+                        "and count nulls, all in one batched product: a minimum, doubled "
+                        "while undecided (0: skip; default: the run's config, else "
+                        f"{D['n_perm_count']}, smallest p 1/(B+1) = .005)")
 
 
 def _cmd_report(a):
@@ -92,7 +117,7 @@ def _cmd_run(a):
     from emostat.workflow import run
 
     run(out=a.out, release=a.release, quick=a.quick, to=a.to.split(","), seed=a.seed,
-        quiet=a.quiet, models=a.model, space=a.space)
+        quiet=a.quiet, models=a.model, space=a.space, alpha=a.alpha, headline_k=a.headline_k)
 
 
 def _cmd_geometry(a):
@@ -123,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="release folder or an import-release output (default: ../shared copy)")
     s.add_argument("--out", type=Path, required=True, help="output folder (results/ inside)")
     s.add_argument("--n-boot", type=int, default=10_000, help="bootstrap resamples")
-    s.add_argument("--n-perm", type=int, default=10_000, help="permutation draws")
+    s.add_argument("--n-perm", type=int, default=None,
+                   help="permutation draws, a minimum (default 10000)")
     _add_searchlight(s)
+    _add_choices(s, "the paper's 4000 for --headline-k")
     _add_common(s)
     s.set_defaults(func=_cmd_reproduce)
 
@@ -153,8 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write OUT/results instead of RUN_DIR/results (refused if OUT/results "
                         "holds another run's analysis; the same run's is replaced)")
     s.add_argument("--n-boot", type=int, default=2_000)
-    s.add_argument("--n-perm", type=int, default=10_000)
+    s.add_argument("--n-perm", type=int, default=None,
+                   help="permutation draws, a minimum (default: the run's config, else 10000)")
     _add_searchlight(s)
+    _add_choices(s, "the run's config")
     _add_common(s)
     s.set_defaults(func=_cmd_analyse)
 
@@ -197,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the embedded SmolLM2-135M)")
     s.add_argument("--space", help="concept space folder or shipped name (default: the study's)")
     s.add_argument("--to", default="html,pdf")
+    _add_choices(s, "the profile's")
     _add_common(s)
     s.set_defaults(func=_cmd_run)
     return p

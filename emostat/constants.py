@@ -51,6 +51,12 @@ N_EMOTIONS = len(EMOTIONS)
 N_PAIRS = N_EMOTIONS * (N_EMOTIONS - 1) // 2  # 351
 
 
+def k_count(k, n_neurons: int) -> int:
+    """A top-k size as a count: an int is a count, a float in (0, 1) a fraction of
+    ``n_neurons`` (rounded half to even, as Python's ``round``)."""
+    return int(round(k * n_neurons)) if isinstance(k, float) else int(k)
+
+
 def pair_indices(n: int = N_EMOTIONS) -> tuple[np.ndarray, np.ndarray]:
     """Row and column indices of R's ``dist()`` lower triangle, column-major.
 

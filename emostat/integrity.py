@@ -22,6 +22,21 @@ from emostat.errors import InputError
 DATASETS = ("activations", "baseline", "inference")
 
 
+RECORD_KEY = "record_sha256"
+
+
+def manifest_digest(manifest: dict) -> str:
+    """SHA-256 of a manifest's content (its JSON, keys sorted) without :data:`RECORD_KEY`:
+    written into the manifest by ``collect``, compared by :func:`check_run`, so an edited
+    manifest (its config, say) is refused before any statistic runs."""
+    import hashlib
+
+    rec = json.loads(json.dumps({k: v for k, v in manifest.items() if k != RECORD_KEY},
+                                default=str))
+    text = json.dumps(rec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def run_files(out) -> list[Path]:
     """The Parquet files that make up a run (results/ and other folders excluded; the
     geometry stage's ``geometry/geometry_*.parquet`` included), sorted."""
@@ -102,10 +117,15 @@ def check_run(run_dir) -> dict:
     Raises
     ------
     InputError
-        Naming the missing, changed or unexpected files (every planned shard must be present
-        with its recorded row count and SHA-256).
+        An edited manifest (:func:`manifest_digest`); the missing, changed or unexpected files,
+        named (every planned shard must be present with its recorded row count and SHA-256).
     """
     manifest = read_manifest(run_dir)
+    if RECORD_KEY in manifest and manifest[RECORD_KEY] != manifest_digest(manifest):
+        raise InputError(f"{Path(run_dir) / 'manifest.json'}: edited since `emostat collect` "
+                         "wrote it (its content no longer matches its record_sha256); restore "
+                         "it, or collect again. Other analysis choices are options of "
+                         "`emostat analyse` (--alpha, --headline-k, --n-perm, --n-perm-count)")
     if "files" not in manifest:
         warnings.warn(f"{run_dir}: the manifest has no file record (collected by an older "
                       f"emostat); the run's files are not checked", stacklevel=2)

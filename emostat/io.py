@@ -189,4 +189,14 @@ def _upgraded(table: pa.Table, path: Path, dataset: str) -> pa.Table:
     if v == schema_version(dataset):
         return table
     df = upgrade(table.to_pandas(), dataset, v, where=str(path))
-    return pa.Table.from_pandas(df, preserve_index=False)
+    out = pa.Table.from_pandas(df, preserve_index=False)
+    # the pandas round trip turns an integer column with nulls (k, draw) into floats: columns
+    # that kept their name get their stored type back
+    for i, name in enumerate(out.column_names):
+        if name in table.column_names and out.schema.field(i).type != table.schema.field(
+                name).type:
+            try:
+                out = out.set_column(i, name, out.column(i).cast(table.schema.field(name).type))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                pass
+    return out

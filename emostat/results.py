@@ -5,7 +5,7 @@
 >>> from emostat.analysis.claims.table import build_claims
 >>> wm = pd.DataFrame({"estimate": [0.151], "conf_low": [float("nan")],
 ...                    "conf_high": [float("nan")], "p_value": [1e-4],
-...                    "p_method": ["Mantel, one-sided"], "unit": ["emotion label (27)"],
+...                    "p_method": ["Mantel, one-sided"], "unit": ["concept label (27)"],
 ...                    "role": ["record"], "n_perm": [9999]})
 >>> design = {"kind": "experiment", "ks": [], "tasks": []}
 >>> out = tempfile.mkdtemp()

@@ -4,7 +4,8 @@ One place for all of them. Writers pass ``schema(name)`` to :func:`emostat.io.wr
 readers call :func:`validate`. Extra columns are allowed (they are kept), missing or mistyped
 required columns are an error naming the file and the column.
 
-Conventions: emotion names are the concept ids of the run's space (``emostat.space``); accuracies
+Conventions: ``concept`` (``concept_a``, ``concept_b`` for pairs) holds a concept id of the run's
+space (``emostat.space``) in every table, ``participant`` a participant id; accuracies
 and differences are proportions in [0, 1]; neurons are numbered ``layer * units + unit`` (0-based)
 within a model; results tables use broom's column names (``estimate, std_error, statistic, df,
 p_value, conf_low, conf_high``).
@@ -21,8 +22,12 @@ non-null ``p_method`` (for the tables in :data:`P_METHOD_REQUIRED`; see there).
 In the neuron tables ``unit`` keeps its older meaning, the neuron's index within its layer
 (``neuron_rsa``, whose only p is ``p_asymptotic``: Kendall tau-b normal approximation, one-sided,
 tie-corrected, the 351 pair distances treated as independent - the study's test; they share
-emotions, so it is anti-conservative). The permutation-calibrated neuron tables
-(``neuron_mantel``, ``neuron_count_null``) carry the contract's ``unit`` (the emotion labels).
+concepts, so it is anti-conservative). The permutation-calibrated neuron tables
+(``neuron_mantel``, ``neuron_count_null``) carry the contract's ``unit`` (the concept labels).
+
+Unit strings, one spelling per unit: ``concept label (n)`` (a permutation or bootstrap of the
+concept labels), ``concept (n)``, ``participant (n)``, ``attribute (n)``, ``mask (n)``,
+``item (n)``, ``prompt (n)``, ``stimulus (n)``, ``pair (n)``.
 """
 
 from __future__ import annotations
@@ -52,16 +57,16 @@ _GLANCE = [("k", I), ("model", S), ("nobs", I), ("logLik", F), ("converged", B),
 _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # ---- human data (emostat import-release) -------------------------------------------------
     # One row per participant of each experiment, with the study's exclusion decision.
-    "participants": [("experiment", S), ("participant_id", S), ("included", B),
+    "participants": [("experiment", S), ("participant", S), ("included", B),
                      ("exclusion_reason", S)],
     # Attribute ratings of included participants, long: experiment affective|physical.
-    "ratings": [("experiment", S), ("participant_id", S), ("emotion", S), ("attribute", S),
+    "ratings": [("experiment", S), ("participant", S), ("concept", S), ("attribute", S),
                 ("rating", F)],
     # Appraisal items (1..38) of included participants; response NaN = -99 / missing in source.
-    "appraisal_responses": [("participant_id", S), ("emotion", S), ("item", I),
+    "appraisal_responses": [("participant", S), ("concept", S), ("item", I),
                             ("response", F)],
-    # Per-participant dissimilarity judgments (1-9) of the 351 emotion pairs, study pair order.
-    "similarity": [("participant_id", S), ("pair", I), ("emotion_a", S), ("emotion_b", S),
+    # Per-participant dissimilarity judgments (1-9) of the concept pairs, study pair order.
+    "similarity": [("participant", S), ("pair", I), ("concept_a", S), ("concept_b", S),
                    ("dissimilarity", F)],
     # The release's own attribute distances (dist_emotional_PCs.csv), kept so that reproducing
     # from an import-release folder gives the study's exact ties (see HumanSpace).
@@ -72,16 +77,16 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "activations": [("model", S), ("concept", S), ("template", S), ("layer", I),
                     ("values", pa.list_(pa.float32()))],
     # Prompt-level accuracy under a condition: none | attribute | random (draw = random draw id).
-    "accuracy": [("model", S), ("emotion", S), ("template", S), ("condition", S),
+    "accuracy": [("model", S), ("concept", S), ("template", S), ("condition", S),
                  ("attribute", S), ("k", I), ("draw", I), ("accuracy", F)],
     # Inference under ablation (emostat collect): one row per task x item x condition.
-    # emotion = the emotion asked about (binary) or the item's emotion (choice, generate);
+    # concept = the concept asked about (binary) or the item's concept (choice, generate);
     # condition none | attribute | random; logprobs = candidate scores (binary [no, yes],
     # choice: the space's concepts, in its order); generated = text (generate task only).
     # margin = calibrated score of the right answer minus the best other (binary: calibrated
     # yes-no margin signed toward the label), > 0 when correct; margin_raw the same uncalibrated;
     # null for generate rows (emostat.collect.calibration.margins).
-    "inference": [("model", S), ("task", S), ("item_id", S), ("stimulus_id", S), ("emotion", S),
+    "inference": [("model", S), ("task", S), ("item_id", S), ("stimulus_id", S), ("concept", S),
                   ("fold", I), ("condition_id", S), ("condition", S), ("attribute", S),
                   ("k", I), ("draw", I), ("label", S), ("prediction", S), ("correct", B),
                   ("logprobs", pa.list_(pa.float32())), ("generated", S), ("margin", F),
@@ -96,7 +101,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # the study's p*N/rank(p) over all tests; q_value_bh: BH; rank: per attribute, of -tau.
     "neuron_rsa": [("neuron", I), ("layer", I), ("unit", I), ("attribute", S), ("tau", F),
                    ("p_asymptotic", F), ("q_value", F), ("q_value_bh", F), ("rank", F)],
-    # emotion-label permutation (Mantel) p per chosen neuron x attribute
+    # concept-label permutation (Mantel) p per chosen neuron x attribute
     "neuron_mantel": [("neuron", I), ("layer", I), ("attribute", S), ("tau", F),
                       ("p_asymptotic", F), ("p_value", F), ("p_method", S), ("unit", S),
                       ("role", S), ("n_perm", I)],
@@ -118,9 +123,9 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # The study's paired tests (role study): estimate = accuracy(random) − accuracy(attribute
     # mask), positive = the attribute mask lowers accuracy more; H1 "greater" (the study's
     # one-sided "less" on ACC.diff: same p). p_value_perm: sign-flip test (p_method_perm).
-    "masking_by_emotion": [("k", I), ("emotion", S)] + BROOM + _PAIRED,
+    "masking_by_emotion": [("k", I), ("concept", S)] + BROOM + _PAIRED,
     "masking_by_attribute": [("k", I), ("attribute", S)] + BROOM + _PAIRED,
-    "masking_cells": [("k", I), ("emotion", S), ("attribute", S)] + BROOM + _PAIRED,
+    "masking_cells": [("k", I), ("concept", S), ("attribute", S)] + BROOM + _PAIRED,
     # one row per k x test (study_t, attribute_permutation, attribute_level_r); estimate: r of
     # accuracy DROP (random - attribute) with importance
     "importance_link": [("k", I), ("test", S), ("role", S)] + BROOM + [("p_method", S),
@@ -151,21 +156,22 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # residuals | random effects), at most 100 per panel; keyed by (task,) k, model
     "mixed_model_qq": [("k", I), ("model", S), ("panel", S), ("group", S), ("term", S),
                        ("n", I), ("theoretical", F), ("sample", F)],
-    "importance_link_by_emotion": [("k", I), ("emotion", S), ("estimate", F), ("p_value", F),
+    "importance_link_by_emotion": [("k", I), ("concept", S), ("estimate", F), ("p_value", F),
                                    ("p_method", S), ("unit", S), ("role", S)],
     "neuron_counts": [("attribute", S), ("n_significant", I), ("n_significant_bh", I),
                       ("n_selective", I)],
     "layer_distribution": [("attribute", S), ("k", I), ("layer", I), ("n_neurons", I)],
-    "human_means": [("emotion", S), ("attribute", S), ("estimate", F)],
-    "attribute_rdms": [("pair", I), ("emotion_a", S), ("emotion_b", S), ("attribute", S),
+    "human_means": [("concept", S), ("attribute", S), ("estimate", F)],
+    "attribute_rdms": [("pair", I), ("concept_a", S), ("concept_b", S), ("attribute", S),
                        ("estimate", F)],
-    "human_rdm": [("pair", I), ("emotion_a", S), ("emotion_b", S), ("estimate", F)],
+    "human_rdm": [("pair", I), ("concept_a", S), ("concept_b", S), ("estimate", F)],
     "appraisal_loadings": [("item", I), ("component", S), ("loading", F)],
     "rating_icc": [("experiment", S), ("attribute", S), ("p_value", F), ("p_method", S)],
     # ---- experiment (collected run) results -------------------------------------------------------
-    "baseline_accuracy": [("task", S), ("emotion", S), ("estimate", F), ("n", I)],
-    # One row per random mask (attribute null when the draw is shared by all attributes).
-    "random_null": [("task", S), ("attribute", S), ("k", I), ("draw", I), ("estimate", F)],
+    "baseline_accuracy": [("task", S), ("concept", S), ("estimate", F), ("n", I)],
+    # One row per random mask (attribute null when the draw is shared by all attributes); drop =
+    # mean over prompts of accuracy(none) - accuracy(mask), as ``drop`` in the bias tables.
+    "random_null": [("task", S), ("attribute", S), ("k", I), ("draw", I), ("drop", F)],
     # Each attribute mask vs the random masks of its k (role record): estimate = its drop −
     # the random masks' mean drop; prediction-interval t on n_null − 1 df; rank p and its floor.
     "attribute_vs_null": [("k", I), ("attribute", S)] + BROOM + [
@@ -179,7 +185,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "power": [("k", I), ("n_attribute_masks", I), ("n_random_masks", I), ("sd_mask", F),
               ("detectable", F), ("power", F), ("alpha", F), ("p_min_rank", F),
               ("p_min_label", F), ("estimate", F), ("ruled_out", F)],
-    "generation_examples": [("emotion", S), ("text", S), ("generated", S), ("condition", S)],
+    "generation_examples": [("concept", S), ("text", S), ("generated", S), ("condition", S)],
     # ---- knowledge or answer bias (emostat.analysis.masking.bias, biastest): per task x condition ------
     # accuracy (the run's decisions, calibrated on condition none) beside accuracy_recal
     # (offsets re-fitted per condition: a shift of the answer prior leaves it unchanged);
@@ -205,9 +211,9 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                      ("drop_recal", F), ("drop_prior", F), ("tv_from_none", F),
                      ("top_share", F), ("role", S)],
     # the study's paired t against the shared random pool (role study), per task x outcome
-    # (accuracy | accuracy_recal) x test (study_emotion_t | study_cell_t); estimate = pool -
+    # (accuracy | accuracy_recal) x test (study_concept_t | study_cell_t); estimate = pool -
     # attribute accuracy; p_method says the pool is shared (the rows are not independent).
-    "bias_study_test": [("task", S), ("outcome", S), ("test", S), ("k", I), ("emotion", S),
+    "bias_study_test": [("task", S), ("outcome", S), ("test", S), ("k", I), ("concept", S),
                         ("attribute", S)] + BROOM + [("n", I), ("q_value", F),
                                                      ("q_value_bh", F), ("p_value_perm", F),
                                                      ("se_random_rows", F),
@@ -263,8 +269,8 @@ RESULTS_TABLES = frozenset({
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES
 
-# Columns that name an emotion and must hold one of the 27.
-_EMOTION_COLUMNS = ("emotion", "emotion_a", "emotion_b")
+# Columns that name a concept of the run's space.
+_CONCEPT_COLUMNS = ("concept", "concept_a", "concept_b")
 
 
 def names() -> list[str]:
@@ -301,8 +307,8 @@ def _compatible(actual: pa.DataType, wanted: pa.DataType) -> bool:
 def validate(table: pa.Table, name: str, where: str = "<table>", concepts=None) -> pa.Table:
     """Check that ``table`` has the required columns of ``name`` with compatible types.
 
-    ``concepts``: the space's concept ids; when given, the concept-name columns (``emotion``,
-    ``emotion_a``, ``emotion_b``) may hold only these. Raises :class:`~emostat.errors.InputError` naming ``where`` and the first bad column.
+    ``concepts``: the space's concept ids; when given, the concept-name columns (``concept``,
+    ``concept_a``, ``concept_b``) may hold only these. Raises :class:`~emostat.errors.InputError` naming ``where`` and the first bad column.
     """
     for field in schema(name):
         col, wanted = field.name, field.type
@@ -315,7 +321,7 @@ def validate(table: pa.Table, name: str, where: str = "<table>", concepts=None) 
         if not _compatible(actual, wanted):
             raise InputError(f"{where}: column {col!r} of dataset {name!r} has type {actual}, "
                              f"expected {wanted}")
-    for col in _EMOTION_COLUMNS if concepts is not None else ():
+    for col in _CONCEPT_COLUMNS if concepts is not None else ():
         if col in table.column_names:
             seen = set(table.column(col).drop_null().unique().to_pylist())
             bad = sorted(seen - set(concepts))
@@ -381,15 +387,62 @@ def _max_t_v2(df):
 VERSIONS["neuron_max_t"] = 2
 UPGRADES[("neuron_max_t", 1)] = _max_t_v2
 
+# One vocabulary (issue 22): a column naming a concept of the run's space is ``concept``
+# (``concept_a``, ``concept_b``), a participant column ``participant``; a random mask's drop is
+# ``drop``; unit strings say ``concept``; the mixed models' grouping factor is ``concept``.
+_CONCEPT_RENAME = {"emotion": "concept", "emotion_a": "concept_a", "emotion_b": "concept_b",
+                   "participant_id": "participant", "n_emotions": "n_concepts"}
+_WORDS = (("emotion label", "concept label"), ("emotion (", "concept ("),
+          ("emotion:prompt", "concept:prompt"), ("| emotion", "| concept"),
+          ("study_emotion_t", "study_concept_t"))
+
+
+def _reworded(values):
+    """Old vocabulary in string values (units, formulas, groups, test names) -> new."""
+    def one(v):
+        if not isinstance(v, str):
+            return v
+        for old, new in _WORDS:
+            v = v.replace(old, new)
+        return "concept" if v == "emotion" else v
+    return values.map(one)
+
+
+def _vocabulary_v2(df):
+    """Version 1 -> 2 of a table renamed to one vocabulary: the columns of
+    ``_CONCEPT_RENAME`` (``random_null``: ``estimate`` -> ``drop``), and the words in ``unit``,
+    ``formula``, ``group`` and ``test`` values."""
+    out = df.rename(columns=_CONCEPT_RENAME)
+    for col in ("unit", "formula", "group", "test"):
+        if col in out.columns:
+            out[col] = _reworded(out[col])
+    return out
+
+
+VOCABULARY_V2 = ("participants", "ratings", "appraisal_responses", "similarity", "accuracy",
+                 "inference", "masking_by_emotion", "masking_cells", "importance_link",
+                 "importance_link_by_emotion", "human_means", "attribute_rdms", "human_rdm",
+                 "baseline_accuracy", "generation_examples", "bias_study_test",
+                 "masking_mixed_model", "random_null")
+for _name in VOCABULARY_V2:
+    VERSIONS[_name] = 2
+    UPGRADES[(_name, 1)] = _vocabulary_v2
+UPGRADES[("random_null", 1)] = lambda df: _vocabulary_v2(df).rename(columns={"estimate": "drop"})
+
 
 def _glance_v2(df):
     """masking_mixed_glance 1 -> 2: groups in lme4's words, Nakagawa R² and ICC were added;
-    not computed before (columns a file already has are kept)."""
+    not computed before (columns a file already has are kept); the concept vocabulary in the
+    fitted formula, message and groups."""
     new = dict(groups="", r2_marginal=float("nan"), r2_conditional=float("nan"),
                icc_adjusted=float("nan"), icc_conditional=float("nan"),
                r2_method="not computed: results written before emostat reported R² and ICC "
                          "(re-run the analysis)")
-    return df.assign(**{c: v for c, v in new.items() if c not in df})
+    out = df.assign(**{c: v for c, v in new.items() if c not in df})
+    for col in ("fitted_formula", "message", "groups"):      # one vocabulary (as above)
+        if col in out.columns:
+            out[col] = _reworded(out[col])
+    return out
 
 
 VERSIONS["masking_mixed_glance"] = 2

@@ -22,14 +22,16 @@ QUICK_SEARCHLIGHT = {"n_perm_mantel": 999}
 
 def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
         seed: int | None = None, quiet: bool = False, models=None,
-        space=None) -> dict[str, Path]:
+        space=None, alpha=None, headline_k=None) -> dict[str, Path]:
     """Collect on the embedded model (or reproduce the study with ``release``), analyse, render.
 
     ``models`` (several local paths or cached ids) runs the experiment on each into
     ``<out>/<model>/`` and renders one comparison report of all of them into
     ``<out>/report``; one model renders the experiment report. ``space`` (a folder or a
     shipped name) is the concept space of the collection (default: the study's). ``seed``
-    None: the profile's. Returns the rendered report files by format.
+    None: the profile's. ``alpha`` and ``headline_k`` (one of the profile's ks as written
+    there, or for ``release`` one of the study's k) decide the claims; they are checked
+    before anything runs. Returns the rendered report files by format.
     """
     from emostat.report.render import render_report
 
@@ -43,17 +45,23 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
 
             raise InputError("--space is for a collected run; --release reproduces the study "
                              "on its own space")
-        reproduce(release, out, seed=SEED if seed is None else seed, quiet=quiet)
+        reproduce(release, out, seed=SEED if seed is None else seed, quiet=quiet, alpha=alpha,
+                  headline_k=headline_k)
         dirs, kind = [out], "reproduction"
     else:
         from emostat.analysis.pipelines import analyse_run
-        from emostat.collect.runner import collect
+        from emostat.analysis.pipelines.choices import OPTIONS, check_choices
+        from emostat.collect.runner import build_config, collect
 
+        ks = build_config(quick=quick, seed=seed, space=space).ks
+        check_choices({"alpha": alpha, "headline_k": headline_k}, ks, where="emostat run",
+                      names=OPTIONS)
         dirs = [out] if len(models) <= 1 else [out / _folder_name(m) for m in models]
         for d, m in zip(dirs, models or [None]):
             collect(out=d, model=m, quick=quick, seed=seed, quiet=quiet, space=space)
             analyse_run(d, seed=SEED if seed is None else seed, quiet=quiet,
-                        searchlight=QUICK_SEARCHLIGHT if quick else None)
+                        searchlight=QUICK_SEARCHLIGHT if quick else None, alpha=alpha,
+                        headline_k=headline_k)
         kind = "comparison" if len(dirs) > 1 else "experiment"
     files = render_report(dirs, to=list(to), out=out / "report", kind=kind, quiet=quiet)
     for fmt, path in files.items():

@@ -30,7 +30,7 @@ def _count_null(p=(0.05, 0.05, 0.15, 0.75), n_perm=19):
                          "statistic": [4528.0, 97, 3261, 839], "null_mean": 100.0,
                          "null_sd": 10.0, "p_value": list(p),
                          "p_method": "emotion-label permutation of the count, one-sided",
-                         "unit": "emotion label (27)", "role": "record", "n_perm": n_perm})
+                         "unit": "concept label (27)", "role": "record", "n_perm": n_perm})
 
 
 def _max_t(p=(0.05, 0.15), n_perm=19, pj=None, attributes=("valence", "arousal"),
@@ -42,7 +42,7 @@ def _max_t(p=(0.05, 0.15), n_perm=19, pj=None, attributes=("valence", "arousal")
                       "layer": 0, "estimate": np.linspace(0.52, 0.2, n), "p_value": list(p),
                       "p_fwer_joint": list(p if pj is None else pj),
                       "p_method": "Westfall-Young max-T over all neurons",
-                      "unit": "emotion label (27)", "role": "record", "n_perm": n_perm})
+                      "unit": "concept label (27)", "role": "record", "n_perm": n_perm})
     return t.assign(**contract)
 
 
@@ -68,7 +68,7 @@ def _link(ks=(4000,), record_tests=("attribute_level_r",), p_perm=0.047, task=No
     for k in ks:
         rows += [dict(k=k, test="study_t", estimate=0.474, statistic=16.92, df=26.0,
                       p_value=1.5e-15, conf_low=0.424, conf_high=0.521, p_method="t",
-                      unit="emotion (27)", n_perm=0),
+                      unit="concept (27)", n_perm=0),
                  dict(k=k, test="attribute_permutation", estimate=0.474, statistic=0.515,
                       df=np.nan, p_value=p_perm, conf_low=np.nan, conf_high=np.nan,
                       p_method="attribute-label permutation", unit="attribute (14)",
@@ -85,7 +85,7 @@ def _link(ks=(4000,), record_tests=("attribute_level_r",), p_perm=0.047, task=No
 def _whole(conf_method="emotion-label bootstrap (27 concepts)"):
     return pd.DataFrame({"estimate": [0.151], "conf_low": [-0.0002], "conf_high": [0.30],
                          "p_value": [1e-4], "p_method": ["Mantel, one-sided"],
-                         "unit": ["emotion label (27)"], "role": ["record"], "n_perm": [9999],
+                         "unit": ["concept label (27)"], "role": ["record"], "n_perm": [9999],
                          "conf_method": [conf_method]})
 
 
@@ -286,8 +286,8 @@ def test_tasks_at_chance_are_not_tested_and_above_chance_is_a_claim():
 
 
 def test_interval_only_over_the_p_unit():
-    assert same_unit("emotion label (27)", "emotion-label bootstrap (27 concepts)")
-    assert not same_unit("emotion label (27)", "participant bootstrap (61 participants)")
+    assert same_unit("concept label (27)", "emotion-label bootstrap (27 concepts)")
+    assert not same_unit("concept label (27)", "participant bootstrap (61 participants)")
     claims = build_claims({"whole_model_rsa": _whole()}, REPRO)
     r = _record(claims, "whole_model")
     assert (r["conf_low"], r["conf_high"]) == (-0.0002, 0.30)
@@ -311,7 +311,7 @@ def test_full_table_one_record_per_key_and_schema(tmp_path):
               "masking_mixed_model": _mixed(), "whole_model_rsa": _whole(),
               "attribute_importance": pd.DataFrame({
                   "attribute": ["valence", "arousal"], "estimate": [0.586, -0.003],
-                  "p_value": [1e-4, 0.52], "p_method": "Mantel", "unit": "emotion label (27)",
+                  "p_value": [1e-4, 0.52], "p_method": "Mantel", "unit": "concept label (27)",
                   "role": "record", "n_perm": 9999})}
     claims = build_claims(tables, REPRO)
     assert list(claims.columns) == COLUMNS

@@ -21,7 +21,8 @@ def test_analyse_run_writes_and_prints_the_claims(tmp_path, capsys):
     claims = r.claims
     prov = io.read_provenance(tmp_path / "run" / "results" / "claims.parquet")
     assert prov["schema"] == "claims" and prov["schema_version"] == 1
-    assert prov["claims_design"] == {"kind": "experiment", "alpha": None, "headline_k": None,
+    # the design records the alpha it decided at (the default); no headline k was declared
+    assert prov["claims_design"] == {"kind": "experiment", "alpha": 0.05, "headline_k": None,
                                      "ks": [4], "tasks": ["binary", "choice", "generate"]}
     rec = claims[claims["role"] == "record"]
     assert not rec.duplicated(["claim", "task", "k"]).any()

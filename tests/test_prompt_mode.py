@@ -85,7 +85,7 @@ def test_binary_scores_are_the_mean_over_seed_prompts(pt_run):
     assert set(inf["task"]) == {"binary"}
     from emostat.collect.prompt_tuning import soft_prompt_scores
 
-    none = inf[(inf["condition_id"] == "none") & (inf["emotion"] == "anger")]
+    none = inf[(inf["condition_id"] == "none") & (inf["concept"] == "anger")]
     prompts = [torch.load(run / "soft_prompts" / f"anger-{s}.pt", weights_only=True)
                for s in SEEDS]
     want = np.mean([soft_prompt_scores(lm, P, _texts(run, none), emotion="anger")

@@ -193,8 +193,8 @@ def _expected_numbers(run_dir: Path) -> list[str]:
     return [
         fmt.fmt_pct(be["acc_none"].mean(), 2), fmt.fmt_pct(be["acc_random"].mean(), 2),
         fmt.fmt_pct(be["acc_attribute"].mean(), 2),
-        f"for {n_sig} of {be['emotion'].nunique()} emotions",
-        f"{worst['emotion']} {fmt.fmt_num(100 * worst['estimate'], 1)} points "
+        f"for {n_sig} of {be['concept'].nunique()} concepts",
+        f"{worst['concept']} {fmt.fmt_num(100 * worst['estimate'], 1)} points "
         f"({fmt.apa_t(worst['statistic'], worst['df'], worst['p_value'])})",
         # the claims rows (report_fixtures.claims_from_tables): record = the permutation
         f"r = {fmt.fmt_stat(perm['estimate'], 3, bounded=True)}, "
@@ -269,9 +269,9 @@ def test_experiment_numbers(rendered):
     kn = claims[(claims["claim"] == "knowledge") & (claims["k"] == K)].iloc[0]
     assert (f"{view.p_text(kn['p_value'], .05)} (binomial GLMM of the recalibrated outcome)"
             in html)
-    # 27 emotions at p = .01 on the run's accuracy, none at p = .3 under per-condition
-    assert "27 of 27 emotions at p < .05 on the run's accuracy; 0 of 27" in html
-    assert "14 rows per emotion hold 1 random comparison" in html
+    # 27 concepts at p = .01 on the run's accuracy, none at p = .3 under per-condition
+    assert "27 of 27 concepts at p < .05 on the run's accuracy; 0 of 27" in html
+    assert "14 rows per concept hold 1 random comparison" in html
     assert "SmolLM2" not in html and "model-a" in html
     assert ("the smallest extra drop detectable with 80% power is 4.2 points; the smallest "
             "attainable rank p is .020") in html
@@ -307,6 +307,7 @@ def test_quarto_is_called_with_params(tmp_path, monkeypatch):
     run = tmp_path / "run"
     (run / "results").mkdir(parents=True)
     (run / "results" / "provenance.json").write_text(json.dumps({"kind": "experiment"}))
+    (run / "results" / "claims.parquet").write_bytes(b"")   # report refuses a folder without it
     bindir = tmp_path / "bin"
     bindir.mkdir()
     log = tmp_path / "calls.jsonl"

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from emostat.constants import k_count
 from emostat.errors import InputError
 from emostat.tasks import task_names
 
@@ -42,6 +43,9 @@ BACKENDS = ("local", "ray")
 CHOICE_PROMPTS = ("short", "options")
 REPRESENTATIONS = ("zero_shot", "prompt_tuning")
 PT_FIELDS = ("representation", "pt_tokens", "pt_steps", "pt_lr", "pt_seeds")
+# the analysis choices that decide claims (emostat.analysis.pipelines.choices): recorded in the
+# manifest for `emostat analyse`, not part of the run's identity (they change no dataset)
+ANALYSIS_FIELDS = ("alpha", "headline_k", "n_perm", "n_perm_count")
 GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_per_concept",
                    "geometry_probe_layers", "geometry_probe_perm", "geometry_perm")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -153,6 +157,12 @@ class CollectConfig:
         AdamW learning rate of the soft prompt.
     pt_seeds : list of int
         Prompt-tuning seeds; they play the role of templates (the study: 12 seeds).
+    alpha, headline_k, n_perm, n_perm_count
+        The analysis choices ``emostat analyse`` reads from the manifest (its options win):
+        alpha of every claim (in (0, 1), default .05); the headline k, one of ``ks`` as
+        written there (default the largest); the permutation counts (minimums: a count above
+        the default starts from the default doubled; :mod:`emostat.analysis.pipelines.choices`).
+        Not part of the run's identity.
     seed : int
         Master seed (negatives of binary sets, random draws, folds).
     backend : str
@@ -211,6 +221,10 @@ class CollectConfig:
     geometry_probe_layers: int | None = 10
     geometry_probe_perm: int = 199
     geometry_perm: int = 999
+    alpha: float = 0.05
+    headline_k: int | float | None = None
+    n_perm: int = 10_000
+    n_perm_count: int = 199
 
     # ------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -228,6 +242,7 @@ class CollectConfig:
         if self.representation == "zero_shot":
             skip |= set(PT_FIELDS)
         skip |= set(GEOMETRY_FIELDS)        # the geometry tables record their own options
+        skip |= set(ANALYSIS_FIELDS)        # read by `analyse`, no dataset depends on them
         if self.space is None:              # runs before the field existed keep their identity
             skip.add("space")
         d = {k: v for k, v in self.to_dict().items() if k not in skip}
@@ -241,7 +256,7 @@ class CollectConfig:
         """The k values as counts for a model with ``n_neurons`` neurons (sorted, unique)."""
         out = []
         for k in self.ks:
-            n = int(round(k * n_neurons)) if isinstance(k, float) else int(k)
+            n = k_count(k, n_neurons)
             if n < 1:
                 raise InputError(f"config field 'ks': {k!r} gives {n} neurons out of "
                                  f"{n_neurons}; use a larger fraction or a count")
@@ -361,6 +376,11 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
     if cfg.goemotions:
         c(Path(cfg.goemotions).exists(), where, "goemotions", f"file {cfg.goemotions!r} not found")
     c(cfg.max_goemotions >= 0, where, "max_goemotions", "must be >= 0")
+    c(isinstance(cfg.seed, int) and not isinstance(cfg.seed, bool) and cfg.seed >= 0, where,
+      "seed", f"expected an integer >= 0, got {cfg.seed!r}")
+    from emostat.analysis.pipelines.choices import check_choices
+
+    check_choices({f: getattr(cfg, f) for f in ANALYSIS_FIELDS}, cfg.ks, where=where)
     if "generate" in cfg.tasks:
         pass  # decoders only: checked once the model is loaded
     return cfg
@@ -399,7 +419,7 @@ def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig
     """
     where = "config"
     values: dict = {}
-    profile = "quick" if quick else "default"
+    profile = file_profile = "quick" if quick else "default"
     if path is not None:
         path = Path(path)
         where = str(path)
@@ -409,7 +429,7 @@ def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig
             values = tomllib.loads(path.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not a valid TOML file ({exc})") from None
-        file_profile = values.pop("profile", profile)
+        file_profile = values.pop("profile", "default")
         profile = "quick" if quick else file_profile
         for key in ("stimuli", "goemotions", "model", "space"):
             v = values.get(key)
@@ -417,27 +437,33 @@ def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig
                 p = Path(v).expanduser()
                 if not p.is_absolute() and (path.parent / p).exists():
                     values[key] = str((path.parent / p).resolve())
-    if profile not in PROFILES:
-        raise InputError(f"{where}: config field 'profile': {profile!r} not in {sorted(PROFILES)}")
+    for name in (file_profile, profile):       # the file's, even where --quick overrides it
+        if not isinstance(name, str) or name not in PROFILES:
+            raise InputError(f"{where}: config field 'profile': {name!r} not in "
+                             f"{sorted(PROFILES)}")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if path is not None and (profile != file_profile or any(
+            values.get(k, PROFILES[file_profile].get(k)) != v for k, v in given.items())):
+        _build(where, file_profile, values)     # every value of the file, even overridden ones
+    return _build(where, profile, {**values, **given})
+
+
+def _build(where: str, profile: str, given: dict) -> CollectConfig:
+    """The validated config of ``profile`` with ``given`` values (file and overrides)."""
     known = {f.name: f for f in dataclasses.fields(CollectConfig)}
-    unknown = sorted(set(values) - set(known))
+    unknown = sorted(set(given) - set(known))
     if unknown:
         raise InputError(f"{where}: unknown config key(s) {unknown}; known keys: "
                          f"{sorted([*known, 'profile'])}")
     merged = dict(PROFILES[profile])
-    given = {**values, **{k: v for k, v in overrides.items() if v is not None}}
     if given.get("space") not in (None, "study") and "attributes" not in given:
         merged.pop("attributes", None)      # a profile's attribute names are the study's
     merged.update(given)
-    unknown = sorted(set(merged) - set(known))
-    if unknown:
-        raise InputError(f"{where}: unknown config key(s) {unknown}")
     for key, v in merged.items():
         _check_type(where, key, v, known[key].type)
     if merged.get("model") == "":
         merged["model"] = None
-    cfg = CollectConfig(**merged)
-    return validate_config(cfg, where)
+    return validate_config(CollectConfig(**merged), where)
 
 
 def _check_type(where: str, key: str, v, annot: str) -> None:
@@ -455,6 +481,8 @@ def _check_type(where: str, key: str, v, annot: str) -> None:
         ok = (isinstance(v, int) and not isinstance(v, bool)) or (v is None and "None" in annot)
     elif annot == "float":
         ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+    elif annot == "int | float | None":
+        ok = v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
     if not ok:
         raise InputError(f"{where}: config field {key!r}: wrong type {type(v).__name__} "
                          f"(expected {annot})")

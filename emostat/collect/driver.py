@@ -247,7 +247,8 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     from emostat.schemas import validate
 
     validate(pa.Table.from_pandas(acc, preserve_index=False), "accuracy", where="accuracy table")
-    io.write_table(acc, paths["accuracy"], prov=io.provenance(**prov, stage="accuracy"))
+    io.write_table(acc, paths["accuracy"], prov=io.provenance(**prov, stage="accuracy"),
+                   dataset="accuracy")
     # d2. the layer-wise geometry on the space's stimuli (config geometry; docs/geometry.md)
     geo = geometry_phase(cfg, out, lm, space, prov, fingerprint, quiet)
     phase.update(geo)

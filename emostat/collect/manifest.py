@@ -75,11 +75,13 @@ def phase_record(phase: dict, t_accuracy: float) -> dict[str, float]:
 
 
 def write_manifest(out: Path, manifest: dict) -> None:
-    """Write manifest.json with the record of every file of the run (rows, SHA-256), which
-    ``analyse`` checks (:mod:`emostat.integrity`)."""
-    from emostat.integrity import file_record
+    """Write manifest.json with the record of every file of the run (rows, SHA-256) and the
+    digest of its own content (``record_sha256``), which ``analyse`` checks
+    (:mod:`emostat.integrity`)."""
+    from emostat.integrity import RECORD_KEY, file_record, manifest_digest
 
     manifest["files"] = file_record(out)
+    manifest[RECORD_KEY] = manifest_digest(manifest)
     tmp = out / ".manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, default=str))
     io.set_user_mode(tmp)

@@ -43,7 +43,7 @@ def decide_rows(df: pd.DataFrame, cal: pd.DataFrame | None, candidates) -> pd.Da
         if len(rows):
             sub = df.iloc[rows]
             folds = sub["cal_fold"].to_numpy() if "cal_fold" in sub.columns else None
-            lp, emo = list(sub["logprobs"]), list(sub["emotion"])
+            lp, emo = list(sub["logprobs"]), list(sub["concept"])
             pred[rows] = decide(task, lp, emo, cal, folds, candidates)
             marg[rows] = margins(task, lp, emo, sub["label"], cal, folds, candidates)
             marg_raw[rows] = margins(task, lp, emo, sub["label"], None, candidates=candidates)
@@ -95,7 +95,7 @@ def calibrate_run(cfg: CollectConfig, out) -> pd.DataFrame:
     path = Path(out) / "calibration.parquet"
     if path.exists():
         return io.read_table(path)
-    base = sh.read_dataset(out, "baseline", columns=["task", "emotion", "condition",
+    base = sh.read_dataset(out, "baseline", columns=["task", "concept", "condition",
                                                      "logprobs", "cal_fold"]).to_pandas()
     cal = calibration_table(base, folds=True, candidates=list(run_space(cfg).concepts))
     io.write_table(cal, path, prov=io.provenance(**read_run_prov(out), stage="calibration",
@@ -219,7 +219,7 @@ def read_run_prov(out) -> dict:
 def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
     """Prompt-level accuracy (schema ``accuracy``) from the inference rows.
 
-    A prompt is (task, emotion, fold): ``template`` = ``"<task>/fold<f>"``. Shared random draws
+    A prompt is (task, concept, fold): ``template`` = ``"<task>/fold<f>"``. Shared random draws
     (null attribute) appear ONCE, with a null attribute: each is one mask, never copied per
     attribute (the analysis pairs them with every attribute in memory for the study's paired
     tests). ``attributes`` is kept for callers and no longer used.
@@ -227,12 +227,12 @@ def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``model, task, emotion, template, condition, condition_id, attribute, k, draw,
+        ``model, task, concept, template, condition, condition_id, attribute, k, draw,
         accuracy, n`` (n = items behind the accuracy).
     """
     df = inference.copy()
     df["template"] = df["task"] + "/fold" + df["fold"].astype(str)
-    keys = ["model", "task", "emotion", "template", "condition_id", "condition"]
+    keys = ["model", "task", "concept", "template", "condition_id", "condition"]
     g = (df.groupby(keys, sort=False, dropna=False)
          .agg(accuracy=("correct", "mean"), n=("correct", "size")).reset_index())
     cmeta = (df[["condition_id", "attribute", "k", "draw"]].drop_duplicates("condition_id"))
@@ -243,9 +243,9 @@ def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
     g["n"] = g["n"].astype(np.int64)
     corder = {"none": 0, "attribute": 1, "random": 2}
     g["_c"] = g["condition"].map(corder)
-    g = g.sort_values(["task", "emotion", "template", "_c", "attribute", "k", "draw"],
+    g = g.sort_values(["task", "concept", "template", "_c", "attribute", "k", "draw"],
                       na_position="first", kind="stable").drop(columns="_c")
-    return g[["model", "task", "emotion", "template", "condition", "condition_id", "attribute",
+    return g[["model", "task", "concept", "template", "condition", "condition_id", "attribute",
               "k", "draw", "accuracy", "n"]].reset_index(drop=True)
 
 

@@ -161,7 +161,8 @@ class Worker:
             raise ValueError(f"unknown dataset {shard.dataset!r}")
         kill_for_test()
         prov = io.provenance(**self.provenance(), shard=shard.id, dataset=shard.dataset)
-        io.write_table(table, path, prov=prov, schema=schema)
+        io.write_table(table, path, prov=prov, schema=schema,
+                       dataset=None if shard.dataset == "activations" else "inference")
         return table.num_rows
 
     def run_id(self, shard: sh.Shard) -> str:
@@ -230,7 +231,7 @@ class Worker:
         df = decide_rows(pd.DataFrame({
             "model": self.model_name(), "task": shard.task,
             "item_id": it["item_id"].to_numpy(), "stimulus_id": it["stimulus_id"].to_numpy(),
-            "emotion": it["emotion"].to_numpy(), "fold": it["fold"].to_numpy().astype(np.int64),
+            "concept": it["emotion"].to_numpy(), "fold": it["fold"].to_numpy().astype(np.int64),
             "condition_id": [c.id for c in ci], "condition": [c.condition for c in ci],
             "attribute": [c.attribute for c in ci],
             "k": pd.array([c.k for c in ci], dtype="Int64"),

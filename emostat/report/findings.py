@@ -128,7 +128,7 @@ def digits_of(row) -> tuple[int, bool]:
 
 def same_unit(row) -> bool:
     """Whether the interval is over the unit the p is computed at: its ``conf_method`` names
-    the row's ``unit`` (the unit's first word, e.g. ``emotion`` or ``attribute``); a row
+    the row's ``unit`` (the unit's first word, e.g. ``concept`` or ``attribute``); a row
     without a ``conf_method`` has its interval from the fit that gave the p."""
     unit, how = text_or(row.get("unit")).lower(), text_or(row.get("conf_method")).lower()
     if not how:   # no conf_method: the interval comes from the same fit as the p

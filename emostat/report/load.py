@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from emostat.errors import InputError
+from emostat.resultsdir import finished
 
 PARAMS_ENV = "EMOSTAT_REPORT_PARAMS"
 RESULTS = "results"
@@ -106,6 +107,10 @@ def load_run(root) -> Run:
     if not (root / RESULTS).is_dir():
         raise InputError(f"{root}: no results/ folder (run `emostat reproduce` or "
                          "`emostat analyse` first)")
+    if not finished(root / RESULTS):
+        raise InputError(f"{root / RESULTS}: not a finished analysis (no claims.parquet and "
+                         "provenance.json); rerun the `emostat analyse` or `reproduce` command "
+                         "that wrote it")
     prov = _read_json(root / RESULTS / "provenance.json") or _read_json(root / "provenance.json")
     manifest = _read_json(root / "manifest.json") or _read_json(root / RESULTS / "manifest.json")
     label = _model_label(prov, manifest) or root.resolve().name

@@ -158,8 +158,8 @@ def importance_table(imp: pd.DataFrame) -> Markdown:
 
 
 def drop_table(d: pd.DataFrame, key: str) -> Markdown:
-    """Per-emotion or per-attribute masking rows: extra drop (points) with the study's t and
-    q's and the sign-flip p. ``key`` is ``emotion`` or ``attribute``."""
+    """Per-concept or per-attribute masking rows: extra drop (points) with the study's t and
+    q's and the sign-flip p. ``key`` is ``concept`` or ``attribute``."""
     d = d.assign(drop=extra_drop(d)).sort_values("drop", ascending=False)
     cols = [key, "drop", "statistic", "df", "p_value", "q_value", "q_value_bh"]
     if "p_value_perm" in d and d["p_value_perm"].notna().any():
@@ -217,8 +217,9 @@ def null_table(vs: pd.DataFrame, k: int | None = None) -> Markdown:
                      formats={"drop": points, "null": points, "extra": points})
 
 
-def count_null_table(cn: pd.DataFrame) -> Markdown:
-    """Observed neuron counts per attribute against their permutation null (wide by count)."""
+def count_null_table(cn: pd.DataFrame, alpha: float = .05) -> Markdown:
+    """Observed neuron counts per attribute against their permutation null (wide by count);
+    ``alpha``: the run's (p's never round across it)."""
     kinds = list(dict.fromkeys(cn["count"])) if "count" in cn else ["selective"]
     attrs = order(cn["attribute"])
     cols = [("Attribute", attrs)]
@@ -230,23 +231,25 @@ def count_null_table(cn: pd.DataFrame) -> Markdown:
                  (f"null ({kind})", [f"{fmt.fmt_num(m, 1, ',')} ± {fmt.fmt_num(v, 1, ',')}"
                                      if np.isfinite(v) else fmt.fmt_num(m, 1, ",")
                                      for m, v in zip(d["null_mean"], sd)]),
-                 (f"p ({kind})", [p_text(p, .05, None) for p in d["p_value"]])]
+                 (f"p ({kind})", [p_text(p, alpha, None) for p in d["p_value"]])]
     return pipe_table(pd.DataFrame(dict(cols)))
 
 
-def max_t_table(mt: pd.DataFrame) -> Markdown:
+def max_t_table(mt: pd.DataFrame, alpha: float = .05) -> Markdown:
     """Per attribute the best neuron's tau and its selection-safe p's (``neuron_max_t``): max-T
     over that attribute's neurons (Holm over attributes), the joint max-T over all neurons x
-    attributes with its Monte-Carlo interval, and the min-P over attributes when present."""
+    attributes with its Monte-Carlo interval, and the min-P over attributes when present.
+    ``alpha``: the run's (the claims table's); p's never round across it."""
     d = mt.set_index("attribute").reindex(order(mt["attribute"]))
     cols = {"Attribute": list(d.index), "Best τ": [fmt.fmt_num(x, 3) for x in d["estimate"]],
             "Layer": [fmt.fmt_int(x) for x in d["layer"]],
-            "n (p ≤ .05)": [fmt.fmt_int(x) for x in d["n_above_joint"]],
-            "p Holm": [p_text(p, .05, None) for p in d["p_adjusted"]],
-            "p joint": [p_text(p, .05, None) for p in d["p_fwer_joint"]],
+            f"n (p ≤ {alpha:g})".replace("0.", "."): [fmt.fmt_int(x)
+                                                      for x in d["n_above_joint"]],
+            "p Holm": [p_text(p, alpha, None) for p in d["p_adjusted"]],
+            "p joint": [p_text(p, alpha, None) for p in d["p_fwer_joint"]],
             "MC 95%": [f"[{fmt.fmt_num(lo, 3)}, {fmt.fmt_num(hi, 3)}]"
                        if np.isfinite(lo) and np.isfinite(hi) else "exact"
                        for lo, hi in zip(d["p_fwer_joint_mc_low"], d["p_fwer_joint_mc_high"])]}
     if "p_minp_joint" in d and d["p_minp_joint"].notna().any():
-        cols["p min-P"] = [p_text(p, .05, None) for p in d["p_minp_joint"]]
+        cols["p min-P"] = [p_text(p, alpha, None) for p in d["p_minp_joint"]]
     return pipe_table(pd.DataFrame(cols))

@@ -166,8 +166,10 @@ def check(path) -> dict:
     return describe(load_space(path))
 
 
-def main(path, out=sys.stdout) -> int:
-    """Validate and describe the space at ``path``; print it; 0 when valid, 2 otherwise."""
+def main(path, out=None) -> int:
+    """Validate and describe the space at ``path``; print it (to ``out``, default the
+    current ``sys.stdout``); 0 when valid, 2 otherwise."""
+    out = sys.stdout if out is None else out
     try:
         d = check(path)
     except EmostatError as exc:

@@ -32,6 +32,7 @@ import pandas as pd
 
 from emostat.errors import InputError, input_error
 from emostat.paths import DATA_DIR
+import emostat.space.rules as rules
 from emostat.space.value import ConceptSpace
 
 TOML, CONCEPTS, RATINGS, SIMILARITY, STIMULI = (
@@ -303,6 +304,8 @@ def read_folder(folder) -> ConceptSpace:
     cpath = folder / CONCEPTS
     duplicates(cdf, ["concept"], cpath, problems, "concept")
     duplicates(cdf, ["word"], cpath, problems, "word")
+    rules.check_names(cdf, ("concept", "word"), cpath, problems)
+    rules.check_ids(cdf, cpath, problems)
     concepts = tuple(pd.unique(cdf["concept"]))
     known = set(concepts)
     if len(concepts) < 3:
@@ -313,6 +316,7 @@ def read_folder(folder) -> ConceptSpace:
     rpath = folder / RATINGS
     unknown_concepts(rdf, "concept", known, rpath, problems)
     rvalue = numbers(rdf, rpath, problems)
+    rules.check_names(rdf, ("attribute",), rpath, problems)
     duplicates(rdf, ["concept", "attribute", "participant"], rpath, problems, "rating")
     order = meta.get("attributes")
     seen = list(pd.unique(rdf.loc[rdf["attribute"] != "", "attribute"]))
@@ -334,6 +338,9 @@ def read_folder(folder) -> ConceptSpace:
                 problems.add(tpath, f"attribute {a!r} has no rating in {RATINGS}",
                              field="attributes")
 
+    scales, sim_scale = rules.read_scales(meta, attributes, tpath, problems)
+    rules.check_ratings(rdf, rvalue, scales, rpath, problems)
+
     # similarity
     sdf = frames.get(SIMILARITY)
     svalue = None
@@ -342,6 +349,7 @@ def read_folder(folder) -> ConceptSpace:
         unknown_concepts(sdf, "concept_a", known, spath, problems)
         unknown_concepts(sdf, "concept_b", known, spath, problems)
         svalue = numbers(sdf, spath, problems)
+        rules.check_similarity(sdf, svalue, sim_scale, spath, problems)
         same = sdf["concept_a"] == sdf["concept_b"]
         for r in sdf.loc[same & (sdf["concept_a"] != ""), "_row"]:
             problems.add(spath, "a concept paired with itself", row=int(r), field="concept_b")
@@ -427,15 +435,21 @@ def read_folder(folder) -> ConceptSpace:
         stimuli = tdf.drop(columns=["_row"]).reset_index(drop=True)
     rest = {k: v for k, v in meta.items()
             if k not in ("name", "language", "citation", "licence", "human_data", "groups",
-                         "templates", "options", "attributes")}
-    return ConceptSpace(
+                         "templates", "options", "attributes", "scales", "similarity_scale")}
+    space = ConceptSpace(
         name=meta.get("name", folder.name), concepts=concepts,
         words=dict(zip(cdf["concept"], cdf["word"])), attributes=attributes, means=means,
         language=language, groups={g: tuple(m) for g, m in groups.items()},
         ratings=ratings, similarity=similarity, stimuli=stimuli, templates=templates,
         citation=meta.get("citation", ""), licence=meta.get("licence", ""),
         human_data=meta.get("human_data", True), digest=digest(folder), path=folder,
-        options={**rest, **options})
+        options={**rest, **options}, scales=scales, similarity_scale=sim_scale)
+    # what the analysis will need of the values (checked before any run writes anything)
+    first = dict(zip(rdf["attribute"][::-1], rdf["_row"][::-1]))
+    rules.check_variation(space, rpath, folder / SIMILARITY, first, problems)
+    rules.check_bootstrap(space, folder, tpath, problems)
+    problems.check()
+    return space
 
 
 def aggregate(ratings: pd.DataFrame, concepts, attributes) -> pd.DataFrame:

@@ -63,6 +63,11 @@ class ConceptSpace:
         The folder it was read from.
     options : mapping
         Other settings of ``space.toml`` (aggregation, appraisal PCA, ...).
+    scales : mapping of str to (float, float)
+        Attribute -> (low, high) of its rating scale, where ``space.toml`` declares one
+        (``[scales]``); every rating lies inside it.
+    similarity_scale : (float, float) or None
+        (low, high) of the dissimilarity judgments (``similarity_scale``), where declared.
     """
 
     name: str
@@ -82,6 +87,8 @@ class ConceptSpace:
     digest: str = ""
     path: Path | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    scales: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    similarity_scale: tuple[float, float] | None = None
 
     # ---- sizes and pairs -------------------------------------------------------------------
     @property

@@ -23,7 +23,7 @@ conditions = ([("none", "none", "", "")]
               + [(f"random:{r}", "random", "", str(r)) for r in range(n_rand)])
 loss = {cid: (rng.normal(1.0, 0.5) if kind == "attribute" else rng.normal(0.5, 0.25)
               if kind == "random" else 0.0) for cid, kind, _, _ in conditions}
-lines = ["task,item_id,emotion,label,condition,condition_id,attribute,k,draw,cal_fold,"
+lines = ["task,item_id,concept,label,condition,condition_id,attribute,k,draw,cal_fold,"
          + ",".join(f"lp_{c}" for c in concepts)]
 for cid, kind, attribute, draw in conditions:
     prior = rng.normal(0, 0.8, len(concepts)) if kind != "none" else np.zeros(len(concepts))

@@ -15,16 +15,15 @@ interval is over the same unit as the p (same fit, or ``conf_method`` naming ``u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from emostat.analysis.geometry.claims import geometry_claim_rows
 from emostat.analysis.claims.decision import decide
-from emostat.analysis.engines.mixedreport import fit_verdict
+from emostat.analysis.claims.models import model_rows
+from emostat.analysis.claims.rows import (COLUMNS, Record, absent as _absent, at as _at,
+                                          one as _one, row as _row, test_fields as _test_fields)
 from emostat.analysis.engines.pcontract import holm, mc_interval, missing, p_contract, same_unit
-from emostat.analysis.masking.knowledge import P_METHOD as KNOWLEDGE_P_METHOD
 from emostat.errors import InputError
 
 __all__ = ["build_claims", "decide", "alpha", "headline_k", "record_of", "make_design",
@@ -32,26 +31,11 @@ __all__ = ["build_claims", "decide", "alpha", "headline_k", "record_of", "make_d
 
 DEFAULT_ALPHA = 0.05
 
-COLUMNS = ["claim", "task", "k", "role", "test", "source_table", "estimate", "scale",
-           "conf_low", "conf_high", "conf_method", "statistic", "df", "p_value", "p_method",
-           "unit", "p_floor", "p_mc_low", "p_mc_high", "n_perm", "alpha", "headline",
-           "decision", "reason"]
-
 # The study's own threshold for its searchlight statistic (method.md §3): its row counts there,
 # so the "study" row shows the study's number (61,956 on the release), not one at this alpha.
 STUDY_NEURON_Q = 0.01
 
 DECISIONS = ("supported", "not supported", "too coarse to decide", "failed", "not tested")
-
-
-@dataclass(frozen=True)
-class Record:
-    """The test of record of a claim: rows of ``table`` whose ``column`` equals ``value``
-    (``column`` None: every row of the key); ``test`` its name (None: the row's ``test``)."""
-    table: str
-    column: str | None
-    value: str | None
-    test: str | None
 
 
 # Westfall-Young single-step max-T over all neurons x attributes jointly (p_fwer_joint of
@@ -85,33 +69,47 @@ RECORD.update({
 
 
 # ---- the four rules ---------------------------------------------------------------------------
-def alpha(design: dict) -> float:
-    """The run's alpha: ``design["alpha"]`` (from the config), default .05; one for all claims."""
+def alpha(design: dict, where: str = "claims", field: str = "alpha") -> float:
+    """The run's alpha: ``design["alpha"]`` (from the config), default .05; one for all claims.
+    Anything but a number in (0, 1) is an InputError ``<where>: <field> must be ...``."""
     a = design.get("alpha")
-    a = DEFAULT_ALPHA if a is None else float(a)
-    if not 0 < a < 1:
-        raise InputError(f"claims: alpha must be in (0, 1), got {a}")
-    return a
+    if a is None:
+        return DEFAULT_ALPHA
+    if isinstance(a, bool) or not isinstance(a, (int, float, np.number)) or not 0 < a < 1:
+        raise InputError(f"{where}: {field} must be a number in (0, 1), got {a!r}")
+    return float(a)
 
 
-def headline_k(design: dict) -> int | None:
+def headline_k(design: dict, where: str = "claims", field: str = "headline k"):
     """The k the design declares (``design["headline_k"]``), else the largest of its ``ks``;
-    None without ks. A declared k that the run does not have is an error.
+    None without ks. A declared k is a count, or a fraction of ``design["n_neurons"]`` (rounded
+    as :func:`emostat.constants.k_count`; kept as a fraction without ``n_neurons``, to match ks
+    written as fractions in a config). A declared k that is not one of the run's ks, or not a
+    count >= 1 or a fraction in (0, 1), is an InputError ``<where>: <field> ...``.
 
     >>> headline_k({"ks": [1000, 2000, 3000]}), headline_k({"ks": [1000, 2000], "headline_k": 1000})
     (3000, 1000)
     """
-    ks = sorted(int(k) for k in (design.get("ks") or []))
+    from emostat.constants import k_count
+
+    ks = list(design.get("ks") or [])
     k = design.get("headline_k")
-    if k is not None:
-        if ks and int(k) not in ks:
-            raise InputError(f"claims: headline k {k} is not among the run's ks {ks}")
-        return int(k)
-    return ks[-1] if ks else None
+    if k is None:
+        return max(int(x) for x in ks) if ks else None
+    count = isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1
+    share = isinstance(k, (float, np.floating)) and 0 < k < 1
+    if not (count or share):
+        raise InputError(f"{where}: {field} must be a count >= 1 or a fraction in (0, 1), "
+                         f"got {k!r}")
+    n = design.get("n_neurons")
+    k = k_count(k, n) if n else (int(k) if count else float(k))
+    if ks and k not in ks:
+        raise InputError(f"{where}: {field} {k!r} is not one of the run's k {sorted(ks)}")
+    return k
 
 
 def make_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None,
-                untested=None) -> dict:
+                untested=None, n_neurons=None) -> dict:
     """The design :func:`build_claims` decides under (stored in the run's provenance).
 
     ``untested``: claim -> why it cannot be tested in this run (e.g. a space without
@@ -119,6 +117,8 @@ def make_design(kind: str, ks, *, headline_k=None, alpha=None, tasks=None,
     ``not tested`` with that reason instead of ``failed``."""
     design = {"kind": kind, "alpha": alpha, "headline_k": headline_k,
               "ks": sorted(int(k) for k in ks), "tasks": tasks}
+    if n_neurons:
+        design["n_neurons"] = int(n_neurons)
     return {**design, "untested": dict(untested)} if untested else design
 
 
@@ -130,56 +130,6 @@ def record_of(claim: str, design: dict) -> Record:
     except KeyError:
         raise InputError(f"claims: no test of record for claim {claim!r} in a {kind!r} "
                          f"design (known: {sorted(RECORD)})") from None
-
-
-# ---- helpers ----------------------------------------------------------------------------------
-def _row(claim, task, k, role, test, table, **kw) -> dict:
-    out = {c: None for c in COLUMNS}
-    out.update(claim=claim, task=task, k=None if k is None else int(k), role=role, test=test,
-               source_table=table)
-    out.update(kw)
-    return out
-
-
-def _at(t: pd.DataFrame, task, k) -> pd.DataFrame:
-    sel = pd.Series(True, index=t.index)
-    if task is not None and "task" in t.columns:
-        sel &= t["task"] == task
-    if k is not None:
-        sel &= t["k"] == k
-    return t[sel]
-
-
-def _one(rows: pd.DataFrame, table: str, what: str) -> pd.Series | None:
-    if len(rows) > 1:
-        tests = rows["test"].tolist() if "test" in rows.columns else rows.index.tolist()
-        raise InputError(f"claims: results table {table!r} has {len(rows)} rows of record for "
-                         f"{what} ({tests}); the producing table must mark exactly one")
-    return rows.iloc[0] if len(rows) else None
-
-
-def _test_fields(r: pd.Series, *, scale: str, factor: float = 1.0, conf: bool | None = None
-                 ) -> dict:
-    """The test columns of source row ``r``; ``conf`` None: the interval is kept when it has
-    no conf_method (it comes from the same fit as the p) or its conf_method names the p's unit."""
-    if conf is None:
-        how = r.get("conf_method")
-        conf = not isinstance(how, str) or same_unit(r.get("unit"), how)
-    est = r.get("estimate")
-    lo, hi = (r.get("conf_low"), r.get("conf_high")) if conf else (None, None)
-    scaled = (lambda x: None if missing(x) else factor * float(x))
-    return dict(estimate=scaled(est), scale=scale, conf_low=scaled(lo), conf_high=scaled(hi),
-                conf_method=r.get("conf_method") if conf else None,
-                statistic=r.get("statistic"), df=r.get("df"), p_value=r.get("p_value"),
-                p_method=r.get("p_method"), unit=r.get("unit"), **p_contract(r),
-                _direction=not missing(est) and float(est) > 0)
-
-
-def _absent(claim, task, k, rec: Record, why: str, design: dict | None = None) -> dict:
-    untested = ((design or {}).get("untested") or {}).get(claim)
-    if untested:
-        return _row(claim, task, k, "record", rec.test, rec.table, _chance=untested)
-    return _row(claim, task, k, "record", rec.test, rec.table, _failed=why)
 
 
 # ---- claim builders: each returns row dicts (decisions added by build_claims) ------------------
@@ -252,7 +202,7 @@ def _neurons(tables, design, a) -> list[dict]:
     for value in ([] if counts is None else sorted(set(counts["count"]))):
         sup = Record("neuron_count_null", "count", value, f"count_null_{value}_holm")
         rows.append(_family_row("neurons", counts[counts["count"] == value], sup, a,
-                                f"have more {value} neurons than relabelled emotions give",
+                                f"have more {value} neurons than relabelled concepts give",
                                 role="supporting"))
     rsa = tables.get("neuron_rsa")
     if rsa is not None and len(rsa):
@@ -277,7 +227,7 @@ def _importance(tables, design, a) -> list[dict]:
         return [_absent("importance", None, None, rec, f"record table {rec.table!r} absent",
                         design)]
     g = t[t[rec.column] == rec.value] if rec.column in t.columns else t
-    return [_family_row("importance", g, rec, a, "relate to the human emotion space (Mantel)")]
+    return [_family_row("importance", g, rec, a, "relate to the human concept space (Mantel)")]
 
 
 def _whole_model(tables, design, a) -> list[dict]:
@@ -293,75 +243,8 @@ def _whole_model(tables, design, a) -> list[dict]:
     return [_row("whole_model", None, None, "record", rec.test, rec.table, **f)]
 
 
-def _scale(r: pd.Series) -> tuple[str, float]:
-    if r.get("family") == "binomial":
-        return "log-odds", 1.0
-    outcome = r.get("outcome")
-    if isinstance(outcome, str) and outcome not in ("", "accuracy"):
-        return outcome, 1.0
-    return "points", 100.0
-
-
 def _masking(tables, design, a, task, k, claim: str = "masking") -> list[dict]:
-    """The rows of a claim tested by a mixed model's ``attribute_vs_random`` term (masking;
-    knowledge: the same on the recalibrated outcome). A record fit that failed makes the claim
-    ``failed``; a singular or fallback fit says what was dropped or used in the reason."""
-    rec = record_of(claim, design)
-    t = tables.get(rec.table)
-    if claim == "knowledge" and (t is None or task not in set(t.get("task", []))):
-        return [_row(claim, task, k, "record", rec.test, rec.table, _chance=(
-            f"task {task!r} has no knowledge model: only tasks decided on scores (binary, "
-            "choice) with raw log-probs have an answer prior to re-fit"))]
-    if t is None or not len(t):
-        return [_absent(claim, task, k, rec, f"record table {rec.table!r} absent")]
-    g = _at(t, task, k)
-    g = g[(g["effect"] == "fixed") & (g["term"] == "attribute_vs_random")]
-    chosen = g[g[rec.column] == rec.value]
-    r = _one(chosen, rec.table, f"{claim}, task {task}, k = {k}")
-    others = g[(g["role"] == "record") & (g[rec.column] != rec.value)]
-    if len(others):
-        raise InputError(f"claims: results table {rec.table!r} marks model(s) "
-                         f"{others['model'].tolist()} as record for task {task}, k = {k}, but "
-                         f"the test of record is {rec.value!r}; the producing table must mark "
-                         "exactly one")
-    rows = []
-    if r is None:
-        rows.append(_absent(claim, task, k, rec,
-                            f"the record model {rec.value!r} was not fitted for this k"))
-    else:
-        rows.append(_fit_row(claim, task, k, "record", rec.test, rec.table, r))
-    for _, o in g[g[rec.column] != rec.value].iterrows():
-        rows.append(_fit_row(claim, task, k, "study" if o["role"] == "study" else "supporting",
-                             str(o["model"]), rec.table, o))
-    if claim != "masking":
-        return rows
-    vs = tables.get("attribute_vs_null")
-    if vs is not None and len(vs):
-        v = _at(vs, task, k)
-        if len(v):
-            q = v["q_value_bh"].to_numpy(float)
-            i = int(np.nanargmin(q)) if np.isfinite(q).any() else 0
-            pos = v["estimate"].to_numpy(float) > 0
-            n_ok = int(((q <= a) & pos).sum())
-            rows.append(_row("masking", task, k, "supporting", "attribute_vs_null_bh",
-                             "attribute_vs_null", estimate=float(n_ok), scale="count",
-                             p_value=q[i], p_method="smallest BH q over attributes x k: "
-                             + str(v["p_method"].iloc[i]), unit=v["unit"].iloc[i],
-                             p_floor=0.0, _direction=bool(pos[i]),
-                             _why=f"{n_ok} of {len(v)} attribute masks lower accuracy more "
-                                  "than the random masks (BH q <= alpha)"))
-    return rows
-
-
-def _fit_row(claim, task, k, role, test, table, r) -> dict:
-    """A claims row from a mixed model's fixed-effect row ``r``: ``failed`` when the fit
-    failed, the fit's notes (singular, dropped terms, fallback SE) at the end of the reason."""
-    scale, factor = _scale(r)
-    failed, note = fit_verdict(r.get("status"), r.get("message"))
-    f = _test_fields(r, scale=scale, factor=factor)
-    if claim == "knowledge" and isinstance(f["p_method"], str):
-        f["p_method"] = f"{KNOWLEDGE_P_METHOD}: {f['p_method']}"
-    return _row(claim, task, k, role, test, table, **f, _failed=failed, _note=note)
+    return model_rows(tables, record_of(claim, design), design, a, task, k, claim)
 
 
 def _link(tables, design, a, task, k) -> list[dict]:

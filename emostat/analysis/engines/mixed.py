@@ -6,7 +6,7 @@ fixed effects) or a binomial GLMM (``glmer``, Laplace, Wald z). It never raises 
 cannot be fitted as asked:
 
 - a grouping factor with one level, or with the same groups as another factor of the model (one
-  fold: prompt = emotion), is dropped before fitting;
+  fold: prompt = concept), is dropped before fitting;
 - a singular fit is refitted without its non-identifiable part (a random slope, or a term whose
   SD is 0), repeatedly; the result has ``status = "singular"`` and says what was dropped;
 - a fit whose tests had to fall back (the Satterthwaite df step failing after the fit: Wald z;

@@ -21,7 +21,7 @@ BAR = re.compile(r"\(([^()|]+?)(\|\|?)([^()|]+)\)")
 @dataclass
 class Bar:
     expr: list[str]          # ["1", "x"] or ["0", "x"]
-    group: str               # "emotion" or "emotion:prompt"
+    group: str               # "concept" or "concept:prompt"
 
     def text(self) -> str:
         return f"({' + '.join(self.expr)} | {self.group})"

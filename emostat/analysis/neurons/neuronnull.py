@@ -99,13 +99,14 @@ class SearchlightNull:
     n_concepts: int
     alpha_q: float
     alternative: str
-    requested: int | None = None   # draws asked for, when :func:`decided_null` extended them
+    requested: int | None = None   # draws asked for (at least), in :func:`decided_null`
+    base: int | None = None        # the first batch of :func:`decided_null` (then doubled)
 
 
 def searchlight_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 0,
                      alpha: float = 0.01, alternative: str = "greater",
                      n_jobs: int = 1) -> SearchlightNull:
-    """Rerun the searchlight under ``n_perm`` emotion-label permutations in one batched product.
+    """Rerun the searchlight under ``n_perm`` concept-label permutations in one batched product.
 
     ``n_perm``: seeded draws (:func:`emostat.analysis.engines.mantel.perm_blocks`, the identity not
     among them) or "exact" (all n! relabellings, n <= 8 concepts). Memory: neurons x attributes
@@ -168,23 +169,37 @@ def record_exceed(null: SearchlightNull) -> np.ndarray:
 
 
 def decided_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 0,
-                 alpha: float = 0.05, factor: int = 8, **kw) -> SearchlightNull:
+                 alpha: float = 0.05, factor: int = 8, minimum: int | None = None,
+                 **kw) -> SearchlightNull:
     """:func:`searchlight_null`, with the draws doubled (new draws from child seeds of
     ``seed`` appended) while the Clopper-Pearson interval of any attribute's record p (the
-    joint max-T p of its best neuron) holds ``alpha``, up to ``factor`` x n_perm draws. An exact
-    enumeration is never extended."""
+    joint max-T p of its best neuron) holds ``alpha``. An exact enumeration is never extended.
+
+    ``minimum`` (a count the user asked for; default ``n_perm``): the draws never stop below it.
+    They still grow by doubling from ``n_perm`` (the same draws, in the same order, as a run
+    without ``minimum``), and stop at the first doubling that is at least ``minimum`` and
+    decides, or at ``factor`` x that first count. So asking for more never gives fewer draws
+    than the default would have drawn, nor other draws than its first ones.
+    """
     from emostat.checks import child_seeds
 
-    null = searchlight_null(A_or_rdms, attr_rdms, n_perm=n_perm, seed=seed, **kw)
+    base = int(n_perm)
+    want = max(base, int(minimum or base))
+    first = base
+    while first < want:
+        first *= 2
+    cap = factor * first
+    null = searchlight_null(A_or_rdms, attr_rdms, n_perm=base, seed=seed, **kw)
     if null.exact:
         return null
-    null = replace(null, requested=null.n_perm)
-    seeds = child_seeds(seed, int(np.log2(max(factor, 1))) + 1)
+    null = replace(null, requested=want, base=base)
+    seeds = child_seeds(seed, int(np.log2(cap // base)) + 1)
     for extra in seeds:
-        ex = record_exceed(null)
-        ok = np.isfinite(ex)
-        if not undecided(ex[ok], null.n_perm, alpha).any() or 2 * null.n_perm > factor * n_perm:
-            break
+        if null.n_perm >= first:
+            ex = record_exceed(null)
+            ok = np.isfinite(ex)
+            if not undecided(ex[ok], null.n_perm, alpha).any() or 2 * null.n_perm > cap:
+                break
         null = merged(null, searchlight_null(A_or_rdms, attr_rdms, n_perm=null.n_perm,
                                              seed=extra, **kw))
     return null
@@ -210,9 +225,12 @@ def _how(exact: bool, stat: str, null: SearchlightNull | None = None) -> str:
     if exact:
         return f"exact, #{{{stat}* >= {stat}}} / n!"
     how = f"(1 + #{{{stat}* >= {stat}}}) / (1 + n_perm)"
-    if null is not None and null.requested and null.requested != null.n_perm:
-        how += (f"; {null.requested} draws doubled to {null.n_perm} while the Monte-Carlo "
-                "interval of an attribute's joint max-T p held alpha")
+    if null is not None and null.base and null.base != null.n_perm:
+        asked = (f"at least {null.requested} draws asked for; "
+                 if null.requested and null.requested != null.base else "")
+        how += (f"; {asked}{null.base} draws doubled to {null.n_perm} while the Monte-Carlo "
+                "interval of an attribute's joint max-T p held alpha"
+                + (" or the count was below the request" if asked else ""))
     return how
 
 
@@ -233,10 +251,10 @@ def count_table(null: SearchlightNull, alpha: float = 0.05) -> pd.DataFrame:
         rows.append(frame)
     order = np.argsort(np.tile(np.arange(len(null.attributes)), 2), kind="stable")
     out = pd.concat(rows, ignore_index=True).iloc[order].reset_index(drop=True)
-    method = ("emotion-label permutation of all attribute RDMs together, the count of study "
+    method = ("concept-label permutation of all attribute RDMs together, the count of study "
               f"q < {null.alpha_q} neurons recounted, one-sided, {_how(null.exact, 'count', null)}")
     return out.assign(p_method=method, p_adjusted_method=f"Holm over {len(null.attributes)} "
-                      "attributes (per count)", unit=f"emotion label ({null.n_concepts})",
+                      "attributes (per count)", unit=f"concept label ({null.n_concepts})",
                       role="record", n_perm=np.int64(null.n_perm))
 
 
@@ -330,7 +348,7 @@ def max_t_table(null: SearchlightNull, layer: np.ndarray, alpha: float = 0.05) -
                      p_fwer_joint_mc_high=mcj["p_mc_high"],
                      p_minp_joint=min_p_joint(null))
     side = {"greater": "largest tau", "less": "smallest tau", "two-sided": "largest |tau|"}
-    method = (f"Westfall-Young max-T: emotion-label permutation, the {side[null.alternative]} "
+    method = (f"Westfall-Young max-T: concept-label permutation, the {side[null.alternative]} "
               f"over all {len(d)} neurons recomputed per permutation, {_how(ex, 'max', null)}")
     joint = (f"Westfall-Young single-step max-T over all {len(d)} neurons x "
              f"{len(null.attributes)} attributes jointly (every attribute RDM relabelled by the "
@@ -345,7 +363,7 @@ def max_t_table(null: SearchlightNull, layer: np.ndarray, alpha: float = 0.05) -
                              "(supporting: no attribute's null scale dominates)"),
         n_above_rule=f"neurons with family-wise p <= {alpha:g} (n_above: per attribute; "
                      "n_above_joint: joint family)",
-        unit=f"emotion label ({null.n_concepts})", role="record", n_perm=np.int64(B))
+        unit=f"concept label ({null.n_concepts})", role="record", n_perm=np.int64(B))
 
 
 def count_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 0,

@@ -8,7 +8,7 @@ blocks of neurons, so memory is bounded by the block size (plus the results).
 
 ``p_asymptotic`` is the study's p: it treats the 351 pair distances as independent, but pairs
 share emotions, so it is anti-conservative (a Mantel p for the same neurons is 10 to 10^6 times
-larger). Permutation-calibrated options, permuting the emotion labels (the exchangeable units):
+larger). Permutation-calibrated options, permuting the concept labels (the exchangeable units):
 :func:`neuron_mantel` (a p per chosen neuron x attribute, uncorrected for choosing the
 neurons on the same data) here, and the selection-safe max-T and count nulls over all neurons
 in :mod:`emostat.analysis.neurons.neuronnull`. numpy only (``analysis`` never imports torch).
@@ -383,9 +383,9 @@ def searchlight_stream(activations_parquet, attr_rdms: pd.DataFrame, *,
 
 
 # ---------------------------------------------------------------------------------------------
-# permutation-calibrated searchlight (emotion labels as the exchangeable units)
+# permutation-calibrated searchlight (concept labels as the exchangeable units)
 
-MANTEL_P_METHOD = ("Mantel: emotion-label permutation, Kendall tau-b of the neuron RDM with the "
+MANTEL_P_METHOD = ("Mantel: concept-label permutation, Kendall tau-b of the neuron RDM with the "
                    "attribute RDM, one-sided (greater), (1 + #{tau* >= tau}) / (1 + n_perm)")
 
 
@@ -474,5 +474,5 @@ def neuron_mantel(A_or_rdms, attr_rdms: pd.DataFrame, neurons: dict, *, n_perm: 
         method = MANTEL_P_METHOD
     # The neurons are chosen by tau on the same data: these p ignore that selection (the
     # selection-safe test is neuronnull.neuron_max_t), so the rows are labelled extra.
-    return out.assign(p_method=method + UNCORRECTED, unit=f"emotion label ({C})", role="extra",
+    return out.assign(p_method=method + UNCORRECTED, unit=f"concept label ({C})", role="extra",
                       n_perm=np.int64(n_perm))

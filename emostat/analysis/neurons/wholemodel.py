@@ -86,7 +86,7 @@ def model_rdm(A) -> np.ndarray:
 
 
 def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
-                    seed: int = 0) -> pd.DataFrame:
+                    seed: int = 0, alpha: float = 0.05) -> pd.DataFrame:
     """Kendall tau-b between the mean human RDM and the model RDM, with participant bootstrap.
 
     Parameters
@@ -116,7 +116,7 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
         ``p_value_asymptotic`` with ``p_method_asymptotic`` (Kendall normal approximation,
         greater, as R ``cor.test``; ignores that RDM cells share concepts), ``conf_method``,
         ``n_boot``, ``n_perm`` (draws used: doubled up to 8x while the Monte-Carlo interval
-        holds .05), ``n_subjects``, ``n_templates``, ``n_concepts``, ``p_floor``, ``p_mc_low``,
+        holds ``alpha``), ``n_subjects``, ``n_templates``, ``n_concepts``, ``p_floor``, ``p_mc_low``,
         ``p_mc_high``, ``mc_warning``.
     """
     from emostat.analysis.engines.bca import (CONCEPT_BOOT, bca_interval, bootstrap_counts,
@@ -150,7 +150,7 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
     mc = {"p_floor": np.nan, "p_mc_low": np.nan, "p_mc_high": np.nan, "mc_warning": ""}
     p, draws = np.nan, 0
     if n_perm > 0:
-        pv, dr, cols = mantel_decided(model, human, n_perm, seed + 1, n_items=n_c)
+        pv, dr, cols = mantel_decided(model, human, n_perm, seed + 1, alpha, n_items=n_c)
         p, draws = float(pv[0]), int(dr[0])
         mc = {c: v[0] for c, v in cols.items()}
     return pd.DataFrame([{

@@ -11,13 +11,15 @@ import pandas as pd
 
 from emostat import io
 from emostat.analysis.claims.table import build_claims, make_design
+from emostat.analysis.claims.table import headline_k as run_headline_k
 from emostat.analysis.geometry.claims import run_geometry_tables
 from emostat.analysis.pipelines.runspace import importance_tables, run_space, untested_claims
 from emostat.analysis.neurons.selection import mask_selection
+from emostat.analysis.pipelines.choices import DEFAULT_N_PERM, first_draws, run_choices
 from emostat.analysis.pipelines.steps import (RESULTS, human_tables, link_tables, masking_tables,
                                     searchlight_tables, write_results)
 from emostat.checks import child_seeds, log, package_versions
-from emostat.constants import K_VALUES
+from emostat.constants import K_VALUES, k_count
 from emostat.errors import InputError
 from emostat.integrity import check_run
 
@@ -58,13 +60,21 @@ def check_out_dir(out: Path, run_dir: Path) -> None:
 
 
 def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
-                n_perm: int = 10_000, quiet: bool = False,
-                searchlight: dict | None = None) -> dict[str, Path]:
+                n_perm: int | None = None, quiet: bool = False,
+                searchlight: dict | None = None, alpha: float | None = None,
+                headline_k=None) -> dict[str, Path]:
     """Analyse an ``emostat collect`` run and write ``<out>/results/*.parquet``.
 
-    ``out`` defaults to ``run_dir`` (tables in ``run_dir/results``, replaced). Another folder
-    keeps earlier analyses: it is created, and refused when its ``results/`` holds another run's
-    analysis (:func:`check_out_dir`). ``searchlight``: options of :func:`searchlight_tables`.
+    ``out`` defaults to ``run_dir`` (tables in ``run_dir/results``, replaced whole). Another
+    folder keeps earlier analyses: it is created, and refused when its ``results/`` holds another
+    run's analysis (:func:`check_out_dir`). ``searchlight``: options of
+    :func:`searchlight_tables`. The results appear whole or not at all (:func:`write_results`).
+
+    ``alpha``, ``headline_k`` (a count, or a fraction of the neurons), ``n_perm`` and
+    ``searchlight["n_perm_count"]``: None takes the run's config (its manifest), else the
+    defaults (:mod:`emostat.analysis.pipelines.choices`); all are checked before any
+    statistic runs. A permutation count above the default is a minimum
+    (:func:`~emostat.analysis.pipelines.choices.first_draws`).
 
     The human side is the run's concept space (default the study's, ``data/spaces/study/``), so
     attribute importance and the whole-model RSA have Mantel p-values but no participant
@@ -80,17 +90,23 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     run_dir = Path(run_dir)
     manifest = check_run(run_dir)      # every planned file present, unchanged (emostat.integrity)
     out = run_dir if out is None else Path(out)
-    check_out_dir(out, run_dir)
+    given = {"alpha": alpha, "headline_k": headline_k, "n_perm": n_perm,
+             "n_perm_count": (searchlight or {}).get("n_perm_count")}
     if manifest.get("activations_only"):
-        return _analyse_activations_only(run_dir, manifest, out=out, seed=seed, n_perm=n_perm,
+        return _analyse_activations_only(run_dir, manifest, out=out, seed=seed, given=given,
                                          quiet=quiet, searchlight=searchlight)
     if not (run_dir / "accuracy.parquet").exists():
         raise InputError(f"{run_dir}: not a finished `emostat collect` run "
                          "(no accuracy.parquet); run or resume `emostat collect` first")
+    accuracy = io.read_table(run_dir / "accuracy.parquet", dataset="accuracy")
+    ks = sorted(set(accuracy["k"].dropna().astype(int)))
+    ch = _choices(run_dir, manifest, given, ks, searchlight)
+    check_out_dir(out, run_dir)
     space = run_space(manifest)
     human = load_shipped_human(space)
     attr_rdms = human.attribute_rdms
     s = child_seeds(seed, 5)
+    a, n_perm = ch["alpha"], ch["draws"]
     tables: dict[str, pd.DataFrame] = {}
 
     log(f"human space {space.name!r} ({space.n_concepts} concepts x {space.n_attributes} "
@@ -101,10 +117,8 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     log("neuron searchlight RSA ...", quiet)
     A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations",
                                                                 concepts=space.concepts)
-    accuracy = io.read_table(run_dir / "accuracy.parquet", dataset="accuracy")
-    ks = sorted(set(accuracy["k"].dropna().astype(int)))
     tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks, seed=s[3],
-                                     **(searchlight or {})))
+                                     **ch["searchlight"]))
     if (run_dir / "conditions.parquet").exists():
         sel = mask_selection(io.read_table(run_dir / "conditions.parquet"), tables["neuron_rsa"])
         tables["mask_selection"] = sel
@@ -115,7 +129,7 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     log("masking statistics ...", quiet)
     inference = io.read_table(run_dir / "inference", dataset="inference")
     tables["baseline_accuracy"] = ex.baseline_accuracy(inference)
-    tables["task_chance"] = ex.task_chance(inference)
+    tables["task_chance"] = ex.task_chance(inference, alpha=a)
     answers = set(tables["task_chance"].loc[tables["task_chance"]["interpretable"], "task"])
     for _, row in tables["task_chance"].iterrows():
         if not row["interpretable"]:
@@ -125,17 +139,17 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     importance = (tables["attribute_importance"].set_index("attribute")["estimate"]
                   if "attribute_importance" in tables else None)
     n_items = inference[inference["condition"] == "none"].groupby("task")["item_id"].nunique()
-    masked = {t: masking_tables(a, importance, seed=s[1], n_perm=n_perm, quiet=quiet,
-                                n_items=int(n_items.get(t, 0)) or None)
-              for t, a in per_task.items()}
+    masked = {t: masking_tables(acc, importance, seed=s[1], n_perm=n_perm, quiet=quiet,
+                                n_items=int(n_items.get(t, 0)) or None, alpha=a)
+              for t, acc in per_task.items()}
     for name in (next(iter(masked.values())) if masked else []):
         tables[name] = _by_task(lambda t, _a, n=name: masked[t][n], per_task)
-    linked = {t: link_tables(a, importance, seed=s[4], n_perm=n_perm)
-              for t, a in per_task.items()} if importance is not None else {}
+    linked = {t: link_tables(acc, importance, seed=s[4], n_perm=n_perm, alpha=a)
+              for t, acc in per_task.items()} if importance is not None else {}
     for name in (next(iter(linked.values())) if linked else []):
         tables[name] = _by_task(lambda t, _a, n=name: linked[t][n], per_task)
     if per_task:
-        tables["random_null"] = _by_task(lambda t, a: ex.random_null(a, t), per_task)
+        tables["random_null"] = _by_task(lambda t, acc: ex.random_null(acc, t), per_task)
         log("  item-level models ...", quiet)
         items = ex.item_models(inference[inference["task"].isin(answers)], diagnostics=True)
         for name, part in zip(("masking_mixed_model", "masking_mixed_glance",
@@ -163,20 +177,21 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     if human.mean_rdm is not None:
         log("whole-model RSA ...", quiet)
         tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
-                                                    n_boot=0, n_perm=n_perm, seed=s[2])
+                                                    n_boot=0, n_perm=n_perm, seed=s[2],
+                                                    alpha=a)
 
     tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
-    config = manifest.get("config") or {}
-    design = make_design("experiment", ks, headline_k=config.get("headline_k"),
-                         alpha=config.get("alpha"), tasks=list(tables["task_chance"]["task"]),
+    design = make_design("experiment", ks, headline_k=ch["headline_k"], alpha=a,
+                         tasks=list(tables["task_chance"]["task"]),
                          untested=untested_claims(space))
     tables["claims"] = build_claims(tables, design)
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
-                         n_boot=n_boot, n_perm=n_perm, ks=ks, claims_design=design,
+                         n_boot=n_boot, n_perm=ch["n_perm"], n_perm_start=n_perm,
+                         n_perm_count=ch["n_perm_count"], ks=ks, claims_design=design,
                          space=space.provenance(),
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
-    paths = write_results(tables, out, prov)
+    paths = write_results(tables, out, prov, quiet=quiet)
     if not quiet:
         from emostat.console import headline
 
@@ -199,8 +214,21 @@ def _one_record(mm: pd.DataFrame | None) -> pd.DataFrame | None:
     return mm.assign(role=mm["role"].mask(demote, "extra"))
 
 
+def _choices(run_dir: Path, manifest: dict, given: dict, ks, searchlight=None) -> dict:
+    """The run's checked analysis choices (:func:`choices.run_choices`: arguments over the
+    recorded config over the defaults), the permutation draws to start from (``draws``) and the
+    searchlight options with the run's count, alpha and headline k."""
+    ch = run_choices(given, manifest.get("config") or {}, ks,
+                     config_where=f"{run_dir / 'manifest.json'}", given_where="emostat analyse",
+                     n_neurons=manifest.get("n_neurons"))
+    hk = run_headline_k({"ks": ks, "headline_k": ch["headline_k"]})
+    sl = {**(searchlight or {}), "n_perm_count": ch["n_perm_count"], "alpha": ch["alpha"],
+          "headline_k": hk}
+    return {**ch, "draws": first_draws(ch["n_perm"], DEFAULT_N_PERM), "searchlight": sl}
+
+
 def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed: int,
-                              n_perm: int, quiet: bool,
+                              given: dict, quiet: bool,
                               searchlight: dict | None = None) -> dict[str, Path]:
     """:func:`analyse_run` for a run collected without tasks (``--activations-only``): the human
     tables, the neuron searchlight and the whole-model RSA; no masking, no inference tables."""
@@ -209,35 +237,38 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
     from emostat.analysis.neurons.wholemodel import whole_model_rsa
 
     t0 = time.perf_counter()
-    log("tasks were off in this run (activations only): searchlight and RSA, no masking", quiet)
     space = run_space(manifest)
-    human = load_shipped_human(space)
-    s = child_seeds(seed, 4)
-    tables: dict[str, pd.DataFrame] = {}
-    tables.update(importance_tables(human, space, n_perm=n_perm, seed=s[0], quiet=quiet))
-    tables.update(human_tables(human))
     A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations",
                                                                 concepts=space.concepts)
     n = int(sum(layer_sizes))
-    ks = sorted({int(round(k * n)) if isinstance(k, float) else int(k)
-                 for k in (manifest.get("config") or {}).get("ks") or []} - {0}) or [
-        k for k in K_VALUES if k <= n]
+    ks = sorted({k_count(k, n) for k in (manifest.get("config") or {}).get("ks") or []}
+                - {0}) or [k for k in K_VALUES if k <= n]
+    ch = _choices(run_dir, {"n_neurons": n, **manifest}, given, ks, searchlight)
+    check_out_dir(out, run_dir)
+    log("tasks were off in this run (activations only): searchlight and RSA, no masking", quiet)
+    human = load_shipped_human(space)
+    s = child_seeds(seed, 4)
+    n_perm = ch["draws"]
+    tables: dict[str, pd.DataFrame] = {}
+    tables.update(importance_tables(human, space, n_perm=n_perm, seed=s[0], quiet=quiet))
+    tables.update(human_tables(human))
     tables.update(searchlight_tables(A, layer_sizes, human.attribute_rdms, ks, seed=s[3],
-                                     **(searchlight or {})))
+                                     **ch["searchlight"]))
     if human.mean_rdm is not None:
         tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
-                                                    n_boot=0, n_perm=n_perm, seed=s[2])
+                                                    n_boot=0, n_perm=n_perm, seed=s[2],
+                                                    alpha=ch["alpha"])
     tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
-    config = manifest.get("config") or {}
-    design = make_design("experiment", ks, alpha=config.get("alpha"), tasks=[],
-                         untested=untested_claims(space))
+    design = make_design("experiment", ks, headline_k=ch["headline_k"], alpha=ch["alpha"],
+                         tasks=[], untested=untested_claims(space))
     tables["claims"] = build_claims(tables, design)
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
-                         n_boot=0, n_perm=n_perm, ks=ks, activations_only=True,
+                         n_boot=0, n_perm=ch["n_perm"], n_perm_start=n_perm,
+                         n_perm_count=ch["n_perm_count"], ks=ks, activations_only=True,
                          claims_design=design, space=space.provenance(),
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
-    paths = write_results(tables, out, prov)
+    paths = write_results(tables, out, prov, quiet=quiet)
     if not quiet:
         from emostat.console import headline
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from emostat.checks import log
 from emostat.errors import InputError
+from emostat.space.rules import BOOTSTRAP_COLUMNS
 
 
 def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
@@ -18,7 +19,7 @@ def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
 
     ``n_items``: the concepts permuted by the Mantel test (default: the n with n(n-1)/2 =
     the RDMs' pairs). Same columns as :func:`emostat.analysis.human.humanspace.attribute_importance`: ``estimate`` is the
-    study's Kendall tau-b, ``p_value`` the Mantel (emotion-label permutation) p; the bootstrap
+    study's Kendall tau-b, ``p_value`` the Mantel (concept-label permutation) p; the bootstrap
     columns are NaN (see :func:`with_shipped_bootstrap`).
     """
     from emostat.analysis.human.humanspace import IMPORTANCE_P_METHOD
@@ -36,27 +37,27 @@ def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
                          "std_error": nan, "statistic": nan, "df": nan, "p_value": p,
                          "conf_low": nan, "conf_high": nan, "boot_share_le0": nan,
                          "p_method": IMPORTANCE_P_METHOD,
-                         "unit": f"emotion label ({n_items})", "role": "record",
+                         "unit": f"concept label ({n_items})", "role": "record",
                          "conf_method": "none (no participants)", "n_boot": 0,
                          "n_perm": n_perm})
 
 
 # The participant bootstrap a space ships: rater-sampling precision, named as such (never in
 # conf_low/conf_high, which belong to the Mantel p's unit, the concept labels).
-SHIPPED_BOOT_COLUMNS = ("std_error_participants", "conf_low_participants",
-                        "conf_high_participants", "conf_method_participants", "boot_share_le0",
-                        "n_boot")
+SHIPPED_BOOT_COLUMNS = BOOTSTRAP_COLUMNS
 
 
 def with_shipped_bootstrap(imp: pd.DataFrame, space=None) -> pd.DataFrame:
     """Add the participant-bootstrap columns a space ships (``[options]
     importance_bootstrap`` of its ``space.toml``; the study: ``attribute_importance.csv``,
-    computed by emostat from the release against the same attribute RDMs) when present."""
+    computed by emostat from the release against the same attribute RDMs) when present.
+    The file was checked when the space was read (:func:`emostat.space.rules.check_bootstrap`:
+    inside the space folder, one row per attribute, the space's estimates)."""
     from emostat.space import load_space
 
     sp = load_space(space)
     name = sp.options.get("importance_bootstrap")
-    if not name or sp.path is None or not (sp.path / name).exists():
+    if not name or sp.path is None:
         return imp
     path = sp.path / name
     boot = pd.read_csv(path).set_index("attribute")
@@ -64,10 +65,6 @@ def with_shipped_bootstrap(imp: pd.DataFrame, space=None) -> pd.DataFrame:
     if not np.allclose(out["estimate"], boot.loc[out.index, "estimate"], atol=1e-9):
         raise InputError(f"{path}: importance estimates differ from the space's means and "
                          "RDM; regenerate it with emostat.release.human.write_shipped_human")
-    missing = [c for c in SHIPPED_BOOT_COLUMNS if c not in boot.columns]
-    if missing:
-        raise InputError(f"{path}: lacks column(s) {missing}; regenerate it with "
-                         "emostat.release.human.write_shipped_human")
     for col in SHIPPED_BOOT_COLUMNS:
         out[col] = boot.loc[out.index, col].to_numpy()
     return out.reset_index()
@@ -100,11 +97,11 @@ def run_space(manifest: dict):
 
 def untested_claims(space) -> dict:
     """Claims a run on ``space`` cannot test, with the reason (for ``make_design``): without
-    similarity judgments there is no human emotion space to explain or to compare with."""
+    similarity judgments there is no human concept space to explain or to compare with."""
     if space.has_similarity:
         return {}
     why = (f"the space {space.name!r} has no similarity judgments (similarity.csv), so there is "
-           "no human emotion space to test against")
+           "no human concept space to test against")
     return {"importance": why, "link": why, "whole_model": why}
 
 

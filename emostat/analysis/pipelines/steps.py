@@ -19,11 +19,11 @@ RESULTS = "results"
 
 
 def _pairs_frame(concepts) -> pd.DataFrame:
-    """``pair, emotion_a, emotion_b`` over ``concepts`` (R ``dist()`` order; a = row concept)."""
+    """``pair, concept_a, concept_b`` over ``concepts`` (R ``dist()`` order; a = row concept)."""
     c = list(concepts)
     i, j = pair_indices(len(c))
-    return pd.DataFrame({"pair": np.arange(len(i)), "emotion_a": [c[x] for x in i],
-                         "emotion_b": [c[x] for x in j]})
+    return pd.DataFrame({"pair": np.arange(len(i)), "concept_a": [c[x] for x in i],
+                         "concept_b": [c[x] for x in j]})
 
 
 def human_tables(human) -> dict[str, pd.DataFrame]:
@@ -31,8 +31,8 @@ def human_tables(human) -> dict[str, pd.DataFrame]:
     has similarity judgments), loadings. Concepts in the order of ``human.means``' index."""
     out = {}
     means = human.means
-    out["human_means"] = (means.rename_axis("emotion").reset_index()
-                          .melt(id_vars="emotion", var_name="attribute", value_name="estimate"))
+    out["human_means"] = (means.rename_axis("concept").reset_index()
+                          .melt(id_vars="concept", var_name="attribute", value_name="estimate"))
     pairs = _pairs_frame(means.index)
     rdms = human.attribute_rdms.reset_index(drop=True)
     long = pd.concat([pairs.assign(attribute=a, estimate=rdms[a].to_numpy()) for a in rdms.columns],
@@ -58,8 +58,8 @@ def _mean_human_rdm(human) -> np.ndarray:
 
 
 def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_perm: int,
-                   ks=None, quiet: bool = True, n_items: int | None = None
-                   ) -> dict[str, pd.DataFrame]:
+                   ks=None, quiet: bool = True, n_items: int | None = None,
+                   alpha: float = 0.05) -> dict[str, pd.DataFrame]:
     """All masking statistics of a prompt-level accuracy table (schema ``accuracy``).
 
     The study's paired tests (role study), the study's and the record mixed models per k, each
@@ -76,11 +76,11 @@ def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, 
     diff = masking.acc_diff(acc)
     s = child_seeds(seed, 3)
     out = {
-        "masking_by_emotion": masking.paired_tests(diff, by=["k", "emotion"], n_perm=n_perm,
+        "masking_by_emotion": masking.paired_tests(diff, by=["k", "concept"], n_perm=n_perm,
                                                    seed=s[0]),
         "masking_by_attribute": masking.paired_tests(diff, by=["k", "attribute"], n_perm=n_perm,
                                                      seed=s[1]),
-        "masking_cells": masking.paired_tests(diff, by=["k", "emotion", "attribute"],
+        "masking_cells": masking.paired_tests(diff, by=["k", "concept", "attribute"],
                                               n_perm=n_perm, seed=s[2]),
         "attribute_vs_null": masking.attribute_vs_null(acc),
     }
@@ -89,7 +89,7 @@ def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, 
     out["masking_mixed_model"] = tidy
     out["masking_mixed_glance"] = glance
     out["mixed_model_qq"] = qq
-    out["power"] = power_analysis(acc, tidy, n_items=n_items, seed=s[0])
+    out["power"] = power_analysis(acc, tidy, n_items=n_items, seed=s[0], alpha=alpha)
     return out
 
 
@@ -97,11 +97,12 @@ LINK_MIN_PERM = 10_000   # attribute-label permutations of the link: never fewer
 
 
 def link_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_perm: int,
-                ks=None, pooled_null: bool = False) -> dict[str, pd.DataFrame]:
+                ks=None, pooled_null: bool = False, alpha: float = 0.05
+                ) -> dict[str, pd.DataFrame]:
     """The drop–importance link (:mod:`emostat.analysis.masking.link`) and the dip tests, labelled.
 
     The link uses at least ``LINK_MIN_PERM`` attribute-label permutations (exact enumeration
-    when the orderings are fewer; doubled while the Monte-Carlo interval holds alpha).
+    when the orderings are fewer; doubled while the Monte-Carlo interval holds ``alpha``).
     ``pooled_null``: the test of record compares every attribute mask with the pooled random
     masks of its k (the release: its 14 random sets are exchangeable uniform draws); the
     twin-mask rows are then the study's. Collected runs keep each attribute's own draws (they
@@ -116,16 +117,16 @@ def link_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_p
     dip = masking.dip_tests(diff)
     dip = dip.assign(p_method="Hartigan's dip test, p interpolated from the tabulated null "
                               "(R diptest::dip.test)",
-                     unit=dip["n"].map(lambda n: f"emotion ({n})"), role="study")
+                     unit=dip["n"].map(lambda n: f"concept ({n})"), role="study")
     pooled = link.pooled_drops(acc) if pooled_null else None
-    return {"importance_link": link.link_test(diff, importance, pooled=pooled,
+    return {"importance_link": link.link_test(diff, importance, pooled=pooled, alpha=alpha,
                                               n_perm=max(int(n_perm), LINK_MIN_PERM), seed=seed),
-            "importance_link_by_emotion": link.link_by_emotion(diff, importance),
+            "importance_link_by_emotion": link.link_by_concept(diff, importance),
             "dip_test": dip}
 
 
 # Permutation-calibrated searchlight defaults. The count null and the max-T null share the
-# same n_perm_count emotion-label permutations, all run as one batched product
+# same n_perm_count concept-label permutations, all run as one batched product
 # (emostat.analysis.neurons.neuronnull; benchmarks/bench_searchlight_perm.py): smallest p 1/200.
 # The Mantel p of the best-ranked neurons is an uncorrected extra (selected on the same data).
 SEARCHLIGHT_PERM = {"mantel_top": 20, "n_perm_mantel": 9_999, "n_perm_count": 199,
@@ -134,25 +135,29 @@ SEARCHLIGHT_PERM = {"mantel_top": 20, "n_perm_mantel": 9_999, "n_perm_count": 19
 
 def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks, *,
                        seed: int = 0, mantel_top=None, n_perm_mantel: int | None = None,
-                       n_perm_count: int | None = None, n_jobs: int | None = None) -> dict:
+                       n_perm_count: int | None = None, n_jobs: int | None = None,
+                       alpha: float = 0.05, headline_k: int | None = None) -> dict:
     """Neuron searchlight RSA, significance counts, layer distribution of top-k sets, and the
     permutation-calibrated tables ``neuron_max_t`` (the record: Westfall-Young max-T over all
     neurons), ``neuron_count_null`` and ``neuron_mantel`` (extra, uncorrected for selection).
 
     ``mantel_top``: neurons per attribute given a Mantel p (the best-ranked; an int, or
-    ``"k"`` for the top-k set at the headline k); ``n_perm_mantel`` and ``n_perm_count``:
-    permutations (0 skips the table(s)); ``n_perm_count`` permutations are shared by the count
-    and max-T nulls, and ``neuron_rsa`` gains the family-wise ``p_fwer`` of every neuron.
+    ``"k"`` for the top-k set at the run's ``headline_k``, else the largest k);
+    ``n_perm_mantel`` and ``n_perm_count``: permutations (0 skips the table(s));
+    ``n_perm_count`` permutations are shared by the count and max-T nulls, and ``neuron_rsa``
+    gains the family-wise ``p_fwer`` of every neuron.
     The neuron claim's record is the joint max-T over all neurons x attributes
     (``neuron_max_t.p_fwer_joint``, floor 1/(B+1) = .005 at 199), so 199 draws decide; Holm
     over the per-attribute max-T p's (floor q/(B+1)) is a supporting column. The draws are
-    doubled (up to 8x) while an attribute's record p has a Monte-Carlo interval holding .05
-    (:func:`emostat.analysis.neurons.neuronnull.decided_null`).
+    doubled (up to 8x) while an attribute's record p has a Monte-Carlo interval holding the
+    run's ``alpha`` (:func:`emostat.analysis.neurons.neuronnull.decided_null`). A count above
+    the default 199 is a minimum: the draws still double from 199 (the default's draws come
+    first) and stop at the first doubling that reaches it and decides; ``n_perm`` of the
+    tables says how many ran.
     ``n_jobs``: threads of the batched product. Defaults in :data:`SEARCHLIGHT_PERM`.
     """
     from emostat.analysis.neurons import neuronnull as nn
     from emostat.analysis.neurons import searchlight as sl
-    from emostat.constants import K_HEADLINE
 
     cfg = dict(SEARCHLIGHT_PERM)
     cfg.update({k: v for k, v in (("mantel_top", mantel_top), ("n_perm_mantel", n_perm_mantel),
@@ -167,42 +172,50 @@ def searchlight_tables(A: np.ndarray, layer_sizes, attr_rdms: pd.DataFrame, ks, 
     if int(cfg["n_perm_mantel"]) > 0:
         top = cfg["mantel_top"]
         if top == "k":
-            top = K_HEADLINE if K_HEADLINE in list(ks) else max(ks)
+            top = headline_k if headline_k in list(ks) else max(ks)
         chosen = sl.top_k(rsa, min(int(top), R.shape[1]))
         out["neuron_mantel"] = sl.neuron_mantel(R, attr_rdms, chosen,
                                                 n_perm=int(cfg["n_perm_mantel"]), seed=s[0],
                                                 layer_sizes=layer_sizes, neuron_rsa=rsa)
-    if int(cfg["n_perm_count"]) > 0:
-        null = nn.decided_null(R, attr_rdms, n_perm=int(cfg["n_perm_count"]), seed=s[1],
-                               n_jobs=int(cfg["n_jobs"]))
+    asked = int(cfg["n_perm_count"])
+    if asked > 0:
+        base = min(asked, int(SEARCHLIGHT_PERM["n_perm_count"]))
+        null = nn.decided_null(R, attr_rdms, n_perm=base, minimum=asked, seed=s[1],
+                               alpha=alpha, n_jobs=int(cfg["n_jobs"]))
         layer, _ = sl.layer_units(layer_sizes, R.shape[1])
-        out["neuron_count_null"] = nn.count_table(null)
-        out["neuron_max_t"] = nn.max_t_table(null, layer)
+        out["neuron_count_null"] = nn.count_table(null, alpha)
+        out["neuron_max_t"] = nn.max_t_table(null, layer, alpha)
         out["neuron_rsa"] = rsa.assign(p_fwer=nn.fwer_p(null).ravel())   # neuron-major rows
     return out
 
 
-def write_results(tables: dict[str, pd.DataFrame], out: Path, prov: dict) -> dict[str, Path]:
-    """Write each table to ``out/results/<name>.parquet`` (atomic) and provenance.json.
+def write_results(tables: dict[str, pd.DataFrame], out: Path, prov: dict, *, extra=None,
+                  quiet: bool = True) -> dict[str, Path]:
+    """Write ``out/results/``: each table as ``<name>.parquet`` and ``provenance.json``, whole.
 
     Each known table is validated first and stored with its schema name and version
-    (:func:`emostat.io.write_table` with ``dataset``).
+    (:func:`emostat.io.write_table` with ``dataset``). Everything is written into a new
+    temporary folder beside ``results/`` (``extra(folder)`` may add tables there and returns
+    their names), then renamed into place: an interrupted analysis leaves the earlier results
+    (or none), never a mixture (:func:`emostat.resultsdir.replace_results`).
     """
+    from emostat.resultsdir import replace_results, staging
     from emostat.schemas import names, validate
     import pyarrow as pa
 
-    res = Path(out) / RESULTS
-    res.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, df in tables.items():
-        table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
-        known = name in names()
-        if known:
-            validate(table, name, where=f"results table {name!r}")
-        paths[name] = io.write_table(table, res / f"{name}.parquet", prov=prov,
-                                     dataset=name if known else None)
-    tmp = res / ".provenance.json.tmp"
-    tmp.write_text(json.dumps(prov, indent=2, default=str))
-    tmp.replace(res / "provenance.json")
-    return paths
-
+    out = Path(out)
+    res = out / RESULTS
+    written = []
+    with staging(out) as tmp:
+        for name, df in tables.items():
+            table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+            known = name in names()
+            if known:
+                validate(table, name, where=f"results table {name!r}")
+            io.write_table(table, tmp / f"{name}.parquet", prov=prov,
+                           dataset=name if known else None)
+            written.append(name)
+        written += list(extra(tmp) if extra is not None else [])
+        (tmp / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
+        replace_results(tmp, res, quiet=quiet)
+    return {name: res / f"{name}.parquet" for name in written}
