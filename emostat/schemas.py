@@ -41,6 +41,12 @@ S, F, I, B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 BROOM = [("estimate", F), ("std_error", F), ("statistic", F), ("df", F), ("p_value", F),
          ("conf_low", F), ("conf_high", F)]
 
+_RSA = [("term", S), ("role", S), ("test", S), ("comparator", S), ("estimand", S),
+        ("inference", S)] + BROOM + [("ceiling_low", F), ("ceiling_high", F),
+                                     ("ceiling_method", S), ("conf_method", S),
+                                     ("p_method", S), ("unit", S), ("n_boot", I),
+                                     ("n_raters", I), ("n_concepts", I)]
+
 _PAIRED = [("q_value", F), ("q_value_bh", F), ("p_value_perm", F), ("p_method", S),
            ("p_method_perm", S), ("unit", S), ("role", S), ("test", S)]
 
@@ -49,6 +55,10 @@ _GEOM = [("test", S), ("role", S), ("estimate", F), ("conf_low", F), ("conf_high
          ("statistic", F), ("p_value", F), ("p_method", S), ("unit", S),
          ("n_perm", F), ("p_floor", F), ("p_mc_low", F), ("p_mc_high", F)]
 
+_MIXED = [("k", I), ("model", S), ("formula", S), ("family", S), ("outcome", S), ("role", S),
+          ("effect", S), ("group", S), ("term", S), ("estimate", F), ("std_error", F),
+          ("statistic", F), ("df", F), ("p_value", F), ("p_method", S), ("status", S),
+          ("message", S)]
 _GLANCE = [("k", I), ("model", S), ("nobs", I), ("logLik", F), ("converged", B),
            ("singular", B), ("optimizer", S), ("status", S), ("message", S), ("groups", S),
            ("r2_marginal", F), ("r2_conditional", F), ("icc_adjusted", F),
@@ -133,27 +143,31 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "dip_test": [("k", I), ("attribute", S), ("statistic", F), ("p_value", F), ("p_method", S),
                  ("unit", S), ("role", S)],
     "whole_model_rsa": [("estimate", F), ("conf_low", F), ("conf_high", F), ("p_value", F),
-                        ("p_method", S), ("unit", S), ("role", S)],
+                        ("p_method", S), ("unit", S), ("role", S), ("comparator", S),
+                        ("estimand", S), ("ceiling_low", F), ("ceiling_high", F),
+                        ("ceiling_method", S)],
+    # RSA at the rater x concept unit (emostat.analysis.engines.rsaeval; issue 23): one row per
+    # term (the whole model, or a model of a comparison) x comparator x estimand, with the
+    # ceiling of that estimand; role record | study | extra; test rsa_<comparator>_<estimand>_
+    # <inference>. Differences: every pair of models, paired on the same resamples.
+    "rsa_evaluation": _RSA,
+    "rsa_comparison": [("model", S)] + _RSA[1:],
+    "rsa_comparison_differences": [("model_a", S), ("model_b", S), ("comparator", S),
+                                   ("estimand", S), ("role", S)] + BROOM + [
+        ("p_adjusted", F), ("p_method", S), ("conf_method", S), ("unit", S)],
+    # split-half ceiling of the mean similarity RDM (the layer profile's human RDM)
+    "rsa_ceiling": [("human_rdm", S), ("comparator", S), ("estimand", S), ("ceiling_low", F),
+                    ("ceiling_high", F), ("n_raters", I), ("ceiling_method", S)],
     # Masking mixed models per k (and task for runs) x model (study | record | item-level):
     # estimate of term "attribute_vs_random" = accuracy(random) - accuracy(attribute mask)
     # (positive = the attribute mask lowers accuracy more; docs/inference.md).
-    "masking_mixed_model": [("k", I), ("model", S), ("formula", S), ("family", S),
-                            ("outcome", S), ("role", S), ("effect", S), ("group", S),
-                            ("term", S), ("estimate", F), ("std_error", F), ("statistic", F),
-                            ("df", F), ("p_value", F), ("p_method", S), ("status", S),
-                            ("message", S)],
-    # one row per fit; groups as lme4 prints them ("item, 60; mask, 16"), Nakagawa R² and
-    # ICC (emostat.analysis.engines.mixedreport; R² method in r2_method)
+    "masking_mixed_model": _MIXED,
+    # one row per fit: lme4's groups ("item, 60; mask, 16"), Nakagawa R² and ICC (r2_method)
     "masking_mixed_glance": _GLANCE,
     # the knowledge claim's GLMM on the recalibrated outcome (emostat.analysis.masking.knowledge)
-    "knowledge_mixed_model": [("task", S), ("k", I), ("model", S), ("formula", S),
-                              ("family", S), ("outcome", S), ("role", S), ("effect", S),
-                              ("group", S), ("term", S), ("estimate", F), ("std_error", F),
-                              ("statistic", F), ("df", F), ("p_value", F), ("p_method", S),
-                              ("status", S), ("message", S)],
+    "knowledge_mixed_model": [("task", S)] + _MIXED,
     "knowledge_mixed_glance": [("task", S)] + _GLANCE,
-    # normal QQ points of every mixed model's residuals and random-effect modes (panel
-    # residuals | random effects), at most 100 per panel; keyed by (task,) k, model
+    # normal QQ points of each fit's residuals and random-effect modes (<= 100 per panel)
     "mixed_model_qq": [("k", I), ("model", S), ("panel", S), ("group", S), ("term", S),
                        ("n", I), ("theoretical", F), ("sample", F)],
     "importance_link_by_emotion": [("k", I), ("concept", S), ("estimate", F), ("p_value", F),
@@ -264,7 +278,8 @@ RESULTS_TABLES = frozenset({
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
     "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
     "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection",
-    "knowledge_mixed_model", "knowledge_mixed_glance", "mixed_model_qq"})
+    "knowledge_mixed_model", "knowledge_mixed_glance", "mixed_model_qq",
+    "rsa_evaluation", "rsa_comparison", "rsa_comparison_differences", "rsa_ceiling"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES
@@ -411,9 +426,9 @@ def _reworded(values):
 def _vocabulary_v2(df):
     """Version 1 -> 2 of a table renamed to one vocabulary: the columns of
     ``_CONCEPT_RENAME`` (``random_null``: ``estimate`` -> ``drop``), and the words in ``unit``,
-    ``formula``, ``group`` and ``test`` values."""
+    ``formula``, ``group``, ``test`` (and a glance's formula, message and groups) values."""
     out = df.rename(columns=_CONCEPT_RENAME)
-    for col in ("unit", "formula", "group", "test"):
+    for col in ("unit", "formula", "group", "test", "fitted_formula", "message", "groups"):
         if col in out.columns:
             out[col] = _reworded(out[col])
     return out
@@ -430,23 +445,26 @@ for _name in VOCABULARY_V2:
 UPGRADES[("random_null", 1)] = lambda df: _vocabulary_v2(df).rename(columns={"estimate": "drop"})
 
 
-def _glance_v2(df):
-    """masking_mixed_glance 1 -> 2: groups in lme4's words, Nakagawa R² and ICC were added;
-    not computed before (columns a file already has are kept); the concept vocabulary in the
-    fitted formula, message and groups."""
-    new = dict(groups="", r2_marginal=float("nan"), r2_conditional=float("nan"),
-               icc_adjusted=float("nan"), icc_conditional=float("nan"),
-               r2_method="not computed: results written before emostat reported R² and ICC "
-                         "(re-run the analysis)")
-    out = df.assign(**{c: v for c, v in new.items() if c not in df})
-    for col in ("fitted_formula", "message", "groups"):      # one vocabulary (as above)
-        if col in out.columns:
-            out[col] = _reworded(out[col])
-    return out
-
-
+# masking_mixed_glance 1 -> 2: lme4's groups, Nakagawa R² and ICC were added (not computed before)
+_NAN = float("nan")
+_GLANCE_V2 = dict(groups="", r2_marginal=_NAN, r2_conditional=_NAN, icc_adjusted=_NAN,
+                  icc_conditional=_NAN, r2_method="not computed: results written before emostat "
+                  "reported R² and ICC (re-run the analysis)")
 VERSIONS["masking_mixed_glance"] = 2
-UPGRADES[("masking_mixed_glance", 1)] = _glance_v2
+UPGRADES[("masking_mixed_glance", 1)] = lambda df: _vocabulary_v2(df.assign(
+    **{c: v for c, v in _GLANCE_V2.items() if c not in df}))
+
+
+def _whole_model_v2(df):
+    """whole_model_rsa 1 -> 2: the estimand and comparator were named and the ceiling of that
+    estimand added (issue 23); version 1 was tau-b on the mean RDM without a ceiling."""
+    return _vocabulary_v2(df).assign(comparator="tau_b", estimand="mean_rdm",
+                                     ceiling_low=float("nan"), ceiling_high=float("nan"),
+                                     ceiling_method="not computed (a version-1 table)")
+
+
+VERSIONS["whole_model_rsa"] = 2
+UPGRADES[("whole_model_rsa", 1)] = _whole_model_v2
 
 
 def version(name: str) -> int:

@@ -33,9 +33,10 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
     there, or for ``release`` one of the study's k) decide the claims; they are checked
     before anything runs. Returns the rendered report files by format.
     """
+    from emostat import io
     from emostat.report.render import render_report
 
-    out = Path(out)
+    out = io.check_writable(out)                              # before any work
     models = list(models or [])
     if release is not None:
         from emostat.analysis.pipelines import reproduce
@@ -63,6 +64,11 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
                         searchlight=QUICK_SEARCHLIGHT if quick else None, alpha=alpha,
                         headline_k=headline_k)
         kind = "comparison" if len(dirs) > 1 else "experiment"
+        if len(dirs) > 1:               # the models' whole-model RSA, paired (issue 23)
+            from emostat.analysis.pipelines.rsasteps import compare_runs, write_comparison
+
+            write_comparison(dirs, compare_runs(dirs, seed=SEED if seed is None else seed,
+                                                quiet=quiet))
     files = render_report(dirs, to=list(to), out=out / "report", kind=kind, quiet=quiet)
     for fmt, path in files.items():
         print(f"report ({fmt}): {Path(path).resolve()}")

@@ -34,12 +34,13 @@ from emostat.errors import InputError
 from emostat.tasks import task_names
 
 from emostat.space import load_space, require_complete
+from emostat.collect.slurm_options import DEFAULTS as SLURM_DEFAULTS, SlurmFields, validate_slurm
 
 TASKS = task_names()
 POSITIONS = ("last", "mask", "word")
 SCHEMES = ("uniform", "layer_matched")
 ABLATIONS = ("zero", "mean")
-BACKENDS = ("local", "ray")
+BACKENDS = ("local", "ray", "slurm")
 CHOICE_PROMPTS = ("short", "options")
 REPRESENTATIONS = ("zero_shot", "prompt_tuning")
 PT_FIELDS = ("representation", "pt_tokens", "pt_steps", "pt_lr", "pt_seeds")
@@ -54,7 +55,7 @@ QUANTIZE = ("none", "int8")
 
 
 @dataclass
-class CollectConfig:
+class CollectConfig(SlurmFields):
     """Everything a collection run depends on (the run's identity is the hash of these fields).
 
     Attributes
@@ -166,9 +167,12 @@ class CollectConfig:
     seed : int
         Master seed (negatives of binary sets, random draws, folds).
     backend : str
-        local | ray.
+        local | ray | slurm.
     ray_num_cpus, ray_num_gpus, ray_memory_gb, ray_actors : number
         Resources declared per Ray actor and the number of actors.
+    slurm_* :
+        Where and how ``--backend slurm`` submits its job arrays
+        (:mod:`emostat.collect.slurm_options`).
     """
 
     model: str | None = None
@@ -238,7 +242,7 @@ class CollectConfig:
         ``weights`` (the SHA-256 of the model's weights) the model is identified by content,
         not by the path string; with ``space`` (its digest) the same holds for the space."""
         skip = {"device", "backend", "threads", "ray_num_cpus", "ray_num_gpus", "ray_memory_gb",
-                "ray_actors", "workers", "cpu_kernel"}
+                "ray_actors", "workers", "cpu_kernel", *SLURM_DEFAULTS}
         if self.representation == "zero_shot":
             skip |= set(PT_FIELDS)
         skip |= set(GEOMETRY_FIELDS)        # the geometry tables record their own options
@@ -328,6 +332,7 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
       where, "pt_seeds", f"expected a non-empty list of integers >= 0, got {seeds!r}")
     c(len(set(seeds)) == len(seeds), where, "pt_seeds", "a seed is listed twice")
     c(cfg.backend in BACKENDS, where, "backend", f"{cfg.backend!r} not in {BACKENDS}")
+    validate_slurm(cfg, where)
     c(cfg.cpu_kernel in KERNELS, where, "cpu_kernel", f"{cfg.cpu_kernel!r} not in {KERNELS}")
     c(cfg.quantize in QUANTIZE, where, "quantize", f"{cfg.quantize!r} not in {QUANTIZE}")
     c(cfg.quantize == "none" or cfg.device == "cpu", where, "quantize",
@@ -431,7 +436,7 @@ def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig
             raise InputError(f"{path}: not a valid TOML file ({exc})") from None
         file_profile = values.pop("profile", "default")
         profile = "quick" if quick else file_profile
-        for key in ("stimuli", "goemotions", "model", "space"):
+        for key in ("stimuli", "goemotions", "model", "space", "slurm_folder"):
             v = values.get(key)
             if isinstance(v, str) and v and v != "shipped":
                 p = Path(v).expanduser()

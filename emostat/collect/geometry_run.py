@@ -21,6 +21,7 @@ from emostat.analysis.geometry.layers import (attribute_rdms, concept_rdms, conc
                                        pca_attributes, pca_scores, vectors_table)
 from emostat.analysis.geometry.probes import probe_layers
 from emostat.analysis.geometry.steering import steering_test
+from emostat.collect.killhook import kill_for_test
 from emostat.errors import InputError
 
 
@@ -38,7 +39,8 @@ class GeometryOptions:
     scales: tuple = (0.25, 0.5, 1.0)  # x the residual norm at the answer position
     n_random: int = 5
     n_items: int | None = None        # held-out items, spread over concepts (None: 2/concept)
-    metric: str = "correlation"
+    metric: str = "correlation"       # or "cosine", "euclidean", "crossval" (cross-validated
+    crossval_folds: int = 4           # squared distance over stimulus folds: unbiased, 0 = none)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -106,10 +108,21 @@ def steering_rows(base, steered, items, item_concepts, words, vector_names, kind
     return pd.DataFrame(rows)
 
 
+def layer_rdms(X, labels, concepts, V, opt: GeometryOptions, seed) -> np.ndarray:
+    """Concept RDMs per layer: of the concept vectors (``opt.metric``), or cross-validated over
+    stimulus folds (``"crossval"``, :mod:`emostat.analysis.engines.crossnobis`)."""
+    if opt.metric != "crossval":
+        return concept_rdms(V, opt.metric)
+    from emostat.analysis.engines.crossnobis import crossval_rdms, stratified_folds
+
+    k = min(opt.crossval_folds, int(pd.Series(labels).value_counts().min()))
+    return crossval_rdms(X, labels, stratified_folds(labels, k, seed or 0), concepts)
+
+
 def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=None,
                  similarity=None, words=None, options: GeometryOptions | None = None,
                  seed: int | None = 0, quiet: bool = False, lm=None, tables_dir=None,
-                 prov_extra: dict | None = None) -> dict:
+                 prov_extra: dict | None = None, record_root=None) -> dict:
     """Run the whole geometry on one model and write its tables; returns the headline numbers.
 
     Parameters
@@ -122,12 +135,14 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
         attribute RDM under the name ``similarity``).
     words : concept -> word used in prompts (default: the concept name).
     tables_dir : folder of the tables (default ``out/results``); ``prov_extra`` is added to
-        their provenance (a collection's run record).
+        their provenance (a collection's run record); ``record_root`` (a collection's run
+        folder) gets each table's record (:func:`emostat.io.write_table`).
     """
     from emostat.collect.geometry import residual_states, steering_scores
     from emostat.collect.models import load_model
 
     opt = options or GeometryOptions()
+    io.check_writable(out if tables_dir is None else tables_dir)   # before any work
     seed = 0 if seed is None else int(seed)
     t0 = time.perf_counter()
     timing = {}
@@ -153,7 +168,9 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
                             "n_stimuli": len(stimuli), "concepts": len(concepts)})
 
     def write(df, name):
-        io.write_table(df, res / f"{name}.parquet", prov=prov, dataset=name)
+        io.write_table(df, res / f"{name}.parquet", prov=prov, dataset=name,
+                       record_root=record_root)
+        kill_for_test("geometry")
 
 
     t = time.perf_counter()
@@ -170,7 +187,8 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     human = attribute_rdms(means)
     if similarity is not None:
         human["similarity"] = np.asarray(similarity, dtype=float)
-    rsa = layer_rsa(concept_rdms(V, opt.metric), human, n_perm=opt.n_perm, seed=seed)
+    rsa = layer_rsa(layer_rdms(X, labels, concepts, V, opt, seed), human, n_perm=opt.n_perm,
+                    seed=seed)
     write(rsa, "geometry_layer_rsa")
     timing["rsa"] = time.perf_counter() - t
     t = time.perf_counter()

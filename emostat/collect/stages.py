@@ -99,7 +99,7 @@ def calibrate_run(cfg: CollectConfig, out) -> pd.DataFrame:
                                                      "logprobs", "cal_fold"]).to_pandas()
     cal = calibration_table(base, folds=True, candidates=list(run_space(cfg).concepts))
     io.write_table(cal, path, prov=io.provenance(**read_run_prov(out), stage="calibration",
-                                                 applied=cfg.calibrate))
+                                                 applied=cfg.calibrate), record_root=out)
     return cal
 
 
@@ -116,7 +116,7 @@ def finish_baseline(cfg: CollectConfig, out, shards, cal: pd.DataFrame) -> None:
         df = pq.read_table(src).to_pandas()
         df = decide_rows(df, cal if cfg.calibrate else None, list(run_space(cfg).concepts))
         prov = {**io.read_provenance(src), "dataset": "inference", "stage": "none-decided"}
-        io.write_table(inference_table(df), dest, prov=prov)
+        io.write_table(inference_table(df), dest, prov=prov, record_root=out)
 
 
 
@@ -197,8 +197,8 @@ def make_conditions(cfg: CollectConfig, out, *, human=None) -> ConditionSet:
     unit = np.concatenate([np.arange(s) for s in sizes])
     means = A.mean(axis=(0, 1), dtype=np.float64)
     io.write_table(pd.DataFrame({"neuron": np.arange(n), "layer": layer, "unit": unit,
-                                 "mean": means}), mpath, prov=prov)
-    io.write_table(conds.table(), cpath, prov=prov)
+                                 "mean": means}), mpath, prov=prov, record_root=out)
+    io.write_table(conds.table(), cpath, prov=prov, record_root=out)
     return conds
 
 

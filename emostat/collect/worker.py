@@ -1,11 +1,10 @@
 """The collection worker: holds the model, runs shards (concept activations, task scoring
 under a condition's neuron mask) and writes their files. Backends (:mod:`emostat.collect.
-backends`, :mod:`emostat.collect.ray_backend`) run Workers; the driver never runs here."""
+backends`, :mod:`emostat.collect.ray_backend`, :mod:`emostat.collect.slurm_backend`) run
+Workers; the driver never runs here."""
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,13 +16,13 @@ from emostat import io
 from emostat.collect import shards as sh
 from emostat.collect.conditions import ConditionSet
 from emostat.collect.config import CollectConfig, run_space
+from emostat.collect.killhook import KILL_ENV, kill_for_test  # noqa: F401 (test hook)
 from emostat.collect.items import build_items, concept_prompt_table, task_prompts
 from emostat.collect.manifest import run_provenance
 from emostat.collect.stages import baseline_table, decide_rows, inference_table
 from emostat.errors import InputError
 from emostat.tasks import TASKS
 
-KILL_ENV = "EMOSTAT_TEST_KILL_ONCE"  # test hook: path of a marker file; see Worker.run
 
 
 def default_api() -> SimpleNamespace:
@@ -161,7 +160,7 @@ class Worker:
             raise ValueError(f"unknown dataset {shard.dataset!r}")
         kill_for_test()
         prov = io.provenance(**self.provenance(), shard=shard.id, dataset=shard.dataset)
-        io.write_table(table, path, prov=prov, schema=schema,
+        io.write_table(table, path, prov=prov, schema=schema, record_root=self.out,
                        dataset=None if shard.dataset == "activations" else "inference")
         return table.num_rows
 
@@ -303,16 +302,6 @@ class Worker:
         by_word = dict(zip(words, ids))
         parsed = [api.parse_label(g, words) for g in gen]
         return [by_word.get(p) for p in parsed], [None] * n, list(gen)
-
-
-def kill_for_test() -> None:
-    """Test hook: when $EMOSTAT_TEST_KILL_ONCE names a marker file that does not exist yet,
-    create it and SIGKILL this process (a worker dying mid-shard, before its file is written)."""
-    marker = os.environ.get(KILL_ENV)
-    if marker and not os.path.exists(marker):
-        Path(marker).write_text(str(os.getpid()))
-        os.kill(os.getpid(), signal.SIGKILL)
-
 
 
 def head_users(cfg: CollectConfig) -> list[str]:

@@ -23,13 +23,17 @@ def _record(df, **eq):
 
 
 def layer_profiles(rsa: pd.DataFrame | None, probes: pd.DataFrame | None,
-                   attributes=("valence", "similarity")):
-    """Two panels over normalised depth: RSA rho per attribute (record layer marked) and probe
-    accuracy with its interval over stimuli, control task and chance."""
+                   attributes=("valence", "similarity"), ceiling: pd.DataFrame | None = None):
+    """Two panels over normalised depth: RSA rho per attribute (record layer marked; the
+    similarity RDM's noise ceiling as a band when ``ceiling``, an ``rsa_ceiling`` table, has
+    one) and probe accuracy with its interval over stimuli, control task and chance."""
     import matplotlib.pyplot as plt
+
+    from emostat.report.rsa import ceiling_of, draw_ceiling
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     if rsa is not None:
+        draw_ceiling(axes[0], ceiling_of(ceiling, "spearman"))
         lay = rsa[rsa["test"] == "layer_mantel"]
         for a in lay["attribute"].unique():
             d = lay[lay["attribute"] == a].sort_values("layer")
@@ -82,7 +86,13 @@ def depth_profiles(runs, what: str = "rsa"):
     have = [(r.label, r.get(table)) for r in runs if r.get(table) is not None]
     if not have:
         return None
+    from emostat.report.rsa import ceiling_of, draw_ceiling
+
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    if what == "rsa":                   # the shared space's band (the first run that has one)
+        band = next((ceiling_of(r.get("rsa_ceiling")) for r in runs
+                     if ceiling_of(r.get("rsa_ceiling")) is not None), None)
+        draw_ceiling(ax, band)
     for name, t in have:
         if what == "rsa":
             rec = t[t["role"] == "record"]

@@ -83,9 +83,27 @@ class _Layout:
         s = np.array([ti[v] for v in t.column("template").to_pylist()])
         if len(set(zip(c.tolist(), s.tolist()))) != t.num_rows:
             raise InputError(f"{self.where}: layer {layer} repeats a concept x template row")
+        rows = flat.reshape(t.num_rows, units)
+        bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+        if len(bad):                                  # e.g. a damaged file that still decodes
+            r = int(bad[0])
+            tmpl = t.column("template")[r].as_py()
+            raise InputError(f"{_file_of(self.where, tmpl)}: layer {layer}, concept "
+                             f"{t.column('concept')[r].as_py()!r}, template {tmpl!r}: "
+                             f"non-finite activation values")
         out = np.empty((len(self.templates), len(self.concepts), units), dtype=dtype)
-        out[s, c] = flat.reshape(t.num_rows, units)
+        out[s, c] = rows
         return out
+
+
+def _file_of(where: str, template: str) -> str:
+    """The part file of a folder of activations that holds ``template`` (else ``where``)."""
+    folder = Path(where)
+    if folder.is_dir():
+        for f in sorted(folder.glob("part-*.parquet")):
+            if template in pq.read_table(f, columns=["template"]).column(0).to_pylist():
+                return str(f)
+    return where
 
 
 def _source(path_or_table):
