@@ -96,7 +96,8 @@ def _add_searchlight(s: argparse.ArgumentParser) -> None:
                    help="neurons per attribute given an concept-label Mantel p: a number, or "
                         "'k' for the top-k set at the headline k (default %(default)s)")
     s.add_argument("--n-perm-mantel", type=int, default=D["n_perm_mantel"],
-                   help="Mantel permutations per neuron (0: skip; default %(default)s)")
+                   help="Mantel permutations per chosen neuron, an extra uncorrected for "
+                        "the choice (default %(default)s: off; e.g. 9999)")
     s.add_argument("--n-perm-count", type=int, default=None,
                    help="concept-label permutations of the searchlight shared by the max-T "
                         "and count nulls, all in one batched product: a minimum, doubled "
@@ -128,6 +129,7 @@ def _cmd_geometry(a):
 
     kw = {k: v for k, v in dict(n_perm=a.n_perm, n_perm_probe=a.n_perm_probe,
                                 steer_layer=a.steer_layer, n_random=a.n_random,
+                                n_isotropic=a.n_isotropic,
                                 n_items=a.n_items, metric=a.metric).items() if v is not None}
     if a.scales:
         kw["scales"] = tuple(float(x) for x in a.scales.split(","))
@@ -221,7 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n-perm-probe", type=int, help="probe label shuffles (default 199)")
     s.add_argument("--steer-layer", type=int, help="steering layer (default: the middle one)")
     s.add_argument("--scales", help="comma list of steering scales (x residual norm)")
-    s.add_argument("--n-random", type=int, help="random directions (default 5)")
+    s.add_argument("--n-random", type=int,
+                   help="steering: random directions on the data manifold (default 20)")
+    s.add_argument("--n-isotropic", type=int,
+                   help="steering: isotropic Gaussian directions (default 5)")
     s.add_argument("--n-items", type=int, help="held-out steering items")
     s.add_argument("--metric", choices=["correlation", "cosine", "euclidean", "crossval"],
                    help="layer RDM distance (default correlation; crossval: cross-validated "

@@ -258,11 +258,14 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside.
     "geometry_probes": [("layer", I), ("depth", F), ("control_accuracy", F), ("chance", F),
                         ("scale", S)] + _GEOM,
-    # item x vector x scale of the steering grid (kind concept | random).
+    # item x vector x scale x target word of the steering grid (kind concept | random_manifold
+    # | random_isotropic; matched = a concept's vector on its own word).
     "geometry_steering": [("layer", I), ("item", S), ("vector", S), ("kind", S),
-                          ("target", S), ("scale", F), ("delta_logp", F), ("delta_choice", I)],
-    # mixed models of the steering grid: dose (record), at_scale, choice_at_scale; scale = the
-    # steering scale of an at_scale row (null for the dose model).
+                          ("target", S), ("matched", B), ("scale", F), ("delta_logp", F),
+                          ("delta_choice", I)],
+    # mixed models of the steering grid (emostat.analysis.geometry.steering): specificity
+    # (record), component, vs_random, at_scale, choice_at_scale; scale = the steering scale of
+    # an at_scale row (null for the slope models).
     "geometry_steering_test": [("layer", I), ("model", S), ("term", S), ("status", S),
                                ("scale", F)] + _GEOM,
 }
@@ -465,6 +468,21 @@ def _whole_model_v2(df):
 
 VERSIONS["whole_model_rsa"] = 2
 UPGRADES[("whole_model_rsa", 1)] = _whole_model_v2
+
+
+def _steering_v2(df):
+    """geometry_steering 1 -> 2: v1 scored a direction on one word only (a concept's vector on
+    its own, a random one on a drawn word); its random directions were isotropic."""
+    kind = df["kind"].replace({"random": "random_isotropic"})
+    return df.assign(kind=kind, matched=(kind == "concept") & (df["vector"] == df["target"]))
+
+
+# geometry_steering_test 1 -> 2: v1's record (the dose model against isotropic directions, one
+# vector variance) becomes a supporting row; a v1 table has no specificity test of record
+VERSIONS.update(geometry_steering=2, geometry_steering_test=2)
+UPGRADES[("geometry_steering", 1)] = _steering_v2
+UPGRADES[("geometry_steering_test", 1)] = lambda df: df.assign(
+    role=df["role"].replace({"record": "supporting"}))
 
 
 def version(name: str) -> int:

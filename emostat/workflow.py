@@ -14,10 +14,6 @@ def _folder_name(model: str) -> str:
 
 
 SEED = 20241201                  # the master seed when no config and no --seed set one
-# `run --quick` is a check that the pipeline works: the neuron nulls keep the default 199
-# permutations (smallest p .005); the uncorrected Mantel extra gets 999 (smallest p 1e-3).
-# `emostat analyse RUN` reanalyses with the full defaults.
-QUICK_SEARCHLIGHT = {"n_perm_mantel": 999}
 
 
 def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
@@ -60,8 +56,7 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
         dirs = [out] if len(models) <= 1 else [out / _folder_name(m) for m in models]
         for d, m in zip(dirs, models or [None]):
             collect(out=d, model=m, quick=quick, seed=seed, quiet=quiet, space=space)
-            analyse_run(d, seed=SEED if seed is None else seed, quiet=quiet,
-                        searchlight=QUICK_SEARCHLIGHT if quick else None, alpha=alpha,
+            analyse_run(d, seed=SEED if seed is None else seed, quiet=quiet, alpha=alpha,
                         headline_k=headline_k)
         kind = "comparison" if len(dirs) > 1 else "experiment"
         if len(dirs) > 1:               # the models' whole-model RSA, paired (issue 23)

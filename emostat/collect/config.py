@@ -47,8 +47,9 @@ PT_FIELDS = ("representation", "pt_tokens", "pt_steps", "pt_lr", "pt_seeds")
 # the analysis choices that decide claims (emostat.analysis.pipelines.choices): recorded in the
 # manifest for `emostat analyse`, not part of the run's identity (they change no dataset)
 ANALYSIS_FIELDS = ("alpha", "headline_k", "n_perm", "n_perm_count")
-GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_per_concept",
-                   "geometry_probe_layers", "geometry_probe_perm", "geometry_perm")
+GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_isotropic",
+                   "geometry_per_concept", "geometry_probe_layers", "geometry_probe_perm",
+                   "geometry_perm")
 DTYPES = ("float32", "bfloat16", "float16")
 KERNELS = ("onednn", "torch")          # emostat.collect.fastcpu (no torch import here)
 QUANTIZE = ("none", "int8")
@@ -220,7 +221,8 @@ class CollectConfig(SlurmFields):
     ray_actors: int = 2
     geometry: bool = True
     geometry_items: int = 27
-    geometry_random: int = 5
+    geometry_random: int = 20         # steering: random directions on the data manifold
+    geometry_isotropic: int = 5       # steering: isotropic Gaussian directions (off it)
     geometry_per_concept: int | None = None
     geometry_probe_layers: int | None = 10
     geometry_probe_perm: int = 199
@@ -285,7 +287,8 @@ PROFILES: dict[str, dict] = {
     # Geometry stage (8 steering items x 32 vectors x 3 scales, 405 stimuli, 10 probed layers,
     # 199 shuffles): 106 s measured at load 4-5, 1-thread matmul 35-54 GFLOPS (residuals 62 s,
     # probes 13 s, steering 29 s); the quick profile's (108 stimuli, 6 items): 28 s inside
-    # `emostat run --quick` at load 2-3, 50 GFLOPS (49 s alone at 45-69 GFLOPS).
+    # `emostat run --quick` at load 2-3, 50 GFLOPS (49 s alone at 45-69 GFLOPS). Since Dec 7
+    # the grid has 52 directions (20 on the manifold, 5 isotropic): steering 1.34 x the above.
     "default": {"tasks": ["choice"], "items_per_emotion": None, "n_folds": 3, "ks": [0.05],
                 "n_random_draws": 20, "chat": False, "workers": 2, "items_per_shard": 27,
                 "conditions_per_shard": 17, "geometry_items": 8},
@@ -346,8 +349,10 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
         v = getattr(cfg, key)
         c(isinstance(v, int) and not isinstance(v, bool) and v >= 1, where, key,
           f"expected a positive integer, got {v!r}")
-    c(isinstance(cfg.n_random_draws, int) and cfg.n_random_draws >= 0, where, "n_random_draws",
-      f"expected an integer >= 0, got {cfg.n_random_draws!r}")
+    for key in ("n_random_draws", "geometry_isotropic"):
+        v = getattr(cfg, key)
+        c(isinstance(v, int) and not isinstance(v, bool) and v >= 0, where, key,
+          f"expected an integer >= 0, got {v!r}")
     c(cfg.items_per_emotion is None or (isinstance(cfg.items_per_emotion, int)
                                         and cfg.items_per_emotion >= 1),
       where, "items_per_emotion", f"expected a positive integer, got {cfg.items_per_emotion!r}")

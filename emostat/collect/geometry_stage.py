@@ -34,7 +34,8 @@ def geometry_options(cfg):
     return GeometryOptions(n_perm=cfg.geometry_perm, n_perm_probe=cfg.geometry_probe_perm,
                            probe_layers=cfg.geometry_probe_layers,
                            logistic_layers=min(3, cfg.geometry_probe_layers or 3),
-                           n_random=cfg.geometry_random, n_items=cfg.geometry_items)
+                           n_random=cfg.geometry_random, n_isotropic=cfg.geometry_isotropic,
+                           n_items=cfg.geometry_items)
 
 
 def stage_fingerprint(cfg, run_fingerprint: str) -> str:

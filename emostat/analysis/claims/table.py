@@ -58,14 +58,14 @@ RECORD.update({
     ("knowledge", "experiment"): Record("knowledge_mixed_model", "model", "knowledge_glmm",
                                         "knowledge_glmm"),
     ("above_chance", "experiment"): Record("task_chance", None, None, "exact_binomial"),
-    # the geometry (emostat.analysis.geometry.claims): max-over-layers rows and the dose model;
+    # the geometry (emostat.analysis.geometry.claims): max-over-layers rows and steering;
     # layer_rsa's test is the similarity row's, or Holm over attributes without similarity
     ("layer_rsa", "experiment"): Record("geometry_layer_rsa", "role", "record", None),
     ("pc_attribute", "experiment"): Record("geometry_pca", "role", "record",
                                            "max_over_layers_pc1_holm"),
     ("probe", "experiment"): Record("geometry_probes", "role", "record", "max_over_layers"),
     ("steering", "experiment"): Record("geometry_steering_test", "role", "record",
-                                       "steering_dose")})
+                                       "steering_specificity")})
 
 
 # ---- the four rules ---------------------------------------------------------------------------
