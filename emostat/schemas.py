@@ -35,6 +35,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from emostat.errors import InputError
+from emostat.vocabulary import vocabulary_v2
 
 S, F, I, B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 
@@ -405,38 +406,6 @@ def _max_t_v2(df):
 VERSIONS["neuron_max_t"] = 2
 UPGRADES[("neuron_max_t", 1)] = _max_t_v2
 
-# One vocabulary (issue 22): a column naming a concept of the run's space is ``concept``
-# (``concept_a``, ``concept_b``), a participant column ``participant``; a random mask's drop is
-# ``drop``; unit strings say ``concept``; the mixed models' grouping factor is ``concept``.
-_CONCEPT_RENAME = {"emotion": "concept", "emotion_a": "concept_a", "emotion_b": "concept_b",
-                   "participant_id": "participant", "n_emotions": "n_concepts"}
-_WORDS = (("emotion label", "concept label"), ("emotion (", "concept ("),
-          ("emotion:prompt", "concept:prompt"), ("| emotion", "| concept"),
-          ("study_emotion_t", "study_concept_t"))
-
-
-def _reworded(values):
-    """Old vocabulary in string values (units, formulas, groups, test names) -> new."""
-    def one(v):
-        if not isinstance(v, str):
-            return v
-        for old, new in _WORDS:
-            v = v.replace(old, new)
-        return "concept" if v == "emotion" else v
-    return values.map(one)
-
-
-def _vocabulary_v2(df):
-    """Version 1 -> 2 of a table renamed to one vocabulary: the columns of
-    ``_CONCEPT_RENAME`` (``random_null``: ``estimate`` -> ``drop``), and the words in ``unit``,
-    ``formula``, ``group``, ``test`` (and a glance's formula, message and groups) values."""
-    out = df.rename(columns=_CONCEPT_RENAME)
-    for col in ("unit", "formula", "group", "test", "fitted_formula", "message", "groups"):
-        if col in out.columns:
-            out[col] = _reworded(out[col])
-    return out
-
-
 VOCABULARY_V2 = ("participants", "ratings", "appraisal_responses", "similarity", "accuracy",
                  "inference", "masking_by_emotion", "masking_cells", "importance_link",
                  "importance_link_by_emotion", "human_means", "attribute_rdms", "human_rdm",
@@ -444,8 +413,8 @@ VOCABULARY_V2 = ("participants", "ratings", "appraisal_responses", "similarity",
                  "masking_mixed_model", "random_null")
 for _name in VOCABULARY_V2:
     VERSIONS[_name] = 2
-    UPGRADES[(_name, 1)] = _vocabulary_v2
-UPGRADES[("random_null", 1)] = lambda df: _vocabulary_v2(df).rename(columns={"estimate": "drop"})
+    UPGRADES[(_name, 1)] = vocabulary_v2
+UPGRADES[("random_null", 1)] = lambda df: vocabulary_v2(df).rename(columns={"estimate": "drop"})
 
 
 # masking_mixed_glance 1 -> 2: lme4's groups, Nakagawa R² and ICC were added (not computed before)
@@ -454,14 +423,14 @@ _GLANCE_V2 = dict(groups="", r2_marginal=_NAN, r2_conditional=_NAN, icc_adjusted
                   icc_conditional=_NAN, r2_method="not computed: results written before emostat "
                   "reported R² and ICC (re-run the analysis)")
 VERSIONS["masking_mixed_glance"] = 2
-UPGRADES[("masking_mixed_glance", 1)] = lambda df: _vocabulary_v2(df.assign(
+UPGRADES[("masking_mixed_glance", 1)] = lambda df: vocabulary_v2(df.assign(
     **{c: v for c, v in _GLANCE_V2.items() if c not in df}))
 
 
 def _whole_model_v2(df):
     """whole_model_rsa 1 -> 2: the estimand and comparator were named and the ceiling of that
     estimand added (issue 23); version 1 was tau-b on the mean RDM without a ceiling."""
-    return _vocabulary_v2(df).assign(comparator="tau_b", estimand="mean_rdm",
+    return vocabulary_v2(df).assign(comparator="tau_b", estimand="mean_rdm",
                                      ceiling_low=float("nan"), ceiling_high=float("nan"),
                                      ceiling_method="not computed (a version-1 table)")
 
