@@ -163,7 +163,14 @@ def item_mask2(item_mask) -> pd.DataFrame:
     return item_mask.assign(is_random=rnd, is_attribute=1.0 - rnd)
 
 
-def test_separate_variances_match_lme4_lmertest(item_mask2):
+@pytest.fixture(scope="module")
+def separate_fits(item_mask2) -> dict:
+    """The record structure (separate mask variances) fitted once: LMM on the margin, GLMM."""
+    return {"lmm": fit_mixed(item_mask2, f"margin ~ {CONTRAST} + {SEP}"),
+            "glmm": fit_mixed(item_mask2, f"correct ~ {CONTRAST} + {SEP}", family="binomial")}
+
+
+def test_separate_variances_match_lme4_lmertest(item_mask2, separate_fits):
     # tests/r/item_mask.R -> item_mask_lme4_separate.json (run here, R 4.2.2, lme4 1.1.31,
     # lmerTest 3.1.3; output in item_mask.Rout), the values of ../shared/docs/reference-values.md
     # ("The record item model with separate mask variances"). Tolerances where they agree:
@@ -171,7 +178,7 @@ def test_separate_variances_match_lme4_lmertest(item_mask2):
     # agree to 1e-13, SEs to 3.5e-5, the contrast's p to 5e-5, the variances and the
     # Satterthwaite df to 1.2e-4 and 1.8e-4 (the issue's "df 12.613 vs 12.612").
     r = _ref("item_mask_lme4_separate.json")
-    lmm = fit_mixed(item_mask2, f"margin ~ {CONTRAST} + {SEP}")
+    lmm = separate_fits["lmm"]
     assert lmm.status == "ok"
     fx = _fixed(lmm)
     _close(fx["estimate"], r["lmm"]["fixef"], 1e-10)                   # -.318025, .181726
@@ -187,7 +194,7 @@ def test_separate_variances_match_lme4_lmertest(item_mask2):
     # the record GLMM: lme4 is singular too (random-mask variance 1e-14 / 0); emostat drops the
     # term and says so. Coefficients 1e-3 absolute, SE 0.5% (the Hessian SE moves in the 4th
     # digit between optimiser runs; here 0.17% and 0.25%), variances 1e-3
-    glmm = fit_mixed(item_mask2, f"correct ~ {CONTRAST} + {SEP}", family="binomial")
+    glmm = separate_fits["glmm"]
     assert glmm.status == "singular" and r["glmm"]["singular"]
     fx = _fixed(glmm)
     np.testing.assert_allclose(fx["estimate"], r["glmm"]["fixef"], atol=1e-3)  # .34141 -.04897
@@ -236,7 +243,7 @@ def _laplace_deviance(d: pd.DataFrame):
     return dev
 
 
-def test_glmm_laplace_and_hessian_against_numpy(item_mask2):
+def test_glmm_laplace_and_hessian_against_numpy(item_mask2, separate_fits):
     from scipy import optimize
 
     from emostat.analysis.engines.glmm_hessian import deviance_function, finite_hessian
@@ -263,7 +270,7 @@ def test_glmm_laplace_and_hessian_against_numpy(item_mask2):
                        steps)
     se_np = np.sqrt(np.diag(2 * np.linalg.inv(H))[2:])
     _close(_fixed(one)["std_error"], se_np, 1e-4)      # observed: 9e-6, 7e-6 relative
-    sep = fit_mixed(item_mask2, f"correct ~ {CONTRAST} + {SEP}", family="binomial")
+    sep = separate_fits["glmm"]
     # the separate fit: numpy's optimum (L-BFGS-B on the numpy deviance, from a start away
     # from it) is mixedlm's: theta_rnd = 0 (the term dropped, status singular), logLik -612.974
     assert sep.status == "singular" and "(0 + is_random | mask)" in sep.message
@@ -290,12 +297,12 @@ def _statsmodels_reml(d: pd.DataFrame, separate: bool):
         return m.fit(reml=True, method=["lbfgs"])
 
 
-def test_item_mask_lmm_separate_variances_match_statsmodels(item_mask2):
+def test_item_mask_lmm_separate_variances_match_statsmodels(item_mask2, separate_fits):
     # statsmodels 0.14 REML (lbfgs) on the same data, computed here; at the time of writing:
     # variances item .290341, attribute masks .051803, random masks .087086, residual .650243;
     # fixed -.318025, .181726; SE .123609, .142241; REML logLik -1235.48060
     ref = _statsmodels_reml(item_mask2, separate=True)
-    fit = fit_mixed(item_mask2, f"margin ~ {CONTRAST} + {SEP}")
+    fit = separate_fits["lmm"]
     assert fit.status == "ok" and fit.fitted_formula.count("| mask)") == 2
     t = fit.tidy().set_index(["group", "term"])
     fx = _fixed(fit)
