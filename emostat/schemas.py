@@ -256,17 +256,19 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # layer x concept: PC1, PC2 scores and explained shares (one attribute:<name> column each).
     "geometry_pca_scores": [("layer", I), ("concept", S), ("PC1", F), ("PC2", F),
                             ("explained1", F), ("explained2", F)],
-    # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside.
+    # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside;
+    # the attribute probes: layer x attribute (ridge_r2, out-of-fold R^2) + max_over_layers rows.
     "geometry_probes": [("layer", I), ("depth", F), ("control_accuracy", F), ("chance", F),
                         ("scale", S)] + _GEOM,
+    "geometry_probe_attributes": [("layer", I), ("depth", F), ("attribute", S),
+                                  ("scale", S)] + _GEOM,
     # item x vector x scale x target word of the steering grid (kind concept | random_manifold
     # | random_isotropic; matched = a concept's vector on its own word).
     "geometry_steering": [("layer", I), ("item", S), ("vector", S), ("kind", S),
                           ("target", S), ("matched", B), ("scale", F), ("delta_logp", F),
                           ("delta_choice", I)],
-    # mixed models of the steering grid (emostat.analysis.geometry.steering): specificity
-    # (record), component, vs_random, at_scale, choice_at_scale; scale = the steering scale of
-    # an at_scale row (null for the slope models).
+    # steering mixed models (analysis.geometry.steering): specificity (record), component,
+    # vs_random, at_scale, choice_at_scale; scale = an at_scale row's scale (null for slopes).
     "geometry_steering_test": [("layer", I), ("model", S), ("term", S), ("status", S),
                                ("scale", F)] + _GEOM,
 }
@@ -280,10 +282,11 @@ RESULTS_TABLES = frozenset({
     "attribute_rdms", "human_rdm", "appraisal_loadings", "rating_icc", "baseline_accuracy",
     "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
-    "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
-    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection",
-    "knowledge_mixed_model", "knowledge_mixed_glance", "mixed_model_qq",
-    "rsa_evaluation", "rsa_comparison", "rsa_comparison_differences", "rsa_ceiling"})
+    "geometry_probes", "geometry_probe_attributes", "geometry_steering",
+    "geometry_steering_test", "bias_knowledge", "answer_shares", "answer_bias", "bias_summary",
+    "bias_study_test", "mask_selection", "knowledge_mixed_model", "knowledge_mixed_glance",
+    "mixed_model_qq", "rsa_evaluation", "rsa_comparison", "rsa_comparison_differences",
+    "rsa_ceiling"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES
