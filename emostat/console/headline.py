@@ -19,6 +19,7 @@ CLAIM_TEXT = {
     "neurons": "Attribute neurons exist",
     "importance": "Human attributes explain the human concept space",
     "masking": "Masking attribute neurons hurts more than masking random neurons",
+    "knowledge": "The extra hurt survives a re-fit of the answer prior (knowledge, not bias)",
     "link": "The hurt tracks how much the attribute matters to humans",
     "whole_model": "The model's concept space resembles the human one",
     "above_chance": "The task is answered above chance",
@@ -62,7 +63,7 @@ def p_text(row) -> str:
     method = row["p_method"] if isinstance(row["p_method"], str) else ""
     if not is_nan(row["statistic"]) and not is_nan(row["df"]):
         parts.append(f"t({fmt_df(row['df'])}) = {fmt_num(row['statistic'], 2)}")
-    elif not is_nan(row["statistic"]) and method.startswith("Wald"):
+    elif not is_nan(row["statistic"]) and "Wald z" in method:
         parts.append(f"z = {fmt_num(row['statistic'], 2)}")
     parts.append(fmt_p_alpha(row["p_value"], row["alpha"]))
     limits = []

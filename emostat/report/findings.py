@@ -28,6 +28,9 @@ STATEMENTS = {
                "neurons",
     "link": "concepts lose more accuracy when the masked neurons track attributes that matter "
             "more to humans",
+    "knowledge": "masking attribute-specific neurons lowers accuracy more than masking random "
+                 "neurons also when every condition is calibrated on its own items, so that a "
+                 "shift of the answer prior cannot count",
     "whole_model": "the model's concept RDM over all neurons matches the human one",
     "above_chance": "the unmanipulated model answers above chance",
     "layer_rsa": "the best layer's concept-vector RDM matches the human one (tested as a "
@@ -40,7 +43,8 @@ STATEMENTS = {
                 "other concepts' vectors raise it",
 }
 TITLES = {"neurons": "Attribute-specific neurons", "importance": "Attribute importance",
-          "masking": "Masking", "link": "Drop–importance link", "whole_model": "Whole-model RSA",
+          "masking": "Masking", "knowledge": "Knowledge beyond answer bias",
+          "link": "Drop–importance link", "whole_model": "Whole-model RSA",
           "above_chance": "Above chance", "layer_rsa": "Layer RSA",
           "pc_attribute": "Principal components", "probe": "Probe", "steering": "Steering"}
 DECISIONS = {"supported": "Supported", "not supported": "Not supported",

@@ -85,9 +85,10 @@ def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, 
         "attribute_vs_null": masking.attribute_vs_null(acc),
     }
     log("  mixed models ...", quiet)
-    tidy, glance = masking_mixed_model(acc, ks=both)
+    tidy, glance, qq = masking_mixed_model(acc, ks=both, diagnostics=True)
     out["masking_mixed_model"] = tidy
     out["masking_mixed_glance"] = glance
+    out["mixed_model_qq"] = qq
     out["power"] = power_analysis(acc, tidy, n_items=n_items, seed=s[0], alpha=alpha)
     return out
 
