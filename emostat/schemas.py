@@ -103,9 +103,8 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                      ("n_above", I), ("p_value", F), ("p_adjusted", F), ("p_floor", F),
                      ("p_mc_low", F), ("p_mc_high", F), ("p_fwer_joint", F),
                      ("p_fwer_joint_mc_low", F), ("p_fwer_joint_mc_high", F),
-                     ("n_above_joint", I), ("p_minp_joint", F), ("p_method", S), ("unit", S),
-                     ("role", S),
-                     ("n_perm", I)],
+                     ("n_above_joint", I), ("p_minp_joint", F), ("p_minp_floor", F),
+                     ("p_method", S), ("unit", S), ("role", S), ("n_perm", I)],
     # permutation null of the count of selective neurons per attribute
     "neuron_count_null": [("attribute", S), ("count", S), ("statistic", F), ("null_mean", F),
                           ("null_sd", F), ("p_value", F), ("p_method", S), ("unit", S),
@@ -163,6 +162,16 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "power": [("k", I), ("n_attribute_masks", I), ("n_random_masks", I), ("sd_mask", F),
               ("detectable", F), ("power", F), ("alpha", F), ("p_min_rank", F),
               ("p_min_label", F), ("estimate", F), ("ruled_out", F)],
+    # The design table (emostat.analysis.masking.design): per task x k x candidate design
+    # (items x attribute masks x random masks) x test, the detectable effect at 80% power, the
+    # smallest attainable p after its correction, rows and GFLOP; from the record GLMM's
+    # variance components (columns var_*).
+    "design": [("task", S), ("k", I), ("label", S), ("chosen", B), ("feasible", B),
+               ("items_per_concept", I), ("n_attribute_masks", I), ("n_random_masks", I),
+               ("n_items", I), ("n_k", I), ("rows", I), ("gflop", F), ("test", S), ("role", S),
+               ("scale", S), ("detectable", F), ("detectable_points", F), ("p_floor", F),
+               ("alpha_corrected", F), ("can_decide", B), ("var_item", F),
+               ("var_mask_attribute", F), ("var_mask_random", F), ("method", S)],
     "generation_examples": [("emotion", S), ("text", S), ("generated", S), ("condition", S)],
     # ---- knowledge or answer bias (emostat.analysis.masking.bias, biastest): per task x condition ------
     # accuracy (the run's decisions, calibrated on condition none) beside accuracy_recal
@@ -239,7 +248,7 @@ RESULTS_TABLES = frozenset({
     "masking_mixed_glance", "neuron_counts", "layer_distribution", "human_means",
     "attribute_rdms", "human_rdm", "appraisal_loadings", "rating_icc", "baseline_accuracy",
     "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
-    "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
+    "design", "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
     "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
     "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection"})
 
@@ -361,8 +370,15 @@ def _max_t_v2(df):
     return df.assign(p_minp_joint=float("nan"))
 
 
-VERSIONS["neuron_max_t"] = 2
+def _max_t_v3(df):
+    """neuron_max_t 2 -> 3: the min-P test's floor (``p_minp_floor``) was added; unknown
+    before."""
+    return df.assign(p_minp_floor=float("nan"))
+
+
+VERSIONS["neuron_max_t"] = 3
 UPGRADES[("neuron_max_t", 1)] = _max_t_v2
+UPGRADES[("neuron_max_t", 2)] = _max_t_v3
 
 
 def version(name: str) -> int:

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+# the masking designs of the default and quick profiles are the analysis's design table's
+from emostat.analysis.masking.design import DEFAULT_DESIGN, QUICK_DESIGN
 from emostat.constants import k_count
 from emostat.errors import InputError
 from emostat.tasks import task_names
@@ -267,32 +269,55 @@ class CollectConfig:
         return sorted(set(out))
 
 
+QUICK_ITEMS = "auto"     # quick: items per concept chosen for the space (resolve_quick_items)
+
 PROFILES: dict[str, dict] = {
-    # The experiment on the embedded model sized for a 2-core CPU: the 27-way choice task on all
-    # 405 shipped situations (27 x 15; short prompt, cross-fitted calibration), all 14
-    # attributes at k = 5% of the neurons (2,304), 20 shared random draws: 405 x 35 = 14,175
-    # item x condition rows, two worker processes, oneDNN fp32 kernels. Collection measured
-    # 357 s on the shared 2-core CPU (inference 328 s, 42 rows/s; `emostat run` 7.1 min in all);
-    # 1007 s at a busy moment (load 5-7). The binary task is not in the default: its 810
-    # balanced items would add 28,350 longer rows (~2.6x the choice task's tokens), far beyond
-    # 10 minutes here, and on SmolLM2-135M it is at chance (37% calibrated); it stays available (tasks = ["binary",
-    # "choice"]). Raw prompts (chat = false): on SmolLM2-135M the chat wrapper made the binary
-    # task 1.6x slower and no more accurate (0.54 vs 0.57 calibrated, 27 x 8 items).
+    # The experiment on the embedded model: the 27-way choice task (short prompt, cross-fitted
+    # calibration), all 14 attributes at k = 5% of the neurons (2,304). Its masking design
+    # (items per concept x random masks) is the design table's choice (docs/inference.md,
+    # "The design table"): the best record information per GFLOP among the designs that can
+    # decide every test and detect no less than the design before (all 405 situations, 20
+    # random masks: 14,175 rows, 977 s of collection at 16.4 rows/s and ~75 GFLOPS). The
+    # binary task is not in the default: its balanced items double the rows with longer
+    # prompts, and on SmolLM2-135M it is at chance (37% calibrated); it stays available
+    # (tasks = ["binary", "choice"]). Raw prompts (chat = false): on SmolLM2-135M the chat
+    # wrapper made the binary task 1.6x slower and no more accurate.
     # Geometry stage (8 steering items x 32 vectors x 3 scales, 405 stimuli, 10 probed layers,
-    # 199 shuffles): 106 s measured at load 4-5, 1-thread matmul 35-54 GFLOPS (residuals 62 s,
-    # probes 13 s, steering 29 s); the quick profile's (108 stimuli, 6 items): 28 s inside
-    # `emostat run --quick` at load 2-3, 50 GFLOPS (49 s alone at 45-69 GFLOPS).
-    "default": {"tasks": ["choice"], "items_per_emotion": None, "n_folds": 3, "ks": [0.05],
-                "n_random_draws": 20, "chat": False, "workers": 2, "items_per_shard": 27,
-                "conditions_per_shard": 17, "geometry_items": 8},
-    # Same pipeline, smaller: the choice task, 1 situation per emotion, 2 attributes, 3 draws
-    # (collection measured 20 s, `emostat run --quick` 65 s with the analysis).
-    "quick": {"tasks": ["choice"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
-              "n_random_draws": 3, "attributes": ["valence", "arousal"], "chat": False,
+    # 199 shuffles): 106 s measured at load 4-5, 1-thread matmul 35-54 GFLOPS.
+    "default": {"tasks": ["choice"], "items_per_emotion": DEFAULT_DESIGN["items_per_concept"],
+                "n_folds": min(3, DEFAULT_DESIGN["items_per_concept"]), "ks": [0.05],
+                "n_random_draws": DEFAULT_DESIGN["n_random"], "chat": False, "workers": 2,
+                "items_per_shard": 27, "conditions_per_shard": 17, "geometry_items": 8},
+    # Same pipeline, smaller: the choice task, 2 attributes, 3 draws, and as many situations
+    # per concept as the chance test needs to detect an accuracy 15 points above chance with
+    # 80% power (2 of the study's 27 concepts; 4 of a 10-concept space), all of a space
+    # with fewer (emostat.analysis.masking.design.quick_items_per_concept).
+    "quick": {"tasks": ["choice"], "items_per_emotion": QUICK_ITEMS, "n_folds": 1,
+              "ks": [0.05], "n_random_draws": QUICK_DESIGN["n_random"],
+              "attributes": list(QUICK_DESIGN["attributes"]), "chat": False,
               "geometry_items": 6, "geometry_per_concept": 4, "geometry_probe_perm": 99},
     # Everything (for GPUs / clusters): all items, binary and 27-way choice, two k, 20 draws.
     "full": {},
 }
+
+
+def resolve_quick_items(merged: dict) -> dict:
+    """``items_per_emotion = "auto"`` (the quick profile) made a number for the run's space:
+    the fewest situations per concept with which the chance test of the choice task detects
+    15 points above chance (80% power), at most the space's; 1 for a space without stimuli."""
+    if merged.get("items_per_emotion") != QUICK_ITEMS:
+        return merged
+    from emostat.analysis.masking.design import quick_items_per_concept
+
+    space = cached_space(merged.get("space"))
+    stim = space.stimuli
+    if stim is None or not len(stim) or "concept" not in stim:
+        return {**merged, "items_per_emotion": 1}
+    counts = stim.groupby("concept").size()
+    alpha = merged.get("alpha", 0.05)
+    alpha = alpha if isinstance(alpha, float) and 0 < alpha < 1 else 0.05
+    return {**merged, "items_per_emotion": quick_items_per_concept(
+        len(space.concepts), int(counts.max()), alpha)}
 
 
 def _check(cond: bool, where: str, key: str, problem: str) -> None:
@@ -459,6 +484,7 @@ def _build(where: str, profile: str, given: dict) -> CollectConfig:
     if given.get("space") not in (None, "study") and "attributes" not in given:
         merged.pop("attributes", None)      # a profile's attribute names are the study's
     merged.update(given)
+    merged = resolve_quick_items(merged)
     for key, v in merged.items():
         _check_type(where, key, v, known[key].type)
     if merged.get("model") == "":
