@@ -30,7 +30,8 @@ from functools import lru_cache
 from pathlib import Path
 
 # the masking designs of the default and quick profiles are the analysis's design table's
-from emostat.analysis.masking.design import DEFAULT_DESIGN, QUICK_DESIGN
+from emostat.analysis.masking.design import (DEFAULT_DESIGN, QUICK_DESIGN,
+                                             quick_items_for_space)
 from emostat.constants import k_count
 from emostat.errors import InputError
 from emostat.tasks import task_names
@@ -273,25 +274,17 @@ QUICK_ITEMS = "auto"     # quick: items per concept chosen for the space (resolv
 
 PROFILES: dict[str, dict] = {
     # The experiment on the embedded model: the 27-way choice task (short prompt, cross-fitted
-    # calibration), all 14 attributes at k = 5% of the neurons (2,304). Its masking design
-    # (items per concept x random masks) is the design table's choice (docs/inference.md,
-    # "The design table"): the best record information per GFLOP among the designs that can
-    # decide every test and detect no less than the design before (all 405 situations, 20
-    # random masks: 14,175 rows, 977 s of collection at 16.4 rows/s and ~75 GFLOPS). The
-    # binary task is not in the default: its balanced items double the rows with longer
-    # prompts, and on SmolLM2-135M it is at chance (37% calibrated); it stays available
-    # (tasks = ["binary", "choice"]). Raw prompts (chat = false): on SmolLM2-135M the chat
-    # wrapper made the binary task 1.6x slower and no more accurate.
-    # Geometry stage (8 steering items x 32 vectors x 3 scales, 405 stimuli, 10 probed layers,
-    # 199 shuffles): 106 s measured at load 4-5, 1-thread matmul 35-54 GFLOPS.
+    # calibration, raw prompts: chat = false), all 14 attributes at k = 5% of the neurons; its
+    # masking design (items per concept x random masks) is the design table's choice
+    # (docs/inference.md, "The design table"). The binary task is not in the default (its
+    # balanced items double the rows; SmolLM2-135M is at chance on it); tasks = ["binary",
+    # "choice"] adds it. Geometry stage: 8 steering items, 405 stimuli, 10 probed layers.
     "default": {"tasks": ["choice"], "items_per_emotion": DEFAULT_DESIGN["items_per_concept"],
                 "n_folds": min(3, DEFAULT_DESIGN["items_per_concept"]), "ks": [0.05],
                 "n_random_draws": DEFAULT_DESIGN["n_random"], "chat": False, "workers": 2,
                 "items_per_shard": 27, "conditions_per_shard": 17, "geometry_items": 8},
-    # Same pipeline, smaller: the choice task, 2 attributes, 3 draws, and as many situations
-    # per concept as the chance test needs to detect an accuracy 15 points above chance with
-    # 80% power (2 of the study's 27 concepts; 4 of a 10-concept space), all of a space
-    # with fewer (emostat.analysis.masking.design.quick_items_per_concept).
+    # Smaller: the choice task, 2 attributes, 3 draws, and the situations per concept the
+    # chance test needs to detect 15 points above chance (resolve_quick_items).
     "quick": {"tasks": ["choice"], "items_per_emotion": QUICK_ITEMS, "n_folds": 1,
               "ks": [0.05], "n_random_draws": QUICK_DESIGN["n_random"],
               "attributes": list(QUICK_DESIGN["attributes"]), "chat": False,
@@ -302,22 +295,14 @@ PROFILES: dict[str, dict] = {
 
 
 def resolve_quick_items(merged: dict) -> dict:
-    """``items_per_emotion = "auto"`` (the quick profile) made a number for the run's space:
-    the fewest situations per concept with which the chance test of the choice task detects
-    15 points above chance (80% power), at most the space's; 1 for a space without stimuli."""
+    """``items_per_emotion = "auto"`` (the quick profile) made a number for the run's space
+    (:func:`emostat.analysis.masking.design.quick_items_for_space`)."""
     if merged.get("items_per_emotion") != QUICK_ITEMS:
         return merged
-    from emostat.analysis.masking.design import quick_items_per_concept
-
-    space = cached_space(merged.get("space"))
-    stim = space.stimuli
-    if stim is None or not len(stim) or "concept" not in stim:
-        return {**merged, "items_per_emotion": 1}
-    counts = stim.groupby("concept").size()
-    alpha = merged.get("alpha", 0.05)
-    alpha = alpha if isinstance(alpha, float) and 0 < alpha < 1 else 0.05
-    return {**merged, "items_per_emotion": quick_items_per_concept(
-        len(space.concepts), int(counts.max()), alpha)}
+    a = merged.get("alpha", 0.05)
+    a = a if isinstance(a, float) and 0 < a < 1 else 0.05
+    return {**merged, "items_per_emotion": quick_items_for_space(
+        cached_space(merged.get("space")), a)}
 
 
 def _check(cond: bool, where: str, key: str, problem: str) -> None:

@@ -87,11 +87,22 @@ def design_table(design: pd.DataFrame | None, task=None, k=None) -> Markdown:
     return pipe_table(pd.DataFrame(out))
 
 
+def critical_values(max_t: pd.DataFrame | None) -> dict:
+    """Claim -> the smallest estimate that can reject, where a results table has it: the
+    neuron claim's joint max-T null quantile at 1 - alpha (``joint_null_q95``)."""
+    if max_t is None or "joint_null_q95" not in max_t or not max_t["joint_null_q95"].notna().any():
+        return {}
+    q = float(max_t["joint_null_q95"].dropna().iloc[0])
+    return {"neurons": f"a best τ above {fmt.fmt_stat(q, 3, bounded=True)} (the joint "
+                       "permutation maximum's 1 − alpha quantile) rejects"}
+
+
 def floors_table(design: pd.DataFrame | None, claims: pd.DataFrame | None, task=None,
-                 k=None) -> Markdown:
+                 k=None, critical: dict | None = None) -> Markdown:
     """This run's tests: each test of record (claims) and the per-attribute verdict with its
     smallest attainable p after its correction, the alpha it is judged at and the detectable
-    effect at 80% power (from the design table where the design sets it)."""
+    effect at 80% power (from the design table where the design sets it; ``critical``: claim
+    -> the smallest estimate that rejects, for tests the design does not set)."""
     rows = []
     d = design_rows(design, task, k)
     run = d[d["label"].str.split(", ").map(lambda x: "this run" in x)] if len(d) else d
@@ -111,7 +122,8 @@ def floors_table(design: pd.DataFrame | None, claims: pd.DataFrame | None, task=
                          "Floor": _floor(r.get("p_floor")),
                          "Judged at": "–" if missing(a) else fmt.fmt_p(a, None, 4)
                          .replace("p ", ""),
-                         "Detectable (80% power)": "not set by the masking design",
+                         "Detectable (80% power)": (critical or {}).get(
+                             r["claim"], "not set by the masking design"),
                          "Can decide": ("no" if str(r["decision"]) == "too coarse to decide"
                                         and "smallest attainable" in str(r["reason"])
                                         else "yes")})

@@ -70,8 +70,8 @@ def _holm_rows(fam: list[dict], m: int) -> None:
 
 def minp_row(t, a: float) -> dict | None:
     """The neuron claim's supporting min-P row: the smallest Westfall-Young min-P p over the
-    attributes (already adjusted over them), with its floor (``p_minp_floor``: about q/(B+1),
-    see :func:`emostat.analysis.neurons.neuronnull.min_p_floor`)."""
+    attributes (already adjusted over them), with its floor (the smallest ``p_minp_floor`` of
+    the attributes: about q/(B+1), :func:`emostat.analysis.neurons.neuronnull.min_p_floor`)."""
     if t is None or "p_minp_joint" not in t.columns:
         return None
     p = t["p_minp_joint"].to_numpy(float)
@@ -80,7 +80,8 @@ def minp_row(t, a: float) -> dict | None:
     i = int(np.nanargmin(p))
     n = t["n_perm"].iloc[i] if "n_perm" in t.columns else None
     n = None if missing(n) else int(n)
-    floor = t["p_minp_floor"].iloc[i] if "p_minp_floor" in t.columns else None
+    fl = t["p_minp_floor"].to_numpy(float) if "p_minp_floor" in t.columns else np.array([])
+    floor = float(np.nanmin(fl)) if np.isfinite(fl).any() else None    # any attribute's
     lo, hi = mc_interval(p[i], n) if n else (np.nan, np.nan)
     method = t["p_minp_joint_method"].iloc[i] if "p_minp_joint_method" in t.columns else None
     n_sig = int(np.nansum(p <= a))

@@ -315,19 +315,25 @@ def min_p_joint(null: SearchlightNull) -> np.ndarray:
     return out
 
 
-def min_p_floor(null: SearchlightNull) -> float:
-    """The smallest p the min-P test can give one attribute with these draws: its observed
-    maximum beating every draw gives it p = 1/|D|, but every draw that holds the largest
-    maximum of another attribute has a min-P as small, so the floor is (1 + those draws) /
-    |D| - about q/(B + 1) for q attributes (.07 at 14 and 199 draws), not 1/(B + 1)."""
-    M = np.where(np.isfinite(null.null_max), null.null_max, -np.inf)
+def min_p_floor(null: SearchlightNull) -> np.ndarray:
+    """(q,) the smallest p the min-P test can give each attribute with these draws: its
+    observed maximum beating every draw gives it p = 1/|D|, but every draw that holds the
+    largest maximum of another attribute (one the observed labelling does not beat) has a
+    min-P as small, so the floor is (1 + those draws) / |D| - about q/(B + 1) for q
+    attributes (.07 at 14 and 199 draws), not 1/(B + 1). NaN without a finite tau."""
     ok = np.isfinite(null.null_max).any(axis=0)
+    out = np.full(ok.shape, np.nan)
     if not ok.any():
-        return float("nan")
-    M = M[:, ok]
-    tops = int((M == M.max(axis=0, keepdims=True)).any(axis=1).sum())
+        return out
+    M = np.where(np.isfinite(null.null_max), null.null_max, -np.inf)[:, ok]
+    best = best_directed(null)[ok]
+    top = M.max(axis=0)
+    T = (M == top) & (best < top)                 # draws holding an attribute's maximum
+    n_top = T.sum(axis=1)
     D = len(M) if null.exact else len(M) + 1
-    return min(D, max(tops, 1) if null.exact else tops + 1) / D
+    others = ((n_top[:, None] - T) > 0).sum(axis=0)   # per attribute: tops of the others
+    out[ok] = np.minimum(D, 1 + others) / D
+    return out
 
 
 def max_t_table(null: SearchlightNull, layer: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
