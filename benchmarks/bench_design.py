@@ -12,10 +12,16 @@ record model (``correct ~ attribute_vs_random + (1 | item) + (0 + is_attribute |
 - with ``--null``, the same at a true contrast of 0 (the test's size).
 
 The components default to the embedded model's (the measured run of docs/inference.md);
-``--results DIR`` reads them from a run's ``design`` table instead. Writes
-benchmarks/results/design_check.json with the load and the single-thread matmul rate.
+``--results DIR`` reads them from a run's ``design`` table instead.
+
+``--run DIR`` (a collected run) checks the closed form on real data instead: the record GLMM
+fitted to the whole run gives the components; the same model refitted on sub-designs of the
+run (fewer random masks, fewer items per concept) gives fitted SEs to set beside the closed
+form's prediction for each sub-design. Writes benchmarks/results/design_check.json (or
+design_run.json) with the load and the single-thread matmul rate.
 
 Run: .venv/bin/python benchmarks/bench_design.py --sims 100
+     .venv/bin/python benchmarks/bench_design.py --run out
 """
 
 from __future__ import annotations
@@ -94,6 +100,68 @@ def run(comp, delta, design, sims, alpha, seed) -> dict:
                 mean_estimate=float(np.nanmean(est)), seconds=time.perf_counter() - t0)
 
 
+FORMULA = ("correct ~ attribute_vs_random + (1 | item) + (0 + is_attribute | mask) + "
+           "(0 + is_random | mask)")
+
+
+def run_check(run_dir: Path, out: Path, task: str = "choice") -> dict:
+    """The closed form against fitted SEs on sub-designs of a collected run."""
+    from emostat import io
+    from emostat.analysis.engines.mixed import fit_mixed
+    from emostat.analysis.masking.design import Components
+
+    inf = io.read_table(run_dir / "inference", dataset="inference")
+    inf = inf[(inf["task"] == task) & inf["condition"].isin(["attribute", "random"])]
+    rnd = (inf["condition"] == "random").astype(float)
+    concept = "concept" if "concept" in inf else "emotion"
+    d = pd.DataFrame({"item": inf["item_id"].astype(str), "mask": inf["condition_id"].astype(str),
+                      "attribute_vs_random": rnd, "is_random": rnd, "is_attribute": 1 - rnd,
+                      "correct": inf["correct"].astype(float), "concept": inf[concept],
+                      "draw": inf["draw"].fillna(-1).astype(int)})
+    rank = d.drop_duplicates("item").groupby("concept").cumcount()
+    d["ipc"] = d["item"].map(dict(zip(d.drop_duplicates("item")["item"], rank + 1)))
+
+    def fitted(sub):
+        t0 = time.perf_counter()
+        f = fit_mixed(sub, FORMULA, family="binomial")
+        t = f.tidy().set_index("term")
+        g = f.glance().iloc[0]
+        sd_item = t.loc["sd__(Intercept)", "estimate"] if "sd__(Intercept)" in t.index else 0
+        var = {x: float(t.loc[f"sd__is_{x}", "estimate"]) ** 2
+               if f"sd__is_{x}" in t.index else 0.0 for x in ("attribute", "random")}
+        return dict(se=float(t.loc["attribute_vs_random", "std_error"]),
+                    estimate=float(t.loc["attribute_vs_random", "estimate"]),
+                    var_item=float(sd_item) ** 2, var_attribute=var["attribute"],
+                    var_random=var["random"], intercept=float(t.loc["(Intercept)", "estimate"]),
+                    status=f.status, message=f.message, logLik=float(g.get("logLik", np.nan)),
+                    seconds=time.perf_counter() - t0)
+
+    full = fitted(d)
+    c = Components(full["var_item"], full["var_attribute"], full["var_random"],
+                   full["intercept"], full["estimate"])
+    n_att = int(d.loc[d["is_attribute"] == 1, "mask"].nunique())
+    draws = sorted(d.loc[d["is_random"] == 1, "draw"].unique())
+    max_ipc = int(d["ipc"].max())
+    subs = []
+    for ipc in sorted({1, 2, max_ipc}):
+        for n_r in sorted({min(20, len(draws)), len(draws)}):
+            keep = (d["ipc"] <= ipc) & ((d["is_attribute"] == 1) | d["draw"].isin(draws[:n_r]))
+            sub = d[keep]
+            n = int(sub["item"].nunique())
+            got = full if (ipc == max_ipc and n_r == len(draws)) else fitted(sub)
+            subs.append(dict(items_per_concept=ipc, items=n, attribute_masks=n_att,
+                             random_masks=n_r, fitted_se=got["se"],
+                             closed_form_se=c.contrast_se(n, n_att, n_r),
+                             status=got["status"]))
+    res = dict(run=str(run_dir), task=task, components=full, sub_designs=subs,
+               load=os.getloadavg(), matmul_gflops_1thread=gflops(),
+               note="closed_form_se from the whole run's components; fitted_se: the record "
+                    "GLMM (lme4 Hessian SE) refitted on the sub-design")
+    out.write_text(json.dumps(res, indent=2, default=float) + "\n")
+    print(json.dumps(res, indent=2, default=float))
+    return res
+
+
 def main(argv=None):
     from emostat.analysis.engines.designpower import wald_detectable
     from emostat.analysis.masking.design import Components
@@ -106,10 +174,14 @@ def main(argv=None):
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--null", action="store_true", help="also the size at a contrast of 0")
     ap.add_argument("--results", type=Path, help="a results folder with a design table")
+    ap.add_argument("--run", type=Path, help="a collected run: check on its sub-designs")
     ap.add_argument("--seed", type=int, default=20241201)
     ap.add_argument("--out", type=Path,
                     default=Path(__file__).parent / "results" / "design_check.json")
     a = ap.parse_args(argv)
+    if a.run:
+        out = a.out if a.out.name != "design_check.json" else a.out.with_name("design_run.json")
+        return run_check(a.run, out)
     comp = dict(DEFAULT)
     if a.results:
         d = pd.read_parquet(a.results / "design.parquet").iloc[0]

@@ -150,7 +150,8 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # One row per random mask (attribute null when the draw is shared by all attributes).
     "random_null": [("task", S), ("attribute", S), ("k", I), ("draw", I), ("estimate", F)],
     # Each attribute mask vs the random masks of its k (role record): estimate = its drop −
-    # the random masks' mean drop; prediction-interval t on n_null − 1 df; rank p and its floor.
+    # the random masks' mean drop; Crawford & Howell's modified t (prediction interval) on
+    # n_null − 1 df; rank p and its floor.
     "attribute_vs_null": [("k", I), ("attribute", S)] + BROOM + [
         ("q_value_bh", F), ("p_value_perm", F), ("p_min_perm", F), ("null_mean", F),
         ("n_null", I), ("p_method", S), ("p_method_perm", S), ("unit", S), ("role", S)],

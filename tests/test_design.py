@@ -223,3 +223,17 @@ def test_components_from_a_record_fit():
     assert (c.var_item, c.var_attribute, c.var_random) == pytest.approx((1.44, 0.81, 1.21))
     assert (c.intercept, c.contrast) == (-0.5, 0.4)
     assert dz.components(tidy.assign(status="failed"), glance, "choice", 5) is None
+
+
+def test_items_per_concept_option_on_run_and_collect():
+    from emostat.cli import build_parser
+    from emostat.collect.driver import build_config
+
+    p = build_parser()
+    assert p.parse_args(["run", "--quick", "--items-per-concept", "4"]).items_per_concept == 4
+    assert p.parse_args(["collect", "--out", "x", "--items-per-concept", "3"]
+                        ).items_per_concept == 3
+    with pytest.raises(SystemExit):
+        p.parse_args(["run", "--items-per-concept", "0"])
+    assert build_config(quick=True, items_per_concept=4).items_per_emotion == 4
+    assert build_config(quick=True).items_per_emotion == 2
