@@ -76,14 +76,14 @@ def _rows(spec):
 
     st = stimuli.read_stimuli(None)
     per = spec["per_emotion"]
-    items = st.groupby("emotion", sort=False).head(per).iloc[spec["lo"]:spec["hi"]]
+    items = st.groupby("concept", sort=False).head(per).iloc[spec["lo"]:spec["hi"]]
     n = _W["lm"].site.n_neurons
     rng = np.random.default_rng(20241201)
     conds = np.zeros((spec["n_conditions"], n), bool)
     for c in range(1, spec["n_conditions"]):
         conds[c, rng.choice(n, K, replace=False)] = True
     texts, emos, masks, asked = [], [], [], []
-    for j, (text, emo) in enumerate(zip(items["text"], items["emotion"])):
+    for j, (text, emo) in enumerate(zip(items["text"], items["concept"])):
         other = EMOTIONS[(EMOTIONS.index(emo) + 1 + j) % 27]
         for c in range(spec["n_conditions"]):
             texts.append(text)
@@ -148,7 +148,7 @@ def _int8_fidelity(spec):
     none = np.arange(len(fp)) % nc == 0
 
     def cal(s):
-        rows = pd.DataFrame({"task": "choice", "emotion": np.array(emos)[none],
+        rows = pd.DataFrame({"task": "choice", "concept": np.array(emos)[none],
                              "condition": "none", "logprobs": list(s[none])})
         return calibration_table(rows, candidates=EMOTIONS)
 

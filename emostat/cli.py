@@ -8,10 +8,7 @@ import sys
 from pathlib import Path
 
 from emostat import __version__
-from emostat.errors import EmostatError
-
-from emostat.paths import SHARED_RELEASE as DEFAULT_RELEASE
-
+from emostat.errors import EmostatError, InputError
 
 SEED = 20241201                  # the master seed when neither the command line nor a config sets it
 
@@ -74,9 +71,15 @@ def _cmd_import_release(a):
     import_release(a.path, a.out, quiet=a.quiet)
 
 
+NO_RELEASE = ("reproduce needs --release PATH: a clone of github.com/thunlp/Model_Emotion or an "
+              "import-release output (the study's data does not ship with emostat)")
+
+
 def _cmd_reproduce(a):
     from emostat.analysis.pipelines import reproduce
 
+    if a.release is None:
+        raise InputError(NO_RELEASE)
     reproduce(a.release, a.out, seed=_seed(a), n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet,
               searchlight=_searchlight_options(a), alpha=a.alpha, headline_k=a.headline_k)
 
@@ -108,12 +111,13 @@ def _add_searchlight(s: argparse.ArgumentParser) -> None:
     from emostat.analysis.pipelines import SEARCHLIGHT_PERM as D
 
     s.add_argument("--mantel-top", default=str(D["mantel_top"]),
-                   help="neurons per attribute given an emotion-label Mantel p: a number, or "
+                   help="neurons per attribute given an concept-label Mantel p: a number, or "
                         "'k' for the top-k set at the headline k (default %(default)s)")
     s.add_argument("--n-perm-mantel", type=int, default=D["n_perm_mantel"],
-                   help="Mantel permutations per neuron (0: skip; default %(default)s)")
+                   help="Mantel permutations per chosen neuron, an extra uncorrected for "
+                        "the choice (default %(default)s: off; e.g. 9999)")
     s.add_argument("--n-perm-count", type=int, default=None,
-                   help="emotion-label permutations of the searchlight shared by the max-T "
+                   help="concept-label permutations of the searchlight shared by the max-T "
                         "and count nulls, all in one batched product: a minimum, doubled "
                         "while undecided (0: skip; default: the run's config, else "
                         f"{D['n_perm_count']}, smallest p 1/(B+1) = .005)")
@@ -144,7 +148,8 @@ def _cmd_geometry(a):
 
     kw = {k: v for k, v in dict(n_perm=a.n_perm, n_perm_probe=a.n_perm_probe,
                                 steer_layer=a.steer_layer, n_random=a.n_random,
-                                n_items=a.n_items).items() if v is not None}
+                                n_isotropic=a.n_isotropic,
+                                n_items=a.n_items, metric=a.metric).items() if v is not None}
     if a.scales:
         kw["scales"] = tuple(float(x) for x in a.scales.split(","))
     opt = GeometryOptions.quick(**kw) if a.quick else GeometryOptions(**kw)
@@ -163,8 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_import_release)
 
     s = sub.add_parser("reproduce", help="reproduce the study's statistics from its release")
-    s.add_argument("--release", type=Path, default=DEFAULT_RELEASE,
-                   help="release folder or an import-release output (default: ../shared copy)")
+    # no default: the release is not redistributed with emostat, so there is no place an
+    # installed package could find it; a missing --release is one InputError line, rc 2
+    s.add_argument("--release", type=Path, default=None,
+                   help="release folder (a clone of thunlp/Model_Emotion) or an import-release "
+                   "output; required")
     s.add_argument("--out", type=Path, required=True, help="output folder (results/ inside)")
     s.add_argument("--n-boot", type=int, default=10_000, help="bootstrap resamples")
     s.add_argument("--n-perm", type=int, default=None,
@@ -186,7 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default float32)")
     s.add_argument("--quick", action="store_true", help="small profile (<= 3 min on 2 CPUs)")
     _add_items(s)
-    s.add_argument("--backend", default=None, choices=["local", "ray"], help="default local")
+    s.add_argument("--backend", default=None, choices=["local", "ray", "slurm"],
+                   help="where shards run: local processes, a Ray cluster, or Slurm job "
+                        "arrays submitted and awaited from here (slurm_* config keys; "
+                        "docs/backends.md); default local")
     s.add_argument("--address", help="Ray cluster address (with --backend ray)")
     s.add_argument("--activations-only", action="store_true",
                    help="tasks off: concept activations only (searchlight, RSA), e.g. for an "
@@ -232,8 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n-perm-probe", type=int, help="probe label shuffles (default 199)")
     s.add_argument("--steer-layer", type=int, help="steering layer (default: the middle one)")
     s.add_argument("--scales", help="comma list of steering scales (x residual norm)")
-    s.add_argument("--n-random", type=int, help="random directions (default 5)")
+    s.add_argument("--n-random", type=int,
+                   help="steering: random directions on the data manifold (default 20)")
+    s.add_argument("--n-isotropic", type=int,
+                   help="steering: isotropic Gaussian directions (default 5)")
     s.add_argument("--n-items", type=int, help="held-out steering items")
+    s.add_argument("--metric", choices=["correlation", "cosine", "euclidean", "crossval"],
+                   help="layer RDM distance (default correlation; crossval: cross-validated "
+                        "squared distance over stimulus folds, unbiased)")
     _add_common(s)
     s.set_defaults(func=_cmd_geometry)
 
@@ -259,6 +276,12 @@ def main(argv=None) -> int:
         args.func(args)
     except EmostatError as exc:
         print(f"emostat: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:              # a full disk, a folder that became read-only, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"emostat: error: {where}{(exc.strerror or str(exc)).lower()} (nothing "
+              f"half-written is kept; rerun the same command once this is fixed)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("emostat: interrupted; rerun the same command to resume", file=sys.stderr)

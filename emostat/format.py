@@ -36,7 +36,7 @@ P_METHODS: dict[str, str] = {
     "sign-flip permutation": "p-values from sign-flip permutation tests of the paired "
                              "differences ((b + 1) / (n + 1), b = permutations at least as "
                              "extreme).",
-    "label permutation": "p-values from permutation of the emotion labels (Mantel-type test).",
+    "label permutation": "p-values from permutation of the concept labels (Mantel-type test).",
     "bootstrap": "uncertainty from resampling participants (percentile bootstrap).",
     "study FDR": "q-values by the study's rule q = p * N / rank(p) over the whole table "
                  "(not monotone; not the Benjamini-Hochberg step-up).",

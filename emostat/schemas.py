@@ -4,7 +4,8 @@ One place for all of them. Writers pass ``schema(name)`` to :func:`emostat.io.wr
 readers call :func:`validate`. Extra columns are allowed (they are kept), missing or mistyped
 required columns are an error naming the file and the column.
 
-Conventions: emotion names are the concept ids of the run's space (``emostat.space``); accuracies
+Conventions: ``concept`` (``concept_a``, ``concept_b`` for pairs) holds a concept id of the run's
+space (``emostat.space``) in every table, ``participant`` a participant id; accuracies
 and differences are proportions in [0, 1]; neurons are numbered ``layer * units + unit`` (0-based)
 within a model; results tables use broom's column names (``estimate, std_error, statistic, df,
 p_value, conf_low, conf_high``).
@@ -21,8 +22,12 @@ non-null ``p_method`` (for the tables in :data:`P_METHOD_REQUIRED`; see there).
 In the neuron tables ``unit`` keeps its older meaning, the neuron's index within its layer
 (``neuron_rsa``, whose only p is ``p_asymptotic``: Kendall tau-b normal approximation, one-sided,
 tie-corrected, the 351 pair distances treated as independent - the study's test; they share
-emotions, so it is anti-conservative). The permutation-calibrated neuron tables
-(``neuron_mantel``, ``neuron_count_null``) carry the contract's ``unit`` (the emotion labels).
+concepts, so it is anti-conservative). The permutation-calibrated neuron tables
+(``neuron_mantel``, ``neuron_count_null``) carry the contract's ``unit`` (the concept labels).
+
+Unit strings, one spelling per unit: ``concept label (n)`` (a permutation or bootstrap of the
+concept labels), ``concept (n)``, ``participant (n)``, ``attribute (n)``, ``mask (n)``,
+``item (n)``, ``prompt (n)``, ``stimulus (n)``, ``pair (n)``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,12 @@ S, F, I, B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 BROOM = [("estimate", F), ("std_error", F), ("statistic", F), ("df", F), ("p_value", F),
          ("conf_low", F), ("conf_high", F)]
 
+_RSA = [("term", S), ("role", S), ("test", S), ("comparator", S), ("estimand", S),
+        ("inference", S)] + BROOM + [("ceiling_low", F), ("ceiling_high", F),
+                                     ("ceiling_method", S), ("conf_method", S),
+                                     ("p_method", S), ("unit", S), ("n_boot", I),
+                                     ("n_raters", I), ("n_concepts", I)]
+
 _PAIRED = [("q_value", F), ("q_value_bh", F), ("p_value_perm", F), ("p_method", S),
            ("p_method_perm", S), ("unit", S), ("role", S), ("test", S)]
 
@@ -47,16 +58,16 @@ _GEOM = [("test", S), ("role", S), ("estimate", F), ("conf_low", F), ("conf_high
 _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # ---- human data (emostat import-release) -------------------------------------------------
     # One row per participant of each experiment, with the study's exclusion decision.
-    "participants": [("experiment", S), ("participant_id", S), ("included", B),
+    "participants": [("experiment", S), ("participant", S), ("included", B),
                      ("exclusion_reason", S)],
     # Attribute ratings of included participants, long: experiment affective|physical.
-    "ratings": [("experiment", S), ("participant_id", S), ("emotion", S), ("attribute", S),
+    "ratings": [("experiment", S), ("participant", S), ("concept", S), ("attribute", S),
                 ("rating", F)],
     # Appraisal items (1..38) of included participants; response NaN = -99 / missing in source.
-    "appraisal_responses": [("participant_id", S), ("emotion", S), ("item", I),
+    "appraisal_responses": [("participant", S), ("concept", S), ("item", I),
                             ("response", F)],
-    # Per-participant dissimilarity judgments (1-9) of the 351 emotion pairs, study pair order.
-    "similarity": [("participant_id", S), ("pair", I), ("emotion_a", S), ("emotion_b", S),
+    # Per-participant dissimilarity judgments (1-9) of the concept pairs, study pair order.
+    "similarity": [("participant", S), ("pair", I), ("concept_a", S), ("concept_b", S),
                    ("dissimilarity", F)],
     # The release's own attribute distances (dist_emotional_PCs.csv), kept so that reproducing
     # from an import-release folder gives the study's exact ties (see HumanSpace).
@@ -67,16 +78,16 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "activations": [("model", S), ("concept", S), ("template", S), ("layer", I),
                     ("values", pa.list_(pa.float32()))],
     # Prompt-level accuracy under a condition: none | attribute | random (draw = random draw id).
-    "accuracy": [("model", S), ("emotion", S), ("template", S), ("condition", S),
+    "accuracy": [("model", S), ("concept", S), ("template", S), ("condition", S),
                  ("attribute", S), ("k", I), ("draw", I), ("accuracy", F)],
     # Inference under ablation (emostat collect): one row per task x item x condition.
-    # emotion = the emotion asked about (binary) or the item's emotion (choice, generate);
+    # concept = the concept asked about (binary) or the item's concept (choice, generate);
     # condition none | attribute | random; logprobs = candidate scores (binary [no, yes],
     # choice: the space's concepts, in its order); generated = text (generate task only).
     # margin = calibrated score of the right answer minus the best other (binary: calibrated
     # yes-no margin signed toward the label), > 0 when correct; margin_raw the same uncalibrated;
     # null for generate rows (emostat.collect.calibration.margins).
-    "inference": [("model", S), ("task", S), ("item_id", S), ("stimulus_id", S), ("emotion", S),
+    "inference": [("model", S), ("task", S), ("item_id", S), ("stimulus_id", S), ("concept", S),
                   ("fold", I), ("condition_id", S), ("condition", S), ("attribute", S),
                   ("k", I), ("draw", I), ("label", S), ("prediction", S), ("correct", B),
                   ("logprobs", pa.list_(pa.float32())), ("generated", S), ("margin", F),
@@ -91,7 +102,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # the study's p*N/rank(p) over all tests; q_value_bh: BH; rank: per attribute, of -tau.
     "neuron_rsa": [("neuron", I), ("layer", I), ("unit", I), ("attribute", S), ("tau", F),
                    ("p_asymptotic", F), ("q_value", F), ("q_value_bh", F), ("rank", F)],
-    # emotion-label permutation (Mantel) p per chosen neuron x attribute
+    # concept-label permutation (Mantel) p per chosen neuron x attribute
     "neuron_mantel": [("neuron", I), ("layer", I), ("attribute", S), ("tau", F),
                       ("p_asymptotic", F), ("p_value", F), ("p_method", S), ("unit", S),
                       ("role", S), ("n_perm", I)],
@@ -112,9 +123,9 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # The study's paired tests (role study): estimate = accuracy(random) − accuracy(attribute
     # mask), positive = the attribute mask lowers accuracy more; H1 "greater" (the study's
     # one-sided "less" on ACC.diff: same p). p_value_perm: sign-flip test (p_method_perm).
-    "masking_by_emotion": [("k", I), ("emotion", S)] + BROOM + _PAIRED,
+    "masking_by_emotion": [("k", I), ("concept", S)] + BROOM + _PAIRED,
     "masking_by_attribute": [("k", I), ("attribute", S)] + BROOM + _PAIRED,
-    "masking_cells": [("k", I), ("emotion", S), ("attribute", S)] + BROOM + _PAIRED,
+    "masking_cells": [("k", I), ("concept", S), ("attribute", S)] + BROOM + _PAIRED,
     # one row per k x test (study_t, attribute_permutation, attribute_level_r); estimate: r of
     # accuracy DROP (random - attribute) with importance
     "importance_link": [("k", I), ("test", S), ("role", S)] + BROOM + [("p_method", S),
@@ -122,7 +133,21 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "dip_test": [("k", I), ("attribute", S), ("statistic", F), ("p_value", F), ("p_method", S),
                  ("unit", S), ("role", S)],
     "whole_model_rsa": [("estimate", F), ("conf_low", F), ("conf_high", F), ("p_value", F),
-                        ("p_method", S), ("unit", S), ("role", S)],
+                        ("p_method", S), ("unit", S), ("role", S), ("comparator", S),
+                        ("estimand", S), ("ceiling_low", F), ("ceiling_high", F),
+                        ("ceiling_method", S)],
+    # RSA at the rater x concept unit (emostat.analysis.engines.rsaeval; issue 23): one row per
+    # term (the whole model, or a model of a comparison) x comparator x estimand, with the
+    # ceiling of that estimand; role record | study | extra; test rsa_<comparator>_<estimand>_
+    # <inference>. Differences: every pair of models, paired on the same resamples.
+    "rsa_evaluation": _RSA,
+    "rsa_comparison": [("model", S)] + _RSA[1:],
+    "rsa_comparison_differences": [("model_a", S), ("model_b", S), ("comparator", S),
+                                   ("estimand", S), ("role", S)] + BROOM + [
+        ("p_adjusted", F), ("p_method", S), ("conf_method", S), ("unit", S)],
+    # split-half ceiling of the mean similarity RDM (the layer profile's human RDM)
+    "rsa_ceiling": [("human_rdm", S), ("comparator", S), ("estimand", S), ("ceiling_low", F),
+                    ("ceiling_high", F), ("n_raters", I), ("ceiling_method", S)],
     # Masking mixed models per k (and task for runs) x model (study | record | item-level):
     # estimate of term "attribute_vs_random" = accuracy(random) - accuracy(attribute mask)
     # (positive = the attribute mask lowers accuracy more; docs/inference.md).
@@ -134,24 +159,23 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "masking_mixed_glance": [("k", I), ("model", S), ("nobs", I), ("logLik", F),
                              ("converged", B), ("singular", B), ("optimizer", S),
                              ("status", S), ("message", S)],
-    "importance_link_by_emotion": [("k", I), ("emotion", S), ("estimate", F), ("p_value", F),
+    "importance_link_by_emotion": [("k", I), ("concept", S), ("estimate", F), ("p_value", F),
                                    ("p_method", S), ("unit", S), ("role", S)],
     "neuron_counts": [("attribute", S), ("n_significant", I), ("n_significant_bh", I),
                       ("n_selective", I)],
     "layer_distribution": [("attribute", S), ("k", I), ("layer", I), ("n_neurons", I)],
-    "human_means": [("emotion", S), ("attribute", S), ("estimate", F)],
-    "attribute_rdms": [("pair", I), ("emotion_a", S), ("emotion_b", S), ("attribute", S),
+    "human_means": [("concept", S), ("attribute", S), ("estimate", F)],
+    "attribute_rdms": [("pair", I), ("concept_a", S), ("concept_b", S), ("attribute", S),
                        ("estimate", F)],
-    "human_rdm": [("pair", I), ("emotion_a", S), ("emotion_b", S), ("estimate", F)],
+    "human_rdm": [("pair", I), ("concept_a", S), ("concept_b", S), ("estimate", F)],
     "appraisal_loadings": [("item", I), ("component", S), ("loading", F)],
     "rating_icc": [("experiment", S), ("attribute", S), ("p_value", F), ("p_method", S)],
     # ---- experiment (collected run) results -------------------------------------------------------
-    "baseline_accuracy": [("task", S), ("emotion", S), ("estimate", F), ("n", I)],
-    # One row per random mask (attribute null when the draw is shared by all attributes).
-    "random_null": [("task", S), ("attribute", S), ("k", I), ("draw", I), ("estimate", F)],
-    # Each attribute mask vs the random masks of its k (role record): estimate = its drop −
-    # the random masks' mean drop; Crawford & Howell's modified t (prediction interval) on
-    # n_null − 1 df; rank p and its floor.
+    "baseline_accuracy": [("task", S), ("concept", S), ("estimate", F), ("n", I)],
+    # One row per random mask (attribute null when the draw is shared by all attributes); drop =
+    # mean over prompts of accuracy(none) - accuracy(mask), as ``drop`` in the bias tables.
+    "random_null": [("task", S), ("attribute", S), ("k", I), ("draw", I), ("drop", F)],
+    # An attribute mask vs its k's random masks: drop − their mean; Crawford & Howell's t.
     "attribute_vs_null": [("k", I), ("attribute", S)] + BROOM + [
         ("q_value_bh", F), ("p_value_perm", F), ("p_min_perm", F), ("null_mean", F),
         ("n_null", I), ("p_method", S), ("p_method_perm", S), ("unit", S), ("role", S)],
@@ -163,17 +187,14 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "power": [("k", I), ("n_attribute_masks", I), ("n_random_masks", I), ("sd_mask", F),
               ("detectable", F), ("power", F), ("alpha", F), ("p_min_rank", F),
               ("p_min_label", F), ("estimate", F), ("ruled_out", F)],
-    # The design table (emostat.analysis.masking.design): per task x k x candidate design
-    # (items x attribute masks x random masks) x test, the detectable effect at 80% power, the
-    # smallest attainable p after its correction, rows and GFLOP; from the record GLMM's
-    # variance components (columns var_*).
-    "design": [("task", S), ("k", I), ("label", S), ("chosen", B), ("feasible", B),
+    # Design table (masking.design): per task x k x design x test, power, floor and cost.
+    "design": [("task", S), ("k", I), ("label", S), ("chosen", B), ("feasible", B), ("rows", I),
                ("items_per_concept", I), ("n_attribute_masks", I), ("n_random_masks", I),
-               ("n_items", I), ("n_k", I), ("rows", I), ("gflop", F), ("test", S), ("role", S),
-               ("scale", S), ("detectable", F), ("detectable_points", F), ("p_floor", F),
+               ("n_items", I), ("n_k", I), ("gflop", F), ("test", S), ("role", S), ("scale", S),
+               ("detectable", F), ("detectable_points", F), ("p_floor", F), ("method", S),
                ("alpha_corrected", F), ("can_decide", B), ("var_item", F),
-               ("var_mask_attribute", F), ("var_mask_random", F), ("method", S)],
-    "generation_examples": [("emotion", S), ("text", S), ("generated", S), ("condition", S)],
+               ("var_mask_attribute", F), ("var_mask_random", F)],
+    "generation_examples": [("concept", S), ("text", S), ("generated", S), ("condition", S)],
     # ---- knowledge or answer bias (emostat.analysis.masking.bias, biastest): per task x condition ------
     # accuracy (the run's decisions, calibrated on condition none) beside accuracy_recal
     # (offsets re-fitted per condition: a shift of the answer prior leaves it unchanged);
@@ -199,9 +220,9 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                      ("drop_recal", F), ("drop_prior", F), ("tv_from_none", F),
                      ("top_share", F), ("role", S)],
     # the study's paired t against the shared random pool (role study), per task x outcome
-    # (accuracy | accuracy_recal) x test (study_emotion_t | study_cell_t); estimate = pool -
+    # (accuracy | accuracy_recal) x test (study_concept_t | study_cell_t); estimate = pool -
     # attribute accuracy; p_method says the pool is shared (the rows are not independent).
-    "bias_study_test": [("task", S), ("outcome", S), ("test", S), ("k", I), ("emotion", S),
+    "bias_study_test": [("task", S), ("outcome", S), ("test", S), ("k", I), ("concept", S),
                         ("attribute", S)] + BROOM + [("n", I), ("q_value", F),
                                                      ("q_value_bh", F), ("p_value_perm", F),
                                                      ("se_random_rows", F),
@@ -232,11 +253,14 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside.
     "geometry_probes": [("layer", I), ("depth", F), ("control_accuracy", F), ("chance", F),
                         ("scale", S)] + _GEOM,
-    # item x vector x scale of the steering grid (kind concept | random).
+    # item x vector x scale x target word of the steering grid (kind concept | random_manifold
+    # | random_isotropic; matched = a concept's vector on its own word).
     "geometry_steering": [("layer", I), ("item", S), ("vector", S), ("kind", S),
-                          ("target", S), ("scale", F), ("delta_logp", F), ("delta_choice", I)],
-    # mixed models of the steering grid: dose (record), at_scale, choice_at_scale; scale = the
-    # steering scale of an at_scale row (null for the dose model).
+                          ("target", S), ("matched", B), ("scale", F), ("delta_logp", F),
+                          ("delta_choice", I)],
+    # mixed models of the steering grid (emostat.analysis.geometry.steering): specificity
+    # (record), component, vs_random, at_scale, choice_at_scale; scale = the steering scale of
+    # an at_scale row (null for the slope models).
     "geometry_steering_test": [("layer", I), ("model", S), ("term", S), ("status", S),
                                ("scale", F)] + _GEOM,
 }
@@ -249,15 +273,16 @@ RESULTS_TABLES = frozenset({
     "masking_mixed_glance", "neuron_counts", "layer_distribution", "human_means",
     "attribute_rdms", "human_rdm", "appraisal_loadings", "rating_icc", "baseline_accuracy",
     "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
-    "design", "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
+    "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
     "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
-    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection"})
+    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection",
+    "design", "rsa_evaluation", "rsa_comparison", "rsa_comparison_differences", "rsa_ceiling"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES
 
-# Columns that name an emotion and must hold one of the 27.
-_EMOTION_COLUMNS = ("emotion", "emotion_a", "emotion_b")
+# Columns that name a concept of the run's space.
+_CONCEPT_COLUMNS = ("concept", "concept_a", "concept_b")
 
 
 def names() -> list[str]:
@@ -294,8 +319,8 @@ def _compatible(actual: pa.DataType, wanted: pa.DataType) -> bool:
 def validate(table: pa.Table, name: str, where: str = "<table>", concepts=None) -> pa.Table:
     """Check that ``table`` has the required columns of ``name`` with compatible types.
 
-    ``concepts``: the space's concept ids; when given, the concept-name columns (``emotion``,
-    ``emotion_a``, ``emotion_b``) may hold only these. Raises :class:`~emostat.errors.InputError` naming ``where`` and the first bad column.
+    ``concepts``: the space's concept ids; when given, the concept-name columns (``concept``,
+    ``concept_a``, ``concept_b``) may hold only these. Raises :class:`~emostat.errors.InputError` naming ``where`` and the first bad column.
     """
     for field in schema(name):
         col, wanted = field.name, field.type
@@ -308,7 +333,7 @@ def validate(table: pa.Table, name: str, where: str = "<table>", concepts=None) 
         if not _compatible(actual, wanted):
             raise InputError(f"{where}: column {col!r} of dataset {name!r} has type {actual}, "
                              f"expected {wanted}")
-    for col in _EMOTION_COLUMNS if concepts is not None else ():
+    for col in _CONCEPT_COLUMNS if concepts is not None else ():
         if col in table.column_names:
             seen = set(table.column(col).drop_null().unique().to_pylist())
             bad = sorted(seen - set(concepts))
@@ -366,20 +391,80 @@ VERSIONS: dict[str, int] = {name: 1 for name in _SCHEMAS}
 UPGRADES: dict[tuple[str, int], object] = {}
 
 
-def _max_t_v2(df):
-    """neuron_max_t 1 -> 2: the min-P joint p (``p_minp_joint``) was added; unknown before."""
-    return df.assign(p_minp_joint=float("nan"))
-
-
-def _max_t_v3(df):
-    """neuron_max_t 2 -> 3: the min-P test's floor (``p_minp_floor``) was added; unknown
-    before."""
-    return df.assign(p_minp_floor=float("nan"))
-
-
+# neuron_max_t 1 -> 2: the min-P joint p (p_minp_joint) was added; 2 -> 3: its floor
+# (p_minp_floor). Unknown before.
 VERSIONS["neuron_max_t"] = 3
-UPGRADES[("neuron_max_t", 1)] = _max_t_v2
-UPGRADES[("neuron_max_t", 2)] = _max_t_v3
+UPGRADES[("neuron_max_t", 1)] = lambda df: df.assign(p_minp_joint=float("nan"))
+UPGRADES[("neuron_max_t", 2)] = lambda df: df.assign(p_minp_floor=float("nan"))
+
+# One vocabulary (issue 22): a column naming a concept of the run's space is ``concept``
+# (``concept_a``, ``concept_b``), a participant column ``participant``; a random mask's drop is
+# ``drop``; unit strings say ``concept``; the mixed models' grouping factor is ``concept``.
+_CONCEPT_RENAME = {"emotion": "concept", "emotion_a": "concept_a", "emotion_b": "concept_b",
+                   "participant_id": "participant", "n_emotions": "n_concepts"}
+_WORDS = (("emotion label", "concept label"), ("emotion (", "concept ("),
+          ("emotion:prompt", "concept:prompt"), ("| emotion", "| concept"),
+          ("study_emotion_t", "study_concept_t"))
+
+
+def _reworded(values):
+    """Old vocabulary in string values (units, formulas, groups, test names) -> new."""
+    def one(v):
+        if not isinstance(v, str):
+            return v
+        for old, new in _WORDS:
+            v = v.replace(old, new)
+        return "concept" if v == "emotion" else v
+    return values.map(one)
+
+
+def _vocabulary_v2(df):
+    """Version 1 -> 2 of a table renamed to one vocabulary: the columns of
+    ``_CONCEPT_RENAME`` (``random_null``: ``estimate`` -> ``drop``), and the words in ``unit``,
+    ``formula``, ``group`` and ``test`` values."""
+    out = df.rename(columns=_CONCEPT_RENAME)
+    for col in ("unit", "formula", "group", "test"):
+        if col in out.columns:
+            out[col] = _reworded(out[col])
+    return out
+
+
+VOCABULARY_V2 = ("participants", "ratings", "appraisal_responses", "similarity", "accuracy",
+                 "inference", "masking_by_emotion", "masking_cells", "importance_link",
+                 "importance_link_by_emotion", "human_means", "attribute_rdms", "human_rdm",
+                 "baseline_accuracy", "generation_examples", "bias_study_test",
+                 "masking_mixed_model", "random_null")
+for _name in VOCABULARY_V2:
+    VERSIONS[_name] = 2
+    UPGRADES[(_name, 1)] = _vocabulary_v2
+UPGRADES[("random_null", 1)] = lambda df: _vocabulary_v2(df).rename(columns={"estimate": "drop"})
+
+
+def _whole_model_v2(df):
+    """whole_model_rsa 1 -> 2: the estimand and comparator were named and the ceiling of that
+    estimand added (issue 23); version 1 was tau-b on the mean RDM without a ceiling."""
+    return _vocabulary_v2(df).assign(comparator="tau_b", estimand="mean_rdm",
+                                     ceiling_low=float("nan"), ceiling_high=float("nan"),
+                                     ceiling_method="not computed (a version-1 table)")
+
+
+VERSIONS["whole_model_rsa"] = 2
+UPGRADES[("whole_model_rsa", 1)] = _whole_model_v2
+
+
+def _steering_v2(df):
+    """geometry_steering 1 -> 2: v1 scored a direction on one word only (a concept's vector on
+    its own, a random one on a drawn word); its random directions were isotropic."""
+    kind = df["kind"].replace({"random": "random_isotropic"})
+    return df.assign(kind=kind, matched=(kind == "concept") & (df["vector"] == df["target"]))
+
+
+# geometry_steering_test 1 -> 2: v1's record (the dose model against isotropic directions, one
+# vector variance) becomes a supporting row; a v1 table has no specificity test of record
+VERSIONS.update(geometry_steering=2, geometry_steering_test=2)
+UPGRADES[("geometry_steering", 1)] = _steering_v2
+UPGRADES[("geometry_steering_test", 1)] = lambda df: df.assign(
+    role=df["role"].replace({"record": "supporting"}))
 
 
 def version(name: str) -> int:

@@ -6,10 +6,14 @@ a tidy DataFrame with broom's columns and the inference columns of ``docs/infere
 ``role`` (``study`` = the study's statistic, ``record`` = the design-correct test). They are thin
 wrappers over :mod:`emostat.analysis`; the examples run as doctests (tests/test_stats.py).
 
-Sections: human space (:func:`importance_test`, :func:`mantel_test`), model geometry
-(:func:`whole_model_rsa`, :func:`searchlight`, :func:`neuron_mantel`, :func:`count_null`),
-masking (:func:`link_test`, :func:`link_by_emotion`, :func:`sign_flip`, and the mixed models of
-the masking section below), multiple testing (:func:`fdr_bh`, :func:`fdr_study`).
+Sections: human space (``importance_test``, ``mantel_test``), model geometry (``rsa_evaluate``,
+``whole_model_rsa``, ``searchlight``, ``neuron_mantel``, ``count_null``), masking (``link_test``,
+``link_by_concept``, ``sign_flip``, the mixed models below), multiple testing (``fdr_bh``, ...).
+
+Column names: a concept of the run's space is ``concept`` (``concept_a``, ``concept_b``), a
+participant ``participant``. The old names ``emotion`` and ``participant_id`` are accepted for
+one release with a :class:`DeprecationWarning` (:mod:`emostat.vocabulary`);
+``link_by_emotion`` is the deprecated name of :func:`link_by_concept`.
 
 Examples
 --------
@@ -24,12 +28,13 @@ import numpy as np
 import pandas as pd
 
 from emostat.errors import InputError
+from emostat.vocabulary import accepts_old_names, renamed
 
 __all__ = ["importance_test", "mantel_test", "whole_model_rsa", "searchlight", "neuron_mantel",
-           "count_null", "neuron_max_t", "link_test", "link_by_emotion", "sign_flip", "fdr_bh",
-           "fdr_study",
-           "fit_mixed", "masking_model", "attribute_vs_null", "paired_tests", "item_models",
-           "chance_test", "chance_statement", "power_analysis", "detectable_difference"]
+           "count_null", "neuron_max_t", "link_test", "link_by_concept", "sign_flip", "fdr_bh",
+           "fdr_study", "fit_mixed", "masking_model", "attribute_vs_null", "paired_tests",
+           "item_models", "chance_test", "chance_statement", "power_analysis", "rsa_evaluate",
+           "detectable_difference"]
 
 
 # ---- helpers: tidy -> arrays ----------------------------------------------------------------
@@ -71,6 +76,8 @@ def _wide_rdms(rdms, value: str = "estimate") -> pd.DataFrame:
 def _subject_matrix(similarity, participant: str, pair: str, value: str) -> np.ndarray:
     """(participants, pairs) from a long ``similarity`` table, or an array as is."""
     if isinstance(similarity, pd.DataFrame):
+        if participant == "participant":
+            similarity = renamed(similarity, "similarity table")
         missing = [c for c in (participant, pair, value) if c not in similarity.columns]
         if missing:
             raise InputError(f"similarity table lacks column(s) {missing}")
@@ -83,12 +90,12 @@ def _subject_matrix(similarity, participant: str, pair: str, value: str) -> np.n
 
 # ---- human space --------------------------------------------------------------------------
 def importance_test(similarity, attribute_rdms, *, n_boot: int = 10_000, n_perm: int = 10_000,
-                    seed: int = 0, participant: str = "participant_id", pair: str = "pair",
+                    seed: int = 0, participant: str = "participant", pair: str = "pair",
                     value: str = "dissimilarity") -> pd.DataFrame:
     """Importance of each attribute for the human conceptual space.
 
     Kendall tau-b of the mean human RDM with each attribute RDM; ``p_value``: Mantel
-    (emotion-label permutation); CI: BCa participant bootstrap; ``boot_share_le0``: the study's
+    (concept-label permutation); CI: BCa participant bootstrap; ``boot_share_le0``: the study's
     bootstrap share (see :func:`emostat.analysis.human.humanspace.attribute_importance`).
 
     Parameters
@@ -118,11 +125,11 @@ def importance_test(similarity, attribute_rdms, *, n_boot: int = 10_000, n_perm:
     0    signal     0.411     0.270      0.545    0.001
     1     noise    -0.039    -0.137      0.072    0.860
     >>> print(res.conf_method[0])
-    BCa bootstrap over emotion labels (27 concepts, 500 resamples)
+    BCa bootstrap over concept labels (27 concepts, 500 resamples)
     >>> print(res.conf_method_participants[0])
     no interval: BCa undefined (all 500 resamples on one side of the estimate, or no jackknife variation): rater-sampling precision
 
-    The interval beside the Mantel p resamples the same unit (emotion labels). With
+    The interval beside the Mantel p resamples the same unit (concept labels). With
     independent participant noise every participant resample's mean RDM is noisier than the
     sample's, so all resampled taus fall below the estimate: that bootstrap cannot
     bias-correct, and emostat says so instead of printing an interval that misses it.
@@ -198,7 +205,7 @@ def _activation_array(activations):
 
 
 def whole_model_rsa(activations, similarity, *, n_boot: int = 10_000, n_perm: int = 10_000,
-                    seed: int = 0, participant: str = "participant_id", pair: str = "pair",
+                    seed: int = 0, participant: str = "participant", pair: str = "pair",
                     value: str = "dissimilarity") -> pd.DataFrame:
     """Kendall tau-b between the mean human RDM and the model RDM (1 − cosine), Mantel p over
     the concept labels, BCa participant-bootstrap CI.
@@ -284,7 +291,7 @@ def neuron_mantel(activations, attribute_rdms, neurons, *, n_perm=10_000, seed: 
 
 def count_null(activations, attribute_rdms, *, n_perm=199, seed: int = 0, alpha: float = 0.01,
                n_jobs: int = 1) -> pd.DataFrame:
-    """Permutation null (emotion labels) of the counts of significant and selective neurons.
+    """Permutation null (concept labels) of the counts of significant and selective neurons.
 
     Examples
     --------
@@ -363,7 +370,7 @@ def link_test(drops: pd.DataFrame, importance, *, n_perm=10_000, seed: int = 0) 
     >>> emotions = ["joy", "fear", "love", "grief", "pride", "anger"]
     >>> drops = pd.DataFrame([(4000, e, a, 0.5 * imp[a] + shared[a] + 0.3 * rng.normal())
     ...                       for e in emotions for a in imp.index],
-    ...                      columns=["k", "emotion", "attribute", "drop"])
+    ...                      columns=["k", "concept", "attribute", "drop"])
     >>> res = link_test(drops, imp, n_perm="exact")    # all 720 relabellings of 6 attributes
     >>> res[["test", "role", "estimate", "df", "p_value"]].round(4)
                         test    role  estimate   df  p_value
@@ -373,25 +380,34 @@ def link_test(drops: pd.DataFrame, importance, *, n_perm=10_000, seed: int = 0) 
     """
     from emostat.analysis.masking.link import link_test as _lt
 
-    return _lt(drops, importance, n_perm=n_perm, seed=seed)
+    return _lt(renamed(drops, "link_test"), importance, n_perm=n_perm, seed=seed)
 
 
-def link_by_emotion(drops: pd.DataFrame, importance) -> pd.DataFrame:
-    """Per emotion and k: Pearson r over attributes of drop with importance (the study's
+def link_by_concept(drops: pd.DataFrame, importance) -> pd.DataFrame:
+    """Per concept and k: Pearson r over attributes of drop with importance (the study's
     ingredient; role study).
 
     Examples
     --------
     >>> import pandas as pd
-    >>> drops = pd.DataFrame({"k": 1, "emotion": "joy", "attribute": list("abcd"),
+    >>> drops = pd.DataFrame({"k": 1, "concept": "joy", "attribute": list("abcd"),
     ...                       "drop": [0.1, 0.2, 0.2, 0.4]})
-    >>> link_by_emotion(drops, {"a": 1, "b": 2, "c": 3, "d": 4})[["emotion", "estimate"]].round(3)
-      emotion  estimate
+    >>> link_by_concept(drops, {"a": 1, "b": 2, "c": 3, "d": 4})[["concept", "estimate"]].round(3)
+      concept  estimate
     0     joy     0.923
     """
-    from emostat.analysis.masking.link import link_by_emotion as _lbe
+    from emostat.analysis.masking.link import link_by_concept as _lbc
 
-    return _lbe(drops, importance)
+    return _lbc(renamed(drops, "link_by_concept"), importance)
+
+
+def link_by_emotion(drops: pd.DataFrame, importance) -> pd.DataFrame:
+    """Deprecated name of :func:`link_by_concept` (kept for one release)."""
+    import warnings
+
+    warnings.warn("emostat.stats.link_by_emotion is now link_by_concept; the old name is kept "
+                  "for one release", DeprecationWarning, stacklevel=2)
+    return link_by_concept(drops, importance)
 
 
 def sign_flip(data: pd.DataFrame, *, value: str = "drop", by=None, alternative: str = "greater",
@@ -412,10 +428,10 @@ def sign_flip(data: pd.DataFrame, *, value: str = "drop", by=None, alternative: 
     Examples
     --------
     >>> import pandas as pd
-    >>> d = pd.DataFrame({"emotion": ["joy"] * 4 + ["fear"] * 4,
+    >>> d = pd.DataFrame({"concept": ["joy"] * 4 + ["fear"] * 4,
     ...                   "drop": [0.1, 0.2, 0.05, 0.3, 0.1, -0.2, 0.05, -0.1]})
-    >>> sign_flip(d, by="emotion")[["emotion", "estimate", "p_value"]].round(4)
-      emotion  estimate  p_value
+    >>> sign_flip(d, by="concept")[["concept", "estimate", "p_value"]].round(4)
+      concept  estimate  p_value
     0    fear   -0.0375   0.7500
     1     joy    0.1625   0.0625
     """
@@ -439,14 +455,21 @@ def sign_flip(data: pd.DataFrame, *, value: str = "drop", by=None, alternative: 
     return pd.DataFrame(rows)
 
 
-# ---- masking models, chance and power (re-exported; their examples run as doctests in
-# ---- tests/test_power.py) ------------------------------------------------------------------
-from emostat.analysis.masking.experiment import chance_statement, item_models  # noqa: E402
-from emostat.analysis.masking.experiment import task_chance as chance_test  # noqa: E402
-from emostat.analysis.masking.drops import attribute_vs_null, paired_tests  # noqa: E402
+# ---- masking models, chance and power (re-exported, accepting the old column names for one
+# ---- release; their examples run as doctests in tests/test_power.py) ----------------------
+from emostat.analysis.masking import drops as _drops, experiment as _ex  # noqa: E402
+from emostat.analysis.masking import models as _models, power as _power  # noqa: E402
 from emostat.analysis.engines.mixed import fit_mixed  # noqa: E402
-from emostat.analysis.masking.models import masking_mixed_model as masking_model  # noqa: E402
-from emostat.analysis.masking.power import detectable_difference, power_analysis  # noqa: E402
+
+chance_statement = _ex.chance_statement
+item_models = accepts_old_names(_ex.item_models)
+chance_test = accepts_old_names(_ex.task_chance)
+attribute_vs_null = accepts_old_names(_drops.attribute_vs_null)
+paired_tests = accepts_old_names(_drops.paired_tests)
+masking_model = accepts_old_names(_models.masking_mixed_model)
+power_analysis = accepts_old_names(_power.power_analysis)
+detectable_difference = _power.detectable_difference
+from emostat.analysis.rsa.evaluate import rsa_evaluate  # noqa: E402  (doctest: test_rsa.py)
 
 
 # ---- multiple testing ---------------------------------------------------------------------

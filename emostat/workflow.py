@@ -14,10 +14,6 @@ def _folder_name(model: str) -> str:
 
 
 SEED = 20241201                  # the master seed when no config and no --seed set one
-# `run --quick` is a check that the pipeline works: the neuron nulls keep the default 199
-# permutations (smallest p .005); the uncorrected Mantel extra gets 999 (smallest p 1e-3).
-# `emostat analyse RUN` reanalyses with the full defaults.
-QUICK_SEARCHLIGHT = {"n_perm_mantel": 999}
 
 
 def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
@@ -35,9 +31,10 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
     before anything runs. ``items_per_concept``: stimuli per concept of the collection (config
     ``items_per_emotion``; None: the profile's). Returns the rendered report files by format.
     """
+    from emostat import io
     from emostat.report.render import render_report
 
-    out = Path(out)
+    out = io.check_writable(out)                              # before any work
     models = list(models or [])
     if release is not None:
         from emostat.analysis.pipelines import reproduce
@@ -63,10 +60,14 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
         for d, m in zip(dirs, models or [None]):
             collect(out=d, model=m, quick=quick, seed=seed, quiet=quiet, space=space,
                     items_per_concept=items_per_concept)
-            analyse_run(d, seed=SEED if seed is None else seed, quiet=quiet,
-                        searchlight=QUICK_SEARCHLIGHT if quick else None, alpha=alpha,
+            analyse_run(d, seed=SEED if seed is None else seed, quiet=quiet, alpha=alpha,
                         headline_k=headline_k)
         kind = "comparison" if len(dirs) > 1 else "experiment"
+        if len(dirs) > 1:               # the models' whole-model RSA, paired (issue 23)
+            from emostat.analysis.pipelines.rsasteps import compare_runs, write_comparison
+
+            write_comparison(dirs, compare_runs(dirs, seed=SEED if seed is None else seed,
+                                                quiet=quiet))
     files = render_report(dirs, to=list(to), out=out / "report", kind=kind, quiet=quiet)
     for fmt, path in files.items():
         print(f"report ({fmt}): {Path(path).resolve()}")

@@ -54,17 +54,17 @@ def human_tables(rng) -> dict[str, pd.DataFrame]:
         "attribute": ATTRIBUTES, "estimate": imp, "std_error": se, "statistic": np.nan,
         "df": np.nan, "p_value": np.where(imp > 0.05, 2e-4, 0.4),
         "p_method": "Mantel: emotion-label permutation, one-sided, 10,000 draws",
-        "unit": "emotion (27)", "role": "record",
+        "unit": "concept (27)", "role": "record",
         "boot_share_le0": np.where(imp > 0.02, 0.0, 0.3),
         "conf_low": imp - 1.96 * se, "conf_high": imp + 1.96 * se})}
     means = rng.uniform(1, 9, (27, 14))
     t["human_means"] = pd.DataFrame([(e, a, means[i, j]) for i, e in enumerate(ANALYSIS_ORDER)
                                      for j, a in enumerate(ATTRIBUTES)],
-                                    columns=["emotion", "attribute", "estimate"])
+                                    columns=["concept", "attribute", "estimate"])
     i, j = pair_indices(27)
     pairs = pd.DataFrame({"pair": np.arange(len(i)),
-                          "emotion_a": [ANALYSIS_ORDER[x] for x in i],
-                          "emotion_b": [ANALYSIS_ORDER[x] for x in j]})
+                          "concept_a": [ANALYSIS_ORDER[x] for x in i],
+                          "concept_b": [ANALYSIS_ORDER[x] for x in j]})
     t["attribute_rdms"] = pd.concat(
         [pairs.assign(attribute=a, estimate=np.abs(means[i, c] - means[j, c]))
          for c, a in enumerate(ATTRIBUTES)], ignore_index=True)
@@ -113,11 +113,11 @@ def searchlight_tables(rng, ks, n_layers: int = N_LAYERS) -> dict[str, pd.DataFr
     count_null = pd.DataFrame(rows, columns=["attribute", "count", "statistic", "null_mean",
                                              "null_sd", "p_value"]).assign(
         p_method="emotion-label permutation of all attribute RDMs together, one-sided",
-        unit="emotion label (27)", role="record", n_perm=199)
+        unit="concept label (27)", role="record", n_perm=199)
     chosen = rsa[rsa["rank"] <= 5]
     mantel = chosen[["neuron", "layer", "attribute", "tau", "p_asymptotic"]].assign(
         p_value=np.clip(chosen["p_asymptotic"].to_numpy() * 40, 1e-4, 1),
-        p_method="emotion-label permutation (Mantel), one-sided", unit="emotion label (27)",
+        p_method="emotion-label permutation (Mantel), one-sided", unit="concept label (27)",
         role="record", n_perm=10000)
     return {"neuron_rsa": rsa, "neuron_counts": counts, "neuron_count_null": count_null,
             "neuron_mantel": mantel,
@@ -126,10 +126,10 @@ def searchlight_tables(rng, ks, n_layers: int = N_LAYERS) -> dict[str, pd.DataFr
 
 
 def masking_tables(rng, ks, n_emotion=168, n_attr=324, n_cell=12) -> dict[str, pd.DataFrame]:
-    em = pd.DataFrame([(k, e) for k in ks for e in ANALYSIS_ORDER], columns=["k", "emotion"])
+    em = pd.DataFrame([(k, e) for k in ks for e in ANALYSIS_ORDER], columns=["k", "concept"])
     at = pd.DataFrame([(k, a) for k in ks for a in ATTRIBUTES], columns=["k", "attribute"])
     ce = pd.DataFrame([(k, e, a) for k in ks for e in ANALYSIS_ORDER for a in ATTRIBUTES],
-                      columns=["k", "emotion", "attribute"])
+                      columns=["k", "concept", "attribute"])
     t = {"masking_by_emotion": _t_rows(rng, em, n_emotion),
          "masking_by_attribute": _t_rows(rng, at, n_attr),
          "masking_cells": _t_rows(rng, ce, n_cell)}
@@ -138,7 +138,7 @@ def masking_tables(rng, ks, n_emotion=168, n_attr=324, n_cell=12) -> dict[str, p
     for k, rk in zip(ks, r):
         link += [(k, "study_t", "study", rk, 0.03, rk / 0.03, 26.0, 10.0 ** -rng.uniform(3, 14),
                   rk - 0.06, rk + 0.06, "one-sample t on Fisher-z over emotions, two-sided",
-                  "emotion (27)"),
+                  "concept (27)"),
                  (k, "attribute_permutation", "record", rk, np.nan, np.nan, np.nan,
                   rng.uniform(0.001, 0.3), np.nan, np.nan,
                   "attribute-label permutation of importance, one-sided, 10,000 draws",
@@ -151,12 +151,12 @@ def masking_tables(rng, ks, n_emotion=168, n_attr=324, n_cell=12) -> dict[str, p
         "conf_high", "p_method", "unit"])
     t["importance_link_by_emotion"] = pd.DataFrame(
         [(k, e, rng.uniform(-0.3, 0.8), rng.uniform(0, 1)) for k in ks for e in ANALYSIS_ORDER],
-        columns=["k", "emotion", "estimate", "p_value"]).assign(
+        columns=["k", "concept", "estimate", "p_value"]).assign(
         p_method="Pearson r over attributes, t(12)", unit="attribute (14)", role="study")
     t["dip_test"] = pd.DataFrame([(k, a, rng.uniform(0.03, 0.08), rng.uniform(0, 1))
                                   for k in ks for a in ATTRIBUTES],
                                  columns=["k", "attribute", "statistic", "p_value"]).assign(
-        p_method="Hartigan's dip test, interpolated null table", unit="emotion (27)",
+        p_method="Hartigan's dip test, interpolated null table", unit="concept (27)",
         role="study")
     mm, glance = [], []
     models = [("record", "record", "correct ~ condition + (1 | emotion) + "
@@ -175,7 +175,7 @@ def masking_tables(rng, ks, n_emotion=168, n_attr=324, n_cell=12) -> dict[str, p
                         estimate=slope, std_error=0.006, statistic=slope / 0.006, df=dfr,
                         p_value=1.6e-6, p_method=method, conf_low=slope - 0.012,
                         conf_high=slope + 0.012),
-                   dict(base, effect="ran_pars", group="emotion", term="sd__(Intercept)",
+                   dict(base, effect="ran_pars", group="concept", term="sd__(Intercept)",
                         estimate=0.11),
                    dict(base, effect="ran_pars", group="attribute",
                         term="sd__attribute_vs_random", estimate=0.025),
@@ -193,7 +193,7 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
     tasks = ["binary", "choice"]
     t = {"baseline_accuracy": pd.DataFrame(
         [(task, e, rng.uniform(0.5, 0.95), 40) for task in tasks for e in ANALYSIS_ORDER],
-        columns=["task", "emotion", "estimate", "n"])}
+        columns=["task", "concept", "estimate", "n"])}
     t["task_chance"] = pd.DataFrame({
         "task": tasks, "n_items": [54, 27], "accuracy": [0.48, 0.41], "chance": [0.5, 1 / 27],
         "p_value": [0.81, 1e-30], "interpretable": [False, True],
@@ -216,7 +216,7 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
                 vs.append((task, a, k, est, sd, tt, n_draws - 1.0, stats.t.sf(tt, n_draws - 1),
                            est - 1.96 * sd, est + 1.96 * sd, null.mean(), n_draws,
                            (1 + (null >= drop).sum()) / (n_draws + 1), 1 / (n_draws + 1)))
-    t["random_null"] = pd.DataFrame(draws, columns=["task", "attribute", "k", "draw", "estimate"])
+    t["random_null"] = pd.DataFrame(draws, columns=["task", "attribute", "k", "draw", "drop"])
     v = pd.DataFrame(vs, columns=["task", "attribute", "k", "estimate", "std_error",
                                   "statistic", "df", "p_value", "conf_low", "conf_high",
                                   "null_mean", "n_null", "p_value_perm", "p_min_perm"])
@@ -240,7 +240,7 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
         columns=["task", "k", "condition", "accuracy_none", "accuracy_none_recal", "n_masks",
                  "drop", "drop_recal", "drop_prior", "tv_from_none", "top_share", "role"])
     t["bias_study_test"] = pd.DataFrame([
-        dict(task="choice", outcome=o, test="study_emotion_t", k=k, emotion=e, attribute=None,
+        dict(task="choice", outcome=o, test="study_concept_t", k=k, concept=e, attribute=None,
              estimate=0.02, std_error=0.02 / 3, statistic=3.0, df=13.0, p_value=p,
              conf_low=0.006, conf_high=0.034, n=14, q_value=p, q_value_bh=p, p_value_perm=p,
              se_random_rows=0.0, se_random_pool=0.01, n_random_comparisons=1,
@@ -250,7 +250,7 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
         for o, p in (("accuracy", 0.01), ("accuracy_recal", 0.3)) for k in ks
         for e in ANALYSIS_ORDER])
     t["generation_examples"] = pd.DataFrame({
-        "emotion": ["joy", "anger", "joy", "anger"],
+        "concept": ["joy", "anger", "joy", "anger"],
         "text": ["I finally got the job!", "They cancelled again | without notice."] * 2,
         "generated": ["joy", "anger", "surprise", "sadness"],
         "parsed": ["joy", "anger", "surprise", "sadness"],
@@ -283,7 +283,8 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
     tables["whole_model_rsa"] = pd.DataFrame({
         "estimate": [w], "conf_low": [w - 0.07], "conf_high": [w + 0.06], "p_value": [1e-4],
         "p_method": ["emotion-label permutation, one-sided, 10,000 draws"],
-        "unit": ["emotion (27)"], "role": ["record"]})
+        "unit": ["concept (27)"], "role": ["record"]})
+    tables["rsa_evaluation"] = rsa_evaluation_table(rng)
     if kind == "experiment":
         tables.update(experiment_tables(rng, ks))
     else:
@@ -311,6 +312,25 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
                       "n_neurons": n_layers * N_UNITS, "dtype": "float32"}, "seed": seed}))
     return root
 
+
+
+def rsa_evaluation_table(rng) -> pd.DataFrame:
+    """Whole-model RSA rows as emostat.analysis.pipelines.rsasteps writes them."""
+    est = rng.uniform(0.1, 0.4, 4)
+    return pd.DataFrame({
+        "term": "whole_model", "role": ["record", "study", "extra", "extra"],
+        "test": ["rsa_rho_a_per_rater_both", "rsa_tau_b_mean_rdm_both",
+                 "rsa_tau_b_per_rater_both", "rsa_rho_a_mean_rdm_both"],
+        "comparator": ["rho_a", "tau_b", "tau_b", "rho_a"],
+        "estimand": ["per_rater", "mean_rdm", "per_rater", "mean_rdm"], "inference": "both",
+        "estimate": est, "std_error": 0.07, "statistic": est / 0.07, "df": 26.0,
+        "p_value": [1e-4, 2e-4, 5e-4, 3e-4], "conf_low": est - 0.14, "conf_high": est + 0.14,
+        "ceiling_low": [0.72, 0.90, 0.59, 0.985], "ceiling_high": [0.73, 0.93, 0.60, 0.993],
+        "ceiling_method": "Nili et al. 2014 / split-half",
+        "conf_method": "two-factor bootstrap over raters and concepts (2000 resamples)",
+        "p_method": "t test with the two-factor bootstrap variance (raters and concepts)",
+        "unit": "raters (61) and concepts (27)", "n_boot": 2000, "n_raters": 61,
+        "n_concepts": 27})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,7 +395,7 @@ def claims_from_tables(t: dict, alpha: float = 0.05, headline_k: int = 4000,
                 claim="link", task=task, k=r.k, role="record" if rec else "study", test=r.test,
                 source_table="importance_link", estimate=r.estimate, scale="r",
                 conf_low=r.conf_low, conf_high=r.conf_high,
-                conf_method=None if rec else "Fisher z over emotion (27)",
+                conf_method=None if rec else "Fisher z over concept (27)",
                 statistic=r.statistic, df=r.df, p_value=r.p_value, p_method=r.p_method,
                 unit=r.unit, p_floor=floor, n_perm=10000 if rec else None, alpha=alpha,
                 headline=r.k == headline_k, decision=dec if rec else None,

@@ -141,7 +141,7 @@ def test_concept_bootstrap_equals_scipy_bootstrap_bca():
     np.testing.assert_allclose(boot[:, 0], ref.bootstrap_distribution, atol=1e-12)
     assert (lo[0], hi[0]) == pytest.approx((ref.confidence_interval.low,
                                             ref.confidence_interval.high), abs=1e-12)
-    assert how[0].startswith("BCa bootstrap over emotion labels (8 concepts")
+    assert how[0].startswith("BCa bootstrap over concept labels (8 concepts")
 
 
 def test_bca_falls_back_to_percentile_when_extreme():

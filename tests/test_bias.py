@@ -40,7 +40,7 @@ def _choice_run(masks, n_per=10, n_folds=2, cal_folds=3, seed=0, knowledge=2.0):
         parts.append(pd.DataFrame({
             "model": "toy", "task": "choice", "item_id": [f"i{i:03d}" for i in range(n)],
             "stimulus_id": [f"s{i}" for i in range(n)],
-            "emotion": [CONCEPTS[j] for j in labels], "fold": np.arange(n) % n_folds,
+            "concept": [CONCEPTS[j] for j in labels], "fold": np.arange(n) % n_folds,
             "condition_id": cid, "condition": cond, "attribute": attr,
             "k": None if cond == "none" else 5, "draw": draw,
             "label": [CONCEPTS[j] for j in labels], "logprobs": list(s),
@@ -72,7 +72,7 @@ def _reference_recal(rows: pd.DataFrame) -> list:
     own rows (relabelled 'none'), cross-fitted over cal_fold: the independent reference."""
     as_none = rows.assign(condition="none")
     cal = calibration_table(as_none, folds=True, candidates=CONCEPTS)
-    return decide("choice", list(rows["logprobs"]), list(rows["emotion"]), cal,
+    return decide("choice", list(rows["logprobs"]), list(rows["concept"]), cal,
                   rows["cal_fold"].to_numpy(), CONCEPTS)
 
 
@@ -110,7 +110,7 @@ def test_pure_prior_shift_lowers_accuracy_but_not_the_prior_free_outcome():
     r = ra.iloc[0]
     cal = calibration_table(a[a["cal_fold"] != r["cal_fold"]].assign(condition="none"),
                             candidates=CONCEPTS)
-    adj = np.asarray(r["logprobs"]) - cal.set_index("emotion").loc[CONCEPTS, "offset"].to_numpy()
+    adj = np.asarray(r["logprobs"]) - cal.set_index("concept").loc[CONCEPTS, "offset"].to_numpy()
     j = CONCEPTS.index(r["label"])
     assert r["margin_recal"] == pytest.approx(adj[j] - np.delete(adj, j).max())
 
@@ -148,7 +148,7 @@ def test_binary_prior_shift_is_absorbed_by_the_per_condition_threshold():
                 m = (1.0 if lab == "yes" else -1.0) + 0.4 * np.sin(7 * i + len(e))
                 m += shift if e == "fear" else 0.0
                 rows.append(dict(model="toy", task="binary", item_id=f"{e}{i}",
-                                 stimulus_id=f"{e}{i}", emotion=e, fold=0, condition_id=cid,
+                                 stimulus_id=f"{e}{i}", concept=e, fold=0, condition_id=cid,
                                  condition=cond, attribute="a" if cond == "attribute" else None,
                                  k=None if cond == "none" else 5,
                                  draw=0 if cond == "random" else None, label=lab,
@@ -158,7 +158,7 @@ def test_binary_prior_shift_is_absorbed_by_the_per_condition_threshold():
     cal = calibration_table(df[df["condition"] == "none"], folds=True)
     inf = decide_rows(df, cal, CONCEPTS)
     know = bias_knowledge(recalibrate(inf, CONCEPTS)).set_index("condition_id")
-    fear = inf[(inf["condition_id"] == "attr:a") & (inf["emotion"] == "fear")]
+    fear = inf[(inf["condition_id"] == "attr:a") & (inf["concept"] == "fear")]
     # brute count: under the baseline thresholds all 12 fear items answer "yes" (6 wrong)
     assert (fear["prediction"] == "yes").all()
     assert know.loc["attr:a", "drop"] == pytest.approx(6 / 48)
@@ -192,7 +192,7 @@ def test_answer_shares_and_summary_against_brute_counts():
     assert rb.loc["attr:a", "tv_from_none"] == pytest.approx(0.0)
 
 
-def test_study_emotion_t_against_the_shared_pool_is_scipys_paired_t():
+def test_study_concept_t_against_the_shared_pool_is_scipys_paired_t():
     masks = {"attr:a": ("attribute", "a", None, _forget),
              "attr:b": ("attribute", "b", None, _shift(0, 2.0)),
              "attr:c": ("attribute", "c", None, _shift(2, 1.0)),
@@ -203,11 +203,11 @@ def test_study_emotion_t_against_the_shared_pool_is_scipys_paired_t():
     assert set(out["role"]) == {"study"} and out["p_method"].str.contains("same random").all()
     for outcome, col in (("accuracy", "correct"), ("accuracy_recal", "correct_recal")):
         # by hand: prompt = emotion x fold; pool = mean over the 4 draws per prompt
-        acc = (rec.groupby(["emotion", "fold", "condition_id"])[col].mean()
+        acc = (rec.groupby(["concept", "fold", "condition_id"])[col].mean()
                .unstack("condition_id"))
         pool = acc[[f"rand:{d}" for d in range(4)]].mean(axis=1)
-        row = out[(out["outcome"] == outcome) & (out["test"] == "study_emotion_t")]
-        row = row.set_index("emotion")
+        row = out[(out["outcome"] == outcome) & (out["test"] == "study_concept_t")]
+        row = row.set_index("concept")
         for e in CONCEPTS:
             rnd = np.concatenate([pool.loc[e].to_numpy()] * 3)       # repeated per attribute
             att = np.concatenate([acc.loc[e, a].to_numpy() for a in ("attr:a", "attr:b",
@@ -242,8 +242,8 @@ def test_sign_flips_are_exact_whenever_the_orderings_are_fewer_than_the_draws():
     masks.update({f"rand:{d}": ("random", None, d, _shift(1, 0.2 * d)) for d in range(2)})
     inf = _choice_run(masks, n_per=6, n_folds=1, cal_folds=2)
     out = bias_study_test(recalibrate(inf, CONCEPTS), n_perm=2 ** 17, seed=2)
-    r = out[(out["outcome"] == "accuracy") & (out["test"] == "study_emotion_t")].iloc[1]
-    acc = inf[inf["emotion"] == r["emotion"]].groupby("condition_id")["correct"].mean()
+    r = out[(out["outcome"] == "accuracy") & (out["test"] == "study_concept_t")].iloc[1]
+    acc = inf[inf["concept"] == r["concept"]].groupby("condition_id")["correct"].mean()
     d = (acc[["rand:0", "rand:1"]].mean() - acc[[f"attr:{i}" for i in range(17)]]).to_numpy()
     signs = 1 - 2 * ((np.arange(2 ** 17)[:, None] >> np.arange(17)) & 1)
     exact = np.mean(signs @ d >= d.sum() - 1e-9)                 # all 2^17 sign vectors
@@ -281,8 +281,8 @@ def test_report_view_reads_the_numbers_and_is_empty_without_tables():
     assert (f"attribute masks lower accuracy by {100 * s.loc['attribute', 'drop']:.1f} points "
             "under the run's decisions and by 0.0 with each condition") in text
     st = t["bias_study_test"]
-    n_sig = int((st[(st["test"] == "study_emotion_t") & (st["outcome"] == "accuracy")]
+    n_sig = int((st[(st["test"] == "study_concept_t") & (st["outcome"] == "accuracy")]
                  ["p_value"] < .05).sum())
-    assert f"finds {n_sig} of 4 emotions at p < .05 on the run's accuracy" in (
+    assert f"finds {n_sig} of 4 concepts at p < .05 on the run's accuracy" in (
         view.study_test_sentence(st, 5))
     assert "| Attribute masks | 2 |" in view.bias_table(t["bias_summary"], 5)

@@ -19,7 +19,7 @@ def decide(*a, **k):
 
 
 def _rows(task, emotions, scores, condition="none"):
-    return pd.DataFrame({"task": task, "emotion": emotions, "condition": condition,
+    return pd.DataFrame({"task": task, "concept": emotions, "condition": condition,
                          "logprobs": [list(map(float, s)) for s in scores]})
 
 
@@ -40,7 +40,7 @@ def test_choice_toy_raw_argmax_one_class_calibrated_right():
     assert decide("choice", s, emo, cal) == emo
     # the offsets are the column means (numpy), one per candidate in EMOTIONS order
     np.testing.assert_allclose(cal["offset"].to_numpy(), s.mean(axis=0))
-    assert cal["emotion"].tolist() == list(EMOTIONS) and (cal["n"] == 135).all()
+    assert cal["concept"].tolist() == list(EMOTIONS) and (cal["n"] == 135).all()
 
 
 def test_binary_toy_never_yes_raw_calibrated_right():
@@ -55,7 +55,7 @@ def test_binary_toy_never_yes_raw_calibrated_right():
     assert got == ["yes" if v else "no" for v in y]
     # the threshold is the median margin, between the highest "no" (-4.7) and the lowest
     # "yes" (-2.9): median of {-2.9,-2.8,-2.7,-4.9,-4.8,-4.7} = (-4.7 + -2.9) / 2 = -3.8
-    assert cal.set_index("emotion").loc["joy", "offset"] == pytest.approx(-3.8)
+    assert cal.set_index("concept").loc["joy", "offset"] == pytest.approx(-3.8)
 
 
 def test_offsets_ignore_manipulated_rows():
@@ -139,6 +139,6 @@ def test_choice_margin_is_right_minus_best_other():
     s[1, [3, 5]] = [2.0, 1.5]                # label 5: wrong by 0.5
     lab = [EMOTIONS[3], EMOTIONS[5]]
     np.testing.assert_allclose(margins("choice", s, lab, lab, None, candidates=list(EMOTIONS)), [0.5, -0.5])
-    cal = pd.DataFrame({"task": "choice", "fold": -1, "emotion": list(EMOTIONS),
+    cal = pd.DataFrame({"task": "choice", "fold": -1, "concept": list(EMOTIONS),
                         "offset": np.eye(27)[3] * 1.0, "n": 2, "method": "x"})
     np.testing.assert_allclose(margins("choice", s, lab, lab, cal, candidates=list(EMOTIONS)), [-0.5, 0.5])

@@ -30,7 +30,7 @@ def _count_null(p=(0.05, 0.05, 0.15, 0.75), n_perm=19):
                          "statistic": [4528.0, 97, 3261, 839], "null_mean": 100.0,
                          "null_sd": 10.0, "p_value": list(p),
                          "p_method": "emotion-label permutation of the count, one-sided",
-                         "unit": "emotion label (27)", "role": "record", "n_perm": n_perm})
+                         "unit": "concept label (27)", "role": "record", "n_perm": n_perm})
 
 
 def _max_t(p=(0.05, 0.15), n_perm=19, pj=None, attributes=("valence", "arousal"),
@@ -42,7 +42,7 @@ def _max_t(p=(0.05, 0.15), n_perm=19, pj=None, attributes=("valence", "arousal")
                       "layer": 0, "estimate": np.linspace(0.52, 0.2, n), "p_value": list(p),
                       "p_fwer_joint": list(p if pj is None else pj),
                       "p_method": "Westfall-Young max-T over all neurons",
-                      "unit": "emotion label (27)", "role": "record", "n_perm": n_perm})
+                      "unit": "concept label (27)", "role": "record", "n_perm": n_perm})
     return t.assign(**contract)
 
 
@@ -68,7 +68,7 @@ def _link(ks=(4000,), record_tests=("attribute_level_r",), p_perm=0.047, task=No
     for k in ks:
         rows += [dict(k=k, test="study_t", estimate=0.474, statistic=16.92, df=26.0,
                       p_value=1.5e-15, conf_low=0.424, conf_high=0.521, p_method="t",
-                      unit="emotion (27)", n_perm=0),
+                      unit="concept (27)", n_perm=0),
                  dict(k=k, test="attribute_permutation", estimate=0.474, statistic=0.515,
                       df=np.nan, p_value=p_perm, conf_low=np.nan, conf_high=np.nan,
                       p_method="attribute-label permutation", unit="attribute (14)",
@@ -85,12 +85,26 @@ def _link(ks=(4000,), record_tests=("attribute_level_r",), p_perm=0.047, task=No
 def _whole(conf_method="emotion-label bootstrap (27 concepts)"):
     return pd.DataFrame({"estimate": [0.151], "conf_low": [-0.0002], "conf_high": [0.30],
                          "p_value": [1e-4], "p_method": ["Mantel, one-sided"],
-                         "unit": ["emotion label (27)"], "role": ["record"], "n_perm": [9999],
+                         "unit": ["concept label (27)"], "role": ["record"], "n_perm": [9999],
                          "conf_method": [conf_method]})
 
 
-def _record(claims, claim, k=None, task=None):
-    c = claims[(claims["claim"] == claim) & (claims["role"] == "record")]
+def _rsa_eval(conf_method="two-factor bootstrap over raters and concepts (2000 resamples)"):
+    """rsa_evaluation rows: the record (rho-a, per rater, two-factor) and the study's tau-b."""
+    return pd.DataFrame({
+        "term": "whole_model", "role": ["record", "study"],
+        "test": ["rsa_rho_a_per_rater_both", "rsa_tau_b_mean_rdm_both"],
+        "comparator": ["rho_a", "tau_b"], "estimand": ["per_rater", "mean_rdm"],
+        "inference": "both", "estimate": [0.151, 0.12], "std_error": [0.07, 0.05],
+        "statistic": [2.2, 2.4], "df": 26.0, "p_value": [1e-4, 0.01],
+        "conf_low": [-0.0002, 0.02], "conf_high": [0.30, 0.22], "ceiling_low": [0.4, 0.8],
+        "ceiling_high": [0.45, 0.9], "ceiling_method": "x", "conf_method": conf_method,
+        "p_method": "t test with the two-factor bootstrap variance", "n_boot": 2000,
+        "unit": "raters (61) and concepts (27)", "n_raters": 61, "n_concepts": 27})
+
+
+def _record(claims, claim, k=None, task=None, role="record"):
+    c = claims[(claims["claim"] == claim) & (claims["role"] == role)]
     if k is not None:
         c = c[c["k"] == k]
     if task is not None:
@@ -286,16 +300,26 @@ def test_tasks_at_chance_are_not_tested_and_above_chance_is_a_claim():
 
 
 def test_interval_only_over_the_p_unit():
-    assert same_unit("emotion label (27)", "emotion-label bootstrap (27 concepts)")
-    assert not same_unit("emotion label (27)", "participant bootstrap (61 participants)")
-    claims = build_claims({"whole_model_rsa": _whole()}, REPRO)
+    assert same_unit("concept label (27)", "emotion-label bootstrap (27 concepts)")
+    assert not same_unit("concept label (27)", "participant bootstrap (61 participants)")
+    claims = build_claims({"rsa_evaluation": _rsa_eval(), "whole_model_rsa": _whole()}, REPRO)
     r = _record(claims, "whole_model")
     assert (r["conf_low"], r["conf_high"]) == (-0.0002, 0.30)
+    assert r["test"] == "rsa_rho_a_per_rater_both" and r["scale"] == "r"
     # the bound -.0002 keeps its sign in the console ("[.000, ...]" would hide it)
     assert "95% CI [-.0002, .300]" in headline(claims)
-    other = _record(build_claims({"whole_model_rsa": _whole("participant bootstrap")}, REPRO),
-                    "whole_model")
+    # the study's tau-b on the mean RDM stays, as role study; Mantel is supporting
+    st = _record(claims, "whole_model", role="study")
+    assert st["test"] == "rsa_tau_b_mean_rdm_both" and st["scale"] == "tau"
+    sup = _record(claims, "whole_model", role="supporting")
+    assert (sup["conf_low"], sup["conf_high"]) == (-0.0002, 0.30)
+    other = _record(build_claims({"rsa_evaluation": _rsa_eval("participant bootstrap"),
+                                  "whole_model_rsa": _whole("participant bootstrap")}, REPRO),
+                    "whole_model", role="supporting")
     assert math.isnan(other["conf_low"]) and other["conf_method"] is None
+    rec = _record(build_claims({"rsa_evaluation": _rsa_eval("participant bootstrap")}, REPRO),
+                  "whole_model")
+    assert math.isnan(rec["conf_low"])
     # the issue's "r = .474, 95% CI [.424, .521], p = .052": an emotion-level CI beside an
     # attribute-level p is dropped; an interval over the attributes is kept
     link = _link().assign(conf_method="t over 27 emotions' Fisher z")
@@ -309,9 +333,10 @@ def test_interval_only_over_the_p_unit():
 def test_full_table_one_record_per_key_and_schema(tmp_path):
     tables = {"neuron_max_t": _max_t(), "importance_link": _link(),
               "masking_mixed_model": _mixed(), "whole_model_rsa": _whole(),
+              "rsa_evaluation": _rsa_eval(),
               "attribute_importance": pd.DataFrame({
                   "attribute": ["valence", "arousal"], "estimate": [0.586, -0.003],
-                  "p_value": [1e-4, 0.52], "p_method": "Mantel", "unit": "emotion label (27)",
+                  "p_value": [1e-4, 0.52], "p_method": "Mantel", "unit": "concept label (27)",
                   "role": "record", "n_perm": 9999})}
     claims = build_claims(tables, REPRO)
     assert list(claims.columns) == COLUMNS

@@ -128,7 +128,7 @@ def test_collect_runs_on_the_space(space_run):
     assert m["task_prompts"]["binary"].endswith("does this express joy ? yes or no :") or \
         "does this express" in m["task_prompts"]["binary"]
     cal = io.read_table(tmp / "run" / "calibration.parquet")
-    assert set(cal.loc[cal["task"] == "choice", "emotion"]) == set(WORDS)
+    assert set(cal.loc[cal["task"] == "choice", "concept"]) == set(WORDS)
     # the chance table follows the space: 1/12 for the choice (read from the logprobs width)
     from emostat.analysis.masking.experiment import task_chance
 

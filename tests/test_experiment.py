@@ -21,7 +21,7 @@ def io_data_dir():
 
 
 def _acc(rows):
-    return pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute", "k",
+    return pd.DataFrame(rows, columns=["concept", "template", "condition", "attribute", "k",
                                        "draw", "accuracy"])
 
 
@@ -37,7 +37,7 @@ def test_attribute_vs_null_by_hand():
                  ("joy", "binary/fold1", "random", "valence", 2, d, b)]
     acc = _acc(rows)
     null = ex.random_null(acc, "binary")
-    assert null["estimate"].round(12).tolist() == [0.1, 0.4, 0.0]
+    assert null["drop"].round(12).tolist() == [0.1, 0.4, 0.0]
     res = ex.attribute_vs_null(acc, "binary").iloc[0]
     # estimate = extra drop vs the null mean: .4 − (.1 + .4 + 0)/3
     assert res["drop_attribute"] == pytest.approx(0.4)
@@ -68,7 +68,7 @@ def _shared_run_accuracy(copies: bool) -> pd.DataFrame:
                 acc = 0.7 + 0.1 * rng.random()
                 for a in (("valence", "arousal") if copies else (None,)):
                     rows.append((e, t, "random", f"rand:{d}:k=5", a, 5, d, acc))
-    return pd.DataFrame(rows, columns=["emotion", "template", "condition", "condition_id",
+    return pd.DataFrame(rows, columns=["concept", "template", "condition", "condition_id",
                                        "attribute", "k", "draw", "accuracy"])
 
 
@@ -84,7 +84,7 @@ def test_shared_draws_counted_once_and_old_copies_deduplicated():
 
 def test_task_chance_exact_binomial():
     inf = pd.DataFrame({"task": ["binary"] * 54 + ["choice"] * 27, "condition": "none",
-                        "emotion": [f"e{i % 27}" for i in range(81)],  # 27 concepts: chance 1/27
+                        "concept": [f"e{i % 27}" for i in range(81)],  # 27 concepts: chance 1/27
                         "correct": [True] * 20 + [False] * 34 + [True] * 5 + [False] * 22})
     t = ex.task_chance(inf).set_index("task")
     # exact tails by enumeration: P(X >= 20 | 54, 1/2) and P(X >= 5 | 27, 1/27)
@@ -156,7 +156,7 @@ def test_masking_model_one_fold_shared_draws():
     assert "(0 + is_attribute | mask) + (0 + is_random | mask)" in rec["formula"]
     assert rec["unit"] == "mask (6)"
     assert rec["status"] in ("singular", "failed")
-    assert "emotion:prompt has the same groups as emotion" in rec["message"]
+    assert "concept:prompt has the same groups as concept" in rec["message"]
     st = glance[glance["model"] == "study"].iloc[0]
     assert st["nobs"] == 3 * 6       # 3 prompts x (2 attribute + 4 random masks), no copies
     # an old run with the shared draws copied per attribute gives the same fits
@@ -167,7 +167,7 @@ def test_masking_model_one_fold_shared_draws():
 
 
 def test_baseline_accuracy_wilson_interval():
-    inf = pd.DataFrame({"task": "binary", "emotion": "joy", "condition": "none",
+    inf = pd.DataFrame({"task": "binary", "concept": "joy", "condition": "none",
                         "correct": [True] * 8 + [False] * 2})
     b = ex.baseline_accuracy(inf).iloc[0]
     assert b["estimate"] == 0.8 and b["n"] == 10
@@ -215,8 +215,8 @@ def test_analyse_run_writes_valid_experiment_tables(analysed_run):
     inf = io.read_table(analysed_run / "inference")
     base = pd.read_parquet(res / "baseline_accuracy.parquet")
     none = inf[inf["condition"] == "none"]
-    for (task, emo), g in none.groupby(["task", "emotion"]):
-        got = base[(base["task"] == task) & (base["emotion"] == emo)]["estimate"].item()
+    for (task, emo), g in none.groupby(["task", "concept"]):
+        got = base[(base["task"] == task) & (base["concept"] == emo)]["estimate"].item()
         assert got == pytest.approx(g["correct"].mean())
     # importance of a collected run: tau from data/spaces/study plus its shipped participant bootstrap
     imp = pd.read_parquet(res / "attribute_importance.parquet").set_index("attribute")
@@ -262,7 +262,7 @@ def test_analyse_fake_run_one_fold_one_k_shared_draws(analysed_fake_run):
     acc = io.read_table(analysed_fake_run / "accuracy.parquet")
     rnd = acc[acc["condition"] == "random"]
     assert rnd["attribute"].isna().all() and not rnd.duplicated(
-        ["task", "emotion", "template", "condition_id"]).any()
+        ["task", "concept", "template", "condition_id"]).any()
     null = pd.read_parquet(res / "random_null.parquet")
     assert set(null.groupby(["task", "k"]).size()) == {3}
     vs = pd.read_parquet(res / "attribute_vs_null.parquet")

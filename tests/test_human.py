@@ -16,7 +16,7 @@ from emostat.analysis.human import appraisal as ap
 from emostat.analysis.human import humanspace as hu
 from emostat.constants import ANALYSIS_ORDER, ATTRIBUTES, pair_indices
 from emostat.errors import InputError
-from emostat.paths import SHARED_RELEASE
+from release_path import SHARED_RELEASE
 from emostat.release import common
 from emostat.release import human as rh
 
@@ -87,7 +87,7 @@ def test_importance_estimate_is_scipy_kendall_and_bootstrap_is_seeded():
                                  "conf_method_participants", "std_error_participants",
                                  "boot_share_le0", "p_method", "unit", "role", "n_boot",
                                  "n_perm", "p_floor", "p_mc_low", "p_mc_high", "mc_warning"]
-    assert out["conf_method"].str.contains("emotion labels").all()
+    assert out["conf_method"].str.contains("concept labels").all()
     assert out["conf_method_participants"].str.contains("rater-sampling precision").all()
     # p_value is the Mantel test of the mean RDM (emostat.analysis.engines.mantel is checked against
     # exact enumeration in test_mantel.py), seeded with seed + 1
@@ -95,7 +95,7 @@ def test_importance_estimate_is_scipy_kendall_and_bootstrap_is_seeded():
     want = mantel(hu._snap(m), A.to_numpy(), n_perm=99, seed=6)
     np.testing.assert_array_equal(out["p_value"], want)
     assert out["p_method"].str.startswith("Mantel").all()
-    assert (out["unit"] == "emotion label (27)").all()
+    assert (out["unit"] == "concept label (27)").all()
 
 
 def test_importance_bootstrap_by_hand():
@@ -135,7 +135,7 @@ def test_icc_matches_pingouin(space):
     ours = hu.rating_icc(ratings).set_index(["attribute", "type"])
     for attr in ("arousal", "fear-face"):
         g = ratings[ratings.attribute == attr]
-        pgt = pg.intraclass_corr(g, targets="emotion", raters="participant_id",
+        pgt = pg.intraclass_corr(g, targets="concept", raters="participant",
                                  ratings="rating").set_index("Type")
         # pingouin 0.7 names: ICC(A,1) = Shrout-Fleiss ICC(2,1), ICC(A,k) = ICC(2,k)
         for t, pt in (("ICC2", "ICC(A,1)"), ("ICC2k", "ICC(A,k)")):
@@ -147,7 +147,7 @@ def test_icc_matches_pingouin(space):
 
 
 def test_attribute_means_rejects_missing_rating():
-    r = pd.DataFrame({"emotion": ["joy"], "attribute": ["arousal"], "rating": [np.nan]})
+    r = pd.DataFrame({"concept": ["joy"], "attribute": ["arousal"], "rating": [np.nan]})
     with pytest.raises(InputError, match="ratings, row 0, field 'rating': missing rating"):
         hu.attribute_means(r, None)
 

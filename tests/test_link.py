@@ -28,7 +28,7 @@ def _toy(seed=3, n_emo=5, n_att=6, signal=0.5):
         for a in imp.index:
             for t in range(2):
                 rows.append((4000, e, a, t, -(signal * imp[a] + rng.normal())))
-    return pd.DataFrame(rows, columns=["k", "emotion", "attribute", "template", "diff"]), imp
+    return pd.DataFrame(rows, columns=["k", "concept", "attribute", "template", "diff"]), imp
 
 
 def _brute_force_p(D, v):
@@ -98,7 +98,7 @@ def test_columns_roles_and_drop_equals_minus_diff():
     assert list(a["test"]) == ["study_t", "attribute_permutation", "attribute_level_r"]
     assert list(a["role"]) == ["study", "extra", "record"]
     assert a["p_method"].notna().all() and a["unit"].notna().all()
-    assert a.loc[1, "unit"] == "attribute (6)" and a.loc[0, "unit"] == "emotion (5)"
+    assert a.loc[1, "unit"] == "attribute (6)" and a.loc[0, "unit"] == "concept (5)"
 
 
 def test_attribute_level_r_exact_when_orderings_are_fewer_than_draws():
@@ -137,7 +137,7 @@ def test_pooled_null_is_the_one_record_row_per_k():
             for i, a in enumerate(ATTRIBUTES[:5]):
                 rows.append((e, str(t), "attribute", a, 10, 0.8 - 0.05 * i + rng.normal(0, .02)))
                 rows.append((e, str(t), "random", a, 10, 0.85 + rng.normal(0, .05)))
-    acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute", "k",
+    acc = pd.DataFrame(rows, columns=["concept", "template", "condition", "attribute", "k",
                                       "accuracy"])
     from emostat.analysis.masking.drops import acc_diff
     imp = pd.Series(np.arange(5.0), index=ATTRIBUTES[:5])
@@ -146,9 +146,9 @@ def test_pooled_null_is_the_one_record_row_per_k():
     rec = out[out["role"] == "record"].iloc[0]
     assert rec["test"] == "attribute_level_r_pooled"
     # pooled null by hand: mean of ALL random rows of the prompt minus the attribute mask
-    rnd = acc[acc["condition"] == "random"].groupby(["emotion", "template"])["accuracy"].mean()
+    rnd = acc[acc["condition"] == "random"].groupby(["concept", "template"])["accuracy"].mean()
     att = acc[acc["condition"] == "attribute"]
-    drop = rnd.loc[list(zip(att["emotion"], att["template"]))].to_numpy() - att["accuracy"]
+    drop = rnd.loc[list(zip(att["concept"], att["template"]))].to_numpy() - att["accuracy"]
     x = pd.Series(drop.to_numpy(), index=att.index).groupby(att["attribute"]).mean()[imp.index]
     assert rec["estimate"] == pytest.approx(stats.pearsonr(x, imp).statistic, abs=1e-12)
     assert set(out.loc[out["test"].isin(["attribute_level_r", "attribute_permutation"]),

@@ -13,7 +13,7 @@ import pytest
 
 from emostat.constants import ATTRIBUTES, K_VALUES, OLD_ATTRIBUTE_KEYS
 from emostat.errors import InputError
-from emostat.paths import SHARED_RELEASE
+from release_path import SHARED_RELEASE
 from emostat.release.common import MASK_RANDOM_DIR, MASK_TOP_DIR
 from emostat.release.masking import (check_base_accuracy, read_base_accuracy,
                                      read_masking_accuracy)
@@ -44,7 +44,7 @@ def test_reader_shape_and_values(accuracy):
     assert (accuracy.loc[accuracy.condition == "random", "draw"] == 0).all()
     assert set(accuracy["attribute"].dropna()) == set(ATTRIBUTES)
     # values copied from admiration-1.json: "best", "arousal_top1500", "happy_random6000"
-    a1 = accuracy[(accuracy.emotion == "admiration") & (accuracy.template == "1")]
+    a1 = accuracy[(accuracy.concept == "admiration") & (accuracy.template == "1")]
     assert a1.loc[a1.condition == "none", "accuracy"].item() == 0.9010667204856873
     pick = a1[(a1.condition == "attribute") & (a1.attribute == "arousal") & (a1.k == 1500)]
     assert pick["accuracy"].item() == 0.9120526313781738
@@ -138,7 +138,7 @@ def _toy_accuracy(draws=1):
                     rows.append(("m", e, s, "attribute", a, k, None, rng.uniform(0.5, 0.8)))
                     for dr in range(draws):
                         rows.append(("m", e, s, "random", a, k, dr, rng.uniform(0.6, 0.9)))
-    df = pd.DataFrame(rows, columns=["model", "emotion", "template", "condition", "attribute",
+    df = pd.DataFrame(rows, columns=["model", "concept", "template", "condition", "attribute",
                                      "k", "draw", "accuracy"])
     df["k"] = df["k"].astype("Int64")
     df["draw"] = df["draw"].astype("Int64")
@@ -149,11 +149,11 @@ def test_acc_diff_mean_over_draws_and_per_draw():
     acc = _toy_accuracy(draws=4)
     d = acc_diff(acc)
     assert len(d) == 2 * 3 * 2 * 2 and (d["n_draws"] == 4).all()
-    sel = acc[(acc.emotion == "fear") & (acc.template == "2") & (acc.attribute == "arousal")
+    sel = acc[(acc.concept == "fear") & (acc.template == "2") & (acc.attribute == "arousal")
               & (acc.k == 200)]
     want_r = sel.loc[sel.condition == "random", "accuracy"].mean()
     want_a = sel.loc[sel.condition == "attribute", "accuracy"].item()
-    row = d[(d.emotion == "fear") & (d.template == "2") & (d.attribute == "arousal")
+    row = d[(d.concept == "fear") & (d.template == "2") & (d.attribute == "arousal")
             & (d.k == 200)]
     assert row["acc_random"].item() == pytest.approx(want_r, abs=1e-15)
     assert row["diff"].item() == pytest.approx(want_a - want_r, abs=1e-15)
@@ -161,8 +161,8 @@ def test_acc_diff_mean_over_draws_and_per_draw():
     per = acc_diff(acc, per_draw=True)
     assert len(per) == 4 * len(d)
     # the mean over draws of the per-draw diffs is the diff against the mean random accuracy
-    m = per.groupby(["emotion", "template", "attribute", "k"])["diff"].mean()
-    dd = d.set_index(["emotion", "template", "attribute", "k"])["diff"]
+    m = per.groupby(["concept", "template", "attribute", "k"])["diff"].mean()
+    dd = d.set_index(["concept", "template", "attribute", "k"])["diff"]
     np.testing.assert_allclose(m.loc[dd.index], dd, atol=1e-15)
 
 
@@ -174,11 +174,11 @@ def test_acc_diff_missing_condition():
 
 def test_paired_tests_vs_scipy_and_pingouin():
     d = acc_diff(_toy_accuracy())
-    res = paired_tests(d, ["k", "emotion"])
+    res = paired_tests(d, ["k", "concept"])
     assert len(res) == 4 and (res["n"] == 6).all()
     for _, r in res.iterrows():
         # estimate = random − attribute = −ACC.diff; H1 "greater" = the study's "less"
-        x = -d.loc[(d.k == r.k) & (d.emotion == r.emotion), "diff"].to_numpy()
+        x = -d.loc[(d.k == r.k) & (d.concept == r.concept), "diff"].to_numpy()
         ref = stats.ttest_1samp(x, 0, alternative="greater")
         assert r.p_value == pytest.approx(
             stats.ttest_1samp(-x, 0, alternative="less").pvalue, rel=1e-12)
@@ -188,9 +188,9 @@ def test_paired_tests_vs_scipy_and_pingouin():
         assert (r.conf_low, r.conf_high) == pytest.approx((ci.low, ci.high), rel=1e-12)
         assert r.estimate == pytest.approx(x.mean()) and r.df == 5
     pg = pytest.importorskip("pingouin")
-    x = -d.loc[(d.k == 100) & (d.emotion == "fear"), "diff"].to_numpy()
+    x = -d.loc[(d.k == 100) & (d.concept == "fear"), "diff"].to_numpy()
     ref = pg.ttest(x, 0, alternative="greater")
-    r = res[(res.k == 100) & (res.emotion == "fear")].iloc[0]
+    r = res[(res.k == 100) & (res.concept == "fear")].iloc[0]
     assert r.statistic == pytest.approx(ref["T"].item(), rel=1e-10)
     assert r.p_value == pytest.approx(ref["p_val"].item(), rel=1e-10)
     # q over the whole table (all k together), both rules
@@ -210,7 +210,7 @@ def test_shared_random_draws_pair_in_memory():
     copies = pd.concat([acc[acc.condition != "random"], rnd,
                         rnd.assign(attribute="arousal")])
     a, b = acc_diff(shared), acc_diff(copies)
-    cols = ["emotion", "template", "attribute", "k", "diff", "n_draws"]
+    cols = ["concept", "template", "attribute", "k", "diff", "n_draws"]
     pd.testing.assert_frame_equal(a[cols], b[cols], check_dtype=False)
     assert (a["n_draws"] == 2).all() and len(a) == 2 * 3 * 2 * 2
 
@@ -238,7 +238,7 @@ def test_grand_means_k4000(diff):
 
 def test_by_emotion_k4000(by_emotion):
     assert len(by_emotion) == 27 * 7 and (by_emotion["n"] == 168).all()
-    e = by_emotion[by_emotion.k == 4000].set_index("emotion")
+    e = by_emotion[by_emotion.k == 4000].set_index("concept")
     # reference-values.md: 20 of 27 significant (study rule, q < .05); these 7 not
     assert (e.q_value < 0.05).sum() == 20
     assert set(e.index[e.q_value >= 0.05]) == {"desire", "surprise", "grief", "nervousness",
@@ -270,8 +270,8 @@ def test_by_emotion_q_over_whole_table(by_emotion):
 
 
 def test_by_emotion_t_vs_scipy(diff, by_emotion):
-    r = by_emotion[(by_emotion.k == 2500) & (by_emotion.emotion == "pride")].iloc[0]
-    x = diff.loc[(diff.k == 2500) & (diff.emotion == "pride"), "diff"]
+    r = by_emotion[(by_emotion.k == 2500) & (by_emotion.concept == "pride")].iloc[0]
+    x = diff.loc[(diff.k == 2500) & (diff.concept == "pride"), "diff"]
     ref = stats.ttest_1samp(x, 0, alternative="less")       # the study's test of ACC.diff
     assert r.statistic == pytest.approx(-ref.statistic, rel=1e-10)
     assert r.p_value == pytest.approx(ref.pvalue, rel=1e-10)
@@ -282,8 +282,8 @@ def test_by_attribute_and_cells(diff):
     assert len(a) == 14 * 7 and (a["n"] == 324).all() and (a["df"] == 323).all()
     c = masking_cells(diff)
     assert len(c) == 27 * 14 * 7 and (c["n"] == 12).all()
-    r = c[(c.k == 4000) & (c.emotion == "remorse") & (c.attribute == "valence")].iloc[0]
-    x = diff.loc[(diff.k == 4000) & (diff.emotion == "remorse")
+    r = c[(c.k == 4000) & (c.concept == "remorse") & (c.attribute == "valence")].iloc[0]
+    x = diff.loc[(diff.k == 4000) & (diff.concept == "remorse")
                  & (diff.attribute == "valence"), "diff"].to_numpy()
     assert r.statistic == pytest.approx(-stats.ttest_1samp(x, 0).statistic, rel=1e-10)
     # n = 12 -> exact sign-flip p; check against scipy's exact enumeration (study's "less")
@@ -400,7 +400,7 @@ def test_attribute_vs_null_layer_matched_uses_own_draws_planted_effect():
         own[a] = draws
         rows.append(("joy", "1", "attribute", a, 10, None, 0.9 - (draws.mean() + 0.08)))
         rows += [("joy", "1", "random", a, 10, d, 0.9 - x) for d, x in enumerate(draws)]
-    acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute", "k",
+    acc = pd.DataFrame(rows, columns=["concept", "template", "condition", "attribute", "k",
                                       "draw", "accuracy"])
     out = attribute_vs_null(acc).set_index("attribute")
     for a in base:

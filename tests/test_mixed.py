@@ -379,7 +379,7 @@ def _toy_accuracy(draws: int = 1) -> pd.DataFrame:
                 for d in range(draws):
                     rows.append(("m", emotion, str(t), "random", attr, 100, d,
                                  base - 0.01 + 0.01 * rng.normal()))
-    return pd.DataFrame(rows, columns=["model", "emotion", "template", "condition", "attribute",
+    return pd.DataFrame(rows, columns=["model", "concept", "template", "condition", "attribute",
                                        "k", "draw", "accuracy"]).astype({"k": "Int64",
                                                                          "draw": "Int64"})
 
@@ -402,7 +402,7 @@ def test_masking_mixed_model_averages_random_draws():
     acc = _toy_accuracy(draws=3)
     tidy, glance = masking_mixed_model(acc, models=("study",))
     assert glance.iloc[0]["nobs"] == 96          # one random row per cell, not three
-    keys = ["emotion", "template", "attribute", "condition", "k"]
+    keys = ["concept", "template", "attribute", "condition", "k"]
     mean = acc[acc.condition != "none"].groupby(keys, as_index=False)["accuracy"].mean()
     tidy2, _ = masking_mixed_model(mean, models=("study",))
     np.testing.assert_allclose(tidy["estimate"], tidy2["estimate"], rtol=1e-6)

@@ -59,7 +59,7 @@ def test_write_table_is_atomic_and_carries_provenance(tmp_path):
 
 
 def test_validate_names_file_and_column():
-    table = pa.table({"emotion": ["joy", "happiness"], "attribute": ["valence"] * 2})
+    table = pa.table({"concept": ["joy", "happiness"], "attribute": ["valence"] * 2})
     with pytest.raises(InputError, match=r"x\.parquet.*'estimate'"):
         schemas.validate(table, "human_means", where="x.parquet")
     table = table.append_column("estimate", pa.array([1.0, 2.0]))

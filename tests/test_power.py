@@ -57,7 +57,7 @@ def test_power_analysis_shared_masks():
     acc = rng.normal(0.8, 0.02, 8)
     rows += [("joy", "t", "attribute", f"a{i}", f"a{i}", 5, None, acc[i]) for i in range(3)]
     rows += [("joy", "t", "random", f"r{i}", None, 5, i, acc[3 + i]) for i in range(5)]
-    df = pd.DataFrame(rows, columns=["emotion", "template", "condition", "condition_id",
+    df = pd.DataFrame(rows, columns=["concept", "template", "condition", "condition_id",
                                      "attribute", "k", "draw", "accuracy"])
     p = power_analysis(df, n_items=10).iloc[0]
     sd = np.sqrt((2 * np.var(acc[:3], ddof=1) + 4 * np.var(acc[3:], ddof=1)) / 6)

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from emostat import io
-from emostat.collect.config import CollectConfig, PT_FIELDS, load_config, GEOMETRY_FIELDS
+from emostat.collect.config import (ANALYSIS_FIELDS, GEOMETRY_FIELDS, PT_FIELDS, SLURM_DEFAULTS,
+                                    CollectConfig, load_config)
 from emostat.constants import EMOTIONS
 from emostat.errors import InputError
 
@@ -85,7 +86,7 @@ def test_binary_scores_are_the_mean_over_seed_prompts(pt_run):
     assert set(inf["task"]) == {"binary"}
     from emostat.collect.prompt_tuning import soft_prompt_scores
 
-    none = inf[(inf["condition_id"] == "none") & (inf["emotion"] == "anger")]
+    none = inf[(inf["condition_id"] == "none") & (inf["concept"] == "anger")]
     prompts = [torch.load(run / "soft_prompts" / f"anger-{s}.pt", weights_only=True)
                for s in SEEDS]
     want = np.mean([soft_prompt_scores(lm, P, _texts(run, none), emotion="anger")
@@ -151,7 +152,9 @@ def test_fingerprint_ignores_prompt_fields_in_zero_shot_mode():
     skip = {"device", "backend", "threads", "ray_num_cpus", "ray_num_gpus", "ray_memory_gb",
             "ray_actors", "workers", "cpu_kernel", *PT_FIELDS,
             "space",                             # (newer) the space field, absent at None
-            *GEOMETRY_FIELDS}                    # (newer) geometry options: its tables record them
+            *GEOMETRY_FIELDS,                    # (newer) geometry options: its tables record them
+            *ANALYSIS_FIELDS,                    # (newer) alpha, headline k, draws: read by analyse
+            *SLURM_DEFAULTS}                     # (newer) Slurm resources, like the Ray ones
     old = {k: v for k, v in d.to_dict().items() if k not in skip}
     want = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
     assert d.fingerprint() == want

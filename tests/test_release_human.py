@@ -1,7 +1,7 @@
 """Readers of the study's human data: exclusions, item coding, PsychoPy files, bad input.
 
 Fixtures are tiny hand-made files written in tmp_path; tests marked ``release`` read the study's
-release from ``emostat.paths.SHARED_RELEASE`` and skip when it is absent.
+release from ``release_path.SHARED_RELEASE`` and skip when it is absent.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from emostat.constants import ANALYSIS_ORDER, EMOTIONS, pair_indices
 from emostat.errors import InputError
-from emostat.paths import SHARED_RELEASE
+from release_path import SHARED_RELEASE
 from emostat.release import common
 from emostat.release import human as rh
 
@@ -95,7 +95,7 @@ def test_affective_exclusion_and_coding(tmp_path):
     assert part["included"].tolist() == [True, False, True]
     assert "28_Valence_1" in part["exclusion_reason"][1]
     assert len(ratings) == 2 * 27 * 2
-    grief = ratings[(ratings.emotion == "grief") & (ratings.participant_id == "p3")]
+    grief = ratings[(ratings.concept == "grief") & (ratings.participant == "p3")]
     e = EMOTIONS.index("grief") + 1                      # 17
     assert grief.set_index("attribute")["rating"].to_dict() == {"arousal": e % 9 + 1,
                                                                "valence": 9 - e % 9}
@@ -133,11 +133,11 @@ def test_appraisal_checks_na_and_item_text(tmp_path):
     part, resp = rh.read_appraisal(tmp_path)
     assert part["included"].tolist() == [True, False, False, True]
     assert part["exclusion_reason"][1] == "specific event 'n/a'"
-    assert sorted(resp["participant_id"].unique()) == ["a", "d"]
-    assert resp.groupby("participant_id").size().tolist() == [38, 38]
-    assert resp[resp.participant_id == "a"]["response"].eq(7).all()
-    assert resp[resp.participant_id == "d"]["response"].isna().all()   # -99 -> NaN
-    assert resp["emotion"].unique().tolist() == ["joy", "relief"]
+    assert sorted(resp["participant"].unique()) == ["a", "d"]
+    assert resp.groupby("participant").size().tolist() == [38, 38]
+    assert resp[resp.participant == "a"]["response"].eq(7).all()
+    assert resp[resp.participant == "d"]["response"].isna().all()   # -99 -> NaN
+    assert resp["concept"].unique().tolist() == ["joy", "relief"]
     assert resp.loc[resp["item"] == 1, "item_text"].iloc[0] == "item text 4"
 
 
@@ -199,7 +199,7 @@ def test_release_valid_rater_counts():
         assert (part["included"].sum(), len(part)) == expected[exp]
         subjects = pd.read_csv(SHARED_RELEASE / folder / "subjects.csv", dtype=str)
         approved = set(subjects.loc[subjects["status"] == "APPROVED", "participant_id"])
-        assert set(part.loc[part["included"], "participant_id"]) == approved
+        assert set(part.loc[part["included"], "participant"]) == approved
 
 
 @needs_release
@@ -212,8 +212,8 @@ def test_release_similarity_matches_raw_psychopy():
     assert part["included"].sum() == 61
     # raw files (10 - response, skipped pairs -> pair mean) rebuild the study's table
     assert check["max_abs_diff"] < 1e-12
-    assert sim["participant_id"].nunique() == 61 and len(sim) == 61 * 351
-    assert not sim["participant_id"].str.startswith("S").any()
+    assert sim["participant"].nunique() == 61 and len(sim) == 61 * 351
+    assert not sim["participant"].str.startswith("S").any()
     assert int(sim["imputed"].sum()) == 133
 
 

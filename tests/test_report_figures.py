@@ -62,15 +62,15 @@ def test_two_panel_bars_and_drops(tables):
     errs = [c for c in a1.containers if isinstance(c, ErrorbarContainer)]
     assert len(errs) == 2                      # random and attribute-specific, not w/o
     cells = tables["masking_cells"]
-    g = cells[cells["k"] == 4000].groupby("emotion")["acc_attribute"]
-    se = (100 * g.std(ddof=1) / np.sqrt(g.count())).reindex(sub["emotion"]).to_numpy()
+    g = cells[cells["k"] == 4000].groupby("concept")["acc_attribute"]
+    se = (100 * g.std(ddof=1) / np.sqrt(g.count())).reindex(sub["concept"]).to_numpy()
     seg = errs[1].lines[2][0].get_segments()
     np.testing.assert_allclose([(b[1] - a[1]) / 2 for a, b in seg], se)
     lo = a1.get_ylim()[0]
     assert 0 < lo <= 100 * min(sub["acc_attribute"].min(), sub["acc_random"].min())
     # panel B: the drop per emotion, in the same order, labelled
     np.testing.assert_allclose(_bar_heights(a2), sub["drop"].to_numpy())
-    assert [t.get_text() for t in a2.get_xticklabels()] == list(sub["emotion"])
+    assert [t.get_text() for t in a2.get_xticklabels()] == list(sub["concept"])
     # significance marks: one per emotion with study q < .05 and a drop
     marks = [t.get_text() for t in a2.texts if t.get_text().startswith("*")]
     assert len(marks) == int(((sub["q_value"] < .05) & (sub["drop"] > 0)).sum())
@@ -102,8 +102,8 @@ def test_emotion_space_mds_recovers_euclidean_distances():
     rng = np.random.default_rng(0)
     xy = rng.normal(size=(27, 2))
     i, j = pair_indices(27)
-    rdm = pd.DataFrame({"emotion_a": [ANALYSIS_ORDER[x] for x in i],
-                        "emotion_b": [ANALYSIS_ORDER[x] for x in j],
+    rdm = pd.DataFrame({"concept_a": [ANALYSIS_ORDER[x] for x in i],
+                        "concept_b": [ANALYSIS_ORDER[x] for x in j],
                         "estimate": np.hypot(*(xy[i] - xy[j]).T)})
     fig = figures.emotion_space(rdm, ANALYSIS_ORDER)
     pts = fig.axes[0].collections[0].get_offsets()
@@ -163,7 +163,7 @@ def test_rdm_heatmaps_in_analysis_order(tables):
     m = axes[1].images[0].get_array()
     ar = tables["attribute_rdms"]
     row = ar[(ar["attribute"] == "arousal")].iloc[0]
-    i, j = ANALYSIS_ORDER.index(row["emotion_a"]), ANALYSIS_ORDER.index(row["emotion_b"])
+    i, j = ANALYSIS_ORDER.index(row["concept_a"]), ANALYSIS_ORDER.index(row["concept_b"])
     assert m[i, j] == m[j, i] == pytest.approx(row["estimate"])
     assert axes[1].get_title() == "arousal"
 
@@ -243,12 +243,12 @@ def test_figures_label_concepts_by_the_spaces_word():
     assert labels["freude"] == "Freude" and len(labels) == space.n_concepts
     ids = list(space.concepts)
     i, j = np.triu_indices(len(ids), 1)
-    hr = pd.DataFrame({"emotion_a": [ids[a] for a in i], "emotion_b": [ids[b] for b in j],
+    hr = pd.DataFrame({"concept_a": [ids[a] for a in i], "concept_b": [ids[b] for b in j],
                        "estimate": np.linspace(1, 2, len(i))})
     fig = figures.emotion_space(hr, ids, labels)
     texts = {t.get_text() for ax in fig.axes for t in ax.texts + ax.get_yticklabels()}
     assert {space.words[c] for c in ids} <= texts and not set(ids) & texts
-    base = pd.DataFrame({"task": "choice", "emotion": ids, "estimate": 50.0})
+    base = pd.DataFrame({"task": "choice", "concept": ids, "estimate": 50.0})
     fig = maskfigures.baseline_accuracy(base, ids, labels)
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [space.words[c] for c in ids]
     # the study's words are its ids: nothing recorded, figures keep the ids

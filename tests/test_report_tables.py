@@ -75,7 +75,7 @@ def test_mixed_model_table_lme4_layout():
 
 def test_sentences_and_missing_tables():
     # the contract's sign (docs/inference.md): estimate = extra drop = random - attribute
-    be = pd.DataFrame({"k": [4000] * 3, "emotion": ["remorse", "joy", "fear"],
+    be = pd.DataFrame({"k": [4000] * 3, "concept": ["remorse", "joy", "fear"],
                        "estimate": [0.081, 0.02, -0.01], "statistic": [3.56, 1.2, -0.5],
                        "df": [167.0] * 3, "p_value": [0.00024, 0.12, 0.7],
                        "q_value": [0.001, 0.2, 0.7], "acc_none": [0.892, 0.9, 0.8],
@@ -84,10 +84,10 @@ def test_sentences_and_missing_tables():
     s = text.masking_sentence(be, n_top=1)
     # remorse in the study: 8.1 points, t(167) = 3.56 in the contract's sign (reference-values.md)
     assert "remorse 8.1 points (t(167) = 3.56, p < .001)" in s
-    assert "for 1 of 3 emotions" in s and "Not significant: joy and fear." in s
+    assert "for 1 of 3 concepts" in s and "Not significant: joy and fear." in s
     assert "is 86.40% without manipulation" in s        # (89.2 + 90 + 80) / 3
     # alpha comes from the run (claims), not a module constant: at .0001 none is significant
-    assert "for none of the 3 emotions" in text.masking_sentence(be, alpha=.0001)
+    assert "for none of the 3 concepts" in text.masking_sentence(be, alpha=.0001)
     assert "q < .0001" in text.masking_sentence(be, alpha=.0001)
     # a missing table: no sentence at all (the section is left out, said once in the method)
     assert text.masking_sentence(None) == ""
@@ -96,7 +96,7 @@ def test_sentences_and_missing_tables():
 
 def test_no_variance_gets_a_reason_not_na():
     # one item per emotion and two masks: both paired differences equal -> SE 0, t undefined
-    be = pd.DataFrame({"k": [10, 10], "emotion": ["joy", "fear"], "estimate": [0.0, 0.5],
+    be = pd.DataFrame({"k": [10, 10], "concept": ["joy", "fear"], "estimate": [0.0, 0.5],
                        "std_error": [0.0, 0.1], "statistic": [np.nan, 5.0], "df": [1.0, 1.0],
                        "p_value": [np.nan, 0.06], "q_value": [np.nan, 0.06], "n": [2, 2],
                        "p_method": "paired t"})
@@ -109,7 +109,7 @@ def test_mixed_model_table_glmm_is_titled_by_its_family():
     tidy = pd.DataFrame({"k": 2304, "model": "item_glmm", "role": "record",
                          "family": "binomial",
                          "formula": "correct ~ attribute_vs_random + (1 | emotion)",
-                         "effect": ["fixed", "fixed", "ran_pars"], "group": ["", "", "emotion"],
+                         "effect": ["fixed", "fixed", "ran_pars"], "group": ["", "", "concept"],
                          "term": ["(Intercept)", "attribute_vs_random", "sd__(Intercept)"],
                          "estimate": [0.9, 0.141, 0.5], "std_error": [0.2, 0.144, np.nan],
                          "statistic": [4.5, 0.98, np.nan], "p_value": [1e-5, 0.329, np.nan],

@@ -290,9 +290,9 @@ def test_fake_run_accuracy_table(fake_run):
     tmp, paths = fake_run
     acc = io.read_table(paths["accuracy"], dataset="accuracy")
     inf = io.read_table(paths["inference"])
-    b = inf[(inf["task"] == "binary") & (inf["emotion"] == "joy")
+    b = inf[(inf["task"] == "binary") & (inf["concept"] == "joy")
             & (inf["condition_id"] == "attr:valence:k=4") & (inf["fold"] == 1)]
-    row = acc[(acc["task"] == "binary") & (acc["emotion"] == "joy")
+    row = acc[(acc["task"] == "binary") & (acc["concept"] == "joy")
               & (acc["template"] == "binary/fold1") & (acc["condition_id"] == "attr:valence:k=4")]
     assert len(row) == 1 and row["accuracy"].iloc[0] == pytest.approx(b["correct"].mean())
     # one row per task x emotion x fold x condition: 3 tasks x 27 x 2 x 17
@@ -362,17 +362,36 @@ def tiny_llama(tmp_path_factory) -> Path:
     return d
 
 
-def tiny_config(path) -> Path:
+def tiny_config(path, **extra) -> Path:
     return write_config(path, ks=[4], n_random_draws=2, items_per_emotion=2,
                         templates=["t01", "t02"], max_new_tokens=3, items_per_shard=18,
-                        conditions_per_shard=4)
+                        conditions_per_shard=4, **extra)
 
 
-def run_tiny(tmp, model_dir, name="run", **kw):
+def run_tiny(tmp, model_dir, name="run", config_extra=None, **kw):
+    """A run of the tiny random Llama (``config_extra``: more config fields, e.g. workers)."""
     from emostat.collect.runner import collect
 
-    return collect(config=tiny_config(tmp / f"{name}.toml"), out=tmp / name, model=str(model_dir),
-                   quiet=True, human=_human(), **kw)
+    return collect(config=tiny_config(tmp / f"{name}.toml", **(config_extra or {})),
+                   out=tmp / name, model=str(model_dir), quiet=True, human=_human(), **kw)
+
+
+def assert_same_run(a, b) -> int:
+    """Every Parquet file of run ``a`` (shards, tables, geometry) exists in run ``b`` with the
+    same rows and the same values (provenance metadata, which holds times, ignored); the same
+    set of files in both. Returns the number of files compared."""
+    import pyarrow.parquet as pq
+
+    from emostat.integrity import run_files
+
+    fa = [p.relative_to(a).as_posix() for p in run_files(a)]
+    fb = [p.relative_to(b).as_posix() for p in run_files(b)]
+    assert fa == fb
+    for rel in fa:
+        ta = pq.read_table(a / rel).replace_schema_metadata(None)
+        tb = pq.read_table(b / rel).replace_schema_metadata(None)
+        assert ta.equals(tb), f"{rel} differs"
+    return len(fa)
 
 
 @pytest.fixture(scope="session")
@@ -455,7 +474,7 @@ def test_tiny_model_run_tables(tiny_run):
     none = ch[ch["condition"] == "none"]
     lp0 = np.stack([np.asarray(x, np.float64) for x in none["logprobs"]])
     off = np.stack([lp0[none["cal_fold"].to_numpy() != f].mean(0) for f in ch["cal_fold"]])
-    got = cal[cal["task"] == "choice"].set_index(["fold", "emotion"])["offset"]
+    got = cal[cal["task"] == "choice"].set_index(["fold", "concept"])["offset"]
     np.testing.assert_allclose(got.loc[(0, list(ANALYSIS_ORDER))].to_numpy(),
                                lp0[none["cal_fold"].to_numpy() != 0].mean(0), atol=1e-6)
     assert [ANALYSIS_ORDER[j] for j in (lp - off).argmax(1)] == ch["prediction"].tolist()
@@ -514,8 +533,8 @@ def test_calibration_offsets_come_from_none_only(fake_run):
     # folds dealt by position: folds 0-2 hold 2 items, 3-4 one, so 6 or 7 rows fit each
     b = none[none["task"] == "binary"]
     want = {(f, e): float(np.median(_margins(g[g["cal_fold"] != f])))
-            for e, g in b.groupby("emotion") for f in range(5)}
-    got = cal[cal["task"] == "binary"].set_index(["fold", "emotion"])
+            for e, g in b.groupby("concept") for f in range(5)}
+    got = cal[cal["task"] == "binary"].set_index(["fold", "concept"])
     assert len(got) == 5 * 27 and set(got["n"]) == {6, 7}
     for key, v in want.items():
         assert got.loc[key, "offset"] == pytest.approx(v, abs=1e-6)
@@ -523,15 +542,15 @@ def test_calibration_offsets_come_from_none_only(fake_run):
     c = none[none["task"] == "choice"]
     s = np.stack([np.asarray(x, np.float64) for x in c["logprobs"]])
     for f in range(5):
-        gc = cal[(cal["task"] == "choice") & (cal["fold"] == f)].set_index("emotion")
+        gc = cal[(cal["task"] == "choice") & (cal["fold"] == f)].set_index("concept")
         keep = c["cal_fold"].to_numpy() != f
         np.testing.assert_allclose(gc.loc[list(ANALYSIS_ORDER), "offset"].to_numpy(),
                                    s[keep].mean(axis=0), atol=1e-6)
         assert (gc["n"] == keep.sum()).all()
-    want = {e: float(np.median(_margins(g))) for e, g in b.groupby("emotion")}
+    want = {e: float(np.median(_margins(g))) for e, g in b.groupby("concept")}
     # the offsets differ from what the ablated rows would give: they were not used
     abl = inf[(inf["task"] == "binary") & (inf["condition_id"] == "attr:valence:k=4")]
-    assert np.median(_margins(abl[abl["emotion"] == "joy"])) < want["joy"] - 1.0
+    assert np.median(_margins(abl[abl["concept"] == "joy"])) < want["joy"] - 1.0
     m = json.loads(paths["manifest"].read_text())
     assert m["calibration"]["applied"] and m["calibration"]["source_condition"] == "none"
     assert "Zhao" in m["calibration"]["reference"]
@@ -541,10 +560,10 @@ def test_same_offsets_decide_every_condition(fake_run):
     tmp, paths = fake_run
     cal = io.read_table(tmp / "run" / "calibration.parquet")
     inf = io.read_table(paths["inference"])
-    thr = cal[cal["task"] == "binary"].set_index(["fold", "emotion"])["offset"]
-    off = cal[cal["task"] == "choice"].set_index(["fold", "emotion"])["offset"]
+    thr = cal[cal["task"] == "binary"].set_index(["fold", "concept"])["offset"]
+    off = cal[cal["task"] == "choice"].set_index(["fold", "concept"])["offset"]
     b = inf[inf["task"] == "binary"]
-    t = thr.loc[list(zip(b["cal_fold"], b["emotion"]))].to_numpy()
+    t = thr.loc[list(zip(b["cal_fold"], b["concept"]))].to_numpy()
     want = np.where(_margins(b) > t, "yes", "no")
     assert (b["prediction"].to_numpy() == want).all()
     # raw decision: yes when logit_yes > logit_no

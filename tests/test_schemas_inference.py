@@ -12,7 +12,9 @@ from emostat.errors import InputError
 
 def _wm(**kw):
     row = {"estimate": 0.27, "conf_low": 0.26, "conf_high": 0.29, "p_value": 1e-4,
-           "p_method": "Mantel", "unit": "concept label (27)", "role": "record"}
+           "p_method": "Mantel", "unit": "concept label (27)", "role": "record",
+           "comparator": "tau_b", "estimand": "mean_rdm", "ceiling_low": 0.90,
+           "ceiling_high": 0.93, "ceiling_method": "split-half"}
     row.update(kw)
     return pa.Table.from_pandas(pd.DataFrame([row]), preserve_index=False)
 
@@ -41,7 +43,7 @@ def test_p_value_without_p_method_is_an_error_for_listed_tables():
 
 def test_every_results_table_needs_p_method_with_its_p_value():
     assert schemas.P_METHOD_REQUIRED == schemas.RESULTS_TABLES
-    row = {"k": [4000], "emotion": ["joy"], "estimate": [0.02], "std_error": [0.01],
+    row = {"k": [4000], "concept": ["joy"], "estimate": [0.02], "std_error": [0.01],
            "statistic": [2.0], "df": [10.0], "p_value": [0.03], "conf_low": [0.0],
            "conf_high": [0.04], "q_value": [0.1], "q_value_bh": [0.1], "p_value_perm": [0.04]}
     t = pa.Table.from_pandas(pd.DataFrame(row), preserve_index=False)

@@ -244,7 +244,7 @@ def test_neuron_mantel_exact_equals_brute_force():
     rdm = sl.neuron_rdms(A)
     chosen = {"a0": [0, 1, 5], "a2": [3]}
     out = sl.neuron_mantel(A, attr, chosen, n_perm="exact", layer_sizes=[4, 4])
-    assert (out["n_perm"] == 120).all() and (out["unit"] == "emotion label (5)").all()
+    assert (out["n_perm"] == 120).all() and (out["unit"] == "concept label (5)").all()
     assert out["layer"].tolist() == [0, 0, 1, 0]
     perms = [list(p) for p in itertools.permutations(range(5))]
     for _, r in out.iterrows():

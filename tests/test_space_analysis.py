@@ -131,7 +131,7 @@ def test_searchlight_equals_scipy_kendall_tau_b(tmp_path, capsys, with_similarit
         for a in ATTRS:        # importance = tau-b(mean human RDM, attribute RDM), scipy
             assert imp.loc[a, "estimate"] == pytest.approx(
                 stats.kendalltau(y, attr[a], variant="b")[0], abs=1e-12)
-        assert imp["unit"].iloc[0] == "emotion label (12)"
+        assert imp["unit"].iloc[0] == "concept label (12)"
     else:
         assert "has no similarity judgments: no attribute importance" in out
         assert not (res / "attribute_importance.parquet").exists()

@@ -43,7 +43,7 @@ def test_string_pair_ids_are_ordered_numerically_or_refused():
     signal = np.abs(x[i] - x[j])
     S = 0.5 * signal + rng.normal(size=(6, 351))
     long = pd.DataFrame([(p, k, S[p, k]) for p in range(6) for k in range(351)],
-                        columns=["participant_id", "pair", "dissimilarity"])
+                        columns=["participant", "pair", "dissimilarity"])
     attr = pd.DataFrame({"signal": signal})
     ref = es.importance_test(S, attr, n_boot=0, n_perm=0)["estimate"][0]
     as_text = es.importance_test(long.assign(pair=long["pair"].astype(str)), attr, n_boot=0,

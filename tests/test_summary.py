@@ -39,7 +39,7 @@ def _neurons():
 def _by_emotion():
     # k = 4000 rows: remorse and annoyance as in the study (8.1 and 5.8 points, t(167)); relief 0
     return pd.DataFrame({
-        "k": [4000] * 3 + [1500] * 3, "emotion": ["remorse", "annoyance", "relief"] * 2,
+        "k": [4000] * 3 + [1500] * 3, "concept": ["remorse", "annoyance", "relief"] * 2,
         "estimate": [-0.081, -0.058, 0.0, -0.01, -0.02, 0.01], "std_error": 0.01,
         "statistic": [-3.56, -6.08, 0.0, -1.0, -2.0, 1.0], "df": 167.0,
         "p_value": [2.4e-4, 4e-9, 0.5, .16, .02, .84],
@@ -78,7 +78,7 @@ def _mixed():
     # lme4 at k = 4000 (tests/r/masking_lmm_k4000.json), as a tidy table
     return pd.DataFrame({
         "k": [4000] * 5, "effect": ["fixed"] * 2 + ["ran_pars"] * 3,
-        "group": ["", "", "emotion", "template:emotion", "Residual"],
+        "group": ["", "", "concept", "template:concept", "Residual"],
         "term": ["(Intercept)", "conditionattribute", "sd__(Intercept)", "sd__(Intercept)",
                  "sd__Observation"],
         "estimate": [0.728022, -0.0287375, 0.10299, 0.07976, 0.10623],
@@ -130,7 +130,7 @@ def test_masking_by_emotion():
 
 
 def test_masking_by_attribute_uses_attribute_key():
-    t = _drops().rename(columns={"emotion": "attribute"})
+    t = _drops().rename(columns={"concept": "attribute"})
     t["attribute"] = t["attribute"].map({"remorse": "valence", "annoyance": "fairness",
                                          "relief": "novelty"})
     s = summarize("masking_by_attribute", t)
@@ -153,8 +153,8 @@ def test_masking_cells_significant_only():
 
 def test_importance_link():
     lines = _lines(summarize("importance_link", _link()))
-    assert "4000 t over emotions study .474 [.424, .521] 16.92 26 < .001" in lines
-    assert "1500 t over emotions study .165 [.107, .222] 5.81 26 < .001" in lines
+    assert "4000 t over concepts study .474 [.424, .521] 16.92 26 < .001" in lines
+    assert "1500 t over concepts study .165 [.107, .222] 5.81 26 < .001" in lines
     # the table's own role column is shown (the old layout labelled both "record")
     assert "4000 attribute permutation record .474 0.52 .053" in lines
     assert "4000 attribute-level r record .527 [-.005, .827] 2.15 12 .053" in lines
@@ -183,7 +183,7 @@ def test_masking_mixed_model_lme4_like():
     lines = _lines(s)
     assert "record 4000 attribute_vs_random 0.02874 0.02353 1.22 13.00 0.244 Satterthwaite t ok" \
         in lines
-    assert "emotion (Intercept) 0.010607 0.10299" in lines        # lme4: 0.010607 0.10299
+    assert "concept (Intercept) 0.010607 0.10299" in lines        # lme4: 0.010607 0.10299
     assert "Residual 0.011285 0.10623" in lines                   # lme4: 0.011285 0.10623
     assert "record [record]: accuracy ~ attribute_vs_random + ..." in lines
     assert "Satterthwaite" in s and "positive = the attribute mask hurts more" in s
@@ -207,7 +207,7 @@ def test_attribute_vs_null_task_chance_power():
 
 
 def test_generic_and_errors():
-    s = summarize("human_means", pd.DataFrame({"emotion": ["joy"], "attribute": ["valence"],
+    s = summarize("human_means", pd.DataFrame({"concept": ["joy"], "attribute": ["valence"],
                                                "estimate": [7.123456]}))
     assert "human_means: 1 rows x 3 columns" in s and "7.123" in s
     assert summarize("dip_test", pd.DataFrame()) == "dip_test: empty table"
@@ -224,7 +224,7 @@ def test_every_schema_name_summarizes():
         row = {}
         for f in schema(name):
             t = str(f.type)
-            row[f.name] = ("joy" if f.name in ("emotion", "emotion_a", "emotion_b") else
+            row[f.name] = ("joy" if f.name in ("concept", "concept_a", "concept_b") else
                            "valence" if t == "string" else 0.5 if t == "double" else
                            1 if t == "int64" else True if t == "bool" else [0.1])
         out = summarize(name, pd.DataFrame([row]))

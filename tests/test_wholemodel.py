@@ -12,7 +12,7 @@ from scipy.stats import kendalltau
 from emostat.analysis.neurons.wholemodel import model_rdm, whole_model_rsa
 from emostat.constants import ANALYSIS_ORDER
 from emostat.errors import InputError
-from emostat.paths import SHARED_RELEASE
+from release_path import SHARED_RELEASE
 from emostat.release.common import ACTIVATIONS_DIR, SUBJECT_DIST
 
 
@@ -132,5 +132,5 @@ def test_release_whole_model_tau():
     assert res.conf_low_participants == pytest.approx(boot.confidence_interval.low, rel=1e-9)
     assert res.conf_high_participants == pytest.approx(boot.confidence_interval.high, rel=1e-9)
     assert res.conf_low_participants <= res.estimate <= res.conf_high_participants
-    assert res.conf_method.startswith("BCa bootstrap over emotion labels") or res.conf_method.startswith("percentile")
+    assert res.conf_method.startswith("BCa bootstrap over concept labels") or res.conf_method.startswith("percentile")
     assert res.p_value == pytest.approx(1 / 201)   # no permutation reaches the observed tau

@@ -65,7 +65,7 @@ def calibration_table(baseline: pd.DataFrame, folds: bool = False,
     Parameters
     ----------
     baseline : DataFrame
-        Inference rows (columns ``task``, ``emotion``, ``condition``, ``logprobs`` and, with
+        Inference rows (columns ``task``, ``concept``, ``condition``, ``logprobs`` and, with
         ``folds``, ``cal_fold``); only ``condition == "none"`` rows are used (an error when a
         task has none).
     folds : bool
@@ -78,8 +78,8 @@ def calibration_table(baseline: pd.DataFrame, folds: bool = False,
     Returns
     -------
     DataFrame
-        ``task``, ``fold``, ``emotion`` (binary: the emotion asked about; choice: the candidate
-        emotion), ``offset`` (binary: the threshold on logit_yes - logit_no; choice: the mean
+        ``task``, ``fold``, ``concept`` (binary: the concept asked about; choice: the candidate
+        concept), ``offset`` (binary: the threshold on logit_yes - logit_no; choice: the mean
         log-prob to subtract), ``n`` (rows behind it), ``method``.
     """
     none = baseline[baseline["condition"] == "none"]
@@ -94,7 +94,7 @@ def calibration_table(baseline: pd.DataFrame, folds: bool = False,
             raise InputError(f"calibration: task {task!r} has no row under condition 'none'")
         s = score_matrix(rows, _width(task, candidates), f"calibration ({task})")
         if not folds:
-            out.append(_fit(task, s, rows["emotion"].to_numpy(), candidates).assign(fold=-1))
+            out.append(_fit(task, s, rows["concept"].to_numpy(), candidates).assign(fold=-1))
             continue
         f = rows["cal_fold"].to_numpy(np.int64)
         for k in sorted(set(f)):
@@ -102,15 +102,15 @@ def calibration_table(baseline: pd.DataFrame, folds: bool = False,
             if not train.any():
                 raise InputError(f"calibration: task {task!r}: every item is in calibration "
                                  f"fold {k}; cross-fitting needs items in at least two folds")
-            t = _fit(task, s[train], rows["emotion"].to_numpy()[train], candidates)
+            t = _fit(task, s[train], rows["concept"].to_numpy()[train], candidates)
             if TASKS[task].per_concept:
-                missing = sorted(set(rows["emotion"][f == k]) - set(t["emotion"]))
+                missing = sorted(set(rows["concept"][f == k]) - set(t["concept"]))
                 if missing:
                     raise InputError(f"calibration: binary items of emotion(s) {missing} lie in "
                                      f"fold {k} only; no other item of theirs to fit a "
                                      f"threshold on (use fewer calibration folds)")
             out.append(t.assign(fold=int(k)))
-    cols = ["task", "fold", "emotion", "offset", "n", "method"]
+    cols = ["task", "fold", "concept", "offset", "n", "method"]
     if not out:
         return pd.DataFrame({c: pd.Series(dtype=float if c == "offset" else
                                           (np.int64 if c in ("n", "fold") else object))
@@ -127,16 +127,16 @@ def _fit(task: str, s: np.ndarray, emotions, candidates) -> pd.DataFrame:
     if TASKS[task].per_concept:
         margin = pd.Series(s[:, 1] - s[:, 0])
         g = margin.groupby(np.asarray(emotions), sort=False)
-        return pd.DataFrame({"emotion": g.median().index, "offset": g.median().to_numpy(),
+        return pd.DataFrame({"concept": g.median().index, "offset": g.median().to_numpy(),
                              "n": g.size().to_numpy()}).assign(task=task, method=METHOD[task])
-    return pd.DataFrame({"emotion": list(candidates), "offset": s.mean(axis=0),
+    return pd.DataFrame({"concept": list(candidates), "offset": s.mean(axis=0),
                          "n": len(s)}).assign(task=task, method=METHOD[task])
 
 
 def _offsets(cal: pd.DataFrame, task: str, emotions, folds, n: int, candidates) -> np.ndarray:
     """Per-row offsets: binary [n] thresholds, choice [n, candidates]; ``folds`` picks each
     row's set."""
-    c = cal[cal["task"] == task]
+    c = cal[cal["task"] == task].rename(columns={"emotion": "concept"})   # older runs
     if "fold" not in c.columns:
         c = c.assign(fold=-1)
     cross = bool((c["fold"] >= 0).any())
@@ -148,12 +148,12 @@ def _offsets(cal: pd.DataFrame, task: str, emotions, folds, n: int, candidates) 
     if bad:
         raise InputError(f"calibration: no {task} offsets for calibration fold(s) {bad}")
     if TASKS[task].per_concept:
-        off = {(int(f), e): v for f, e, v in zip(c["fold"], c["emotion"], c["offset"])}
+        off = {(int(f), e): v for f, e, v in zip(c["fold"], c["concept"], c["offset"])}
         missing = sorted({e for f, e in zip(rowf, emotions) if (int(f), e) not in off})
         if missing:
             raise InputError(f"calibration: no binary threshold for emotion(s) {missing}")
         return np.array([off[(int(f), e)] for f, e in zip(rowf, emotions)], np.float64)
-    table = {int(f): g.set_index("emotion")["offset"].reindex(list(candidates)).to_numpy(
+    table = {int(f): g.set_index("concept")["offset"].reindex(list(candidates)).to_numpy(
         np.float64) for f, g in c.groupby("fold")}
     return np.stack([table[int(f)] for f in rowf]) if n else np.zeros((0, len(candidates)))
 

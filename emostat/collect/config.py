@@ -4,7 +4,7 @@ Three built-in profiles give the starting values: ``default`` (the experiment on
 model sized to finish in under 10 minutes on a 2-core CPU: the 27-way choice task on every
 shipped situation), ``quick`` (the same pipeline, 1 situation per emotion, fewer attributes and
 draws, about a minute) and ``full`` (every item, binary and 27-way choice, two k: for GPUs and
-clusters). Measured times are in :data:`PROFILES`.
+clusters). Measured times are in :data:`emostat.collect.profiles.PROFILES`.
 A TOML file names its base with ``profile = "quick"`` (default ``"default"``)
 and overrides any field below; an unknown key is an error. Example::
 
@@ -29,35 +29,36 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-# the masking designs of the default and quick profiles are the analysis's design table's
-from emostat.analysis.masking.design import (DEFAULT_DESIGN, QUICK_DESIGN,
-                                             quick_items_for_space)
+from emostat.analysis.masking.design import quick_items_for_space
 from emostat.constants import k_count
 from emostat.errors import InputError
 from emostat.tasks import task_names
 
 from emostat.space import load_space, require_complete
+from emostat.collect.profiles import PROFILES, QUICK_ITEMS
+from emostat.collect.slurm_options import DEFAULTS as SLURM_DEFAULTS, SlurmFields, validate_slurm
 
 TASKS = task_names()
 POSITIONS = ("last", "mask", "word")
 SCHEMES = ("uniform", "layer_matched")
 ABLATIONS = ("zero", "mean")
-BACKENDS = ("local", "ray")
+BACKENDS = ("local", "ray", "slurm")
 CHOICE_PROMPTS = ("short", "options")
 REPRESENTATIONS = ("zero_shot", "prompt_tuning")
 PT_FIELDS = ("representation", "pt_tokens", "pt_steps", "pt_lr", "pt_seeds")
 # the analysis choices that decide claims (emostat.analysis.pipelines.choices): recorded in the
 # manifest for `emostat analyse`, not part of the run's identity (they change no dataset)
 ANALYSIS_FIELDS = ("alpha", "headline_k", "n_perm", "n_perm_count")
-GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_per_concept",
-                   "geometry_probe_layers", "geometry_probe_perm", "geometry_perm")
+GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_isotropic",
+                   "geometry_per_concept", "geometry_probe_layers", "geometry_probe_perm",
+                   "geometry_perm")
 DTYPES = ("float32", "bfloat16", "float16")
 KERNELS = ("onednn", "torch")          # emostat.collect.fastcpu (no torch import here)
 QUANTIZE = ("none", "int8")
 
 
 @dataclass
-class CollectConfig:
+class CollectConfig(SlurmFields):
     """Everything a collection run depends on (the run's identity is the hash of these fields).
 
     Attributes
@@ -169,9 +170,12 @@ class CollectConfig:
     seed : int
         Master seed (negatives of binary sets, random draws, folds).
     backend : str
-        local | ray.
+        local | ray | slurm.
     ray_num_cpus, ray_num_gpus, ray_memory_gb, ray_actors : number
         Resources declared per Ray actor and the number of actors.
+    slurm_* :
+        Where and how ``--backend slurm`` submits its job arrays
+        (:mod:`emostat.collect.slurm_options`).
     """
 
     model: str | None = None
@@ -219,7 +223,8 @@ class CollectConfig:
     ray_actors: int = 2
     geometry: bool = True
     geometry_items: int = 27
-    geometry_random: int = 5
+    geometry_random: int = 20         # steering: random directions on the data manifold
+    geometry_isotropic: int = 5       # steering: isotropic Gaussian directions (off it)
     geometry_per_concept: int | None = None
     geometry_probe_layers: int | None = 10
     geometry_probe_perm: int = 199
@@ -241,7 +246,7 @@ class CollectConfig:
         ``weights`` (the SHA-256 of the model's weights) the model is identified by content,
         not by the path string; with ``space`` (its digest) the same holds for the space."""
         skip = {"device", "backend", "threads", "ray_num_cpus", "ray_num_gpus", "ray_memory_gb",
-                "ray_actors", "workers", "cpu_kernel"}
+                "ray_actors", "workers", "cpu_kernel", *SLURM_DEFAULTS}
         if self.representation == "zero_shot":
             skip |= set(PT_FIELDS)
         skip |= set(GEOMETRY_FIELDS)        # the geometry tables record their own options
@@ -268,30 +273,6 @@ class CollectConfig:
                                  f"{n_neurons} neurons")
             out.append(n)
         return sorted(set(out))
-
-
-QUICK_ITEMS = "auto"     # quick: items per concept chosen for the space (resolve_quick_items)
-
-PROFILES: dict[str, dict] = {
-    # The experiment on the embedded model: the 27-way choice task (short prompt, cross-fitted
-    # calibration, raw prompts: chat = false), all 14 attributes at k = 5% of the neurons; its
-    # masking design (items per concept x random masks) is the design table's choice
-    # (docs/inference.md, "The design table"). The binary task is not in the default (its
-    # balanced items double the rows; SmolLM2-135M is at chance on it); tasks = ["binary",
-    # "choice"] adds it. Geometry stage: 8 steering items, 405 stimuli, 10 probed layers.
-    "default": {"tasks": ["choice"], "items_per_emotion": DEFAULT_DESIGN["items_per_concept"],
-                "n_folds": min(3, DEFAULT_DESIGN["items_per_concept"]), "ks": [0.05],
-                "n_random_draws": DEFAULT_DESIGN["n_random"], "chat": False, "workers": 2,
-                "items_per_shard": 27, "conditions_per_shard": 17, "geometry_items": 8},
-    # Smaller: the choice task, 2 attributes, 3 draws, and the situations per concept the
-    # chance test needs to detect 15 points above chance (resolve_quick_items).
-    "quick": {"tasks": ["choice"], "items_per_emotion": QUICK_ITEMS, "n_folds": 1,
-              "ks": [0.05], "n_random_draws": QUICK_DESIGN["n_random"],
-              "attributes": list(QUICK_DESIGN["attributes"]), "chat": False,
-              "geometry_items": 6, "geometry_per_concept": 4, "geometry_probe_perm": 99},
-    # Everything (for GPUs / clusters): all items, binary and 27-way choice, two k, 20 draws.
-    "full": {},
-}
 
 
 def resolve_quick_items(merged: dict) -> dict:
@@ -338,6 +319,7 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
       where, "pt_seeds", f"expected a non-empty list of integers >= 0, got {seeds!r}")
     c(len(set(seeds)) == len(seeds), where, "pt_seeds", "a seed is listed twice")
     c(cfg.backend in BACKENDS, where, "backend", f"{cfg.backend!r} not in {BACKENDS}")
+    validate_slurm(cfg, where)
     c(cfg.cpu_kernel in KERNELS, where, "cpu_kernel", f"{cfg.cpu_kernel!r} not in {KERNELS}")
     c(cfg.quantize in QUANTIZE, where, "quantize", f"{cfg.quantize!r} not in {QUANTIZE}")
     c(cfg.quantize == "none" or cfg.device == "cpu", where, "quantize",
@@ -351,8 +333,10 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
         v = getattr(cfg, key)
         c(isinstance(v, int) and not isinstance(v, bool) and v >= 1, where, key,
           f"expected a positive integer, got {v!r}")
-    c(isinstance(cfg.n_random_draws, int) and cfg.n_random_draws >= 0, where, "n_random_draws",
-      f"expected an integer >= 0, got {cfg.n_random_draws!r}")
+    for key in ("n_random_draws", "geometry_isotropic"):
+        v = getattr(cfg, key)
+        c(isinstance(v, int) and not isinstance(v, bool) and v >= 0, where, key,
+          f"expected an integer >= 0, got {v!r}")
     c(cfg.items_per_emotion is None or (isinstance(cfg.items_per_emotion, int)
                                         and cfg.items_per_emotion >= 1),
       where, "items_per_emotion", f"expected a positive integer, got {cfg.items_per_emotion!r}")
@@ -441,7 +425,7 @@ def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig
             raise InputError(f"{path}: not a valid TOML file ({exc})") from None
         file_profile = values.pop("profile", "default")
         profile = "quick" if quick else file_profile
-        for key in ("stimuli", "goemotions", "model", "space"):
+        for key in ("stimuli", "goemotions", "model", "space", "slurm_folder"):
             v = values.get(key)
             if isinstance(v, str) and v and v != "shipped":
                 p = Path(v).expanduser()

@@ -43,7 +43,7 @@ def decide_rows(df: pd.DataFrame, cal: pd.DataFrame | None, candidates) -> pd.Da
         if len(rows):
             sub = df.iloc[rows]
             folds = sub["cal_fold"].to_numpy() if "cal_fold" in sub.columns else None
-            lp, emo = list(sub["logprobs"]), list(sub["emotion"])
+            lp, emo = list(sub["logprobs"]), list(sub["concept"])
             pred[rows] = decide(task, lp, emo, cal, folds, candidates)
             marg[rows] = margins(task, lp, emo, sub["label"], cal, folds, candidates)
             marg_raw[rows] = margins(task, lp, emo, sub["label"], None, candidates=candidates)
@@ -74,6 +74,40 @@ def baseline_table(df: pd.DataFrame) -> pa.Table:
 
 
 # ---------------------------------------------------------------------------------------------
+# stage a: the activations' layout
+
+
+def activation_table(model: str, concepts, templates, A: np.ndarray, layer_sizes) -> pa.Table:
+    """Rows of schema ``activations`` (one per concept x template x layer) from ``A`` [rows,
+    neurons] (row r: ``concepts[r]`` under ``templates[r]``), layer-major: every row of layer 0
+    first, so that written with :func:`activation_row_group` rows per row group each layer is
+    one row group (a reader of one layer skips the others' bytes)."""
+    from emostat.schemas import schema
+
+    A = np.asarray(A, dtype=np.float32)
+    bounds = np.concatenate([[0], np.cumsum(layer_sizes)]).astype(int)
+    n_r, n_l = A.shape[0], len(layer_sizes)
+    values = [A[r, bounds[la]:bounds[la + 1]] for la in range(n_l) for r in range(n_r)]
+    flat = pa.array(np.concatenate(values) if values else np.zeros(0, np.float32), pa.float32())
+    offsets = pa.array(np.concatenate([[0], np.cumsum([len(v) for v in values])]), pa.int32())
+    return pa.table({
+        "model": pa.array([model] * (n_r * n_l), pa.string()),
+        "concept": pa.array(np.tile(np.asarray(concepts, dtype=object), n_l).tolist(),
+                            pa.string()),
+        "template": pa.array(np.tile(np.asarray(templates, dtype=object), n_l).tolist(),
+                             pa.string()),
+        "layer": pa.array(np.repeat(np.arange(n_l), n_r), pa.int64()),
+        "values": pa.ListArray.from_arrays(offsets, flat),
+    }, schema=schema("activations"))
+
+
+def activation_row_group(table: pa.Table) -> int | None:
+    """Rows per layer of a layer-major :func:`activation_table` (its row group size)."""
+    n_l = len(set(table.column("layer").to_pylist())) if table.num_rows else 0
+    return table.num_rows // n_l if n_l else None
+
+
+# ---------------------------------------------------------------------------------------------
 # stage c: the "none" condition first, calibration, the rest
 
 
@@ -95,11 +129,11 @@ def calibrate_run(cfg: CollectConfig, out) -> pd.DataFrame:
     path = Path(out) / "calibration.parquet"
     if path.exists():
         return io.read_table(path)
-    base = sh.read_dataset(out, "baseline", columns=["task", "emotion", "condition",
+    base = sh.read_dataset(out, "baseline", columns=["task", "concept", "condition",
                                                      "logprobs", "cal_fold"]).to_pandas()
     cal = calibration_table(base, folds=True, candidates=list(run_space(cfg).concepts))
     io.write_table(cal, path, prov=io.provenance(**read_run_prov(out), stage="calibration",
-                                                 applied=cfg.calibrate))
+                                                 applied=cfg.calibrate), record_root=out)
     return cal
 
 
@@ -116,7 +150,7 @@ def finish_baseline(cfg: CollectConfig, out, shards, cal: pd.DataFrame) -> None:
         df = pq.read_table(src).to_pandas()
         df = decide_rows(df, cal if cfg.calibrate else None, list(run_space(cfg).concepts))
         prov = {**io.read_provenance(src), "dataset": "inference", "stage": "none-decided"}
-        io.write_table(inference_table(df), dest, prov=prov)
+        io.write_table(inference_table(df), dest, prov=prov, record_root=out)
 
 
 
@@ -197,8 +231,8 @@ def make_conditions(cfg: CollectConfig, out, *, human=None) -> ConditionSet:
     unit = np.concatenate([np.arange(s) for s in sizes])
     means = A.mean(axis=(0, 1), dtype=np.float64)
     io.write_table(pd.DataFrame({"neuron": np.arange(n), "layer": layer, "unit": unit,
-                                 "mean": means}), mpath, prov=prov)
-    io.write_table(conds.table(), cpath, prov=prov)
+                                 "mean": means}), mpath, prov=prov, record_root=out)
+    io.write_table(conds.table(), cpath, prov=prov, record_root=out)
     return conds
 
 
@@ -219,7 +253,7 @@ def read_run_prov(out) -> dict:
 def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
     """Prompt-level accuracy (schema ``accuracy``) from the inference rows.
 
-    A prompt is (task, emotion, fold): ``template`` = ``"<task>/fold<f>"``. Shared random draws
+    A prompt is (task, concept, fold): ``template`` = ``"<task>/fold<f>"``. Shared random draws
     (null attribute) appear ONCE, with a null attribute: each is one mask, never copied per
     attribute (the analysis pairs them with every attribute in memory for the study's paired
     tests). ``attributes`` is kept for callers and no longer used.
@@ -227,12 +261,12 @@ def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``model, task, emotion, template, condition, condition_id, attribute, k, draw,
+        ``model, task, concept, template, condition, condition_id, attribute, k, draw,
         accuracy, n`` (n = items behind the accuracy).
     """
     df = inference.copy()
     df["template"] = df["task"] + "/fold" + df["fold"].astype(str)
-    keys = ["model", "task", "emotion", "template", "condition_id", "condition"]
+    keys = ["model", "task", "concept", "template", "condition_id", "condition"]
     g = (df.groupby(keys, sort=False, dropna=False)
          .agg(accuracy=("correct", "mean"), n=("correct", "size")).reset_index())
     cmeta = (df[["condition_id", "attribute", "k", "draw"]].drop_duplicates("condition_id"))
@@ -243,9 +277,9 @@ def accuracy_table(inference: pd.DataFrame, attributes) -> pd.DataFrame:
     g["n"] = g["n"].astype(np.int64)
     corder = {"none": 0, "attribute": 1, "random": 2}
     g["_c"] = g["condition"].map(corder)
-    g = g.sort_values(["task", "emotion", "template", "_c", "attribute", "k", "draw"],
+    g = g.sort_values(["task", "concept", "template", "_c", "attribute", "k", "draw"],
                       na_position="first", kind="stable").drop(columns="_c")
-    return g[["model", "task", "emotion", "template", "condition", "condition_id", "attribute",
+    return g[["model", "task", "concept", "template", "condition", "condition_id", "attribute",
               "k", "draw", "accuracy", "n"]].reset_index(drop=True)
 
 

@@ -17,15 +17,15 @@ from emostat.format import (fmt_ci_bounds, fmt_df, fmt_int, fmt_num, fmt_p, fmt_
 
 CLAIM_TEXT = {
     "neurons": "Attribute neurons exist",
-    "importance": "Human attributes explain the human emotion space",
+    "importance": "Human attributes explain the human concept space",
     "masking": "Masking attribute neurons hurts more than masking random neurons",
     "link": "The hurt tracks how much the attribute matters to humans",
-    "whole_model": "The model's emotion space resembles the human one",
+    "whole_model": "The model's concept space resembles the human one",
     "above_chance": "The task is answered above chance",
     "layer_rsa": "The best layer's concept geometry resembles the human space",
     "pc_attribute": "A principal component of the concept vectors tracks an attribute",
     "probe": "A linear probe decodes a stimulus's concept",
-    "steering": "Steering along a concept's vector raises that concept",
+    "steering": "A concept's vector raises that concept more than other concepts' vectors do",
 }
 BOUNDED = ("r", "tau", "proportion")
 ROLE_ORDER = {"record": 0, "study": 1, "supporting": 2}

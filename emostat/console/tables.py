@@ -43,7 +43,7 @@ def _attribute_importance(t: pd.DataFrame, **_) -> str:
            + (f" (study's bootstrap share <= 0 below .05: "
               f"{count(t['boot_share_le0'] < 0.05)} of {len(t)})" if share else ""), "",
            text_table(head, rows), "",
-           "p: " + str(_first(t, "p_method", "Mantel emotion-label permutation")) + ". CI: "
+           "p: " + str(_first(t, "p_method", "Mantel concept-label permutation")) + ". CI: "
            + str(_first(t, "conf_method", "participant bootstrap")) + "."
            + (" share <= 0: the study's bootstrap share of taus <= 0 (stability, not a test)."
               if share else "")]
@@ -116,20 +116,20 @@ def _masking_grouped(t: pd.DataFrame, key: str, label: str, name: str, k=None,
 
 
 def _masking_cells(t: pd.DataFrame, max_rows: int = 40, **_) -> str:
-    require(t, ["k", "emotion", "attribute", "estimate", "statistic", "df", "p_value",
+    require(t, ["k", "concept", "attribute", "estimate", "statistic", "df", "p_value",
                  "q_value"], "masking_cells")
     sig = t[(t["q_value"] < ALPHA_MASKING).fillna(False) & (t["estimate"] > 0)]
     sig = sig.sort_values(["k", "q_value", "estimate"], ascending=[True, True, False])
     counts = [[fmt_int(kk), f"{count((g['q_value'] < ALPHA_MASKING) & (g['estimate'] > 0))}"
                f"/{len(g)}"] for kk, g in t.groupby("k", sort=True)]
-    rows = [[fmt_int(r["k"]), r["emotion"], r["attribute"], pts(r["estimate"]),
+    rows = [[fmt_int(r["k"]), r["concept"], r["attribute"], pts(r["estimate"]),
              fmt_num(r["statistic"], 2), fmt_df(r["df"]), fmt_p(r["p_value"], None),
              fmt_p(r["q_value"], None)] for _, r in sig.head(max_rows).iterrows()]
-    out = ["Masking cells (emotion x attribute x k), the study's test: one-sided paired t over "
+    out = ["Masking cells (concept x attribute x k), the study's test: one-sided paired t over "
            "templates of the extra drop; significant drops only (study FDR q < .05)", "",
            text_table(["k", "significant cells"], counts), ""]
     if rows:
-        out.append(text_table(["k", "emotion", "attribute", "drop (pts)", "t", "df", "p", "q"],
+        out.append(text_table(["k", "concept", "attribute", "drop (pts)", "t", "df", "p", "q"],
                               rows, left=3))
         if len(sig) > max_rows:
             out.append(f" ... and {len(sig) - max_rows} more")
@@ -142,7 +142,7 @@ def _masking_cells(t: pd.DataFrame, max_rows: int = 40, **_) -> str:
 def _importance_link(t: pd.DataFrame, **_) -> str:
     require(t, ["k", "test", "role", "estimate", "conf_low", "conf_high", "statistic", "df",
                 "p_value"], "importance_link")
-    label = {"study_t": "t over emotions", "attribute_permutation": "attribute permutation",
+    label = {"study_t": "t over concepts", "attribute_permutation": "attribute permutation",
              "attribute_level_r": "attribute-level r"}
     rows = [[fmt_int(r["k"]), label.get(r["test"], r["test"]), str(r["role"]),
              fmt_stat(r["estimate"], 3, True),
@@ -169,7 +169,7 @@ def _dip_test(t: pd.DataFrame, **_) -> str:
                        ", ".join(s.sort_values("p_value")["attribute"]) or "-"])
         sig_rows += [[fmt_int(kk), r["attribute"], fmt_num(r["statistic"], 4),
                       fmt_p(r["p_value"], None)] for _, r in s.iterrows()]
-    out = ["Hartigan's dip test of unimodality of the emotions' mean accuracy differences", "",
+    out = ["Hartigan's dip test of unimodality of the concepts' mean accuracy differences", "",
            text_table(["k", "p < .05", "attributes"], counts)]
     if sig_rows:
         out += ["", text_table(["k", "attribute", "D", "p"], sig_rows, left=2)]
@@ -346,7 +346,7 @@ def _neuron_count_null(t: pd.DataFrame, **_) -> str:
     head = ["attribute"] + [f"{c} {x}" for c in ("significant", "selective")
                             if c in set(t["count"]) for x in ("n", "null mean", "p")]
     return "\n".join([
-        "Counts of attribute neurons (study q < .01) against an emotion-label permutation null",
+        "Counts of attribute neurons (study q < .01) against a concept-label permutation null",
         "", text_table(head, rows), "",
         f"p: {_first(t, 'p_method', 'permutation')}; {n} permutations, smallest attainable p "
         f"{fmt_p(1 / (n + 1), None)}."])
@@ -357,7 +357,7 @@ _SUMMARIES = {
     "neuron_count_null": _neuron_count_null,
     "attribute_importance": _attribute_importance,
     "neuron_rsa": _neuron_rsa,
-    "masking_by_emotion": lambda t, **kw: _masking_grouped(t, "emotion", "emotion",
+    "masking_by_emotion": lambda t, **kw: _masking_grouped(t, "concept", "concept",
                                                            "masking_by_emotion", **kw),
     "masking_by_attribute": lambda t, **kw: _masking_grouped(t, "attribute", "attribute",
                                                              "masking_by_attribute", **kw),

@@ -35,7 +35,7 @@ __all__ = ["MODEL", "read_masking_accuracy", "read_base_accuracy", "check_base_a
 MODEL = "roberta-base-prompt-tuned"
 _OLD_TO_NEW = dict(zip(OLD_ATTRIBUTE_KEYS, RELEASE_ATTRIBUTES))
 _KEY = re.compile(r"^(?P<attr>.+)_(?P<kind>top|random)(?P<k>\d+)$")
-_COLUMNS = ["model", "emotion", "template", "condition", "attribute", "k", "draw", "accuracy"]
+_COLUMNS = ["model", "concept", "template", "condition", "attribute", "k", "draw", "accuracy"]
 
 
 def _read_json(path: Path) -> dict:
@@ -112,7 +112,7 @@ def read_masking_accuracy(root) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns (schema ``accuracy``): ``model`` ("roberta-base-prompt-tuned"), ``emotion``,
+        Columns (schema ``accuracy``): ``model`` ("roberta-base-prompt-tuned"), ``concept``,
         ``template`` (the prompt-tuning seed as a string), ``condition`` ("none" |
         "attribute" | "random"), ``attribute`` (null for "none"), ``k`` (Int64, null for
         "none"), ``draw`` (Int64: 0 for "random", null otherwise), ``accuracy`` (0-1).
@@ -157,9 +157,9 @@ def read_masking_accuracy(root) -> pd.DataFrame:
         records.append((emotion, seed, t, "none", None, None, None, best))
         records += [(emotion, seed, t, "attribute", a, k, None, acc) for a, k, acc in top_rows]
         records += [(emotion, seed, t, "random", a, k, 0, acc) for a, k, acc in rnd_rows]
-    df = pd.DataFrame.from_records(records, columns=["emotion", "seed", "template", "condition",
+    df = pd.DataFrame.from_records(records, columns=["concept", "seed", "template", "condition",
                                                      "attribute", "k", "draw", "accuracy"])
-    df["_e"] = df["emotion"].map({e: i for i, e in enumerate(RELEASE_EMOTIONS)})
+    df["_e"] = df["concept"].map({e: i for i, e in enumerate(RELEASE_EMOTIONS)})
     df["_c"] = df["condition"].map({"none": 0, "attribute": 1, "random": 2})
     df["_a"] = df["attribute"].map({a: i for i, a in enumerate(RELEASE_ATTRIBUTES)})
     df = df.sort_values(["_e", "seed", "_c", "_a", "k"], na_position="first", kind="stable")
@@ -175,7 +175,7 @@ def read_base_accuracy(root) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns ``emotion``, ``template`` (seed as string), ``accuracy``.
+        Columns ``concept``, ``template`` (seed as string), ``accuracy``.
     """
     path = find(check_release(root), BASE_ACCURACY)
     lines = read_text(path).strip().splitlines()
@@ -194,7 +194,7 @@ def read_base_accuracy(root) -> pd.DataFrame:
             rows.append((emotion, str(int(seed)), float(acc)))
         except ValueError:
             raise input_error(path, f"bad seed or accuracy {seed!r}, {acc!r}", row=i) from None
-    return pd.DataFrame(rows, columns=["emotion", "template", "accuracy"])
+    return pd.DataFrame(rows, columns=["concept", "template", "accuracy"])
 
 
 def check_base_accuracy(masking: pd.DataFrame, base: pd.DataFrame) -> float:
@@ -210,8 +210,8 @@ def check_base_accuracy(masking: pd.DataFrame, base: pd.DataFrame) -> float:
     float
         Maximum absolute difference (the release: 1.1e-16, i.e. identical up to rounding).
     """
-    none = masking[masking["condition"] == "none"].set_index(["emotion", "template"])["accuracy"]
-    b = base.set_index(["emotion", "template"])["accuracy"]
+    none = masking[masking["condition"] == "none"].set_index(["concept", "template"])["accuracy"]
+    b = base.set_index(["concept", "template"])["accuracy"]
     if set(none.index) != set(b.index):
         missing = sorted(set(none.index) ^ set(b.index))[:5]
         raise input_error(BASE_ACCURACY, f"prompts differ from the masking files: {missing}")

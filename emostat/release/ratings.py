@@ -95,14 +95,14 @@ def _ratings(df, path, cols, ids, keep, experiment, line_offset=2) -> pd.DataFra
     n = len(rows)
     return pd.DataFrame({
         "experiment": experiment,
-        "participant_id": np.repeat(np.asarray(ids, dtype=object)[rows], len(keys)),
-        "emotion": np.tile([RELEASE_EMOTIONS[k[0] - 1] for k in keys], n),
+        "participant": np.repeat(np.asarray(ids, dtype=object)[rows], len(keys)),
+        "concept": np.tile([RELEASE_EMOTIONS[k[0] - 1] for k in keys], n),
         "attribute": np.tile([k[1] for k in keys], n),
         "rating": values.ravel()})
 
 
 def _participants(experiment, ids, reasons) -> pd.DataFrame:
-    return pd.DataFrame({"experiment": experiment, "participant_id": list(ids),
+    return pd.DataFrame({"experiment": experiment, "participant": list(ids),
                          "included": [r is None for r in reasons],
                          "exclusion_reason": list(reasons)})
 
@@ -155,9 +155,9 @@ def read_affective(root) -> tuple[pd.DataFrame, pd.DataFrame]:
     Returns
     -------
     participants : DataFrame
-        experiment, participant_id, included, exclusion_reason (None when included).
+        experiment, participant, included, exclusion_reason (None when included).
     ratings : DataFrame
-        experiment, participant_id, emotion, attribute, rating (included participants only).
+        experiment, participant, concept, attribute, rating (included participants only).
     """
     return _read_rating_experiment(root, common.AFFECTIVE_DIR, _AFFECTIVE_STEMS,
                                    RELEASE_AFFECTIVE, "affective")
@@ -182,9 +182,9 @@ def read_appraisal(root) -> tuple[pd.DataFrame, pd.DataFrame]:
     Returns
     -------
     participants : DataFrame
-        experiment ("appraisal"), participant_id, included, exclusion_reason.
+        experiment ("appraisal"), participant, included, exclusion_reason.
     responses : DataFrame
-        participant_id, emotion, item (1..38), response (1..9; NaN where the source has -99 =
+        participant, concept, item (1..38), response (1..9; NaN where the source has -99 =
         not applicable or is empty), item_text.
     """
     path = Path(root) / common.APPRAISAL_DIR / "rawdata.csv"
@@ -223,7 +223,7 @@ def read_appraisal(root) -> tuple[pd.DataFrame, pd.DataFrame]:
                 raise input_error(path, f"response {raw!r} outside 1..9 (or -99)",
                                   row=r + line_offset, field=col)
             rows.append((ids[r], emotions[r], k, value, texts[k - 1]))
-    responses = pd.DataFrame(rows, columns=["participant_id", "emotion", "item", "response",
+    responses = pd.DataFrame(rows, columns=["participant", "concept", "item", "response",
                                             "item_text"])
     part = _participants("appraisal", ids, reasons)
     check_counts("appraisal", path, part, len(responses), N_ITEMS)

@@ -116,10 +116,10 @@ def read_similarity(root) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     Returns
     -------
     participants : DataFrame
-        experiment ("similarity"), participant_id, included, exclusion_reason: one row per
+        experiment ("similarity"), participant, included, exclusion_reason: one row per
         PsychoPy file plus unmatched study rows.
     similarity : DataFrame
-        participant_id, pair (0..350), emotion_a, emotion_b, dissimilarity, imputed.
+        participant, pair (0..350), concept_a, concept_b, dissimilarity, imputed.
     check : dict
         Cross-check of raw vs preprocessed: n_files, n_matched, max_abs_diff (raw vectors,
         skipped pairs filled with the pair mean over the matched participants, vs the study's
@@ -169,14 +169,14 @@ def read_similarity(root) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     for r in range(n):
         if imputed[r] is None:
             part_rows.append(("similarity", ids[r], True, None))
-    participants = pd.DataFrame(part_rows, columns=["experiment", "participant_id", "included",
+    participants = pd.DataFrame(part_rows, columns=["experiment", "participant", "included",
                                                     "exclusion_reason"])
     i, j = pair_indices()
     sim = pd.DataFrame({
-        "participant_id": np.repeat(ids, N_PAIRS),
+        "participant": np.repeat(ids, N_PAIRS),
         "pair": np.tile(np.arange(N_PAIRS), n),
-        "emotion_a": np.tile(np.asarray(RELEASE_ANALYSIS_ORDER)[i], n),
-        "emotion_b": np.tile(np.asarray(RELEASE_ANALYSIS_ORDER)[j], n),
+        "concept_a": np.tile(np.asarray(RELEASE_ANALYSIS_ORDER)[i], n),
+        "concept_b": np.tile(np.asarray(RELEASE_ANALYSIS_ORDER)[j], n),
         "dissimilarity": values.ravel(),
         "imputed": pd.array(np.concatenate([m if m is not None else [None] * N_PAIRS
                                             for m in imputed]), dtype="boolean"),

@@ -50,23 +50,23 @@ def bias_sentence(summary: pd.DataFrame | None, k=None) -> Markdown:
 
 
 def study_test_sentence(study: pd.DataFrame | None, k=None, alpha: float = .05) -> Markdown:
-    """The study's per-emotion t against the shared random pool, on both outcomes: how many
-    emotions it puts below alpha, and how many random comparisons stand behind its rows."""
+    """The study's per-concept t against the shared random pool, on both outcomes: how many
+    concepts it puts below alpha, and how many random comparisons stand behind its rows."""
     d = _at(study, k)
     if d.empty:
         return Markdown("")
-    d = d[d["test"] == "study_emotion_t"]
+    d = d[d["test"] == "study_concept_t"]
     names = {"accuracy": "the run's accuracy", "accuracy_recal": "per-condition calibration"}
     bits = []
     for outcome, g in d.groupby("outcome", sort=True):
-        bits.append(f"{int((g['p_value'] < alpha).sum())} of {len(g)} emotions at p < "
+        bits.append(f"{int((g['p_value'] < alpha).sum())} of {len(g)} concepts at p < "
                     f"{fmt.fmt_num(alpha, 2).lstrip('0')} on {names.get(outcome, outcome)}")
     if not bits:
         return Markdown("")
     r = d.iloc[0]
     return Markdown(
-        "The study's per-emotion paired t against the random pool (the study's statistic, "
-        f"kept for reproduction) finds {'; '.join(bits)}. Its {int(r['n'])} rows per emotion "
+        "The study's per-concept paired t against the random pool (the study's statistic, "
+        f"kept for reproduction) finds {'; '.join(bits)}. Its {int(r['n'])} rows per concept "
         f"hold {int(r['n_random_comparisons'])} random comparison"
         f"{'s' if int(r['n_random_comparisons']) != 1 else ''}, repeated for every "
         "attribute, so they are not independent replicates.")

@@ -28,7 +28,7 @@ def n_units(df: pd.DataFrame, col: str) -> int:
 def masking_two_panel(by_emotion: pd.DataFrame, cells: pd.DataFrame | None = None,
                       k=None) -> str:
     k = headline_k(by_emotion["k"], k)
-    n = n_units(by_emotion[by_emotion["k"] == k], "emotion")
+    n = n_units(by_emotion[by_emotion["k"] == k], "concept")
     bars = (f"; error bars: ±1 SE over the {n_units(cells, 'attribute')} attributes"
             if cells is not None and n_units(cells, "attribute") > 1 else "")
     return (f"The study's two-panel figure at k = {k_label(k)}, {n} concepts sorted by "
@@ -49,16 +49,16 @@ def attribute_drops(by_attribute: pd.DataFrame, k=None) -> str:
     else:
         lines = f"k = {k_label(kh)}, with 95% CIs and the study's marks"
     return (f"Extra drop of each attribute's mask over random masks (percentage points, mean "
-            f"over emotions), {n_attr} attributes: {lines}.")
+            f"over concepts), {n_attr} attributes: {lines}.")
 
 
 def importance_link(link: pd.DataFrame, by_emotion: pd.DataFrame | None = None) -> str:
     ks = ks_of(link)
     what = (f"at each of {len(ks)} values of k" if len(ks) > 1 else f"at k = {k_label(ks[0])}")
     shown = by_emotion[by_emotion["estimate"].notna()] if by_emotion is not None else None
-    dots = (f"; dots: the {n_units(shown, 'emotion')} single emotions' r"
+    dots = (f"; dots: the {n_units(shown, 'concept')} single concepts' r"
             if shown is not None and len(shown) else "")
-    return (f"Link to human importance: mean r (Fisher-z averaged over emotions) between the "
+    return (f"Link to human importance: mean r (Fisher-z averaged over concepts) between the "
             f"extra drop and the attribute's human importance {what}, with 95% CIs{dots}.")
 
 
@@ -79,9 +79,9 @@ def random_null(null: pd.DataFrame, task: str | None = None, k=None) -> str:
 def baseline(base: pd.DataFrame) -> str:
     tasks = list(dict.fromkeys(base["task"]))
     n = int(base["n"].median()) if "n" in base else None
-    items = (f", {n} item{'s' if n != 1 else ''} per emotion"
+    items = (f", {n} item{'s' if n != 1 else ''} per concept"
              + (" (median)" if base["n"].nunique() > 1 else "")) if n else ""
-    return (f"Unmanipulated accuracy per emotion ({len(tasks)} task{'s' if len(tasks) > 1 else ''}"
+    return (f"Unmanipulated accuracy per concept ({len(tasks)} task{'s' if len(tasks) > 1 else ''}"
             f": {', '.join(tasks)}{items}); concepts in the order of the run's human_means table.")
 
 
@@ -93,9 +93,9 @@ def layer_distribution(dist: pd.DataFrame, k=None) -> str:
 
 
 def emotion_space(human_rdm: pd.DataFrame) -> str:
-    n = len(set(human_rdm["emotion_a"]) | set(human_rdm["emotion_b"]))
-    return (f"The human emotion space: classical multidimensional scaling of the mean human "
-            f"dissimilarity RDM ({n} emotions, first two dimensions) and the average-linkage "
+    n = len(set(human_rdm["concept_a"]) | set(human_rdm["concept_b"]))
+    return (f"The human concept space: classical multidimensional scaling of the mean human "
+            f"dissimilarity RDM ({n} concepts, first two dimensions) and the average-linkage "
             f"hierarchical clustering of the same RDM.")
 
 
@@ -110,7 +110,7 @@ def drop_vs_importance(by_attribute: pd.DataFrame, k=None) -> str:
     k = headline_k(by_attribute["k"], k)
     n = n_units(by_attribute, "attribute")
     return (f"Human importance of each attribute against the extra drop its mask causes at "
-            f"k = {k_label(k)} ({n} attributes, mean over emotions; line: least-squares fit).")
+            f"k = {k_label(k)} ({n} attributes, mean over concepts; line: least-squares fit).")
 
 
 def groups_phrase(groups: dict | None) -> str:
@@ -133,7 +133,7 @@ def appraisal_loadings(loadings: pd.DataFrame) -> str:
 
 def rdm_heatmaps(human_rdm: pd.DataFrame | None, attribute_rdms: pd.DataFrame | None) -> str:
     src = human_rdm if human_rdm is not None else attribute_rdms
-    n = len(set(src["emotion_a"]) | set(src["emotion_b"]))
+    n = len(set(src["concept_a"]) | set(src["concept_b"]))
     parts = (["the mean human dissimilarity RDM (large, every concept labelled)"]
              if human_rdm is not None else [])
     if attribute_rdms is not None:

@@ -83,8 +83,8 @@ def square(rdm_long: pd.DataFrame, names) -> np.ndarray:
     """A long RDM (emotion_a, emotion_b, estimate) as a square matrix over ``names``."""
     idx = {e: i for i, e in enumerate(names)}
     m = np.full((len(names), len(names)), np.nan)
-    a = rdm_long["emotion_a"].map(idx).to_numpy()
-    b = rdm_long["emotion_b"].map(idx).to_numpy()
+    a = rdm_long["concept_a"].map(idx).to_numpy()
+    b = rdm_long["concept_b"].map(idx).to_numpy()
     v = rdm_long["estimate"].to_numpy(float)
     m[a, b] = v
     m[b, a] = v
@@ -103,7 +103,7 @@ def rdm_heatmaps(human_rdm: pd.DataFrame | None, attribute_rdms: pd.DataFrame | 
     """
     plt = pyplot()
     src = [t for t in (human_rdm, attribute_rdms) if t is not None]
-    names = order([x for t in src for x in list(t["emotion_a"]) + list(t["emotion_b"])],
+    names = order([x for t in src for x in list(t["concept_a"]) + list(t["concept_b"])],
                   concepts)
     attrs = order(attribute_rdms["attribute"]) if attribute_rdms is not None else []
     # without a human RDM naming the concepts, a few attribute panels are drawn large and
@@ -239,13 +239,13 @@ def layer_distribution(dist: pd.DataFrame, k: int | None = None):
 
 
 def emotion_space(human_rdm: pd.DataFrame, concepts=(), labels=None):
-    """The human emotion space: (A) classical MDS of the mean dissimilarity RDM, (B) its
+    """The human concept space: (A) classical MDS of the mean dissimilarity RDM, (B) its
     average-linkage dendrogram (scipy); concepts labelled by ``labels`` (id -> word) or id."""
     from scipy.cluster.hierarchy import dendrogram, linkage
     from scipy.spatial.distance import squareform
 
     plt = pyplot()
-    emos = order(list(human_rdm["emotion_a"]) + list(human_rdm["emotion_b"]), concepts)
+    emos = order(list(human_rdm["concept_a"]) + list(human_rdm["concept_b"]), concepts)
     m = square(human_rdm, emos)
     n = len(emos)
     j = np.eye(n) - 1 / n

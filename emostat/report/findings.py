@@ -36,8 +36,8 @@ STATEMENTS = {
                     "(best layer, tested as a maximum over layers)",
     "probe": "a linear probe recovers a single stimulus's concept from its activations (best "
              "layer, tested as a maximum over layers)",
-    "steering": "adding a concept's vector raises that concept's log-probability more than a "
-                "random direction of the same norm",
+    "steering": "adding a concept's vector raises that concept's log-probability more than the "
+                "other concepts' vectors raise it",
 }
 TITLES = {"neurons": "Attribute-specific neurons", "importance": "Attribute importance",
           "masking": "Masking", "link": "Drop–importance link", "whole_model": "Whole-model RSA",
@@ -133,7 +133,7 @@ def digits_of(row) -> tuple[int, bool]:
 
 def same_unit(row) -> bool:
     """Whether the interval is over the unit the p is computed at: its ``conf_method`` names
-    the row's ``unit`` (the unit's first word, e.g. ``emotion`` or ``attribute``); a row
+    the row's ``unit`` (the unit's first word, e.g. ``concept`` or ``attribute``); a row
     without a ``conf_method`` has its interval from the fit that gave the p."""
     unit, how = text_or(row.get("unit")).lower(), text_or(row.get("conf_method")).lower()
     if not how:   # no conf_method: the interval comes from the same fit as the p

@@ -19,12 +19,12 @@ K_COLORS = [OKABE_ITO[c] for c in ("blue", "orange", "green", "purple", "skyblue
 
 def masking_two_panel(by_emotion: pd.DataFrame, k: int | None = None, q_col: str = "q_value",
                       concepts=None, cells: pd.DataFrame | None = None):
-    """The study's two-panel figure at top-k: (A) accuracy per emotion without manipulation,
+    """The study's two-panel figure at top-k: (A) accuracy per concept without manipulation,
     with random and with attribute-specific masking (error bars ±1 SE over attributes when
     ``cells`` is given); (B) the extra drop of the attribute mask over the random one (points)
-    per emotion with 95% CIs and marks for ``q_col`` < .05/.01/.001.
+    per concept with 95% CIs and marks for ``q_col`` < .05/.01/.001.
 
-    Emotions are sorted by unmanipulated accuracy (as in the study) unless ``concepts`` is given;
+    Concepts are sorted by unmanipulated accuracy (as in the study) unless ``concepts`` is given;
     panel A's axis starts near the lowest accuracy, not at 0.
     """
     plt = pyplot()
@@ -34,7 +34,7 @@ def masking_two_panel(by_emotion: pd.DataFrame, k: int | None = None, q_col: str
     a, b = ci95(d)     # two-sided 95% t interval from the SE (the tests are one-sided)
     a, b = 100 * a, 100 * b
     d["drop_lo"], d["drop_hi"] = a, b
-    d = d.set_index("emotion")
+    d = d.set_index("concept")
     sort_col = "acc_none" if "acc_none" in d else "drop"
     d = d.loc[concepts] if concepts is not None else d.sort_values(sort_col, ascending=False)
     se = {}
@@ -42,7 +42,7 @@ def masking_two_panel(by_emotion: pd.DataFrame, k: int | None = None, q_col: str
         c = cells[cells["k"] == k]
         for col in ("acc_random", "acc_attribute"):
             if col in c:
-                g = c.groupby("emotion")[col]
+                g = c.groupby("concept")[col]
                 se[col] = (100 * g.std(ddof=1) / np.sqrt(g.count())).reindex(d.index)
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(WIDTH, 5.6), sharex=True,
                                  gridspec_kw={"height_ratios": [1, 1]})
@@ -123,14 +123,14 @@ def attribute_drops(by_attribute: pd.DataFrame, q_col: str = "q_value", k: int |
 
 
 def importance_link(link: pd.DataFrame, by_emotion: pd.DataFrame | None = None):
-    """Mean r (Fisher-z averaged over emotions) between accuracy drop and human attribute
-    importance at each k, with 95% CIs; dots are the single emotions' r when given.
+    """Mean r (Fisher-z averaged over concepts) between accuracy drop and human attribute
+    importance at each k, with 95% CIs; dots are the single concepts' r when given.
 
     Columns used: link k, estimate, conf_low, conf_high; by_emotion k, estimate.
     """
     plt = pyplot()
     d = link.sort_values("k")
-    if "test" in d:   # long form: the mean r over emotions sits in the study_t rows
+    if "test" in d:   # long form: the mean r over concepts sits in the study_t rows
         d = d[d["test"] == ("study_t" if (d["test"] == "study_t").any() else d["test"].iloc[0])]
     ks = list(d["k"])
     fig, ax = plt.subplots(figsize=(WIDTH * 0.8, 3.0))
@@ -153,16 +153,16 @@ def importance_link(link: pd.DataFrame, by_emotion: pd.DataFrame | None = None):
 
 
 def baseline_accuracy(baseline: pd.DataFrame, concepts=(), labels=None):
-    """Unmanipulated accuracy per emotion, one colour per task; concepts labelled by
+    """Unmanipulated accuracy per concept, one colour per task; concepts labelled by
     ``labels`` (id -> word) or id.
 
-    Columns used: task, emotion, estimate.
+    Columns used: task, concept, estimate.
     """
     plt = pyplot()
     tasks = list(dict.fromkeys(baseline["task"]))
-    emos = order(baseline["emotion"], concepts)
+    emos = order(baseline["concept"], concepts)
     fig, ax = plt.subplots(figsize=(WIDTH, 2.8))
-    x = grouped_bars(ax, baseline, "task", "emotion", emos, "estimate")
+    x = grouped_bars(ax, baseline, "task", "concept", emos, "estimate")
     ax.set_xticks(x, [(labels or {}).get(e, e) for e in emos], rotation=60, ha="right")
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
@@ -176,7 +176,7 @@ def random_null(null: pd.DataFrame, observed: pd.DataFrame, k: int | None = None
     """Per attribute: the distribution of the drop under random-neuron draws (histogram) and
     the attribute-specific value (vertical line), at one k and task.
 
-    Columns used: null task, attribute, k, estimate; observed task, attribute, k, estimate,
+    Columns used: null task, attribute, k, drop; observed task, attribute, k, estimate,
     p_value_perm.
     """
     plt = pyplot()
@@ -194,7 +194,7 @@ def random_null(null: pd.DataFrame, observed: pd.DataFrame, k: int | None = None
         ax.set_visible(False)
     for ax, a in zip(axes.flat, attrs):
         # random draws shared by all attributes are stored once, attribute null
-        v = 100 * n.loc[(n["attribute"] == a) | n["attribute"].isna(), "estimate"
+        v = 100 * n.loc[(n["attribute"] == a) | n["attribute"].isna(), "drop"
                         ].to_numpy(float)
         if len(v) >= 20:
             counts, edges = np.histogram(v, bins=20)

@@ -81,7 +81,7 @@ def reproduced(run) -> dict:
                 out[col] = (100 * d[col].mean(), "")
         out["n_emotions_sig"] = (int(((d["q_value"] < .05) & (d["drop"] > 0)).sum()),
                                  record_text(claims, "masking"))
-        r = d[d["emotion"] == "remorse"]
+        r = d[d["concept"] == "remorse"]
         if len(r):
             out["remorse_drop"] = (100 * float(r["drop"].iloc[0]), "")
             out["remorse_t"] = (-float(r["statistic"].iloc[0]), "")

@@ -287,8 +287,8 @@ def importance_table(imp: pd.DataFrame) -> Markdown:
 
 
 def drop_table(d: pd.DataFrame, key: str) -> Markdown:
-    """Per-emotion or per-attribute masking rows: extra drop (points) with the study's t and
-    q's and the sign-flip p. ``key`` is ``emotion`` or ``attribute``."""
+    """Per-concept or per-attribute masking rows: extra drop (points) with the study's t and
+    q's and the sign-flip p. ``key`` is ``concept`` or ``attribute``."""
     d = d.assign(drop=extra_drop(d)).sort_values("drop", ascending=False)
     cols = [key, "drop", "statistic", "df", "p_value", "q_value", "q_value_bh"]
     if "p_value_perm" in d and d["p_value_perm"].notna().any():

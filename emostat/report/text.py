@@ -62,12 +62,12 @@ def importance_sentence(imp: pd.DataFrame | None, alpha: float = .05) -> Markdow
            f"{r.attribute} (τ = {fmt.fmt_stat(r.estimate, 3, bounded=True)})"
            for r in d.head(3).itertuples()]
     out = f"The attributes that best match the human dissimilarity space are {listing(top)}."
-    pcol = "p_value"   # the Mantel (emotion-label permutation) p of the table
+    pcol = "p_value"   # the Mantel (concept-label permutation) p of the table
     if pcol in d and d[pcol].notna().any():
         sig = d[d[pcol] <= alpha]
         nonsig = d[~(d[pcol] <= alpha)]["attribute"]
         out += (f" {count_phrase(len(sig), len(d), 'attributes').capitalize()} match it "
-                f"better than relabelled emotions do (Mantel permutation p ≤ "
+                f"better than relabelled concepts do (Mantel permutation p ≤ "
                 f"{f'{alpha:g}'.replace('0.', '.')}, uncorrected)"
                 + (f"; not {short_list(nonsig)}." if 0 < len(nonsig) < len(d) else "."))
     if "boot_share_le0" in d and d["boot_share_le0"].notna().any():
@@ -107,7 +107,7 @@ def span_text(lo, hi) -> str:
 
 
 def neuron_mantel_sentence(nm: pd.DataFrame | None, n_concepts: int | None = None) -> Markdown:
-    """Chosen neurons tested one by one with emotion-label permutations, beside the study's
+    """Chosen neurons tested one by one with concept-label permutations, beside the study's
     asymptotic p."""
     if nm is None or nm.empty:
         return Markdown("")
@@ -116,13 +116,13 @@ def neuron_mantel_sentence(nm: pd.DataFrame | None, n_concepts: int | None = Non
     sig = int((nm["p_value"] < .05).sum())
     asym = int((nm["p_asymptotic"] < .05).sum()) if "p_asymptotic" in nm else None
     np_ = nm["n_perm"].max() if "n_perm" in nm else None
-    out = (f"Tested one by one by permuting the emotion labels ({fmt.fmt_num(np_, 0, big_mark=',')}"
+    out = (f"Tested one by one by permuting the concept labels ({fmt.fmt_num(np_, 0, big_mark=',')}"
            f" permutations), "
            + (f"all {fmt.fmt_num(n, 0, big_mark=',')}" if sig == n else
               f"{fmt.fmt_num(sig, 0, big_mark=',')} of the {fmt.fmt_num(n, 0, big_mark=',')}")
            + f" chosen neuron × attribute pairs "
            f"({span_text(per.min(), per.max())} per attribute) have p < .05" if np_ else
-           f"Tested one by one by permuting the emotion labels, {sig} of the {n} chosen neuron "
+           f"Tested one by one by permuting the concept labels, {sig} of the {n} chosen neuron "
            f"× attribute pairs have p < .05")
     if asym is not None:
         pairs = (f"the {fmt.fmt_num(n_concepts * (n_concepts - 1) // 2, 0, big_mark=',')} "
@@ -134,7 +134,7 @@ def neuron_mantel_sentence(nm: pd.DataFrame | None, n_concepts: int | None = Non
 
 def masking_sentence(by_emotion: pd.DataFrame | None, k: int | None = None,
                      n_top: int = 3, alpha: float = .05) -> Markdown:
-    """Grand means and the per-emotion paired t-tests (the study's test) at k."""
+    """Grand means and the per-concept paired t-tests (the study's test) at k."""
     if by_emotion is None:
         return Markdown("")
     k = headline_k(by_emotion["k"]) if k is None else k
@@ -142,22 +142,22 @@ def masking_sentence(by_emotion: pd.DataFrame | None, k: int | None = None,
     d = d.sort_values("drop", ascending=False)
     means = ""
     if {"acc_none", "acc_random", "acc_attribute"} <= set(d.columns):
-        means = (f"Averaged over emotions, accuracy is {fmt.fmt_pct(d['acc_none'].mean(), 2)} "
+        means = (f"Averaged over concepts, accuracy is {fmt.fmt_pct(d['acc_none'].mean(), 2)} "
                  f"without manipulation, {fmt.fmt_pct(d['acc_random'].mean(), 2)} with random "
                  f"masking and {fmt.fmt_pct(d['acc_attribute'].mean(), 2)} with "
                  f"attribute-specific masking (k = {k_text(k)}). ")
     ok = d[d["p_value"].notna()]
     if ok.empty:
-        return Markdown(means + f"The per-emotion paired t-tests cannot be computed: "
+        return Markdown(means + f"The per-concept paired t-tests cannot be computed: "
                         f"{reason(d.iloc[0])}.")
     sig = ok[(ok["q_value"] < alpha) & (ok["drop"] > 0)]
-    nonsig = ok[~ok.index.isin(sig.index)]["emotion"]
+    nonsig = ok[~ok.index.isin(sig.index)]["concept"]
     n_ok = len(ok)
     out = means + (f"Attribute-specific masking lowers accuracy significantly more than random "
-                   f"masking for {count_phrase(len(sig), n_ok, 'emotions')} (one-sided paired "
-                   f"t per emotion, the study's q < {alpha_text(alpha)})")
+                   f"masking for {count_phrase(len(sig), n_ok, 'concepts')} (one-sided paired "
+                   f"t per concept, the study's q < {alpha_text(alpha)})")
     if len(sig):
-        largest = [f"{r.emotion} {pts(r.drop)} points ({fmt.apa_t(r.statistic, r.df, r.p_value)})"
+        largest = [f"{r.concept} {pts(r.drop)} points ({fmt.apa_t(r.statistic, r.df, r.p_value)})"
                    for r in sig.head(n_top).itertuples()]
         out += f"; the largest: {listing(largest)}"
         if 0 < len(nonsig) <= 10:
@@ -165,8 +165,8 @@ def masking_sentence(by_emotion: pd.DataFrame | None, k: int | None = None,
     out += "."
     if len(ok) < len(d):
         bad = d[d["p_value"].isna()]
-        out += (f" For the other {len(bad)} emotions the test cannot be computed (e.g. "
-                f"{bad.iloc[0].emotion}: {reason(bad.iloc[0])}).")
+        out += (f" For the other {len(bad)} concepts the test cannot be computed (e.g. "
+                f"{bad.iloc[0].concept}: {reason(bad.iloc[0])}).")
     return Markdown(out)
 
 
@@ -184,7 +184,7 @@ def fdr_sentence(table: pd.DataFrame | None, key: str, k: int | None = None,
     if "p_value_perm" in d and d["p_value_perm"].notna().any():
         perm = (f", and {int((d['p_value_perm'] < alpha).sum())} by the sign-flip "
                 f"permutation p alone")
-    unit = "emotions" if key == "emotion" else "attributes"
+    unit = "concepts" if key == "concept" else "attributes"
     return Markdown(
         f"At k = {k_text(k)}, {n_study} of {len(d)} {unit} are "
         f"significant with the study's rule, {n_bh} with the Benjamini–Hochberg step-up "
@@ -272,18 +272,18 @@ def baseline_sentence(base: pd.DataFrame | None) -> Markdown:
     for task, d in base.groupby("task", sort=False):
         best, worst = d.loc[d["estimate"].idxmax()], d.loc[d["estimate"].idxmin()]
         parts.append(f"{task}: mean {fmt.fmt_pct(d['estimate'].mean(), 1)} (best "
-                     f"{best.emotion} {fmt.fmt_pct(best.estimate, 1)}, worst {worst.emotion} "
+                     f"{best.concept} {fmt.fmt_pct(best.estimate, 1)}, worst {worst.concept} "
                      f"{fmt.fmt_pct(worst.estimate, 1)})")
     return Markdown("Unmanipulated accuracy by task — " + "; ".join(parts) + ".")
 
 
 def dip_sentence(dip: pd.DataFrame, k: int | None = None) -> Markdown:
-    """Hartigan's dip test over the emotions' drops, per attribute at k."""
+    """Hartigan's dip test over the concepts' drops, per attribute at k."""
     k = headline_k(dip["k"]) if k is None or k not in set(dip["k"]) else k
     d = dip[dip["k"] == k]
     multi = d[d["p_value"] < .05]["attribute"]
     return Markdown(
-        f"Hartigan's dip test finds the emotions' drops multimodal (p < .05) for "
+        f"Hartigan's dip test finds the concepts' drops multimodal (p < .05) for "
         f"{count_phrase(len(multi), len(d), 'attributes')} at k = {k_text(k)}"
         + (f": {short_list(multi)}." if 0 < len(multi) < len(d) else "."))
 
@@ -292,9 +292,9 @@ def mixed_method(mm: pd.DataFrame, k: int | None = None) -> Markdown:
     """What the mixed models in the table are: formula, role and p-value method."""
     if "formula" not in mm:
         return Markdown(
-            "A prompt-level linear mixed model, `accuracy ~ condition + (1 | emotion/template)` "
+            "A prompt-level linear mixed model, `accuracy ~ condition + (1 | concept/template)` "
             "(REML; condition attribute-specific vs random), estimates the masking effect with "
-            "emotions and prompts as random effects instead of pooling them.")
+            "concepts and prompts as random effects instead of pooling them.")
     d = mm[mm["k"] == k] if k is not None and "k" in mm and k in set(mm["k"]) else mm
     bits = []
     for model, g in d.groupby("model", sort=False) if "model" in d else [("", d)]:

@@ -70,7 +70,7 @@ def short_list(names, limit: int = 8, rest: str = "others") -> str:
 
 
 def count_phrase(n: int, total: int, unit: str) -> str:
-    """``none of the 27 emotions``, ``all 14 attributes``, ``3 of 27 emotions``."""
+    """``none of the 27 concepts``, ``all 14 attributes``, ``3 of 27 concepts``."""
     if n == 0:
         return f"none of the {total} {unit}"
     if n == total:
@@ -202,11 +202,11 @@ def task_view(df: pd.DataFrame | None, task: str | None = None, skip=()) -> pd.D
     return df[df["task"] == task]
 
 
-def concepts(run, table: pd.DataFrame | None = None, col: str = "emotion") -> list:
+def concepts(run, table: pd.DataFrame | None = None, col: str = "concept") -> list:
     """The run's concepts in analysis order: the ``human_means`` table's order, else the order
     of appearance in ``table``."""
     hm = run.get("human_means") if run is not None else None
-    for d, c in ((hm, "emotion"), (hm, "concept"), (table, col)):
+    for d, c in ((hm, "concept"), (table, col)):
         if d is not None and c in d:
             return list(dict.fromkeys(d[c].astype(str)))
     return []

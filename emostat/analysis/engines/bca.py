@@ -90,7 +90,7 @@ def conf_method(low, high, n_units: int, n_boot: int, unit: str = "participants"
     return [ok if np.isfinite(lo) and np.isfinite(hi) else bad for lo, hi in zip(low, high)]
 
 
-CONCEPT_BOOT = 2000        # emotion-label resamples of an RSA interval (at most)
+CONCEPT_BOOT = 2000        # concept-label resamples of an RSA interval (at most)
 EXTREME = (0.001, 0.999)   # BCa adjusted percentiles outside this: fall back to percentile
 
 
@@ -179,5 +179,5 @@ def concept_bootstrap(x, Y, n_boot: int, seed, level: float = 0.95):
     boot = weighted_tau(x, Y, W)
     jack = weighted_tau(x, Y, J)
     low, high, methods = bca_or_percentile(est, boot, jack, level,
-                                           f"emotion labels ({n} concepts, {n_boot} resamples)")
+                                           f"concept labels ({n} concepts, {n_boot} resamples)")
     return low, high, methods, boot

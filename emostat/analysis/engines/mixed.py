@@ -6,7 +6,7 @@ fixed effects) or a binomial GLMM (``glmer``, Laplace, Wald z). It never raises 
 cannot be fitted as asked:
 
 - a grouping factor with one level, or with the same groups as another factor of the model (one
-  fold: prompt = emotion), is dropped before fitting;
+  fold: prompt = concept), is dropped before fitting;
 - a singular fit is refitted without its non-identifiable part (a random slope, or a term whose
   SD is 0), repeatedly; the result has ``status = "singular"`` and says what was dropped;
 - a fit that still fails gives ``status = "failed"`` with the reason, and NaN estimates.
@@ -58,7 +58,7 @@ def _first_line(exc: BaseException) -> str:
 @dataclass
 class _Bar:
     expr: list[str]          # ["1", "x"] or ["0", "x"]
-    group: str               # "emotion" or "emotion:prompt"
+    group: str               # "concept" or "concept:prompt"
 
     def text(self) -> str:
         return f"({' + '.join(self.expr)} | {self.group})"

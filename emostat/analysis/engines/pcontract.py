@@ -70,11 +70,11 @@ def same_unit(unit, conf_method) -> bool:
     """Whether an interval (``conf_method``) resamples or inverts over the unit the p treats
     as exchangeable (``unit``): the unit's first word (singular) is a word of conf_method.
 
-    >>> same_unit("emotion label (27)", "BCa bootstrap of emotion labels (27 concepts)")
+    >>> same_unit("concept label (27)", "BCa bootstrap of concept labels (27 concepts)")
     True
     >>> same_unit("attribute (14)", "Fisher z over 14 attributes (scipy pearsonr)")
     True
-    >>> same_unit("emotion label (27)", "participant bootstrap (61 participants)")
+    >>> same_unit("concept label (27)", "participant bootstrap (61 participants)")
     False
     """
     u = _words(unit)

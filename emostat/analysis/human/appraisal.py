@@ -38,9 +38,9 @@ class AppraisalPCA:
     weights : DataFrame
         item x component regression weights R^-1 L.
     scores : DataFrame
-        participant_id, emotion, one column per component (regression scores).
-    emotion_means : DataFrame
-        index emotion (the study space's concept order), one column per component.
+        participant, concept, one column per component (regression scores).
+    concept_means : DataFrame
+        index concept (the study space's concept order), one column per component.
     variance : Series
         Sum of squared rotated loadings per component.
     """
@@ -51,7 +51,7 @@ class AppraisalPCA:
     n_components: int
     weights: pd.DataFrame
     scores: pd.DataFrame
-    emotion_means: pd.DataFrame
+    concept_means: pd.DataFrame
     variance: pd.Series
 
 
@@ -109,15 +109,15 @@ def parallel_analysis(X: np.ndarray, n_iter: int = 20, seed: int = 0) -> pd.Data
 def appraisal_matrix(appraisal_responses: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """Response x item matrix (NaN -> 5, the study's imputation) and each response's emotion."""
     df = appraisal_responses
-    for col in ("participant_id", "emotion", "item", "response"):
+    for col in ("participant", "concept", "item", "response"):
         if col not in df.columns:
             raise input_error("appraisal_responses", "required column missing", field=col)
-    order = pd.unique(df["participant_id"])
-    X = (df.pivot_table(index="participant_id", columns="item", values="response",
+    order = pd.unique(df["participant"])
+    X = (df.pivot_table(index="participant", columns="item", values="response",
                         aggfunc="first", dropna=False).reindex(order))
     X = X.fillna(NA_RESPONSE)
-    emotion = df.groupby("participant_id", sort=False)["emotion"].first().reindex(order)
-    return X, emotion
+    concept = df.groupby("participant", sort=False)["concept"].first().reindex(order)
+    return X, concept
 
 
 def appraisal_pca(appraisal_responses: pd.DataFrame, n_components: int | None = None,
@@ -137,7 +137,7 @@ def appraisal_pca(appraisal_responses: pd.DataFrame, n_components: int | None = 
     names them in index order); otherwise RC1, RC2, ... Signs follow psych; RDMs use absolute
     differences and do not depend on them.
     """
-    X, emotion = appraisal_matrix(appraisal_responses)
+    X, concept = appraisal_matrix(appraisal_responses)
     x = X.to_numpy(float)
     if len(x) < 3:
         raise InputError(f"appraisal_pca: {len(x)} responses; need at least 3")
@@ -164,9 +164,9 @@ def appraisal_pca(appraisal_responses: pd.DataFrame, n_components: int | None = 
     Z = (x - x.mean(axis=0)) / sd
     S = Z @ W
     scores = pd.DataFrame(S, columns=names)
-    scores.insert(0, "emotion", emotion.to_numpy())
-    scores.insert(0, "participant_id", X.index.to_numpy())
-    means = scores.groupby("emotion")[names].mean()
+    scores.insert(0, "concept", concept.to_numpy())
+    scores.insert(0, "participant", X.index.to_numpy())
+    means = scores.groupby("concept")[names].mean()
     missing = sorted(set(study.concepts) - set(means.index))
     if missing:
         raise InputError(f"appraisal_pca: no included response for emotion(s) {missing}")
@@ -175,7 +175,7 @@ def appraisal_pca(appraisal_responses: pd.DataFrame, n_components: int | None = 
         loadings=pd.DataFrame(L, index=items, columns=names),
         eigenvalues=vals, parallel_analysis=pa_table, n_components=k,
         weights=pd.DataFrame(W, index=items, columns=names), scores=scores,
-        emotion_means=means.reindex(list(study.concepts)).rename_axis("emotion"),
+        concept_means=means.reindex(list(study.concepts)).rename_axis("concept"),
         variance=pd.Series((L ** 2).sum(axis=0), index=names))
 
 

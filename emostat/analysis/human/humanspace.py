@@ -44,15 +44,15 @@ def attribute_means(ratings: pd.DataFrame, appraisal_responses: pd.DataFrame,
     Returns
     -------
     DataFrame
-        index emotion and columns in the study space's order (concepts.csv, space.toml).
+        index concept and columns in the study space's order (concepts.csv, space.toml).
     """
-    for col in ("emotion", "attribute", "rating"):
+    for col in ("concept", "attribute", "rating"):
         if col not in ratings.columns:
             raise input_error("ratings", "required column missing", field=col)
     if ratings["rating"].isna().any():
         r = int(np.flatnonzero(ratings["rating"].isna().to_numpy())[0])
         raise input_error("ratings", "missing rating", row=r, field="rating")
-    m = ratings.pivot_table(index="emotion", columns="attribute", values="rating",
+    m = ratings.pivot_table(index="concept", columns="attribute", values="rating",
                             aggfunc="mean")
     study = study_space()
     need = list(study.groups["affective"] + study.groups["faces"])
@@ -61,11 +61,11 @@ def attribute_means(ratings: pd.DataFrame, appraisal_responses: pd.DataFrame,
         raise InputError(f"ratings: no ratings for attribute(s) {missing}")
     if pca is None:
         pca = appraisal_pca(appraisal_responses, n_components=len(study.groups["appraisal"]))
-    means = pd.concat([m[need].reindex(list(study.concepts)), pca.emotion_means], axis=1)
+    means = pd.concat([m[need].reindex(list(study.concepts)), pca.concept_means], axis=1)
     if means.isna().any().any():
         bad = means.index[means.isna().any(axis=1)].tolist()
         raise InputError(f"attribute_means: no data for emotion(s) {bad}")
-    means.index.name = "emotion"
+    means.index.name = "concept"
     return means
 
 
@@ -92,11 +92,11 @@ def subject_rdms(similarity: pd.DataFrame) -> tuple[list[str], np.ndarray]:
 
     Returns the participant ids (first-appearance order) and an (n_subjects, 351) array.
     """
-    for col in ("participant_id", "pair", "dissimilarity"):
+    for col in ("participant", "pair", "dissimilarity"):
         if col not in similarity.columns:
             raise input_error("similarity", "required column missing", field=col)
-    ids = list(pd.unique(similarity["participant_id"]))
-    wide = similarity.pivot(index="participant_id", columns="pair",
+    ids = list(pd.unique(similarity["participant"]))
+    wide = similarity.pivot(index="participant", columns="pair",
                             values="dissimilarity").reindex(ids)
     n_pairs = study_space().n_pairs
     if wide.shape[1] != n_pairs or wide.isna().any().any():
@@ -112,7 +112,7 @@ def _snap(x: np.ndarray) -> np.ndarray:
     return np.round(x, SNAP_DECIMALS)
 
 
-IMPORTANCE_P_METHOD = ("Mantel: emotion-label permutation of the mean human RDM, Kendall tau-b, "
+IMPORTANCE_P_METHOD = ("Mantel: concept-label permutation of the mean human RDM, Kendall tau-b, "
                       "one-sided (greater), (1 + #{tau* >= tau}) / (1 + n_perm)")
 
 
@@ -122,12 +122,12 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
     """Importance of each attribute for the human conceptual space.
 
     ``estimate``: Kendall tau-b between the mean human RDM (mean over participants) and the
-    attribute RDM. ``p_value``: Mantel test, one-sided, permuting the 27 emotion labels of the
+    attribute RDM. ``p_value``: Mantel test, one-sided, permuting the 27 concept labels of the
     mean human RDM (``n_perm`` draws, seed + 1) - the RDM's cells share emotions, so the
     emotions are the exchangeable units. Draws are doubled (up to 8x) for attributes whose
     Clopper-Pearson Monte-Carlo interval holds ``alpha``; ``n_perm`` is the count used, with
     ``p_floor, p_mc_low, p_mc_high, mc_warning``. ``conf_low``/``conf_high`` and
-    ``std_error``: emotion-label bootstrap at the p's unit
+    ``std_error``: concept-label bootstrap at the p's unit
     (:func:`emostat.analysis.engines.bca.concept_bootstrap`, at most ``CONCEPT_BOOT`` resamples, seed
     + 2; ``conf_method`` says BCa or percentile). Participant bootstrap (``n_boot`` resamples,
     seed): ``conf_low_participants``/``conf_high_participants`` (BCa, rater-sampling
@@ -178,7 +178,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
         se = boot.std(axis=0, ddof=1)
         share = (boot <= 0).mean(axis=0)
         how = [m + ": rater-sampling precision" for m in conf_method(lo, hi, n, n_boot)]
-        # the unit of the Mantel p: emotion labels
+        # the unit of the Mantel p: concept labels
         clo, chi, chow, cboot = concept_bootstrap(mean, Y, min(n_boot, CONCEPT_BOOT), seed + 2,
                                                   level)
         cse = cboot.std(axis=0, ddof=1)
@@ -194,7 +194,7 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
         "conf_method_participants": how, "std_error_participants": se,
         "boot_share_le0": share,
         "p_method": IMPORTANCE_P_METHOD if n_perm > 0 else "not tested (n_perm = 0)",
-        "unit": f"emotion label ({n_items})", "role": "record",
+        "unit": f"concept label ({n_items})", "role": "record",
         "n_boot": n_boot, "n_perm": draws, **mc})
 
 
@@ -245,12 +245,12 @@ def rating_icc(ratings: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         experiment, attribute, type, estimate, statistic (F), df1, df2, p_value, conf_low,
-        conf_high (95 %), n_targets, n_raters, p_method, unit (the emotions rated), role
+        conf_high (95 %), n_targets, n_raters, p_method, unit (the concepts rated), role
         (extra).
     """
     rows = []
     for (exp, attr), g in ratings.groupby(["experiment", "attribute"], sort=False):
-        Y = g.pivot_table(index="emotion", columns="participant_id", values="rating")
+        Y = g.pivot_table(index="concept", columns="participant", values="rating")
         if Y.isna().any().any():
             raise InputError(f"rating_icc: {exp}/{attr} lacks ratings for some emotion x rater "
                              "cells; ICC needs a complete matrix")
@@ -263,7 +263,7 @@ def rating_icc(ratings: pd.DataFrame) -> pd.DataFrame:
                                       "statistic", "df1", "df2", "p_value", "conf_low",
                                       "conf_high", "n_targets", "n_raters"])
     out["p_method"] = "F test of the two-way random-effects ICC against 0 (R psych::ICC)"
-    out["unit"] = out["n_targets"].map(lambda n: f"emotion ({n})")
+    out["unit"] = out["n_targets"].map(lambda n: f"concept ({n})")
     out["role"] = "extra"
     order = {a: n for n, a in enumerate(study_space().attributes)}
     return out.sort_values(["attribute", "type"], key=lambda s: s.map(order)
@@ -280,7 +280,7 @@ class HumanSpace:
     Attributes
     ----------
     means : DataFrame
-        index emotion (the space's concept order) x attributes, derived by emostat.
+        index concept (the space's concept order) x attributes, derived by emostat.
     attribute_rdms : DataFrame
         351 x 14, from ``means``.
     mean_rdm : ndarray (351,)
@@ -357,7 +357,7 @@ def load_shipped_human(space=None) -> HumanSpace:
     from emostat.space import load_space
 
     sp = load_space(space)
-    means = sp.means.rename_axis("emotion")
+    means = sp.means.rename_axis("concept")
     subj = sp.subject_rdms()
     return HumanSpace(means=means, attribute_rdms=sp.attribute_rdms(), mean_rdm=sp.mean_rdm(),
                       subject_ids=subj[0] if subj is not None else None,

@@ -66,7 +66,7 @@ def _offsets(task: str, adj: np.ndarray, emotions: np.ndarray, folds, where: str
         med = pd.Series(adj[train]).groupby(emotions[train]).median()
         missing = sorted(set(emotions[own]) - set(med.index))
         if missing:
-            raise InputError(f"{where}: column 'emotion': binary items of {missing} lie in one "
+            raise InputError(f"{where}: column 'concept': binary items of {missing} lie in one "
                              "calibration fold only; no other item to fit a threshold on")
         out[own] = med.reindex(emotions[own]).to_numpy()
     return out
@@ -78,7 +78,7 @@ def recalibrate(inference: pd.DataFrame, candidates) -> pd.DataFrame:
     Parameters
     ----------
     inference : DataFrame, schema ``inference``
-        Needs ``task, condition_id, emotion, label, logprobs``; ``cal_fold`` for cross-fitting.
+        Needs ``task, condition_id, concept, label, logprobs``; ``cal_fold`` for cross-fitting.
     candidates : sequence of str
         The concepts a choice row is scored over, in ``logprobs`` order (the run's space).
 
@@ -90,7 +90,7 @@ def recalibrate(inference: pd.DataFrame, candidates) -> pd.DataFrame:
         re-fitted margin signed toward the label) added; ``cal_fitting`` says cross-fitted or
         in-sample.
     """
-    require_columns(inference, ["task", "condition_id", "emotion", "label", "logprobs"],
+    require_columns(inference, ["task", "condition_id", "concept", "label", "logprobs"],
                     "inference")
     candidates = list(candidates)
     parts = []
@@ -100,7 +100,7 @@ def recalibrate(inference: pd.DataFrame, candidates) -> pd.DataFrame:
         s = score_matrix(rows, spec.width(candidates), where)
         adj = s[:, 1] - s[:, 0] if spec.per_concept else s
         folds = _folds(rows)
-        adj = adj - _offsets(task, adj, rows["emotion"].to_numpy(object), folds, where)
+        adj = adj - _offsets(task, adj, rows["concept"].to_numpy(object), folds, where)
         labels = rows["label"].to_numpy(object)
         if spec.per_concept:
             no, yes = spec.candidates(None)

@@ -1,13 +1,13 @@
-"""The study's per-emotion masking t against a run's random pool, labelled as the study's.
+"""The study's per-concept masking t against a run's random pool, labelled as the study's.
 
 The study pairs each attribute mask with one random set. A collected run draws a pool of
 random masks per k, shared by all attributes; the study-style test compares every attribute
-of an emotion with the same pool mean per prompt, so its n = attributes x prompts rows hold
+of a concept with the same pool mean per prompt, so its n = attributes x prompts rows hold
 one random comparison per prompt, counted once per attribute. This module computes that t
 (role ``study``) on two outcomes, the run's accuracy (calibrated on the unmanipulated
 condition) and the accuracy under per-condition calibration (:mod:`emostat.analysis.masking.bias`),
 and says in ``p_method`` what it treats as exchangeable. Beside the study's "+-1 SE" of the
-random accuracy over those rows (``se_random_rows``, zero with one prompt per emotion) it
+random accuracy over those rows (``se_random_rows``, zero with one prompt per concept) it
 gives the SE over the random draws of the pool mean (``se_random_pool``).
 """
 
@@ -22,14 +22,14 @@ from emostat.checks import require_columns
 from emostat.errors import InputError
 
 OUTCOMES = (("accuracy", "correct"), ("accuracy_recal", "correct_recal"))
-TESTS = (("study_emotion_t", ["k", "emotion"]), ("study_cell_t", ["k", "emotion", "attribute"]))
+TESTS = (("study_concept_t", ["k", "concept"]), ("study_cell_t", ["k", "concept", "attribute"]))
 T_METHOD = {
-    "study_emotion_t": "the study's paired t of the extra drop over the emotion's attribute x "
+    "study_concept_t": "the study's paired t of the extra drop over the concept's attribute x "
                        "prompt rows, one-sided (greater), df = n - 1; {pool}, so the rows hold "
                        "one random comparison per prompt, repeated for every attribute: not "
                        "independent; the attribute x prompt rows are treated as exchangeable",
     "study_cell_t": "the study's paired t of the extra drop over the cell's prompts, one-sided "
-                    "(greater), df = n - 1; {pool}, so the cells of one emotion share their "
+                    "(greater), df = n - 1; {pool}, so the cells of one concept share their "
                     "random comparison: not independent; prompts treated as exchangeable"}
 POOL = {True: "every attribute is compared with the same random pool (the mean of the k's "
               "shared random draws per prompt)",
@@ -45,13 +45,13 @@ def exact_limit(n_perm: int) -> int:
 
 
 def prompt_accuracy(rows: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Prompt-level accuracy (prompt = task x emotion x fold, the collection's ``template``
+    """Prompt-level accuracy (prompt = task x concept x fold, the collection's ``template``
     ``"<task>/fold<f>"``) of the 0/1 ``column``, one row per condition."""
-    require_columns(rows, ["task", "emotion", "fold", "condition_id", "condition", "attribute",
+    require_columns(rows, ["task", "concept", "fold", "condition_id", "condition", "attribute",
                            "k", column], "inference")
     d = rows.assign(template=rows["task"] + "/fold" + rows["fold"].astype(str),
                     _y=rows[column].astype(float))
-    keys = ["emotion", "template", "condition_id"]
+    keys = ["concept", "template", "condition_id"]
     acc = d.groupby(keys, sort=False)["_y"].mean().rename("accuracy").reset_index()
     meta = d[["condition_id", "condition", "attribute", "k"]
              + (["draw"] if "draw" in d.columns else [])].drop_duplicates("condition_id")
@@ -86,7 +86,7 @@ def _one_test(diff, per_draw, by, test, shared, n_perm, seed) -> pd.DataFrame:
                             f"one-sided (greater); all 2^n sign vectors when n <= {lim} "
                             f"(2^n <= {n_perm} draws, or n <= {EXACT_MAX_N}), else {n_perm} "
                             "random sign vectors")
-    what = "attribute × prompt" if test == "study_emotion_t" else "prompt"
+    what = "attribute × prompt" if test == "study_concept_t" else "prompt"
     res["unit"] = [f"{what} ({n})" for n in res["n"]]
     res["test"] = test
     if "attribute" not in res.columns:
@@ -95,13 +95,13 @@ def _one_test(diff, per_draw, by, test, shared, n_perm, seed) -> pd.DataFrame:
 
 
 def bias_study_test(rec: pd.DataFrame, *, n_perm: int = 10_000, seed: int = 0) -> pd.DataFrame:
-    """The study's per-emotion and per-cell t of the extra drop against the random pool.
+    """The study's per-concept and per-cell t of the extra drop against the random pool.
 
     ``rec``: inference rows with ``correct`` and ``correct_recal``
     (:func:`emostat.analysis.masking.bias.recalibrate`). Per task x outcome (``accuracy``: the run's
-    decisions; ``accuracy_recal``: per-condition calibration) x test (``study_emotion_t``: per
-    k x emotion over attributes x prompts, the study's n = 168; ``study_cell_t``: per k x
-    emotion x attribute over prompts, the study's n = 12): broom columns (``estimate`` =
+    decisions; ``accuracy_recal``: per-condition calibration) x test (``study_concept_t``: per
+    k x concept over attributes x prompts, the study's n = 168; ``study_cell_t``: per k x
+    concept x attribute over prompts, the study's n = 12): broom columns (``estimate`` =
     random pool - attribute accuracy, positive = the mask hurts more), ``n``, the study's
     ``q_value`` and ``q_value_bh`` over the test's rows, ``p_value_perm`` (sign flips),
     ``acc_none, acc_random, acc_attribute``, ``se_random_rows`` (the study's +-1 SE bar of the
@@ -129,5 +129,5 @@ def bias_study_test(rec: pd.DataFrame, *, n_perm: int = 10_000, seed: int = 0) -
     out["role"] = "study"
     for c in ("estimate", "conf_low", "conf_high"):       # no -0.0 (a drop of -0 points)
         out[c] = out[c] + 0.0
-    lead = ["task", "outcome", "test", "k", "emotion", "attribute"]
+    lead = ["task", "outcome", "test", "k", "concept", "attribute"]
     return out[lead + [c for c in out.columns if c not in lead]]

@@ -35,10 +35,10 @@ _BROOM = ["estimate", "std_error", "statistic", "df", "p_value", "conf_low", "co
 
 
 def _order(key: str, names) -> list:
-    """Sort order of emotion or attribute names: emotions alphabetically; attributes in the
+    """Sort order of concept or attribute names: concepts alphabetically; attributes in the
     study space's order when they are its attributes, else in their order of appearance."""
     names = list(dict.fromkeys(v for v in names if pd.notna(v)))
-    if key == "emotion":
+    if key == "concept":
         return sorted(names)
     from emostat.space import load_space
 
@@ -47,11 +47,11 @@ def _order(key: str, names) -> list:
 
 
 def _sort(df: pd.DataFrame, keys) -> pd.DataFrame:
-    """Sort by ``keys``, emotions/attributes in the order of :func:`_order`."""
+    """Sort by ``keys``, concepts/attributes in the order of :func:`_order`."""
     tmp = df.copy()
     sort_cols = []
     for key in keys:
-        if key in ("emotion", "attribute") and key in tmp.columns:
+        if key in ("concept", "attribute") and key in tmp.columns:
             rank = {v: i for i, v in enumerate(_order(key, tmp[key]))}
             tmp[f"_{key}"] = tmp[key].map(rank).fillna(len(rank))
             sort_cols += [f"_{key}", key]
@@ -76,16 +76,16 @@ def acc_diff(accuracy: pd.DataFrame, *, per_draw: bool = False) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns ``model`` (when present), ``emotion``, ``template``, ``attribute``, ``k``,
+        Columns ``model`` (when present), ``concept``, ``template``, ``attribute``, ``k``,
         [``draw`` if per_draw], ``acc_attribute``, ``acc_random``, ``acc_none``, ``diff``
         (= acc_attribute − acc_random), ``n_draws`` (random draws averaged; 1 per row when
         per_draw). Only the k present in both conditions are kept (as the study's code does).
     """
-    require_columns(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
+    require_columns(accuracy, ["concept", "template", "condition", "attribute", "k", "accuracy"],
                     "accuracy table")
     acc = accuracy.copy()
     model = ["model"] if "model" in acc.columns else []
-    prompt = model + ["emotion", "template"]
+    prompt = model + ["concept", "template"]
     cell = prompt + ["attribute", "k"]
     none = acc[acc["condition"] == "none"]
     att = acc[acc["condition"] == "attribute"]
@@ -120,7 +120,7 @@ def acc_diff(accuracy: pd.DataFrame, *, per_draw: bool = False) -> pd.DataFrame:
     out["diff"] = out["acc_attribute"] - out["acc_random"]
     keys = cell + (["draw"] if per_draw else [])
     cols = keys + ["acc_attribute", "acc_random", "acc_none", "diff", "n_draws"]
-    return _sort(out[cols], ["k"] + model + ["emotion", "template", "attribute"]
+    return _sort(out[cols], ["k"] + model + ["concept", "template", "attribute"]
                  + (["draw"] if per_draw else []))
 
 
@@ -151,7 +151,7 @@ def mask_rows(accuracy: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
         The rows (columns of ``accuracy`` plus ``mask``) and whether random masks are shared by
         all attributes (not paired one-to-one with an attribute).
     """
-    require_columns(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
+    require_columns(accuracy, ["concept", "template", "condition", "attribute", "k", "accuracy"],
                     "accuracy table")
     acc = accuracy[accuracy["condition"].isin(["attribute", "random"])].copy()
     if "condition_id" in acc.columns and acc["condition_id"].notna().all():
@@ -165,7 +165,7 @@ def mask_rows(accuracy: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     rnd = acc["condition"] == "random"
     per_mask = acc[rnd].groupby("mask")["attribute"].nunique(dropna=False)
     shared = bool(acc.loc[rnd, "attribute"].isna().any() or (per_mask > 1).any())
-    keys = [c for c in ("model", "emotion", "template", "k", "mask") if c in acc.columns]
+    keys = [c for c in ("model", "concept", "template", "k", "mask") if c in acc.columns]
     acc = acc.drop_duplicates(keys)
     if shared:
         acc.loc[acc["condition"] == "random", "attribute"] = None
@@ -210,7 +210,7 @@ def paired_tests(diff: pd.DataFrame, by, alternative: str = "greater", n_perm: i
     ----------
     diff : DataFrame from :func:`acc_diff` (one row per prompt × attribute × k)
     by : list of str
-        Grouping columns, e.g. ``["k", "emotion"]``.
+        Grouping columns, e.g. ``["k", "concept"]``.
     alternative : {"greater", "less", "two-sided"}, default "greater"
         H1 of the t-test and the sign-flip test on the drop ("greater": the attribute mask
         lowers accuracy more, the study's H1).
@@ -234,11 +234,11 @@ def paired_tests(diff: pd.DataFrame, by, alternative: str = "greater", n_perm: i
     Examples
     --------
     >>> import pandas as pd
-    >>> d = pd.DataFrame({"k": 100, "emotion": "joy", "attribute": ["a", "b", "c", "d"],
+    >>> d = pd.DataFrame({"k": 100, "concept": "joy", "attribute": ["a", "b", "c", "d"],
     ...                   "template": "1", "acc_none": 0.9, "acc_random": [.80, .82, .79, .81],
     ...                   "acc_attribute": [.70, .75, .74, .78]})
     >>> d["diff"] = d["acc_attribute"] - d["acc_random"]
-    >>> r = paired_tests(d, ["k", "emotion"]).iloc[0]
+    >>> r = paired_tests(d, ["k", "concept"]).iloc[0]
     >>> float(round(r["estimate"], 4)), r["unit"], r["role"]
     (0.0625, 'attribute × template (4)', 'study')
     """
@@ -266,15 +266,15 @@ def paired_tests(diff: pd.DataFrame, by, alternative: str = "greater", n_perm: i
     res["p_method"] = f"paired t, {side}, df = n - 1"
     res["p_method_perm"] = (f"sign-flip permutation of the mean, {side}; exact for n <= 16, "
                             f"else {n_perm} random sign vectors")
-    over = [c for c in ("attribute", "emotion", "template") if c in diff.columns and c not in by]
+    over = [c for c in ("attribute", "concept", "template") if c in diff.columns and c not in by]
     res["unit"] = [f"{' × '.join(over)} ({n})" for n in res["n"]]
     res["role"], res["test"] = "study", "study_t"
     return _sort(res.reset_index(), by)
 
 
 def masking_by_emotion(diff: pd.DataFrame, **kw) -> pd.DataFrame:
-    """:func:`paired_tests` per k × emotion (n = 14 attributes × seeds; 168 in the study)."""
-    return paired_tests(diff, ["k", "emotion"], **kw)
+    """:func:`paired_tests` per k × concept (n = 14 attributes × seeds; 168 in the study)."""
+    return paired_tests(diff, ["k", "concept"], **kw)
 
 
 def masking_by_attribute(diff: pd.DataFrame, **kw) -> pd.DataFrame:
@@ -283,8 +283,8 @@ def masking_by_attribute(diff: pd.DataFrame, **kw) -> pd.DataFrame:
 
 
 def masking_cells(diff: pd.DataFrame, **kw) -> pd.DataFrame:
-    """:func:`paired_tests` per k × emotion × attribute (n = seeds; 12 in the study)."""
-    return paired_tests(diff, ["k", "emotion", "attribute"], **kw)
+    """:func:`paired_tests` per k × concept × attribute (n = seeds; 12 in the study)."""
+    return paired_tests(diff, ["k", "concept", "attribute"], **kw)
 
 
 def condition_means(diff: pd.DataFrame, by=("k",)) -> pd.DataFrame:
@@ -300,15 +300,15 @@ def condition_means(diff: pd.DataFrame, by=("k",)) -> pd.DataFrame:
     g = diff.groupby(by, sort=True)
     out = g.agg(acc_random=("acc_random", "mean"), acc_attribute=("acc_attribute", "mean"),
                 diff=("diff", "mean"), n=("diff", "size"))
-    prompt = [c for c in ("model", "emotion", "template") if c in diff.columns]
+    prompt = [c for c in ("model", "concept", "template") if c in diff.columns]
     base = diff.drop_duplicates(by + prompt).groupby(by, sort=True)["acc_none"].mean()
     out.insert(0, "acc_none", base)
     return out.reset_index()
 
 
 def _cell_means(diff: pd.DataFrame) -> pd.DataFrame:
-    require_columns(diff, ["k", "emotion", "attribute", "diff"], "diff table")
-    return diff.groupby(["k", "emotion", "attribute"], sort=True)["diff"].mean().reset_index()
+    require_columns(diff, ["k", "concept", "attribute", "diff"], "diff table")
+    return diff.groupby(["k", "concept", "attribute"], sort=True)["diff"].mean().reset_index()
 
 
 def dip_tests(diff: pd.DataFrame) -> pd.DataFrame:
@@ -320,7 +320,7 @@ def dip_tests(diff: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``k``, ``attribute``, ``statistic`` (dip D), ``p_value``, ``n`` (emotions).
+        ``k``, ``attribute``, ``statistic`` (dip D), ``p_value``, ``n`` (concepts).
     """
     import diptest
 
@@ -344,7 +344,7 @@ def mask_drops(accuracy: pd.DataFrame) -> pd.DataFrame:
         ``n_prompts``. Every mask once (see :func:`mask_rows`).
     """
     rows, _ = mask_rows(accuracy)
-    prompt = [c for c in ("model", "emotion", "template") if c in accuracy.columns]
+    prompt = [c for c in ("model", "concept", "template") if c in accuracy.columns]
     none = accuracy[accuracy["condition"] == "none"].groupby(prompt)["accuracy"].mean()
     if none.empty:
         raise InputError("accuracy table: no unmanipulated ('none') rows")
@@ -424,7 +424,7 @@ def attribute_vs_null(accuracy: pd.DataFrame, *, level: float = 0.95) -> pd.Data
     >>> rows += [("joy", "1", "attribute", "valence", 10, None, 0.6)]
     >>> rows += [("joy", "1", "random", None, 10, d, a)
     ...          for d, a in enumerate([0.85, 0.80, 0.88, 0.84])]
-    >>> acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute",
+    >>> acc = pd.DataFrame(rows, columns=["concept", "template", "condition", "attribute",
     ...                                   "k", "draw", "accuracy"])
     >>> r = attribute_vs_null(acc).iloc[0]
     >>> float(round(r["estimate"], 4)), int(r["df"]), float(r["p_min_perm"]), r["unit"]

@@ -23,18 +23,18 @@ def split_tasks(accuracy: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def baseline_accuracy(inference: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy without manipulation per task and emotion.
+    """Accuracy without manipulation per task and concept.
 
     Returns
     -------
     DataFrame
-        ``task, emotion, estimate`` (proportion correct), ``n`` (items), ``conf_low, conf_high``
+        ``task, concept, estimate`` (proportion correct), ``n`` (items), ``conf_low, conf_high``
         (95% Wilson interval).
     """
     base = inference[inference["condition"] == "none"]
     if base.empty:
         raise InputError("inference: no rows with condition 'none' (the unmanipulated baseline)")
-    g = base.groupby(["task", "emotion"], sort=True)["correct"]
+    g = base.groupby(["task", "concept"], sort=True)["correct"]
     out = g.agg(estimate="mean", n="size").reset_index()
     from statsmodels.stats.proportion import proportion_confint
 
@@ -45,9 +45,9 @@ def baseline_accuracy(inference: pd.DataFrame) -> pd.DataFrame:
 
 def _drops(acc: pd.DataFrame) -> pd.DataFrame:
     """Per condition row, the drop vs the same prompt's unmanipulated accuracy."""
-    none = (acc[acc["condition"] == "none"].set_index(["emotion", "template"])["accuracy"]
+    none = (acc[acc["condition"] == "none"].set_index(["concept", "template"])["accuracy"]
             .rename("acc_none"))
-    masked = acc[acc["condition"] != "none"].join(none, on=["emotion", "template"])
+    masked = acc[acc["condition"] != "none"].join(none, on=["concept", "template"])
     return masked.assign(drop=masked["acc_none"] - masked["accuracy"])
 
 
@@ -55,7 +55,7 @@ def random_null(accuracy: pd.DataFrame, task: str) -> pd.DataFrame:
     """Mean drop under each random mask per k (the null population), each mask once.
 
     Returns ``task, attribute`` (null for draws shared by all attributes), ``k, draw,
-    condition_id`` (when known), ``estimate`` (mean drop over prompts, proportion).
+    condition_id`` (when known), ``drop`` (mean drop over prompts, proportion).
     """
     from emostat.analysis.masking.drops import mask_drops, mask_rows
 
@@ -67,7 +67,7 @@ def random_null(accuracy: pd.DataFrame, task: str) -> pd.DataFrame:
     out = pd.DataFrame({"task": task, "attribute": d["attribute"].to_numpy(),
                         "k": d["k"].astype("int64").to_numpy(),
                         "draw": d["mask"].map(draw).fillna(0).astype("int64").to_numpy(),
-                        "condition_id": d["mask"].to_numpy(), "estimate": d["drop"].to_numpy()})
+                        "condition_id": d["mask"].to_numpy(), "drop": d["drop"].to_numpy()})
     return out.sort_values(["k", "draw", "condition_id"], kind="stable").reset_index(drop=True)
 
 
@@ -86,14 +86,14 @@ CHANCE_METHOD = "exact binomial test against chance, one-sided (greater)"
 
 def n_candidates(inference: pd.DataFrame) -> int | None:
     """How many concepts a choice is over, read from the table: the length of a choice row's
-    ``logprobs`` (one score per candidate), else the concepts named in the ``emotion`` column
+    ``logprobs`` (one score per candidate), else the concepts named in the ``concept`` column
     (every concept has its items); None when the table says neither."""
     if "logprobs" in inference.columns:
         lp = inference.loc[inference["task"] == "choice", "logprobs"].dropna()
         if len(lp):
             return len(lp.iloc[0])
-    if "emotion" in inference.columns and inference["emotion"].notna().any():
-        return int(inference["emotion"].nunique())
+    if "concept" in inference.columns and inference["concept"].notna().any():
+        return int(inference["concept"].nunique())
     return None
 
 
@@ -312,20 +312,20 @@ def _no_contrast(formula: str, family: str):
 
 def generation_examples(inference: pd.DataFrame, stimuli: pd.DataFrame,
                         per_condition: int = 2) -> pd.DataFrame:
-    """A few generated answers per emotion under no manipulation and under attribute masks.
+    """A few generated answers per concept under no manipulation and under attribute masks.
 
-    Returns ``emotion, text, generated, parsed, condition, condition_id, correct``.
+    Returns ``concept, text, generated, parsed, condition, condition_id, correct``.
     """
     gen = inference[(inference["task"] == "generate")
                     & inference["condition"].isin(["none", "attribute"])]
     if gen.empty:
-        return pd.DataFrame(columns=["emotion", "text", "generated", "parsed", "condition",
+        return pd.DataFrame(columns=["concept", "text", "generated", "parsed", "condition",
                                      "condition_id", "correct"])
     texts = stimuli.set_index("id")["text"]
-    gen = gen.sort_values(["emotion", "condition", "condition_id", "item_id"])
-    picked = gen.groupby(["emotion", "condition"], sort=True).head(per_condition)
+    gen = gen.sort_values(["concept", "condition", "condition_id", "item_id"])
+    picked = gen.groupby(["concept", "condition"], sort=True).head(per_condition)
     return pd.DataFrame({
-        "emotion": picked["emotion"].to_numpy(),
+        "concept": picked["concept"].to_numpy(),
         "text": picked["stimulus_id"].map(texts).fillna("").to_numpy(),
         "generated": picked["generated"].fillna("").to_numpy(),
         "parsed": picked["prediction"].to_numpy(),

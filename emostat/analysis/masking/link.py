@@ -7,13 +7,13 @@ importance vector, so the replicates of this correlation are the 14 attributes, 
 emotions (``docs/inference.md``). Three tests per k, one row each:
 
 ``study_t`` (role ``study``)
-    the study's t(26) over the emotions' Fisher-z r, two-sided; estimate and CI back-transformed.
+    the study's t(26) over the concepts' Fisher-z r, two-sided; estimate and CI back-transformed.
 ``attribute_permutation`` (role ``record``)
-    the same statistic (mean Fisher z over emotions) under permutations of the importance values
-    across attributes, ONE permutation applied to every emotion; two-sided
+    the same statistic (mean Fisher z over concepts) under permutations of the importance values
+    across attributes, ONE permutation applied to every concept; two-sided
     (``|mean z|``), Monte Carlo ``(1 + #{|T*| >= |T|}) / (1 + n_perm)`` or exact enumeration.
 ``attribute_level_r`` (role ``record``)
-    Pearson r over the 14 attributes between the attribute's mean drop (over emotions) and its
+    Pearson r over the 14 attributes between the attribute's mean drop (over concepts) and its
     importance; t test with df = attributes − 2, two-sided; Fisher-z CI (R ``cor.test``).
 
 Sign: ``drop`` = random − attribute-specific accuracy (``docs/inference.md``), so a positive r
@@ -33,7 +33,7 @@ from emostat.analysis.engines.mantel import check_n_perm, mc_columns, perm_block
 from emostat.errors import InputError
 from emostat.space import load_space
 
-__all__ = ["drop_matrix", "link_test", "link_by_emotion", "perm_mean_z", "perm_test",
+__all__ = ["drop_matrix", "link_test", "link_by_concept", "perm_mean_z", "perm_test",
            "pooled_drops"]
 
 _EXACT_MAX = 9           # 9! = 362,880 permutations
@@ -41,18 +41,18 @@ _CHUNK = 4096
 _TOL = 1e-12             # permuted statistics within this of the observed count as ties
 
 def drop_matrix(drops: pd.DataFrame) -> dict[int, pd.DataFrame]:
-    """Mean accuracy drop per k as an emotions × attributes matrix.
+    """Mean accuracy drop per k as an concepts × attributes matrix.
 
     Parameters
     ----------
     drops : DataFrame
-        Columns ``k``, ``emotion``, ``attribute`` and ``drop`` (random − attribute-specific
+        Columns ``k``, ``concept``, ``attribute`` and ``drop`` (random − attribute-specific
         accuracy) or ``diff`` (the study's ACC.diff = attribute − random; ``drop = −diff``), one
         row per prompt or per cell; rows of a cell are averaged.
 
     Returns
     -------
-    dict k -> DataFrame (emotions × attributes), study order, NaN where a cell is missing.
+    dict k -> DataFrame (concepts × attributes), study order, NaN where a cell is missing.
     """
     if "drop" in drops.columns:
         value = drops["drop"].astype(float)
@@ -61,14 +61,14 @@ def drop_matrix(drops: pd.DataFrame) -> dict[int, pd.DataFrame]:
     else:
         raise InputError("link: the drops table needs a 'drop' (random − attribute) or a 'diff' "
                          f"(attribute − random) column (has {list(drops.columns)})")
-    require_columns(drops, ["k", "emotion", "attribute"], "link: drops table")
-    d = drops[["k", "emotion", "attribute"]].assign(drop=value)
+    require_columns(drops, ["k", "concept", "attribute"], "link: drops table")
+    d = drops[["k", "concept", "attribute"]].assign(drop=value)
     # the study space's names first, in its order (concepts alphabetical, attributes grouped)
     study = load_space("study")
     known_c, known_a = sorted(study.concepts), list(study.attributes)
     out = {}
     for k, g in d.groupby("k", sort=True):
-        m = g.pivot_table(index="emotion", columns="attribute", values="drop", aggfunc="mean")
+        m = g.pivot_table(index="concept", columns="attribute", values="drop", aggfunc="mean")
         emo = [e for e in known_c if e in m.index] + sorted(set(m.index) - set(known_c))
         att = [a for a in known_a if a in m.columns] + sorted(set(m.columns) - set(known_a))
         out[int(k)] = m.loc[emo, att]
@@ -95,8 +95,8 @@ def _standardise_rows(X: np.ndarray) -> np.ndarray:
 
 
 def _mean_z(Dn: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """Mean over emotions of atanh(r) for each importance vector (row of V, standardised)."""
-    R = np.clip(Dn @ V.T, -1.0, 1.0)         # (emotions, perms)
+    """Mean over concepts of atanh(r) for each importance vector (row of V, standardised)."""
+    R = np.clip(Dn @ V.T, -1.0, 1.0)         # (concepts, perms)
     with np.errstate(divide="ignore"):
         return np.arctanh(R).mean(axis=0)
 
@@ -106,13 +106,13 @@ def perm_mean_z(D, importance, n_perm=10_000, seed=0) -> tuple[float, float, int
 
     Parameters
     ----------
-    D : array (emotions, attributes)
-        Mean drop per emotion and attribute, no NaN. Emotions whose drops are constant are
+    D : array (concepts, attributes)
+        Mean drop per concept and attribute, no NaN. Concepts whose drops are constant are
         dropped (their r is undefined), as in the study.
     importance : array (attributes,)
     n_perm : int or "exact"
         Seeded random permutations of the attribute labels of ``importance`` (one permutation for
-        all emotions), or ``"exact"``: all n! of them (n <= 9).
+        all concepts), or ``"exact"``: all n! of them (n <= 9).
     seed : int
 
     Returns
@@ -124,10 +124,10 @@ def perm_mean_z(D, importance, n_perm=10_000, seed=0) -> tuple[float, float, int
     D = np.asarray(D, dtype=float)
     v = np.asarray(importance, dtype=float)
     if D.ndim != 2 or v.shape != (D.shape[1],):
-        raise InputError(f"link: D must be (emotions, attributes) and importance (attributes,); "
+        raise InputError(f"link: D must be (concepts, attributes) and importance (attributes,); "
                          f"got {D.shape} and {v.shape}")
     if np.isnan(D).any():
-        raise InputError("link: the drop matrix has missing cells (emotion × attribute)")
+        raise InputError("link: the drop matrix has missing cells (concept × attribute)")
     n = D.shape[1]
     if n < 3:
         raise InputError(f"link: need at least 3 attributes, got {n}")
@@ -184,9 +184,9 @@ def perm_test(stat, n: int, n_perm, seed, *, alpha: float = 0.05,
 def pooled_drops(accuracy: pd.DataFrame) -> pd.DataFrame:
     """Drops against the pooled random null: per prompt and k, the mean accuracy over ALL
     random masks of that k minus the attribute mask's accuracy (column ``drop``)."""
-    require_columns(accuracy, ["emotion", "template", "condition", "attribute", "k", "accuracy"],
+    require_columns(accuracy, ["concept", "template", "condition", "attribute", "k", "accuracy"],
                     "link: accuracy table")
-    prompt = (["model"] if "model" in accuracy.columns else []) + ["emotion", "template", "k"]
+    prompt = (["model"] if "model" in accuracy.columns else []) + ["concept", "template", "k"]
     rnd = (accuracy[accuracy["condition"] == "random"].groupby(prompt)["accuracy"].mean()
            .rename("acc_random"))
     att = accuracy[accuracy["condition"] == "attribute"]
@@ -212,8 +212,8 @@ def _pearson(x: np.ndarray, y: np.ndarray, level: float):
     return r, t, p, lo, hi, df
 
 
-def link_by_emotion(drops: pd.DataFrame, importance, *, level: float = 0.95) -> pd.DataFrame:
-    """Per emotion and k: Pearson r over attributes between the accuracy drop and importance.
+def link_by_concept(drops: pd.DataFrame, importance, *, level: float = 0.95) -> pd.DataFrame:
+    """Per concept and k: Pearson r over attributes between the accuracy drop and importance.
 
     The ingredient of the study's test (role ``study``): each r has df = attributes − 2 and a
     Fisher-z CI as R ``cor.test``; the 27 r's are not independent (they share the importance).
@@ -221,20 +221,20 @@ def link_by_emotion(drops: pd.DataFrame, importance, *, level: float = 0.95) -> 
     Returns
     -------
     DataFrame
-        ``k, emotion, estimate, statistic, df, p_value, conf_low, conf_high, fisher_z, n,
+        ``k, concept, estimate, statistic, df, p_value, conf_low, conf_high, fisher_z, n,
         p_method, unit, role``.
     """
     rows = []
     for k, D in drop_matrix(drops).items():
         v = _importance(importance, list(D.columns))
-        for emo, x in D.iterrows():
+        for concept, x in D.iterrows():
             x = x.to_numpy(float)
             ok = np.isfinite(x)
             r, t, p, lo, hi, df = _pearson(x[ok], v[ok], level)
-            rows.append((k, emo, r, t, df, p, lo, hi,
+            rows.append((k, concept, r, t, df, p, lo, hi,
                          math.atanh(r) if np.isfinite(r) and abs(r) < 1 else np.nan,
                          int(ok.sum())))
-    out = pd.DataFrame(rows, columns=["k", "emotion", "estimate", "statistic", "df", "p_value",
+    out = pd.DataFrame(rows, columns=["k", "concept", "estimate", "statistic", "df", "p_value",
                                       "conf_low", "conf_high", "fisher_z", "n"])
     n_att = int(out["n"].max()) if len(out) else 0
     return out.assign(p_method="Pearson r over attributes, t test, two-sided (R cor.test)",
@@ -249,7 +249,7 @@ def link_test(drops: pd.DataFrame, importance, *, n_perm=10_000, seed: int = 0,
     Parameters
     ----------
     drops : DataFrame
-        ``k, emotion, attribute`` and ``drop`` (random − attribute-specific accuracy) or ``diff``
+        ``k, concept, attribute`` and ``drop`` (random − attribute-specific accuracy) or ``diff``
         (the study's ACC.diff); prompts of a cell are averaged (see :func:`drop_matrix`).
         The release's: each attribute mask against its one random twin.
     importance : Series or dict
@@ -268,15 +268,15 @@ def link_test(drops: pd.DataFrame, importance, *, n_perm=10_000, seed: int = 0,
     Returns
     -------
     DataFrame, per k the rows ``study_t`` (role study), ``attribute_permutation`` (mean Fisher z
-    over emotions, attribute-label permutation) and ``attribute_level_r`` (Pearson r over the
+    over concepts, attribute-label permutation) and ``attribute_level_r`` (Pearson r over the
     attributes' mean drops; p by attribute-label permutation, Fisher-z CI over attributes,
     ``p_value_t`` the t test), and with ``pooled`` the same two tests suffixed ``_pooled``.
     Exactly one row per k has role ``record``. Columns ``k, test, role, estimate, std_error,
-    statistic, df, p_value, conf_low, conf_high, conf_method, p_method, unit, n_emotions,
+    statistic, df, p_value, conf_low, conf_high, conf_method, p_method, unit, n_concepts,
     n_attributes, n_perm, p_floor, p_mc_low, p_mc_high, mc_warning, p_value_t``.
     """
     rows = []
-    per = link_by_emotion(drops, importance, level=level)
+    per = link_by_concept(drops, importance, level=level)
     sets = [("", drops)] + ([("_pooled", pooled)] if pooled is not None else [])
     for suffix, table in sets:
         for k, D in drop_matrix(table).items():
@@ -288,7 +288,7 @@ def link_test(drops: pd.DataFrame, importance, *, n_perm=10_000, seed: int = 0,
                 rows.append(_study_row(k, per, D.shape[1], level))
             rows += _attribute_rows(k, D, v, suffix, base, record, n_perm, seed, level, alpha)
     out = pd.DataFrame(rows)
-    return out.astype({"n_perm": "int64", "n_emotions": "int64", "n_attributes": "int64",
+    return out.astype({"n_perm": "int64", "n_concepts": "int64", "n_attributes": "int64",
                        "k": "int64"})
 
 
@@ -298,15 +298,15 @@ _MC_NONE = dict(p_floor=np.nan, p_mc_low=np.nan, p_mc_high=np.nan, mc_warning=""
 def _study_row(k, per, n_att, level) -> dict:
     z = per.loc[per["k"] == k, "fisher_z"].dropna().to_numpy(float)
     row = dict(k=k, test="study_t", role="study", std_error=np.nan, p_value_t=np.nan,
-               p_method="one-sample t of the emotions' Fisher-z r against 0, two-sided "
-                        "(the study's; treats emotions as independent)",
-               conf_method=f"t over {z.size} emotions' Fisher z (back-transformed)",
-               unit=f"emotion ({z.size})", n_emotions=z.size, n_attributes=n_att, n_perm=0,
+               p_method="one-sample t of the concepts' Fisher-z r against 0, two-sided "
+                        "(the study's; treats concepts as independent)",
+               conf_method=f"t over {z.size} concepts' Fisher z (back-transformed)",
+               unit=f"concept ({z.size})", n_concepts=z.size, n_attributes=n_att, n_perm=0,
                **_MC_NONE)
     if z.size < 2:
         return row | dict(estimate=np.nan, statistic=np.nan, df=np.nan, p_value=np.nan,
                           conf_low=np.nan, conf_high=np.nan,
-                          p_method="one-sample t of the emotions' Fisher-z r (undefined: < 2)")
+                          p_method="one-sample t of the concepts' Fisher-z r (undefined: < 2)")
     m, se = z.mean(), z.std(ddof=1) / math.sqrt(z.size)
     t = m / se
     crit = stats.t.ppf(0.5 + level / 2, z.size - 1)
@@ -321,12 +321,12 @@ def _how(res) -> str:
 
 
 def _attribute_rows(k, D, v, suffix, base, record, n_perm, seed, level, alpha) -> list:
-    n_att, n_emo = D.shape[1], D.shape[0]
+    n_att, n_conc = D.shape[1], D.shape[0]
     unit_a = f"attribute ({n_att})"
     null = "the pooled random masks" if suffix else "each attribute's random twin"
     rows = []
-    common = dict(k=k, unit=unit_a, n_emotions=n_emo, n_attributes=n_att, std_error=np.nan)
-    if n_att < 3 or np.ptp(v) == 0 or n_emo < 1:
+    common = dict(k=k, unit=unit_a, n_concepts=n_conc, n_attributes=n_att, std_error=np.nan)
+    if n_att < 3 or np.ptp(v) == 0 or n_conc < 1:
         return rows
     Dn = _standardise_rows(D.to_numpy(float))
     Dn = Dn[np.isfinite(Dn).all(axis=1)]
@@ -338,7 +338,7 @@ def _attribute_rows(k, D, v, suffix, base, record, n_perm, seed, level, alpha) -
             statistic=res["obs"], df=np.nan, p_value=res["p_value"], conf_low=np.nan,
             conf_high=np.nan, conf_method="", p_value_t=np.nan, n_perm=res["n_perm"],
             p_method="attribute-label permutation of importance (one permutation for all "
-                     f"emotions) of the mean Fisher-z r, drops against {null}, two-sided; "
+                     f"concepts) of the mean Fisher-z r, drops against {null}, two-sided; "
                      + _how(res),
             **{c: res[c] for c in _MC_NONE}))
     x = D.mean(axis=0).to_numpy(float)
@@ -354,6 +354,6 @@ def _attribute_rows(k, D, v, suffix, base, record, n_perm, seed, level, alpha) -
         test="attribute_level_r" + suffix, role=record, estimate=r, statistic=t, df=df,
         p_value=p, conf_low=lo, conf_high=hi, p_value_t=p_t, n_perm=total,
         conf_method=f"Fisher z over {n_att} attributes (scipy pearsonr)",
-        p_method=f"Pearson r of the attributes' mean drop (over emotions, against {null}) "
+        p_method=f"Pearson r of the attributes' mean drop (over concepts, against {null}) "
                  f"with importance; attribute-label permutation, two-sided; {how}", **mc))
     return rows

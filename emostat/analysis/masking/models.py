@@ -10,15 +10,15 @@ from emostat.errors import InputError
 
 __all__ = ["masking_mixed_model", "STUDY_FORMULA", "RECORD_FORMULA", "RECORD_SHARED_FORMULA"]
 
-STUDY_FORMULA = f"accuracy ~ {CONTRAST} + (1 | emotion/prompt)"
-RECORD_FORMULA = (f"accuracy ~ {CONTRAST} + (1 | emotion) + (1 | emotion:prompt) + "
+STUDY_FORMULA = f"accuracy ~ {CONTRAST} + (1 | concept/prompt)"
+RECORD_FORMULA = (f"accuracy ~ {CONTRAST} + (1 | concept) + (1 | concept:prompt) + "
                   f"(1 + {CONTRAST} | attribute)")
 MODELS = {"study": (STUDY_FORMULA, "study"), "record": (RECORD_FORMULA, "record")}
 
 
 # separate variances for attribute and random masks (as the item models; the release's
 # (1 + contrast | attribute) already has one per kind)
-RECORD_SHARED_FORMULA = (f"accuracy ~ {CONTRAST} + (1 | emotion) + (1 | emotion:prompt) + "
+RECORD_SHARED_FORMULA = (f"accuracy ~ {CONTRAST} + (1 | concept) + (1 | concept:prompt) + "
                          "(0 + is_attribute | mask) + (0 + is_random | mask)")
 
 
@@ -28,11 +28,11 @@ def _mask_cells(sub: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     from emostat.analysis.masking.drops import mask_rows
 
     rows, shared = mask_rows(sub)
-    keys = ["emotion", "template", "mask", "condition"] if shared else \
-        ["emotion", "template", "attribute", "condition"]
+    keys = ["concept", "template", "mask", "condition"] if shared else \
+        ["concept", "template", "attribute", "condition"]
     cells = rows.groupby(keys, observed=True, dropna=False)["accuracy"].mean().reset_index()
     cells["prompt"] = cells["template"].astype(str)
-    cells["emotion"] = cells["emotion"].astype(str)
+    cells["concept"] = cells["concept"].astype(str)
     cells[CONTRAST] = (cells["condition"] == "random").astype(float)
     cells["is_random"] = cells[CONTRAST]
     cells["is_attribute"] = 1.0 - cells[CONTRAST]
@@ -43,9 +43,9 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Prompt-level LMMs of attribute-specific vs random masking, per k: study and record.
 
-    - ``study``: ``accuracy ~ attribute_vs_random + (1 | emotion/prompt)`` (the study's model;
+    - ``study``: ``accuracy ~ attribute_vs_random + (1 | concept/prompt)`` (the study's model;
       role ``study``). Its only units are prompts, so every mask counts as many replicates.
-    - ``record``: ``accuracy ~ attribute_vs_random + (1 | emotion) + (1 | emotion:prompt) +
+    - ``record``: ``accuracy ~ attribute_vs_random + (1 | concept) + (1 | concept:prompt) +
       (1 + attribute_vs_random | attribute)``: the mask (attribute set and its random set) is a
       unit, so the contrast is judged against the variation between masks (role ``record``).
 
@@ -55,7 +55,7 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
     Random draws paired with one attribute are averaged per cell (the release has one). When
     the random masks are shared by all attributes (collected runs), each appears once (old
     runs' per-attribute copies de-duplicated on ``condition_id``) and the record model is
-    ``accuracy ~ attribute_vs_random + (1 | emotion) + (1 | emotion:prompt) +
+    ``accuracy ~ attribute_vs_random + (1 | concept) + (1 | concept:prompt) +
     (0 + is_attribute | mask) + (0 + is_random | mask)`` (mask = ``condition_id``; a
     variance per kind of mask, as in the release's model, where the attribute and random
     masks of a pair have a 2 x 2 covariance). Item-level models: :func:`emostat.analysis.masking.experiment.
@@ -64,7 +64,7 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
     Parameters
     ----------
     accuracy : pandas.DataFrame
-        Dataset ``accuracy`` (emotion, template, condition, attribute, k, accuracy).
+        Dataset ``accuracy`` (concept, template, condition, attribute, k, accuracy).
     ks : iterable of int, optional
         Default: every k with attribute rows.
     models : tuple of str
@@ -86,14 +86,14 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
     ...         for e in ["anger", "joy", "fear", "sadness"] for t in range(3)
     ...         for a in ["valence", "arousal", "happy", "anger"]
     ...         for c in ["attribute", "random"]]
-    >>> acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "attribute",
+    >>> acc = pd.DataFrame(rows, columns=["concept", "template", "condition", "attribute",
     ...                                   "k", "accuracy"])
     >>> tidy, glance = masking_mixed_model(acc, models=("study",))
     >>> row = tidy[tidy["term"] == "attribute_vs_random"].iloc[0]
     >>> bool(0.03 < row["estimate"] < 0.07), row["p_method"], row["role"]
     (True, 'Satterthwaite t, two-sided', 'study')
     """
-    need = ["emotion", "template", "condition", "attribute", "k", "accuracy"]
+    need = ["concept", "template", "condition", "attribute", "k", "accuracy"]
     missing = [c for c in need if c not in accuracy.columns]
     if missing:
         raise InputError(f"masking_mixed_model: accuracy table lacks column(s) {missing}")
@@ -108,7 +108,7 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
             raise InputError(f"masking_mixed_model: k = {k} needs both attribute and random "
                              f"rows (has {sorted(have)})")
         cells, shared = _mask_cells(sub)
-        n_prompt = cells[["emotion", "prompt"]].drop_duplicates().shape[0]
+        n_prompt = cells[["concept", "prompt"]].drop_duplicates().shape[0]
         for name in models:
             formula, role = MODELS[name]
             if name == "record" and shared:

@@ -145,7 +145,7 @@ def power_analysis(accuracy: pd.DataFrame, record: pd.DataFrame | None = None, *
     ...          for i, a in enumerate([0.70, 0.74, 0.69])]
     >>> rows += [("joy", "t", "random", f"r{i}", None, 5, a)
     ...          for i, a in enumerate([0.80, 0.78, 0.83, 0.79])]
-    >>> acc = pd.DataFrame(rows, columns=["emotion", "template", "condition", "condition_id",
+    >>> acc = pd.DataFrame(rows, columns=["concept", "template", "condition", "condition_id",
     ...                                   "attribute", "k", "accuracy"])
     >>> p = power_analysis(acc).iloc[0]
     >>> p["design"], float(round(p["p_min_label"], 4)), bool(0.02 < p["detectable"] < 0.09)

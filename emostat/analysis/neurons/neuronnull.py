@@ -106,7 +106,7 @@ class SearchlightNull:
 def searchlight_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 0,
                      alpha: float = 0.01, alternative: str = "greater",
                      n_jobs: int = 1) -> SearchlightNull:
-    """Rerun the searchlight under ``n_perm`` emotion-label permutations in one batched product.
+    """Rerun the searchlight under ``n_perm`` concept-label permutations in one batched product.
 
     ``n_perm``: seeded draws (:func:`emostat.analysis.engines.mantel.perm_blocks`, the identity not
     among them) or "exact" (all n! relabellings, n <= 8 concepts). Memory: neurons x attributes
@@ -251,10 +251,10 @@ def count_table(null: SearchlightNull, alpha: float = 0.05) -> pd.DataFrame:
         rows.append(frame)
     order = np.argsort(np.tile(np.arange(len(null.attributes)), 2), kind="stable")
     out = pd.concat(rows, ignore_index=True).iloc[order].reset_index(drop=True)
-    method = ("emotion-label permutation of all attribute RDMs together, the count of study "
+    method = ("concept-label permutation of all attribute RDMs together, the count of study "
               f"q < {null.alpha_q} neurons recounted, one-sided, {_how(null.exact, 'count', null)}")
     return out.assign(p_method=method, p_adjusted_method=f"Holm over {len(null.attributes)} "
-                      "attributes (per count)", unit=f"emotion label ({null.n_concepts})",
+                      "attributes (per count)", unit=f"concept label ({null.n_concepts})",
                       role="record", n_perm=np.int64(null.n_perm))
 
 
@@ -369,7 +369,7 @@ def max_t_table(null: SearchlightNull, layer: np.ndarray, alpha: float = 0.05) -
                      p_fwer_joint_mc_high=mcj["p_mc_high"],
                      p_minp_joint=min_p_joint(null), p_minp_floor=min_p_floor(null))
     side = {"greater": "largest tau", "less": "smallest tau", "two-sided": "largest |tau|"}
-    method = (f"Westfall-Young max-T: emotion-label permutation, the {side[null.alternative]} "
+    method = (f"Westfall-Young max-T: concept-label permutation, the {side[null.alternative]} "
               f"over all {len(d)} neurons recomputed per permutation, {_how(ex, 'max', null)}")
     joint = (f"Westfall-Young single-step max-T over all {len(d)} neurons x "
              f"{len(null.attributes)} attributes jointly (every attribute RDM relabelled by the "
@@ -384,7 +384,7 @@ def max_t_table(null: SearchlightNull, layer: np.ndarray, alpha: float = 0.05) -
                              "(supporting: no attribute's null scale dominates)"),
         n_above_rule=f"neurons with family-wise p <= {alpha:g} (n_above: per attribute; "
                      "n_above_joint: joint family)",
-        unit=f"emotion label ({null.n_concepts})", role="record", n_perm=np.int64(B))
+        unit=f"concept label ({null.n_concepts})", role="record", n_perm=np.int64(B))
 
 
 def count_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 0,

@@ -19,7 +19,7 @@ def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
 
     ``n_items``: the concepts permuted by the Mantel test (default: the n with n(n-1)/2 =
     the RDMs' pairs). Same columns as :func:`emostat.analysis.human.humanspace.attribute_importance`: ``estimate`` is the
-    study's Kendall tau-b, ``p_value`` the Mantel (emotion-label permutation) p; the bootstrap
+    study's Kendall tau-b, ``p_value`` the Mantel (concept-label permutation) p; the bootstrap
     columns are NaN (see :func:`with_shipped_bootstrap`).
     """
     from emostat.analysis.human.humanspace import IMPORTANCE_P_METHOD
@@ -37,7 +37,7 @@ def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
                          "std_error": nan, "statistic": nan, "df": nan, "p_value": p,
                          "conf_low": nan, "conf_high": nan, "boot_share_le0": nan,
                          "p_method": IMPORTANCE_P_METHOD,
-                         "unit": f"emotion label ({n_items})", "role": "record",
+                         "unit": f"concept label ({n_items})", "role": "record",
                          "conf_method": "none (no participants)", "n_boot": 0,
                          "n_perm": n_perm})
 
@@ -97,11 +97,11 @@ def run_space(manifest: dict):
 
 def untested_claims(space) -> dict:
     """Claims a run on ``space`` cannot test, with the reason (for ``make_design``): without
-    similarity judgments there is no human emotion space to explain or to compare with."""
+    similarity judgments there is no human concept space to explain or to compare with."""
     if space.has_similarity:
         return {}
     why = (f"the space {space.name!r} has no similarity judgments (similarity.csv), so there is "
-           "no human emotion space to test against")
+           "no human concept space to test against")
     return {"importance": why, "link": why, "whole_model": why}
 
 

@@ -19,11 +19,11 @@ RESULTS = "results"
 
 
 def _pairs_frame(concepts) -> pd.DataFrame:
-    """``pair, emotion_a, emotion_b`` over ``concepts`` (R ``dist()`` order; a = row concept)."""
+    """``pair, concept_a, concept_b`` over ``concepts`` (R ``dist()`` order; a = row concept)."""
     c = list(concepts)
     i, j = pair_indices(len(c))
-    return pd.DataFrame({"pair": np.arange(len(i)), "emotion_a": [c[x] for x in i],
-                         "emotion_b": [c[x] for x in j]})
+    return pd.DataFrame({"pair": np.arange(len(i)), "concept_a": [c[x] for x in i],
+                         "concept_b": [c[x] for x in j]})
 
 
 def human_tables(human) -> dict[str, pd.DataFrame]:
@@ -31,8 +31,8 @@ def human_tables(human) -> dict[str, pd.DataFrame]:
     has similarity judgments), loadings. Concepts in the order of ``human.means``' index."""
     out = {}
     means = human.means
-    out["human_means"] = (means.rename_axis("emotion").reset_index()
-                          .melt(id_vars="emotion", var_name="attribute", value_name="estimate"))
+    out["human_means"] = (means.rename_axis("concept").reset_index()
+                          .melt(id_vars="concept", var_name="attribute", value_name="estimate"))
     pairs = _pairs_frame(means.index)
     rdms = human.attribute_rdms.reset_index(drop=True)
     long = pd.concat([pairs.assign(attribute=a, estimate=rdms[a].to_numpy()) for a in rdms.columns],
@@ -76,11 +76,11 @@ def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, 
     diff = masking.acc_diff(acc)
     s = child_seeds(seed, 3)
     out = {
-        "masking_by_emotion": masking.paired_tests(diff, by=["k", "emotion"], n_perm=n_perm,
+        "masking_by_emotion": masking.paired_tests(diff, by=["k", "concept"], n_perm=n_perm,
                                                    seed=s[0]),
         "masking_by_attribute": masking.paired_tests(diff, by=["k", "attribute"], n_perm=n_perm,
                                                      seed=s[1]),
-        "masking_cells": masking.paired_tests(diff, by=["k", "emotion", "attribute"],
+        "masking_cells": masking.paired_tests(diff, by=["k", "concept", "attribute"],
                                               n_perm=n_perm, seed=s[2]),
         "attribute_vs_null": masking.attribute_vs_null(acc),
     }
@@ -116,19 +116,21 @@ def link_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_p
     dip = masking.dip_tests(diff)
     dip = dip.assign(p_method="Hartigan's dip test, p interpolated from the tabulated null "
                               "(R diptest::dip.test)",
-                     unit=dip["n"].map(lambda n: f"emotion ({n})"), role="study")
+                     unit=dip["n"].map(lambda n: f"concept ({n})"), role="study")
     pooled = link.pooled_drops(acc) if pooled_null else None
     return {"importance_link": link.link_test(diff, importance, pooled=pooled, alpha=alpha,
                                               n_perm=max(int(n_perm), LINK_MIN_PERM), seed=seed),
-            "importance_link_by_emotion": link.link_by_emotion(diff, importance),
+            "importance_link_by_emotion": link.link_by_concept(diff, importance),
             "dip_test": dip}
 
 
 # Permutation-calibrated searchlight defaults. The count null and the max-T null share the
-# same n_perm_count emotion-label permutations, all run as one batched product
+# same n_perm_count concept-label permutations, all run as one batched product
 # (emostat.analysis.neurons.neuronnull; benchmarks/bench_searchlight_perm.py): smallest p 1/200.
-# The Mantel p of the best-ranked neurons is an uncorrected extra (selected on the same data).
-SEARCHLIGHT_PERM = {"mantel_top": 20, "n_perm_mantel": 9_999, "n_perm_count": 199,
+# The Mantel p of the best-ranked neurons is an uncorrected extra (selected on the same data):
+# off by default (n_perm_mantel = 0; it was a third of the analysis of the default run, 60 s),
+# on with e.g. `--n-perm-mantel 9999`.
+SEARCHLIGHT_PERM = {"mantel_top": 20, "n_perm_mantel": 0, "n_perm_count": 199,
                     "n_jobs": 2}
 
 
@@ -237,7 +239,8 @@ def design_tables(tables: dict, inference: pd.DataFrame, space, manifest: dict, 
         counts = stim.groupby("concept").size()
     else:
         none = inference[inference["condition"] == "none"]
-        counts = none.drop_duplicates("stimulus_id").groupby("emotion").size()
+        col = "concept" if "concept" in none else "emotion"       # version 1: emotion
+        counts = none.drop_duplicates("stimulus_id").groupby(col).size()
     counts = counts.reindex(list(space.concepts)).fillna(0).astype(int)
     available = int(counts.max())
     ipc = cfg.get("items_per_emotion") or available
