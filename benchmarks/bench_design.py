@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-# the embedded model's components (docs/inference.md, "The design table"); --results overrides
+# planning values (docs/inference.md, "The design table"), not measured; --results overrides
 DEFAULT = dict(var_item=2.3, var_attribute=0.5, var_random=0.5, intercept=-0.4, contrast=0.2)
 
 

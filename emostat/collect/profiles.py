@@ -15,21 +15,20 @@ QUICK_ITEMS = "auto"     # quick: items per concept chosen for the space (resolv
 PROFILES: dict[str, dict] = {
     # The experiment on the embedded model: the 27-way choice task (short prompt, cross-fitted
     # calibration, raw prompts: chat = false), all 14 attributes at k = 5% of the neurons
-    # (2,304), two worker processes, oneDNN fp32 kernels. Its masking design (items per concept x
-    # random masks) is the design table's choice (docs/inference.md, "The design table"): 3
-    # situations per concept x 60 shared random masks = 81 x (1 + 74) = 6,075 item x condition
-    # rows. Before issue 24 it was all 405 situations x 20 masks = 14,175 rows, collected in
-    # 357 s on the shared 2-core CPU (inference 328 s, 42 rows/s). The binary task is not in the
-    # default: its balanced items double the rows (~2.6x the choice task's tokens) and on
-    # SmolLM2-135M it is at chance (37% calibrated); tasks = ["binary", "choice"] adds it. Raw
-    # prompts: on SmolLM2-135M the chat wrapper made the binary task 1.6x slower and no more
+    # (2,304), two worker processes, oneDNN fp32 kernels; its masking design (items per concept x
+    # random masks) is DEFAULT_DESIGN (docs/inference.md, "The design table"): all 405
+    # situations x 20 shared random masks = 405 x (1 + 34) = 14,175 item x condition rows,
+    # collected in 357 s on the shared 2-core CPU (inference 328 s, 42 rows/s). The binary task
+    # is not in the default: its balanced items double the rows (~2.6x the choice task's tokens)
+    # and on SmolLM2-135M it is at chance (37% calibrated); tasks = ["binary", "choice"] adds it.
+    # Raw prompts: on SmolLM2-135M the chat wrapper made the binary task 1.6x slower and no more
     # accurate (0.54 vs 0.57 calibrated, 27 x 8 items). Geometry stage (8 steering items x 32
     # vectors x 3 scales, 405 stimuli, 10 probed layers, 199 shuffles): 106 s measured at load
     # 4-5, 1-thread matmul 35-54 GFLOPS; the quick profile's (108 stimuli, 6 items): 28 s inside
     # `emostat run --quick` at load 2-3. Since Dec 7 the grid has 52 directions (20 on the
     # manifold, 5 isotropic): steering 1.34 x the above.
     "default": {"tasks": ["choice"], "items_per_emotion": DEFAULT_DESIGN["items_per_concept"],
-                "n_folds": min(3, DEFAULT_DESIGN["items_per_concept"]), "ks": [0.05],
+                "n_folds": min(3, DEFAULT_DESIGN["items_per_concept"] or 3), "ks": [0.05],
                 "n_random_draws": DEFAULT_DESIGN["n_random"], "chat": False, "workers": 2,
                 "items_per_shard": 27, "conditions_per_shard": 17, "geometry_items": 8},
     # Smaller: the choice task, 2 attributes, 3 draws, and the situations per concept the

@@ -26,12 +26,13 @@ own fit, in closed form (:mod:`emostat.analysis.engines.designpower`):
 
 Costs: rows = items x (1 + k x (A + R)) per task (the unmanipulated row once), GFLOP = rows x
 the GFLOP per row the collection measured from its prompts' tokens (manifest ``cost``).
-The default profile is the design with the most record information per GFLOP
+The table's ``best here`` is the design with the most record information per GFLOP
 (``1 / (SE^2 GFLOP)``) among those where every test can reach its corrected alpha, whose
 masking and per-attribute detectable effects are no larger than the design before issue 24
 (all stimuli, 20 random masks), whose link loses at most 5% (:data:`NOT_WORSE`) and whose
-chance test detects 15 points above chance: :data:`DEFAULT_DESIGN`, measured on the embedded
-model (docs/inference.md).
+chance test detects 15 points above chance. :data:`DEFAULT_DESIGN` is still that design
+before: no default run has measured the embedded model's components yet, and the choice moves
+with them (docs/inference.md, "The design table").
 """
 
 from __future__ import annotations
@@ -48,11 +49,12 @@ __all__ = ["Components", "Setting", "components", "design_table", "evaluate", "D
            "BEFORE_DESIGN", "QUICK_DESIGN", "quick_items_per_concept", "quick_items_for_space",
            "METHOD"]
 
-# The default profile's masking design (emostat.collect.config PROFILES reads it from here):
-# chosen by design_table on the embedded model's own components (docs/inference.md).
-DEFAULT_DESIGN = {"items_per_concept": 3, "n_random": 60}
 # The default before issue 24: every stimulus (15 per concept), 20 shared random masks.
 BEFORE_DESIGN = {"items_per_concept": None, "n_random": 20}
+# The default profile's masking design (emostat.collect.profiles reads it from here; None:
+# every stimulus). Still BEFORE_DESIGN: a default run's design table ("best here") decides
+# the change, from the embedded model's measured components (docs/inference.md).
+DEFAULT_DESIGN = dict(BEFORE_DESIGN)
 # The quick profile: 3 random masks, two of the study's attributes (all of another space's),
 # items per concept from quick_items_per_concept.
 QUICK_DESIGN = {"n_random": 3, "attributes": ["valence", "arousal"]}
@@ -246,8 +248,8 @@ def design_table(c: Components, s: Setting, *, run: tuple[int, int, int],
     designs = {(i, n_att, r): set() for i in ITEMS_GRID if i <= available for r in RANDOM_GRID}
     special = {"this run": (ipc_run, n_att, r_run),
                "before": (available, n_att, BEFORE_DESIGN["n_random"]),
-               "default": (min(DEFAULT_DESIGN["items_per_concept"], available), n_att,
-                           DEFAULT_DESIGN["n_random"])}
+               "default": (min(DEFAULT_DESIGN["items_per_concept"] or available, available),
+                           n_att, DEFAULT_DESIGN["n_random"])}
     if quick is not None:
         special["quick"] = quick
     for name, key in special.items():
