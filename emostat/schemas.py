@@ -113,9 +113,9 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "neuron_max_t": [("attribute", S), ("neuron", I), ("layer", I), ("estimate", F),
                      ("n_above", I), ("p_value", F), ("p_adjusted", F), ("p_floor", F),
                      ("p_mc_low", F), ("p_mc_high", F), ("p_fwer_joint", F),
-                     ("p_fwer_joint_mc_low", F), ("p_fwer_joint_mc_high", F),
-                     ("n_above_joint", I), ("p_minp_joint", F), ("p_minp_floor", F),
-                     ("p_method", S), ("unit", S), ("role", S), ("n_perm", I)],
+                     ("p_fwer_joint_mc_low", F), ("p_fwer_joint_mc_high", F), ("n_above_joint", I),
+                     ("p_minp_joint", F), ("p_minp_floor", F), ("p_method", S), ("unit", S),
+                     ("role", S), ("n_perm", I)],
     # permutation null of the count of selective neurons per attribute
     "neuron_count_null": [("attribute", S), ("count", S), ("statistic", F), ("null_mean", F),
                           ("null_sd", F), ("p_value", F), ("p_method", S), ("unit", S),
@@ -187,7 +187,6 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "power": [("k", I), ("n_attribute_masks", I), ("n_random_masks", I), ("sd_mask", F),
               ("detectable", F), ("power", F), ("alpha", F), ("p_min_rank", F),
               ("p_min_label", F), ("estimate", F), ("ruled_out", F)],
-    # Design table (masking.design): per task x k x design x test, power, floor and cost.
     "design": [("task", S), ("k", I), ("label", S), ("chosen", B), ("feasible", B), ("rows", I),
                ("items_per_concept", I), ("n_attribute_masks", I), ("n_random_masks", I),
                ("n_items", I), ("n_k", I), ("gflop", F), ("test", S), ("role", S), ("scale", S),
@@ -250,17 +249,19 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # layer x concept: PC1, PC2 scores and explained shares (one attribute:<name> column each).
     "geometry_pca_scores": [("layer", I), ("concept", S), ("PC1", F), ("PC2", F),
                             ("explained1", F), ("explained2", F)],
-    # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside.
+    # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside;
+    # the attribute probes: layer x attribute (ridge_r2, out-of-fold R^2) + max_over_layers rows.
     "geometry_probes": [("layer", I), ("depth", F), ("control_accuracy", F), ("chance", F),
                         ("scale", S)] + _GEOM,
+    "geometry_probe_attributes": [("layer", I), ("depth", F), ("attribute", S),
+                                  ("scale", S)] + _GEOM,
     # item x vector x scale x target word of the steering grid (kind concept | random_manifold
     # | random_isotropic; matched = a concept's vector on its own word).
     "geometry_steering": [("layer", I), ("item", S), ("vector", S), ("kind", S),
                           ("target", S), ("matched", B), ("scale", F), ("delta_logp", F),
                           ("delta_choice", I)],
-    # mixed models of the steering grid (emostat.analysis.geometry.steering): specificity
-    # (record), component, vs_random, at_scale, choice_at_scale; scale = the steering scale of
-    # an at_scale row (null for the slope models).
+    # steering mixed models (analysis.geometry.steering): specificity (record), component,
+    # vs_random, at_scale, choice_at_scale; scale = an at_scale row's scale (null for slopes).
     "geometry_steering_test": [("layer", I), ("model", S), ("term", S), ("status", S),
                                ("scale", F)] + _GEOM,
 }
@@ -274,9 +275,10 @@ RESULTS_TABLES = frozenset({
     "attribute_rdms", "human_rdm", "appraisal_loadings", "rating_icc", "baseline_accuracy",
     "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
-    "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
-    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection",
-    "design", "rsa_evaluation", "rsa_comparison", "rsa_comparison_differences", "rsa_ceiling"})
+    "geometry_probes", "geometry_probe_attributes", "geometry_steering",
+    "geometry_steering_test", "bias_knowledge", "answer_shares", "answer_bias", "bias_summary",
+    "bias_study_test", "mask_selection", "design", "rsa_evaluation", "rsa_comparison",
+    "rsa_comparison_differences", "rsa_ceiling"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES
@@ -391,9 +393,7 @@ VERSIONS: dict[str, int] = {name: 1 for name in _SCHEMAS}
 UPGRADES: dict[tuple[str, int], object] = {}
 
 
-# neuron_max_t 1 -> 2: the min-P joint p (p_minp_joint) was added; 2 -> 3: its floor
-# (p_minp_floor). Unknown before.
-VERSIONS["neuron_max_t"] = 3
+VERSIONS["neuron_max_t"] = 3     # v2 added p_minp_joint, v3 p_minp_floor (unknown before)
 UPGRADES[("neuron_max_t", 1)] = lambda df: df.assign(p_minp_joint=float("nan"))
 UPGRADES[("neuron_max_t", 2)] = lambda df: df.assign(p_minp_floor=float("nan"))
 
