@@ -258,3 +258,19 @@ def test_default_stays_the_design_before_and_the_documented_planning_table():
     assert key[(15, 20, "masking")] == pytest.approx(0.700, abs=1e-3)
     by = plan.set_index(["items_per_concept", "n_random_masks"])
     assert not by.loc[(3, 60), "feasible"].any()
+
+
+def test_report_design_view_states_floors_and_where_the_run_sits():
+    # the report renders the design table only (emostat.report.designview)
+    from emostat.report import designview as dv
+
+    t = _table(task="choice", k=2304)
+    floors = str(dv.floors_table(t, None, "choice", 2304))
+    # the rank p with 20 random masks: floor 14/21 after BH over 14 attributes, cannot decide
+    assert "0.6667" in floors or ".6667" in floors
+    assert "Rank among the random masks" in floors and "| no" in floors
+    sentence = str(dv.design_sentence(t, "choice", 2304))
+    assert "405 items × 14 attribute masks × 20 random masks" in sentence
+    assert "14,175 rows" in sentence
+    quick = str(dv.quick_sentence(t, "choice", 2304))
+    assert "cannot decide" in quick and "Drop–importance link" in quick
