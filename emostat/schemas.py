@@ -123,10 +123,9 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "neuron_max_t": [("attribute", S), ("neuron", I), ("layer", I), ("estimate", F),
                      ("n_above", I), ("p_value", F), ("p_adjusted", F), ("p_floor", F),
                      ("p_mc_low", F), ("p_mc_high", F), ("p_fwer_joint", F),
-                     ("p_fwer_joint_mc_low", F), ("p_fwer_joint_mc_high", F),
-                     ("n_above_joint", I), ("p_minp_joint", F), ("p_method", S), ("unit", S),
-                     ("role", S),
-                     ("n_perm", I)],
+                     ("p_fwer_joint_mc_low", F), ("p_fwer_joint_mc_high", F), ("n_above_joint", I),
+                     ("p_minp_joint", F), ("p_minp_floor", F), ("p_method", S), ("unit", S),
+                     ("role", S), ("n_perm", I)],
     # permutation null of the count of selective neurons per attribute
     "neuron_count_null": [("attribute", S), ("count", S), ("statistic", F), ("null_mean", F),
                           ("null_sd", F), ("p_value", F), ("p_method", S), ("unit", S),
@@ -187,8 +186,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # One row per random mask (attribute null when the draw is shared by all attributes); drop =
     # mean over prompts of accuracy(none) - accuracy(mask), as ``drop`` in the bias tables.
     "random_null": [("task", S), ("attribute", S), ("k", I), ("draw", I), ("drop", F)],
-    # Each attribute mask vs the random masks of its k (role record): estimate = its drop −
-    # the random masks' mean drop; prediction-interval t on n_null − 1 df; rank p and its floor.
+    # An attribute mask vs its k's random masks: drop − their mean; Crawford & Howell's t.
     "attribute_vs_null": [("k", I), ("attribute", S)] + BROOM + [
         ("q_value_bh", F), ("p_value_perm", F), ("p_min_perm", F), ("null_mean", F),
         ("n_null", I), ("p_method", S), ("p_method_perm", S), ("unit", S), ("role", S)],
@@ -200,6 +198,12 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "power": [("k", I), ("n_attribute_masks", I), ("n_random_masks", I), ("sd_mask", F),
               ("detectable", F), ("power", F), ("alpha", F), ("p_min_rank", F),
               ("p_min_label", F), ("estimate", F), ("ruled_out", F)],
+    "design": [("task", S), ("k", I), ("label", S), ("chosen", B), ("feasible", B), ("rows", I),
+               ("items_per_concept", I), ("n_attribute_masks", I), ("n_random_masks", I),
+               ("n_items", I), ("n_k", I), ("gflop", F), ("test", S), ("role", S), ("scale", S),
+               ("detectable", F), ("detectable_points", F), ("p_floor", F), ("method", S),
+               ("alpha_corrected", F), ("can_decide", B), ("var_item", F),
+               ("var_mask_attribute", F), ("var_mask_random", F)],
     "generation_examples": [("concept", S), ("text", S), ("generated", S), ("condition", S)],
     # ---- knowledge or answer bias (emostat.analysis.masking.bias, biastest): per task x condition ------
     # accuracy (the run's decisions, calibrated on condition none) beside accuracy_recal
@@ -284,9 +288,9 @@ RESULTS_TABLES = frozenset({
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
     "geometry_probes", "geometry_probe_attributes", "geometry_steering",
     "geometry_steering_test", "bias_knowledge", "answer_shares", "answer_bias", "bias_summary",
-    "bias_study_test", "mask_selection", "knowledge_mixed_model", "knowledge_mixed_glance",
-    "mixed_model_qq", "rsa_evaluation", "rsa_comparison", "rsa_comparison_differences",
-    "rsa_ceiling"})
+    "bias_study_test", "mask_selection", "design", "knowledge_mixed_model",
+    "knowledge_mixed_glance", "mixed_model_qq", "rsa_evaluation", "rsa_comparison",
+    "rsa_comparison_differences", "rsa_ceiling"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES
@@ -401,13 +405,9 @@ VERSIONS: dict[str, int] = {name: 1 for name in _SCHEMAS}
 UPGRADES: dict[tuple[str, int], object] = {}
 
 
-def _max_t_v2(df):
-    """neuron_max_t 1 -> 2: the min-P joint p (``p_minp_joint``) was added; unknown before."""
-    return df.assign(p_minp_joint=float("nan"))
-
-
-VERSIONS["neuron_max_t"] = 2
-UPGRADES[("neuron_max_t", 1)] = _max_t_v2
+VERSIONS["neuron_max_t"] = 3     # v2 added p_minp_joint, v3 p_minp_floor (unknown before)
+UPGRADES[("neuron_max_t", 1)] = lambda df: df.assign(p_minp_joint=float("nan"))
+UPGRADES[("neuron_max_t", 2)] = lambda df: df.assign(p_minp_floor=float("nan"))
 
 VOCABULARY_V2 = ("participants", "ratings", "appraisal_responses", "similarity", "accuracy",
                  "inference", "masking_by_emotion", "masking_cells", "importance_link",

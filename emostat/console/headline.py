@@ -84,7 +84,9 @@ def row_text(row) -> str:
         return f"{test}: not tested"
     if is_nan(row["p_value"]):
         return f"{test}: {effect_text(row)}; no p-value"
-    return f"{test}: {effect_text(row)}, {p_text(row)}"
+    coarse = (" [too coarse to decide]" if row["role"] != "record"
+              and row["decision"] == "too coarse to decide" else "")
+    return f"{test}: {effect_text(row)}, {p_text(row)}{coarse}"
 
 
 def _where(task, k) -> str:
@@ -117,7 +119,9 @@ def headline(claims: pd.DataFrame, *, task: str | None = None, all_k: bool = Fal
         sel = sel.assign(_o=sel["role"].map(ROLE_ORDER).fillna(3)).sort_values("_o",
                                                                               kind="stable")
         rec = sel[sel["role"] == "record"]
-        decision = rec["decision"].iloc[0] if len(rec) else "no test of record"
+        decision = (rec["decision"].iloc[0] if len(rec) else
+                    "supporting (not the headline k)" if k is not None else
+                    "no test of record")
         lines.append(f"{n}. {CLAIM_TEXT.get(claim, claim)}{_where(t, k)}: {decision}")
         for _, r in sel.iterrows():
             lines.append(f"   {r['role']:<11} {row_text(r)}")

@@ -1,16 +1,19 @@
-"""The pieces a claims row is made of (:mod:`emostat.analysis.claims.table` builds the table
-from them; :mod:`emostat.analysis.claims.models` the rows of claims resting on a mixed model)."""
+"""The rows of the claims table: their columns and the builders every claim shares
+(:mod:`emostat.analysis.claims.table` picks the rows of record and decides;
+:mod:`emostat.analysis.claims.models` builds the rows of claims resting on a mixed model)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from emostat.analysis.engines.pcontract import missing, p_contract, same_unit
+from emostat.analysis.engines.pcontract import holm, missing, p_contract, same_unit
 from emostat.errors import InputError
 
-__all__ = ["COLUMNS", "Record", "row", "at", "one", "test_fields", "absent"]
+__all__ = ["COLUMNS", "Record", "row", "at", "one", "test_fields", "absent", "family_row",
+           "joint_row"]
 
 COLUMNS = ["claim", "task", "k", "role", "test", "source_table", "estimate", "scale",
            "conf_low", "conf_high", "conf_method", "statistic", "df", "p_value", "p_method",
@@ -75,3 +78,57 @@ def absent(claim, task, k, rec: Record, why: str, design: dict | None = None) ->
     if untested:
         return row(claim, task, k, "record", rec.test, rec.table, _chance=untested)
     return row(claim, task, k, "record", rec.test, rec.table, _failed=why)
+
+
+def family_row(claim: str, g: pd.DataFrame, rec: Record, a: float, what: str,
+                role: str = "record") -> dict:
+    """A claim-level row over attributes: the smallest Holm-adjusted p of the family (claim
+    supported when any attribute is), estimate = attributes with adjusted p <= alpha."""
+    p = g["p_value"].to_numpy(float)
+    m = int((~np.isnan(p)).sum())
+    if m == 0:
+        return row(claim, None, None, role, rec.test, rec.table,
+                    _failed=f"{rec.table}: no attribute has a p-value")
+    adj = (g["p_adjusted"].to_numpy(float) if "p_adjusted" in g.columns else holm(p))
+    i = int(np.nanargmin(adj))
+    c = p_contract(g.iloc[i])
+    lo, hi = c["p_mc_low"], c["p_mc_high"]
+    method = g["p_method"].iloc[i] if "p_method" in g.columns else None
+    n_sig = int(np.nansum(adj <= a))
+    return row(claim, None, None, role, rec.test, rec.table, estimate=float(n_sig),
+                scale="count", p_value=float(adj[i]),
+                p_method=f"Holm over {m} attributes (smallest adjusted p): {method}",
+                unit=g["unit"].iloc[i] if "unit" in g.columns else None,
+                p_floor=None if missing(c["p_floor"]) else min(1.0, m * float(c["p_floor"])),
+                p_mc_low=None if missing(lo) else min(1.0, m * lo),
+                p_mc_high=None if missing(hi) else min(1.0, m * hi), n_perm=c["n_perm"],
+                _direction=True,
+                _why=f"{n_sig} of {m} attributes {what} (Holm-adjusted p <= alpha)")
+
+
+def joint_row(t: pd.DataFrame, rec: Record, a: float) -> dict:
+    """The neuron claim's record: the smallest joint max-T p of ``neuron_max_t`` (the
+    permutation maximum over all neurons and attributes; no further adjustment), estimate =
+    attributes whose best neuron has joint p <= alpha."""
+    if "p_fwer_joint" not in t.columns:
+        return absent("neurons", None, None, rec, f"{rec.table!r} has no p_fwer_joint column "
+                       "(written before the joint max-T): re-run the analysis")
+    pj = t["p_fwer_joint"].to_numpy(float)
+    if not np.isfinite(pj).any():
+        return absent("neurons", None, None, rec, f"{rec.table!r}: no attribute has a p-value")
+    i = int(np.nanargmin(pj))
+    r = t.iloc[i]
+    own = r.drop(["p_value", "p_mc_low", "p_mc_high"], errors="ignore")
+    if "p_fwer_joint_mc_low" not in r.index:        # no interval of its own: from n_perm
+        own = own.drop("p_floor", errors="ignore")
+    c = p_contract(own.rename({"p_fwer_joint": "p_value", "p_fwer_joint_mc_low": "p_mc_low",
+                               "p_fwer_joint_mc_high": "p_mc_high"}))
+    n_sig = int(np.nansum(pj <= a))
+    method = r.get("p_fwer_joint_method")
+    return row("neurons", None, None, "record", rec.test, rec.table, estimate=float(n_sig),
+                scale="count", p_value=float(pj[i]),
+                p_method=method if isinstance(method, str) else
+                "Westfall-Young single-step max-T over all neurons x attributes jointly",
+                unit=r.get("unit"), **c, _direction=True,
+                _why=f"{n_sig} of {len(t)} attributes have a neuron beyond the permutation "
+                     "maximum over all neurons and attributes (joint max-T p <= alpha)")

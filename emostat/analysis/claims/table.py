@@ -20,9 +20,12 @@ import pandas as pd
 
 from emostat.analysis.geometry.claims import geometry_claim_rows
 from emostat.analysis.claims.decision import decide
+from emostat.analysis.claims.families import apply_families, minp_row
 from emostat.analysis.claims.models import model_rows
 from emostat.analysis.claims.rows import (COLUMNS, Record, absent as _absent, at as _at,
-                                          one as _one, row as _row, test_fields as _test_fields)
+                                         family_row as _family_row, joint_row as _joint_row,
+                                         one as _one, row as _row,
+                                         test_fields as _test_fields)
 from emostat.analysis.engines.pcontract import holm, mc_interval, missing, p_contract, same_unit
 from emostat.errors import InputError
 
@@ -133,60 +136,6 @@ def record_of(claim: str, design: dict) -> Record:
 
 
 # ---- claim builders: each returns row dicts (decisions added by build_claims) ------------------
-def _family_row(claim: str, g: pd.DataFrame, rec: Record, a: float, what: str,
-                role: str = "record") -> dict:
-    """A claim-level row over attributes: the smallest Holm-adjusted p of the family (claim
-    supported when any attribute is), estimate = attributes with adjusted p <= alpha."""
-    p = g["p_value"].to_numpy(float)
-    m = int((~np.isnan(p)).sum())
-    if m == 0:
-        return _row(claim, None, None, role, rec.test, rec.table,
-                    _failed=f"{rec.table}: no attribute has a p-value")
-    adj = (g["p_adjusted"].to_numpy(float) if "p_adjusted" in g.columns else holm(p))
-    i = int(np.nanargmin(adj))
-    c = p_contract(g.iloc[i])
-    lo, hi = c["p_mc_low"], c["p_mc_high"]
-    method = g["p_method"].iloc[i] if "p_method" in g.columns else None
-    n_sig = int(np.nansum(adj <= a))
-    return _row(claim, None, None, role, rec.test, rec.table, estimate=float(n_sig),
-                scale="count", p_value=float(adj[i]),
-                p_method=f"Holm over {m} attributes (smallest adjusted p): {method}",
-                unit=g["unit"].iloc[i] if "unit" in g.columns else None,
-                p_floor=None if missing(c["p_floor"]) else min(1.0, m * float(c["p_floor"])),
-                p_mc_low=None if missing(lo) else min(1.0, m * lo),
-                p_mc_high=None if missing(hi) else min(1.0, m * hi), n_perm=c["n_perm"],
-                _direction=True,
-                _why=f"{n_sig} of {m} attributes {what} (Holm-adjusted p <= alpha)")
-
-
-def _joint_row(t: pd.DataFrame, rec: Record, a: float) -> dict:
-    """The neuron claim's record: the smallest joint max-T p of ``neuron_max_t`` (the
-    permutation maximum over all neurons and attributes; no further adjustment), estimate =
-    attributes whose best neuron has joint p <= alpha."""
-    if "p_fwer_joint" not in t.columns:
-        return _absent("neurons", None, None, rec, f"{rec.table!r} has no p_fwer_joint column "
-                       "(written before the joint max-T): re-run the analysis")
-    pj = t["p_fwer_joint"].to_numpy(float)
-    if not np.isfinite(pj).any():
-        return _absent("neurons", None, None, rec, f"{rec.table!r}: no attribute has a p-value")
-    i = int(np.nanargmin(pj))
-    r = t.iloc[i]
-    own = r.drop(["p_value", "p_mc_low", "p_mc_high"], errors="ignore")
-    if "p_fwer_joint_mc_low" not in r.index:        # no interval of its own: from n_perm
-        own = own.drop("p_floor", errors="ignore")
-    c = p_contract(own.rename({"p_fwer_joint": "p_value", "p_fwer_joint_mc_low": "p_mc_low",
-                               "p_fwer_joint_mc_high": "p_mc_high"}))
-    n_sig = int(np.nansum(pj <= a))
-    method = r.get("p_fwer_joint_method")
-    return _row("neurons", None, None, "record", rec.test, rec.table, estimate=float(n_sig),
-                scale="count", p_value=float(pj[i]),
-                p_method=method if isinstance(method, str) else
-                "Westfall-Young single-step max-T over all neurons x attributes jointly",
-                unit=r.get("unit"), **c, _direction=True,
-                _why=f"{n_sig} of {len(t)} attributes have a neuron beyond the permutation "
-                     "maximum over all neurons and attributes (joint max-T p <= alpha)")
-
-
 def _neurons(tables, design, a) -> list[dict]:
     rec = record_of("neurons", design)
     t = tables.get(rec.table)
@@ -198,6 +147,7 @@ def _neurons(tables, design, a) -> list[dict]:
         rows.append(_joint_row(t, rec, a))
         rows.append(_family_row("neurons", t, _NEURONS_HOLM, a, "have a neuron beyond the "
                                 "permutation maximum over all neurons", role="supporting"))
+        rows += [r for r in [minp_row(t, a)] if r is not None]
     counts = tables.get("neuron_count_null")
     for value in ([] if counts is None else sorted(set(counts["count"]))):
         sup = Record("neuron_count_null", "count", value, f"count_null_{value}_holm")
@@ -323,8 +273,10 @@ def build_claims(tables: dict[str, pd.DataFrame], design: dict) -> pd.DataFrame:
     ``design``: ``kind`` (``reproduction`` | ``experiment``), ``alpha`` (None: .05),
     ``headline_k`` (declared, or None), ``ks`` (the run's ks) and ``tasks`` (None: the
     reproduction's one unnamed task; ``[]``: no tasks, e.g. an activations-only run).
-    Exactly one ``record`` row per claim x task x k; two rows of record in a source table are
-    an :class:`~emostat.errors.InputError` naming that table.
+    Exactly one ``record`` row per claim x task, at the headline k for the claims tested per
+    k (the other k are ``supporting``; the tasks of a run are one Holm family at the headline
+    k: :mod:`emostat.analysis.claims.families`); two rows of record in a source table are an
+    :class:`~emostat.errors.InputError` naming that table.
     """
     a = alpha(design)
     hk = headline_k(design)
@@ -350,6 +302,7 @@ def build_claims(tables: dict[str, pd.DataFrame], design: dict) -> pd.DataFrame:
     rows += _whole_model(tables, design, a)
     rows += [_row(g.pop("claim"), None, None, g.pop("role"), g.pop("test"),
                   g.pop("source_table"), **g) for g in geometry_claim_rows(tables, a)]
+    apply_families(rows, design, hk)
     for r in rows:
         decision, reason = decide(r["p_value"], alpha=a, p_floor=r["p_floor"],
                                   p_mc_low=r["p_mc_low"], p_mc_high=r["p_mc_high"],

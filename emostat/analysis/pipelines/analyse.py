@@ -17,8 +17,9 @@ from emostat.analysis.pipelines.rsasteps import rsa_run_tables, space_raters
 from emostat.analysis.pipelines.runspace import importance_tables, run_space, untested_claims
 from emostat.analysis.neurons.selection import mask_selection
 from emostat.analysis.pipelines.choices import DEFAULT_N_PERM, first_draws, run_choices
-from emostat.analysis.pipelines.steps import (RESULTS, human_tables, link_tables, masking_tables,
-                                    searchlight_tables, write_results)
+from emostat.analysis.pipelines.steps import (RESULTS, design_tables, human_tables, link_tables,
+                                              masking_tables, searchlight_tables,
+                                              write_results)
 from emostat.checks import child_seeds, log, package_versions
 from emostat.constants import K_VALUES, k_count
 from emostat.errors import InputError
@@ -162,6 +163,10 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
             if len(part):
                 tables[name] = pd.concat([tables.get(name), part], ignore_index=True)
         tables["masking_mixed_model"] = _one_record(tables.get("masking_mixed_model"))
+        dtab = design_tables(tables, inference, space, manifest, alpha=a, ks=ks,
+                             n_perm=n_perm)
+        if dtab is not None:
+            tables["design"] = dtab
         # knowledge or answer bias: per-condition calibration, answer shares, the study's t
         # against the shared random pool, the knowledge GLMM (emostat.analysis.masking.bias)
         from emostat.analysis.masking.bias import bias_tables
