@@ -213,6 +213,14 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                ("p_value", F), ("p_method", S), ("unit", S), ("p_floor", F), ("p_mc_low", F),
                ("p_mc_high", F), ("n_perm", I), ("alpha", F), ("headline", B),
                ("decision", S), ("reason", S)],
+    # ---- the run against its plan (emostat.plan.stages; docs/preregistration.md) ---------------
+    # One row per declared deviation from the plan (none: zero rows); stage collect | analyse,
+    # planned and given as printed.
+    "plan_deviations": [("field", S), ("stage", S), ("planned", S), ("given", S),
+                        ("reason", S)],
+    # One row per planned claim: its test of record as planned and as run (the claims table).
+    "plan_claims": [("claim", S), ("planned_test", S), ("planned_table", S), ("run_test", S),
+                    ("run_table", S), ("as_planned", B)],
     # ---- the layer-wise geometry (docs/geometry.md; collect stage, read by analyse) -------------
     # layer x concept: concept vector (mean over its stimuli minus the grand mean) and its norm.
     "geometry_vectors": [("site", S), ("layer", I), ("concept", S),
@@ -247,7 +255,8 @@ RESULTS_TABLES = frozenset({
     "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
     "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
-    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection"})
+    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection",
+    "plan_deviations", "plan_claims"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES
