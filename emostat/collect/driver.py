@@ -69,13 +69,13 @@ from emostat.collect.items import (build_items, concept_prompt_table, run_attrib
                                    template_names)
 from emostat.collect.geometry_stage import geometry_phase
 from emostat.collect.manifest import (calibration_record, check_plan, concept_template_record,
-                                      manifest_done, phase_record, run_fingerprint,
-                                      task_prompt_record, write_manifest)
+                                      manifest_done, phase_record, run_fingerprint, run_timing, task_prompt_record, write_manifest)
 from emostat.collect.stages import (accuracy_table, calibrate_run, finish_baseline,
                                     make_conditions, plan_baseline, plan_inference,
                                     read_run_prov)
 from emostat.collect.worker import PreloadedAPI, check_model_for_tasks, default_api, head_users
 from emostat.errors import InputError
+from emostat.plan.stages import check_collection, manifest_record, open_plan
 
 
 def build_config(config=None, *, model=None, device=None, dtype=None, quick: bool = False,
@@ -119,7 +119,7 @@ def load_checked(cfg: CollectConfig, api, quiet: bool):
 def collect(config=None, out="out", model=None, device=None, dtype=None,
             quick: bool = False, backend=None, address=None, seed=None,
             quiet: bool = False, activations_only: bool = False, *, space=None, api=None,
-            sapi=None, human=None) -> dict[str, Path]:
+            sapi=None, human=None, plan=None, deviations=None) -> dict[str, Path]:
     """Run (or resume) a collection into ``out``; see the module docstring for the stages.
 
     Parameters
@@ -142,6 +142,10 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
         The concept space (config field ``space``): a folder or a shipped name.
     api, sapi, human
         Replacements for the model functions, stimuli functions and human space (tests).
+    plan, deviations
+        A plan file (:mod:`emostat.plan`) and the declared deviations (``"field: reason"``
+        strings): a setting that contradicts the plan and is not declared is refused before
+        anything is written; the plan and its deviations go into the manifest.
 
     Returns
     -------
@@ -159,12 +163,16 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
              "manifest": out / "manifest.json"}
     # the space, the items and the concept prompts are built (every stimulus validated) and
     # the model is loaded and checked before anything is written to `out`
+    plan, deviations = open_plan(plan, deviations)
     cfg = tasks_for_space(cfg, run_space(cfg))
     space = run_space(cfg)
+    found = check_collection(plan, deviations, config=cfg.to_dict(), space=space.provenance())
     prompts = concept_prompt_table(cfg, sapi)
     items = build_items(cfg, sapi) if cfg.tasks else {}
     lm = load_checked(cfg, api or default_api(), quiet)
     model_ident = dict(getattr(lm, "identity", {}) or {})
+    found += check_collection(plan, deviations, config={}, model=model_ident)
+    planned = {"preregistration": manifest_record(plan, found)}
     fingerprint = run_fingerprint(cfg, model_ident)
     if not cfg.tasks:
         print("emostat: tasks are off (activations only): no inference; `analyse` gives the "
@@ -199,7 +207,7 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
             log(f"activations: {len(todo)} of {len(act)} shards to run", quiet)
             engine.run(todo, desc="activations")
         if not cfg.tasks:
-            return finish_activations_only(cfg, out, paths, prompts, act, t0, quiet)
+            return finish_activations_only(cfg, out, paths, prompts, act, t0, quiet, planned)
         # b. searchlight and condition sets
         tc = time.perf_counter()
         conds = make_conditions(cfg, out, human=human)
@@ -256,6 +264,7 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     # e. manifest
     n_items = {t: len(df) for t, df in items.items()}
     manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
+                             **run_timing(out, planned),
                              templates=(prompt_mode.template_record(cfg) if tuned
                                         else concept_template_record(prompts)),
                              representation=cfg.representation,
@@ -274,13 +283,15 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     return paths
 
 
-def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet) -> dict[str, Path]:
+def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet, planned=None
+                            ) -> dict[str, Path]:
     """Manifest of a run without tasks: concept activations only (searchlight and RSA)."""
     tuned = cfg.representation == "prompt_tuning"
     if tuned:
         from emostat.collect import prompt_mode
     prov = read_run_prov(out)
     manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
+                             **run_timing(out, planned or {}),
                              templates=(prompt_mode.template_record(cfg) if tuned
                                         else concept_template_record(prompts)),
                              representation=cfg.representation, tasks=[],
