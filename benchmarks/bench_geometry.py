@@ -8,8 +8,10 @@ stimuli per concept):
   rsa, pca     layer_rsa / pca_attributes with ``--n-perm`` concept-label permutations
   probes       ridge probe with ``--n-perm-probe`` within-group shuffles on every layer, plus
                the logistic probe on one layer
-  steering     steering_scores for ``--items`` items x (27 concept + 5 random) x 3 scales,
-               against ``choice_forward``: one plain forward of the same items' choice prompts
+  steering     steering_scores for ``--items`` items x (27 concept + 20 on-manifold + 5
+               isotropic directions, the default) x 3 scales, against ``choice_forward``: one
+               plain forward of the same items' choice prompts, and against ``steering_v1``:
+               the v1 grid (27 concept + 5 random directions) on the same items
 Single-thread fp32 matmul GFLOPS is measured in the same run (absolute times depend on it).
 Writes benchmarks/results/geometry.json.
 
@@ -98,16 +100,21 @@ def main(argv=None):
     t = time.perf_counter()
     plain(prompts)
     times["choice_forward"] = time.perf_counter() - t
-    units = np.random.default_rng(0).standard_normal((len(concepts) + 5, X.shape[2]))
-    t = time.perf_counter()
-    steering_scores(lm, items, concepts, X.shape[0] // 2, units, scales=(0.25, 0.5, 1.0))
-    times["steering"] = time.perf_counter() - t
+    n_dir = {"steering_v1": len(concepts) + 5, "steering": len(concepts) + 20 + 5}
+    for name, k in n_dir.items():
+        units = np.random.default_rng(0).standard_normal((k, X.shape[2]))
+        t = time.perf_counter()
+        steering_scores(lm, items, concepts, X.shape[0] // 2, units, scales=(0.25, 0.5, 1.0))
+        times[name] = time.perf_counter() - t
     ratios = {k: v / times["forward"] for k, v in times.items()
-              if k not in ("forward", "choice_forward", "steering")}
+              if k not in ("forward", "choice_forward", "steering", "steering_v1")}
     ratios["steering_vs_choice_forward"] = times["steering"] / times["choice_forward"]
+    ratios["steering_v1_vs_choice_forward"] = times["steering_v1"] / times["choice_forward"]
+    ratios["steering_vs_steering_v1"] = times["steering"] / times["steering_v1"]
     out = dict(model=lm.name, n_stimuli=len(texts), n_layers=int(X.shape[0]),
                n_perm=a.n_perm, n_perm_probe=a.n_perm_probe, steering_items=a.items,
-               steering_conditions=(len(concepts) + 5) * 3, matmul_gflops_1thread=rate,
+               steering_conditions={k: v * 3 for k, v in n_dir.items()},
+               matmul_gflops_1thread=rate,
                seconds=times, ratio_to_forward=ratios, threads=torch.get_num_threads(),
                load_average=os.getloadavg(), python=platform.python_version(),
                torch=torch.__version__)

@@ -33,7 +33,9 @@ from threadpoolctl import threadpool_limits
 
 from emostat.analysis.engines import kendall
 from emostat.analysis.neurons import searchlight as sl
-from emostat.paths import SHARED_RELEASE
+
+# the study's release beside the checkout (see tests/release_path.py)
+SHARED_RELEASE = Path(__file__).resolve().parents[2] / "shared" / "data" / "model-emotion"
 
 OUT = Path(__file__).parent / "results" / "searchlight.json"
 

@@ -8,10 +8,7 @@ import sys
 from pathlib import Path
 
 from emostat import __version__
-from emostat.errors import EmostatError
-
-from emostat.paths import SHARED_RELEASE as DEFAULT_RELEASE
-
+from emostat.errors import EmostatError, InputError
 
 SEED = 20241201                  # the master seed when neither the command line nor a config sets it
 
@@ -57,9 +54,15 @@ def _cmd_import_release(a):
     import_release(a.path, a.out, quiet=a.quiet)
 
 
+NO_RELEASE = ("reproduce needs --release PATH: a clone of github.com/thunlp/Model_Emotion or an "
+              "import-release output (the study's data does not ship with emostat)")
+
+
 def _cmd_reproduce(a):
     from emostat.analysis.pipelines import reproduce
 
+    if a.release is None:
+        raise InputError(NO_RELEASE)
     reproduce(a.release, a.out, seed=_seed(a), n_boot=a.n_boot, n_perm=a.n_perm, quiet=a.quiet,
               searchlight=_searchlight_options(a), alpha=a.alpha, headline_k=a.headline_k)
 
@@ -143,7 +146,8 @@ def _add_searchlight(s: argparse.ArgumentParser) -> None:
                    help="neurons per attribute given an concept-label Mantel p: a number, or "
                         f"'k' for the top-k set at the headline k (default {D['mantel_top']})")
     s.add_argument("--n-perm-mantel", type=int, default=None,
-                   help=f"Mantel permutations per neuron (0: skip; default {D['n_perm_mantel']})")
+                   help="Mantel permutations per chosen neuron, an extra uncorrected for "
+                        f"the choice (default {D['n_perm_mantel']}: off; e.g. 9999)")
     s.add_argument("--n-perm-count", type=int, default=None,
                    help="concept-label permutations of the searchlight shared by the max-T "
                         "and count nulls, all in one batched product: a minimum, doubled "
@@ -176,7 +180,8 @@ def _cmd_geometry(a):
 
     kw = {k: v for k, v in dict(n_perm=a.n_perm, n_perm_probe=a.n_perm_probe,
                                 steer_layer=a.steer_layer, n_random=a.n_random,
-                                n_items=a.n_items).items() if v is not None}
+                                n_isotropic=a.n_isotropic,
+                                n_items=a.n_items, metric=a.metric).items() if v is not None}
     if a.scales:
         kw["scales"] = tuple(float(x) for x in a.scales.split(","))
     opt = GeometryOptions.quick(**kw) if a.quick else GeometryOptions(**kw)
@@ -195,8 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_import_release)
 
     s = sub.add_parser("reproduce", help="reproduce the study's statistics from its release")
-    s.add_argument("--release", type=Path, default=DEFAULT_RELEASE,
-                   help="release folder or an import-release output (default: ../shared copy)")
+    # no default: the release is not redistributed with emostat, so there is no place an
+    # installed package could find it; a missing --release is one InputError line, rc 2
+    s.add_argument("--release", type=Path, default=None,
+                   help="release folder (a clone of thunlp/Model_Emotion) or an import-release "
+                   "output; required")
     s.add_argument("--out", type=Path, required=True, help="output folder (results/ inside)")
     s.add_argument("--n-boot", type=int, default=10_000, help="bootstrap resamples")
     s.add_argument("--n-perm", type=int, default=None,
@@ -217,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="cpu | cuda | mps (default cpu)")
     s.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default float32)")
     s.add_argument("--quick", action="store_true", help="small profile (<= 3 min on 2 CPUs)")
-    s.add_argument("--backend", default=None, choices=["local", "ray"], help="default local")
+    s.add_argument("--backend", default=None, choices=["local", "ray", "slurm"],
+                   help="where shards run: local processes, a Ray cluster, or Slurm job "
+                        "arrays submitted and awaited from here (slurm_* config keys; "
+                        "docs/backends.md); default local")
     s.add_argument("--address", help="Ray cluster address (with --backend ray)")
     s.add_argument("--activations-only", action="store_true",
                    help="tasks off: concept activations only (searchlight, RSA), e.g. for an "
@@ -266,8 +277,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n-perm-probe", type=int, help="probe label shuffles (default 199)")
     s.add_argument("--steer-layer", type=int, help="steering layer (default: the middle one)")
     s.add_argument("--scales", help="comma list of steering scales (x residual norm)")
-    s.add_argument("--n-random", type=int, help="random directions (default 5)")
+    s.add_argument("--n-random", type=int,
+                   help="steering: random directions on the data manifold (default 20)")
+    s.add_argument("--n-isotropic", type=int,
+                   help="steering: isotropic Gaussian directions (default 5)")
     s.add_argument("--n-items", type=int, help="held-out steering items")
+    s.add_argument("--metric", choices=["correlation", "cosine", "euclidean", "crossval"],
+                   help="layer RDM distance (default correlation; crossval: cross-validated "
+                        "squared distance over stimulus folds, unbiased)")
     _add_common(s)
     s.set_defaults(func=_cmd_geometry)
 
@@ -310,6 +327,12 @@ def main(argv=None) -> int:
         args.func(args)
     except EmostatError as exc:
         print(f"emostat: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:              # a full disk, a folder that became read-only, ...
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"emostat: error: {where}{(exc.strerror or str(exc)).lower()} (nothing "
+              f"half-written is kept; rerun the same command once this is fixed)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("emostat: interrupted; rerun the same command to resume", file=sys.stderr)

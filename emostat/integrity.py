@@ -6,6 +6,11 @@ At the end of ``emostat collect`` the manifest gets ``files``: for every Parquet
 and the SHA-256 of its bytes. :func:`check_run` refuses a run whose files differ from that record
 (a shard deleted, truncated, replaced or added), naming the files. No torch here: ``analysis``
 imports this module.
+
+While a run is being collected, every file it writes leaves its own record (rows, SHA-256) under
+``<run>/records/`` before it appears (:func:`emostat.io.write_table`). A resumed ``collect``
+trusts an existing file only when it matches that record (:func:`untrusted_files`); one that
+does not is named and recomputed.
 """
 
 from __future__ import annotations
@@ -60,6 +65,44 @@ def file_record(out) -> dict[str, dict]:
     out = Path(out)
     return {p.relative_to(out).as_posix(): {"rows": _rows(p), "sha256": io.file_sha256(p)}
             for p in run_files(out)}
+
+
+def record_problem(out, path, fallback: dict | None = None) -> str | None:
+    """Why ``path`` (a file of the run ``out``) cannot be trusted, or None when it matches its
+    record: the one written beside it (``records/``), else ``fallback`` (a manifest's entry)."""
+    rp = io.record_path(out, path)
+    rec = None
+    if rp.is_file():
+        try:
+            rec = json.loads(rp.read_text())
+        except (OSError, ValueError):
+            return "its record is unreadable"
+    rec = rec or fallback
+    if not rec:
+        return "no record of it (written by an older emostat, or its record was removed)"
+    try:
+        rows = _rows(path)
+    except InputError:
+        return "not a readable Parquet file"
+    if rows != rec.get("rows"):
+        return f"{rows} rows, its record {rec.get('rows')}"
+    if io.file_sha256(path) != rec.get("sha256"):
+        return "its content differs from its record (SHA-256)"
+    return None
+
+
+def untrusted_files(out, manifest: dict | None = None) -> list[tuple[Path, str]]:
+    """(file, why) for every Parquet file of the run that does not match its record
+    (:func:`record_problem`; ``manifest``: an earlier manifest whose ``files`` serve as the
+    record of files written before records existed)."""
+    out = Path(out)
+    old = (manifest or {}).get("files") or {}
+    bad = []
+    for p in run_files(out):
+        why = record_problem(out, p, old.get(p.relative_to(out).as_posix()))
+        if why:
+            bad.append((p, why))
+    return bad
 
 
 def _listing(names: list[str], n: int = 3) -> str:

@@ -3,8 +3,12 @@
 Every dataset emostat writes carries a JSON provenance record in the Parquet schema metadata under
 the key ``emostat`` (emostat version, creation time, plus what the caller adds: model identity,
 config, seeds, source files and hashes). Files are written to a temporary name in the target folder
-and renamed into place, so a reader never sees a half-written file; the file gets the mode the
-user's umask gives (not mkstemp's 0600).
+(``.<name>.<pid>@<host>.<random>.tmp``: the writer is named, so a later run removes only the
+temporary files of writers that are gone) and renamed into place, so a reader never sees a
+half-written file; the file gets the mode the user's umask gives (not mkstemp's 0600). With
+``record_root`` a writer also leaves the file's record (rows, SHA-256) under
+``<record_root>/records/`` before the file appears, so that a run can check a file it finds
+against what was written (:mod:`emostat.integrity`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import hashlib
 import json
 import os
 import platform
+import re
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +33,8 @@ from emostat.schemas import upgrade, validate, version as schema_version
 from emostat.version import __version__
 
 PROVENANCE_KEY = b"emostat"
+RECORDS = "records"                 # <run>/records/<relative path>.json: rows and SHA-256
+_TMP_OWNER = re.compile(r"\.(\d+)@(.+)\.[^.]+\.tmp$")
 
 
 def provenance(**extra: Any) -> dict:
@@ -68,6 +76,79 @@ def set_user_mode(path) -> None:
     os.chmod(path, 0o666 & ~user_umask())
 
 
+def tmp_prefix(path) -> str:
+    """Prefix of the temporary file that becomes ``path``: it names the writing process."""
+    return f".{Path(path).name}.{os.getpid()}@{socket.gethostname()}."
+
+
+def tmp_owner(tmp) -> tuple[int, str] | None:
+    """(pid, host) of the process that made a temporary file (None: a name without one)."""
+    m = _TMP_OWNER.search(Path(tmp).name)
+    return (int(m.group(1)), m.group(2)) if m else None
+
+
+def record_path(root, path) -> Path:
+    """Where the record of ``path`` (a file under the run folder ``root``) is kept."""
+    rel = Path(path).resolve().relative_to(Path(root).resolve())
+    return Path(root) / RECORDS / f"{rel.as_posix()}.json"
+
+
+def write_record(root, path, data_file, rows: int) -> None:
+    """Write the record of ``path`` (rows, SHA-256 of ``data_file``, its bytes) atomically."""
+    write_text(record_path(root, path), json.dumps({"rows": int(rows),
+                                                    "sha256": file_sha256(data_file)}))
+
+
+def write_text(path, text: str) -> Path:
+    """Write a text file atomically (temporary file + rename; nothing left on an error)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(path), suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        set_user_mode(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def check_writable(folder, what: str = "output folder") -> Path:
+    """Refuse (InputError, one line naming it) an output folder that cannot be written: a
+    path that is a file (or below one), a read-only or full file system. Tries a small write in
+    the folder, or in its nearest existing parent when it does not exist yet (removed at once;
+    nothing else is created). Returns ``folder``."""
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise InputError(f"{folder}: cannot write the {what}: {probe} is a file, not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".emostat-probe-", dir=probe)
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot write the {what} ({os_reason(exc)})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(b"\0" * 4096)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot write the {what} ({os_reason(exc)})") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return folder
+
+
+def os_reason(exc: OSError) -> str:
+    """An OSError in words, without the path (the caller names it): 'read-only file system'."""
+    return (exc.strerror or str(exc)).lower()
+
+
 def _as_table(data, schema: pa.Schema | None) -> pa.Table:
     if isinstance(data, pa.Table):
         return data.cast(schema) if schema is not None and data.schema != schema else data
@@ -85,11 +166,13 @@ def with_schema_version(prov: dict | None, dataset: str | None) -> dict:
 
 def write_table(data, path, *, prov: dict | None = None, schema: pa.Schema | None = None,
                 dataset: str | None = None, row_group_size: int | None = None,
-                compression: str = "zstd") -> Path:
+                compression: str = "zstd", record_root=None) -> Path:
     """Write ``data`` (DataFrame or Arrow table) to ``path`` atomically, with provenance.
 
     ``dataset``: the table's name in :mod:`emostat.schemas`; its schema version is stored in
     the provenance (``schema``, ``schema_version``) so that :func:`read_table` can upgrade it.
+    ``record_root``: the run folder; the file's record (:func:`record_path`) is written before
+    the file is renamed into place, so a file that exists always has one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,11 +181,13 @@ def write_table(data, path, *, prov: dict | None = None, schema: pa.Schema | Non
     meta.pop(b"pandas", None)  # pandas index metadata only confuses other readers
     meta[PROVENANCE_KEY] = json.dumps(with_schema_version(prov, dataset), default=str).encode()
     table = table.replace_schema_metadata(meta)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=tmp_prefix(path), suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression=compression, row_group_size=row_group_size)
         set_user_mode(tmp)
+        if record_root is not None:
+            write_record(record_root, path, tmp, table.num_rows)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -125,7 +210,7 @@ class TableWriter:
         meta[PROVENANCE_KEY] = json.dumps(with_schema_version(prov, dataset),
                                           default=str).encode()
         self.schema = schema.with_metadata(meta)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+        fd, self.tmp = tempfile.mkstemp(prefix=tmp_prefix(self.path), suffix=".tmp",
                                         dir=self.path.parent)
         os.close(fd)
         self._writer = pq.ParquetWriter(self.tmp, self.schema, compression=compression)

@@ -6,7 +6,9 @@
 >>> wm = pd.DataFrame({"estimate": [0.151], "conf_low": [float("nan")],
 ...                    "conf_high": [float("nan")], "p_value": [1e-4],
 ...                    "p_method": ["Mantel, one-sided"], "unit": ["concept label (27)"],
-...                    "role": ["record"], "n_perm": [9999]})
+...                    "role": ["record"], "n_perm": [9999], "comparator": ["tau_b"],
+...                    "estimand": ["mean_rdm"], "ceiling_low": [0.6], "ceiling_high": [0.8],
+...                    "ceiling_method": ["split-half"]})
 >>> design = {"kind": "experiment", "ks": [], "tasks": []}
 >>> out = tempfile.mkdtemp()
 >>> _ = write_results({"whole_model_rsa": wm, "claims": build_claims({"whole_model_rsa": wm},
@@ -16,7 +18,7 @@
 <emostat results of an experiment run: 2 tables (claims, whole_model_rsa)>
 >>> r["whole_model_rsa"]["estimate"].iloc[0]
 np.float64(0.151)
->>> r.claims.query("claim == 'whole_model'")["decision"].iloc[0]
+>>> r.claims.query("claim == 'whole_model' and role == 'supporting'")["decision"].iloc[0]
 'supported'
 """
 

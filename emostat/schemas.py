@@ -41,6 +41,12 @@ S, F, I, B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 BROOM = [("estimate", F), ("std_error", F), ("statistic", F), ("df", F), ("p_value", F),
          ("conf_low", F), ("conf_high", F)]
 
+_RSA = [("term", S), ("role", S), ("test", S), ("comparator", S), ("estimand", S),
+        ("inference", S)] + BROOM + [("ceiling_low", F), ("ceiling_high", F),
+                                     ("ceiling_method", S), ("conf_method", S),
+                                     ("p_method", S), ("unit", S), ("n_boot", I),
+                                     ("n_raters", I), ("n_concepts", I)]
+
 _PAIRED = [("q_value", F), ("q_value_bh", F), ("p_value_perm", F), ("p_method", S),
            ("p_method_perm", S), ("unit", S), ("role", S), ("test", S)]
 
@@ -109,8 +115,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                      ("p_mc_low", F), ("p_mc_high", F), ("p_fwer_joint", F),
                      ("p_fwer_joint_mc_low", F), ("p_fwer_joint_mc_high", F),
                      ("n_above_joint", I), ("p_minp_joint", F), ("p_method", S), ("unit", S),
-                     ("role", S),
-                     ("n_perm", I)],
+                     ("role", S), ("n_perm", I)],
     # permutation null of the count of selective neurons per attribute
     "neuron_count_null": [("attribute", S), ("count", S), ("statistic", F), ("null_mean", F),
                           ("null_sd", F), ("p_value", F), ("p_method", S), ("unit", S),
@@ -128,7 +133,21 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "dip_test": [("k", I), ("attribute", S), ("statistic", F), ("p_value", F), ("p_method", S),
                  ("unit", S), ("role", S)],
     "whole_model_rsa": [("estimate", F), ("conf_low", F), ("conf_high", F), ("p_value", F),
-                        ("p_method", S), ("unit", S), ("role", S)],
+                        ("p_method", S), ("unit", S), ("role", S), ("comparator", S),
+                        ("estimand", S), ("ceiling_low", F), ("ceiling_high", F),
+                        ("ceiling_method", S)],
+    # RSA at the rater x concept unit (emostat.analysis.engines.rsaeval; issue 23): one row per
+    # term (the whole model, or a model of a comparison) x comparator x estimand, with the
+    # ceiling of that estimand; role record | study | extra; test rsa_<comparator>_<estimand>_
+    # <inference>. Differences: every pair of models, paired on the same resamples.
+    "rsa_evaluation": _RSA,
+    "rsa_comparison": [("model", S)] + _RSA[1:],
+    "rsa_comparison_differences": [("model_a", S), ("model_b", S), ("comparator", S),
+                                   ("estimand", S), ("role", S)] + BROOM + [
+        ("p_adjusted", F), ("p_method", S), ("conf_method", S), ("unit", S)],
+    # split-half ceiling of the mean similarity RDM (the layer profile's human RDM)
+    "rsa_ceiling": [("human_rdm", S), ("comparator", S), ("estimand", S), ("ceiling_low", F),
+                    ("ceiling_high", F), ("n_raters", I), ("ceiling_method", S)],
     # Masking mixed models per k (and task for runs) x model (study | record | item-level):
     # estimate of term "attribute_vs_random" = accuracy(random) - accuracy(attribute mask)
     # (positive = the attribute mask lowers accuracy more; docs/inference.md).
@@ -213,12 +232,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                ("p_value", F), ("p_method", S), ("unit", S), ("p_floor", F), ("p_mc_low", F),
                ("p_mc_high", F), ("n_perm", I), ("alpha", F), ("headline", B),
                ("decision", S), ("reason", S)],
-    # ---- the run against its plan (emostat.plan.stages; docs/preregistration.md) ---------------
-    # One row per declared deviation from the plan (none: zero rows); stage collect | analyse,
-    # planned and given as printed.
-    "plan_deviations": [("field", S), ("stage", S), ("planned", S), ("given", S),
-                        ("reason", S)],
-    # One row per planned claim: its test of record as planned and as run (the claims table).
+    "plan_deviations": [("field", S), ("stage", S), ("planned", S), ("given", S), ("reason", S)],
     "plan_claims": [("claim", S), ("planned_test", S), ("planned_table", S), ("run_test", S),
                     ("run_table", S), ("as_planned", B)],
     # ---- the layer-wise geometry (docs/geometry.md; collect stage, read by analyse) -------------
@@ -236,11 +250,14 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside.
     "geometry_probes": [("layer", I), ("depth", F), ("control_accuracy", F), ("chance", F),
                         ("scale", S)] + _GEOM,
-    # item x vector x scale of the steering grid (kind concept | random).
+    # item x vector x scale x target word of the steering grid (kind concept | random_manifold
+    # | random_isotropic; matched = a concept's vector on its own word).
     "geometry_steering": [("layer", I), ("item", S), ("vector", S), ("kind", S),
-                          ("target", S), ("scale", F), ("delta_logp", F), ("delta_choice", I)],
-    # mixed models of the steering grid: dose (record), at_scale, choice_at_scale; scale = the
-    # steering scale of an at_scale row (null for the dose model).
+                          ("target", S), ("matched", B), ("scale", F), ("delta_logp", F),
+                          ("delta_choice", I)],
+    # mixed models of the steering grid (emostat.analysis.geometry.steering): specificity
+    # (record), component, vs_random, at_scale, choice_at_scale; scale = the steering scale of
+    # an at_scale row (null for the slope models).
     "geometry_steering_test": [("layer", I), ("model", S), ("term", S), ("status", S),
                                ("scale", F)] + _GEOM,
 }
@@ -256,7 +273,8 @@ RESULTS_TABLES = frozenset({
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
     "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
     "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection",
-    "plan_deviations", "plan_claims"})
+    "rsa_evaluation", "rsa_comparison", "rsa_comparison_differences", "rsa_ceiling",
+    "plan_deviations", "plan_claims"})   # the run against its plan: docs/preregistration.md
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES
@@ -420,6 +438,33 @@ for _name in VOCABULARY_V2:
     VERSIONS[_name] = 2
     UPGRADES[(_name, 1)] = _vocabulary_v2
 UPGRADES[("random_null", 1)] = lambda df: _vocabulary_v2(df).rename(columns={"estimate": "drop"})
+
+
+def _whole_model_v2(df):
+    """whole_model_rsa 1 -> 2: the estimand and comparator were named and the ceiling of that
+    estimand added (issue 23); version 1 was tau-b on the mean RDM without a ceiling."""
+    return _vocabulary_v2(df).assign(comparator="tau_b", estimand="mean_rdm",
+                                     ceiling_low=float("nan"), ceiling_high=float("nan"),
+                                     ceiling_method="not computed (a version-1 table)")
+
+
+VERSIONS["whole_model_rsa"] = 2
+UPGRADES[("whole_model_rsa", 1)] = _whole_model_v2
+
+
+def _steering_v2(df):
+    """geometry_steering 1 -> 2: v1 scored a direction on one word only (a concept's vector on
+    its own, a random one on a drawn word); its random directions were isotropic."""
+    kind = df["kind"].replace({"random": "random_isotropic"})
+    return df.assign(kind=kind, matched=(kind == "concept") & (df["vector"] == df["target"]))
+
+
+# geometry_steering_test 1 -> 2: v1's record (the dose model against isotropic directions, one
+# vector variance) becomes a supporting row; a v1 table has no specificity test of record
+VERSIONS.update(geometry_steering=2, geometry_steering_test=2)
+UPGRADES[("geometry_steering", 1)] = _steering_v2
+UPGRADES[("geometry_steering_test", 1)] = lambda df: df.assign(
+    role=df["role"].replace({"record": "supporting"}))
 
 
 def version(name: str) -> int:

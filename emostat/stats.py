@@ -6,10 +6,9 @@ a tidy DataFrame with broom's columns and the inference columns of ``docs/infere
 ``role`` (``study`` = the study's statistic, ``record`` = the design-correct test). They are thin
 wrappers over :mod:`emostat.analysis`; the examples run as doctests (tests/test_stats.py).
 
-Sections: human space (:func:`importance_test`, :func:`mantel_test`), model geometry
-(:func:`whole_model_rsa`, :func:`searchlight`, :func:`neuron_mantel`, :func:`count_null`),
-masking (:func:`link_test`, :func:`link_by_concept`, :func:`sign_flip`, and the mixed models of
-the masking section below), multiple testing (:func:`fdr_bh`, :func:`fdr_study`).
+Sections: human space (``importance_test``, ``mantel_test``), model geometry (``rsa_evaluate``,
+``whole_model_rsa``, ``searchlight``, ``neuron_mantel``, ``count_null``), masking (``link_test``,
+``link_by_concept``, ``sign_flip``, the mixed models below), multiple testing (``fdr_bh``, ...).
 
 Column names: a concept of the run's space is ``concept`` (``concept_a``, ``concept_b``), a
 participant ``participant``. The old names ``emotion`` and ``participant_id`` are accepted for
@@ -33,9 +32,9 @@ from emostat.vocabulary import accepts_old_names, renamed
 
 __all__ = ["importance_test", "mantel_test", "whole_model_rsa", "searchlight", "neuron_mantel",
            "count_null", "neuron_max_t", "link_test", "link_by_concept", "sign_flip", "fdr_bh",
-           "fdr_study",
-           "fit_mixed", "masking_model", "attribute_vs_null", "paired_tests", "item_models",
-           "chance_test", "chance_statement", "power_analysis", "detectable_difference"]
+           "fdr_study", "fit_mixed", "masking_model", "attribute_vs_null", "paired_tests",
+           "item_models", "chance_test", "chance_statement", "power_analysis", "rsa_evaluate",
+           "detectable_difference"]
 
 
 # ---- helpers: tidy -> arrays ----------------------------------------------------------------
@@ -470,6 +469,7 @@ paired_tests = accepts_old_names(_drops.paired_tests)
 masking_model = accepts_old_names(_models.masking_mixed_model)
 power_analysis = accepts_old_names(_power.power_analysis)
 detectable_difference = _power.detectable_difference
+from emostat.analysis.rsa.evaluate import rsa_evaluate  # noqa: E402  (doctest: test_rsa.py)
 
 
 # ---- multiple testing ---------------------------------------------------------------------

@@ -14,10 +14,6 @@ def _folder_name(model: str) -> str:
 
 
 SEED = 20241201                  # the master seed when no config and no --seed set one
-# `run --quick` is a check that the pipeline works: the neuron nulls keep the default 199
-# permutations (smallest p .005); the uncorrected Mantel extra gets 999 (smallest p 1e-3).
-# `emostat analyse RUN` reanalyses with the full defaults.
-QUICK_SEARCHLIGHT = {"n_perm_mantel": 999}
 
 
 def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
@@ -38,14 +34,15 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
     (:func:`check_against_plan`), then by the collection and the analysis, which record it.
     Returns the rendered report files by format.
     """
+    from emostat import io
     from emostat.report.render import render_report
 
     from emostat.errors import InputError
     from emostat.plan.stages import open_plan
 
-    out = Path(out)
-    models = list(models or [])
     plan, deviations = open_plan(plan, deviations)
+    out = io.check_writable(out)                              # before any work
+    models = list(models or [])
     if release is not None:
         from emostat.analysis.pipelines import reproduce
 
@@ -71,10 +68,14 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
         for d, m in zip(dirs, models or [None]):
             collect(config=config, out=d, model=m, quick=quick, seed=seed, quiet=quiet,
                     space=space, plan=plan, deviations=deviations)
-            analyse_run(d, seed=SEED if seed is None else seed, quiet=quiet,
-                        searchlight=QUICK_SEARCHLIGHT if quick else None, alpha=alpha,
+            analyse_run(d, seed=SEED if seed is None else seed, quiet=quiet, alpha=alpha,
                         headline_k=headline_k, plan=plan, deviations=deviations)
         kind = "comparison" if len(dirs) > 1 else "experiment"
+        if len(dirs) > 1:               # the models' whole-model RSA, paired (issue 23)
+            from emostat.analysis.pipelines.rsasteps import compare_runs, write_comparison
+
+            write_comparison(dirs, compare_runs(dirs, seed=SEED if seed is None else seed,
+                                                quiet=quiet))
     files = render_report(dirs, to=list(to), out=out / "report", kind=kind, quiet=quiet)
     for fmt, path in files.items():
         print(f"report ({fmt}): {Path(path).resolve()}")
@@ -91,7 +92,7 @@ def check_against_plan(plan, deviations: dict, cfg, models, *, quick: bool, seed
     from emostat.plan.make import analysis_fields, model_identity
     from emostat.plan.stages import headline_resolver
 
-    given = analysis_fields(cfg, quick=quick, seed=seed, alpha=alpha, headline_k=headline_k)
+    given = analysis_fields(cfg, seed=seed, alpha=alpha, headline_k=headline_k)
     check(plan, given, deviations, stage="analyse", where="emostat run",
           resolve={"headline_k": headline_resolver(cfg.ks)})
     check(plan, {"model": [model_identity(m) for m in models or [None]]}, deviations,

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from emostat.paths import SHARED_RELEASE
+from release_path import SHARED_RELEASE
 
 RELEASE_MISSING = ("the study's released data is not at ../shared/data/model-emotion "
                    "(see SOURCE.md there); release-based reference tests are skipped")

@@ -284,6 +284,7 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
         "estimate": [w], "conf_low": [w - 0.07], "conf_high": [w + 0.06], "p_value": [1e-4],
         "p_method": ["emotion-label permutation, one-sided, 10,000 draws"],
         "unit": ["concept (27)"], "role": ["record"]})
+    tables["rsa_evaluation"] = rsa_evaluation_table(rng)
     if kind == "experiment":
         tables.update(experiment_tables(rng, ks))
     else:
@@ -311,6 +312,25 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
                       "n_neurons": n_layers * N_UNITS, "dtype": "float32"}, "seed": seed}))
     return root
 
+
+
+def rsa_evaluation_table(rng) -> pd.DataFrame:
+    """Whole-model RSA rows as emostat.analysis.pipelines.rsasteps writes them."""
+    est = rng.uniform(0.1, 0.4, 4)
+    return pd.DataFrame({
+        "term": "whole_model", "role": ["record", "study", "extra", "extra"],
+        "test": ["rsa_rho_a_per_rater_both", "rsa_tau_b_mean_rdm_both",
+                 "rsa_tau_b_per_rater_both", "rsa_rho_a_mean_rdm_both"],
+        "comparator": ["rho_a", "tau_b", "tau_b", "rho_a"],
+        "estimand": ["per_rater", "mean_rdm", "per_rater", "mean_rdm"], "inference": "both",
+        "estimate": est, "std_error": 0.07, "statistic": est / 0.07, "df": 26.0,
+        "p_value": [1e-4, 2e-4, 5e-4, 3e-4], "conf_low": est - 0.14, "conf_high": est + 0.14,
+        "ceiling_low": [0.72, 0.90, 0.59, 0.985], "ceiling_high": [0.73, 0.93, 0.60, 0.993],
+        "ceiling_method": "Nili et al. 2014 / split-half",
+        "conf_method": "two-factor bootstrap over raters and concepts (2000 resamples)",
+        "p_method": "t test with the two-factor bootstrap variance (raters and concepts)",
+        "unit": "raters (61) and concepts (27)", "n_boot": 2000, "n_raters": 61,
+        "n_concepts": 27})
 
 
 # ---------------------------------------------------------------------------------------------

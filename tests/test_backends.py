@@ -52,5 +52,10 @@ def test_two_workers_same_rows_and_resume_after_kill(tiny_dir, tmp_path, monkeyp
     a, b = io.read_table(tmp_path / "one" / "accuracy.parquet"), io.read_table(
         tmp_path / "two" / "accuracy.parquet")
     assert a.equals(b)
+    # every file of the run, geometry included (issue 21: the geometry tables of 2 workers
+    # differed from 1 worker's when inference swapped the driver model's kernels in place)
+    from test_runner import assert_same_run
+
+    assert assert_same_run(tmp_path / "one", tmp_path / "two") > 20
     assert not list((tmp_path / "two").rglob("*.tmp"))
     assert os.environ["EMOSTAT_TEST_KILL_ONCE"]

@@ -98,10 +98,10 @@ def test_run_checks_its_choices_before_collecting(tmp_path, capsys):
     assert main(["run", "--quick", "--headline-k", "0.07", "--out", str(out), "--quiet"]) == 2
     assert capsys.readouterr().err == ("emostat: error: emostat run: --headline-k 0.07 is not "
                                        "one of the run's k [0.05]\n")
-    assert main(["reproduce", "--alpha", "x", "--out", str(out), "--quiet"]) == 2
+    assert main(["reproduce", "--release", str(tmp_path / "rel"), "--alpha", "x", "--out", str(out), "--quiet"]) == 2
     assert capsys.readouterr().err == ("emostat: error: emostat reproduce: --alpha must be a "
                                        "number in (0, 1), got 'x'\n")
-    assert main(["reproduce", "--headline-k", "4500", "--out", str(out), "--quiet"]) == 2
+    assert main(["reproduce", "--release", str(tmp_path / "rel"), "--headline-k", "4500", "--out", str(out), "--quiet"]) == 2
     assert capsys.readouterr().err == (
         "emostat: error: emostat reproduce: --headline-k 4500 is not one of the run's k "
         "[1500, 2000, 2500, 3000, 4000, 5000, 6000]\n")

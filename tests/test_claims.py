@@ -89,8 +89,22 @@ def _whole(conf_method="emotion-label bootstrap (27 concepts)"):
                          "conf_method": [conf_method]})
 
 
-def _record(claims, claim, k=None, task=None):
-    c = claims[(claims["claim"] == claim) & (claims["role"] == "record")]
+def _rsa_eval(conf_method="two-factor bootstrap over raters and concepts (2000 resamples)"):
+    """rsa_evaluation rows: the record (rho-a, per rater, two-factor) and the study's tau-b."""
+    return pd.DataFrame({
+        "term": "whole_model", "role": ["record", "study"],
+        "test": ["rsa_rho_a_per_rater_both", "rsa_tau_b_mean_rdm_both"],
+        "comparator": ["rho_a", "tau_b"], "estimand": ["per_rater", "mean_rdm"],
+        "inference": "both", "estimate": [0.151, 0.12], "std_error": [0.07, 0.05],
+        "statistic": [2.2, 2.4], "df": 26.0, "p_value": [1e-4, 0.01],
+        "conf_low": [-0.0002, 0.02], "conf_high": [0.30, 0.22], "ceiling_low": [0.4, 0.8],
+        "ceiling_high": [0.45, 0.9], "ceiling_method": "x", "conf_method": conf_method,
+        "p_method": "t test with the two-factor bootstrap variance", "n_boot": 2000,
+        "unit": "raters (61) and concepts (27)", "n_raters": 61, "n_concepts": 27})
+
+
+def _record(claims, claim, k=None, task=None, role="record"):
+    c = claims[(claims["claim"] == claim) & (claims["role"] == role)]
     if k is not None:
         c = c[c["k"] == k]
     if task is not None:
@@ -288,14 +302,24 @@ def test_tasks_at_chance_are_not_tested_and_above_chance_is_a_claim():
 def test_interval_only_over_the_p_unit():
     assert same_unit("concept label (27)", "emotion-label bootstrap (27 concepts)")
     assert not same_unit("concept label (27)", "participant bootstrap (61 participants)")
-    claims = build_claims({"whole_model_rsa": _whole()}, REPRO)
+    claims = build_claims({"rsa_evaluation": _rsa_eval(), "whole_model_rsa": _whole()}, REPRO)
     r = _record(claims, "whole_model")
     assert (r["conf_low"], r["conf_high"]) == (-0.0002, 0.30)
+    assert r["test"] == "rsa_rho_a_per_rater_both" and r["scale"] == "r"
     # the bound -.0002 keeps its sign in the console ("[.000, ...]" would hide it)
     assert "95% CI [-.0002, .300]" in headline(claims)
-    other = _record(build_claims({"whole_model_rsa": _whole("participant bootstrap")}, REPRO),
-                    "whole_model")
+    # the study's tau-b on the mean RDM stays, as role study; Mantel is supporting
+    st = _record(claims, "whole_model", role="study")
+    assert st["test"] == "rsa_tau_b_mean_rdm_both" and st["scale"] == "tau"
+    sup = _record(claims, "whole_model", role="supporting")
+    assert (sup["conf_low"], sup["conf_high"]) == (-0.0002, 0.30)
+    other = _record(build_claims({"rsa_evaluation": _rsa_eval("participant bootstrap"),
+                                  "whole_model_rsa": _whole("participant bootstrap")}, REPRO),
+                    "whole_model", role="supporting")
     assert math.isnan(other["conf_low"]) and other["conf_method"] is None
+    rec = _record(build_claims({"rsa_evaluation": _rsa_eval("participant bootstrap")}, REPRO),
+                  "whole_model")
+    assert math.isnan(rec["conf_low"])
     # the issue's "r = .474, 95% CI [.424, .521], p = .052": an emotion-level CI beside an
     # attribute-level p is dropped; an interval over the attributes is kept
     link = _link().assign(conf_method="t over 27 emotions' Fisher z")
@@ -309,6 +333,7 @@ def test_interval_only_over_the_p_unit():
 def test_full_table_one_record_per_key_and_schema(tmp_path):
     tables = {"neuron_max_t": _max_t(), "importance_link": _link(),
               "masking_mixed_model": _mixed(), "whole_model_rsa": _whole(),
+              "rsa_evaluation": _rsa_eval(),
               "attribute_importance": pd.DataFrame({
                   "attribute": ["valence", "arousal"], "estimate": [0.586, -0.003],
                   "p_value": [1e-4, 0.52], "p_method": "Mantel", "unit": "concept label (27)",

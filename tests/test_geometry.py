@@ -187,33 +187,129 @@ def test_no_signal_rejects_at_about_the_nominal_rate():
     assert (rate * 40 <= 6).all(), rate
 
 
-def _steer_rows(seed, effect):
+def _steer_grid(seed, effect, n_items=10, K=8, n_manifold=20, n_iso=5, scales=(0.5, 1.0)):
+    """A steering grid from a softmax model of the choice: item i's logits over K words are
+    z_i; direction v at scale s adds s * (a_v + b_iv + e_vw) to word w's logit, plus
+    ``effect`` * s * (1 + .5 u_i) to its own word (a concept vector only); log-probabilities
+    renormalised.
+    a_v: a direction's general pull, b_iv its item-specific part (both cancel in the
+    renormalisation), e_vw its word-specific part, SD 1 for concept vectors and 2.5 for random
+    directions (no specificity when effect = 0: own and other concept vectors are
+    exchangeable)."""
     rng = np.random.default_rng(seed)
+    words = [f"c{k}" for k in range(K)]
+    names = words + [f"m{k}" for k in range(n_manifold)] + [f"g{k}" for k in range(n_iso)]
+    kinds = (["concept"] * K + ["random_manifold"] * n_manifold
+             + ["random_isotropic"] * n_iso)
+    V = len(names)
+    z = rng.normal(0, 1.5, (n_items, K))
+    a = rng.normal(0, .5, V)
+    sd_w = np.where(np.arange(V) < K, 1.0, 2.5)[None, :, None]  # random directions move the
+    # words more: the normaliser grows (Jensen), so they lower the average word's log p
+    own = np.zeros((n_items, V, K))               # the planted effect varies over items
+    own[:, np.arange(K), np.arange(K)] = effect * (1 + .5 * rng.normal(size=(n_items, 1)))
     rows = []
-    vec = {f"v{k}": rng.normal(0, .2) for k in range(20)}
-    item = {f"i{k}": rng.normal(0, .2) for k in range(15)}
-    for v, u in vec.items():
-        kind = "concept" if int(v[1:]) < 14 else "random"
-        for i, w in item.items():
-            for s in (0.5, 1.0):
-                y = s * ((effect if kind == "concept" else 0) + u + w) + rng.normal(0, .3)
-                rows.append(dict(item=i, vector=v, kind=kind, scale=s, delta_logp=y,
-                                 delta_choice=int(y > .8) - int(rng.random() < .1)))
+    for s in scales:
+        shift = s * (a[None, :, None] + rng.normal(0, .3, (n_items, V, 1))
+                     + sd_w * rng.normal(0, 1.0, (1, V, K)) + own)
+        for i in range(n_items):
+            lp0 = z[i] - np.logaddexp.reduce(z[i])
+            zz = z[i][None] + shift[i] + rng.normal(0, .2, (V, K))
+            lp = zz - np.logaddexp.reduce(zz, axis=1, keepdims=True)
+            for v in range(V):
+                for w in range(K):
+                    ch = int(np.argmax(lp[v]) == w) - int(np.argmax(lp0) == w)
+                    rows.append(dict(item=f"i{i}", vector=names[v], kind=kinds[v],
+                                     target=words[w], scale=s, delta_logp=lp[v, w] - lp0[w],
+                                     delta_choice=ch))
     return pd.DataFrame(rows)
 
 
-def test_steering_test_recovers_a_planted_dose_response():
-    out = steering_test(_steer_rows(0, effect=0.8))
+def _anova_crossed(y):
+    """Balanced two-way crossed random intercepts without replication (rows x columns of
+    ``y``): mean, SE and Satterthwaite df from the ANOVA mean squares. With interior variance
+    estimates, REML = ANOVA, so lme4 + lmerTest give these exactly (textbook closed form:
+    Var(mean) = (MS_rows + MS_cols - MS_res) / (r c))."""
+    r, c = y.shape
+    m = y.mean()
+    ms_r = c * ((y.mean(1) - m) ** 2).sum() / (r - 1)
+    ms_c = r * ((y.mean(0) - m) ** 2).sum() / (c - 1)
+    res = y - y.mean(1, keepdims=True) - y.mean(0, keepdims=True) + m
+    ms_e = (res ** 2).sum() / ((r - 1) * (c - 1))
+    v = ms_r + ms_c - ms_e
+    df = v ** 2 / (ms_r ** 2 / (r - 1) + ms_c ** 2 / (c - 1) + ms_e ** 2 / ((r - 1) * (c - 1)))
+    return m, np.sqrt(v / (r * c)), df, (ms_r, ms_c, ms_e)
+
+
+def test_specificity_equals_the_closed_form_of_the_balanced_crossed_model():
+    rows = _steer_grid(0, effect=0.6)
+    out = steering_test(rows)
     rec = out[out.role == "record"].iloc[0]
-    # the mixed module says the sidedness; the interval comes from the same t (conf_method)
-    assert rec.term == "concept_scale" and rec.p_method.startswith("Satterthwaite t")
-    assert rec.conf_method == "Satterthwaite t interval"
-    assert rec.conf_low < 0.8 < rec.conf_high and rec.p_value < 1e-3
-    assert rec.unit == "item (15) x vector (20, 6 random)"
-    null = steering_test(_steer_rows(1, effect=0.0))
-    assert null[null.role == "record"].p_value.iloc[0] > 0.05
+    # the contrast by hand: own vector on own word minus the other concept vectors on that word,
+    # slope through the origin over scales .5 and 1 (sum(s y) / sum(s^2))
+    c = rows[rows.kind == "concept"].assign(sy=lambda d: d.scale * d.delta_logp)
+    slope = c.groupby(["item", "vector", "target"]).sy.sum() / (0.5 ** 2 + 1.0 ** 2)
+    M = slope.unstack("target")                       # (item, vector) x target
+    items, K = sorted(rows["item"].unique()), 8
+    y = np.array([[M.loc[(i, f"c{k}"), f"c{k}"]
+                   - np.mean([M.loc[(i, f"c{j}"), f"c{k}"] for j in range(K) if j != k])
+                   for k in range(K)] for i in items])
+    m, se, df, ms = _anova_crossed(y)
+    assert ms[0] > ms[2] and ms[1] > ms[2]            # interior: REML = ANOVA
+    assert rec.model == "specificity" and rec.term == "own_minus_other"
+    assert rec.estimate == pytest.approx(m, rel=1e-9)
+    assert rec.std_error == pytest.approx(se, rel=1e-4)
+    assert rec.df == pytest.approx(df, rel=1e-3)
+    assert rec.p_value == pytest.approx(2 * stats.t.sf(abs(m / se), df), rel=1e-3)
+    assert rec.p_value < 0.05 and rec.conf_low > 0
+    assert rec.unit == "item (10) x concept (8)" and rec.status == "ok"
+    # the decomposition adds up: record = matched - mismatched (balanced grid)
+    comp = out[out.model == "component"].set_index("term")
+    assert list(comp.index) == ["matched", "mismatched", "random_manifold", "random_isotropic"]
+    assert comp.loc["matched", "estimate"] - comp.loc["mismatched", "estimate"] == \
+        pytest.approx(rec.estimate, rel=1e-6)
+    assert comp.loc["random_manifold", "n_vectors"] == 20
+    assert comp.loc["random_isotropic", "n_vectors"] == 5
+    assert comp.loc["random_manifold", "estimate"] < comp.loc["mismatched", "estimate"]
+
+
+def test_steering_table_has_separate_variances_20_random_directions_and_the_mismatched_control():
+    out = steering_test(_steer_grid(1, effect=0.6))
+    vs = out[out.model == "vs_random"].set_index("term")
+    assert list(vs.index) == ["concept_vs_random_manifold", "concept_vs_random_isotropic"]
+    for f in vs.formula:      # one slope variance for the concept vectors, one for the random
+        assert "(0 + is_concept | vector)" in f and "(0 + is_random | vector)" in f
+    assert (vs.sd_vector > 0).all() and (vs.sd_vector_random > 0).all()
+    assert vs.loc["concept_vs_random_manifold", "n_vectors"] >= 20
+    assert vs.loc["concept_vs_random_manifold", "unit"] == \
+        "item (10) x vector (8 concept, 20 random_manifold)"
+    rec = out[out.role == "record"]
+    assert len(rec) == 1 and rec.term.iloc[0] == "own_minus_other"      # the mismatched contrast
+    assert set(out.loc[out.model == "at_scale", "scale"]) == {0.5, 1.0}
+    assert set(out.test) == {"steering_specificity", "steering_component", "steering_vs_random",
+                             "steering_at_scale", "steering_choice_at_scale"}
+
+
+def test_specificity_null_does_not_reject_but_random_directions_would():
+    out = steering_test(_steer_grid(2, effect=0.0))
+    rec = out[out.role == "record"].iloc[0]
+    assert rec.p_value > 0.05
+    # random directions lower the average word: concept vs random "finds" an
+    # effect that is not specific to the concept (the reviewer's finding on SmolLM2)
+    vs = out[out.model == "vs_random"].set_index("term")
+    assert vs.loc["concept_vs_random_manifold", "p_value"] < 0.05
+    assert vs.loc["concept_vs_random_manifold", "estimate"] > 0
     with pytest.raises(InputError, match="missing column"):
         steering_test(pd.DataFrame({"item": [1]}))
+    with pytest.raises(InputError, match="kind 'random'"):
+        steering_test(_steer_grid(2, 0.0).replace({"kind": {"random_isotropic": "random"}}))
+
+
+def test_specificity_without_mismatched_cells_fails_with_its_reason():
+    rows = _steer_grid(3, effect=0.5)
+    own = rows[(rows.kind != "concept") | (rows.vector == rows.target)]   # a v1 grid
+    rec = steering_test(own).query("role == 'record'").iloc[0]
+    assert rec.status == "failed" and "mismatched" in rec.message and np.isnan(rec.p_value)
 
 
 def test_attribute_rdms_match_scipy_pdist_and_the_study_helper():

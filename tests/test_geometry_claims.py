@@ -54,16 +54,25 @@ def _probes(acc=0.4, p=0.01, chance=1 / 12, n_perm=199):
         conf_method="Clopper-Pearson over stimuli (36)")
 
 
-def _steer(est=1.2, p=0.003, status="ok"):
+def _steer(est=1.2, p=0.003, status="ok", message=""):
     return pd.DataFrame([
-        dict(layer=3, model="dose", term="concept_scale", test="steering_dose", role="record",
-             estimate=est, conf_low=est - 0.5, conf_high=est + 0.5, statistic=4.0, df=20.0,
-             p_value=p, p_method="Satterthwaite t", status=status, message=""),
-        dict(layer=3, model="at_scale", term="concept", test="steering_at_scale",
+        dict(layer=3, model="specificity", term="own_minus_other", test="steering_specificity",
+             role="record", estimate=est, conf_low=est - 0.5, conf_high=est + 0.5,
+             statistic=4.0, df=20.0, p_value=p, p_method="Satterthwaite t", status=status,
+             message=message, unit="item (12) x concept (17)"),
+        dict(layer=3, model="component", term="matched", test="steering_component",
+             role="supporting", estimate=0.4, p_value=0.5, p_method="Satterthwaite t",
+             status="ok", unit="item (12) x vector (17)"),
+        dict(layer=3, model="component", term="mismatched", test="steering_component",
+             role="supporting", estimate=-0.8, p_value=0.5, p_method="Satterthwaite t",
+             status="ok", unit="item (12) x vector (17)"),
+        dict(layer=3, model="component", term="random_manifold", test="steering_component",
+             role="supporting", estimate=-1.3, p_value=0.01, p_method="Satterthwaite t",
+             status="ok", unit="item (12) x vector (20)"),
+        dict(layer=3, model="at_scale", term="own_minus_other", test="steering_at_scale",
              role="supporting", estimate=0.1, p_value=0.5, p_method="Satterthwaite t",
-             status="ok")]).assign(unit="item (12) x vector (17, 5 random)",
-                                   conf_method="Satterthwaite t interval", n_perm=0,
-                                   p_floor=0.0)
+             status="ok", unit="item (12) x concept (17)")]).assign(
+        conf_method="Satterthwaite t interval", n_perm=0, p_floor=0.0)
 
 
 def _claims(claim=None, **tables):
@@ -131,13 +140,47 @@ def test_probe_direction_is_above_chance():
     assert coarse["decision"] == "too coarse to decide"              # floor 1/10 > .05
 
 
-def test_steering_dose_row_and_failures():
+def test_steering_specificity_row_and_failures():
     r = _claims("steering", geometry_steering_test=_steer()).iloc[0]
     assert r["decision"] == "supported" and r["conf_low"] == pytest.approx(0.7)   # same fit
-    assert r["scale"] == "delta_logp" and r["df"] == 20
+    assert r["scale"] == "delta_logp" and r["df"] == 20 and r["test"] == "steering_specificity"
+    # the decomposition is told beside the contrast of record
+    assert "matched 0.4, mismatched -0.8, on-manifold random -1.3" in r["reason"]
     neg = _claims("steering", geometry_steering_test=_steer(est=-1.0)).iloc[0]
     assert neg["decision"] == "not supported"                        # p small, wrong direction
-    bad = _claims("steering", geometry_steering_test=_steer(status="failed")).iloc[0]
-    assert bad["decision"] == "failed"
+    bad = _claims("steering", geometry_steering_test=_steer(
+        status="failed", message="deviance must contain finite real values")).iloc[0]
+    assert bad["decision"] == "failed" and "deviance must contain" in bad["reason"]
+    sing = _claims("steering", geometry_steering_test=_steer(
+        status="singular", message="singular: dropped (1 | item) (variance 0)")).iloc[0]
+    assert sing["decision"] == "supported" and "fit singular: dropped (1 | item)" in sing["reason"]
+    old = _steer()
+    old.loc[old.role == "record", "role"] = "supporting"             # a v1 table, upgraded
+    v1 = _claims("steering", geometry_steering_test=old).iloc[0]
+    assert v1["decision"] == "not tested" and "mismatched-concept control" in v1["reason"]
     st = _claims("steering", geometry_steering_test=None).iloc[0]   # an encoder: no steering
     assert st["decision"] == "not tested" and "decoder" in st["reason"]
+
+
+def test_v1_steering_tables_read_upgraded_and_the_claim_says_why(tmp_path):
+    # v1 (before the mismatched control): random directions were isotropic ("random"), each
+    # scored on one drawn word; the record was the dose model against them
+    from emostat import io, schemas
+
+    grid = pd.DataFrame(dict(layer=3, item="i1", vector=["joy", "fear", "random-01"],
+                             kind=["concept", "concept", "random"],
+                             target=["joy", "fear", "fear"], scale=1.0,
+                             delta_logp=[.2, .1, -1.3], delta_choice=0))
+    got = io.read_table(io.write_table(grid, tmp_path / "g.parquet", prov={
+        "schema": "geometry_steering", "schema_version": 1}), dataset="geometry_steering")
+    assert schemas.VERSIONS["geometry_steering"] == 2
+    assert list(got.kind) == ["concept", "concept", "random_isotropic"]
+    assert list(got.matched) == [True, True, False]
+    v1 = _steer().assign(model="dose", term="concept_scale", test="steering_dose",
+                         scale=np.nan, p_mc_low=np.nan, p_mc_high=np.nan)
+    test = io.read_table(io.write_table(v1, tmp_path / "t.parquet", prov={
+        "schema": "geometry_steering_test", "schema_version": 1}),
+        dataset="geometry_steering_test")
+    assert (test.role != "record").all()
+    r = _claims("steering", geometry_steering_test=test).iloc[0]
+    assert r["decision"] == "not tested" and "rerun the geometry stage" in r["reason"]

@@ -105,6 +105,7 @@ def test_null_model_end_to_end_tables_and_verdicts(lm, tmp_path):
 
     opt = GeometryOptions(n_perm=199, n_perm_probe=19, scales=(0.5, 1.0), n_random=4,
                           n_items=8, n_splits=4)
+    assert GeometryOptions().n_random >= 20 and GeometryOptions().n_isotropic >= 1
     stim, means = _null_space(0)
     s = run_geometry(tmp_path, stimuli=stim, means=means, options=opt, seed=0, quiet=True,
                      lm=lm)
@@ -112,7 +113,10 @@ def test_null_model_end_to_end_tables_and_verdicts(lm, tmp_path):
     for name in ("vectors", "layer_rsa", "pca", "probes", "steering", "steering_test"):
         assert io.read_provenance(res / f"geometry_{name}.parquet")["model"]["name"]
     st = pd.read_parquet(res / "geometry_steering.parquet")
-    assert len(st) == 8 * (8 + 4) * 2                    # items x vectors x scales
+    assert len(st) == 8 * (8 + 4 + 5) * 2 * 8            # items x vectors x scales x words
+    assert st.groupby("kind").vector.nunique().to_dict() == {
+        "concept": 8, "random_manifold": 4, "random_isotropic": 5}
+    assert st.matched.sum() == 8 * 8 * 2 and (st[st.matched].vector == st[st.matched].target).all()
     probes = pd.read_parquet(res / "geometry_probes.parquet")
     assert set(probes.group_by) == {"setting"}
     for df in (pd.read_parquet(res / "geometry_layer_rsa.parquet"), probes):
@@ -120,6 +124,40 @@ def test_null_model_end_to_end_tables_and_verdicts(lm, tmp_path):
         assert df.p_method.str.len().min() > 0 and (tested.p_floor > 0).all()
         assert (tested.p_value >= tested.p_floor - 1e-12).all()
     assert s["steering"]["status"] in ("ok", "singular")
+
+
+def _steering_grid(beta, seed=0):
+    """The steering grid (the collection's path, default directions: 20 on the manifold, 5
+    isotropic) of a tiny llama whose concept words are raised by their concept vectors
+    (``beta``; 0: no concept vector is tied to its word)."""
+    from emostat.collect.geometry_run import GeometryOptions
+    from emostat.collect.steering_grid import steering_grid
+
+    lm = tm.tiny_lm("llama", seed=seed)
+    stim, means = _null_space(seed, per=5)
+    concepts = list(means.index)
+    words = {c: c for c in concepts}
+    tm.plant_steering(lm, stim.text.tolist(), stim.concept, concepts, words, layer=1, beta=beta)
+    X = cg.residual_states(lm, stim.text.tolist(), layers=[1])[0]
+    return steering_grid(lm, X, stim, concepts, words, 1,
+                         GeometryOptions(scales=(0.5, 1.0), n_items=16), seed)
+
+
+def test_planted_steering_direction_rejects_and_the_null_model_does_not():
+    from emostat.analysis.geometry.steering import specificity, steering_test
+
+    grid = _steering_grid(beta=4.0)
+    assert grid.groupby("kind").vector.nunique().to_dict() == {
+        "concept": 8, "random_manifold": 20, "random_isotropic": 5}
+    test = steering_test(grid)
+    rec = test[test.role == "record"].iloc[0]
+    assert rec.term == "own_minus_other" and rec.unit == "item (16) x concept (8)"
+    assert rec.p_value < 1e-3 and rec.conf_low > 0, rec.to_dict()
+    # the specificity is where it was planted: own word up under the own vector
+    comp = test[test.model == "component"].set_index("term").estimate
+    assert comp["matched"] > comp["mismatched"] + rec.estimate / 2
+    null = specificity(_steering_grid(beta=0.0))
+    assert null["p_value"] > 0.05 and null["status"] in ("ok", "singular"), null
 
 
 def test_null_model_verdicts_negative_at_the_nominal_rate(lm):
@@ -148,5 +186,39 @@ def test_cli_geometry_options():
     from emostat.cli import build_parser
 
     a = build_parser().parse_args(["geometry", "--out", "x", "--quick", "--scales", "0.5,1",
-                                   "--n-random", "3"])
+                                   "--n-random", "3", "--n-isotropic", "2"])
+    assert (a.n_random, a.n_isotropic) == (3, 2)
     assert a.func.__name__ == "_cmd_geometry" and a.quick and a.scales == "0.5,1"
+
+
+def test_steering_rows_score_every_direction_on_every_word():
+    from emostat.collect.steering_grid import steering_directions, steering_rows
+
+    rng = np.random.default_rng(4)
+    n, K, S, W = 3, 4, 2, 3                            # items, directions, scales, words
+    base, steered = rng.normal(size=(n, W)), rng.normal(size=(n, S * K, W))
+    words = ["joy", "fear", "anger"]
+    kinds = ["concept"] * 3 + ["random_manifold"]
+    rows = steering_rows(base, steered, ["a", "b", "c"], ["fear", "joy", "joy"], words,
+                         words + ["manifold-01"], kinds, [0.5, 1.0])
+    assert len(rows) == n * K * S * W
+    r = rows[(rows.item == "b") & (rows.vector == "anger") & (rows.scale == 1.0)
+             & (rows.target == "fear")].iloc[0]
+    # by hand: condition index = scale index * K + direction index (scale major)
+    lp = steered[1, 1 * K + 2] - np.logaddexp.reduce(steered[1, 1 * K + 2])
+    lp0 = base[1] - np.logaddexp.reduce(base[1])
+    assert r.delta_logp == pytest.approx(lp[1] - lp0[1]) and not r.matched
+    assert r.choice == words[int(np.argmax(lp))] and r.correct == int(np.argmax(lp) == 0)
+    assert r.delta_choice == int(np.argmax(lp) == 1) - int(np.argmax(lp0) == 1)
+    assert rows.matched.sum() == n * 3 * S and (rows[rows.matched].vector ==
+                                                rows[rows.matched].target).all()
+    # directions: unit length; on-manifold ones lie in the span of the vector stimuli
+    X = rng.normal(size=(12, 5))
+    X[:, 4] = 7.0                                      # a constant coordinate: off the manifold
+    labels = np.repeat(words, 4)
+    held = np.zeros(12, bool)
+    held[[0, 4, 8]] = True
+    U, names, kinds = steering_directions(X, labels, words, held, 20, 5, seed=0)
+    assert U.shape == (28, 5) and np.allclose(np.linalg.norm(U, axis=1), 1)
+    assert kinds.count("random_manifold") == 20 and names[3] == "manifold-01"
+    assert np.allclose(U[:23, 4], 0) and not np.allclose(U[23:, 4], 0)

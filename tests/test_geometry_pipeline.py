@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from emostat import io  # noqa: E402
+from emostat import io, schemas  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_stage_writes_tables_with_provenance(geo_run):
                  "geometry_steering", "geometry_steering_test"):
         path = run / "geometry" / f"{name}.parquet"
         prov = io.read_provenance(path)
-        assert prov["schema"] == name and prov["schema_version"] == 1
+        assert prov["schema"] == name and prov["schema_version"] == schemas.version(name)
         assert prov["space"]["name"] == "mine" and prov["stage"] == "geometry"
         assert f"geometry/{name}.parquet" in m["files"]          # checked by analyse
     assert m["phase_seconds"]["geometry"] > 0
@@ -55,8 +55,9 @@ def test_stage_writes_tables_with_provenance(geo_run):
     # tiny llama: 3 layers x the space's 12 concepts, 3 stimuli each
     assert len(vec) == 3 * 12 and set(vec["n_stimuli"]) == {3}
     st = io.read_table(run / "geometry" / "geometry_steering.parquet")
-    # grid: 12 held-out items x (12 concept + 5 random vectors) x 3 scales
-    assert len(st) == 12 * 17 * 3
+    # grid: 12 held-out items x (12 concept + 20 on-manifold + 5 isotropic vectors) x 3 scales
+    # x the 12 concepts' words
+    assert len(st) == 12 * 37 * 3 * 12
 
 
 def test_claims_rows_from_record_rows(geo_run):
@@ -86,7 +87,8 @@ def test_claims_rows_from_record_rows(geo_run):
         multipletests(g["p_value"], method="holm")[1].min(), abs=1e-12)
     st = io.read_table(run / "results" / "geometry_steering_test.parquet")
     d = st[st["role"] == "record"].iloc[0]
-    assert d["model"] == "dose" and d["term"] == "concept_scale"
+    assert d["model"] == "specificity" and d["term"] == "own_minus_other"
+    assert rec.loc["steering", "test"] == "steering_specificity"
     if np.isfinite(d["p_value"]):
         assert rec.loc["steering", "p_value"] == pytest.approx(d["p_value"], abs=1e-15)
 

@@ -50,14 +50,16 @@ def geometry_tables(seed: int, n_layers: int) -> dict[str, pd.DataFrame]:
     probes = probe_layers(X, labels, np.tile(np.arange(per), C), n_splits=4, n_perm=19)
     probes["group_by"] = "setting"
     probes["depth"] = probes["layer"] / (n_layers - 1)
-    rows = pd.DataFrame([dict(item=f"i{i}", vector=v, kind=kind, target="c0", scale=s,
-                              delta_logp=(1.5 * s if kind == "concept" else 0.1 * s)
+    vecs = [(f"c{k}", "concept") for k in range(4)] + [
+        (f"manifold-{k}", "random_manifold") for k in range(3)] + [
+        (f"isotropic-{k}", "random_isotropic") for k in range(2)]
+    rows = pd.DataFrame([dict(item=f"i{i}", vector=v, kind=kind, target=f"c{w}", scale=s,
+                              delta_logp=(1.5 * s if v == f"c{w}" else 0.1 * s)
                               + 0.3 * rng.normal(), delta_choice=0)
-                         for i in range(8) for v, kind in [(f"c{k}", "concept")
-                                                           for k in range(4)]
-                         + [(f"random-{k}", "random") for k in range(3)]
+                         for i in range(8) for v, kind in vecs for w in range(4)
                          for s in (0.25, 0.5, 1.0)])
     rows["layer"] = n_layers // 2
+    rows["matched"] = (rows["kind"] == "concept") & (rows["vector"] == rows["target"])
     test = steering_test(rows)
     test.insert(0, "layer", n_layers // 2)
     return {"geometry_layer_rsa": g.layer_rsa(g.concept_rdms(V), human, n_perm=99),

@@ -34,6 +34,10 @@ def test_figures_draw():
     scores = pd.DataFrame({"layer": 0, "concept": list("ab"), "PC1": [1, -1], "PC2": [0, 1],
                            "explained1": .6, "explained2": .3, "attribute:valence": [1, 2]})
     assert view.pca_map(scores, "valence", 0).axes
-    rows = pd.DataFrame({"kind": ["concept", "random"] * 4, "scale": [.5, .5, 1, 1] * 2,
-                         "vector": list("abababab"), "delta_logp": np.arange(8.0)})
-    assert view.dose_response(rows).axes
+    rows = pd.DataFrame({"kind": ["concept", "random_manifold"] * 4,
+                         "scale": [.5, .5, 1, 1] * 2, "vector": list("abababab"),
+                         "target": list("aabbaabb"), "delta_logp": np.arange(8.0)})
+    fig = view.dose_response(rows)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["own vector, own word (1 vectors)", "other concepts' vectors (1 vectors)",
+                      "random, on the manifold (1 vectors)"]

@@ -16,7 +16,7 @@ from emostat.analysis.human import appraisal as ap
 from emostat.analysis.human import humanspace as hu
 from emostat.constants import ANALYSIS_ORDER, ATTRIBUTES, pair_indices
 from emostat.errors import InputError
-from emostat.paths import SHARED_RELEASE
+from release_path import SHARED_RELEASE
 from emostat.release import common
 from emostat.release import human as rh
 

@@ -179,7 +179,7 @@ def test_study_constants_only_in_constants_py():
 
 
 ANALYSIS_LEVELS = {"engines": 0, "human": 1, "neurons": 1, "masking": 1, "geometry": 1,
-                   "claims": 2, "pipelines": 3}
+                   "rsa": 1, "claims": 2, "pipelines": 3}
 
 
 def test_analysis_folders_import_only_downward():

@@ -13,7 +13,7 @@ import pytest
 
 from emostat.constants import ATTRIBUTES, K_VALUES, OLD_ATTRIBUTE_KEYS
 from emostat.errors import InputError
-from emostat.paths import SHARED_RELEASE
+from release_path import SHARED_RELEASE
 from emostat.release.common import MASK_RANDOM_DIR, MASK_TOP_DIR
 from emostat.release.masking import (check_base_accuracy, read_base_accuracy,
                                      read_masking_accuracy)

@@ -39,14 +39,12 @@ def _same_tables(a, b):
 @pytest.mark.ray
 @pytest.mark.slow
 def test_ray_backend_same_tables_as_local(ray_local, tiny_llama, tiny_run, tmp_path):
+    """Every Parquet file of the run (shards, conditions, calibration, accuracy, geometry) has
+    the same rows and values as the local backend's (issue 21: the geometry tables differed,
+    a permutation p by .004, when inference had swapped the driver model's kernels)."""
     tr.run_tiny(tmp_path, tiny_llama, backend="ray")
     _same_tables(tiny_run, tmp_path / "run")
-    # the conditions (searchlight on the activations the actors wrote) are the same too
-    from emostat import io
-
-    a = io.read_table(tiny_run / "conditions.parquet")
-    b = io.read_table(tmp_path / "run" / "conditions.parquet")
-    assert a.equals(b)
+    assert tr.assert_same_run(tiny_run, tmp_path / "run") > 20
 
 
 @pytest.mark.ray

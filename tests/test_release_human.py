@@ -1,7 +1,7 @@
 """Readers of the study's human data: exclusions, item coding, PsychoPy files, bad input.
 
 Fixtures are tiny hand-made files written in tmp_path; tests marked ``release`` read the study's
-release from ``emostat.paths.SHARED_RELEASE`` and skip when it is absent.
+release from ``release_path.SHARED_RELEASE`` and skip when it is absent.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from emostat.constants import ANALYSIS_ORDER, EMOTIONS, pair_indices
 from emostat.errors import InputError
-from emostat.paths import SHARED_RELEASE
+from release_path import SHARED_RELEASE
 from emostat.release import common
 from emostat.release import human as rh
 

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from emostat import format as fmt
+from emostat import paths
 from emostat.errors import InputError
 from emostat.report import render, view
 from emostat.report.load import PARAMS_ENV, detect_kind, load_run, read_params
@@ -37,11 +38,13 @@ SEARCH_FIGS = ["fig-tau", "fig-counts", "fig-layers", "fig-rank-map"]
 MASK_FIGS = ["fig-masking", "fig-attribute-drops", "fig-link", "fig-drop-importance"]
 REPRO_FIGS = HUMAN_FIGS + SEARCH_FIGS + MASK_FIGS
 MASK_TBLS = ["tbl-attribute-drops", "tbl-link", "tbl-mixed", "tbl-perm"]
-REPRO_TBLS = (["tbl-claims", "tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc", "tbl-count-null"]
+REPRO_TBLS = (["tbl-claims", "tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc",
+               "tbl-whole-model-rsa", "tbl-count-null"]
               + MASK_TBLS
               + ["tbl-vs-null", "tbl-unimodality", "tbl-provenance"])
 EXP_FIGS = ["fig-baseline"] + REPRO_FIGS + ["fig-null"]
-EXP_TBLS = (["tbl-claims", "tbl-baseline", "tbl-importance", "tbl-icc", "tbl-count-null"] + MASK_TBLS
+EXP_TBLS = (["tbl-claims", "tbl-baseline", "tbl-importance", "tbl-icc", "tbl-whole-model-rsa",
+             "tbl-count-null"] + MASK_TBLS
             + ["tbl-null", "tbl-bias", "tbl-generation", "tbl-provenance"])
 
 
@@ -263,7 +266,8 @@ def test_quarto_is_called_with_params(tmp_path, monkeypatch):
 import json, os, sys
 a = sys.argv[1:]
 with open({str(log)!r}, "a") as f:
-    f.write(json.dumps({{"argv": a, "env": os.environ.get({PARAMS_ENV!r})}}) + "\\n")
+    f.write(json.dumps({{"argv": a, "env": os.environ.get({PARAMS_ENV!r}), "cwd": os.getcwd(),
+                        "project": os.path.isfile("_quarto.yml")}}) + "\\n")
 out = a[a.index("--output-dir") + 1]
 ext = "pdf" if a[a.index("--to") + 1] == "typst" else "html"
 open(os.path.join(out, "experiment." + ext), "w").write("x")
@@ -281,6 +285,10 @@ open(os.path.join(out, "experiment." + ext), "w").write("x")
         assert a[0] == "render" and a[1].endswith("reports/experiment.qmd")
         assert f"results:{json.dumps([str(run.resolve())])}" in a
         assert json.loads(Path(c["env"]).read_text())["results"] == [str(run.resolve())]
+        # quarto works in a temporary copy of the project (it writes beside its sources, which
+        # may be read-only in site-packages), removed afterwards
+        assert c["project"] and Path(c["cwd"]) != paths.SHIPPED and not Path(c["cwd"]).exists()
+        assert Path(a[1]).is_relative_to(c["cwd"])
 
 
 # ---- pieces ---------------------------------------------------------------------------------
@@ -400,6 +408,14 @@ def test_comparison_report_sets_models_side_by_side(rendered):
         assert name in html
     # depth normalised: model-b has 6 layers, model-a 12 (report_fixtures.make_run)
     assert "model-a: 12 layers, model-b: 6 layers" in html
+    # the whole-model RSA rows in words, each beside its own ceiling (reproduction report)
+    rep = rendered["reproduction"]
+    ev = pd.read_parquet(rep[0] / "results" / "rsa_evaluation.parquet")
+    rtext = _text(rep[1]["html"].read_text())
+    rec = ev[ev["role"] == "record"].iloc[0]
+    assert (f"is {view.num_text(rec['estimate'], 3, True)}, 95% CI "
+            f"{view.ci_text(rec['conf_low'], rec['conf_high'], 3, True)}, against a noise ceiling "
+            f"of {view.ci_text(rec['ceiling_low'], rec['ceiling_high'], 3, True)}") in rtext
     # whole-model RSA of each run, read from its own table
     for run in runs:
         w = pd.read_parquet(run / "results" / "whole_model_rsa.parquet").iloc[0]

@@ -25,7 +25,9 @@ def _dip():
 def _whole():
     return pd.DataFrame({"estimate": [0.151], "conf_low": [np.nan], "conf_high": [np.nan],
                          "p_value": [1e-4], "p_method": ["Mantel"], "unit": ["emotion (27)"],
-                         "role": ["record"], "n_perm": [9999]})
+                         "role": ["record"], "n_perm": [9999], "comparator": ["tau_b"],
+                         "estimand": ["mean_rdm"], "ceiling_low": [np.nan],
+                         "ceiling_high": [np.nan], "ceiling_method": ["none: one RDM"]})
 
 
 def test_write_table_records_schema_and_version(tmp_path):
@@ -94,7 +96,8 @@ def test_load_results_object(tmp_path):
                        "whole_model_rsa)>")
     assert r["dip_test"]["statistic"].iloc[0] == 0.08 and r.table("dip_test") is r["dip_test"]
     assert r.provenance["seed"] == 3 and "claims" in r
-    whole = r.claims[r.claims["claim"] == "whole_model"].iloc[0]
+    whole = r.claims[(r.claims["claim"] == "whole_model")
+                     & (r.claims["role"] == "supporting")].iloc[0]
     assert whole["decision"] == "supported"              # p 1e-4 <= .05 from 9,999 draws
     assert r.summary().splitlines()[0] == "Claims (alpha = .05)"
     # no neuron_count_null in these tables: the neuron claim's record is absent, so it failed

@@ -354,17 +354,36 @@ def tiny_llama(tmp_path_factory) -> Path:
     return d
 
 
-def tiny_config(path) -> Path:
+def tiny_config(path, **extra) -> Path:
     return write_config(path, ks=[4], n_random_draws=2, items_per_emotion=2,
                         templates=["t01", "t02"], max_new_tokens=3, items_per_shard=18,
-                        conditions_per_shard=4)
+                        conditions_per_shard=4, **extra)
 
 
-def run_tiny(tmp, model_dir, name="run", **kw):
+def run_tiny(tmp, model_dir, name="run", config_extra=None, **kw):
+    """A run of the tiny random Llama (``config_extra``: more config fields, e.g. workers)."""
     from emostat.collect.runner import collect
 
-    return collect(config=tiny_config(tmp / f"{name}.toml"), out=tmp / name, model=str(model_dir),
-                   quiet=True, human=_human(), **kw)
+    return collect(config=tiny_config(tmp / f"{name}.toml", **(config_extra or {})),
+                   out=tmp / name, model=str(model_dir), quiet=True, human=_human(), **kw)
+
+
+def assert_same_run(a, b) -> int:
+    """Every Parquet file of run ``a`` (shards, tables, geometry) exists in run ``b`` with the
+    same rows and the same values (provenance metadata, which holds times, ignored); the same
+    set of files in both. Returns the number of files compared."""
+    import pyarrow.parquet as pq
+
+    from emostat.integrity import run_files
+
+    fa = [p.relative_to(a).as_posix() for p in run_files(a)]
+    fb = [p.relative_to(b).as_posix() for p in run_files(b)]
+    assert fa == fb
+    for rel in fa:
+        ta = pq.read_table(a / rel).replace_schema_metadata(None)
+        tb = pq.read_table(b / rel).replace_schema_metadata(None)
+        assert ta.equals(tb), f"{rel} differs"
+    return len(fa)
 
 
 @pytest.fixture(scope="session")

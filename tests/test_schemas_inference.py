@@ -12,7 +12,9 @@ from emostat.errors import InputError
 
 def _wm(**kw):
     row = {"estimate": 0.27, "conf_low": 0.26, "conf_high": 0.29, "p_value": 1e-4,
-           "p_method": "Mantel", "unit": "concept label (27)", "role": "record"}
+           "p_method": "Mantel", "unit": "concept label (27)", "role": "record",
+           "comparator": "tau_b", "estimand": "mean_rdm", "ceiling_low": 0.90,
+           "ceiling_high": 0.93, "ceiling_method": "split-half"}
     row.update(kw)
     return pa.Table.from_pandas(pd.DataFrame([row]), preserve_index=False)
 

@@ -17,7 +17,7 @@ from emostat.collect.stimuli import (
 from emostat.collect.templates import FORBIDDEN_WORDS, forbidden_hits, words
 from emostat.constants import EMOTIONS
 from emostat.errors import InputError
-from emostat.paths import SHARED_RELEASE
+from release_path import SHARED_RELEASE
 
 DEV = SHARED_RELEASE / "Data" / "goemotions" / "dev.csv"
 FIRST_PERSON = {"i", "i'm", "i've", "i'd", "i'll", "me", "my", "mine", "myself", "we", "we're",

@@ -245,6 +245,13 @@ def test_onednn_kernel_same_scores_and_hooks(model_type):
     fast, rec = prepare(lm, "onednn")
     assert rec["kernel"] == "onednn" and rec["n_linear"] == L * 7   # q k v o gate up down
     assert sum(isinstance(m, PackedLinear) for m in fast.model.modules()) == L * 7
+    # the caller's model is untouched (the geometry stage keeps using it: issue 21), and the
+    # prepared one shares its weights (no copy)
+    assert not any(isinstance(m, PackedLinear) for m in lm.model.modules())
+    assert fast.model is not lm.model
+    assert {id(p) for p in fast.model.parameters()} == {id(p) for p in lm.model.parameters()}
+    np.testing.assert_array_equal(score_choices(lm, TEXTS, choices, masks=masks, prompt=tmpl),
+                                  want)
     got = score_choices(fast, TEXTS, choices, masks=masks, prompt=tmpl)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
     assert np.abs(got - want_none).max() > 1e-3          # the masks still act

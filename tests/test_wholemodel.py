@@ -12,7 +12,7 @@ from scipy.stats import kendalltau
 from emostat.analysis.neurons.wholemodel import model_rdm, whole_model_rsa
 from emostat.constants import ANALYSIS_ORDER
 from emostat.errors import InputError
-from emostat.paths import SHARED_RELEASE
+from release_path import SHARED_RELEASE
 from emostat.release.common import ACTIVATIONS_DIR, SUBJECT_DIST
 
 

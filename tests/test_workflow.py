@@ -29,11 +29,17 @@ def test_run_with_two_models_renders_one_comparison(tmp_path, monkeypatch):
         report_fixtures.make_run(out, "experiment", seed=len(made), model=model,
                                  n_layers=4 * len(made))
 
+    from emostat.analysis.pipelines import rsasteps
+
+    compared = []
     monkeypatch.setattr(runner, "collect", fake_collect)
     monkeypatch.setattr(pipeline, "analyse_run", lambda d, **kw: None)
+    # the paired whole-model RSA of the runs (fixture runs have no activations)
+    monkeypatch.setattr(rsasteps, "compare_runs", lambda dirs, **kw: compared.append(dirs) or {})
     monkeypatch.setenv("EMOSTAT_OFFLINE_RENDER", "1")
     files = workflow.run(tmp_path / "out", models=["org/model-one", "/models/model-two/"],
                          to=["html"], quiet=True)
+    assert compared == [[tmp_path / "out" / "model-one", tmp_path / "out" / "model-two"]]
     assert made == [(tmp_path / "out" / "model-one", "org/model-one"),
                     (tmp_path / "out" / "model-two", "/models/model-two/")]
     assert files == {"html": tmp_path / "out" / "report" / "comparison.html"}

@@ -206,3 +206,30 @@ def write_tiny_gguf(path, seed: int = 0, hidden: int = H, units: int = U, layers
     w.write_tensors_to_file()
     w.close()
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# a tiny decoder whose output for concept c is raised by adding c's vector (steering tests)
+
+
+def plant_steering(lm, texts, labels, concepts, words, layer: int, beta: float):
+    """Make adding concept c's vector at ``layer`` raise the logit of c's word: the output row
+    of each word's first token gets ``beta`` x the unit concept vector (mean residual over c's
+    texts minus the mean over all, :mod:`emostat.collect.geometry`). ``beta = 0`` leaves the
+    model as it is (no concept's vector is tied to its word). Returns the unit vectors."""
+    import numpy as np
+
+    from emostat.analysis.geometry.layers import concept_vectors
+    from emostat.collect.geometry import residual_states
+
+    X = residual_states(lm, texts, layers=[layer])
+    V = concept_vectors(X, np.asarray(labels), list(concepts))[0]
+    V = V / np.linalg.norm(V, axis=1, keepdims=True)
+    head = lm.model.get_output_embeddings().weight
+    assert head.data_ptr() != lm.model.get_input_embeddings().weight.data_ptr()  # not tied
+    scale = float(head.detach().norm(dim=1).mean())
+    with torch.no_grad():
+        for c, v in zip(concepts, V):
+            tok = lm.tokenizer(" " + words[c], add_special_tokens=False)["input_ids"][0]
+            head[tok] += beta * scale * torch.as_tensor(v, dtype=head.dtype)
+    return V

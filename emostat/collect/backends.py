@@ -1,4 +1,5 @@
-"""Where shards run: ``local`` (this process, or ``workers`` local processes) or ``ray``.
+"""Where shards run: ``local`` (this process, or ``workers`` local processes), ``ray`` or
+``slurm`` (:mod:`emostat.collect.slurm_backend`).
 
 All run the same :class:`~emostat.collect.worker.Worker` code on the same shards, so they write
 the same files. A backend has three methods: ``run(shards, desc)`` (returns when every shard's
@@ -156,7 +157,7 @@ class LocalBackend:
 
 
 def make_backend(cfg, out, *, address=None, api=None, sapi=None, quiet=False):
-    """The backend named by ``cfg.backend`` ("local" | "ray")."""
+    """The backend named by ``cfg.backend`` ("local" | "ray" | "slurm")."""
     if cfg.backend == "ray":
         from emostat.collect.ray_backend import RayBackend
 
@@ -165,4 +166,8 @@ def make_backend(cfg, out, *, address=None, api=None, sapi=None, quiet=False):
         from emostat.errors import InputError
 
         raise InputError("--address is only used with --backend ray")
+    if cfg.backend == "slurm":
+        from emostat.collect.slurm_backend import SlurmBackend
+
+        return SlurmBackend(cfg, out, api=api, sapi=sapi, quiet=quiet)
     return LocalBackend(cfg, out, api=api, sapi=sapi, quiet=quiet)

@@ -34,27 +34,29 @@ from emostat.errors import InputError
 from emostat.tasks import task_names
 
 from emostat.space import load_space, require_complete
+from emostat.collect.slurm_options import DEFAULTS as SLURM_DEFAULTS, SlurmFields, validate_slurm
 
 TASKS = task_names()
 POSITIONS = ("last", "mask", "word")
 SCHEMES = ("uniform", "layer_matched")
 ABLATIONS = ("zero", "mean")
-BACKENDS = ("local", "ray")
+BACKENDS = ("local", "ray", "slurm")
 CHOICE_PROMPTS = ("short", "options")
 REPRESENTATIONS = ("zero_shot", "prompt_tuning")
 PT_FIELDS = ("representation", "pt_tokens", "pt_steps", "pt_lr", "pt_seeds")
 # the analysis choices that decide claims (emostat.analysis.pipelines.choices): recorded in the
 # manifest for `emostat analyse`, not part of the run's identity (they change no dataset)
 ANALYSIS_FIELDS = ("alpha", "headline_k", "n_perm", "n_perm_count")
-GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_per_concept",
-                   "geometry_probe_layers", "geometry_probe_perm", "geometry_perm")
+GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_isotropic",
+                   "geometry_per_concept", "geometry_probe_layers", "geometry_probe_perm",
+                   "geometry_perm")
 DTYPES = ("float32", "bfloat16", "float16")
 KERNELS = ("onednn", "torch")          # emostat.collect.fastcpu (no torch import here)
 QUANTIZE = ("none", "int8")
 
 
 @dataclass
-class CollectConfig:
+class CollectConfig(SlurmFields):
     """Everything a collection run depends on (the run's identity is the hash of these fields).
 
     Attributes
@@ -166,9 +168,12 @@ class CollectConfig:
     seed : int
         Master seed (negatives of binary sets, random draws, folds).
     backend : str
-        local | ray.
+        local | ray | slurm.
     ray_num_cpus, ray_num_gpus, ray_memory_gb, ray_actors : number
         Resources declared per Ray actor and the number of actors.
+    slurm_* :
+        Where and how ``--backend slurm`` submits its job arrays
+        (:mod:`emostat.collect.slurm_options`).
     """
 
     model: str | None = None
@@ -216,7 +221,8 @@ class CollectConfig:
     ray_actors: int = 2
     geometry: bool = True
     geometry_items: int = 27
-    geometry_random: int = 5
+    geometry_random: int = 20         # steering: random directions on the data manifold
+    geometry_isotropic: int = 5       # steering: isotropic Gaussian directions (off it)
     geometry_per_concept: int | None = None
     geometry_probe_layers: int | None = 10
     geometry_probe_perm: int = 199
@@ -238,7 +244,7 @@ class CollectConfig:
         ``weights`` (the SHA-256 of the model's weights) the model is identified by content,
         not by the path string; with ``space`` (its digest) the same holds for the space."""
         skip = {"device", "backend", "threads", "ray_num_cpus", "ray_num_gpus", "ray_memory_gb",
-                "ray_actors", "workers", "cpu_kernel"}
+                "ray_actors", "workers", "cpu_kernel", *SLURM_DEFAULTS}
         if self.representation == "zero_shot":
             skip |= set(PT_FIELDS)
         skip |= set(GEOMETRY_FIELDS)        # the geometry tables record their own options
@@ -281,7 +287,8 @@ PROFILES: dict[str, dict] = {
     # Geometry stage (8 steering items x 32 vectors x 3 scales, 405 stimuli, 10 probed layers,
     # 199 shuffles): 106 s measured at load 4-5, 1-thread matmul 35-54 GFLOPS (residuals 62 s,
     # probes 13 s, steering 29 s); the quick profile's (108 stimuli, 6 items): 28 s inside
-    # `emostat run --quick` at load 2-3, 50 GFLOPS (49 s alone at 45-69 GFLOPS).
+    # `emostat run --quick` at load 2-3, 50 GFLOPS (49 s alone at 45-69 GFLOPS). Since Dec 7
+    # the grid has 52 directions (20 on the manifold, 5 isotropic): steering 1.34 x the above.
     "default": {"tasks": ["choice"], "items_per_emotion": None, "n_folds": 3, "ks": [0.05],
                 "n_random_draws": 20, "chat": False, "workers": 2, "items_per_shard": 27,
                 "conditions_per_shard": 17, "geometry_items": 8},
@@ -328,6 +335,7 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
       where, "pt_seeds", f"expected a non-empty list of integers >= 0, got {seeds!r}")
     c(len(set(seeds)) == len(seeds), where, "pt_seeds", "a seed is listed twice")
     c(cfg.backend in BACKENDS, where, "backend", f"{cfg.backend!r} not in {BACKENDS}")
+    validate_slurm(cfg, where)
     c(cfg.cpu_kernel in KERNELS, where, "cpu_kernel", f"{cfg.cpu_kernel!r} not in {KERNELS}")
     c(cfg.quantize in QUANTIZE, where, "quantize", f"{cfg.quantize!r} not in {QUANTIZE}")
     c(cfg.quantize == "none" or cfg.device == "cpu", where, "quantize",
@@ -341,8 +349,10 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
         v = getattr(cfg, key)
         c(isinstance(v, int) and not isinstance(v, bool) and v >= 1, where, key,
           f"expected a positive integer, got {v!r}")
-    c(isinstance(cfg.n_random_draws, int) and cfg.n_random_draws >= 0, where, "n_random_draws",
-      f"expected an integer >= 0, got {cfg.n_random_draws!r}")
+    for key in ("n_random_draws", "geometry_isotropic"):
+        v = getattr(cfg, key)
+        c(isinstance(v, int) and not isinstance(v, bool) and v >= 0, where, key,
+          f"expected an integer >= 0, got {v!r}")
     c(cfg.items_per_emotion is None or (isinstance(cfg.items_per_emotion, int)
                                         and cfg.items_per_emotion >= 1),
       where, "items_per_emotion", f"expected a positive integer, got {cfg.items_per_emotion!r}")
@@ -431,7 +441,7 @@ def load_config(path=None, *, quick: bool = False, **overrides) -> CollectConfig
             raise InputError(f"{path}: not a valid TOML file ({exc})") from None
         file_profile = values.pop("profile", "default")
         profile = "quick" if quick else file_profile
-        for key in ("stimuli", "goemotions", "model", "space"):
+        for key in ("stimuli", "goemotions", "model", "space", "slurm_folder"):
             v = values.get(key)
             if isinstance(v, str) and v and v != "shipped":
                 p = Path(v).expanduser()

@@ -46,8 +46,10 @@ replaced by the SHA-256 of its weights and a given space by its digest
 (:func:`emostat.collect.manifest.run_fingerprint`). Nothing is written to ``out`` until the
 space, the stimuli and the items have been validated and the model has loaded and passed its
 checks. Module layout (a DAG): ``items`` <- ``stages`` <- ``manifest`` <- ``worker`` <-
-``backends``/``ray_backend`` <- ``driver``. Rerunning with the same config and weights
-resumes (or does nothing when finished); another config in the same folder is an error.
+``backends``/``ray_backend``/``slurm_backend`` <- ``driver``. Rerunning with the same config
+and weights resumes (or does nothing when finished); another config in the same folder is an
+error. While it writes, the process holds the folder's lock (:mod:`emostat.lock`); a rerun
+first checks every file against its record and recomputes those that differ (:func:`distrust`).
 """
 
 from __future__ import annotations
@@ -69,13 +71,15 @@ from emostat.collect.items import (build_items, concept_prompt_table, run_attrib
                                    template_names)
 from emostat.collect.geometry_stage import geometry_phase
 from emostat.collect.manifest import (calibration_record, check_plan, concept_template_record,
-                                      manifest_done, phase_record, run_fingerprint, run_timing, task_prompt_record, write_manifest)
+                                      manifest_done, phase_record, run_fingerprint, run_timing,
+                                      task_prompt_record, write_manifest)
 from emostat.collect.stages import (accuracy_table, calibrate_run, finish_baseline,
                                     make_conditions, plan_baseline, plan_inference,
                                     read_run_prov)
 from emostat.collect.worker import PreloadedAPI, check_model_for_tasks, default_api, head_users
 from emostat.errors import InputError
 from emostat.plan.stages import check_collection, manifest_record, open_plan
+from emostat.lock import RunLock
 
 
 def build_config(config=None, *, model=None, device=None, dtype=None, quick: bool = False,
@@ -105,7 +109,10 @@ def tasks_for_space(cfg: CollectConfig, space) -> CollectConfig:
 def load_checked(cfg: CollectConfig, api, quiet: bool):
     """Load the model and run every check before anything is written (raises InputError)."""
     space = run_space(cfg)
-    lm = api.load_model(cfg.model, device=cfg.device, dtype=cfg.dtype, threads=cfg.threads,
+    # with Slurm this process runs on a login node: the model is checked on its CPU, the jobs
+    # load it on the config's device
+    device = "cpu" if cfg.backend == "slurm" else cfg.device
+    lm = api.load_model(cfg.model, device=device, dtype=cfg.dtype, threads=cfg.threads,
                         tasks=head_users(cfg), quiet=quiet,
                         words=[space.words[c] for c in space.concepts])
     check_model_for_tasks(cfg, lm)
@@ -154,7 +161,7 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
         ``manifest``.
     """
     t0 = time.perf_counter()
-    out = Path(out)
+    out = io.check_writable(out, "run folder")
     cfg = build_config(config, model=model, device=device, dtype=dtype, quick=quick,
                        backend=backend, seed=seed, activations_only=activations_only,
                        space=space)
@@ -177,7 +184,19 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     if not cfg.tasks:
         print("emostat: tasks are off (activations only): no inference; `analyse` gives the "
               "searchlight and RSA tables", file=sys.stderr, flush=True)
+    with RunLock(out, "emostat collect"):
+        return _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
+                               address=address, api=api, sapi=sapi, human=human, quiet=quiet,
+                               planned=planned)
+
+
+def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0, *, address,
+                    api, sapi, human, quiet, planned=None) -> dict[str, Path]:
+    """The stages of :func:`collect`, run while this process holds the folder's lock."""
+    model_ident = dict(getattr(lm, "identity", {}) or {})
     check_plan(cfg, out, fingerprint, model_ident.get("weight_sha256"))
+    sh.clean_stale_tmp(out)
+    distrust(out, quiet)
     if manifest_done(fingerprint, out):
         from emostat.integrity import problems
 
@@ -188,7 +207,6 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
         log(f"{out}: the run no longer matches its manifest ({'; '.join(found)}); "
             f"redoing what is missing", quiet)
         (out / "manifest.json").unlink()
-    sh.clean_stale_tmp(out)
     if cfg.backend == "local":
         api = PreloadedAPI(api or default_api(), lm)
     engine = None
@@ -256,15 +274,20 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
 
     validate(pa.Table.from_pandas(acc, preserve_index=False), "accuracy", where="accuracy table")
     io.write_table(acc, paths["accuracy"], prov=io.provenance(**prov, stage="accuracy"),
-                   dataset="accuracy")
+                   dataset="accuracy", record_root=out)
     # d2. the layer-wise geometry on the space's stimuli (config geometry; docs/geometry.md)
-    geo = geometry_phase(cfg, out, lm, space, prov, fingerprint, quiet)
+    if cfg.backend == "slurm":                    # one job, the model loaded on a node
+        geo = geometry_phase(cfg, out, lm, space, prov, fingerprint, quiet,
+                             job=lambda: make_backend(cfg, out, api=api, sapi=sapi,
+                                                      quiet=quiet).geometry(prov, fingerprint))
+    else:
+        geo = geometry_phase(cfg, out, lm, space, prov, fingerprint, quiet)
     phase.update(geo)
     tc += geo.get("geometry", 0.0)                 # the accuracy phase ends before it
     # e. manifest
     n_items = {t: len(df) for t, df in items.items()}
     manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
-                             **run_timing(out, planned),
+                             **run_timing(out, planned or {}),
                              templates=(prompt_mode.template_record(cfg) if tuned
                                         else concept_template_record(prompts)),
                              representation=cfg.representation,
@@ -281,6 +304,34 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
                                     .items()), quiet)
     log(f"collection done in {time.perf_counter() - t0:.0f} s: {out}", quiet)
     return paths
+
+
+def distrust(out: Path, quiet: bool) -> list[Path]:
+    """Remove every file of the run that does not match its record (a byte flipped, a file
+    truncated or replaced, a file without a record), each named in one line on stderr: it is
+    recomputed like a missing one. Recomputing rather than refusing: a shard is a cache entry
+    of a deterministic computation, so recomputing it gives the rows the run planned, and a
+    user is not asked to find and delete files by hand. Returns the files removed."""
+    from emostat.integrity import untrusted_files
+
+    path = out / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        manifest = None
+    bad = untrusted_files(out, manifest)
+    for i, (p, why) in enumerate(bad):
+        if i < 10:
+            print(f"emostat: {p}: {why}; removed, it will be recomputed", file=sys.stderr,
+                  flush=True)
+        elif i == 10:
+            print(f"emostat: {out}: {len(bad) - 10} more files without a matching record; "
+                  f"removed, they will be recomputed", file=sys.stderr, flush=True)
+        p.unlink(missing_ok=True)
+        io.record_path(out, p).unlink(missing_ok=True)
+    if bad and path.is_file():
+        path.unlink()                             # the run is not complete any more
+    return [p for p, _ in bad]
 
 
 def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet, planned=None

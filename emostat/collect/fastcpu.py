@@ -14,11 +14,16 @@ models have outlier activations): the benchmark reports its fidelity; it is off 
 
 Only the linear modules inside the transformer layers are touched (not embeddings or the
 output head); the neuron site's module keeps its path, so capture and ablation hooks still
-apply to its input.
+apply to its input. The caller's model is never changed: :func:`prepare` swaps the kernels in a
+new module tree over the same weights, so code that keeps using the caller's model (the
+geometry stage of ``collect``) sees torch's kernels whether or not inference ran before it in
+the same process (it did not, once: the in-place swap made the geometry tables depend on the
+backend, the worker count and where a run had been killed).
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import torch
@@ -79,9 +84,10 @@ def prepare(lm, kernel: str = "onednn", quantize: str = "none"):
     Parameters
     ----------
     lm : LoadedModel
-        Changed in place for ``kernel="onednn"`` (same numbers up to rounding); for
-        ``quantize="int8"`` a quantized copy of the model is put in a shallow copy of ``lm``
-        (the caller's fp32 model stays as it was).
+        Never changed. For ``kernel="onednn"`` (same numbers up to rounding) the kernels are
+        swapped in a new module tree sharing ``lm``'s weights (:func:`module_view`); for
+        ``quantize="int8"`` a quantized copy of the model. Either is put in a shallow copy of
+        ``lm``.
     kernel : {"onednn", "torch"}
         "onednn" packs the fp32 linear weights for oneDNN when torch has it, the model is
         float32 and on the CPU; otherwise nothing is done.
@@ -99,8 +105,6 @@ def prepare(lm, kernel: str = "onednn", quantize: str = "none"):
     param = next(lm.model.parameters())
     on_cpu = param.device.type == "cpu"
     if quantize == "int8":
-        import copy
-
         from torch.ao.quantization import quantize_dynamic
 
         if not on_cpu:
@@ -115,10 +119,25 @@ def prepare(lm, kernel: str = "onednn", quantize: str = "none"):
         return out, {"kernel": "torch", "quantize": "int8", "n_linear": len(names)}
     if kernel == "onednn" and on_cpu and param.dtype == torch.float32 and onednn_available():
         found = _layer_linears(lm.model)
-        for parent, name, child in found:
-            setattr(parent, name, PackedLinear(child))
+        if found:
+            lm = copy.copy(lm)
+            lm.model = module_view(lm.model)
+            for parent, name, child in _layer_linears(lm.model):
+                setattr(parent, name, PackedLinear(child))
     done = len(_layer_linears(lm.model, PackedLinear))
     return lm, {"kernel": "onednn" if done else "torch", "quantize": "none", "n_linear": done}
+
+
+def module_view(model: nn.Module) -> nn.Module:
+    """A new module tree over the same tensors: modules are copied, parameters, buffers and
+    any other tensor a module holds are shared (no weight is copied). Swapping a child in the
+    view leaves ``model`` as it was."""
+    memo = {}
+    for m in model.modules():
+        for t in (*m.parameters(recurse=False), *m.buffers(recurse=False),
+                  *(v for v in vars(m).values() if isinstance(v, torch.Tensor))):
+            memo[id(t)] = t
+    return copy.deepcopy(model, memo)
 
 
 def _named_layer_linears(model):

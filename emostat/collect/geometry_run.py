@@ -21,6 +21,8 @@ from emostat.analysis.geometry.layers import (attribute_rdms, concept_rdms, conc
                                        pca_attributes, pca_scores, vectors_table)
 from emostat.analysis.geometry.probes import probe_layers
 from emostat.analysis.geometry.steering import steering_test
+from emostat.collect.killhook import kill_for_test
+from emostat.collect.steering_grid import steering_grid
 from emostat.errors import InputError
 
 
@@ -36,9 +38,11 @@ class GeometryOptions:
     position: str = "mean"
     steer_layer: int | None = None    # None: the middle layer, fixed before the data are seen
     scales: tuple = (0.25, 0.5, 1.0)  # x the residual norm at the answer position
-    n_random: int = 5
+    n_random: int = 20                # random directions on the data manifold
+    n_isotropic: int = 5              # isotropic Gaussian directions (off the manifold)
     n_items: int | None = None        # held-out items, spread over concepts (None: 2/concept)
-    metric: str = "correlation"
+    metric: str = "correlation"       # or "cosine", "euclidean", "crossval" (cross-validated
+    crossval_folds: int = 4           # squared distance over stimulus folds: unbiased, 0 = none)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -62,54 +66,21 @@ def stimulus_groups(stimuli: pd.DataFrame) -> tuple[np.ndarray, str]:
     return stimuli["id"].astype(str).to_numpy(), "id"
 
 
-def held_out_items(labels, concepts, n_items, seed) -> np.ndarray:
-    """Boolean mask of the steering items: ``n_items`` stimuli taken round-robin over the
-    concepts (seeded), kept out of the steering vectors."""
-    rng = np.random.default_rng(seed)
-    labels = np.asarray(labels)
-    pools = {c: list(rng.permutation(np.flatnonzero(labels == c))) for c in concepts}
-    pick = []
-    while len(pick) < n_items and any(len(p) > 1 for p in pools.values()):
-        for c in concepts:
-            if len(pick) < n_items and len(pools[c]) > 1:
-                pick.append(pools[c].pop())
-    mask = np.zeros(len(labels), dtype=bool)
-    mask[pick] = True
-    return mask
+def layer_rdms(X, labels, concepts, V, opt: GeometryOptions, seed) -> np.ndarray:
+    """Concept RDMs per layer: of the concept vectors (``opt.metric``), or cross-validated over
+    stimulus folds (``"crossval"``, :mod:`emostat.analysis.engines.crossnobis`)."""
+    if opt.metric != "crossval":
+        return concept_rdms(V, opt.metric)
+    from emostat.analysis.engines.crossnobis import crossval_rdms, stratified_folds
 
-
-def steering_rows(base, steered, items, item_concepts, words, vector_names, kinds, targets,
-                  scales) -> pd.DataFrame:
-    """Rows item x vector x scale from :func:`steering_scores` (steered [n, K*S, W], scale
-    major). Log-probabilities are renormalised over the concepts' words."""
-    def norm(a):
-        return a - np.logaddexp.reduce(a, axis=-1, keepdims=True)
-
-    b, s = norm(base), norm(steered)
-    widx = {w: k for k, w in enumerate(words)}
-    K = len(vector_names)
-    rows = []
-    for t, item in enumerate(items):
-        bchoice = int(np.argmax(b[t]))
-        for si, scale in enumerate(scales):
-            for k in range(K):
-                lp = s[t, si * K + k]
-                tw = widx[targets[k]]
-                choice = int(np.argmax(lp))
-                rows.append(dict(item=item, item_concept=item_concepts[t],
-                                 vector=vector_names[k], kind=kinds[k], target=targets[k],
-                                 scale=float(scale), base_logp=b[t, tw], logp=lp[tw],
-                                 delta_logp=lp[tw] - b[t, tw], choice=words[choice],
-                                 chose_target=int(choice == tw),
-                                 delta_choice=int(choice == tw) - int(bchoice == tw),
-                                 correct=int(words[choice] == words[widx[item_concepts[t]]])))
-    return pd.DataFrame(rows)
+    k = min(opt.crossval_folds, int(pd.Series(labels).value_counts().min()))
+    return crossval_rdms(X, labels, stratified_folds(labels, k, seed or 0), concepts)
 
 
 def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=None,
                  similarity=None, words=None, options: GeometryOptions | None = None,
                  seed: int | None = 0, quiet: bool = False, lm=None, tables_dir=None,
-                 prov_extra: dict | None = None) -> dict:
+                 prov_extra: dict | None = None, record_root=None) -> dict:
     """Run the whole geometry on one model and write its tables; returns the headline numbers.
 
     Parameters
@@ -122,12 +93,14 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
         attribute RDM under the name ``similarity``).
     words : concept -> word used in prompts (default: the concept name).
     tables_dir : folder of the tables (default ``out/results``); ``prov_extra`` is added to
-        their provenance (a collection's run record).
+        their provenance (a collection's run record); ``record_root`` (a collection's run
+        folder) gets each table's record (:func:`emostat.io.write_table`).
     """
-    from emostat.collect.geometry import residual_states, steering_scores
+    from emostat.collect.geometry import residual_states
     from emostat.collect.models import load_model
 
     opt = options or GeometryOptions()
+    io.check_writable(out if tables_dir is None else tables_dir)   # before any work
     seed = 0 if seed is None else int(seed)
     t0 = time.perf_counter()
     timing = {}
@@ -153,7 +126,9 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
                             "n_stimuli": len(stimuli), "concepts": len(concepts)})
 
     def write(df, name):
-        io.write_table(df, res / f"{name}.parquet", prov=prov, dataset=name)
+        io.write_table(df, res / f"{name}.parquet", prov=prov, dataset=name,
+                       record_root=record_root)
+        kill_for_test("geometry")
 
 
     t = time.perf_counter()
@@ -170,7 +145,8 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     human = attribute_rdms(means)
     if similarity is not None:
         human["similarity"] = np.asarray(similarity, dtype=float)
-    rsa = layer_rsa(concept_rdms(V, opt.metric), human, n_perm=opt.n_perm, seed=seed)
+    rsa = layer_rsa(layer_rdms(X, labels, concepts, V, opt, seed), human, n_perm=opt.n_perm,
+                    seed=seed)
     write(rsa, "geometry_layer_rsa")
     timing["rsa"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -202,25 +178,7 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     test = None
     if lm.kind == "causal":                            # steering scores a decoder's choice
         layer = L // 2 if opt.steer_layer is None else int(opt.steer_layer)
-        n_items = opt.n_items or 2 * len(concepts)
-        held = held_out_items(labels, concepts, n_items, seed + 3)
-        Vs = concept_vectors(X[[layer]][:, ~held], labels[~held], concepts)[0]
-        rng = np.random.default_rng(seed + 4)
-        R = rng.standard_normal((opt.n_random, Vs.shape[1]))
-        units = np.vstack([Vs, R])
-        units /= np.linalg.norm(units, axis=1, keepdims=True)
-        names = concepts + [f"random-{k + 1:02d}" for k in range(opt.n_random)]
-        kinds = ["concept"] * len(concepts) + ["random"] * opt.n_random
-        targets = concepts + [concepts[k % len(concepts)]
-                              for k in rng.permutation(max(opt.n_random, len(concepts)))[
-                                  :opt.n_random]]
-        scales = np.asarray(opt.scales, dtype=float)
-        items = stimuli.loc[held, "text"].tolist()
-        base, steered, _ = steering_scores(lm, items, [words[c] for c in concepts], layer,
-                                           units, scales=scales)
-        st = steering_rows(base, steered, stimuli.loc[held, "id"].tolist(),
-                           labels[held].tolist(), concepts, names, kinds, targets, scales)
-        st.insert(0, "layer", layer)
+        st = steering_grid(lm, X[layer], stimuli, concepts, words, layer, opt, seed)
         write(st, "geometry_steering")
         test = steering_test(st)
         test.insert(0, "layer", layer)
@@ -240,7 +198,8 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
 
 def headline(rsa, pca, probes, test, timing) -> dict:
     """The numbers a note quotes: best RSA layer per valence/similarity with its max-over-layers
-    p, PC1 vs valence, the probe against its control, the steering dose term."""
+    p, PC1 vs valence, the probe against its control, the steering specificity and its
+    components."""
     def rec(df, **eq):
         m = df["role"] == "record"
         for k, v in eq.items():
@@ -268,5 +227,9 @@ def headline(rsa, pca, probes, test, timing) -> dict:
     if test is not None:
         r = test[test["role"] == "record"].iloc[0].to_dict()
         out["steering"] = {k: r[k] for k in ("estimate", "conf_low", "conf_high", "statistic",
-                                             "df", "p_value", "status")}
+                                             "df", "p_value", "status", "message")}
+        comp = test[test["model"] == "component"]
+        out["steering_components"] = {
+            c.term: {k: getattr(c, k) for k in ("estimate", "conf_low", "conf_high", "n_vectors")}
+            for c in comp.itertuples()}
     return out

@@ -21,6 +21,11 @@ from pathlib import Path
 from emostat import io
 from emostat.analysis.geometry.claims import FOLDER, STEERING_TABLES, TABLES
 
+# what computes the geometry tables (their provenance says it): the model as loaded, torch's own
+# fp32 kernels, whatever the inference used (emostat.collect.fastcpu.prepare never changes the
+# loaded model), with the run's torch threads
+KERNEL_NOTE = "torch (the model as loaded; inference kernels not applied)"
+
 
 def geometry_options(cfg):
     """The :class:`GeometryOptions` of a run's config."""
@@ -29,7 +34,8 @@ def geometry_options(cfg):
     return GeometryOptions(n_perm=cfg.geometry_perm, n_perm_probe=cfg.geometry_probe_perm,
                            probe_layers=cfg.geometry_probe_layers,
                            logistic_layers=min(3, cfg.geometry_probe_layers or 3),
-                           n_random=cfg.geometry_random, n_items=cfg.geometry_items)
+                           n_random=cfg.geometry_random, n_isotropic=cfg.geometry_isotropic,
+                           n_items=cfg.geometry_items)
 
 
 def stage_fingerprint(cfg, run_fingerprint: str) -> str:
@@ -59,29 +65,38 @@ def geometry_stimuli(space, per_concept: int | None):
     return st
 
 
+def stage_needed(cfg, out, lm, space, run_fingerprint: str, quiet: bool = False) -> bool:
+    """Whether the geometry stage has work to do (said why not, when it is off, impossible or
+    done already)."""
+    if not cfg.geometry:
+        return False
+    if space.stimuli is None or not len(space.stimuli):
+        print(f"emostat: geometry skipped: space {space.name!r} has no stimuli",
+              file=sys.stderr, flush=True)
+        return False
+    if getattr(lm, "model", None) is None:
+        print("emostat: geometry skipped: the loaded model has no torch module to hook",
+              file=sys.stderr, flush=True)
+        return False
+    decoder = getattr(lm, "kind", None) == "causal"
+    if stage_done(Path(out) / FOLDER, stage_fingerprint(cfg, run_fingerprint), decoder):
+        if not quiet:
+            print("geometry: done already", flush=True)
+        return False
+    return True
+
+
 def run_geometry_stage(cfg, out, lm, space, run_prov: dict, run_fingerprint: str,
                        quiet: bool = False) -> dict | None:
     """Run the geometry of a collection (``cfg.geometry``) into ``out/geometry``; returns its
     timing (seconds per step) or None when off, already done or not possible (said why)."""
-    if not cfg.geometry:
-        return None
-    if space.stimuli is None or not len(space.stimuli):
-        print(f"emostat: geometry skipped: space {space.name!r} has no stimuli",
-              file=sys.stderr, flush=True)
-        return None
-    if getattr(lm, "model", None) is None:
-        print("emostat: geometry skipped: the loaded model has no torch module to hook",
-              file=sys.stderr, flush=True)
+    if not stage_needed(cfg, out, lm, space, run_fingerprint, quiet):
         return None
     from emostat.collect.geometry_run import run_geometry
 
     folder = Path(out) / FOLDER
     fp = stage_fingerprint(cfg, run_fingerprint)
     decoder = getattr(lm, "kind", None) == "causal"
-    if stage_done(folder, fp, decoder):
-        if not quiet:
-            print("geometry: done already", flush=True)
-        return None
     t0 = time.perf_counter()
     if not quiet:
         print("geometry: concept vectors, RSA, PCA, probes"
@@ -97,7 +112,9 @@ def run_geometry_stage(cfg, out, lm, space, run_prov: dict, run_fingerprint: str
                                words=dict(space.words), options=geometry_options(cfg),
                                seed=cfg.seed, quiet=True, lm=lm, tables_dir=folder,
                                prov_extra={**run_prov, "stage": "geometry",
-                                           "geometry_fingerprint": fp})
+                                           "geometry_fingerprint": fp,
+                                           "kernel": KERNEL_NOTE, "threads": cfg.threads},
+                               record_root=out)
     timing = summary["timing_s"]
     if not quiet:
         print(f"geometry: {time.perf_counter() - t0:.0f} s ("
@@ -108,7 +125,10 @@ def run_geometry_stage(cfg, out, lm, space, run_prov: dict, run_fingerprint: str
 
 
 def geometry_phase(cfg, out, lm, space, run_prov: dict, run_fingerprint: str,
-                   quiet: bool = False) -> dict[str, float]:
-    """:func:`run_geometry_stage` as the collection's phase times (``{"geometry": s}`` or {})."""
+                   quiet: bool = False, job=None) -> dict[str, float]:
+    """:func:`run_geometry_stage` as the collection's phase times (``{"geometry": s}`` or {}).
+    ``job``: a function that runs the stage elsewhere (a Slurm job) and returns these times."""
+    if job is not None:
+        return job() if stage_needed(cfg, out, lm, space, run_fingerprint, quiet) else {}
     timing = run_geometry_stage(cfg, out, lm, space, run_prov, run_fingerprint, quiet)
     return {} if not timing else {"geometry": float(timing["total"])}

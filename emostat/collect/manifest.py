@@ -50,13 +50,9 @@ def check_plan(cfg: CollectConfig, out: Path, fingerprint: str, weights: str | N
             raise InputError(f"{out}: holds a run with another config (changed: {changed}); "
                              f"use a new --out folder, or the same config to resume")
         return
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".plan.json.tmp"
     # started: before the run's first row (kept on resume); a pre-registered plan predates it
-    tmp.write_text(json.dumps({"fingerprint": fingerprint, "weight_sha256": weights,
-                               "config": cfg.to_dict(), "started": now()}, indent=2))
-    io.set_user_mode(tmp)
-    tmp.replace(path)
+    io.write_text(path, json.dumps({"fingerprint": fingerprint, "weight_sha256": weights,
+                                    "config": cfg.to_dict(), "started": now()}, indent=2))
 
 
 def run_timing(out: Path, planned: dict) -> dict:
@@ -97,10 +93,7 @@ def write_manifest(out: Path, manifest: dict) -> None:
 
     manifest["files"] = file_record(out)
     manifest[RECORD_KEY] = manifest_digest(manifest)
-    tmp = out / ".manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, default=str))
-    io.set_user_mode(tmp)
-    tmp.replace(out / "manifest.json")
+    io.write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
 
 
 def calibration_record(cfg: CollectConfig) -> dict:

@@ -108,32 +108,18 @@ def activations_table(worker, shard) -> pa.Table:
     import torch
 
     from emostat.collect.prompt_tuning import prompt_activations
-    from emostat.schemas import schema
+    from emostat.collect.stages import activation_table
 
     sizes = worker.identity()["layer_sizes"]
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    n_l = len(sizes)
-    concepts, templates, values = [], [], []
+    ids = list(worker.space.concepts)
+    parts = []
     for t in shard.templates:
         s = _seed(t)
-        ids = list(worker.space.concepts)
         P = torch.stack([trained_prompt(worker, e, s) for e in ids])
-        A = np.asarray(prompt_activations(worker.lm, P), dtype=np.float32)   # [concepts, neurons]
-        for r, e in enumerate(ids):
-            for layer in range(n_l):
-                concepts.append(e)
-                templates.append(t)
-                values.append(A[r, bounds[layer]:bounds[layer + 1]])
-    flat = pa.array(np.concatenate(values) if values else np.zeros(0, np.float32), pa.float32())
-    offsets = pa.array(np.concatenate([[0], np.cumsum([len(v) for v in values])]), pa.int32())
-    n = len(values)
-    return pa.table({
-        "model": pa.array([worker.model_name()] * n, pa.string()),
-        "concept": pa.array(concepts, pa.string()),
-        "template": pa.array(templates, pa.string()),
-        "layer": pa.array(np.tile(np.arange(n_l), n // max(n_l, 1)), pa.int64()),
-        "values": pa.ListArray.from_arrays(offsets, flat),
-    }, schema=schema("activations"))
+        parts.append(np.asarray(prompt_activations(worker.lm, P), dtype=np.float32))
+    A = np.concatenate(parts) if parts else np.zeros((0, int(sum(sizes))), np.float32)
+    return activation_table(worker.model_name(), ids * len(parts),
+                            [t for t in shard.templates for _ in ids], A, sizes)
 
 
 def emotion_prompts(worker, emotion: str) -> list:

@@ -3,7 +3,7 @@
 The collection is split into modules that import one another in one direction only:
 ``items`` (items, concept prompts) <- ``stages`` (decisions, baseline, calibration,
 conditions, accuracy) <- ``manifest`` (provenance, plan, manifest) <- ``worker`` (the model,
-shards) <- ``backends``/``ray_backend`` (where workers run) <- ``driver`` (:func:`collect`).
+shards) <- ``backends``/``ray_backend``/``slurm_backend`` (where workers run) <- ``driver`` (:func:`collect`).
 """
 
 from emostat.collect.driver import build_config, collect

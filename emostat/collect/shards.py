@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from emostat import io
 from emostat.errors import InputError
 
 
@@ -102,18 +103,55 @@ def check_no_strays(shards, out, dataset: str) -> None:
                          f"--out folder")
 
 
+STALE_TMP_S = 3600          # a temporary file of another host untouched this long is stale
+
+
 def clean_stale_tmp(out) -> list[Path]:
-    """Remove temporary files left by an interrupted run (e.g. a SIGKILL mid-write):
-    ``.<name>.<random>.tmp`` files of the atomic writers in the run folder and its dataset
-    folders. Call it at the start of a (resumed) run, before any worker writes. Returns them."""
+    """Remove the temporary files of writers that are gone (e.g. killed mid-write) from the run
+    folder, its dataset folders, ``geometry/`` and ``records/``. A temporary file names its
+    writer (:func:`emostat.io.tmp_prefix`): one of a process of this host that still runs is
+    kept (a live writer's half-written file), one of another host only when it changed in the
+    last hour; a name without a writer (an older emostat's) is stale. Call it while holding
+    the run's lock (:class:`emostat.lock.RunLock`). Returns the files removed."""
     out = Path(out)
     found = []
-    for folder in (out, out / "activations", out / "baseline", out / "inference"):
+    for folder in (out, out / "activations", out / "baseline", out / "inference",
+                   out / "geometry"):
         if folder.is_dir():
             found += [p for p in folder.glob(".*.tmp") if p.is_file()]
-    for p in found:
+    if (out / io.RECORDS).is_dir():
+        found += [p for p in (out / io.RECORDS).rglob(".*.tmp") if p.is_file()]
+    stale = [p for p in found if tmp_is_stale(p)]
+    for p in stale:
         p.unlink(missing_ok=True)
-    return found
+    return stale
+
+
+def tmp_is_stale(path: Path) -> bool:
+    """Whether a temporary file's writer is gone (see :func:`clean_stale_tmp`)."""
+    import os
+    import socket
+    import time
+
+    owner = io.tmp_owner(path)
+    if owner is None:
+        return True
+    pid, host = owner
+    if host != socket.gethostname():
+        try:
+            return time.time() - path.stat().st_mtime > STALE_TMP_S
+        except FileNotFoundError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:                      # another user's live process
+        return False
+    try:                                         # a killed child not yet reaped is gone too
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def read_dataset(out, dataset: str, *, columns=None) -> pa.Table:

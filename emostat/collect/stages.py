@@ -74,6 +74,40 @@ def baseline_table(df: pd.DataFrame) -> pa.Table:
 
 
 # ---------------------------------------------------------------------------------------------
+# stage a: the activations' layout
+
+
+def activation_table(model: str, concepts, templates, A: np.ndarray, layer_sizes) -> pa.Table:
+    """Rows of schema ``activations`` (one per concept x template x layer) from ``A`` [rows,
+    neurons] (row r: ``concepts[r]`` under ``templates[r]``), layer-major: every row of layer 0
+    first, so that written with :func:`activation_row_group` rows per row group each layer is
+    one row group (a reader of one layer skips the others' bytes)."""
+    from emostat.schemas import schema
+
+    A = np.asarray(A, dtype=np.float32)
+    bounds = np.concatenate([[0], np.cumsum(layer_sizes)]).astype(int)
+    n_r, n_l = A.shape[0], len(layer_sizes)
+    values = [A[r, bounds[la]:bounds[la + 1]] for la in range(n_l) for r in range(n_r)]
+    flat = pa.array(np.concatenate(values) if values else np.zeros(0, np.float32), pa.float32())
+    offsets = pa.array(np.concatenate([[0], np.cumsum([len(v) for v in values])]), pa.int32())
+    return pa.table({
+        "model": pa.array([model] * (n_r * n_l), pa.string()),
+        "concept": pa.array(np.tile(np.asarray(concepts, dtype=object), n_l).tolist(),
+                            pa.string()),
+        "template": pa.array(np.tile(np.asarray(templates, dtype=object), n_l).tolist(),
+                             pa.string()),
+        "layer": pa.array(np.repeat(np.arange(n_l), n_r), pa.int64()),
+        "values": pa.ListArray.from_arrays(offsets, flat),
+    }, schema=schema("activations"))
+
+
+def activation_row_group(table: pa.Table) -> int | None:
+    """Rows per layer of a layer-major :func:`activation_table` (its row group size)."""
+    n_l = len(set(table.column("layer").to_pylist())) if table.num_rows else 0
+    return table.num_rows // n_l if n_l else None
+
+
+# ---------------------------------------------------------------------------------------------
 # stage c: the "none" condition first, calibration, the rest
 
 
@@ -99,7 +133,7 @@ def calibrate_run(cfg: CollectConfig, out) -> pd.DataFrame:
                                                      "logprobs", "cal_fold"]).to_pandas()
     cal = calibration_table(base, folds=True, candidates=list(run_space(cfg).concepts))
     io.write_table(cal, path, prov=io.provenance(**read_run_prov(out), stage="calibration",
-                                                 applied=cfg.calibrate))
+                                                 applied=cfg.calibrate), record_root=out)
     return cal
 
 
@@ -116,7 +150,7 @@ def finish_baseline(cfg: CollectConfig, out, shards, cal: pd.DataFrame) -> None:
         df = pq.read_table(src).to_pandas()
         df = decide_rows(df, cal if cfg.calibrate else None, list(run_space(cfg).concepts))
         prov = {**io.read_provenance(src), "dataset": "inference", "stage": "none-decided"}
-        io.write_table(inference_table(df), dest, prov=prov)
+        io.write_table(inference_table(df), dest, prov=prov, record_root=out)
 
 
 
@@ -197,8 +231,8 @@ def make_conditions(cfg: CollectConfig, out, *, human=None) -> ConditionSet:
     unit = np.concatenate([np.arange(s) for s in sizes])
     means = A.mean(axis=(0, 1), dtype=np.float64)
     io.write_table(pd.DataFrame({"neuron": np.arange(n), "layer": layer, "unit": unit,
-                                 "mean": means}), mpath, prov=prov)
-    io.write_table(conds.table(), cpath, prov=prov)
+                                 "mean": means}), mpath, prov=prov, record_root=out)
+    io.write_table(conds.table(), cpath, prov=prov, record_root=out)
     return conds
 
 

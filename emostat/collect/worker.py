@@ -1,11 +1,10 @@
 """The collection worker: holds the model, runs shards (concept activations, task scoring
 under a condition's neuron mask) and writes their files. Backends (:mod:`emostat.collect.
-backends`, :mod:`emostat.collect.ray_backend`) run Workers; the driver never runs here."""
+backends`, :mod:`emostat.collect.ray_backend`, :mod:`emostat.collect.slurm_backend`) run
+Workers; the driver never runs here."""
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,13 +16,14 @@ from emostat import io
 from emostat.collect import shards as sh
 from emostat.collect.conditions import ConditionSet
 from emostat.collect.config import CollectConfig, run_space
+from emostat.collect.killhook import KILL_ENV, kill_for_test  # noqa: F401 (test hook)
 from emostat.collect.items import build_items, concept_prompt_table, task_prompts
 from emostat.collect.manifest import run_provenance
-from emostat.collect.stages import baseline_table, decide_rows, inference_table
+from emostat.collect.stages import (activation_row_group, activation_table, baseline_table,
+                                    decide_rows, inference_table)
 from emostat.errors import InputError
 from emostat.tasks import TASKS
 
-KILL_ENV = "EMOSTAT_TEST_KILL_ONCE"  # test hook: path of a marker file; see Worker.run
 
 
 def default_api() -> SimpleNamespace:
@@ -161,8 +161,10 @@ class Worker:
             raise ValueError(f"unknown dataset {shard.dataset!r}")
         kill_for_test()
         prov = io.provenance(**self.provenance(), shard=shard.id, dataset=shard.dataset)
-        io.write_table(table, path, prov=prov, schema=schema,
-                       dataset=None if shard.dataset == "activations" else "inference")
+        io.write_table(table, path, prov=prov, schema=schema, record_root=self.out,
+                       dataset=None if shard.dataset == "activations" else "inference",
+                       row_group_size=(activation_row_group(table)
+                                       if shard.dataset == "activations" else None))
         return table.num_rows
 
     def run_id(self, shard: sh.Shard) -> str:
@@ -171,33 +173,17 @@ class Worker:
         return shard.id
 
     def _activations(self, shard: sh.Shard) -> pa.Table:
-        from emostat.schemas import schema
-
         if self.cfg.representation == "prompt_tuning":
             from emostat.collect import prompt_mode
 
             return prompt_mode.activations_table(self, shard)
         p = self._prompts()
         p = p[p["template"].isin(shard.templates)]
-        ident = self.identity()
-        A = np.asarray(self.api.concept_activations(
+        A = self.api.concept_activations(
             self.lm, list(p["text"]), position=self.cfg.position, words=list(p["word"]),
-            batch_size=self.cfg.batch_size), dtype=np.float32)
-        sizes = ident["layer_sizes"]
-        bounds = np.concatenate([[0], np.cumsum(sizes)])
-        n_l = len(sizes)
-        values = [A[r, bounds[l]:bounds[l + 1]] for r in range(len(p)) for l in range(n_l)]
-        flat = pa.array(np.concatenate(values) if values else np.zeros(0, np.float32),
-                        type=pa.float32())
-        offsets = pa.array(np.concatenate([[0], np.cumsum([len(v) for v in values])]),
-                           type=pa.int32())
-        return pa.table({
-            "model": pa.array([self.model_name()] * (len(p) * n_l), pa.string()),
-            "concept": pa.array(np.repeat(p["concept"].to_numpy(), n_l).tolist(), pa.string()),
-            "template": pa.array(np.repeat(p["template"].to_numpy(), n_l).tolist(), pa.string()),
-            "layer": pa.array(np.tile(np.arange(n_l), len(p)), pa.int64()),
-            "values": pa.ListArray.from_arrays(offsets, flat),
-        }, schema=schema("activations"))
+            batch_size=self.cfg.batch_size)
+        return activation_table(self.model_name(), p["concept"].to_numpy(),
+                                p["template"].to_numpy(), A, self.identity()["layer_sizes"])
 
     def _inference(self, shard: sh.Shard, progress=None) -> pa.Table:
         items = self._items()[shard.task].loc[list(shard.items)]
@@ -303,16 +289,6 @@ class Worker:
         by_word = dict(zip(words, ids))
         parsed = [api.parse_label(g, words) for g in gen]
         return [by_word.get(p) for p in parsed], [None] * n, list(gen)
-
-
-def kill_for_test() -> None:
-    """Test hook: when $EMOSTAT_TEST_KILL_ONCE names a marker file that does not exist yet,
-    create it and SIGKILL this process (a worker dying mid-shard, before its file is written)."""
-    marker = os.environ.get(KILL_ENV)
-    if marker and not os.path.exists(marker):
-        Path(marker).write_text(str(os.getpid()))
-        os.kill(os.getpid(), signal.SIGKILL)
-
 
 
 def head_users(cfg: CollectConfig) -> list[str]:

@@ -25,7 +25,7 @@ CLAIM_TEXT = {
     "layer_rsa": "The best layer's concept geometry resembles the human space",
     "pc_attribute": "A principal component of the concept vectors tracks an attribute",
     "probe": "A linear probe decodes a stimulus's concept",
-    "steering": "Steering along a concept's vector raises that concept",
+    "steering": "A concept's vector raises that concept more than other concepts' vectors do",
 }
 BOUNDED = ("r", "tau", "proportion")
 ROLE_ORDER = {"record": 0, "study": 1, "supporting": 2}

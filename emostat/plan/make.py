@@ -68,18 +68,18 @@ def design_fields(cfg) -> dict:
     return {k: v for k, v in cfg.to_dict().items() if k not in skip}
 
 
-def analysis_fields(cfg, *, quick: bool, seed, alpha, headline_k) -> dict:
+def analysis_fields(cfg, *, seed, alpha, headline_k) -> dict:
     """The analysis settings ``run`` would use: the choices (options over the config over the
     defaults, :func:`emostat.analysis.pipelines.choices.run_choices`), the bootstrap count of
     :func:`analyse_run`, the searchlight's Mantel options and the analysis seed."""
     from emostat.analysis.pipelines import analyse_run
     from emostat.analysis.pipelines.choices import run_choices
     from emostat.analysis.pipelines.steps import SEARCHLIGHT_PERM
-    from emostat.workflow import QUICK_SEARCHLIGHT, SEED
+    from emostat.workflow import SEED
 
     ch = run_choices({"alpha": alpha, "headline_k": headline_k}, cfg.to_dict(), cfg.ks,
                      config_where="config", given_where="emostat plan")
-    mantel = {**SEARCHLIGHT_PERM, **(QUICK_SEARCHLIGHT if quick else {})}
+    mantel = dict(SEARCHLIGHT_PERM)                   # the same in both profiles
     return {"alpha": ch["alpha"], "headline_k": ch["headline_k"], "n_perm": ch["n_perm"],
             "n_perm_count": ch["n_perm_count"],
             "n_boot": inspect.signature(analyse_run).parameters["n_boot"].default,
@@ -168,7 +168,7 @@ def build(*, config=None, models=None, space=None, quick: bool = False, seed=Non
     profile = "quick" if quick else "default"
     if config is not None and not quick:
         profile = tomllib.loads(Path(config).read_text()).get("profile", "default")
-    analysis = analysis_fields(cfg, quick=quick, seed=seed, alpha=alpha, headline_k=headline_k)
+    analysis = analysis_fields(cfg, seed=seed, alpha=alpha, headline_k=headline_k)
     prov = sp.provenance()
     doc = {"format": FORMAT, "schema_version": SCHEMA_VERSION, "written": now(),
            "emostat_version": __version__, "kind": "experiment"}

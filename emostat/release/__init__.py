@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from emostat import io
 from emostat.release.common import check_release
 
 
@@ -22,8 +23,8 @@ def import_release(path, out, *, quiet: bool = False) -> dict[str, Path]:
     from emostat.release.human import import_human
     from emostat.release.model import import_model
 
+    out = io.check_writable(out)                              # before any work
     root = check_release(path)
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
     try:

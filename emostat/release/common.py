@@ -35,7 +35,7 @@ def check_release(root) -> Path:
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root}: release folder not found (expected a clone of "
-                         "github.com/thunlp/Model_Emotion or ../shared/data/model-emotion)")
+                         "github.com/thunlp/Model_Emotion)")
     if not (root / "Data").is_dir():
         raise InputError(f"{root}: no Data/ folder; this is not the study's release layout")
     return root

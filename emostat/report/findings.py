@@ -36,8 +36,8 @@ STATEMENTS = {
                     "(best layer, tested as a maximum over layers)",
     "probe": "a linear probe recovers a single stimulus's concept from its activations (best "
              "layer, tested as a maximum over layers)",
-    "steering": "adding a concept's vector raises that concept's log-probability more than a "
-                "random direction of the same norm",
+    "steering": "adding a concept's vector raises that concept's log-probability more than the "
+                "other concepts' vectors raise it",
 }
 TITLES = {"neurons": "Attribute-specific neurons", "importance": "Attribute importance",
           "masking": "Masking", "link": "Drop–importance link", "whole_model": "Whole-model RSA",

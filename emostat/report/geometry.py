@@ -23,13 +23,17 @@ def _record(df, **eq):
 
 
 def layer_profiles(rsa: pd.DataFrame | None, probes: pd.DataFrame | None,
-                   attributes=("valence", "similarity")):
-    """Two panels over normalised depth: RSA rho per attribute (record layer marked) and probe
-    accuracy with its interval over stimuli, control task and chance."""
+                   attributes=("valence", "similarity"), ceiling: pd.DataFrame | None = None):
+    """Two panels over normalised depth: RSA rho per attribute (record layer marked; the
+    similarity RDM's noise ceiling as a band when ``ceiling``, an ``rsa_ceiling`` table, has
+    one) and probe accuracy with its interval over stimuli, control task and chance."""
     import matplotlib.pyplot as plt
+
+    from emostat.report.rsa import ceiling_of, draw_ceiling
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     if rsa is not None:
+        draw_ceiling(axes[0], ceiling_of(ceiling, "spearman"))
         lay = rsa[rsa["test"] == "layer_mantel"]
         for a in lay["attribute"].unique():
             d = lay[lay["attribute"] == a].sort_values("layer")
@@ -82,7 +86,13 @@ def depth_profiles(runs, what: str = "rsa"):
     have = [(r.label, r.get(table)) for r in runs if r.get(table) is not None]
     if not have:
         return None
+    from emostat.report.rsa import ceiling_of, draw_ceiling
+
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    if what == "rsa":                   # the shared space's band (the first run that has one)
+        band = next((ceiling_of(r.get("rsa_ceiling")) for r in runs
+                     if ceiling_of(r.get("rsa_ceiling")) is not None), None)
+        draw_ceiling(ax, band)
     for name, t in have:
         if what == "rsa":
             rec = t[t["role"] == "record"]
@@ -125,17 +135,31 @@ def pca_map(scores: pd.DataFrame, attribute: str | None, layer: int):
     return fig
 
 
+STEER_LABELS = {"matched": "own vector, own word", "mismatched": "other concepts' vectors",
+                "random_manifold": "random, on the manifold",
+                "random_isotropic": "random, isotropic"}
+
+
 def dose_response(rows: pd.DataFrame):
-    """Mean change in the target's log-probability by scale, concept vectors vs random
-    directions, with ±1 SE over vectors."""
+    """Mean change in the target word's log-probability by scale: a concept's vector on its own
+    word (matched), on the other concepts' words (mismatched), random directions on the data
+    manifold and isotropic ones (on every word), with ±1 SE over vectors."""
     import matplotlib.pyplot as plt
 
-    per = rows.groupby(["kind", "scale", "vector"], as_index=False)["delta_logp"].mean()
-    g = per.groupby(["kind", "scale"])["delta_logp"].agg(["mean", "std", "count"]).reset_index()
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    for kind, d in g.groupby("kind"):
-        ax.errorbar(d["scale"], d["mean"], yerr=d["std"] / np.sqrt(d["count"]), marker="o",
-                    capsize=3, label=f"{kind} ({int(d['count'].iloc[0])} vectors)")
+    matched = (rows["matched"] if "matched" in rows else
+               (rows["kind"] == "concept") & (rows["vector"] == rows["target"]))
+    comp = np.where(matched, "matched", np.where(rows["kind"] == "concept", "mismatched",
+                                                 rows["kind"]))
+    per = (rows.assign(component=comp)
+           .groupby(["component", "scale", "vector"], as_index=False)["delta_logp"].mean())
+    g = per.groupby(["component", "scale"])["delta_logp"].agg(["mean", "std", "count"])
+    g = g.reset_index()
+    fig, ax = plt.subplots(figsize=(4.8, 3.4))
+    for name, label in STEER_LABELS.items():
+        d = g[g["component"] == name]
+        if len(d):
+            ax.errorbar(d["scale"], d["mean"], yerr=d["std"] / np.sqrt(d["count"]), marker="o",
+                        capsize=3, label=f"{label} ({int(d['count'].iloc[0])} vectors)")
     ax.axhline(0, color="grey", lw=.5)
     ax.set(xlabel="scale (× residual norm at the answer position)",
            ylabel="Δ log p(target concept)", title="Steering dose–response")

@@ -14,7 +14,7 @@ import yaml
 from emostat.errors import EmostatError
 from emostat.paths import REPORTS_DIR
 
-STYLES = REPORTS_DIR / "styles"
+STYLES = REPORTS_DIR / "styles"   # report.css, report.typ (a copied project passes its own)
 
 
 class RenderError(EmostatError):
@@ -45,11 +45,11 @@ def run_pandoc(args: list[str], cwd: Path) -> None:
         raise RenderError(f"pandoc {' '.join(args[:4])} ... failed: {res.stderr[-2000:]}")
 
 
-def to_html(md_file: Path, html_file: Path, meta: dict) -> Path:
+def to_html(md_file: Path, html_file: Path, meta: dict, styles: Path = STYLES) -> Path:
     """pandoc → a standalone HTML with every resource embedded (no network at view time)."""
     args = [md_file.name, "-f", "markdown", "-t", "html5", "--standalone", "--embed-resources",
             "--mathml", "--resource-path", ".", "-o", str(html_file.resolve())]
-    css = STYLES / "report.css"
+    css = Path(styles) / "report.css"
     if css.exists():
         args += ["--css", str(css)]
     args += common_args(meta, "html")
@@ -57,13 +57,13 @@ def to_html(md_file: Path, html_file: Path, meta: dict) -> Path:
     return html_file
 
 
-def to_pdf(md_file: Path, pdf_file: Path, meta: dict) -> Path:
+def to_pdf(md_file: Path, pdf_file: Path, meta: dict, styles: Path = STYLES) -> Path:
     """pandoc → Typst, then the ``typst`` package → PDF."""
     import typst
 
     typ = md_file.with_suffix(".typ")
     args = [md_file.name, "-f", "markdown", "-t", "typst", "--standalone", "-o", typ.name]
-    header = STYLES / "report.typ"
+    header = Path(styles) / "report.typ"
     if header.exists():
         args += ["--include-in-header", str(header)]
     args += common_args(meta, "pdf")

@@ -1,7 +1,9 @@
 """Render the Quarto reports (``reports/*.qmd``) of one or more run folders to HTML and PDF.
 
 With a ``quarto`` binary on PATH, :func:`render_report` calls ``quarto render``. Without one
-(offline machines) it renders the same ``.qmd`` sources itself:
+(offline machines) it renders the same ``.qmd`` sources itself. Either works on a temporary
+copy of the shipped project (``_quarto.yml``, ``reports/``; :mod:`emostat.paths`), never beside
+the sources (read-only in an installed package). The offline renderer:
 
 1. front matter (YAML, merged over ``_quarto.yml``) and ```` ```{python} ```` chunks are read
    with jupytext (its R Markdown reader); ``#|`` chunk options are parsed as YAML;
@@ -34,15 +36,16 @@ from pathlib import Path
 
 import yaml
 
+from emostat import io
 from emostat.errors import InputError
-from emostat.paths import REPORTS_DIR, ROOT
+from emostat.paths import PROJECT_FILE, REPORTS_DIR, copy_project
 from emostat.report.load import PARAMS_ENV, check_same_space, detect_kind, load_run
 from emostat.report.output import RenderError, front_matter, merge_options, to_html, to_pdf
 
 KINDS = ("reproduction", "experiment", "comparison")
 FORMATS = ("html", "pdf")
-STYLES = REPORTS_DIR / "styles"
 KERNEL_NAME = "emostat-python"
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]   # the folder emostat was imported from
 INLINE = re.compile(r"`\{python\}\s+([^`]+?)`")
 XREF = re.compile(r"@((?:fig|tbl)-[A-Za-z0-9_-]+)")
 INCLUDE = re.compile(r"\{\{<\s*include\s+(\S+)\s*>\}\}")
@@ -83,6 +86,8 @@ def render_report(results_dirs, to=("html", "pdf"), out=None, kind: str = "auto"
     dirs = [results_dirs] if isinstance(results_dirs, (str, os.PathLike)) else list(results_dirs)
     if not dirs:
         raise InputError("render_report: no results folder given")
+    out = Path(out) if out is not None else Path(dirs[0]) / "report"
+    io.check_writable(out, "report folder")                   # before any work
     runs = [load_run(d) for d in dirs]
     if kind == "auto":
         kind = detect_kind(runs)
@@ -95,17 +100,17 @@ def render_report(results_dirs, to=("html", "pdf"), out=None, kind: str = "auto"
     bad = sorted(set(to) - set(FORMATS))
     if bad or not to:
         raise InputError(f"--to {','.join(to)}: expected a comma list of html, pdf")
-    out = Path(out) if out is not None else Path(dirs[0]) / "report"
     out.mkdir(parents=True, exist_ok=True)
     params = {"results": [str(Path(d).resolve()) for d in dirs], "kind": kind}
     params_file = out / f".{kind}-params.json"
     params_file.write_text(json.dumps(params, indent=2))
-    qmd = REPORTS_DIR / f"{kind}.qmd"
     t0 = time.perf_counter()
-    if shutil.which("quarto") and not os.environ.get("EMOSTAT_OFFLINE_RENDER"):
-        files = render_with_quarto(qmd, params, params_file, out, to, quiet)
-    else:
-        files = render_offline(qmd, params_file, out, to, quiet=quiet)
+    with tempfile.TemporaryDirectory(prefix="emostat-report-") as tmp:
+        qmd = copy_project(Path(tmp)) / REPORTS_DIR.name / f"{kind}.qmd"
+        if shutil.which("quarto") and not os.environ.get("EMOSTAT_OFFLINE_RENDER"):
+            files = render_with_quarto(qmd, params, params_file, out, to, quiet)
+        else:
+            files = render_offline(qmd, params_file, out, to, quiet=quiet)
     if not quiet:
         print(f"rendered {kind} report in {time.perf_counter() - t0:.0f} s", flush=True)
     return files
@@ -126,7 +131,8 @@ def render_with_quarto(qmd: Path, params: dict, params_file: Path, out: Path, to
                "-P", f"results:{json.dumps(params['results'])}", "-P", f"kind:{params['kind']}"]
         if quiet:
             cmd.append("--quiet")
-        res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=quiet, text=True)
+        res = subprocess.run(cmd, cwd=project_file(qmd).parent, env=env, capture_output=quiet,
+                             text=True)
         if res.returncode != 0:
             raise RenderError(f"quarto render {qmd.name} --to {qfmt} failed "
                               f"(exit {res.returncode}): {(res.stderr or '')[-2000:]}")
@@ -191,14 +197,23 @@ def expand_includes(text: str, base: Path, depth: int = 0) -> str:
     return INCLUDE.sub(sub, text)
 
 
+def project_file(qmd: Path) -> Path | None:
+    """The ``_quarto.yml`` of the project holding ``qmd`` (the nearest folder above that has
+    one, as Quarto looks for it), or None."""
+    for folder in Path(qmd).resolve().parents:
+        if (folder / PROJECT_FILE).is_file():
+            return folder / PROJECT_FILE
+    return None
+
+
 def read_qmd(path: Path) -> tuple[dict, list[Chunk]]:
     """Front matter (merged over the project's ``_quarto.yml``) and chunks of a .qmd file."""
     import jupytext
 
     meta, body = split_front_matter(Path(path).read_text(encoding="utf-8"))
     body = expand_includes(body, Path(path).parent)
-    project = ROOT / "_quarto.yml"
-    if project.exists():
+    project = project_file(path)
+    if project is not None:
         meta = merge_options(yaml.safe_load(project.read_text()) or {}, meta)
     nb = jupytext.reads(body, fmt="Rmd")
     chunks = []
@@ -252,7 +267,8 @@ def execute(chunks: list[Chunk], defaults: dict, params_file: Path, cwd: Path,
                 owners.append((ch, "inline"))
     env = {**os.environ, PARAMS_ENV: str(Path(params_file).resolve()),
            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-           "PYTHONPATH": os.pathsep.join([str(ROOT)] + ([os.environ["PYTHONPATH"]]
+           # the kernel imports the emostat this process runs (an installed or a source copy)
+           "PYTHONPATH": os.pathsep.join([str(PACKAGE_PARENT)] + ([os.environ["PYTHONPATH"]]
                                                         if os.environ.get("PYTHONPATH") else [])),
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     with tempfile.TemporaryDirectory(prefix="emostat-kernel-") as tmp:
@@ -451,7 +467,7 @@ def render_offline(qmd: Path, params_file: Path, out: Path, to=FORMATS,
               flush=True)
     files = {}
     if "html" in to:
-        files["html"] = to_html(md_file, out / f"{qmd.stem}.html", meta)
+        files["html"] = to_html(md_file, out / f"{qmd.stem}.html", meta, qmd.parent / "styles")
     if "pdf" in to:
-        files["pdf"] = to_pdf(md_file, out / f"{qmd.stem}.pdf", meta)
+        files["pdf"] = to_pdf(md_file, out / f"{qmd.stem}.pdf", meta, qmd.parent / "styles")
     return files

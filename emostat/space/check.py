@@ -2,7 +2,7 @@
 
 The description: counts (concepts, attributes, pairs, participants, judgments, stimuli),
 missing cells, per-attribute split-half reliability with the Spearman-Brown correction where
-per-participant ratings exist, and the noise ceiling of the mean dissimilarity RDM where
+per-participant ratings exist, and the per-rater noise ceiling (Nili et al. 2014) where
 per-participant similarity judgments exist.
 """
 
@@ -72,7 +72,8 @@ def split_half(space: ConceptSpace, n_splits: int = N_SPLITS, seed: int = SEED) 
 
 
 def noise_ceiling(space: ConceptSpace) -> dict | None:
-    """Noise ceiling of the mean dissimilarity RDM (Nili et al. 2014), Kendall tau-b.
+    """Noise ceiling of the per-rater estimand (Nili et al. 2014), Kendall tau-b: the ceiling of
+    the mean over raters of tau-b(model, rater RDM), not of tau-b(model, mean RDM).
 
     Upper bound: mean over participants of tau(participant RDM, mean RDM of all); lower
     bound: mean of tau(participant RDM, mean RDM of the others). Only participants who judged
@@ -156,8 +157,11 @@ def format_description(d: dict) -> str:
                          f"r={row.r:.3f}  SB={row.spearman_brown:.3f}")
     nc = d["noise_ceiling"]
     if nc is not None:
-        lines.append(f"  noise ceiling of the mean RDM ({nc['method']}, {nc['n_participants']} "
-                     f"participants): lower {nc['lower']:.3f}, upper {nc['upper']:.3f}")
+        lines.append(f"  noise ceiling of the per-rater estimand, the mean over raters of "
+                     f"tau-b(model, rater RDM) ({nc['method']}, {nc['n_participants']} "
+                     f"participants): lower {nc['lower']:.3f}, upper {nc['upper']:.3f}; not a "
+                     "ceiling of tau-b with the mean RDM (emostat.stats.rsa_evaluate gives "
+                     "each estimand's)")
     return "\n".join(lines)
 
 

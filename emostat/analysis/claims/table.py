@@ -58,7 +58,7 @@ _NEURONS = Record("neuron_max_t", None, None, "max_t_joint")
 _NEURONS_HOLM = Record("neuron_max_t", None, None, "max_t_holm")
 _IMPORTANCE = Record("attribute_importance", "role", "record", "mantel_holm")
 _LINK = Record("importance_link", "role", "record", None)
-_WHOLE = Record("whole_model_rsa", "role", "record", "mantel")
+_WHOLE = Record("rsa_evaluation", "role", "record", None)   # pipelines.rsasteps (issue 23)
 
 # Fixed per claim and design before any data are seen.
 RECORD: dict[tuple[str, str], Record] = {
@@ -69,14 +69,14 @@ RECORD.update({
     ("masking", "reproduction"): Record("masking_mixed_model", "model", "record", "mask_lmm"),
     ("masking", "experiment"): Record("masking_mixed_model", "model", "item_glmm", "item_glmm"),
     ("above_chance", "experiment"): Record("task_chance", None, None, "exact_binomial"),
-    # the geometry (emostat.analysis.geometry.claims): max-over-layers rows and the dose model;
+    # the geometry (emostat.analysis.geometry.claims): max-over-layers rows and steering;
     # layer_rsa's test is the similarity row's, or Holm over attributes without similarity
     ("layer_rsa", "experiment"): Record("geometry_layer_rsa", "role", "record", None),
     ("pc_attribute", "experiment"): Record("geometry_pca", "role", "record",
                                            "max_over_layers_pc1_holm"),
     ("probe", "experiment"): Record("geometry_probes", "role", "record", "max_over_layers"),
     ("steering", "experiment"): Record("geometry_steering_test", "role", "record",
-                                       "steering_dose")})
+                                       "steering_specificity")})
 
 
 # ---- the four rules ---------------------------------------------------------------------------
@@ -292,16 +292,27 @@ def _importance(tables, design, a) -> list[dict]:
 
 
 def _whole_model(tables, design, a) -> list[dict]:
+    """Record: rsa_evaluation's; study: its tau-b on the mean RDM; supporting: the Mantel."""
     rec = record_of("whole_model", design)
+
+    def row(x, role, table):
+        scale = "tau" if str(x.get("comparator", "tau")).startswith("tau") else "r"
+        return _row("whole_model", None, None, role, x.get("test", "mantel"), table,
+                    **_test_fields(x, scale=scale, conf=same_unit(x.get("unit"),
+                                                                  x.get("conf_method"))))
+
+    w = tables.get("whole_model_rsa")
+    sup = [row(w.iloc[0], "supporting", "whole_model_rsa")] if w is not None and len(w) else []
     t = tables.get(rec.table)
-    if t is None or not len(t):
-        return [_absent("whole_model", None, None, rec, f"record table {rec.table!r} absent",
-                        design)]
-    r = _one(t[t[rec.column] == rec.value], rec.table, "whole_model")
+    r = None if t is None or not len(t) else _one(t[t[rec.column] == rec.value], rec.table,
+                                                  "whole_model")
     if r is None:
-        return [_absent("whole_model", None, None, rec, f"{rec.table!r} has no row of record")]
-    f = _test_fields(r, scale="tau", conf=same_unit(r.get("unit"), r.get("conf_method")))
-    return [_row("whole_model", None, None, "record", rec.test, rec.table, **f)]
+        why = "absent" if t is None or not len(t) else "without a row of record"
+        return [_absent("whole_model", None, None, rec, f"record table {rec.table!r} {why}",
+                        design)] + sup
+    st = t[t["role"] == "study"].head(1)
+    return [row(r, "record", rec.table)] + [row(x, "study", rec.table)
+                                            for _, x in st.iterrows()] + sup
 
 
 def _scale(r: pd.Series) -> tuple[str, float]:

@@ -12,8 +12,11 @@ Tests of record, fixed before the data are seen:
   is a supporting family. The sign of a PC is a convention, so any direction counts.
 - ``probe``: the ridge probe's max-over-layers row (``geometry_probes``); claimed direction:
   accuracy above chance (1 / number of classes).
-- ``steering``: the dose model's ``concept_scale`` term (``geometry_steering_test``, model
-  ``dose``); claimed direction: concept vectors raise the target more than random ones.
+- ``steering``: the specificity model (``geometry_steering_test``, model ``specificity``): a
+  concept's vector on its own word minus the other concepts' vectors on that word, per unit of
+  scale, over items x concepts; claimed direction: the own vector raises the word more. The
+  matched, mismatched and random components are in the reason (supporting rows of the
+  table).
 
 The intervals of the selected layer (Fisher z, Clopper-Pearson) ignore the selection over
 layers that the max-over-layers p accounts for, so the claims rows of ``layer_rsa``,
@@ -157,26 +160,36 @@ def probe_rows(tables: dict, alpha: float) -> list[dict]:
 
 def steering_rows(tables: dict, alpha: float) -> list[dict]:
     table = RECORD_TABLES["steering"]
+    test = "steering_specificity"
     t = tables.get(table)
     if t is None or not len(t):
         why = ("no steering table: steering scores a decoder's next-token choice (an encoder "
                "has none)")
-        return [dict(claim="steering", role="record", test="steering_dose",
-                     source_table=table, _chance=why)]
+        return [dict(claim="steering", role="record", test=test, source_table=table,
+                     _chance=why)]
     rec = record_rows(t)
     if not len(rec):
-        return [dict(claim="steering", role="record", test="steering_dose",
-                     source_table=table, _failed=f"{table!r} has no row of record")]
+        return [dict(claim="steering", role="record", test=test, source_table=table,
+                     _chance=f"{table!r} has no specificity test (a table from before the "
+                             "mismatched-concept control): rerun the geometry stage")]
     r = rec.iloc[0]
-    failed = (f"the dose model failed: {r.get('message') or 'no estimate'}"
+    failed = (f"the specificity model failed: {r.get('message') or 'no estimate'}"
               if r.get("status") == "failed" or missing(r.get("estimate")) else None)
     est = r.get("estimate")
-    return [dict(claim="steering", role="record", test=str(r.get("test") or "steering_dose"),
-                 source_table=table, **test_columns(r, "delta_logp", conf=True),
-                 _direction=not missing(est) and float(est) > 0, _failed=failed,
-                 _why=(f"concept vectors change the target's log-probability by "
-                       f"{float(est):.3g} per unit of scale more than random directions at "
-                       f"layer {int(r['layer'])}" if not missing(est) else None))]
+    comp = {c["term"]: c["estimate"] for _, c in t[t["model"] == "component"].iterrows()}
+    parts = ", ".join(f"{label} {float(comp[k]):.3g}" for k, label in (
+        ("matched", "matched"), ("mismatched", "mismatched"),
+        ("random_manifold", "on-manifold random"), ("random_isotropic", "isotropic random"))
+        if k in comp and not missing(comp[k]))
+    note = (f"; fit {r['message']}" if r.get("status") == "singular" and r.get("message")
+            else "")
+    why = None if missing(est) else (
+        f"a concept's vector changes its own concept's log-probability by {float(est):.3g} "
+        f"per unit of scale more than the other concepts' vectors change it, at layer "
+        f"{int(r['layer'])}" + (f" (per unit of scale: {parts})" if parts else "") + note)
+    return [dict(claim="steering", role="record", test=test, source_table=table,
+                 **test_columns(r, "delta_logp", conf=True),
+                 _direction=not missing(est) and float(est) > 0, _failed=failed, _why=why)]
 
 
 def geometry_claim_rows(tables: dict, alpha: float) -> list[dict]:

@@ -66,26 +66,60 @@ class _Layout:
         self.where = where
 
     def fill(self, t: pa.Table, layer: int, dtype) -> np.ndarray:
-        """(templates, concepts, units) array of one layer's rows."""
-        t = t.filter(pc.and_(pc.equal(t.column("model"), self.model),
-                             pc.equal(t.column("layer"), layer)))
-        vals = t.column("values").combine_chunks()
-        lengths = pc.list_value_length(vals).to_numpy(zero_copy_only=False)
-        if t.num_rows != len(self.concepts) * len(self.templates) or len(set(lengths)) != 1:
-            raise InputError(f"{self.where}: layer {layer} has {t.num_rows} rows or unequal "
-                             f"value lengths {sorted(set(lengths))[:3]}; expected one list of "
-                             f"the same length per concept x template")
+        """(templates, concepts, units) array of one layer's rows of ``t`` (or a
+        :class:`_Rows` of it)."""
+        rows = t if isinstance(t, _Rows) else _Rows(t)
+        idx = np.flatnonzero((rows.model == self.model) & (rows.layer == layer))
+        start, stop = rows.offsets[idx], rows.offsets[idx + 1]
+        lengths = stop - start
+        if len(idx) != len(self.concepts) * len(self.templates) or len(set(lengths)) != 1:
+            raise InputError(f"{self.where}: layer {layer} has {len(idx)} rows or unequal "
+                             f"value lengths {sorted(set(lengths.tolist()))[:3]}; expected one "
+                             f"list of the same length per concept x template")
         units = int(lengths[0])
-        flat = vals.flatten().to_numpy(zero_copy_only=False).astype(dtype, copy=False)
         ci = {c: i for i, c in enumerate(self.concepts)}
         ti = {s: i for i, s in enumerate(self.templates)}
-        c = np.array([ci[v] for v in t.column("concept").to_pylist()])
-        s = np.array([ti[v] for v in t.column("template").to_pylist()])
-        if len(set(zip(c.tolist(), s.tolist()))) != t.num_rows:
+        names_c, names_t = rows.concept[idx], rows.template[idx]
+        c = np.array([ci[v] for v in names_c])
+        s = np.array([ti[v] for v in names_t])
+        if len(set(zip(c.tolist(), s.tolist()))) != len(idx):
             raise InputError(f"{self.where}: layer {layer} repeats a concept x template row")
+        values = rows.flat[start[:, None] + np.arange(units)]     # (rows, units), float32
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+        if len(bad):                                  # e.g. a damaged file that still decodes
+            r = int(bad[0])
+            raise InputError(f"{_file_of(self.where, names_t[r])}: layer {layer}, concept "
+                             f"{names_c[r]!r}, template {names_t[r]!r}: "
+                             f"non-finite activation values")
         out = np.empty((len(self.templates), len(self.concepts), units), dtype=dtype)
-        out[s, c] = flat.reshape(t.num_rows, units)
+        out[s, c] = values
         return out
+
+
+class _Rows:
+    """The columns of an activations table as numpy arrays: keys per row, and every row's
+    values as one flat float array with list offsets (no per-layer copies of the table)."""
+
+    def __init__(self, t: pa.Table):
+        self.model = np.asarray(t.column("model").to_pylist(), dtype=object)
+        self.concept = np.asarray(t.column("concept").to_pylist(), dtype=object)
+        self.template = np.asarray(t.column("template").to_pylist(), dtype=object)
+        self.layer = t.column("layer").to_numpy()
+        vals = t.column("values").combine_chunks()
+        if vals.null_count:
+            raise InputError("activations: a row has no values (null list)")
+        self.offsets = vals.offsets.to_numpy().astype(np.int64)
+        self.flat = vals.values.to_numpy(zero_copy_only=False)
+
+
+def _file_of(where: str, template: str) -> str:
+    """The part file of a folder of activations that holds ``template`` (else ``where``)."""
+    folder = Path(where)
+    if folder.is_dir():
+        for f in sorted(folder.glob("part-*.parquet")):
+            if template in pq.read_table(f, columns=["template"]).column(0).to_pylist():
+                return str(f)
+    return where
 
 
 def _source(path_or_table):
@@ -118,13 +152,25 @@ def load_activation_array(path_or_table, dtype=np.float64, model: str | None = N
     layer_sizes : list of int
         Units per layer, layers in increasing order; neuron = sum(sizes[:layer]) + unit.
     """
-    blocks = list(iter_activation_blocks(path_or_table, dtype=dtype, model=model,
-                                         concepts=concepts))
-    if not blocks:
+    src, where = _source(path_or_table)
+    if not isinstance(src, pa.Table):           # one pass over the files, then layer by layer
+        _file_schema(src, where)                # in memory (the array is held whole anyway)
+        src = _read(src, where, _KEYS + ["values"])
+    if isinstance(src, pa.Table):
+        validate(src, "activations", where=where)
+    lay = _Layout(src.select(_KEYS), where, model, concepts)
+    rows = _Rows(src)
+    del src
+    parts = [lay.fill(rows, layer, dtype) for layer in lay.layers]
+    if not parts:
         raise InputError("activations: no rows")
-    A = np.concatenate([b.values for b in blocks], axis=2)
-    first = blocks[0]
-    return A, first.concepts, first.templates, [b.values.shape[2] for b in blocks]
+    sizes = [p.shape[2] for p in parts]
+    A = np.empty(parts[0].shape[:2] + (int(sum(sizes)),), dtype=dtype)
+    lo = 0
+    for p in parts:
+        A[:, :, lo:lo + p.shape[2]] = p
+        lo += p.shape[2]
+    return A, lay.concepts, lay.templates, sizes
 
 
 class Block:
@@ -144,7 +190,9 @@ def iter_activation_blocks(path_or_table, chunk_neurons: int | None = None, dtyp
 
     Memory is bounded by one layer (templates x concepts x units values) plus the key columns.
     Reading a layer uses the Parquet row-group statistics to skip other row groups, so it is
-    cheap when rows are grouped by layer (as emostat writes them).
+    cheap when each layer is a row group (as ``emostat collect`` writes them); files written
+    otherwise (by earlier versions) are read whole once per layer. To hold everything in
+    memory, :func:`load_activation_array` reads the files once.
 
     Parameters
     ----------
@@ -160,25 +208,43 @@ def iter_activation_blocks(path_or_table, chunk_neurons: int | None = None, dtyp
         ``concepts``, ``templates``.
     """
     src, where = _source(path_or_table)
+    if not isinstance(src, pa.Table):
+        _file_schema(src, where)
+    return _blocks(src, where, chunk_neurons, dtype, model, concepts)
+
+
+def _file_schema(src: Path, where: str) -> None:
+    """Check the schema of a file or a folder of part files (emostat collect writes
+    ``activations/``) before reading any values."""
+    try:
+        file_schema = pq.ParquetDataset(src).schema if src.is_dir() else pq.read_schema(src)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputError(f"{where}: not a readable Parquet file ({exc})") from exc
+    validate(file_schema.empty_table(), "activations", where=where)
+
+
+def _read(src: Path, where: str, columns, filters=None) -> pa.Table:
+    try:
+        return pq.read_table(src, columns=columns, filters=filters)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise InputError(f"{where}: not a readable Parquet file ({exc})") from exc
+
+
+def _blocks(src, where: str, chunk_neurons, dtype, model, concepts) -> Iterator[Block]:
+    """Blocks of ``src``: a table in memory, or files read one layer at a time (a layer is one
+    row group in files emostat writes, so a layer's read skips the other layers' bytes)."""
     if isinstance(src, pa.Table):
         validate(src, "activations", where=where)
         keys = src.select(_KEYS)
     else:
-        try:
-            # a single file, or a folder of part files (emostat collect writes activations/)
-            file_schema = (pq.ParquetDataset(src).schema if src.is_dir()
-                           else pq.read_schema(src))
-        except Exception as exc:  # pyarrow raises several types for corrupt files
-            raise InputError(f"{where}: not a readable Parquet file ({exc})") from exc
-        validate(file_schema.empty_table(), "activations", where=where)
-        keys = pq.read_table(src, columns=_KEYS)
+        keys = _read(src, where, _KEYS)
     lay = _Layout(keys, where, model, concepts)
     neuron = 0
     for layer in lay.layers:
         if isinstance(src, pa.Table):
             t = src.filter(pc.equal(src.column("layer"), layer))
         else:
-            t = pq.read_table(src, columns=_KEYS + ["values"], filters=[("layer", "=", layer)])
+            t = _read(src, where, _KEYS + ["values"], filters=[("layer", "=", layer)])
         block = lay.fill(t, layer, dtype)
         del t
         units = block.shape[2]

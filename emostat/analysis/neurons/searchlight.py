@@ -32,6 +32,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from emostat.analysis.engines.kendall import kendall_tau_b, single_threaded_blas
+from emostat.analysis.engines.crossnobis import crossval_neuron_rdms
 from emostat.analysis.engines.multitest import fdr_bh, fdr_study
 from emostat.errors import InputError
 from emostat.schemas import schema
@@ -60,12 +61,15 @@ def _rdm_block(A: np.ndarray) -> np.ndarray:
     return out
 
 
-def neuron_rdms(A) -> np.ndarray:
-    """Neuron RDMs: mean over templates of |a_i - a_j| for every concept pair.
+def neuron_rdms(A, distance: str = "abs") -> np.ndarray:
+    """Neuron RDMs: mean over templates of |a_i - a_j| for every concept pair (the study's), or
+    with ``distance="crossval"`` the cross-validated squared difference over template folds
+    (:func:`emostat.analysis.engines.crossnobis.crossval_neuron_rdms`: unbiased, zero = none).
 
     Parameters
     ----------
     A : ndarray (templates, concepts, neurons)
+    distance : {"abs", "crossval"}
 
     Returns
     -------
@@ -75,6 +79,10 @@ def neuron_rdms(A) -> np.ndarray:
     A = np.asarray(A, dtype=np.float64)
     if A.ndim != 3:
         raise InputError(f"neuron_rdms: A must be (templates, concepts, neurons), got {A.shape}")
+    if distance == "crossval":
+        return crossval_neuron_rdms(A)
+    if distance != "abs":
+        raise InputError(f"neuron_rdms: distance must be 'abs' or 'crossval', got {distance!r}")
     return np.concatenate([_rdm_block(A[:, :, c:c + CHUNK_NEURONS])
                            for c in range(0, A.shape[2], CHUNK_NEURONS)], axis=1)
 
@@ -138,7 +146,7 @@ def _frame(neuron0, layer, unit, attributes, tau, p, q, qbh, rank) -> pd.DataFra
 
 def searchlight(A_or_rdms, attr_rdms: pd.DataFrame, layer_sizes=None,
                 alternative: str = "greater", *, n_jobs: int = 1,
-                chunk_neurons: int = CHUNK_NEURONS) -> pd.DataFrame:
+                chunk_neurons: int = CHUNK_NEURONS, distance: str = "abs") -> pd.DataFrame:
     """Score every neuron against every attribute RDM (Kendall tau-b), with FDR and ranks.
 
     Parameters
@@ -156,6 +164,8 @@ def searchlight(A_or_rdms, attr_rdms: pd.DataFrame, layer_sizes=None,
         Threads over neuron blocks (numpy and BLAS release the GIL).
     chunk_neurons : int
         Neurons per block (memory ~ 0.5 MB per neuron for 351 pairs).
+    distance : {"abs", "crossval"}
+        The neuron RDMs made from activations (:func:`neuron_rdms`).
 
     Returns
     -------
@@ -167,6 +177,8 @@ def searchlight(A_or_rdms, attr_rdms: pd.DataFrame, layer_sizes=None,
         attribute, rank of -tau, ties averaged, 1 = best). NaN tau/p/rank for constant neurons.
     """
     X = np.asarray(A_or_rdms, dtype=np.float64)
+    if X.ndim == 3 and distance != "abs":
+        X = neuron_rdms(X, distance)
     if X.ndim == 3:
         C = X.shape[1]
         n_pairs, n = C * (C - 1) // 2, X.shape[2]

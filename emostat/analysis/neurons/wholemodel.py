@@ -116,8 +116,11 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
         ``p_value_asymptotic`` with ``p_method_asymptotic`` (Kendall normal approximation,
         greater, as R ``cor.test``; ignores that RDM cells share concepts), ``conf_method``,
         ``n_boot``, ``n_perm`` (draws used: doubled up to 8x while the Monte-Carlo interval
-        holds ``alpha``), ``n_subjects``, ``n_templates``, ``n_concepts``, ``p_floor``, ``p_mc_low``,
-        ``p_mc_high``, ``mc_warning``.
+        holds ``alpha``), ``n_subjects``, ``n_templates``, ``n_concepts``, ``p_floor``,
+        ``p_mc_low``, ``p_mc_high``, ``mc_warning``; ``comparator`` (tau_b), ``estimand``
+        (mean_rdm) and the ceiling of that estimand: ``ceiling_low``, ``ceiling_high``
+        (split-half reliability of the mean RDM and its square root,
+        :mod:`emostat.analysis.engines.rsaceiling`; NaN with one RDM), ``ceiling_method``.
     """
     from emostat.analysis.engines.bca import (CONCEPT_BOOT, bca_interval, bootstrap_counts,
                                       concept_bootstrap, conf_method, jackknife_means)
@@ -153,6 +156,7 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
         pv, dr, cols = mantel_decided(model, human, n_perm, seed + 1, alpha, n_items=n_c)
         p, draws = float(pv[0]), int(dr[0])
         mc = {c: v[0] for c, v in cols.items()}
+    ceiling = _ceiling(S, n_c, seed)
     return pd.DataFrame([{
         "estimate": est, "std_error": se, "conf_low": clo, "conf_high": chi, "p_value": p,
         "p_method": ("Mantel: concept-label permutation of the model RDM, Kendall tau-b, "
@@ -168,4 +172,21 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
                                      + ": rater-sampling precision" if boot_ok
                                      else "none (no participant bootstrap)"),
         "n_boot": int(n_boot), "n_perm": draws, "n_subjects": int(n),
-        "n_templates": int(n_t), "n_concepts": int(n_c), **mc}])
+        "n_templates": int(n_t), "n_concepts": int(n_c), **mc,
+        "comparator": "tau_b", "estimand": "mean_rdm", **ceiling}])
+
+
+def _ceiling(S: np.ndarray, n_concepts: int, seed: int) -> dict:
+    """The split-half ceiling of tau-b on the mean RDM (the estimand of ``estimate``)."""
+    from emostat.analysis.engines.rsaceiling import half_splits, split_half_ceiling
+    from emostat.analysis.engines.rsacompare import Resample
+
+    if len(S) < 2:
+        return {"ceiling_low": np.nan, "ceiling_high": np.nan,
+                "ceiling_method": "none: one RDM (no raters to split)"}
+    splits = half_splits(len(S), 100, seed)
+    low, high, _ = split_half_ceiling(Resample.full(n_concepts, "tau_b"), S, splits)
+    return {"ceiling_low": float(low[0]), "ceiling_high": float(high[0]),
+            "ceiling_method": f"split-half reliability of the mean RDM over {len(splits)} splits "
+                              f"of {len(S)} raters (Spearman-Brown to all raters, tau-b via "
+                              "Greiner): lower = reliability, upper = its square root"}

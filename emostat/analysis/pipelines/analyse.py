@@ -13,6 +13,7 @@ from emostat import io
 from emostat.analysis.claims.table import build_claims, make_design
 from emostat.analysis.claims.table import headline_k as run_headline_k
 from emostat.analysis.geometry.claims import run_geometry_tables
+from emostat.analysis.pipelines.rsasteps import rsa_run_tables, space_raters
 from emostat.analysis.pipelines.runspace import importance_tables, run_space, untested_claims
 from emostat.analysis.neurons.selection import mask_selection
 from emostat.analysis.pipelines.choices import DEFAULT_N_PERM, first_draws, run_choices
@@ -78,10 +79,13 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     statistic runs. A permutation count above the default is a minimum
     (:func:`~emostat.analysis.pipelines.choices.first_draws`).
 
-    The human side is the run's concept space (default the study's, ``data/spaces/study/``), so
-    attribute importance and the whole-model RSA have Mantel p-values but no participant
-    bootstrap. Masking tables gain a ``task`` key (binary, choice, generate). ``n_boot`` is
-    accepted for symmetry with :func:`reproduce` and recorded.
+    The human side is the run's concept space (default the study's, ``data/spaces/study/``):
+    attribute importance has Mantel p-values; the whole-model RSA (``rsa_evaluation``) is
+    tested over raters and concepts when the space's ``similarity.csv`` has a ``participant``
+    column (two or more complete raters), else over the concept labels of the mean RDM.
+    Masking tables gain a ``task`` key (binary, choice, generate). ``n_boot``: resamples of
+    the whole-model RSA (at most :data:`~emostat.analysis.pipelines.rsasteps.RSA_BOOT` for
+    ``rsa_evaluation``), recorded.
 
     ``plan`` (a plan file, :mod:`emostat.plan`) and ``deviations`` (``"field: reason"``): the
     analysis' settings, and the run's collection where it was not collected under that plan,
@@ -97,6 +101,7 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
     plan = open_plan(plan, deviations)
+    io.check_writable(run_dir if out is None else out)        # before any work
     manifest = check_run(run_dir)      # every planned file present, unchanged (emostat.integrity)
     out = run_dir if out is None else Path(out)
     given = {"alpha": alpha, "headline_k": headline_k, "n_perm": n_perm,
@@ -180,11 +185,13 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
         stim = space.stimuli if space.stimuli is not None else load_space("study").stimuli
         tables["generation_examples"] = ex.generation_examples(inference, stim)
 
-    if human.mean_rdm is not None:
-        log("whole-model RSA ...", quiet)
-        tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
-                                                    n_boot=0, n_perm=n_perm, seed=s[2],
-                                                    alpha=a)
+    raters = space_raters(space, human.mean_rdm)
+    if raters is not None:
+        log(f"whole-model RSA ({len(raters)} rater RDM{'s' if len(raters) > 1 else ''}) ...",
+            quiet)
+        tables["whole_model_rsa"] = whole_model_rsa(A, raters, n_boot=n_boot * (len(raters) > 1),
+                                                    n_perm=n_perm, seed=s[2], alpha=a)
+        tables.update(rsa_run_tables(A, raters, n_boot=n_boot, n_perm=n_perm, seed=s[2]))
 
     tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
     design = make_design("experiment", ks, headline_k=ch["headline_k"], alpha=a,
@@ -278,10 +285,11 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
     tables.update(human_tables(human))
     tables.update(searchlight_tables(A, layer_sizes, human.attribute_rdms, ks, seed=s[3],
                                      **ch["searchlight"]))
-    if human.mean_rdm is not None:
-        tables["whole_model_rsa"] = whole_model_rsa(A, np.asarray(human.mean_rdm)[None, :],
-                                                    n_boot=0, n_perm=n_perm, seed=s[2],
-                                                    alpha=ch["alpha"])
+    raters = space_raters(space, human.mean_rdm)
+    if raters is not None:
+        tables["whole_model_rsa"] = whole_model_rsa(A, raters, n_boot=2000 * (len(raters) > 1),
+                                                    n_perm=n_perm, seed=s[2], alpha=ch["alpha"])
+        tables.update(rsa_run_tables(A, raters, n_boot=2000, n_perm=n_perm, seed=s[2]))
     tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
     design = make_design("experiment", ks, headline_k=ch["headline_k"], alpha=ch["alpha"],
                          tasks=[], untested=untested_claims(space))

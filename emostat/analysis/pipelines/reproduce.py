@@ -10,6 +10,7 @@ import pandas as pd
 from emostat import io
 from emostat.analysis.claims.table import build_claims, make_design
 from emostat.analysis.pipelines.choices import DEFAULT_N_PERM, first_draws, run_choices
+from emostat.analysis.pipelines.rsasteps import rsa_run_tables
 from emostat.analysis.pipelines.steps import (RESULTS, human_tables, link_tables, masking_tables,
                                     searchlight_tables, write_results)
 from emostat.checks import child_seeds, log, package_versions
@@ -72,7 +73,7 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     from emostat.analysis.neurons.wholemodel import whole_model_rsa
 
     t0 = time.perf_counter()
-    out = Path(out)
+    out = io.check_writable(out)                              # before any work
     given = {"alpha": alpha, "headline_k": headline_k, "n_perm": n_perm,
              "n_perm_count": (searchlight or {}).get("n_perm_count")}
     ch = run_choices(given, {"headline_k": K_HEADLINE}, list(K_VALUES),
@@ -106,6 +107,9 @@ def reproduce(release, out, *, seed: int = 20241201, n_boot: int = 10_000,
     log("whole-model RSA ...", quiet)
     tables["whole_model_rsa"] = whole_model_rsa(A, human.subject_rdms, n_boot=n_boot,
                                                 n_perm=n_perm, seed=s[2], alpha=a)
+    # the raters x concepts evaluation with the ceiling of each estimand (issue 23)
+    tables.update(rsa_run_tables(A, human.subject_rdms, n_boot=n_boot, n_perm=n_perm,
+                                 seed=s[2]))
 
     # the release declares its headline k (the paper reports k = 4000)
     design = make_design("reproduction", K_VALUES, headline_k=ch["headline_k"], alpha=a)

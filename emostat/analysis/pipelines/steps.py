@@ -127,8 +127,10 @@ def link_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, n_p
 # Permutation-calibrated searchlight defaults. The count null and the max-T null share the
 # same n_perm_count concept-label permutations, all run as one batched product
 # (emostat.analysis.neurons.neuronnull; benchmarks/bench_searchlight_perm.py): smallest p 1/200.
-# The Mantel p of the best-ranked neurons is an uncorrected extra (selected on the same data).
-SEARCHLIGHT_PERM = {"mantel_top": 20, "n_perm_mantel": 9_999, "n_perm_count": 199,
+# The Mantel p of the best-ranked neurons is an uncorrected extra (selected on the same data):
+# off by default (n_perm_mantel = 0; it was a third of the analysis of the default run, 60 s),
+# on with e.g. `--n-perm-mantel 9999`.
+SEARCHLIGHT_PERM = {"mantel_top": 20, "n_perm_mantel": 0, "n_perm_count": 199,
                     "n_jobs": 2}
 
 
