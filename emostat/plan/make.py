@@ -75,16 +75,19 @@ def analysis_fields(cfg, *, seed, alpha, headline_k) -> dict:
     from emostat.analysis.pipelines import analyse_run
     from emostat.analysis.pipelines.choices import run_choices
     from emostat.analysis.pipelines.steps import SEARCHLIGHT_PERM
-    from emostat.workflow import SEED
 
     ch = run_choices({"alpha": alpha, "headline_k": headline_k}, cfg.to_dict(), cfg.ks,
                      config_where="config", given_where="emostat plan")
     mantel = dict(SEARCHLIGHT_PERM)                   # the same in both profiles
     return {"alpha": ch["alpha"], "headline_k": ch["headline_k"], "n_perm": ch["n_perm"],
             "n_perm_count": ch["n_perm_count"],
-            "n_boot": inspect.signature(analyse_run).parameters["n_boot"].default,
+            "n_boot": _default(analyse_run, "n_boot"),
             "mantel_top": mantel["mantel_top"], "n_perm_mantel": mantel["n_perm_mantel"],
-            "analysis_seed": SEED if seed is None else int(seed)}
+            "analysis_seed": _default(analyse_run, "seed") if seed is None else int(seed)}
+
+
+def _default(fn, name: str):
+    return inspect.signature(fn).parameters[name].default
 
 
 def stopping_rules() -> dict:

@@ -16,6 +16,15 @@ def statement(run) -> str:
     return plan_line(run.provenance.get("plan"), pre.get("sha256"), markdown=True)
 
 
+def runs_statement(runs) -> str:
+    """The comparison report's line: one plan statement when every run says the same (e.g.
+    none has a plan), else one bullet per run."""
+    lines = [statement(r) for r in runs]
+    if len(set(lines)) == 1:
+        return lines[0]
+    return "\n".join(f"- **{r.label}.** {line}" for r, line in zip(runs, lines))
+
+
 def registered(run) -> bool:
     return bool(run.provenance.get("plan")) and run.has("plan_claims")
 
