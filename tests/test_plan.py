@@ -193,29 +193,31 @@ def test_collection_records_the_plan_and_its_deviation(planned_run):
     assert created and min(created) >= m["started"][:19]
 
 
-def test_analysis_checks_records_and_refuses(planned_run, tmp_path):
+def test_analysis_checks_records_and_refuses_and_the_report_lists_it(planned_run, tmp_path):
+    """The one full analysis of this file (small counts, each declared as a deviation)."""
     from emostat.analysis.pipelines import analyse_run
+    from emostat.report import preregistration
+    from emostat.report.load import load_run
 
     plan, run = planned_run
+    small = dict(n_perm=50, n_boot=20, quiet=True,
+                 searchlight={"n_perm_count": 19, "n_perm_mantel": 0})
     # another alpha, undeclared: refused before the results folder exists
     with pytest.raises(InputError, match=r"alpha: planned 0.05, given 0.01"):
-        analyse_run(run, n_perm=50, alpha=0.01, plan=plan.path, quiet=True,
-                    searchlight={"n_perm_count": 19, "n_perm_mantel": 0})
+        analyse_run(run, alpha=0.01, plan=plan.path, **small)
     assert not (run / "results").exists()
-    # declared: every setting that differs must be declared (here n_perm and the Mantel
-    # count as well, which this quick check lowers)
+    # declared: every setting that differs must be declared (here the counts as well, which
+    # this quick check lowers)
     devs = ["alpha: the journal asks for .01", "n_perm: a quick check",
-            "n_perm_count: a quick check", "n_perm_mantel: a quick check"]
-    analyse_run(run, n_perm=50, alpha=0.01, plan=plan.path, deviations=devs, quiet=True,
-                searchlight={"n_perm_count": 19, "n_perm_mantel": 0})
+            "n_perm_count: a quick check", "n_boot: a quick check"]
+    analyse_run(run, alpha=0.01, plan=plan.path, deviations=devs, **small)
     prov = json.loads((run / "results" / "provenance.json").read_text())
     rec = prov["plan"]
     assert rec["sha256"] == plan.sha256 and rec["collected_under_plan"] is True
     assert rec["predates_collection"] is True
     fields = [(d["field"], d["stage"]) for d in rec["deviations"]]
     assert fields == [("n_random_draws", "collect"), ("alpha", "analyse"),
-                      ("n_perm", "analyse"), ("n_perm_count", "analyse"),
-                      ("n_perm_mantel", "analyse")]
+                      ("n_perm", "analyse"), ("n_perm_count", "analyse"), ("n_boot", "analyse")]
     devs_t = pd.read_parquet(run / "results" / "plan_deviations.parquet")
     assert devs_t.loc[devs_t["field"] == "alpha", ["planned", "given"]].values.tolist() == [
         ["0.05", "0.01"]]
@@ -229,29 +231,80 @@ def test_analysis_checks_records_and_refuses(planned_run, tmp_path):
     assert pc.loc["masking", "planned_test"] == "item_glmm"
     assert pc.loc["masking", "as_planned"] == bool(
         (rec_rows.loc[rec_rows["claim"] == "masking", "test"] == "item_glmm").all())
+    # the report's first-page line: the plan's hash (as sha256sum prints it) and its date
+    r = load_run(run)
+    line = preregistration.statement(r)
+    date = plan.written[:10]
+    assert line.startswith("Pre-registered: plan `" + independent_sha(plan.path)[:16] + "`")
+    assert f"written {date} " in line and "before the first collected row" in line
+    assert "5 declared deviations (alpha, n_boot, n_perm, n_perm_count, n_random_draws)" in line
+    dt = preregistration.deviations_table(r)
+    assert dt.set_index("Setting").loc["alpha", ["Planned", "Run", "Reason"]].tolist() == [
+        "0.05", "0.01", "the journal asks for .01"]
+    tt = preregistration.tests_table(r).set_index("Claim")
+    assert tt.loc["masking", "Planned test of record"].startswith("item_glmm (")
+    assert set(tt.index) == set(pc.index)
+
+
+def test_a_run_without_a_plan_says_so_in_one_line(tmp_path):
+    from emostat.plan.text import NOT_REGISTERED, plan_line
+    from emostat.report import preregistration
+    from emostat.report.load import Run
+
+    bare = Run(root=tmp_path, label="x", provenance={"plan": None}, manifest={})
+    assert preregistration.statement(bare) == NOT_REGISTERED
+    assert "\n" not in NOT_REGISTERED and NOT_REGISTERED.startswith("Not pre-registered")
+    assert preregistration.tests_table(bare) is None and not preregistration.registered(bare)
+    # collected under a plan, analysed without it: said, with the collection's plan hash
+    assert "Analysis not pre-registered: the collection followed plan `abcdef" in plan_line(
+        None, "abcdef" * 8, markdown=True)
+
+
+def test_the_plan_line_comes_first_in_each_summary():
+    """The first page: the plan's line is the first thing under the Summary heading."""
+    from emostat.paths import REPORTS_DIR
+
+    for name in ("experiment.qmd", "reproduction.qmd"):
+        text = (REPORTS_DIR / name).read_text()
+        after = text.split("\n# Summary\n", 1)[1].lstrip()
+        assert after.startswith("{{< include _plan.qmd >}}"), name
 
 
 def test_analysis_of_a_run_collected_without_the_plan(tmp_path, fake_plan):
     """The run's recorded config is compared too; a plan written after the collection
-    started is said to be so (it fixes the analysis only)."""
-    from emostat.analysis.pipelines import analyse_run
+    started is said to be so (it fixes the analysis only). The check itself, without the
+    analysis it guards (covered above)."""
     from emostat.plan import make
+    from emostat.plan.stages import check_analysis, open_plan
+    from emostat.plan.text import plan_line
 
     plan, cfg = fake_plan
     collect_fake(tmp_path, cfg, name="early")               # no plan
-    other = write_config(tmp_path / "o.toml", tasks=["choice"], geometry=False,
-                         n_folds=1)
+    other = write_config(tmp_path / "o.toml", tasks=["choice"], geometry=False, n_folds=1)
     collect_fake(tmp_path, other, name="differs")
-    late = make.make_plan(tmp_path / "late.toml", config=cfg)
-    quick = dict(n_perm=50, quiet=True, searchlight={"n_perm_count": 19, "n_perm_mantel": 0})
-    devs = ["n_perm: a quick check", "n_perm_count: a quick check",
-            "n_perm_mantel: a quick check"]
+    late, devs = open_plan(make.make_plan(tmp_path / "late.toml", config=cfg), [])
+    choices = {k: v for k, v in late.section("analysis").items()}
+    m_diff = json.loads((tmp_path / "differs" / "manifest.json").read_text())
     with pytest.raises(InputError, match=r"n_folds: planned 2, given 1"):
-        analyse_run(tmp_path / "differs", plan=late.path, deviations=devs, **quick)
-    assert not (tmp_path / "differs" / "results").exists()
-    analyse_run(tmp_path / "early", plan=late.path, deviations=devs, **quick)
-    rec = json.loads((tmp_path / "early" / "results" / "provenance.json").read_text())["plan"]
+        check_analysis(late, devs, choices=choices, manifest=m_diff, ks=[4, 6])
+    m_early = json.loads((tmp_path / "early" / "manifest.json").read_text())
+    rec = check_analysis(late, devs, choices=choices, manifest=m_early, ks=[4, 6])
     assert rec["collected_under_plan"] is False and rec["predates_collection"] is False
-    from emostat.plan.text import plan_line
-
+    assert rec["deviations"] == []
     assert "after the collection had started" in plan_line(rec)
+
+
+def test_plan_names_the_weights_collect_records(tmp_path):
+    """The plan hashes a model without loading it; loading it (as collect does) gives the same
+    SHA-256 (a tiny random llama saved as safetensors; tests/tiny_models.py)."""
+    import tiny_models as tm
+    from emostat.collect.models import load_model
+    from emostat.plan.make import model_identity
+
+    d = tmp_path / "tiny-llama"
+    tm.tiny_model("llama").save_pretrained(d)
+    tm.tiny_tokenizer(mlm=False).save_pretrained(d)
+    planned = model_identity(str(d))
+    files = sorted(d.glob("*.safetensors"))
+    assert planned["weight_sha256"] == load_model(str(d), tasks=()).identity["weight_sha256"]
+    assert planned["kind"] == "folder" and files
