@@ -103,7 +103,8 @@ def test_plan_records_the_design_claims_and_rules(fake_plan):
         assert design[key] == given[key], key
     assert design["seed"] == 20241201                        # the profile's (config sets none)
     assert design["profile"] == "quick"
-    assert "device" not in design and "workers" not in design      # execution, not planned
+    for execution in ("device", "workers", "backend", "slurm_gpus"):   # not planned
+        assert execution not in design, execution
     analysis = plan.section("analysis")
     assert analysis["alpha"] == 0.05 and analysis["headline_k"] is None
     assert analysis["n_perm"] == 10_000 and analysis["n_perm_count"] == 199

@@ -60,9 +60,9 @@ def design_fields(cfg) -> dict:
     """The planned config fields of ``cfg`` (a CollectConfig): all but execution settings, the
     model and space (their own tables) and the analysis choices (the analysis table); the
     prompt-tuning fields only in prompt-tuning mode (as the run's fingerprint)."""
-    from emostat.collect.config import ANALYSIS_FIELDS, PT_FIELDS
+    from emostat.collect.config import ANALYSIS_FIELDS, PT_FIELDS, SLURM_DEFAULTS
 
-    skip = set(EXECUTION) | set(OWN_SECTION) | set(ANALYSIS_FIELDS)
+    skip = set(EXECUTION) | set(SLURM_DEFAULTS) | set(OWN_SECTION) | set(ANALYSIS_FIELDS)
     if cfg.representation == "zero_shot":
         skip |= set(PT_FIELDS) - {"representation"}
     return {k: v for k, v in cfg.to_dict().items() if k not in skip}
