@@ -287,16 +287,17 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
                                      **ch["searchlight"]))
     raters = space_raters(space, human.mean_rdm)
     if raters is not None:
-        tables["whole_model_rsa"] = whole_model_rsa(A, raters, n_boot=2000 * (len(raters) > 1),
+        nb = given["n_boot"]                 # as analyse_run's (the plan compares it)
+        tables["whole_model_rsa"] = whole_model_rsa(A, raters, n_boot=nb * (len(raters) > 1),
                                                     n_perm=n_perm, seed=s[2], alpha=ch["alpha"])
-        tables.update(rsa_run_tables(A, raters, n_boot=2000, n_perm=n_perm, seed=s[2]))
+        tables.update(rsa_run_tables(A, raters, n_boot=nb, n_perm=n_perm, seed=s[2]))
     tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
     design = make_design("experiment", ks, headline_k=ch["headline_k"], alpha=ch["alpha"],
                          tasks=[], untested=untested_claims(space))
     tables["claims"] = build_claims(tables, design)
     tables.update(plan_tables(planned, plan[0], tables["claims"]))
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
-                         n_boot=0, n_perm=ch["n_perm"], n_perm_start=n_perm,
+                         n_boot=given["n_boot"], n_perm=ch["n_perm"], n_perm_start=n_perm,
                          n_perm_count=ch["n_perm_count"], ks=ks, activations_only=True,
                          claims_design=design, plan=planned, space=space.provenance(),
                          model=manifest.get("model", {}), collect_manifest=manifest,
