@@ -184,8 +184,19 @@ def _cmd_geometry(a):
                                 n_items=a.n_items, metric=a.metric).items() if v is not None}
     if a.scales:
         kw["scales"] = tuple(float(x) for x in a.scales.split(","))
+    if a.ffn:
+        kw["sites"] = ("residual", "ffn")
     opt = GeometryOptions.quick(**kw) if a.quick else GeometryOptions(**kw)
-    run_geometry(a.out, model=a.model, options=opt, seed=a.seed, quiet=a.quiet)
+    space = {}
+    if a.space:
+        from emostat.space import load_space
+
+        sp = load_space(a.space)
+        if sp.stimuli is None or not len(sp.stimuli):
+            raise InputError(f"space {sp.name!r} has no stimuli.csv: the geometry needs stimuli")
+        space = dict(stimuli=sp.stimuli, means=sp.means.loc[list(sp.concepts)],
+                     similarity=sp.mean_rdm(), words=dict(sp.words))
+    run_geometry(a.out, model=a.model, options=opt, seed=a.seed, quiet=a.quiet, **space)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -285,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--metric", choices=["correlation", "cosine", "euclidean", "crossval"],
                    help="layer RDM distance (default correlation; crossval: cross-validated "
                         "squared distance over stimulus folds, unbiased)")
+    s.add_argument("--space", help="concept space folder or shipped name (default: the "
+                   "study's situations and human means)")
+    s.add_argument("--ffn", action="store_true",
+                   help="also compute vectors, RSA and PCA from the FFN output (supporting)")
     _add_common(s)
     s.set_defaults(func=_cmd_geometry)
 

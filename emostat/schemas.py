@@ -64,8 +64,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "ratings": [("experiment", S), ("participant", S), ("concept", S), ("attribute", S),
                 ("rating", F)],
     # Appraisal items (1..38) of included participants; response NaN = -99 / missing in source.
-    "appraisal_responses": [("participant", S), ("concept", S), ("item", I),
-                            ("response", F)],
+    "appraisal_responses": [("participant", S), ("concept", S), ("item", I), ("response", F)],
     # Per-participant dissimilarity judgments (1-9) of the concept pairs, study pair order.
     "similarity": [("participant", S), ("pair", I), ("concept_a", S), ("concept_b", S),
                    ("dissimilarity", F)],
@@ -219,8 +218,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "bias_study_test": [("task", S), ("outcome", S), ("test", S), ("k", I), ("concept", S),
                         ("attribute", S)] + BROOM + [("n", I), ("q_value", F),
                                                      ("q_value_bh", F), ("p_value_perm", F),
-                                                     ("se_random_rows", F),
-                                                     ("se_random_pool", F),
+                                                     ("se_random_rows", F), ("se_random_pool", F),
                                                      ("n_random_comparisons", I),
                                                      ("p_method", S), ("p_method_perm", S),
                                                      ("unit", S), ("role", S)],
@@ -247,17 +245,19 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # layer x concept: PC1, PC2 scores and explained shares (one attribute:<name> column each).
     "geometry_pca_scores": [("layer", I), ("concept", S), ("PC1", F), ("PC2", F),
                             ("explained1", F), ("explained2", F)],
-    # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside.
+    # layer (ridge_cv, logistic_cv) + one max_over_layers row; control task and chance beside;
+    # the attribute probes: layer x attribute (ridge_r2, out-of-fold R^2) + max_over_layers rows.
     "geometry_probes": [("layer", I), ("depth", F), ("control_accuracy", F), ("chance", F),
                         ("scale", S)] + _GEOM,
+    "geometry_probe_attributes": [("layer", I), ("depth", F), ("attribute", S),
+                                  ("scale", S)] + _GEOM,
     # item x vector x scale x target word of the steering grid (kind concept | random_manifold
     # | random_isotropic; matched = a concept's vector on its own word).
     "geometry_steering": [("layer", I), ("item", S), ("vector", S), ("kind", S),
                           ("target", S), ("matched", B), ("scale", F), ("delta_logp", F),
                           ("delta_choice", I)],
-    # mixed models of the steering grid (emostat.analysis.geometry.steering): specificity
-    # (record), component, vs_random, at_scale, choice_at_scale; scale = the steering scale of
-    # an at_scale row (null for the slope models).
+    # steering mixed models (analysis.geometry.steering): specificity (record), component,
+    # vs_random, at_scale, choice_at_scale; scale = an at_scale row's scale (null for slopes).
     "geometry_steering_test": [("layer", I), ("model", S), ("term", S), ("status", S),
                                ("scale", F)] + _GEOM,
 }
@@ -271,10 +271,10 @@ RESULTS_TABLES = frozenset({
     "attribute_rdms", "human_rdm", "appraisal_loadings", "rating_icc", "baseline_accuracy",
     "random_null", "attribute_vs_null", "generation_examples", "task_chance", "power",
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
-    "geometry_probes", "geometry_steering", "geometry_steering_test", "bias_knowledge",
-    "answer_shares", "answer_bias", "bias_summary", "bias_study_test", "mask_selection",
-    "rsa_evaluation", "rsa_comparison", "rsa_comparison_differences", "rsa_ceiling",
-    "plan_deviations", "plan_claims"})   # the run against its plan: docs/preregistration.md
+    "geometry_probes", "geometry_probe_attributes", "geometry_steering",
+    "geometry_steering_test", "bias_knowledge", "answer_shares", "answer_bias", "bias_summary",
+    "bias_study_test", "mask_selection", "rsa_evaluation", "rsa_comparison",
+    "rsa_comparison_differences", "rsa_ceiling", "plan_deviations", "plan_claims"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES

@@ -172,11 +172,11 @@ def mantel_test(x, y, *, n_perm=10_000, seed: int = 0, method: str = "kendall",
     import math
 
     from emostat.analysis.engines.kendall import kendall_tau_b
-    from emostat.analysis.engines.mantel import items_from_pairs, mantel
+    from emostat.analysis.engines.mantel import exact_if_fewer, items_from_pairs, mantel
 
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    n = items_from_pairs(x.size, None)
+    n_perm = exact_if_fewer(n_perm, n := items_from_pairs(x.size, None))   # n! <= n_perm: exact
     p = float(mantel(x, y, n_perm=n_perm, seed=seed, alternative=alternative, method=method))
     if method == "kendall":
         est = float(kendall_tau_b(x, y)[0])

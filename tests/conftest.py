@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import os
 
-import pytest
+# One torch thread per test process: `make test` runs one worker per core (pytest-xdist), and
+# tests that build tiny models directly (not through emostat's loader, which picks 1 thread on
+# small hosts) were 40x slower per forward with two threads on a loaded 2-core host. Set before
+# anything imports torch; a test of the thread rule sets its own value.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from release_path import SHARED_RELEASE
+import pytest  # noqa: E402
+
+from release_path import SHARED_RELEASE  # noqa: E402
 
 RELEASE_MISSING = ("the study's released data is not at ../shared/data/model-emotion "
                    "(see SOURCE.md there); release-based reference tests are skipped")

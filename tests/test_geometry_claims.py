@@ -162,6 +162,58 @@ def test_steering_specificity_row_and_failures():
     assert st["decision"] == "not tested" and "decoder" in st["reason"]
 
 
+def test_record_rows_carry_their_simultaneous_intervals():
+    # the tables' record rows hold intervals simultaneous over layers (the same selection as
+    # their max-over-layers p), so the claims rows keep them; a Holm family is a count
+    rsa = _rsa(sim_p=0.01)
+    rsa.loc[rsa["attribute"] == "similarity", ["conf_low", "conf_high", "conf_method"]] = [
+        0.05, 1.0, "one-sided 95% lower bound, simultaneous over 6 layers"]
+    rec = _claims("layer_rsa", geometry_layer_rsa=rsa)
+    rec = rec[rec["role"] == "record"].iloc[0]
+    assert (rec["conf_low"], rec["conf_high"]) == (0.05, 1.0)
+    assert "simultaneous" in rec["conf_method"]
+    pr = _claims("probe", geometry_probes=_probes()).iloc[0]
+    assert (pr["conf_low"], pr["conf_high"]) == (0.3, 0.5)
+    pc = _claims("pc_attribute", geometry_pca=_pca())
+    assert pc["conf_low"].isna().all()
+
+
+def test_family_contract_is_the_smallest_raw_p_rows():
+    # Holm over (.72, .36, .99): every adjusted p is 1; the family's Monte-Carlo interval is
+    # the .36 row's scaled by 3 ([.30, .42] -> [.90, 1]), not the first tied row's (.72)
+    pca = _pca(p1=(0.72, 0.36, 0.99))
+    pca.loc[(pca["component"] == "PC1") & (pca["attribute"] == "intense"),
+            ["p_mc_low", "p_mc_high"]] = [0.30, 0.42]
+    rec = _claims("pc_attribute", geometry_pca=pca)
+    rec = rec[rec["role"] == "record"].iloc[0]
+    assert rec["p_value"] == pytest.approx(multipletests([.72, .36, .99], method="holm")[1].min())
+    assert (rec["p_mc_low"], rec["p_mc_high"]) == (pytest.approx(0.9), pytest.approx(1.0))
+
+
+def test_attribute_probes_are_a_supporting_family_of_the_probe_claim():
+    att = pd.DataFrame([dict(layer=2, attribute=a, test="max_over_layers", role="record",
+                             estimate=0.3, **_perm(p, 199)) for a, p in
+                        (("pleasant", 0.005), ("intense", 0.3))]).assign(
+        p_method="max over layers of the out-of-fold R^2", unit="stimulus (36)", scale="R2")
+    c = _claims("probe", geometry_probe_attributes=att)
+    sup = c[c["role"] == "supporting"].iloc[0]
+    assert sup["test"] == "attribute_r2_holm" and sup["estimate"] == 1   # Holm .01, .3
+    assert sup["p_value"] == pytest.approx(0.01) and sup["decision"] == "supported"
+
+
+def test_attribute_probes_joint_max_t_row_when_the_table_has_it():
+    att = pd.DataFrame([dict(layer=2, attribute=a, test="max_over_layers", role="record",
+                             estimate=0.3, p_fwer_joint=pj, **_perm(p, 199)) for a, p, pj in
+                        (("pleasant", 0.005, 0.005), ("intense", 0.03, 0.09))]).assign(
+        p_method="max over layers of the out-of-fold R^2", unit="stimulus (36)", scale="R2")
+    sup = _claims("probe", geometry_probe_attributes=att)
+    sup = sup[sup["role"] == "supporting"].iloc[0]
+    # max-T over layers x attributes: floor 1/200 (Holm over 2 would be 2/200)
+    assert sup["test"] == "attribute_r2_max_t" and sup["estimate"] == 1
+    assert sup["p_value"] == 0.005 and sup["p_floor"] == pytest.approx(1 / 200)
+    assert sup["decision"] == "supported"
+
+
 def test_v1_steering_tables_read_upgraded_and_the_claim_says_why(tmp_path):
     # v1 (before the mismatched control): random directions were isotropic ("random"), each
     # scored on one drawn word; the record was the dose model against them

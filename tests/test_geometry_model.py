@@ -172,7 +172,7 @@ def test_null_model_verdicts_negative_at_the_nominal_rate(lm):
         concepts = list(means.index)
         V = concept_vectors(X, stim.concept.to_numpy(), concepts)
         rsa = layer_rsa(concept_rdms(V), attribute_rdms(means), n_perm=199, seed=seed)
-        probes = probe_layers(X, stim.concept, stim.setting, n_splits=4, n_perm=199, seed=seed,
+        probes = probe_layers(X, stim.concept, stim.setting, n_splits=4, n_perm=99, seed=seed,
                               logistic_layers=[])
         hits.append([(rsa.loc[rsa.test == "max_over_layers", "p_value"] <= .05).mean(),
                      probes.loc[probes.test == "max_over_layers", "p_value"].iloc[0] <= .05])
@@ -182,13 +182,61 @@ def test_null_model_verdicts_negative_at_the_nominal_rate(lm):
     assert (rate * 40 <= 6).all(), rate
 
 
+def test_ffn_site_is_the_output_of_each_mlp(lm):
+    texts = ["i won the game today", "my dog was lost", "the sun"]
+    F = cg.residual_states(lm, texts, position="mean", site="ffn")
+    got = {}
+    mlps = [layer.mlp for layer in lm.model.model.layers]     # reference: torch hooks on mlp
+    for t, text in enumerate(texts):
+        handles = [m.register_forward_hook(lambda mod, a, out, i=i: got.__setitem__(i, out))
+                   for i, m in enumerate(mlps)]
+        try:
+            with torch.no_grad():
+                lm.model(**lm.tokenizer(text, return_tensors="pt"))
+        finally:
+            for h in handles:
+                h.remove()
+        for i in range(len(mlps)):
+            np.testing.assert_allclose(F[i, t], got[i][0].mean(0).numpy(), atol=1e-5)
+    assert count_hooks(lm.model) == lm.baseline_hooks
+    with pytest.raises(InputError, match="site"):
+        cg.residual_states(lm, texts, site="attention")
+
+
+def test_geometry_prints_its_claims_in_words_and_stores_them(lm, tmp_path, capsys):
+    from emostat import io
+    from emostat.collect.geometry_run import GeometryOptions, run_geometry
+
+    opt = GeometryOptions(n_perm=99, n_perm_probe=19, scales=(1.0,), n_random=2, n_items=4,
+                          n_splits=4, sites=("residual", "ffn"))
+    stim, means = _null_space(3, per=3)
+    run_geometry(tmp_path, stimuli=stim.drop(columns="setting"), means=means, options=opt,
+                 seed=0, lm=lm)
+    text = capsys.readouterr().out
+    text = text[text.index("Claims (alpha = .05)"):]
+    assert "{" not in text                                                 # words, not JSON
+    assert "A linear probe decodes a stimulus's concept" in text and "=> " in text
+    claims = io.read_table(tmp_path / "results" / "claims.parquet", dataset="claims")
+    assert set(claims["claim"]) == {"layer_rsa", "pc_attribute", "probe", "steering"}
+    probe = claims[(claims.claim == "probe") & (claims.role == "record")].iloc[0]
+    assert probe.decision != "failed" and "plain" not in probe.reason
+    vec = io.read_table(tmp_path / "results" / "geometry_vectors.parquet")
+    assert set(vec["site"]) == {"residual", "ffn"}
+    rsa = io.read_table(tmp_path / "results" / "geometry_layer_rsa.parquet")
+    assert set(rsa.loc[rsa.role == "record", "site"]) == {"residual"}       # one record
+    pr = io.read_table(tmp_path / "results" / "geometry_probes.parquet")
+    assert set(pr["scheme"]) == {"plain"} and set(pr["group_by"]) == {"none"}
+
+
 def test_cli_geometry_options():
     from emostat.cli import build_parser
 
     a = build_parser().parse_args(["geometry", "--out", "x", "--quick", "--scales", "0.5,1",
-                                   "--n-random", "3", "--n-isotropic", "2"])
+                                   "--n-random", "3", "--n-isotropic", "2", "--space",
+                                   "de-example", "--ffn"])
     assert (a.n_random, a.n_isotropic) == (3, 2)
     assert a.func.__name__ == "_cmd_geometry" and a.quick and a.scales == "0.5,1"
+    assert a.space == "de-example" and a.ffn
 
 
 def test_steering_rows_score_every_direction_on_every_word():

@@ -44,7 +44,7 @@ def test_stage_writes_tables_with_provenance(geo_run):
     run, _, _ = geo_run
     m = json.loads((run / "manifest.json").read_text())
     for name in ("geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_probes",
-                 "geometry_steering", "geometry_steering_test"):
+                 "geometry_probe_attributes", "geometry_steering", "geometry_steering_test"):
         path = run / "geometry" / f"{name}.parquet"
         prov = io.read_provenance(path)
         assert prov["schema"] == name and prov["schema_version"] == schemas.version(name)

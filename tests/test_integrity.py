@@ -196,7 +196,8 @@ def test_encoder_without_head_activations_only(tmp_path, capfd):
     tm.tiny_model("bert").bert.save_pretrained(enc)
     tm.tiny_tokenizer(mlm=True).save_pretrained(enc)
     cfg = write_config(tmp_path / "c.toml", templates=["t01", "t02", "t03"],
-                       tasks=["binary", "choice"], ks=[4])
+                       tasks=["binary", "choice"], ks=[4], geometry_probe_perm=19,
+                       geometry_perm=99, geometry_probe_layers=2)
     with pytest.raises(InputError, match="no trained MLM head"):
         collect(config=cfg, out=tmp_path / "run", model=str(enc), quiet=True, human=_human())
     assert not (tmp_path / "run").exists()
@@ -210,3 +211,12 @@ def test_encoder_without_head_activations_only(tmp_path, capfd):
     paths = analyse_run(run, n_perm=20, quiet=True)
     assert {"neuron_rsa", "whole_model_rsa", "attribute_importance"} <= set(paths)
     assert not any(n.startswith("masking") for n in paths)
+    # the geometry runs from the encoder's hidden states (RSA, PCA, probes); steering, which
+    # scores a decoder's next token, is not run, and its claim says so
+    assert {"geometry_layer_rsa", "geometry_pca", "geometry_probes"} <= set(paths)
+    assert "geometry/geometry_probes.parquet" in m["files"]
+    assert not (run / "geometry" / "geometry_steering.parquet").exists()
+    claims = io.read_table(paths["claims"], dataset="claims")
+    rec = claims[claims["role"] == "record"].set_index("claim")
+    assert rec.loc["probe", "decision"] in ("supported", "not supported", "too coarse to decide")
+    assert rec.loc["steering", "decision"] == "not tested"

@@ -69,12 +69,26 @@ def test_exact_pearson_spearman_equal_enumeration(method):
 def test_monte_carlo_close_to_exact_and_seeded():
     x, Y = _data(3, False)
     exact = mantel(x, Y, "exact")
-    mc = mantel(x, Y, n_perm=4000, seed=7)
-    # binomial SE at most sqrt(.25/4000) = .0079; allow 4 SE
-    np.testing.assert_allclose(mc, exact, atol=4 * 0.0079)
-    np.testing.assert_array_equal(mc, mantel(x, Y, n_perm=4000, seed=7))
-    # the p formula (1 + count) / (1 + n_perm): values are multiples of 1/4001
-    np.testing.assert_allclose(mc * 4001, np.round(mc * 4001), atol=1e-9)
+    mc = mantel(x, Y, n_perm=100, seed=7)                  # 100 draws of the 120 orderings
+    # binomial SE at most sqrt(.25/100) = .05; allow 4 SE
+    np.testing.assert_allclose(mc, exact, atol=4 * 0.05)
+    np.testing.assert_array_equal(mc, mantel(x, Y, n_perm=100, seed=7))
+    # the p formula (1 + count) / (1 + n_perm): values are multiples of 1/101
+    np.testing.assert_allclose(mc * 101, np.round(mc * 101), atol=1e-9)
+
+
+def test_draws_beyond_n_factorial_enumerate_exactly():
+    # 5 items have 120 orderings: 4000 draws would repeat them and claim a floor of 1/4001;
+    # the test enumerates the 120 instead (p = count / 120, floor 1/120)
+    from emostat.analysis.engines.mantel import exact_if_fewer, mantel_decided
+
+    x, Y = _data(3, False)
+    np.testing.assert_array_equal(mantel(x, Y, n_perm=4000, seed=7), mantel(x, Y, "exact"))
+    assert exact_if_fewer(119, 5) == 119 and exact_if_fewer(120, 5) == "exact"
+    p, draws, cols = mantel_decided(x, Y, 999, seed=1)
+    np.testing.assert_array_equal(p, mantel(x, Y, "exact"))
+    assert set(draws) == {120} and cols["p_floor"] == [1 / 120] * 4
+    np.testing.assert_allclose(p * 120, np.round(p * 120), atol=1e-9)   # multiples of 1/120
 
 
 def test_permuted_pairs_matches_square_relabelling():

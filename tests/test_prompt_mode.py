@@ -177,3 +177,22 @@ def test_prompt_fields_are_validated(tmp_path, text, match):
     path.write_text(text + "\n")
     with pytest.raises(InputError, match=match):
         load_config(path)
+
+
+def test_training_items_come_from_the_run_space():
+    # the soft prompts of a space are tuned on that space's stimuli (they used to fall back to
+    # the study's situations: 'freude' had no item, and a space reusing a study concept name
+    # would have tuned on the study's English situations)
+    import pandas as pd
+
+    from emostat.collect.prompt_mode import training_items
+    from emostat.space import space_dir
+
+    cfg = CollectConfig(space="de-example", representation="prompt_tuning")
+    texts, labels = training_items(cfg, "freude")
+    ref = pd.read_csv(space_dir() / "de-example" / "stimuli.csv")      # the space's own file
+    pos = ref.loc[ref["concept"] == "freude", "text"].tolist()
+    assert texts[:len(pos)] == pos and list(labels) == [1] * len(pos) + [0] * len(pos)
+    assert set(texts[len(pos):]) <= set(ref.loc[ref["concept"] != "freude", "text"])
+    with pytest.raises(InputError, match="space 'vader' has no stimuli.csv"):
+        training_items(CollectConfig(space="vader", representation="prompt_tuning"), "joy")

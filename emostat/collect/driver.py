@@ -225,7 +225,9 @@ def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
             log(f"activations: {len(todo)} of {len(act)} shards to run", quiet)
             engine.run(todo, desc="activations")
         if not cfg.tasks:
-            return finish_activations_only(cfg, out, paths, prompts, act, t0, quiet, planned)
+            return finish_activations_only(cfg, out, paths, prompts, act, t0, quiet,
+                                           geometry=(lm, space, fingerprint),
+                                           planned=planned)
         # b. searchlight and condition sets
         tc = time.perf_counter()
         conds = make_conditions(cfg, out, human=human)
@@ -334,20 +336,26 @@ def distrust(out: Path, quiet: bool) -> list[Path]:
     return [p for p, _ in bad]
 
 
-def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet, planned=None
-                            ) -> dict[str, Path]:
-    """Manifest of a run without tasks: concept activations only (searchlight and RSA)."""
+def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet,
+                            geometry=None, planned=None) -> dict[str, Path]:
+    """Manifest of a run without tasks: concept activations (searchlight and RSA) and, with
+    ``geometry = (lm, space, fingerprint)``, the geometry stage (RSA, PCA and probes from the
+    stimuli's hidden states; steering only for a decoder)."""
     tuned = cfg.representation == "prompt_tuning"
     if tuned:
         from emostat.collect import prompt_mode
     prov = read_run_prov(out)
+    phase = geometry_phase(cfg, out, *geometry[:2], prov, geometry[2], quiet) if geometry \
+        else {}
     manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
                              **run_timing(out, planned or {}),
                              templates=(prompt_mode.template_record(cfg) if tuned
                                         else concept_template_record(prompts)),
                              representation=cfg.representation, tasks=[],
                              activations_only=True, n_shards={"activations": len(act)},
-                             backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1))
+                             backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1),
+                             **({"phase_seconds": {k: round(v, 1) for k, v in phase.items()}}
+                                if phase else {}))
     write_manifest(out, manifest)
     log(f"collection (activations only) done in {time.perf_counter() - t0:.0f} s: {out}",
         quiet)

@@ -1,7 +1,9 @@
 """Residual-stream vectors of stimuli and steering along them (torch).
 
 - :func:`residual_states`: the residual stream after every layer (the output of each
-  transformer block), averaged over a text's tokens or read at its last token.
+  transformer block), or the FFN's output (``site="ffn"``: the output of the FFN's output
+  projection, before it is added to the stream), averaged over a text's tokens or read at its
+  last token.
 - :func:`steer`: a context manager whose forward hook adds one vector per batch row to the
   output of one layer; the hook is removed in ``finally``.
 - :func:`steering_scores`: the choice task (which of the concepts' words continues the prompt)
@@ -42,12 +44,18 @@ def _replace(out, h):
     return (h,) + tuple(out[1:]) if isinstance(out, tuple) else h
 
 
+SITES = ("residual", "ffn")
+
+
 @contextmanager
-def record_layers(lm, layers=None):
-    """Record the output (residual stream) of each layer during forwards in the block.
+def record_layers(lm, layers=None, site: str = "residual"):
+    """Record the output of each layer (``residual``: the block, i.e. the residual stream;
+    ``ffn``: the FFN's output projection, ``lm.site.module``) during forwards in the block.
 
     Yields a dict layer -> tensor [batch, seq, d] of the last forward."""
-    mods = layer_modules(lm)
+    if site not in SITES:
+        raise InputError(f"site: expected one of {SITES}, got {site!r}")
+    mods = lm.site.modules(lm.model) if site == "ffn" else layer_modules(lm)
     wanted = range(len(mods)) if layers is None else layers
     got: dict[int, torch.Tensor] = {}
     handles = []
@@ -67,8 +75,9 @@ def record_layers(lm, layers=None):
 
 
 def residual_states(lm, texts, position: str = "mean", batch_size: int = 16,
-                    layers=None, progress=None) -> np.ndarray:
-    """Residual stream after each layer for each text: float32 ``[n_layers, n_texts, d]``.
+                    layers=None, progress=None, site: str = "residual") -> np.ndarray:
+    """Residual stream (or FFN output, ``site="ffn"``) after each layer for each text: float32
+    ``[n_layers, n_texts, d]``.
 
     ``position``: ``"mean"`` over the text's tokens (padding excluded) or ``"last"`` token.
     Texts are encoded as they are (no prompt, no chat template).
@@ -92,7 +101,7 @@ def residual_states(lm, texts, position: str = "mean", batch_size: int = 16,
             rows = order[lo:lo + batch_size]
             enc = tok([texts[i] for i in rows], return_tensors="pt", padding=True)
             am = enc["attention_mask"]
-            with torch.no_grad(), record_layers(lm, layers) as got:
+            with torch.no_grad(), record_layers(lm, layers, site) as got:
                 lm.model(input_ids=enc["input_ids"].to(dev), attention_mask=am.to(dev))
             w = am.float()
             if position == "last":

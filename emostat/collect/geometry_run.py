@@ -1,9 +1,11 @@
 """``emostat geometry``: concept vectors, RSA, PCA, probes and steering on one model.
 
 Writes, under ``OUT/results/`` (Parquet with provenance): ``geometry_vectors``,
-``geometry_layer_rsa``, ``geometry_pca``, ``geometry_probes``, ``geometry_steering`` (item x
-vector x scale) and ``geometry_steering_test``; ``OUT/geometry_timing.json`` holds the time of
-each step.
+``geometry_layer_rsa``, ``geometry_pca``, ``geometry_probes``, ``geometry_probe_attributes``,
+``geometry_steering`` (item x vector x scale) and ``geometry_steering_test`` (decoders);
+``OUT/geometry_timing.json`` holds the time of each step. With ``sites=("residual", "ffn")``
+the vectors, RSA and PCA are also computed from the FFN output (rows ``site = "ffn"``,
+role ``supporting``: the residual stream's rows stay the record).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from emostat import io
 from emostat.analysis.geometry.layers import (attribute_rdms, concept_rdms, concept_vectors, layer_rsa,
                                        pca_attributes, pca_scores, vectors_table)
+from emostat.analysis.geometry.attribute_probes import attribute_probes
 from emostat.analysis.geometry.probes import probe_layers
 from emostat.analysis.geometry.steering import steering_test
 from emostat.collect.killhook import kill_for_test
@@ -43,6 +46,8 @@ class GeometryOptions:
     n_items: int | None = None        # held-out items, spread over concepts (None: 2/concept)
     metric: str = "correlation"       # or "cosine", "euclidean", "crossval" (cross-validated
     crossval_folds: int = 4           # squared distance over stimulus folds: unbiased, 0 = none)
+    sites: tuple = ("residual",)      # + "ffn": vectors, RSA and PCA of the FFN output too
+    attribute_probes: bool = True     # ridge regression probes of every attribute
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -54,16 +59,34 @@ class GeometryOptions:
 MIN_GROUPS = 2   # grouped folds need two groups at least (emostat.analysis.geometry.probes.group_folds)
 
 
-def stimulus_groups(stimuli: pd.DataFrame) -> tuple[np.ndarray, str]:
-    """Groups for the probe folds: ``source``, else ``setting`` (topic), else the stimulus.
+def _usable(stimuli: pd.DataFrame, col: str) -> bool:
+    """A filled column with at least :data:`MIN_GROUPS` values, not one value per stimulus."""
+    if col not in stimuli.columns:
+        return False
+    v = stimuli[col].astype(str)
+    return bool((v.str.len() > 0).all()) and MIN_GROUPS <= v.nunique() < len(v)
+
+
+def stimulus_groups(stimuli: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+    """Groups for the probe folds and shuffles: ``source``, else ``setting`` (topic); (None,
+    "none") without either (the probes then use plain folds and shuffles over all stimuli).
 
     A column is used only when it is filled and has at least :data:`MIN_GROUPS` distinct
-    values (a space whose stimuli share one ``source`` has nothing to group by)."""
+    values, not one per stimulus (a space whose stimuli share one ``source`` has nothing to
+    group by)."""
     for col in ("source", "setting"):
-        if col in stimuli.columns and (stimuli[col].astype(str).str.len() > 0).all() \
-                and stimuli[col].astype(str).nunique() >= MIN_GROUPS:
+        if _usable(stimuli, col):
             return stimuli[col].astype(str).to_numpy(), col
-    return stimuli["id"].astype(str).to_numpy(), "id"
+    return None, "none"
+
+
+def control_types(stimuli: pd.DataFrame) -> tuple[np.ndarray | None, str]:
+    """Stimulus types of the probe's control task (a consistent random label per type):
+    ``template``, else ``setting``, else ``source`` (the first that recurs); (None, "none")."""
+    for col in ("template", "setting", "source"):
+        if _usable(stimuli, col):
+            return stimuli[col].astype(str).to_numpy(), col
+    return None, "none"
 
 
 def layer_rdms(X, labels, concepts, V, opt: GeometryOptions, seed) -> np.ndarray:
@@ -130,7 +153,10 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
                        record_root=record_root)
         kill_for_test("geometry")
 
-
+    unknown = sorted(set(opt.sites) - {"residual", "ffn"})
+    if unknown or "residual" not in opt.sites:
+        raise InputError(f"geometry sites: expected 'residual' and optionally 'ffn', got "
+                         f"{list(opt.sites)}")
     t = time.perf_counter()
     X = residual_states(lm, stimuli["text"].tolist(), position=opt.position)
     timing["residuals"] = time.perf_counter() - t
@@ -138,19 +164,28 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     L = X.shape[0]
 
     t = time.perf_counter()
-    V = concept_vectors(X, labels, concepts)
-    vt = vectors_table(V, concepts, stimuli["concept"].value_counts())
-    vt.insert(0, "site", "residual")
-    write(vt, "geometry_vectors")
     human = attribute_rdms(means)
     if similarity is not None:
         human["similarity"] = np.asarray(similarity, dtype=float)
-    rsa = layer_rsa(layer_rdms(X, labels, concepts, V, opt, seed), human, n_perm=opt.n_perm,
-                    seed=seed)
+    vts, rsas, pcas = [], [], []
+    for site in opt.sites:
+        Xs = X if site == "residual" else residual_states(lm, stimuli["text"].tolist(),
+                                                          position=opt.position, site=site)
+        Vs = concept_vectors(Xs, labels, concepts)
+        if site == "residual":
+            V = Vs
+        vt = vectors_table(Vs, concepts, stimuli["concept"].value_counts())
+        vt.insert(0, "site", site)
+        vts.append(vt)
+        rsas.append(layer_rsa(layer_rdms(Xs, labels, concepts, Vs, opt, seed), human,
+                              n_perm=opt.n_perm, seed=seed).assign(site=site))
+        pcas.append(pca_attributes(Vs, means, n_perm=opt.n_perm, seed=seed + 1)
+                    .assign(site=site))
+    write(pd.concat(vts, ignore_index=True), "geometry_vectors")
+    rsa, pca = (pd.concat(x, ignore_index=True).pipe(_site_roles) for x in (rsas, pcas))
     write(rsa, "geometry_layer_rsa")
     timing["rsa"] = time.perf_counter() - t
     t = time.perf_counter()
-    pca = pca_attributes(V, means, n_perm=opt.n_perm, seed=seed + 1)
     write(pca, "geometry_pca")
     S, _, ev = pca_scores(V, 2)
     scores = pd.DataFrame([dict(layer=la, concept=c, PC1=S[la, k, 0], PC2=S[la, k, 1],
@@ -163,15 +198,24 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
 
     t = time.perf_counter()
     groups, group_by = stimulus_groups(stimuli)
+    types, type_by = control_types(stimuli)
     pl = (list(range(L)) if opt.probe_layers is None else
           sorted(set(np.linspace(0, L - 1, opt.probe_layers).round().astype(int).tolist())))
     ll = sorted(set(np.linspace(0, len(pl) - 1, min(opt.logistic_layers, len(pl)))
                     .round().astype(int).tolist()))
     probes = probe_layers(X[pl], labels, groups, n_splits=opt.n_splits,
-                          n_perm=opt.n_perm_probe, seed=seed + 2, layers=pl, logistic_layers=ll)
+                          n_perm=opt.n_perm_probe, seed=seed + 2, layers=pl, logistic_layers=ll,
+                          types=types)
     probes["group_by"] = group_by
+    probes["control_by"] = type_by
     probes["depth"] = probes["layer"] / max(L - 1, 1)
     write(probes, "geometry_probes")
+    if opt.attribute_probes:
+        att = attribute_probes(X[pl], labels, means, groups, n_splits=opt.n_splits,
+                               n_perm=opt.n_perm_probe, seed=seed + 2, layers=pl)
+        att["group_by"] = group_by
+        att["depth"] = att["layer"] / max(L - 1, 1)
+        write(att, "geometry_probe_attributes")
     timing["probes"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -191,9 +235,34 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     summary = headline(rsa, pca, probes, test, timing)
     if test is None:
         summary["steering"] = f"not run: {lm.name} is not a decoder"
-    if not quiet:
-        print(json.dumps(summary, indent=1, default=float))
+    if tables_dir is None:                 # `emostat geometry`: its claims, decided and stored
+        claims = geometry_claims(res, prov)
+        if not quiet:
+            from emostat.console import headline as claims_text
+
+            print(claims_text(claims))
+            print(f"\nresults: {res}  ({timing['total']:.0f} s)")
     return summary
+
+
+def geometry_claims(res: Path, prov: dict) -> pd.DataFrame:
+    """The claims rows of the geometry tables in ``res`` (as ``emostat analyse`` decides them),
+    written to ``res/claims.parquet``."""
+    from emostat.analysis.claims.table import build_claims, make_design
+    from emostat.analysis.geometry.claims import run_geometry_tables
+
+    from emostat.analysis.geometry.claims import CLAIMS
+
+    claims = build_claims(run_geometry_tables(res.parent, res.name),
+                          make_design("experiment", [], tasks=[]))
+    claims = claims[claims["claim"].isin(CLAIMS)].reset_index(drop=True)
+    io.write_table(claims, res / "claims.parquet", prov=prov, dataset="claims")
+    return claims
+
+
+def _site_roles(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of another site than the residual stream are supporting (one record per test)."""
+    return df.assign(role=df["role"].where(df["site"] == "residual", "supporting"))
 
 
 def headline(rsa, pca, probes, test, timing) -> dict:

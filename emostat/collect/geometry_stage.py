@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from emostat import io
-from emostat.analysis.geometry.claims import FOLDER, STEERING_TABLES, TABLES
+from emostat.analysis.geometry.claims import FOLDER, OPTIONAL_TABLES, STEERING_TABLES, TABLES
 
 # what computes the geometry tables (their provenance says it): the model as loaded, torch's own
 # fp32 kernels, whatever the inference used (emostat.collect.fastcpu.prepare never changes the
@@ -47,7 +47,7 @@ def stage_fingerprint(cfg, run_fingerprint: str) -> str:
 
 
 def stage_done(folder: Path, fingerprint: str, decoder: bool) -> bool:
-    names = TABLES + (STEERING_TABLES if decoder else ())
+    names = TABLES + OPTIONAL_TABLES + (STEERING_TABLES if decoder else ())
     for name in names:
         path = folder / f"{name}.parquet"
         if not path.exists() or io.read_provenance(path).get("geometry_fingerprint") != \

@@ -61,10 +61,13 @@ def _seed(template: str) -> int:
 
 
 def training_items(cfg, emotion: str, sapi=None) -> tuple[list[str], np.ndarray]:
-    """Texts and 0/1 labels of ``emotion``'s balanced binary set over the run's stimuli."""
+    """Texts and 0/1 labels of ``emotion``'s balanced binary set over the run's stimuli: the
+    run's concept space's (or the config's ``stimuli`` file, whose concepts are the space's),
+    never another space's. A space without stimuli is refused in one line."""
+    from emostat.collect.config import run_space
     from emostat.collect.items import stimuli_api, stimuli_table
 
-    sapi = sapi or stimuli_api()
+    sapi = sapi or stimuli_api(run_space(cfg))
     b = sapi.balanced_binary(stimuli_table(cfg, sapi), emotion, cfg.seed)
     if not len(b):
         raise InputError(f"config field 'stimuli': no item of emotion {emotion!r} to tune its "

@@ -26,7 +26,9 @@ def layer_profiles(rsa: pd.DataFrame | None, probes: pd.DataFrame | None,
                    attributes=("valence", "similarity"), ceiling: pd.DataFrame | None = None):
     """Two panels over normalised depth: RSA rho per attribute (record layer marked; the
     similarity RDM's noise ceiling as a band when ``ceiling``, an ``rsa_ceiling`` table, has
-    one) and probe accuracy with its interval over stimuli, control task and chance."""
+    one) and probe accuracy with each layer's own interval over stimuli, the best layer's
+    interval simultaneous over layers (the one beside its max-over-layers p), the control task
+    and chance (the null's mean per layer)."""
     import matplotlib.pyplot as plt
 
     from emostat.report.rsa import ceiling_of, draw_ceiling
@@ -51,13 +53,19 @@ def layer_profiles(rsa: pd.DataFrame | None, probes: pd.DataFrame | None,
         d = probes[probes["test"] == "ridge_cv"].sort_values("layer")
         axes[1].fill_between(d["depth"], d["conf_low"], d["conf_high"], alpha=.25)
         axes[1].plot(d["depth"], d["estimate"], label="ridge probe")
-        axes[1].plot(d["depth"], d["control_accuracy"], "--", label="control task")
+        if d["control_accuracy"].notna().any():
+            axes[1].plot(d["depth"], d["control_accuracy"], "--", label="control task")
+        r = _record(probes)
+        if r is not None and np.isfinite(r.conf_low):
+            axes[1].errorbar([r.depth], [r.estimate], fmt="o", color="black", capsize=3,
+                             yerr=[[r.estimate - r.conf_low], [r.conf_high - r.estimate]],
+                             label="best layer (simultaneous interval)")
         lg = probes[probes["test"] == "logistic_cv"]
         if len(lg):
             err = [lg["estimate"] - lg["conf_low"], lg["conf_high"] - lg["estimate"]]
             axes[1].errorbar(lg["depth"], lg["estimate"], yerr=err, fmt="s", ms=4,
                              label="logistic probe")
-        axes[1].axhline(d["chance"].iloc[0], color="grey", lw=.5, label="chance")
+        axes[1].plot(d["depth"], d["chance"], color="grey", lw=.7, label="chance (null mean)")
         axes[1].set(xlabel="depth (layer / last layer)", ylabel="out-of-fold accuracy",
                     title="Concept probes")
         axes[1].legend(fontsize=7)

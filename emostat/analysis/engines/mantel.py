@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 from scipy.stats import rankdata
@@ -61,6 +62,27 @@ def check_n_perm(n_perm, n: int, max_exact: int, who: str):
     if int(n_perm) < 1:
         raise InputError(f"{who}: n_perm must be >= 1 or 'exact', got {n_perm}")
     return int(n_perm)
+
+
+def exact_if_fewer(n_perm, n: int, max_exact: int = _EXACT_MAX_ITEMS):
+    """``"exact"`` when the n! relabellings of n items are no more than the ``n_perm`` draws
+    asked for (and n <= ``max_exact``), else ``n_perm``: Monte-Carlo draws beyond n! would
+    repeat orderings and claim a floor 1/(B + 1) below the exact test's 1/n!.
+
+    >>> exact_if_fewer(999, 6), exact_if_fewer(999, 7), exact_if_fewer("exact", 5)
+    ('exact', 999, 'exact')
+    """
+    if n_perm == "exact" or n > max_exact or math.factorial(n) > int(n_perm):
+        return n_perm
+    return "exact"
+
+
+def method_text(text: str, exact: bool) -> str:
+    """A ``p_method`` whose Monte-Carlo formula ``(1 + #{..}) / (1 + n_perm)`` becomes the
+    exact one (``exact, #{..} / n!``) when all orderings were enumerated."""
+    if not exact:
+        return text
+    return re.sub(r"\(1 \+ (#\{[^}]*\})\) / \(1 \+ n_perm\)", r"exact, \1 / n!", text)
 
 
 def monte_carlo_ci(exceed, n_perm, level: float = 0.95):
@@ -132,7 +154,8 @@ def mantel(x, Y, n_perm=10_000, seed=0, n_items: int | None = None,
     Y : array_like (n_pairs,) or (n_pairs, q)
         Fixed RDMs, same pair order.
     n_perm : int or "exact"
-        Random label permutations, or "exact" to enumerate all n! of them (n <= 8).
+        Random label permutations, or "exact" to enumerate all n! of them (n <= 8); an int
+        of at least n! enumerates them too (:func:`exact_if_fewer`).
     seed : int
         Seed of the permutation draws (numpy default_rng).
     n_items : int, optional
@@ -146,7 +169,8 @@ def mantel(x, Y, n_perm=10_000, seed=0, n_items: int | None = None,
     -------
     p : ndarray (q,) (0-d if Y is 1-D)
         Monte Carlo: ``(1 + #{perm >= obs}) / (1 + n_perm)``. Exact: ``#{perm >= obs} / n!``
-        (the identity permutation is among them). Two-sided compares absolute values.
+        (the identity permutation is among them), also when ``n_perm`` >= n!. Two-sided
+        compares absolute values.
 
     Notes
     -----
@@ -169,7 +193,7 @@ def mantel(x, Y, n_perm=10_000, seed=0, n_items: int | None = None,
     if np.isnan(x).any() or np.isnan(Y).any():
         raise InputError("mantel: x or Y contains NaN")
     n = items_from_pairs(x.shape[0], n_items)
-    n_perm = check_n_perm(n_perm, n, _EXACT_MAX_ITEMS, "mantel")
+    n_perm = exact_if_fewer(check_n_perm(n_perm, n, _EXACT_MAX_ITEMS, "mantel"), n)
 
     if method == "kendall":
         rx = dense_ranks(x[:, None])[0][:, 0]
@@ -217,10 +241,17 @@ def mantel_decided(x, Y, n_perm: int, seed, alpha: float = 0.05, *, n_items=None
     interval holds ``alpha`` get doubled draws (same seed), up to ``factor`` x n_perm.
 
     Returns (p, draws per column, the contract's columns ``p_floor, p_mc_low, p_mc_high,
-    mc_warning`` as lists).
+    mc_warning`` as lists). When n! <= n_perm all n! relabellings are enumerated instead
+    (draws = n!, floor 1/n!, no Monte-Carlo interval).
     """
     Y = np.asarray(Y, dtype=float).reshape(len(x), -1)
     q = Y.shape[1]
+    n = items_from_pairs(len(x), n_items)
+    if exact_if_fewer(n_perm, n) == "exact":
+        p = np.atleast_1d(mantel(x, Y, n_perm="exact", seed=seed, n_items=n_items))
+        total = math.factorial(n)
+        cols = mc_columns(np.rint(p * total), total, True, alpha)
+        return p, np.full(q, total, np.int64), {c: list(v) for c, v in cols.items()}
     p = np.atleast_1d(mantel(x, Y, n_perm=n_perm, seed=seed, n_items=n_items))
     draws = np.full(q, int(n_perm), np.int64)
     exceed = np.rint(p * (draws + 1) - 1)

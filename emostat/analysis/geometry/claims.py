@@ -11,16 +11,20 @@ Tests of record, fixed before the data are seen:
 - ``pc_attribute``: Holm over the attributes' PC1 max-over-layers rows (``geometry_pca``); PC2
   is a supporting family. The sign of a PC is a convention, so any direction counts.
 - ``probe``: the ridge probe's max-over-layers row (``geometry_probes``); claimed direction:
-  accuracy above chance (1 / number of classes).
+  accuracy above chance (the permutation null's mean accuracy at that layer). A probe whose
+  shuffles cannot reorder the labels is ``not tested`` (its ``note`` says why). The attribute
+  regression probes (``geometry_probe_attributes``) are a supporting family: Holm over the
+  attributes' max-over-layers R^2 rows.
 - ``steering``: the specificity model (``geometry_steering_test``, model ``specificity``): a
   concept's vector on its own word minus the other concepts' vectors on that word, per unit of
   scale, over items x concepts; claimed direction: the own vector raises the word more. The
   matched, mismatched and random components are in the reason (supporting rows of the
   table).
 
-The intervals of the selected layer (Fisher z, Clopper-Pearson) ignore the selection over
-layers that the max-over-layers p accounts for, so the claims rows of ``layer_rsa``,
-``pc_attribute`` and ``probe`` carry no interval; the source tables keep them. Each function
+The rows of record of ``layer_rsa`` and ``probe`` carry the best layer's simultaneous interval
+over layers (the same selection as their max-over-layers p; see
+:mod:`emostat.analysis.geometry.layers` and :mod:`emostat.analysis.geometry.probes`); the
+Holm families (``pc_attribute``, the attribute probes) are counts, with no interval. Each function
 returns plain row dicts (claim, role, test, source_table and the test columns, with the private
 keys ``_direction``, ``_failed``, ``_why``, ``_chance`` that :func:`build_claims` consumes).
 """
@@ -33,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from emostat import io
-from emostat.analysis.engines.pcontract import holm, missing, p_contract
+from emostat.analysis.engines.pcontract import holm, mc_interval, missing, p_contract
 
 CLAIMS = ("layer_rsa", "pc_attribute", "probe", "steering")
 RECORD_TABLES = {"layer_rsa": "geometry_layer_rsa", "pc_attribute": "geometry_pca",
@@ -42,14 +46,17 @@ RECORD_TABLES = {"layer_rsa": "geometry_layer_rsa", "pc_attribute": "geometry_pc
 FOLDER = "geometry"
 TABLES = ("geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
           "geometry_probes")
+OPTIONAL_TABLES = ("geometry_probe_attributes",)   # absent from runs before it existed
 STEERING_TABLES = ("geometry_steering", "geometry_steering_test")
 
 
-def run_geometry_tables(run_dir) -> dict[str, pd.DataFrame]:
-    """The geometry tables of a collected run (``<run>/geometry/``), by name; {} without."""
-    folder = Path(run_dir) / FOLDER
+def run_geometry_tables(run_dir, folder: str = FOLDER) -> dict[str, pd.DataFrame]:
+    """The geometry tables of a collected run (``<run>/geometry/``; ``folder="results"``: an
+    ``emostat geometry`` output), by name; {} without."""
+    folder = Path(run_dir) / folder
     return {name: io.read_table(folder / f"{name}.parquet", dataset=name)
-            for name in TABLES + STEERING_TABLES if (folder / f"{name}.parquet").exists()}
+            for name in TABLES + OPTIONAL_TABLES + STEERING_TABLES
+            if (folder / f"{name}.parquet").exists()}
 
 
 def has_geometry(tables: dict) -> bool:
@@ -88,7 +95,8 @@ def family(claim: str, g: pd.DataFrame, test: str, table: str, alpha: float, wha
         return dict(claim=claim, role=role, test=test, source_table=table,
                     _failed=f"{table}: no {label} has a max-over-layers p-value")
     adj = holm(p)
-    i = int(np.nanargmin(adj))
+    i = int(np.nanargmin(p))          # the smallest raw p has the smallest adjusted p (its
+    # contract, scaled, is the family's: the first of tied adjusted p's need not be that row)
     c = p_contract(g.iloc[i])
     n_sig = int(np.nansum(adj <= alpha))
     best = g.iloc[i]
@@ -116,7 +124,7 @@ def layer_rsa_rows(tables: dict, alpha: float) -> list[dict]:
     if len(sim):
         r = sim.iloc[0]
         rows.append(dict(claim="layer_rsa", role="record", test="max_over_layers",
-                         source_table=table, **test_columns(r, "rho", conf=False),
+                         source_table=table, **test_columns(r, "rho", conf=True),
                          _direction=not missing(r["estimate"]) and float(r["estimate"]) > 0,
                          _why=f"best layer {int(r['layer'])} of the concept RDM against the "
                               "mean human dissimilarities"))
@@ -150,12 +158,55 @@ def probe_rows(tables: dict, alpha: float) -> list[dict]:
     chance = float(r["chance"]) if "chance" in r and not missing(r["chance"]) else 0.0
     ctrl = r.get("control_accuracy")
     est = r.get("estimate")
+    note = r.get("note")
+    untested = (f"the probe's null cannot move: {note}" if isinstance(note, str) and note
+                else None)
     why = (f"best layer {int(r['layer'])}: out-of-fold accuracy {float(est):.3f} against "
-           f"chance {chance:.3f}" + ("" if missing(ctrl) else f", control task {float(ctrl):.3f}")
+           f"chance {chance:.3f} (the null's mean)"
+           + ("" if missing(ctrl) or missing(r.get("accuracy_plain")) else
+              f"; control task {float(ctrl):.3f} against {float(r['accuracy_plain']):.3f} on "
+              "the same plain folds")
            if not missing(est) else None)
-    return [dict(claim="probe", role="record", test="max_over_layers", source_table=table,
-                 **test_columns(r, "proportion", conf=False),
+    rows = [dict(claim="probe", role="record", test="max_over_layers", source_table=table,
+                 **test_columns(r, "proportion", conf=True), _chance=untested,
                  _direction=not missing(est) and float(est) > chance, _why=why)]
+    att = record_rows(tables.get("geometry_probe_attributes"))
+    if len(att) and untested:
+        rows.append(dict(claim="probe", role="supporting", test="attribute_r2_holm",
+                         source_table="geometry_probe_attributes", _chance=untested))
+    elif len(att) and "p_fwer_joint" in att.columns:
+        rows.append(joint_family(att, alpha))
+    elif len(att):
+        rows.append(family("probe", att, "attribute_r2_holm", "geometry_probe_attributes",
+                           alpha, "are predicted from single stimuli beyond the "
+                           "max-over-layers null (out-of-fold R^2)", role="supporting"))
+    return rows
+
+
+def joint_family(att: pd.DataFrame, alpha: float) -> dict:
+    """The attribute probes as one supporting row: the smallest Westfall-Young max-T p over
+    layers x attributes (floor 1/(B + 1)); estimate = attributes with that p <= alpha."""
+    table = "geometry_probe_attributes"
+    p = att["p_fwer_joint"].to_numpy(float)
+    if np.isnan(p).all():
+        return dict(claim="probe", role="supporting", test="attribute_r2_max_t",
+                    source_table=table, _failed=f"{table}: no attribute has a p-value")
+    i = int(np.nanargmin(p))
+    best = att.iloc[i]
+    n = int(best["n_perm"])
+    exact = missing(best["p_mc_low"])                                # NaN: enumerated
+    lo, hi = (np.nan, np.nan) if exact else mc_interval(p[i], n)
+    n_sig = int(np.nansum(p <= alpha))
+    return dict(claim="probe", role="supporting", test="attribute_r2_max_t",
+                source_table=table, estimate=float(n_sig), scale="count", p_value=float(p[i]),
+                p_method=f"Westfall-Young max-T over the layers x {len(att)} attributes of the "
+                         f"out-of-fold R^2 (smallest p): {best['p_method']}",
+                unit=best.get("unit"), p_floor=float(best["p_floor"]), p_mc_low=lo,
+                p_mc_high=hi, n_perm=n, _direction=True,
+                _why=f"{n_sig} of {len(att)} attributes are predicted from single stimuli "
+                     f"beyond the max-T null over layers and attributes (out-of-fold R^2; "
+                     f"best {best['attribute']}, layer {int(best['layer'])}, R^2 "
+                     f"{float(best['estimate']):.3f})")
 
 
 def steering_rows(tables: dict, alpha: float) -> list[dict]:

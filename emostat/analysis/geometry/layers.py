@@ -7,7 +7,10 @@ Pure numpy/scipy over arrays (no torch). Inputs are plain arrays plus the names 
 - ``means``: DataFrame concepts x attributes (human attribute means), index = concepts.
 
 Every p here permutes the *concept labels* (the unit of an RDM claim, method.md §7) and every
-"best layer" is tested against the permutation distribution of the maximum over layers (§8).
+"best layer" is tested against the permutation distribution of the maximum over layers (§8);
+with n! <= the draws asked for, all n! relabellings are enumerated (exact p, floor 1/n!). The
+best layer's row carries a simultaneous interval over layers from the same permutations
+(:func:`simultaneous_halfwidth`), so that its interval and its p cover the same selection.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from emostat.analysis.engines.mantel import perm_blocks, permuted_pairs
+from emostat.analysis.engines.mantel import exact_if_fewer, perm_blocks, permuted_pairs
 from emostat.constants import pair_indices
 from emostat.errors import InputError
 
@@ -38,15 +41,35 @@ def clopper_pearson(k, n, level: float = 0.95):
 
 def perm_columns(count, n_perm, exact: bool = False) -> dict:
     """The permutation columns every geometry table carries: p_value, n_perm, p_floor and the
-    Clopper-Pearson interval of the p. ``exact``: ``count`` is over all n! relabellings
-    (identity included) and p = count / n!."""
+    Clopper-Pearson interval of the p. ``exact``: ``count`` is over all ``n_perm`` distinct
+    orderings (identity included), p = count / n_perm, floor 1 / n_perm and no Monte-Carlo
+    interval (NaN: the p is not an estimate)."""
     count = np.asarray(count, dtype=float)
     if exact:
         p = count / n_perm
-        return dict(p_value=p, n_perm=n_perm, p_floor=1.0 / n_perm, p_mc_low=p, p_mc_high=p)
+        nan = np.full(p.shape, np.nan) if p.ndim else np.nan
+        return dict(p_value=p, n_perm=n_perm, p_floor=1.0 / n_perm, p_mc_low=nan, p_mc_high=nan)
     low, high = clopper_pearson(count, n_perm)
     return dict(p_value=(1 + count) / (1 + n_perm), n_perm=n_perm, p_floor=1.0 / (n_perm + 1),
                 p_mc_low=low, p_mc_high=high)
+
+
+def simultaneous_halfwidth(z_null, two_sided: bool, level: float = 0.95) -> np.ndarray:
+    """Half-width of simultaneous max-statistic intervals over layers, in Fisher z.
+
+    ``z_null`` [..., B, L]: atanh of the statistic under B relabellings, per layer. Each
+    layer's null is centred on its mean; the half-width is the ``level`` quantile over draws
+    of the maximum over layers of the centred values (absolute values when ``two_sided``).
+    Under a shift model in Fisher z (the spread the relabellings show), ``z_l +/- h`` covers
+    every layer's value at once with probability ``level``, the selected layer's included.
+    """
+    e = z_null - z_null.mean(axis=-2, keepdims=True)
+    m = (np.abs(e) if two_sided else e).max(axis=-1)
+    return np.quantile(m, level, axis=-1, method="higher")
+
+
+def _atanh(r):
+    return np.arctanh(np.clip(r, -0.999999999, 0.999999999))
 
 
 def _check_layers(X) -> np.ndarray:
@@ -188,13 +211,17 @@ def layer_rsa(model_rdms, human_rdms: pd.DataFrame, n_perm=999, seed=0,
     count = np.zeros_like(obs)
     count_max = np.zeros(len(names))
     total = 0
+    n_perm = exact_if_fewer(n_perm, n)
+    znull = []
     for perms in perm_blocks(n, n_perm, seed):
         idx = permuted_pairs(perms, n)                    # [b, P]
         s = RH[:, idx] @ RM.T                             # [q, b, L]
         count += (s >= obs[:, None, :] - 1e-12).sum(axis=1)
         count_max += (s.max(axis=2) >= best[:, None] - 1e-12).sum(axis=1)
+        znull.append(_atanh(s))
         total += perms.shape[0]
     exact = n_perm == "exact"
+    half = simultaneous_halfwidth(np.concatenate(znull, axis=1), two_sided=False)   # [q]
     unit = f"concept label ({n})"
     rows = []
     for a, name in enumerate(names):
@@ -208,7 +235,8 @@ def layer_rsa(model_rdms, human_rdms: pd.DataFrame, n_perm=999, seed=0,
         pm = perm_columns(count_max[a], total, exact)
         rows.append(dict(layer=layers[k], depth=layers[k] / max(max(layers), 1), attribute=name,
                          test="max_over_layers", role="record", estimate=best[a],
-                         statistic=best[a], **{c: float(v) for c, v in pm.items()}))
+                         statistic=best[a], conf_low=float(np.tanh(_atanh(best[a]) - half[a])),
+                         conf_high=1.0, **{c: float(v) for c, v in pm.items()}))
     out = pd.DataFrame(rows)
     draws = "all n! relabellings" if exact else f"{total} concept-label permutations"
     out["p_method"] = np.where(
@@ -217,8 +245,12 @@ def layer_rsa(model_rdms, human_rdms: pd.DataFrame, n_perm=999, seed=0,
         f"max over {L} layers of the Mantel Spearman rho, one-sided, {draws}")
     out["unit"] = unit
     out["scale"] = "rho"
-    out["conf_low"] = out["conf_high"] = out["df"] = np.nan
-    out["conf_method"] = "none (a permutation p only)"
+    out["df"] = np.nan
+    out["conf_method"] = np.where(
+        out["test"] == "max_over_layers",
+        f"one-sided 95% lower bound, simultaneous over {L} layers: Fisher z of rho less the "
+        f"95% quantile of the max over layers of the centred z under the concept-label "
+        f"permutations ({draws})", "none (a permutation p only)")
     return out
 
 
@@ -279,11 +311,15 @@ def pca_attributes(V, means: pd.DataFrame, n_components: int = 2, n_perm=999, se
     count = np.zeros_like(best)
     total = 0
     SzT = Sz.transpose(0, 2, 1).reshape(L * k, C)
+    n_perm = exact_if_fewer(n_perm, C)
+    znull = []
     for perms in perm_blocks(C, n_perm, seed):
         rp = (SzT @ Az[perms]).reshape(len(perms), L, k, -1) / C     # [b, L, k, q]
         count += (np.abs(rp).max(axis=1) >= best - 1e-12).sum(axis=0)
+        znull.append(_atanh(rp).transpose(2, 3, 0, 1))              # [k, q, b, L]
         total += perms.shape[0]
     exact = n_perm == "exact"
+    half = simultaneous_halfwidth(np.concatenate(znull, axis=2), two_sided=True)   # [k, q]
     t = r * np.sqrt((C - 2) / np.maximum(1 - r ** 2, 1e-300))
     p = 2 * stats.t.sf(np.abs(t), C - 2)
     lo, hi = pearson_ci(r, C)
@@ -301,17 +337,23 @@ def pca_attributes(V, means: pd.DataFrame, n_components: int = 2, n_perm=999, se
                                  p_floor=0.0, p_mc_low=np.nan, p_mc_high=np.nan))
             li = int(np.argmax(np.abs(r[:, j, a])))
             pc = perm_columns(count[j, a], total, exact)
+            z = _atanh(r[li, j, a])
             rows.append(dict(layer=layers[li], depth=layers[li] / top, component=f"PC{j + 1}",
                              attribute=name, test="max_over_layers", role="record",
-                             estimate=r[li, j, a], conf_low=lo[li, j, a],
-                             conf_high=hi[li, j, a], statistic=abs(r[li, j, a]), df=np.nan,
+                             estimate=r[li, j, a], conf_low=float(np.tanh(z - half[j, a])),
+                             conf_high=float(np.tanh(z + half[j, a])),
+                             statistic=abs(r[li, j, a]), df=np.nan,
                              explained=ev[li, j], **{c: float(v) for c, v in pc.items()}))
     out = pd.DataFrame(rows)
     draws = "all n! relabellings" if exact else f"{total} concept-label permutations"
     out["p_method"] = np.where(out["test"] == "pc_pearson",
                                f"Pearson r, t test on {C - 2} df, two-sided",
                                f"max over {L} layers of |r|, {draws}")
-    out["conf_method"] = f"Fisher z over concepts ({C})"
+    out["conf_method"] = np.where(
+        out["test"] == "max_over_layers",
+        f"simultaneous over {L} layers: Fisher z of r +/- the 95% quantile of the max over layers "
+        f"of |z| under the concept-label permutations ({draws})",
+        f"Fisher z over concepts ({C}), this layer alone")
     out["unit"] = f"concept ({C})"
     out["scale"] = "r"
     return out

@@ -153,7 +153,8 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
     """
     from emostat.analysis.engines.bca import (CONCEPT_BOOT, bca_interval, bootstrap_counts,
                                       concept_bootstrap, conf_method, jackknife_means)
-    from emostat.analysis.engines.mantel import items_from_pairs, mantel_decided
+    from emostat.analysis.engines.mantel import (exact_if_fewer, items_from_pairs,
+                                                 mantel_decided, method_text)
 
     S = np.asarray(subject_rdms, dtype=float)
     if S.ndim != 2 or S.shape[1] != N_PAIRS:
@@ -193,7 +194,8 @@ def attribute_importance(subject_rdms, attr_rdms, n_boot: int = 10_000, n_perm: 
         "conf_method": chow, "conf_low_participants": lo, "conf_high_participants": hi,
         "conf_method_participants": how, "std_error_participants": se,
         "boot_share_le0": share,
-        "p_method": IMPORTANCE_P_METHOD if n_perm > 0 else "not tested (n_perm = 0)",
+        "p_method": (method_text(IMPORTANCE_P_METHOD, exact_if_fewer(n_perm, n_items) == "exact")
+                     if n_perm > 0 else "not tested (n_perm = 0)"),
         "unit": f"concept label ({n_items})", "role": "record",
         "n_boot": n_boot, "n_perm": draws, **mc})
 

@@ -29,7 +29,8 @@ import pandas as pd
 from scipy import stats
 
 from emostat.checks import require_columns
-from emostat.analysis.engines.mantel import check_n_perm, mc_columns, perm_blocks, undecided
+from emostat.analysis.engines.mantel import (check_n_perm, exact_if_fewer, mc_columns, perm_blocks,
+                                            undecided)
 from emostat.errors import InputError
 from emostat.space import load_space
 
@@ -163,8 +164,7 @@ def perm_test(stat, n: int, n_perm, seed, *, alpha: float = 0.05,
     """
     obs = float(stat(np.arange(n)[None, :])[0])
     tol = _TOL * max(1.0, abs(obs))
-    if n_perm != "exact" and n <= _EXACT_MAX and math.factorial(n) <= int(n_perm):
-        n_perm = "exact"
+    n_perm = exact_if_fewer(n_perm, n, _EXACT_MAX)
     n_perm = check_n_perm(n_perm, n, _EXACT_MAX, "link")
     cap = None if n_perm == "exact" else (max_perm or MAX_PERM_FACTOR * n_perm)
     while True:

@@ -37,8 +37,8 @@ from scipy.special import ndtri
 from scipy.stats import rankdata
 
 from emostat.analysis.engines.kendall import ALTERNATIVES, TauScale, dense_ranks, p_from_z
-from emostat.analysis.engines.mantel import (check_n_perm, mc_columns, perm_blocks, permuted_pairs,
-                                     undecided)
+from emostat.analysis.engines.mantel import (check_n_perm, exact_if_fewer, mc_columns, perm_blocks,
+                                             permuted_pairs, undecided)
 from emostat.analysis.neurons.searchlight import as_rdms, attr_matrix, layer_units
 from emostat.errors import InputError
 
@@ -118,7 +118,7 @@ def searchlight_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: in
     n_pairs, m = X.shape
     Y, attributes = attr_matrix(attr_rdms, n_pairs)
     C = int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
-    n_perm = check_n_perm(n_perm, C, EXACT_MAX, "searchlight_null")
+    n_perm = exact_if_fewer(check_n_perm(n_perm, C, EXACT_MAX, "searchlight_null"), C, EXACT_MAX)
     exact = n_perm == "exact"
     perms = np.concatenate([np.arange(C)[None, :]] + list(perm_blocks(C, n_perm, seed)))
     idx = permuted_pairs(perms, C)                         # (1 + B, pairs)
@@ -200,6 +200,9 @@ def decided_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 
             ok = np.isfinite(ex)
             if not undecided(ex[ok], null.n_perm, alpha).any() or 2 * null.n_perm > cap:
                 break
+        if exact_if_fewer(2 * null.n_perm, null.n_concepts, EXACT_MAX) == "exact":
+            # the doubled draws would reach n!: enumerate the n! relabellings instead
+            return searchlight_null(A_or_rdms, attr_rdms, n_perm="exact", seed=seed, **kw)
         null = merged(null, searchlight_null(A_or_rdms, attr_rdms, n_perm=null.n_perm,
                                              seed=extra, **kw))
     return null

@@ -433,7 +433,7 @@ def neuron_mantel(A_or_rdms, attr_rdms: pd.DataFrame, neurons: dict, *, n_perm: 
         E.g. ``top_k(neuron_rsa, 4000)``, or a few ids per attribute.
     n_perm : int or "exact"
         Permutations (seeded; the same draws for every attribute). Smallest p: 1/(n_perm + 1).
-        "exact" enumerates all n! (n <= 8 concepts).
+        "exact" enumerates all n! (n <= 8 concepts), as does an n_perm >= n!.
     seed : int
     layer_sizes : list of int, optional
         To report each neuron's layer.
@@ -445,13 +445,14 @@ def neuron_mantel(A_or_rdms, attr_rdms: pd.DataFrame, neurons: dict, *, n_perm: 
     DataFrame (schema ``neuron_mantel``): ``neuron, layer, attribute, tau, p_asymptotic,
     p_value, p_method, unit, role, n_perm``; in the order of ``neurons``.
     """
-    from emostat.analysis.engines.mantel import mantel
+    from emostat.analysis.engines.mantel import exact_if_fewer, mantel
 
     X = as_rdms(A_or_rdms)
     n_pairs, n = X.shape
     Y, attributes = attr_matrix(attr_rdms, n_pairs)
     layer, _ = layer_units(layer_sizes, n)
     C = int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
+    n_perm = exact_if_fewer(n_perm, C)              # n! <= n_perm: enumerate them all
     rsa = (neuron_rsa.set_index(["neuron", "attribute"])[["tau", "p_asymptotic"]]
            if neuron_rsa is not None else None)
     parts = []

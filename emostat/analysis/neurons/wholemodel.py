@@ -124,7 +124,7 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
     """
     from emostat.analysis.engines.bca import (CONCEPT_BOOT, bca_interval, bootstrap_counts,
                                       concept_bootstrap, conf_method, jackknife_means)
-    from emostat.analysis.engines.mantel import mantel_decided
+    from emostat.analysis.engines.mantel import exact_if_fewer, mantel_decided, method_text
 
     S = np.asarray(subject_rdms, dtype=np.float64)
     model = model_rdm(A)
@@ -159,8 +159,9 @@ def whole_model_rsa(A, subject_rdms, n_boot: int = 10_000, n_perm: int = 10_000,
     ceiling = _ceiling(S, n_c, seed)
     return pd.DataFrame([{
         "estimate": est, "std_error": se, "conf_low": clo, "conf_high": chi, "p_value": p,
-        "p_method": ("Mantel: concept-label permutation of the model RDM, Kendall tau-b, "
-                     "one-sided (greater), (1 + #{tau* >= tau}) / (1 + n_perm)"
+        "p_method": (method_text("Mantel: concept-label permutation of the model RDM, "
+                                 "Kendall tau-b, one-sided (greater), (1 + #{tau* >= tau}) / "
+                                 "(1 + n_perm)", exact_if_fewer(n_perm, n_c) == "exact")
                      if n_perm > 0 else "not tested (n_perm = 0)"),
         "unit": f"concept label ({n_c})", "role": "record",
         "p_value_asymptotic": float(p_asym[0]),

@@ -24,22 +24,23 @@ def importance_from_mean(mean_rdm, attr_rdms: pd.DataFrame, *, n_perm: int,
     """
     from emostat.analysis.human.humanspace import IMPORTANCE_P_METHOD
     from emostat.analysis.engines.kendall import kendall_tau_b
-    from emostat.analysis.engines.mantel import mantel
+    from emostat.analysis.engines.mantel import exact_if_fewer, mantel_decided, method_text
 
     y = np.asarray(mean_rdm, dtype=float)
     Y = attr_rdms.to_numpy(float)
     if n_items is None:
         n_items = int(round((1 + np.sqrt(1 + 8 * len(y))) / 2))
     tau = np.atleast_1d(kendall_tau_b(y[:, None], Y)[0][0])
-    p = np.atleast_1d(mantel(y, Y, n_perm=n_perm, seed=seed, n_items=n_items))
+    p, draws, mc = mantel_decided(y, Y, n_perm, seed, n_items=n_items, factor=1)
+    exact = exact_if_fewer(n_perm, n_items) == "exact"
     nan = np.full(len(tau), np.nan)
     return pd.DataFrame({"attribute": list(attr_rdms.columns), "estimate": tau,
                          "std_error": nan, "statistic": nan, "df": nan, "p_value": p,
                          "conf_low": nan, "conf_high": nan, "boot_share_le0": nan,
-                         "p_method": IMPORTANCE_P_METHOD,
+                         "p_method": method_text(IMPORTANCE_P_METHOD, exact),
                          "unit": f"concept label ({n_items})", "role": "record",
                          "conf_method": "none (no participants)", "n_boot": 0,
-                         "n_perm": n_perm})
+                         "n_perm": draws, **mc})
 
 
 # The participant bootstrap a space ships: rater-sampling precision, named as such (never in
