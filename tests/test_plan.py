@@ -114,6 +114,8 @@ def test_plan_records_the_design_claims_and_rules(fake_plan):
     assert planned == want
     geometry = [c for c in doc["claims"] if c["claim"] == "steering"][0]
     assert not geometry["tested"] and "geometry = false" in geometry["why_not"]
+    link = [c for c in doc["claims"] if c["claim"] == "link"][0]    # 2 attributes masked
+    assert not link["tested"] and "needs at least 3" in link["why_not"]
     assert doc["stopping"]["factor"] == {"neuron_max_t": 8, "mantel": 8, "importance_link": 8}
     assert doc["space"]["name"] == "study" and len(doc["space"]["digest"]) == 64
     assert doc["models"] == [FAKE_MODEL]
@@ -242,6 +244,10 @@ def test_analysis_checks_records_and_refuses_and_the_report_lists_it(planned_run
     ran = set(rec_rows.loc[rec_rows["claim"] == "masking", "test"])
     assert pc.loc["masking", "run_test"] == "; ".join(sorted(ran))
     assert pc.loc["masking", "as_planned"] == (ran == {"item_glmm"})
+    # planned as untestable (2 attributes; geometry off) and not run: as planned; a claim the
+    # plan said would be tested and that did not run would not be
+    for claim in ("link", "steering"):
+        assert pd.isna(pc.loc[claim, "run_test"]) and pc.loc[claim, "as_planned"], claim
     # the report's first-page line: the plan's hash (as sha256sum prints it) and its date
     r = load_run(run)
     line = preregistration.statement(r)

@@ -110,7 +110,7 @@ def stopping_rules() -> dict:
 def claim_rows(kind: str, cfg, space) -> list[dict]:
     """One row per claim of ``kind`` from the claims module's RECORD table, with whether this
     design can test it and why not."""
-    from emostat.analysis.claims.table import RECORD
+    from emostat.analysis.claims.table import LINK_MIN_ATTRIBUTES, RECORD
     from emostat.analysis.pipelines.runspace import untested_claims
     from emostat.console.headline import CLAIM_TEXT
 
@@ -130,6 +130,10 @@ def claim_rows(kind: str, cfg, space) -> list[dict]:
             why = "the geometry stage is off (config geometry = false)"
         if why is None and claim in tasked and not cfg.tasks:
             why = "no inference tasks (activations only)"
+        n_att = len(cfg.attributes) if cfg.attributes is not None else space.n_attributes
+        if why is None and claim == "link" and n_att < LINK_MIN_ATTRIBUTES:
+            why = (f"the link is a correlation over attributes and this design masks {n_att}; "
+                   f"it needs at least {LINK_MIN_ATTRIBUTES}")
         row["tested"] = why is None
         if why:
             row["why_not"] = why

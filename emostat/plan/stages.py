@@ -149,8 +149,10 @@ def plan_tables(record: dict | None, plan: Plan | None, claims: pd.DataFrame | N
         tests = sorted({str(t) for t in ran["test"].dropna()})
         tables = sorted({str(t) for t in ran["source_table"].dropna()})
         test, table = c.get("test"), c.get("table")
-        same = (tables == [table] and (test == RECORD_ROW or tests == [test])) if len(ran) \
-            else False
+        if tests:           # run: in the planned table, by the planned test
+            same = tables == [table] and (test == RECORD_ROW or tests == [test])
+        else:               # not run: as planned only where the plan said so
+            same = not c.get("tested", True)
         rows.append({"claim": c.get("claim"), "planned_test": test, "planned_table": table,
                      "run_test": "; ".join(tests) or None,
                      "run_table": "; ".join(tables) or None, "as_planned": bool(same)})
