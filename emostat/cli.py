@@ -48,6 +48,23 @@ def _add_choices(s: argparse.ArgumentParser, what: str) -> None:
                         f"or a fraction of the neurons (default: {what}, else the largest)")
 
 
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _add_items(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--items-per-concept", type=_positive, default=None, metavar="N",
+                   help="stimuli per concept for the tasks (config items_per_emotion; default: "
+                        "the profile's; --quick picks enough for the chance test to detect 15 "
+                        "points above chance, docs/inference.md)")
+
+
 def _cmd_import_release(a):
     from emostat.release import import_release
 
@@ -72,8 +89,8 @@ def _cmd_collect(a):
 
     collect(config=a.config, out=a.out, model=a.model, device=a.device, dtype=a.dtype,
             quick=a.quick, backend=a.backend, address=a.address, seed=a.seed, quiet=a.quiet,
-            activations_only=a.activations_only, space=a.space, plan=a.plan,
-            deviations=a.deviation)
+            activations_only=a.activations_only, space=a.space,
+            items_per_concept=a.items_per_concept, plan=a.plan, deviations=a.deviation)
 
 
 def _cmd_analyse(a):
@@ -132,7 +149,7 @@ def _cmd_plan(a):
 
     plan = make_plan(a.out, markdown=a.markdown, config=a.config, models=a.model,
                      space=a.space, quick=a.quick, seed=a.seed, alpha=a.alpha,
-                     headline_k=a.headline_k, cli=True)
+                     headline_k=a.headline_k, items_per_concept=a.items_per_concept, cli=True)
     if not a.quiet:
         print(f"plan: {Path(a.out).resolve()}  sha256 {plan.sha256}  written {plan.written}")
         if a.markdown:
@@ -172,7 +189,8 @@ def _cmd_run(a):
 
     run(out=a.out, release=a.release, quick=a.quick, to=a.to.split(","), seed=a.seed,
         quiet=a.quiet, models=a.model, space=a.space, alpha=a.alpha, headline_k=a.headline_k,
-        config=a.config, plan=a.plan, deviations=a.deviation)
+        config=a.config, items_per_concept=a.items_per_concept, plan=a.plan,
+        deviations=a.deviation)
 
 
 def _cmd_geometry(a):
@@ -236,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default=None, help="cpu | cuda | mps (default cpu)")
     s.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default float32)")
     s.add_argument("--quick", action="store_true", help="small profile (<= 3 min on 2 CPUs)")
+    _add_items(s)
     s.add_argument("--backend", default=None, choices=["local", "ray", "slurm"],
                    help="where shards run: local processes, a Ray cluster, or Slurm job "
                         "arrays submitted and awaited from here (slurm_* config keys; "
@@ -312,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the embedded SmolLM2-135M)")
     s.add_argument("--space", help="concept space folder or shipped name (default: the study's)")
     s.add_argument("--config", type=Path, help="TOML collect config (as for collect)")
+    _add_items(s)
     s.add_argument("--to", default="html,pdf")
     _add_choices(s, "the profile's")
     _add_plan(s)
@@ -330,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", action="append",
                    help="model path or cached HF id, as for run (repeat for several)")
     s.add_argument("--space", help="concept space folder or shipped name (default: the study's)")
+    _add_items(s)
     _add_choices(s, "the profile's")
     _add_common(s)
     s.set_defaults(func=_cmd_plan)

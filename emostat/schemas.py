@@ -35,6 +35,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from emostat.errors import InputError
+from emostat.vocabulary import vocabulary_v2
 
 S, F, I, B = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 
@@ -54,6 +55,15 @@ _PAIRED = [("q_value", F), ("q_value_bh", F), ("p_value_perm", F), ("p_method", 
 _GEOM = [("test", S), ("role", S), ("estimate", F), ("conf_low", F), ("conf_high", F),
          ("statistic", F), ("p_value", F), ("p_method", S), ("unit", S),
          ("n_perm", F), ("p_floor", F), ("p_mc_low", F), ("p_mc_high", F)]
+
+_MIXED = [("k", I), ("model", S), ("formula", S), ("family", S), ("outcome", S), ("role", S),
+          ("effect", S), ("group", S), ("term", S), ("estimate", F), ("std_error", F),
+          ("statistic", F), ("df", F), ("p_value", F), ("p_method", S), ("status", S),
+          ("message", S)]
+_GLANCE = [("k", I), ("model", S), ("nobs", I), ("logLik", F), ("converged", B),
+           ("singular", B), ("optimizer", S), ("status", S), ("message", S), ("groups", S),
+           ("r2_marginal", F), ("r2_conditional", F), ("icc_adjusted", F),
+           ("icc_conditional", F), ("r2_method", S)]
 
 _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # ---- human data (emostat import-release) -------------------------------------------------
@@ -112,8 +122,8 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "neuron_max_t": [("attribute", S), ("neuron", I), ("layer", I), ("estimate", F),
                      ("n_above", I), ("p_value", F), ("p_adjusted", F), ("p_floor", F),
                      ("p_mc_low", F), ("p_mc_high", F), ("p_fwer_joint", F),
-                     ("p_fwer_joint_mc_low", F), ("p_fwer_joint_mc_high", F),
-                     ("n_above_joint", I), ("p_minp_joint", F), ("p_method", S), ("unit", S),
+                     ("p_fwer_joint_mc_low", F), ("p_fwer_joint_mc_high", F), ("n_above_joint", I),
+                     ("p_minp_joint", F), ("p_minp_floor", F), ("p_method", S), ("unit", S),
                      ("role", S), ("n_perm", I)],
     # permutation null of the count of selective neurons per attribute
     "neuron_count_null": [("attribute", S), ("count", S), ("statistic", F), ("null_mean", F),
@@ -150,14 +160,15 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # Masking mixed models per k (and task for runs) x model (study | record | item-level):
     # estimate of term "attribute_vs_random" = accuracy(random) - accuracy(attribute mask)
     # (positive = the attribute mask lowers accuracy more; docs/inference.md).
-    "masking_mixed_model": [("k", I), ("model", S), ("formula", S), ("family", S),
-                            ("outcome", S), ("role", S), ("effect", S), ("group", S),
-                            ("term", S), ("estimate", F), ("std_error", F), ("statistic", F),
-                            ("df", F), ("p_value", F), ("p_method", S), ("status", S),
-                            ("message", S)],
-    "masking_mixed_glance": [("k", I), ("model", S), ("nobs", I), ("logLik", F),
-                             ("converged", B), ("singular", B), ("optimizer", S),
-                             ("status", S), ("message", S)],
+    "masking_mixed_model": _MIXED,
+    # one row per fit: lme4's groups ("item, 60; mask, 16"), Nakagawa R² and ICC (r2_method)
+    "masking_mixed_glance": _GLANCE,
+    # the knowledge claim's GLMM on the recalibrated outcome (emostat.analysis.masking.knowledge)
+    "knowledge_mixed_model": [("task", S)] + _MIXED,
+    "knowledge_mixed_glance": [("task", S)] + _GLANCE,
+    # normal QQ points of each fit's residuals and random-effect modes (<= 100 per panel)
+    "mixed_model_qq": [("k", I), ("model", S), ("panel", S), ("group", S), ("term", S),
+                       ("n", I), ("theoretical", F), ("sample", F)],
     "importance_link_by_emotion": [("k", I), ("concept", S), ("estimate", F), ("p_value", F),
                                    ("p_method", S), ("unit", S), ("role", S)],
     "neuron_counts": [("attribute", S), ("n_significant", I), ("n_significant_bh", I),
@@ -174,8 +185,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     # One row per random mask (attribute null when the draw is shared by all attributes); drop =
     # mean over prompts of accuracy(none) - accuracy(mask), as ``drop`` in the bias tables.
     "random_null": [("task", S), ("attribute", S), ("k", I), ("draw", I), ("drop", F)],
-    # Each attribute mask vs the random masks of its k (role record): estimate = its drop −
-    # the random masks' mean drop; prediction-interval t on n_null − 1 df; rank p and its floor.
+    # An attribute mask vs its k's random masks: drop − their mean; Crawford & Howell's t.
     "attribute_vs_null": [("k", I), ("attribute", S)] + BROOM + [
         ("q_value_bh", F), ("p_value_perm", F), ("p_min_perm", F), ("null_mean", F),
         ("n_null", I), ("p_method", S), ("p_method_perm", S), ("unit", S), ("role", S)],
@@ -187,6 +197,12 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "power": [("k", I), ("n_attribute_masks", I), ("n_random_masks", I), ("sd_mask", F),
               ("detectable", F), ("power", F), ("alpha", F), ("p_min_rank", F),
               ("p_min_label", F), ("estimate", F), ("ruled_out", F)],
+    "design": [("task", S), ("k", I), ("label", S), ("chosen", B), ("feasible", B), ("rows", I),
+               ("items_per_concept", I), ("n_attribute_masks", I), ("n_random_masks", I),
+               ("n_items", I), ("n_k", I), ("gflop", F), ("test", S), ("role", S), ("scale", S),
+               ("detectable", F), ("detectable_points", F), ("p_floor", F), ("method", S),
+               ("alpha_corrected", F), ("can_decide", B), ("var_item", F),
+               ("var_mask_attribute", F), ("var_mask_random", F)],
     "generation_examples": [("concept", S), ("text", S), ("generated", S), ("condition", S)],
     # ---- knowledge or answer bias (emostat.analysis.masking.bias, biastest): per task x condition ------
     # accuracy (the run's decisions, calibrated on condition none) beside accuracy_recal
@@ -273,7 +289,8 @@ RESULTS_TABLES = frozenset({
     "claims", "geometry_vectors", "geometry_layer_rsa", "geometry_pca", "geometry_pca_scores",
     "geometry_probes", "geometry_probe_attributes", "geometry_steering",
     "geometry_steering_test", "bias_knowledge", "answer_shares", "answer_bias", "bias_summary",
-    "bias_study_test", "mask_selection", "rsa_evaluation", "rsa_comparison",
+    "bias_study_test", "mask_selection", "design", "knowledge_mixed_model",
+    "knowledge_mixed_glance", "mixed_model_qq", "rsa_evaluation", "rsa_comparison",
     "rsa_comparison_differences", "rsa_ceiling", "plan_deviations", "plan_claims"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
@@ -389,45 +406,9 @@ VERSIONS: dict[str, int] = {name: 1 for name in _SCHEMAS}
 UPGRADES: dict[tuple[str, int], object] = {}
 
 
-def _max_t_v2(df):
-    """neuron_max_t 1 -> 2: the min-P joint p (``p_minp_joint``) was added; unknown before."""
-    return df.assign(p_minp_joint=float("nan"))
-
-
-VERSIONS["neuron_max_t"] = 2
-UPGRADES[("neuron_max_t", 1)] = _max_t_v2
-
-# One vocabulary (issue 22): a column naming a concept of the run's space is ``concept``
-# (``concept_a``, ``concept_b``), a participant column ``participant``; a random mask's drop is
-# ``drop``; unit strings say ``concept``; the mixed models' grouping factor is ``concept``.
-_CONCEPT_RENAME = {"emotion": "concept", "emotion_a": "concept_a", "emotion_b": "concept_b",
-                   "participant_id": "participant", "n_emotions": "n_concepts"}
-_WORDS = (("emotion label", "concept label"), ("emotion (", "concept ("),
-          ("emotion:prompt", "concept:prompt"), ("| emotion", "| concept"),
-          ("study_emotion_t", "study_concept_t"))
-
-
-def _reworded(values):
-    """Old vocabulary in string values (units, formulas, groups, test names) -> new."""
-    def one(v):
-        if not isinstance(v, str):
-            return v
-        for old, new in _WORDS:
-            v = v.replace(old, new)
-        return "concept" if v == "emotion" else v
-    return values.map(one)
-
-
-def _vocabulary_v2(df):
-    """Version 1 -> 2 of a table renamed to one vocabulary: the columns of
-    ``_CONCEPT_RENAME`` (``random_null``: ``estimate`` -> ``drop``), and the words in ``unit``,
-    ``formula``, ``group`` and ``test`` values."""
-    out = df.rename(columns=_CONCEPT_RENAME)
-    for col in ("unit", "formula", "group", "test"):
-        if col in out.columns:
-            out[col] = _reworded(out[col])
-    return out
-
+VERSIONS["neuron_max_t"] = 3     # v2 added p_minp_joint, v3 p_minp_floor (unknown before)
+UPGRADES[("neuron_max_t", 1)] = lambda df: df.assign(p_minp_joint=float("nan"))
+UPGRADES[("neuron_max_t", 2)] = lambda df: df.assign(p_minp_floor=float("nan"))
 
 VOCABULARY_V2 = ("participants", "ratings", "appraisal_responses", "similarity", "accuracy",
                  "inference", "masking_by_emotion", "masking_cells", "importance_link",
@@ -436,14 +417,24 @@ VOCABULARY_V2 = ("participants", "ratings", "appraisal_responses", "similarity",
                  "masking_mixed_model", "random_null")
 for _name in VOCABULARY_V2:
     VERSIONS[_name] = 2
-    UPGRADES[(_name, 1)] = _vocabulary_v2
-UPGRADES[("random_null", 1)] = lambda df: _vocabulary_v2(df).rename(columns={"estimate": "drop"})
+    UPGRADES[(_name, 1)] = vocabulary_v2
+UPGRADES[("random_null", 1)] = lambda df: vocabulary_v2(df).rename(columns={"estimate": "drop"})
+
+
+# masking_mixed_glance 1 -> 2: lme4's groups, Nakagawa R² and ICC were added (not computed before)
+_NAN = float("nan")
+_GLANCE_V2 = dict(groups="", r2_marginal=_NAN, r2_conditional=_NAN, icc_adjusted=_NAN,
+                  icc_conditional=_NAN, r2_method="not computed: results written before emostat "
+                  "reported R² and ICC (re-run the analysis)")
+VERSIONS["masking_mixed_glance"] = 2
+UPGRADES[("masking_mixed_glance", 1)] = lambda df: vocabulary_v2(df.assign(
+    **{c: v for c, v in _GLANCE_V2.items() if c not in df}))
 
 
 def _whole_model_v2(df):
     """whole_model_rsa 1 -> 2: the estimand and comparator were named and the ceiling of that
     estimand added (issue 23); version 1 was tau-b on the mean RDM without a ceiling."""
-    return _vocabulary_v2(df).assign(comparator="tau_b", estimand="mean_rdm",
+    return vocabulary_v2(df).assign(comparator="tau_b", estimand="mean_rdm",
                                      ceiling_low=float("nan"), ceiling_high=float("nan"),
                                      ceiling_method="not computed (a version-1 table)")
 

@@ -5,6 +5,7 @@ participant column ``participant_id``; every table now says ``concept`` and ``pa
 (files written before are upgraded on reading, :func:`emostat.schemas.upgrade`). A DataFrame
 passed to a function of :mod:`emostat.stats` with an old name and without the new one is
 renamed, with a :class:`DeprecationWarning`; the old names will be refused in the next release.
+:func:`vocabulary_v2` is the upgrade step of a stored table to the same vocabulary.
 
 >>> import warnings, pandas as pd
 >>> with warnings.catch_warnings(record=True) as w:
@@ -59,3 +60,35 @@ def accepts_old_names(fn):
             bound.arguments[k] = _names(v) if k == "by" else renamed(v, fn.__name__)
         return fn(*bound.args, **bound.kwargs)
     return wrapper
+
+
+# A stored table's step to one vocabulary (issue 22; registered in emostat.schemas): a column
+# naming a concept of the run's space is ``concept`` (``concept_a``, ``concept_b``), a participant
+# column ``participant``; a random mask's drop is ``drop``; unit strings say ``concept``; the
+# mixed models' grouping factor is ``concept``.
+_CONCEPT_RENAME = {**OLD_NAMES, "n_emotions": "n_concepts"}
+_WORDS = (("emotion label", "concept label"), ("emotion (", "concept ("),
+          ("emotion:prompt", "concept:prompt"), ("| emotion", "| concept"),
+          ("study_emotion_t", "study_concept_t"))
+
+
+def _reworded(values):
+    """Old vocabulary in string values (units, formulas, groups, test names) -> new."""
+    def one(v):
+        if not isinstance(v, str):
+            return v
+        for old, new in _WORDS:
+            v = v.replace(old, new)
+        return "concept" if v == "emotion" else v
+    return values.map(one)
+
+
+def vocabulary_v2(df):
+    """Version 1 -> 2 of a table renamed to one vocabulary: the columns of
+    ``_CONCEPT_RENAME`` (``random_null``: ``estimate`` -> ``drop``), and the words in ``unit``,
+    ``formula``, ``group``, ``test`` (and a glance's formula, message and groups) values."""
+    out = df.rename(columns=_CONCEPT_RENAME)
+    for col in ("unit", "formula", "group", "test", "fitted_formula", "message", "groups"):
+        if col in out.columns:
+            out[col] = _reworded(out[col])
+    return out

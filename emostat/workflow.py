@@ -18,8 +18,8 @@ SEED = 20241201                  # the master seed when no config and no --seed 
 
 def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
         seed: int | None = None, quiet: bool = False, models=None,
-        space=None, alpha=None, headline_k=None, config=None, plan=None,
-        deviations=None) -> dict[str, Path]:
+        space=None, alpha=None, headline_k=None, items_per_concept=None, config=None,
+        plan=None, deviations=None) -> dict[str, Path]:
     """Collect on the embedded model (or reproduce the study with ``release``), analyse, render.
 
     ``models`` (several local paths or cached ids) runs the experiment on each into
@@ -28,11 +28,12 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
     shipped name) is the concept space of the collection (default: the study's). ``seed``
     None: the profile's. ``alpha`` and ``headline_k`` (one of the profile's ks as written
     there, or for ``release`` one of the study's k) decide the claims; they are checked
-    before anything runs. ``config``: a collect config file (as ``emostat collect
-    --config``). ``plan`` (a plan file of ``emostat plan``) and ``deviations`` (``"field:
-    reason"``): every setting is checked against the plan before anything is written
-    (:func:`check_against_plan`), then by the collection and the analysis, which record it.
-    Returns the rendered report files by format.
+    before anything runs. ``items_per_concept``: stimuli per concept of the collection (config
+    ``items_per_emotion``; None: the profile's). ``config``: a collect config file (as
+    ``emostat collect --config``). ``plan`` (a plan file of ``emostat plan``) and
+    ``deviations`` (``"field: reason"``): every setting is checked against the plan before
+    anything is written (:func:`check_against_plan`), then by the collection and the analysis,
+    which record it. Returns the rendered report files by format.
     """
     from emostat import io
     from emostat.report.render import render_report
@@ -58,7 +59,8 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
         from emostat.analysis.pipelines.choices import OPTIONS, check_choices
         from emostat.collect.runner import build_config, collect
 
-        cfg = build_config(config, quick=quick, seed=seed, space=space)
+        cfg = build_config(config, quick=quick, seed=seed, space=space,
+                           items_per_concept=items_per_concept)
         check_choices({"alpha": alpha, "headline_k": headline_k}, cfg.ks, where="emostat run",
                       names=OPTIONS)
         if plan is not None:
@@ -67,7 +69,8 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
         dirs = [out] if len(models) <= 1 else [out / _folder_name(m) for m in models]
         for d, m in zip(dirs, models or [None]):
             collect(config=config, out=d, model=m, quick=quick, seed=seed, quiet=quiet,
-                    space=space, plan=plan, deviations=deviations)
+                    space=space, items_per_concept=items_per_concept, plan=plan,
+                    deviations=deviations)
             analyse_run(d, seed=SEED if seed is None else seed, quiet=quiet, alpha=alpha,
                         headline_k=headline_k, plan=plan, deviations=deviations)
         kind = "comparison" if len(dirs) > 1 else "experiment"

@@ -183,10 +183,39 @@ def masking_tables(rng, ks, n_emotion=168, n_attr=324, n_cell=12) -> dict[str, p
                         estimate=0.09)]
             glance.append(dict(k=k, model=model, nobs=9072, logLik=rng.uniform(5000, 9000),
                                converged=True, singular=False, optimizer="bobyqa",
-                               status="ok", message=""))
+                               status="ok", message="", fitted_formula=formula,
+                               groups="concept:prompt, 324; concept, 27; attribute, 14",
+                               **mixed_effect_sizes(rng)))
     t["masking_mixed_model"] = pd.DataFrame(mm)
     t["masking_mixed_glance"] = pd.DataFrame(glance)
+    t["mixed_model_qq"] = pd.concat(
+        [qq_rows(rng, 9072, [("concept", "(Intercept)", 27), ("attribute",
+                                                              "attribute_vs_random", 14)])
+         .assign(k=k, model=model) for k in ks for model in ("record", "study")],
+        ignore_index=True)
     return t
+
+
+def mixed_effect_sizes(rng) -> dict:
+    """Glance columns of emostat.analysis.engines.mixedreport.effect_sizes (plausible values)."""
+    r2m, extra, icc = rng.uniform(0.001, 0.05), rng.uniform(0.1, 0.4), rng.uniform(0.1, 0.4)
+    return dict(r2_marginal=r2m, r2_conditional=r2m + extra, icc_adjusted=icc,
+                icc_conditional=icc * (1 - r2m), r2_method="Nakagawa R² and ICC (fixture)")
+
+
+def qq_rows(rng, n_obs: int, terms) -> pd.DataFrame:
+    """mixed_model_qq rows: a residual panel and one panel per (group, term, levels)."""
+    from scipy import stats
+
+    parts = []
+    for panel, group, term, n in ([("residuals", "", "Pearson residuals", n_obs)]
+                                  + [("random effects", g, tm, m) for g, tm, m in terms]):
+        m = min(n, 100)
+        q = stats.norm.ppf((np.arange(1, m + 1) - 0.5) / m)
+        parts.append(pd.DataFrame({"panel": panel, "group": group, "term": term, "n": n,
+                                   "theoretical": q,
+                                   "sample": np.sort(q + rng.normal(0, 0.1, m))}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
@@ -249,6 +278,40 @@ def experiment_tables(rng, ks) -> dict[str, pd.DataFrame]:
                       "pool", unit="attribute × prompt (14)", role="study")
         for o, p in (("accuracy", 0.01), ("accuracy_recal", 0.3)) for k in ks
         for e in ANALYSIS_ORDER])
+    # the knowledge claim's GLMM (emostat.analysis.masking.knowledge) per task x k
+    kn, kg, kq = [], [], []
+    formula = ("correct_recal ~ attribute_vs_random + (1 | item) + (0 + is_attribute | mask) + "
+               "(0 + is_random | mask)")
+    for k in ks:
+        est, se = rng.normal(0.2, 0.1), 0.12
+        base = dict(task="choice", k=k, model="knowledge_glmm", formula=formula,
+                    family="binomial", outcome="correct_recal", role="record", status="ok",
+                    message="", df=np.nan, conf_low=np.nan, conf_high=np.nan)
+        method = ("Wald z (SE from the Hessian of the Laplace deviance over theta and beta, "
+                  "lme4 default), two-sided")
+        kn += [dict(base, effect="fixed", group="", term="(Intercept)", estimate=0.4,
+                    std_error=0.2, statistic=2.0, p_value=0.0455, p_method=method,
+                    conf_low=0.4 - 1.96 * 0.2, conf_high=0.4 + 1.96 * 0.2),
+               dict(base, effect="fixed", group="", term="attribute_vs_random", estimate=est,
+                    std_error=se, statistic=est / se, p_value=2 * stats.norm.sf(abs(est / se)),
+                    p_method=method, conf_low=est - 1.96 * se, conf_high=est + 1.96 * se),
+               dict(base, effect="ran_pars", group="item", term="sd__(Intercept)",
+                    estimate=0.9),
+               dict(base, effect="ran_pars", group="mask", term="sd__is_attribute",
+                    estimate=0.3),
+               dict(base, effect="ran_pars", group="mask.1", term="sd__is_random",
+                    estimate=0.2)]
+        kg.append(dict(task="choice", k=k, model="knowledge_glmm", nobs=64 * 27,
+                       logLik=-900.0, converged=True, singular=False, optimizer="bobyqa",
+                       status="ok", message="", fitted_formula=formula,
+                       groups="item, 27; mask, 64", **mixed_effect_sizes(rng)))
+        kq.append(qq_rows(rng, 64 * 27, [("item", "(Intercept)", 27),
+                                         ("mask", "is_attribute", 14),
+                                         ("mask", "is_random", 50)])
+                  .assign(task="choice", k=k, model="knowledge_glmm"))
+    t["knowledge_mixed_model"] = pd.DataFrame(kn)
+    t["knowledge_mixed_glance"] = pd.DataFrame(kg)
+    t["knowledge_qq"] = pd.concat(kq, ignore_index=True)
     t["generation_examples"] = pd.DataFrame({
         "concept": ["joy", "anger", "joy", "anger"],
         "text": ["I finally got the job!", "They cancelled again | without notice."] * 2,
@@ -287,6 +350,10 @@ def make_run(root, kind: str = "reproduction", seed: int = 1, model: str = "fixt
     tables["rsa_evaluation"] = rsa_evaluation_table(rng)
     if kind == "experiment":
         tables.update(experiment_tables(rng, ks))
+        # one QQ table of every mixed model, as emostat analyse writes it (task column)
+        tables["mixed_model_qq"] = pd.concat(
+            [tables["mixed_model_qq"].assign(task="choice"), tables.pop("knowledge_qq")],
+            ignore_index=True)
     else:
         tables.update(release_tables(rng))
         # the release's one random mask per attribute and k, as a population (no task)
@@ -383,6 +450,19 @@ def claims_from_tables(t: dict, alpha: float = 0.05, headline_k: int = 4000,
                 p_method=r.p_method, unit="mask (14 attribute/random pairs)", p_floor=0.0,
                 alpha=alpha, headline=r.k == headline_k, decision=dec if r.role == "record"
                 else None, reason=why if r.role == "record" else None))
+    kn = t.get("knowledge_mixed_model")
+    if kn is not None:
+        for r in kn[kn["term"] == "attribute_vs_random"].itertuples():
+            dec, why = decide(r.p_value, r.estimate, alpha=alpha)
+            rows.append(claim_row(
+                claim="knowledge", task=task, k=r.k, role="record", test="knowledge_glmm",
+                source_table="knowledge_mixed_model", estimate=r.estimate, scale="log-odds",
+                conf_low=r.conf_low, conf_high=r.conf_high, conf_method=None,
+                statistic=r.statistic, p_value=r.p_value,
+                p_method="binomial GLMM of the recalibrated outcome (correct_recal: every "
+                         "condition calibrated on its own items): " + r.p_method,
+                unit="item (27) x mask (64)", p_floor=0.0, alpha=alpha,
+                headline=r.k == headline_k, decision=dec, reason=why))
     link = t.get("importance_link")
     if link is not None:
         for r in link.itertuples():

@@ -26,10 +26,19 @@ def test_analyse_run_writes_and_prints_the_claims(tmp_path, capsys):
                                      "ks": [4], "tasks": ["binary", "choice", "generate"]}
     rec = claims[claims["role"] == "record"]
     assert not rec.duplicated(["claim", "task", "k"]).any()
-    # one record per claim: neurons, importance, whole_model; per task above_chance, masking, link
-    assert len(rec) == 3 + 3 * 3
+    # one record per claim: neurons, importance, whole_model; per task above_chance, masking,
+    # link and knowledge
+    assert len(rec) == 3 + 3 * 4
     masking = rec[rec["claim"] == "masking"]
     assert set(masking["test"]) == {"item_glmm"} and set(masking["scale"]) == {"log-odds"}
+    # the knowledge claim: its own GLMM on the recalibrated outcome where the task is decided
+    # on scores; generation has no answer prior to re-fit (not tested, and says why)
+    know = rec[rec["claim"] == "knowledge"].set_index("task")
+    assert set(know["test"]) == {"knowledge_glmm"}
+    assert know.loc["generate", "decision"] == "not tested"
+    assert "only tasks decided on scores" in know.loc["generate", "reason"]
+    tested = know[know["decision"] != "not tested"]
+    assert len(tested) and tested["p_method"].str.contains("recalibrated outcome").all()
     # the printed headline is the rendering of the stored rows
     assert r.summary() in printed
     for _, row in rec.iterrows():

@@ -154,6 +154,9 @@ def test_steering_specificity_row_and_failures():
     sing = _claims("steering", geometry_steering_test=_steer(
         status="singular", message="singular: dropped (1 | item) (variance 0)")).iloc[0]
     assert sing["decision"] == "supported" and "fit singular: dropped (1 | item)" in sing["reason"]
+    fb = _claims("steering", geometry_steering_test=_steer(     # issue 22: a fallback is told
+        status="fallback", message="Satterthwaite df failed: Wald z")).iloc[0]
+    assert fb["decision"] == "supported" and "fit Satterthwaite df failed: Wald z" in fb["reason"]
     old = _steer()
     old.loc[old.role == "record", "role"] = "supporting"             # a v1 table, upgraded
     v1 = _claims("steering", geometry_steering_test=old).iloc[0]

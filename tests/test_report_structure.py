@@ -54,12 +54,13 @@ def test_no_cycle_and_view_at_the_bottom():
 
 
 def test_no_private_names_across_modules_and_no_study_constants():
-    for m, tree in modules().items():
+    mods = modules()              # parsed once (per attribute node it took minutes on CI)
+    for m, tree in mods.items():
         for dep, names in report_imports(tree):
             assert not [n for n in names if n.startswith("_")], (m, dep, names)
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
-                    node.value.id in modules() and node.attr.startswith("_"):
+                    node.value.id in mods and node.attr.startswith("_"):
                 raise AssertionError(f"{m}: {node.value.id}.{node.attr}")
             if isinstance(node, ast.ImportFrom) and node.module == "emostat.constants":
                 raise AssertionError(f"{m} imports emostat.constants")

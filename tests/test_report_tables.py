@@ -40,37 +40,52 @@ def test_apa_table_cells():
     assert md.splitlines()[0] == "| attribute | k | Estimate | 95% CI | df | p |"
 
 
-def test_mixed_model_table_lme4_layout():
+def test_mixed_model_block_lme4_layout():
     # lme4 (R 4.2), Weight ~ Time + (1 + Time | Pig), REML, statsmodels' dietox data
     # (reference-values.md): fixed [15.738650, 6.939014], SE [0.5501253, 0.0798254],
-    # residual variance 6.03745, var(Pig) 19.4934552, var(Time) 0.4160620, cov .2938323
+    # residual variance 6.03745, var(Pig) 19.4934552, var(Time) 0.4160620, cov .2938323;
+    # Satterthwaite df 71.0 (tests/r/dietox_lme4.json); CI bounds = estimate ± t(.975, 71) × SE
+    from scipy import stats
+
+    from emostat.report import mixedblock
+
     sd0, sd1 = np.sqrt(19.4934552), np.sqrt(0.4160620)
+    est, se = np.array([15.738650, 6.939014]), np.array([0.5501253, 0.0798254])
+    half = stats.t.ppf(.975, 71) * se
     tidy = pd.DataFrame({
         "k": 0, "effect": ["fixed", "fixed", "ran_pars", "ran_pars", "ran_pars", "ran_pars"],
         "group": ["", "", "Pig", "Pig", "Pig", "Residual"],
         "term": ["(Intercept)", "Time", "sd__(Intercept)", "sd__Time", "cor__(Intercept).Time",
                  "sd__Observation"],
-        "estimate": [15.738650, 6.939014, sd0, sd1, 0.2938323 / (sd0 * sd1), np.sqrt(6.03745)],
-        "std_error": [0.5501253, 0.0798254] + [np.nan] * 4,
-        "statistic": [15.738650 / 0.5501253, 6.939014 / 0.0798254] + [np.nan] * 4,
-        "p_value": [1e-50, 1e-50] + [np.nan] * 4,
-        "p_method": ["Wald z", "Wald z", "", "", "", ""]})
+        "estimate": [*est, sd0, sd1, 0.2938323 / (sd0 * sd1), np.sqrt(6.03745)],
+        "std_error": [*se] + [np.nan] * 4, "statistic": [*(est / se)] + [np.nan] * 4,
+        "df": [71.0, 71.0] + [np.nan] * 4, "p_value": [1e-50, 1e-50] + [np.nan] * 4,
+        "conf_low": [*(est - half)] + [np.nan] * 4, "conf_high": [*(est + half)] + [np.nan] * 4,
+        "p_method": ["Satterthwaite t, two-sided"] * 2 + [""] * 4,
+        "formula": "Weight ~ Time + (1 + Time | Pig)", "status": "ok", "message": ""})
     glance = pd.DataFrame({"k": [0], "nobs": [861], "logLik": [-2217.047], "converged": [True],
-                           "boundary": [False], "optimizer": ["cg"]})
-    md = tables.mixed_model_table(tidy, glance, k=0)
+                           "singular": [False], "optimizer": ["cg"], "groups": ["Pig, 72"],
+                           "r2_marginal": [.8], "r2_conditional": [.99], "icc_adjusted": [.95],
+                           "icc_conditional": [.19], "status": ["ok"], "message": [""],
+                           "fitted_formula": ["Weight ~ Time + (1 + Time | Pig)"]})
+    md = mixedblock.block(tidy, glance, k=0, qq=pd.DataFrame({"k": [0], "sample": [0.0]}),
+                          qq_ref="fig-qq")
     # variances as lme4 reports them; Std.Dev. = their square roots (sqrt(19.4934552) = 4.41514)
     assert "| Pig | (Intercept) | 19.49346 | 4.4151 |  |" in md
     assert "|  | Time | 0.41606 | 0.6450 | .10 |" in md
     assert "| Residual |  | 6.03745 | 2.4571 |  |" in md
-    # 15.738650 is stored as 15.73864999..., so 4 decimals give 15.7386
-    assert "| (Intercept) | 15.7386 | 0.5501 | 28.61 | < .001 |" in md
-    assert "| Time | 6.9390 | 0.0798 | 86.93 | < .001 |" in md
-    assert "z value" in md and "Number of obs: 861" in md and "log-likelihood -2217.0" in md
+    # 15.738650 is stored as 15.73864999..., so 4 decimals give 15.7386; CI from the t(71)
+    lo, hi = est - half
+    assert (f"| (Intercept) | 15.7386 | 0.5501 | [{lo:.4f}, {15.738650 + half[0]:.4f}] | 71 "
+            "| 28.61 | < .001 |") in md
+    assert "| Time | 6.9390 | 0.0798 |" in md and "| 86.93 | < .001 |" in md
+    assert "t value" in md and "Number of obs: 861; groups: Pig, 72" in md
+    assert "log-likelihood -2217.05" in md and "Formula.** `Weight ~ Time + (1 + Time | Pig)`" in md
     assert md.index("Random effects") < md.index("Fixed effects")
-    # the title from the model's family: none recorded = gaussian = an LMM, whose note says
-    # lme4 prints no p-values
+    assert "df method: Satterthwaite" in md and "R²m = .800" in md and "ICC adjusted = .950" in md
+    assert "@fig-qq (appendix)" in md and "converged, not singular" in md
     assert md.startswith("<!-- caption: Linear mixed model at k = 0, in lme4's layout. -->")
-    assert "lme4 prints none" in md
+    assert all(item in md for item in mixedblock.ITEMS)
 
 
 def test_sentences_and_missing_tables():
@@ -105,7 +120,9 @@ def test_no_variance_gets_a_reason_not_na():
     assert "joy: its 2 paired differences are all equal: no variance" in s
 
 
-def test_mixed_model_table_glmm_is_titled_by_its_family():
+def test_mixed_model_block_glmm_is_titled_by_its_family():
+    from emostat.report import mixedblock
+
     tidy = pd.DataFrame({"k": 2304, "model": "item_glmm", "role": "record",
                          "family": "binomial",
                          "formula": "correct ~ attribute_vs_random + (1 | emotion)",
@@ -113,13 +130,18 @@ def test_mixed_model_table_glmm_is_titled_by_its_family():
                          "term": ["(Intercept)", "attribute_vs_random", "sd__(Intercept)"],
                          "estimate": [0.9, 0.141, 0.5], "std_error": [0.2, 0.144, np.nan],
                          "statistic": [4.5, 0.98, np.nan], "p_value": [1e-5, 0.329, np.nan],
-                         "p_method": ["Wald z", "Wald z", None]})
-    md = tables.mixed_model_table(tidy, None, k=2304)
-    assert md.startswith("<!-- caption: Binomial GLMM (logit link) (item_glmm, the model of "
-                         "record) at k = 2,304, in lme4's layout: correct ~ attribute_vs_random"
-                         " + (1 | emotion). -->")
-    assert "Linear mixed model" not in md and "lme4 prints none" not in md
-    assert "z value" in md and "as lme4's glmer prints them" in md
+                         "df": np.nan, "status": "singular",
+                         "message": "singular: dropped (1 | mask) (variance 0)",
+                         "p_method": ["Wald z (SE from the Hessian), two-sided"] * 2 + [None]})
+    md = mixedblock.block(tidy, None, k=2304)
+    assert md.startswith("<!-- caption: Binomial GLMM (logit link) item_glmm, the model of "
+                         "record, at k = 2,304, in lme4's layout. -->")
+    assert "Linear mixed model" not in md and "z value" in md
+    assert "df method: none, Wald z" in md and "Laplace maximum likelihood" in md
+    # what was done about the singular fit is said in the block
+    assert "**singular fit** (singular: dropped (1 | mask) (variance 0))" in md
+    # an old run without glance rows: said, never "NA"
+    assert "not in this run's tables" in md and "NA" not in md
 
 
 def test_chance_sentence_is_the_terminals():

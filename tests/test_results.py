@@ -119,12 +119,17 @@ def test_neuron_max_t_version_1_gains_the_min_p_column(tmp_path):
     A = rng.normal(size=(2, 6, 5))
     attr = pd.DataFrame({"a": rng.normal(size=15), "b": rng.normal(size=15)})
     tab = nn.neuron_max_t(A, attr, n_perm=19, seed=1)
-    v1 = tab.drop(columns="p_minp_joint")
+    v1 = tab.drop(columns=["p_minp_joint", "p_minp_floor"])
     path = io.write_table(v1, tmp_path / "mt.parquet",
                           prov={"schema": "neuron_max_t", "schema_version": 1})
     got = io.read_table(path, dataset="neuron_max_t")
-    assert schemas.VERSIONS["neuron_max_t"] == 2
+    # version 3 (issue 22 item 5) adds the min-P floor: a version-1 file gains both, unknown
+    assert schemas.VERSIONS["neuron_max_t"] == 3
     assert got["p_minp_joint"].isna().all() and len(got) == 2
+    assert got["p_minp_floor"].isna().all()
+    v2 = io.write_table(tab.drop(columns="p_minp_floor"), tmp_path / "mt2.parquet",
+                        prov={"schema": "neuron_max_t", "schema_version": 2})
+    assert io.read_table(v2, dataset="neuron_max_t")["p_minp_floor"].isna().all()
     cur = io.read_table(io.write_table(tab, tmp_path / "c.parquet", dataset="neuron_max_t"),
                         dataset="neuron_max_t")
-    assert cur["p_minp_joint"].notna().all()
+    assert cur["p_minp_joint"].notna().all() and cur["p_minp_floor"].notna().all()

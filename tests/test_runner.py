@@ -164,10 +164,18 @@ def test_config_profiles_and_overrides(tmp_path):
     d = load_config()
     assert d.n_random_draws >= 20 and d.random_scheme == "uniform" and d.ablation == "zero"
     # the embedded experiment: 27-way choice (short prompt, calibrated) in both profiles; the
-    # default uses every shipped situation, all 14 attributes, k = 5% of SmolLM2's 46,080
-    # neurons (30 layers x 1536) = 2,304 >= 1k, two worker processes (issue 10)
+    # default's masking design is the design table's choice (issue 24: items per concept x
+    # random masks), all 14 attributes, k = 5% of SmolLM2's 46,080 neurons (30 layers x
+    # 1536) = 2,304 >= 1k, two worker processes (issue 10)
+    from emostat.analysis.masking.design import DEFAULT_DESIGN, quick_items_per_concept
+
     assert d.tasks == ["choice"] and q.tasks == ["choice"]
-    assert d.items_per_emotion is None and d.attributes is None
+    assert d.items_per_emotion == DEFAULT_DESIGN["items_per_concept"] and d.attributes is None
+    assert d.n_random_draws == DEFAULT_DESIGN["n_random"]
+    # quick: the situations per concept the chance test needs (2 of the study's 15), and
+    # --items-per-concept wins over it
+    assert q.items_per_emotion == quick_items_per_concept(27, 15) == 2
+    assert load_config(quick=True, items_per_emotion=5).items_per_emotion == 5
     assert d.resolve_ks(30 * 1536) == [2304] and d.workers == 2 and q.workers == 1
     assert d.calibration_folds >= 2 and d.quantize == "none" and d.cpu_kernel == "onednn"
     assert d.choice_prompt == q.choice_prompt == "short" and d.calibrate and q.calibrate

@@ -27,10 +27,10 @@ def test_reference_run_has_geometry_and_the_model_was_prepared(tiny_run):
     """The reference run (local, 1 worker) is the case of the bug: inference and geometry in
     one process, with oneDNN kernels for inference where this torch has them."""
     from emostat import io
-    from emostat.analysis.geometry.claims import STEERING_TABLES, TABLES
+    from emostat.analysis.geometry.claims import OPTIONAL_TABLES, STEERING_TABLES, TABLES
 
     names = sorted(p.stem for p in (tiny_run / "geometry").glob("geometry_*.parquet"))
-    assert names == sorted(TABLES + STEERING_TABLES)
+    assert names == sorted(TABLES + OPTIONAL_TABLES + STEERING_TABLES)
     prov = io.read_provenance(tiny_run / "geometry" / "geometry_layer_rsa.parquet")
     assert prov["kernel"].startswith("torch") and prov["threads"] == 1
 

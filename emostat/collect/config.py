@@ -4,7 +4,7 @@ Three built-in profiles give the starting values: ``default`` (the experiment on
 model sized to finish in under 10 minutes on a 2-core CPU: the 27-way choice task on every
 shipped situation), ``quick`` (the same pipeline, 1 situation per emotion, fewer attributes and
 draws, about a minute) and ``full`` (every item, binary and 27-way choice, two k: for GPUs and
-clusters). Measured times are in :data:`PROFILES`.
+clusters). Measured times are in :data:`emostat.collect.profiles.PROFILES`.
 A TOML file names its base with ``profile = "quick"`` (default ``"default"``)
 and overrides any field below; an unknown key is an error. Example::
 
@@ -29,11 +29,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from emostat.analysis.masking.design import quick_items_for_space
 from emostat.constants import k_count
 from emostat.errors import InputError
 from emostat.tasks import task_names
 
 from emostat.space import load_space, require_complete
+from emostat.collect.profiles import PROFILES, QUICK_ITEMS
 from emostat.collect.slurm_options import DEFAULTS as SLURM_DEFAULTS, SlurmFields, validate_slurm
 
 TASKS = task_names()
@@ -273,33 +275,15 @@ class CollectConfig(SlurmFields):
         return sorted(set(out))
 
 
-PROFILES: dict[str, dict] = {
-    # The experiment on the embedded model sized for a 2-core CPU: the 27-way choice task on all
-    # 405 shipped situations (27 x 15; short prompt, cross-fitted calibration), all 14
-    # attributes at k = 5% of the neurons (2,304), 20 shared random draws: 405 x 35 = 14,175
-    # item x condition rows, two worker processes, oneDNN fp32 kernels. Collection measured
-    # 357 s on the shared 2-core CPU (inference 328 s, 42 rows/s; `emostat run` 7.1 min in all);
-    # 1007 s at a busy moment (load 5-7). The binary task is not in the default: its 810
-    # balanced items would add 28,350 longer rows (~2.6x the choice task's tokens), far beyond
-    # 10 minutes here, and on SmolLM2-135M it is at chance (37% calibrated); it stays available (tasks = ["binary",
-    # "choice"]). Raw prompts (chat = false): on SmolLM2-135M the chat wrapper made the binary
-    # task 1.6x slower and no more accurate (0.54 vs 0.57 calibrated, 27 x 8 items).
-    # Geometry stage (8 steering items x 32 vectors x 3 scales, 405 stimuli, 10 probed layers,
-    # 199 shuffles): 106 s measured at load 4-5, 1-thread matmul 35-54 GFLOPS (residuals 62 s,
-    # probes 13 s, steering 29 s); the quick profile's (108 stimuli, 6 items): 28 s inside
-    # `emostat run --quick` at load 2-3, 50 GFLOPS (49 s alone at 45-69 GFLOPS). Since Dec 7
-    # the grid has 52 directions (20 on the manifold, 5 isotropic): steering 1.34 x the above.
-    "default": {"tasks": ["choice"], "items_per_emotion": None, "n_folds": 3, "ks": [0.05],
-                "n_random_draws": 20, "chat": False, "workers": 2, "items_per_shard": 27,
-                "conditions_per_shard": 17, "geometry_items": 8},
-    # Same pipeline, smaller: the choice task, 1 situation per emotion, 2 attributes, 3 draws
-    # (collection measured 20 s, `emostat run --quick` 65 s with the analysis).
-    "quick": {"tasks": ["choice"], "items_per_emotion": 1, "n_folds": 1, "ks": [0.05],
-              "n_random_draws": 3, "attributes": ["valence", "arousal"], "chat": False,
-              "geometry_items": 6, "geometry_per_concept": 4, "geometry_probe_perm": 99},
-    # Everything (for GPUs / clusters): all items, binary and 27-way choice, two k, 20 draws.
-    "full": {},
-}
+def resolve_quick_items(merged: dict) -> dict:
+    """``items_per_emotion = "auto"`` (the quick profile) made a number for the run's space
+    (:func:`emostat.analysis.masking.design.quick_items_for_space`)."""
+    if merged.get("items_per_emotion") != QUICK_ITEMS:
+        return merged
+    a = merged.get("alpha", 0.05)
+    a = a if isinstance(a, float) and 0 < a < 1 else 0.05
+    return {**merged, "items_per_emotion": quick_items_for_space(
+        cached_space(merged.get("space")), a)}
 
 
 def _check(cond: bool, where: str, key: str, problem: str) -> None:
@@ -469,6 +453,7 @@ def _build(where: str, profile: str, given: dict) -> CollectConfig:
     if given.get("space") not in (None, "study") and "attributes" not in given:
         merged.pop("attributes", None)      # a profile's attribute names are the study's
     merged.update(given)
+    merged = resolve_quick_items(merged)
     for key, v in merged.items():
         _check_type(where, key, v, known[key].type)
     if merged.get("model") == "":

@@ -67,6 +67,7 @@ from emostat.checks import log
 from emostat.collect import shards as sh
 from emostat.collect.backends import make_backend
 from emostat.collect.config import CollectConfig, load_config, run_space
+from emostat.collect.cost import cost_record
 from emostat.collect.items import (build_items, concept_prompt_table, run_attributes,
                                    template_names)
 from emostat.collect.geometry_stage import geometry_phase
@@ -84,12 +85,13 @@ from emostat.lock import RunLock
 
 def build_config(config=None, *, model=None, device=None, dtype=None, quick: bool = False,
                  backend=None, seed=None, activations_only: bool = False,
-                 space=None) -> CollectConfig:
+                 space=None, items_per_concept=None) -> CollectConfig:
     """The run's config: command line > file > profile, always. An argument left at None is
-    not given; any other value wins over the file, even one equal to a default."""
+    not given; any other value wins over the file, even one equal to a default.
+    ``items_per_concept`` is the config field ``items_per_emotion`` (``--items-per-concept``)."""
     over = {"model": model, "device": device, "dtype": dtype, "backend": backend, "seed": seed,
             "space": None if space is None else str(space),
-            "tasks": [] if activations_only else None}
+            "tasks": [] if activations_only else None, "items_per_emotion": items_per_concept}
     return load_config(config, quick=quick, **over)
 
 
@@ -126,7 +128,8 @@ def load_checked(cfg: CollectConfig, api, quiet: bool):
 def collect(config=None, out="out", model=None, device=None, dtype=None,
             quick: bool = False, backend=None, address=None, seed=None,
             quiet: bool = False, activations_only: bool = False, *, space=None, api=None,
-            sapi=None, human=None, plan=None, deviations=None) -> dict[str, Path]:
+            sapi=None, human=None, items_per_concept=None, plan=None, deviations=None
+            ) -> dict[str, Path]:
     """Run (or resume) a collection into ``out``; see the module docstring for the stages.
 
     Parameters
@@ -147,6 +150,8 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
         encoder checkpoint without a trained MLM head. Said on stderr and in the manifest.
     space : path or str, optional
         The concept space (config field ``space``): a folder or a shipped name.
+    items_per_concept : int, optional
+        Stimuli per concept (config field ``items_per_emotion``; ``--items-per-concept``).
     api, sapi, human
         Replacements for the model functions, stimuli functions and human space (tests).
     plan, deviations
@@ -164,7 +169,7 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     out = io.check_writable(out, "run folder")
     cfg = build_config(config, model=model, device=device, dtype=dtype, quick=quick,
                        backend=backend, seed=seed, activations_only=activations_only,
-                       space=space)
+                       space=space, items_per_concept=items_per_concept)
     paths = {"activations": out / "activations", "conditions": out / "conditions.parquet",
              "inference": out / "inference", "accuracy": out / "accuracy.parquet",
              "manifest": out / "manifest.json"}
@@ -298,6 +303,7 @@ def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
                                        "inference": len(inf) + len(none_inf)},
                              calibration=calibration_record(cfg),
                              task_prompts=task_prompt_record(cfg),
+                             cost=cost_record(cfg, lm, space, items),
                              n_rows={"inference": len(inference), "accuracy": len(acc)},
                              backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1),
                              phase_seconds=phase_record(phase, tc))

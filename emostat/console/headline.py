@@ -19,6 +19,7 @@ CLAIM_TEXT = {
     "neurons": "Attribute neurons exist",
     "importance": "Human attributes explain the human concept space",
     "masking": "Masking attribute neurons hurts more than masking random neurons",
+    "knowledge": "The extra hurt survives a re-fit of the answer prior (knowledge, not bias)",
     "link": "The hurt tracks how much the attribute matters to humans",
     "whole_model": "The model's concept space resembles the human one",
     "above_chance": "The task is answered above chance",
@@ -62,7 +63,7 @@ def p_text(row) -> str:
     method = row["p_method"] if isinstance(row["p_method"], str) else ""
     if not is_nan(row["statistic"]) and not is_nan(row["df"]):
         parts.append(f"t({fmt_df(row['df'])}) = {fmt_num(row['statistic'], 2)}")
-    elif not is_nan(row["statistic"]) and method.startswith("Wald"):
+    elif not is_nan(row["statistic"]) and "Wald z" in method:
         parts.append(f"z = {fmt_num(row['statistic'], 2)}")
     parts.append(fmt_p_alpha(row["p_value"], row["alpha"]))
     limits = []
@@ -83,7 +84,9 @@ def row_text(row) -> str:
         return f"{test}: not tested"
     if is_nan(row["p_value"]):
         return f"{test}: {effect_text(row)}; no p-value"
-    return f"{test}: {effect_text(row)}, {p_text(row)}"
+    coarse = (" [too coarse to decide]" if row["role"] != "record"
+              and row["decision"] == "too coarse to decide" else "")
+    return f"{test}: {effect_text(row)}, {p_text(row)}{coarse}"
 
 
 def _where(task, k) -> str:
@@ -116,7 +119,9 @@ def headline(claims: pd.DataFrame, *, task: str | None = None, all_k: bool = Fal
         sel = sel.assign(_o=sel["role"].map(ROLE_ORDER).fillna(3)).sort_values("_o",
                                                                               kind="stable")
         rec = sel[sel["role"] == "record"]
-        decision = rec["decision"].iloc[0] if len(rec) else "no test of record"
+        decision = (rec["decision"].iloc[0] if len(rec) else
+                    "supporting (not the headline k)" if k is not None else
+                    "no test of record")
         lines.append(f"{n}. {CLAIM_TEXT.get(claim, claim)}{_where(t, k)}: {decision}")
         for _, r in sel.iterrows():
             lines.append(f"   {r['role']:<11} {row_text(r)}")

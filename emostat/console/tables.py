@@ -256,8 +256,8 @@ def _attribute_vs_null(t: pd.DataFrame, k=None, **_) -> str:
               for k2, x in t.groupby("k", sort=True)]
     n_null = int(g["n_null"].iloc[0]) if "n_null" in g.columns and len(g) else 0
     return "\n".join([
-        "Each attribute mask against the random masks (record): extra drop vs the random "
-        f"masks' mean, prediction-interval t on n_null - 1 df ({n_null} random masks)", "",
+        "Each attribute mask against the random masks: extra drop vs the random masks' mean, "
+        f"Crawford & Howell's t on n_null - 1 df ({n_null} random masks)", "",
         text_table(["k", "BH q < .05"], counts), "", f"k = {kk}:",
         text_table(["attribute", "extra drop (pts)", "t", "df", "p", "q (BH)", "p (rank)"],
                    rows), "",
@@ -289,6 +289,26 @@ def _power(t: pd.DataFrame, **_) -> str:
         "extra drop ruled out (upper 95% bound of the record estimate)", "",
         text_table(keys + ["k", "attribute masks", "random masks", "detectable (pts)",
                            "min p (rank)", "min p (labels)", "ruled out (pts)"], rows)])
+
+
+def _design(t: pd.DataFrame, k=None, **_) -> str:
+    require(t, ["label", "items_per_concept", "n_attribute_masks", "n_random_masks", "rows",
+                "test", "detectable", "p_floor", "alpha_corrected", "feasible"], "design")
+    kk = pick_k(t, k)
+    g = t[(t["k"] == kk) & (t["label"].fillna("") != "")]
+    rows = []
+    for _, r in g.iterrows():
+        rows.append([r["label"], fmt_int(r["items_per_concept"]),
+                     f"{fmt_int(r['n_attribute_masks'])}+{fmt_int(r['n_random_masks'])}",
+                     fmt_int(r["rows"]), r["test"], fmt_num(r["detectable"], 3),
+                     fmt_p(r["p_floor"], None), fmt_p(r["alpha_corrected"], None),
+                     "yes" if r["feasible"] else "no"])
+    return "\n".join([
+        "The design table (closed form from the record GLMM's variance components; detectable "
+        "effects at 80% power: masking and per attribute in log-odds, link as r, chance as "
+        "accuracy)", "",
+        text_table(["design", "items/concept", "masks", "rows", "test", "detectable",
+                    "floor", "judged at", "decides all"], rows)])
 
 
 def _generic(t: pd.DataFrame, name: str, max_rows: int = 10, **_) -> str:
@@ -350,6 +370,7 @@ _SUMMARIES = {
     "attribute_vs_null": _attribute_vs_null,
     "task_chance": _task_chance,
     "power": _power,
+    "design": _design,
 }
 
 

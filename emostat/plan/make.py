@@ -162,13 +162,15 @@ def exclusions(cfg, space, alpha: float) -> list[dict]:
 
 
 def build(*, config=None, models=None, space=None, quick: bool = False, seed=None,
-          alpha=None, headline_k=None, command: str | None = None) -> dict:
+          alpha=None, headline_k=None, items_per_concept=None, command: str | None = None
+          ) -> dict:
     """The plan document (without its hash) for the options of ``emostat run``."""
     from emostat.collect.config import run_space
     from emostat.collect.driver import build_config, tasks_for_space
     from emostat.version import __version__
 
-    cfg = build_config(config, quick=quick, seed=seed, space=space)
+    cfg = build_config(config, quick=quick, seed=seed, space=space,
+                       items_per_concept=items_per_concept)
     cfg = tasks_for_space(cfg, run_space(cfg))       # as the collection will
     sp = run_space(cfg)
     models = list(models or [None])

@@ -28,6 +28,9 @@ STATEMENTS = {
                "neurons",
     "link": "concepts lose more accuracy when the masked neurons track attributes that matter "
             "more to humans",
+    "knowledge": "masking attribute-specific neurons lowers accuracy more than masking random "
+                 "neurons also when every condition is calibrated on its own items, so that a "
+                 "shift of the answer prior cannot count",
     "whole_model": "the model's concept RDM over all neurons matches the human one",
     "above_chance": "the unmanipulated model answers above chance",
     "layer_rsa": "the best layer's concept-vector RDM matches the human one (tested as a "
@@ -40,7 +43,8 @@ STATEMENTS = {
                 "other concepts' vectors raise it",
 }
 TITLES = {"neurons": "Attribute-specific neurons", "importance": "Attribute importance",
-          "masking": "Masking", "link": "Drop–importance link", "whole_model": "Whole-model RSA",
+          "masking": "Masking", "knowledge": "Knowledge beyond answer bias",
+          "link": "Drop–importance link", "whole_model": "Whole-model RSA",
           "above_chance": "Above chance", "layer_rsa": "Layer RSA",
           "pc_attribute": "Principal components", "probe": "Probe", "steering": "Steering"}
 DECISIONS = {"supported": "Supported", "not supported": "Not supported",
@@ -61,14 +65,23 @@ def claims_of(run) -> pd.DataFrame | None:
 
 def record(claims: pd.DataFrame | None, claim: str, task=None, k=None,
            headline: bool = True) -> pd.Series | None:
-    """The ``record`` row of ``claim`` (for ``task``; at ``k``, or at the headline k)."""
+    """The ``record`` row of ``claim`` (for ``task``; at ``k``, or at the headline k). At a
+    ``k`` that is not the headline k the claim has no record row (docs/inference.md,
+    "Families"): the row of that k with the record's test, a ``supporting`` row, is given."""
     if claims is None:
         return None
     d = claims[(claims["claim"] == claim) & (claims["role"] == "record")]
     if task is not None and d["task"].notna().any():
         d = d[d["task"] == task]
     if k is not None and d["k"].notna().any():
-        d = d[d["k"] == k]
+        at = d[d["k"] == k]
+        if not len(at):
+            s = claims[(claims["claim"] == claim) & (claims["k"] == k)
+                       & (claims["role"] == "supporting") & claims["test"].isin(d["test"])]
+            if task is not None and s["task"].notna().any():
+                s = s[s["task"] == task]
+            at = s
+        d = at
     elif headline and "headline" in d and d["headline"].notna().any():
         d = d[d["headline"].fillna(False).astype(bool)]
     return d.iloc[0] if len(d) else None
@@ -197,12 +210,17 @@ def claim_sentence(row) -> Markdown:
 
 
 def study_sentence(row) -> Markdown:
-    """A ``study`` or ``supporting`` row beside the record one: its test, never a decision."""
+    """A ``study`` or ``supporting`` row beside the record one: its test, and no decision
+    except where its floor or Monte-Carlo interval makes it too coarse to decide (said)."""
     what = {"study": "The study's test", "supporting": "Supporting"}.get(str(row["role"]),
                                                                          str(row["role"]))
     nums = [x for x in (estimate_text(row), ci_part(row), test_part(row)) if x]
     test = text_or(row.get("test")).replace("_", " ")
-    return Markdown(f"{what}{f' ({test})' if test else ''}: " + ", ".join(nums) + ".")
+    out = f"{what}{f' ({test})' if test else ''}: " + ", ".join(nums) + "."
+    if text_or(row.get("decision")) == "too coarse to decide":   # its floor binds: said
+        why = text_or(row.get("reason")).split("; ")[-1]
+        out += f" Too coarse to decide: {why.rstrip('.')}."
+    return Markdown(out)
 
 
 def claim_paragraph(claims: pd.DataFrame | None, claim: str, task=None, k=None) -> Markdown:

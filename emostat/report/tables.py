@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from emostat import format as fmt
-from emostat.report.view import (Markdown, caption_marker, ci_text, extra_drop, headline_k,
+from emostat.report.view import (Markdown, ci_text, extra_drop, headline_k,
                                  order, p_text)
 
 __all__ = ["Markdown", "apa_table", "pipe_table"]
@@ -141,135 +141,6 @@ def apa_table(df: pd.DataFrame, columns: list, headers: dict | None = None,
         # a value that cannot be computed is a dash in a table (never "NA")
         out[head] = ["–" if c == fmt.NA else c for c in out[head]]
     return pipe_table(pd.DataFrame(out), caption=caption, label=label)
-
-
-def ran_name(term: str) -> tuple[str, str]:
-    """broom.mixed ran_pars term → (kind, name): ``sd__(Intercept)`` → (``sd``, ``(Intercept)``)."""
-    if "__" in term:
-        kind, name = term.split("__", 1)
-        return kind, name
-    return "sd", term
-
-
-def mixed_model_table(tidy: pd.DataFrame, glance: pd.DataFrame | None = None,
-                      k: int | None = None) -> Markdown:
-    """An lme4-style summary of a mixed model: random effects (Groups, Name, Variance,
-    Std.Dev., Corr) and fixed effects (Estimate, Std. Error, statistic, p), plus a line with
-    the number of observations, log-likelihood, optimiser, convergence and p-value method.
-
-    Parameters
-    ----------
-    tidy : DataFrame
-        broom.mixed-style rows: k, effect (fixed | ran_pars), group, term, estimate,
-        std_error, statistic, p_value (p_method optional). Random-effect terms are
-        ``sd__<name>``, ``var__<name>`` or ``cor__<a>.<b>``; the residual is group ``Residual``.
-    glance : DataFrame, optional
-        k, nobs, logLik, converged, boundary, optimizer.
-    k : int, optional
-        Which model when the table holds several (column ``k``).
-    """
-    if k is not None and "k" in tidy:
-        tidy = tidy[tidy["k"] == k]
-        if glance is not None and "k" in glance:
-            glance = glance[glance["k"] == k]
-    if "role" in tidy and "model" in tidy and (tidy["role"] == "record").any():
-        model = tidy.loc[tidy["role"] == "record", "model"].iloc[0]   # the model of record
-        tidy = tidy[tidy["model"] == model]
-        if glance is not None and "model" in glance:
-            glance = glance[glance["model"] == model]
-    ran = tidy[tidy["effect"] == "ran_pars"]
-    fixed = tidy[tidy["effect"] == "fixed"]
-    parts = []
-    rows = []
-    cors = {}
-    for _, r in ran.iterrows():
-        kind, name = ran_name(str(r["term"]))
-        grp = "Residual" if str(r["group"]) == "Residual" else str(r["group"])
-        if kind == "cor":
-            cors[(grp, name.split(".", 1)[-1])] = r["estimate"]
-            continue
-        sd = r["estimate"] if kind == "sd" else np.sqrt(r["estimate"])
-        rows.append({"Groups": grp, "Name": "" if grp == "Residual" else name,
-                     "_sd": sd})
-    if rows:
-        rt = pd.DataFrame(rows)
-        rt["Variance"] = [fmt.fmt_num(s ** 2, 5) for s in rt["_sd"]]
-        rt["Std.Dev."] = [fmt.fmt_num(s, 4) for s in rt["_sd"]]
-        rt["Corr"] = [fmt.fmt_stat(cors[(g, n)], 2, bounded=True) if (g, n) in cors else ""
-                      for g, n in zip(rt["Groups"], rt["Name"])]
-        if not any(rt["Corr"]):
-            rt = rt.drop(columns="Corr")
-        # lme4 prints a group's name once, residual last
-        rt = pd.concat([rt[rt["Groups"] != "Residual"], rt[rt["Groups"] == "Residual"]])
-        rt.loc[rt["Groups"].duplicated(), "Groups"] = ""
-        parts.append("**Random effects**\n\n" + pipe_table(rt.drop(columns="_sd"),
-                                                           align="llrr" + "r" * (rt.shape[1] - 5)))
-    method = None
-    if "p_method" in fixed and fixed["p_method"].notna().any():
-        method = str(fixed["p_method"].dropna().iloc[0])
-    binomial = is_binomial(tidy)
-    stat_name = "z value" if binomial or (method and "z" in method.lower().split()) else "t value"
-    ft = pd.DataFrame({
-        "Term": fixed["term"].astype(str),
-        "Estimate": [fmt.fmt_num(x, 4) for x in fixed["estimate"]],
-        "Std. Error": [fmt.fmt_num(x, 4) for x in fixed["std_error"]],
-        stat_name: [fmt.fmt_num(x, 2) for x in fixed["statistic"]],
-        "p": [p_text(p, .05, None) for p in fixed["p_value"]],
-    })
-    parts.append("**Fixed effects**\n\n" + pipe_table(ft, align="lrrrr"))
-    notes = []
-    if glance is not None and len(glance):
-        g = glance.iloc[0]
-        notes.append(f"Number of obs: {fmt.fmt_int(g['nobs'])}; "
-                     f"log-likelihood {fmt.fmt_num(g['logLik'], 1)}")
-        if "optimizer" in g:
-            notes.append(f"optimiser {g['optimizer']}")
-        if "converged" in g:
-            notes.append("converged" if bool(g["converged"]) else "**did not converge**")
-        if bool(g.get("boundary", False)) or bool(g.get("singular", False)):
-            notes.append("**boundary (singular) fit**")
-    if method:
-        notes.append(p_note(method, binomial))
-    if "status" in fixed:
-        for st, msg in zip(fixed["status"], fixed.get("message", [""] * len(fixed))):
-            if st in ("singular", "failed") and isinstance(msg, str) and msg:
-                notes.append(f"{st} fit: {msg}")
-                break
-    out = "\n".join(parts)
-    if notes:
-        out += "\n*Note.* " + "; ".join(n.rstrip(".") for n in notes) + ".\n"
-    return Markdown(caption_marker(mixed_model_title(tidy, k)) + out)
-
-
-def is_binomial(tidy: pd.DataFrame) -> bool:
-    """Whether the fitted model's own description (its ``family``) is binomial."""
-    fam = tidy["family"].dropna().astype(str).str.lower() if "family" in tidy else []
-    return len(fam) > 0 and bool((fam == "binomial").all())
-
-
-def mixed_model_title(tidy: pd.DataFrame, k=None) -> str:
-    """``Binomial GLMM (logit link) at k = 4,000, the model of record, in lme4's layout.``"""
-    fam = "Binomial GLMM (logit link)" if is_binomial(tidy) else "Linear mixed model"
-    model = ""
-    if "model" in tidy and tidy["model"].notna().any():
-        name = str(tidy["model"].dropna().iloc[0])
-        role = str(tidy["role"].dropna().iloc[0]) if "role" in tidy and \
-            tidy["role"].notna().any() else ""
-        model = f" ({name}{', the model of record' if role == 'record' and name != 'record' else ''})"
-    formula = ""
-    if "formula" in tidy and tidy["formula"].notna().any():
-        formula = f": {tidy['formula'].dropna().iloc[0]}"
-    at = f" at k = {fmt.fmt_num(k, 0, big_mark=',')}" if k is not None else ""
-    return f"{fam}{model}{at}, in lme4's layout{formula}."
-
-
-def p_note(method: str, binomial: bool) -> str:
-    """The p-value note under a mixed-model table. lme4 prints no p for a linear mixed model
-    (so the note says where they come from); for a GLMM ``glmer`` prints Wald z p itself."""
-    if binomial:
-        return (f"p-values: {method}" + ("" if "wald" not in method.lower() else
-                                         " (as lme4's glmer prints them)"))
-    return fmt.p_method_note(method)
 
 
 def importance_table(imp: pd.DataFrame) -> Markdown:

@@ -1,7 +1,8 @@
 # lme4 / lmerTest references for emostat's item-level models on tests/r/item_mask.csv
 # (written by tests/r/item_mask_data.py, seeded). Run from the repository root:
-#   Rscript tests/r/item_mask.R
-# Writes tests/r/item_mask_lme4.json (frozen; tests/test_mixed.py reads it).
+#   Rscript tests/r/item_mask.R > tests/r/item_mask.Rout 2>&1
+# Writes tests/r/item_mask_lme4.json and item_mask_lme4_separate.json (frozen;
+# tests/test_mixed.py reads them; item_mask.Rout is the run's printed output).
 suppressPackageStartupMessages({library(lme4); library(lmerTest); library(jsonlite)})
 d <- read.csv("tests/r/item_mask.csv")
 glmm <- glmer(correct ~ attribute_vs_random + (1 | item) + (1 | mask), data = d,
@@ -25,8 +26,8 @@ out <- list(
              var = vc(lmm), logLik = as.numeric(logLik(lmm)), nobs = nobs(lmm),
              singular = isSingular(lmm)))
 # separate mask variances for attribute and random masks (emostat's item_glmm / item_lmm since
-# issue 15): written to item_mask_lme4_separate.json (not yet run: R was absent when added; the
-# tests compare against numpy's Laplace optimum and statsmodels' REML fit instead)
+# issue 15): written to item_mask_lme4_separate.json (first run for issue 22; the values are
+# those of ../shared/docs/reference-values.md)
 d$is_random <- d$attribute_vs_random; d$is_attribute <- 1 - d$attribute_vs_random
 glmm2 <- glmer(correct ~ attribute_vs_random + (1 | item) + (0 + is_attribute | mask) +
                (0 + is_random | mask), data = d, family = binomial,

@@ -15,13 +15,17 @@ interval is over the same unit as the p (same fit, or ``conf_method`` naming ``u
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from emostat.analysis.geometry.claims import geometry_claim_rows
 from emostat.analysis.claims.decision import decide
+from emostat.analysis.claims.families import apply_families, minp_row
+from emostat.analysis.claims.models import model_rows
+from emostat.analysis.claims.rows import (COLUMNS, Record, absent as _absent, at as _at,
+                                         family_row as _family_row, joint_row as _joint_row,
+                                         one as _one, row as _row,
+                                         test_fields as _test_fields)
 from emostat.analysis.engines.pcontract import holm, mc_interval, missing, p_contract, same_unit
 from emostat.errors import InputError
 
@@ -30,26 +34,11 @@ __all__ = ["build_claims", "decide", "alpha", "headline_k", "record_of", "make_d
 
 DEFAULT_ALPHA = 0.05
 
-COLUMNS = ["claim", "task", "k", "role", "test", "source_table", "estimate", "scale",
-           "conf_low", "conf_high", "conf_method", "statistic", "df", "p_value", "p_method",
-           "unit", "p_floor", "p_mc_low", "p_mc_high", "n_perm", "alpha", "headline",
-           "decision", "reason"]
-
 # The study's own threshold for its searchlight statistic (method.md §3): its row counts there,
 # so the "study" row shows the study's number (61,956 on the release), not one at this alpha.
 STUDY_NEURON_Q = 0.01
 
 DECISIONS = ("supported", "not supported", "too coarse to decide", "failed", "not tested")
-
-
-@dataclass(frozen=True)
-class Record:
-    """The test of record of a claim: rows of ``table`` whose ``column`` equals ``value``
-    (``column`` None: every row of the key); ``test`` its name (None: the row's ``test``)."""
-    table: str
-    column: str | None
-    value: str | None
-    test: str | None
 
 
 # Westfall-Young single-step max-T over all neurons x attributes jointly (p_fwer_joint of
@@ -68,6 +57,9 @@ RECORD: dict[tuple[str, str], Record] = {
 RECORD.update({
     ("masking", "reproduction"): Record("masking_mixed_model", "model", "record", "mask_lmm"),
     ("masking", "experiment"): Record("masking_mixed_model", "model", "item_glmm", "item_glmm"),
+    # the record GLMM's structure on the outcome a prior shift cannot move
+    ("knowledge", "experiment"): Record("knowledge_mixed_model", "model", "knowledge_glmm",
+                                        "knowledge_glmm"),
     ("above_chance", "experiment"): Record("task_chance", None, None, "exact_binomial"),
     # the geometry (emostat.analysis.geometry.claims): max-over-layers rows and steering;
     # layer_rsa's test is the similarity row's, or Holm over attributes without similarity
@@ -143,111 +135,7 @@ def record_of(claim: str, design: dict) -> Record:
                          f"design (known: {sorted(RECORD)})") from None
 
 
-# ---- helpers ----------------------------------------------------------------------------------
-def _row(claim, task, k, role, test, table, **kw) -> dict:
-    out = {c: None for c in COLUMNS}
-    out.update(claim=claim, task=task, k=None if k is None else int(k), role=role, test=test,
-               source_table=table)
-    out.update(kw)
-    return out
-
-
-def _at(t: pd.DataFrame, task, k) -> pd.DataFrame:
-    sel = pd.Series(True, index=t.index)
-    if task is not None and "task" in t.columns:
-        sel &= t["task"] == task
-    if k is not None:
-        sel &= t["k"] == k
-    return t[sel]
-
-
-def _one(rows: pd.DataFrame, table: str, what: str) -> pd.Series | None:
-    if len(rows) > 1:
-        tests = rows["test"].tolist() if "test" in rows.columns else rows.index.tolist()
-        raise InputError(f"claims: results table {table!r} has {len(rows)} rows of record for "
-                         f"{what} ({tests}); the producing table must mark exactly one")
-    return rows.iloc[0] if len(rows) else None
-
-
-def _test_fields(r: pd.Series, *, scale: str, factor: float = 1.0, conf: bool | None = None
-                 ) -> dict:
-    """The test columns of source row ``r``; ``conf`` None: the interval is kept when it has
-    no conf_method (it comes from the same fit as the p) or its conf_method names the p's unit."""
-    if conf is None:
-        how = r.get("conf_method")
-        conf = not isinstance(how, str) or same_unit(r.get("unit"), how)
-    est = r.get("estimate")
-    lo, hi = (r.get("conf_low"), r.get("conf_high")) if conf else (None, None)
-    scaled = (lambda x: None if missing(x) else factor * float(x))
-    return dict(estimate=scaled(est), scale=scale, conf_low=scaled(lo), conf_high=scaled(hi),
-                conf_method=r.get("conf_method") if conf else None,
-                statistic=r.get("statistic"), df=r.get("df"), p_value=r.get("p_value"),
-                p_method=r.get("p_method"), unit=r.get("unit"), **p_contract(r),
-                _direction=not missing(est) and float(est) > 0)
-
-
-def _absent(claim, task, k, rec: Record, why: str, design: dict | None = None) -> dict:
-    untested = ((design or {}).get("untested") or {}).get(claim)
-    if untested:
-        return _row(claim, task, k, "record", rec.test, rec.table, _chance=untested)
-    return _row(claim, task, k, "record", rec.test, rec.table, _failed=why)
-
-
 # ---- claim builders: each returns row dicts (decisions added by build_claims) ------------------
-def _family_row(claim: str, g: pd.DataFrame, rec: Record, a: float, what: str,
-                role: str = "record") -> dict:
-    """A claim-level row over attributes: the smallest Holm-adjusted p of the family (claim
-    supported when any attribute is), estimate = attributes with adjusted p <= alpha."""
-    p = g["p_value"].to_numpy(float)
-    m = int((~np.isnan(p)).sum())
-    if m == 0:
-        return _row(claim, None, None, role, rec.test, rec.table,
-                    _failed=f"{rec.table}: no attribute has a p-value")
-    adj = (g["p_adjusted"].to_numpy(float) if "p_adjusted" in g.columns else holm(p))
-    i = int(np.nanargmin(adj))
-    c = p_contract(g.iloc[i])
-    lo, hi = c["p_mc_low"], c["p_mc_high"]
-    method = g["p_method"].iloc[i] if "p_method" in g.columns else None
-    n_sig = int(np.nansum(adj <= a))
-    return _row(claim, None, None, role, rec.test, rec.table, estimate=float(n_sig),
-                scale="count", p_value=float(adj[i]),
-                p_method=f"Holm over {m} attributes (smallest adjusted p): {method}",
-                unit=g["unit"].iloc[i] if "unit" in g.columns else None,
-                p_floor=None if missing(c["p_floor"]) else min(1.0, m * float(c["p_floor"])),
-                p_mc_low=None if missing(lo) else min(1.0, m * lo),
-                p_mc_high=None if missing(hi) else min(1.0, m * hi), n_perm=c["n_perm"],
-                _direction=True,
-                _why=f"{n_sig} of {m} attributes {what} (Holm-adjusted p <= alpha)")
-
-
-def _joint_row(t: pd.DataFrame, rec: Record, a: float) -> dict:
-    """The neuron claim's record: the smallest joint max-T p of ``neuron_max_t`` (the
-    permutation maximum over all neurons and attributes; no further adjustment), estimate =
-    attributes whose best neuron has joint p <= alpha."""
-    if "p_fwer_joint" not in t.columns:
-        return _absent("neurons", None, None, rec, f"{rec.table!r} has no p_fwer_joint column "
-                       "(written before the joint max-T): re-run the analysis")
-    pj = t["p_fwer_joint"].to_numpy(float)
-    if not np.isfinite(pj).any():
-        return _absent("neurons", None, None, rec, f"{rec.table!r}: no attribute has a p-value")
-    i = int(np.nanargmin(pj))
-    r = t.iloc[i]
-    own = r.drop(["p_value", "p_mc_low", "p_mc_high"], errors="ignore")
-    if "p_fwer_joint_mc_low" not in r.index:        # no interval of its own: from n_perm
-        own = own.drop("p_floor", errors="ignore")
-    c = p_contract(own.rename({"p_fwer_joint": "p_value", "p_fwer_joint_mc_low": "p_mc_low",
-                               "p_fwer_joint_mc_high": "p_mc_high"}))
-    n_sig = int(np.nansum(pj <= a))
-    method = r.get("p_fwer_joint_method")
-    return _row("neurons", None, None, "record", rec.test, rec.table, estimate=float(n_sig),
-                scale="count", p_value=float(pj[i]),
-                p_method=method if isinstance(method, str) else
-                "Westfall-Young single-step max-T over all neurons x attributes jointly",
-                unit=r.get("unit"), **c, _direction=True,
-                _why=f"{n_sig} of {len(t)} attributes have a neuron beyond the permutation "
-                     "maximum over all neurons and attributes (joint max-T p <= alpha)")
-
-
 def _neurons(tables, design, a) -> list[dict]:
     rec = record_of("neurons", design)
     t = tables.get(rec.table)
@@ -259,6 +147,7 @@ def _neurons(tables, design, a) -> list[dict]:
         rows.append(_joint_row(t, rec, a))
         rows.append(_family_row("neurons", t, _NEURONS_HOLM, a, "have a neuron beyond the "
                                 "permutation maximum over all neurons", role="supporting"))
+        rows += [r for r in [minp_row(t, a)] if r is not None]
     counts = tables.get("neuron_count_null")
     for value in ([] if counts is None else sorted(set(counts["count"]))):
         sup = Record("neuron_count_null", "count", value, f"count_null_{value}_holm")
@@ -315,63 +204,8 @@ def _whole_model(tables, design, a) -> list[dict]:
                                             for _, x in st.iterrows()] + sup
 
 
-def _scale(r: pd.Series) -> tuple[str, float]:
-    if r.get("family") == "binomial":
-        return "log-odds", 1.0
-    outcome = r.get("outcome")
-    if isinstance(outcome, str) and outcome not in ("", "accuracy"):
-        return outcome, 1.0
-    return "points", 100.0
-
-
-def _masking(tables, design, a, task, k) -> list[dict]:
-    rec = record_of("masking", design)
-    t = tables.get(rec.table)
-    if t is None or not len(t):
-        return [_absent("masking", task, k, rec, f"record table {rec.table!r} absent")]
-    g = _at(t, task, k)
-    g = g[(g["effect"] == "fixed") & (g["term"] == "attribute_vs_random")]
-    chosen = g[g[rec.column] == rec.value]
-    r = _one(chosen, rec.table, f"masking, task {task}, k = {k}")
-    others = g[(g["role"] == "record") & (g[rec.column] != rec.value)]
-    if len(others):
-        raise InputError(f"claims: results table {rec.table!r} marks model(s) "
-                         f"{others['model'].tolist()} as record for task {task}, k = {k}, but "
-                         f"the test of record is {rec.value!r}; the producing table must mark "
-                         "exactly one")
-    rows = []
-    if r is None:
-        rows.append(_absent("masking", task, k, rec,
-                            f"the record model {rec.value!r} was not fitted for this k"))
-    else:
-        scale, factor = _scale(r)
-        failed = (f"the record model failed: {r.get('message') or 'no estimate'}"
-                  if r.get("status") == "failed" else None)
-        rows.append(_row("masking", task, k, "record", rec.test, rec.table,
-                         **_test_fields(r, scale=scale, factor=factor),
-                         _failed=failed))
-    for _, o in g[g[rec.column] != rec.value].iterrows():
-        scale, factor = _scale(o)
-        rows.append(_row("masking", task, k, "study" if o["role"] == "study" else "supporting",
-                         str(o["model"]), rec.table,
-                         **_test_fields(o, scale=scale, factor=factor),
-                         _failed="the model failed" if o.get("status") == "failed" else None))
-    vs = tables.get("attribute_vs_null")
-    if vs is not None and len(vs):
-        v = _at(vs, task, k)
-        if len(v):
-            q = v["q_value_bh"].to_numpy(float)
-            i = int(np.nanargmin(q)) if np.isfinite(q).any() else 0
-            pos = v["estimate"].to_numpy(float) > 0
-            n_ok = int(((q <= a) & pos).sum())
-            rows.append(_row("masking", task, k, "supporting", "attribute_vs_null_bh",
-                             "attribute_vs_null", estimate=float(n_ok), scale="count",
-                             p_value=q[i], p_method="smallest BH q over attributes x k: "
-                             + str(v["p_method"].iloc[i]), unit=v["unit"].iloc[i],
-                             p_floor=0.0, _direction=bool(pos[i]),
-                             _why=f"{n_ok} of {len(v)} attribute masks lower accuracy more "
-                                  "than the random masks (BH q <= alpha)"))
-    return rows
+def _masking(tables, design, a, task, k, claim: str = "masking") -> list[dict]:
+    return model_rows(tables, record_of(claim, design), design, a, task, k, claim)
 
 
 def _link(tables, design, a, task, k) -> list[dict]:
@@ -439,8 +273,10 @@ def build_claims(tables: dict[str, pd.DataFrame], design: dict) -> pd.DataFrame:
     ``design``: ``kind`` (``reproduction`` | ``experiment``), ``alpha`` (None: .05),
     ``headline_k`` (declared, or None), ``ks`` (the run's ks) and ``tasks`` (None: the
     reproduction's one unnamed task; ``[]``: no tasks, e.g. an activations-only run).
-    Exactly one ``record`` row per claim x task x k; two rows of record in a source table are
-    an :class:`~emostat.errors.InputError` naming that table.
+    Exactly one ``record`` row per claim x task, at the headline k for the claims tested per
+    k (the other k are ``supporting``; the tasks of a run are one Holm family at the headline
+    k: :mod:`emostat.analysis.claims.families`); two rows of record in a source table are an
+    :class:`~emostat.errors.InputError` naming that table.
     """
     a = alpha(design)
     hk = headline_k(design)
@@ -454,7 +290,10 @@ def build_claims(tables: dict[str, pd.DataFrame], design: dict) -> pd.DataFrame:
     at_chance = _chance_reasons(tables, task_list)
     for task in task_list:
         for k in ks:
-            for claim, fn in (("masking", _masking), ("link", _link)):
+            claims_k = [("masking", _masking), ("link", _link)]
+            if design.get("kind") == "experiment":
+                claims_k.append(("knowledge", lambda *x: _masking(*x, claim="knowledge")))
+            for claim, fn in claims_k:
                 if task in at_chance:
                     rows.append(_row(claim, task, k, "record", record_of(claim, design).test,
                                      "task_chance", _chance=at_chance[task]))
@@ -463,15 +302,17 @@ def build_claims(tables: dict[str, pd.DataFrame], design: dict) -> pd.DataFrame:
     rows += _whole_model(tables, design, a)
     rows += [_row(g.pop("claim"), None, None, g.pop("role"), g.pop("test"),
                   g.pop("source_table"), **g) for g in geometry_claim_rows(tables, a)]
+    apply_families(rows, design, hk)
     for r in rows:
         decision, reason = decide(r["p_value"], alpha=a, p_floor=r["p_floor"],
                                   p_mc_low=r["p_mc_low"], p_mc_high=r["p_mc_high"],
                                   in_direction=r.pop("_direction", True),
                                   failed=r.pop("_failed", None), at_chance=r.pop("_chance", None))
-        why = r.pop("_why", None)
+        why, note = r.pop("_why", None), r.pop("_note", None)
+        reason = (f"{why}; {reason}" if why and decision not in ("failed", "not tested")
+                  else reason)
         r.update(alpha=a, headline=r["k"] is None or r["k"] == hk, decision=decision,
-                 reason=f"{why}; {reason}" if why and decision not in ("failed", "not tested")
-                 else reason)
+                 reason=f"{reason}; {note}" if note else reason)
     out = pd.DataFrame(rows, columns=COLUMNS)
     rec = out[out["role"] == "record"]
     dup = rec.duplicated(["claim", "task", "k"], keep=False)

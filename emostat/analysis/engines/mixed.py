@@ -9,7 +9,14 @@ cannot be fitted as asked:
   fold: prompt = concept), is dropped before fitting;
 - a singular fit is refitted without its non-identifiable part (a random slope, or a term whose
   SD is 0), repeatedly; the result has ``status = "singular"`` and says what was dropped;
+- a fit whose tests had to fall back (the Satterthwaite df step failing after the fit: Wald z;
+  a GLMM whose Hessian SE fails: the information-matrix SE) has ``status = "fallback"`` (unless
+  singular) and the message says why; ``p_method`` names the method used;
 - a fit that still fails gives ``status = "failed"`` with the reason, and NaN estimates.
+
+What a reader needs beside the coefficients (groups, R², ICC, QQ data) is in
+:mod:`emostat.analysis.engines.mixedreport`; formula handling in
+:mod:`emostat.analysis.engines.mixedformula`.
 
 GLMMs are fitted from several optimisers and starts and the highest log-likelihood is kept: on a
 crossed binomial model mixedlm's default optimiser can stop short of lme4's optimum
@@ -33,6 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from emostat.analysis.engines import mixedformula as mf
+from emostat.analysis.engines import mixedreport
 from emostat.errors import InputError
 
 __all__ = ["MixedFit", "fit_mixed", "CONTRAST", "SE_METHODS"]
@@ -46,106 +55,11 @@ SINGULAR_TOL = 1e-4          # lme4's isSingular tolerance on the relative Chole
 CONTRAST = "attribute_vs_random"   # 1 = random mask, 0 = attribute mask: coef = random − attribute
 TIDY = ["effect", "group", "term", "estimate", "std_error", "statistic", "df", "p_value",
         "conf_low", "conf_high", "p_method", "conf_method", "status", "message"]
-_BAR = re.compile(r"\(([^()|]+?)(\|\|?)([^()|]+)\)")
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
-
-
-# ---- formula handling ---------------------------------------------------------------------------
-@dataclass
-class _Bar:
-    expr: list[str]          # ["1", "x"] or ["0", "x"]
-    group: str               # "concept" or "concept:prompt"
-
-    def text(self) -> str:
-        return f"({' + '.join(self.expr)} | {self.group})"
-
-    @property
-    def slopes(self) -> list[str]:
-        return [e for e in self.expr if e not in ("0", "1")]
-
-    @property
-    def intercept(self) -> bool:
-        return "0" not in self.expr
-
-
-def _parse(formula: str) -> tuple[str, str, list[_Bar]]:
-    """(response, fixed part, random terms) of an lme4 formula; ``a/b`` nesting expanded."""
-    if "~" not in formula:
-        raise InputError(f"formula {formula!r}: no '~'")
-    lhs, rhs = (s.strip() for s in formula.split("~", 1))
-    bars = []
-    for expr, _, group in _BAR.findall(rhs):
-        terms = [t.strip() for t in expr.split("+") if t.strip()]
-        if "0" not in terms and "1" not in terms:
-            terms = ["1"] + terms
-        if "/" in group:
-            a, b = (g.strip() for g in group.split("/", 1))
-            bars += [_Bar(terms, a), _Bar(terms, f"{a}:{b}")]
-        else:
-            bars.append(_Bar(terms, group.strip()))
-    fixed = _BAR.sub("", rhs)
-    fixed = " + ".join(t.strip() for t in fixed.split("+") if t.strip()) or "1"
-    return lhs, fixed, bars
-
-
-def _formula(lhs: str, fixed: str, bars: list[_Bar]) -> str:
-    return f"{lhs} ~ {fixed}" + "".join(f" + {b.text()}" for b in bars)
-
-
-def _fixed_terms(fixed: str) -> list[str]:
-    terms = [t.strip() for t in fixed.split("+") if t.strip()]
-    out = [] if "0" in terms else ["(Intercept)"]
-    return out + [t for t in terms if t not in ("0", "1")]
-
-
-def _groups(data: pd.DataFrame, group: str) -> pd.Series:
-    cols = [c.strip() for c in group.split(":")]
-    missing = [c for c in cols if c not in data.columns]
-    if missing:
-        raise InputError(f"fit_mixed: grouping column(s) {missing} not in data "
-                         f"(has {list(data.columns)})")
-    key = data[cols[0]].astype(str)
-    for c in cols[1:]:
-        key = key + ":" + data[c].astype(str)
-    return key
-
-
-def _same_partition(a: pd.Series, b: pd.Series) -> bool:
-    codes = pd.DataFrame({"a": pd.factorize(a)[0], "b": pd.factorize(b)[0]})
-    return (codes.groupby("a")["b"].nunique().max() == 1
-            and codes.groupby("b")["a"].nunique().max() == 1)
-
-
-def _identifiable(data: pd.DataFrame, bars: list[_Bar]) -> tuple[list[_Bar], list[str]]:
-    """Drop random terms whose groups cannot be told apart (one level; same as another term)."""
-    keep, notes, seen = [], [], []
-    for b in bars:
-        g = _groups(data, b.group)
-        n = g.nunique()
-        twin = next((s for s, sg in seen if s != b.group and _same_partition(g, sg)), None)
-        if n < 2:
-            notes.append(f"dropped {b.text()}: {b.group} has {n} level")
-        elif twin is not None:
-            notes.append(f"dropped {b.text()}: {b.group} has the same groups as {twin}")
-        else:
-            keep.append(b)
-            seen.append((b.group, g))
-    return keep, notes
-
-
-def _vc_group(vc, bar: _Bar):
-    """The VarCorr block of ``bar``: its grouping factor and term names (lme4 names a second
-    term of the same factor ``mask.1``)."""
-    names = (["(Intercept)"] if bar.intercept else []) + bar.slopes
-    for key, grp in vc.groups.items():
-        base = grp.grouping_factor or re.sub(r"\.\d+$", "", key)
-        if base == bar.group and list(grp.term_names) == names:
-            return grp
-    raise KeyError(bar.text())
 
 
 # ---- the fit ------------------------------------------------------------------------------------
@@ -161,13 +75,16 @@ class MixedFit:
         The model actually fitted (differs when a term was dropped).
     family : {"gaussian", "binomial"}
     reml : bool
-    status : {"ok", "singular", "failed"}
+    status : {"ok", "singular", "fallback", "failed"}
     message : str
-        What was dropped or why the fit failed ("" when ok).
+        What was dropped, which method a test fell back to, or why the fit failed.
     result : mixedlm result or None
         The kept ``LmerResult``/``GlmerResult`` (None when failed).
     attempts : pandas.DataFrame
         One row per fit tried: formula, optimizer, logLik, converged, singular, error.
+    bars, data
+        The random terms fitted and the rows they were fitted on (for the effect sizes and
+        the QQ data).
     """
 
     formula: str
@@ -181,7 +98,9 @@ class MixedFit:
     optimizer: str = ""
     fixed_terms: list = field(default_factory=list)
     se: str = "hessian"
-    _vcov: dict = field(default_factory=dict, repr=False)
+    bars: list = field(default_factory=list, repr=False)
+    data: pd.DataFrame | None = field(default=None, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
 
     def vcov(self, se: str | None = None) -> tuple[np.ndarray, str, str]:
         """(vcov of the fixed effects, the SE method used, a note). GLMM: ``se`` "hessian"
@@ -194,14 +113,14 @@ class MixedFit:
             raise ValueError("vcov: the fit failed")
         if self.family == "gaussian" or se == "information":
             return np.asarray(self.result.vcov(), float), se, ""
-        if se not in self._vcov:
+        if se not in self._cache:
             from emostat.analysis.engines.glmm_hessian import hessian_vcov
 
             try:
-                self._vcov[se] = hessian_vcov(self.result)
+                self._cache[se] = hessian_vcov(self.result)
             except Exception as exc:   # noqa: BLE001 - a failed Hessian is a note
-                self._vcov[se] = (None, f"Hessian failed ({_first_line(exc)})")
-        V, note = self._vcov[se]
+                self._cache[se] = (None, f"Hessian failed ({_first_line(exc)})")
+        V, note = self._cache[se]
         if V is None:
             return (np.asarray(self.result.vcov(), float), "information",
                     f"{note}: SE from the information matrix")
@@ -221,22 +140,15 @@ class MixedFit:
         status, message, method = self.status, self.message, P_METHOD[self.family]
         out = None
         if self.result is not None:
-            try:
-                out = self._tidy_result()
-            except Exception as exc:   # noqa: BLE001 - the df step can fail after the fit
-                note = f"Satterthwaite df failed ({_first_line(exc)}): Wald z"
-                try:
-                    out = self._tidy_wald()
-                    method = P_METHOD["binomial"]
-                except Exception as exc2:  # noqa: BLE001
-                    out = None
-                    note = (f"tidy failed after the fit ({_first_line(exc)}; Wald: "
-                            f"{_first_line(exc2)})")
-                    status = "failed"
-                message = "; ".join(m for m in (message, note) if m)
+            out, note = self._rows()
+            if out is None:
+                status = "failed"
+            elif note:
+                method, status = P_METHOD["binomial"], "fallback" if status == "ok" else status
+            message = _join(message, note)
         if out is not None and self.family == "binomial":
             out, method, note = self._with_se(out)
-            message = "; ".join(m for m in (message, note) if m)
+            message = _join(message, note)
         if out is None:
             out = pd.DataFrame({"effect": "fixed", "group": "", "term": self.fixed_terms})
             for c in TIDY[3:10]:
@@ -257,6 +169,24 @@ class MixedFit:
         out["conf_method"] = np.where(fx, f"{ci}, estimate ± quantile × SE ({where})", "")
         out["status"], out["message"] = status, message
         return out[TIDY].reset_index(drop=True).astype({c: float for c in TIDY[3:10]})
+
+    def _rows(self) -> tuple[pd.DataFrame | None, str]:
+        """(rows, note), computed once: the fit's tidy rows (Satterthwaite df for LMMs); Wald z
+        rows from the fit's vcov when the df step fails after the fit (the note says so); None
+        when both fail."""
+        if "rows" not in self._cache:
+            try:
+                self._cache["rows"] = (self._tidy_result(), "")
+            except Exception as exc:   # noqa: BLE001 - the df step can fail after the fit
+                note = f"Satterthwaite df failed ({_first_line(exc)}): Wald z"
+                try:
+                    rows = self._tidy_wald()
+                except Exception as exc2:  # noqa: BLE001
+                    rows, note = None, (f"tidy failed after the fit ({_first_line(exc)}; Wald: "
+                                        f"{_first_line(exc2)})")
+                self._cache["rows"] = (rows, note)
+        rows, note = self._cache["rows"]
+        return (None if rows is None else rows.copy()), note
 
     def _tidy_result(self) -> pd.DataFrame:
         with warnings.catch_warnings():
@@ -296,8 +226,11 @@ class MixedFit:
                              "df": np.nan, "p_value": 2 * stats.norm.sf(np.abs(z))})
 
     def glance(self) -> pd.DataFrame:
-        """One row: nobs, groups ("item 60; mask 16"), logLik, AIC, BIC, REML, converged,
-        singular, optimizer, formula (fitted), status, message."""
+        """One row: nobs, groups (lme4's "item, 60; mask, 16"), logLik, AIC, BIC, REML,
+        converged, singular, optimizer, fitted_formula, status, message, and the effect sizes of
+        :func:`emostat.analysis.engines.mixedreport.effect_sizes` (``r2_marginal,
+        r2_conditional, icc_adjusted, icc_conditional, var_fixed, var_random, var_residual,
+        r2_method``)."""
         row = dict(nobs=0, groups="", logLik=np.nan, AIC=np.nan, BIC=np.nan,
                    REML=self.reml and self.family == "gaussian", converged=False,
                    singular=False, optimizer=self.optimizer, fitted_formula=self.fitted_formula,
@@ -309,20 +242,33 @@ class MixedFit:
                 row.update(nobs=int(g["nobs"]), logLik=float(g["log_lik"]),
                            AIC=float(g["AIC"]), BIC=float(g["BIC"]),
                            converged=bool(g["converged"]), singular=bool(g["singular"]),
-                           groups="; ".join(f"{k} {v}" for k, v in r.ngrps().items()))
+                           groups=mixedreport.group_counts(self))
             except Exception as exc:   # noqa: BLE001 - a glance step failing is a message
                 row["message"] = "; ".join(m for m in (self.message,
                                                        f"glance failed: {_first_line(exc)}")
                                            if m)
+        row.update(mixedreport.effect_sizes(self))
         return pd.DataFrame([row])
 
+    def qq(self, seed: int = 0) -> pd.DataFrame:
+        """Normal QQ points of the residuals and of each random term's modes
+        (:func:`emostat.analysis.engines.mixedreport.qq_data`)."""
+        return mixedreport.qq_data(self, seed=seed)
+
     def summary(self) -> str:
-        """lme4-style text from mixedlm (Satterthwaite df for LMMs), plus the status."""
+        """lme4-style text from mixedlm (Satterthwaite df for LMMs), then the Nakagawa R² and
+        ICC, and the status."""
         head = f"status: {self.status}" + (f" ({self.message})" if self.message else "")
-        return head if self.result is None else f"{self.result.summary()}\n{head}"
+        if self.result is None:
+            return head
+        g = self.glance().iloc[0]
+        r2 = (f"R2 marginal {g['r2_marginal']:.4f}, conditional {g['r2_conditional']:.4f}; "
+              f"ICC adjusted {g['icc_adjusted']:.4f}, conditional {g['icc_conditional']:.4f} "
+              f"({g['r2_method']})" if np.isfinite(g["r2_marginal"]) else g["r2_method"])
+        return f"{self.result.summary()}\n{r2}\n{head}"
 
 
-def _singular_part(result, bars: list[_Bar], family: str) -> tuple[int, list[str]] | None:
+def _singular_part(result, bars: list[mf.Bar], family: str) -> tuple[int, list[str]] | None:
     """(index of a bar, its components to drop) for the most degenerate term, or None.
 
     Components are judged on lme4's scale: the diagonal of the Cholesky factor of each term's
@@ -333,7 +279,7 @@ def _singular_part(result, bars: list[_Bar], family: str) -> tuple[int, list[str
     worst = None
     for i, b in enumerate(bars):
         try:
-            cov = np.atleast_2d(np.asarray(_vc_group(vc, b).cov, float))
+            cov = np.atleast_2d(np.asarray(mf.vc_group(vc, b).cov, float))
         except (KeyError, ValueError, AttributeError):
             continue
         names = (["(Intercept)"] if b.intercept else []) + b.slopes
@@ -426,7 +372,7 @@ def fit_mixed(data: pd.DataFrame, formula: str, family: str = "gaussian",
         raise InputError(f"fit_mixed: {formula!r} has '||' (uncorrelated random effects), "
                          "which this engine cannot fit as such; write separate terms, e.g. "
                          "(1 | g) + (0 + x | g)")
-    lhs, fixed, bars = _parse(formula)
+    lhs, fixed, bars = mf.parse(formula)
     if "(" in fixed or ")" in fixed:
         raise InputError(f"fit_mixed: {formula!r}: function calls in the fixed part (e.g. "
                          "dummy(), C()) are not supported; add numeric 0/1 columns instead")
@@ -443,17 +389,17 @@ def fit_mixed(data: pd.DataFrame, formula: str, family: str = "gaussian",
                          f"(has {list(data.columns)})")
     data = data.dropna(subset=list(dict.fromkeys(used))).reset_index(drop=True)
     fit = MixedFit(formula=formula, fitted_formula=formula, family=family, reml=reml,
-                   status="failed", message="", fixed_terms=_fixed_terms(fixed), se=se)
+                   status="failed", message="", fixed_terms=mf.fixed_terms(fixed), se=se)
     if data.empty:
         fit.message = "no complete rows"
         return fit
-    bars, notes = _identifiable(data, bars)
+    bars, notes = mf.identifiable(data, bars)
     attempts = []
     while True:
         if not bars:
             fit.message = "; ".join(notes + ["no identifiable random effect left"])
             break
-        current = _formula(lhs, fixed, bars)
+        current = mf.formula_text(lhs, fixed, bars)
         best, rows = _fit_once(current, data, family, reml)
         attempts += rows
         if best is None:
@@ -482,10 +428,36 @@ def fit_mixed(data: pd.DataFrame, formula: str, family: str = "gaussian",
                 if not (c == "1" and "(Intercept)" in comps) and c not in comps]
         if keep:
             expr = keep if "1" in keep else ["0"] + keep
-            bars[i] = _Bar(expr, b.group)
+            bars[i] = mf.Bar(expr, b.group)
             notes.append(f"singular: {b.text()} refitted as {bars[i].text()}")
         else:
             bars.pop(i)
             notes.append(f"singular: dropped {b.text()} (variance 0)")
     fit.attempts = pd.DataFrame(attempts)
+    if fit.result is not None:
+        fit.bars, fit.data = list(bars), data
+        _settle(fit)
     return fit
+
+
+def _settle(fit: MixedFit) -> None:
+    """Status and message that say what the fit's tests rest on: a df step failing after the
+    fit (Wald z instead of Satterthwaite t) or a GLMM whose Hessian SE fails (the
+    information-matrix SE instead) is ``fallback`` (``singular`` stays), and the message says
+    why; tidy rows that cannot be computed at all make the fit ``failed``."""
+    rows, note = fit._rows()
+    if rows is None:
+        fit.status = "failed"
+    if fit.family == "binomial" and fit.se == "hessian" and rows is not None:
+        _, used, se_note = fit.vcov()
+        note = _join(note, se_note if used != fit.se else "")
+    if note and fit.status == "ok":
+        fit.status = "fallback"
+    fit.message = _join(fit.message, note)
+
+
+def _join(message: str, note: str) -> str:
+    """``message; note`` (note left out when empty or already said)."""
+    if not note or note in message:
+        return message
+    return f"{message}; {note}" if message else note

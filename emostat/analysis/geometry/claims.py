@@ -232,8 +232,8 @@ def steering_rows(tables: dict, alpha: float) -> list[dict]:
         ("matched", "matched"), ("mismatched", "mismatched"),
         ("random_manifold", "on-manifold random"), ("random_isotropic", "isotropic random"))
         if k in comp and not missing(comp[k]))
-    note = (f"; fit {r['message']}" if r.get("status") == "singular" and r.get("message")
-            else "")
+    note = (f"; fit {r['message']}" if r.get("status") in ("singular", "fallback")
+            and r.get("message") else "")
     why = None if missing(est) else (
         f"a concept's vector changes its own concept's log-probability by {float(est):.3g} "
         f"per unit of scale more than the other concepts' vectors change it, at layer "

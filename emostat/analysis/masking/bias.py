@@ -244,8 +244,10 @@ def bias_summary(knowledge: pd.DataFrame, bias: pd.DataFrame) -> pd.DataFrame:
 def bias_tables(inference: pd.DataFrame, candidates, *, tasks=None, n_perm: int = 10_000,
                 seed: int = 0) -> dict[str, pd.DataFrame]:
     """All tables of this module for a run's inference rows (``tasks``: the tasks to keep,
-    e.g. the interpretable ones; None = all score-decided tasks). Empty dict when the rows
-    hold no score-decided task or no raw scores."""
+    e.g. the interpretable ones; None = all score-decided tasks), with the knowledge claim's
+    GLMM (:mod:`emostat.analysis.masking.knowledge`: ``knowledge_mixed_model``,
+    ``knowledge_mixed_glance`` and its QQ points, ``mixed_model_qq``). Empty dict when the
+    rows hold no score-decided task or no raw scores."""
     from emostat.analysis.masking.biastest import bias_study_test
 
     inf = inference if tasks is None else inference[inference["task"].isin(set(tasks))]
@@ -261,4 +263,10 @@ def bias_tables(inference: pd.DataFrame, candidates, *, tasks=None, n_perm: int 
         study = bias_study_test(rec, n_perm=n_perm, seed=seed)
         if len(study):
             out["bias_study_test"] = study
+        from emostat.analysis.masking.knowledge import knowledge_models
+
+        tidy, glance, qq = knowledge_models(rec, diagnostics=True)
+        if len(tidy):
+            out.update(knowledge_mixed_model=tidy, knowledge_mixed_glance=glance,
+                       mixed_model_qq=qq)
     return out

@@ -357,23 +357,20 @@ def mask_drops(accuracy: pd.DataFrame) -> pd.DataFrame:
 
 
 def _vs_null_row(k: int, a, null: np.ndarray, level: float, own: bool) -> dict:
-    """One attribute mask against the drops ``null`` of its random masks."""
+    """One attribute mask against the drops ``null`` of its random masks: Crawford & Howell's
+    modified t (:func:`emostat.analysis.engines.casecontrol.crawford_howell`)."""
+    from emostat.analysis.engines.casecontrol import crawford_howell
+
     n = null.size
-    m = null.mean() if n else np.nan
-    sd = null.std(ddof=1) if n > 1 else np.nan
-    se = sd * np.sqrt(1 + 1 / n) if n > 1 else np.nan
-    est = a["drop"] - m
-    t = est / se if se > 0 else np.nan
-    p = stats.t.sf(t, n - 1) if n > 1 else np.nan
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * se if n > 1 else np.nan
+    ch = crawford_howell(a["drop"], null, "greater", level)
+    t = ch["statistic"]
     normal = stats.shapiro(null).pvalue if n >= 3 and np.ptp(null) > 0 else np.nan
     robust = 1 / (1 + t * t) if np.isfinite(t) and t > 0 else 1.0
-    return dict(k=k, attribute=a["attribute"], estimate=est, std_error=se, statistic=t,
-                df=float(n - 1) if n > 1 else np.nan, p_value=p, conf_low=est - half,
-                conf_high=est + half,
+    return dict(k=k, attribute=a["attribute"], **ch,
                 p_value_perm=(1 + np.sum(null >= a["drop"])) / (1 + n) if n else np.nan,
                 p_min_perm=1 / (1 + n), p_value_robust=robust, normality_p=normal,
-                drop_attribute=a["drop"], null_mean=m, null_sd=sd, n_null=int(n),
+                drop_attribute=a["drop"], null_mean=null.mean() if n else np.nan,
+                null_sd=null.std(ddof=1) if n > 1 else np.nan, n_null=int(n),
                 null="own attribute's random masks" if own else "all random masks of the k",
                 unit=f"mask ({n})")
 
@@ -386,9 +383,11 @@ def attribute_vs_null(accuracy: pd.DataFrame, *, level: float = 0.95) -> pd.Data
 
     - ``estimate`` = drop(attribute mask) − mean drop of the random masks (extra accuracy drop,
       positive = the attribute mask hurts more);
-    - prediction-interval t: ``estimate / (sd_null · sqrt(1 + 1/n_null))`` on ``n_null − 1``
-      df, one-sided (greater): the probability that a new random mask drops accuracy as much,
-      if random-mask drops are normal. Not floored at 1/(draws + 1);
+    - Crawford & Howell's (1998) modified t (the prediction-interval t):
+      ``estimate / (sd_null · sqrt(1 + 1/n_null))`` on ``n_null − 1`` df, one-sided (greater):
+      the probability that a new random mask drops accuracy as much, if random-mask drops are
+      normal. Not floored at 1/(draws + 1): the number of random masks sets its df, not its
+      smallest p, so it can pass a correction over attributes with few masks (the verdict);
     - ``q_value_bh``: Benjamini–Hochberg over all attributes × k of the table;
     - ``p_value_perm``: the rank (Monte-Carlo) p ``(1 + #{null ≥ attribute}) / (1 + n_null)``,
       whose smallest attainable value ``p_min_perm`` = 1 / (1 + n_null) is given beside it.
@@ -449,8 +448,8 @@ def attribute_vs_null(accuracy: pd.DataFrame, *, level: float = 0.95) -> pd.Data
         raise InputError("attribute_vs_null: no k with attribute masks")
     out["q_value_bh"] = fdr_bh(out["p_value"].to_numpy())
     out["q_value_bh_perm"] = fdr_bh(out["p_value_perm"].to_numpy())
-    out["p_method"] = ("prediction-interval t vs the random masks of the k, one-sided "
-                       "(greater), df = n_null - 1")
+    out["p_method"] = ("Crawford & Howell's modified t (prediction interval) vs the random "
+                       "masks of the k, one-sided (greater), df = n_null - 1")
     out["p_method_perm"] = "rank among the random masks, (1 + #null >= attribute)/(1 + n_null)"
     out["role"], out["test"] = "record", "attribute_vs_null"
     out["p_method_robust"] = ("Cantelli's one-sided bound 1 / (1 + t^2), t = estimate / "

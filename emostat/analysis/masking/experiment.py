@@ -182,7 +182,8 @@ LRT_METHOD = ("likelihood-ratio chi-square, 1 df: separate vs one mask variance 
               "for the GLMM, REML for the LMM; same fixed effects)")
 
 
-def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def item_models(inference: pd.DataFrame, ks=None, models=ITEM_MODELS,
+                diagnostics: bool = False) -> tuple[pd.DataFrame, ...]:
     """Item × mask models per task × k: binomial GLMM of ``correct`` and LMM of ``margin``.
 
     Items and masks are crossed random units; a mask is one ``condition_id`` (each attribute
@@ -210,10 +211,16 @@ def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.Data
     singular are refitted without the non-identifiable term; failures become rows with
     ``status = "failed"`` (see :func:`emostat.analysis.engines.mixed.fit_mixed`).
 
+    ``models``: (name, outcome, family, mask variance, role) tuples, default
+    :data:`ITEM_MODELS` (the knowledge model of :mod:`emostat.analysis.masking.knowledge` fits
+    the record structure to ``correct_recal``); an outcome other than ``margin`` is required.
+
     Returns
     -------
-    (tidy, glance)
-        Like :func:`emostat.analysis.masking.models.masking_mixed_model`, with a leading ``task``.
+    (tidy, glance) or (tidy, glance, qq)
+        Like :func:`emostat.analysis.masking.models.masking_mixed_model`, with a leading
+        ``task``; ``qq`` (``diagnostics=True``): the QQ points of every fit
+        (:func:`emostat.analysis.engines.mixedreport.qq_data`) keyed by task, k, model.
 
     Examples
     --------
@@ -233,29 +240,30 @@ def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.Data
     """
     from emostat.analysis.engines.mixed import CONTRAST, fit_mixed
 
-    need = ["task", "item_id", "condition_id", "condition", "k", "correct"]
+    need = ["task", "item_id", "condition_id", "condition", "k"]
+    need += [y for _, y, *_ in models if y != "margin" and y not in need]
     missing = [c for c in need if c not in inference.columns]
     if missing:
         raise InputError(f"inference: missing column(s) {missing}")
     inf = inference[inference["condition"].isin(["attribute", "random"])]
     inf = inf.drop_duplicates(["task", "item_id", "condition_id"])
-    tidies, glances = [], []
+    tidies, glances, qqs = [], [], []
     for (task, k), g in inf.groupby(["task", "k"], sort=True):
         if ks is not None and int(k) not in set(ks):
             continue
         rnd = (g["condition"] == "random").astype(float).to_numpy()
         d = pd.DataFrame({"item": g["item_id"].astype(str).to_numpy(),
                           "mask": g["condition_id"].astype(str).to_numpy(),
-                          CONTRAST: rnd, "is_random": rnd, "is_attribute": 1.0 - rnd,
-                          "correct": g["correct"].astype(float).to_numpy()})
-        outcomes = {"correct"}
-        if "margin" in g.columns and g["margin"].notna().any():
-            d["margin"] = g["margin"].astype(float).to_numpy()
-            outcomes.add("margin")
+                          CONTRAST: rnd, "is_random": rnd, "is_attribute": 1.0 - rnd})
+        outcomes = set()
+        for y in dict.fromkeys(y for _, y, *_ in models):
+            if y in g.columns and g[y].notna().any():
+                d[y] = g[y].astype(float).to_numpy()
+                outcomes.add(y)
         n_mask, n_item = d["mask"].nunique(), d["item"].nunique()
         unit = f"item ({n_item}) x mask ({n_mask})"
         fits, rows = {}, {}
-        for name, y, fam, var, role in ITEM_MODELS:
+        for name, y, fam, var, role in models:
             if y not in outcomes:
                 continue
             formula = f"{y} ~ {CONTRAST} + (1 | item) + {MASK_TERMS[var]}"
@@ -265,16 +273,20 @@ def item_models(inference: pd.DataFrame, ks=None) -> tuple[pd.DataFrame, pd.Data
             key = dict(task=task, k=int(k), model=name, formula=formula, family=fam, outcome=y,
                        role=role, unit=unit, mask_variance=var, record_rule=RECORD_RULE)
             gl = fit.glance().assign(**_mask_variances(fit, var))
-            for part, out in ((fit.tidy(unit=unit), tidies), (gl, glances)):
-                for i, (c, v) in enumerate(key.items()):
+            parts = [(fit.tidy(unit=unit), tidies), (gl, glances)]
+            if diagnostics:
+                parts.append((fit.qq(), qqs))
+            for part, out in parts:
+                for i, (c, v) in enumerate(list(key.items())[:3] if out is qqs else key.items()):
                     part.insert(i, c, v)
                 out.append(part)
             sep = name.removesuffix("_equal")
             if var == "equal" and sep in fits:
                 glances[rows[sep]] = glances[rows[sep]].assign(**_lrt(fits[sep], fit))
     if not tidies:
-        return pd.DataFrame(), pd.DataFrame()
-    return pd.concat(tidies, ignore_index=True), pd.concat(glances, ignore_index=True)
+        return (pd.DataFrame(),) * (3 if diagnostics else 2)
+    out = (pd.concat(tidies, ignore_index=True), pd.concat(glances, ignore_index=True))
+    return out + (pd.concat(qqs, ignore_index=True),) if diagnostics else out
 
 
 def _mask_variances(fit, var: str) -> dict:

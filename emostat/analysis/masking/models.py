@@ -39,8 +39,8 @@ def _mask_cells(sub: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
     return cells, shared
 
 
-def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "record")
-                        ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "record"),
+                        diagnostics: bool = False) -> tuple[pd.DataFrame, ...]:
     """Prompt-level LMMs of attribute-specific vs random masking, per k: study and record.
 
     - ``study``: ``accuracy ~ attribute_vs_random + (1 | concept/prompt)`` (the study's model;
@@ -76,7 +76,11 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
         Schema ``masking_mixed_model``: k, model, formula, family, outcome, role, unit, then
         :meth:`MixedFit.tidy` columns.
     glance : pandas.DataFrame
-        Schema ``masking_mixed_glance``: one row per k × model.
+        Schema ``masking_mixed_glance``: one row per k × model (with the groups, R² and ICC of
+        :func:`emostat.analysis.engines.mixedreport.effect_sizes`).
+    qq : pandas.DataFrame
+        Only with ``diagnostics=True``: schema ``mixed_model_qq``, the QQ points of every fit
+        (:func:`emostat.analysis.engines.mixedreport.qq_data`) keyed by k and model.
 
     Examples
     --------
@@ -100,7 +104,7 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
     acc = accuracy[accuracy["condition"].isin(["attribute", "random"])]
     if ks is None:
         ks = sorted(acc.loc[acc["condition"] == "attribute", "k"].dropna().unique())
-    tidies, glances = [], []
+    tidies, glances, qqs = [], [], []
     for k in ks:
         sub = acc[acc["k"] == k]
         have = set(sub["condition"])
@@ -129,6 +133,12 @@ def masking_mixed_model(accuracy: pd.DataFrame, ks=None, models=("study", "recor
             for i, (c, v) in enumerate(key.items()):
                 g.insert(i, c, v)
             glances.append(g)
+            if diagnostics:
+                qqs.append(fit.qq().assign(k=int(k), model=name))
     if not tidies:
         raise InputError("masking_mixed_model: no k with attribute-specific rows")
-    return pd.concat(tidies, ignore_index=True), pd.concat(glances, ignore_index=True)
+    out = (pd.concat(tidies, ignore_index=True), pd.concat(glances, ignore_index=True))
+    if diagnostics:
+        qq = pd.concat(qqs, ignore_index=True)
+        out += (qq[["k", "model"] + [c for c in qq.columns if c not in ("k", "model")]],)
+    return out

@@ -318,6 +318,27 @@ def min_p_joint(null: SearchlightNull) -> np.ndarray:
     return out
 
 
+def min_p_floor(null: SearchlightNull) -> np.ndarray:
+    """(q,) the smallest p the min-P test can give each attribute with these draws: its
+    observed maximum beating every draw gives it p = 1/|D|, but every draw that holds the
+    largest maximum of another attribute (one the observed labelling does not beat) has a
+    min-P as small, so the floor is (1 + those draws) / |D| - about q/(B + 1) for q
+    attributes (.07 at 14 and 199 draws), not 1/(B + 1). NaN without a finite tau."""
+    ok = np.isfinite(null.null_max).any(axis=0)
+    out = np.full(ok.shape, np.nan)
+    if not ok.any():
+        return out
+    M = np.where(np.isfinite(null.null_max), null.null_max, -np.inf)[:, ok]
+    best = best_directed(null)[ok]
+    top = M.max(axis=0)
+    T = (M == top) & (best < top)                 # draws holding an attribute's maximum
+    n_top = T.sum(axis=1)
+    D = len(M) if null.exact else len(M) + 1
+    others = ((n_top[:, None] - T) > 0).sum(axis=0)   # per attribute: tops of the others
+    out[ok] = np.minimum(D, 1 + others) / D
+    return out
+
+
 def max_t_table(null: SearchlightNull, layer: np.ndarray, alpha: float = 0.05) -> pd.DataFrame:
     """The ``neuron_max_t`` table: per attribute the best neuron, its max-T p over that
     attribute's neurons (``p_value``; Holm over attributes in ``p_adjusted``) and over the joint
@@ -349,7 +370,7 @@ def max_t_table(null: SearchlightNull, layer: np.ndarray, alpha: float = 0.05) -
                      joint_null_q95=float(np.nanquantile(jmax, 1 - alpha)),
                      p_fwer_joint=_perm_p(ej, B, ex), p_fwer_joint_mc_low=mcj["p_mc_low"],
                      p_fwer_joint_mc_high=mcj["p_mc_high"],
-                     p_minp_joint=min_p_joint(null))
+                     p_minp_joint=min_p_joint(null), p_minp_floor=min_p_floor(null))
     side = {"greater": "largest tau", "less": "smallest tau", "two-sided": "largest |tau|"}
     method = (f"Westfall-Young max-T: concept-label permutation, the {side[null.alternative]} "
               f"over all {len(d)} neurons recomputed per permutation, {_how(ex, 'max', null)}")

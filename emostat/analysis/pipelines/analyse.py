@@ -17,8 +17,9 @@ from emostat.analysis.pipelines.rsasteps import rsa_run_tables, space_raters
 from emostat.analysis.pipelines.runspace import importance_tables, run_space, untested_claims
 from emostat.analysis.neurons.selection import mask_selection
 from emostat.analysis.pipelines.choices import DEFAULT_N_PERM, first_draws, run_choices
-from emostat.analysis.pipelines.steps import (RESULTS, human_tables, link_tables, masking_tables,
-                                    searchlight_tables, write_results)
+from emostat.analysis.pipelines.steps import (RESULTS, design_tables, human_tables, link_tables,
+                                              masking_tables, searchlight_tables,
+                                              write_results)
 from emostat.checks import child_seeds, log, package_versions
 from emostat.constants import K_VALUES, k_count
 from emostat.errors import InputError
@@ -167,18 +168,27 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     if per_task:
         tables["random_null"] = _by_task(lambda t, acc: ex.random_null(acc, t), per_task)
         log("  item-level models ...", quiet)
-        items, items_glance = ex.item_models(inference[inference["task"].isin(answers)])
-        for name, part in (("masking_mixed_model", items), ("masking_mixed_glance",
-                                                            items_glance)):
+        items = ex.item_models(inference[inference["task"].isin(answers)], diagnostics=True)
+        for name, part in zip(("masking_mixed_model", "masking_mixed_glance",
+                               "mixed_model_qq"), items):
             if len(part):
                 tables[name] = pd.concat([tables.get(name), part], ignore_index=True)
         tables["masking_mixed_model"] = _one_record(tables.get("masking_mixed_model"))
+        dtab = design_tables(tables, inference, space, manifest, alpha=a, ks=ks,
+                             n_perm=n_perm)
+        if dtab is not None:
+            tables["design"] = dtab
         # knowledge or answer bias: per-condition calibration, answer shares, the study's t
-        # against the shared random pool (emostat.analysis.masking.bias)
+        # against the shared random pool, the knowledge GLMM (emostat.analysis.masking.bias)
         from emostat.analysis.masking.bias import bias_tables
 
-        tables.update(bias_tables(inference, space.concepts, tasks=answers, n_perm=n_perm,
-                                  seed=child_seeds(seed, 6)[5]))
+        bias = bias_tables(inference, space.concepts, tasks=answers, n_perm=n_perm,
+                           seed=child_seeds(seed, 6)[5])
+        qq = bias.pop("mixed_model_qq", None)
+        tables.update(bias)
+        if qq is not None and len(qq):
+            tables["mixed_model_qq"] = pd.concat([tables.get("mixed_model_qq"), qq],
+                                                 ignore_index=True)
     if (inference["task"] == "generate").any():
         from emostat.space import load_space
 

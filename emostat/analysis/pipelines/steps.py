@@ -85,9 +85,10 @@ def masking_tables(accuracy: pd.DataFrame, importance: pd.Series, *, seed: int, 
         "attribute_vs_null": masking.attribute_vs_null(acc),
     }
     log("  mixed models ...", quiet)
-    tidy, glance = masking_mixed_model(acc, ks=both)
+    tidy, glance, qq = masking_mixed_model(acc, ks=both, diagnostics=True)
     out["masking_mixed_model"] = tidy
     out["masking_mixed_glance"] = glance
+    out["mixed_model_qq"] = qq
     out["power"] = power_analysis(acc, tidy, n_items=n_items, seed=s[0], alpha=alpha)
     return out
 
@@ -220,3 +221,54 @@ def write_results(tables: dict[str, pd.DataFrame], out: Path, prov: dict, *, ext
         (tmp / "provenance.json").write_text(json.dumps(prov, indent=2, default=str))
         replace_results(tmp, res, quiet=quiet)
     return {name: res / f"{name}.parquet" for name in written}
+
+
+def design_tables(tables: dict, inference: pd.DataFrame, space, manifest: dict, *,
+                  alpha: float, ks, n_perm: int) -> pd.DataFrame | None:
+    """The design table (:func:`emostat.analysis.masking.design.design_table`) of each task of
+    record at each k, from the record GLMM's components in ``tables``; None without a fit."""
+    from emostat.analysis.masking import design as dz
+
+    tidy, glance = tables.get("masking_mixed_model"), tables.get("masking_mixed_glance")
+    chance = tables.get("task_chance")
+    if tidy is None or glance is None or chance is None:
+        return None
+    cfg = manifest.get("config") or {}
+    cost = manifest.get("cost") or {}
+    stim = getattr(space, "stimuli", None)
+    if stim is not None and len(stim) and "concept" in stim:
+        counts = stim.groupby("concept").size()
+    else:
+        none = inference[inference["condition"] == "none"]
+        col = "concept" if "concept" in none else "emotion"       # version 1: emotion
+        counts = none.drop_duplicates("stimulus_id").groupby(col).size()
+    counts = counts.reindex(list(space.concepts)).fillna(0).astype(int)
+    available = int(counts.max())
+    ipc = cfg.get("items_per_emotion") or available
+    quick_a = (len(dz.QUICK_DESIGN["attributes"]) if space.name == "study"
+               else len(space.attributes))
+    quick = (dz.quick_items_per_concept(len(counts), available, alpha), quick_a,
+             dz.QUICK_DESIGN["n_random"])
+    masks = inference[inference["condition"].isin(["attribute", "random"])]
+    parts = []
+    for task, g in masks.groupby("task", sort=True):
+        row = chance[chance["task"] == task]
+        for k in ks:
+            c = dz.components(tidy, glance, task, k)
+            gk = g[g["k"] == k]
+            if c is None or not len(gk) or not len(row):
+                continue
+            n_att = int(gk.loc[gk["condition"] == "attribute", "condition_id"].nunique())
+            n_rnd = int(gk.loc[gk["condition"] == "random", "condition_id"].nunique())
+            n_items = int(gk["item_id"].nunique())
+            per_unit = n_items / max(1, int(np.minimum(counts, ipc).sum()))
+            s = dz.Setting(alpha=alpha, n_tasks=int(chance["task"].nunique()), n_k=len(ks),
+                           n_perm_link=max(n_perm, LINK_MIN_PERM),
+                           chance=float(row["chance"].iloc[0]), items_per_unit=per_unit,
+                           counts=tuple(int(x) for x in counts),
+                           gflop_per_row=float((cost.get(task) or {}).get("gflop_per_row",
+                                                                          np.nan)))
+            parts.append(dz.design_table(c, s, run=(int(ipc), n_att, n_rnd),
+                                         available=available, quick=quick, task=task,
+                                         k=int(k)))
+    return pd.concat(parts, ignore_index=True) if parts else None
