@@ -206,9 +206,9 @@ def test_analysis_checks_records_and_refuses_and_the_report_lists_it(planned_run
 
     real = ex.item_models
 
-    def few_items(inference, ks=None):
+    def few_items(inference, *args, **kw):
         keep = sorted(inference["item_id"].unique())[:8]
-        return real(inference[inference["item_id"].isin(keep)], ks)
+        return real(inference[inference["item_id"].isin(keep)], *args, **kw)
 
     monkeypatch.setattr(ex, "item_models", few_items)
     plan, run = planned_run
