@@ -75,10 +75,11 @@ def design_table(design: pd.DataFrame | None, task=None, k=None) -> Markdown:
         first = g.iloc[0]
         cell = {"Design": lab, "Items": f"{fmt.fmt_int(first['n_items'])} ({fmt.fmt_int(ipc)}"
                                           "/concept)",
-                "Masks (attribute + random)": f"{fmt.fmt_int(a)} + {fmt.fmt_int(r)}",
-                "Rows": fmt.fmt_num(first["rows"], 0, big_mark=","),
-                "GFLOP": ("–" if missing(first["gflop"])
-                          else fmt.fmt_num(first["gflop"], 0, big_mark=","))}
+                "Masks (attr. + random)": f"{fmt.fmt_int(a)} + {fmt.fmt_int(r)}",
+                # one column for the cost: ten columns overlapped in the PDF
+                "Rows (GFLOP)": fmt.fmt_num(first["rows"], 0, big_mark=",") + (
+                    "" if missing(first["gflop"])
+                    else f" ({fmt.fmt_num(first['gflop'], 0, big_mark=',')})")}
         for test, name in (("masking", "Masking"), ("attribute_vs_null", "Per attribute"),
                            ("link", "Link"), ("above_chance", "Chance test")):
             cell[name] = detectable_text(t.loc[test]) if test in t.index else "–"
