@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from emostat import format as fmt
+from emostat.analysis.claims.words import reader_clause, test_name
 from emostat.errors import InputError
 from emostat.report.view import (CLAIM_COLUMNS, Markdown, ci_text, k_text, missing, num_text,
                                  p_text, text_or)
@@ -149,13 +150,12 @@ def same_unit(row) -> bool:
 
 
 def ci_part(row) -> str:
-    """``95% CI [lo, hi] (conf_method)`` when the interval is over the p's unit, else ""."""
+    """``95% CI [lo, hi]`` when the interval is over the p's unit, else "" (how it was
+    computed is in the claims table's note and the Method)."""
     if missing(row.get("conf_low")) or missing(row.get("conf_high")) or not same_unit(row):
         return ""
     d, bounded = digits_of(row)
-    how = text_or(row.get("conf_method"))
-    return (f"95% CI {ci_text(row['conf_low'], row['conf_high'], d, bounded)}"
-            + (f" ({how})" if how else ""))
+    return f"95% CI {ci_text(row['conf_low'], row['conf_high'], d, bounded)}"
 
 
 def short_method(how: str) -> str:
@@ -163,18 +163,27 @@ def short_method(how: str) -> str:
     return re.split(r";| \(|, ", how, maxsplit=1)[0].strip()
 
 
-def test_part(row, short: bool = True) -> str:
-    """``t(26) = 16.92, p < .001 (p_method)``, ``p = .0523 (attribute-label permutation ...)``."""
+def row_p(row, name: str | None = "p") -> str:
+    """The row's p, never rounded across its alpha nor printed below its floor."""
     alpha = None if missing(row.get("alpha")) else float(row["alpha"])
-    p = p_text(row.get("p_value"), alpha)
-    stat, how = "", text_or(row.get("p_method"))
-    if not missing(row.get("statistic")):
+    if missing(row.get("p_value")):
+        return p_text(None, alpha, name)
+    floor = row.get("p_floor")
+    if missing(floor) or float(floor) <= 0:
+        return p_text(row["p_value"], alpha, name)
+    return fmt.fmt_p_floor(row["p_value"], float(floor), alpha, name)
+
+
+def test_part(row) -> str:
+    """APA: ``t(26) = 16.92, p < .001``, ``z = 0.98, p = .329``, ``p = .043``; the statistic
+    only where the p comes from it (a permutation p stands alone)."""
+    stat, how = "", text_or(row.get("p_method")).lower()
+    if not missing(row.get("statistic")) and "permutation" not in how:
         if not missing(row.get("df")):
             stat = f"t({fmt.fmt_df(row['df'])}) = {fmt.fmt_num(row['statistic'], 2)}, "
-        elif "z" in how.lower().split():
+        elif "z" in how.split():
             stat = f"z = {fmt.fmt_num(row['statistic'], 2)}, "
-    how = short_method(how) if short else how
-    return stat + p + (f" ({how})" if how and not missing(row.get("p_value")) else "")
+    return stat + row_p(row)
 
 
 def decision_text(row) -> str:
@@ -190,36 +199,38 @@ def where(row) -> str:
     return ", ".join(bits)
 
 
+def numbers(row) -> str:
+    """The row's numbers in APA order: estimate, 95% CI, statistic and p."""
+    return ", ".join(x for x in (estimate_text(row), ci_part(row), test_part(row))
+                     if x and not x.endswith("not computed"))
+
+
 def claim_sentence(row) -> Markdown:
-    """One claims row as a sentence: the decision, what is claimed, the estimate with its
-    interval, the test, and the reason."""
+    """One claims row as one APA sentence: the decision, what is claimed, the estimate with its
+    interval and p; then only what a reader needs beside them (why undecided, an estimate
+    against the claimed direction: :func:`~emostat.analysis.claims.words.reader_clause`)."""
     if row is None:
         return Markdown("")
     claim = str(row["claim"])
     statement = STATEMENTS.get(claim, claim.replace("_", " "))
     loc = where(row)
-    head = f"**{decision_text(row)}{f' ({loc})' if loc else ''}:** {statement}"
-    nums = [x for x in (estimate_text(row), ci_part(row), test_part(row))
-            if x and not x.endswith("not computed")]
-    out = head + (" — " + ", ".join(nums) if nums else "") + "."
-    why = text_or(row.get("reason"))
-    if why:   # "p = ..." keeps its lower-case symbol
-        why = why if len(why) > 1 and why[1] in " (" else why[0].upper() + why[1:]
-        out += " " + why.rstrip(".") + "."
-    return Markdown(out)
+    nums = numbers(row)
+    out = (f"**{decision_text(row)}{f' ({loc})' if loc else ''}:** {statement}"
+           + (f" ({nums})" if nums and "(" not in nums else f" — {nums}" if nums else "") + ".")
+    why = reader_clause(row.get("decision"), row.get("reason"))
+    return Markdown(out + (f" {why}" if why else ""))
 
 
 def study_sentence(row) -> Markdown:
-    """A ``study`` or ``supporting`` row beside the record one: its test, and no decision
-    except where its floor or Monte-Carlo interval makes it too coarse to decide (said)."""
-    what = {"study": "The study's test", "supporting": "Supporting"}.get(str(row["role"]),
-                                                                         str(row["role"]))
-    nums = [x for x in (estimate_text(row), ci_part(row), test_part(row)) if x]
-    test = text_or(row.get("test")).replace("_", " ")
-    out = f"{what}{f' ({test})' if test else ''}: " + ", ".join(nums) + "."
-    if text_or(row.get("decision")) == "too coarse to decide":   # its floor binds: said
-        why = text_or(row.get("reason")).split("; ")[-1]
-        out += f" Too coarse to decide: {why.rstrip('.')}."
+    """A ``study`` or ``supporting`` row beside the record one: its test in prose and its
+    numbers, no decision except where it is too coarse to decide (said, with why)."""
+    what = {"study": "The study's test", "supporting": "Supporting test"}.get(
+        str(row["role"]), str(row["role"]).capitalize())
+    name = test_name(row.get("test"))
+    out = f"{what}{f', {name}' if name else ''}: {numbers(row)}."
+    if text_or(row.get("decision")) == "too coarse to decide":
+        why = reader_clause(row["decision"], row.get("reason"))
+        out += f" Too coarse to decide: {why[:1].lower() + why[1:]}" if why else ""
     return Markdown(out)
 
 
@@ -249,8 +260,7 @@ def claims_table(claims: pd.DataFrame, label: str | None = None) -> pd.DataFrame
                 "Estimate": estimate_text(r) or "–",
                 "95% CI": (ci_text(r["conf_low"], r["conf_high"], d_, bounded)
                            if same_unit(r) and not missing(r["conf_low"]) else "–"),
-                "p": p_text(r["p_value"], None if missing(r.get("alpha")) else
-                            float(r["alpha"]), name=None)}
+                "p": row_p(r, name=None)}
         out.append(({"Model": label} if label else {}) | cell)
     return pd.DataFrame(out)
 

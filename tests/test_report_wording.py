@@ -1,0 +1,140 @@
+"""Issue 25 item 4, the reader's stumbles: one APA sentence per claim (no method details, no
+decision arithmetic), p never printed below its floor, prose test names with their role and
+the headline k in the link table; the console's claim block in the same words. Fast: the
+text-producing functions are called on claims rows whose reasons come from the package's own
+decision rule (:func:`emostat.analysis.claims.decision.decide`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from emostat import format as fmt
+from emostat.analysis.claims.decision import decide
+from emostat.console.headline import headline
+from emostat.report import findings, tables
+
+sys.path.insert(0, str(Path(__file__).parent))
+import report_fixtures  # noqa: E402
+
+FLOOR = 1 / 750          # 749 permutations: the smallest attainable p is 1/750 = .001333
+
+
+def link_row(p=0.043, estimate=0.53, role="record", test="attribute_level_r_pooled", k=4000,
+             headline_=True, p_floor=FLOOR, statistic=1.98, df=12.0):
+    """A link claims row with the decide() reason the analysis stores."""
+    decision, reason = decide(p, alpha=0.05, p_floor=p_floor, in_direction=estimate > 0)
+    return report_fixtures.claim_row(
+        claim="link", task=None, k=k, role=role, test=test, source_table="importance_link",
+        estimate=estimate, scale="r", conf_low=0.04, conf_high=0.82,
+        conf_method="Fisher z over 14 attributes (scipy pearsonr)", statistic=statistic,
+        df=df, p_value=p, p_method="Pearson r of the attributes' mean drop with importance; "
+        "attribute-label permutation, two-sided", unit="attribute (14)", p_floor=p_floor,
+        n_perm=749, alpha=0.05, headline=headline_, decision=decision,
+        reason=f"r over 14 attributes; {reason}")
+
+
+def frame(*rows) -> pd.DataFrame:
+    out = pd.DataFrame(list(rows), columns=report_fixtures.CLAIM_COLUMNS)
+    out["k"] = pd.array([None if pd.isna(x) else int(x) for x in out["k"]], dtype="Int64")
+    out["headline"] = out["headline"].astype(bool)
+    return out
+
+
+def test_claim_sentence_is_one_apa_sentence_without_method_or_arithmetic():
+    row = pd.Series(link_row())
+    # the analysis stores the arithmetic (decide's audit trail) ...
+    assert "p = .043 <= alpha 0.05, in the claimed direction" in row["reason"]
+    s = findings.claim_sentence(row)
+    # ... the reader gets the decision, the claim and r, CI, p in APA form, nothing else
+    assert s == ("**Supported (k = 4,000):** concepts lose more accuracy when the masked "
+                 "neurons track attributes that matter more to humans (r = .530, 95% CI "
+                 "[.040, .820], p = .043).")
+    # the p is a permutation p: the t (12 df) of the same r is not printed beside it
+    assert "t(12)" not in s and "alpha" not in s and "scipy" not in s and "<=" not in s
+
+
+def test_not_supported_says_nothing_but_the_numbers_and_against_direction_is_said():
+    plain = findings.claim_sentence(pd.Series(link_row(p=0.244)))
+    assert plain.endswith("(r = .530, 95% CI [.040, .820], p = .244).")
+    assert "> alpha" not in plain and "alpha 0.05" not in plain
+    against = findings.claim_sentence(pd.Series(link_row(p=0.01, estimate=-0.53)))
+    assert against.startswith("**Not supported (k = 4,000):**")
+    assert against.endswith("p = .010). The estimate is against the claimed direction.")
+
+
+def test_too_coarse_keeps_its_reason():
+    # 15 permutations: floor 1/16 = .0625 (decide: "the smallest attainable p (.062) ...")
+    row = pd.Series(link_row(p=0.0625, p_floor=0.0625))
+    s = findings.claim_sentence(row)
+    assert s.startswith("**Too coarse to decide (k = 4,000):**")
+    assert s.endswith("p = .062). The smallest attainable p (.062) is above alpha (0.05): the "
+                      "test cannot "
+                      "reject at this level.")
+
+
+def test_p_is_never_printed_below_its_floor():
+    # p = 1/750 = .001333 at 3 decimals prints ".001", below the floor .0013 it sits on
+    assert fmt.fmt_p(FLOOR) == "p = .001"
+    assert fmt.fmt_p_floor(FLOOR, FLOOR, 0.05) == "p = .0013"
+    assert fmt.fmt_p_floor(0.00134, FLOOR, None, name=None) == ".0013"
+    assert fmt.fmt_p_floor(0.0002, 1 / 10001) == "p < .001"     # floor .0001: "< .001" holds
+    assert fmt.fmt_p_floor(0.244, FLOOR, 0.05) == "p = .244"     # far from the floor: as APA
+    assert fmt.fmt_p_floor(0.049995, FLOOR, 0.05) == "p = .04999"  # never onto alpha
+    row = pd.Series(link_row(p=FLOOR))
+    assert findings.test_part(row) == "p = .0013"
+    assert findings.claims_table(frame(link_row(p=FLOOR)))["p"].iloc[0] == ".0013"
+    assert "p = .0013" in headline(frame(link_row(p=FLOOR)))
+
+
+def test_console_block_has_the_report_wording_and_no_record_label_on_a_supporting_row():
+    sup = link_row(p=0.3, role="supporting", test="record", headline_=True)
+    sup.update(claim="link")
+    text = headline(frame(link_row(), sup))
+    lines = text.splitlines()
+    assert lines[1].startswith("1. ") and lines[1].endswith(": supported")
+    assert lines[2] == ("   of record, attribute-level r (pooled random masks): r = .530, "
+                        "95% CI [.040, .820], p = .043")
+    # the mixed model named "record" of a supporting row is named in prose, never "record"
+    assert lines[3].startswith("   supporting, mask-level linear mixed model: ")
+    assert "supporting  record" not in text and "alpha 0.05" not in text and "<=" not in text
+    assert "scipy" not in text and len(lines) == 4           # no "=> supported: p <= alpha"
+    against = headline(frame(link_row(p=0.01, estimate=-0.53)))
+    assert against.splitlines()[-1] == "   => The estimate is against the claimed direction."
+
+
+def test_link_table_names_tests_in_prose_marks_record_and_headline_and_labels_statistics():
+    link = pd.DataFrame([
+        dict(k=k, test=t, role=r, estimate=.5, conf_low=.1, conf_high=.8, statistic=s, df=df,
+             p_value=p, p_floor=f, p_method=m)
+        for k in (2000, 4000)
+        for t, r, s, df, p, f, m in (
+            ("study_t", "study", 2.5, 26.0, .019, np.nan, "one-sample t of the concepts' "
+             "Fisher-z r against 0, two-sided"),
+            ("attribute_permutation_pooled", "extra", 0.31, np.nan, .2, FLOOR,
+             "attribute-label permutation of importance of the mean Fisher-z r"),
+            ("attribute_level_r_pooled", "record", 2.1, 12.0, FLOOR, FLOOR,
+             "Pearson r; attribute-label permutation"))])
+    claims = frame(
+        *[link_row(k=k, test="attribute_level_r_pooled", role=role, headline_=k == 4000)
+          for k, role in ((2000, "supporting"), (4000, "record"))],
+        *[link_row(k=k, test=t, role=role, headline_=k == 4000)
+          for k in (2000, 4000)
+          for t, role in (("study_t", "study"), ("attribute_permutation_pooled", "supporting"))])
+    md = str(tables.link_table(link, claims))
+    assert "_" not in md                                     # no machine names
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in md.splitlines()
+            if line.startswith("|") and "---" not in line]
+    assert rows[0] == ["k", "Test", "Role", "r", "95% CI", "Statistic", "p"]
+    body = {(r[0], r[1]): r for r in rows[1:]}
+    rec = body[("4,000 (headline)", "attribute-level r (pooled random masks)")]
+    assert rec[2] == "of record" and rec[5] == "t(12) = 2.10" and rec[6] == ".0013"
+    assert body[("2,000", "attribute-level r (pooled random masks)")][2] == "supporting"
+    assert body[("2,000", "t over concepts")][2:] == ["the study's", ".500", "[.100, .800]",
+                                                     "t(26) = 2.50", ".019"]
+    perm = body[("4,000 (headline)", "mean Fisher z over concepts, attribute permutation "
+                                     "(pooled random masks)")]
+    assert perm[5] == "mean z = 0.31" and perm[2] == "supporting"
