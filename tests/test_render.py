@@ -200,10 +200,10 @@ def _expected_numbers(run_dir: Path) -> list[str]:
         f"{worst['concept']} {fmt.fmt_num(100 * worst['estimate'], 1)} points "
         f"({fmt.apa_t(worst['statistic'], worst['df'], worst['p_value'])})",
         # the claims rows (report_fixtures.claims_from_tables): record = the permutation
-        f"r = {fmt.fmt_stat(perm['estimate'], 3, bounded=True)}, "
-        f"{view.p_text(perm['p_value'])} (attribute-label permutation of importance)",
-        f"{fmt.apa_t(st['statistic'], st['df'], st['p_value'])} (one-sample t on Fisher-z "
-        f"over emotions)",
+        # one APA sentence each (issue 25): no method after the p
+        f"(r = {fmt.fmt_stat(perm['estimate'], 3, bounded=True)}, "
+        f"{view.p_text(perm['p_value'])})",
+        f"{fmt.apa_t(st['statistic'], st['df'], st['p_value'])}.",
         f"{top['attribute']} (τ = {fmt.fmt_stat(top['estimate'], 3, bounded=True)}",
         f"τ = {fmt.fmt_stat(whole['estimate'], 3, bounded=True)}",
         f"{fmt.fmt_num(100 * rec['estimate'], 1)} points, 95% CI",

@@ -138,3 +138,22 @@ def test_link_table_names_tests_in_prose_marks_record_and_headline_and_labels_st
     perm = body[("4,000 (headline)", "mean Fisher z over concepts, attribute permutation "
                                      "(pooled random masks)")]
     assert perm[5] == "mean z = 0.31" and perm[2] == "supporting"
+
+
+def test_summary_states_every_claim_of_record_from_the_claims_table():
+    # issue 25: page 1 stated masking and link; neurons and importance only in Table 1
+    def rec(claim, scale="count", task=None, k=None, p=0.001, est=3.0):
+        r = link_row(p=p, estimate=est, k=k, headline_=True)
+        r.update(claim=claim, task=task, scale=scale, conf_low=None, conf_high=None)
+        return r
+    claims = frame(rec("neurons"), rec("importance"), rec("above_chance", "proportion",
+                                                           "choice", est=0.8),
+                   rec("masking", "points", "choice", 4000), rec("link", "r", "choice", 4000,
+                                                                 est=.4),
+                   rec("knowledge", "log-odds", "choice", 4000, est=.2),
+                   rec("layer_rsa", "r", est=.3), link_row(role="study"))
+    said = findings.summary_sentences(claims, "choice", skip=("above_chance",))
+    names = ("neurons", "importance", "masking", "link", "knowledge", "layer_rsa")
+    assert len(said) == len(names)
+    assert all(s.split(":** ")[1].startswith(findings.STATEMENTS[c]) for s, c in zip(said, names))
+    assert all(s.startswith("**Supported") for s in said)

@@ -244,6 +244,17 @@ def claim_paragraph(claims: pd.DataFrame | None, claim: str, task=None, k=None) 
     return Markdown(" ".join(out))
 
 
+def summary_sentences(claims: pd.DataFrame | None, task=None, skip=()) -> list[Markdown]:
+    """The record sentence of every claim in the run's claims table (at the headline k; of
+    ``task`` where a claim has tasks), in the table's order, except the claims in ``skip``:
+    the summary states every claim of record."""
+    if claims is None:
+        return []
+    names = dict.fromkeys(claims.loc[claims["role"] == "record", "claim"])
+    rows = [record(claims, c, task) for c in names if c not in skip]
+    return [claim_sentence(r) for r in rows if r is not None]
+
+
 def claims_table(claims: pd.DataFrame, label: str | None = None) -> pd.DataFrame:
     """The headline record rows as table cells (Claim, Task, k, Decision, Estimate, 95% CI,
     p); ``label`` adds a first Model column (the comparison report)."""
