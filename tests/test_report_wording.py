@@ -157,3 +157,12 @@ def test_summary_states_every_claim_of_record_from_the_claims_table():
     assert len(said) == len(names)
     assert all(s.split(":** ")[1].startswith(findings.STATEMENTS[c]) for s, c in zip(said, names))
     assert all(s.startswith("**Supported") for s in said)
+
+
+def test_table_note_keeps_formulas_literal_in_markdown():
+    # issue 25: "(1 + #{|T*| >= |T|})" in a p_method lost its stars to italics in the note
+    row = link_row(p=0.01)
+    row["p_method"] = "Mantel, (1 + #{|T*| >= |T|}) / (1 + n_perm), tau*"
+    note = findings.claims_note(frame(row))
+    assert r"(1 + #{\|T\*\| >= \|T\|}) / (1 + n\_perm), tau\*" in note
+    assert findings.literal("a*b_c|d") == r"a\*b\_c\|d"

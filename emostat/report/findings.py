@@ -283,5 +283,11 @@ def claims_note(claims: pd.DataFrame) -> str:
     bits = [f"α = {fmt.fmt_num(alpha.iloc[0], 2).lstrip('0')}" if len(alpha) else ""]
     for col, what in (("p_method", "p"), ("conf_method", "95% CI")):
         for claim, m in d[["claim", col]].dropna().drop_duplicates().itertuples(index=False):
-            bits.append(f"{TITLES.get(claim, claim)} {what}: {m}")
+            bits.append(f"{TITLES.get(claim, claim)} {what}: {literal(m)}")
     return "; ".join(b for b in bits if b)
+
+
+def literal(text: str) -> str:
+    """Text from a table shown as itself in Markdown: ``*``, ``_``, ``|``, `````` ` `````` and
+    ``\\`` escaped, so ``(1 + #{|T*| >= |T|})`` keeps its stars instead of turning into italics."""
+    return re.sub(r"([\\`*_|])", r"\\\1", str(text))
