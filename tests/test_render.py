@@ -270,8 +270,10 @@ def test_experiment_numbers(rendered):
     # the knowledge claim's sentence, from its claims row (report_fixtures: choice, k = 4000)
     claims = pd.read_parquet(run_dir / "results" / "claims.parquet")
     kn = claims[(claims["claim"] == "knowledge") & (claims["k"] == K)].iloc[0]
-    assert (f"{view.p_text(kn['p_value'], .05)} (binomial GLMM of the recalibrated outcome)"
-            in html)
+    # one APA sentence (issue 25): the GLMM is named in the table note, not after the p
+    assert f"{view.p_text(kn['p_value'], .05)})." in html or \
+        f"{view.p_text(kn['p_value'], .05)}." in html
+    assert "binomial GLMM of the recalibrated outcome" in html
     # 27 concepts at p = .01 on the run's accuracy, none at p = .3 under per-condition
     assert "27 of 27 concepts at p < .05 on the run's accuracy; 0 of 27" in html
     assert "14 rows per concept hold 1 random comparison" in html

@@ -166,3 +166,14 @@ def test_table_note_keeps_formulas_literal_in_markdown():
     note = findings.claims_note(frame(row))
     assert r"(1 + #{\|T\*\| >= \|T\|}) / (1 + n\_perm), tau\*" in note
     assert findings.literal("a*b_c|d") == r"a\*b\_c\|d"
+
+
+def test_templates_name_their_placeholder_plainly():
+    # issue 25: templates printed as "{concept}" (a format string, unfilled, to a reader)
+    from emostat.report import method
+
+    out = method.settings_list({}, {"templates": {"t1": "I feel joy today.",
+                                                  "t2": "Someone feels {concept}."}},
+                               first_concept="joy")
+    assert "t1: “I feel [concept] today.”" in out and "t2: “Someone feels [concept].”" in out
+    assert "{" not in out and "the concept's word shown as [concept]" in out
