@@ -34,7 +34,7 @@ def link_row(p=0.043, estimate=0.53, role="record", test="attribute_level_r_pool
         df=df, p_value=p, p_method="Pearson r of the attributes' mean drop with importance; "
         "attribute-label permutation, two-sided", unit="attribute (14)", p_floor=p_floor,
         n_perm=749, alpha=0.05, headline=headline_, decision=decision,
-        reason=f"r over 14 attributes; {reason}")
+        reason=reason)
 
 
 def frame(*rows) -> pd.DataFrame:

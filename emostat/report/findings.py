@@ -229,7 +229,7 @@ def study_sentence(row) -> Markdown:
     name = test_name(row.get("test"))
     out = f"{what}{f', {name}' if name else ''}: {numbers(row)}."
     if text_or(row.get("decision")) == "too coarse to decide":
-        why = reader_clause(row["decision"], row.get("reason"))
+        why = reader_clause(row["decision"], row.get("reason"), own=False)
         out += f" Too coarse to decide: {why[:1].lower() + why[1:]}" if why else ""
     return Markdown(out)
 

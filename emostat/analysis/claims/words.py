@@ -46,6 +46,8 @@ TEST_NAMES = {
 _RULE = re.compile(r"p (?:= |[<>] )?[.\d]+ (?:<=|>) alpha [\d.e+-]+"
                    r"(?P<against>, but the estimate is against the claimed direction)?"
                    r"(?:, in the claimed direction)?")
+# the count's threshold in a claim's own reason ("(Holm-adjusted p <= alpha; smallest at ...")
+_THRESHOLD = re.compile(r"(?:Holm-adjusted |joint max-T |BH )?[pq] <= alpha(?:; )?")
 _COARSE = re.compile(r"the (?:smallest attainable p|Monte-Carlo 95% interval of p)[^;]*")
 
 
@@ -59,15 +61,18 @@ def test_name(test) -> str:
     return TEST_NAMES.get(test, test.replace("_", " "))
 
 
-def reader_clause(decision, reason) -> str:
+def reader_clause(decision, reason, own: bool = True) -> str:
     """What a reader needs beside the decision and the numbers, as sentences ('' when nothing):
-    the whole reason of a ``failed`` or ``not tested`` claim; why a claim is ``too coarse to
-    decide``; that a ``not supported`` estimate is against the claimed direction; a fit's note
-    after the rule. Never the p-against-alpha arithmetic nor the count behind it; a reason
-    not in decide()'s words is given whole (never dropped unread).
+    the whole reason of a ``failed`` or ``not tested`` claim; what the claim's own rows found
+    (``3 of 14 attributes ...; smallest at valence``) without its threshold; why a claim is
+    ``too coarse to decide``; that a ``not supported`` estimate is against the claimed
+    direction; a fit's note after the rule (``own=False``: without what the rows found). Never
+    the p-against-alpha arithmetic; a reason not in decide()'s words is given whole.
 
-    >>> reader_clause("supported", "3 of 14 attributes relate (p <= alpha); p = .043 <= alpha "
-    ...               "0.05, in the claimed direction")
+    >>> reader_clause("supported", "3 of 14 attributes relate (Holm-adjusted p <= alpha); "
+    ...               "p = .043 <= alpha 0.05, in the claimed direction")
+    '3 of 14 attributes relate.'
+    >>> reader_clause("supported", "p = .043 <= alpha 0.05, in the claimed direction")
     ''
     >>> reader_clause("not supported", "p = .01 <= alpha 0.05, but the estimate is against "
     ...               "the claimed direction; singular fit")
@@ -81,7 +86,8 @@ def reader_clause(decision, reason) -> str:
         return _sentences([reason])
     core = (m.group(0) if decision == "too coarse to decide" else
             AGAINST if m.group("against") else "")
-    return _sentences([core, reason[m.end():].lstrip("; ")])
+    why = _THRESHOLD.sub("", reason[:m.start()].rstrip("; ")).replace(" ()", "") if own else ""
+    return _sentences([why, core, reason[m.end():].lstrip("; ")])
 
 
 def _sentences(parts) -> str:
