@@ -177,3 +177,28 @@ def test_templates_name_their_placeholder_plainly():
                                first_concept="joy")
     assert "t1: “I feel [concept] today.”" in out and "t2: “Someone feels [concept].”" in out
     assert "{" not in out and "the concept's word shown as [concept]" in out
+
+
+def test_another_language_names_concepts_by_their_word_and_no_fixed_attribute():
+    # issue 25: a Spanish space's baseline sentence and PCA map showed ids ("alegria") and the
+    # RSA panel highlighted a fixed "valence" the space does not have
+    from emostat.report import geometry, text
+
+    words = {"alegria": "alegría", "tristeza": "tristeza"}
+    base = pd.DataFrame({"task": "choice", "concept": ["alegria", "tristeza"],
+                         "estimate": [.9, .4]})
+    s = text.baseline_sentence(base, words)
+    assert "best alegría 90.0%" in s and "alegria" not in s
+    scores = pd.DataFrame({"layer": 0, "concept": ["alegria", "tristeza"], "PC1": [1, -1],
+                           "PC2": [0, 1], "explained1": .6, "explained2": .3})
+    fig = geometry.pca_map(scores, None, 0, words)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["alegría", "tristeza"]
+    # the RSA panel highlights the space's own attribute with the smallest p, and similarity
+    rsa = pd.DataFrame({"test": "layer_mantel", "role": ["record", "record", "record", "extra"],
+                        "attribute": ["valencia", "dominancia", "similarity", "valencia"],
+                        "p_value": [1.0, .2, .01, .001], "layer": 0, "depth": 0.0,
+                        "estimate": [.1, .2, .3, .4]})
+    assert geometry.highlighted(rsa) == ("dominancia", "similarity")
+    fig = geometry.layer_profiles(rsa, None)
+    drawn = [ln.get_label() for ln in fig.axes[0].lines if not ln.get_label().startswith("_")]
+    assert drawn == ["dominancia", "similarity"]         # the lines given a label: highlighted
