@@ -201,8 +201,8 @@ def _expected_numbers(run_dir: Path) -> list[str]:
         f"({fmt.apa_t(worst['statistic'], worst['df'], worst['p_value'])})",
         # the claims rows (report_fixtures.claims_from_tables): record = the permutation
         # one APA sentence each (issue 25): no method after the p
-        f"(r = {fmt.fmt_stat(perm['estimate'], 3, bounded=True)}, "
-        f"{view.p_text(perm['p_value'])})",
+        f"— r = {fmt.fmt_stat(perm['estimate'], 3, bounded=True)}, "
+        f"{view.p_text(perm['p_value'])}.",
         f"{fmt.apa_t(st['statistic'], st['df'], st['p_value'])}.",
         f"{top['attribute']} (τ = {fmt.fmt_stat(top['estimate'], 3, bounded=True)}",
         f"τ = {fmt.fmt_stat(whole['estimate'], 3, bounded=True)}",
@@ -271,8 +271,7 @@ def test_experiment_numbers(rendered):
     claims = pd.read_parquet(run_dir / "results" / "claims.parquet")
     kn = claims[(claims["claim"] == "knowledge") & (claims["k"] == K)].iloc[0]
     # one APA sentence (issue 25): the GLMM is named in the table note, not after the p
-    assert f"{view.p_text(kn['p_value'], .05)})." in html or \
-        f"{view.p_text(kn['p_value'], .05)}." in html
+    assert f"{view.p_text(kn['p_value'], .05)}." in html
     assert "binomial GLMM of the recalibrated outcome" in html
     # 27 concepts at p = .01 on the run's accuracy, none at p = .3 under per-condition
     assert "27 of 27 concepts at p < .05 on the run's accuracy; 0 of 27" in html

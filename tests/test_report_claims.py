@@ -98,10 +98,10 @@ def test_ci_beside_p_only_when_its_unit_matches():
                 "unit": "attribute (14)", "p_value": 0.052, "statistic": np.nan,
                 "p_method": "attribute-label permutation, 10,000 draws"})
     s = findings.claim_sentence(row)
-    assert "(r = .474, p = .052)" in s
+    assert "— r = .474, p = .052." in s
     assert ".424" not in s
     row["conf_method"] = "attribute bootstrap (14 attributes)"
-    assert "(r = .474, 95% CI [.424, .521], p = .052)" in findings.claim_sentence(row)
+    assert "— r = .474, 95% CI [.424, .521], p = .052." in findings.claim_sentence(row)
 
 
 def test_no_na_in_any_rendered_claim():

@@ -51,19 +51,19 @@ def test_claim_sentence_is_one_apa_sentence_without_method_or_arithmetic():
     s = findings.claim_sentence(row)
     # ... the reader gets the decision, the claim and r, CI, p in APA form, nothing else
     assert s == ("**Supported (k = 4,000):** concepts lose more accuracy when the masked "
-                 "neurons track attributes that matter more to humans (r = .530, 95% CI "
-                 "[.040, .820], p = .043).")
+                 "neurons track attributes that matter more to humans — r = .530, 95% CI "
+                 "[.040, .820], p = .043.")
     # the p is a permutation p: the t (12 df) of the same r is not printed beside it
     assert "t(12)" not in s and "alpha" not in s and "scipy" not in s and "<=" not in s
 
 
 def test_not_supported_says_nothing_but_the_numbers_and_against_direction_is_said():
     plain = findings.claim_sentence(pd.Series(link_row(p=0.244)))
-    assert plain.endswith("(r = .530, 95% CI [.040, .820], p = .244).")
+    assert plain.endswith(" — r = .530, 95% CI [.040, .820], p = .244.")
     assert "> alpha" not in plain and "alpha 0.05" not in plain
     against = findings.claim_sentence(pd.Series(link_row(p=0.01, estimate=-0.53)))
     assert against.startswith("**Not supported (k = 4,000):**")
-    assert against.endswith("p = .010). The estimate is against the claimed direction.")
+    assert against.endswith("p = .010. The estimate is against the claimed direction.")
 
 
 def test_too_coarse_keeps_its_reason():
@@ -71,7 +71,7 @@ def test_too_coarse_keeps_its_reason():
     row = pd.Series(link_row(p=0.0625, p_floor=0.0625))
     s = findings.claim_sentence(row)
     assert s.startswith("**Too coarse to decide (k = 4,000):**")
-    assert s.endswith("p = .062). The smallest attainable p (.062) is above alpha (0.05): the "
+    assert s.endswith("p = .062. The smallest attainable p (.062) is above alpha (0.05): the "
                       "test cannot "
                       "reject at this level.")
 

@@ -216,7 +216,7 @@ def claim_sentence(row) -> Markdown:
     loc = where(row)
     nums = numbers(row)
     out = (f"**{decision_text(row)}{f' ({loc})' if loc else ''}:** {statement}"
-           + (f" ({nums})" if nums and "(" not in nums else f" — {nums}" if nums else "") + ".")
+           + (f" — {nums}" if nums else "") + ".")
     why = reader_clause(row.get("decision"), row.get("reason"))
     return Markdown(out + (f" {why}" if why else ""))
 
