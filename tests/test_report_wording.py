@@ -131,7 +131,8 @@ def test_link_table_names_tests_in_prose_marks_record_and_headline_and_labels_st
     assert rows[0] == ["k", "Test", "Role", "r", "95% CI", "Statistic", "p"]
     body = {(r[0], r[1]): r for r in rows[1:]}
     rec = body[("4,000 (headline)", "attribute-level r (pooled random masks)")]
-    assert rec[2] == "of record" and rec[5] == "t(12) = 2.10" and rec[6] == ".0013"
+    # its p is the permutation p of r: the t of r (another p) is not its statistic
+    assert rec[2] == "of record" and rec[5] == "–" and rec[6] == ".0013"
     assert body[("2,000", "attribute-level r (pooled random masks)")][2] == "supporting"
     assert body[("2,000", "t over concepts")][2:] == ["the study's", ".500", "[.100, .800]",
                                                      "t(26) = 2.50", ".019"]

@@ -216,12 +216,14 @@ def _link_roles(d: pd.DataFrame, claims: pd.DataFrame | None) -> tuple[list, set
 
 
 def _stat_cell(r) -> str:
-    """The statistic with its symbol: t with its df, the mean Fisher z of a permutation test."""
-    if missing(r.get("statistic")):
+    """The statistic the row's p comes from, with its symbol: t with its df, the mean Fisher z
+    of a permutation test; "–" where the p is a permutation p of r (its t has another p)."""
+    how = str(r.get("p_method", "")).lower()
+    if missing(r.get("statistic")) or (not missing(r.get("df")) and "permutation" in how):
         return "–"
     if not missing(r.get("df")):
         return f"t({fmt.fmt_df(r['df'])}) = {fmt.fmt_num(r['statistic'], 2)}"
-    if "fisher-z" in str(r.get("p_method", "")).lower():
+    if "fisher-z" in how:
         return f"mean z = {fmt.fmt_num(r['statistic'], 2)}"
     return fmt.fmt_num(r["statistic"], 2)
 
