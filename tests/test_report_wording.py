@@ -203,3 +203,17 @@ def test_another_language_names_concepts_by_their_word_and_no_fixed_attribute():
     fig = geometry.layer_profiles(rsa, None)
     drawn = [ln.get_label() for ln in fig.axes[0].lines if not ln.get_label().startswith("_")]
     assert drawn == ["dominancia", "similarity"]         # the lines given a label: highlighted
+
+
+def test_resampling_counts_come_from_one_source():
+    # issue 25: the provenance said 2,000 bootstrap resamples where the Method said 10,000;
+    # the Method states the tables' own counts, and the provenance summary states none
+    from emostat.report import method
+
+    out = method.settings_list({"n_boot": 1000, "n_perm": 1000}, {},
+                               counts={"n_boot": {2000: ["rsa_evaluation"]},
+                                       "n_perm": {10000: ["neuron_mantel"]}})
+    assert "Bootstrap resamples: 2,000 (rsa_evaluation)" in out
+    assert "Permutations: 10,000 (neuron_mantel)" in out and "1,000" not in out
+    prov = method.provenance_summary({"n_boot": 1000, "n_perm": 1000, "seed": 1})
+    assert not prov["Value"].str.contains("1000|1,000").any()
