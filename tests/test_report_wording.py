@@ -217,3 +217,11 @@ def test_resampling_counts_come_from_one_source():
     assert "Permutations: 10,000 (neuron_mantel)" in out and "1,000" not in out
     prov = method.provenance_summary({"n_boot": 1000, "n_perm": 1000, "seed": 1})
     assert not prov["Value"].str.contains("1000|1,000").any()
+
+
+def test_results_tables_print_p_at_the_floor_of_its_row():
+    d = pd.DataFrame({"attribute": ["a", "b"], "p_value": [FLOOR, 0.3], "p_floor": FLOOR})
+    md = str(tables.apa_table(d, ["attribute", "p_value"]))
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in md.splitlines()
+             if ln.startswith("|") and "---" not in ln]
+    assert cells[1:] == [["a", ".0013"], ["b", ".300"]]       # not ".001", below its floor

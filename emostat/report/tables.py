@@ -138,7 +138,12 @@ def apa_table(df: pd.DataFrame, columns: list, headers: dict | None = None,
         head = headers.get(col, head)
         f = formats.get(col, f)
         vals = df[col]
-        out[head] = [f(v) for v in vals] if f is not None else [str(v) for v in vals]
+        if col == "p_value" and "p_floor" in df and col not in formats:
+            # a permutation p at its floor's resolution, never printed below it
+            out[head] = [fmt.fmt_p_floor(v, None if missing(fl) else float(fl), .05, None)
+                         for v, fl in zip(vals, df["p_floor"])]
+        else:
+            out[head] = [f(v) for v in vals] if f is not None else [str(v) for v in vals]
         # a value that cannot be computed is a dash in a table (never "NA")
         out[head] = ["–" if c == fmt.NA else c for c in out[head]]
     return pipe_table(pd.DataFrame(out), caption=caption, label=label)
