@@ -90,32 +90,81 @@ def _cmd_collect(a):
     collect(config=a.config, out=a.out, model=a.model, device=a.device, dtype=a.dtype,
             quick=a.quick, backend=a.backend, address=a.address, seed=a.seed, quiet=a.quiet,
             activations_only=a.activations_only, space=a.space,
-            items_per_concept=a.items_per_concept)
+            items_per_concept=a.items_per_concept, plan=a.plan, deviations=a.deviation)
 
 
 def _cmd_analyse(a):
     from emostat.analysis.pipelines import analyse_run
+    from emostat.plan.stages import open_plan, plan_options
 
-    analyse_run(a.run_dir, out=a.out, seed=_seed(a), n_boot=a.n_boot, n_perm=a.n_perm,
-                quiet=a.quiet, searchlight=_searchlight_options(a), alpha=a.alpha,
-                headline_k=a.headline_k)
+    plan, devs = open_plan(a.plan, a.deviation)
+    o = plan_options(plan, n_boot=a.n_boot, mantel_top=a.mantel_top,
+                     n_perm_mantel=a.n_perm_mantel, seed=a.seed)
+    a.mantel_top, a.n_perm_mantel, a.seed = o["mantel_top"], o["n_perm_mantel"], o["seed"]
+    boot = {} if o["n_boot"] is None else {"n_boot": o["n_boot"]}   # else analyse_run's
+    analyse_run(a.run_dir, out=a.out, seed=_seed(a), n_perm=a.n_perm, quiet=a.quiet,
+                searchlight=_searchlight_options(a), alpha=a.alpha, headline_k=a.headline_k,
+                plan=plan, deviations=devs, **boot)
 
 
 def _searchlight_options(a) -> dict:
     top = a.mantel_top
-    return {"mantel_top": top if top == "k" else int(top), "n_perm_mantel": a.n_perm_mantel,
+    if top is not None and top != "k":
+        try:
+            top = int(top)
+        except ValueError:
+            from emostat.errors import InputError
+
+            raise InputError(f"--mantel-top must be a number or 'k', got {top!r}") from None
+    return {"mantel_top": top, "n_perm_mantel": a.n_perm_mantel,
             "n_perm_count": a.n_perm_count}
+
+
+def _add_plan(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--plan", type=Path, default=None,
+                   help="the plan file of `emostat plan`: a setting that contradicts it is "
+                        "refused unless declared with --deviation (docs/preregistration.md)")
+    s.add_argument("--deviation", action="append", default=None, metavar='"FIELD: REASON"',
+                   help="a declared departure from the plan, with its reason (repeatable); "
+                        "recorded in the manifest, the results and the report")
+
+
+def _cmd_plan(a):
+    from emostat.plan import read_plan
+    from emostat.plan.markdown import to_markdown
+
+    if a.action == "show":
+        if a.file is None:
+            from emostat.errors import InputError
+
+            raise InputError("emostat plan show FILE: give the plan file")
+        print(to_markdown(read_plan(a.file)))
+        return
+    if a.out is None:
+        from emostat.errors import InputError
+
+        raise InputError("emostat plan: give --out FILE (the plan to write), or `emostat plan "
+                         "show FILE`")
+    from emostat.plan.make import make_plan
+
+    plan = make_plan(a.out, markdown=a.markdown, config=a.config, models=a.model,
+                     space=a.space, quick=a.quick, seed=a.seed, alpha=a.alpha,
+                     headline_k=a.headline_k, items_per_concept=a.items_per_concept, cli=True)
+    if not a.quiet:
+        print(f"plan: {Path(a.out).resolve()}  sha256 {plan.sha256}  written {plan.written}")
+        if a.markdown:
+            print(f"plan (Markdown): {Path(a.out).with_suffix('.md').resolve()}")
 
 
 def _add_searchlight(s: argparse.ArgumentParser) -> None:
     from emostat.analysis.pipelines import SEARCHLIGHT_PERM as D
 
-    s.add_argument("--mantel-top", default=str(D["mantel_top"]),
+    s.add_argument("--mantel-top", default=None,
                    help="neurons per attribute given an concept-label Mantel p: a number, or "
-                        "'k' for the top-k set at the headline k (default %(default)s)")
-    s.add_argument("--n-perm-mantel", type=int, default=D["n_perm_mantel"],
+                        f"'k' for the top-k set at the headline k (default {D['mantel_top']})")
+    s.add_argument("--n-perm-mantel", type=int, default=None,
                    help="Mantel permutations per chosen neuron, an extra uncorrected for "
-                        "the choice (default %(default)s: off; e.g. 9999)")
+                        f"the choice (default {D['n_perm_mantel']}: off; e.g. 9999)")
     s.add_argument("--n-perm-count", type=int, default=None,
                    help="concept-label permutations of the searchlight shared by the max-T "
                         "and count nulls, all in one batched product: a minimum, doubled "
@@ -140,7 +189,8 @@ def _cmd_run(a):
 
     run(out=a.out, release=a.release, quick=a.quick, to=a.to.split(","), seed=a.seed,
         quiet=a.quiet, models=a.model, space=a.space, alpha=a.alpha, headline_k=a.headline_k,
-        items_per_concept=a.items_per_concept)
+        config=a.config, items_per_concept=a.items_per_concept, plan=a.plan,
+        deviations=a.deviation)
 
 
 def _cmd_geometry(a):
@@ -213,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--activations-only", action="store_true",
                    help="tasks off: concept activations only (searchlight, RSA), e.g. for an "
                         "encoder without a trained MLM head")
+    _add_plan(s)
     _add_common(s)
     s.set_defaults(func=_cmd_collect)
 
@@ -221,11 +272,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=None,
                    help="write OUT/results instead of RUN_DIR/results (refused if OUT/results "
                         "holds another run's analysis; the same run's is replaced)")
-    s.add_argument("--n-boot", type=int, default=2_000)
+    s.add_argument("--n-boot", type=int, default=None,
+                   help="bootstrap resamples (default: the plan's, else 2000)")
     s.add_argument("--n-perm", type=int, default=None,
                    help="permutation draws, a minimum (default: the run's config, else 10000)")
     _add_searchlight(s)
     _add_choices(s, "the run's config")
+    _add_plan(s)
     _add_common(s)
     s.set_defaults(func=_cmd_analyse)
 
@@ -277,11 +330,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model path or cached HF id; repeat it to compare models in one report "
                         "(default: the embedded SmolLM2-135M)")
     s.add_argument("--space", help="concept space folder or shipped name (default: the study's)")
+    s.add_argument("--config", type=Path, help="TOML collect config (as for collect)")
     _add_items(s)
     s.add_argument("--to", default="html,pdf")
     _add_choices(s, "the profile's")
+    _add_plan(s)
     _add_common(s)
     s.set_defaults(func=_cmd_run)
+
+    s = sub.add_parser("plan", help="write a study's plan before collecting (pre-registration),"
+                       " or `emostat plan show FILE` as Markdown")
+    s.add_argument("action", nargs="?", choices=["show"], help="show: print FILE as Markdown")
+    s.add_argument("file", nargs="?", type=Path, help="the plan file to show")
+    s.add_argument("--out", type=Path, help="the plan file to write (TOML; never overwritten)")
+    s.add_argument("--markdown", action="store_true",
+                   help="also write the plan as Markdown beside it (OUT with suffix .md)")
+    s.add_argument("--config", type=Path, help="TOML collect config (as for run and collect)")
+    s.add_argument("--quick", action="store_true", help="plan the quick profile")
+    s.add_argument("--model", action="append",
+                   help="model path or cached HF id, as for run (repeat for several)")
+    s.add_argument("--space", help="concept space folder or shipped name (default: the study's)")
+    _add_items(s)
+    _add_choices(s, "the profile's")
+    _add_common(s)
+    s.set_defaults(func=_cmd_plan)
     return p
 
 

@@ -74,8 +74,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "ratings": [("experiment", S), ("participant", S), ("concept", S), ("attribute", S),
                 ("rating", F)],
     # Appraisal items (1..38) of included participants; response NaN = -99 / missing in source.
-    "appraisal_responses": [("participant", S), ("concept", S), ("item", I),
-                            ("response", F)],
+    "appraisal_responses": [("participant", S), ("concept", S), ("item", I), ("response", F)],
     # Per-participant dissimilarity judgments (1-9) of the concept pairs, study pair order.
     "similarity": [("participant", S), ("pair", I), ("concept_a", S), ("concept_b", S),
                    ("dissimilarity", F)],
@@ -235,8 +234,7 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "bias_study_test": [("task", S), ("outcome", S), ("test", S), ("k", I), ("concept", S),
                         ("attribute", S)] + BROOM + [("n", I), ("q_value", F),
                                                      ("q_value_bh", F), ("p_value_perm", F),
-                                                     ("se_random_rows", F),
-                                                     ("se_random_pool", F),
+                                                     ("se_random_rows", F), ("se_random_pool", F),
                                                      ("n_random_comparisons", I),
                                                      ("p_method", S), ("p_method_perm", S),
                                                      ("unit", S), ("role", S)],
@@ -248,6 +246,9 @@ _SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
                ("p_value", F), ("p_method", S), ("unit", S), ("p_floor", F), ("p_mc_low", F),
                ("p_mc_high", F), ("n_perm", I), ("alpha", F), ("headline", B),
                ("decision", S), ("reason", S)],
+    "plan_deviations": [("field", S), ("stage", S), ("planned", S), ("given", S), ("reason", S)],
+    "plan_claims": [("claim", S), ("planned_test", S), ("planned_table", S), ("run_test", S),
+                    ("run_table", S), ("as_planned", B)],
     # ---- the layer-wise geometry (docs/geometry.md; collect stage, read by analyse) -------------
     # layer x concept: concept vector (mean over its stimuli minus the grand mean) and its norm.
     "geometry_vectors": [("site", S), ("layer", I), ("concept", S),
@@ -290,7 +291,7 @@ RESULTS_TABLES = frozenset({
     "geometry_steering_test", "bias_knowledge", "answer_shares", "answer_bias", "bias_summary",
     "bias_study_test", "mask_selection", "design", "knowledge_mixed_model",
     "knowledge_mixed_glance", "mixed_model_qq", "rsa_evaluation", "rsa_comparison",
-    "rsa_comparison_differences", "rsa_ceiling"})
+    "rsa_comparison_differences", "rsa_ceiling", "plan_deviations", "plan_claims"})
 
 # Results tables whose p_value must come with a non-null p_method: all of them.
 P_METHOD_REQUIRED = RESULTS_TABLES

@@ -18,8 +18,8 @@ SEED = 20241201                  # the master seed when no config and no --seed 
 
 def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
         seed: int | None = None, quiet: bool = False, models=None,
-        space=None, alpha=None, headline_k=None,
-        items_per_concept=None) -> dict[str, Path]:
+        space=None, alpha=None, headline_k=None, items_per_concept=None, config=None,
+        plan=None, deviations=None) -> dict[str, Path]:
     """Collect on the embedded model (or reproduce the study with ``release``), analyse, render.
 
     ``models`` (several local paths or cached ids) runs the experiment on each into
@@ -29,21 +29,28 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
     None: the profile's. ``alpha`` and ``headline_k`` (one of the profile's ks as written
     there, or for ``release`` one of the study's k) decide the claims; they are checked
     before anything runs. ``items_per_concept``: stimuli per concept of the collection (config
-    ``items_per_emotion``; None: the profile's). Returns the rendered report files by format.
+    ``items_per_emotion``; None: the profile's). ``config``: a collect config file (as
+    ``emostat collect --config``). ``plan`` (a plan file of ``emostat plan``) and
+    ``deviations`` (``"field: reason"``): every setting is checked against the plan before
+    anything is written (:func:`check_against_plan`), then by the collection and the analysis,
+    which record it. Returns the rendered report files by format.
     """
     from emostat import io
     from emostat.report.render import render_report
 
+    from emostat.errors import InputError
+    from emostat.plan.stages import open_plan
+
+    plan, deviations = open_plan(plan, deviations)
     out = io.check_writable(out)                              # before any work
     models = list(models or [])
     if release is not None:
         from emostat.analysis.pipelines import reproduce
 
-        if space is not None:
-            from emostat.errors import InputError
-
-            raise InputError("--space is for a collected run; --release reproduces the study "
-                             "on its own space")
+        for name, v in (("--space", space), ("--config", config), ("--plan", plan)):
+            if v is not None:
+                raise InputError(f"{name} is for a collected run; --release reproduces the "
+                                 "study from its released data")
         reproduce(release, out, seed=SEED if seed is None else seed, quiet=quiet, alpha=alpha,
                   headline_k=headline_k)
         dirs, kind = [out], "reproduction"
@@ -52,16 +59,20 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
         from emostat.analysis.pipelines.choices import OPTIONS, check_choices
         from emostat.collect.runner import build_config, collect
 
-        ks = build_config(quick=quick, seed=seed, space=space,
-                          items_per_concept=items_per_concept).ks
-        check_choices({"alpha": alpha, "headline_k": headline_k}, ks, where="emostat run",
+        cfg = build_config(config, quick=quick, seed=seed, space=space,
+                           items_per_concept=items_per_concept)
+        check_choices({"alpha": alpha, "headline_k": headline_k}, cfg.ks, where="emostat run",
                       names=OPTIONS)
+        if plan is not None:
+            check_against_plan(plan, deviations, cfg, models, quick=quick, seed=seed,
+                               alpha=alpha, headline_k=headline_k)
         dirs = [out] if len(models) <= 1 else [out / _folder_name(m) for m in models]
         for d, m in zip(dirs, models or [None]):
-            collect(out=d, model=m, quick=quick, seed=seed, quiet=quiet, space=space,
-                    items_per_concept=items_per_concept)
+            collect(config=config, out=d, model=m, quick=quick, seed=seed, quiet=quiet,
+                    space=space, items_per_concept=items_per_concept, plan=plan,
+                    deviations=deviations)
             analyse_run(d, seed=SEED if seed is None else seed, quiet=quiet, alpha=alpha,
-                        headline_k=headline_k)
+                        headline_k=headline_k, plan=plan, deviations=deviations)
         kind = "comparison" if len(dirs) > 1 else "experiment"
         if len(dirs) > 1:               # the models' whole-model RSA, paired (issue 23)
             from emostat.analysis.pipelines.rsasteps import compare_runs, write_comparison
@@ -72,3 +83,20 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
     for fmt, path in files.items():
         print(f"report ({fmt}): {Path(path).resolve()}")
     return files
+
+
+def check_against_plan(plan, deviations: dict, cfg, models, *, quick: bool, seed, alpha,
+                       headline_k) -> None:
+    """Before ``run`` writes anything: its analysis settings and its models' weights (hashed
+    without loading, as ``emostat plan`` did) against ``plan``. The collection (its config
+    first, before it loads a model) and the analysis check again, with the values they use,
+    and record what they find."""
+    from emostat.plan.compare import check
+    from emostat.plan.make import analysis_fields, model_identity
+    from emostat.plan.stages import headline_resolver
+
+    given = analysis_fields(cfg, seed=seed, alpha=alpha, headline_k=headline_k)
+    check(plan, given, deviations, stage="analyse", where="emostat run",
+          resolve={"headline_k": headline_resolver(cfg.ks)})
+    check(plan, {"model": [model_identity(m) for m in models or [None]]}, deviations,
+          stage="collect", where="emostat run")

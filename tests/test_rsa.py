@@ -94,8 +94,12 @@ def test_same_seed_same_numbers_whatever_the_block_size():
 def test_each_inference_names_its_unit_and_df():
     _, truth, Y = _space(n=10, R=8)
     res = {inf: rsa_evaluate({"m": truth}, Y, inference=inf, n_boot=60, n_perm=199, seed=0)
-           .models.iloc[0] for inf in ("both", "raters", "concepts", "permutation")}
-    assert res["both"]["unit"] == "raters (8) and concepts (10)" and res["both"]["df"] == 7
+           .models.iloc[0] for inf in ("both", "both_schutt", "raters", "concepts",
+                                       "permutation")}
+    # the record (two-factor jackknife): Satterthwaite df; Schütt's bootstrap: min(R, n) - 1
+    assert res["both"]["unit"] == "raters (8) and concepts (10)"
+    assert 0 < res["both"]["df"] and "Satterthwaite" in res["both"]["p_method"]
+    assert res["both_schutt"]["unit"] == res["both"]["unit"] and res["both_schutt"]["df"] == 7
     assert res["raters"]["unit"] == "rater (8)" and res["raters"]["df"] == 7
     assert res["concepts"]["unit"] == "concept (10)" and res["concepts"]["df"] == 9
     perm = res["permutation"]

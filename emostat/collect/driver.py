@@ -72,13 +72,14 @@ from emostat.collect.items import (build_items, concept_prompt_table, run_attrib
                                    template_names)
 from emostat.collect.geometry_stage import geometry_phase
 from emostat.collect.manifest import (calibration_record, check_plan, concept_template_record,
-                                      manifest_done, phase_record, run_fingerprint,
+                                      manifest_done, phase_record, run_fingerprint, run_timing,
                                       task_prompt_record, write_manifest)
 from emostat.collect.stages import (accuracy_table, calibrate_run, finish_baseline,
                                     make_conditions, plan_baseline, plan_inference,
                                     read_run_prov)
 from emostat.collect.worker import PreloadedAPI, check_model_for_tasks, default_api, head_users
 from emostat.errors import InputError
+from emostat.plan.stages import check_collection, manifest_record, open_plan
 from emostat.lock import RunLock
 
 
@@ -127,7 +128,8 @@ def load_checked(cfg: CollectConfig, api, quiet: bool):
 def collect(config=None, out="out", model=None, device=None, dtype=None,
             quick: bool = False, backend=None, address=None, seed=None,
             quiet: bool = False, activations_only: bool = False, *, space=None, api=None,
-            sapi=None, human=None, items_per_concept=None) -> dict[str, Path]:
+            sapi=None, human=None, items_per_concept=None, plan=None, deviations=None
+            ) -> dict[str, Path]:
     """Run (or resume) a collection into ``out``; see the module docstring for the stages.
 
     Parameters
@@ -152,6 +154,10 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
         Stimuli per concept (config field ``items_per_emotion``; ``--items-per-concept``).
     api, sapi, human
         Replacements for the model functions, stimuli functions and human space (tests).
+    plan, deviations
+        A plan file (:mod:`emostat.plan`) and the declared deviations (``"field: reason"``
+        strings): a setting that contradicts the plan and is not declared is refused before
+        anything is written; the plan and its deviations go into the manifest.
 
     Returns
     -------
@@ -169,23 +175,28 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
              "manifest": out / "manifest.json"}
     # the space, the items and the concept prompts are built (every stimulus validated) and
     # the model is loaded and checked before anything is written to `out`
+    plan, deviations = open_plan(plan, deviations)
     cfg = tasks_for_space(cfg, run_space(cfg))
     space = run_space(cfg)
+    found = check_collection(plan, deviations, config=cfg.to_dict(), space=space.provenance())
     prompts = concept_prompt_table(cfg, sapi)
     items = build_items(cfg, sapi) if cfg.tasks else {}
     lm = load_checked(cfg, api or default_api(), quiet)
     model_ident = dict(getattr(lm, "identity", {}) or {})
+    found += check_collection(plan, deviations, config={}, model=model_ident)
+    planned = {"preregistration": manifest_record(plan, found)}
     fingerprint = run_fingerprint(cfg, model_ident)
     if not cfg.tasks:
         print("emostat: tasks are off (activations only): no inference; `analyse` gives the "
               "searchlight and RSA tables", file=sys.stderr, flush=True)
     with RunLock(out, "emostat collect"):
         return _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
-                               address=address, api=api, sapi=sapi, human=human, quiet=quiet)
+                               address=address, api=api, sapi=sapi, human=human, quiet=quiet,
+                               planned=planned)
 
 
 def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0, *, address,
-                    api, sapi, human, quiet) -> dict[str, Path]:
+                    api, sapi, human, quiet, planned=None) -> dict[str, Path]:
     """The stages of :func:`collect`, run while this process holds the folder's lock."""
     model_ident = dict(getattr(lm, "identity", {}) or {})
     check_plan(cfg, out, fingerprint, model_ident.get("weight_sha256"))
@@ -220,7 +231,8 @@ def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
             engine.run(todo, desc="activations")
         if not cfg.tasks:
             return finish_activations_only(cfg, out, paths, prompts, act, t0, quiet,
-                                           geometry=(lm, space, fingerprint))
+                                           geometry=(lm, space, fingerprint),
+                                           planned=planned)
         # b. searchlight and condition sets
         tc = time.perf_counter()
         conds = make_conditions(cfg, out, human=human)
@@ -282,6 +294,7 @@ def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
     # e. manifest
     n_items = {t: len(df) for t, df in items.items()}
     manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
+                             **run_timing(out, planned or {}),
                              templates=(prompt_mode.template_record(cfg) if tuned
                                         else concept_template_record(prompts)),
                              representation=cfg.representation,
@@ -330,7 +343,7 @@ def distrust(out: Path, quiet: bool) -> list[Path]:
 
 
 def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet,
-                            geometry=None) -> dict[str, Path]:
+                            geometry=None, planned=None) -> dict[str, Path]:
     """Manifest of a run without tasks: concept activations (searchlight and RSA) and, with
     ``geometry = (lm, space, fingerprint)``, the geometry stage (RSA, PCA and probes from the
     stimuli's hidden states; steering only for a decoder)."""
@@ -341,6 +354,7 @@ def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet,
     phase = geometry_phase(cfg, out, *geometry[:2], prov, geometry[2], quiet) if geometry \
         else {}
     manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
+                             **run_timing(out, planned or {}),
                              templates=(prompt_mode.template_record(cfg) if tuned
                                         else concept_template_record(prompts)),
                              representation=cfg.representation, tasks=[],

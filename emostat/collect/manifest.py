@@ -15,6 +15,7 @@ from emostat.collect.config import CollectConfig, run_space
 from emostat.collect.items import task_prompts
 from emostat.collect.stages import NONE
 from emostat.errors import InputError
+from emostat.plan.file import now
 
 
 def run_provenance(cfg: CollectConfig, ident: dict) -> dict:
@@ -49,8 +50,22 @@ def check_plan(cfg: CollectConfig, out: Path, fingerprint: str, weights: str | N
             raise InputError(f"{out}: holds a run with another config (changed: {changed}); "
                              f"use a new --out folder, or the same config to resume")
         return
+    # started: before the run's first row (kept on resume); a pre-registered plan predates it
     io.write_text(path, json.dumps({"fingerprint": fingerprint, "weight_sha256": weights,
-                                    "config": cfg.to_dict()}, indent=2))
+                                    "config": cfg.to_dict(), "started": now()}, indent=2))
+
+
+def run_timing(out: Path, planned: dict) -> dict:
+    """The manifest's ``started`` (when the run folder was first planned, before its first
+    row: out/plan.json; None for a run begun before it was recorded) and, with a plan file
+    (``planned["preregistration"]``, :mod:`emostat.plan.stages`), the plan and its
+    deviations."""
+    try:
+        started = json.loads((out / "plan.json").read_text()).get("started")
+    except (OSError, ValueError):
+        started = None
+    pre = (planned or {}).get("preregistration")
+    return {"started": started, **({"preregistration": pre} if pre else {})}
 
 
 def manifest_done(fingerprint: str, out: Path) -> bool:

@@ -4,15 +4,20 @@
 with one comparator, puts the noise ceiling of that estimand beside every score, and tests at
 the unit the inference names:
 
-- ``both``: raters and concepts (two-factor bootstrap, Schütt et al.'s corrected variance);
+- ``both``: raters and concepts, the two-factor jackknife (:mod:`.rsajack`: the concepts'
+  pair structure as a U-statistic, the raters, their interaction; Satterthwaite df) on
+  ``per_rater``; on ``mean_rdm`` ``both_schutt`` (the jackknife's differences there were
+  liberal in simulation);
+- ``both_schutt``: raters and concepts, the two-factor bootstrap with Schütt et al.'s
+  corrected variance (rsatoolbox's ``eval_dual_bootstrap``; conservative at 27 concepts);
 - ``raters`` or ``concepts``: one-factor bootstrap (rsatoolbox's n / (n - 1) correction);
-- ``permutation``: concept-label permutation p (each model against 0), with the concept
-  bootstrap's interval, differences and ceiling tests (the same unit).
+- ``permutation``: concept-label permutation p (each model against 0), with the interval,
+  differences and ceiling tests of the jackknife's concept factor (the same unit).
 Tables: ``models`` (one row per model: score against 0, one-sided; and against the lower
 ceiling, two-sided), ``ceiling`` (lower and upper bound against 0, one-sided), ``differences``
 (every pair of models, two-sided, paired on the same resamples), ``contrasts`` (declared
 weighted sums of models, two-sided). Each family of tests is adjusted (``correction``) and
-says so in ``p_adjust_method``. Intervals are t intervals with the bootstrap SE
+says so in ``p_adjust_method``. Intervals are t intervals with the same SE and df as the p
 (:mod:`emostat.analysis.engines.rsainfer`), clipped to the statistic's range (a score to
 [-1, 1], a difference of two to [-2, 2]).
 """
@@ -31,22 +36,26 @@ from emostat.analysis.engines.rsaceiling import N_SPLITS, half_splits
 from emostat.analysis.engines.rsacompare import (Resample, checked_rdms, comparator_name,
                                                  n_items)
 from emostat.analysis.engines.rsainfer import boot_cov, t_rows, variance
+from emostat.analysis.engines.rsajack import MAX_PAIRS, jack_variance, jackknife
 from emostat.analysis.engines.rsaperm import permutation_test
 from emostat.errors import InputError
 
 __all__ = ["rsa_tables", "INFERENCES"]
 
-INFERENCES = ("both", "raters", "concepts", "permutation")
+INFERENCES = ("both", "both_schutt", "raters", "concepts", "permutation")
+BOOT_KIND = {"both_schutt": "both", "raters": "raters", "concepts": "concepts"}
 CORRECTIONS = ("holm", "bh", "none")
 
 
-def resolve_inference(inference: str, n_raters: int) -> str:
+def resolve_inference(inference: str, n_raters: int, n_concepts: int = 5) -> str:
     key = str(inference).strip().lower()
     if key == "auto":
-        return "both" if n_raters >= 2 else "concepts"
+        if n_raters < 2:
+            return "concepts"
+        return "both" if n_concepts >= 5 else "both_schutt"
     if key not in INFERENCES:
         raise InputError(f"inference {inference!r} is not one of {INFERENCES} or 'auto'")
-    if key in ("both", "raters") and n_raters < 2:
+    if key in ("both", "both_schutt", "raters") and n_raters < 2:
         raise InputError(f"inference {key!r} resamples raters but there is {n_raters} rater RDM "
                          "(a mean RDM): use inference='concepts' or 'permutation'")
     return key
@@ -61,15 +70,32 @@ def adjust(p, correction: str) -> np.ndarray:
     return p.copy()
 
 
-def _words(inference, R, n, B, small_sample, df):
+def _words(inference, R, n, B, small_sample, df, n_pairs=None):
     """(unit, conf_method, p_method stem) of the inference."""
     t = f"estimate +- t({df}) x bootstrap SE"
-    if inference == "both":
+    both = f"raters ({R}) and concepts ({n})"
+    if inference in ("both", "permutation"):
+        N = n * (n - 1) // 2
+        sets = f"{n_pairs} of {N}" if n_pairs is not None and n_pairs < N else f"all {N}"
+        conc = (f"concepts as a U-statistic of their pairs (leave-one-out and {sets} "
+                "leave-two-out sets)")
+        if inference == "permutation":
+            return (f"concept ({n})",
+                    f"concept jackknife: {conc}, every rater kept; estimate +- "
+                    "t(Satterthwaite df) x SE",
+                    f"t test with the concept jackknife variance ({conc}), Satterthwaite df")
+        return (both,
+                f"two-factor jackknife over raters and concepts ({conc}; rater jackknife; "
+                "their interaction once); estimate +- t(Satterthwaite df) x SE",
+                "t test with the two-factor jackknife variance (raters and concepts), "
+                "Satterthwaite df")
+    if inference == "both_schutt":
         corr = "small-sample" if small_sample else "large-sample"
-        return (f"raters ({R}) and concepts ({n})",
+        return (both,
                 f"two-factor bootstrap over raters and concepts ({B} resamples), "
                 f"Schütt et al. 2023 corrected variance ({corr}); {t}",
-                f"t test with the two-factor bootstrap variance (raters and concepts), df {df}")
+                f"t test with the two-factor bootstrap variance (raters and concepts, Schütt "
+                f"et al. 2023), df {df}")
     unit = "rater" if inference == "raters" else "concept"
     count = R if inference == "raters" else n
     return (f"{unit} ({count})",
@@ -81,7 +107,8 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
                estimand: str = "per_rater", inference: str = "auto", n_boot: int = 1000,
                n_perm=10_000, seed: int = 0, contrasts: dict | None = None,
                correction: str = "holm", small_sample: bool = True, level: float = 0.95,
-               n_splits: int = N_SPLITS, draws=None, progress=None) -> dict:
+               n_splits: int = N_SPLITS, draws=None, max_pairs: int = MAX_PAIRS,
+               progress=None) -> dict:
     """Evaluate model RDMs against rater RDMs; see the module docstring.
 
     Parameters
@@ -94,9 +121,11 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
     comparator : str
         ``tau_b``, ``tau_a``, ``rho_a``, ``pearson``, ``cosine``, ``whitened_cosine``.
     estimand : {"per_rater", "mean_rdm"}
-    inference : {"auto", "both", "raters", "concepts", "permutation"}
+    inference : {"auto", "both", "both_schutt", "raters", "concepts", "permutation"}
+        ``auto``: ``both`` with two or more rater RDMs, else ``concepts``.
     n_boot : int
-        Bootstrap resamples (0: no intervals or bootstrap tests).
+        Bootstrap resamples of the bootstrap inferences (0: no intervals or tests, whatever
+        the inference).
     n_perm : int or "exact"
         Permutations when ``inference="permutation"``.
     seed : int
@@ -110,6 +139,8 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
         Half splits of the ``mean_rdm`` ceiling.
     draws : (rater_idx, concept_idx), optional
         Resample indices to use instead of seeded draws.
+    max_pairs : int
+        The jackknife's leave-two-out concept sets at most (``both``, ``permutation``).
     progress : callable(int), optional
 
     Returns
@@ -125,30 +156,44 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
     names = list(model_names) if model_names is not None else [f"model_{k + 1}" for k in range(M)]
     if len(names) != M or len(set(names)) != M:
         raise InputError(f"model names must be {M} distinct names, got {names}")
-    inference = resolve_inference(inference, R)
+    inference = resolve_inference(inference, R, n)
+    if inference == "both" and estimand == "mean_rdm":
+        # the jackknife's rater part of a mean-RDM difference is too small (size .10-.12 in
+        # simulation): Schütt's bootstrap, conservative, is used there
+        inference = "both_schutt"
     splits = half_splits(R, n_splits, seed) if estimand == "mean_rdm" else None
     obs = evaluate(Resample.full(n, comparator), X, Y, estimand, splits=splits)[0]
-    kinds = {"both": ("both", "raters", "concepts"), "raters": ("raters",),
-             "concepts": ("concepts",), "permutation": ("concepts",)}[inference]
-    boot_kind = "concepts" if inference == "permutation" else inference
-    covs, B = {}, 0
-    if n_boot > 0:
+    boot_kind = BOOT_KIND.get(inference)
+    covs, jk, B, n_pairs = {}, None, 0, None
+    inferred = n_boot > 0 and (boot_kind is not None or n >= 5)     # jackknife: n >= 5
+    why = "n_boot = 0" if n_boot <= 0 else "the concept jackknife needs 5 concepts"
+    if inferred and boot_kind is not None:
+        kinds = ("both", "raters", "concepts") if boot_kind == "both" else (boot_kind,)
         reps = bootstrap(X, Y, comparator, estimand, kinds=kinds, n_boot=n_boot, seed=seed,
                          draws=draws, splits=splits, progress=progress)
         covs = {k: boot_cov(reps[k]) for k in kinds}
         B = int(np.isfinite(reps[kinds[0]][:, :M]).all(axis=1).sum())
-    df = min(R, n) - 1 if boot_kind == "both" else (R if boot_kind == "raters" else n) - 1
-    unit, conf_method, p_stem = _words(boot_kind, R, n, B, small_sample, df)
+    elif inferred:                       # both, permutation: the jackknife (no resampling)
+        jk = jackknife(X, Y, comparator, estimand, splits=splits, max_pairs=max_pairs,
+                       seed=seed, progress=progress)
+        n_pairs = len(jk["pairs"])
+    df = {"both_schutt": min(R, n) - 1, "raters": R - 1}.get(inference, n - 1)
+    unit, conf_method, p_stem = _words(inference, R, n, B, small_sample, df, n_pairs)
     has_ceiling = bool(np.isfinite(obs[M]))
 
     def tests(C, est, alternative, bound=1.0):
         """t rows of contrasts C; the interval clipped to the statistic's range (+-1 for a
         score, +-2 for a difference of two)."""
-        if not covs:
+        if not inferred:
             nan = np.full(len(est), np.nan)
             return {"std_error": nan, "statistic": nan, "df": nan, "p_value": nan,
                     "conf_low": nan, "conf_high": nan}
-        v, d = variance(covs, C, boot_kind, R, n, small_sample)
+        if jk is not None:
+            jv = jack_variance(jk, C)
+            v, d = ((jv["var"], jv["df"]) if inference == "both" else
+                    (jv["var_concepts"], jv["df_concepts"]))  # permutation: raters kept
+        else:
+            v, d = variance(covs, C, boot_kind, R, n, small_sample)
         out = t_rows(est, v, d, alternative, level)
         out["conf_low"] = np.clip(out["conf_low"], -bound, bound)
         out["conf_high"] = np.clip(out["conf_high"], -bound, bound)
@@ -169,8 +214,9 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
     est = obs[:M]
     mt = tests(eye[:M], est, "greater")
     models = pd.DataFrame({"model": names, "estimate": est, **mt})
-    models["conf_method"] = conf_method if covs else "none (n_boot = 0)"
-    models["p_method"] = (p_stem + ", one-sided (greater)") if covs else "not tested (n_boot = 0)"
+    models["conf_method"] = conf_method if inferred else f"none ({why})"
+    models["p_method"] = (p_stem + ", one-sided (greater)" if inferred else
+                          f"not tested ({why})")
     models["p_floor"] = 0.0
     models["p_mc_low"] = models["p_mc_high"] = np.nan
     models["n_perm"] = pd.array([pd.NA] * M, dtype="Int64")
@@ -198,7 +244,7 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
         models["p_value_ceiling"] = ct["p_value"]
         models["p_adjusted_ceiling"] = adjust(ct["p_value"], correction)
         models["p_method_ceiling"] = (f"{p_stem}, model minus lower ceiling on the same "
-                                      "resamples, two-sided" if covs else "not tested")
+                                      "resamples, two-sided" if inferred else "not tested")
     for k, v in common.items():
         models[k] = v if k != "unit" or inference != "permutation" else models[k]
 
@@ -208,8 +254,8 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
         ce = obs[M:M + 2]
         cti = tests(eye[M:M + 2], ce, "greater")
         ceiling = pd.DataFrame({"bound": ["lower", "upper"], "estimate": ce, **cti})
-        ceiling["conf_method"] = conf_method if covs else "none (n_boot = 0)"
-        ceiling["p_method"] = (p_stem + ", one-sided (greater)") if covs else "not tested"
+        ceiling["conf_method"] = conf_method if inferred else f"none ({why})"
+        ceiling["p_method"] = (p_stem + ", one-sided (greater)") if inferred else "not tested"
         ceiling["ceiling_method"] = ceiling_method
         for k, v in common.items():
             ceiling[k] = v
@@ -218,8 +264,8 @@ def rsa_tables(X, Y, model_names=None, *, comparator: str = "rho_a",
         """A two-sided family's columns: adjusted p, its method, interval and test words."""
         df["p_adjusted"] = adjust(df["p_value"], correction)
         df["p_adjust_method"] = f"{correction} over {family}"
-        df["conf_method"] = conf_method if covs else "none (n_boot = 0)"
-        df["p_method"] = f"{p_stem}, {how}, two-sided" if covs else "not tested"
+        df["conf_method"] = conf_method if inferred else f"none ({why})"
+        df["p_method"] = f"{p_stem}, {how}, two-sided" if inferred else "not tested"
         for k, v in common.items():
             df[k] = v
         return df

@@ -70,10 +70,11 @@ def variance(covs: dict, C, inference: str, n_raters: int, n_concepts: int,
     return contrast_variance(covs[inference], C) * n / (n - 1), n - 1
 
 
-def t_rows(estimate, var, df: int, alternative: str = "two-sided", level: float = 0.95) -> dict:
+def t_rows(estimate, var, df, alternative: str = "two-sided", level: float = 0.95) -> dict:
     """std_error, statistic, df, p_value, conf_low, conf_high of t tests of the estimates
-    against 0 with the given variances."""
+    against 0 with the given variances (df: one, or one per estimate)."""
     est = np.asarray(estimate, dtype=float)
+    df = np.broadcast_to(np.asarray(df, dtype=float), est.shape)
     se = np.sqrt(np.maximum(np.asarray(var, dtype=float), np.finfo(float).eps))
     se = np.where(np.isfinite(var), se, np.nan)
     t = est / se
@@ -84,5 +85,5 @@ def t_rows(estimate, var, df: int, alternative: str = "two-sided", level: float 
     else:
         p = 2 * stats.t.sf(np.abs(t), df)
     q = stats.t.ppf(1 - (1 - level) / 2, df)
-    return {"std_error": se, "statistic": t, "df": np.full(est.shape, float(df)),
+    return {"std_error": se, "statistic": t, "df": df.copy(),
             "p_value": p, "conf_low": est - q * se, "conf_high": est + q * se}

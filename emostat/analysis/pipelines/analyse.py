@@ -24,6 +24,8 @@ from emostat.checks import child_seeds, log, package_versions
 from emostat.constants import K_VALUES, k_count
 from emostat.errors import InputError
 from emostat.integrity import check_run
+from emostat.plan.stages import check_analysis, open_plan, plan_tables
+from emostat.plan.text import plan_line
 
 
 def _by_task(fn, per_task: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -64,7 +66,7 @@ def check_out_dir(out: Path, run_dir: Path) -> None:
 def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
                 n_perm: int | None = None, quiet: bool = False,
                 searchlight: dict | None = None, alpha: float | None = None,
-                headline_k=None) -> dict[str, Path]:
+                headline_k=None, plan=None, deviations=None) -> dict[str, Path]:
     """Analyse an ``emostat collect`` run and write ``<out>/results/*.parquet``.
 
     ``out`` defaults to ``run_dir`` (tables in ``run_dir/results``, replaced whole). Another
@@ -85,6 +87,12 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     Masking tables gain a ``task`` key (binary, choice, generate). ``n_boot``: resamples of
     the whole-model RSA (at most :data:`~emostat.analysis.pipelines.rsasteps.RSA_BOOT` for
     ``rsa_evaluation``), recorded.
+
+    ``plan`` (a plan file, :mod:`emostat.plan`) and ``deviations`` (``"field: reason"``): the
+    analysis' settings, and the run's collection where it was not collected under that plan,
+    are checked against the plan before anything is written (an undeclared difference is an
+    InputError); the provenance field ``plan`` and the tables ``plan_deviations`` and
+    ``plan_claims`` record it. Without a plan the provenance says ``plan: null``.
     """
     from emostat.analysis.masking import experiment as ex
     from emostat.analysis.neurons.activations import load_activation_array
@@ -93,20 +101,23 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
 
     t0 = time.perf_counter()
     run_dir = Path(run_dir)
+    plan = open_plan(plan, deviations)
     io.check_writable(run_dir if out is None else out)        # before any work
     manifest = check_run(run_dir)      # every planned file present, unchanged (emostat.integrity)
     out = run_dir if out is None else Path(out)
     given = {"alpha": alpha, "headline_k": headline_k, "n_perm": n_perm,
-             "n_perm_count": (searchlight or {}).get("n_perm_count")}
+             "n_perm_count": (searchlight or {}).get("n_perm_count"), "n_boot": n_boot,
+             "seed": seed}
     if manifest.get("activations_only"):
         return _analyse_activations_only(run_dir, manifest, out=out, seed=seed, given=given,
-                                         quiet=quiet, searchlight=searchlight)
+                                         quiet=quiet, searchlight=searchlight, plan=plan)
     if not (run_dir / "accuracy.parquet").exists():
         raise InputError(f"{run_dir}: not a finished `emostat collect` run "
                          "(no accuracy.parquet); run or resume `emostat collect` first")
     accuracy = io.read_table(run_dir / "accuracy.parquet", dataset="accuracy")
     ks = sorted(set(accuracy["k"].dropna().astype(int)))
     ch = _choices(run_dir, manifest, given, ks, searchlight)
+    planned = _planned(plan, ch, given, manifest, ks, searchlight)
     check_out_dir(out, run_dir)
     space = run_space(manifest)
     human = load_shipped_human(space)
@@ -197,10 +208,11 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
                          tasks=list(tables["task_chance"]["task"]),
                          untested=untested_claims(space))
     tables["claims"] = build_claims(tables, design)
+    tables.update(plan_tables(planned, plan[0], tables["claims"]))
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
                          n_boot=n_boot, n_perm=ch["n_perm"], n_perm_start=n_perm,
                          n_perm_count=ch["n_perm_count"], ks=ks, claims_design=design,
-                         space=space.provenance(),
+                         plan=planned, space=space.provenance(),
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
     paths = write_results(tables, out, prov, quiet=quiet)
@@ -208,8 +220,24 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
         from emostat.console import headline
 
         print(headline(tables["claims"]))
+        print(plan_line(planned, (manifest.get("preregistration") or {}).get("sha256")))
         print(f"\nresults: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)")
     return paths
+
+
+def _planned(plan, ch: dict, given: dict, manifest: dict, ks, searchlight) -> dict | None:
+    """The analysis checked against ``plan`` (a ``(Plan, deviations)`` pair from
+    :func:`emostat.plan.stages.open_plan`): the provenance field ``plan`` (None without)."""
+    from emostat.analysis.pipelines.steps import SEARCHLIGHT_PERM
+
+    mantel = {**SEARCHLIGHT_PERM, **{k: v for k, v in (searchlight or {}).items()
+                                     if v is not None}}
+    choices = {"alpha": ch["alpha"], "headline_k": ch["headline_k"], "n_perm": ch["n_perm"],
+               "n_perm_count": ch["n_perm_count"], "n_boot": given["n_boot"],
+               "mantel_top": mantel["mantel_top"], "n_perm_mantel": mantel["n_perm_mantel"],
+               "analysis_seed": given["seed"]}
+    return check_analysis(plan[0], plan[1], choices=choices, manifest=manifest, ks=ks,
+                          n_neurons=manifest.get("n_neurons"))
 
 
 def _one_record(mm: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -240,8 +268,8 @@ def _choices(run_dir: Path, manifest: dict, given: dict, ks, searchlight=None) -
 
 
 def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed: int,
-                              given: dict, quiet: bool,
-                              searchlight: dict | None = None) -> dict[str, Path]:
+                              given: dict, quiet: bool, searchlight: dict | None = None,
+                              plan=(None, {})) -> dict[str, Path]:
     """:func:`analyse_run` for a run collected without tasks (``--activations-only``): the human
     tables, the neuron searchlight and the whole-model RSA; no masking, no inference tables."""
     from emostat.analysis.neurons.activations import load_activation_array
@@ -256,6 +284,7 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
     ks = sorted({k_count(k, n) for k in (manifest.get("config") or {}).get("ks") or []}
                 - {0}) or [k for k in K_VALUES if k <= n]
     ch = _choices(run_dir, {"n_neurons": n, **manifest}, given, ks, searchlight)
+    planned = _planned(plan, ch, given, {"n_neurons": n, **manifest}, ks, searchlight)
     check_out_dir(out, run_dir)
     log("tasks were off in this run (activations only): searchlight and RSA, no masking", quiet)
     human = load_shipped_human(space)
@@ -268,17 +297,19 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
                                      **ch["searchlight"]))
     raters = space_raters(space, human.mean_rdm)
     if raters is not None:
-        tables["whole_model_rsa"] = whole_model_rsa(A, raters, n_boot=2000 * (len(raters) > 1),
+        nb = given["n_boot"]                 # as analyse_run's (the plan compares it)
+        tables["whole_model_rsa"] = whole_model_rsa(A, raters, n_boot=nb * (len(raters) > 1),
                                                     n_perm=n_perm, seed=s[2], alpha=ch["alpha"])
-        tables.update(rsa_run_tables(A, raters, n_boot=2000, n_perm=n_perm, seed=s[2]))
+        tables.update(rsa_run_tables(A, raters, n_boot=nb, n_perm=n_perm, seed=s[2]))
     tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
     design = make_design("experiment", ks, headline_k=ch["headline_k"], alpha=ch["alpha"],
                          tasks=[], untested=untested_claims(space))
     tables["claims"] = build_claims(tables, design)
+    tables.update(plan_tables(planned, plan[0], tables["claims"]))
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
-                         n_boot=0, n_perm=ch["n_perm"], n_perm_start=n_perm,
+                         n_boot=given["n_boot"], n_perm=ch["n_perm"], n_perm_start=n_perm,
                          n_perm_count=ch["n_perm_count"], ks=ks, activations_only=True,
-                         claims_design=design, space=space.provenance(),
+                         claims_design=design, plan=planned, space=space.provenance(),
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
     paths = write_results(tables, out, prov, quiet=quiet)
@@ -286,5 +317,6 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
         from emostat.console import headline
 
         print(headline(tables["claims"]))
+        print(plan_line(planned, (manifest.get("preregistration") or {}).get("sha256")))
     log(f"results: {out / RESULTS}  ({time.perf_counter() - t0:.0f} s)", quiet)
     return paths

@@ -157,11 +157,16 @@ def rsa_evaluate(models, raters, *, comparator: str = "rho_a", estimand: str = "
     estimand : {"per_rater", "mean_rdm"}
         ``per_rater``: the mean over raters of compare(model, rater RDM); ``mean_rdm``:
         compare(model, mean RDM) (the study's). The ceiling is that estimand's.
-    inference : {"auto", "both", "raters", "concepts", "permutation"}
-        The unit of the intervals and tests: ``both`` (raters and concepts, Schütt et al.
-        2023), one factor, or a concept-label permutation p; ``auto``: ``both`` with two or
-        more raters, else ``concepts``.
+    inference : {"auto", "both", "both_schutt", "raters", "concepts", "permutation"}
+        The unit of the intervals and tests: ``both`` (raters and concepts: the two-factor
+        jackknife, t on Satterthwaite df; needs 5 concepts; on ``mean_rdm`` it is
+        ``both_schutt``), ``both_schutt`` (raters and
+        concepts: Schütt et al. 2023's corrected two-factor bootstrap, rsatoolbox's
+        ``eval_dual_bootstrap``; conservative, see docs/inference.md), one factor, or a
+        concept-label permutation p; ``auto``: ``both`` with two or more raters (
+        ``both_schutt`` under 5 concepts), else ``concepts``.
     n_boot, n_perm, seed : int
+        ``n_boot = 0``: no intervals or tests, whatever the inference.
     contrasts : dict, optional
         ``{"name": {"model": weight, ...}}``, e.g. a 2 x 2 interaction.
     correction : {"holm", "bh", "none"}
@@ -203,11 +208,11 @@ def rsa_evaluate(models, raters, *, comparator: str = "rho_a", estimand: str = "
     >>> res.models[["model", "estimate", "ceiling_low", "ceiling_high", "conf_low",
     ...             "p_value"]].round(3)
        model  estimate  ceiling_low  ceiling_high  conf_low  p_value
-    0   good     0.557        0.561          0.63     0.379    0.000
-    1  noise     0.073        0.561          0.63    -0.193    0.278
+    0   good     0.557        0.561          0.63     0.457    0.000
+    1  noise     0.073        0.561          0.63    -0.101    0.202
     >>> res.differences[["model_a", "model_b", "estimate", "p_value"]].round(3)
       model_a model_b  estimate  p_value
-    0    good   noise     0.484    0.008
+    0    good   noise     0.484      0.0
     >>> print(res.models.unit[0])
     raters (15) and concepts (12)
 
