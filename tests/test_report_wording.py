@@ -225,3 +225,18 @@ def test_results_tables_print_p_at_the_floor_of_its_row():
     cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in md.splitlines()
              if ln.startswith("|") and "---" not in ln]
     assert cells[1:] == [["a", ".0013"], ["b", ".300"]]       # not ".001", below its floor
+
+
+def test_a_supporting_row_with_the_records_numbers_is_named_not_printed_again():
+    # issue 25: the one-variance GLMM, identical to the record when the random-mask variance
+    # is zero, was printed again with the same numbers
+    rec = link_row(p=0.02)
+    rec.update(claim="masking", test="item_glmm", scale="log-odds", estimate=0.2,
+               conf_low=-0.1, conf_high=0.5, statistic=1.3, df=None, p_method="Wald z")
+    twin = dict(rec, role="supporting", test="item_glmm_equal", decision="supported")
+    other = dict(rec, role="supporting", test="item_lmm", estimate=0.5, scale="points")
+    para = findings.claim_paragraph(frame(rec, twin, other), "masking", k=4000)
+    assert para.count("95% CI [-0.10, 0.50]") == 1                 # the record's, once
+    assert para.endswith("Same numbers as the test of record: item-level logistic mixed "
+                         "model, one mask variance.")
+    assert "Supporting test, item-level linear mixed model of the margin: 0.5" in para

@@ -17,8 +17,8 @@ import pandas as pd
 from emostat import format as fmt
 from emostat.analysis.claims.words import reader_clause, test_name
 from emostat.errors import InputError
-from emostat.report.view import (CLAIM_COLUMNS, Markdown, ci_text, k_text, missing, num_text,
-                                 p_text, text_or)
+from emostat.report.view import (CLAIM_COLUMNS, Markdown, ci_text, k_text, listing, missing,
+                                 num_text, p_text, text_or)
 
 # what each claim states (the decision says whether this run supports it)
 STATEMENTS = {
@@ -236,11 +236,19 @@ def study_sentence(row) -> Markdown:
 
 def claim_paragraph(claims: pd.DataFrame | None, claim: str, task=None, k=None) -> Markdown:
     """The record sentence of a claim followed by its study and supporting rows ("" when the
-    run's claims table has no such claim)."""
+    run's claims table has no such claim); a row whose numbers are the record's (e.g. the
+    one-variance model when the random-mask variance is zero) is named, not printed again."""
     r = record(claims, claim, task, k)
     if r is None:
         return Markdown("")
-    out = [claim_sentence(r)] + [study_sentence(x) for _, x in others(claims, r).iterrows()]
+    out, same = [claim_sentence(r)], []
+    for _, x in others(claims, r).iterrows():
+        if numbers(x) == numbers(r) and text_or(x.get("decision")) != "too coarse to decide":
+            same.append(test_name(x.get("test")) or str(x["role"]))
+        else:
+            out.append(study_sentence(x))
+    if same:
+        out.append(f"Same numbers as the test of record: {listing(same)}.")
     return Markdown(" ".join(out))
 
 
