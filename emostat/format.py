@@ -220,6 +220,35 @@ def fmt_p_alpha(p, alpha: float = 0.05, name: str | None = "p", digits: int = 3,
     return f"{name} {body}" if name else body
 
 
+def fmt_p_floor(p, floor=None, alpha: float | None = None, name: str | None = "p",
+                digits: int = 3) -> str:
+    """A p never printed below its floor (the smallest p its test can give) nor rounded across
+    ``alpha``: where ``digits`` decimals would print a value under the floor (``.001`` for a
+    floor of .0013), p gets the floor's resolution (two significant digits).
+
+    >>> fmt_p_floor(1 / 750, 1 / 750), fmt_p(1 / 750)
+    ('p = .0013', 'p = .001')
+    >>> fmt_p_floor(0.244, 1 / 750, 0.05), fmt_p_floor(0.0001, 1e-4)
+    ('p = .244', 'p < .001')
+    """
+    base = (fmt_p(p, name, digits) if alpha is None or _is_missing(alpha) else
+            fmt_p_alpha(p, alpha, name, digits))
+    if _is_missing(p) or floor is None or _is_missing(floor) or float(floor) <= 0:
+        return base
+    p, f = float(p), float(floor)
+    body = base[len(name) + 1:] if name else base
+    shown = float("0" + body.lstrip("=<> ")) if body.lstrip("=<> ")[:1] in ".0123456789" else p
+    if f < 10.0 ** -digits or p < f or (shown >= f and not body.startswith("<")):
+        return base
+    d = max(digits, 1 - math.floor(math.log10(f)))
+    for d in range(d, 9):
+        v = max(round(p, d), round(f, d))          # as printed, never under the floor
+        if alpha is None or _is_missing(alpha) or _side(v, float(alpha)) == _side(p, float(alpha)):
+            break
+    s = f"{v:.{d}f}".replace("0.", ".", 1)
+    return f"{name} = {s}" if name else s
+
+
 def fmt_bound(x, digits: int = 2, bounded: bool = False, max_extra: int = 4) -> str:
     """An interval bound never rounded across 0: a non-zero ``x`` that would print as zero gets
     more decimals (then scientific notation), so its sign shows.

@@ -417,15 +417,11 @@ def claim_row(**kw) -> dict:
 
 
 def decide(p, estimate, p_floor=0.0, alpha=0.05) -> tuple[str, str]:
-    """The design's rule, for fixtures only (the package's rule lives in analysis.claims)."""
-    if p is None or not np.isfinite(p):
-        return "failed", "the test gave no p-value"
-    if p_floor > alpha:
-        return "too coarse to decide", (f"its smallest attainable p is {p_floor:.3f}, above "
-                                        f"alpha = {alpha}")
-    if p <= alpha and estimate > 0:
-        return "supported", f"p = {p:.4g} is at most alpha = {alpha} with a positive estimate"
-    return "not supported", f"p = {p:.4g} is above alpha = {alpha} or the estimate is not positive"
+    """The package's decision and reason (analysis.claims.decision), so rendered fixture
+    reports carry the reasons a run's claims table has."""
+    from emostat.analysis.claims.decision import decide as rule
+
+    return rule(p, alpha=alpha, p_floor=p_floor, in_direction=bool(estimate > 0))
 
 
 def claims_from_tables(t: dict, alpha: float = 0.05, headline_k: int = 4000,

@@ -238,7 +238,8 @@ def test_glmm_record_is_in_log_odds_in_claims_and_console():
     assert sup["estimate"] == pytest.approx(2.9)          # 0.029 as percentage points
     text = headline(claims, task="choice")
     # exp(-0.12) = 0.8869: odds of a correct answer under attribute masks relative to random
-    assert "item_glmm: 0.12 log-odds (odds ratio attribute / random masks 0.89)" in text
+    assert ("of record, item-level logistic mixed model: 0.12 log-odds (odds ratio attribute / "
+            "random masks 0.89)") in text
     assert "12.0 points" not in text and "z = 1.20, p = .230" in text
 
 

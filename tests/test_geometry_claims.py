@@ -191,6 +191,9 @@ def test_family_contract_is_the_smallest_raw_p_rows():
     rec = rec[rec["role"] == "record"].iloc[0]
     assert rec["p_value"] == pytest.approx(multipletests([.72, .36, .99], method="holm")[1].min())
     assert (rec["p_mc_low"], rec["p_mc_high"]) == (pytest.approx(0.9), pytest.approx(1.0))
+    # issue 25: the sentence a reader gets names the attribute with the smaller raw p
+    from emostat.report.findings import claim_sentence
+    assert "(smallest at intense, layer" in claim_sentence(rec)
 
 
 def test_attribute_probes_are_a_supporting_family_of_the_probe_claim():

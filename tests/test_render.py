@@ -200,10 +200,10 @@ def _expected_numbers(run_dir: Path) -> list[str]:
         f"{worst['concept']} {fmt.fmt_num(100 * worst['estimate'], 1)} points "
         f"({fmt.apa_t(worst['statistic'], worst['df'], worst['p_value'])})",
         # the claims rows (report_fixtures.claims_from_tables): record = the permutation
-        f"r = {fmt.fmt_stat(perm['estimate'], 3, bounded=True)}, "
-        f"{view.p_text(perm['p_value'])} (attribute-label permutation of importance)",
-        f"{fmt.apa_t(st['statistic'], st['df'], st['p_value'])} (one-sample t on Fisher-z "
-        f"over emotions)",
+        # one APA sentence each (issue 25): no method after the p
+        f"— r = {fmt.fmt_stat(perm['estimate'], 3, bounded=True)}, "
+        f"{view.p_text(perm['p_value'])}.",
+        f"{fmt.apa_t(st['statistic'], st['df'], st['p_value'])}.",
         f"{top['attribute']} (τ = {fmt.fmt_stat(top['estimate'], 3, bounded=True)}",
         f"τ = {fmt.fmt_stat(whole['estimate'], 3, bounded=True)}",
         f"{fmt.fmt_num(100 * rec['estimate'], 1)} points, 95% CI",
@@ -270,8 +270,9 @@ def test_experiment_numbers(rendered):
     # the knowledge claim's sentence, from its claims row (report_fixtures: choice, k = 4000)
     claims = pd.read_parquet(run_dir / "results" / "claims.parquet")
     kn = claims[(claims["claim"] == "knowledge") & (claims["k"] == K)].iloc[0]
-    assert (f"{view.p_text(kn['p_value'], .05)} (binomial GLMM of the recalibrated outcome)"
-            in html)
+    # one APA sentence (issue 25): the GLMM is named in the table note, not after the p
+    assert f"{view.p_text(kn['p_value'], .05)}." in html
+    assert "binomial GLMM of the recalibrated outcome" in html
     # 27 concepts at p = .01 on the run's accuracy, none at p = .3 under per-condition
     assert "27 of 27 concepts at p < .05 on the run's accuracy; 0 of 27" in html
     assert "14 rows per concept hold 1 random comparison" in html

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emostat.analysis.claims.decision import decide
 from emostat.report import compare, findings, method, published, view
 from emostat.report.load import load_run
 
@@ -28,7 +29,7 @@ def glmm_claims(p=0.329, estimate=0.141, lo=-0.141, hi=0.423, decision="not supp
         conf_low=lo, conf_high=hi, conf_method="Wald interval, item level (27 concepts)",
         statistic=0.98, df=np.nan, p_value=p, p_method="Wald z", unit="item (27 concepts)",
         p_floor=0.0, alpha=0.05, headline=True, decision=decision,
-        reason="p is above alpha = .05")], columns=report_fixtures.CLAIM_COLUMNS)
+        reason=decide(p, alpha=0.05)[1])], columns=report_fixtures.CLAIM_COLUMNS)
 
 
 def write_run(root, claims, model="m"):
@@ -48,8 +49,8 @@ def test_same_claims_same_decision_k_and_units_in_both_reports(tmp_path):
     # a correct answer under attribute masks relative to random masks (extra drop 0.141)
     assert sentence.startswith("**Not supported (choice task, k = 2,304):**")
     assert "0.14 in log-odds (odds of a correct answer × 0.87 under attribute masks)" in sentence
-    assert "95% CI [-0.14, 0.42] (Wald interval, item level (27 concepts))" in sentence
-    assert "z = 0.98, p = .329 (Wald z)" in sentence
+    # one APA sentence: the interval's and the p's methods are in the table note and Method
+    assert sentence.endswith("95% CI [-0.14, 0.42], z = 0.98, p = .329.")
     # the comparison report prints the same row: same decision, k and units, never "points"
     row = table.iloc[0]
     assert (row["Model"], row["Decision"], row["k"]) == ("model-a", "Not supported", "2,304")
@@ -85,7 +86,7 @@ def test_p_never_rounds_onto_alpha_and_bounds_keep_their_sign():
     assert view.ci_text(-0.0002, 0.31, 3, True) == "[-.0002, .310]"   # not ".000"
     assert view.ci_text(0.1, np.inf, 1) == "[0.1, ∞]"
     row = glmm_claims(p=0.049995, decision="supported").iloc[0]
-    assert "p = .04999 (Wald z)" in findings.test_part(row)
+    assert findings.test_part(row) == "z = 0.98, p = .04999"
     assert findings.claims_table(glmm_claims(p=0.049995)).iloc[0]["p"] == ".04999"
 
 
@@ -97,10 +98,10 @@ def test_ci_beside_p_only_when_its_unit_matches():
                 "unit": "attribute (14)", "p_value": 0.052, "statistic": np.nan,
                 "p_method": "attribute-label permutation, 10,000 draws"})
     s = findings.claim_sentence(row)
-    assert "r = .474, p = .052 (attribute-label permutation)" in s
+    assert "— r = .474, p = .052." in s
     assert ".424" not in s
     row["conf_method"] = "attribute bootstrap (14 attributes)"
-    assert "r = .474, 95% CI [.424, .521] (attribute bootstrap" in findings.claim_sentence(row)
+    assert "— r = .474, 95% CI [.424, .521], p = .052." in findings.claim_sentence(row)
 
 
 def test_no_na_in_any_rendered_claim():

@@ -191,6 +191,10 @@ def test_layer_distribution_shares_sum_to_one(tables):
     ld = tables["layer_distribution"]
     x = ld[(ld["k"] == 4000) & (ld["attribute"] == ATTRIBUTES[0])]
     np.testing.assert_allclose(share[0], x.sort_values("layer")["n_neurons"] / x["n_neurons"].sum())
+    # issue 25: the figure counts layers as the tables do (from 0), not from 1
+    ax = fig.axes[0]
+    assert ax.get_xticklabels()[0].get_text() == str(int(ld["layer"].min())) == "0"
+    assert ax.get_xlabel() == "layer (0 = closest to the input)"
 
 
 def test_other_figures_draw(tables):

@@ -11,9 +11,9 @@ import math
 
 import pandas as pd
 
+from emostat.analysis.claims.words import reader_clause, test_name
 from emostat.console.text import is_nan, require
-from emostat.format import (fmt_ci_bounds, fmt_df, fmt_int, fmt_num, fmt_p, fmt_p_alpha,
-                            fmt_stat)
+from emostat.format import fmt_ci_bounds, fmt_df, fmt_int, fmt_num, fmt_p_floor, fmt_stat
 
 CLAIM_TEXT = {
     "neurons": "Attribute neurons exist",
@@ -30,6 +30,7 @@ CLAIM_TEXT = {
 }
 BOUNDED = ("r", "tau", "proportion")
 ROLE_ORDER = {"record": 0, "study": 1, "supporting": 2}
+ROLE_LABEL = {"record": "of record", "study": "the study's", "supporting": "supporting"}
 
 
 def effect_text(row) -> str:
@@ -50,43 +51,36 @@ def effect_text(row) -> str:
         text = f"{fmt_num(est, 3)} ({scale})"
     if not (is_nan(row["conf_low"]) or is_nan(row["conf_high"])):
         digits = {"points": 1, "log-odds": 2}.get(scale, 3)
-        ci = fmt_ci_bounds(row["conf_low"], row["conf_high"], digits, scale in BOUNDED)
-        text += f", 95% CI {ci}"
-        if isinstance(row["conf_method"], str) and row["conf_method"]:
-            text += f" ({row['conf_method']})"
+        text += f", 95% CI {fmt_ci_bounds(row['conf_low'], row['conf_high'], digits, scale in BOUNDED)}"
     return text
 
 
 def p_text(row) -> str:
-    """Statistic, p (never rounded across alpha) and what limits the p."""
+    """APA statistic (where the p comes from it) and p, never rounded across alpha nor printed
+    below its floor; how p was computed is in the results tables and the report's Method."""
     parts = []
     method = row["p_method"] if isinstance(row["p_method"], str) else ""
-    if not is_nan(row["statistic"]) and not is_nan(row["df"]):
-        parts.append(f"t({fmt_df(row['df'])}) = {fmt_num(row['statistic'], 2)}")
-    elif not is_nan(row["statistic"]) and "Wald z" in method:
-        parts.append(f"z = {fmt_num(row['statistic'], 2)}")
-    parts.append(fmt_p_alpha(row["p_value"], row["alpha"]))
-    limits = []
-    if not is_nan(row["n_perm"]):
-        limits.append(f"{fmt_int(row['n_perm'])} permutations")
-    if not is_nan(row["p_floor"]) and float(row["p_floor"]) > 0:
-        limits.append(f"smallest attainable p {fmt_p(row['p_floor'], None, 4)}")
-    if not (is_nan(row["p_mc_low"]) or is_nan(row["p_mc_high"])):
-        limits.append(f"Monte-Carlo 95% interval of p [{fmt_num(row['p_mc_low'], 4)}, "
-                      f"{fmt_num(row['p_mc_high'], 4)}]")
-    text = ", ".join(parts) + (f" ({'; '.join(limits)})" if limits else "")
-    return text + (f"; {method}" if method else "")
+    if "permutation" not in method.lower() and not is_nan(row["statistic"]):
+        if not is_nan(row["df"]):
+            parts.append(f"t({fmt_df(row['df'])}) = {fmt_num(row['statistic'], 2)}")
+        elif "Wald z" in method:
+            parts.append(f"z = {fmt_num(row['statistic'], 2)}")
+    floor = None if is_nan(row.get("p_floor")) else float(row["p_floor"])
+    parts.append(fmt_p_floor(row["p_value"], floor, row["alpha"]))
+    return ", ".join(parts)
 
 
 def row_text(row) -> str:
-    test = row["test"] if isinstance(row["test"], str) else "test of record"
+    role = ROLE_LABEL.get(row["role"], str(row["role"]))
+    test = test_name(row["test"]) or "test of record"
+    head = f"{role}, {test}"
     if row["decision"] == "not tested":
-        return f"{test}: not tested"
+        return f"{head}: not tested"
     if is_nan(row["p_value"]):
-        return f"{test}: {effect_text(row)}; no p-value"
+        return f"{head}: {effect_text(row)}; no p-value"
     coarse = (" [too coarse to decide]" if row["role"] != "record"
               and row["decision"] == "too coarse to decide" else "")
-    return f"{test}: {effect_text(row)}, {p_text(row)}{coarse}"
+    return f"{head}: {effect_text(row)}, {p_text(row)}{coarse}"
 
 
 def _where(task, k) -> str:
@@ -124,7 +118,8 @@ def headline(claims: pd.DataFrame, *, task: str | None = None, all_k: bool = Fal
                     "no test of record")
         lines.append(f"{n}. {CLAIM_TEXT.get(claim, claim)}{_where(t, k)}: {decision}")
         for _, r in sel.iterrows():
-            lines.append(f"   {r['role']:<11} {row_text(r)}")
-        if len(rec):
-            lines.append(f"   => {decision}: {rec['reason'].iloc[0]}")
+            lines.append(f"   {row_text(r)}")
+        why = reader_clause(decision, rec["reason"].iloc[0]) if len(rec) else ""
+        if why:
+            lines.append(f"   => {why}")
     return "\n".join(lines)

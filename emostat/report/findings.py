@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 
 from emostat import format as fmt
+from emostat.analysis.claims.words import reader_clause, test_name
 from emostat.errors import InputError
-from emostat.report.view import (CLAIM_COLUMNS, Markdown, ci_text, k_text, missing, num_text,
-                                 p_text, text_or)
+from emostat.report.view import (CLAIM_COLUMNS, Markdown, ci_text, k_text, listing, missing,
+                                 num_text, p_text, text_or)
 
 # what each claim states (the decision says whether this run supports it)
 STATEMENTS = {
@@ -149,13 +150,12 @@ def same_unit(row) -> bool:
 
 
 def ci_part(row) -> str:
-    """``95% CI [lo, hi] (conf_method)`` when the interval is over the p's unit, else ""."""
+    """``95% CI [lo, hi]`` when the interval is over the p's unit, else "" (how it was
+    computed is in the claims table's note and the Method)."""
     if missing(row.get("conf_low")) or missing(row.get("conf_high")) or not same_unit(row):
         return ""
     d, bounded = digits_of(row)
-    how = text_or(row.get("conf_method"))
-    return (f"95% CI {ci_text(row['conf_low'], row['conf_high'], d, bounded)}"
-            + (f" ({how})" if how else ""))
+    return f"95% CI {ci_text(row['conf_low'], row['conf_high'], d, bounded)}"
 
 
 def short_method(how: str) -> str:
@@ -163,18 +163,27 @@ def short_method(how: str) -> str:
     return re.split(r";| \(|, ", how, maxsplit=1)[0].strip()
 
 
-def test_part(row, short: bool = True) -> str:
-    """``t(26) = 16.92, p < .001 (p_method)``, ``p = .0523 (attribute-label permutation ...)``."""
+def row_p(row, name: str | None = "p") -> str:
+    """The row's p, never rounded across its alpha nor printed below its floor."""
     alpha = None if missing(row.get("alpha")) else float(row["alpha"])
-    p = p_text(row.get("p_value"), alpha)
-    stat, how = "", text_or(row.get("p_method"))
-    if not missing(row.get("statistic")):
+    if missing(row.get("p_value")):
+        return p_text(None, alpha, name)
+    floor = row.get("p_floor")
+    if missing(floor) or float(floor) <= 0:
+        return p_text(row["p_value"], alpha, name)
+    return fmt.fmt_p_floor(row["p_value"], float(floor), alpha, name)
+
+
+def test_part(row) -> str:
+    """APA: ``t(26) = 16.92, p < .001``, ``z = 0.98, p = .329``, ``p = .043``; the statistic
+    only where the p comes from it (a permutation p stands alone)."""
+    stat, how = "", text_or(row.get("p_method")).lower()
+    if not missing(row.get("statistic")) and "permutation" not in how:
         if not missing(row.get("df")):
             stat = f"t({fmt.fmt_df(row['df'])}) = {fmt.fmt_num(row['statistic'], 2)}, "
-        elif "z" in how.lower().split():
+        elif "z" in how.split():
             stat = f"z = {fmt.fmt_num(row['statistic'], 2)}, "
-    how = short_method(how) if short else how
-    return stat + p + (f" ({how})" if how and not missing(row.get("p_value")) else "")
+    return stat + row_p(row)
 
 
 def decision_text(row) -> str:
@@ -190,47 +199,68 @@ def where(row) -> str:
     return ", ".join(bits)
 
 
+def numbers(row) -> str:
+    """The row's numbers in APA order: estimate, 95% CI, statistic and p."""
+    return ", ".join(x for x in (estimate_text(row), ci_part(row), test_part(row))
+                     if x and not x.endswith("not computed"))
+
+
 def claim_sentence(row) -> Markdown:
-    """One claims row as a sentence: the decision, what is claimed, the estimate with its
-    interval, the test, and the reason."""
+    """One claims row as one APA sentence: the decision, what is claimed, the estimate with its
+    interval and p; then only what a reader needs beside them (why undecided, an estimate
+    against the claimed direction: :func:`~emostat.analysis.claims.words.reader_clause`)."""
     if row is None:
         return Markdown("")
     claim = str(row["claim"])
     statement = STATEMENTS.get(claim, claim.replace("_", " "))
     loc = where(row)
-    head = f"**{decision_text(row)}{f' ({loc})' if loc else ''}:** {statement}"
-    nums = [x for x in (estimate_text(row), ci_part(row), test_part(row))
-            if x and not x.endswith("not computed")]
-    out = head + (" — " + ", ".join(nums) if nums else "") + "."
-    why = text_or(row.get("reason"))
-    if why:   # "p = ..." keeps its lower-case symbol
-        why = why if len(why) > 1 and why[1] in " (" else why[0].upper() + why[1:]
-        out += " " + why.rstrip(".") + "."
-    return Markdown(out)
+    nums = numbers(row)
+    out = (f"**{decision_text(row)}{f' ({loc})' if loc else ''}:** {statement}"
+           + (f" — {nums}" if nums else "") + ".")
+    why = reader_clause(row.get("decision"), row.get("reason"))
+    return Markdown(out + (f" {why}" if why else ""))
 
 
 def study_sentence(row) -> Markdown:
-    """A ``study`` or ``supporting`` row beside the record one: its test, and no decision
-    except where its floor or Monte-Carlo interval makes it too coarse to decide (said)."""
-    what = {"study": "The study's test", "supporting": "Supporting"}.get(str(row["role"]),
-                                                                         str(row["role"]))
-    nums = [x for x in (estimate_text(row), ci_part(row), test_part(row)) if x]
-    test = text_or(row.get("test")).replace("_", " ")
-    out = f"{what}{f' ({test})' if test else ''}: " + ", ".join(nums) + "."
-    if text_or(row.get("decision")) == "too coarse to decide":   # its floor binds: said
-        why = text_or(row.get("reason")).split("; ")[-1]
-        out += f" Too coarse to decide: {why.rstrip('.')}."
+    """A ``study`` or ``supporting`` row beside the record one: its test in prose and its
+    numbers, no decision except where it is too coarse to decide (said, with why)."""
+    what = {"study": "The study's test", "supporting": "Supporting test"}.get(
+        str(row["role"]), str(row["role"]).capitalize())
+    name = test_name(row.get("test"))
+    out = f"{what}{f', {name}' if name else ''}: {numbers(row)}."
+    if text_or(row.get("decision")) == "too coarse to decide":
+        why = reader_clause(row["decision"], row.get("reason"), own=False)
+        out += f" Too coarse to decide: {why[:1].lower() + why[1:]}" if why else ""
     return Markdown(out)
 
 
 def claim_paragraph(claims: pd.DataFrame | None, claim: str, task=None, k=None) -> Markdown:
     """The record sentence of a claim followed by its study and supporting rows ("" when the
-    run's claims table has no such claim)."""
+    run's claims table has no such claim); a row whose numbers are the record's (e.g. the
+    one-variance model when the random-mask variance is zero) is named, not printed again."""
     r = record(claims, claim, task, k)
     if r is None:
         return Markdown("")
-    out = [claim_sentence(r)] + [study_sentence(x) for _, x in others(claims, r).iterrows()]
+    out, same = [claim_sentence(r)], []
+    for _, x in others(claims, r).iterrows():
+        if numbers(x) == numbers(r) and text_or(x.get("decision")) != "too coarse to decide":
+            same.append(test_name(x.get("test")) or str(x["role"]))
+        else:
+            out.append(study_sentence(x))
+    if same:
+        out.append(f"Same numbers as the test of record: {listing(same)}.")
     return Markdown(" ".join(out))
+
+
+def summary_sentences(claims: pd.DataFrame | None, task=None, skip=()) -> list[Markdown]:
+    """The record sentence of every claim in the run's claims table (at the headline k; of
+    ``task`` where a claim has tasks), in the table's order, except the claims in ``skip``:
+    the summary states every claim of record."""
+    if claims is None:
+        return []
+    names = dict.fromkeys(claims.loc[claims["role"] == "record", "claim"])
+    rows = [record(claims, c, task) for c in names if c not in skip]
+    return [claim_sentence(r) for r in rows if r is not None]
 
 
 def claims_table(claims: pd.DataFrame, label: str | None = None) -> pd.DataFrame:
@@ -249,8 +279,7 @@ def claims_table(claims: pd.DataFrame, label: str | None = None) -> pd.DataFrame
                 "Estimate": estimate_text(r) or "–",
                 "95% CI": (ci_text(r["conf_low"], r["conf_high"], d_, bounded)
                            if same_unit(r) and not missing(r["conf_low"]) else "–"),
-                "p": p_text(r["p_value"], None if missing(r.get("alpha")) else
-                            float(r["alpha"]), name=None)}
+                "p": row_p(r, name=None)}
         out.append(({"Model": label} if label else {}) | cell)
     return pd.DataFrame(out)
 
@@ -262,5 +291,11 @@ def claims_note(claims: pd.DataFrame) -> str:
     bits = [f"α = {fmt.fmt_num(alpha.iloc[0], 2).lstrip('0')}" if len(alpha) else ""]
     for col, what in (("p_method", "p"), ("conf_method", "95% CI")):
         for claim, m in d[["claim", col]].dropna().drop_duplicates().itertuples(index=False):
-            bits.append(f"{TITLES.get(claim, claim)} {what}: {m}")
+            bits.append(f"{TITLES.get(claim, claim)} {what}: {literal(m)}")
     return "; ".join(b for b in bits if b)
+
+
+def literal(text: str) -> str:
+    """Text from a table shown as itself in Markdown: ``*``, ``_``, ``|``, `````` ` `````` and
+    ``\\`` escaped, so ``(1 + #{|T*| >= |T|})`` keeps its stars instead of turning into italics."""
+    return re.sub(r"([\\`*_|])", r"\\\1", str(text))

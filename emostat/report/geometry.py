@@ -23,12 +23,14 @@ def _record(df, **eq):
 
 
 def layer_profiles(rsa: pd.DataFrame | None, probes: pd.DataFrame | None,
-                   attributes=("valence", "similarity"), ceiling: pd.DataFrame | None = None):
+                   attributes=None, ceiling: pd.DataFrame | None = None):
     """Two panels over normalised depth: RSA rho per attribute (record layer marked; the
     similarity RDM's noise ceiling as a band when ``ceiling``, an ``rsa_ceiling`` table, has
     one) and probe accuracy with each layer's own interval over stimuli, the best layer's
     interval simultaneous over layers (the one beside its max-over-layers p), the control task
-    and chance (the null's mean per layer)."""
+    and chance (the null's mean per layer). Highlighted: ``attributes``, by default the
+    similarity judgments and the attribute of the space with the smallest max-over-layers p
+    (:func:`highlighted`)."""
     import matplotlib.pyplot as plt
 
     from emostat.report.rsa import ceiling_of, draw_ceiling
@@ -37,6 +39,7 @@ def layer_profiles(rsa: pd.DataFrame | None, probes: pd.DataFrame | None,
     if rsa is not None:
         draw_ceiling(axes[0], ceiling_of(ceiling, "spearman"))
         lay = rsa[rsa["test"] == "layer_mantel"]
+        attributes = highlighted(rsa) if attributes is None else attributes
         for a in lay["attribute"].unique():
             d = lay[lay["attribute"] == a].sort_values("layer")
             hl = a in attributes
@@ -71,6 +74,17 @@ def layer_profiles(rsa: pd.DataFrame | None, probes: pd.DataFrame | None,
         axes[1].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def highlighted(rsa: pd.DataFrame) -> tuple:
+    """The RDMs the RSA panel highlights: ``similarity`` (the judgments, where the space has
+    them) and the attribute whose record row has the smallest max-over-layers p (ties: first
+    in table order), named from the run's table, never a fixed attribute."""
+    rec = rsa[(rsa["role"] == "record") & (rsa["attribute"] != "similarity")] \
+        if "role" in rsa else rsa.iloc[:0]
+    best = (str(rec.loc[rec["p_value"].fillna(np.inf).idxmin(), "attribute"]),) if len(rec) \
+        else ()
+    return best + (("similarity",) if (rsa["attribute"] == "similarity").any() else ())
 
 
 def pca_map_layer(pca: pd.DataFrame) -> tuple[str | None, int]:
@@ -124,8 +138,10 @@ def depth_profiles(runs, what: str = "rsa"):
     return fig
 
 
-def pca_map(scores: pd.DataFrame, attribute: str | None, layer: int):
-    """Concepts on PC1 x PC2 of one layer, coloured by an attribute when given."""
+def pca_map(scores: pd.DataFrame, attribute: str | None, layer: int,
+            labels: dict | None = None):
+    """Concepts on PC1 x PC2 of one layer, coloured by an attribute when given; each point
+    named by the concept's word (``labels``: id -> word, the space's; else its id)."""
     import matplotlib.pyplot as plt
 
     d = scores[scores["layer"] == layer]
@@ -134,7 +150,8 @@ def pca_map(scores: pd.DataFrame, attribute: str | None, layer: int):
     c = d[col].to_numpy() if col in d else None
     sc = ax.scatter(d["PC1"], d["PC2"], c=c, cmap="coolwarm", s=20)
     for row in d.itertuples():
-        ax.annotate(row.concept, (row.PC1, row.PC2), fontsize=6)
+        ax.annotate((labels or {}).get(str(row.concept), str(row.concept)),
+                    (row.PC1, row.PC2), fontsize=6)
     if c is not None:
         fig.colorbar(sc, ax=ax, label=attribute)
     ax.set(xlabel=f"PC1 ({d['explained1'].iloc[0]:.0%})",

@@ -193,7 +193,8 @@ def settings_list(prov: dict, manifest: dict | None = None, ks=(), counts: dict 
                   first_concept: str | None = None) -> Markdown:
     """The run's settings as a short Markdown list (never a dumped dict). Resampling counts
     come from the tables (``counts``: :func:`resampling_counts`), else from the provenance;
-    templates are listed with the first concept's word shown as {concept}."""
+    templates are listed with the first concept's word (and any ``{name}`` placeholder) shown as
+    ``[concept]`` (``[name]``)."""
     manifest = manifest or {}
     cfg = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
     items = []
@@ -222,10 +223,11 @@ def settings_list(prov: dict, manifest: dict | None = None, ks=(), counts: dict 
         shown = []
         for tid, t in tpl.items():
             if first_concept:
-                t = re.sub(rf"\b{re.escape(first_concept)}\b", "{concept}", str(t))
+                t = re.sub(rf"\b{re.escape(first_concept)}\b", "[concept]", str(t))
+            # a format placeholder ("{concept}") is named plainly, as the concept's word is
+            t = re.sub(r"[{]([A-Za-z_]+)[}]", r"[\1]", str(t))
             shown.append(f"{tid}: “{t}”")
-        how = (", shown for the first concept with its word as {concept}" if first_concept
-               else "")
+        how = (", the concept's word shown as [concept]" if first_concept else "")
         out += f"\n- Templates ({len(tpl)}{how}): " + "; ".join(shown)
     return Markdown(out + "\n" if out else "")
 

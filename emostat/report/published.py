@@ -15,6 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from emostat import format as fmt
+from emostat.analysis.claims.words import test_name
 from emostat.report.findings import claims_of, estimate_text, record, test_part
 from emostat.report.view import extra_drop, rows
 
@@ -112,8 +113,9 @@ def record_text(claims, claim: str) -> str:
         r = record(claims, claim)
     if r is None:
         return ""
-    bits = [x for x in (estimate_text(r), test_part(r, short=True)) if x]
-    return f"{r['decision']}: " + ", ".join(bits)
+    bits = [x for x in (estimate_text(r), test_part(r)) if x]
+    name = test_name(r.get("test"))
+    return f"{r['decision']}: " + ", ".join(bits) + (f" ({name})" if name else "")
 
 
 def comparison_rows(run) -> pd.DataFrame:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from emostat import format as fmt
-from emostat.report.view import (Markdown, ci_text, extra_drop, headline_k,
+from emostat.analysis.claims.words import test_name
+from emostat.report.view import (Markdown, ci_text, extra_drop, headline_k, k_text, missing,
                                  order, p_text)
 
 __all__ = ["Markdown", "apa_table", "pipe_table"]
@@ -137,7 +138,12 @@ def apa_table(df: pd.DataFrame, columns: list, headers: dict | None = None,
         head = headers.get(col, head)
         f = formats.get(col, f)
         vals = df[col]
-        out[head] = [f(v) for v in vals] if f is not None else [str(v) for v in vals]
+        if col == "p_value" and "p_floor" in df and col not in formats:
+            # a permutation p at its floor's resolution, never printed below it
+            out[head] = [fmt.fmt_p_floor(v, None if missing(fl) else float(fl), .05, None)
+                         for v, fl in zip(vals, df["p_floor"])]
+        else:
+            out[head] = [f(v) for v in vals] if f is not None else [str(v) for v in vals]
         # a value that cannot be computed is a dash in a table (never "NA")
         out[head] = ["–" if c == fmt.NA else c for c in out[head]]
     return pipe_table(pd.DataFrame(out), caption=caption, label=label)
@@ -170,21 +176,61 @@ def drop_table(d: pd.DataFrame, key: str) -> Markdown:
                      formats={"drop": points})
 
 
-def link_table(link: pd.DataFrame) -> Markdown:
-    """The drop–importance link per k and test (long form), or the study's t per k."""
+def link_table(link: pd.DataFrame, claims: pd.DataFrame | None = None) -> Markdown:
+    """The drop–importance link per k and test (long form), or the study's t per k: each test
+    named in prose, its role (of record, the study's, supporting) and the headline k from the
+    run's ``claims`` rows (the link table's own ``role`` without them), the statistic written
+    with its symbol (``t(26) = 2.10``, ``mean z = 0.31``) and p never below its floor."""
     d = link.sort_values("k")
-    names = {"study_t": "t over concepts (study)", "attribute_permutation":
-             "attribute-label permutation", "attribute_level_r": "attribute-level r"}
     r3 = (lambda x: fmt.fmt_stat(x, 3, bounded=True))
-    if "test" in d:
-        d = d.assign(test=[names.get(t, t) for t in d["test"]])
-        cols = ["k", "test", "estimate", "ci", "statistic", "df", "p_value"]
-        return apa_table(d, cols, headers={"test": "Test", "estimate": "r",
-                                           "statistic": "Statistic"},
+    if "test" not in d:
+        return apa_table(d, ["k", "estimate", "ci", "statistic", "df", "p_value"],
+                         headers={"estimate": "mean r", "statistic": "t"},
                          formats={"estimate": r3}, ci_digits=3, ci_bounded=True)
-    return apa_table(d, ["k", "estimate", "ci", "statistic", "df", "p_value"],
-                     headers={"estimate": "mean r", "statistic": "t"},
-                     formats={"estimate": r3}, ci_digits=3, ci_bounded=True)
+    roles, heads = _link_roles(d, claims)
+    floors = d["p_floor"] if "p_floor" in d else pd.Series(float("nan"), index=d.index)
+    d = d.assign(
+        k=[k_text(k) + (" (headline)" if k in heads else "") for k in d["k"]],
+        test=[test_name(t) for t in d["test"]], role=roles,
+        statistic=[_stat_cell(r) for _, r in d.iterrows()],
+        p_value=[fmt.fmt_p_floor(p, None if missing(f) else f, None, name=None)
+                 for p, f in zip(d["p_value"], floors)])
+    return apa_table(d, ["k", "test", "role", "estimate", "ci", "statistic", "p_value"],
+                     headers={"k": "k", "test": "Test", "role": "Role", "estimate": "r",
+                              "statistic": "Statistic", "p_value": "p"},
+                     formats={"estimate": r3, "k": str, "test": str, "role": str,
+                              "statistic": str, "p_value": str}, ci_digits=3, ci_bounded=True)
+
+
+ROLE_WORDS = {"record": "of record", "study": "the study's", "supporting": "supporting",
+              "extra": "supporting"}
+
+
+def _link_roles(d: pd.DataFrame, claims: pd.DataFrame | None) -> tuple[list, set]:
+    """Each row's role and the headline k, from the claims rows of the link (same task)."""
+    c = None if claims is None else claims[claims["claim"] == "link"]
+    if c is not None and "task" in d and d["task"].notna().any() and c["task"].notna().any():
+        c = c[c["task"].isin(set(d["task"]))]
+    if c is None or not len(c):
+        own = d["role"] if "role" in d else pd.Series("", index=d.index)
+        return [ROLE_WORDS.get(str(x), str(x)) for x in own], set()
+    role = {(int(k), t): r for k, t, r in zip(c["k"], c["test"], c["role"]) if not missing(k)}
+    heads = {int(k) for k, h in zip(c["k"], c["headline"]) if not missing(k) and bool(h)}
+    return [ROLE_WORDS.get(role.get((int(k), t), ""), "–") for k, t in zip(d["k"], d["test"])
+            ], heads
+
+
+def _stat_cell(r) -> str:
+    """The statistic the row's p comes from, with its symbol: t with its df, the mean Fisher z
+    of a permutation test; "–" where the p is a permutation p of r (its t has another p)."""
+    how = str(r.get("p_method", "")).lower()
+    if missing(r.get("statistic")) or (not missing(r.get("df")) and "permutation" in how):
+        return "–"
+    if not missing(r.get("df")):
+        return f"t({fmt.fmt_df(r['df'])}) = {fmt.fmt_num(r['statistic'], 2)}"
+    if "fisher-z" in how:
+        return f"mean z = {fmt.fmt_num(r['statistic'], 2)}"
+    return fmt.fmt_num(r["statistic"], 2)
 
 
 def agreement_table(ranks: pd.DataFrame) -> Markdown:

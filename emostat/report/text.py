@@ -265,15 +265,18 @@ def first_value(row, names):
     return None
 
 
-def baseline_sentence(base: pd.DataFrame | None) -> Markdown:
+def baseline_sentence(base: pd.DataFrame | None, labels: dict | None = None) -> Markdown:
+    """Unmanipulated accuracy per task: the mean, the best and the worst concept, each named
+    by its word in the space (``labels``: id -> word; else its id)."""
     if base is None:
         return Markdown("")
+    word = (lambda c: (labels or {}).get(str(c), str(c)))  # noqa: E731
     parts = []
     for task, d in base.groupby("task", sort=False):
         best, worst = d.loc[d["estimate"].idxmax()], d.loc[d["estimate"].idxmin()]
         parts.append(f"{task}: mean {fmt.fmt_pct(d['estimate'].mean(), 1)} (best "
-                     f"{best.concept} {fmt.fmt_pct(best.estimate, 1)}, worst {worst.concept} "
-                     f"{fmt.fmt_pct(worst.estimate, 1)})")
+                     f"{word(best.concept)} {fmt.fmt_pct(best.estimate, 1)}, worst "
+                     f"{word(worst.concept)} {fmt.fmt_pct(worst.estimate, 1)})")
     return Markdown("Unmanipulated accuracy by task — " + "; ".join(parts) + ".")
 
 
