@@ -240,3 +240,15 @@ def test_a_supporting_row_with_the_records_numbers_is_named_not_printed_again():
     assert para.endswith("Same numbers as the test of record: item-level logistic mixed "
                          "model, one mask variance.")
     assert "Supporting test, item-level linear mixed model of the margin: 0.5" in para
+
+
+def test_rsa_and_min_p_tests_have_prose_names():
+    # the names rsasteps writes (rsa_{comparator}_{estimand}_{inference}) and the min-P row
+    from emostat.analysis.claims.words import test_name
+
+    assert test_name("rsa_rho_a_per_rater_both") == (
+        "RSA, Spearman ρa per rater, two-factor (raters and concepts)")
+    assert test_name("rsa_tau_b_mean_rdm_permutation") == (
+        "RSA, Kendall τb with the mean RDM, concept-label permutation")
+    assert test_name("max_t_minp") == "min-P over attributes"
+    assert "_" not in test_name("rsa_whitened_cosine_per_rater_both_schutt")

@@ -39,7 +39,34 @@ TEST_NAMES = {
     "attribute_vs_null_bh": "attribute masks against the random-mask population, BH",
     "exact_binomial": "exact binomial test against chance",
     "max_over_layers": "maximum over layers",
+    "max_t_minp": "min-P over attributes",
+    "mantel": "Mantel test over concept labels",
 }
+
+_RSA_PARTS = {"tau_b": "Kendall τb", "tau_a": "Kendall τa", "rho_a": "Spearman ρa",
+              "spearman": "Spearman ρ", "pearson": "Pearson r", "cosine": "cosine",
+              "whitened_cosine": "whitened cosine", "per_rater": "per rater",
+              "mean_rdm": "with the mean RDM", "both": "two-factor (raters and concepts)",
+              "both_schutt": "two-factor bootstrap", "concepts": "concept bootstrap",
+              "raters": "rater bootstrap", "permutation": "concept-label permutation"}
+
+
+def _rsa_name(rest: str) -> str:
+    """``rho_a_per_rater_both`` -> ``RSA, Spearman ρa per rater, two-factor (raters and
+    concepts)``; the row's p_method names the variance (jackknife or bootstrap)."""
+    words, parts = rest.split("_"), []
+    while words:                                     # longest known name first
+        for n in range(len(words), 0, -1):
+            key = "_".join(words[:n])
+            if key in _RSA_PARTS:
+                parts.append(_RSA_PARTS[key])
+                words = words[n:]
+                break
+        else:
+            parts.append(words.pop(0))
+    if len(parts) < 2:
+        return "RSA, " + " ".join(parts)
+    return "RSA, " + " ".join(parts[:-1]) + ", " + parts[-1]
 
 # the rule clauses decide() writes (decision.py): the p-against-alpha arithmetic, and why a
 # test is too coarse to decide
@@ -55,6 +82,8 @@ def test_name(test) -> str:
     """``attribute_level_r_pooled`` -> ``attribute-level r (pooled random masks)``."""
     if not isinstance(test, str) or not test:
         return ""
+    if test.startswith("rsa_"):                      # rsa_{comparator}_{estimand}_{inference}
+        return _rsa_name(test[4:])
     if test.startswith("count_null_") and test.endswith("_holm"):
         return f"count of {test[len('count_null_'):-len('_holm')]} neurons against relabelled " \
                "concepts, Holm"
