@@ -48,14 +48,14 @@ def test_same_claims_same_decision_k_and_units_in_both_reports(tmp_path):
     # experiment sentence: decision, k, estimate in log-odds; exp(-0.141) = 0.8685: the odds of
     # a correct answer under attribute masks relative to random masks (extra drop 0.141)
     assert sentence.startswith("**Not supported (choice task, k = 2,304):**")
-    assert "0.14 in log-odds (odds of a correct answer × 0.87 under attribute masks)" in sentence
+    assert "0.14 in log-odds (odds ratio attribute / random masks 0.87)" in sentence
     # one APA sentence: the interval's and the p's methods are in the table note and Method
     assert sentence.endswith("95% CI [-0.14, 0.42], z = 0.98, p = .329.")
     # the comparison report prints the same row: same decision, k and units, never "points"
     row = table.iloc[0]
     assert (row["Model"], row["Decision"], row["k"]) == ("model-a", "Not supported", "2,304")
-    assert row["Estimate"] == ("0.14 in log-odds (odds of a correct answer × 0.87 under "
-                               "attribute masks)") and row["p"] == ".329"
+    assert row["Estimate"] == ("0.14 in log-odds (odds ratio attribute / random masks "
+                               "0.87)") and row["p"] == ".329"
     assert row["95% CI"] == "[-0.14, 0.42]"
     assert "points" not in sentence and "points" not in " ".join(table.astype(str).values.ravel())
 

@@ -116,9 +116,10 @@ def estimate_text(row) -> str:
     if scale == "points":
         return f"{num_text(est, 1)} points"
     if scale == "log-odds":
-        # the extra drop in log-odds of a correct answer: odds x exp(-drop) under attribute masks
-        return (f"{num_text(est, 2)} in log-odds (odds of a correct answer × "
-                f"{fmt.fmt_num(float(np.exp(-est)), 2)} under attribute masks)")
+        # the extra drop in log-odds of a correct answer; exp(-drop) is the odds ratio of a
+        # correct answer, attribute / random masks (the console's words: below 1 = hurts more)
+        return (f"{num_text(est, 2)} in log-odds (odds ratio attribute / random masks "
+                f"{fmt.fmt_num(float(np.exp(-est)), 2)})")
     if scale == "r":
         return f"r = {num_text(est, 3, bounded=True)}"
     if scale == "tau":
