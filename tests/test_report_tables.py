@@ -215,3 +215,19 @@ def test_count_null_and_mantel_sentences():
     assert "2 of the 3 chosen neuron × attribute pairs (1–2 per attribute) have p < .05" in s
     # 5 concepts: 5 * 4 / 2 = 10 pairs, from the space's size, not "351"
     assert "treats the 10 concept pairs as independent, is below .05 for 3." in s
+
+
+def test_importance_table_has_a_ci_column_only_where_there_is_an_interval():
+    # a space without individual raters has no interval: no column of dashes (issue 25)
+    import numpy as np
+    import pandas as pd
+
+    from emostat.report import tables
+
+    d = pd.DataFrame({"attribute": ["valence", "arousal"], "estimate": [0.587, -0.003],
+                      "conf_low": [np.nan, np.nan], "conf_high": [np.nan, np.nan],
+                      "p_value": [0.001, 0.48]})
+    assert "95% CI" not in str(tables.importance_table(d))
+    d[["conf_low", "conf_high"]] = [[0.41, 0.70], [-0.2, 0.19]]
+    text = str(tables.importance_table(d))
+    assert "95% CI" in text and "[.410, .700]" in text

@@ -153,7 +153,9 @@ def importance_table(imp: pd.DataFrame) -> Markdown:
     """Attribute importance: τ-b, 95% CI, the Mantel p of record, the study's bootstrap share."""
     d = imp.sort_values("estimate", ascending=False)
     mantel = "p_value"
-    cols = ["attribute", "estimate", "ci", mantel]
+    # no CI column where the space has no raters to resample (a column of dashes otherwise)
+    has_ci = "conf_low" in d and d["conf_low"].notna().any()
+    cols = ["attribute", "estimate", *(["ci"] if has_ci else []), mantel]
     heads = {"attribute": "Attribute", "estimate": "τ-b", mantel: "p (Mantel)"}
     forms = {"estimate": lambda x: fmt.fmt_stat(x, 3, bounded=True)}
     if "boot_share_le0" in d:
