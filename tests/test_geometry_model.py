@@ -102,6 +102,7 @@ def _null_space(seed, n_concepts=8, per=4):
 def test_null_model_end_to_end_tables_and_verdicts(lm, tmp_path):
     from emostat import io
     from emostat.collect.geometry_run import GeometryOptions, run_geometry
+    from emostat.resultsdir import leftovers
 
     opt = GeometryOptions(n_perm=199, n_perm_probe=19, scales=(0.5, 1.0), n_random=4,
                           n_items=8, n_splits=4)
@@ -270,3 +271,30 @@ def test_steering_rows_score_every_direction_on_every_word():
     assert U.shape == (28, 5) and np.allclose(np.linalg.norm(U, axis=1), 1)
     assert kinds.count("random_manifold") == 20 and names[3] == "manifold-01"
     assert np.allclose(U[:23, 4], 0) and not np.allclose(U[23:, 4], 0)
+
+
+def test_standalone_geometry_results_appear_whole(lm, tmp_path, monkeypatch):
+    """`emostat geometry` writes into a staging folder: a run that fails after its first table
+    leaves the earlier results untouched and no staging folder (emostat.resultsdir)."""
+    from emostat.collect import geometry_run as gr
+    from emostat.collect.geometry_run import GeometryOptions, run_geometry
+    from emostat.resultsdir import leftovers
+
+    opt = GeometryOptions(n_perm=19, n_perm_probe=9, scales=(1.0,), n_random=2, n_items=4,
+                          n_splits=4)
+    stim, means = _null_space(4, per=3)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "earlier.txt").write_text("kept")
+
+    def fail(*a, **k):
+        raise RuntimeError("stopped after three tables")
+    monkeypatch.setattr(gr, "pca_scores", fail)
+    with pytest.raises(RuntimeError, match="stopped"):
+        run_geometry(tmp_path, stimuli=stim, means=means, options=opt, seed=0, quiet=True, lm=lm)
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["earlier.txt"]
+    assert leftovers(tmp_path) == []                  # no staging or set-aside folder
+    monkeypatch.undo()
+    run_geometry(tmp_path, stimuli=stim, means=means, options=opt, seed=0, quiet=True, lm=lm)
+    names = {p.name for p in (tmp_path / "results").iterdir()}
+    assert "earlier.txt" not in names and {"geometry_vectors.parquet",
+                                           "claims.parquet"} <= names

@@ -106,6 +106,10 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
                  prov_extra: dict | None = None, record_root=None) -> dict:
     """Run the whole geometry on one model and write its tables; returns the headline numbers.
 
+    Without ``tables_dir`` (``emostat geometry``) the tables and their claims are written into a
+    staging folder that replaces ``out/results`` whole (:mod:`emostat.resultsdir`): a killed
+    run leaves the earlier results or none, never some of the tables.
+
     Parameters
     ----------
     stimuli : DataFrame ``id, concept, text`` (optional ``source``/``setting``); default the
@@ -119,11 +123,34 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
         their provenance (a collection's run record); ``record_root`` (a collection's run
         folder) gets each table's record (:func:`emostat.io.write_table`).
     """
+    kw = dict(model=model, stimuli=stimuli, means=means, similarity=similarity, words=words,
+              options=options, seed=seed, quiet=quiet, lm=lm, prov_extra=prov_extra,
+              record_root=record_root)
+    if tables_dir is not None:
+        return _geometry(out, Path(tables_dir), standalone=False, **kw)
+    from emostat.resultsdir import replace_results, staging
+
+    io.check_writable(out)                                           # before any work
+    with staging(out) as tmp:
+        summary = _geometry(out, tmp, standalone=True, **kw)
+        replace_results(tmp, Path(out) / "results", quiet=quiet)
+    if not quiet:
+        from emostat.console import headline as claims_text
+
+        print(claims_text(summary.pop("_claims")))
+        print(f"\nresults: {Path(out) / 'results'}  ({summary['timing_s']['total']:.0f} s)")
+    summary.pop("_claims", None)
+    return summary
+
+
+def _geometry(out, res: Path, standalone: bool, model, stimuli, means, similarity, words,
+              options, seed, quiet, lm, prov_extra, record_root) -> dict:
     from emostat.collect.geometry import residual_states
     from emostat.collect.models import load_model
 
     opt = options or GeometryOptions()
-    io.check_writable(out if tables_dir is None else tables_dir)   # before any work
+    if not standalone:
+        io.check_writable(res)                                       # before any work
     seed = 0 if seed is None else int(seed)
     t0 = time.perf_counter()
     timing = {}
@@ -143,7 +170,6 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
         raise InputError("stimuli: none of the stimuli belong to the space's concepts")
     lm = lm or load_model(model, tasks=())          # the residual stream needs no task head
     timing["load"] = time.perf_counter() - t0
-    res = Path(out) / "results" if tables_dir is None else Path(tables_dir)
     prov = io.provenance(**{"model": lm.identity, "seed": seed, **(prov_extra or {}),
                             "geometry": vars(opt) | {"extra": None},
                             "n_stimuli": len(stimuli), "concepts": len(concepts)})
@@ -230,18 +256,13 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
     timing["steering"] = time.perf_counter() - t
     timing["total"] = time.perf_counter() - t0
     Path(out).mkdir(parents=True, exist_ok=True)
-    (res.parent / "geometry_timing.json" if tables_dir is None else
+    (Path(out) / "geometry_timing.json" if standalone else
      res / "timing.json").write_text(json.dumps(timing, indent=1))
     summary = headline(rsa, pca, probes, test, timing)
     if test is None:
         summary["steering"] = f"not run: {lm.name} is not a decoder"
-    if tables_dir is None:                 # `emostat geometry`: its claims, decided and stored
-        claims = geometry_claims(res, prov)
-        if not quiet:
-            from emostat.console import headline as claims_text
-
-            print(claims_text(claims))
-            print(f"\nresults: {res}  ({timing['total']:.0f} s)")
+    if standalone:                         # `emostat geometry`: its claims, decided and stored
+        summary["_claims"] = geometry_claims(res, prov)
     return summary
 
 
