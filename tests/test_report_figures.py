@@ -312,3 +312,23 @@ def test_mds_labels_do_not_overlap_in_clustered_layouts(n, clusters):
     fig = figures.emotion_space(_rdm(ids, xy), ids)
     _label_boxes_clear(fig)
     plt.close(fig)
+
+
+def test_labels_are_placed_on_a_canvas_without_a_renderer():
+    # the PDF backend's canvas has no get_renderer: labels are measured with an Agg renderer
+    # of the same figure, and the figure keeps its own canvas
+    from matplotlib.backends.backend_pdf import FigureCanvasPdf
+    from matplotlib.figure import Figure
+
+    from emostat.report.labels import boxes, overlap, place_labels
+
+    fig = Figure(figsize=(3, 3))
+    canvas = FigureCanvasPdf(fig)
+    ax = fig.add_subplot()
+    xy = np.array([[0, 0], [0.05, 0], [0, 0.05], [1, 1], [1.02, 1]])
+    ax.scatter(*xy.T, s=18)
+    ax.margins(0.2)
+    anns = place_labels(ax, xy, ["alpha", "beta", "gamma", "delta", "epsilon"])
+    assert fig.canvas is canvas
+    b = boxes(anns)
+    assert not any(overlap(b[i], b[j]) for i in range(5) for j in range(i + 1, 5))

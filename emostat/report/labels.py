@@ -43,6 +43,20 @@ def candidates(p, w: float, h: float, gap: float, scale: float):
             yield (p[0] + c * (w / 2 + gap + r * scale), p[1] + s * (h / 2 + gap + r * scale))
 
 
+def renderer_of(fig):
+    """The figure's renderer; for a canvas without one (e.g. the PDF backend), an Agg
+    renderer of the same figure, its own canvas kept."""
+    get = getattr(fig.canvas, "get_renderer", None)
+    if get is not None:
+        return get()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    own = fig.canvas
+    r = FigureCanvasAgg(fig).get_renderer()
+    fig.set_canvas(own)
+    return r
+
+
 def place_labels(ax, xy, texts, fontsize: float = 5.5, marker_size: float = 18.0,
                  color: str = "black") -> list:
     """Annotate the points ``xy`` (data coordinates) of ``ax`` with ``texts`` so that no two
@@ -51,7 +65,7 @@ def place_labels(ax, xy, texts, fontsize: float = 5.5, marker_size: float = 18.0
     clear, the one sharing the least area is taken (the test of the study's space checks it
     never comes to that)."""
     fig = ax.figure
-    renderer = fig.canvas.get_renderer()
+    renderer = renderer_of(fig)
     scale = fig.dpi / 72.0                                   # points -> display units
     px = ax.transData.transform(np.asarray(xy, dtype=float))
     frame = ax.get_window_extent(renderer)
@@ -103,6 +117,6 @@ def boxes(annotations, renderer=None) -> list:
 
     out = []
     for a in annotations:
-        e = Text.get_window_extent(a, renderer or a.figure.canvas.get_renderer())
+        e = Text.get_window_extent(a, renderer or renderer_of(a.figure))
         out.append((e.x0, e.y0, e.x1, e.y1))
     return out
