@@ -66,6 +66,8 @@ def place_labels(ax, xy, texts, fontsize: float = 5.5, marker_size: float = 18.0
     never comes to that)."""
     fig = ax.figure
     renderer = renderer_of(fig)
+    ax.set_xlim(ax.get_xlim())                               # settle pending autoscaling: the
+    ax.set_ylim(ax.get_ylim())                               # labels sit where the data are now
     scale = fig.dpi / 72.0                                   # points -> display units
     px = ax.transData.transform(np.asarray(xy, dtype=float))
     frame = ax.get_window_extent(renderer)
@@ -117,6 +119,8 @@ def boxes(annotations, renderer=None) -> list:
 
     out = []
     for a in annotations:
-        e = Text.get_window_extent(a, renderer or renderer_of(a.figure))
+        r = renderer or renderer_of(a.figure)
+        a.update_positions(r)                     # where the text is now, as a draw puts it
+        e = Text.get_window_extent(a, r)
         out.append((e.x0, e.y0, e.x1, e.y1))
     return out
