@@ -37,7 +37,7 @@ HUMAN_FIGS = ["fig-importance", "fig-human-space", "fig-loadings", "fig-rdms"]
 SEARCH_FIGS = ["fig-tau", "fig-counts", "fig-layers", "fig-rank-map"]
 MASK_FIGS = ["fig-masking", "fig-attribute-drops", "fig-link", "fig-drop-importance"]
 REPRO_FIGS = HUMAN_FIGS + SEARCH_FIGS + MASK_FIGS
-MASK_TBLS = ["tbl-attribute-drops", "tbl-link", "tbl-mixed", "tbl-perm"]
+MASK_TBLS = ["tbl-masking-tests", "tbl-attribute-drops", "tbl-link", "tbl-mixed", "tbl-perm"]
 REPRO_TBLS = (["tbl-claims", "tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc",
                "tbl-whole-model-rsa", "tbl-count-null"]
               + MASK_TBLS

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from emostat.analysis.claims.decision import decide
-from emostat.report import compare, findings, method, published, view
+from emostat.report import compare, findings, method, published, tables, view
 from emostat.report.load import load_run
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -207,3 +207,108 @@ def test_floating_point_noise_of_zero_prints_as_zero():
     # a GLMM's estimate of an exact zero came back as -7.1e-17 and printed "0.00000000"
     assert view.num_text(-7.104604453979605e-17, 2) == "0.00"
     assert view.num_text(-0.0002, 2) == "-0.0002"             # a real small value keeps a digit
+
+
+def masking_claims():
+    """The masking claim's rows as a quick run writes them (choice task, headline k 2,304):
+    the item GLMM of record, the study's LMM, five supporting tests, one failed (no estimate,
+    no p), one too coarse to decide; a supporting row at another k and a binary-task record."""
+    base = dict(claim="masking", task="choice", k=2304, source_table="masking_mixed_model",
+                p_floor=0.0, alpha=0.05, headline=True, unit="item (54) x mask (5)")
+    wald = ("95% Wald z interval, estimate ± quantile × SE (same fit as the p, random units "
+            "item (54) x mask (5))")
+    satt = wald.replace("Wald z", "Satterthwaite t")
+    rows = [
+        dict(base, role="record", test="item_glmm", estimate=-0.625331, scale="log-odds",
+             conf_low=-1.532331, conf_high=0.281668, conf_method=wald, statistic=-1.351298,
+             p_value=0.1766, p_method="Wald z (SE from the Hessian), two-sided",
+             decision="not supported", reason="p = .177 > alpha 0.05"),
+        dict(base, role="study", test="study", estimate=-8.024691, scale="points",
+             statistic=-1.517751, df=107.000008, p_value=0.132026, unit="prompt (27)",
+             p_method="Satterthwaite t, two-sided", decision="not supported",
+             reason="p = .132 > alpha 0.05; the fit was singular"),
+        dict(base, role="supporting", test="record", estimate=-8.024691, scale="points",
+             statistic=-0.989181, df=1.438078, p_value=0.459618, unit="mask (5)",
+             p_method="Satterthwaite t, two-sided", decision="not supported",
+             reason="p = .460 > alpha 0.05"),
+        dict(base, role="supporting", test="item_glmm_equal", estimate=-0.641347,
+             scale="log-odds", conf_low=-1.495283, conf_high=0.212589, conf_method=wald,
+             statistic=-1.472028, p_value=0.141013, p_method="Wald z (SE), two-sided",
+             decision="not supported", reason="p = .141 > alpha 0.05"),
+        dict(base, role="supporting", test="item_lmm", estimate=-0.178081, scale="margin",
+             conf_low=-0.727290, conf_high=0.371129, conf_method=satt, statistic=-1.149656,
+             df=2.528897, p_value=0.347332, p_method="Satterthwaite t, two-sided",
+             decision="not supported", reason="p = .347 > alpha 0.05"),
+        dict(base, role="supporting", test="item_lmm_equal", decision="failed",
+             reason="the fit failed: singular Hessian"),
+        dict(base, role="supporting", test="attribute_vs_null_bh", estimate=0.0, scale="count",
+             source_table="attribute_vs_null", p_value=0.05, p_floor=0.05, unit="mask (3)",
+             p_method="smallest BH q over attributes x k", decision="too coarse to decide",
+             reason="the smallest attainable p (.05) is not below alpha"),
+        dict(base, role="supporting", test="item_glmm", k=1152, headline=False,
+             estimate=-0.3, scale="log-odds", p_value=0.5, p_method="Wald z"),
+        dict(base, role="record", task="binary", estimate=0.9, scale="log-odds",
+             test="item_glmm", p_value=0.01, p_method="Wald z"),
+    ]
+    out = pd.DataFrame([report_fixtures.claim_row(**r) for r in rows],
+                       columns=report_fixtures.CLAIM_COLUMNS)
+    out["k"] = pd.array([int(x) for x in out["k"]], dtype="Int64")
+    out["headline"] = out["headline"].astype(bool)
+    return out
+
+
+def test_manipulation_tests_are_a_table_built_from_the_claims_rows(tmp_path):
+    # issue 25: the manipulation section printed its six supporting tests as one paragraph of
+    # nested parentheses; now one row per claims row, the cells the rows' own values
+    claims = findings.claims_of(write_run(tmp_path / "m", masking_claims()))
+    t = findings.tests_table(claims, "masking", "choice")
+    assert list(t.columns) == ["Test", "Role", "Estimate", "95% CI", "Interval", "Statistic",
+                               "p", "Unit"]
+    # record first, then the others of the same task and k in the claims table's order; the
+    # failed row (no estimate, no p) left out; the other k and the other task not there
+    assert list(t["Test"]) == [
+        "item-level logistic mixed model", "concept/prompt linear mixed model",
+        "mask-level linear mixed model", "item-level logistic mixed model, one mask variance",
+        "item-level linear mixed model of the margin",
+        "attribute masks against the random-mask population, BH"]
+    assert list(t["Role"]) == ["record", "study's"] + ["supporting"] * 4
+    rows = claims[(claims["task"] == "choice") & (claims["k"] == 2304)].set_index("test")
+    equal = t.set_index("Test").loc["item-level logistic mixed model, one mask variance"]
+    src = rows.loc["item_glmm_equal"]
+    assert equal["Estimate"] == f"{src['estimate']:.2f} log-odds" == "-0.64 log-odds"
+    assert equal["95% CI"] == f"[{src['conf_low']:.2f}, {src['conf_high']:.2f}]"
+    assert equal["Interval"] == "Wald z" and equal["Statistic"] == "z = -1.47"
+    assert equal["p"] == f"{src['p_value']:.3f}".lstrip("0") and equal["Unit"] == (
+        "item (54) × mask (5)")
+    margin = t.set_index("Test").loc["item-level linear mixed model of the margin"]
+    assert (margin["Estimate"], margin["Interval"], margin["Statistic"]) == (
+        "-0.178 margin", "Satterthwaite t", "t(2.53) = -1.15")
+    # no interval in the row: a dash, never NA; a permutation-free count without statistic
+    study = t.set_index("Test").loc["concept/prompt linear mixed model"]
+    assert (study["95% CI"], study["Interval"], study["Statistic"]) == ("–", "–",
+                                                                         "t(107.00) = -1.52")
+    coarse = t.iloc[-1]
+    assert coarse["Estimate"] == "count 0" and coarse["Statistic"] == "–"
+    assert coarse["p"] == ".050 (too coarse to decide)"
+    cells = " ".join(t.astype(str).values.ravel())
+    assert "NA" not in cells.split() and "nan" not in cells and "_" not in cells
+    # the prose keeps only the finding of record (and why a row could not decide)
+    s = findings.claim_finding(claims, "masking", "choice")
+    assert s.startswith("**Not supported (choice task, k = 2,304):**")
+    assert "Supporting test" not in s and "concept/prompt" not in s
+    assert s.endswith("Too coarse to decide, attribute masks against the random-mask "
+                      "population, BH: the smallest attainable p (.05) is not below alpha.")
+    # as a pipe table: one line per row under the header and its rule
+    md = str(tables.pipe_table(t, widths=findings.TEST_WIDTHS))
+    assert len(md.strip().splitlines()) == 2 + len(t)
+    assert findings.tests_table(None, "masking").empty
+    assert findings.tests_table(claims, "neurons").empty
+
+
+def test_manipulation_section_renders_the_tests_table_not_the_paragraph():
+    from emostat.paths import REPORTS_DIR
+
+    qmd = (REPORTS_DIR / "_manipulation.qmd").read_text(encoding="utf-8")
+    assert 'claim("masking")' not in qmd
+    assert "findings.tests_table(claims, \"masking\", TASK)" in qmd
+    assert "#| label: tbl-masking-tests" in qmd and "@tbl-masking-tests" in qmd

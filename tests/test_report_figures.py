@@ -257,3 +257,78 @@ def test_figures_label_concepts_by_the_spaces_word():
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == [space.words[c] for c in ids]
     # the study's words are its ids: nothing recorded, figures keep the ids
     assert "words" not in load_space("study").provenance() and view.concept_labels({}) == {}
+
+
+def _label_boxes_clear(fig):
+    """The MDS panel's concept labels: no two boxes overlap, none covers a marker, all inside
+    the axes (display boxes from the renderer, as drawn)."""
+    from emostat.report.labels import boxes, overlap
+
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    b = boxes(ax.texts, r)
+    assert len(b) == len(ax.collections[0].get_offsets())
+    shared = [(i, j) for i in range(len(b)) for j in range(i + 1, len(b))
+              if overlap(b[i], b[j]) > 0]
+    assert not shared, [(ax.texts[i].get_text(), ax.texts[j].get_text()) for i, j in shared]
+    pts = ax.transData.transform(np.asarray(ax.collections[0].get_offsets()))
+    covered = [(t.get_text(), k) for t, bb in zip(ax.texts, b) for k, (x, y) in enumerate(pts)
+               if bb[0] < x < bb[2] and bb[1] < y < bb[3]]
+    assert not covered
+    f = ax.get_window_extent(r)
+    assert all(f.x0 <= x0 and x1 <= f.x1 and f.y0 <= y0 and y1 <= f.y1 for x0, y0, x1, y1 in b)
+
+
+def _rdm(ids, xy):
+    i, j = np.triu_indices(len(ids), 1)
+    return pd.DataFrame({"concept_a": [ids[a] for a in i], "concept_b": [ids[b] for b in j],
+                         "estimate": np.hypot(*(xy[i] - xy[j]).T)})
+
+
+def test_mds_labels_do_not_overlap_in_the_study_space():
+    # Fig. 3A printed crowded concepts' labels over each other (approval / admiration / love,
+    # remorse / sadness, fear / annoyance); the study's mean RDM as the analysis averages it
+    from emostat.space import load_space
+
+    figures.use_style()
+    sp = load_space("study")
+    hr = (sp.similarity.groupby(["concept_a", "concept_b"], as_index=False)["value"].mean()
+          .rename(columns={"value": "estimate"}))
+    fig = figures.emotion_space(hr, list(sp.concepts))
+    assert {t.get_text() for t in fig.axes[0].texts} == set(sp.concepts)
+    _label_boxes_clear(fig)
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("n, clusters", [(27, 4), (27, 2), (6, 1), (3, 1)])
+def test_mds_labels_do_not_overlap_in_clustered_layouts(n, clusters):
+    # synthetic spaces: tight clusters of concepts (and the small spaces users bring)
+    rng = np.random.default_rng(n + clusters)
+    centres = rng.normal(scale=4, size=(clusters, 2))
+    xy = centres[np.arange(n) % clusters] + rng.normal(scale=0.3, size=(n, 2))
+    ids = [f"concept{i:02d}" if i % 3 else f"c{i}" for i in range(n)]
+    figures.use_style()
+    fig = figures.emotion_space(_rdm(ids, xy), ids)
+    _label_boxes_clear(fig)
+    plt.close(fig)
+
+
+def test_labels_are_placed_on_a_canvas_without_a_renderer():
+    # the PDF backend's canvas has no get_renderer: labels are measured with an Agg renderer
+    # of the same figure, and the figure keeps its own canvas
+    from matplotlib.backends.backend_pdf import FigureCanvasPdf
+    from matplotlib.figure import Figure
+
+    from emostat.report.labels import boxes, overlap, place_labels
+
+    fig = Figure(figsize=(3, 3))
+    canvas = FigureCanvasPdf(fig)
+    ax = fig.add_subplot()
+    xy = np.array([[0, 0], [0.05, 0], [0, 0.05], [1, 1], [1.02, 1]])
+    ax.scatter(*xy.T, s=18)
+    ax.margins(0.2)
+    anns = place_labels(ax, xy, ["alpha", "beta", "gamma", "delta", "epsilon"])
+    assert fig.canvas is canvas
+    b = boxes(anns)
+    assert not any(overlap(b[i], b[j]) for i in range(5) for j in range(i + 1, 5))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from emostat.report.labels import place_labels
 from emostat.report.style import (DIVERGING, OKABE_ITO, PALETTE, WIDTH, bar_offsets,
                                   group_color, group_legend, grouped_bars, pyplot, stars,
                                   use_style)
@@ -256,10 +257,8 @@ def emotion_space(human_rdm: pd.DataFrame, concepts=(), labels=None):
     xy = vec[:, idx] * np.sqrt(np.maximum(val[idx], 0))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(WIDTH, 3.0), gridspec_kw={"width_ratios": [1.1, 1]})
     a1.scatter(xy[:, 0], xy[:, 1], s=18, color=OKABE_ITO["blue"])
+    a1.margins(0.14)                                # room for the labels inside the axes
     shown = [(labels or {}).get(e, e) for e in emos]
-    for n, ((px, py), e) in enumerate(zip(xy, shown)):
-        a1.annotate(e, (px, py), xytext=(3, 2 if n % 2 else -6), textcoords="offset points",
-                    fontsize=5.5)
     a1.set_xlabel("MDS dimension 1")
     a1.set_ylabel("MDS dimension 2")
     a1.set_title("A", loc="left")
@@ -271,6 +270,8 @@ def emotion_space(human_rdm: pd.DataFrame, concepts=(), labels=None):
     for side in ("left", "top", "right"):
         a2.spines[side].set_visible(False)
     fig.tight_layout()
+    # labels placed once the axes are final: none over another or over a marker
+    place_labels(a1, xy, shown, fontsize=5.5, marker_size=18)
     return fig
 
 

@@ -106,15 +106,18 @@ def missing_key(x) -> bool:
 # pieces of a row
 
 
-def estimate_text(row) -> str:
+def estimate_text(row, short: bool = False) -> str:
     """The estimate in its scale's words: ``2.9 points``, ``0.12 in log-odds (odds ... × 0.89)``,
-    ``r = .474``, ``τ = .586``, ``12 neurons``, ``48.1%``."""
+    ``r = .474``, ``τ = .586``, ``12 neurons``, ``48.1%``; ``short`` (a table cell, whose
+    caption says what the scale is): ``0.12 log-odds``, ``-0.178 margin``."""
     est, scale = row.get("estimate"), text_or(row.get("scale"))
     if missing(est):
         return ""
     est = float(est)
     if scale == "points":
         return f"{num_text(est, 1)} points"
+    if short and scale in ("log-odds", "margin"):
+        return f"{num_text(est, 2 if scale == 'log-odds' else 3)} {scale}"
     if scale == "log-odds":
         # the extra drop in log-odds of a correct answer; exp(-drop) is the odds ratio of a
         # correct answer, attribute / random masks (the console's words: below 1 = hurts more)
@@ -175,16 +178,24 @@ def row_p(row, name: str | None = "p") -> str:
     return fmt.fmt_p_floor(row["p_value"], float(floor), alpha, name)
 
 
+def stat_text(row) -> str:
+    """APA: ``t(26) = 16.92``, ``z = 0.98``; "" where the p does not come from the statistic
+    (a permutation p stands alone) or the row has none."""
+    how = text_or(row.get("p_method")).lower()
+    if missing(row.get("statistic")) or "permutation" in how:
+        return ""
+    if not missing(row.get("df")):
+        return f"t({fmt.fmt_df(row['df'])}) = {fmt.fmt_num(row['statistic'], 2)}"
+    if "z" in how.split():
+        return f"z = {fmt.fmt_num(row['statistic'], 2)}"
+    return ""
+
+
 def test_part(row) -> str:
     """APA: ``t(26) = 16.92, p < .001``, ``z = 0.98, p = .329``, ``p = .043``; the statistic
     only where the p comes from it (a permutation p stands alone)."""
-    stat, how = "", text_or(row.get("p_method")).lower()
-    if not missing(row.get("statistic")) and "permutation" not in how:
-        if not missing(row.get("df")):
-            stat = f"t({fmt.fmt_df(row['df'])}) = {fmt.fmt_num(row['statistic'], 2)}, "
-        elif "z" in how.split():
-            stat = f"z = {fmt.fmt_num(row['statistic'], 2)}, "
-    return stat + row_p(row)
+    stat = stat_text(row)
+    return (f"{stat}, " if stat else "") + row_p(row)
 
 
 def decision_text(row) -> str:
@@ -250,6 +261,78 @@ def claim_paragraph(claims: pd.DataFrame | None, claim: str, task=None, k=None) 
             out.append(study_sentence(x))
     if same:
         out.append(f"Same numbers as the test of record: {listing(same)}.")
+    return Markdown(" ".join(out))
+
+
+# a row's role in a table of a claim's tests (the console's words)
+ROLE_CELLS = {"record": "record", "study": "study's", "supporting": "supporting"}
+TEST_COLUMNS = ["Test", "Role", "Estimate", "95% CI", "Interval", "Statistic", "p", "Unit"]
+# relative widths in the PDF: names and units wrap; numbers and roles keep their line
+TEST_WIDTHS = {"Test": 22, "Role": 11, "Estimate": 17, "95% CI": 16, "Interval": 17,
+               "Statistic": 16, "p": 5, "Unit": 13}
+
+
+def interval_method(row) -> str:
+    """The interval's method in a few words, from the row's ``conf_method`` (``95% Wald z
+    interval, estimate ± quantile × SE (same fit ...)`` -> ``Wald z``); ``same fit as the p``
+    where the row has an interval but no conf_method."""
+    how = text_or(row.get("conf_method"))
+    if not how:
+        return "same fit as the p"
+    how = re.split(r";|:| \(|, ", how, maxsplit=1)[0].strip()
+    return re.sub(r" interval$", "", re.sub(r"^\d+(?:\.\d+)?% ", "", how)) or "–"
+
+
+def claim_rows(claims: pd.DataFrame | None, claim: str, task=None, k=None) -> pd.DataFrame:
+    """The claims rows of one claim (for ``task``, at ``k`` or the headline k): the record row
+    first, then its study and supporting rows in the table's order (empty without a record)."""
+    r = record(claims, claim, task, k)
+    if r is None:
+        return pd.DataFrame(columns=CLAIM_COLUMNS)
+    return pd.concat([r.to_frame().T, others(claims, r)])
+
+
+def tests_table(claims: pd.DataFrame | None, claim: str, task=None, k=None) -> pd.DataFrame:
+    """Every test of a claim as table cells, one row per claims row (record first): the test
+    in prose (``test_name``), its role, the estimate in its scale's words, the 95% CI where it
+    is over the p's unit, the interval's method, the statistic, the p (at its floor's
+    resolution) and the unit the p treats as exchangeable. A value the row lacks is a dash; a
+    row with neither estimate nor p is left out. Nothing is computed: the cells are the rows'."""
+    rows = claim_rows(claims, claim, task, k)
+    out = []
+    for _, r in rows.iterrows():
+        if missing(r.get("estimate")) and missing(r.get("p_value")):
+            continue
+        d, bounded = digits_of(r)
+        ci = ci_part(r)
+        p = "–" if missing(r.get("p_value")) else row_p(r, name=None)
+        if text_or(r.get("decision")) == "too coarse to decide":
+            p += " (too coarse to decide)"
+        out.append({
+            "Test": test_name(r.get("test")) or "–",
+            "Role": ROLE_CELLS.get(str(r["role"]), str(r["role"])),
+            "Estimate": estimate_text(r, short=True) or "–",
+            "95% CI": ci_text(r["conf_low"], r["conf_high"], d, bounded) if ci else "–",
+            "Interval": interval_method(r) if ci else "–",
+            "Statistic": stat_text(r) or "–",
+            "p": p,
+            "Unit": text_or(r.get("unit"), "–").replace(" x ", " × ")})
+    return pd.DataFrame(out, columns=TEST_COLUMNS)
+
+
+def claim_finding(claims: pd.DataFrame | None, claim: str, task=None, k=None) -> Markdown:
+    """The record sentence of a claim and, for each other row too coarse to decide, why (its
+    numbers are in :func:`tests_table`)."""
+    r = record(claims, claim, task, k)
+    if r is None:
+        return Markdown("")
+    out = [claim_sentence(r)]
+    for _, x in others(claims, r).iterrows():
+        if text_or(x.get("decision")) == "too coarse to decide":
+            why = reader_clause(x["decision"], x.get("reason"), own=False)
+            name = test_name(x.get("test")) or str(x["role"])
+            out.append(f"Too coarse to decide, {name}: {why[:1].lower() + why[1:]}"
+                       if why else f"Too coarse to decide: {name}.")
     return Markdown(" ".join(out))
 
 

@@ -30,7 +30,7 @@ WRAP = 28
 
 
 def pipe_table(df: pd.DataFrame, align: str | None = None, caption: str | None = None,
-               label: str | None = None) -> Markdown:
+               label: str | None = None, widths: dict | None = None) -> Markdown:
     """A DataFrame of (already formatted) cells as a Markdown pipe table.
 
     Parameters
@@ -41,6 +41,10 @@ def pipe_table(df: pd.DataFrame, align: str | None = None, caption: str | None =
         One letter per column, ``l``/``r``/``c``; default: left for text columns, right else.
     caption, label : str, optional
         A pandoc table caption (``: caption {#tbl-label}``) below the table.
+    widths : dict, optional
+        Relative width (characters) of named columns, where the widest cell would mislead:
+        a column of unbreakable cells (``t(1.44) = -0.99``) needs its cells' width plus the
+        cell's padding, a column of wrapping text less than its longest cell.
     """
     cols = list(df.columns)
     if align is None:
@@ -52,16 +56,16 @@ def pipe_table(df: pd.DataFrame, align: str | None = None, caption: str | None =
     # when a row is longer than its line width (so long names do not wrap in the PDF)
     # a column of wrapping text counts at most WRAP characters, so that narrow number
     # columns keep room for their header (a header is never narrower than its longest word)
-    widths = []
+    cw = []
     for c in cols:
         cells = [cell_text(v) for v in df[c]]
         w = max([len(cell_text(c))] + [len(v) for v in cells])
         if w > WRAP and any(" " in v for v in cells):
             words = [len(x) for v in cells + [cell_text(c)] for x in v.split()]
             w = max(WRAP, max(words, default=0))
-        widths.append(w)
+        cw.append(int((widths or {}).get(c, w)))
     rule = []
-    for a, w in zip(align, widths):
+    for a, w in zip(align, cw):
         dashes = "-" * max(3, w)
         rule.append({"l": ":" + dashes, "r": dashes + ":", "c": ":" + dashes + ":"}[a])
     lines = ["| " + " | ".join(cell_text(c) for c in cols) + " |", "|" + "|".join(rule) + "|"]
