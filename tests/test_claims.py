@@ -372,4 +372,4 @@ def test_link_over_two_attributes_is_not_tested_never_failed():
                            "importance_link": link}, design)
     row = _record(claims, "link", 2304, "choice")
     assert row["decision"] == "not tested"
-    assert "masks 2 attribute(s) at k = 2304; it needs at least 3" in row["reason"]
+    assert "masks 2 attributes at k = 2,304; it needs at least 3" in row["reason"]

@@ -220,7 +220,8 @@ def _link(tables, design, a, task, k) -> list[dict]:
     if r is None and n_att is not None and n_att < LINK_MIN_ATTRIBUTES:
         rows.append(_row("link", task, k, "record", rec.test, rec.table, _chance=(
             f"the link is a correlation over attributes and this run masks {n_att} "
-            f"attribute(s) at k = {k}; it needs at least {LINK_MIN_ATTRIBUTES}")))
+            f"attribute{'' if n_att == 1 else 's'} at k = {int(k):,}; it needs at least "
+            f"{LINK_MIN_ATTRIBUTES}")))
     elif r is None:
         rows.append(_absent("link", task, k, rec, f"{rec.table!r} has no row of record"))
     else:
