@@ -603,3 +603,43 @@ def test_uncalibrated_run_keeps_raw_decisions(tmp_path):
     assert inf.loc[inf["condition"] == "none", "correct"].all()
     m = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert m["calibration"]["applied"] is False
+
+
+def test_length_sorted_batches_change_no_decision(tiny_llama, tiny_run, tmp_path, monkeypatch):
+    """Rows of similar length share a batch (issue 24, item 3: less padding). The run in the
+    old order (rows batched as the pairs come) gives the same rows, log-probs equal up to
+    float32 rounding and the same decisions."""
+    from emostat.collect import worker
+
+    monkeypatch.setattr(worker.Worker, "_lengths", lambda self, texts: np.zeros(len(texts)))
+    run_tiny(tmp_path, tiny_llama, name="unsorted", config_extra={"workers": 1})
+    key = ["task", "item_id", "condition_id"]
+    a = sh.read_dataset(tiny_run, "inference").to_pandas().sort_values(key, ignore_index=True)
+    b = sh.read_dataset(tmp_path / "unsorted", "inference").to_pandas() \
+        .sort_values(key, ignore_index=True)
+    assert len(a) == len(b) and (a[key] == b[key]).all().all()
+    for task in ("binary", "choice"):
+        x, y = a[a.task == task], b[b.task == task]
+        np.testing.assert_allclose(np.vstack(x.logprobs), np.vstack(y.logprobs), atol=1e-4)
+    cols = ["prediction", "prediction_raw", "correct", "generated"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+
+
+def test_lengths_are_token_counts(tiny_llama):
+    from transformers import AutoTokenizer
+
+    from emostat.collect.worker import Worker
+
+    class W(Worker):
+        def __init__(self, lm):
+            self._fake = lm
+
+        @property
+        def lm(self):
+            return self._fake
+
+    tok = AutoTokenizer.from_pretrained(tiny_llama)
+    texts = ["i won the game today", "the sun"]
+    want = [len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    assert list(W(SimpleNamespace(tokenizer=tok))._lengths(texts)) == want
+    assert list(W(SimpleNamespace())._lengths(["ab", "abcd"])) == [2, 4]   # no tokenizer

@@ -193,9 +193,12 @@ class Worker:
         # binary batches must share the emotion asked about: group rows by it
         key = (items["emotion"].to_numpy() if TASKS[shard.task].per_concept
                else np.array([""] * len(items)))
-        order = sorted(range(len(pairs)), key=lambda r: (key[pairs[r][0]], r))
-        B = self.cfg.batch_size
+        # and, within a group, rows of similar length share a batch (less padding); the rows'
+        # order in the table stays the pairs' order
         all_texts = items["text"].to_numpy()
+        size = self._lengths(all_texts)
+        order = sorted(range(len(pairs)), key=lambda r: (key[pairs[r][0]], size[pairs[r][0]], r))
+        B = self.cfg.batch_size
         raw, lps, gens = [None] * len(pairs), [None] * len(pairs), [None] * len(pairs)
         groups: dict[str, list[int]] = {}
         for r in order:
@@ -228,6 +231,14 @@ class Worker:
             "cal_fold": it["cal_fold"].to_numpy().astype(np.int64)}), cal,
             list(self.space.concepts))
         return baseline_table(df) if shard.dataset == "baseline" else inference_table(df)
+
+    def _lengths(self, texts) -> np.ndarray:
+        """Token counts of the item texts (characters for a model without a tokenizer)."""
+        tok = getattr(self.lm, "tokenizer", None)
+        if tok is None:
+            return np.array([len(t) for t in texts])
+        return np.array([len(ids) for ids in tok(list(map(str, texts)),
+                                                  add_special_tokens=False)["input_ids"]])
 
     @property
     def space(self):
