@@ -332,3 +332,31 @@ def test_labels_are_placed_on_a_canvas_without_a_renderer():
     assert fig.canvas is canvas
     b = boxes(anns)
     assert not any(overlap(b[i], b[j]) for i in range(5) for j in range(i + 1, 5))
+
+
+def test_drop_vs_importance_labels_do_not_overlap(tables):
+    # the attributes' scatter (issue 25: labels overlapped in the default report's figure)
+    fig = maskfigures.drop_vs_importance(tables["masking_by_attribute"],
+                                         tables["attribute_importance"], k=4000)
+    assert {t.get_text() for t in fig.axes[0].texts} == set(ATTRIBUTES)
+    _label_boxes_clear(fig)
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("clusters", [1, 3])
+def test_pca_map_labels_do_not_overlap(clusters):
+    from emostat.report import geometry
+
+    rng = np.random.default_rng(clusters)
+    n = 27
+    centres = rng.normal(scale=3, size=(clusters, 2))
+    xy = centres[np.arange(n) % clusters] + rng.normal(scale=0.4, size=(n, 2))
+    ids = [f"concept{i:02d}" for i in range(n)]
+    scores = pd.DataFrame({"layer": 3, "concept": ids, "PC1": xy[:, 0], "PC2": xy[:, 1],
+                           "explained1": .3, "explained2": .2,
+                           "attribute:valence": rng.normal(size=n)})
+    figures.use_style()
+    fig = geometry.pca_map(scores, "valence", 3)
+    assert [t.get_text() for t in fig.axes[0].texts] == ids
+    _label_boxes_clear(fig)
+    plt.close(fig)

@@ -144,19 +144,23 @@ def pca_map(scores: pd.DataFrame, attribute: str | None, layer: int,
     named by the concept's word (``labels``: id -> word, the space's; else its id)."""
     import matplotlib.pyplot as plt
 
+    from emostat.report.labels import place_labels
+
     d = scores[scores["layer"] == layer]
     fig, ax = plt.subplots(figsize=(5, 4))
     col = f"attribute:{attribute}"
     c = d[col].to_numpy() if col in d else None
     sc = ax.scatter(d["PC1"], d["PC2"], c=c, cmap="coolwarm", s=20)
-    for row in d.itertuples():
-        ax.annotate((labels or {}).get(str(row.concept), str(row.concept)),
-                    (row.PC1, row.PC2), fontsize=6)
     if c is not None:
         fig.colorbar(sc, ax=ax, label=attribute)
     ax.set(xlabel=f"PC1 ({d['explained1'].iloc[0]:.0%})",
            ylabel=f"PC2 ({d['explained2'].iloc[0]:.0%})", title=f"Concept vectors, layer {layer}")
+    ax.margins(0.12)                                  # room for the labels inside the axes
     fig.tight_layout()
+    # labels placed once the axes are final: none over another or over a marker
+    place_labels(ax, d[["PC1", "PC2"]].to_numpy(float),
+                 [(labels or {}).get(str(k), str(k)) for k in d["concept"]], fontsize=6,
+                 marker_size=20)
     return fig
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from emostat.format import fmt_p
+from emostat.report.labels import place_labels
 from emostat.report.style import (CONDITION_COLORS, OKABE_ITO, PALETTE, WIDTH, bar_offsets,
                                   ci95, group_color, group_legend, grouped_bars, pyplot, stars)
 from emostat.report.view import extra_drop, headline_k, order, primary_task
@@ -256,8 +257,6 @@ def drop_vs_importance(by_attribute: pd.DataFrame, importance: pd.DataFrame, k: 
     fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 3.2))
     colors = [group_color(a, groups) for a in drop.index]
     ax.scatter(imp, drop, s=30, color=colors, zorder=3)
-    for a, xv, yv in zip(drop.index, imp, drop):
-        ax.annotate(a, (xv, yv), xytext=(3, 2), textcoords="offset points", fontsize=6.5)
     ok = np.isfinite(imp.to_numpy(float)) & np.isfinite(drop.to_numpy(float))
     if ok.sum() > 2:
         b1, b0 = np.polyfit(imp.to_numpy(float)[ok], drop.to_numpy(float)[ok], 1)
@@ -267,5 +266,9 @@ def drop_vs_importance(by_attribute: pd.DataFrame, importance: pd.DataFrame, k: 
     ax.set_xlabel("human importance (Kendall τ-b)")
     ax.set_ylabel(f"extra drop at k = {k:,} (points)")
     group_legend(ax, groups, marker=True)
+    ax.margins(0.12)                                  # room for the labels inside the axes
     fig.tight_layout()
+    # labels placed once the axes are final: none over another or over a marker
+    xy = np.column_stack([imp.to_numpy(float), drop.to_numpy(float)])[ok]
+    place_labels(ax, xy, [str(a) for a in drop.index[ok]], fontsize=6.5, marker_size=30)
     return fig
