@@ -486,3 +486,14 @@ def test_comparison_report_sets_models_side_by_side(rendered):
         r = findings.record(findings.claims_of(load_run(run)), "masking")
         assert findings.claim_sentence(r).replace("**", "") in html
         assert findings.estimate_text(r) in html
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["reproduction", "experiment"])
+def test_terms_are_defined_in_the_method(rendered, kind):
+    # issue 25: max-T, Holm, min-P and the Monte-Carlo interval were used without a word of
+    # definition; the Method section defines them (reports/_terms.qmd)
+    pdf = _pdf_text(rendered[kind][1]["pdf"])
+    at = pdf.index("Terms used in this report")
+    for term in ("Monte-Carlo 95%", "floor", "max-T", "min-P", "Holm", "test of record"):
+        assert term in pdf[at:at + 3000], term
