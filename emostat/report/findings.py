@@ -339,6 +339,22 @@ def shown_tests(claims: pd.DataFrame | None, claim: str, task=None, k=None) -> p
     return t[[c for c in t.columns if c not in OPTIONAL_COLUMNS or (t[c] != "–").any()]]
 
 
+def test_widths(t: pd.DataFrame) -> dict:
+    """Relative PDF widths of a tests table's columns (:data:`TEST_WIDTHS`), fitted to its
+    cells where they are shorter (a column of counts needs less room than one of log-odds)
+    and widened for a p that says it is too coarse to decide (two lines, not five)."""
+    out = {}
+    for c in t.columns:
+        w = TEST_WIDTHS.get(c, 12)
+        longest = max([len(str(v)) for v in t[c]] + [len(c)])
+        if c in ("Estimate", "95% CI", "Statistic", "Role"):
+            w = min(w, longest + 2)
+        if c == "p" and longest > w:
+            w = min(14, longest)
+        out[c] = w
+    return out
+
+
 def claim_lead(claims: pd.DataFrame | None, claim: str, task=None, k=None,
                label: str | None = None) -> Markdown:
     """A claim's finding (:func:`claim_finding`) and, where it has a table of its tests
