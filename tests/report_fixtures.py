@@ -476,6 +476,26 @@ def claims_from_tables(t: dict, alpha: float = 0.05, headline_k: int = 4000,
                 unit=r.unit, p_floor=floor, n_perm=10000 if rec else None, alpha=alpha,
                 headline=r.k == headline_k, decision=dec if rec else None,
                 reason=why if rec else None))
+    null = t.get("neuron_count_null")
+    if null is not None:      # the joint max-T of record (its floor 1/200) and the study's count
+        sig = null[null["count"] == "significant"]
+        n = float((sig["p_value"] <= alpha).sum())
+        dec, why = decide(1 / 200, n, 1 / 200, alpha)
+        rows.append(claim_row(
+            claim="neurons", role="record", test="max_t_joint", source_table="neuron_max_t",
+            estimate=n, scale="count", p_value=1 / 200, p_floor=1 / 200, n_perm=199,
+            p_method="Westfall-Young max-T over all neurons x attributes, 199 concept-label "
+                     "permutations", unit="concept label (27)", alpha=alpha, headline=True,
+            decision=dec, reason=why))
+        rsa = t.get("neuron_rsa")
+        if rsa is not None:
+            q = rsa["q_value"].to_numpy(float)
+            rows.append(claim_row(
+                claim="neurons", role="study", test="study_fdr", source_table="neuron_rsa",
+                estimate=float((q < .01).sum()), scale="count", p_value=float(q.min()),
+                p_floor=0.0, p_method="the study's q = p N / rank(p), counted at q < .01",
+                unit=f"pair ({len(rsa)} tests)", alpha=alpha, headline=True,
+                decision="supported", reason="the study's count"))
     w = t.get("whole_model_rsa")
     if w is not None:
         r = w.iloc[0]

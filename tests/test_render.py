@@ -39,12 +39,12 @@ MASK_FIGS = ["fig-masking", "fig-attribute-drops", "fig-link", "fig-drop-importa
 REPRO_FIGS = HUMAN_FIGS + SEARCH_FIGS + MASK_FIGS
 MASK_TBLS = ["tbl-masking-tests", "tbl-attribute-drops", "tbl-link", "tbl-mixed", "tbl-perm"]
 REPRO_TBLS = (["tbl-claims", "tbl-published", "tbl-agreement", "tbl-importance", "tbl-icc",
-               "tbl-whole-model-rsa", "tbl-count-null"]
+               "tbl-neuron-tests", "tbl-whole-model-rsa", "tbl-count-null"]
               + MASK_TBLS
               + ["tbl-vs-null", "tbl-unimodality", "tbl-provenance"])
 EXP_FIGS = ["fig-baseline"] + REPRO_FIGS + ["fig-null", "fig-qq-masking", "fig-qq-knowledge"]
-EXP_TBLS = (["tbl-claims", "tbl-baseline", "tbl-importance", "tbl-icc", "tbl-whole-model-rsa",
-             "tbl-count-null"] + MASK_TBLS
+EXP_TBLS = (["tbl-claims", "tbl-baseline", "tbl-importance", "tbl-icc", "tbl-neuron-tests",
+             "tbl-whole-model-rsa", "tbl-count-null"] + MASK_TBLS
             + ["tbl-null", "tbl-knowledge-model", "tbl-bias", "tbl-generation",
                "tbl-provenance"])
 REPRO_FIGS = REPRO_FIGS + ["fig-qq-masking"]          # the appendix of the mixed model
@@ -203,7 +203,8 @@ def _expected_numbers(run_dir: Path) -> list[str]:
         # one APA sentence each (issue 25): no method after the p
         f"— r = {fmt.fmt_stat(perm['estimate'], 3, bounded=True)}, "
         f"{view.p_text(perm['p_value'])}.",
-        f"{fmt.apa_t(st['statistic'], st['df'], st['p_value'])}.",
+        # the study's t: a cell of the link's table of every test (tbl-link)
+        fmt.apa_t(st["statistic"], st["df"], st["p_value"]).split(", p ")[0],
         f"{top['attribute']} (τ = {fmt.fmt_stat(top['estimate'], 3, bounded=True)}",
         f"τ = {fmt.fmt_stat(whole['estimate'], 3, bounded=True)}",
         f"{fmt.fmt_num(100 * rec['estimate'], 1)} points, 95% CI",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -309,6 +310,149 @@ def test_manipulation_section_renders_the_tests_table_not_the_paragraph():
     from emostat.paths import REPORTS_DIR
 
     qmd = (REPORTS_DIR / "_manipulation.qmd").read_text(encoding="utf-8")
-    assert 'claim("masking")' not in qmd
-    assert "findings.tests_table(claims, \"masking\", TASK)" in qmd
-    assert "#| label: tbl-masking-tests" in qmd and "@tbl-masking-tests" in qmd
+    assert 'claim("masking", "tbl-masking-tests")' in qmd
+    assert 'claim_tests("masking")' in qmd and "#| label: tbl-masking-tests" in qmd
+
+
+def test_no_section_writes_a_claim_as_a_paragraph_of_supporting_sentences():
+    # every claim a report states reads as its finding and, where it has several tests, a
+    # table of them (labelled, captioned, referenced from the finding): no section calls the
+    # paragraph of "Supporting test, ..." sentences any more
+    from emostat.paths import REPORTS_DIR
+
+    text = {p.name: p.read_text(encoding="utf-8") for p in REPORTS_DIR.glob("*.qmd")}
+    every = "\n".join(text.values())
+    assert "claim_paragraph" not in every and "study_sentence" not in every
+    calls = re.findall(r'\("(\w+)", "(tbl-[\w-]+)"', every)   # claim(n, l) or (n, l)
+    assert {c for c, _ in calls} >= {"neurons", "whole_model", "importance", "masking",
+                                     "knowledge", "layer_rsa", "pc_attribute", "probe",
+                                     "steering"}
+    for name, label in calls:
+        if label == "tbl-link":          # the link's table: every test at every k
+            continue
+        chunk = re.search(rf"#\| label: {label}\n#\| tbl-cap: \"([^\"]+)\"\n(.*?)```",
+                          every, re.S)
+        assert chunk, label
+        assert f'claim_tests("{name}")' in chunk.group(2)
+        assert "Estimate:" in chunk.group(1) and "Unit" in chunk.group(1)
+    for report in ("experiment.qmd", "reproduction.qmd"):    # labels unique in a report
+        whole = re.sub(r"\{\{< include (\S+) >\}\}", lambda m: text[m.group(1)],
+                       text[report])
+        labels = re.findall(r"#\| label: (tbl-[\w-]+)", whole)
+        assert len(labels) == len(set(labels)), report
+
+
+def other_claims():
+    """Rows of the neurons, whole-model and layer RSA claims as a quick run writes them."""
+    perm = dict(p_floor=1 / 797, unit="concept label (27)", alpha=0.05, headline=True,
+                n_perm=796, p_method="Westfall-Young max-T over concept-label permutations")
+    jack = ("concept jackknife: concepts as a U-statistic of their pairs (leave-one-out and "
+            "all 351 leave-two-out sets), every rater kept; estimate +- t(Satterthwaite df) x SE")
+    coarse = "the Monte-Carlo 95% interval of p [0, 0.06473] contains alpha (0.05)"
+    rows = [
+        dict(perm, claim="neurons", role="record", test="max_t_joint", estimate=5.0,
+             scale="count", p_value=1 / 797, decision="supported", reason="5 of 14; ok"),
+        dict(perm, claim="neurons", role="supporting", test="max_t_holm", estimate=4.0,
+             scale="count", p_value=0.0175659, p_floor=0.0175659, p_mc_low=0.0,
+             p_mc_high=0.06473, decision="too coarse to decide", reason=coarse),
+        dict(perm, claim="neurons", role="supporting", test="max_t_minp", estimate=4.0,
+             scale="count", p_value=0.0125470, p_floor=0.0125470, decision="supported",
+             reason="4 of 14"),
+        dict(perm, claim="neurons", role="supporting", test="count_null_selective_holm",
+             estimate=2.0, scale="count", p_value=0.0175659, p_floor=0.0175659,
+             decision="too coarse to decide", reason=coarse),
+        dict(perm, claim="neurons", role="study", test="study_fdr", estimate=43196.0,
+             scale="count", p_value=5.8e-57, p_floor=0.0, unit="pair (645120 tests)",
+             p_method="the study's q", decision="supported", reason="43196 pairs"),
+        dict(perm, claim="whole_model", role="record", test="rsa_rho_a_mean_rdm_permutation",
+             estimate=0.225584, scale="r", conf_low=0.054626, conf_high=0.396542,
+             conf_method=jack, p_value=9.999e-05, p_floor=9.999e-05,
+             p_method="concept-label permutation of each model RDM, one-sided (greater)",
+             decision="supported", reason="ok"),
+        dict(perm, claim="whole_model", role="study", test="rsa_tau_b_mean_rdm_permutation",
+             estimate=0.151491, scale="tau", conf_low=0.035293, conf_high=0.267689,
+             conf_method=jack, p_value=9.999e-05, p_floor=9.999e-05,
+             p_method="concept-label permutation of each model RDM, one-sided (greater)",
+             decision="supported", reason="ok"),
+        dict(perm, claim="whole_model", role="supporting", test="mantel", estimate=0.151491,
+             scale="tau", p_value=1.9998e-04, p_floor=9.999e-05, decision="supported",
+             p_method="Mantel: concept-label permutation of the model RDM", reason="ok"),
+        dict(perm, claim="layer_rsa", role="record", test="max_over_layers", estimate=0.048994,
+             scale="rho", conf_low=-0.14451, conf_high=1.0, statistic=0.048994,
+             conf_method="one-sided 95% lower bound, simultaneous over 30 layers: Fisher z "
+                         "under the concept-label permutations",
+             p_value=0.499, p_floor=0.001, p_method="max over 30 layers of the Mantel "
+             "Spearman rho, one-sided, 999 concept-label permutations",
+             decision="not supported", reason="p = .499 > alpha 0.05"),
+        dict(perm, claim="layer_rsa", role="supporting", test="max_over_layers_holm",
+             estimate=0.0, scale="count", p_value=0.294, p_floor=0.014,
+             decision="not supported", reason="p = .294 > alpha 0.05"),
+        dict(perm, claim="steering", role="record", test="steering_specificity",
+             estimate=0.40062, scale="delta_logp", conf_low=-0.04949, conf_high=0.85073,
+             conf_method="95% Satterthwaite t interval, estimate ± quantile × SE (same fit "
+                         "as the p, random units item (6) x concept (27))", statistic=1.8295,
+             df=25.999996, p_value=0.0788, p_floor=0.0, unit="item (6) x concept (27)",
+             p_method="Satterthwaite t, two-sided", decision="not supported",
+             reason="p = .079 > alpha 0.05"),
+    ]
+    out = pd.DataFrame([report_fixtures.claim_row(**r) for r in rows],
+                       columns=report_fixtures.CLAIM_COLUMNS)
+    out["headline"] = out["headline"].astype(bool)
+    return out
+
+
+def test_every_claim_with_several_tests_is_a_table_of_its_claims_rows(tmp_path):
+    # issue 25: the neuron, whole-model and geometry claims printed their supporting tests as
+    # "Supporting test, ..." sentences; now the tests table of the manipulation section
+    claims = findings.claims_of(write_run(tmp_path / "o", other_claims()))
+    src = claims.set_index(["claim", "test"])
+
+    neurons = findings.shown_tests(claims, "neurons")
+    # a count has no interval and a permutation p no statistic: those columns are left out
+    # rather than shown as dashes
+    assert list(neurons.columns) == ["Test", "Role", "Estimate", "p", "Unit"]
+    assert list(neurons["Test"]) == [
+        "max-T over all neurons × attributes", "max-T per attribute, Holm",
+        "min-P over attributes", "count of selective neurons against relabelled concepts, Holm",
+        "the study's q over neuron × attribute tests"]
+    assert list(neurons["Role"]) == ["record"] + ["supporting"] * 3 + ["study's"]
+    row = neurons.set_index("Test")
+    study = src.loc[("neurons", "study_fdr")]
+    assert row.loc["the study's q over neuron × attribute tests", "Estimate"] == (
+        f"count {int(study['estimate']):,}") == "count 43,196"
+    assert row.loc["the study's q over neuron × attribute tests", "Unit"] == study["unit"]
+    minp = src.loc[("neurons", "max_t_minp")]
+    assert row.loc["min-P over attributes", "p"] == f"{minp['p_value']:.3f}".lstrip("0")
+    assert row.loc["max-T per attribute, Holm", "p"] == ".018 (too coarse to decide)"
+    assert row.loc["max-T over all neurons × attributes", "p"] == ".0013"   # at its floor
+
+    whole = findings.shown_tests(claims, "whole_model").set_index("Test")
+    assert list(whole.columns) == ["Role", "Estimate", "95% CI", "Interval", "p", "Unit"]
+    rec = src.loc[("whole_model", "rsa_rho_a_mean_rdm_permutation")]
+    cell = whole.loc["RSA, Spearman ρa with the mean RDM, concept-label permutation"]
+    assert cell["Estimate"] == f"r = {rec['estimate']:.3f}".replace("0.", ".")
+    assert cell["95% CI"] == (f"[{rec['conf_low']:.3f}, {rec['conf_high']:.3f}]"
+                              .replace("0.", "."))
+    assert cell["Interval"] == "concept jackknife" and cell["Role"] == "record"
+    mantel = whole.loc["Mantel test over concept labels"]
+    assert (mantel["Estimate"], mantel["95% CI"], mantel["Interval"]) == ("τ = .151", "–", "–")
+
+    layer = findings.shown_tests(claims, "layer_rsa").set_index("Test")
+    assert layer.loc["maximum over layers", "Estimate"] == "ρ = .049"
+    assert layer.loc["each attribute's maximum over layers, Holm", "Estimate"] == "count 0"
+    assert layer.loc["maximum over layers", "Interval"] == "one-sided 95% lower bound"
+
+    # one test: its sentence, no table and no reference to one
+    assert findings.shown_tests(claims, "steering").empty
+    s = findings.claim_lead(claims, "steering", label="tbl-steering-tests")
+    assert "@tbl" not in s and "Δ log p = 0.401, 95% CI [-0.049, 0.851]" in s
+    assert "delta_logp" not in s
+    # several: the finding of record, one sentence for the tests too coarse, the reference
+    s = findings.claim_lead(claims, "neurons", label="tbl-neuron-tests")
+    assert s.startswith("**Supported:**") and s.endswith("Every test of the claim: "
+                                                          "@tbl-neuron-tests.")
+    assert "Supporting test" not in s and s.count("Too coarse to decide") == 1
+    assert "max-T per attribute, Holm; count of selective neurons" in s
+    for t in (neurons, whole, layer):
+        cells = " ".join(t.astype(str).values.ravel())
+        assert "NA" not in cells.split() and "nan" not in cells and "_" not in cells

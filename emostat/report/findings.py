@@ -127,6 +127,10 @@ def estimate_text(row, short: bool = False) -> str:
         return f"r = {num_text(est, 3, bounded=True)}"
     if scale == "tau":
         return f"τ = {num_text(est, 3, bounded=True)}"
+    if scale == "rho":
+        return f"ρ = {num_text(est, 3, bounded=True)}"
+    if scale == "delta_logp":   # change of a log-probability (steering), no unit of its own
+        return f"Δ log p = {num_text(est, 3)}"
     if scale == "count":
         return f"count {fmt.fmt_num(est, 0, big_mark=',')}"
     if scale == "proportion":
@@ -137,7 +141,8 @@ def estimate_text(row, short: bool = False) -> str:
 def digits_of(row) -> tuple[int, bool]:
     scale = text_or(row.get("scale"))
     return {"points": (1, False), "log-odds": (2, False), "r": (3, True), "tau": (3, True),
-            "proportion": (3, True), "count": (0, False)}.get(scale, (3, False))
+            "rho": (3, True), "proportion": (3, True), "count": (0, False),
+            "delta_logp": (3, False)}.get(scale, (3, False))
 
 
 def same_unit(row) -> bool:
@@ -320,6 +325,46 @@ def tests_table(claims: pd.DataFrame | None, claim: str, task=None, k=None) -> p
     return pd.DataFrame(out, columns=TEST_COLUMNS)
 
 
+# columns a claim's tests may all lack (a count has no interval, a permutation p no
+# statistic): left out of its table rather than shown as a column of dashes
+OPTIONAL_COLUMNS = ("95% CI", "Interval", "Statistic")
+
+
+def shown_tests(claims: pd.DataFrame | None, claim: str, task=None, k=None) -> pd.DataFrame:
+    """:func:`tests_table` where the claim has more than one test to show (empty otherwise:
+    one test is its sentence), without the optional columns that are a dash in every row."""
+    t = tests_table(claims, claim, task, k)
+    if len(t) < 2:
+        return pd.DataFrame(columns=TEST_COLUMNS).iloc[:0]
+    return t[[c for c in t.columns if c not in OPTIONAL_COLUMNS or (t[c] != "–").any()]]
+
+
+def test_widths(t: pd.DataFrame) -> dict:
+    """Relative PDF widths of a tests table's columns (:data:`TEST_WIDTHS`), fitted to its
+    cells where they are shorter (a column of counts needs less room than one of log-odds)
+    and widened for a p that says it is too coarse to decide (two lines, not five)."""
+    out = {}
+    for c in t.columns:
+        w = TEST_WIDTHS.get(c, 12)
+        longest = max([len(str(v)) for v in t[c]] + [len(c)])
+        if c in ("Estimate", "95% CI", "Statistic", "Role"):
+            w = min(w, longest + 2)
+        if c == "p" and longest > w:
+            w = min(14, longest)
+        out[c] = w
+    return out
+
+
+def claim_lead(claims: pd.DataFrame | None, claim: str, task=None, k=None,
+               label: str | None = None) -> Markdown:
+    """A claim's finding (:func:`claim_finding`) and, where it has a table of its tests
+    (:func:`shown_tests`), the reference to it: ``Every test of the claim: @label.``"""
+    s = claim_finding(claims, claim, task, k)
+    if s and label and len(shown_tests(claims, claim, task, k)):
+        s = Markdown(f"{s} Every test of the claim: @{label}.")
+    return s
+
+
 def claim_finding(claims: pd.DataFrame | None, claim: str, task=None, k=None) -> Markdown:
     """The record sentence of a claim and, for each other row too coarse to decide, why (its
     numbers are in :func:`tests_table`)."""
@@ -327,12 +372,21 @@ def claim_finding(claims: pd.DataFrame | None, claim: str, task=None, k=None) ->
     if r is None:
         return Markdown("")
     out = [claim_sentence(r)]
+    coarse: dict[str, list[str]] = {}       # why -> the tests too coarse for that reason
     for _, x in others(claims, r).iterrows():
         if text_or(x.get("decision")) == "too coarse to decide":
             why = reader_clause(x["decision"], x.get("reason"), own=False)
-            name = test_name(x.get("test")) or str(x["role"])
-            out.append(f"Too coarse to decide, {name}: {why[:1].lower() + why[1:]}"
-                       if why else f"Too coarse to decide: {name}.")
+            coarse.setdefault(why, []).append(test_name(x.get("test")) or str(x["role"]))
+    for why, names in coarse.items():       # names hold commas: listed with semicolons
+        if not why:
+            out.append(f"Too coarse to decide: {'; '.join(names)}.")
+        elif why.lower() in out[0].lower():     # the record's own reason, said already
+            out.append(f"Too coarse to decide for the same reason: {'; '.join(names)}.")
+        elif len(names) == 1:
+            out.append(f"Too coarse to decide, {names[0]}: {why[:1].lower() + why[1:]}")
+        else:
+            out.append(f"Too coarse to decide ({'; '.join(names)}): "
+                       f"{why[:1].lower() + why[1:]}")
     return Markdown(" ".join(out))
 
 

@@ -41,6 +41,13 @@ TEST_NAMES = {
     "max_over_layers": "maximum over layers",
     "max_t_minp": "min-P over attributes",
     "mantel": "Mantel test over concept labels",
+    # geometry (emostat.analysis.geometry.claims)
+    "max_over_layers_holm": "each attribute's maximum over layers, Holm",
+    "max_over_layers_pc1_holm": "PC1 against each attribute, maximum over layers, Holm",
+    "max_over_layers_pc2_holm": "PC2 against each attribute, maximum over layers, Holm",
+    "attribute_r2_holm": "attribute probes' R², maximum over layers, Holm",
+    "attribute_r2_max_t": "attribute probes' R², max-T over layers × attributes",
+    "steering_specificity": "own against other concepts' vectors, linear mixed model",
 }
 
 _RSA_PARTS = {"tau_b": "Kendall τb", "tau_a": "Kendall τa", "rho_a": "Spearman ρa",
