@@ -32,6 +32,10 @@ def test_agreement_and_margin_r_match_numpy_and_scipy():
     assert got["agreement"] == pytest.approx(got["n_agree"] / 40)
     ok = np.isfinite(m1) & np.isfinite(m2)
     assert got["margin_r"] == pytest.approx(stats.pearsonr(m1[ok], m2[ok])[0], abs=1e-12)
+    # Clopper-Pearson: beta quantiles of the agreeing count
+    k = got["n_agree"]
+    assert got["conf_low"] == pytest.approx(stats.beta.ppf(0.025, k, 40 - k + 1))
+    assert got["conf_high"] == pytest.approx(stats.beta.ppf(0.975, k + 1, 40 - k))
     # fewer than 3 margins, or a constant side: no r
     assert precision.agreement(["a", "b"], ["a", "b"], [1, 2], [1, 3])["margin_r"] is None
     assert precision.agreement(list("abc"), list("abc"), [1, 1, 1], [1, 2, 3])["margin_r"] \
@@ -170,15 +174,17 @@ def test_collect_records_the_check_in_the_manifest(tiny):
     rec = m["precision"]
     assert rec["checked"] and rec["dtype"] == m["dtype"] == "bfloat16"
     assert rec["n_items"] == 5 and rec["threshold"] == 0.0
-    assert set(rec) >= {"agreement", "margin_r", "n_agree", "quantize", "seconds"}
+    assert set(rec) >= {"agreement", "agreement_ci95", "margin_r", "n_agree", "quantize",
+                        "seconds"}
     m32 = json.loads(_collect(tiny, "fp32")["manifest"].read_text())
     assert m32["precision"] == {"checked": False,
                                 "reason": "float32 without quantisation: not needed"}
 
 
 def test_collect_refuses_before_writing_anything(tiny, monkeypatch):
-    monkeypatch.setattr(precision, "agreement", lambda *a: {"n": 5, "n_agree": 2,
-                                                            "agreement": 0.4, "margin_r": 0.3})
+    monkeypatch.setattr(precision, "agreement", lambda *a: {
+        "n": 5, "n_agree": 2, "agreement": 0.4, "conf_low": 0.05, "conf_high": 0.85,
+        "margin_r": 0.3})
     with pytest.raises(InputError, match="2 of 5 .*below config field "
                                          "'precision_min_agreement' = 0.95"):
         _collect(tiny, "refused", dtype="bfloat16", precision_check_items=5)

@@ -46,8 +46,12 @@ def agreement(pred_ref, pred_low, margin_ref, margin_low) -> dict:
 
     ``pred_*``: decisions (labels; None counts as a decision of its own); ``margin_*``: the
     continuous outcome (NaN where a task has none, e.g. generate). Returns ``n``, ``n_agree``,
-    ``agreement`` (``n_agree / n``) and ``margin_r`` (Pearson r over the items with both
-    margins finite; None with fewer than 3 or a constant side)."""
+    ``agreement`` (``n_agree / n``), its 95% Clopper-Pearson interval ``conf_low``,
+    ``conf_high`` (the sample's precision: the rule reads the point estimate) and
+    ``margin_r`` (Pearson r over the items with both margins finite; None with fewer than 3
+    or a constant side)."""
+    from scipy.stats import binomtest
+
     a, b = list(pred_ref), list(pred_low)
     if len(a) != len(b) or not a:
         raise ValueError(f"expected two equal, non-empty lists of decisions, got {len(a)} "
@@ -58,8 +62,9 @@ def agreement(pred_ref, pred_low, margin_ref, margin_low) -> dict:
     r = None
     if ok.sum() >= 3 and np.ptp(x[ok]) > 0 and np.ptp(y[ok]) > 0:
         r = float(np.corrcoef(x[ok], y[ok])[0, 1])
+    ci = binomtest(int(n_agree), len(a)).proportion_ci(0.95, method="exact")
     return {"n": len(a), "n_agree": int(n_agree), "agreement": n_agree / len(a),
-            "margin_r": r}
+            "conf_low": float(ci.low), "conf_high": float(ci.high), "margin_r": r}
 
 
 def sample_items(items: dict[str, pd.DataFrame], n: int, seed: int
@@ -116,9 +121,10 @@ def refusal(rec: dict) -> str:
     what = " + ".join([rec["dtype"]] * (rec["dtype"] != "float32")
                       + ["int8"] * (rec["quantize"] == "int8"))
     r = "n/a" if rec["margin_r"] is None else f"{rec['margin_r']:.3f}"
+    lo, hi = rec["agreement_ci95"]
     return (f"precision check: {what} decided like float32 on {rec['n_agree']} of "
-            f"{rec['n_items']} of the run's items (agreement {rec['agreement']:.3f}, margin "
-            f"r {r}), below config field 'precision_min_agreement' = {rec['threshold']}; use "
+            f"{rec['n_items']} of the run's items (agreement {rec['agreement']:.3f}, 95% CI "
+            f"{lo:.2f}-{hi:.2f}; margin r {r}), below config field 'precision_min_agreement' = {rec['threshold']}; use "
             f"dtype = \"float32\" and quantize = \"none\", or lower precision_min_agreement "
             f"if this agreement is acceptable")
 
@@ -139,7 +145,7 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
     dict
         ``{"checked": False, "reason": ...}`` for a float32 run (or int8 without tasks: int8
         touches task scoring only); else ``checked, dtype, quantize, n_items, n_agree,
-        agreement, margin_r, threshold, tasks, decisions, seconds``.
+        agreement, agreement_ci95, margin_r, threshold, tasks, decisions, seconds``.
 
     Raises
     ------
@@ -170,6 +176,7 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
     rec = {"checked": True, "dtype": cfg.dtype, "quantize": cfg.quantize,
            "n_items": got["n"], "n_agree": got["n_agree"],
            "agreement": round(got["agreement"], 4),
+           "agreement_ci95": [round(got["conf_low"], 4), round(got["conf_high"], 4)],
            "margin_r": None if got["margin_r"] is None else round(got["margin_r"], 4),
            "threshold": threshold, "tasks": {t: len(df) for t, df in sample.items()},
            "decisions": "raw (uncalibrated), condition none",
