@@ -13,13 +13,13 @@ none; all 405, or a seeded sample with --items) are scored by the run's own scor
 
 Rows are scored in rounds of one batch, the variants in turn (a change of load hits all of
 them). For each: time per row (after a warm-up of 2 items, which also pays for packing or
-quantising), its ratio to float32 in the same run, the share of raw decisions equal to float32's and the
-Pearson r of the raw margins (right answer's log-prob minus the best other), exactly as the
-guard computes them (:func:`emostat.collect.precision.agreement`, with the Clopper-Pearson
-interval of the agreement), and the same on the guard's own sample of this config
-(``precision_check_items`` = 54 seeded items: what ``emostat collect`` would decide). The single-thread matmul
-rate is measured before and after, with the load average and whether the CPU has native bf16
-(avx512_bf16 / amx_bf16 flags). Writes benchmarks/results/precision.json.
+quantising), its ratio to float32 in the same run, the share of raw decisions equal to
+float32's and the Pearson r of the raw margins (right answer's log-prob minus the best other),
+exactly as the guard computes them (:func:`emostat.collect.precision.agreement`, with the
+Clopper-Pearson interval of the agreement), and the same on the guard's own sample of this
+config (``precision_check_items`` = 54 seeded items: what ``emostat collect`` would decide).
+The single-thread matmul rate is measured before and after, with the load average and whether
+the CPU has native bf16 (avx512_bf16 / amx_bf16 flags). Writes benchmarks/results/precision.json.
 
 Run:  .venv/bin/python benchmarks/bench_precision.py              # all 405 items
       .venv/bin/python benchmarks/bench_precision.py --items 54   # the guard's default sample

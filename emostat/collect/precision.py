@@ -124,9 +124,9 @@ def refusal(rec: dict) -> str:
     lo, hi = rec["agreement_ci95"]
     return (f"precision check: {what} decided like float32 on {rec['n_agree']} of "
             f"{rec['n_items']} of the run's items (agreement {rec['agreement']:.3f}, 95% CI "
-            f"{lo:.2f}-{hi:.2f}; margin r {r}), below config field 'precision_min_agreement' = {rec['threshold']}; use "
-            f"dtype = \"float32\" and quantize = \"none\", or lower precision_min_agreement "
-            f"if this agreement is acceptable")
+            f"{lo:.2f}-{hi:.2f}; margin r {r}), below config field 'precision_min_agreement' "
+            f"= {rec['threshold']}; use dtype = \"float32\" and quantize = \"none\", or lower "
+            f"precision_min_agreement if this agreement is acceptable")
 
 
 def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bool = False,
