@@ -168,12 +168,25 @@ def _collect(tiny, name, **fields):
     return collect(config=cfg, out=tmp / name, model=str(model), quiet=True)
 
 
-def test_collect_records_the_check_in_the_manifest(tiny):
+def test_collect_records_the_check_in_the_manifest(tiny, monkeypatch):
+    from emostat.collect import driver
+
     m = json.loads(_collect(tiny, "bf16", dtype="bfloat16", precision_check_items=5,
                             precision_min_agreement=0.0)["manifest"].read_text())
     rec = m["precision"]
     assert rec["checked"] and rec["dtype"] == m["dtype"] == "bfloat16"
-    assert rec["n_items"] == 5 and rec["threshold"] == 0.0
+    assert rec["n_items"] == 5 == rec["check_items"] and rec["threshold"] == 0.0
+    # rerunning the finished run reuses its record; another threshold checks again
+    def again(*a, **kw):
+        raise RuntimeError("checked again")
+
+    monkeypatch.setattr(driver, "check_precision", again)
+    _collect(tiny, "bf16", dtype="bfloat16", precision_check_items=5,
+             precision_min_agreement=0.0)
+    with pytest.raises(RuntimeError, match="checked again"):
+        _collect(tiny, "bf16", dtype="bfloat16", precision_check_items=5,
+                 precision_min_agreement=0.1)
+    monkeypatch.undo()
     assert set(rec) >= {"agreement", "agreement_ci95", "margin_r", "n_agree", "quantize",
                         "seconds"}
     m32 = json.loads(_collect(tiny, "fp32")["manifest"].read_text())

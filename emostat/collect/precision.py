@@ -21,8 +21,10 @@ not looked at: float32 stays the default everywhere (no automatic choice).
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +35,7 @@ from emostat.collect.worker import PreloadedAPI, Worker, head_users
 from emostat.errors import InputError
 from emostat.tasks import TASKS
 
-__all__ = ["agreement", "check", "needed", "sample_items", "score_items"]
+__all__ = ["agreement", "check", "needed", "recorded", "sample_items", "score_items"]
 
 
 def needed(cfg: CollectConfig) -> bool:
@@ -145,7 +147,8 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
     dict
         ``{"checked": False, "reason": ...}`` for a float32 run (or int8 without tasks: int8
         touches task scoring only); else ``checked, dtype, quantize, n_items, n_agree,
-        agreement, agreement_ci95, margin_r, threshold, tasks, decisions, seconds``.
+        agreement, agreement_ci95, margin_r, threshold, check_items, tasks, decisions,
+        seconds``.
 
     Raises
     ------
@@ -178,7 +181,7 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
            "agreement": round(got["agreement"], 4),
            "agreement_ci95": [round(got["conf_low"], 4), round(got["conf_high"], 4)],
            "margin_r": None if got["margin_r"] is None else round(got["margin_r"], 4),
-           "threshold": threshold, "tasks": {t: len(df) for t, df in sample.items()},
+           "threshold": threshold, "check_items": cfg.precision_check_items, "tasks": {t: len(df) for t, df in sample.items()},
            "decisions": "raw (uncalibrated), condition none",
            "seconds": {"float32": round(s32, 2), "run": round(s, 2),
                        "total": round(time.perf_counter() - t0, 2)}}
@@ -187,3 +190,22 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
     log(f"precision check: {rec['n_agree']} of {rec['n_items']} items decided as in float32 "
         f"(margin r {rec['margin_r']}), threshold {threshold}", quiet)
     return rec
+
+
+def recorded(out, fingerprint: str, cfg: CollectConfig) -> dict | None:
+    """The check recorded by a finished run of this config in ``out`` (a rerun of it does
+    nothing, so checking again would only repeat the same seeded comparison); None when the
+    run is not finished, is another run, or was checked with another sample size or
+    threshold."""
+    try:
+        m = json.loads((Path(out) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    rec = m.get("precision") if isinstance(m, dict) else None
+    if (m.get("fingerprint") != fingerprint or not m.get("complete")
+            or not isinstance(rec, dict) or not rec.get("checked")):
+        return None
+    same = (rec.get("threshold"), rec.get("check_items")) == (
+        cfg.precision_min_agreement, cfg.precision_check_items)
+    return rec if same and (rec.get("dtype"), rec.get("quantize")) == (cfg.dtype,
+                                                                       cfg.quantize) else None
