@@ -252,7 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "space.toml, ...) or a shipped name (default: the study's 27 x 14)")
     # defaults None: the config file's value (else the profile's) unless given here
     s.add_argument("--device", default=None, help="cpu | cuda | mps (default cpu)")
-    s.add_argument("--dtype", default=None, help="float32 | bfloat16 | float16 (default float32)")
+    s.add_argument("--dtype", default=None,
+                   help="float32 | bfloat16 | float16 (default float32; the others only where "
+                        "they decide like float32 on a sample of the run's items: config "
+                        "precision_min_agreement)")
     s.add_argument("--quick", action="store_true", help="small profile (<= 3 min on 2 CPUs)")
     _add_items(s)
     s.add_argument("--backend", default=None, choices=["local", "ray", "slurm"],

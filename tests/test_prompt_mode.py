@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from emostat import io
-from emostat.collect.config import (ANALYSIS_FIELDS, GEOMETRY_FIELDS, PT_FIELDS, SLURM_DEFAULTS,
+from emostat.collect.config import (ANALYSIS_FIELDS, GEOMETRY_FIELDS, PRECISION_FIELDS,
+                                    PT_FIELDS, SLURM_DEFAULTS,
                                     CollectConfig, load_config)
 from emostat.constants import EMOTIONS
 from emostat.errors import InputError
@@ -154,7 +155,8 @@ def test_fingerprint_ignores_prompt_fields_in_zero_shot_mode():
             "space",                             # (newer) the space field, absent at None
             *GEOMETRY_FIELDS,                    # (newer) geometry options: its tables record them
             *ANALYSIS_FIELDS,                    # (newer) alpha, headline k, draws: read by analyse
-            *SLURM_DEFAULTS}                     # (newer) Slurm resources, like the Ray ones
+            *SLURM_DEFAULTS,                     # (newer) Slurm resources, like the Ray ones
+            *PRECISION_FIELDS}                   # (newer) the reduced-precision guard
     old = {k: v for k, v in d.to_dict().items() if k not in skip}
     want = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:16]
     assert d.fingerprint() == want

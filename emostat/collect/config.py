@@ -53,6 +53,8 @@ GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_is
                    "geometry_per_concept", "geometry_probe_layers", "geometry_probe_perm",
                    "geometry_perm")
 DTYPES = ("float32", "bfloat16", "float16")
+# the guard of a reduced-precision run (emostat.collect.precision): not part of its identity
+PRECISION_FIELDS = ("precision_check_items", "precision_min_agreement")
 KERNELS = ("onednn", "torch")          # emostat.collect.fastcpu (no torch import here)
 QUANTIZE = ("none", "int8")
 
@@ -71,7 +73,8 @@ class CollectConfig(SlurmFields):
         prompts, its stimuli are the items (unless ``stimuli`` names a file), its attributes
         are ablated.
     device, dtype : str
-        Torch device (cpu | cuda | mps) and weight dtype (float32 | bfloat16 | float16).
+        Torch device (cpu | cuda | mps) and weight dtype (float32 | bfloat16 | float16;
+        anything but float32 only after the precision check, below).
     threads : int
         Torch intra-op threads per worker (1 is fastest on small shared CPUs).
     workers : int
@@ -87,7 +90,13 @@ class CollectConfig(SlurmFields):
         activations always use torch's default. Not part of the run's identity.
     quantize : str
         none | int8: int8 dynamic quantisation of the layers' linear modules for task scoring
-        (CPU only; an approximation whose fidelity is measured in benchmarks/, off by default).
+        (CPU only; an approximation, off by default: only after the precision check).
+    precision_check_items, precision_min_agreement : int, float
+        With ``dtype`` not float32 or ``quantize = "int8"``, the run's items scored (seeded
+        sample of this many, condition none) in float32 and as configured before anything is
+        written; refused when the share of equal raw decisions is below the threshold (in
+        [0, 1], default .95); agreement and margin r go into the manifest
+        (:mod:`emostat.collect.precision`). Not part of the run's identity.
     templates : list of str or None
         Names of the concept prompt templates (None = all shipped ones). Templates play the role
         of the study's prompt-tuning seeds.
@@ -186,6 +195,8 @@ class CollectConfig(SlurmFields):
     workers: int = 1
     cpu_kernel: str = "onednn"
     quantize: str = "none"
+    precision_check_items: int = 54
+    precision_min_agreement: float = 0.95
     templates: list[str] | None = None
     position: str = "last"
     tasks: list[str] = field(default_factory=lambda: ["binary", "choice"])
@@ -251,6 +262,7 @@ class CollectConfig(SlurmFields):
             skip |= set(PT_FIELDS)
         skip |= set(GEOMETRY_FIELDS)        # the geometry tables record their own options
         skip |= set(ANALYSIS_FIELDS)        # read by `analyse`, no dataset depends on them
+        skip |= set(PRECISION_FIELDS)       # a check before the run, no dataset depends on them
         if self.space is None:              # runs before the field existed keep their identity
             skip.add("space")
         d = {k: v for k, v in self.to_dict().items() if k not in skip}
@@ -322,14 +334,18 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
     validate_slurm(cfg, where)
     c(cfg.cpu_kernel in KERNELS, where, "cpu_kernel", f"{cfg.cpu_kernel!r} not in {KERNELS}")
     c(cfg.quantize in QUANTIZE, where, "quantize", f"{cfg.quantize!r} not in {QUANTIZE}")
-    c(cfg.quantize == "none" or cfg.device == "cpu", where, "quantize",
-      "int8 quantisation runs on the CPU only (device = \"cpu\")")
+    c(cfg.quantize == "none" or (cfg.device, cfg.dtype) == ("cpu", "float32"), where,
+      "quantize", "int8 quantisation runs on the CPU on float32 weights only "
+      "(device = \"cpu\", dtype = \"float32\")")
+    v = cfg.precision_min_agreement
+    c(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1, where,
+      "precision_min_agreement", f"expected a share in [0, 1], got {v!r}")
     c(isinstance(cfg.calibration_folds, int) and not isinstance(cfg.calibration_folds, bool)
       and cfg.calibration_folds >= 2, where, "calibration_folds",
       f"expected an integer >= 2, got {cfg.calibration_folds!r}")
     for key in ("threads", "workers", "batch_size", "items_per_shard", "conditions_per_shard",
                 "max_new_tokens", "n_folds", "ray_actors", "geometry_items", "geometry_random",
-                "geometry_probe_perm", "geometry_perm"):
+                "geometry_probe_perm", "geometry_perm", "precision_check_items"):
         v = getattr(cfg, key)
         c(isinstance(v, int) and not isinstance(v, bool) and v >= 1, where, key,
           f"expected a positive integer, got {v!r}")

@@ -71,6 +71,7 @@ from emostat.collect.cost import cost_record
 from emostat.collect.items import (build_items, concept_prompt_table, run_attributes,
                                    template_names)
 from emostat.collect.geometry_stage import geometry_phase
+from emostat.collect.precision import check as check_precision, recorded
 from emostat.collect.manifest import (calibration_record, check_plan, concept_template_record,
                                       manifest_done, phase_record, run_fingerprint, run_timing,
                                       task_prompt_record, write_manifest)
@@ -186,17 +187,20 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     found += check_collection(plan, deviations, config={}, model=model_ident)
     planned = {"preregistration": manifest_record(plan, found)}
     fingerprint = run_fingerprint(cfg, model_ident)
+    # a reduced-precision run decides like float32 on its own items, or is refused here
+    precision = (recorded(out, fingerprint, cfg)
+                 or check_precision(cfg, lm, api or default_api(), items, quiet))
     if not cfg.tasks:
         print("emostat: tasks are off (activations only): no inference; `analyse` gives the "
               "searchlight and RSA tables", file=sys.stderr, flush=True)
     with RunLock(out, "emostat collect"):
         return _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
                                address=address, api=api, sapi=sapi, human=human, quiet=quiet,
-                               planned=planned)
+                               planned=planned, precision=precision)
 
 
 def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0, *, address,
-                    api, sapi, human, quiet, planned=None) -> dict[str, Path]:
+                    api, sapi, human, quiet, planned=None, precision=None) -> dict[str, Path]:
     """The stages of :func:`collect`, run while this process holds the folder's lock."""
     model_ident = dict(getattr(lm, "identity", {}) or {})
     check_plan(cfg, out, fingerprint, model_ident.get("weight_sha256"))
@@ -232,7 +236,7 @@ def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
         if not cfg.tasks:
             return finish_activations_only(cfg, out, paths, prompts, act, t0, quiet,
                                            geometry=(lm, space, fingerprint),
-                                           planned=planned)
+                                           planned=planned, precision=precision)
         # b. searchlight and condition sets
         tc = time.perf_counter()
         conds = make_conditions(cfg, out, human=human)
@@ -297,7 +301,7 @@ def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
                              **run_timing(out, planned or {}),
                              templates=(prompt_mode.template_record(cfg) if tuned
                                         else concept_template_record(prompts)),
-                             representation=cfg.representation,
+                             representation=cfg.representation, precision=precision,
                              n_items=n_items, n_conditions=len(conds),
                              n_shards={"activations": len(act), "baseline": len(base),
                                        "inference": len(inf) + len(none_inf)},
@@ -343,7 +347,7 @@ def distrust(out: Path, quiet: bool) -> list[Path]:
 
 
 def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet,
-                            geometry=None, planned=None) -> dict[str, Path]:
+                            geometry=None, planned=None, precision=None) -> dict[str, Path]:
     """Manifest of a run without tasks: concept activations (searchlight and RSA) and, with
     ``geometry = (lm, space, fingerprint)``, the geometry stage (RSA, PCA and probes from the
     stimuli's hidden states; steering only for a decoder)."""
@@ -358,6 +362,7 @@ def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet,
                              templates=(prompt_mode.template_record(cfg) if tuned
                                         else concept_template_record(prompts)),
                              representation=cfg.representation, tasks=[],
+                             precision=precision,
                              activations_only=True, n_shards={"activations": len(act)},
                              backend=cfg.backend, seconds=round(time.perf_counter() - t0, 1),
                              **({"phase_seconds": {k: round(v, 1) for k, v in phase.items()}}

@@ -269,6 +269,12 @@ class Worker:
             self.cache["task_lm"] = lm
         return self.cache["task_lm"]
 
+    def score_unmasked(self, task, concept, texts):
+        """Raw predictions, candidate log-probs and generated texts of ``texts`` without any
+        manipulation (condition none), as :meth:`_score` gives them (the precision check,
+        :mod:`emostat.collect.precision`)."""
+        return self._score(task, concept, texts, None, {})
+
     def _score(self, task, concept, texts, masks, ablate):
         """Raw predictions, candidate log-probs and generated texts of one batch.
 

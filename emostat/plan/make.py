@@ -24,7 +24,9 @@ from emostat.plan.stages import RECORD_ROW
 # config fields that change neither a dataset nor a test: where and how fast a run executes
 EXECUTION = ("device", "backend", "threads", "workers", "cpu_kernel", "ray_num_cpus",
              "ray_num_gpus", "ray_memory_gb", "ray_actors", "batch_size", "items_per_shard",
-             "conditions_per_shard")
+             "conditions_per_shard",
+             # the reduced-precision guard: checked before the run, recorded in its manifest
+             "precision_check_items", "precision_min_agreement")
 OWN_SECTION = ("model", "space")
 
 
