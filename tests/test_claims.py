@@ -306,7 +306,7 @@ def test_interval_only_over_the_p_unit():
     claims = build_claims({"rsa_evaluation": _rsa_eval(), "whole_model_rsa": _whole()}, REPRO)
     r = _record(claims, "whole_model")
     assert (r["conf_low"], r["conf_high"]) == (-0.0002, 0.30)
-    assert r["test"] == "rsa_rho_a_per_rater_both" and r["scale"] == "r"
+    assert r["test"] == "rsa_rho_a_per_rater_both" and r["scale"] == "rho"   # rho-a, not r
     # the bound -.0002 keeps its sign in the console ("[.000, ...]" would hide it)
     assert "95% CI [-.0002, .300]" in headline(claims)
     # the study's tau-b on the mean RDM stays, as role study; Mantel is supporting

@@ -365,7 +365,7 @@ def other_claims():
              scale="count", p_value=5.8e-57, p_floor=0.0, unit="pair (645120 tests)",
              p_method="the study's q", decision="supported", reason="43196 pairs"),
         dict(perm, claim="whole_model", role="record", test="rsa_rho_a_mean_rdm_permutation",
-             estimate=0.225584, scale="r", conf_low=0.054626, conf_high=0.396542,
+             estimate=0.225584, scale="rho", conf_low=0.054626, conf_high=0.396542,
              conf_method=jack, p_value=9.999e-05, p_floor=9.999e-05,
              p_method="concept-label permutation of each model RDM, one-sided (greater)",
              decision="supported", reason="ok"),
@@ -430,7 +430,7 @@ def test_every_claim_with_several_tests_is_a_table_of_its_claims_rows(tmp_path):
     assert list(whole.columns) == ["Role", "Estimate", "95% CI", "Interval", "p", "Unit"]
     rec = src.loc[("whole_model", "rsa_rho_a_mean_rdm_permutation")]
     cell = whole.loc["RSA, Spearman ρa with the mean RDM, concept-label permutation"]
-    assert cell["Estimate"] == f"r = {rec['estimate']:.3f}".replace("0.", ".")
+    assert cell["Estimate"] == f"ρ = {rec['estimate']:.3f}".replace("0.", ".")
     assert cell["95% CI"] == (f"[{rec['conf_low']:.3f}, {rec['conf_high']:.3f}]"
                               .replace("0.", "."))
     assert cell["Interval"] == "concept jackknife" and cell["Role"] == "record"

@@ -64,7 +64,7 @@ def test_a_space_with_raters_is_tested_over_raters_and_concepts(tmp_path):
     wm = claims[claims["claim"] == "whole_model"].set_index("role")
     assert wm.loc["record", "test"] == "rsa_rho_a_per_rater_both"
     assert wm.loc["study", "test"] == "rsa_tau_b_mean_rdm_both"
-    assert wm.loc["record", "scale"] == "r" and wm.loc["study", "scale"] == "tau"
+    assert wm.loc["record", "scale"] == "rho" and wm.loc["study", "scale"] == "tau"
     assert wm.loc["record", "conf_low"] == pytest.approx(rec["conf_low"])   # same unit: kept
 
 

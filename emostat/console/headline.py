@@ -28,7 +28,7 @@ CLAIM_TEXT = {
     "probe": "A linear probe decodes a stimulus's concept",
     "steering": "A concept's vector raises that concept more than other concepts' vectors do",
 }
-BOUNDED = ("r", "tau", "proportion")
+BOUNDED = ("r", "tau", "rho", "proportion")
 ROLE_ORDER = {"record": 0, "study": 1, "supporting": 2}
 ROLE_LABEL = {"record": "of record", "study": "the study's", "supporting": "supporting"}
 

@@ -150,7 +150,8 @@ def pca_map(scores: pd.DataFrame, attribute: str | None, layer: int,
     fig, ax = plt.subplots(figsize=(5, 4))
     col = f"attribute:{attribute}"
     c = d[col].to_numpy() if col in d else None
-    sc = ax.scatter(d["PC1"], d["PC2"], c=c, cmap="coolwarm", s=20)
+    sc = ax.scatter(d["PC1"], d["PC2"], s=20,
+                    **({} if c is None else {"c": c, "cmap": "coolwarm"}))
     if c is not None:
         fig.colorbar(sc, ax=ax, label=attribute)
     ax.set(xlabel=f"PC1 ({d['explained1'].iloc[0]:.0%})",

@@ -185,7 +185,8 @@ def _whole_model(tables, design, a) -> list[dict]:
     rec = record_of("whole_model", design)
 
     def row(x, role, table):
-        scale = "tau" if str(x.get("comparator", "tau")).startswith("tau") else "r"
+        comp = str(x.get("comparator", "tau"))
+        scale = "tau" if comp.startswith("tau") else "rho" if comp in ("rho_a", "spearman") else "r"
         return _row("whole_model", None, None, role, x.get("test", "mantel"), table,
                     **_test_fields(x, scale=scale, conf=same_unit(x.get("unit"),
                                                                   x.get("conf_method"))))
