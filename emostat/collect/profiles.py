@@ -16,9 +16,10 @@ PROFILES: dict[str, dict] = {
     # The experiment on the embedded model: the 27-way choice task (short prompt, cross-fitted
     # calibration, raw prompts: chat = false), all 14 attributes at k = 5% of the neurons
     # (2,304), two worker processes, oneDNN fp32 kernels; its masking design (items per concept x
-    # random masks) is DEFAULT_DESIGN (docs/inference.md, "The design table"): all 405
-    # situations x 20 shared random masks = 405 x (1 + 34) = 14,175 item x condition rows,
-    # collected in 357 s on the shared 2-core CPU (inference 328 s, 42 rows/s). The binary task
+    # random masks) is DEFAULT_DESIGN (docs/inference.md, "The design table"): 10 situations
+    # per concept x 30 shared random masks = 270 x (1 + 44) = 12,150 item x condition rows
+    # (until Dec 7 all 405 x 20 = 14,175 rows, collected in 357 s on a quiet 2-core CPU at
+    # 42 rows/s, 1,375 s of inference at load 4-5 on Dec 7). The binary task
     # is not in the default: its balanced items double the rows (~2.6x the choice task's tokens)
     # and on SmolLM2-135M it is at chance (37% calibrated); tasks = ["binary", "choice"] adds it.
     # Raw prompts: on SmolLM2-135M the chat wrapper made the binary task 1.6x slower and no more

@@ -30,9 +30,9 @@ The table's ``best here`` is the design with the most record information per GFL
 (``1 / (SE^2 GFLOP)``) among those where every test can reach its corrected alpha, whose
 masking and per-attribute detectable effects are no larger than the design before issue 24
 (all stimuli, 20 random masks), whose link loses at most 5% (:data:`NOT_WORSE`) and whose
-chance test detects 15 points above chance. :data:`DEFAULT_DESIGN` is still that design
-before: no default run has measured the embedded model's components yet, and the choice moves
-with them (docs/inference.md, "The design table").
+chance test detects 15 points above chance. :data:`DEFAULT_DESIGN` is the ``best here`` of
+the default run of the embedded model that measured the components (Dec 7: 10 stimuli per
+concept x 30 random masks; docs/inference.md, "The design table").
 """
 
 from __future__ import annotations
@@ -52,9 +52,13 @@ __all__ = ["Components", "Setting", "components", "design_table", "evaluate", "D
 # The default before issue 24: every stimulus (15 per concept), 20 shared random masks.
 BEFORE_DESIGN = {"items_per_concept": None, "n_random": 20}
 # The default profile's masking design (emostat.collect.profiles reads it from here; None:
-# every stimulus). Still BEFORE_DESIGN: a default run's design table ("best here") decides
-# the change, from the embedded model's measured components (docs/inference.md).
-DEFAULT_DESIGN = dict(BEFORE_DESIGN)
+# every stimulus): the "best here" of the design table of the default run that measured the
+# embedded model's components (Dec 7, 405 items x 14 + 20 masks at k = 2,304: item variance
+# 2.876, attribute-mask 0.113, random-mask 0.172 log-odds^2, intercept -1.941, contrast 0.139;
+# 7.379 GFLOP per row). MEASURED_COMPONENTS keeps them; tests/test_design.py recomputes the choice.
+DEFAULT_DESIGN = {"items_per_concept": 10, "n_random": 30}
+MEASURED_COMPONENTS = {"var_item": 2.875675, "var_attribute": 0.112533, "var_random": 0.171664,
+                       "intercept": -1.941475, "contrast": 0.138723, "gflop_per_row": 7.379}
 # The quick profile: 3 random masks, two of the study's attributes (all of another space's),
 # items per concept from quick_items_per_concept.
 QUICK_DESIGN = {"n_random": 3, "attributes": ["valence", "arousal"]}
