@@ -252,3 +252,13 @@ def test_rsa_and_min_p_tests_have_prose_names():
         "RSA, Kendall τb with the mean RDM, concept-label permutation")
     assert test_name("max_t_minp") == "min-P over attributes"
     assert "_" not in test_name("rsa_whitened_cosine_per_rater_both_schutt")
+
+
+def test_console_names_the_steering_scale_in_words():
+    # the console printed "0.333 (delta_logp)" for the steering claim's estimate
+    from emostat.console.headline import effect_text
+
+    row = {"estimate": 0.3331, "scale": "delta_logp", "conf_low": -0.164, "conf_high": 0.831}
+    text = effect_text(row)
+    assert text.startswith("change of log p = 0.333") and "delta_logp" not in text
+    assert "95% CI [-0.164, 0.831]" in text

@@ -47,6 +47,8 @@ def effect_text(row) -> str:
         text = f"{scale} = {fmt_stat(est, 3, bounded=True)}"
     elif scale == "count":
         text = f"count = {fmt_int(est)}"
+    elif scale == "delta_logp":          # a change of log-probability (steering)
+        text = f"change of log p = {fmt_num(est, 3)}"
     else:
         text = f"{fmt_num(est, 3)} ({scale})"
     if not (is_nan(row["conf_low"]) or is_nan(row["conf_high"])):
