@@ -360,3 +360,20 @@ def test_pca_map_labels_do_not_overlap(clusters):
     assert [t.get_text() for t in fig.axes[0].texts] == ids
     _label_boxes_clear(fig)
     plt.close(fig)
+
+
+def test_importance_without_intervals_draws_its_stars_and_promises_no_ci(tables):
+    # issue 25: a space without individual raters' ratings has no CI; the caption promised
+    # 95% CIs and the stars were placed at NaN (not drawn)
+    from emostat.report import captions
+
+    imp = tables["attribute_importance"].assign(conf_low=np.nan, conf_high=np.nan,
+                                                p_value=0.0004)
+    fig = figures.importance_bars(imp)
+    ax = fig.axes[0]
+    drawn = [t for t in ax.texts if t.get_text() == "***"]
+    assert len(drawn) == len(imp) and all(np.isfinite(t.get_position()[0]) for t in drawn)
+    assert not ax.collections                          # no error bars
+    assert "95% CI" not in captions.importance_bars(imp)
+    assert "95% CIs" in captions.importance_bars(tables["attribute_importance"])
+    plt.close(fig)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from emostat import format as fmt
-from emostat.report.view import headline_k
+from emostat.report.view import has_intervals, headline_k
 
 
 def k_label(k) -> str:
@@ -119,8 +119,9 @@ def groups_phrase(groups: dict | None) -> str:
 
 
 def importance_bars(imp: pd.DataFrame, groups: dict | None = None) -> str:
+    cis = "with 95% CIs " if has_intervals(imp) else ""
     return (f"Attribute importance: Kendall τ-b between the mean human dissimilarity RDM and "
-            f"each of the {n_units(imp, 'attribute')} attributes' RDMs, with 95% CIs "
+            f"each of the {n_units(imp, 'attribute')} attributes' RDMs, {cis}"
             f"(* p < .05, ** p < .01, *** p < .001, Mantel permutation)." + groups_phrase(groups))
 
 

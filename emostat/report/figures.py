@@ -14,7 +14,7 @@ from emostat.report.labels import place_labels
 from emostat.report.style import (DIVERGING, OKABE_ITO, PALETTE, WIDTH, bar_offsets,
                                   group_color, group_legend, grouped_bars, pyplot, stars,
                                   use_style)
-from emostat.report.view import headline_k, order
+from emostat.report.view import has_intervals, headline_k, order
 
 __all__ = ["use_style"]
 
@@ -30,16 +30,19 @@ def importance_bars(importance: pd.DataFrame, groups: dict | None = None):
     y = np.arange(len(d))
     colors = [group_color(a, groups) for a in d["attribute"]]
     ax.barh(y, d["estimate"], color=colors, height=0.7)
-    ax.errorbar(d["estimate"], y, xerr=[d["estimate"] - d["conf_low"],
-                                        d["conf_high"] - d["estimate"]],
-                fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+    has_ci = has_intervals(d)
+    if has_ci:
+        ax.errorbar(d["estimate"], y, xerr=[d["estimate"] - d["conf_low"],
+                                            d["conf_high"] - d["estimate"]],
+                    fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
     ax.set_yticks(y, d["attribute"])
     ax.axvline(0, color="black", lw=0.6)
-    # stars from the Mantel p (the table's p_value)
+    # stars from the Mantel p (the table's p_value), right of the interval or of the bar
     pcol = "p_value"
     if pcol in d:
-        for yi, (hi, p) in enumerate(zip(d["conf_high"], d[pcol])):
-            ax.text(max(hi, 0) + 0.01, yi, stars(p), va="center", fontsize=7)
+        ends = d["conf_high"] if has_ci else d["estimate"]
+        for yi, (end, p) in enumerate(zip(ends.fillna(d["estimate"]), d[pcol])):
+            ax.text(max(float(end), 0) + 0.01, yi, stars(p), va="center", fontsize=7)
     ax.set_xlabel("Attribute importance (Kendall τ-b with the human RDM)")
     group_legend(ax, groups, loc="lower right")
     fig.tight_layout()

@@ -247,3 +247,10 @@ def attribute_groups(run) -> dict:
         if isinstance(groups, dict):
             return {a: g for g, members in groups.items() for a in members}
     return {}
+
+
+def has_intervals(d: pd.DataFrame) -> bool:
+    """Whether a table has any finite 95% interval to draw (a space without individual raters'
+    ratings has none)."""
+    return all(c in d for c in ("conf_low", "conf_high")) and bool(
+        (d["conf_low"].notna() & d["conf_high"].notna()).any())
