@@ -197,25 +197,29 @@ def random_null(null: pd.DataFrame, observed: pd.DataFrame, k: int | None = None
         # random draws shared by all attributes are stored once, attribute null
         v = 100 * n.loc[(n["attribute"] == a) | n["attribute"].isna(), "drop"
                         ].to_numpy(float)
-        if len(v) >= 20:
+        hist = len(v) >= 20
+        if hist:
             counts, edges = np.histogram(v, bins=20)
             ax.stairs(counts, edges, fill=True, color=OKABE_ITO["skyblue"])
-        else:   # a few draws: one dot each (a histogram of 3 values is 3 spikes)
+            ax.set_ylim(0, counts.max() * 1.1)
+            ax.yaxis.get_major_locator().set_params(integer=True, nbins=3)
+        else:   # a few draws: one dot each (a histogram of 3 values is 3 spikes), no y scale
             ax.scatter(v, np.full(len(v), 0.5), s=18, color=OKABE_ITO["skyblue"], zorder=2)
             ax.set_ylim(0, 1)
+            ax.set_yticks([])
+            ax.spines["left"].set_visible(False)
+        title = a
         if a in o.index:
             # the contract's estimate is the extra drop over the random masks' mean
             drop = o.loc[a, "estimate"] + o.loc[a, "null_mean"]
             ax.axvline(100 * drop, color=OKABE_ITO["vermillion"], lw=1.4)
-            pcol = "p_value"
-            if pcol in o:
-                ax.text(0.02, 0.97, fmt_p(o.loc[a, pcol]), transform=ax.transAxes,
-                        fontsize=7, va="top")
-        ax.set_title(a, fontsize=8, loc="center", fontweight="normal")
-        ax.set_yticks([])
-        ax.spines["left"].set_visible(False)
+            if "p_value" in o and pd.notna(o.loc[a, "p_value"]):   # in the title, off the bars
+                title = f"{a}\n{fmt_p(o.loc[a, 'p_value'])}"
+        ax.set_title(title, fontsize=7.5, loc="center", fontweight="normal")
         ax.tick_params(labelsize=7)
     fig.supxlabel("accuracy drop vs no manipulation (points)", fontsize=8)
+    if len(n) and any(ax.get_yticks().size for ax in axes.flat[:len(attrs)]):
+        fig.supylabel("random masks", fontsize=8)
     fig.tight_layout(pad=0.4, w_pad=0.4, h_pad=0.5)
     return fig
 
