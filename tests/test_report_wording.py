@@ -262,3 +262,22 @@ def test_console_names_the_steering_scale_in_words():
     text = effect_text(row)
     assert text.startswith("change of log p = 0.333") and "delta_logp" not in text
     assert "95% CI [-0.164, 0.831]" in text
+
+
+def test_mixed_models_are_listed_by_prose_name():
+    # the list of mixed models read "record (supplementary)" for the mask-level LMM, whose id
+    # is 'record' while the item GLMM is the test of record
+    import pandas as pd
+
+    from emostat.report.text import mixed_method
+
+    mm = pd.DataFrame({"k": 2304, "model": ["study", "record", "item_glmm"],
+                       "role": ["study", "extra", "record"],
+                       "formula": ["accuracy ~ a + (1 | concept/prompt)", "accuracy ~ a",
+                                   "correct ~ a + (1 | item)"],
+                       "p_method": "Wald z"})
+    text = str(mixed_method(mm, 2304))
+    assert "**mask-level linear mixed model** (supplementary)" in text
+    assert "**item-level logistic mixed model** (the test of record)" in text
+    assert "**concept/prompt linear mixed model** (the study's model)" in text
+    assert "**record**" not in text

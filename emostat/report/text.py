@@ -12,6 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from emostat import format as fmt
+from emostat.analysis.claims.words import test_name
 from emostat.report.view import (Markdown, ci_text, count_phrase, extra_drop, headline_k,
                                  k_text, listing, missing, num_text, primary_task, pts,
                                  short_list, text_or, uninterpretable)
@@ -305,8 +306,9 @@ def mixed_method(mm: pd.DataFrame, k: int | None = None) -> Markdown:
         role = {"record": "the test of record", "study": "the study's model",
                 "extra": "supplementary"}.get(str(getattr(r, "role", "")), "")
         how = f"; p from {r.p_method}" if text_or(getattr(r, "p_method", None)) else ""
-        bits.append(f"- **{model}** ({role}): `{r.formula}`{how}."
-                    if role else f"- **{model}**: `{r.formula}`{how}.")
+        name = test_name(str(model)) or str(model)     # prose name ("record" was a model's id)
+        bits.append(f"- **{name}** ({role}): `{r.formula}`{how}."
+                    if role else f"- **{name}**: `{r.formula}`{how}.")
     return Markdown("The mixed models fitted at each k:\n\n" + "\n".join(bits) + "\n")
 
 
