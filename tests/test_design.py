@@ -291,3 +291,19 @@ def test_report_design_view_states_floors_and_where_the_run_sits():
     assert "14,175 rows" in sentence
     quick = str(dv.quick_sentence(t, "choice", 2304))
     assert "cannot decide" in quick and "Drop–importance link" in quick
+
+
+def test_floors_table_names_other_claims_in_words():
+    # the floors table listed "layer rsa (record)", "pc attribute (record)": the claims' ids
+    import pandas as pd
+
+    from emostat.report import designview as dv
+
+    t = _table(task="choice", k=2304)
+    claims = pd.DataFrame({"claim": ["whole_model", "pc_attribute"], "role": "record",
+                           "headline": True, "p_floor": [1e-4, .014], "alpha": .05,
+                           "decision": ["supported", "too coarse to decide"],
+                           "reason": ["", "the Monte-Carlo interval of p contains alpha"]})
+    floors = str(dv.floors_table(t, claims, "choice", 2304))
+    assert "Whole-model RSA (record)" in floors and "Principal components (record)" in floors
+    assert "whole model (record)" not in floors and "pc attribute" not in floors

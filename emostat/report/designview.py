@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from emostat import format as fmt
+from emostat.report.findings import TITLES
 from emostat.report.tables import pipe_table
 from emostat.report.view import Markdown, k_text, listing, missing
 
@@ -119,7 +120,8 @@ def floors_table(design: pd.DataFrame | None, claims: pd.DataFrame | None, task=
             if r["claim"] in shown or (r["claim"] == "above_chance" and "above_chance" in shown):
                 continue
             a = r.get("alpha")
-            rows.append({"Test": f"{str(r['claim']).replace('_', ' ')} (record)",
+            name = TITLES.get(str(r["claim"]), str(r["claim"]).replace("_", " "))
+            rows.append({"Test": f"{name} (record)",
                          "Floor": _floor(r.get("p_floor")),
                          "Judged at": "–" if missing(a) else fmt.fmt_p(a, None, 4)
                          .replace("p ", ""),
