@@ -148,3 +148,17 @@ def test_compare_runs_pairs_the_models_on_the_same_raters(tmp_path):
     assert back["estimate"].tolist() == m["estimate"].tolist()
     assert io.read_provenance(tmp_path / "b" / "results" / "rsa_comparison.parquet")["runs"] \
         == [str(x.resolve()) for x in dirs]
+
+
+def test_evaluation_sentence_without_ceilings_does_not_repeat_the_table():
+    # the report printed the record's and the study's numbers again beside their tables when
+    # there was no ceiling to add (issue 25's page read)
+    from emostat.report import rsa as view
+
+    t = pd.DataFrame({"role": ["record", "study"], "comparator": ["rho_a", "tau_b"],
+                      "estimand": "mean_rdm", "estimate": [.226, .151],
+                      "conf_low": [.055, .035], "conf_high": [.397, .268],
+                      "ceiling_low": np.nan, "ceiling_high": np.nan, "p_value": 1e-4,
+                      "unit": "concept label (27)"})
+    s = view.evaluation_sentence(t)
+    assert "no raters' RDMs" in s and ".226" not in s

@@ -37,6 +37,11 @@ def evaluation_sentence(t: pd.DataFrame | None) -> str:
     """The record row and the study's row in words, each beside its own ceiling."""
     if t is None or not len(t):
         return ""
+    shown = t[t["role"].isin(("record", "study"))]
+    if len(shown) and shown["ceiling_low"].isna().all():
+        # the numbers are in the tests table; without a ceiling the sentence would repeat them
+        return ("No noise ceiling is given: the space has one mean RDM and no raters' RDMs to "
+                "split.")
     bits = []
     for role in ("record", "study"):
         rows = t[t["role"] == role]
