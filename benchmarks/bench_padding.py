@@ -90,8 +90,8 @@ def main():
                 pad[name][1] += t
 
     # timing on one shard's rows
-    items = st.sample(a.items, random_state=0).reset_index(drop=True)
-    L = prompt_len[st.sample(a.items, random_state=0).index]
+    picked = st.sample(a.items, random_state=0)
+    items, L = picked.reset_index(drop=True), prompt_len[picked.index]
     n = lm.site.n_neurons
     rng = np.random.default_rng(20241207)
     masks = np.zeros((CONDS_PER_SHARD, n), bool)

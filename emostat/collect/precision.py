@@ -31,7 +31,7 @@ import pandas as pd
 
 from emostat.checks import child_seeds, log
 from emostat.collect.config import CollectConfig, run_space
-from emostat.collect.worker import PreloadedAPI, Worker, head_users
+from emostat.collect.worker import PreloadedAPI, Worker, grouped_batches, head_users
 from emostat.errors import InputError
 from emostat.tasks import TASKS
 
@@ -88,17 +88,15 @@ def sample_items(items: dict[str, pd.DataFrame], n: int, seed: int
 def score_items(worker: Worker, task: str, items: pd.DataFrame) -> tuple[list, np.ndarray]:
     """Raw decisions and raw margins of ``items`` of ``task`` without any manipulation,
     scored by ``worker`` in batches of the run's size (binary batches share their concept)."""
-    spec, B = TASKS[task], worker.cfg.batch_size
+    spec = TASKS[task]
     concepts = list(worker.space.concepts)
     pred, lps = [None] * len(items), [None] * len(items)
     key = items["emotion"].to_numpy() if spec.per_concept else np.array([""] * len(items))
-    for g in dict.fromkeys(key):
-        rows = np.flatnonzero(key == g)
-        for lo in range(0, len(rows), B):
-            batch = rows[lo:lo + B]
-            p, lp, _ = worker.score_unmasked(task, g, list(items["text"].to_numpy()[batch]))
-            for j, r in enumerate(batch):
-                pred[r], lps[r] = p[j], lp[j]
+    texts = items["text"].to_numpy()
+    for g, batch in grouped_batches(key, range(len(items)), worker.cfg.batch_size):
+        p, lp, _ = worker.score_unmasked(task, g, [texts[r] for r in batch])
+        for j, r in enumerate(batch):
+            pred[r], lps[r] = p[j], lp[j]
     if not spec.calibration:                      # generate: a parsed label, no margin
         return pred, np.full(len(items), np.nan)
     from emostat.collect.calibration import margins

@@ -198,21 +198,16 @@ class Worker:
         all_texts = items["text"].to_numpy()
         size = self._lengths(all_texts)
         order = sorted(range(len(pairs)), key=lambda r: (key[pairs[r][0]], size[pairs[r][0]], r))
-        B = self.cfg.batch_size
         raw, lps, gens = [None] * len(pairs), [None] * len(pairs), [None] * len(pairs)
-        groups: dict[str, list[int]] = {}
-        for r in order:
-            groups.setdefault(key[pairs[r][0]], []).append(r)
-        for g, rows in groups.items():
-            for start in range(0, len(rows), B):
-                batch = rows[start:start + B]
-                texts = [all_texts[pairs[r][0]] for r in batch]
-                masks = conds.masks([pairs[r][1] for r in batch])
-                p, lp, gen = self._score(shard.task, g, texts, masks, ablate)
-                for j, r in enumerate(batch):
-                    raw[r], lps[r], gens[r] = p[j], lp[j], gen[j]
-                if progress is not None:
-                    progress.update(len(batch))
+        pair_key = [key[i] for i, _ in pairs]
+        for g, batch in grouped_batches(pair_key, order, self.cfg.batch_size):
+            texts = [all_texts[pairs[r][0]] for r in batch]
+            masks = conds.masks([pairs[r][1] for r in batch])
+            p, lp, gen = self._score(shard.task, g, texts, masks, ablate)
+            for j, r in enumerate(batch):
+                raw[r], lps[r], gens[r] = p[j], lp[j], gen[j]
+            if progress is not None:
+                progress.update(len(batch))
         ci = [conds.by_id[c] for _, c in pairs]
         it = items.iloc[[i for i, _ in pairs]]
         # baseline shards (condition none, stage c1) keep raw decisions until calibrated
@@ -306,6 +301,18 @@ class Worker:
         by_word = dict(zip(words, ids))
         parsed = [api.parse_label(g, words) for g in gen]
         return [by_word.get(p) for p in parsed], [None] * n, list(gen)
+
+
+def grouped_batches(keys, order, size: int):
+    """``(key, rows)`` batches of at most ``size`` row indices, taken in ``order`` and each
+    within one key (binary batches share the concept asked about); keys in order of first
+    appearance."""
+    groups: dict = {}
+    for r in order:
+        groups.setdefault(keys[r], []).append(r)
+    for g, rows in groups.items():
+        for lo in range(0, len(rows), size):
+            yield g, rows[lo:lo + size]
 
 
 def head_users(cfg: CollectConfig) -> list[str]:
