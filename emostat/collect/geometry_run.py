@@ -127,24 +127,26 @@ def run_geometry(out, model=None, stimuli: pd.DataFrame | None = None, means=Non
               options=options, seed=seed, quiet=quiet, lm=lm, prov_extra=prov_extra,
               record_root=record_root)
     if tables_dir is not None:
-        return _geometry(out, Path(tables_dir), standalone=False, **kw)
+        return _geometry(out, Path(tables_dir), standalone=False, **kw)[0]
     from emostat.resultsdir import replace_results, staging
 
     io.check_writable(out)                                           # before any work
     with staging(out) as tmp:
-        summary = _geometry(out, tmp, standalone=True, **kw)
+        summary, prov = _geometry(out, tmp, standalone=True, **kw)
+        claims = geometry_claims(tmp, prov)      # its claims, decided and stored beside them
         replace_results(tmp, Path(out) / "results", quiet=quiet)
     if not quiet:
         from emostat.console import headline as claims_text
 
-        print(claims_text(summary.pop("_claims")))
+        print(claims_text(claims))
         print(f"\nresults: {Path(out) / 'results'}  ({summary['timing_s']['total']:.0f} s)")
-    summary.pop("_claims", None)
     return summary
 
 
 def _geometry(out, res: Path, standalone: bool, model, stimuli, means, similarity, words,
-              options, seed, quiet, lm, prov_extra, record_root) -> dict:
+              options, seed, quiet, lm, prov_extra, record_root) -> tuple[dict, dict]:
+    """The geometry's tables written into ``res``; returns the headline numbers and the
+    tables' provenance."""
     from emostat.collect.geometry import residual_states
     from emostat.collect.models import load_model
 
@@ -261,9 +263,7 @@ def _geometry(out, res: Path, standalone: bool, model, stimuli, means, similarit
     summary = headline(rsa, pca, probes, test, timing)
     if test is None:
         summary["steering"] = f"not run: {lm.name} is not a decoder"
-    if standalone:                         # `emostat geometry`: its claims, decided and stored
-        summary["_claims"] = geometry_claims(res, prov)
-    return summary
+    return summary, prov
 
 
 def geometry_claims(res: Path, prov: dict) -> pd.DataFrame:
