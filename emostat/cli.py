@@ -253,9 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     # defaults None: the config file's value (else the profile's) unless given here
     s.add_argument("--device", default=None, help="cpu | cuda | mps (default cpu)")
     s.add_argument("--dtype", default=None,
-                   help="float32 | bfloat16 | float16 (default float32; the others only where "
-                        "they decide like float32 on a sample of the run's items: config "
-                        "precision_min_agreement)")
+                   help="float32 | bfloat16 | float16 | auto (default: auto, i.e. bfloat16 "
+                        "where the device computes it natively, else float32; --quick: "
+                        "float32; anything but float32 only where it decides like float32 on "
+                        "a sample of the run's items: config precision_min_agreement)")
     s.add_argument("--quick", action="store_true", help="small profile (<= 3 min on 2 CPUs)")
     _add_items(s)
     s.add_argument("--backend", default=None, choices=["local", "ray", "slurm"],

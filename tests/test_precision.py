@@ -203,3 +203,108 @@ def test_collect_refuses_before_writing_anything(tiny, monkeypatch):
         _collect(tiny, "refused", dtype="bfloat16", precision_check_items=5)
     out = tiny[0] / "refused"
     assert not out.exists() or not any(out.iterdir())
+
+
+# ---------------------------------------------------------------- dtype "auto"
+
+def test_native_bf16_reads_the_cpu_flags_and_the_override(monkeypatch):
+    monkeypatch.delenv(precision.NATIVE_ENV, raising=False)
+    try:                                          # independent reading of the same flags
+        flags = open("/proc/cpuinfo").read().split()
+    except OSError:
+        flags = []
+    assert precision.native_bf16("cpu") == ("avx512_bf16" in flags or "amx_bf16" in flags)
+    assert precision.native_bf16("mps") is False
+    monkeypatch.setenv(precision.NATIVE_ENV, "1")
+    assert precision.native_bf16("cpu") is True
+    monkeypatch.setenv(precision.NATIVE_ENV, "0")
+    assert precision.native_bf16("cpu") is False
+
+
+def test_auto_tries_bfloat16_only_where_native_and_local_and_keeps_a_runs_choice(
+        tmp_path, monkeypatch):
+    cfg = load_config(quick=True, dtype="auto")
+    monkeypatch.setenv(precision.NATIVE_ENV, "1")
+    assert precision.auto_dtype(cfg, tmp_path)[0] == "bfloat16"
+    assert precision.auto_dtype(load_config(quick=True, dtype="auto", backend="slurm"),
+                                tmp_path)[0] == "float32"
+    monkeypatch.setenv(precision.NATIVE_ENV, "0")
+    dtype, why = precision.auto_dtype(cfg, tmp_path)
+    assert (dtype, why) == ("float32", "no native bfloat16 on cpu")
+    # a resumed run keeps what it chose when it began, on any host
+    (tmp_path / "plan.json").write_text(json.dumps({"config": {"dtype": "bfloat16"}}))
+    dtype, why = precision.auto_dtype(cfg, tmp_path)
+    assert dtype == "bfloat16" and "plan.json" in why
+
+
+def test_auto_is_the_run_identity_whatever_it_chose():
+    from dataclasses import replace
+
+    auto = load_config(dtype="auto")
+    assert auto.dtype == "auto" == load_config().dtype          # the default profile's
+    assert load_config(quick=True).dtype == "float32"
+    fp = auto.fingerprint()
+    for dtype in ("bfloat16", "float32"):
+        assert replace(auto, dtype=dtype, dtype_auto=True).fingerprint() == fp
+        assert replace(auto, dtype=dtype).fingerprint() != fp   # asked for by name: another run
+    with pytest.raises(InputError, match="'dtype_auto'"):
+        load_config(dtype="float16", dtype_auto=True)
+    with pytest.raises(InputError, match="'quantize'"):
+        load_config(dtype="auto", quantize="int8")
+
+
+def test_collect_with_auto_runs_bfloat16_where_native_and_float32_where_it_fails(
+        tiny, monkeypatch):
+    from emostat.collect.manifest import run_fingerprint
+
+    monkeypatch.setenv(precision.NATIVE_ENV, "1")
+    m = json.loads(_collect(tiny, "auto", dtype="auto", precision_check_items=5,
+                            precision_min_agreement=0.0)["manifest"].read_text())
+    rec = m["precision"]
+    assert m["dtype"] == "bfloat16" == rec["chosen"] == m["config"]["dtype"]
+    assert rec["checked"] and rec["auto"] == "native bfloat16 on cpu" and rec["native_bf16"]
+    assert m["config"]["dtype_auto"] is True
+    plan = json.loads((tiny[0] / "auto" / "plan.json").read_text())
+    assert plan["config"]["dtype"] == "bfloat16" and plan["fingerprint"] == m["fingerprint"]
+    # the identity is "auto": the same config on a host without native bf16 finds it done
+    monkeypatch.setenv(precision.NATIVE_ENV, "0")
+    from emostat.collect import driver
+
+    monkeypatch.setattr(driver, "check_precision", lambda *a, **k: (_ for _ in ()).throw(
+        RuntimeError("checked again")))
+    _collect(tiny, "auto", dtype="auto", precision_check_items=5, precision_min_agreement=0.0)
+    monkeypatch.undo()
+    # a check below the threshold: float32, said and recorded, instead of a refusal
+    monkeypatch.setenv(precision.NATIVE_ENV, "1")
+    monkeypatch.setattr(precision, "agreement", lambda *a: {
+        "n": 5, "n_agree": 2, "agreement": 0.4, "conf_low": 0.05, "conf_high": 0.85,
+        "margin_r": 0.3})
+    paths = _collect(tiny, "auto-low", dtype="auto", precision_check_items=5)
+    m = json.loads(paths["manifest"].read_text())
+    rec = m["precision"]
+    assert m["dtype"] == "float32" == rec["chosen"] and rec["dtype"] == "bfloat16"
+    assert rec["checked"] and rec["n_agree"] == 2 and rec["threshold"] == 0.95
+    assert (tiny[0] / "auto-low" / "inference").is_dir()
+    assert json.loads((tiny[0] / "auto-low" / "plan.json").read_text())["config"][
+        "dtype"] == "float32"
+
+
+def test_report_says_how_the_arithmetic_was_chosen():
+    from emostat.report.method import precision_line
+
+    assert precision_line({"precision": {"checked": False, "reason": "float32"}}) == ""
+    base = {"checked": True, "dtype": "bfloat16", "quantize": "none", "n_items": 54,
+            "n_agree": 53, "agreement": 0.98148, "agreement_ci95": [0.901, 0.9995],
+            "margin_r": 0.99971, "threshold": 0.95}
+    assert precision_line({"precision": base, "dtype": "bfloat16"}) == (
+        "bfloat16, after bfloat16 decided like float32 on 53 of 54 of the run's items "
+        "(agreement 0.981, 95% CI 0.90–1.00; margin r 0.9997; threshold 0.95)")
+    auto = base | {"auto": "native bfloat16 on cpu", "native_bf16": True, "chosen": "float32",
+                   "n_agree": 50, "agreement": 0.9259}
+    assert precision_line({"precision": auto}).startswith(
+        "float32; chosen by dtype auto, native bfloat16 on this host: bfloat16 decided like "
+        "float32 on 50 of 54")
+    assert precision_line({"precision": auto}).endswith("threshold 0.95), below the threshold")
+    assert precision_line({"precision": {"checked": False, "auto": "no native bfloat16 on cpu",
+                                         "native_bf16": False, "chosen": "float32"}}) == \
+        "float32; chosen by dtype auto"

@@ -52,9 +52,9 @@ ANALYSIS_FIELDS = ("alpha", "headline_k", "n_perm", "n_perm_count")
 GEOMETRY_FIELDS = ("geometry", "geometry_items", "geometry_random", "geometry_isotropic",
                    "geometry_per_concept", "geometry_probe_layers", "geometry_probe_perm",
                    "geometry_perm")
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("float32", "bfloat16", "float16", "auto")
 # the guard of a reduced-precision run (emostat.collect.precision): not part of its identity
-PRECISION_FIELDS = ("precision_check_items", "precision_min_agreement")
+PRECISION_FIELDS = ("precision_check_items", "precision_min_agreement", "dtype_auto")
 KERNELS = ("onednn", "torch")          # emostat.collect.fastcpu (no torch import here)
 QUANTIZE = ("none", "int8")
 
@@ -73,8 +73,9 @@ class CollectConfig(SlurmFields):
         prompts, its stimuli are the items (unless ``stimuli`` names a file), its attributes
         are ablated.
     device, dtype : str
-        Torch device (cpu | cuda | mps) and weight dtype (float32 | bfloat16 | float16;
-        anything but float32 only after the precision check, below).
+        Torch device (cpu | cuda | mps) and weight dtype (float32 | bfloat16 | float16 |
+        auto: bfloat16 where native and checked, else float32; anything but float32 only
+        after the precision check, below). ``dtype_auto``: set by emostat (auto chose ``dtype``).
     threads : int
         Torch intra-op threads per worker (1 is fastest on small shared CPUs).
     workers : int
@@ -98,8 +99,7 @@ class CollectConfig(SlurmFields):
         [0, 1], default .95); agreement and margin r go into the manifest
         (:mod:`emostat.collect.precision`). Not part of the run's identity.
     templates : list of str or None
-        Names of the concept prompt templates (None = all shipped ones). Templates play the role
-        of the study's prompt-tuning seeds.
+        Concept prompt templates (None = all shipped; the study's prompt-tuning seeds' role).
     position : str
         Token position read for concept activations: last (token) | mask (MLM encoders; the
         mask is put first, as in the study's layout) | word (mean over the emotion word).
@@ -117,14 +117,12 @@ class CollectConfig(SlurmFields):
         Cap on situations per emotion (None = all); the binary set of an emotion holds its
         positives plus as many seeded negatives.
     emotions : list of str or None
-        Concepts whose tasks are run (None = all of the space's). Concept activations always
-        cover every concept.
+        Concepts whose tasks are run (None = all; concept activations cover every concept).
     attributes : list of str or None
         Attributes whose top-k sets are ablated (None = all of the space's).
-    ks : list of int or float
-        Set sizes: ints are counts, floats in (0, 1) fractions of all neurons.
-    n_random_draws : int
-        Seeded random sets per (attribute, k).
+    ks, n_random_draws : list of int or float, int
+        Set sizes (ints: counts; floats in (0, 1): fractions of all neurons); seeded random
+        sets per (attribute, k).
     random_scheme : str
         uniform | layer_matched (same count per layer as the attribute's set).
     binary_draw : str
@@ -139,10 +137,9 @@ class CollectConfig(SlurmFields):
     n_folds : int
         Items of each emotion are split into this many fixed folds; a fold plays the role of the
         study's prompt (the ``template`` column of the accuracy table).
-    batch_size, items_per_shard, conditions_per_shard : int
-        Rows per forward pass; items and conditions per shard (one Parquet file each).
-    max_new_tokens : int
-        Generation length bound for the generate task.
+    batch_size, items_per_shard, conditions_per_shard, max_new_tokens : int
+        Rows per forward pass; items and conditions per shard (one Parquet file each); the
+        generate task's length bound.
     chat : bool or None
         Wrap task prompts in the model's chat template: None = when the tokenizer has one.
         (The short choice prompt is a completion prompt and is always sent raw.)
@@ -164,10 +161,8 @@ class CollectConfig(SlurmFields):
         seed on the emotion's balanced binary items, read as in the study; the binary task is
         then scored with those prompts). The pt_* fields enter the run's identity only in
         prompt_tuning mode.
-    pt_tokens, pt_steps : int
-        Soft-prompt length (the study: 100) and optimisation steps.
-    pt_lr : float
-        AdamW learning rate of the soft prompt.
+    pt_tokens, pt_steps, pt_lr : int, int, float
+        Soft-prompt length (the study: 100), optimisation steps and AdamW learning rate.
     pt_seeds : list of int
         Prompt-tuning seeds; they play the role of templates (the study: 12 seeds).
     alpha, headline_k, n_perm, n_perm_count
@@ -191,6 +186,7 @@ class CollectConfig(SlurmFields):
     space: str | None = None
     device: str = "cpu"
     dtype: str = "float32"
+    dtype_auto: bool = False
     threads: int = 1
     workers: int = 1
     cpu_kernel: str = "onednn"
@@ -266,6 +262,8 @@ class CollectConfig(SlurmFields):
         if self.space is None:              # runs before the field existed keep their identity
             skip.add("space")
         d = {k: v for k, v in self.to_dict().items() if k not in skip}
+        if self.dtype_auto:                 # what "auto" chose is not the run's identity
+            d["dtype"] = "auto"
         if weights:
             d["model"] = f"sha256:{weights}"
         if space:
@@ -307,6 +305,8 @@ def validate_config(cfg: CollectConfig, where: str = "config") -> CollectConfig:
     """Check every field; raise :class:`InputError` naming the field. Returns ``cfg``."""
     c = _check
     c(cfg.dtype in DTYPES, where, "dtype", f"{cfg.dtype!r} is not one of {DTYPES}")
+    c(not cfg.dtype_auto or cfg.dtype in ("float32", "bfloat16"), where, "dtype_auto",
+      "set by emostat when dtype = \"auto\" chose float32 or bfloat16; leave it out")
     c(cfg.position in POSITIONS, where, "position", f"{cfg.position!r} not in {POSITIONS}")
     bad = [t for t in cfg.tasks if t not in TASKS]
     c(not bad, where, "tasks", f"unknown task(s) {bad}; known: {TASKS}")

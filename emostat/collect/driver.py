@@ -71,7 +71,7 @@ from emostat.collect.cost import cost_record
 from emostat.collect.items import (build_items, concept_prompt_table, run_attributes,
                                    template_names)
 from emostat.collect.geometry_stage import geometry_phase
-from emostat.collect.precision import check as check_precision, recorded
+from emostat.collect.precision import auto_dtype, check as check_precision, recorded
 from emostat.collect.manifest import (calibration_record, check_plan, concept_template_record,
                                       manifest_done, phase_record, run_fingerprint, run_timing,
                                       task_prompt_record, write_manifest)
@@ -182,6 +182,12 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     found = check_collection(plan, deviations, config=cfg.to_dict(), space=space.provenance())
     prompts = concept_prompt_table(cfg, sapi)
     items = build_items(cfg, sapi) if cfg.tasks else {}
+    # dtype "auto": the run's identity keeps "auto"; it computes in what auto_dtype tries
+    # and the check keeps (plan.json records the choice before the first row)
+    why = None
+    if cfg.dtype == "auto":
+        dtype, why = auto_dtype(cfg, out)
+        cfg = replace(cfg, dtype=dtype, dtype_auto=True)
     lm = load_checked(cfg, api or default_api(), quiet)
     model_ident = dict(getattr(lm, "identity", {}) or {})
     found += check_collection(plan, deviations, config={}, model=model_ident)
@@ -189,7 +195,10 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     fingerprint = run_fingerprint(cfg, model_ident)
     # a reduced-precision run decides like float32 on its own items, or is refused here
     precision = (recorded(out, fingerprint, cfg)
-                 or check_precision(cfg, lm, api or default_api(), items, quiet))
+                 or check_precision(cfg, lm, api or default_api(), items, quiet, auto=why))
+    if precision.get("chosen", cfg.dtype) != cfg.dtype:     # auto: bfloat16 failed its check
+        cfg = replace(cfg, dtype=precision["chosen"])
+        lm = load_checked(cfg, api or default_api(), quiet)
     if not cfg.tasks:
         print("emostat: tasks are off (activations only): no inference; `analyse` gives the "
               "searchlight and RSA tables", file=sys.stderr, flush=True)

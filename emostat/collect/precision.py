@@ -15,13 +15,22 @@ Decisions are the raw ones (argmax of the log-probabilities, yes when logit_yes 
 calibration offsets are fitted on the whole condition none, which the check does not score.
 Binary items are scored with the zero-shot prompt even in prompt-tuning mode (the soft prompts
 do not exist yet). The float32 model is loaded a second time for the check (on the run's
-device) when ``dtype`` is not float32, and freed after it. Whether a host has native bf16 is
-not looked at: float32 stays the default everywhere (no automatic choice).
+device) when ``dtype`` is not float32, and freed after it.
+
+``dtype = "auto"`` (the default profile's) chooses: bfloat16 where the run's device computes
+it natively (a CPU with AVX512-BF16 or AMX-BF16, a CUDA GPU that supports it; local backend
+only, since elsewhere the driver's host is not the one that computes) and the check passes;
+float32 otherwise, said in one line. The choice goes into ``plan.json`` before the first row,
+so a resumed run keeps it on any host, and into the manifest's ``precision`` record
+(``auto``, ``chosen``, ``native_bf16``). ``EMOSTAT_NATIVE_BF16=0`` (or ``1``) overrides the
+detection (the test suite sets 0: its frozen numbers are float32).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +44,49 @@ from emostat.collect.worker import PreloadedAPI, Worker, grouped_batches, head_u
 from emostat.errors import InputError
 from emostat.tasks import TASKS
 
-__all__ = ["agreement", "check", "needed", "recorded", "sample_items", "score_items"]
+__all__ = ["agreement", "auto_dtype", "check", "native_bf16", "needed", "recorded",
+           "sample_items", "score_items"]
+
+NATIVE_ENV = "EMOSTAT_NATIVE_BF16"
+_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def native_bf16(device: str = "cpu") -> bool:
+    """True when ``device`` computes bfloat16 natively: a CPU with AVX512-BF16 or AMX-BF16
+    (Linux ``/proc/cpuinfo``; False elsewhere), a CUDA GPU that supports it. The environment
+    variable ``EMOSTAT_NATIVE_BF16`` (0 or 1) overrides the detection."""
+    env = os.environ.get(NATIVE_ENV, "").strip()
+    if env in ("0", "1"):
+        return env == "1"
+    if str(device).startswith("cuda"):
+        import torch
+
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if str(device) != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in _CPU_FLAGS)
+
+
+def auto_dtype(cfg: CollectConfig, out) -> tuple[str, str]:
+    """The dtype a ``dtype = "auto"`` run tries first, and why: the one its ``plan.json``
+    recorded (a resumed run keeps its choice on any host), else bfloat16 on a local run whose
+    device has native bf16 (:func:`native_bf16`), else float32."""
+    try:
+        old = json.loads((Path(out) / "plan.json").read_text()).get("config", {})
+    except (OSError, ValueError, AttributeError):
+        old = {}
+    if old.get("dtype") in ("float32", "bfloat16"):
+        return old["dtype"], f"chosen when the run began ({Path(out) / 'plan.json'})"
+    if cfg.backend != "local":
+        return "float32", f"backend {cfg.backend}: the workers' hosts are not checked here"
+    if native_bf16(cfg.device):
+        return "bfloat16", f"native bfloat16 on {cfg.device}"
+    return "float32", f"no native bfloat16 on {cfg.device}"
 
 
 def needed(cfg: CollectConfig) -> bool:
@@ -130,7 +181,7 @@ def refusal(rec: dict) -> str:
 
 
 def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bool = False,
-          threshold: float | None = None) -> dict:
+          threshold: float | None = None, auto: str | None = None) -> dict:
     """Refuse a reduced-precision run that does not decide like float32; return its record.
 
     Parameters
@@ -138,7 +189,9 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
     cfg : the run's config; lm : the model loaded with ``cfg.dtype``; api : the model
     functions (``load_model`` loads the float32 reference); items : the run's task items
     (:func:`emostat.collect.items.build_items`); threshold : overrides
-    ``cfg.precision_min_agreement`` (tests).
+    ``cfg.precision_min_agreement`` (tests); auto : for a ``dtype = "auto"`` run, why
+    ``cfg.dtype`` was tried (:func:`auto_dtype`): a check below the threshold then chooses
+    float32 instead of refusing.
 
     Returns
     -------
@@ -146,7 +199,8 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
         ``{"checked": False, "reason": ...}`` for a float32 run (or int8 without tasks: int8
         touches task scoring only); else ``checked, dtype, quantize, n_items, n_agree,
         agreement, agreement_ci95, margin_r, threshold, check_items, tasks, decisions,
-        seconds``.
+        seconds``. With ``auto``, also ``auto`` (the reason), ``native_bf16`` and ``chosen``
+        (the dtype the run computes in).
 
     Raises
     ------
@@ -154,9 +208,14 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
         Agreement below the threshold (:func:`refusal`), or a float16/bfloat16 run without
         inference tasks (nothing to check it on).
     """
+    tag = {} if auto is None else {"auto": auto, "native_bf16": native_bf16(cfg.device)}
     if not needed(cfg) or (cfg.dtype == "float32" and not items):
         why = "float32 without quantisation" if not needed(cfg) else "int8 without tasks"
-        return {"checked": False, "reason": f"{why}: not needed"}
+        return {"checked": False, "reason": f"{why}: not needed",
+                **tag, **({"chosen": cfg.dtype} if tag else {})}
+    if auto is not None and not items:
+        return {"checked": False, "reason": "no inference tasks to check bfloat16 on",
+                **tag, "chosen": "float32"}
     if not items:
         raise InputError(f"config field 'dtype': {cfg.dtype} is allowed after a check of "
                          f"its decisions against float32 on the run's task items, and this "
@@ -183,10 +242,18 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
            "decisions": "raw (uncalibrated), condition none",
            "seconds": {"float32": round(s32, 2), "run": round(s, 2),
                        "total": round(time.perf_counter() - t0, 2)}}
-    if got["agreement"] < threshold:
+    if tag:
+        rec |= tag | {"chosen": cfg.dtype if got["agreement"] >= threshold else "float32"}
+    if got["agreement"] < threshold and not tag:
         raise InputError(refusal(rec))
+    if got["agreement"] < threshold:              # auto: float32 instead of a refusal
+        print(f"emostat: dtype auto: {cfg.dtype} decided like float32 on {rec['n_agree']} of "
+              f"{rec['n_items']} of the run's items, below precision_min_agreement = "
+              f"{threshold}: this run computes in float32", file=sys.stderr, flush=True)
+        return rec
     log(f"precision check: {rec['n_agree']} of {rec['n_items']} items decided as in float32 "
-        f"(margin r {rec['margin_r']}), threshold {threshold}", quiet)
+        f"(margin r {rec['margin_r']}), threshold {threshold}"
+        + (f"; dtype auto: {cfg.dtype} ({auto})" if tag else ""), quiet)
     return rec
 
 

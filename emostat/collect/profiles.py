@@ -27,8 +27,11 @@ PROFILES: dict[str, dict] = {
     # vectors x 3 scales, 405 stimuli, 10 probed layers, 199 shuffles): 106 s measured at load
     # 4-5, 1-thread matmul 35-54 GFLOPS; the quick profile's (108 stimuli, 6 items): 28 s inside
     # `emostat run --quick` at load 2-3. Since Dec 7 the grid has 52 directions (20 on the
-    # manifold, 5 isotropic): steering 1.34 x the above.
-    "default": {"tasks": ["choice"], "items_per_emotion": DEFAULT_DESIGN["items_per_concept"],
+    # manifold, 5 isotropic): steering 1.34 x the above. dtype auto: bfloat16 where the CPU
+    # (or GPU) computes it natively and it decides like float32 on 54 of the run's items
+    # (emostat.collect.precision); on the embedded model 0.60x float32's time per row, 394 of
+    # 405 decisions equal (benchmarks/results/precision.json). Float32 elsewhere.
+    "default": {"tasks": ["choice"], "dtype": "auto", "items_per_emotion": DEFAULT_DESIGN["items_per_concept"],
                 "n_folds": min(3, DEFAULT_DESIGN["items_per_concept"] or 3), "ks": [0.05],
                 "n_random_draws": DEFAULT_DESIGN["n_random"], "chat": False, "workers": 2,
                 "items_per_shard": 27, "conditions_per_shard": 17, "geometry_items": 8},

@@ -68,6 +68,31 @@ def model_line(prov: dict, manifest: dict | None = None) -> str:
     return ""
 
 
+def precision_line(manifest: dict | None) -> str:
+    """How the run's arithmetic was chosen and checked (the manifest's ``precision`` record):
+    empty for a plain float32 run."""
+    rec = (manifest or {}).get("precision")
+    if not isinstance(rec, dict):
+        return ""
+    chosen = rec.get("chosen") or (manifest or {}).get("dtype") or rec.get("dtype")
+    auto = ("; chosen by dtype auto" + (", native bfloat16 on this host"
+                                        if rec.get("native_bf16") else "")
+            if rec.get("auto") else "")
+    if not rec.get("checked"):
+        return f"{chosen}{auto}" if rec.get("auto") else ""
+    lo, hi = (rec.get("agreement_ci95") or [None, None])[:2]
+    r = rec.get("margin_r")
+    what = rec.get("dtype") + (" with int8 layers" if rec.get("quantize") == "int8" else "")
+    check = (f"{what} decided like float32 on {rec.get('n_agree')} of {rec.get('n_items')} of "
+             f"the run's items (agreement {fmt.fmt_num(rec.get('agreement'), 3)}"
+             + (f", 95% CI {fmt.fmt_num(lo, 2)}–{fmt.fmt_num(hi, 2)}" if lo is not None else "")
+             + (f"; margin r {fmt.fmt_num(r, 4)}" if r is not None else "")
+             + f"; threshold {rec.get('threshold')})")
+    if chosen != rec.get("dtype"):
+        return f"{chosen}{auto}: {check}, below the threshold"
+    return f"{chosen}{auto}, after {check}"
+
+
 def json_value(v) -> str:
     return json.dumps(v, sort_keys=True, default=str)
 
@@ -201,6 +226,9 @@ def settings_list(prov: dict, manifest: dict | None = None, ks=(), counts: dict 
     line = model_line(prov, manifest)
     if line:
         items.append(f"Model: {line}")
+    line = precision_line(manifest)
+    if line:
+        items.append(f"Arithmetic: {line}")
     if "seed" in prov:
         items.append(f"Master seed: {prov['seed']}")
     for key, label in (("n_boot", "Bootstrap resamples"), ("n_perm", "Permutations")):
