@@ -11,17 +11,16 @@ import pandas as pd
 
 from emostat import io
 from emostat.analysis.claims.table import build_claims, make_design
-from emostat.analysis.claims.table import headline_k as run_headline_k
 from emostat.analysis.geometry.claims import run_geometry_tables
 from emostat.analysis.pipelines.rsasteps import rsa_run_tables, space_raters
 from emostat.analysis.pipelines.runspace import importance_tables, run_space, untested_claims
 from emostat.analysis.neurons.selection import mask_selection
-from emostat.analysis.pipelines.choices import DEFAULT_N_PERM, first_draws, run_choices
+from emostat.analysis.pipelines.choices import (ANALYSIS_SEED, analysis_choices, run_ks,
+                                                searchlight_seed)
 from emostat.analysis.pipelines.steps import (RESULTS, design_tables, human_tables, link_tables,
                                               masking_tables, searchlight_tables,
                                               write_results)
 from emostat.checks import child_seeds, log, package_versions
-from emostat.constants import K_VALUES, k_count
 from emostat.errors import InputError
 from emostat.integrity import check_run
 from emostat.plan.stages import check_analysis, open_plan, plan_tables
@@ -63,7 +62,7 @@ def check_out_dir(out: Path, run_dir: Path) -> None:
                          "choose another --out folder (nothing was written)")
 
 
-def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
+def analyse_run(run_dir, *, out=None, seed: int = ANALYSIS_SEED, n_boot: int = 2_000,
                 n_perm: int | None = None, quiet: bool = False,
                 searchlight: dict | None = None, alpha: float | None = None,
                 headline_k=None, plan=None, deviations=None) -> dict[str, Path]:
@@ -134,7 +133,7 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     log("neuron searchlight RSA ...", quiet)
     A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations",
                                                                 concepts=space.concepts)
-    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks, seed=s[3],
+    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks, seed=searchlight_seed(seed),
                                      **ch["searchlight"]))
     if (run_dir / "conditions.parquet").exists():
         sel = mask_selection(io.read_table(run_dir / "conditions.parquet"), tables["neuron_rsa"])
@@ -255,16 +254,13 @@ def _one_record(mm: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def _choices(run_dir: Path, manifest: dict, given: dict, ks, searchlight=None) -> dict:
-    """The run's checked analysis choices (:func:`choices.run_choices`: arguments over the
-    recorded config over the defaults), the permutation draws to start from (``draws``) and the
-    searchlight options with the run's count, alpha and headline k."""
-    ch = run_choices(given, manifest.get("config") or {}, ks,
-                     config_where=f"{run_dir / 'manifest.json'}", given_where="emostat analyse",
-                     n_neurons=manifest.get("n_neurons"))
-    hk = run_headline_k({"ks": ks, "headline_k": ch["headline_k"]})
-    sl = {**(searchlight or {}), "n_perm_count": ch["n_perm_count"], "alpha": ch["alpha"],
-          "headline_k": hk}
-    return {**ch, "draws": first_draws(ch["n_perm"], DEFAULT_N_PERM), "searchlight": sl}
+    """The run's checked analysis choices (:func:`choices.analysis_choices`: arguments over
+    the recorded config over the defaults), the permutation draws to start from (``draws``)
+    and the searchlight options with the run's count, alpha and headline k."""
+    return analysis_choices(given, manifest.get("config") or {}, ks,
+                            config_where=f"{run_dir / 'manifest.json'}",
+                            given_where="emostat analyse", n_neurons=manifest.get("n_neurons"),
+                            searchlight=searchlight)
 
 
 def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed: int,
@@ -281,8 +277,7 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
     A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations",
                                                                 concepts=space.concepts)
     n = int(sum(layer_sizes))
-    ks = sorted({k_count(k, n) for k in (manifest.get("config") or {}).get("ks") or []}
-                - {0}) or [k for k in K_VALUES if k <= n]
+    ks = run_ks(manifest.get("config") or {}, n)
     ch = _choices(run_dir, {"n_neurons": n, **manifest}, given, ks, searchlight)
     planned = _planned(plan, ch, given, {"n_neurons": n, **manifest}, ks, searchlight)
     check_out_dir(out, run_dir)
@@ -293,8 +288,8 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
     tables: dict[str, pd.DataFrame] = {}
     tables.update(importance_tables(human, space, n_perm=n_perm, seed=s[0], quiet=quiet))
     tables.update(human_tables(human))
-    tables.update(searchlight_tables(A, layer_sizes, human.attribute_rdms, ks, seed=s[3],
-                                     **ch["searchlight"]))
+    tables.update(searchlight_tables(A, layer_sizes, human.attribute_rdms, ks,
+                                     seed=searchlight_seed(seed), **ch["searchlight"]))
     raters = space_raters(space, human.mean_rdm)
     if raters is not None:
         nb = given["n_boot"]                 # as analyse_run's (the plan compares it)
