@@ -18,8 +18,7 @@ from emostat.analysis.neurons.selection import mask_selection
 from emostat.analysis.pipelines.choices import (ANALYSIS_SEED, analysis_choices, run_ks,
                                                 searchlight_seed)
 from emostat.analysis.pipelines.steps import (RESULTS, design_tables, human_tables, link_tables,
-                                              masking_tables, searchlight_tables,
-                                              write_results)
+                                              masking_tables, write_results)
 from emostat.checks import child_seeds, log, package_versions
 from emostat.errors import InputError
 from emostat.integrity import check_run
@@ -130,11 +129,10 @@ def analyse_run(run_dir, *, out=None, seed: int = ANALYSIS_SEED, n_boot: int = 2
     tables.update(importance_tables(human, space, n_perm=n_perm, seed=s[0], quiet=quiet))
     tables.update(human_tables(human))
 
-    log("neuron searchlight RSA ...", quiet)
     A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations",
                                                                 concepts=space.concepts)
-    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks, seed=searchlight_seed(seed),
-                                     **ch["searchlight"]))
+    sl_cache = _searchlight(tables, run_dir, A, layer_sizes, attr_rdms, ks, seed=seed,
+                            options=ch["searchlight"], quiet=quiet)
     if (run_dir / "conditions.parquet").exists():
         sel = mask_selection(io.read_table(run_dir / "conditions.parquet"), tables["neuron_rsa"])
         tables["mask_selection"] = sel
@@ -211,6 +209,7 @@ def analyse_run(run_dir, *, out=None, seed: int = ANALYSIS_SEED, n_boot: int = 2
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
                          n_boot=n_boot, n_perm=ch["n_perm"], n_perm_start=n_perm,
                          n_perm_count=ch["n_perm_count"], ks=ks, claims_design=design,
+                         searchlight_cache=sl_cache,
                          plan=planned, space=space.provenance(),
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
@@ -263,6 +262,22 @@ def _choices(run_dir: Path, manifest: dict, given: dict, ks, searchlight=None) -
                             searchlight=searchlight)
 
 
+def _searchlight(tables: dict, run_dir: Path, A, layer_sizes, attr_rdms, ks, *, seed: int,
+                 options: dict, quiet: bool) -> dict:
+    """The searchlight tables added to ``tables``, through the run's cache
+    (:mod:`emostat.analysis.pipelines.slcache`); returns the provenance record of the cache."""
+    from emostat.analysis.pipelines.slcache import cached_searchlight
+
+    log("neuron searchlight RSA ...", quiet)
+    found, rec = cached_searchlight(run_dir, A, layer_sizes, attr_rdms, ks,
+                                    seed=searchlight_seed(seed), options=options)
+    if rec["hit"]:
+        when = "during the collection" if rec["by"] == "collect" else "by an earlier analysis"
+        log(f"  from the cache computed {when} (cache/searchlight/{rec['key'][:12]})", quiet)
+    tables.update(found)
+    return rec
+
+
 def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed: int,
                               given: dict, quiet: bool, searchlight: dict | None = None,
                               plan=(None, {})) -> dict[str, Path]:
@@ -288,8 +303,8 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
     tables: dict[str, pd.DataFrame] = {}
     tables.update(importance_tables(human, space, n_perm=n_perm, seed=s[0], quiet=quiet))
     tables.update(human_tables(human))
-    tables.update(searchlight_tables(A, layer_sizes, human.attribute_rdms, ks,
-                                     seed=searchlight_seed(seed), **ch["searchlight"]))
+    sl_cache = _searchlight(tables, run_dir, A, layer_sizes, human.attribute_rdms, ks,
+                            seed=seed, options=ch["searchlight"], quiet=quiet)
     raters = space_raters(space, human.mean_rdm)
     if raters is not None:
         nb = given["n_boot"]                 # as analyse_run's (the plan compares it)
@@ -304,6 +319,7 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
                          n_boot=given["n_boot"], n_perm=ch["n_perm"], n_perm_start=n_perm,
                          n_perm_count=ch["n_perm_count"], ks=ks, activations_only=True,
+                         searchlight_cache=sl_cache,
                          claims_design=design, plan=planned, space=space.provenance(),
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
