@@ -9,6 +9,9 @@ import os
 # small hosts) were 40x slower per forward with two threads on a loaded 2-core host. Set before
 # anything imports torch; a test of the thread rule sets its own value.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# No background searchlight in every tiny collection (a spawned process each, ~2 s): the
+# tests of the cache switch it on (tests/test_slcache.py).
+os.environ.setdefault("EMOSTAT_SEARCHLIGHT_CACHE", "0")
 
 import pytest  # noqa: E402
 
