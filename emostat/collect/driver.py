@@ -13,7 +13,9 @@ a. **activations** — for every concept template, the FFN neuron vector of each
 b. **conditions** — searchlight RSA of those activations against the space's attribute RDMs,
    attribute top-k sets and seeded random sets → ``<out>/conditions.parquet``
    (one row per condition, with its neuron list) and ``<out>/neuron_means.parquet`` (the mean of
-   each neuron over the concept prompts, used by mean ablation).
+   each neuron over the concept prompts, used by mean ablation). With the local backend,
+   ``analyse``'s searchlight tables then start computing in a low-priority background process,
+   joined after the geometry stage (:mod:`emostat.collect.slprecompute`).
 c. **inference** — every task item under every condition → ``<out>/inference/part-*.parquet``
    (schema ``inference``: one row per item × condition × task), in three steps:
 
