@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from emostat import io
 from emostat.analysis.pipelines import slcache
 from emostat.analysis.pipelines.steps import searchlight_tables
 from test_runner import run_fake, write_config
@@ -61,7 +62,9 @@ def test_a_hit_equals_the_fresh_tables_exactly(inputs, tmp_path, monkeypatch):
     got, rec = through_cache(tmp_path, inputs)                 # a miss: computed, stored
     assert not rec["hit"] and rec["enabled"]
     same_tables(got, want)
-    assert (tmp_path / slcache.FOLDER / rec["key"] / slcache.ENTRY).is_file()
+    folder = tmp_path / slcache.FOLDER / rec["key"]
+    assert (folder / slcache.ENTRY).is_file()
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~io.user_umask()    # not mkdtemp's 0700
     got, rec2 = through_cache(tmp_path, inputs)                # a hit: read back
     assert rec2 == {**rec, "hit": True, "by": "analyse"}
     same_tables(got, want)
@@ -132,7 +135,6 @@ def test_a_corrupt_or_partial_entry_is_ignored_and_recomputed(inputs, tmp_path, 
 def test_a_killed_writer_leaves_nothing_that_is_read(inputs, tmp_path):
     """A writer killed mid-entry leaves its temporary folder (named after it), never the
     entry; a resumed collection removes the folder of a writer that is gone."""
-    from emostat import io
     from emostat.collect.slprecompute import clean_stale
 
     A, sizes, rdms = inputs

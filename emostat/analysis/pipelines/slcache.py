@@ -106,6 +106,7 @@ def store_entry(run_dir, key: str, tables: dict[str, pd.DataFrame], *,
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=io.tmp_prefix(final), suffix=".tmp", dir=final.parent))
     try:
+        os.chmod(tmp, 0o777 & ~io.user_umask())      # mkdtemp's 0700: the user's mode
         sums = {}
         for name, df in tables.items():
             path = io.write_table(df.reset_index(drop=True), tmp / f"{name}.parquet",
