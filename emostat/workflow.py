@@ -68,11 +68,12 @@ def run(out="out", *, release=None, quick: bool = False, to=("html", "pdf"),
                                alpha=alpha, headline_k=headline_k)
         dirs = [out] if len(models) <= 1 else [out / _folder_name(m) for m in models]
         for d, m in zip(dirs, models or [None]):
+            given = {"seed": SEED if seed is None else seed, "alpha": alpha,
+                     "headline_k": headline_k}     # the searchlight is precomputed for them
             collect(config=config, out=d, model=m, quick=quick, seed=seed, quiet=quiet,
                     space=space, items_per_concept=items_per_concept, plan=plan,
-                    deviations=deviations)
-            analyse_run(d, seed=SEED if seed is None else seed, quiet=quiet, alpha=alpha,
-                        headline_k=headline_k, plan=plan, deviations=deviations)
+                    deviations=deviations, analysis=given)
+            analyse_run(d, quiet=quiet, plan=plan, deviations=deviations, **given)
         kind = "comparison" if len(dirs) > 1 else "experiment"
         if len(dirs) > 1:               # the models' whole-model RSA, paired (issue 23)
             from emostat.analysis.pipelines.rsasteps import compare_runs, write_comparison

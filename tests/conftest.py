@@ -12,6 +12,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # The default profile's dtype "auto" picks bfloat16 on CPUs with native bf16; the suite's frozen
 # numbers are float32 on any host, so it counts no host as native (tests of "auto" set 1).
 os.environ.setdefault("EMOSTAT_NATIVE_BF16", "0")
+# No background searchlight in every tiny collection (a spawned process each, ~2 s): the
+# tests of the cache switch it on (tests/test_slcache.py).
+os.environ.setdefault("EMOSTAT_SEARCHLIGHT_CACHE", "0")
 
 import pytest  # noqa: E402
 

@@ -77,8 +77,8 @@ def reference(collected, tmp_path_factory):
 
 
 def same_results(res: Path, ref: Path) -> None:
-    """Every table equal (values, columns, dtypes) and the same provenance but for its time and
-    the run's path (the run was copied)."""
+    """Every table equal (values, columns, dtypes) and the same provenance but for its time,
+    the run's path (the run was copied) and whether the searchlight came from the cache."""
     names = sorted(p.name for p in res.iterdir())
     assert names == sorted(p.name for p in ref.iterdir())
     for name in names:
@@ -86,8 +86,9 @@ def same_results(res: Path, ref: Path) -> None:
             pd.testing.assert_frame_equal(pd.read_parquet(res / name),
                                           pd.read_parquet(ref / name))
     a, b = (json.loads((d / "provenance.json").read_text()) for d in (res, ref))
-    assert {k: v for k, v in a.items() if k not in ("created", "run_dir")} == {
-        k: v for k, v in b.items() if k not in ("created", "run_dir")}
+    skip = ("created", "run_dir", "searchlight_cache")
+    assert {k: v for k, v in a.items() if k not in skip} == {
+        k: v for k, v in b.items() if k not in skip}
 
 
 def test_killed_while_writing_then_rerun(collected, reference, tmp_path, capsys):

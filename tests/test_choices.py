@@ -166,7 +166,7 @@ def test_bad_choices_are_refused_before_any_statistic(acts, tmp_path, capsys, mo
     from emostat.analysis.pipelines import analyse as an
 
     monkeypatch.setattr(an, "importance_tables", _never)
-    monkeypatch.setattr(an, "searchlight_tables", _never)
+    monkeypatch.setattr(an, "_searchlight", _never)      # the searchlight, cached or not
     out = tmp_path / "o"
     assert main(["analyse", str(acts), "--alpha", "1.5", "--out", str(out)]) == 2
     assert capsys.readouterr().err == ("emostat: error: emostat analyse: --alpha must be a "

@@ -13,7 +13,9 @@ a. **activations** — for every concept template, the FFN neuron vector of each
 b. **conditions** — searchlight RSA of those activations against the space's attribute RDMs,
    attribute top-k sets and seeded random sets → ``<out>/conditions.parquet``
    (one row per condition, with its neuron list) and ``<out>/neuron_means.parquet`` (the mean of
-   each neuron over the concept prompts, used by mean ablation).
+   each neuron over the concept prompts, used by mean ablation). With the local backend,
+   ``analyse``'s searchlight tables then start computing in a low-priority background process,
+   joined after the geometry stage (:mod:`emostat.collect.slprecompute`).
 c. **inference** — every task item under every condition → ``<out>/inference/part-*.parquet``
    (schema ``inference``: one row per item × condition × task), in three steps:
 
@@ -72,6 +74,7 @@ from emostat.collect.items import (build_items, concept_prompt_table, run_attrib
                                    template_names)
 from emostat.collect.geometry_stage import geometry_phase
 from emostat.collect.precision import auto_dtype, check as check_precision, recorded
+from emostat.collect.slprecompute import Background
 from emostat.collect.manifest import (calibration_record, check_plan, concept_template_record,
                                       manifest_done, phase_record, run_fingerprint, run_timing,
                                       task_prompt_record, write_manifest)
@@ -129,8 +132,8 @@ def load_checked(cfg: CollectConfig, api, quiet: bool):
 def collect(config=None, out="out", model=None, device=None, dtype=None,
             quick: bool = False, backend=None, address=None, seed=None,
             quiet: bool = False, activations_only: bool = False, *, space=None, api=None,
-            sapi=None, human=None, items_per_concept=None, plan=None, deviations=None
-            ) -> dict[str, Path]:
+            sapi=None, human=None, items_per_concept=None, plan=None, deviations=None,
+            analysis=None) -> dict[str, Path]:
     """Run (or resume) a collection into ``out``; see the module docstring for the stages.
 
     Parameters
@@ -159,6 +162,11 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
         A plan file (:mod:`emostat.plan`) and the declared deviations (``"field: reason"``
         strings): a setting that contradicts the plan and is not declared is refused before
         anything is written; the plan and its deviations go into the manifest.
+    analysis : dict, optional
+        The choices the run's ``analyse`` will be given (``seed``, ``alpha``, ``headline_k``;
+        default its defaults): the searchlight tables it needs are computed for them in the
+        background once the activations are complete (local backend;
+        :mod:`emostat.collect.slprecompute`).
 
     Returns
     -------
@@ -202,15 +210,20 @@ def collect(config=None, out="out", model=None, device=None, dtype=None,
     if not cfg.tasks:
         print("emostat: tasks are off (activations only): no inference; `analyse` gives the "
               "searchlight and RSA tables", file=sys.stderr, flush=True)
-    with RunLock(out, "emostat collect"):
+    with RunLock(out, "emostat collect"), Background(cfg, out, analysis=analysis,
+                                                     quiet=quiet) as bg:
         return _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
                                address=address, api=api, sapi=sapi, human=human, quiet=quiet,
-                               planned=planned, precision=precision)
+                               planned=planned, precision=precision, bg=bg)
 
 
 def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0, *, address,
-                    api, sapi, human, quiet, planned=None, precision=None) -> dict[str, Path]:
-    """The stages of :func:`collect`, run while this process holds the folder's lock."""
+                    api, sapi, human, quiet, planned=None, precision=None,
+                    bg=None) -> dict[str, Path]:
+    """The stages of :func:`collect`, run while this process holds the folder's lock;
+    ``bg`` (:class:`~emostat.collect.slprecompute.Background`) is started once the
+    activations and conditions are complete and joined after the geometry stage."""
+    bg = bg or Background(cfg, out, quiet=True)
     model_ident = dict(getattr(lm, "identity", {}) or {})
     check_plan(cfg, out, fingerprint, model_ident.get("weight_sha256"))
     sh.clean_stale_tmp(out)
@@ -243,15 +256,17 @@ def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
             log(f"activations: {len(todo)} of {len(act)} shards to run", quiet)
             engine.run(todo, desc="activations")
         if not cfg.tasks:
+            bg.start()
             return finish_activations_only(cfg, out, paths, prompts, act, t0, quiet,
                                            geometry=(lm, space, fingerprint),
-                                           planned=planned, precision=precision)
+                                           planned=planned, precision=precision, bg=bg)
         # b. searchlight and condition sets
         tc = time.perf_counter()
         conds = make_conditions(cfg, out, human=human)
         phase["conditions"] = time.perf_counter() - tc
         log(f"conditions: {len(conds)} ({conds.mode} ablation), "
             f"{phase['conditions']:.1f} s", quiet)
+        bg.start()                  # analyse's searchlight, overlapping the inference
         # c1. the unmanipulated condition first
         base = plan_baseline(cfg, items)
         sh.check_no_strays(base, out, "baseline")
@@ -304,6 +319,10 @@ def _collect_locked(cfg, out, paths, prompts, items, lm, space, fingerprint, t0,
         geo = geometry_phase(cfg, out, lm, space, prov, fingerprint, quiet)
     phase.update(geo)
     tc += geo.get("geometry", 0.0)                 # the accuracy phase ends before it
+    tw = time.perf_counter()
+    if bg.join() is not None:                      # the background searchlight's end
+        phase["searchlight_wait"] = time.perf_counter() - tw
+        tc += phase["searchlight_wait"]
     # e. manifest
     n_items = {t: len(df) for t, df in items.items()}
     manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
@@ -356,7 +375,8 @@ def distrust(out: Path, quiet: bool) -> list[Path]:
 
 
 def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet,
-                            geometry=None, planned=None, precision=None) -> dict[str, Path]:
+                            geometry=None, planned=None, precision=None,
+                            bg=None) -> dict[str, Path]:
     """Manifest of a run without tasks: concept activations (searchlight and RSA) and, with
     ``geometry = (lm, space, fingerprint)``, the geometry stage (RSA, PCA and probes from the
     stimuli's hidden states; steering only for a decoder)."""
@@ -366,6 +386,8 @@ def finish_activations_only(cfg, out, paths, prompts, act, t0, quiet,
     prov = read_run_prov(out)
     phase = geometry_phase(cfg, out, *geometry[:2], prov, geometry[2], quiet) if geometry \
         else {}
+    if bg is not None:
+        bg.join()
     manifest = io.provenance(**prov, complete=True, out=str(out.resolve()),
                              **run_timing(out, planned or {}),
                              templates=(prompt_mode.template_record(cfg) if tuned

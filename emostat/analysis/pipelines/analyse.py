@@ -11,17 +11,15 @@ import pandas as pd
 
 from emostat import io
 from emostat.analysis.claims.table import build_claims, make_design
-from emostat.analysis.claims.table import headline_k as run_headline_k
 from emostat.analysis.geometry.claims import run_geometry_tables
 from emostat.analysis.pipelines.rsasteps import rsa_run_tables, space_raters
 from emostat.analysis.pipelines.runspace import importance_tables, run_space, untested_claims
 from emostat.analysis.neurons.selection import mask_selection
-from emostat.analysis.pipelines.choices import DEFAULT_N_PERM, first_draws, run_choices
+from emostat.analysis.pipelines.choices import (ANALYSIS_SEED, analysis_choices, run_ks,
+                                                searchlight_seed)
 from emostat.analysis.pipelines.steps import (RESULTS, design_tables, human_tables, link_tables,
-                                              masking_tables, searchlight_tables,
-                                              write_results)
+                                              masking_tables, write_results)
 from emostat.checks import child_seeds, log, package_versions
-from emostat.constants import K_VALUES, k_count
 from emostat.errors import InputError
 from emostat.integrity import check_run
 from emostat.plan.stages import check_analysis, open_plan, plan_tables
@@ -63,7 +61,7 @@ def check_out_dir(out: Path, run_dir: Path) -> None:
                          "choose another --out folder (nothing was written)")
 
 
-def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
+def analyse_run(run_dir, *, out=None, seed: int = ANALYSIS_SEED, n_boot: int = 2_000,
                 n_perm: int | None = None, quiet: bool = False,
                 searchlight: dict | None = None, alpha: float | None = None,
                 headline_k=None, plan=None, deviations=None) -> dict[str, Path]:
@@ -131,11 +129,10 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     tables.update(importance_tables(human, space, n_perm=n_perm, seed=s[0], quiet=quiet))
     tables.update(human_tables(human))
 
-    log("neuron searchlight RSA ...", quiet)
     A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations",
                                                                 concepts=space.concepts)
-    tables.update(searchlight_tables(A, layer_sizes, attr_rdms, ks, seed=s[3],
-                                     **ch["searchlight"]))
+    sl_cache = _searchlight(tables, run_dir, A, layer_sizes, attr_rdms, ks, seed=seed,
+                            options=ch["searchlight"], quiet=quiet)
     if (run_dir / "conditions.parquet").exists():
         sel = mask_selection(io.read_table(run_dir / "conditions.parquet"), tables["neuron_rsa"])
         tables["mask_selection"] = sel
@@ -212,6 +209,7 @@ def analyse_run(run_dir, *, out=None, seed: int = 20241201, n_boot: int = 2_000,
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
                          n_boot=n_boot, n_perm=ch["n_perm"], n_perm_start=n_perm,
                          n_perm_count=ch["n_perm_count"], ks=ks, claims_design=design,
+                         searchlight_cache=sl_cache,
                          plan=planned, space=space.provenance(),
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())
@@ -255,16 +253,29 @@ def _one_record(mm: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def _choices(run_dir: Path, manifest: dict, given: dict, ks, searchlight=None) -> dict:
-    """The run's checked analysis choices (:func:`choices.run_choices`: arguments over the
-    recorded config over the defaults), the permutation draws to start from (``draws``) and the
-    searchlight options with the run's count, alpha and headline k."""
-    ch = run_choices(given, manifest.get("config") or {}, ks,
-                     config_where=f"{run_dir / 'manifest.json'}", given_where="emostat analyse",
-                     n_neurons=manifest.get("n_neurons"))
-    hk = run_headline_k({"ks": ks, "headline_k": ch["headline_k"]})
-    sl = {**(searchlight or {}), "n_perm_count": ch["n_perm_count"], "alpha": ch["alpha"],
-          "headline_k": hk}
-    return {**ch, "draws": first_draws(ch["n_perm"], DEFAULT_N_PERM), "searchlight": sl}
+    """The run's checked analysis choices (:func:`choices.analysis_choices`: arguments over
+    the recorded config over the defaults), the permutation draws to start from (``draws``)
+    and the searchlight options with the run's count, alpha and headline k."""
+    return analysis_choices(given, manifest.get("config") or {}, ks,
+                            config_where=f"{run_dir / 'manifest.json'}",
+                            given_where="emostat analyse", n_neurons=manifest.get("n_neurons"),
+                            searchlight=searchlight)
+
+
+def _searchlight(tables: dict, run_dir: Path, A, layer_sizes, attr_rdms, ks, *, seed: int,
+                 options: dict, quiet: bool) -> dict:
+    """The searchlight tables added to ``tables``, through the run's cache
+    (:mod:`emostat.analysis.pipelines.slcache`); returns the provenance record of the cache."""
+    from emostat.analysis.pipelines.slcache import cached_searchlight
+
+    log("neuron searchlight RSA ...", quiet)
+    found, rec = cached_searchlight(run_dir, A, layer_sizes, attr_rdms, ks,
+                                    seed=searchlight_seed(seed), options=options)
+    if rec["hit"]:
+        when = "during the collection" if rec["by"] == "collect" else "by an earlier analysis"
+        log(f"  from the cache computed {when} (cache/searchlight/{rec['key'][:12]})", quiet)
+    tables.update(found)
+    return rec
 
 
 def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed: int,
@@ -281,8 +292,7 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
     A, concepts, templates, layer_sizes = load_activation_array(run_dir / "activations",
                                                                 concepts=space.concepts)
     n = int(sum(layer_sizes))
-    ks = sorted({k_count(k, n) for k in (manifest.get("config") or {}).get("ks") or []}
-                - {0}) or [k for k in K_VALUES if k <= n]
+    ks = run_ks(manifest.get("config") or {}, n)
     ch = _choices(run_dir, {"n_neurons": n, **manifest}, given, ks, searchlight)
     planned = _planned(plan, ch, given, {"n_neurons": n, **manifest}, ks, searchlight)
     check_out_dir(out, run_dir)
@@ -293,8 +303,8 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
     tables: dict[str, pd.DataFrame] = {}
     tables.update(importance_tables(human, space, n_perm=n_perm, seed=s[0], quiet=quiet))
     tables.update(human_tables(human))
-    tables.update(searchlight_tables(A, layer_sizes, human.attribute_rdms, ks, seed=s[3],
-                                     **ch["searchlight"]))
+    sl_cache = _searchlight(tables, run_dir, A, layer_sizes, human.attribute_rdms, ks,
+                            seed=seed, options=ch["searchlight"], quiet=quiet)
     raters = space_raters(space, human.mean_rdm)
     if raters is not None:
         nb = given["n_boot"]                 # as analyse_run's (the plan compares it)
@@ -309,6 +319,7 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
     prov = io.provenance(kind="experiment", run_dir=str(run_dir.resolve()), seed=seed,
                          n_boot=given["n_boot"], n_perm=ch["n_perm"], n_perm_start=n_perm,
                          n_perm_count=ch["n_perm_count"], ks=ks, activations_only=True,
+                         searchlight_cache=sl_cache,
                          claims_design=design, plan=planned, space=space.provenance(),
                          model=manifest.get("model", {}), collect_manifest=manifest,
                          package_versions=package_versions())

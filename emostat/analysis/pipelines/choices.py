@@ -22,6 +22,7 @@ from emostat.analysis.pipelines.steps import SEARCHLIGHT_PERM
 from emostat.errors import InputError
 
 DEFAULT_N_PERM = 10_000
+ANALYSIS_SEED = 20241201            # the master seed of an analysis when none is given
 DEFAULTS = {"alpha": DEFAULT_ALPHA, "headline_k": None, "n_perm": DEFAULT_N_PERM,
             "n_perm_count": SEARCHLIGHT_PERM["n_perm_count"]}
 FIELDS = tuple(DEFAULTS)
@@ -82,3 +83,42 @@ def run_choices(given: dict, config: dict, ks, *, config_where: str,
     names = {f: OPTIONS[f] if given.get(f) is not None else f"config field {f!r}"
              for f in FIELDS}
     return check_choices(merged, ks, where=given_where, n_neurons=n_neurons, names=names)
+
+
+def analysis_choices(given: dict, config: dict, ks, *, config_where: str,
+                     given_where: str = "options", n_neurons=None,
+                     searchlight: dict | None = None) -> dict:
+    """:func:`run_choices` with what ``analyse`` derives from them, in one place (``analyse``
+    and the collection's searchlight precompute both call it): ``draws`` (the permutation
+    draws to start from, :func:`first_draws`) and ``searchlight``, the options of
+    :func:`~emostat.analysis.pipelines.steps.searchlight_tables` resolved over
+    :data:`~emostat.analysis.pipelines.steps.SEARCHLIGHT_PERM` (``searchlight``'s values,
+    None = not given), with the run's count, alpha and headline k (a count).
+
+    >>> ch = analysis_choices({}, {}, [100, 200], config_where="config")
+    >>> ch["draws"], ch["searchlight"]["headline_k"], ch["searchlight"]["n_perm_count"]
+    (10000, 200, 199)
+    """
+    ch = run_choices(given, config, ks, config_where=config_where, given_where=given_where,
+                     n_neurons=n_neurons)
+    hk = headline_k({"ks": ks, "headline_k": ch["headline_k"]})
+    sl = {**SEARCHLIGHT_PERM, **{k: v for k, v in (searchlight or {}).items() if v is not None},
+          "n_perm_count": ch["n_perm_count"], "alpha": ch["alpha"], "headline_k": hk}
+    return {**ch, "draws": first_draws(ch["n_perm"], DEFAULT_N_PERM), "searchlight": sl}
+
+
+def searchlight_seed(seed: int) -> int:
+    """The searchlight's seed in an analysis with master ``seed`` (its fourth child seed)."""
+    from emostat.checks import child_seeds
+
+    return child_seeds(seed, 5)[3]
+
+
+def run_ks(config: dict, n_neurons: int) -> list[int]:
+    """The k (counts) of a run collected with ``config`` on ``n_neurons`` neurons: its config's
+    ks resolved, else the standard k that fit (a run without tasks analysed without ks)."""
+    from emostat.constants import K_VALUES, k_count
+
+    n = int(n_neurons)
+    return (sorted({k_count(k, n) for k in config.get("ks") or []} - {0})
+            or [k for k in K_VALUES if k <= n])
