@@ -164,8 +164,19 @@ def analyse_run(run_dir, *, out=None, seed: int = ANALYSIS_SEED, n_boot: int = 2
         tables[name] = _by_task(lambda t, _a, n=name: linked[t][n], per_task)
     if per_task:
         tables["random_null"] = _by_task(lambda t, acc: ex.random_null(acc, t), per_task)
+        # knowledge or answer bias: per-condition calibration, answer shares, the study's t
+        # against the shared random pool, the knowledge GLMM (emostat.analysis.masking.bias),
+        # in a second process while this one fits the item-level models (a large run only)
+        from emostat.analysis.masking.bias import bias_tables
+        from emostat.analysis.pipelines.beside import Beside, worth_a_process
+
+        beside = Beside(bias_tables, inference, space.concepts, tasks=answers, n_perm=n_perm,
+                        seed=child_seeds(seed, 6)[5], parallel=worth_a_process(len(inference)))
         log("  item-level models ...", quiet)
-        items = ex.item_models(inference[inference["task"].isin(answers)], diagnostics=True)
+        with beside:
+            items = ex.item_models(inference[inference["task"].isin(answers)],
+                                   diagnostics=True)
+            bias = beside.result()
         for name, part in zip(("masking_mixed_model", "masking_mixed_glance",
                                "mixed_model_qq"), items):
             if len(part):
@@ -175,12 +186,6 @@ def analyse_run(run_dir, *, out=None, seed: int = ANALYSIS_SEED, n_boot: int = 2
                              n_perm=n_perm)
         if dtab is not None:
             tables["design"] = dtab
-        # knowledge or answer bias: per-condition calibration, answer shares, the study's t
-        # against the shared random pool, the knowledge GLMM (emostat.analysis.masking.bias)
-        from emostat.analysis.masking.bias import bias_tables
-
-        bias = bias_tables(inference, space.concepts, tasks=answers, n_perm=n_perm,
-                           seed=child_seeds(seed, 6)[5])
         qq = bias.pop("mixed_model_qq", None)
         tables.update(bias)
         if qq is not None and len(qq):
