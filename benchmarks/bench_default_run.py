@@ -34,21 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from nullcal import matmul_gflops
+
 RESULTS = Path(__file__).resolve().parent / "results" / "default_run.json"
 TARGET_GFLOPS = 150.0
-
-
-def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
-    """Single-thread float32 matmul rate (numpy), here and now."""
-    from threadpoolctl import threadpool_limits
-
-    a, b = np.random.default_rng(0).random((2, n, n), dtype=np.float32)
-    with threadpool_limits(1):
-        a @ b
-        t = time.perf_counter()
-        for _ in range(repeats):
-            a @ b
-    return 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9
 
 
 def run_variant(name: str, work: Path) -> dict:
@@ -59,11 +48,11 @@ def run_variant(name: str, work: Path) -> dict:
         cfg = work / f"{name}.toml"
         cfg.write_text(f'dtype = "{name}"\n')
         cmd += ["--config", str(cfg)]
-    rate0, load0 = matmul_gflops(), os.getloadavg()
+    rate0, load0 = matmul_gflops(dtype=np.float32), os.getloadavg()
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t
-    rate1, load1 = matmul_gflops(), os.getloadavg()
+    rate1, load1 = matmul_gflops(dtype=np.float32), os.getloadavg()
     log = proc.stdout + proc.stderr
     (work / f"{name}.log").write_text(log)
     if proc.returncode:

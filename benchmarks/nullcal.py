@@ -73,12 +73,12 @@ def binomial_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     return lo, hi
 
 
-def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
-    """Single-thread float64 matmul rate of numpy here and now (seconds are reported beside
-    it; they are not the point of this benchmark)."""
+def matmul_gflops(n: int = 1024, repeats: int = 5, dtype=np.float64) -> float:
+    """Single-thread matmul rate of numpy here and now (float64 unless ``dtype``; seconds
+    are reported beside it; they are not the point of this benchmark)."""
     from threadpoolctl import threadpool_limits
 
-    a, b = np.random.default_rng(0).normal(size=(2, n, n))
+    a, b = np.random.default_rng(0).normal(size=(2, n, n)).astype(dtype)
     with threadpool_limits(1):
         a @ b
         t = time.perf_counter()
