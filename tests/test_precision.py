@@ -287,6 +287,10 @@ def test_collect_with_auto_runs_bfloat16_where_native_and_float32_where_it_fails
     assert (tiny[0] / "auto-low" / "inference").is_dir()
     assert json.loads((tiny[0] / "auto-low" / "plan.json").read_text())["config"][
         "dtype"] == "float32"
+    # a resumed bfloat16 run whose check now fails is refused, never continued in float32
+    (tiny[0] / "auto" / "manifest.json").unlink()
+    with pytest.raises(InputError, match="2 of 5 .*below config field"):
+        _collect(tiny, "auto", dtype="auto", precision_check_items=5)
 
 
 def test_report_says_how_the_arithmetic_was_chosen():

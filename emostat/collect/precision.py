@@ -48,6 +48,7 @@ __all__ = ["agreement", "auto_dtype", "check", "native_bf16", "needed", "recorde
            "sample_items", "score_items"]
 
 NATIVE_ENV = "EMOSTAT_NATIVE_BF16"
+RESUMED = "chosen when the run began"     # auto_dtype's reason for a resumed run's dtype
 _CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
@@ -81,7 +82,7 @@ def auto_dtype(cfg: CollectConfig, out) -> tuple[str, str]:
     except (OSError, ValueError, AttributeError):
         old = {}
     if old.get("dtype") in ("float32", "bfloat16"):
-        return old["dtype"], f"chosen when the run began ({Path(out) / 'plan.json'})"
+        return old["dtype"], f"{RESUMED} ({Path(out) / 'plan.json'})"
     if cfg.backend != "local":
         return "float32", f"backend {cfg.backend}: the workers' hosts are not checked here"
     if native_bf16(cfg.device):
@@ -191,7 +192,8 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
     (:func:`emostat.collect.items.build_items`); threshold : overrides
     ``cfg.precision_min_agreement`` (tests); auto : for a ``dtype = "auto"`` run, why
     ``cfg.dtype`` was tried (:func:`auto_dtype`): a check below the threshold then chooses
-    float32 instead of refusing.
+    float32 instead of refusing, except in a resumed run (its rows so far are in
+    ``cfg.dtype``: refused, never mixed).
 
     Returns
     -------
@@ -244,7 +246,7 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
                        "total": round(time.perf_counter() - t0, 2)}}
     if tag:
         rec |= tag | {"chosen": cfg.dtype if got["agreement"] >= threshold else "float32"}
-    if got["agreement"] < threshold and not tag:
+    if got["agreement"] < threshold and (not tag or auto.startswith(RESUMED)):
         raise InputError(refusal(rec))
     if got["agreement"] < threshold:              # auto: float32 instead of a refusal
         print(f"emostat: dtype auto: {cfg.dtype} decided like float32 on {rec['n_agree']} of "
