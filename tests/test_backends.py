@@ -18,8 +18,7 @@ def tiny_dir(tmp_path_factory):
     import tiny_models as tm
 
     d = tmp_path_factory.mktemp("tiny-llama-b")
-    tm.tiny_model("llama").save_pretrained(d)
-    tm.tiny_tokenizer(mlm=False).save_pretrained(d)
+    tm.save_tiny(d, "llama")
     return d
 
 

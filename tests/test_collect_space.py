@@ -90,8 +90,7 @@ def space_run(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("space")
     model = tmp / "tiny-llama"
-    tm.tiny_model("llama").save_pretrained(model)
-    tm.tiny_tokenizer(mlm=False).save_pretrained(model)
+    tm.save_tiny(model, "llama")
     space = write_space(tmp / "mine")
     cfg = write_config(tmp / "run.toml", space)
     paths = collect(config=cfg, out=tmp / "run", model=str(model), quiet=True)

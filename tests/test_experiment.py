@@ -186,8 +186,7 @@ def analysed_run(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("exp")
     model = tmp / "tiny-llama"
-    tm.tiny_model("llama").save_pretrained(model)
-    tm.tiny_tokenizer(mlm=False).save_pretrained(model)
+    tm.save_tiny(model, "llama")
     cfg = write_config(tmp / "run.toml", ks=[4, 8], n_random_draws=3, items_per_emotion=2,
                        templates=["t01", "t02", "t03"], max_new_tokens=3)
     run = tmp / "run"

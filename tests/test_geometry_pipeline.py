@@ -30,8 +30,7 @@ def geo_run(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("geo")
     model = tmp / "tiny-llama"
-    tm.tiny_model("llama").save_pretrained(model)
-    tm.tiny_tokenizer(mlm=False).save_pretrained(model)
+    tm.save_tiny(model, "llama")
     space = write_space(tmp / "mine")
     cfg = write_config(tmp / "run.toml", space, tasks=["choice"], geometry_items=12,
                        geometry_perm=199, geometry_probe_perm=99)

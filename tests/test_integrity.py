@@ -144,8 +144,7 @@ def tiny_llama_dir(tmp_path_factory):
     import tiny_models as tm
 
     d = tmp_path_factory.mktemp("m") / "tiny-llama"
-    tm.tiny_model("llama").save_pretrained(d)
-    tm.tiny_tokenizer(mlm=False).save_pretrained(d)
+    tm.save_tiny(d, "llama")
     return d
 
 

@@ -311,8 +311,7 @@ def test_plan_names_the_weights_collect_records(tmp_path):
     from emostat.plan.make import model_identity
 
     d = tmp_path / "tiny-llama"
-    tm.tiny_model("llama").save_pretrained(d)
-    tm.tiny_tokenizer(mlm=False).save_pretrained(d)
+    tm.save_tiny(d, "llama")
     planned = model_identity(str(d))
     files = sorted(d.glob("*.safetensors"))
     assert planned["weight_sha256"] == load_model(str(d), tasks=()).identity["weight_sha256"]

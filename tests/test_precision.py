@@ -152,8 +152,7 @@ def tiny(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("precision")
     model = tmp / "tiny-llama"
-    tm.tiny_model("llama").save_pretrained(model)
-    tm.tiny_tokenizer(mlm=False).save_pretrained(model)
+    tm.save_tiny(model, "llama")
     return tmp, model, write_space(tmp / "mine")
 
 

@@ -39,8 +39,7 @@ def pt_run(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("pt")
     model_dir = tmp / "tiny-roberta"
-    tm.tiny_model("roberta").save_pretrained(model_dir)
-    tm.tiny_tokenizer(mlm=True).save_pretrained(model_dir)
+    tm.save_tiny(model_dir, "roberta")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EMOSTAT_CACHE", str(tmp / "cache"))
         cfg = write_config(tmp / "run.toml")

@@ -357,8 +357,7 @@ def tiny_llama(tmp_path_factory) -> Path:
     import tiny_models as tm
 
     d = tmp_path_factory.mktemp("tiny-llama")
-    tm.tiny_model("llama").save_pretrained(d)
-    tm.tiny_tokenizer(mlm=False).save_pretrained(d)
+    tm.save_tiny(d, "llama")
     return d
 
 

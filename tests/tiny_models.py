@@ -125,13 +125,24 @@ def tiny_tokenizer(mlm: bool):
                                    eos_token="</s>", mask_token="<mask>", unk_token="<unk>")
 
 
+MLM_TYPES = ("bert", "roberta", "distilbert")
+
+
 def tiny_lm(model_type: str, seed: int = 0, **overrides):
     """A LoadedModel around a tiny random model and the tiny tokenizer."""
     from emostat.collect.models import wrap_model
 
     model = tiny_model(model_type, seed, **overrides)
-    return wrap_model(model, tiny_tokenizer(mlm=model_type in ("bert", "roberta", "distilbert")),
+    return wrap_model(model, tiny_tokenizer(mlm=model_type in MLM_TYPES),
                       name=f"tiny-{model_type}")
+
+
+def save_tiny(folder, model_type: str):
+    """A tiny random model and its tokenizer saved as a Hugging Face folder (a model path for
+    ``emostat collect --model``); returns the folder."""
+    tiny_model(model_type).save_pretrained(folder)
+    tiny_tokenizer(mlm=model_type in MLM_TYPES).save_pretrained(folder)
+    return folder
 
 
 # ---------------------------------------------------------------------------------------------
