@@ -31,7 +31,8 @@ PROFILES: dict[str, dict] = {
     # (or GPU) computes it natively and it decides like float32 on 54 of the run's items
     # (emostat.collect.precision); on the embedded model 0.60x float32's time per row, 394 of
     # 405 decisions equal (benchmarks/results/precision.json). Float32 elsewhere.
-    "default": {"tasks": ["choice"], "dtype": "auto", "items_per_emotion": DEFAULT_DESIGN["items_per_concept"],
+    "default": {"tasks": ["choice"], "dtype": "auto",
+                "items_per_emotion": DEFAULT_DESIGN["items_per_concept"],
                 "n_folds": min(3, DEFAULT_DESIGN["items_per_concept"] or 3), "ks": [0.05],
                 "n_random_draws": DEFAULT_DESIGN["n_random"], "chat": False, "workers": 2,
                 "items_per_shard": 27, "conditions_per_shard": 17, "geometry_items": 8},

@@ -52,7 +52,8 @@ SE_METHODS = {
     "information": "SE from the fixed-effect information given theta, lme4 use.hessian = FALSE"}
 GLMM_STARTS = (("COBYQA", True), ("bobyqa", False), ("Nelder-Mead", False))
 # Two converged starts whose log-likelihoods differ by less than this settle a GLMM: the third
-# (Nelder-Mead, 2/3 of the fitting time of the default run) only breaks a disagreement.
+# (Nelder-Mead, the slowest) only breaks a disagreement. On the default run the first two
+# disagree (by 1-14 log-likelihood units), so all three still run there.
 LOGLIK_AGREE = 1e-4
 SINGULAR_TOL = 1e-4          # lme4's isSingular tolerance on the relative Cholesky diagonal
 CONTRAST = "attribute_vs_random"   # 1 = random mask, 0 = attribute mask: coef = random − attribute
