@@ -38,6 +38,24 @@ def test_fold_solver_equals_sklearn_ridge_for_every_penalty(n, d):
         np.testing.assert_allclose(P[k], ref, atol=1e-9)
 
 
+@pytest.mark.parametrize("n,d", [(30, 50), (60, 8)])
+def test_fold_solver_chosen_penalty_per_column_equals_sklearn(n, d):
+    # the outer folds compute each column at its own chosen penalty only
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(n, d)) + rng.normal(size=d)
+    Y = rng.normal(size=(n, 5))
+    tr, te = np.flatnonzero(np.arange(n) % 3 != 0), np.flatnonzero(np.arange(n) % 3 == 0)
+    alphas = [0.1, 3.0, 200.0]
+    chosen = np.array([2, 0, 2, 1, 0])
+    sv = fold_solver(X, tr, te)
+    P = sv.predict_chosen(Y[tr], alphas, chosen)
+    for j, k in enumerate(chosen):
+        ref = _sk_ridge(alphas[k]).fit(X[tr], Y[tr, j]).predict(X[te])   # scikit-learn Ridge
+        np.testing.assert_allclose(P[:, j], ref, atol=1e-9)
+    no_icpt = sv.predict_chosen(Y[tr], alphas, chosen, intercept=False)
+    np.testing.assert_allclose(no_icpt + Y[tr].mean(axis=0), P, atol=1e-12)
+
+
 def _sk_equal_priors(alpha, Xtr, ytr, Xte, n_classes):
     """Reference: scikit-learn's Ridge on {-1, 1} one-hot codes (RidgeClassifier's targets),
     the largest score without the intercept's class share (equal priors)."""

@@ -32,6 +32,7 @@ are groups ``mask`` and ``mask.1``, as lme4 names them.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from scipy import stats
 
 from emostat.analysis.engines import mixedformula as mf
 from emostat.analysis.engines import mixedreport
+from emostat.analysis.engines.laplace_path import python_laplace
 from emostat.errors import InputError
 
 __all__ = ["MixedFit", "fit_mixed", "CONTRAST", "SE_METHODS"]
@@ -50,10 +52,15 @@ P_METHOD = {"gaussian": "Satterthwaite t", "binomial": "Wald z"}
 SE_METHODS = {
     "hessian": "SE from the Hessian of the Laplace deviance over theta and beta, lme4 default",
     "information": "SE from the fixed-effect information given theta, lme4 use.hessian = FALSE"}
-GLMM_STARTS = (("COBYQA", True), ("bobyqa", False), ("Nelder-Mead", False))
-# Two converged starts whose log-likelihoods differ by less than this settle a GLMM: the third
-# (Nelder-Mead, the slowest) only breaks a disagreement. On the default run the first two
-# disagree (by 1-14 log-likelihood units), so all three still run there.
+# GLMM starts: (optimizer, nAGQ0initStep, mode solve). The third breaks a disagreement of the
+# first two on mixedlm's Python conditional-mode solve (emostat.analysis.engines.laplace_path):
+# the native one can stop short of the optimum, and there its starts disagree (by 3-13
+# log-likelihood units on the default run's item GLMMs, where the Python start reaches
+# lme4's optimum). The Python solve is slower per evaluation, so it runs only then.
+GLMM_STARTS = (("COBYQA", True, "native"), ("bobyqa", False, "native"),
+               ("bobyqa", False, "python"))
+PYTHON_SOLVE = "(Python mode solve)"     # the attempts' and the fit's optimizer label
+# Two converged starts whose log-likelihoods differ by less than this settle a GLMM.
 LOGLIK_AGREE = 1e-4
 SINGULAR_TOL = 1e-4          # lme4's isSingular tolerance on the relative Cholesky diagonal
 CONTRAST = "attribute_vs_random"   # 1 = random mask, 0 = attribute mask: coef = random − attribute
@@ -106,6 +113,11 @@ class MixedFit:
     data: pd.DataFrame | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
+    def _solve(self):
+        """The mode solve of the start that gave the fit (its Hessian is evaluated on it)."""
+        python = str(self.optimizer or "").endswith(PYTHON_SOLVE)
+        return python_laplace() if python else contextlib.nullcontext()
+
     def vcov(self, se: str | None = None) -> tuple[np.ndarray, str, str]:
         """(vcov of the fixed effects, the SE method used, a note). GLMM: ``se`` "hessian"
         (lme4's default; falls back to "information", saying why, when the Hessian is not
@@ -116,18 +128,21 @@ class MixedFit:
         if self.result is None:
             raise ValueError("vcov: the fit failed")
         if self.family == "gaussian" or se == "information":
-            return np.asarray(self.result.vcov(), float), se, ""
+            with self._solve():
+                return np.asarray(self.result.vcov(), float), se, ""
         if se not in self._cache:
             from emostat.analysis.engines.glmm_hessian import hessian_vcov
 
             try:
-                self._cache[se] = hessian_vcov(self.result)
+                with self._solve():
+                    self._cache[se] = hessian_vcov(self.result)
             except Exception as exc:   # noqa: BLE001 - a failed Hessian is a note
                 self._cache[se] = (None, f"Hessian failed ({_first_line(exc)})")
         V, note = self._cache[se]
         if V is None:
-            return (np.asarray(self.result.vcov(), float), "information",
-                    f"{note}: SE from the information matrix")
+            with self._solve():
+                info = np.asarray(self.result.vcov(), float)
+            return info, "information", f"{note}: SE from the information matrix"
         return V, se, ""
 
     def tidy(self, level: float = 0.95, unit: str = "") -> pd.DataFrame:
@@ -305,9 +320,11 @@ def _fit_once(formula: str, data: pd.DataFrame, family: str, reml: bool):
     import mixedlm
 
     rows, best = [], None
-    starts = GLMM_STARTS if family == "binomial" else (("auto", None),)
-    for opt, init in starts:
-        with warnings.catch_warnings():
+    starts = GLMM_STARTS if family == "binomial" else (("auto", None, "native"),)
+    for opt, init, solve in starts:
+        label = f" {PYTHON_SOLVE}" if solve == "python" else ""
+        with warnings.catch_warnings(), (python_laplace() if solve == "python"
+                                         else contextlib.nullcontext()):
             warnings.simplefilter("ignore")
             try:
                 if family == "binomial":
@@ -317,13 +334,14 @@ def _fit_once(formula: str, data: pd.DataFrame, family: str, reml: bool):
                 else:
                     res = mixedlm.lmer(formula, data, REML=reml)
                 ll = float(res.glance().iloc[0]["log_lik"])
-                rows.append(dict(formula=formula, optimizer=str(getattr(res, "optimizer", opt)),
+                rows.append(dict(formula=formula,
+                                 optimizer=str(getattr(res, "optimizer", opt)) + label,
                                  logLik=ll, converged=bool(res.converged),
                                  singular=bool(res.is_singular()), error=""))
                 if np.isfinite(ll) and (best is None or ll > best[1]):
                     best = (res, ll, rows[-1]["optimizer"])
             except Exception as exc:   # noqa: BLE001 - any failure becomes a "failed" row
-                rows.append(dict(formula=formula, optimizer=opt, logLik=np.nan,
+                rows.append(dict(formula=formula, optimizer=opt + label, logLik=np.nan,
                                  converged=False, singular=False,
                                  error=f"{type(exc).__name__}: {exc}"))
         ok = [r["logLik"] for r in rows if r["converged"] and np.isfinite(r["logLik"])]

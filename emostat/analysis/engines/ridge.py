@@ -10,7 +10,10 @@ gives every penalty's predictions on held-out rows ``T``:
     dual    T A' U diag(1/(s + a)) U' Yc        primal    T U diag(1/(s + a)) U' A' Yc
 
 so a fold costs one eigendecomposition whatever the number of penalties and target columns (label
-shuffles, attributes). Classification regresses {-1, 1} one-hot codes, as scikit-learn's
+shuffles, attributes). The two factors are multiplied once per penalty into the hat matrix
+``H_a = T A' U diag(1/(s + a)) U'`` (n_te x n_tr; dual and primal alike), and predictions are
+``H_a Yc``: one product per target column instead of two, and on the outer folds only the
+penalty that each unit chose is computed. Classification regresses {-1, 1} one-hot codes, as scikit-learn's
 ``RidgeClassifier`` does, and predicts the class with the largest score *without the
 intercept*, i.e. with equal class priors (ties: the lowest code). With balanced training classes
 that is ``RidgeClassifier``'s prediction; with a few stimuli per concept, holding one out leaves
@@ -33,14 +36,37 @@ class FoldSolver:
     left: np.ndarray      # [n_te, r]
     right: np.ndarray     # [r, n_tr]
     s: np.ndarray         # [r] eigenvalues
+    _hat: tuple | None = None
+
+    def hat(self, alphas) -> np.ndarray:
+        """The hat matrices ``[n_alpha, n_te, n_tr]`` of the penalties (kept for the next call
+        with the same penalties)."""
+        alphas = np.asarray(alphas, dtype=float)
+        if self._hat is None or not np.array_equal(self._hat[0], alphas):
+            scaled = self.left[None] / (self.s[None, None, :] + alphas[:, None, None])
+            self._hat = (alphas, scaled @ self.right)
+        return self._hat[1]
 
     def predict(self, Ytr: np.ndarray, alphas, intercept: bool = True) -> np.ndarray:
         """Predictions ``[n_alpha, n_te, m]`` of the targets ``Ytr`` [n_tr, m] per penalty
         (``intercept=False``: without the training mean of each target)."""
         ybar = Ytr.mean(axis=0)
-        Q = self.right @ (Ytr - ybar)
-        add = ybar if intercept else 0.0
-        return np.stack([self.left @ (Q / (self.s + a)[:, None]) + add for a in alphas])
+        H = self.hat(alphas)
+        a, n_te, n_tr = H.shape
+        P = (H.reshape(a * n_te, n_tr) @ (Ytr - ybar)).reshape(a, n_te, -1)
+        return P + ybar if intercept else P
+
+    def predict_chosen(self, Ytr: np.ndarray, alphas, chosen: np.ndarray,
+                       intercept: bool = True) -> np.ndarray:
+        """Predictions ``[n_te, m]`` of each column of ``Ytr`` at its own penalty (index
+        ``chosen`` [m] into ``alphas``)."""
+        ybar = Ytr.mean(axis=0)
+        H = self.hat(alphas)
+        out = np.empty((H.shape[1], Ytr.shape[1]))
+        for a in np.unique(chosen):
+            cols = np.flatnonzero(chosen == a)
+            out[:, cols] = H[a] @ (Ytr[:, cols] - ybar[cols])
+        return out + ybar if intercept else out
 
 
 def fold_solver(X: np.ndarray, tr, te) -> FoldSolver:
@@ -111,9 +137,7 @@ class NestedRidge:
                 loss += _loss(sv.predict(Y[itr], self.alphas, cls), Y[ite], n_classes)
             pick = A - 1 - np.argmin(loss[::-1], axis=0)           # ties: the larger penalty
             chosen[k] = pick
-            P = solver.predict(Y[tr], self.alphas, cls)            # [A, n_te, m]
-            cols = np.repeat(pick, width)
-            out[te] = P[cols, :, np.arange(m)].T
+            out[te] = solver.predict_chosen(Y[tr], self.alphas, np.repeat(pick, width), cls)
         return out, chosen
 
 
