@@ -574,8 +574,10 @@ def test_glmm_starts_stop_when_two_agree_and_go_on_when_they_do_not(monkeypatch)
     from emostat.analysis.engines import mixed
 
     class Fake:
+        conv = True
+
         def __init__(self, ll, opt):
-            self.ll, self.optimizer, self.converged = ll, opt, True
+            self.ll, self.optimizer, self.converged = ll, opt, Fake.conv
 
         def glance(self):
             return pd.DataFrame({"log_lik": [self.ll]})
@@ -605,3 +607,6 @@ def test_glmm_starts_stop_when_two_agree_and_go_on_when_they_do_not(monkeypatch)
     assert run([-10.0, -10.5, -9.0]) == (3, -9.0, "opt3 (Python mode solve)")
     assert native[-3:] == [True, True, False] and lp._HAS_RUST
     assert run([-10.0, -10.0 + 2 * LOGLIK_AGREE, -12.0]) == (3, -10.0 + 2 * LOGLIK_AGREE, "opt2")
+    # with no converged native start it does not run
+    Fake.conv = False
+    assert run([-10.0, -10.5, -9.0]) == (2, -10.0, "opt1")
