@@ -14,7 +14,7 @@ run: setup
 	.venv/bin/emostat run --out out
 
 test: setup-dev
-	$(PY) -m pytest -q -n auto --dist loadfile
+	$(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 bench: setup-dev
 	$(PY) benchmarks/run_all.py

@@ -129,7 +129,8 @@ def test_glmm_reaches_lme4_where_the_native_mode_solve_falls_short():
     fx = _fixed(fit)
     np.testing.assert_allclose(fx["estimate"], r["fixef"], atol=1e-3)
     np.testing.assert_allclose(fx["std_error"], r["se"], rtol=5e-3)
-    # the native starts disagree there (COBYQA -337.747); the Python start breaks the tie
+    # the native starts disagree there (and reach -337.75 at most); the Python start breaks
+    # the tie
     a = fit.attempts
     assert len(a) == 3 and a["optimizer"].iloc[2].endswith("(Python mode solve)")
     assert a["logLik"].iloc[2] == a["logLik"].max() > a["logLik"].iloc[:2].max() + 1.0
@@ -137,7 +138,7 @@ def test_glmm_reaches_lme4_where_the_native_mode_solve_falls_short():
 
     if mixedlm.__version__.startswith("1.3."):
         # the defect the Python path avoids: mixedlm's native evaluation, best of the same
-        # starts, stops more than one log-likelihood unit below lme4 (-337.747)
+        # starts, stops more than one log-likelihood unit below lme4
         import mixedlm.estimation.laplace as lp
 
         assert lp._HAS_RUST

@@ -1,4 +1,4 @@
-"""mixedlm's GLMM evaluations run on its Python conditional-mode solve, not its native one.
+"""A scoped switch that runs mixedlm's GLMM evaluations on its Python conditional-mode solve.
 
 mixedlm 1.3's native (Rust) Laplace evaluation fails to find the conditional modes over part
 of the parameter space of crossed binomial models (its mode solve diverges, the objective

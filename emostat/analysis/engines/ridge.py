@@ -13,18 +13,19 @@ so a fold costs one eigendecomposition whatever the number of penalties and targ
 shuffles, attributes). The two factors are multiplied once per penalty into the hat matrix
 ``H_a = T A' U diag(1/(s + a)) U'`` (n_te x n_tr; dual and primal alike), and predictions are
 ``H_a Yc``: one product per target column instead of two, and on the outer folds only the
-penalty that each unit chose is computed. Classification regresses {-1, 1} one-hot codes, as scikit-learn's
-``RidgeClassifier`` does, and predicts the class with the largest score *without the
-intercept*, i.e. with equal class priors (ties: the lowest code). With balanced training classes
-that is ``RidgeClassifier``'s prediction; with a few stimuli per concept, holding one out leaves
-its class short in training, and the intercept (the class's share) alone would steer every
-prediction away from it (measured on ``de-example``, 3 stimuli per concept: accuracy 0 on every
-layer of SmolLM2).
+penalty that each unit chose is computed.
+
+Classification regresses {-1, 1} one-hot codes, as scikit-learn's ``RidgeClassifier`` does,
+and predicts the class with the largest score *without the intercept*, i.e. with equal class
+priors (ties: the lowest code). With balanced training classes that is ``RidgeClassifier``'s
+prediction; with a few stimuli per concept, holding one out leaves its class short in
+training, and the intercept (the class's share) alone would steer every prediction away from
+it (measured on ``de-example``, 3 stimuli per concept: accuracy 0 on every layer of SmolLM2).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,7 +37,7 @@ class FoldSolver:
     left: np.ndarray      # [n_te, r]
     right: np.ndarray     # [r, n_tr]
     s: np.ndarray         # [r] eigenvalues
-    _hat: tuple | None = None
+    _hat: tuple | None = field(default=None, repr=False)   # (penalties, hat matrices)
 
     def hat(self, alphas) -> np.ndarray:
         """The hat matrices ``[n_alpha, n_te, n_tr]`` of the penalties (kept for the next call
