@@ -18,7 +18,7 @@ mixedlm as it was for the caller's own models.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 _LOCK = threading.RLock()
 
@@ -40,3 +40,8 @@ def python_laplace():
         finally:
             if old is not None:
                 lp._HAS_RUST = old
+
+
+def mode_solve(python: bool):
+    """:func:`python_laplace` when ``python``, else a block that changes nothing."""
+    return python_laplace() if python else nullcontext()

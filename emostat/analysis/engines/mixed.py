@@ -32,7 +32,6 @@ are groups ``mask`` and ``mask.1``, as lme4 names them.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from scipy import stats
 
 from emostat.analysis.engines import mixedformula as mf
 from emostat.analysis.engines import mixedreport
-from emostat.analysis.engines.laplace_path import python_laplace
+from emostat.analysis.engines.laplace_path import mode_solve
 from emostat.errors import InputError
 
 __all__ = ["MixedFit", "fit_mixed", "CONTRAST", "SE_METHODS"]
@@ -117,8 +116,7 @@ class MixedFit:
 
     def _solve(self):
         """The mode solve of the start that gave the fit (its Hessian is evaluated on it)."""
-        python = str(self.optimizer or "").endswith(PYTHON_SOLVE)
-        return python_laplace() if python else contextlib.nullcontext()
+        return mode_solve(str(self.optimizer or "").endswith(PYTHON_SOLVE))
 
     def vcov(self, se: str | None = None) -> tuple[np.ndarray, str, str]:
         """(vcov of the fixed effects, the SE method used, a note). GLMM: ``se`` "hessian"
@@ -327,8 +325,7 @@ def _fit_once(formula: str, data: pd.DataFrame, family: str, reml: bool):
         if solve == "python" and not any(r["converged"] for r in rows):
             break               # nothing converged to improve on (see GLMM_STARTS)
         label = f" {PYTHON_SOLVE}" if solve == "python" else ""
-        with warnings.catch_warnings(), (python_laplace() if solve == "python"
-                                         else contextlib.nullcontext()):
+        with warnings.catch_warnings(), mode_solve(solve == "python"):
             warnings.simplefilter("ignore")
             try:
                 if family == "binomial":
