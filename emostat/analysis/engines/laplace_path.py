@@ -26,11 +26,8 @@ _LOCK = threading.RLock()
 @contextmanager
 def python_laplace():
     """Run mixedlm's GLMM deviance evaluations inside the block on its Python mode solve."""
-    try:
-        import mixedlm.estimation.laplace as lp
-    except ImportError:                      # pragma: no cover - mixedlm is a core dependency
-        yield
-        return
+    import mixedlm.estimation.laplace as lp
+
     with _LOCK:
         old = getattr(lp, "_HAS_RUST", None)
         if old is not None:
