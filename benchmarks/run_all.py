@@ -1,7 +1,8 @@
 """Run the benchmarks one after another; each writes its figures to benchmarks/results/.
 
-    python benchmarks/run_all.py            # searchlight, capture, ablation, throughput
-                                            # (~15 min on a quiet 2-core CPU)
+    python benchmarks/run_all.py            # searchlight, capture, ablation, throughput,
+                                            # issue 24's savings (padding, prompt prefix)
+                                            # (~25 min on a quiet 2-core CPU)
     python benchmarks/run_all.py --streaming  # also the 36,864 -> 2,359,296-neuron streaming run
 """
 
@@ -16,7 +17,7 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> int:
     names = ["bench_searchlight.py", "bench_capture.py", "bench_ablation.py",
-             "bench_throughput.py"]
+             "bench_throughput.py", "bench_padding.py", "bench_prefix.py"]
     if "--streaming" in sys.argv[1:]:
         names.append("bench_streaming.py")
     failed = []

@@ -18,12 +18,13 @@ every steering condition, so a condition costs one token's forward instead of th
 from __future__ import annotations
 
 import copy
-import inspect
 from contextlib import contextmanager
 
 import numpy as np
 import torch
 
+from emostat.collect.forward import cache_kwarg as _cache_kwarg
+from emostat.collect.forward import cache_of as _cache_of
 from emostat.collect.tasks import DEFAULT_CHOICES, format_prompt
 from emostat.errors import InputError
 
@@ -151,11 +152,6 @@ def steer(lm, layer: int, vectors):
         handle.remove()
 
 
-def _cache_kwarg(model) -> str:
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else \
-        "past_key_values"
-
-
 def _word_ids(lm, words, leading_space: bool):
     out = []
     for w in words:
@@ -165,11 +161,6 @@ def _word_ids(lm, words, leading_space: bool):
             raise InputError(f"words: {w!r} encodes to no tokens")
         out.append(ids)
     return out
-
-
-def _cache_of(res):
-    got = res.get("cache")
-    return got if got is not None else res.past_key_values
 
 
 def _forward(lm, ids, cache=None, start=0, mask=None):

@@ -42,6 +42,9 @@ class LoadedModel:
     name, kind, device, dtype : str
     identity : dict
         name, source, weight_sha256, revision, dtype, family, kind, n_layers, n_units, n_neurons.
+    prefix_cache : PrefixCache or None
+        Keys and values of prompt prefixes kept across task calls (:mod:`.prefix`); the
+        worker gives its task model one. None: each call keeps its own.
     """
 
     model: object
@@ -52,6 +55,7 @@ class LoadedModel:
     device: str
     dtype: str
     identity: dict = field(default_factory=dict)
+    prefix_cache: object = None
 
     @property
     def n_neurons(self) -> int:

@@ -19,6 +19,11 @@ import numpy as np
 import torch
 
 from emostat.collect.hooks import ablate, capture
+from emostat.collect.forward import cache_kwarg as _cache_kwarg
+from emostat.collect.forward import cache_of as _cache_of
+from emostat.collect.forward import device as _device
+from emostat.collect.forward import forward as _forward
+from emostat.collect.prefix import prompt_forward, store_for
 from emostat.errors import InputError
 
 DEFAULT_BINARY = {
@@ -100,10 +105,6 @@ def _manipulated(lm, m, mode, means):
     return ablate(lm.model, lm.site, m, mode=mode, means=means)
 
 
-def _device(lm):
-    return next(lm.model.parameters()).device
-
-
 def _encode(lm, prompts, side, **kw):
     tok = lm.tokenizer
     old = tok.padding_side
@@ -113,18 +114,6 @@ def _encode(lm, prompts, side, **kw):
     finally:
         tok.padding_side = old
     return enc
-
-
-def _forward(lm, input_ids, attention_mask, logits_to_keep=None, **kw):
-    """Model forward; decoders get position ids from the attention mask (left padding safe)."""
-    dev = _device(lm)
-    args = {"input_ids": input_ids.to(dev), "attention_mask": attention_mask.to(dev)}
-    if lm.kind == "causal":
-        pos = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-        args["position_ids"] = pos.to(dev)
-        if logits_to_keep is not None:
-            args["logits_to_keep"] = logits_to_keep
-    return lm.model(**args, **kw)
 
 
 def _batches(n, batch_size):
@@ -232,7 +221,7 @@ def verbalizer_ids(lm, word: str) -> list[int]:
 
 
 def score_binary(lm, texts, emotion, masks=None, prompt=None, verbalizer=None, batch_size=16,
-                 mode="zero", means=None, chat=None, progress=None) -> np.ndarray:
+                 mode="zero", means=None, chat=None, progress=None, prefix=True) -> np.ndarray:
     """The study's verbalizer: logits of the negative and positive answer per text.
 
     MLM: logits at the mask token for "negative"/"positive"; decoder: next-token logits of
@@ -246,6 +235,10 @@ def score_binary(lm, texts, emotion, masks=None, prompt=None, verbalizer=None, b
     prompt : template string with {text}, {emotion} (and {mask} for MLMs) or callable
         ``prompt(text=..., emotion=...)``; default :data:`DEFAULT_BINARY`.
     verbalizer : (negative word, positive word), optional
+    prefix : bool
+        Decoders: run the prompts' shared leading tokens once per mask
+        (:mod:`emostat.collect.prefix`; same numbers up to rounding). False runs every
+        prompt whole.
 
     Returns
     -------
@@ -262,8 +255,10 @@ def score_binary(lm, texts, emotion, masks=None, prompt=None, verbalizer=None, b
     prompts = [format_prompt(lm, prompt, chat, text=t, emotion=e) for t, e in zip(texts, emotions)]
     m = rows_masks(masks, len(texts), lm.site.n_neurons)
     out = np.empty((len(texts), 2), dtype=np.float32)
+    store = store_for(lm, prefix, lambda t: format_prompt(lm, prompt, chat, text=t,
+                                                       emotion=emotions[0] if emotions else ""))
     for lo, hi in _batches(len(texts), batch_size):
-        logits = _next_logits(lm, prompts[lo:hi], _slice(m, lo, hi), mode, means, lo)
+        logits = _next_logits(lm, prompts[lo:hi], _slice(m, lo, hi), mode, means, lo, store)
         for j in range(2):
             out[lo:hi, j] = torch.logsumexp(logits[:, ids[j]].float(), 1).cpu().numpy()
         if progress is not None:
@@ -271,13 +266,13 @@ def score_binary(lm, texts, emotion, masks=None, prompt=None, verbalizer=None, b
     return out
 
 
-def _next_logits(lm, prompts, m, mode, means, lo=0):
+def _next_logits(lm, prompts, m, mode, means, lo=0, store=None):
     """[batch, vocab] logits of the answer slot: the mask token (MLM) or the next token."""
-    with torch.no_grad(), _manipulated(lm, m, mode, means):
+    with torch.no_grad(), _manipulated(lm, m, mode, means) as handle:
         if lm.kind == "causal":
             enc = _encode(lm, prompts, "left")
-            return _forward(lm, enc["input_ids"], enc["attention_mask"], logits_to_keep=1,
-                            use_cache=False).logits[:, -1]
+            res, _ = prompt_forward(lm, enc, m, mode, means, handle, store, use_cache=False)
+            return res.logits[:, -1]
         enc = _encode(lm, prompts, "right")
         is_mask = enc["input_ids"] == lm.tokenizer.mask_token_id
         bad = (is_mask.sum(1) != 1).nonzero().flatten().tolist()
@@ -302,7 +297,7 @@ def _choice_ids(lm, choices, leading_space):
 
 def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mode="zero",
                   means=None, chat=None, progress=None, max_rows=256,
-                  legacy=False) -> np.ndarray:
+                  legacy=False, prefix=True) -> np.ndarray:
     """Summed log-probability of each choice word continuing each prompt.
 
     Decoders: the prompt runs once per text (batched, left-padded, only the last position's
@@ -315,6 +310,8 @@ def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mod
     word length). ``max_rows`` bounds texts x continued choices per decoder forward (memory of
     the vocabulary logits). ``legacy=True`` runs the earlier path (every choice continued, the
     batch cut to ``max_rows // n_choices`` texts); kept as the benchmark's baseline.
+    ``prefix`` (decoders): the prompts' shared leading tokens run once per mask
+    (:mod:`emostat.collect.prefix`; same numbers up to rounding); False runs every prompt whole.
 
     Returns
     -------
@@ -332,11 +329,13 @@ def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mod
     if lm.kind == "causal":
         n_cont = len(choices) if legacy else max(1, _n_multi(lm, prompts, choices))
         batch_size = max(1, min(batch_size, max_rows // n_cont))
+    store = store_for(lm, prefix,
+                      lambda t: format_prompt(lm, prompt, chat, text=t, choices=joined))
     for lo, hi in _batches(len(texts), batch_size):
         mm = _slice(m, lo, hi)
         if lm.kind == "causal":
             out[lo:hi] = _choices_causal(lm, prompts[lo:hi], choices, mm, mode, means,
-                                         only_multi=not legacy)
+                                         only_multi=not legacy, store=store)
         else:
             out[lo:hi] = _choices_mlm(lm, prompts[lo:hi], choices, mm, mode, means, lo)
         if progress is not None:
@@ -351,7 +350,7 @@ def _n_multi(lm, prompts, choices) -> int:
                for nl in nls)
 
 
-def _choices_causal(lm, prompts, choices, m, mode, means, only_multi=True):
+def _choices_causal(lm, prompts, choices, m, mode, means, only_multi=True, store=None):
     ends_newline = [p.endswith("\n") for p in prompts]
     prompts = [p if nl else p.rstrip(" ") for p, nl in zip(prompts, ends_newline)]
     B, C = len(prompts), len(choices)
@@ -364,7 +363,7 @@ def _choices_causal(lm, prompts, choices, m, mode, means, only_multi=True):
     dev = _device(lm)
     need_cache = any(len(cids[nl][c]) > 1 for nl in cids for c in cont_c)
     with torch.no_grad(), _manipulated(lm, m, mode, means) as handle:
-        res = _forward(lm, enc["input_ids"], am, logits_to_keep=1, use_cache=need_cache)
+        res, am = prompt_forward(lm, enc, m, mode, means, handle, store, need_cache)
         first = torch.log_softmax(res.logits[:, -1].float(), -1)            # [B, V]
         scores = torch.stack([first[b, [cids[ends_newline[b]][c][0] for c in range(C)]]
                               for b in range(B)])                           # [B, C]
@@ -379,7 +378,7 @@ def _choices_causal(lm, prompts, choices, m, mode, means, only_multi=True):
             for r, ids in enumerate(rows):
                 cont[r, :len(ids) - 1] = torch.tensor(ids[:-1])
                 cmask[r, :len(ids) - 1] = 1
-            cache = res.get("cache") if res.get("cache") is not None else res.past_key_values
+            cache = _cache_of(res)
             cache.batch_repeat_interleave(C)
             full_mask = torch.cat([am.repeat_interleave(C, 0), cmask], 1)
             pos = (full_mask.cumsum(-1) - 1).clamp(min=0)[:, am.shape[1]:]
@@ -397,13 +396,6 @@ def _choices_causal(lm, prompts, choices, m, mode, means, only_multi=True):
             extra = (lp * cmask.to(lp.device)).sum(1).cpu()
             scores[:, cont_c] += extra.reshape(B, C).to(scores.device)
     return scores.cpu().numpy()
-
-
-def _cache_kwarg(model) -> str:
-    """Name of the key/value cache argument: ``cache`` (transformers >= 5.2x) or the older name."""
-    import inspect
-
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def _choices_mlm(lm, prompts, choices, m, mode, means, lo):

@@ -5,6 +5,7 @@ Workers; the driver never runs here."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -252,15 +253,19 @@ class Worker:
 
     def _task_lm(self):
         """The model used for task scoring: :func:`emostat.collect.fastcpu.prepare` applied
-        once (oneDNN fp32 kernels or int8, per ``cpu_kernel``/``quantize``). Models without a
+        once (oneDNN fp32 kernels or int8, per ``cpu_kernel``/``quantize``), with a prefix cache
+        of its own kept across batches (:mod:`emostat.collect.prefix`). Models without a
         torch module (test fakes) are used as they are."""
         if "task_lm" not in self.cache:
             lm = self.lm
             if hasattr(lm, "model"):
                 from emostat.collect.fastcpu import prepare
+                from emostat.collect.prefix import PrefixCache
 
                 lm, rec = prepare(lm, self.cfg.cpu_kernel, self.cfg.quantize)
                 self.cache["fast"] = rec
+                lm = copy.copy(lm)           # its own prefix cache (emostat.collect.prefix)
+                lm.prefix_cache = PrefixCache()
             self.cache["task_lm"] = lm
         return self.cache["task_lm"]
 
