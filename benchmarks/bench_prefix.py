@@ -8,8 +8,9 @@ on the embedded model, same rows, same process, each batch run both ways back to
   tokens     the share of the default design's prompt tokens the prefix covers (exact)
   time       seconds per row of one shard's rows (27 items x 17 conditions: the none condition
              and 16 seeded random masks of k = 2,304, rows sorted by length as the worker does,
-             batches of 32), one thread, in the dtype the default run chooses on this host
-             (bfloat16 where the CPU has it natively, else float32; ``--dtype`` overrides).
+             batches of 32), one thread, in float32, where collection uses the prefix path
+             (``--dtype bfloat16`` measures it where it is off unless asked: there it moves
+             decisions by the dtype's rounding, see emostat.collect.prefix.store_for).
              The prefix path keeps one store over its rounds, as a worker keeps it over its
              shards: round 1 fills it (17 prefix forwards of one row each, as at a worker's
              first shard; "cold"), later rounds find every mask in it ("warm", as at every
@@ -22,9 +23,9 @@ on the embedded model, same rows, same process, each batch run both ways back to
              reference the precision check uses): the prefix path must be no farther from it
 
 With the single-thread matmul rate measured in the same run. Writes
-benchmarks/results/prefix.json.
+benchmarks/results/prefix.json (float32) or prefix_bfloat16.json.
 
-Run:  .venv/bin/python benchmarks/bench_prefix.py [--rounds 3] [--items 27] [--dtype auto]
+Run:  .venv/bin/python benchmarks/bench_prefix.py [--rounds 3] [--items 27] [--dtype float32]
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import numpy as np
 
 from bench_design import gflops
 
-RESULTS = Path(__file__).resolve().parent / "results" / "prefix.json"
+RESULTS = Path(__file__).resolve().parent / "results"      # prefix.json, prefix_bfloat16.json
 K, B, ITEMS_PER_SHARD, CONDS_PER_SHARD = 2304, 32, 27, 17
 
 
@@ -50,7 +51,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--items", type=int, default=ITEMS_PER_SHARD)
-    ap.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     a = ap.parse_args()
     warnings.filterwarnings("ignore")
     import torch
@@ -58,7 +59,6 @@ def main():
     from emostat.collect import fastcpu
     from emostat.collect import templates as T
     from emostat.collect.models import load_model
-    from emostat.collect.precision import native_bf16
     from emostat.collect.prefix import PrefixCache, shared_prefix
     from emostat.collect.stimuli import read_stimuli
     from emostat.collect.tasks import score_choices
@@ -66,7 +66,7 @@ def main():
 
     torch.set_num_threads(1)
     rate0 = gflops()
-    dtype = a.dtype if a.dtype != "auto" else ("bfloat16" if native_bf16("cpu") else "float32")
+    dtype = a.dtype
     lm = load_model(None, threads=1, dtype=dtype)
     lm, _ = fastcpu.prepare(lm, "onednn")
     tok = lm.tokenizer
@@ -148,8 +148,9 @@ def main():
             "decisions_agree": int((x.argmax(1) == z.argmax(1)).sum())},
         "against_float32_whole": ref,
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(res, indent=1))
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / ("prefix.json" if dtype == "float32" else f"prefix_{dtype}.json")
+    out.write_text(json.dumps(res, indent=1))
     print(json.dumps({k: res[k] for k in ("dtype", "prefix_tokens", "token_share_of_prefix",
                                            "seconds_per_row", "speedup_prefix_over_whole",
                                            "speedup_cold_first_round", "speedup_all_rounds",

@@ -123,3 +123,16 @@ def test_prompts_without_a_common_start_run_whole():
     lm.prefix_cache = store = PrefixCache()
     score_choices(lm, TEXTS, CHOICES, masks=_masks(len(TEXTS)), prompt="{text} emotion :")
     assert store.computed == store.reused == 0
+
+
+def test_reduced_precision_runs_whole_prompts_unless_asked():
+    lm = tiny_lm("llama")
+    lm.model.to(torch.bfloat16)
+    lm.prefix_cache = store = PrefixCache()
+    m = _masks(len(TEXTS))
+    auto = score_choices(lm, TEXTS, CHOICES, masks=m, prompt=TMPL)
+    assert store.computed == 0
+    np.testing.assert_array_equal(
+        auto, score_choices(lm, TEXTS, CHOICES, masks=m, prompt=TMPL, prefix=False))
+    score_choices(lm, TEXTS, CHOICES, masks=m, prompt=TMPL, prefix=True)
+    assert store.computed == 3

@@ -10,7 +10,8 @@ numbers equal the full forward's up to rounding (tests/test_prefix.py).
 
 Only the worker's task model holds a cache across batches (``LoadedModel.prefix_cache``); a
 direct call of :func:`emostat.collect.tasks.score_choices` shares the prefix within the call.
-A model whose key/value cache this module cannot read or build runs the full prompts.
+A model whose key/value cache this module cannot read or build runs the full prompts, and so
+does a reduced-precision model unless asked (:func:`store_for`).
 """
 
 from __future__ import annotations
@@ -124,10 +125,21 @@ class PrefixCache:
                 for la in range(len(got[0]))]
 
 
-def store_for(lm, on: bool, make):
+EXACT_DTYPES = (torch.float32, torch.float64)
+
+
+def store_for(lm, on, make):
     """(prefix cache, most tokens it may cover) for prompts ``make(text)``: the model's own
     cache (the worker's task model), else a new one for one call; (None, 0) when ``on`` is
-    False or the prompts share no leading token (decoders only)."""
+    False or the prompts share no leading token (decoders only). ``on=None``: only for a
+    float32 or float64 model, where the prefix path gives whole prompts' decisions (its
+    log-probs differ by float rounding, about 3e-5). In bfloat16 a batch's shape alone moves
+    log-probs by tenths, and the prefix path changed 12 of 459 decisions of whole prompts on
+    the embedded model (benchmarks/bench_prefix.py --dtype bfloat16; as often right against
+    float32 as whole prompts): there it runs only when asked (``on=True``), so that a
+    reduced-precision run keeps the path its precision check vetted."""
+    if on is None:
+        on = next(lm.model.parameters()).dtype in EXACT_DTYPES
     if not on or getattr(lm, "kind", "causal") != "causal":
         return None, 0
     limit = template_prefix(lm, make)

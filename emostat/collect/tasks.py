@@ -221,7 +221,7 @@ def verbalizer_ids(lm, word: str) -> list[int]:
 
 
 def score_binary(lm, texts, emotion, masks=None, prompt=None, verbalizer=None, batch_size=16,
-                 mode="zero", means=None, chat=None, progress=None, prefix=True) -> np.ndarray:
+                 mode="zero", means=None, chat=None, progress=None, prefix=None) -> np.ndarray:
     """The study's verbalizer: logits of the negative and positive answer per text.
 
     MLM: logits at the mask token for "negative"/"positive"; decoder: next-token logits of
@@ -235,10 +235,11 @@ def score_binary(lm, texts, emotion, masks=None, prompt=None, verbalizer=None, b
     prompt : template string with {text}, {emotion} (and {mask} for MLMs) or callable
         ``prompt(text=..., emotion=...)``; default :data:`DEFAULT_BINARY`.
     verbalizer : (negative word, positive word), optional
-    prefix : bool
+    prefix : bool or None
         Decoders: run the prompts' shared leading tokens once per mask
-        (:mod:`emostat.collect.prefix`; same numbers up to rounding). False runs every
-        prompt whole.
+        (:mod:`emostat.collect.prefix`; same decisions, log-probs equal up to float32
+        rounding). None (default): for float32/float64 models only; False runs every prompt
+        whole; True also in reduced precision.
 
     Returns
     -------
@@ -297,7 +298,7 @@ def _choice_ids(lm, choices, leading_space):
 
 def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mode="zero",
                   means=None, chat=None, progress=None, max_rows=256,
-                  legacy=False, prefix=True) -> np.ndarray:
+                  legacy=False, prefix=None) -> np.ndarray:
     """Summed log-probability of each choice word continuing each prompt.
 
     Decoders: the prompt runs once per text (batched, left-padded, only the last position's
@@ -311,7 +312,9 @@ def score_choices(lm, texts, choices, masks=None, prompt=None, batch_size=8, mod
     the vocabulary logits). ``legacy=True`` runs the earlier path (every choice continued, the
     batch cut to ``max_rows // n_choices`` texts); kept as the benchmark's baseline.
     ``prefix`` (decoders): the prompts' shared leading tokens run once per mask
-    (:mod:`emostat.collect.prefix`; same numbers up to rounding); False runs every prompt whole.
+    (:mod:`emostat.collect.prefix`); None (default) for float32/float64 models only, where
+    the decisions are those of whole prompts; False runs every prompt whole; True also in
+    reduced precision.
 
     Returns
     -------
