@@ -13,8 +13,10 @@ py="${PYTHON:-python3}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 # --no-compile: no byte-compiling of every installed module (torch's thousands) up front;
-# what runs is compiled on first import
+# what runs is compiled on first import, and written (even where the environment says not to,
+# PYTHONDONTWRITEBYTECODE=1 on these hosts), so the job's later processes read it
 pip_q=(-q --disable-pip-version-check --no-compile)
+export PYTHONDONTWRITEBYTECODE=
 quietly() {   # run a step with its output in a log, shown only when it fails
   "$@" >"$tmp/step.log" 2>&1 || { tail -40 "$tmp/step.log"; echo "smoke: FAILED: $*"; exit 1; }
 }
