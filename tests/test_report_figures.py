@@ -34,6 +34,14 @@ def tables():
     plt.close("all")
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Each test's figures closed after it (pyplot keeps them open otherwise: over 20 in one
+    worker gave matplotlib's memory warning)."""
+    yield
+    plt.close("all")
+
+
 def _bar_heights(ax):
     return np.array([p.get_height() for p in ax.patches])
 

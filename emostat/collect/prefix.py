@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -39,12 +40,20 @@ def shared_prefix(ids: list[list[int]]) -> int:
     return max(n, 0)
 
 
-def template_prefix(lm, make) -> int:
+def template_prefix(lm, make, known: dict | None = None) -> int:
     """Tokens that every prompt ``make(text)`` shares whatever the text: the common prefix of
     two prompts made from unlike texts. It bounds a batch's prefix, so that a batch of one
-    text's rows (which share all but their last token) keys the store as every other batch."""
+    text's rows (which share all but their last token) keys the store as every other batch.
+    ``known`` keeps the answer per tokenizer and probe prompts (a worker asks once a batch)."""
     tok = lm.tokenizer
-    return shared_prefix([tok(make(t))["input_ids"] for t in ("a", "Z")])
+    probes = tuple(make(t) for t in ("a", "Z"))
+    key = (id(tok), probes)
+    if known is not None and key in known:
+        return known[key]
+    n = shared_prefix([tok(p)["input_ids"] for p in probes])
+    if known is not None:
+        known[key] = n
+    return n
 
 
 def digest(t) -> str:
@@ -93,6 +102,7 @@ class PrefixCache:
     def __init__(self, max_entries: int = 512):
         self.max_entries = max_entries
         self.entries: OrderedDict = OrderedDict()
+        self.limits: dict = {}               # template_prefix per tokenizer and template
         self.model_id = None
         self.computed = self.reused = 0
 
@@ -128,10 +138,17 @@ class PrefixCache:
 EXACT_DTYPES = (torch.float32, torch.float64)
 
 
-def store_for(lm, on, make):
-    """(prefix cache, most tokens it may cover) for prompts ``make(text)``: the model's own
-    cache (the worker's task model), else a new one for one call; (None, 0) when ``on`` is
-    False or the prompts share no leading token (decoders only). ``on=None``: only for a
+class Store(NamedTuple):
+    """Where a call's prompt prefixes come from: the cache, and the most tokens it may cover."""
+
+    cache: PrefixCache
+    limit: int
+
+
+def store_for(lm, on, make) -> Store | None:
+    """The :class:`Store` for prompts ``make(text)``: the model's own cache (the worker's task
+    model), else a new one for one call; None when ``on`` is False or the prompts share no
+    leading token (decoders only). ``on=None``: only for a
     float32 or float64 model, where the prefix path gives whole prompts' decisions (its
     log-probs differ by float rounding, about 3e-5). In bfloat16 a batch's shape alone moves
     log-probs by tenths, and the prefix path changed 12 of 459 decisions of whole prompts on
@@ -141,27 +158,25 @@ def store_for(lm, on, make):
     if on is None:
         on = next(lm.model.parameters()).dtype in EXACT_DTYPES
     if not on or getattr(lm, "kind", "causal") != "causal":
-        return None, 0
-    limit = template_prefix(lm, make)
-    if not limit:
-        return None, 0
-    return (getattr(lm, "prefix_cache", None) or PrefixCache()), limit
+        return None
+    cache = getattr(lm, "prefix_cache", None) or PrefixCache()
+    limit = template_prefix(lm, make, cache.limits)
+    return Store(cache, limit) if limit else None
 
 
-def prompt_forward(lm, enc, m, mode, means, handle, store, use_cache):
+def prompt_forward(lm, enc, m, mode, means, handle, store: Store | None, use_cache):
     """Forward of left-padded decoder prompts keeping the last position's logits.
 
-    With ``store`` = (prefix cache, limit) from :func:`store_for`, the prompts' shared
-    leading tokens (at most ``limit``) come from the cache, computed once per mask
-    (``handle``: the ablation of ``m``, or None), and only the rest runs here. Returns the
-    output and the attention mask over the whole prompt (prefix included)."""
+    With a ``store`` from :func:`store_for`, the prompts' shared leading tokens (at most
+    ``store.limit``) come from its cache, computed once per mask (``handle``: the ablation of
+    ``m``, or None), and only the rest runs here. Returns the output and the attention mask
+    over the whole prompt (prefix included)."""
     ids, am = enc["input_ids"], enc["attention_mask"]
-    store, limit = store if store is not None else (None, 0)
     if store is not None:
         rows = [r[a.bool()].tolist() for r, a in zip(ids, am)]
-        n = min(shared_prefix(rows), limit)
+        n = min(shared_prefix(rows), store.limit)
         if n:
-            out = _prefixed(lm, rows, n, m, mode, means, handle, store, use_cache)
+            out = _prefixed(lm, rows, n, m, mode, means, handle, store.cache, use_cache)
             if out is not None:
                 return out
     return forward(lm, ids, am, logits_to_keep=1, use_cache=use_cache), am
