@@ -30,8 +30,7 @@ def tables():
     t.update(report_fixtures.searchlight_tables(rng, [2000, 4000]))
     t.update(report_fixtures.experiment_tables(rng, [2000, 4000]))
     figures.use_style()
-    yield t
-    plt.close("all")
+    return t
 
 
 @pytest.fixture(autouse=True)

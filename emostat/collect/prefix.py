@@ -47,12 +47,12 @@ def template_prefix(lm, make, known: dict | None = None) -> int:
     ``known`` keeps the answer per tokenizer and probe prompts (a worker asks once a batch)."""
     tok = lm.tokenizer
     probes = tuple(make(t) for t in ("a", "Z"))
-    key = (id(tok), probes)
+    key = (id(tok), probes)                 # the entry holds tok: its id is not reused
     if known is not None and key in known:
-        return known[key]
+        return known[key][1]
     n = shared_prefix([tok(p)["input_ids"] for p in probes])
     if known is not None:
-        known[key] = n
+        known[key] = (tok, n)
     return n
 
 
