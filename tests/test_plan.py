@@ -117,7 +117,8 @@ def test_plan_records_the_design_claims_and_rules(fake_plan):
     assert not geometry["tested"] and "geometry = false" in geometry["why_not"]
     link = [c for c in doc["claims"] if c["claim"] == "link"][0]    # 2 attributes masked
     assert not link["tested"] and "needs at least 3" in link["why_not"]
-    assert doc["stopping"]["factor"] == {"neuron_max_t": 8, "mantel": 8, "importance_link": 8}
+    assert doc["stopping"]["factor"] == {"neuron_max_t": 8, "mantel": 8, "importance_link": 8,
+                                         "geometry_max_over_layers": 8}
     assert doc["space"]["name"] == "study" and len(doc["space"]["digest"]) == 64
     assert doc["models"] == [FAKE_MODEL]
     md = plan.path.with_suffix(".md").read_text()

@@ -106,7 +106,8 @@ def stopping_rules() -> dict:
                     "factor x its first count; a count asked above the default starts from "
                     "the default doubled until it reaches the count",
             "factor": {"neuron_max_t": cap(decided_null), "mantel": cap(mantel_decided),
-                       "importance_link": int(MAX_PERM_FACTOR)}}
+                       "importance_link": int(MAX_PERM_FACTOR),
+                       "geometry_max_over_layers": int(MAX_PERM_FACTOR)}}
 
 
 def claim_rows(kind: str, cfg, space) -> list[dict]:

@@ -130,7 +130,8 @@ def concept_vectors(X, labels, concepts, neutral=None, n_pcs: int = 0) -> np.nda
 
 def vectors_table(V, concepts, counts=None) -> pd.DataFrame:
     """Long table of concept vectors: layer, depth (layer / (n_layers - 1)), concept,
-    n_stimuli, norm and the vector itself (``values``, float32 list)."""
+    n_stimuli, norm and the vector itself (``values``, float64 list: ``analyse`` recomputes
+    the RSA and PCA tests from them, :mod:`emostat.analysis.geometry.refine`)."""
     V = np.asarray(V)
     L = V.shape[0]
     rows = []
@@ -139,7 +140,7 @@ def vectors_table(V, concepts, counts=None) -> pd.DataFrame:
             rows.append(dict(layer=layer, depth=layer / max(L - 1, 1), concept=name,
                              n_stimuli=int(counts[name]) if counts is not None else -1,
                              norm=float(np.linalg.norm(V[layer, c])),
-                             values=V[layer, c].astype(np.float32).tolist()))
+                             values=np.asarray(V[layer, c], dtype=np.float64).tolist()))
     return pd.DataFrame(rows)
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from emostat import io
 from emostat.analysis.claims.table import build_claims, make_design
-from emostat.analysis.geometry.claims import run_geometry_tables
+from emostat.analysis.geometry.refine import decided_geometry_tables
 from emostat.analysis.pipelines.rsasteps import rsa_run_tables, space_raters
 from emostat.analysis.pipelines.runspace import importance_tables, run_space, untested_claims
 from emostat.analysis.neurons.selection import mask_selection
@@ -205,7 +205,7 @@ def analyse_run(run_dir, *, out=None, seed: int = ANALYSIS_SEED, n_boot: int = 2
                                                     n_perm=n_perm, seed=s[2], alpha=a)
         tables.update(rsa_run_tables(A, raters, n_boot=n_boot, n_perm=n_perm, seed=s[2]))
 
-    tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
+    tables.update(decided_geometry_tables(run_dir, space, a, quiet))   # the geometry stage's
     design = make_design("experiment", ks, headline_k=ch["headline_k"], alpha=a,
                          tasks=list(tables["task_chance"]["task"]),
                          untested=untested_claims(space))
@@ -316,7 +316,7 @@ def _analyse_activations_only(run_dir: Path, manifest: dict, *, out: Path, seed:
         tables["whole_model_rsa"] = whole_model_rsa(A, raters, n_boot=nb * (len(raters) > 1),
                                                     n_perm=n_perm, seed=s[2], alpha=ch["alpha"])
         tables.update(rsa_run_tables(A, raters, n_boot=nb, n_perm=n_perm, seed=s[2]))
-    tables.update(run_geometry_tables(run_dir))     # the collection's geometry stage, if run
+    tables.update(decided_geometry_tables(run_dir, space, ch["alpha"], quiet))
     design = make_design("experiment", ks, headline_k=ch["headline_k"], alpha=ch["alpha"],
                          tasks=[], untested=untested_claims(space))
     tables["claims"] = build_claims(tables, design)
