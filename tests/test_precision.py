@@ -72,6 +72,20 @@ def test_float32_needs_no_check():
         precision.check(load_config(quick=True, dtype="bfloat16", tasks=[]), None, None, {})
 
 
+def test_the_check_scores_on_the_workers_cores_and_gives_them_back():
+    import torch
+    from dataclasses import replace
+
+    before = torch.get_num_threads()
+    cfg = replace(load_config(quick=True), threads=1, workers=2)
+    with precision.check_threads(cfg):
+        assert torch.get_num_threads() == 2                    # the two workers' cores
+    assert torch.get_num_threads() == before
+    with precision.check_threads(replace(cfg, backend="slurm")):   # workers elsewhere
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
 @pytest.mark.parametrize("text, match", [
     ("precision_min_agreement = 1.01", "'precision_min_agreement'"),
     ("precision_min_agreement = -0.1", "'precision_min_agreement'"),

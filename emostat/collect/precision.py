@@ -168,6 +168,27 @@ def _scored(cfg: CollectConfig, api, lm, sample) -> tuple[list, np.ndarray, floa
     return pred, np.concatenate(marg), time.perf_counter() - t0
 
 
+class check_threads:
+    """torch's threads while the check scores: all the run's workers' (``workers x threads``:
+    the check runs before they start, on the cores they will use), restored after."""
+
+    def __init__(self, cfg: CollectConfig):
+        self.n = cfg.threads * (cfg.workers if cfg.backend == "local" else 1)
+
+    def __enter__(self):
+        import torch
+
+        self.before = torch.get_num_threads()
+        torch.set_num_threads(max(1, self.n))
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.before)
+        return False
+
+
 def refusal(rec: dict) -> str:
     """The one-line message of a check below its threshold."""
     what = " + ".join([rec["dtype"]] * (rec["dtype"] != "float32")
@@ -231,9 +252,11 @@ def check(cfg: CollectConfig, lm, api, items: dict[str, pd.DataFrame], quiet: bo
         ref = api.load_model(cfg.model, device=lm.device, dtype="float32",
                              threads=cfg.threads, tasks=head_users(cfg), quiet=True,
                              words=[space.words[c] for c in space.concepts])
-    p32, m32, s32 = _scored(replace(cfg, dtype="float32", quantize="none"), api, ref, sample)
-    del ref
-    p, m, s = _scored(cfg, api, lm, sample)
+    with check_threads(cfg):
+        p32, m32, s32 = _scored(replace(cfg, dtype="float32", quantize="none"), api, ref,
+                                sample)
+        del ref
+        p, m, s = _scored(cfg, api, lm, sample)
     got = agreement(p32, p, m32, m)
     rec = {"checked": True, "dtype": cfg.dtype, "quantize": cfg.quantize,
            "n_items": got["n"], "n_agree": got["n_agree"],
