@@ -17,7 +17,7 @@ import pytest
 from emostat.analysis.geometry import layers as g
 from emostat.analysis.geometry.claims import layer_rsa_rows, pc_attribute_rows
 from emostat.analysis.geometry.refine import refine_geometry, stored_vectors
-from emostat.analysis.masking.link import MAX_PERM_FACTOR
+from emostat.analysis.engines.mantel import MAX_PERM_FACTOR
 
 C, L, D, SEED = 9, 4, 12, 7
 

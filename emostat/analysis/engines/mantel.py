@@ -123,6 +123,9 @@ def mc_columns(exceed, B: int, exact: bool, alpha: float = 0.05) -> dict:
             "mc_warning": warn.astype(object)}
 
 
+MAX_PERM_FACTOR = 8   # draws doubled up to 8x the first count while the MC interval holds alpha
+
+
 def undecided(exceed, B: int, alpha: float = 0.05) -> np.ndarray:
     """True where the Clopper-Pearson interval of exceed / B contains alpha."""
     lo, hi = monte_carlo_ci(exceed, B)

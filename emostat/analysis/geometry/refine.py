@@ -6,7 +6,7 @@ max-over-layers tests before any alpha is chosen. ``analyse`` decides at its alp
 Monte-Carlo interval of the p of record of ``layer_rsa`` or ``pc_attribute`` (for a Holm
 family, its smallest p times the family's size) contains alpha, that table is recomputed from
 the stored concept vectors with the draws doubled while undecided, up to
-:data:`~emostat.analysis.masking.link.MAX_PERM_FACTOR` times the collection's: the doubling
+:data:`~emostat.analysis.engines.mantel.MAX_PERM_FACTOR` times the collection's: the doubling
 rule of the other permutation tests (the same seed, so the first draws are the collection's).
 Only vector metrics are recomputed: cross-validated RDMs (``crossval``) need every stimulus's
 states, which are not stored, so such a run keeps its draws and says so in its claims.
@@ -66,7 +66,7 @@ def refine_geometry(tables: dict, alpha: float, means: pd.DataFrame, similarity=
     from emostat.analysis.geometry import claims as gc
     from emostat.analysis.geometry.layers import (attribute_rdms, concept_rdms, layer_rsa,
                                                    pca_attributes)
-    from emostat.analysis.masking.link import MAX_PERM_FACTOR
+    from emostat.analysis.engines.mantel import MAX_PERM_FACTOR
 
     vec = tables.get("geometry_vectors")
     if vec is None or not len(vec):

@@ -29,8 +29,8 @@ import pandas as pd
 from scipy import stats
 
 from emostat.checks import require_columns
-from emostat.analysis.engines.mantel import (check_n_perm, exact_if_fewer, mc_columns, perm_blocks,
-                                            undecided)
+from emostat.analysis.engines.mantel import (MAX_PERM_FACTOR, check_n_perm, exact_if_fewer,
+                                             mc_columns, perm_blocks, undecided)
 from emostat.errors import InputError
 from emostat.space import load_space
 
@@ -146,9 +146,6 @@ def perm_mean_z(D, importance, n_perm=10_000, seed=0) -> tuple[float, float, int
         total += len(perms)
     p = count / total if n_perm == "exact" else (1 + count) / (1 + total)
     return obs, float(p), total
-
-
-MAX_PERM_FACTOR = 8      # draws are doubled up to 8x n_perm while the MC interval holds alpha
 
 
 def perm_test(stat, n: int, n_perm, seed, *, alpha: float = 0.05,
