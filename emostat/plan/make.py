@@ -94,8 +94,7 @@ def _default(fn, name: str):
 
 def stopping_rules() -> dict:
     """The doubling rule of the permutation tests, with each family's cap as the code has it."""
-    from emostat.analysis.engines.mantel import mantel_decided
-    from emostat.analysis.engines.mantel import MAX_PERM_FACTOR
+    from emostat.analysis.engines.mantel import MAX_PERM_FACTOR, mantel_decided
     from emostat.analysis.neurons.neuronnull import decided_null
 
     def cap(fn):

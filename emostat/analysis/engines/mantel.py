@@ -239,7 +239,7 @@ def _count(stat, obs, tol, alternative, blocks, n):
 
 
 def mantel_decided(x, Y, n_perm: int, seed, alpha: float = 0.05, *, n_items=None,
-                   factor: int = 8):
+                   factor: int = MAX_PERM_FACTOR):
     """One-sided Kendall Mantel p per column of Y (:func:`mantel`); columns whose Monte-Carlo
     interval holds ``alpha`` get doubled draws (same seed), up to ``factor`` x n_perm.
 

@@ -9,7 +9,7 @@ the stored concept vectors with the draws doubled while undecided, up to
 :data:`~emostat.analysis.engines.mantel.MAX_PERM_FACTOR` times the collection's: the doubling
 rule of the other permutation tests (the same seed, so the first draws are the collection's).
 Only vector metrics are recomputed: cross-validated RDMs (``crossval``) need every stimulus's
-states, which are not stored, so such a run keeps its draws and says so in its claims.
+states, which are not stored, so such a run keeps its draws.
 """
 
 from __future__ import annotations

@@ -37,8 +37,8 @@ from scipy.special import ndtri
 from scipy.stats import rankdata
 
 from emostat.analysis.engines.kendall import ALTERNATIVES, TauScale, dense_ranks, p_from_z
-from emostat.analysis.engines.mantel import (check_n_perm, exact_if_fewer, mc_columns, perm_blocks,
-                                             permuted_pairs, undecided)
+from emostat.analysis.engines.mantel import (MAX_PERM_FACTOR, check_n_perm, exact_if_fewer,
+                                             mc_columns, perm_blocks, permuted_pairs, undecided)
 from emostat.analysis.neurons.searchlight import as_rdms, attr_matrix, layer_units
 from emostat.errors import InputError
 
@@ -169,7 +169,7 @@ def record_exceed(null: SearchlightNull) -> np.ndarray:
 
 
 def decided_null(A_or_rdms, attr_rdms: pd.DataFrame, *, n_perm=199, seed: int = 0,
-                 alpha: float = 0.05, factor: int = 8, minimum: int | None = None,
+                 alpha: float = 0.05, factor: int = MAX_PERM_FACTOR, minimum: int | None = None,
                  **kw) -> SearchlightNull:
     """:func:`searchlight_null`, with the draws doubled (new draws from child seeds of
     ``seed`` appended) while the Clopper-Pearson interval of any attribute's record p (the
