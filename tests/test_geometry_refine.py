@@ -87,3 +87,19 @@ def test_cross_validated_distances_and_missing_seeds_keep_their_draws(run):
     for prov in ({"seed": SEED, "geometry": {"n_perm": 199, "metric": "crossval"}},
                  {"geometry": {"n_perm": 199}}):
         assert refine_geometry(t, alpha, run["means"], run["sim"], prov=prov) == {}
+
+
+def test_the_standalone_command_decides_its_draws_as_analyse_does(run, monkeypatch):
+    # `emostat geometry` decides its own claims at the default alpha: the same refinement
+    from emostat.analysis.claims import table
+    from emostat.collect import geometry_run as gr
+
+    t = run["tables"]
+    alpha = _record(layer_rsa_rows(t, 0.05))["p_value"]
+    monkeypatch.setattr(table, "DEFAULT_ALPHA", alpha)
+    rsa, pca = gr._decided(t["geometry_vectors"], t["geometry_layer_rsa"], t["geometry_pca"],
+                           run["means"], run["sim"], SEED, gr.GeometryOptions(n_perm=199))
+    want = refine_geometry(t, alpha, run["means"], run["sim"], prov=run["prov"])
+    pd.testing.assert_frame_equal(rsa, want["geometry_layer_rsa"])
+    assert rsa["n_perm"].max() > 199
+    pd.testing.assert_frame_equal(pca, want.get("geometry_pca", t["geometry_pca"]))

@@ -209,8 +209,11 @@ def _geometry(out, res: Path, standalone: bool, model, stimuli, means, similarit
                               n_perm=opt.n_perm, seed=seed).assign(site=site))
         pcas.append(pca_attributes(Vs, means, n_perm=opt.n_perm, seed=seed + 1)
                     .assign(site=site))
-    write(pd.concat(vts, ignore_index=True), "geometry_vectors")
+    vt = pd.concat(vts, ignore_index=True)
+    write(vt, "geometry_vectors")
     rsa, pca = (pd.concat(x, ignore_index=True).pipe(_site_roles) for x in (rsas, pcas))
+    if standalone:        # its claims are decided here (default alpha), so its draws are too
+        rsa, pca = _decided(vt, rsa, pca, means, similarity, seed, opt)
     write(rsa, "geometry_layer_rsa")
     timing["rsa"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -279,6 +282,20 @@ def geometry_claims(res: Path, prov: dict) -> pd.DataFrame:
     claims = claims[claims["claim"].isin(CLAIMS)].reset_index(drop=True)
     io.write_table(claims, res / "claims.parquet", prov=prov, dataset="claims")
     return claims
+
+
+def _decided(vt, rsa, pca, means, similarity, seed, opt) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The RSA and PCA tables with more draws where their test of record is undecided at the
+    default alpha, as ``analyse`` does for a collection
+    (:func:`emostat.analysis.geometry.refine.refine_geometry`)."""
+    from emostat.analysis.claims.table import DEFAULT_ALPHA
+    from emostat.analysis.geometry.refine import refine_geometry
+
+    new = refine_geometry({"geometry_vectors": vt, "geometry_layer_rsa": rsa,
+                           "geometry_pca": pca}, DEFAULT_ALPHA, means, similarity,
+                          prov={"seed": seed, "geometry": {"n_perm": opt.n_perm,
+                                                           "metric": opt.metric}})
+    return new.get("geometry_layer_rsa", rsa), new.get("geometry_pca", pca)
 
 
 def _site_roles(df: pd.DataFrame) -> pd.DataFrame:

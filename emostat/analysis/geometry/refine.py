@@ -73,8 +73,9 @@ def refine_geometry(tables: dict, alpha: float, means: pd.DataFrame, similarity=
         return {}
     opt = prov.get("geometry") or {}
     metric = opt.get("metric", "correlation")
-    first = int(opt.get("n_perm") or 0)
-    if metric == "crossval" or first < 1 or prov.get("seed") is None:
+    first = opt.get("n_perm")
+    if (metric == "crossval" or not isinstance(first, int) or first < 1
+            or prov.get("seed") is None):
         return {}
     seed = int(prov["seed"])
     cap = (max_factor or MAX_PERM_FACTOR) * first
