@@ -5,7 +5,8 @@ exactly, the draws are doubled only while the record's Monte-Carlo interval hold
 
 References: the tables `layer_rsa` and `pca_attributes` compute on the same vectors (exact
 equality), the Clopper-Pearson interval (statsmodels' `proportion_confint(method="beta")`,
-checked in tests/test_geometry.py) and the doubling rule of emostat.analysis.masking.link.
+checked in tests/test_geometry.py) and the doubling rule of the other permutation tests
+(emostat.analysis.engines.mantel.MAX_PERM_FACTOR).
 """
 
 from __future__ import annotations

@@ -77,35 +77,32 @@ def refine_geometry(tables: dict, alpha: float, means: pd.DataFrame, similarity=
     if (metric == "crossval" or not isinstance(first, int) or first < 1
             or prov.get("seed") is None):
         return {}
-    seed = int(prov["seed"])
+    rows_of = {"geometry_layer_rsa": gc.layer_rsa_rows, "geometry_pca": gc.pc_attribute_rows}
+    todo = [name for name, rows in rows_of.items()
+            if tables.get(name) is not None and len(tables[name])
+            and _undecided(_record(rows({name: tables[name]}, alpha)), alpha)]
     cap = (max_factor or MAX_PERM_FACTOR) * first
-    concepts = [str(c) for c in means.index]
-    V = stored_vectors(vec, concepts)
+    if not todo or 2 * first > cap:
+        return {}                    # decided (the usual case): the vectors are not read
+    seed = int(prov["seed"])
+    V = stored_vectors(vec, [str(c) for c in means.index])
+    rdms, human = concept_rdms(V, metric), attribute_rdms(means)
+    if similarity is not None:
+        human["similarity"] = np.asarray(similarity, dtype=float)
+    compute = {"geometry_layer_rsa": lambda n: layer_rsa(rdms, human, n_perm=n, seed=seed),
+               "geometry_pca": lambda n: pca_attributes(V, means, n_perm=n, seed=seed + 1)}
     out: dict[str, pd.DataFrame] = {}
-
-    def redo(name, rows_of, compute):
-        t = tables.get(name)
-        if t is None or not len(t) or not _undecided(_record(rows_of({name: t}, alpha)), alpha):
-            return
-        n, new = first, None
+    for name in todo:
+        n = first
         while 2 * n <= cap:
             n *= 2
-            new = compute(n)
-            if not _undecided(_record(rows_of({name: new}, alpha)), alpha):
+            new = compute[name](n)
+            if not _undecided(_record(rows_of[name]({name: new}, alpha)), alpha):
                 break
-        if new is None:
-            return
+        t = tables[name]
         kept = t[t["site"] != SITE] if "site" in t.columns else t.iloc[0:0]
         out[name] = pd.concat([new.assign(site=SITE), kept],
                               ignore_index=True).reindex(columns=t.columns)
-
-    human = attribute_rdms(means)
-    if similarity is not None:
-        human["similarity"] = np.asarray(similarity, dtype=float)
-    redo("geometry_layer_rsa", gc.layer_rsa_rows,
-         lambda n: layer_rsa(concept_rdms(V, metric), human, n_perm=n, seed=seed))
-    redo("geometry_pca", gc.pc_attribute_rows,
-         lambda n: pca_attributes(V, means, n_perm=n, seed=seed + 1))
     return out
 
 
