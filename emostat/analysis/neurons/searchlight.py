@@ -213,7 +213,7 @@ def searchlight(A_or_rdms, attr_rdms: pd.DataFrame, layer_sizes=None,
 
 def _wide(neuron_rsa: pd.DataFrame, column: str) -> pd.DataFrame:
     """neurons x attributes table of ``column`` (attributes in order of appearance)."""
-    attrs = list(dict.fromkeys(neuron_rsa["attribute"]))
+    attrs = list(pd.unique(neuron_rsa["attribute"]))     # dict.fromkeys: 0.4 s on 645k rows
     return neuron_rsa.pivot(index="neuron", columns="attribute", values=column)[attrs]
 
 
