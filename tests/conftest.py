@@ -24,7 +24,7 @@ RELEASE_MISSING = ("the study's released data is not at ../shared/data/model-emo
                    "(see SOURCE.md there); release-based reference tests are skipped")
 
 
-# `make test` runs the files on three workers here (--dist loadfile --no-loadscope-reorder), handed
+# `make test` runs the files on the workers below (--dist loadfile --no-loadscope-reorder), handed
 # out in collection order: the heaviest go out first (measured 2026-12-07, 40-100 s each), so
 # no worker is left alone with one of them at the end. Only the order changes.
 HEAVY_FIRST = ("test_pipeline.py", "test_slurm_backend.py", "test_ray_backend.py",
@@ -37,7 +37,10 @@ def pytest_xdist_auto_num_workers(config):
     """Workers for `-n auto`: one more than the cores this process may use. About a fifth of
     the suite's time is spent waiting on the processes its tests start (collections, slurm and
     ray jobs) with a core idle; measured 2026-12-08 on the 2-core host (88 GFLOPS), the whole
-    suite took 541 s on 2 workers, 464 s on 3, 479 s on 4."""
+    suite took 541 s on 2 workers, 464 s on 3, 479 s on 4. xdist's own variable
+    PYTEST_XDIST_AUTO_NUM_WORKERS still decides where it is set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None                                     # xdist's hook reads it
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:                              # not on Linux
