@@ -152,6 +152,52 @@ def test_glmm_reaches_lme4_where_the_native_mode_solve_falls_short():
         assert native < r["logLik"] - 1.0
 
 
+def test_warm_mode_solve_reaches_the_cold_optimum_and_leaves_mixedlm_as_it_was():
+    """The fitting start's warm mode solve (each PIRLS from the last converged modes) gives the
+    cold start's fit on the lme4 reference design (tests/r/glmm_mode.R: logLik -336.681037),
+    starts its mode solves from modes, and is undone after its block."""
+    import mixedlm
+    import mixedlm.estimation.laplace as lp
+    from mixedlm.estimation.joint_glmm import JointGLMMObjective
+
+    from emostat.analysis.engines.laplace_path import python_laplace
+
+    r = _ref("glmm_mode_lme4.json")
+    d = pd.read_csv(R_DIR / "glmm_mode.csv")
+    formula = f"correct ~ {CONTRAST} + (1 | item) + (1 | mask)"
+    cold_evaluate, pirls = JointGLMMObjective.evaluate, lp._pirls_state
+    starts = []
+
+    def counted(*a, **kw):
+        starts.append(a[4] if len(a) > 4 else kw.get("u_start"))
+        return pirls(*a, **kw)
+
+    fits = {}
+    for warm in (False, True):
+        starts.clear()
+        lp._pirls_state = counted
+        try:
+            with warnings.catch_warnings(), python_laplace(warm=warm):
+                warnings.simplefilter("ignore")
+                res = mixedlm.glmer(formula, d, family=mixedlm.families.Binomial(),
+                                    control=mixedlm.glmerControl(optimizer="bobyqa",
+                                                                 nAGQ0initStep=False))
+        finally:
+            lp._pirls_state = pirls
+        fits[warm] = (float(res.glance().iloc[0]["log_lik"]), np.asarray(res.beta, float),
+                      np.asarray(res.theta, float))
+        with_modes = sum(u is not None for u in starts)
+        # warm: all but the first joint evaluation and glmer's own evaluations outside it
+        # (3 of 88 with mixedlm 1.3); cold: none
+        assert (with_modes > 0.9 * len(starts)) if warm else with_modes == 0, (
+            warm, with_modes, len(starts))
+    assert fits[True][0] == pytest.approx(fits[False][0], abs=1e-6)
+    assert fits[True][0] >= r["logLik"] - 1e-4
+    np.testing.assert_allclose(fits[True][1], fits[False][1], atol=1e-5)
+    np.testing.assert_allclose(fits[True][2], fits[False][2], atol=1e-5)
+    assert JointGLMMObjective.evaluate is cold_evaluate and lp._HAS_RUST
+
+
 def test_item_mask_glmm_matches_lme4(item_mask):
     r = _ref("item_mask_lme4.json")["glmm"]
     fit = fit_mixed(item_mask, f"correct ~ {CONTRAST} + (1 | item) + (1 | mask)",

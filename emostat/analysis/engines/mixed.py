@@ -325,7 +325,7 @@ def _fit_once(formula: str, data: pd.DataFrame, family: str, reml: bool):
         if solve == "python" and not any(r["converged"] for r in rows):
             break               # nothing converged to improve on (see GLMM_STARTS)
         label = f" {PYTHON_SOLVE}" if solve == "python" else ""
-        with warnings.catch_warnings(), mode_solve(solve == "python"):
+        with warnings.catch_warnings(), mode_solve(solve == "python", warm=True):
             warnings.simplefilter("ignore")
             try:
                 if family == "binomial":
