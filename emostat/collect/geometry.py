@@ -92,6 +92,9 @@ def residual_states(lm, texts, position: str = "mean", batch_size: int = 16,
     layers = list(range(n_layers)) if layers is None else list(layers)
     tok = lm.tokenizer
     dev = next(lm.model.parameters()).device
+    # the layers without the output head, which the states do not need (the embedded model's
+    # head over every position was a quarter of this forward)
+    body = getattr(lm.model, "base_model", lm.model)
     out = None
     old = tok.padding_side
     lengths = [len(ids) for ids in tok(texts)["input_ids"]]
@@ -103,7 +106,7 @@ def residual_states(lm, texts, position: str = "mean", batch_size: int = 16,
             enc = tok([texts[i] for i in rows], return_tensors="pt", padding=True)
             am = enc["attention_mask"]
             with torch.no_grad(), record_layers(lm, layers, site) as got:
-                lm.model(input_ids=enc["input_ids"].to(dev), attention_mask=am.to(dev))
+                body(input_ids=enc["input_ids"].to(dev), attention_mask=am.to(dev))
             w = am.float()
             if position == "last":
                 w = torch.zeros_like(w)
