@@ -53,17 +53,19 @@ def _brute_max(rdm, y, perms, c):
 
 def test_concordance_bits_equal_direct_sign_products(monkeypatch):
     """signbits.concordance against the float64 product of the sign matrices (brute force) and
-    kendall.con_minus_dis (the BLAS route): tied and untied x columns (both popcount paths),
-    constant columns, 4005 pairs of entries (not a multiple of 64 bits), several chunks on 2
-    threads."""
+    kendall.con_minus_dis (the BLAS route): tied and untied x and y columns (all four kinds of
+    pair), blocks of four x columns of one kind and a mixed block (chunk 8..16: six untied, two
+    tied), constant columns, 4005 pairs of entries (not a multiple of 64 bits), several chunks
+    on 2 threads."""
     from emostat.analysis.engines import signbits
     from emostat.analysis.engines.kendall import con_minus_dis
 
     monkeypatch.setattr(signbits, "CHUNK", 8)
     rng = np.random.default_rng(4)
     X = rng.normal(size=(90, 21))
-    X[:, :7] = rng.integers(0, 6, size=(90, 7))              # ties: the four-popcount path
+    X[:, :7] = rng.integers(0, 6, size=(90, 7))              # ties
     X[:, 7] = 2.0                                            # constant: no nonzero sign
+    X[:, 9:11] = rng.integers(0, 4, size=(90, 2))            # a block of mixed kinds
     Y = rng.normal(size=(90, 7))
     Y[:9, 3] = 1.0
     Y[:, 5] = np.round(Y[:, 5])
