@@ -15,6 +15,14 @@ shuffles, attributes). The two factors are multiplied once per penalty into the 
 ``H_a Yc``: one product per target column instead of two, and on the outer folds only the
 penalty that each unit chose is computed.
 
+For class codes the product needs no matrix multiply: the centred {-1, 1} one-hot targets are
+``2 (onehot - share)``, so a class's scores are twice the sum of the hat matrix's columns over
+that class's training rows less the class's training share times the row sums (which are 0 up
+to rounding: the features are centred on the training rows). :meth:`NestedRidge.predict_classes`
+adds those columns in a numba kernel where the dense product multiplies by every class; the
+decisions are those of :meth:`NestedRidge.predict` on :func:`onehot` codes (the reference, up to
+rounding).
+
 Classification regresses {-1, 1} one-hot codes, as scikit-learn's ``RidgeClassifier`` does,
 and predicts the class with the largest score *without the intercept*, i.e. with equal class
 priors (ties: the lowest code). With balanced training classes that is ``RidgeClassifier``'s
@@ -28,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 
 @dataclass
@@ -47,6 +56,19 @@ class FoldSolver:
             scaled = self.left[None] / (self.s[None, None, :] + alphas[:, None, None])
             self._hat = (alphas, scaled @ self.right)
         return self._hat[1]
+
+    def class_predictions(self, codes: np.ndarray, alphas, n_classes: int) -> np.ndarray:
+        """Predicted codes ``[B, n_alpha, n_te]`` for training label vectors ``codes``
+        [n_tr, B]: the argmax of ``predict(onehot(codes), alphas, intercept=False)`` (ties: the
+        lowest code), from class sums of the hat matrix's columns."""
+        H = self.hat(alphas)
+        a, n_te, n_tr = H.shape
+        Ht = np.ascontiguousarray(H.reshape(a * n_te, n_tr).T)       # [n_tr, a * n_te]
+        codes = np.ascontiguousarray(codes, dtype=np.int64)
+        share = np.stack([np.bincount(c, minlength=n_classes) for c in codes.T]) / n_tr
+        pred = np.empty((codes.shape[1], a * n_te), np.int64)
+        _class_argmax(Ht, codes, share, Ht.sum(axis=0), n_classes, pred)
+        return pred.reshape(codes.shape[1], a, n_te)
 
     def predict(self, Ytr: np.ndarray, alphas, intercept: bool = True) -> np.ndarray:
         """Predictions ``[n_alpha, n_te, m]`` of the targets ``Ytr`` [n_tr, m] per penalty
@@ -68,6 +90,30 @@ class FoldSolver:
             cols = np.flatnonzero(chosen == a)
             out[:, cols] = H[a] @ (Ytr[:, cols] - ybar[cols])
         return out + ybar if intercept else out
+
+
+@njit(nogil=True, cache=True)
+def _class_argmax(Ht, codes, share, rowsum, n_classes, pred):
+    """pred[b, r] = argmax over c of (the sum of Ht[j, r] over the rows j of class c in
+    codes[:, b]) - share[b, c] rowsum[r] (ties: the lowest c)."""
+    n_tr, R = Ht.shape
+    G = np.empty((n_classes, R))
+    best = np.empty(R)
+    for b in range(codes.shape[1]):
+        G[:] = 0.0
+        for j in range(n_tr):
+            c = codes[j, b]
+            for r in range(R):
+                G[c, r] += Ht[j, r]
+        for r in range(R):
+            best[r] = G[0, r] - share[b, 0] * rowsum[r]
+            pred[b, r] = 0
+        for c in range(1, n_classes):
+            for r in range(R):
+                v = G[c, r] - share[b, c] * rowsum[r]
+                if v > best[r]:
+                    best[r] = v
+                    pred[b, r] = c
 
 
 def fold_solver(X: np.ndarray, tr, te) -> FoldSolver:
@@ -139,6 +185,27 @@ class NestedRidge:
             pick = A - 1 - np.argmin(loss[::-1], axis=0)           # ties: the larger penalty
             chosen[k] = pick
             out[te] = solver.predict_chosen(Y[tr], self.alphas, np.repeat(pick, width), cls)
+        return out, chosen
+
+
+    def predict_classes(self, codes: np.ndarray, n_classes: int):
+        """Out-of-fold predicted codes of label vectors ``codes`` [n, B], each vector's penalty
+        chosen as in :meth:`predict` (most inner-fold correct predictions; ties: the larger
+        penalty). Returns (predicted codes [n, B], chosen penalty index [n_outer, B])."""
+        codes = np.asarray(codes, dtype=np.int64)
+        n, B = codes.shape
+        out = np.empty((n, B), np.int64)
+        chosen = np.empty((len(self.outer), B), dtype=np.intp)
+        A = len(self.alphas)
+        for k, ((tr, te), solver) in enumerate(zip(self.outer, self.solvers)):
+            loss = np.zeros((A, B))
+            for itr, ite, sv in self.inner[k]:
+                pred = sv.class_predictions(codes[itr], self.alphas, n_classes)
+                loss -= (pred == codes[ite].T[:, None, :]).sum(axis=2).T
+            pick = A - 1 - np.argmin(loss[::-1], axis=0)           # ties: the larger penalty
+            chosen[k] = pick
+            pred = solver.class_predictions(codes[tr], self.alphas, n_classes)
+            out[te] = pred[np.arange(B), pick].T
         return out, chosen
 
 

@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from emostat.analysis.engines.relabel import n_orderings, orderings
-from emostat.analysis.engines.ridge import NestedRidge, class_predictions, onehot
+from emostat.analysis.engines.ridge import NestedRidge
 from emostat.analysis.geometry.layers import clopper_pearson, perm_columns, simultaneous_halfwidth
 from emostat.errors import InputError
 
@@ -199,8 +199,8 @@ def nested_accuracy(X, codes, scheme_folds, inner, alphas, n_classes, chunk: int
     chosen = np.empty((len(scheme_folds), B), dtype=np.intp)
     for lo in range(0, B, chunk):
         c = codes[:, lo:lo + chunk]
-        scores, pick = nr.predict(onehot(c, n_classes), n_classes)
-        acc[lo:lo + chunk] = (class_predictions(scores, n_classes) == c).mean(axis=0)
+        pred, pick = nr.predict_classes(c, n_classes)
+        acc[lo:lo + chunk] = (pred == c).mean(axis=0)
         chosen[:, lo:lo + chunk] = pick
     return acc, chosen
 
