@@ -15,9 +15,12 @@ vectorises (AVX-512 VPOPCNTQ where the CPU has it); four x columns of one kind s
 over a y column. Integer arithmetic throughout: exact, no rounding, no overflow below 2**31
 pairs. Values are compared in float64 (dense ranks or raw values alike: no cast creates or
 breaks a tie). Measured on the release null in ``benchmarks/bench_searchlight_perm.py`` against
-the packed float32 matrix product it replaces; on a bfloat16 run of the embedded model (40% of
-neuron RDMs and 8 of 14 attribute RDMs with ties) the per-kind paths and 64-column y tiles
-took 1.35x less time than two popcounts for tie-free x and four for the rest.
+the packed float32 matrix product it replaces. The per-kind paths and 64-column y tiles against
+two popcounts for tie-free x and four for the rest (``benchmarks/bench_signbits.py``): 1.34x
+less time on the release's neuron RDMs rounded to bfloat16 as a bfloat16 collection records
+them (87% with ties), the same time on them as they are (0.05% with ties); 1.25-1.38x on the
+null of a bfloat16 default run of the embedded model (40% of neuron RDMs and 8 of 14
+attribute RDMs with ties).
 
 Bit b counts the pairs of entries (i, j), i > j, in j-major order, the order of
 :func:`emostat.analysis.engines.kendall.con_minus_dis`, which stays the reference implementation.
