@@ -16,8 +16,8 @@ shuffles, attributes). The two factors are multiplied once per penalty into the 
 penalty that each unit chose is computed.
 
 For class codes the product needs no matrix multiply: the centred {-1, 1} one-hot targets are
-``2 (onehot - share)``, so a class's scores are twice the sum of the hat matrix's columns over
-that class's training rows less the class's training share times the row sums (which are 0 up
+``2 (onehot - share)``, so a class's score is twice (the sum of the hat matrix's columns over
+that class's training rows less the class's training share times the row sums, which are 0 up
 to rounding: the features are centred on the training rows). :meth:`NestedRidge.predict_classes`
 adds those columns in a numba kernel where the dense product multiplies by every class; the
 decisions are those of :meth:`NestedRidge.predict` on :func:`onehot` codes (the reference, up to
@@ -186,7 +186,6 @@ class NestedRidge:
             chosen[k] = pick
             out[te] = solver.predict_chosen(Y[tr], self.alphas, np.repeat(pick, width), cls)
         return out, chosen
-
 
     def predict_classes(self, codes: np.ndarray, n_classes: int):
         """Out-of-fold predicted codes of label vectors ``codes`` [n, B], each vector's penalty
