@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from emostat.analysis.engines.relabel import n_orderings, orderings
-from emostat.analysis.engines.ridge import NestedRidge, class_predictions, fold_solver, onehot
+from emostat.analysis.engines.ridge import NestedRidge, fold_solver
 from emostat.analysis.geometry import probes as pr
 from emostat.analysis.geometry.attribute_probes import attribute_probes
 
@@ -103,22 +103,24 @@ def test_nested_ridge_equals_explicit_sklearn_loops():
     assert len(set(chosen[:, 0])) >= 1 and chosen.shape == (3, 3)
 
 
-def test_class_sums_predict_as_the_dense_one_hot_product():
-    """NestedRidge.predict_classes (class sums of the hat matrix) decides as the dense product
-    of the centred {-1, 1} one-hot targets (NestedRidge.predict), penalty choices included:
-    27 unbalanced classes, two of them absent from the training rows of one outer fold."""
+def test_class_sums_decide_as_sklearn_ridge_on_one_hot_codes():
+    """NestedRidge.predict_classes (class sums of the hat matrix, no product with one-hot
+    targets) against explicit scikit-learn fits on {-1, 1} one-hot codes (the nested penalty
+    choice included): 27 unbalanced classes, two of them absent from the training rows of one
+    outer fold, shuffled label vectors."""
     rng = np.random.default_rng(5)
     y = rng.integers(0, 25, size=120)
     y[[0, 5, 10, 15]] = [25, 26, 25, 26]             # in outer fold 0 only (rows i mod 5 == 0)
     X = rng.normal(size=(120, 40)) + 0.7 * rng.normal(size=(27, 40))[y]
     sch = pr.probe_scheme(y, None, n_splits=5)
-    nr = NestedRidge.build(X, sch.folds, sch.inner, pr.grid(40))
-    codes = np.column_stack([y] + [rng.permutation(y) for _ in range(6)])
+    alphas = pr.grid(40)
+    nr = NestedRidge.build(X, sch.folds, sch.inner, alphas)
+    codes = np.column_stack([y, rng.permutation(y), rng.permutation(y)])
     pred, chosen = nr.predict_classes(codes, 27)
-    scores, chosen_dense = nr.predict(onehot(codes, 27), 27)
-    np.testing.assert_array_equal(pred, class_predictions(scores, 27))
-    np.testing.assert_array_equal(chosen, chosen_dense)
-    assert 0.05 < (pred[:, 0] == y).mean() < 1 and len(np.unique(chosen)) > 1
+    for b in range(codes.shape[1]):
+        ref = _sk_nested_classifier(X, codes[:, b], sch.folds, sch.inner, alphas)
+        np.testing.assert_array_equal(pred[:, b], ref)
+    assert 0.05 < (pred[:, 0] == y).mean() < 1 and chosen.shape == (5, 3)
 
 
 def test_orderings_are_the_distinct_shuffles_within_groups():

@@ -19,9 +19,8 @@ For class codes the product needs no matrix multiply: the centred {-1, 1} one-ho
 ``2 (onehot - share)``, so a class's score is twice (the sum of the hat matrix's columns over
 that class's training rows less the class's training share times the row sums, which are 0 up
 to rounding: the features are centred on the training rows). :meth:`NestedRidge.predict_classes`
-adds those columns in a numba kernel where the dense product multiplies by every class; the
-decisions are those of :meth:`NestedRidge.predict` on :func:`onehot` codes (the reference, up to
-rounding).
+adds those columns in a numba kernel where a dense product would multiply by every class
+(tests/test_probes.py checks its decisions against scikit-learn's ridge on one-hot codes).
 
 Classification regresses {-1, 1} one-hot codes, as scikit-learn's ``RidgeClassifier`` does,
 and predicts the class with the largest score *without the intercept*, i.e. with equal class
@@ -59,8 +58,8 @@ class FoldSolver:
 
     def class_predictions(self, codes: np.ndarray, alphas, n_classes: int) -> np.ndarray:
         """Predicted codes ``[B, n_alpha, n_te]`` for training label vectors ``codes``
-        [n_tr, B]: the argmax of ``predict(onehot(codes), alphas, intercept=False)`` (ties: the
-        lowest code), from class sums of the hat matrix's columns."""
+        [n_tr, B]: the argmax of ``predict(2 onehot(codes) - 1, alphas, intercept=False)``
+        (ties: the lowest code), from class sums of the hat matrix's columns."""
         H = self.hat(alphas)
         a, n_te, n_tr = H.shape
         Ht = np.ascontiguousarray(H.reshape(a * n_te, n_tr).T)       # [n_tr, a * n_te]
@@ -130,21 +129,9 @@ def fold_solver(X: np.ndarray, tr, te) -> FoldSolver:
     return FoldSolver(T @ U, U.T @ A.T, np.maximum(s, 0.0))
 
 
-def onehot(codes: np.ndarray, n_classes: int) -> np.ndarray:
-    """{-1, 1} one-hot codes of label vectors ``codes`` [n, B]: [n, B * n_classes]."""
-    n, B = codes.shape
-    return (2.0 * (codes[:, :, None] == np.arange(n_classes)) - 1.0).reshape(n, B * n_classes)
-
-
-def _loss(P: np.ndarray, Y: np.ndarray, n_classes: int | None) -> np.ndarray:
-    """Loss per penalty and selection unit: minus the correct predictions of each label vector
-    (classification, P [a, n, B*C]) or the squared error of each column (regression)."""
-    if n_classes is None:
-        return ((P - Y[None]) ** 2).sum(axis=1)
-    a, n, m = P.shape
-    pred = P.reshape(a, n, m // n_classes, n_classes).argmax(-1)
-    truth = Y.reshape(n, m // n_classes, n_classes).argmax(-1)
-    return -(pred == truth[None]).sum(axis=1).astype(float)
+def _loss(P: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Squared error per penalty and column of predictions P [a, n, m] of Y [n, m]."""
+    return ((P - Y[None]) ** 2).sum(axis=1)
 
 
 @dataclass
@@ -165,32 +152,32 @@ class NestedRidge:
         return cls(outer, [fold_solver(X, tr, te) for tr, te in outer], inner,
                    np.sort(np.asarray(alphas, dtype=float)))
 
-    def predict(self, Y: np.ndarray, n_classes: int | None = None):
-        """Out-of-fold predictions of targets ``Y`` [n, m], each unit's penalty chosen by the
-        inner folds of every outer training fold (the lowest inner loss; ties: the larger
-        penalty). Units: blocks of ``n_classes`` columns (classification) or single columns.
+    def predict(self, Y: np.ndarray):
+        """Out-of-fold predictions of regression targets ``Y`` [n, m], each column's penalty
+        chosen by the inner folds of every outer training fold (the lowest inner squared error;
+        ties: the larger penalty).
 
-        Returns (out-of-fold predictions [n, m], chosen penalty index [n_outer, n_units]).
+        Returns (out-of-fold predictions [n, m], chosen penalty index [n_outer, m]).
         """
         n, m = Y.shape
-        width = n_classes or 1
         out = np.empty((n, m))
-        chosen = np.empty((len(self.outer), m // width), dtype=np.intp)
+        chosen = np.empty((len(self.outer), m), dtype=np.intp)
         A = len(self.alphas)
         for k, ((tr, te), solver) in enumerate(zip(self.outer, self.solvers)):
-            loss = np.zeros((A, m // width))
-            cls = n_classes is None                                # regression: intercept
+            loss = np.zeros((A, m))
             for itr, ite, sv in self.inner[k]:
-                loss += _loss(sv.predict(Y[itr], self.alphas, cls), Y[ite], n_classes)
+                loss += _loss(sv.predict(Y[itr], self.alphas), Y[ite])
             pick = A - 1 - np.argmin(loss[::-1], axis=0)           # ties: the larger penalty
             chosen[k] = pick
-            out[te] = solver.predict_chosen(Y[tr], self.alphas, np.repeat(pick, width), cls)
+            out[te] = solver.predict_chosen(Y[tr], self.alphas, pick)
         return out, chosen
 
     def predict_classes(self, codes: np.ndarray, n_classes: int):
-        """Out-of-fold predicted codes of label vectors ``codes`` [n, B], each vector's penalty
-        chosen as in :meth:`predict` (most inner-fold correct predictions; ties: the larger
-        penalty). Returns (predicted codes [n, B], chosen penalty index [n_outer, B])."""
+        """Out-of-fold predicted codes of label vectors ``codes`` [n, B] (the classifier of the
+        module docstring), each vector's penalty chosen by the inner folds of every outer
+        training fold (the most correct inner predictions; ties: the larger penalty).
+
+        Returns (predicted codes [n, B], chosen penalty index [n_outer, B])."""
         codes = np.asarray(codes, dtype=np.int64)
         n, B = codes.shape
         out = np.empty((n, B), np.int64)
@@ -207,8 +194,3 @@ class NestedRidge:
             out[te] = pred[np.arange(B), pick].T
         return out, chosen
 
-
-def class_predictions(scores: np.ndarray, n_classes: int) -> np.ndarray:
-    """Predicted codes [n, B] from scores [n, B * n_classes] (ties: the lowest code)."""
-    n, m = scores.shape
-    return scores.reshape(n, m // n_classes, n_classes).argmax(-1)
