@@ -85,6 +85,19 @@ print(json.dumps({"s": time.perf_counter() - t}))
 """
 
 
+def emostat_at(commit: str, folder: Path) -> Path:
+    """A new folder under ``folder`` holding commit ``commit``'s emostat (``git archive``)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    tree = Path(folder) / "old"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(root), "archive", commit, "emostat"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
 def old_code(R, attr, commit: str, script: str, *args) -> tuple[dict, float]:
     """The JSON printed by ``script`` run on R, attr in a child process importing commit
     ``commit``'s emostat (``git archive``), and the load average before it."""
@@ -92,13 +105,8 @@ def old_code(R, attr, commit: str, script: str, *args) -> tuple[dict, float]:
     import sys
     import tempfile
 
-    root = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory() as tmp:
-        tree = Path(tmp) / "old"
-        tree.mkdir()
-        archive = subprocess.run(["git", "-C", str(root), "archive", commit, "emostat"],
-                                 check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        tree = emostat_at(commit, Path(tmp))
         np.save(Path(tmp) / "R.npy", R)
         attr.to_pickle(Path(tmp) / "attr.pkl")
         load = os.getloadavg()[0]

@@ -46,15 +46,11 @@ print(json.dumps({"s": s}))
 def timed_at(commit: str | None, RX, RY) -> tuple[float, np.ndarray, float]:
     """Seconds of concordance(RX, RY) in a child process importing ``commit``'s emostat (None:
     this checkout's), its result and the load average before it."""
-    root = Path(__file__).resolve().parents[1]
+    from bench_searchlight_perm import emostat_at
+
     with tempfile.TemporaryDirectory() as tmp:
-        tree = root
-        if commit is not None:
-            tree = Path(tmp) / "old"
-            tree.mkdir()
-            archive = subprocess.run(["git", "-C", str(root), "archive", commit, "emostat"],
-                                     check=True, capture_output=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        tree = (Path(__file__).resolve().parents[1] if commit is None
+                else emostat_at(commit, Path(tmp)))
         paths = [str(Path(tmp) / f) for f in ("RX.npy", "RY.npy", "S.npy")]
         np.save(paths[0], RX)
         np.save(paths[1], RY)
