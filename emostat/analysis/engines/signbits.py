@@ -75,24 +75,16 @@ def planes(R, P, N):
 
 
 @njit(nogil=True, cache=True)
-def _totals(P):
-    """pc of each row of a bit-plane (m, words)."""
-    out = np.zeros(P.shape[0], np.int64)
-    for r in range(P.shape[0]):
-        for w in range(P.shape[1]):
-            out[r] += np.int64(popcount(P[r, w]))
-    return out
-
-
-@njit(nogil=True, cache=True)
-def counts(XP, XN, xfull, YP, YN, yfull, V, tile, S):
+def counts(XP, XN, pxp, pxn, YP, YN, pyp, pyn, V, tile, S):
     """S[r, k] = concordant minus discordant pairs of x column r and y column k (the formulas
-    of the module docstring); ``xfull``, ``yfull``: columns without ties; ``V``: valid bits.
-    Blocks of four x columns of one kind share each pass over a y column (order the x columns
-    by kind first); other blocks take the general formula column by column."""
+    of the module docstring); ``pxp`` ... ``pyn``: each plane's popcount per column, ``V``:
+    valid bits (a column without ties has pc(p) + pc(n) = V). Blocks of four x columns of one
+    kind share each pass over a y column (order the x columns by kind first); other blocks
+    take the general formula column by column."""
     m, W = XP.shape
     c = YP.shape[0]
-    pxp, pxn, pyp, pyn = _totals(XP), _totals(XN), _totals(YP), _totals(YN)
+    xfull = pxp + pxn == V
+    yfull = pyp + pyn == V
     for t0 in range(0, c, tile):
         t1 = min(t0 + tile, c)
         for g in range(0, m, 4):
@@ -198,10 +190,9 @@ def sign_planes(R: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return P, N
 
 
-def _full(P, N, V) -> np.ndarray:
-    """Columns without ties: every one of the V pairs of entries has a nonzero sign."""
-    return (np.bitwise_count(P).sum(axis=1, dtype=np.int64)
-            + np.bitwise_count(N).sum(axis=1, dtype=np.int64)) == V
+def _totals(P) -> np.ndarray:
+    """Popcount of each row of a bit-plane (m, words)."""
+    return np.bitwise_count(P).sum(axis=1, dtype=np.int64)
 
 
 def concordance(RX: np.ndarray, RY: np.ndarray, *, n_jobs: int = 1) -> np.ndarray:
@@ -227,16 +218,16 @@ def concordance(RX: np.ndarray, RY: np.ndarray, *, n_jobs: int = 1) -> np.ndarra
         raise InputError(f"concordance: {n} entries give more pairs than int32 counts hold")
     V = n * (n - 1) // 2
     YP, YN = sign_planes(RY)
-    yfull = _full(YP, YN, V)
+    ytot = (_totals(YP), _totals(YN))
     S = np.empty((m, RY.shape[1]), np.int64)
 
     def work(span):
         c0, c1 = span
         XP, XN = sign_planes(np.ascontiguousarray(RX[:, c0:c1]))
-        full = _full(XP, XN, V)
-        order = np.argsort(~full, kind="stable")           # blocks of four of one kind
+        pxp, pxn = _totals(XP), _totals(XN)
+        order = np.argsort(pxp + pxn != V, kind="stable")  # untied first: blocks of one kind
         out = np.empty((c1 - c0, RY.shape[1]), np.int64)
-        counts(XP[order], XN[order], full[order], YP, YN, yfull, V, TILE, out)
+        counts(XP[order], XN[order], pxp[order], pxn[order], YP, YN, *ytot, V, TILE, out)
         S[c0 + order] = out
 
     over_spans(work, [(s, min(s + CHUNK, m)) for s in range(0, m, CHUNK)], n_jobs)
